@@ -1,0 +1,84 @@
+"""The one engine factory: every task opens its own session from here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from models import tables  # noqa: F401  (registers every table on SQLModel.metadata)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine_for(url: str) -> Engine:
+    engine = _ENGINES.get(url)
+    if engine is None:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        _ENGINES[url] = engine
+    return engine
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The engine for `url`, or for the configured PERFCYCLE_DATABASE_URL."""
+    if url is None:
+        from perfcycle.settings import get_settings
+
+        url = get_settings().database_url
+    return _engine_for(url)
+
+
+def dispose_engines() -> None:
+    """Forget cached engines (tests switch databases between cases)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error: all or nothing."""
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def create_all(url: str | None = None) -> None:
+    """Create the schema straight from the models (tests); production uses `upgrade`."""
+    SQLModel.metadata.create_all(get_engine(url))
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database to the latest Alembic migration."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = str(get_engine(url).url.render_as_string(hide_password=False))
+    command.upgrade(config, revision)

@@ -1,0 +1,350 @@
+"""The domain model: every object of the cycle, as SQLModel tables. Money is integer 分 (BigInteger)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, DateTime, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def now() -> datetime:
+    """Timestamps are Asia/Shanghai, the bureau's own clock."""
+    return datetime.now(SHANGHAI)
+
+
+def _money(**kw: object) -> object:
+    return Field(default=0, sa_type=BigInteger, **kw)  # type: ignore[call-overload]
+
+
+def _score(nullable: bool = True) -> object:
+    return Field(default=None, sa_type=Numeric(7, 2), nullable=nullable)  # type: ignore[call-overload]
+
+
+def _stamp(nullable: bool = False) -> object:
+    if nullable:
+        return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)  # type: ignore[call-overload]
+    return Field(default_factory=now, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+
+
+class Department(SQLModel, table=True):
+    """预算部门: submits targets, monitoring data and self-evaluations; escalation goes to its head."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=200)
+    contact: str = Field(default="", max_length=100)
+    email: str = Field(default="", max_length=200)
+    webhook: str = Field(default="", max_length=500)
+    head: str = Field(default="", max_length=100)
+    head_email: str = Field(default="", max_length=200)
+
+
+class Project(SQLModel, table=True):
+    """A budget project of one year; budget and budget-year request in 分."""
+
+    __table_args__ = (UniqueConstraint("year", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    code: str = Field(max_length=64)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    name: str = Field(max_length=300)
+    type: str = Field(max_length=20)
+    attribute: str = Field(max_length=10)
+    budget_fen: int = _money()  # type: ignore[assignment]
+    request_fen: int = _money()  # type: ignore[assignment]
+    policy_related: bool = False
+    high_attention: bool = False
+
+
+class FiscalPolicy(SQLModel, table=True):
+    """财政政策 with its funds; a key-evaluation object."""
+
+    __tablename__ = "fiscal_policy"
+    __table_args__ = (UniqueConstraint("year", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=300)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    funds_fen: int = _money()  # type: ignore[assignment]
+
+
+class Cycle(SQLModel, table=True):
+    """One annual cycle; earlier years imported from base data are `historical`."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(unique=True, index=True)
+    budget_year: int
+    district: str = Field(default="", max_length=100)
+    status: str = Field(default="open", max_length=20)
+    policy_json: str = Field(default="", sa_type=Text)
+    policy_digest: str = Field(default="", max_length=64)
+    auto_approve: bool = False
+    data_source: str = Field(default="", max_length=500)
+    created_at: datetime = _stamp()  # type: ignore[assignment]
+    finished_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+
+
+class StageState(SQLModel, table=True):
+    """Where a stage of a cycle stands; the driver reads these to know what is due."""
+
+    __tablename__ = "stage_state"
+    __table_args__ = (UniqueConstraint("cycle_id", "stage"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    stage: str = Field(max_length=40)
+    status: str = Field(default="pending", max_length=20)
+    started_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    finished_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    summary_json: str = Field(default="{}", sa_type=Text)
+
+
+class Submission(SQLModel, table=True):
+    """A workbook received for a stage; a resubmission supersedes the earlier one but keeps it."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "kind", "scope", "sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    kind: str = Field(max_length=40)
+    scope: str = Field(max_length=80, description="department code, quarter or '*' the file covers")
+    source_name: str = Field(max_length=500)
+    sha256: str = Field(max_length=64)
+    rows: int = 0
+    current: bool = True
+    received_at: datetime = _stamp()  # type: ignore[assignment]
+
+
+class Indicator(SQLModel, table=True):
+    """三级指标 of a project's performance target for one cycle."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "project_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    level1: str = Field(max_length=10)
+    level2: str = Field(max_length=20)
+    name: str = Field(max_length=300)
+    operator: str = Field(max_length=4)
+    target_value: Decimal | None = Field(default=None, sa_type=Numeric(20, 4), nullable=True)
+    target_text: str = Field(default="", max_length=300)
+    unit: str = Field(default="", max_length=40)
+    weight: Decimal | None = Field(default=None, sa_type=Numeric(7, 2), nullable=True)
+    actual: Decimal | None = Field(default=None, sa_type=Numeric(20, 4), nullable=True)
+    achievement: str = Field(default="", max_length=10)
+
+
+class TargetReview(SQLModel, table=True):
+    """The completeness check and approval state of one project's targets."""
+
+    __tablename__ = "target_review"
+    __table_args__ = (UniqueConstraint("cycle_id", "project_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    status: str = Field(max_length=20, description="missing | returned | submitted | approved")
+    reasons: str = Field(default="", sa_type=Text)
+    reviewed_at: datetime = _stamp()  # type: ignore[assignment]
+
+
+class ExAnteAssessment(SQLModel, table=True):
+    """The panel's five-dimension score of a new/extended major project and the cut it implies."""
+
+    __tablename__ = "ex_ante_assessment"
+    __table_args__ = (UniqueConstraint("cycle_id", "project_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    project_id: int = Field(foreign_key="project.id")
+    scores_json: str = Field(default="{}", sa_type=Text)
+    total: Decimal | None = _score()  # type: ignore[assignment]
+    conclusion: str = Field(default="", max_length=20)
+    request_fen: int = _money()  # type: ignore[assignment]
+    proposed_cut_fen: int = _money()  # type: ignore[assignment]
+    cut_fen: int = _money()  # type: ignore[assignment]
+    comment: str = Field(default="", sa_type=Text)
+    assessor: str = Field(default="", max_length=100)
+
+
+class MonitoringRecord(SQLModel, table=True):
+    """A project's quarter: cumulative spending, target progress and the resulting lights."""
+
+    __tablename__ = "monitoring_record"
+    __table_args__ = (UniqueConstraint("cycle_id", "project_id", "quarter"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    quarter: str = Field(max_length=2)
+    spent_fen: int = _money()  # type: ignore[assignment]
+    target_progress: Decimal = Field(sa_type=Numeric(7, 2))
+    likelihood: str = Field(max_length=10)
+    reason: str = Field(default="", sa_type=Text)
+    execution_progress: Decimal | None = _score()  # type: ignore[assignment]
+    execution_light: str = Field(default="", max_length=6)
+    target_light: str = Field(default="", max_length=6)
+    light: str = Field(default="", max_length=6)
+
+
+class DepartmentLight(SQLModel, table=True):
+    """A department's overall light for a quarter, from its aggregates."""
+
+    __tablename__ = "department_light"
+    __table_args__ = (UniqueConstraint("cycle_id", "department_id", "quarter"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    quarter: str = Field(max_length=2)
+    budget_fen: int = _money()  # type: ignore[assignment]
+    spent_fen: int = _money()  # type: ignore[assignment]
+    execution_progress: Decimal | None = _score()  # type: ignore[assignment]
+    target_progress: Decimal | None = _score()  # type: ignore[assignment]
+    execution_light: str = Field(max_length=6)
+    target_light: str = Field(max_length=6)
+    light: str = Field(max_length=6)
+
+
+class WarningNotice(SQLModel, table=True):
+    """预警通知书 (red) or 提醒 (yellow) to a department for a quarter, with its response deadline."""
+
+    __tablename__ = "warning_notice"
+    __table_args__ = (UniqueConstraint("cycle_id", "department_id", "quarter"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    quarter: str = Field(max_length=2)
+    level: str = Field(max_length=6)
+    issued_on: date
+    response_due: date | None = None
+    responded_on: date | None = None
+    improved: bool | None = None
+
+
+class Evaluation(SQLModel, table=True):
+    """One score of an object: self-evaluation, department evaluation, review or key fiscal evaluation."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "kind", "object_type", "object_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    kind: str = Field(max_length=20, description="self | department | review | fiscal")
+    object_type: str = Field(max_length=12, description="project | department | policy")
+    object_code: str = Field(max_length=64)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    amount_fen: int = _money()  # type: ignore[assignment]
+    score: Decimal | None = _score()  # type: ignore[assignment]
+    grade: str = Field(default="", max_length=4)
+    execution_rate: Decimal | None = Field(default=None, sa_type=Numeric(9, 4), nullable=True)
+    claimed_score: Decimal | None = _score()  # type: ignore[assignment]
+    flagged: bool = False
+    flag_reason: str = Field(default="", sa_type=Text)
+    evaluator: str = Field(default="", max_length=100)
+    findings: str = Field(default="", sa_type=Text)
+    breakdown_json: str = Field(default="{}", sa_type=Text)
+
+
+class Publication(SQLModel, table=True):
+    """谁评价、谁公开: whether and when a department published its self-evaluation report."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "department_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    due_on: date | None = None
+    published_on: date | None = None
+
+
+class Sample(SQLModel, table=True):
+    """A sampling draw, reproducible from its seed, population hash and algorithm version."""
+
+    __table_args__ = (UniqueConstraint("cycle_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")
+    seed: str = Field(default="", max_length=64)
+    population_hash: str = Field(default="", max_length=64)
+    algorithm: str = Field(default="", max_length=40)
+    ratio: Decimal | None = Field(default=None, sa_type=Numeric(5, 4), nullable=True)
+    size: int = 0
+    imported: bool = False
+
+
+class SampleMember(SQLModel, table=True):
+    """A department drawn in a sample; tier 0 = never sampled before."""
+
+    __tablename__ = "sample_member"
+    __table_args__ = (UniqueConstraint("sample_id", "department_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sample_id: int = Field(foreign_key="sample.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    tier: int = 0
+
+
+class Selection(SQLModel, table=True):
+    """An object selected for key fiscal evaluation, with the amount it brings in."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "object_type", "object_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    object_type: str = Field(max_length=12)
+    object_code: str = Field(max_length=64)
+    name: str = Field(default="", max_length=300)
+    amount_fen: int = _money()  # type: ignore[assignment]
+    rank: int = 0
+    reason: str = Field(default="", max_length=200)
+
+
+class BudgetRecommendation(SQLModel, table=True):
+    """A project's budget-year recommendation derived from its final score and execution."""
+
+    __tablename__ = "budget_recommendation"
+    __table_args__ = (UniqueConstraint("cycle_id", "project_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    project_id: int = Field(foreign_key="project.id")
+    budget_year: int
+    request_fen: int = _money()  # type: ignore[assignment]
+    score: Decimal | None = _score()  # type: ignore[assignment]
+    score_source: str = Field(default="", max_length=20)
+    grade: str = Field(default="", max_length=4)
+    execution_rate: Decimal | None = Field(default=None, sa_type=Numeric(9, 4), nullable=True)
+    grade_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
+    execution_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
+    cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
+    recommended_fen: int = _money()  # type: ignore[assignment]
+    priority: bool = False
+    reason: str = Field(default="", max_length=300)
+    override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    override_reason: str = Field(default="", sa_type=Text)
+
+
+class Approval(SQLModel, table=True):
+    """A gate's decision: who decided what, when, on which data (its digest)."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "gate", "subject", "level"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    gate: str = Field(max_length=40)
+    subject: str = Field(default="*", max_length=80)
+    level: int = 1
+    status: str = Field(default="open", max_length=12, description="open | approved | rejected | returned")
+    decided_by: str = Field(default="", max_length=100)
+    decided_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    comment: str = Field(default="", sa_type=Text)
+    data_digest: str = Field(default="", max_length=64)
+    opened_at: datetime = _stamp()  # type: ignore[assignment]
+    due_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+
+
+class Document(SQLModel, table=True):
+    """A generated document: what it is, where, and the sha256 of its bytes."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "kind", "subject"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    stage: str = Field(max_length=40)
+    kind: str = Field(max_length=60)
+    subject: str = Field(default="*", max_length=120)
+    path: str = Field(max_length=1000)
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _stamp()  # type: ignore[assignment]

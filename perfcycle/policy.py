@@ -1,0 +1,206 @@
+"""The year's policy: every number a rule needs, loaded from YAML and validated before any stage runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Points = Annotated[Decimal, Field(ge=0, le=100)]
+Ratio = Annotated[Decimal, Field(ge=0, le=1)]
+QUARTERS = ("Q1", "Q2", "Q3", "Q4")
+LEVELS = ("产出", "效益", "满意度")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used, with the file and the field at fault."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetsPolicy(_Strict):
+    required_levels: list[str]
+    development_extra_levels: list[str]
+    development_type: str
+    no_targets_reason: str
+
+
+class ExAntePolicy(_Strict):
+    min_request_wan: Annotated[Decimal, Field(ge=0)]
+    attributes: list[str]
+    dimensions: list[str] = Field(min_length=1)
+    dimension_max: Annotated[Decimal, Field(gt=0)]
+    support_min: Points
+    adjust_min: Points
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExAntePolicy:
+        if self.adjust_min > self.support_min:
+            raise ValueError("adjust_min must not exceed support_min")
+        return self
+
+
+class MonitoringPolicy(_Strict):
+    time_progress: dict[str, Points]
+    yellow_gap: Points
+    red_gap: Points
+    impossible_is_red: bool = True
+    red_response_days: Annotated[int, Field(ge=1)]
+
+    @field_validator("time_progress")
+    @classmethod
+    def _quarters(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        if tuple(value) != QUARTERS:
+            raise ValueError(f"time_progress needs exactly {', '.join(QUARTERS)} in order")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitoringPolicy:
+        if self.yellow_gap > self.red_gap:
+            raise ValueError("yellow_gap must not exceed red_gap")
+        return self
+
+
+class SelfEvaluationPolicy(_Strict):
+    weights: dict[str, Points]
+    absent_level_goes_to: str
+    qualitative: dict[str, Ratio]
+    inflation_flag_points: Points
+
+    @model_validator(mode="after")
+    def _weights(self) -> SelfEvaluationPolicy:
+        expected = {"预算执行", *LEVELS}
+        if set(self.weights) != expected:
+            raise ValueError(f"weights needs exactly {sorted(expected)}")
+        if sum(self.weights.values()) != 100:
+            raise ValueError("weights must add up to 100")
+        if self.absent_level_goes_to not in LEVELS:
+            raise ValueError(f"absent_level_goes_to must be one of {LEVELS}")
+        return self
+
+
+class GradeBand(_Strict):
+    grade: str
+    min: Points
+
+
+class SamplingPolicy(_Strict):
+    ratio: Annotated[Decimal, Field(gt=0, le=1)]
+    coverage_target: Ratio
+    algorithm: str
+    review_gap_flag: Points
+
+
+class FiscalEvaluationPolicy(_Strict):
+    projects: Annotated[int, Field(ge=0)]
+    policies: Annotated[int, Field(ge=0)]
+    departments: Annotated[int, Field(ge=0)]
+    project_min_budget_wan: Annotated[Decimal, Field(ge=0)]
+    lookback_cycles: Annotated[int, Field(ge=0)]
+
+
+class BudgetPolicy(_Strict):
+    grade_cut: dict[str, Ratio]
+    priority_grades: list[str]
+    execution_threshold: Ratio
+
+
+class DisclosurePolicy(_Strict):
+    publish_days: Annotated[int, Field(ge=0)]
+
+
+class Policy(_Strict):
+    """One year's rules; a cycle stores the exact text it ran with (see `as_json`)."""
+
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    district: str
+    budget_year_offset: Annotated[int, Field(ge=1, le=5)]
+    targets: TargetsPolicy
+    ex_ante: ExAntePolicy
+    monitoring: MonitoringPolicy
+    self_evaluation: SelfEvaluationPolicy
+    grades: list[GradeBand] = Field(min_length=1)
+    sampling: SamplingPolicy
+    fiscal_evaluation: FiscalEvaluationPolicy
+    budget: BudgetPolicy
+    disclosure: DisclosurePolicy
+
+    @model_validator(mode="after")
+    def _grades(self) -> Policy:
+        mins = [band.min for band in self.grades]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("grades must be listed highest first with distinct minimums")
+        if mins[-1] != 0:
+            raise ValueError("the lowest grade must start at 0")
+        names = [band.grade for band in self.grades]
+        missing = set(names) - set(self.budget.grade_cut)
+        if missing:
+            raise ValueError(f"budget.grade_cut has no ratio for grade(s) {sorted(missing)}")
+        return self
+
+    @property
+    def budget_year(self) -> int:
+        return self.year + self.budget_year_offset
+
+    def as_json(self) -> str:
+        """Canonical text of the policy, stored with the cycle so a run can be explained later."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.as_json().encode()).hexdigest()
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = [f"策略文件 {path} 校验失败:"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(根)"
+        lines.append(f"  - {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_policy_file(path: Path) -> Policy:
+    """Load and validate one policy file; every problem is reported with its field path."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyError(f"找不到策略文件 {path}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"策略文件 {path} 不是有效的 YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(f"策略文件 {path} 的顶层必须是映射")
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(_format_errors(path, exc)) from exc
+
+
+def load_policy(year: int, policy_dir: Path | None = None) -> Policy:
+    """The policy for a cycle year: <policy_dir>/<year>.yaml, else the newest earlier year's file."""
+    from perfcycle.settings import get_settings
+
+    folder = policy_dir or get_settings().policy_dir
+    exact = folder / f"{year}.yaml"
+    if exact.exists():
+        policy = load_policy_file(exact)
+    else:
+        earlier = sorted(
+            (int(p.stem), p) for p in folder.glob("*.yaml") if p.stem.isdigit() and int(p.stem) < year
+        )
+        if not earlier:
+            raise PolicyError(f"{folder} 中没有 {year} 年或更早年度的策略文件")
+        policy = load_policy_file(earlier[-1][1]).model_copy(update={"year": year})
+    if policy.year != year:
+        raise PolicyError(f"策略文件 {exact} 写的年度是 {policy.year}，不是 {year}")
+    return policy
+
+
+def policy_from_json(text: str) -> Policy:
+    """Rebuild the policy a cycle recorded."""
+    return Policy.model_validate_json(text)

@@ -1,0 +1,297 @@
+"""The workbook formats perfcycle reads: one spec per kind, shared by the importer, the template writer,
+the demo generator and docs/workbooks.md, so the three can never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CellKind = Literal["text", "code", "money", "number", "percent", "int", "year", "bool", "choice", "date"]
+
+PROJECT_TYPES = ("机构运行保障类", "事业发展类")
+PROJECT_ATTRIBUTES = ("新增", "延续")
+LEVEL1 = ("产出", "效益", "满意度")
+LEVEL2 = ("数量", "质量", "时效", "成本", "经济效益", "社会效益", "生态效益", "可持续影响", "服务对象满意度")
+OPERATORS = ("≥", "≤", "=", "定性")
+LIKELIHOOD = ("确定能", "有可能", "完全不可能")
+ACHIEVEMENT = ("达成", "部分达成", "未达成")
+QUARTERS = ("Q1", "Q2", "Q3", "Q4")
+YES_NO = ("是", "否")
+EVALUATION_KINDS = ("自评", "部门评价", "抽查复核", "财政重点评价")
+OBJECT_TYPES = ("项目", "部门", "政策")
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    field: str
+    kind: CellKind
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    required: bool = True
+    note: str = ""
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+
+@dataclass(frozen=True)
+class WorkbookSpec:
+    kind: str
+    title: str
+    sheets: tuple[SheetSpec, ...]
+    per_department: bool = True
+    note: str = ""
+    quarterly: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def sheet(self, name: str) -> SheetSpec:
+        return next(s for s in self.sheets if s.name == name)
+
+
+DEPT = Column("部门编码", "department_code", "code")
+PROJ = Column("项目编码", "project_code", "code")
+
+BASE = WorkbookSpec(
+    kind="base",
+    title="区级预算绩效管理基础数据",
+    per_department=False,
+    note="一个区一个年度一本：部门、项目、财政政策，以及以前年度的抽查和评价记录。",
+    sheets=(
+        SheetSpec(
+            "部门",
+            (
+                Column("部门编码", "code", "code"),
+                Column("部门名称", "name", "text"),
+                Column("联系人", "contact", "text"),
+                Column("联系邮箱", "email", "text"),
+                Column("通知地址", "webhook", "text", required=False, note="钉钉/企业微信机器人或 webhook URL"),
+                Column("部门负责人", "head", "text"),
+                Column("负责人邮箱", "head_email", "text", required=False),
+            ),
+            key=("code",),
+        ),
+        SheetSpec(
+            "项目",
+            (
+                Column("项目编码", "code", "code"),
+                Column("部门编码", "department_code", "code"),
+                Column("项目名称", "name", "text"),
+                Column("项目类型", "type", "choice", choices=PROJECT_TYPES),
+                Column("项目属性", "attribute", "choice", choices=PROJECT_ATTRIBUTES),
+                Column("年度预算（万元）", "budget_wan", "money"),
+                Column("预算年度申请（万元）", "request_wan", "money", note="预算年度（本年+2）申请额"),
+                Column("政策相关", "policy_related", "bool"),
+                Column("社会关注度高", "high_attention", "bool"),
+            ),
+            key=("code",),
+        ),
+        SheetSpec(
+            "财政政策",
+            (
+                Column("政策编码", "code", "code"),
+                Column("政策名称", "name", "text"),
+                Column("主管部门编码", "department_code", "code", required=False),
+                Column("政策资金（万元）", "funds_wan", "money"),
+            ),
+            key=("code",),
+            required=False,
+        ),
+        SheetSpec(
+            "历年抽查",
+            (Column("年度", "year", "year"), Column("部门编码", "department_code", "code")),
+            key=("year", "department_code"),
+            required=False,
+            note="以前年度抽查复核过的部门，用于轮换抽样和累计覆盖率。",
+        ),
+        SheetSpec(
+            "历年评价",
+            (
+                Column("年度", "year", "year"),
+                Column("评价类型", "kind", "choice", choices=EVALUATION_KINDS),
+                Column("对象类型", "object_type", "choice", choices=OBJECT_TYPES),
+                Column("对象编码", "object_code", "code"),
+                Column("得分", "score", "number"),
+            ),
+            key=("year", "kind", "object_type", "object_code"),
+            required=False,
+            note="以前年度的评价结果；近两个周期评价过的对象不再列入重点评价建议。",
+        ),
+    ),
+)
+
+TARGETS = WorkbookSpec(
+    kind="targets",
+    title="项目绩效目标申报表",
+    note="谁申请资金，谁设置目标：部门为每个项目填报三级指标。",
+    sheets=(
+        SheetSpec(
+            "绩效指标",
+            (
+                DEPT,
+                PROJ,
+                Column("一级指标", "level1", "choice", choices=LEVEL1),
+                Column("二级指标", "level2", "choice", choices=LEVEL2),
+                Column("三级指标", "name", "text"),
+                Column("运算符", "operator", "choice", choices=OPERATORS),
+                Column("目标值", "target", "text", required=False, note="定量指标填数字；定性指标填文字"),
+                Column("计量单位", "unit", "text", required=False),
+                Column("权重", "weight", "number", required=False),
+            ),
+            key=("project_code", "name"),
+        ),
+    ),
+)
+
+MONITORING = WorkbookSpec(
+    kind="monitoring",
+    title="绩效运行监控表（季度）",
+    quarterly=True,
+    note="每季度末填报：累计支出和绩效目标完成进度（双监控）。",
+    sheets=(
+        SheetSpec(
+            "项目监控",
+            (
+                DEPT,
+                PROJ,
+                Column("季度", "quarter", "choice", choices=QUARTERS),
+                Column("累计支出（万元）", "spent_wan", "money"),
+                Column("目标完成进度（%）", "target_progress", "percent"),
+                Column("完成可能性", "likelihood", "choice", choices=LIKELIHOOD),
+                Column("偏差原因", "reason", "text", required=False),
+            ),
+            key=("project_code", "quarter"),
+        ),
+    ),
+)
+
+SELF_EVALUATION = WorkbookSpec(
+    kind="self_evaluation",
+    title="绩效自评表",
+    note="年度结束后填报：每个指标的实际完成值、自评得分、部门评价结果和自评报告公开日期。",
+    sheets=(
+        SheetSpec(
+            "指标完成",
+            (
+                DEPT,
+                PROJ,
+                Column("三级指标", "name", "text"),
+                Column("实际值", "actual", "number", required=False, note="定量指标必填"),
+                Column("完成情况", "achievement", "choice", required=False, choices=ACHIEVEMENT, note="定性指标必填"),
+            ),
+            key=("project_code", "name"),
+        ),
+        SheetSpec(
+            "项目自评",
+            (DEPT, PROJ, Column("自评得分", "claimed_score", "number"), Column("自评说明", "remark", "text", required=False)),
+            key=("project_code",),
+        ),
+        SheetSpec(
+            "部门自评",
+            (
+                DEPT,
+                Column("部门整体自评得分", "claimed_score", "number"),
+                Column("部门评价项目编码", "evaluated_project_code", "code"),
+                Column("部门评价得分", "department_evaluation_score", "number"),
+                Column("自评报告公开日期", "published_on", "date", required=False),
+            ),
+            key=("department_code",),
+        ),
+    ),
+)
+
+PANEL_SCORES = WorkbookSpec(
+    kind="panel_scores",
+    title="事前绩效评估评分表",
+    per_department=False,
+    note="事前评估专家组对每个评估项目五个维度打分（每项满分20分）并提出压减建议。",
+    sheets=(
+        SheetSpec(
+            "评估评分",
+            (
+                PROJ,
+                Column("立项必要性", "necessity", "number"),
+                Column("投入经济性", "economy", "number"),
+                Column("绩效目标合理性", "targets", "number"),
+                Column("实施方案可行性", "feasibility", "number"),
+                Column("筹资合规性", "compliance", "number"),
+                Column("建议压减（万元）", "proposed_cut_wan", "money"),
+                Column("评估意见", "comment", "text", required=False),
+                Column("评估人", "assessor", "text"),
+            ),
+            key=("project_code",),
+        ),
+    ),
+)
+
+REVIEW_SCORES = WorkbookSpec(
+    kind="review_scores",
+    title="抽查复核评分表",
+    per_department=False,
+    note="复核组对抽中部门的项目重新打分。",
+    sheets=(
+        SheetSpec(
+            "复核评分",
+            (
+                DEPT,
+                PROJ,
+                Column("复核得分", "score", "number"),
+                Column("复核意见", "comment", "text", required=False),
+                Column("复核人", "reviewer", "text"),
+            ),
+            key=("project_code",),
+        ),
+    ),
+)
+
+THIRD_PARTY_SCORES = WorkbookSpec(
+    kind="third_party_scores",
+    title="财政重点评价评分表",
+    per_department=False,
+    note="第三方机构对每个重点评价对象打分并写出主要发现。",
+    sheets=(
+        SheetSpec(
+            "重点评价",
+            (
+                Column("对象类型", "object_type", "choice", choices=OBJECT_TYPES),
+                Column("对象编码", "object_code", "code"),
+                Column("得分", "score", "number"),
+                Column("主要发现", "findings", "text"),
+                Column("评价机构", "evaluator", "text"),
+            ),
+            key=("object_type", "object_code"),
+        ),
+    ),
+)
+
+SPECS: dict[str, WorkbookSpec] = {
+    spec.kind: spec
+    for spec in (BASE, TARGETS, MONITORING, SELF_EVALUATION, PANEL_SCORES, REVIEW_SCORES, THIRD_PARTY_SCORES)
+}
+
+
+def spec_for(kind: str) -> WorkbookSpec:
+    """The format of one workbook kind; unknown kinds list the known ones."""
+    try:
+        return SPECS[kind]
+    except KeyError:
+        raise KeyError(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}") from None
+
+
+def detect_kind(sheet_names: list[str]) -> str | None:
+    """Which kind a workbook is, from its sheet names (the first required sheet decides)."""
+    names = set(sheet_names)
+    for spec in SPECS.values():
+        required = {s.name for s in spec.sheets if s.required}
+        if required and required <= names:
+            return spec.kind
+    return None
