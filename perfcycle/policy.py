@@ -116,6 +116,10 @@ class DisclosurePolicy(_Strict):
     publish_days: Annotated[int, Field(ge=0)]
 
 
+class CostPilotPolicy(_Strict):
+    project_code: str | None = None
+
+
 class Policy(_Strict):
     """One year's rules; a cycle stores the exact text it ran with (see `as_json`)."""
 
@@ -131,6 +135,7 @@ class Policy(_Strict):
     fiscal_evaluation: FiscalEvaluationPolicy
     budget: BudgetPolicy
     disclosure: DisclosurePolicy
+    cost_pilot: CostPilotPolicy = CostPilotPolicy()
 
     @model_validator(mode="after")
     def _grades(self) -> Policy:

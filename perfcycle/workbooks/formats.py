@@ -9,7 +9,7 @@ from typing import Literal
 CellKind = Literal["text", "code", "money", "number", "percent", "int", "year", "bool", "choice", "date"]
 
 PROJECT_TYPES = ("机构运行保障类", "事业发展类")
-PROJECT_ATTRIBUTES = ("新增", "延续")
+PROJECT_ATTRIBUTES = ("新增", "延续", "经常性")
 LEVEL1 = ("产出", "效益", "满意度")
 LEVEL2 = ("数量", "质量", "时效", "成本", "经济效益", "社会效益", "生态效益", "可持续影响", "服务对象满意度")
 OPERATORS = ("≥", "≤", "=", "定性")
