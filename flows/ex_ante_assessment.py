@@ -1,0 +1,34 @@
+"""Stage 1b: the panel assesses new and extended major projects before they get money."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from perfcycle.progress import report
+from tasks.approvals import request_approval
+from tasks.cycle import finish_stage, start_stage
+from tasks.documents import render_stage_documents
+from tasks.ex_ante import assess_ex_ante
+from tasks.imports import import_submissions
+
+STAGE = "ex_ante_assessment"
+
+
+@flow(name="ex-ante-assessment", flow_run_name="{year} ex-ante assessment")
+def ex_ante_assessment(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> dict[str, Any]:
+    start_stage(cycle_id, STAGE)
+    received = import_submissions(year, "panel_scores", submissions)
+    result = assess_ex_ante(cycle_id)
+    decision = request_approval(cycle_id, "ex_ante_conclusions")
+    documents = render_stage_documents(cycle_id, STAGE, out_dir) if decision == "approved" else []
+    status = "done" if decision == "approved" else "waiting"
+    summary = {"received": received, **result, "documents": documents}
+    finish_stage(cycle_id, STAGE, summary, status)
+    report(
+        STAGE,
+        status,
+        f"{result['units']} 家单位 {result['projects']} 个项目，涉及 {result['amount_wan']} 万元，压减 {result['cut_wan']} 万元",
+    )
+    return {"status": status, "summary": summary}

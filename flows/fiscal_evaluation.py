@@ -1,0 +1,42 @@
+"""Stage 6: key fiscal evaluation of the largest, most sensitive projects, a policy and departments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from perfcycle.progress import report
+from tasks.approvals import request_approval
+from tasks.cycle import finish_stage, start_stage
+from tasks.documents import render_stage_documents
+from tasks.fiscal import grade_key_evaluations, propose_key_evaluations
+from tasks.imports import import_submissions
+
+STAGE = "fiscal_evaluation"
+
+
+@flow(name="fiscal-evaluation", flow_run_name="{year} key fiscal evaluation")
+def fiscal_evaluation(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> dict[str, Any]:
+    start_stage(cycle_id, STAGE)
+    selection = propose_key_evaluations(cycle_id)
+    if request_approval(cycle_id, "key_evaluation_selection") != "approved":
+        finish_stage(cycle_id, STAGE, {"selection": selection}, "waiting")
+        report(STAGE, "waiting", "重点评价对象待确认")
+        return {"status": "waiting", "summary": {"selection": selection}}
+    received = import_submissions(year, "third_party_scores", submissions)
+    results = grade_key_evaluations(cycle_id)
+    if request_approval(cycle_id, "key_evaluation_reports") != "approved":
+        finish_stage(cycle_id, STAGE, {"selection": selection, "results": results}, "waiting")
+        report(STAGE, "waiting", "重点评价报告待审定")
+        return {"status": "waiting", "summary": {"selection": selection, "results": results}}
+    documents = render_stage_documents(cycle_id, STAGE, out_dir)
+    summary = {**selection, "received": received, "results": results, "documents": documents}
+    finish_stage(cycle_id, STAGE, summary)
+    report(
+        STAGE,
+        "done",
+        f"{selection['projects']} 个项目、{selection['policies']} 项政策、{selection['departments']} 个部门，"
+        f"涉及 {selection['amount_wan']} 万元",
+    )
+    return {"status": "done", "summary": summary}

@@ -1,0 +1,30 @@
+"""Stage 2: quarterly dual monitoring of spending and target progress, with red/yellow/green warnings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from perfcycle.progress import report
+from tasks.cycle import finish_stage, start_stage
+from tasks.documents import render_stage_documents
+from tasks.imports import import_submissions
+from tasks.monitoring import compute_lights, issue_warnings
+
+
+@flow(name="quarterly-monitoring", flow_run_name="{year} {quarter} monitoring")
+def quarterly_monitoring(
+    year: int, quarter: str, cycle_id: int, submissions: str | None, out_dir: str
+) -> dict[str, Any]:
+    stage = f"monitoring_{quarter}"
+    start_stage(cycle_id, stage)
+    received = import_submissions(year, "monitoring", submissions, quarter)
+    lights = compute_lights(cycle_id, quarter)
+    warnings = issue_warnings(cycle_id, quarter)
+    documents = render_stage_documents(cycle_id, stage, out_dir)
+    summary = {"received": received, **lights, **warnings, "documents": documents}
+    finish_stage(cycle_id, stage, summary)
+    counts = lights["lights"]
+    report(stage, "done", f"{lights['departments_covered']} 个部门：红 {counts['red']} 黄 {counts['yellow']} 绿 {counts['green']}")
+    return {"status": "done", "summary": summary}

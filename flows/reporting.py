@@ -1,0 +1,26 @@
+"""Stage 8: disclosure status and the annual report to the People's Congress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from perfcycle.progress import report
+from tasks.approvals import request_approval
+from tasks.cycle import finish_stage, start_stage
+from tasks.documents import render_annual_report
+
+STAGE = "reporting"
+
+
+@flow(name="reporting", flow_run_name="{year} annual report")
+def reporting(year: int, cycle_id: int, out_dir: str) -> dict[str, Any]:
+    start_stage(cycle_id, STAGE)
+    documents = render_annual_report(cycle_id, out_dir)
+    decision = request_approval(cycle_id, "annual_report", level=2)
+    status = "done" if decision == "approved" else "waiting"
+    summary = {"documents": documents}
+    finish_stage(cycle_id, STAGE, summary, status)
+    report(STAGE, status, "工作开展情况说明已生成")
+    return {"status": status, "summary": summary}

@@ -1,0 +1,38 @@
+"""Stage 5: a reproducible sample of departments is re-scored by the review team."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from perfcycle.progress import report
+from tasks.approvals import request_approval
+from tasks.cycle import finish_stage, start_stage
+from tasks.documents import render_stage_documents
+from tasks.imports import import_submissions
+from tasks.sampling import draw_review_sample, flag_reviews
+
+STAGE = "sampling_review"
+
+
+@flow(name="sampling-review", flow_run_name="{year} sampling review")
+def sampling_review(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> dict[str, Any]:
+    start_stage(cycle_id, STAGE)
+    sample = draw_review_sample(cycle_id)
+    if request_approval(cycle_id, "sample", data_digest=sample["population_hash"]) != "approved":
+        finish_stage(cycle_id, STAGE, {"sample": sample}, "waiting")
+        report(STAGE, "waiting", "样本待确认")
+        return {"status": "waiting", "summary": {"sample": sample}}
+    received = import_submissions(year, "review_scores", submissions)
+    review = flag_reviews(cycle_id)
+    documents = render_stage_documents(cycle_id, STAGE, out_dir)
+    summary = {"sample": sample, "received": received, **review, "documents": documents}
+    finish_stage(cycle_id, STAGE, summary)
+    report(
+        STAGE,
+        "done",
+        f"抽取 {sample['departments']} 个部门（{sample['ratio']:.0%}），累计覆盖 {sample['cumulative_coverage']:.1%}，"
+        f"需整改 {review['flagged']}",
+    )
+    return {"status": "done", "summary": summary}

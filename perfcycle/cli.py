@@ -1,0 +1,246 @@
+"""The `perfcycle` command: what a finance bureau's coordinator types."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from perfcycle.runtime import configure_prefect
+
+app = typer.Typer(help="预算绩效管理全周期（perfcycle）", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="数据库", no_args_is_help=True)
+policy_app = typer.Typer(help="年度策略文件", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A problem to show the user as a message, never as a traceback."""
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Known problems (bad files, bad policy, stage errors) become a message and exit code 1."""
+    from perfcycle.policy import PolicyError
+    from perfcycle.stages import StageError
+    from perfcycle.workbooks.reader import ImportRejected
+
+    try:
+        yield
+    except (CliError, PolicyError, StageError, ImportRejected) as exc:
+        err.print(f"[bold red]错误[/]: {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _use_database(url: str | None) -> None:
+    if url:
+        os.environ["PERFCYCLE_DATABASE_URL"] = url
+    from perfcycle.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None) -> None:
+    """把数据库升级到最新迁移。"""
+    _use_database(database_url)
+    from models import upgrade
+    from perfcycle.settings import get_settings
+
+    upgrade()
+    out.print(f"数据库已是最新: {get_settings().database_url}")
+
+
+@policy_app.command("show")
+def policy_show(
+    year: Annotated[int, typer.Option(help="周期年度")],
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+) -> None:
+    """显示某年度生效的策略（已校验）。"""
+    import yaml
+
+    from perfcycle.policy import load_policy
+
+    with friendly_errors():
+        policy = load_policy(year)
+    data = policy.model_dump(mode="json")
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), end="")
+        print(f"# 预算年度: {policy.budget_year}   策略摘要: {policy.digest()[:16]}")
+
+
+@app.command("template")
+def template(
+    kind: Annotated[str, typer.Argument(help="base | targets | monitoring | self_evaluation | panel_scores | review_scores | third_party_scores")],
+    output: Annotated[Path | None, typer.Option("--out", help="输出文件，默认 <类型>.xlsx")] = None,
+) -> None:
+    """写出一个空白填报模板（中文表头、下拉选项）。"""
+    from perfcycle.workbooks.formats import spec_for
+    from perfcycle.workbooks.writer import write_template
+
+    try:
+        spec = spec_for(kind)
+    except KeyError as exc:
+        err.print(f"[bold red]错误[/]: {exc.args[0]}")
+        raise typer.Exit(2) from None
+    path = write_template(output or Path(f"{spec.title}.xlsx"), spec)
+    out.print(f"已写出模板 {path}（{spec.title}）")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="要导入的 .xlsx 文件")],
+    year: Annotated[int | None, typer.Option(help="周期年度，默认最近的周期")] = None,
+    kind: Annotated[str | None, typer.Option(help="表格类型，默认按工作表识别")] = None,
+    quarter: Annotated[str | None, typer.Option(help="监控表的季度 Q1..Q4")] = None,
+    database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None,
+) -> None:
+    """校验并导入一个工作簿：全部通过才写入，任何问题都逐条指出。"""
+    _use_database(database_url)
+    from models import upgrade
+    from perfcycle.loaders import import_file
+
+    with friendly_errors():
+        upgrade()
+        result = import_file(file, year=year or _default_year(), kind=kind, quarter=quarter)
+    if result.skipped:
+        out.print(f"{file.name}: 与已导入的内容相同，未做改动")
+    else:
+        out.print(f"{file.name}: 已导入 {result.rows} 行（{result.kind}）")
+
+
+def _default_year() -> int:
+    from sqlmodel import select
+
+    from models import Cycle, now, session_scope
+
+    with session_scope() as session:
+        cycle = session.exec(select(Cycle).where(Cycle.status != "historical").order_by(Cycle.year.desc())).first()  # type: ignore[attr-defined]
+        return cycle.year if cycle else now().year
+
+
+def _progress_printer() -> Callable[[str, str, str], None]:
+    from perfcycle.stages import STAGE_NAMES
+
+    def show(stage: str, status: str, message: str) -> None:
+        mark = "[green]✓[/]" if status == "done" else "[yellow]…[/]"
+        err.print(f"{mark} {STAGE_NAMES.get(stage, stage)}: {message}", highlight=False)
+
+    return show
+
+
+def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None:
+    configure_prefect(quiet=not verbose)
+    if not verbose:
+        os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+    from models import upgrade
+    from perfcycle import progress
+    from perfcycle.orchestration import run_annual_cycle
+
+    with friendly_errors():
+        upgrade()
+        progress.listen(_progress_printer())
+        err.print("正在启动 Prefect 并运行年度周期…", highlight=False)
+        summary = run_annual_cycle(**parameters)
+    _print_summary(summary)
+    if as_json:
+        print(json.dumps({k: v for k, v in summary.items() if k not in ("status", "waiting")}, ensure_ascii=False))
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    e, f, b, s = summary["ex_ante"], summary["fiscal_evaluation"], summary["budget"], summary["sampling"]
+    lines = [
+        f"{summary['year']} 年度周期（预算年度 {summary['budget_year']}）：{summary['departments']} 个部门，{summary['projects']} 个项目",
+        f"事前评估 {e['units']} 家单位 {e['projects']} 个项目，{e['amount_wan']:.2f} 万元，压减 {e['cut_wan']:.2f} 万元",
+        f"抽查复核 {s['departments']} 个部门（{s['ratio']:.0%}），累计覆盖率 {s['cumulative_coverage']:.1%}",
+        f"重点评价 {f['projects']} 个项目 + {f['policies']} 项政策 + {f['departments']} 个部门，{f['amount_wan']:.2f} 万元",
+        f"预算建议 {b['projects']} 个项目，压减 {b['cut_projects']} 个共 {b['cut_wan']:.2f} 万元，优先保障 {b['priority_projects']} 个",
+        f"文件 {len(summary['documents'])} 份",
+    ]
+    if summary.get("waiting"):
+        lines.append("等待审批: " + "、".join(summary["waiting"]))
+    for line in lines:
+        err.print(line, highlight=False)
+
+
+@app.command("demo")
+def demo(
+    year: Annotated[int, typer.Option(help="周期年度")] = 2024,
+    out_dir: Annotated[Path, typer.Option("--out", help="输出目录（数据库、数据和文件都在这里）")] = Path("demo-out"),
+    as_json: Annotated[bool, typer.Option("--json", help="最后一行输出 JSON 摘要")] = False,
+    verbose: Annotated[bool, typer.Option(help="显示 Prefect 日志")] = False,
+) -> None:
+    """生成示范区（烈山区）数据，自动审批，跑完整个年度周期。"""
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
+    from perfcycle.demo import generate_demo
+    from perfcycle.policy import load_policy
+
+    with friendly_errors():
+        files = generate_demo(out_dir, year, load_policy(year))
+    _run_cycle(
+        {
+            "year": year,
+            "data": str(files.base),
+            "submissions": str(files.submissions),
+            "out_dir": str(out_dir),
+            "auto_approve": True,
+        },
+        as_json,
+        verbose,
+    )
+
+
+@app.command("run")
+def run(
+    year: Annotated[int, typer.Option(help="周期年度")],
+    data: Annotated[Path | None, typer.Option(help="基础数据工作簿 .xlsx")] = None,
+    submissions: Annotated[Path | None, typer.Option(help="填报文件目录（格式见 docs/workbooks.md）")] = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="无人值守：各审批关口按策略自动通过")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="文件输出目录")] = Path("out"),
+    as_json: Annotated[bool, typer.Option("--json", help="最后一行输出 JSON 摘要")] = False,
+    verbose: Annotated[bool, typer.Option(help="显示 Prefect 日志")] = False,
+    database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None,
+) -> None:
+    """在本区自己的数据上运行（或继续运行）年度周期。"""
+    _use_database(database_url)
+    for path in (data, submissions):
+        if path is not None and not path.exists():
+            err.print(f"[bold red]错误[/]: 找不到 {path}")
+            raise typer.Exit(2)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _run_cycle(
+        {
+            "year": year,
+            "data": str(data.resolve()) if data else None,
+            "submissions": str(submissions.resolve()) if submissions else None,
+            "out_dir": str(out_dir.resolve()),
+            "auto_approve": auto_approve,
+        },
+        as_json,
+        verbose,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    configure_prefect(quiet=True)
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("已中断；再次运行同一命令会从中断处继续。")
+        sys.exit(130)

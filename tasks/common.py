@@ -1,0 +1,46 @@
+"""Helpers the tasks share: loading a cycle with its recorded policy, and stage bookkeeping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session, select
+
+from models import Cycle, Project, StageState, now
+from perfcycle.policy import Policy, load_policy, policy_from_json
+from perfcycle.stages import StageError
+
+
+def get_cycle(session: Session, cycle_id: int) -> Cycle:
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise StageError(f"没有编号为 {cycle_id} 的周期")
+    return cycle
+
+
+def cycle_policy(cycle: Cycle) -> Policy:
+    """The policy the cycle recorded when it opened (never the file as edited since)."""
+    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
+
+
+def projects_of(session: Session, year: int) -> list[Project]:
+    return list(session.exec(select(Project).where(Project.year == year).order_by(Project.code)))
+
+
+def set_stage(session: Session, cycle_id: int, stage: str, status: str, summary: Mapping[str, Any] | None = None) -> None:
+    """Record where a stage stands; the driver reads these rows to know what is due."""
+    state = session.exec(
+        select(StageState).where(StageState.cycle_id == cycle_id, StageState.stage == stage)
+    ).first()
+    if state is None:
+        state = StageState(cycle_id=cycle_id, stage=stage)
+    if status == "running" and state.started_at is None:
+        state.started_at = now()
+    if status == "done":
+        state.finished_at = now()
+    state.status = status
+    if summary is not None:
+        state.summary_json = json.dumps(summary, ensure_ascii=False, sort_keys=True, default=str)
+    session.add(state)

@@ -1,0 +1,147 @@
+"""Self-evaluation (full coverage) and department evaluation: scores, grades and inflation flags."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from prefect import task
+from sqlmodel import select
+
+from models import Department, Evaluation, Indicator, MonitoringRecord, Project, session_scope
+from perfcycle.rules.scoring import IndicatorInput, grade_for, is_inflated, project_score, weighted_score
+from perfcycle.rules.selection import propose_department_evaluation
+from tasks.artifacts import publish_table
+from tasks.common import cycle_policy, get_cycle, projects_of
+
+
+def _evaluations(session: Any, cycle_id: int, kind: str) -> dict[tuple[str, str], Evaluation]:
+    rows = session.exec(select(Evaluation).where(Evaluation.cycle_id == cycle_id, Evaluation.kind == kind))
+    return {(e.object_type, e.object_code): e for e in rows}
+
+
+@task(name="score-self-evaluations")
+def score_self_evaluations(cycle_id: int) -> dict[str, Any]:
+    """Compute every project's and department's self-evaluation score from actuals and year-end spending."""
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        policy = cycle_policy(cycle)
+        projects = projects_of(session, cycle.year)
+        indicators: dict[int, list[IndicatorInput]] = defaultdict(list)
+        for ind in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id)):
+            indicators[ind.project_id].append(
+                IndicatorInput(ind.level1, ind.operator, ind.target_value, ind.actual, ind.achievement, ind.weight)
+            )
+        year_end = {
+            r.project_id: r.spent_fen
+            for r in session.exec(
+                select(MonitoringRecord).where(MonitoringRecord.cycle_id == cycle_id, MonitoringRecord.quarter == "Q4")
+            )
+        }
+        existing = _evaluations(session, cycle_id, "self")
+        departments = {d.id: d for d in session.exec(select(Department))}
+        threshold = policy.self_evaluation.inflation_flag_points
+        per_department: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+        flagged: list[dict[str, Any]] = []
+        for project in projects:
+            assert project.id is not None
+            breakdown = project_score(
+                indicators[project.id], year_end.get(project.id, 0), project.budget_fen, policy.self_evaluation
+            )
+            evaluation = existing.get(("project", project.code)) or Evaluation(
+                cycle_id=cycle_id, kind="self", object_type="project", object_code=project.code
+            )
+            _apply(evaluation, breakdown.total, policy, threshold)
+            evaluation.department_id = project.department_id
+            evaluation.amount_fen = project.budget_fen
+            evaluation.execution_rate = breakdown.execution_rate
+            session.add(evaluation)
+            per_department[project.department_id].append((project.budget_fen, breakdown.total))
+            if evaluation.flagged:
+                flagged.append(_flag_row(departments[project.department_id].name, project.name, evaluation))
+        for department_id, items in per_department.items():
+            department = departments[department_id]
+            score = weighted_score(items)
+            assert score is not None
+            evaluation = existing.get(("department", department.code)) or Evaluation(
+                cycle_id=cycle_id, kind="self", object_type="department", object_code=department.code
+            )
+            _apply(evaluation, score, policy, threshold)
+            evaluation.department_id = department_id
+            evaluation.amount_fen = sum(b for b, _ in items)
+            session.add(evaluation)
+            if evaluation.flagged:
+                flagged.append(_flag_row(department.name, "部门整体支出", evaluation))
+        publish_table(
+            f"{cycle.year}-self-evaluation-flags",
+            flagged,
+            f"{cycle.year} 年绩效自评：{len(projects)} 个项目、{len(per_department)} 个部门全覆盖，"
+            f"自评分偏高 {len(flagged)} 个",
+        )
+        submitted = [e for e in existing.values() if e.object_type == "project" and e.claimed_score is not None]
+        submitted_departments = {e.department_id for e in submitted}
+        return {
+            "projects": len(submitted),
+            "departments": len(submitted_departments),
+            "coverage": round(len(submitted) / len(projects), 4) if projects else 0.0,
+            "scored_projects": len(projects),
+            "inflated": len(flagged),
+        }
+
+
+def _apply(evaluation: Evaluation, score: Decimal, policy: Any, threshold: Decimal) -> None:
+    evaluation.score = score
+    evaluation.grade = grade_for(score, policy.grades)
+    evaluation.flagged = is_inflated(evaluation.claimed_score, score, threshold)
+    evaluation.flag_reason = (
+        f"自评得分 {evaluation.claimed_score} 高于核算得分 {score} 达 {threshold} 分以上" if evaluation.flagged else ""
+    )
+
+
+def _flag_row(department: str, subject: str, evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "部门": department,
+        "对象": subject,
+        "自评得分": str(evaluation.claimed_score),
+        "核算得分": str(evaluation.score),
+        "说明": evaluation.flag_reason,
+    }
+
+
+@task(name="grade-department-evaluations")
+def grade_department_evaluations(cycle_id: int) -> dict[str, Any]:
+    """Grade each department's own evaluation; list departments that evaluated none, with a proposal."""
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        policy = cycle_policy(cycle)
+        projects = projects_of(session, cycle.year)
+        by_code = {p.code: p for p in projects}
+        evaluations = _evaluations(session, cycle_id, "department")
+        evaluated_departments: set[int] = set()
+        for evaluation in evaluations.values():
+            if evaluation.score is not None:
+                evaluation.grade = grade_for(evaluation.score, policy.grades)
+                session.add(evaluation)
+            project = by_code.get(evaluation.object_code)
+            if project is not None:
+                evaluated_departments.add(project.department_id)
+        per_department: dict[int, list[Project]] = defaultdict(list)
+        for project in projects:
+            per_department[project.department_id].append(project)
+        departments = {d.id: d for d in session.exec(select(Department))}
+        missing: list[dict[str, Any]] = []
+        for department_id, items in sorted(per_department.items(), key=lambda kv: departments[kv[0]].code):
+            if department_id in evaluated_departments:
+                continue
+            proposal = propose_department_evaluation(
+                [(p.code, p.type, p.budget_fen) for p in items], policy.targets.development_type
+            )
+            if proposal is not None:
+                missing.append({"部门": departments[department_id].name, "建议评价项目": by_code[proposal].name})
+        publish_table(
+            f"{cycle.year}-department-evaluation",
+            missing,
+            f"{cycle.year} 年部门评价：{len(evaluated_departments)} 个部门已开展，{len(missing)} 个部门尚未开展",
+        )
+        return {"evaluations": len(evaluations), "departments": len(evaluated_departments), "missing": len(missing)}

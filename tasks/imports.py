@@ -1,0 +1,57 @@
+"""Bringing workbooks in: a district's base data and each stage's submissions, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from models import session_scope
+from perfcycle.loaders import load
+from perfcycle.stages import SUBMISSION_FOLDERS
+from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
+
+
+def submission_files(folder: Path) -> list[Path]:
+    """The workbooks of a submissions folder, in a stable order (Office lock files skipped)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.xlsx") if not p.name.startswith(("~$", ".")))
+
+
+@task(name="import-base-data")
+def import_base_data(path: str, year: int) -> dict[str, Any]:
+    """The district's departments, projects, policies and history, validated before anything is written."""
+    parsed = read_workbook(Path(path), "base")
+    with session_scope() as session:
+        result = load(session, parsed, year=year)
+    return {"file": Path(path).name, "rows": result.rows, "skipped": result.skipped}
+
+
+@task(name="import-submissions")
+def import_submissions(year: int, kind: str, root: str | None, quarter: str | None = None) -> dict[str, Any]:
+    """Every workbook of one stage's folder; one bad file refuses the whole batch with every problem named."""
+    folder = Path(root) / SUBMISSION_FOLDERS[kind] if root else None
+    if folder is not None and quarter and kind == "monitoring":
+        folder = folder / quarter
+    files = submission_files(folder) if folder is not None else []
+    parsed: list[ParsedWorkbook] = []
+    problems = []
+    for path in files:
+        try:
+            parsed.append(read_workbook(path, kind))
+        except ImportRejected as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ImportRejected(problems)
+    loaded = skipped = rows = 0
+    with session_scope() as session:
+        for workbook in parsed:
+            result = load(session, workbook, year=year, quarter=quarter)
+            rows += result.rows
+            if result.skipped:
+                skipped += 1
+            else:
+                loaded += 1
+    return {"kind": kind, "files": len(files), "loaded": loaded, "unchanged": skipped, "rows": rows}

@@ -1,0 +1,92 @@
+"""Target setting: completeness check of each project's 绩效目标 and the coordinator's approval."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from prefect import task
+from sqlmodel import select
+
+from models import Department, Indicator, TargetReview, now, session_scope
+from perfcycle.rules.targets import TargetIndicator, check_targets
+from tasks.approvals import decide_gate
+from tasks.artifacts import publish_table
+from tasks.common import cycle_policy, get_cycle, projects_of
+
+
+@task(name="review-targets")
+def review_targets(cycle_id: int) -> dict[str, Any]:
+    """Check every project's targets; incomplete ones go back to the department with the reasons."""
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        policy = cycle_policy(cycle)
+        projects = projects_of(session, cycle.year)
+        indicators: dict[int, list[Indicator]] = defaultdict(list)
+        for ind in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id)):
+            indicators[ind.project_id].append(ind)
+        reviews = {r.project_id: r for r in session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id))}
+        departments = {d.id: d for d in session.exec(select(Department))}
+        returned: list[dict[str, Any]] = []
+        counts = {"approved": 0, "submitted": 0, "returned": 0, "missing": 0}
+        for project in projects:
+            assert project.id is not None
+            review = reviews.get(project.id) or TargetReview(cycle_id=cycle_id, project_id=project.id, status="missing")
+            items = [
+                TargetIndicator(i.level1, i.operator, i.target_value, i.unit, i.name) for i in indicators[project.id]
+            ]
+            reasons = check_targets(project.type, items, policy.targets)
+            if not items:
+                status = "missing"
+            elif reasons:
+                status = "returned"
+            else:
+                status = "approved" if review.status == "approved" else "submitted"
+            if status != review.status or "；".join(reasons) != review.reasons:
+                review.status = status
+                review.reasons = "；".join(reasons)
+                review.reviewed_at = now()
+                session.add(review)
+            counts[status] += 1
+            if reasons:
+                dept = departments[project.department_id]
+                returned.append(
+                    {"部门": dept.name, "项目编码": project.code, "项目名称": project.name, "退回原因": "；".join(reasons)}
+                )
+        publish_table(
+            f"{cycle.year}-target-review",
+            returned,
+            f"{cycle.year} 年绩效目标审核：{len(projects)} 个项目，退回修改 {counts['returned']} 个，未填报 {counts['missing']} 个",
+        )
+        return {"projects": len(projects), **counts}
+
+
+@task(name="approve-targets")
+def approve_targets(cycle_id: int) -> dict[str, Any]:
+    """The coordinator's gate per department; approval covers that department's complete targets."""
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        projects = {p.id: p for p in projects_of(session, cycle.year)}
+        by_department: dict[int, list[TargetReview]] = defaultdict(list)
+        for review in session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id)):
+            project = projects.get(review.project_id)
+            if project is not None:
+                by_department[project.department_id].append(review)
+        departments = {d.id: d for d in session.exec(select(Department))}
+        waiting: list[str] = []
+        approved_projects = 0
+        for department_id in sorted(by_department, key=lambda i: departments[i].code):
+            reviews = by_department[department_id]
+            if not any(r.status in ("submitted", "approved") for r in reviews):
+                continue
+            code = departments[department_id].code
+            status = decide_gate(session, cycle, "targets", subject=code)
+            if status == "approved":
+                for review in reviews:
+                    if review.status == "submitted":
+                        review.status = "approved"
+                        session.add(review)
+                approved_projects += sum(1 for r in reviews if r.status == "approved")
+            elif status == "open":
+                waiting.append(code)
+        return {"approved_projects": approved_projects, "waiting_departments": waiting}
