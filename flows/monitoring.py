@@ -26,5 +26,9 @@ def quarterly_monitoring(
     summary = {"received": received, **lights, **warnings, "documents": documents}
     finish_stage(cycle_id, stage, summary)
     counts = lights["lights"]
-    report(stage, "done", f"{lights['departments_covered']} 个部门：红 {counts['red']} 黄 {counts['yellow']} 绿 {counts['green']}")
+    report(
+        stage,
+        "done",
+        f"{lights['departments_covered']} 个部门：红 {counts['red']} 黄 {counts['yellow']} 绿 {counts['green']}",
+    )
     return {"status": "done", "summary": summary}

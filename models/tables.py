@@ -18,16 +18,16 @@ def now() -> datetime:
 
 
 def _money(**kw: object) -> object:
-    return Field(default=0, sa_type=BigInteger, **kw)  # type: ignore[call-overload]
+    return Field(default=0, sa_type=BigInteger, **kw)
 
 
 def _score(nullable: bool = True) -> object:
-    return Field(default=None, sa_type=Numeric(7, 2), nullable=nullable)  # type: ignore[call-overload]
+    return Field(default=None, sa_type=Numeric(7, 2), nullable=nullable)
 
 
 def _stamp(nullable: bool = False) -> object:
     if nullable:
-        return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)  # type: ignore[call-overload]
+        return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)
     return Field(default_factory=now, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
 
 

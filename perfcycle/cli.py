@@ -84,7 +84,12 @@ def policy_show(
 
 @app.command("template")
 def template(
-    kind: Annotated[str, typer.Argument(help="base | targets | monitoring | self_evaluation | panel_scores | review_scores | third_party_scores")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="base | targets | monitoring | self_evaluation | panel_scores | review_scores | third_party_scores"
+        ),
+    ],
     output: Annotated[Path | None, typer.Option("--out", help="输出文件，默认 <类型>.xlsx")] = None,
 ) -> None:
     """写出一个空白填报模板（中文表头、下拉选项）。"""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -13,7 +13,7 @@ def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
     """Run the annual-cycle flow in this process (ephemeral Prefect unless PREFECT_API_URL is set)."""
     from flows.annual_cycle import annual_cycle
 
-    started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    started = datetime.now(UTC) - timedelta(seconds=1)
     try:
         return annual_cycle(**parameters)
     finally:
@@ -46,7 +46,8 @@ def settle_run_history(since: datetime, timeout: float = 20.0) -> None:
                 if ids
                 else []
             )
-            states = [r.state_type.value if r.state_type else "" for r in [*flow_runs, *task_runs]]
+            states = [r.state_type.value if r.state_type else "" for r in flow_runs]
+            states += [r.state_type.value if r.state_type else "" for r in task_runs]
             current = (len(flow_runs), len(task_runs))
             if all(s in TERMINAL for s in states) and current == previous:
                 return

@@ -195,9 +195,7 @@ def load_policy(year: int, policy_dir: Path | None = None) -> Policy:
     if exact.exists():
         policy = load_policy_file(exact)
     else:
-        earlier = sorted(
-            (int(p.stem), p) for p in folder.glob("*.yaml") if p.stem.isdigit() and int(p.stem) < year
-        )
+        earlier = sorted((int(p.stem), p) for p in folder.glob("*.yaml") if p.stem.isdigit() and int(p.stem) < year)
         if not earlier:
             raise PolicyError(f"{folder} 中没有 {year} 年或更早年度的策略文件")
         policy = load_policy_file(earlier[-1][1]).model_copy(update={"year": year})

@@ -29,11 +29,11 @@ def projects_of(session: Session, year: int) -> list[Project]:
     return list(session.exec(select(Project).where(Project.year == year).order_by(Project.code)))
 
 
-def set_stage(session: Session, cycle_id: int, stage: str, status: str, summary: Mapping[str, Any] | None = None) -> None:
+def set_stage(
+    session: Session, cycle_id: int, stage: str, status: str, summary: Mapping[str, Any] | None = None
+) -> None:
     """Record where a stage stands; the driver reads these rows to know what is due."""
-    state = session.exec(
-        select(StageState).where(StageState.cycle_id == cycle_id, StageState.stage == stage)
-    ).first()
+    state = session.exec(select(StageState).where(StageState.cycle_id == cycle_id, StageState.stage == stage)).first()
     if state is None:
         state = StageState(cycle_id=cycle_id, stage=stage)
     if status == "running" and state.started_at is None:

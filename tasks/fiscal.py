@@ -62,8 +62,13 @@ def propose_key_evaluations(cycle_id: int) -> dict[str, Any]:
         publish_table(
             f"{cycle.year}-key-evaluation-selection",
             [
-                {"类型": TYPE_NAMES[s.object_type], "编码": s.object_code, "名称": s.name,
-                 "金额（万元）": fmt_wan(s.amount_fen), "理由": s.reason}
+                {
+                    "类型": TYPE_NAMES[s.object_type],
+                    "编码": s.object_code,
+                    "名称": s.name,
+                    "金额（万元）": fmt_wan(s.amount_fen),
+                    "理由": s.reason,
+                }
                 for s in sorted(selection, key=lambda s: (list(TYPE_NAMES).index(s.object_type), s.rank))
             ],
             f"{cycle.year} 年财政重点评价：{counts['project']} 个项目、{counts['policy']} 项政策、"
@@ -86,7 +91,9 @@ def grade_key_evaluations(cycle_id: int) -> dict[str, Any]:
         selection = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
         results = {
             (e.object_type, e.object_code): e
-            for e in session.exec(select(Evaluation).where(Evaluation.cycle_id == cycle_id, Evaluation.kind == "fiscal"))
+            for e in session.exec(
+                select(Evaluation).where(Evaluation.cycle_id == cycle_id, Evaluation.kind == "fiscal")
+            )
         }
         grades: dict[str, int] = defaultdict(int)
         missing: list[str] = []

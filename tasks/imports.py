@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from perfcycle.loaders import load
+from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
 from prefect import task
 
 from models import session_scope
-from perfcycle.loaders import load
 from perfcycle.stages import SUBMISSION_FOLDERS
-from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
 
 
 def submission_files(folder: Path) -> list[Path]:

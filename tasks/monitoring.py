@@ -61,7 +61,12 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
         for department_id, items in by_department.items():
             agg = department_light(items, quarter, policy)
             row = existing.get(department_id) or DepartmentLight(
-                cycle_id=cycle_id, department_id=department_id, quarter=quarter, execution_light="", target_light="", light=""
+                cycle_id=cycle_id,
+                department_id=department_id,
+                quarter=quarter,
+                execution_light="",
+                target_light="",
+                light="",
             )
             row.budget_fen = agg.budget_fen
             row.spent_fen = agg.spent_fen

@@ -52,9 +52,7 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
             },
             "monitoring": {
                 "departments_covered": min((m.get("departments_covered", 0) for m in monitoring.values()), default=0),
-                "lights": {
-                    q: m.get("lights", {"red": 0, "yellow": 0, "green": 0}) for q, m in monitoring.items()
-                },
+                "lights": {q: m.get("lights", {"red": 0, "yellow": 0, "green": 0}) for q, m in monitoring.items()},
             },
             "self_evaluation": {
                 "projects": self_eval.get("projects", 0),

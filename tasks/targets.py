@@ -51,7 +51,12 @@ def review_targets(cycle_id: int) -> dict[str, Any]:
             if reasons:
                 dept = departments[project.department_id]
                 returned.append(
-                    {"部门": dept.name, "项目编码": project.code, "项目名称": project.name, "退回原因": "；".join(reasons)}
+                    {
+                        "部门": dept.name,
+                        "项目编码": project.code,
+                        "项目名称": project.name,
+                        "退回原因": "；".join(reasons),
+                    }
                 )
         publish_table(
             f"{cycle.year}-target-review",

@@ -11,13 +11,26 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, SQLModel
 
-from models import db as models_db
-from perfcycle.settings import get_settings
+from perfcycle.runtime import configure_prefect
+
+configure_prefect()
+
+from models import db as models_db  # noqa: E402
+from perfcycle.settings import get_settings  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PERFCYCLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 if os.environ.get("PERFCYCLE_TEST_BACKENDS"):
     BACKENDS = os.environ["PERFCYCLE_TEST_BACKENDS"].split(",")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One throw-away Prefect server and home for the flow tests of this run."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
 
 
 @pytest.fixture(scope="session")

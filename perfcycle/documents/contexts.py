@@ -1,0 +1,1109 @@
+"""Context builders: every figure a document states, computed from the records of a cycle.
+
+Each builder takes a Session and a cycle id, reads the records it needs with a handful of bulk
+`session.exec(select(...))` queries (never one query per row) and returns a pydantic model whose fields
+are exactly the variables of its template. Money leaves here as 万元 text with 2 decimals ("16904.55"),
+percentages as text ("61.1%"), so templates only place values and never compute or format figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, select
+
+from models.tables import (
+    BudgetRecommendation,
+    Cycle,
+    Department,
+    DepartmentLight,
+    Evaluation,
+    ExAnteAssessment,
+    FiscalPolicy,
+    MonitoringRecord,
+    Project,
+    Publication,
+    Sample,
+    SampleMember,
+    Selection,
+    TargetReview,
+    WarningNotice,
+)
+from perfcycle.money import fmt_wan
+from perfcycle.policy import QUARTERS, Policy, policy_from_json
+
+QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
+LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
+OBJECT_TYPE_LABELS = {"project": "项目", "policy": "财政政策", "department": "部门整体支出"}
+OBJECT_TYPE_ORDER = {"project": 0, "policy": 1, "department": 2}
+CONCLUSIONS = ("予以支持", "调整后支持", "不予支持")
+NAME_LIST_LIMIT = 10
+
+_HUNDRED = Decimal(100)
+_TENTH = Decimal("0.1")
+_CENT = Decimal("0.01")
+
+
+class ContextError(LookupError):
+    """The records a document needs are not there (unknown cycle, unknown quarter…)."""
+
+
+class _Context(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------- format
+
+
+def pct(value: Decimal | int) -> str:
+    """A percentage to one decimal, half up, without a trailing ".0": 61.11 → "61.1%", 60 → "60%"."""
+    text = f"{Decimal(value).quantize(_TENTH, rounding=ROUND_HALF_UP):f}"
+    if text.endswith(".0"):
+        text = text[:-2]
+    return f"{text}%"
+
+
+def ratio_pct(numerator: int, denominator: int) -> str:
+    """numerator / denominator as a percentage ("0%" when there is nothing to divide by)."""
+    if denominator <= 0:
+        return "0%"
+    return pct(Decimal(numerator) * _HUNDRED / Decimal(denominator))
+
+
+def policy_pct(ratio: Decimal) -> str:
+    """A policy ratio (0.20) as a percentage ("20%")."""
+    return pct(ratio * _HUNDRED)
+
+
+def fmt_score(score: Decimal | None) -> str:
+    """A score to 2 decimals; "" when there is none."""
+    if score is None:
+        return ""
+    return f"{Decimal(score).quantize(_CENT, rounding=ROUND_HALF_UP):f}"
+
+
+def fmt_number(value: Decimal | int) -> str:
+    """A policy number without spurious zeros: 20 → "20", Decimal("500.00") → "500"."""
+    text = f"{Decimal(value).normalize():f}"
+    return text
+
+
+def fmt_date(day: dt.date | None) -> str:
+    """A date as 公文 write it: 2024年4月15日; "" when there is none."""
+    if day is None:
+        return ""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def join_names(names: Iterable[str], unit: str = "家部门", limit: int = NAME_LIST_LIMIT) -> str:
+    """ "甲、乙、丙" — or "甲、乙…等12家部门" when the list is long."""
+    items = list(names)
+    if len(items) <= limit:
+        return "、".join(items)
+    return "、".join(items[:limit]) + f"等{len(items)}{unit}"
+
+
+def _wan_text(fen: int) -> str:
+    return fmt_wan(fen)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def _cycle(session: Session, cycle_id: int) -> Cycle:
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        raise ContextError(f"没有编号为 {cycle_id} 的绩效管理周期")
+    return cycle
+
+
+def _policy(cycle: Cycle) -> Policy:
+    if not cycle.policy_json:
+        raise ContextError(f"{cycle.year} 年周期没有记录策略")
+    return policy_from_json(cycle.policy_json)
+
+
+def _district(cycle: Cycle, policy: Policy) -> str:
+    return cycle.district or policy.district
+
+
+def _departments(session: Session) -> dict[int, Department]:
+    rows = session.exec(select(Department).order_by(col(Department.code))).all()
+    return {d.id: d for d in rows if d.id is not None}
+
+
+def _projects(session: Session, year: int, extra_ids: Iterable[int] = ()) -> dict[int, Project]:
+    """The projects of the cycle year, plus any other project a record of the cycle points at."""
+    rows = list(session.exec(select(Project).where(Project.year == year)).all())
+    known = {p.id for p in rows}
+    missing = sorted({i for i in extra_ids if i not in known})
+    if missing:
+        rows.extend(session.exec(select(Project).where(col(Project.id).in_(missing))).all())
+    return {p.id: p for p in rows if p.id is not None}
+
+
+def _dept_name(departments: dict[int, Department], department_id: int | None) -> str:
+    if department_id is None or department_id not in departments:
+        return ""
+    return departments[department_id].name
+
+
+def _sort_by_code(departments: dict[int, Department], ids: Iterable[int]) -> list[int]:
+    return sorted(ids, key=lambda i: (departments[i].code if i in departments else "", i))
+
+
+# ---------------------------------------------------------------------------------------------- shared figures
+
+
+@dataclass(frozen=True)
+class _ExAnteFigures:
+    units: int
+    projects: int
+    amount_fen: int
+    cut_fen: int
+    conclusions: Counter[str]
+
+
+def _ex_ante(assessments: Sequence[ExAnteAssessment], projects: dict[int, Project]) -> _ExAnteFigures:
+    units = {projects[a.project_id].department_id for a in assessments if a.project_id in projects}
+    return _ExAnteFigures(
+        units=len(units),
+        projects=len({a.project_id for a in assessments}),
+        amount_fen=sum(a.request_fen for a in assessments),
+        cut_fen=sum(a.cut_fen for a in assessments),
+        conclusions=Counter(a.conclusion for a in assessments),
+    )
+
+
+@dataclass(frozen=True)
+class _SamplingFigures:
+    size: int
+    members: list[int]
+    ratio_pct: str
+    covered: int
+    cumulative_pct: str
+    target_pct: str
+    target_met: bool
+    target_exceeded: bool
+
+
+def _sampling(session: Session, cycle: Cycle, policy: Policy, departments_total: int) -> _SamplingFigures:
+    """This cycle's draw and the rotation's cumulative coverage over all cycles up to this year."""
+    rows = session.exec(
+        select(Sample.cycle_id, SampleMember.department_id)
+        .join(SampleMember, col(SampleMember.sample_id) == col(Sample.id))
+        .join(Cycle, col(Cycle.id) == col(Sample.cycle_id))
+        .where(Cycle.year <= cycle.year)
+    ).all()
+    members = sorted({dept for cycle_id, dept in rows if cycle_id == cycle.id})
+    covered = len({dept for _cycle_id, dept in rows})
+    own = session.exec(select(Sample).where(Sample.cycle_id == cycle.id)).first()
+    size = len(members) if members else (own.size if own is not None else 0)
+    cumulative = ratio_pct(covered, departments_total)
+    # Compare the percentages as stated, so the sentence never contradicts its own figures.
+    stated = Decimal(cumulative.rstrip("%"))
+    target = policy.sampling.coverage_target * _HUNDRED
+    return _SamplingFigures(
+        size=size,
+        members=members,
+        ratio_pct=policy_pct(policy.sampling.ratio),
+        covered=covered,
+        cumulative_pct=cumulative,
+        target_pct=policy_pct(policy.sampling.coverage_target),
+        target_met=stated >= target,
+        target_exceeded=stated > target,
+    )
+
+
+def _is_late(publication: Publication) -> bool:
+    if publication.published_on is None:
+        return True
+    return publication.due_on is not None and publication.published_on > publication.due_on
+
+
+def _next_quarter(quarter: str) -> str | None:
+    index = QUARTERS.index(quarter) if quarter in QUARTERS else -1
+    return QUARTERS[index + 1] if 0 <= index < len(QUARTERS) - 1 else None
+
+
+def _improved(
+    department_id: int,
+    quarter: str,
+    notices: dict[tuple[int, str], WarningNotice],
+    lights: dict[tuple[int, str], str],
+) -> bool | None:
+    """Whether a red/yellow department was green the next quarter: the stage's verdict on the notice,
+    else the next quarter's light; None while the next quarter is not known."""
+    notice = notices.get((department_id, quarter))
+    if notice is not None and notice.improved is not None:
+        return notice.improved
+    following = _next_quarter(quarter)
+    if following is None or (department_id, following) not in lights:
+        return None
+    return lights[(department_id, following)] == "green"
+
+
+# ---------------------------------------------------------------------------------------------- annual report
+
+
+class QuarterLights(_Context):
+    quarter: str
+    label: str
+    departments: int
+    green: int
+    yellow: int
+    red: int
+
+
+class RedDepartment(_Context):
+    name: str
+    quarters: str
+    improved: bool | None
+
+
+class CostPilot(_Context):
+    project_code: str
+    project_name: str
+    department_name: str
+    label: str
+    budget_wan: str
+
+
+class AnnualReportContext(_Context):
+    """关于{区}{年}年区级预算绩效管理工作开展情况的说明 — every figure of the seed report, computed."""
+
+    district: str
+    year: int
+    budget_year: int
+    # (一) ex-ante assessment and targets
+    ex_ante_units: int
+    ex_ante_projects: int
+    ex_ante_amount_wan: str
+    ex_ante_cut_wan: str
+    ex_ante_supported: int
+    ex_ante_adjusted: int
+    ex_ante_rejected: int
+    projects_total: int
+    targets_approved: int
+    targets_returned: int
+    targets_missing: int
+    # (二) monitoring
+    departments_total: int
+    monitoring_departments: int
+    monitoring_full_coverage: bool
+    quarters: list[QuarterLights]
+    red_departments: list[RedDepartment]
+    red_department_count: int
+    red_improved_count: int
+    red_notices: int
+    yellow_notices: int
+    # (三) evaluation
+    self_eval_projects: int
+    self_eval_departments: int
+    self_eval_coverage_pct: str
+    department_evaluations: int
+    sample_size: int
+    sample_ratio_pct: str
+    cumulative_covered: int
+    cumulative_coverage_pct: str
+    coverage_target_pct: str
+    coverage_target_met: bool
+    coverage_target_exceeded: bool
+    review_count: int
+    review_flags: int
+    fiscal_projects: int
+    fiscal_policies: int
+    fiscal_departments: int
+    fiscal_amount_wan: str
+    # (四) budget linkage
+    budget_projects: int
+    budget_cut_projects: int
+    budget_priority_projects: int
+    budget_cancelled_projects: int
+    budget_low_execution_projects: int
+    budget_request_wan: str
+    budget_recommended_wan: str
+    budget_cut_wan: str
+    # (五) cost pilot
+    cost_pilot: CostPilot | None
+    # 二、problems
+    problems: list[str]
+    late_publications: int
+    inflated_self_evaluations: int
+
+
+def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
+    """Every figure of the annual 工作开展情况说明, from the records of the cycle."""
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+
+    assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
+    reviews = session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id)).all()
+    lights = session.exec(select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id)).all()
+    notices = session.exec(select(WarningNotice).where(WarningNotice.cycle_id == cycle_id)).all()
+    evaluations = session.exec(select(Evaluation).where(Evaluation.cycle_id == cycle_id)).all()
+    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
+    recommendations = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
+    publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
+    projects = _projects(session, cycle.year, (a.project_id for a in assessments))
+    year_projects = [p for p in projects.values() if p.year == cycle.year]
+    year_codes = {p.code for p in year_projects}
+
+    ex_ante = _ex_ante(assessments, projects)
+
+    # Targets: a project of the year without an approved target review gets no budget.
+    status = {r.project_id: r.status for r in reviews}
+    year_status = Counter(status.get(p.id, "missing") for p in year_projects if p.id is not None)
+    approved = year_status["approved"]
+    returned = year_status["returned"]
+
+    # Monitoring: department overall lights per quarter.
+    light_of = {(row.department_id, row.quarter): row.light for row in lights}
+    per_quarter: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in lights:
+        per_quarter[row.quarter][row.light] += 1
+    quarters = [
+        QuarterLights(
+            quarter=q,
+            label=QUARTER_LABELS[q],
+            departments=sum(per_quarter[q].values()),
+            green=per_quarter[q]["green"],
+            yellow=per_quarter[q]["yellow"],
+            red=per_quarter[q]["red"],
+        )
+        for q in QUARTERS
+        if q in per_quarter
+    ]
+    notice_of = {(n.department_id, n.quarter): n for n in notices}
+    red_quarters: dict[int, list[str]] = defaultdict(list)
+    for (dept, quarter), light in sorted(light_of.items(), key=lambda item: item[0][1]):
+        if light == "red":
+            red_quarters[dept].append(quarter)
+    red_departments: list[RedDepartment] = []
+    not_improved: list[str] = []
+    for dept in _sort_by_code(departments, red_quarters):
+        verdicts = [_improved(dept, q, notice_of, light_of) for q in red_quarters[dept]]
+        if any(v is False for v in verdicts):
+            overall: bool | None = False
+        elif verdicts and all(v is True for v in verdicts):
+            overall = True
+        else:
+            overall = None
+        name = _dept_name(departments, dept)
+        red_departments.append(
+            RedDepartment(
+                name=name,
+                quarters="、".join(QUARTER_LABELS.get(q, q) for q in red_quarters[dept]),
+                improved=overall,
+            )
+        )
+        failed = [QUARTER_LABELS.get(q, q) for q, v in zip(red_quarters[dept], verdicts, strict=True) if v is False]
+        if failed:
+            not_improved.append(f"{name}（{'、'.join(failed)}）")
+
+    # Evaluations.
+    by_kind: dict[str, list[Evaluation]] = defaultdict(list)
+    for ev in evaluations:
+        by_kind[ev.kind].append(ev)
+    self_projects = {e.object_code for e in by_kind["self"] if e.object_type == "project"} & year_codes
+    self_departments = {e.object_code for e in by_kind["self"] if e.object_type == "department"}
+    inflated = [e for e in by_kind["self"] if e.flagged]
+    review_flags = [e for e in by_kind["review"] if e.flagged]
+
+    sampling = _sampling(session, cycle, policy, len(departments))
+
+    fiscal_counts = Counter(s.object_type for s in selections)
+
+    # Budget linkage: the approved override, where there is one, is the amount that stands.
+    def effective(rec: BudgetRecommendation) -> int:
+        return rec.override_fen if rec.override_fen is not None else rec.recommended_fen
+
+    request = sum(r.request_fen for r in recommendations)
+    recommended = sum(effective(r) for r in recommendations)
+
+    # Cost pilot.
+    pilot: CostPilot | None = None
+    code = policy.cost_pilot.project_code
+    if code:
+        project = next((p for p in year_projects if p.code == code), None)
+        if project is not None:
+            dept_name = _dept_name(departments, project.department_id)
+            label = project.name if project.name.startswith(dept_name) else f"{dept_name}{project.name}"
+            if not label.endswith("项目"):
+                label += "项目"
+            pilot = CostPilot(
+                project_code=project.code,
+                project_name=project.name,
+                department_name=dept_name,
+                label=label,
+                budget_wan=_wan_text(project.budget_fen),
+            )
+
+    # 二、存在问题: sentences derived from the records.
+    late = [p for p in publications if _is_late(p)]
+    late_names = [_dept_name(departments, d) for d in _sort_by_code(departments, {p.department_id for p in late})]
+    missing_targets = len(year_projects) - approved
+    problems: list[str] = []
+    if late_names:
+        problems.append(
+            f"绩效评价结果公开不够规范，{len(late_names)}家部门未按期公开绩效自评报告（{join_names(late_names)}）"
+        )
+    if not_improved:
+        problems.append(
+            f"部分部门预算执行和绩效目标实现进度偏慢，{join_names(not_improved)}"
+            f"亮红灯后下一季度仍未改善，共涉及{len(not_improved)}家部门"
+        )
+    if inflated:
+        problems.append(
+            f"部分单位绩效自评不够客观，{len(inflated)}个自评对象自报得分高出核定得分"
+            f"{fmt_number(policy.self_evaluation.inflation_flag_points)}分以上"
+        )
+    if review_flags:
+        problems.append(f"抽查复核发现{len(review_flags)}个项目复核结果与自评结果差异较大，自评质量有待提高")
+    if missing_targets:
+        problems.append(f"{missing_targets}个项目绩效目标未设置或未通过审核，{cycle.budget_year}年预算未予安排")
+
+    return AnnualReportContext(
+        district=_district(cycle, policy),
+        year=cycle.year,
+        budget_year=cycle.budget_year,
+        ex_ante_units=ex_ante.units,
+        ex_ante_projects=ex_ante.projects,
+        ex_ante_amount_wan=_wan_text(ex_ante.amount_fen),
+        ex_ante_cut_wan=_wan_text(ex_ante.cut_fen),
+        ex_ante_supported=ex_ante.conclusions["予以支持"],
+        ex_ante_adjusted=ex_ante.conclusions["调整后支持"],
+        ex_ante_rejected=ex_ante.conclusions["不予支持"],
+        projects_total=len(year_projects),
+        targets_approved=approved,
+        targets_returned=returned,
+        targets_missing=missing_targets,
+        departments_total=len(departments),
+        monitoring_departments=len({row.department_id for row in lights}),
+        monitoring_full_coverage=bool(departments) and set(departments) <= {row.department_id for row in lights},
+        quarters=quarters,
+        red_departments=red_departments,
+        red_department_count=len(red_departments),
+        red_improved_count=sum(1 for r in red_departments if r.improved is True),
+        red_notices=sum(1 for n in notices if n.level == "red"),
+        yellow_notices=sum(1 for n in notices if n.level == "yellow"),
+        self_eval_projects=len(self_projects),
+        self_eval_departments=len(self_departments),
+        self_eval_coverage_pct=ratio_pct(len(self_projects), len(year_projects)),
+        department_evaluations=len(by_kind["department"]),
+        sample_size=sampling.size,
+        sample_ratio_pct=sampling.ratio_pct,
+        cumulative_covered=sampling.covered,
+        cumulative_coverage_pct=sampling.cumulative_pct,
+        coverage_target_pct=sampling.target_pct,
+        coverage_target_met=sampling.target_met,
+        coverage_target_exceeded=sampling.target_exceeded,
+        review_count=len(by_kind["review"]),
+        review_flags=len(review_flags),
+        fiscal_projects=fiscal_counts["project"],
+        fiscal_policies=fiscal_counts["policy"],
+        fiscal_departments=fiscal_counts["department"],
+        fiscal_amount_wan=_wan_text(sum(s.amount_fen for s in selections)),
+        budget_projects=len(recommendations),
+        budget_cut_projects=sum(1 for r in recommendations if effective(r) < r.request_fen),
+        budget_priority_projects=sum(1 for r in recommendations if r.priority),
+        budget_cancelled_projects=sum(1 for r in recommendations if r.request_fen > 0 and effective(r) == 0),
+        budget_low_execution_projects=sum(1 for r in recommendations if r.execution_cut_ratio > 0),
+        budget_request_wan=_wan_text(request),
+        budget_recommended_wan=_wan_text(recommended),
+        budget_cut_wan=_wan_text(request - recommended),
+        cost_pilot=pilot,
+        problems=problems,
+        late_publications=len(late_names),
+        inflated_self_evaluations=len(inflated),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- ex-ante report
+
+
+class ExAnteRow(_Context):
+    project_code: str
+    project_name: str
+    department_name: str
+    attribute: str
+    request_wan: str
+    total: str
+    conclusion: str
+    cut_wan: str
+    supported_wan: str
+    comment: str
+
+
+class ExAnteReportContext(_Context):
+    """事前绩效评估报告."""
+
+    district: str
+    year: int
+    budget_year: int
+    min_request_wan: str
+    attributes: str
+    dimensions: str
+    dimension_max: str
+    support_min: str
+    adjust_min: str
+    units: int
+    projects: int
+    amount_wan: str
+    cut_wan: str
+    supported_total_wan: str
+    has_comments: bool
+    supported: int
+    adjusted: int
+    rejected: int
+    rows: list[ExAnteRow]
+
+
+def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportContext:
+    """The panel's assessments of the cycle with their totals."""
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
+    projects = _projects(session, cycle.year, (a.project_id for a in assessments))
+    figures = _ex_ante(assessments, projects)
+
+    def key(a: ExAnteAssessment) -> tuple[str, str]:
+        project = projects.get(a.project_id)
+        if project is None:
+            return ("", str(a.project_id))
+        dept = departments.get(project.department_id)
+        return (dept.code if dept else "", project.code)
+
+    rows = []
+    for a in sorted(assessments, key=key):
+        project = projects.get(a.project_id)
+        rows.append(
+            ExAnteRow(
+                project_code=project.code if project else "",
+                project_name=project.name if project else "",
+                department_name=_dept_name(departments, project.department_id if project else None),
+                attribute=project.attribute if project else "",
+                request_wan=_wan_text(a.request_fen),
+                total=fmt_score(a.total),
+                conclusion=a.conclusion,
+                cut_wan=_wan_text(a.cut_fen),
+                supported_wan=_wan_text(a.request_fen - a.cut_fen),
+                comment=" ".join(a.comment.split()),
+            )
+        )
+    return ExAnteReportContext(
+        district=_district(cycle, policy),
+        year=cycle.year,
+        budget_year=cycle.budget_year,
+        min_request_wan=fmt_number(policy.ex_ante.min_request_wan),
+        attributes="、".join(policy.ex_ante.attributes),
+        dimensions="、".join(policy.ex_ante.dimensions),
+        dimension_max=fmt_number(policy.ex_ante.dimension_max),
+        support_min=fmt_number(policy.ex_ante.support_min),
+        adjust_min=fmt_number(policy.ex_ante.adjust_min),
+        units=figures.units,
+        projects=figures.projects,
+        amount_wan=_wan_text(figures.amount_fen),
+        cut_wan=_wan_text(figures.cut_fen),
+        supported_total_wan=_wan_text(figures.amount_fen - figures.cut_fen),
+        has_comments=any(row.comment for row in rows),
+        supported=figures.conclusions["予以支持"],
+        adjusted=figures.conclusions["调整后支持"],
+        rejected=figures.conclusions["不予支持"],
+        rows=rows,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- warning notices
+
+
+class WarningProject(_Context):
+    project_code: str
+    project_name: str
+    execution_progress: str
+    target_progress: str
+    likelihood: str
+    light_label: str
+    reason: str
+
+
+class WarningNoticeContext(_Context):
+    """绩效监控预警通知书 (red) or 提醒函 (yellow) to one department for one quarter."""
+
+    district: str
+    year: int
+    quarter: str
+    quarter_label: str
+    department_code: str
+    department_name: str
+    light: str
+    level: str
+    light_label: str
+    notice_kind: str
+    time_progress: str
+    execution_progress: str
+    target_progress: str
+    execution_gap: str
+    target_gap: str
+    execution_deviation: str
+    target_deviation: str
+    execution_light_label: str
+    target_light_label: str
+    response_required: bool
+    response_days: int
+    response_due: str
+    issued_on: dt.date | None
+    issued_on_text: str
+    projects: list[WarningProject]
+
+
+def _progress(value: Decimal | None) -> str:
+    return pct(value) if value is not None else "—"
+
+
+def _gap(time_progress: Decimal, value: Decimal | None) -> str:
+    """Points behind 序时进度 ("5", "12.5"); negative when ahead; "—" when not reported."""
+    if value is None:
+        return "—"
+    text = f"{(time_progress - Decimal(value)).quantize(_TENTH, rounding=ROUND_HALF_UP):f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _deviation(time_progress: Decimal, value: Decimal | None) -> str:
+    """The gap as a phrase: "落后序时进度5个百分点", or "不低于序时进度" when not behind."""
+    if value is None:
+        return "未填报"
+    gap = _gap(time_progress, value)
+    if Decimal(gap) <= 0:
+        return "不低于序时进度"
+    return f"落后序时进度{gap}个百分点"
+
+
+def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> list[WarningNoticeContext]:
+    """One notice per department whose overall light is red or yellow in the quarter."""
+    if quarter not in QUARTERS:
+        raise ContextError(f"未知季度: {quarter!r}")
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    lights = session.exec(
+        select(DepartmentLight).where(
+            DepartmentLight.cycle_id == cycle_id,
+            DepartmentLight.quarter == quarter,
+            col(DepartmentLight.light).in_(("red", "yellow")),
+        )
+    ).all()
+    notices = {
+        n.department_id: n
+        for n in session.exec(
+            select(WarningNotice).where(WarningNotice.cycle_id == cycle_id, WarningNotice.quarter == quarter)
+        ).all()
+    }
+    records = session.exec(
+        select(MonitoringRecord).where(
+            MonitoringRecord.cycle_id == cycle_id,
+            MonitoringRecord.quarter == quarter,
+            col(MonitoringRecord.light).in_(("red", "yellow")),
+        )
+    ).all()
+    projects = _projects(session, cycle.year, (r.project_id for r in records))
+    by_department: dict[int, list[MonitoringRecord]] = defaultdict(list)
+    for record in records:
+        project = projects.get(record.project_id)
+        if project is not None:
+            by_department[project.department_id].append(record)
+
+    time_progress = policy.monitoring.time_progress[quarter]
+    district = _district(cycle, policy)
+    contexts = []
+    for row in sorted(
+        lights, key=lambda r: departments[r.department_id].code if r.department_id in departments else ""
+    ):
+        dept = departments.get(row.department_id)
+        notice = notices.get(row.department_id)
+        level = notice.level if notice is not None else row.light
+        issued_on = notice.issued_on if notice is not None else None
+        due = notice.response_due if notice is not None else None
+        if due is None and issued_on is not None and level == "red":
+            due = issued_on + dt.timedelta(days=policy.monitoring.red_response_days)
+        dept_records = sorted(by_department.get(row.department_id, []), key=lambda r: projects[r.project_id].code)
+        contexts.append(
+            WarningNoticeContext(
+                district=district,
+                year=cycle.year,
+                quarter=quarter,
+                quarter_label=QUARTER_LABELS[quarter],
+                department_code=dept.code if dept else "",
+                department_name=dept.name if dept else "",
+                light=row.light,
+                level=level,
+                light_label=LIGHT_LABELS.get(level, level),
+                notice_kind="预警通知书" if level == "red" else "提醒函",
+                time_progress=pct(time_progress),
+                execution_progress=_progress(row.execution_progress),
+                target_progress=_progress(row.target_progress),
+                execution_gap=_gap(time_progress, row.execution_progress),
+                target_gap=_gap(time_progress, row.target_progress),
+                execution_deviation=_deviation(time_progress, row.execution_progress),
+                target_deviation=_deviation(time_progress, row.target_progress),
+                execution_light_label=LIGHT_LABELS.get(row.execution_light, row.execution_light),
+                target_light_label=LIGHT_LABELS.get(row.target_light, row.target_light),
+                response_required=level == "red",
+                response_days=policy.monitoring.red_response_days,
+                response_due=fmt_date(due),
+                issued_on=issued_on,
+                issued_on_text=fmt_date(issued_on),
+                projects=[
+                    WarningProject(
+                        project_code=projects[r.project_id].code,
+                        project_name=projects[r.project_id].name,
+                        execution_progress=_progress(r.execution_progress),
+                        target_progress=_progress(r.target_progress),
+                        likelihood=r.likelihood,
+                        light_label=LIGHT_LABELS.get(r.light, r.light),
+                        reason=" ".join(r.reason.split()),
+                    )
+                    for r in dept_records
+                ],
+            )
+        )
+    return contexts
+
+
+# ---------------------------------------------------------------------------------------------- review result
+
+
+class ReviewRow(_Context):
+    department_name: str
+    object_code: str
+    object_name: str
+    self_score: str
+    self_grade: str
+    review_score: str
+    review_grade: str
+    difference: str
+    flagged: bool
+    flag_reason: str
+
+
+class ReviewResultContext(_Context):
+    """抽查复核结果."""
+
+    district: str
+    year: int
+    departments_total: int
+    sample_size: int
+    sample_ratio_pct: str
+    sampled_departments: str
+    cumulative_covered: int
+    cumulative_coverage_pct: str
+    coverage_target_pct: str
+    gap_flag_points: str
+    review_count: int
+    flagged_count: int
+    rows: list[ReviewRow]
+
+
+def _object_names(
+    session: Session, year: int, projects: dict[int, Project], departments: dict[int, Department]
+) -> dict[tuple[str, str], tuple[str, int | None]]:
+    """(object_type, object_code) → (name, department id) for projects, departments and policies."""
+    names: dict[tuple[str, str], tuple[str, int | None]] = {}
+    for p in projects.values():
+        if p.year == year:
+            names[("project", p.code)] = (p.name, p.department_id)
+    for d in departments.values():
+        names[("department", d.code)] = (d.name, d.id)
+    for policy in session.exec(select(FiscalPolicy).where(FiscalPolicy.year == year)).all():
+        names[("policy", policy.code)] = (policy.name, policy.department_id)
+    return names
+
+
+def review_result_context(session: Session, cycle_id: int) -> ReviewResultContext:
+    """The sampled departments, each re-scored object against its self-evaluation, and the flags."""
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    projects = _projects(session, cycle.year)
+    names = _object_names(session, cycle.year, projects, departments)
+    evaluations = session.exec(
+        select(Evaluation).where(Evaluation.cycle_id == cycle_id, col(Evaluation.kind).in_(("self", "review")))
+    ).all()
+    self_of = {(e.object_type, e.object_code): e for e in evaluations if e.kind == "self"}
+    reviews = [e for e in evaluations if e.kind == "review"]
+    sampling = _sampling(session, cycle, policy, len(departments))
+
+    def dept_of(e: Evaluation) -> int | None:
+        return names.get((e.object_type, e.object_code), ("", e.department_id))[1] or e.department_id
+
+    def key(e: Evaluation) -> tuple[str, int, str]:
+        dept = dept_of(e)
+        code = departments[dept].code if dept in departments else ""
+        return (code, OBJECT_TYPE_ORDER.get(e.object_type, 9), e.object_code)
+
+    rows = []
+    for e in sorted(reviews, key=key):
+        own = self_of.get((e.object_type, e.object_code))
+        difference = ""
+        if own is not None and own.score is not None and e.score is not None:
+            difference = fmt_score(Decimal(e.score) - Decimal(own.score))
+        rows.append(
+            ReviewRow(
+                department_name=_dept_name(departments, dept_of(e)),
+                object_code=e.object_code,
+                object_name=names.get((e.object_type, e.object_code), (e.object_code, None))[0],
+                self_score=fmt_score(own.score) if own else "",
+                self_grade=own.grade if own else "",
+                review_score=fmt_score(e.score),
+                review_grade=e.grade,
+                difference=difference,
+                flagged=e.flagged,
+                flag_reason=" ".join(e.flag_reason.split()),
+            )
+        )
+    return ReviewResultContext(
+        district=_district(cycle, policy),
+        year=cycle.year,
+        departments_total=len(departments),
+        sample_size=sampling.size,
+        sample_ratio_pct=sampling.ratio_pct,
+        sampled_departments="、".join(_dept_name(departments, d) for d in _sort_by_code(departments, sampling.members)),
+        cumulative_covered=sampling.covered,
+        cumulative_coverage_pct=sampling.cumulative_pct,
+        coverage_target_pct=sampling.target_pct,
+        gap_flag_points=fmt_number(policy.sampling.review_gap_flag),
+        review_count=len(reviews),
+        flagged_count=sum(1 for e in reviews if e.flagged),
+        rows=rows,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- fiscal evaluation
+
+
+class FiscalEvaluationReportContext(_Context):
+    """重点绩效评价报告 of one selected object."""
+
+    district: str
+    year: int
+    budget_year: int
+    object_type: str
+    object_type_label: str
+    object_code: str
+    object_name: str
+    department_name: str
+    amount_wan: str
+    evaluated: bool
+    score: str
+    grade: str
+    evaluator: str
+    findings: list[str]
+    has_recommendation: bool
+    request_wan: str
+    recommended_wan: str
+    cut_ratio_pct: str
+    priority: bool
+    recommendation_reason: str
+
+
+def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[FiscalEvaluationReportContext]:
+    """One report context per object selected for key fiscal evaluation (projects, policies, departments)."""
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    projects = _projects(session, cycle.year)
+    names = _object_names(session, cycle.year, projects, departments)
+    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
+    fiscal = {
+        (e.object_type, e.object_code): e
+        for e in session.exec(
+            select(Evaluation).where(Evaluation.cycle_id == cycle_id, Evaluation.kind == "fiscal")
+        ).all()
+    }
+    recommendations = {
+        r.project_id: r
+        for r in session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
+    }
+    project_by_code = {p.code: p for p in projects.values() if p.year == cycle.year}
+    district = _district(cycle, policy)
+    contexts = []
+    ordered = sorted(selections, key=lambda s: (OBJECT_TYPE_ORDER.get(s.object_type, 9), s.rank, s.object_code))
+    for s in ordered:
+        name, dept = names.get((s.object_type, s.object_code), (s.object_code, None))
+        evaluation = fiscal.get((s.object_type, s.object_code))
+        project = project_by_code.get(s.object_code) if s.object_type == "project" else None
+        rec = recommendations.get(project.id) if project is not None and project.id is not None else None
+        recommended = None
+        if rec is not None:
+            recommended = rec.override_fen if rec.override_fen is not None else rec.recommended_fen
+        contexts.append(
+            FiscalEvaluationReportContext(
+                district=district,
+                year=cycle.year,
+                budget_year=cycle.budget_year,
+                object_type=s.object_type,
+                object_type_label=OBJECT_TYPE_LABELS.get(s.object_type, s.object_type),
+                object_code=s.object_code,
+                object_name=s.name or name,
+                department_name=_dept_name(departments, dept),
+                amount_wan=_wan_text(s.amount_fen),
+                evaluated=evaluation is not None and evaluation.score is not None,
+                score=fmt_score(evaluation.score) if evaluation else "",
+                grade=evaluation.grade if evaluation else "",
+                evaluator=evaluation.evaluator if evaluation else "",
+                findings=[
+                    line.strip() for line in (evaluation.findings if evaluation else "").splitlines() if line.strip()
+                ],
+                has_recommendation=rec is not None,
+                request_wan=_wan_text(rec.request_fen) if rec else "",
+                recommended_wan=_wan_text(recommended) if recommended is not None else "",
+                cut_ratio_pct=pct(Decimal(rec.cut_ratio) * _HUNDRED) if rec else "",
+                priority=rec.priority if rec else False,
+                recommendation_reason=" ".join(rec.reason.split()) if rec else "",
+            )
+        )
+    return contexts
+
+
+# ---------------------------------------------------------------------------------------------- self-evaluation summary
+
+
+class GradeCount(_Context):
+    grade: str
+    count: int
+
+
+class DepartmentSelfRow(_Context):
+    department_code: str
+    department_name: str
+    projects: int
+    evaluated: int
+    overall_score: str
+    overall_grade: str
+    flagged: int
+    published_on: str
+
+
+class InflatedRow(_Context):
+    department_name: str
+    object_name: str
+    claimed_score: str
+    score: str
+    difference: str
+
+
+class SelfEvaluationSummaryContext(_Context):
+    """绩效自评汇总."""
+
+    district: str
+    year: int
+    projects_total: int
+    self_eval_projects: int
+    self_eval_coverage_pct: str
+    departments_total: int
+    self_eval_departments: int
+    department_evaluations: int
+    average_score: str
+    grade_counts: list[GradeCount]
+    inflation_flag_points: str
+    inflated: list[InflatedRow]
+    inflated_count: int
+    missing_projects: int
+    missing_project_names: str
+    published: int
+    late_publications: int
+    departments: list[DepartmentSelfRow]
+
+
+def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEvaluationSummaryContext:
+    """Coverage, grade distribution, inflated claims and each department's overall self-evaluation."""
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    projects = _projects(session, cycle.year)
+    names = _object_names(session, cycle.year, projects, departments)
+    evaluations = session.exec(
+        select(Evaluation).where(Evaluation.cycle_id == cycle_id, col(Evaluation.kind).in_(("self", "department")))
+    ).all()
+    publications = {
+        p.department_id: p for p in session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
+    }
+    year_projects = sorted((p for p in projects.values() if p.year == cycle.year), key=lambda p: p.code)
+    selfs = [e for e in evaluations if e.kind == "self"]
+    project_selfs = {e.object_code: e for e in selfs if e.object_type == "project"}
+    dept_selfs = {e.object_code: e for e in selfs if e.object_type == "department"}
+    evaluated_projects = [p for p in year_projects if p.code in project_selfs]
+    missing = [p for p in year_projects if p.code not in project_selfs]
+    scores = [Decimal(e.score) for e in (project_selfs[p.code] for p in evaluated_projects) if e.score is not None]
+    grade_counter = Counter(project_selfs[p.code].grade for p in evaluated_projects)
+
+    inflated = []
+    for e in sorted((e for e in selfs if e.flagged), key=lambda e: (e.object_type, e.object_code)):
+        name, owner = names.get((e.object_type, e.object_code), (e.object_code, e.department_id))
+        difference = ""
+        if e.claimed_score is not None and e.score is not None:
+            difference = fmt_score(Decimal(e.claimed_score) - Decimal(e.score))
+        inflated.append(
+            InflatedRow(
+                department_name=_dept_name(departments, owner or e.department_id),
+                object_name=name,
+                claimed_score=fmt_score(e.claimed_score),
+                score=fmt_score(e.score),
+                difference=difference,
+            )
+        )
+
+    per_dept_projects: dict[int, list[Project]] = defaultdict(list)
+    for p in year_projects:
+        per_dept_projects[p.department_id].append(p)
+    rows = []
+    for dept_id, dept in departments.items():
+        own = per_dept_projects.get(dept_id, [])
+        overall = dept_selfs.get(dept.code)
+        if not own and overall is None:
+            continue
+        flagged = sum(1 for p in own if project_selfs.get(p.code) is not None and project_selfs[p.code].flagged)
+        if overall is not None and overall.flagged:
+            flagged += 1
+        publication = publications.get(dept_id)
+        rows.append(
+            DepartmentSelfRow(
+                department_code=dept.code,
+                department_name=dept.name,
+                projects=len(own),
+                evaluated=sum(1 for p in own if p.code in project_selfs),
+                overall_score=fmt_score(overall.score) if overall else "",
+                overall_grade=overall.grade if overall else "",
+                flagged=flagged,
+                published_on=fmt_date(publication.published_on) if publication else "",
+            )
+        )
+
+    average = fmt_score(sum(scores, Decimal(0)) / len(scores)) if scores else ""
+    return SelfEvaluationSummaryContext(
+        district=_district(cycle, policy),
+        year=cycle.year,
+        projects_total=len(year_projects),
+        self_eval_projects=len(evaluated_projects),
+        self_eval_coverage_pct=ratio_pct(len(evaluated_projects), len(year_projects)),
+        departments_total=len(departments),
+        self_eval_departments=len(dept_selfs),
+        department_evaluations=sum(1 for e in evaluations if e.kind == "department"),
+        average_score=average,
+        grade_counts=[GradeCount(grade=b.grade, count=grade_counter[b.grade]) for b in policy.grades],
+        inflation_flag_points=fmt_number(policy.self_evaluation.inflation_flag_points),
+        inflated=inflated,
+        inflated_count=len(inflated),
+        missing_projects=len(missing),
+        missing_project_names=join_names((p.name for p in missing), unit="个项目"),
+        published=sum(1 for p in publications.values() if p.published_on is not None),
+        late_publications=sum(1 for p in publications.values() if _is_late(p)),
+        departments=rows,
+    )
