@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -113,7 +114,12 @@ class BudgetPolicy(_Strict):
 
 
 class DisclosurePolicy(_Strict):
-    publish_days: Annotated[int, Field(ge=0)]
+    publish_by: Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+    def due_date(self, cycle_year: int) -> date:
+        """Self-evaluation reports are published in the year after the cycle year."""
+        month, day = (int(part) for part in self.publish_by.split("-"))
+        return date(cycle_year + 1, month, day)
 
 
 class CostPilotPolicy(_Strict):

@@ -51,7 +51,7 @@ def _monitoring(quarter: str) -> Writer:
             ("绩效监控汇总表", quarter, path, spreadsheets.write_monitoring_summary(session, cycle_id, quarter, path))
         )
         for notice in contexts.warning_notice_contexts(session, cycle_id, quarter):
-            title = "绩效监控预警通知书" if notice.light == "red" else "绩效监控提醒函"
+            title = "绩效监控预警通知书" if notice.level == "red" else "绩效监控提醒函"
             path = safe_path(folder, f"{quarter}{title}-{notice.department_name}.docx")
             sha = render_docx("warning_notice.md.j2", notice, path)
             written.append((title, f"{quarter}:{notice.department_code}", path, sha))

@@ -1,0 +1,114 @@
+"""The whole cycle on the demo district, on Prefect: the seed's figures, idempotence and resumption."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx import Document as DocxDocument
+from sqlalchemy import text
+from sqlmodel import SQLModel, select
+
+from flows.annual_cycle import annual_cycle
+from models import Approval, Cycle, StageState, get_engine, session_scope
+from perfcycle.demo import generate_demo
+
+pytestmark = pytest.mark.prefect
+
+VOLATILE = {"created_at", "finished_at", "started_at", "reviewed_at", "received_at", "decided_at", "opened_at"}
+
+
+def table_digest(url: str) -> dict[str, str]:
+    """A digest of every table's rows, leaving out timestamps (which record when, not what)."""
+    engine = get_engine(url)
+    digests = {}
+    with engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            columns = [c.name for c in table.columns if c.name not in VOLATILE]
+            rows = conn.execute(text(f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY id")).all()
+            digests[table.name] = hashlib.sha256(repr([tuple(map(str, r)) for r in rows]).encode()).hexdigest()
+            digests[table.name + ".count"] = str(len(rows))
+    return digests
+
+
+def run_demo(tmp_path: Path) -> dict[str, Any]:
+    files = generate_demo(tmp_path, 2024)
+    return annual_cycle(
+        year=2024,
+        data=str(files.base),
+        submissions=str(files.submissions),
+        out_dir=str(tmp_path),
+        auto_approve=True,
+    )
+
+
+def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
+    db_url: str, prefect_harness: None, tmp_path: Path
+) -> None:
+    summary = run_demo(tmp_path)
+
+    assert summary["status"] == "done", summary["waiting"]
+    assert (summary["year"], summary["budget_year"], summary["departments"]) == (2024, 2026, 54)
+    assert summary["ex_ante"] == {"units": 4, "projects": 10, "amount_wan": 16904.55, "cut_wan": 2090.55}
+    assert summary["monitoring"]["departments_covered"] == 54
+    for quarter, lights in summary["monitoring"]["lights"].items():
+        assert sum(lights.values()) == 54, quarter
+    assert summary["sampling"]["departments"] == 11
+    assert summary["sampling"]["ratio"] == 0.2
+    assert summary["sampling"]["cumulative_coverage"] >= 0.6
+    fiscal = summary["fiscal_evaluation"]
+    assert (fiscal["projects"], fiscal["policies"], fiscal["departments"]) == (9, 1, 2)
+    assert fiscal["amount_wan"] == 160491.47
+    assert summary["self_evaluation"]["coverage"] == 1.0
+    assert summary["budget"]["projects"] == summary["projects"]
+    assert summary["budget"]["cut_projects"] > 0
+
+    report = next(p for p in summary["documents"] if p.endswith("关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx"))
+    text_of_report = "\n".join(p.text for p in DocxDocument(report).paragraphs)
+    for figure in ("16904.55", "2090.55", "54", "11", "20%", "160491.47", "2026"):
+        assert figure in text_of_report, figure
+
+    with session_scope(db_url) as session:
+        approvals = session.exec(select(Approval)).all()
+        assert approvals and all(a.decided_by == "auto-policy" and a.decided_at for a in approvals)
+        assert {a.gate for a in approvals} >= {"targets", "ex_ante_conclusions", "sample", "budget_table"}
+
+    before = table_digest(db_url)
+    again = run_demo(tmp_path)
+    assert again == summary
+    assert table_digest(db_url) == before
+
+    # Every stage forced to run again over the same records: upserts only, nothing doubles.
+    with session_scope(db_url) as session:
+        for state in session.exec(select(StageState)):
+            state.status = "pending"
+            session.add(state)
+        cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
+        cycle.status = "open"
+        session.add(cycle)
+    rerun = run_demo(tmp_path)
+    assert rerun == summary
+    after = table_digest(db_url)
+    assert {k: v for k, v in after.items() if k.endswith(".count")} == {
+        k: v for k, v in before.items() if k.endswith(".count")
+    }
+    assert after == before
+
+
+def test_cycle_stops_at_the_first_open_gate_without_auto_approval(
+    db_url: str, prefect_harness: None, tmp_path: Path
+) -> None:
+    files = generate_demo(tmp_path, 2024)
+    summary = annual_cycle(
+        year=2024, data=str(files.base), submissions=str(files.submissions), out_dir=str(tmp_path), auto_approve=False
+    )
+    assert summary["status"] == "open"
+    assert summary["waiting"] == ["target_setting"]
+    with session_scope(db_url) as session:
+        gates = session.exec(select(Approval)).all()
+        assert gates and {g.gate for g in gates} == {"targets"}
+        assert all(g.status == "open" and not g.decided_by for g in gates)
+    assert Decimal(summary["ex_ante"]["amount_wan"]) == 0
