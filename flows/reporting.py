@@ -9,7 +9,6 @@ from prefect import flow
 from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
-from tasks.disclosure import track_publication
 from tasks.documents import render_annual_report
 
 STAGE = "reporting"
@@ -18,11 +17,10 @@ STAGE = "reporting"
 @flow(name="reporting", flow_run_name="{year} annual report")
 def reporting(year: int, cycle_id: int, out_dir: str) -> dict[str, Any]:
     start_stage(cycle_id, STAGE)
-    publication = track_publication(cycle_id)
     documents = render_annual_report(cycle_id, out_dir)
     decision = request_approval(cycle_id, "annual_report", level=2)
     status = "done" if decision == "approved" else "waiting"
-    summary = {"publication": publication, "documents": documents}
+    summary = {"documents": documents}
     finish_stage(cycle_id, STAGE, summary, status)
     report(STAGE, status, "工作开展情况说明已生成")
     return {"status": status, "summary": summary}

@@ -113,7 +113,7 @@ class Submission(SQLModel, table=True):
     kind: str = Field(max_length=40)
     scope: str = Field(max_length=80, description="department code, quarter or '*' the file covers")
     source_name: str = Field(max_length=500)
-    sha256: str = Field(max_length=64)
+    sha256: str = Field(max_length=64, description="digest of the submitted cell values, not of the file's bytes")
     rows: int = 0
     current: bool = True
     received_at: datetime = _stamp()  # type: ignore[assignment]

@@ -7,7 +7,7 @@ from typing import Any
 
 from perfcycle.loaders import load
 from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
-from prefect import task
+from prefect import get_run_logger, task
 
 from models import session_scope
 from perfcycle.stages import SUBMISSION_FOLDERS
@@ -54,4 +54,5 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
                 skipped += 1
             else:
                 loaded += 1
-    return {"kind": kind, "files": len(files), "loaded": loaded, "unchanged": skipped, "rows": rows}
+    get_run_logger().info("%s: %d 个文件，新导入 %d 个，未变化 %d 个，共 %d 行", kind, len(files), loaded, skipped, rows)
+    return {"kind": kind, "files": len(files), "rows": rows}

@@ -34,7 +34,7 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
         fiscal = stages.get("fiscal_evaluation", {})
         budget = stages.get("budget_linkage", {})
         documents = session.exec(
-            select(Document.path).where(Document.cycle_id == cycle_id).order_by(Document.stage, Document.path)
+            select(Document.path).where(Document.cycle_id == cycle_id).order_by(Document.path)
         ).all()
         waiting = [s for s, v in stages.items() if v.get("status") == "waiting"]
         return {

@@ -63,7 +63,12 @@ def review_targets(cycle_id: int) -> dict[str, Any]:
             returned,
             f"{cycle.year} 年绩效目标审核：{len(projects)} 个项目，退回修改 {counts['returned']} 个，未填报 {counts['missing']} 个",
         )
-        return {"projects": len(projects), **counts}
+        return {
+            "projects": len(projects),
+            "complete": counts["approved"] + counts["submitted"],
+            "returned": counts["returned"],
+            "missing": counts["missing"],
+        }
 
 
 @task(name="approve-targets")

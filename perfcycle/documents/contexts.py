@@ -905,12 +905,19 @@ class FiscalEvaluationReportContext(_Context):
     grade: str
     evaluator: str
     findings: list[str]
-    has_recommendation: bool
-    request_wan: str
-    recommended_wan: str
-    cut_ratio_pct: str
-    priority: bool
-    recommendation_reason: str
+    budget_consequence: str
+
+
+def _grade_consequence(grade: str, policy: Policy) -> str:
+    """What the grade means for the budget under the policy; the amounts follow in the budget stage."""
+    if grade not in policy.budget.grade_cut:
+        return ""
+    ratio = policy.budget.grade_cut[grade]
+    if ratio == 0:
+        return "优先保障" if grade in policy.budget.priority_grades else "据实保障"
+    if ratio >= 1:
+        return "原则上取消"
+    return f"压减{pct(ratio * _HUNDRED)}"
 
 
 def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[FiscalEvaluationReportContext]:
@@ -927,22 +934,12 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
             select(Evaluation).where(Evaluation.cycle_id == cycle_id, Evaluation.kind == "fiscal")
         ).all()
     }
-    recommendations = {
-        r.project_id: r
-        for r in session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    }
-    project_by_code = {p.code: p for p in projects.values() if p.year == cycle.year}
     district = _district(cycle, policy)
     contexts = []
     ordered = sorted(selections, key=lambda s: (OBJECT_TYPE_ORDER.get(s.object_type, 9), s.rank, s.object_code))
     for s in ordered:
         name, dept = names.get((s.object_type, s.object_code), (s.object_code, None))
         evaluation = fiscal.get((s.object_type, s.object_code))
-        project = project_by_code.get(s.object_code) if s.object_type == "project" else None
-        rec = recommendations.get(project.id) if project is not None and project.id is not None else None
-        recommended = None
-        if rec is not None:
-            recommended = rec.override_fen if rec.override_fen is not None else rec.recommended_fen
         contexts.append(
             FiscalEvaluationReportContext(
                 district=district,
@@ -961,12 +958,7 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
                 findings=[
                     line.strip() for line in (evaluation.findings if evaluation else "").splitlines() if line.strip()
                 ],
-                has_recommendation=rec is not None,
-                request_wan=_wan_text(rec.request_fen) if rec else "",
-                recommended_wan=_wan_text(recommended) if recommended is not None else "",
-                cut_ratio_pct=pct(Decimal(rec.cut_ratio) * _HUNDRED) if rec else "",
-                priority=rec.priority if rec else False,
-                recommendation_reason=" ".join(rec.reason.split()) if rec else "",
+                budget_consequence=_grade_consequence(evaluation.grade if evaluation else "", policy),
             )
         )
     return contexts

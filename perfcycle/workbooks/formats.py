@@ -192,7 +192,12 @@ SELF_EVALUATION = WorkbookSpec(
         ),
         SheetSpec(
             "项目自评",
-            (DEPT, PROJ, Column("自评得分", "claimed_score", "number"), Column("自评说明", "remark", "text", required=False)),
+            (
+                DEPT,
+                PROJ,
+                Column("自评得分", "claimed_score", "number"),
+                Column("自评说明", "remark", "text", required=False),
+            ),
             key=("project_code",),
         ),
         SheetSpec(

@@ -1,0 +1,976 @@
+"""Load validated workbooks into the domain database, all or nothing.
+
+`load` takes a parsed workbook (see `perfcycle.workbooks.reader`) and a session it never commits: the
+caller's `session_scope` is the transaction. Every cross-reference (unknown department, a project of
+another department, a cycle that is not open, …) is checked first and all problems are raised together
+as `ImportRejected`, naming sheet, row and column, before anything is written.
+
+Stage submissions are recorded as `Submission` rows: sending the same file again changes nothing, and a
+resubmission supersedes the earlier one (kept, `current=False`) and replaces the data it carried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import delete
+from sqlmodel import Session, SQLModel, col, select
+
+from models import (
+    Cycle,
+    Department,
+    Evaluation,
+    ExAnteAssessment,
+    FiscalPolicy,
+    Indicator,
+    MonitoringRecord,
+    Project,
+    Publication,
+    Sample,
+    SampleMember,
+    Selection,
+    Submission,
+    TargetReview,
+    now,
+    session_scope,
+)
+from perfcycle.money import fmt_wan, wan_to_fen
+from perfcycle.workbooks.formats import QUARTERS, SPECS
+from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedRow, ParsedWorkbook, parse_workbook
+
+HISTORICAL = "historical"
+QUALITATIVE = "定性"
+EVALUATION_KIND = {"自评": "self", "部门评价": "department", "抽查复核": "review", "财政重点评价": "fiscal"}
+OBJECT_TYPE = {"项目": "project", "部门": "department", "政策": "policy"}
+OBJECT_TYPE_LABEL = {value: key for key, value in OBJECT_TYPE.items()}
+PANEL_DIMENSIONS = ("necessity", "economy", "targets", "feasibility", "compliance")
+SCORE_MAX = Decimal(100)
+CHUNK = 500  # codes per IN (...) query: well below SQLite's and PostgreSQL's parameter limits
+TWO_PLACES = Decimal("0.01")
+FOUR_PLACES = Decimal("0.0001")
+MAX_INDICATOR_VALUE = Decimal(10) ** 15  # Indicator.target_value / actual are Numeric(20, 4)
+
+M = TypeVar("M", bound=SQLModel)
+
+
+@dataclass
+class LoadResult:
+    """What one workbook did to the database."""
+
+    kind: str
+    rows: int
+    skipped: bool = False
+    scope: str = "*"
+    messages: list[str] = field(default_factory=list)
+
+
+class _Problems:
+    """Collects cross-reference problems, locating each by sheet, Excel row and the column's Chinese header."""
+
+    def __init__(self, parsed: ParsedWorkbook, earlier: Sequence[ImportProblem] = ()) -> None:
+        self.file = parsed.path.name
+        self.spec = SPECS[parsed.kind]
+        self.items: list[ImportProblem] = list(earlier)
+        self._order = {sheet.name: index for index, sheet in enumerate(self.spec.sheets)}
+
+    def header(self, sheet: str, field_name: str) -> str:
+        return next((c.header for c in self.spec.sheet(sheet).columns if c.field == field_name), field_name)
+
+    def add(self, reason: str, sheet: str | None = None, row: ParsedRow | None = None, field_name: str = "") -> None:
+        column = self.header(sheet, field_name) if sheet and field_name else None
+        self.items.append(ImportProblem(self.file, sheet, row.row if row else None, column, reason))
+
+    def rejected(self) -> ImportRejected:
+        """Every problem, the file's own first, then sheet by sheet in row order."""
+        ordered = sorted(
+            self.items, key=lambda p: (-1 if p.sheet is None else self._order.get(p.sheet, 99), p.row or 0)
+        )
+        return ImportRejected(ordered)
+
+    def fail(self, reason: str) -> ImportRejected:
+        self.add(reason)
+        return self.rejected()
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise self.rejected()
+
+    def text_fits(self, sheet: str, row: ParsedRow, field_name: str, model: type[SQLModel], attr: str) -> None:
+        """Refuse text longer than its database column (PostgreSQL would fail the whole load otherwise)."""
+        value = row.values.get(field_name)
+        limit = _max_length(model, attr)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            self.add(f"内容过长（{len(value)} 个字符，最多 {limit} 个）", sheet, row, field_name)
+
+    def score(self, sheet: str, row: ParsedRow, field_name: str, maximum: Decimal = SCORE_MAX) -> Decimal | None:
+        """A score in 0..maximum, rounded half up to 0.01 as it is stored; None (and a problem) otherwise."""
+        value = row.values.get(field_name)
+        if value is None:
+            return None
+        if not 0 <= value <= maximum:
+            self.add(f"得分应在 0 到 {maximum} 之间: {value}", sheet, row, field_name)
+            return None
+        return Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _max_length(model: type[SQLModel], attr: str) -> int | None:
+    column = model.__table__.c[attr]  # type: ignore[attr-defined]
+    return getattr(column.type, "length", None)
+
+
+def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _all_departments(session: Session) -> dict[str, Department]:
+    return {d.code: d for d in session.exec(select(Department))}
+
+
+def _projects_by_code(session: Session, year: int, codes: Iterable[str]) -> dict[str, Project]:
+    """The projects of `year` with these codes, a few IN (...) queries rather than one query per row."""
+    found: dict[str, Project] = {}
+    for batch in _chunks(sorted({code for code in codes if code is not None})):
+        for project in session.exec(select(Project).where(Project.year == year, col(Project.code).in_(batch))):
+            found[project.code] = project
+    return found
+
+
+def _evaluations(
+    session: Session, cycle_id: int, kinds: Sequence[str], codes: Iterable[str]
+) -> dict[tuple[str, str, str], Evaluation]:
+    """Existing evaluations of the cycle keyed by (kind, object_type, object_code)."""
+    found: dict[tuple[str, str, str], Evaluation] = {}
+    for batch in _chunks(sorted({code for code in codes if code is not None})):
+        query = select(Evaluation).where(
+            Evaluation.cycle_id == cycle_id, col(Evaluation.kind).in_(kinds), col(Evaluation.object_code).in_(batch)
+        )
+        for evaluation in session.exec(query):
+            found[(evaluation.kind, evaluation.object_type, evaluation.object_code)] = evaluation
+    return found
+
+
+def _by_project(session: Session, model: type[M], cycle_id: int, project_ids: Iterable[int | None]) -> list[M]:
+    """Rows of a per-project table (Indicator, MonitoringRecord, …) of the cycle for these projects."""
+    rows: list[M] = []
+    for batch in _chunks(sorted({i for i in project_ids if i is not None})):
+        table: Any = model
+        rows.extend(session.exec(select(model).where(table.cycle_id == cycle_id, col(table.project_id).in_(batch))))
+    return rows
+
+
+def _project_check(
+    problems: _Problems,
+    sheet: str,
+    row: ParsedRow,
+    year: int,
+    departments: dict[str, Department],
+    projects: dict[str, Project],
+    department_codes: dict[int, str],
+) -> tuple[Department | None, Project | None]:
+    """The row's department and project, with a problem for an unknown one or a project of another department."""
+    code = row.values.get("department_code")
+    department = departments.get(code) if code else None
+    if code and department is None:
+        problems.add(f"部门编码「{code}」不存在（请先在基础数据中登记该部门）", sheet, row, "department_code")
+    project_code = row.values.get("project_code")
+    project = projects.get(project_code) if project_code else None
+    if project_code and project is None:
+        problems.add(f"项目「{project_code}」不是 {year} 年度的项目（基础数据中没有）", sheet, row, "project_code")
+    if department is not None and project is not None and project.department_id != department.id:
+        owner = department_codes.get(project.department_id, "?")
+        problems.add(f"项目 {project.code} 属于部门 {owner}，不属于 {department.code}", sheet, row, "project_code")
+        return department, None
+    return department, project
+
+
+def _open_cycle(session: Session, year: int, problems: _Problems) -> Cycle:
+    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+    if cycle is None or cycle.status == HISTORICAL:
+        raise problems.fail(f"没有 {year} 年度的绩效管理周期，请先启动周期")
+    return cycle
+
+
+def _cycle_policy(cycle: Cycle) -> Any:
+    from perfcycle.policy import load_policy, policy_from_json
+
+    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
+
+
+def _all_rows(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow]]:
+    for sheet, rows in parsed.sheets.items():
+        for row in rows:
+            yield sheet, row
+
+
+def _department_scope(parsed: ParsedWorkbook) -> str:
+    codes = {str(row.values["department_code"]) for _, row in _all_rows(parsed) if row.values.get("department_code")}
+    return next(iter(codes)) if len(codes) == 1 else "*"
+
+
+# ------------------------------------------------------------------------------------------------ load
+
+
+Writer = Callable[[], list[str]]
+
+
+def load(
+    session: Session,
+    parsed: ParsedWorkbook,
+    *,
+    year: int,
+    quarter: str | None = None,
+    reader_problems: Sequence[ImportProblem] = (),
+) -> LoadResult:
+    """Check every cross-reference of a parsed workbook, then write it; the caller commits.
+
+    `reader_problems` are the cell and header problems `parse_workbook` found: the cross-references are
+    still checked, and one `ImportRejected` lists them all. Nothing is written when there is any problem.
+    """
+    problems = _Problems(parsed, reader_problems)
+    if parsed.rows == 0:
+        if problems.items:
+            raise problems.rejected()
+        raise problems.fail("工作簿中没有数据行（只有表头）")
+    if parsed.kind == "base":
+        return _load_base(session, parsed, year, problems)
+    if parsed.kind not in _CHECKERS:
+        raise problems.fail(f"未知的表格类型 {parsed.kind!r}")
+    cycle = _open_cycle(session, year, problems)
+    assert cycle.id is not None
+    scope = _department_scope(parsed) if SPECS[parsed.kind].per_department else "*"
+    if parsed.kind == "monitoring":
+        quarter = _monitoring_quarter(parsed, quarter, problems)
+        scope = f"{quarter}:{scope}"
+    previous = list(
+        session.exec(
+            select(Submission).where(
+                Submission.cycle_id == cycle.id, Submission.kind == parsed.kind, Submission.scope == scope
+            )
+        )
+    )
+    digest = parsed.content_digest
+    same = next((s for s in previous if s.sha256 == digest), None)
+    if same is not None and same.current and not problems.items:
+        return LoadResult(
+            parsed.kind, parsed.rows, skipped=True, scope=scope, messages=[f"{parsed.path.name} 与已导入的内容相同"]
+        )
+    write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems)
+    problems.raise_if_any()
+    for submission in previous:
+        if submission.current:
+            submission.current = False
+            session.add(submission)
+    if same is None:
+        same = Submission(cycle_id=cycle.id, kind=parsed.kind, scope=scope, sha256=digest, source_name="")
+    same.source_name = parsed.path.name[:500]
+    same.rows = parsed.rows
+    same.current = True
+    same.received_at = now()
+    session.add(same)
+    messages = write()
+    session.flush()
+    superseded = sum(1 for s in previous if s is not same)
+    if superseded:
+        messages.append(f"替换了此前提交的版本（共 {superseded} 个历史版本保留）")
+    return LoadResult(parsed.kind, parsed.rows, scope=scope, messages=messages)
+
+
+def import_file(
+    path: Path, *, year: int, kind: str | None = None, quarter: str | None = None, url: str | None = None
+) -> LoadResult:
+    """Read, validate and load one workbook in a single transaction: all of it, or nothing."""
+    parsed, reader_problems = parse_workbook(Path(path), kind)
+    if parsed is None:
+        raise ImportRejected(reader_problems)
+    with session_scope(url) as session:
+        return load(session, parsed, year=year, quarter=quarter, reader_problems=reader_problems)
+
+
+# ------------------------------------------------------------------------------------------------ base
+
+
+def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _Problems) -> LoadResult:
+    sheets = parsed.sheets
+    dept_rows, project_rows, policy_rows = sheets["部门"], sheets["项目"], sheets["财政政策"]
+    sample_rows, evaluation_rows = sheets["历年抽查"], sheets["历年评价"]
+    departments = _all_departments(session)
+    known = set(departments) | {r.values["code"] for r in dept_rows if r.values["code"] is not None}
+    for row in dept_rows:
+        for name in ("code", "name", "contact", "email", "webhook", "head", "head_email"):
+            problems.text_fits("部门", row, name, Department, name)
+    for row in project_rows:
+        if row.values["department_code"] is not None and row.values["department_code"] not in known:
+            problems.add(
+                f"部门编码「{row.values['department_code']}」不存在（既不在「部门」工作表中，也未登记）",
+                "项目",
+                row,
+                "department_code",
+            )
+        problems.text_fits("项目", row, "code", Project, "code")
+        problems.text_fits("项目", row, "name", Project, "name")
+    for row in policy_rows:
+        code = row.values.get("department_code")
+        if code and code not in known:
+            problems.add(f"主管部门编码「{code}」不存在", "财政政策", row, "department_code")
+        problems.text_fits("财政政策", row, "code", FiscalPolicy, "code")
+        problems.text_fits("财政政策", row, "name", FiscalPolicy, "name")
+
+    cycles = {c.year: c for c in session.exec(select(Cycle).where(Cycle.year < year))}
+    run_years: set[int] = set()
+    history: list[tuple[str, ParsedRow]] = [("历年抽查", r) for r in sample_rows] + [
+        ("历年评价", r) for r in evaluation_rows
+    ]
+    for sheet, row in history:
+        history_year = row.values["year"]
+        if history_year is None:
+            continue
+        if history_year >= year:
+            problems.add(f"历年记录的年度必须早于 {year}（本次导入的年度）", sheet, row, "year")
+        elif history_year in cycles and cycles[history_year].status != HISTORICAL:
+            run_years.add(history_year)
+    for row in sample_rows:
+        if row.values["department_code"] is not None and row.values["department_code"] not in known:
+            problems.add(f"部门编码「{row.values['department_code']}」不存在", "历年抽查", row, "department_code")
+    for row in evaluation_rows:
+        problems.score("历年评价", row, "score")
+        problems.text_fits("历年评价", row, "object_code", Evaluation, "object_code")
+    problems.raise_if_any()
+
+    messages: list[str] = []
+    # departments
+    for row in dept_rows:
+        v = row.values
+        department = departments.get(v["code"]) or Department(code=v["code"], name=v["name"])
+        department.name = v["name"]
+        department.contact = v["contact"] or ""
+        department.email = v["email"] or ""
+        department.webhook = v["webhook"] or ""
+        department.head = v["head"] or ""
+        department.head_email = v["head_email"] or ""
+        session.add(department)
+        departments[v["code"]] = department
+    session.flush()
+    ids = {code: d.id for code, d in departments.items()}
+    # projects
+    projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
+    for row in project_rows:
+        v = row.values
+        project = projects.get(v["code"])
+        if project is None:
+            project = Project(year=year, code=v["code"], department_id=0, name="", type="", attribute="")
+            projects[v["code"]] = project
+        project.department_id = ids[v["department_code"]]  # type: ignore[assignment]
+        project.name = v["name"]
+        project.type = v["type"]
+        project.attribute = v["attribute"]
+        project.budget_fen = wan_to_fen(v["budget_wan"])
+        project.request_fen = wan_to_fen(v["request_wan"])
+        project.policy_related = v["policy_related"]
+        project.high_attention = v["high_attention"]
+        session.add(project)
+    untouched = len(projects) - len({r.values["code"] for r in project_rows})
+    if untouched:
+        messages.append(f"数据库中另有 {untouched} 个 {year} 年度项目不在本文件中，保持不变")
+    # fiscal policies
+    policies = {p.code: p for p in session.exec(select(FiscalPolicy).where(FiscalPolicy.year == year))}
+    for row in policy_rows:
+        v = row.values
+        policy = policies.get(v["code"]) or FiscalPolicy(year=year, code=v["code"], name=v["name"])
+        policy.name = v["name"]
+        policy.department_id = ids[v["department_code"]] if v["department_code"] else None
+        policy.funds_fen = wan_to_fen(v["funds_wan"])
+        session.add(policy)
+    # history
+    if run_years:
+        messages.append(
+            f"{'、'.join(map(str, sorted(run_years)))} 年度的周期由本系统运行，历年记录中这些年度的行已忽略"
+        )
+    sample_rows = [r for r in sample_rows if r.values["year"] not in run_years]
+    evaluation_rows = [r for r in evaluation_rows if r.values["year"] not in run_years]
+    history_years = {r.values["year"] for r in sample_rows} | {r.values["year"] for r in evaluation_rows}
+    for history_year in sorted(history_years):
+        if history_year not in cycles:
+            cycles[history_year] = Cycle(
+                year=history_year,
+                budget_year=history_year + 2,
+                status=HISTORICAL,
+                data_source=parsed.path.name[:500],
+            )
+            session.add(cycles[history_year])
+    session.flush()
+    _load_history_samples(session, sample_rows, cycles, ids)
+    _load_history_evaluations(session, evaluation_rows, cycles, ids)
+    session.flush()
+    messages.insert(
+        0,
+        f"部门 {len(dept_rows)} 个、项目 {len(project_rows)} 个、财政政策 {len(policy_rows)} 项、"
+        f"历年抽查 {len(sample_rows)} 行、历年评价 {len(evaluation_rows)} 行",
+    )
+    return LoadResult("base", parsed.rows, messages=messages)
+
+
+def _load_history_samples(
+    session: Session, rows: list[ParsedRow], cycles: dict[int, Cycle], ids: dict[str, int | None]
+) -> None:
+    """The file is the record of each year it lists: members are made to match it exactly."""
+    wanted: dict[int, set[int]] = defaultdict(set)
+    for row in rows:
+        department_id = ids[row.values["department_code"]]
+        assert department_id is not None
+        wanted[row.values["year"]].add(department_id)
+    for history_year, department_ids in wanted.items():
+        cycle_id = cycles[history_year].id
+        assert cycle_id is not None
+        sample = session.exec(select(Sample).where(Sample.cycle_id == cycle_id)).first()
+        if sample is None:
+            sample = Sample(cycle_id=cycle_id, imported=True, algorithm="imported")
+        sample.size = len(department_ids)
+        session.add(sample)
+        session.flush()
+        members = {
+            m.department_id: m for m in session.exec(select(SampleMember).where(SampleMember.sample_id == sample.id))
+        }
+        for department_id, member in members.items():
+            if department_id not in department_ids:
+                session.delete(member)
+        for department_id in sorted(department_ids - set(members)):
+            session.add(SampleMember(sample_id=sample.id, department_id=department_id))  # type: ignore[arg-type]
+
+
+def _load_history_evaluations(
+    session: Session, rows: list[ParsedRow], cycles: dict[int, Cycle], ids: dict[str, int | None]
+) -> None:
+    """Earlier years' evaluation results; for each year listed, the file replaces what was imported before."""
+    by_year: dict[int, list[ParsedRow]] = defaultdict(list)
+    for row in rows:
+        by_year[row.values["year"]].append(row)
+    for history_year, year_rows in by_year.items():
+        cycle_id = cycles[history_year].id
+        assert cycle_id is not None
+        existing = {
+            (e.kind, e.object_type, e.object_code): e
+            for e in session.exec(select(Evaluation).where(Evaluation.cycle_id == cycle_id))
+        }
+        project_codes = [r.values["object_code"] for r in year_rows if r.values["object_type"] == "项目"]
+        owners = {code: p.department_id for code, p in _projects_by_code(session, history_year, project_codes).items()}
+        seen: set[tuple[str, str, str]] = set()
+        for row in year_rows:
+            v = row.values
+            key = (EVALUATION_KIND[v["kind"]], OBJECT_TYPE[v["object_type"]], v["object_code"])
+            seen.add(key)
+            evaluation = existing.get(key) or Evaluation(
+                cycle_id=cycle_id, kind=key[0], object_type=key[1], object_code=key[2]
+            )
+            evaluation.score = Decimal(v["score"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+            evaluation.grade = ""
+            if key[1] == "department":
+                evaluation.department_id = ids.get(key[2])
+            elif key[1] == "project":
+                evaluation.department_id = owners.get(key[2])
+            session.add(evaluation)
+        for key, evaluation in existing.items():
+            if key not in seen:
+                session.delete(evaluation)
+
+
+# ------------------------------------------------------------------------------------------- submissions
+
+
+def _monitoring_quarter(parsed: ParsedWorkbook, quarter: str | None, problems: _Problems) -> str:
+    """The one quarter a monitoring workbook reports; a row that disagrees is a problem (checked later)."""
+    sheet = "项目监控"
+    rows = [row for row in parsed.sheets[sheet] if row.values["quarter"] is not None]
+    if quarter is not None and quarter not in QUARTERS:
+        raise problems.fail(f"季度应为 {'、'.join(QUARTERS)} 之一，不是 {quarter!r}")
+    if quarter is None and not rows:
+        raise problems.rejected()  # every 季度 cell was refused already
+    expected = quarter or str(rows[0].values["quarter"])
+    for row in rows:
+        if row.values["quarter"] != expected:
+            if quarter is not None:
+                reason = f"季度应为 {expected}（本次导入的季度），不是 {row.values['quarter']}"
+            else:
+                reason = f"一个监控表只能填报一个季度：第 {rows[0].row} 行是 {expected}，本行是 {row.values['quarter']}"
+            problems.add(reason, sheet, row, "quarter")
+    return expected
+
+
+def _check_targets(
+    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+) -> Writer:
+    sheet = "绩效指标"
+    rows = parsed.sheets[sheet]
+    departments = _all_departments(session)
+    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
+    planned: list[tuple[Project, Indicator]] = []
+    for row in rows:
+        v = row.values
+        _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
+        target_value, target_text, unit = _target(problems, sheet, row)
+        weight = v["weight"]
+        if weight is not None:
+            if not 0 <= weight <= 100:
+                problems.add(f"权重应在 0 到 100 之间: {weight}", sheet, row, "weight")
+            weight = Decimal(weight).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+        for name, attr in (("name", "name"), ("unit", "unit")):
+            problems.text_fits(sheet, row, name, Indicator, attr)
+        if project is None:
+            continue
+        assert cycle.id is not None and project.id is not None
+        indicator = Indicator(
+            cycle_id=cycle.id,
+            project_id=project.id,
+            level1=v["level1"],
+            level2=v["level2"],
+            name=v["name"],
+            operator=v["operator"],
+            target_value=target_value,
+            target_text=target_text,
+            unit=unit,
+            weight=weight,
+        )
+        planned.append((project, indicator))
+
+    def write() -> list[str]:
+        assert cycle.id is not None
+        project_ids = sorted({p.id for p, _ in planned if p.id is not None})
+        for batch in _chunks(project_ids):
+            session.exec(
+                delete(Indicator).where(col(Indicator.cycle_id) == cycle.id, col(Indicator.project_id).in_(batch))
+            )
+        session.add_all([indicator for _, indicator in planned])
+        reviews = {r.project_id: r for r in _by_project(session, TargetReview, cycle.id, project_ids)}
+        for project_id in project_ids:
+            review = reviews.get(project_id) or TargetReview(cycle_id=cycle.id, project_id=project_id, status="")
+            review.status = "submitted"
+            review.reasons = ""
+            review.reviewed_at = now()
+            session.add(review)
+        return [f"{len(project_ids)} 个项目的绩效指标 {len(planned)} 条"]
+
+    return write
+
+
+def _target(problems: _Problems, sheet: str, row: ParsedRow) -> tuple[Decimal | None, str, str]:
+    """(target_value, target_text, unit) of an indicator row: a number for quantitative indicators."""
+    v = row.values
+    text = (v["target"] or "").strip()
+    unit = v["unit"] or ""
+    if not text:
+        return None, "", unit
+    if v["operator"] is None:
+        return None, text, unit  # the 运算符 cell was refused already; its target cannot be judged
+    if v["operator"] == QUALITATIVE:
+        if len(text) > (_max_length(Indicator, "target_text") or len(text)):
+            problems.add("内容过长", sheet, row, "target")
+        return None, text, unit
+    number_text = text.replace(",", "").replace("，", "")
+    percent = number_text.endswith(("%", "％"))
+    if percent:
+        number_text = number_text[:-1]
+    try:
+        value = Decimal(number_text)
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or abs(value) >= MAX_INDICATOR_VALUE:
+        problems.add(f"定量指标（运算符 {v['operator']}）的目标值必须是数字: {text!r}", sheet, row, "target")
+        return None, "", unit
+    if percent and not unit:
+        unit = "%"
+    return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP), "", unit
+
+
+def _check_monitoring(
+    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+) -> Writer:
+    sheet = "项目监控"
+    rows = parsed.sheets[sheet]
+    assert cycle.id is not None and quarter is not None
+    departments = _all_departments(session)
+    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
+    records = {
+        (r.project_id, r.quarter): r
+        for r in _by_project(session, MonitoringRecord, cycle.id, (p.id for p in projects.values() if p.id))
+    }
+    position = QUARTERS.index(quarter)
+    planned: list[tuple[Project, ParsedRow, int]] = []
+    for row in rows:
+        v = row.values
+        _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
+        if project is None or v["spent_wan"] is None:
+            continue
+        spent = wan_to_fen(v["spent_wan"])
+        if spent > project.budget_fen:
+            problems.add(
+                f"累计支出超过年度预算（累计支出 {fmt_wan(spent)} 万元，年度预算 {fmt_wan(project.budget_fen)} 万元）",
+                sheet,
+                row,
+                "spent_wan",
+            )
+        assert project.id is not None
+        if v["quarter"] != quarter:
+            continue  # reported as a wrong quarter already; comparing with other quarters would only add noise
+        earlier = [records[(project.id, q)] for q in QUARTERS[:position] if (project.id, q) in records]
+        later = [records[(project.id, q)] for q in QUARTERS[position + 1 :] if (project.id, q) in records]
+        if earlier and spent < earlier[-1].spent_fen:
+            problems.add(
+                f"累计支出 {fmt_wan(spent)} 万元少于 {earlier[-1].quarter} 已报的 {fmt_wan(earlier[-1].spent_fen)} 万元；"
+                "累计支出不能减少",
+                sheet,
+                row,
+                "spent_wan",
+            )
+        if later and spent > later[0].spent_fen:
+            problems.add(
+                f"累计支出 {fmt_wan(spent)} 万元多于 {later[0].quarter} 已报的 {fmt_wan(later[0].spent_fen)} 万元；"
+                "累计支出不能减少",
+                sheet,
+                row,
+                "spent_wan",
+            )
+        planned.append((project, row, spent))
+
+    def write() -> list[str]:
+        assert cycle.id is not None
+        for project, row, spent in planned:
+            assert project.id is not None
+            v = row.values
+            record = records.get((project.id, quarter)) or MonitoringRecord(
+                cycle_id=cycle.id, project_id=project.id, quarter=quarter, target_progress=Decimal(0), likelihood=""
+            )
+            record.spent_fen = spent
+            record.target_progress = Decimal(v["target_progress"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+            record.likelihood = v["likelihood"]
+            record.reason = v["reason"] or ""
+            record.execution_progress = None  # the monitoring stage computes the lights from the new figures
+            record.execution_light = record.target_light = record.light = ""
+            session.add(record)
+        return [f"{quarter} 监控数据 {len(planned)} 个项目"]
+
+    return write
+
+
+def _check_self_evaluation(
+    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+) -> Writer:
+    assert cycle.id is not None
+    cycle_id = cycle.id
+    sheets = parsed.sheets
+    departments = _all_departments(session)
+    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    codes = [r.values["project_code"] for r in sheets["指标完成"] + sheets["项目自评"]]
+    codes += [r.values["evaluated_project_code"] for r in sheets["部门自评"]]
+    projects = _projects_by_code(session, year, codes)
+    indicators = {
+        (i.project_id, i.name): i
+        for i in _by_project(session, Indicator, cycle_id, (p.id for p in projects.values() if p.id))
+    }
+
+    actuals: list[tuple[Indicator, ParsedRow]] = []
+    sheet = "指标完成"
+    for row in sheets[sheet]:
+        v = row.values
+        _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
+        if project is None or v["name"] is None:
+            continue
+        indicator = indicators.get((project.id, v["name"]))  # type: ignore[arg-type]
+        if indicator is None:
+            problems.add(
+                f"项目 {project.code} 没有名为「{v['name']}」的绩效指标（须与申报的绩效目标一致）", sheet, row, "name"
+            )
+            continue
+        if indicator.operator == QUALITATIVE and v["achievement"] is None and "achievement" not in row.errors:
+            problems.add("定性指标必须填写完成情况", sheet, row, "achievement")
+        elif indicator.operator != QUALITATIVE and v["actual"] is None and "actual" not in row.errors:
+            problems.add("定量指标必须填写实际值", sheet, row, "actual")
+        if v["actual"] is not None and abs(v["actual"]) >= MAX_INDICATOR_VALUE:
+            problems.add(f"实际值过大: {v['actual']}", sheet, row, "actual")
+        actuals.append((indicator, row))
+
+    claims: list[tuple[Project, Decimal | None, str]] = []
+    sheet = "项目自评"
+    for row in sheets[sheet]:
+        _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
+        claimed = problems.score(sheet, row, "claimed_score")
+        if project is not None:
+            claims.append((project, claimed, row.values["remark"] or ""))
+
+    overall: list[tuple[Department, Decimal | None, Project | None, Decimal | None, Any]] = []
+    sheet = "部门自评"
+    for row in sheets[sheet]:
+        v = row.values
+        department = departments.get(v["department_code"])
+        if department is None and v["department_code"] is not None:
+            problems.add(f"部门编码「{v['department_code']}」不存在", sheet, row, "department_code")
+        evaluated = projects.get(v["evaluated_project_code"])
+        if evaluated is None and v["evaluated_project_code"] is not None:
+            problems.add(
+                f"项目「{v['evaluated_project_code']}」不是 {year} 年度的项目", sheet, row, "evaluated_project_code"
+            )
+        elif evaluated is not None and department is not None and evaluated.department_id != department.id:
+            owner = department_codes.get(evaluated.department_id, "?")
+            problems.add(
+                f"项目 {evaluated.code} 属于部门 {owner}，不属于 {department.code}",
+                sheet,
+                row,
+                "evaluated_project_code",
+            )
+        claimed = problems.score(sheet, row, "claimed_score")
+        score = problems.score(sheet, row, "department_evaluation_score")
+        if department is not None:
+            overall.append((department, claimed, evaluated, score, v["published_on"]))
+
+    def write() -> list[str]:
+        for indicator, row in actuals:
+            actual = row.values["actual"]
+            indicator.actual = None if actual is None else Decimal(actual).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+            indicator.achievement = row.values["achievement"] or ""
+            session.add(indicator)
+        codes = [p.code for p, _, _ in claims] + [d.code for d, *_ in overall]
+        codes += [p.code for _, _, p, _, _ in overall if p is not None]
+        existing = _evaluations(session, cycle_id, ("self", "department"), codes)
+
+        def upsert(kind: str, object_type: str, code: str, department_id: int | None) -> Evaluation:
+            evaluation = existing.get((kind, object_type, code)) or Evaluation(
+                cycle_id=cycle_id, kind=kind, object_type=object_type, object_code=code
+            )
+            evaluation.department_id = department_id
+            session.add(evaluation)
+            return evaluation
+
+        for project, claimed, remark in claims:
+            evaluation = upsert("self", "project", project.code, project.department_id)
+            evaluation.claimed_score = claimed
+            evaluation.findings = remark
+            _clear_result(evaluation)
+        for department, claimed, evaluated, score, published_on in overall:
+            evaluation = upsert("self", "department", department.code, department.id)
+            evaluation.claimed_score = claimed
+            _clear_result(evaluation)
+            if evaluated is not None:
+                result = upsert("department", "project", evaluated.code, department.id)
+                result.score = score
+                result.grade = ""
+                result.evaluator = department.name[:100]
+            stale = session.exec(
+                select(Evaluation).where(
+                    Evaluation.cycle_id == cycle_id,
+                    Evaluation.kind == "department",
+                    Evaluation.department_id == department.id,
+                    Evaluation.object_code != (evaluated.code if evaluated else ""),
+                )
+            )
+            for old in stale:
+                session.delete(old)  # the department chose another project: the workbook holds one per department
+            if published_on is not None:
+                publication = session.exec(
+                    select(Publication).where(
+                        Publication.cycle_id == cycle_id, Publication.department_id == department.id
+                    )
+                ).first()
+                if publication is None:
+                    assert department.id is not None
+                    publication = Publication(cycle_id=cycle_id, department_id=department.id)
+                publication.published_on = published_on
+                session.add(publication)
+        return [f"指标完成 {len(actuals)} 条、项目自评 {len(claims)} 个、部门自评 {len(overall)} 个"]
+
+    return write
+
+
+def _clear_result(evaluation: Evaluation) -> None:
+    """New self-evaluation figures invalidate an earlier computed score; the stage computes it again."""
+    evaluation.score = None
+    evaluation.grade = ""
+    evaluation.flagged = False
+    evaluation.flag_reason = ""
+
+
+def _check_panel_scores(
+    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+) -> Writer:
+    from perfcycle.rules.ex_ante import needs_ex_ante
+
+    sheet = "评估评分"
+    rows = parsed.sheets[sheet]
+    assert cycle.id is not None
+    cycle_id = cycle.id
+    policy = _cycle_policy(cycle).ex_ante
+    dimensions = {name: problems.header(sheet, name) for name in PANEL_DIMENSIONS}
+    if set(dimensions.values()) != set(policy.dimensions):
+        raise problems.fail(
+            f"本周期策略的评估维度（{'、'.join(policy.dimensions)}）与评分表的列（{'、'.join(dimensions.values())}）不一致"
+        )
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
+    planned: list[tuple[Project, dict[str, str], int, ParsedRow]] = []
+    for row in rows:
+        v = row.values
+        project = projects.get(v["project_code"])
+        if project is None and v["project_code"] is not None:
+            problems.add(f"项目「{v['project_code']}」不是 {year} 年度的项目", sheet, row, "project_code")
+        elif project is not None and not needs_ex_ante(project.attribute, project.request_fen, policy):
+            problems.add(
+                f"项目 {project.code}（{project.attribute}，申请 {fmt_wan(project.request_fen)} 万元）"
+                f"不在事前评估范围（{'、'.join(policy.attributes)}且申请 ≥ {policy.min_request_wan} 万元）",
+                sheet,
+                row,
+                "project_code",
+            )
+        scores: dict[str, str] = {}
+        for name, header in dimensions.items():
+            score = v[name]
+            if score is not None and not 0 <= score <= policy.dimension_max:
+                problems.add(f"得分应在 0 到 {policy.dimension_max} 之间: {score}", sheet, row, name)
+            scores[header] = str(score)
+        cut = wan_to_fen(v["proposed_cut_wan"]) if v["proposed_cut_wan"] is not None else 0
+        if project is not None and cut > project.request_fen:
+            problems.add(
+                f"建议压减 {fmt_wan(cut)} 万元超过项目申请额 {fmt_wan(project.request_fen)} 万元",
+                sheet,
+                row,
+                "proposed_cut_wan",
+            )
+        problems.text_fits(sheet, row, "assessor", ExAnteAssessment, "assessor")
+        if project is not None:
+            planned.append((project, {d: scores[d] for d in policy.dimensions}, cut, row))
+
+    def write() -> list[str]:
+        existing = {
+            a.project_id: a for a in _by_project(session, ExAnteAssessment, cycle_id, (p.id for p, *_ in planned))
+        }
+        for project, scores, cut, row in planned:
+            assert project.id is not None
+            assessment = existing.get(project.id) or ExAnteAssessment(cycle_id=cycle_id, project_id=project.id)
+            assessment.scores_json = json.dumps(scores, ensure_ascii=False)
+            assessment.request_fen = project.request_fen
+            assessment.proposed_cut_fen = cut
+            assessment.comment = row.values["comment"] or ""
+            assessment.assessor = row.values["assessor"]
+            assessment.total = None  # conclusion, total and cut are the stage's to compute
+            assessment.conclusion = ""
+            assessment.cut_fen = 0
+            session.add(assessment)
+        return [f"事前评估评分 {len(planned)} 个项目"]
+
+    return write
+
+
+def _check_review_scores(
+    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+) -> Writer:
+    sheet = "复核评分"
+    rows = parsed.sheets[sheet]
+    assert cycle.id is not None
+    cycle_id = cycle.id
+    sample = session.exec(select(Sample).where(Sample.cycle_id == cycle_id)).first()
+    if sample is None:
+        raise problems.fail("本周期尚未抽样")
+    members = {m.department_id for m in session.exec(select(SampleMember).where(SampleMember.sample_id == sample.id))}
+    departments = _all_departments(session)
+    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
+    planned: list[tuple[Project, Decimal, ParsedRow]] = []
+    for row in rows:
+        department, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
+        if department is not None and department.id not in members:
+            problems.add(f"部门 {department.code} 不在本周期的抽查复核名单中", sheet, row, "department_code")
+        score = problems.score(sheet, row, "score")
+        problems.text_fits(sheet, row, "reviewer", Evaluation, "evaluator")
+        if project is not None and score is not None:
+            planned.append((project, score, row))
+
+    def write() -> list[str]:
+        existing = _evaluations(session, cycle_id, ("review",), (p.code for p, _, _ in planned))
+        for project, score, row in planned:
+            evaluation = existing.get(("review", "project", project.code)) or Evaluation(
+                cycle_id=cycle_id, kind="review", object_type="project", object_code=project.code
+            )
+            evaluation.department_id = project.department_id
+            evaluation.score = score
+            evaluation.grade = ""
+            evaluation.evaluator = row.values["reviewer"]
+            evaluation.findings = row.values["comment"] or ""
+            session.add(evaluation)
+        return [f"复核评分 {len(planned)} 个项目"]
+
+    return write
+
+
+def _check_third_party_scores(
+    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+) -> Writer:
+    sheet = "重点评价"
+    rows = parsed.sheets[sheet]
+    assert cycle.id is not None
+    cycle_id = cycle.id
+    selections = {
+        (s.object_type, s.object_code): s for s in session.exec(select(Selection).where(Selection.cycle_id == cycle_id))
+    }
+    departments = _all_departments(session)
+    project_codes = [r.values["object_code"] for r in rows if r.values["object_type"] == "项目"]
+    projects = _projects_by_code(session, year, project_codes)
+    policies = {p.code: p for p in session.exec(select(FiscalPolicy).where(FiscalPolicy.year == year))}
+    planned: list[tuple[Selection, Decimal, int | None, ParsedRow]] = []
+    for row in rows:
+        v = row.values
+        object_type = OBJECT_TYPE.get(v["object_type"] or "")
+        selection = selections.get((object_type or "", v["object_code"] or ""))
+        if selection is None and object_type is not None and v["object_code"] is not None:
+            problems.add(
+                f"{v['object_type']}「{v['object_code']}」不在本周期确定的重点评价对象中", sheet, row, "object_code"
+            )
+        score = problems.score(sheet, row, "score")
+        problems.text_fits(sheet, row, "evaluator", Evaluation, "evaluator")
+        if selection is None or score is None:
+            continue
+        department_id: int | None = None
+        if object_type == "project" and v["object_code"] in projects:
+            department_id = projects[v["object_code"]].department_id
+        elif object_type == "department" and v["object_code"] in departments:
+            department_id = departments[v["object_code"]].id
+        elif object_type == "policy" and v["object_code"] in policies:
+            department_id = policies[v["object_code"]].department_id
+        planned.append((selection, score, department_id, row))
+
+    def write() -> list[str]:
+        existing = _evaluations(session, cycle_id, ("fiscal",), (s.object_code for s, *_ in planned))
+        for selection, score, department_id, row in planned:
+            key = ("fiscal", selection.object_type, selection.object_code)
+            evaluation = existing.get(key) or Evaluation(
+                cycle_id=cycle_id, kind="fiscal", object_type=selection.object_type, object_code=selection.object_code
+            )
+            evaluation.department_id = department_id
+            evaluation.amount_fen = selection.amount_fen
+            evaluation.score = score
+            evaluation.grade = ""
+            evaluation.findings = row.values["findings"]
+            evaluation.evaluator = row.values["evaluator"]
+            session.add(evaluation)
+        return [f"重点评价评分 {len(planned)} 个对象"]
+
+    return write
+
+
+_CHECKERS: dict[str, Callable[[Session, ParsedWorkbook, Cycle, int, str | None, _Problems], Writer]] = {
+    "targets": _check_targets,
+    "monitoring": _check_monitoring,
+    "self_evaluation": _check_self_evaluation,
+    "panel_scores": _check_panel_scores,
+    "review_scores": _check_review_scores,
+    "third_party_scores": _check_third_party_scores,
+}

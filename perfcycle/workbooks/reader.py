@@ -1,0 +1,585 @@
+"""Read and validate a workbook against its documented format, without touching the database.
+
+Every problem found is collected (not just the first) and reported with the file, sheet, row, column
+and reason, so a department can fix its workbook in one pass. Values are converted exactly: money and
+numbers become `Decimal` (never binary float), codes become text, dates become `datetime.date`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import io
+import re
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from perfcycle.money import CENT, MoneyError, to_decimal
+from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec, detect_kind
+
+MAX_ROWS = 200_000
+MAX_BYTES = 50 * 1024 * 1024
+MAX_MONEY_WAN = Decimal(10) ** 10  # 100 亿万元: anything this large is a typing error
+MAX_NUMBER = Decimal(10) ** 15
+UNZIPPED_FACTOR = 40  # refuse archives that inflate beyond 40 × the size limit (zip bombs)
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+YES = ("是",)
+NO = ("否",)
+CHOICE_ALIASES = {">=": "≥", "＞＝": "≥", "=>": "≥", "<=": "≤", "＜＝": "≤", "=<": "≤", "＝": "=", "==": "="}
+DATE_TEXT = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One thing wrong with a workbook, located as precisely as possible."""
+
+    file: str
+    sheet: str | None
+    row: int | None
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.sheet is not None:
+            parts.append(f"工作表「{self.sheet}」")
+        if self.row is not None:
+            parts.append(f"第 {self.row} 行")
+        if self.column is not None:
+            parts.append(f"列「{self.column}」")
+        where = " · ".join(parts).replace("」 · ", "」· ")
+        return f"{where}: {self.reason}"
+
+
+class ImportRejected(Exception):
+    """A workbook (or batch) refused as a whole; `.problems` lists every problem found."""
+
+    def __init__(self, problems: Sequence[ImportProblem]) -> None:
+        self.problems: list[ImportProblem] = list(problems)
+        super().__init__(self.problems)
+
+    def __str__(self) -> str:
+        files = list(dict.fromkeys(p.file for p in self.problems)) or ["(未知)"]
+        lines = [f"文件 {'、'.join(files)} 未导入：发现 {len(self.problems)} 个问题"]
+        lines.extend(f"  - {problem}" for problem in self.problems)
+        return "\n".join(lines)
+
+
+@dataclass
+class ParsedRow:
+    """One data row: its Excel row number and the converted values keyed by column field.
+
+    `errors` names the fields whose cell was refused (their value is None) or whose column is missing, so
+    later checks can skip them instead of reporting the same cell twice.
+    """
+
+    row: int
+    values: dict[str, Any]
+    errors: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ParsedWorkbook:
+    """A workbook that passed every format check; `sheets` has every sheet of the spec (optional ones may be empty)."""
+
+    path: Path
+    kind: str
+    sha256: str
+    sheets: dict[str, list[ParsedRow]]
+
+    @property
+    def rows(self) -> int:
+        return sum(len(rows) for rows in self.sheets.values())
+
+    @property
+    def content_digest(self) -> str:
+        """sha256 of the kind and the cell values: the same data saved again is the same submission."""
+        canonical = [
+            [name, [sorted((k, str(v)) for k, v in row.values.items()) for row in rows]]
+            for name, rows in sorted(self.sheets.items())
+        ]
+        return hashlib.sha256(json.dumps([self.kind, canonical], ensure_ascii=False).encode()).hexdigest()
+
+
+class _CellError(ValueError):
+    """A cell value that does not fit its column; the message is the reason shown to the user."""
+
+
+# ---------------------------------------------------------------------------------------------- cells
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _plain_number_text(amount: Decimal) -> str:
+    """101.0 → '101', 0.950 → '0.95', never scientific notation."""
+    if amount == amount.to_integral_value():
+        return str(int(amount))
+    return format(amount.normalize(), "f")
+
+
+def _is_percent_format(cell: Any) -> bool:
+    try:
+        return "%" in str(cell.number_format or "")
+    except Exception:  # a broken style table must not become a traceback
+        return False
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, datetime | date):
+        raise _CellError(f"不是数字（单元格是日期 {value:%Y-%m-%d}）")
+    if isinstance(value, bool):
+        raise _CellError(f"不是数字: {'TRUE' if value else 'FALSE'}")
+    try:
+        amount = to_decimal(value)
+    except MoneyError as exc:
+        raise _CellError(str(exc)) from None
+    if abs(amount) >= MAX_NUMBER:
+        raise _CellError(f"数值过大: {value!r}")
+    return amount
+
+
+def _text(value: Any, cell: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int | float | Decimal):
+        amount = _number(value)
+        if _is_percent_format(cell):
+            return _plain_number_text(amount * 100) + "%"
+        return _plain_number_text(amount)
+    return str(value).strip()
+
+
+def _code(value: Any, cell: Any) -> str:
+    if isinstance(value, bool | datetime | date):
+        raise _CellError(f"不是有效的编码: {value!r}")
+    if isinstance(value, int | float | Decimal):
+        return _plain_number_text(_number(value))
+    text = str(value).strip()
+    if any(ch in text for ch in "\r\n\t"):
+        raise _CellError(f"编码中不能有换行或制表符: {text!r}")
+    return text
+
+
+def _money(value: Any, cell: Any) -> Decimal:
+    amount = _number(value)
+    if amount < 0:
+        raise _CellError(f"金额不能为负数: {_plain_number_text(amount)}")
+    if amount != amount.quantize(CENT):
+        raise _CellError(f"金额最多两位小数（万元）: {_plain_number_text(amount)}")
+    if amount >= MAX_MONEY_WAN:
+        raise _CellError(f"金额过大（万元）: {_plain_number_text(amount)}")
+    return amount
+
+
+def _decimal(value: Any, cell: Any) -> Decimal:
+    return _number(value)
+
+
+def _percent(value: Any, cell: Any) -> Decimal:
+    if isinstance(value, str) and value.strip().endswith(("%", "％")):
+        amount = _number(value.strip()[:-1])
+    else:
+        amount = _number(value)
+        if isinstance(value, int | float) and _is_percent_format(cell):
+            amount *= 100
+    if not 0 <= amount <= 100:
+        raise _CellError(f"百分比应在 0 到 100 之间: {_plain_number_text(amount)}")
+    return amount
+
+
+def _int(value: Any, cell: Any) -> int:
+    amount = _number(value)
+    if amount != amount.to_integral_value():
+        raise _CellError(f"不是整数: {_plain_number_text(amount)}")
+    return int(amount)
+
+
+def _year(value: Any, cell: Any) -> int:
+    try:
+        year = _int(value, cell)
+    except _CellError:
+        raise _CellError(f"不是年度: {value!r}") from None
+    if not 2000 <= year <= 2100:
+        raise _CellError(f"年度应在 2000 到 2100 之间: {year}")
+    return year
+
+
+def _bool(value: Any, cell: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise _CellError(f"应填「是」或「否」，不是 {text!r}")
+
+
+def _date(value: Any, cell: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        match = DATE_TEXT.match(value.strip())
+        if match:
+            try:
+                return date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                pass
+    raise _CellError(f"不是日期（应为日期单元格或 YYYY-MM-DD）: {value!r}")
+
+
+def _choice_converter(column: Column) -> Callable[[Any, Any], str]:
+    allowed = "、".join(column.choices)
+
+    def convert(value: Any, cell: Any) -> str:
+        text = _text(value, cell)
+        if text in column.choices:
+            return text
+        alias = CHOICE_ALIASES.get(text) or text.upper()
+        if alias in column.choices:
+            return alias
+        raise _CellError(f"「{text}」不是可选值；可选: {allowed}")
+
+    return convert
+
+
+_CONVERTERS: dict[str, Callable[[Any, Any], Any]] = {
+    "text": _text,
+    "code": _code,
+    "money": _money,
+    "number": _decimal,
+    "percent": _percent,
+    "int": _int,
+    "year": _year,
+    "bool": _bool,
+    "date": _date,
+}
+_NUMERIC_KINDS = {"money", "number", "percent", "int", "year"}
+
+
+def _converter(column: Column) -> Callable[[Any, Any], Any]:
+    if column.kind == "choice":
+        return _choice_converter(column)
+    return _CONVERTERS[column.kind]
+
+
+def convert_cell(column: Column, cell: Any, converter: Callable[[Any, Any], Any] | None = None) -> Any:
+    """The value of one cell for `column`, or `_CellError` with the reason; blank optional cells give None."""
+    data_type = getattr(cell, "data_type", "n")
+    value = getattr(cell, "value", cell)
+    if data_type == "f" or (
+        column.kind in _NUMERIC_KINDS and isinstance(value, str) and value.lstrip().startswith("=")
+    ):
+        raise _CellError("不接受公式，请复制后“粘贴为数值”")
+    if data_type == "e":
+        raise _CellError(f"单元格是错误值 {value}")
+    if not isinstance(value, str | int | float | Decimal | bool | datetime | date) and value is not None:
+        raise _CellError(f"无法识别的单元格内容: {type(value).__name__}")
+    if _is_blank(value):
+        if column.required:
+            raise _CellError("必填")
+        return None
+    return (converter or _converter(column))(value, cell)
+
+
+# ------------------------------------------------------------------------------------------- headers
+
+
+def normalize_header(value: Any) -> str:
+    """Headers compare without whitespace and with full-width brackets, as users retype them."""
+    text = "" if value is None else str(value)
+    text = re.sub(r"\s+", "", text).replace("\u3000", "")
+    return text.replace("(", "（").replace(")", "）").replace("％", "%")
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+class _Collector:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[ImportProblem] = []
+
+    def add(self, reason: str, sheet: str | None = None, row: int | None = None, column: str | None = None) -> None:
+        self.problems.append(ImportProblem(self.file, sheet, row, column, reason))
+
+
+def _match_headers(
+    cells: Sequence[Any], sheet: SheetSpec, found: _Collector, second_row: Sequence[Any] | None
+) -> dict[int, Column] | None:
+    """Map column positions to spec columns (every header problem is reported); None when no spec header is there.
+
+    Columns that are recognised are still read when others are wrong, so the rest of the sheet is checked too.
+    """
+    expected = {normalize_header(c.header): c for c in sheet.columns}
+    texts = [normalize_header(getattr(cell, "value", cell)) for cell in cells]
+    while texts and not texts[-1]:
+        texts.pop()  # blank trailing columns are ignored
+    if not texts and second_row is None:
+        if not sheet.required:
+            return {}  # an optional sheet left completely empty: nothing to import
+        found.add(f"工作表是空的；应有表头: {'、'.join(sheet.headers)}", sheet.name, 1)
+        return None
+    if not any(text in expected for text in texts):
+        second = [normalize_header(getattr(cell, "value", cell)) for cell in second_row or ()]
+        if sum(text in expected for text in second) * 2 >= len(expected):
+            found.add("表头必须在第 1 行：第 2 行才像表头，请删除上面的标题行", sheet.name, 1)
+        else:
+            found.add(f"第 1 行不是本工作表的表头；应包含列: {'、'.join(sheet.headers)}", sheet.name, 1)
+        return None
+    mapping: dict[int, Column] = {}
+    first_seen: dict[str, int] = {}
+    extras: list[tuple[int, str]] = []
+    blanks: list[int] = []
+    for index, text in enumerate(texts):
+        letter = _column_letter(index)
+        if not text:
+            blanks.append(index)
+        elif text in first_seen:
+            found.add(
+                f"表头重复：{letter} 列与 {_column_letter(first_seen[text])} 列同名",
+                sheet.name,
+                1,
+                expected[text].header,
+            )
+        elif text in expected:
+            first_seen[text] = index
+            mapping[index] = expected[text]
+        else:
+            extras.append((index, text))
+    missing = [c for key, c in expected.items() if key not in first_seen]
+    for index, text in extras:
+        letter = _column_letter(index)
+        best = max(missing, key=lambda c: difflib.SequenceMatcher(None, text, c.header).ratio(), default=None)
+        if best is not None and (
+            len(missing) == len(extras) or difflib.SequenceMatcher(None, text, best.header).ratio() >= 0.4
+        ):
+            missing.remove(best)
+            found.add(f"{letter} 列的列名「{text}」不符合格式，应为「{best.header}」", sheet.name, 1, text)
+        else:
+            found.add(
+                f"{letter} 列「{text}」不是本工作表的列（请删除）；应有的列: {'、'.join(sheet.headers)}",
+                sheet.name,
+                1,
+                text,
+            )
+    for index in blanks:
+        letter = _column_letter(index)
+        if missing:
+            column = missing.pop(0)
+            found.add(f"{letter} 列的表头为空（合并单元格？），应为「{column.header}」", sheet.name, 1, column.header)
+        else:
+            found.add(f"{letter} 列的表头为空（合并单元格或空列？请删除该列或填写列名）", sheet.name, 1)
+    for column in missing:
+        found.add("缺少此列", sheet.name, 1, column.header)
+    return mapping
+
+
+# -------------------------------------------------------------------------------------------- files
+
+
+def _check_container(data: bytes, found: _Collector, max_bytes: int) -> bool:
+    """Is this a real .xlsx (OOXML zip)? One clear problem otherwise, never a traceback."""
+    if data.startswith(OLE_MAGIC):
+        found.add("这是旧版 .xls 文件或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交")
+        return False
+    if not data.startswith(ZIP_MAGIC):
+        found.add("不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 打开后“另存为” .xlsx")
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        found.add("文件已损坏（不是完整的 .xlsx 压缩包）；请重新保存后再提交")
+        return False
+    names = {info.filename for info in infos}
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
+        hint = "（像是 Word 文档）" if any(n.startswith("word/") for n in names) else ""
+        found.add(f"不是 Excel 工作簿（.xlsx）{hint}；请提交 .xlsx 格式的工作簿")
+        return False
+    if sum(info.file_size for info in infos) > max_bytes * UNZIPPED_FACTOR:
+        found.add("工作簿解压后过大，拒绝读取")
+        return False
+    return True
+
+
+def read_workbook(
+    path: Path,
+    kind: str | None = None,
+    *,
+    max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
+) -> ParsedWorkbook:
+    """Read and validate one workbook; raise `ImportRejected` listing every problem found."""
+    parsed, problems = parse_workbook(path, kind, max_rows=max_rows, max_bytes=max_bytes)
+    if problems or parsed is None:
+        raise ImportRejected(problems)
+    return parsed
+
+
+def parse_workbook(
+    path: Path,
+    kind: str | None = None,
+    *,
+    max_rows: int = MAX_ROWS,
+    max_bytes: int = MAX_BYTES,
+) -> tuple[ParsedWorkbook | None, list[ImportProblem]]:
+    """Like `read_workbook` but never raises: what could be read, and every problem found.
+
+    The workbook is None when the file itself is unusable (missing, not an .xlsx, unknown kind). Otherwise
+    refused cells are None in their row (and named in `ParsedRow.errors`), so the loader can still check
+    the cross-references of the rest and a single refusal lists every problem of the file.
+    """
+    path = Path(path)
+    found = _Collector(path.name)
+    spec: WorkbookSpec | None = None
+    if kind is not None:
+        if kind not in SPECS:
+            found.add(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}")
+            return None, found.problems
+        spec = SPECS[kind]
+    if not path.exists():
+        found.add("文件不存在")
+        return None, found.problems
+    if not path.is_file():
+        found.add("不是文件")
+        return None, found.problems
+    size = path.stat().st_size
+    if size == 0:
+        found.add("文件是空的（0 字节）")
+        return None, found.problems
+    if size > max_bytes:
+        found.add(f"文件过大（{size / 1024 / 1024:.1f} MB，上限 {max_bytes / 1024 / 1024:.0f} MB）")
+        return None, found.problems
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if not _check_container(data, found, max_bytes):
+        return None, found.problems
+
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many kinds on malformed parts; the user needs one sentence
+        found.add(f"无法读取工作簿（{type(exc).__name__}: {exc}）；请用 Excel 打开后重新保存为 .xlsx")
+        return None, found.problems
+    try:
+        sheets = _read_sheets(workbook, spec, found, max_rows)
+    finally:
+        workbook.close()
+    if sheets is None:
+        return None, found.problems
+    parsed, detected = sheets
+    return ParsedWorkbook(path=path, kind=detected, sha256=digest, sheets=parsed), found.problems
+
+
+def _read_sheets(
+    workbook: Any, spec: WorkbookSpec | None, found: _Collector, max_rows: int
+) -> tuple[dict[str, list[ParsedRow]], str] | None:
+    actual = {name.strip(): name for name in workbook.sheetnames}
+    if spec is None:
+        detected = detect_kind(list(actual))
+        if detected is None:
+            expected = "；".join(
+                f"{s.title}: {'、'.join(sh.name for sh in s.sheets if sh.required)}" for s in SPECS.values()
+            )
+            found.add(
+                f"无法识别表格类型：工作表为 {'、'.join(workbook.sheetnames) or '（无）'}；应包含以下之一 —— {expected}"
+            )
+            return None
+        spec = SPECS[detected]
+    parsed: dict[str, list[ParsedRow]] = {}
+    budget = [max_rows]
+    for sheet in spec.sheets:
+        parsed[sheet.name] = []
+        name = actual.get(sheet.name)
+        if name is None:
+            if sheet.required:
+                found.add(f"缺少工作表「{sheet.name}」（{spec.title}应有: {'、'.join(s.name for s in spec.sheets)}）")
+            continue
+        ws = workbook[name]
+        if not hasattr(ws, "iter_rows"):
+            found.add("不是普通工作表（图表页？）", sheet.name)
+            continue
+        if budget[0] < 0:
+            continue
+        try:
+            parsed[sheet.name] = _read_sheet(ws, sheet, found, budget, max_rows)
+        except Exception as exc:  # a malformed sheet part: report it, never a traceback
+            found.add(f"无法读取工作表（{type(exc).__name__}: {exc}）", sheet.name)
+    return parsed, spec.kind
+
+
+def _read_sheet(ws: Any, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int) -> list[ParsedRow]:
+    ws.reset_dimensions()  # some generators write a wrong <dimension>; read what is really there
+    rows = ws.iter_rows()
+    header = next(rows, ())
+    second = next(rows, None)
+    mapping = _match_headers(header, sheet, found, second)
+    if mapping is None:
+        return []
+    converters = [(index, column, _converter(column)) for index, column in mapping.items()]
+    missing = {c.field for c in sheet.columns} - {c.field for c in mapping.values()}
+    key_columns = [c for c in sheet.columns if c.field in sheet.key]
+    key_label = "、".join(c.header for c in key_columns)
+    seen_keys: dict[tuple[Any, ...], int] = {}
+    result: list[ParsedRow] = []
+
+    def data_rows() -> Any:
+        if second is not None:
+            yield second
+        yield from rows
+
+    for row_number, cells in enumerate(data_rows(), start=2):
+        if all(_is_blank(getattr(cells[i], "value", None)) for i in mapping if i < len(cells)):
+            continue
+        budget[0] -= 1
+        if budget[0] < 0:
+            found.add(f"数据行超过上限 {max_rows} 行，其余行未检查", sheet.name, row_number)
+            break
+        values: dict[str, Any] = dict.fromkeys(missing)
+        errors = set(missing)
+        for index, column, converter in converters:
+            cell = cells[index] if index < len(cells) else None
+            try:
+                values[column.field] = convert_cell(column, cell, converter)
+            except _CellError as exc:
+                found.add(str(exc), sheet.name, row_number, column.header)
+                values[column.field] = None
+                errors.add(column.field)
+        if key_columns:
+            key = tuple(values[c.field] for c in key_columns)
+            if all(part is not None for part in key):
+                first = seen_keys.get(key)
+                if first is not None:
+                    shown = " + ".join(str(part) for part in key)
+                    found.add(
+                        f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复",
+                        sheet.name,
+                        row_number,
+                        key_label,
+                    )
+                else:
+                    seen_keys[key] = row_number
+        result.append(ParsedRow(row_number, values, errors))
+    return result

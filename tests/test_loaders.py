@@ -1,0 +1,547 @@
+"""Loading workbooks into the database: every cross-reference checked first, all or nothing, idempotent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, SQLModel, select
+
+from models import (
+    Cycle,
+    Department,
+    Evaluation,
+    ExAnteAssessment,
+    FiscalPolicy,
+    Indicator,
+    MonitoringRecord,
+    Project,
+    Publication,
+    Sample,
+    SampleMember,
+    Selection,
+    Submission,
+    TargetReview,
+    get_engine,
+)
+from perfcycle.loaders import import_file, load
+from perfcycle.policy import load_policy
+from perfcycle.workbooks.formats import SPECS
+from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
+from perfcycle.workbooks.writer import write_workbook
+
+D = Decimal
+YEAR = 2024
+WAN = 1_000_000
+
+
+def department(code: str, name: str) -> dict[str, Any]:
+    return {"code": code, "name": name, "contact": "联系人", "email": f"{code.lower()}@example.cn", "head": "负责人"}
+
+
+def project(code: str, dept: str, budget: str, request: str, **kw: Any) -> dict[str, Any]:
+    row = {
+        "code": code,
+        "department_code": dept,
+        "name": f"项目{code}",
+        "type": "事业发展类",
+        "attribute": "新增",
+        "budget_wan": D(budget),
+        "request_wan": D(request),
+        "policy_related": False,
+        "high_attention": False,
+    }
+    return row | kw
+
+
+def base_data() -> dict[str, list[dict[str, Any]]]:
+    return {
+        "部门": [department("D01", "区教育局"), department("D02", "区卫健委"), department("D03", "区民政局")],
+        "项目": [
+            project("P101", "D01", "1000", "600"),
+            project("P102", "D01", "200", "200", type="机构运行保障类", attribute="经常性"),
+            project("P201", "D02", "3000", "1200", attribute="延续"),
+            project("P301", "D03", "50.55", "0"),
+        ],
+        "财政政策": [{"code": "F01", "name": "学生资助政策", "department_code": "D01", "funds_wan": D("500")}],
+        "历年抽查": [{"year": 2022, "department_code": "D01"}, {"year": 2023, "department_code": "D02"}],
+        "历年评价": [
+            {"year": 2023, "kind": "财政重点评价", "object_type": "项目", "object_code": "P201", "score": 88},
+            {"year": 2023, "kind": "自评", "object_type": "部门", "object_code": "D02", "score": D("90.5")},
+        ],
+    }
+
+
+def write(tmp_path: Path, kind: str, rows: dict[str, list[dict[str, Any]]], name: str | None = None) -> Path:
+    return write_workbook(tmp_path / (name or f"{kind}.xlsx"), SPECS[kind], rows)
+
+
+def import_base(tmp_path: Path, db_url: str) -> None:
+    import_file(write(tmp_path, "base", base_data()), year=YEAR, url=db_url)
+
+
+def open_cycle(db_url: str, status: str = "open") -> int:
+    with Session(get_engine(db_url)) as s:
+        cycle = Cycle(year=YEAR, budget_year=YEAR + 2, status=status, policy_json=load_policy(YEAR).as_json())
+        s.add(cycle)
+        s.commit()
+        assert cycle.id is not None
+        return cycle.id
+
+
+def counts(db_url: str) -> dict[str, int]:
+    with get_engine(db_url).connect() as conn:
+        return {
+            t.name: conn.execute(sql_select(func.count()).select_from(t)).scalar_one()
+            for t in SQLModel.metadata.sorted_tables
+        }
+
+
+def digest(db_url: str) -> str:
+    """A hash of every row of every table: equal digests mean the database did not change."""
+    h = hashlib.sha256()
+    with get_engine(db_url).connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in conn.execute(sql_select(table).order_by(*table.primary_key.columns)):
+                h.update(repr((table.name, tuple(row))).encode())
+    return h.hexdigest()
+
+
+def rejected(path: Path, db_url: str, **kw: Any) -> list[ImportProblem]:
+    kw.setdefault("year", YEAR)
+    with pytest.raises(ImportRejected) as caught:
+        import_file(path, url=db_url, **kw)
+    return caught.value.problems
+
+
+def where(problems: list[ImportProblem]) -> list[tuple[str | None, int | None, str | None]]:
+    return [(p.sheet, p.row, p.column) for p in problems]
+
+
+def fetch(db_url: str, model: Any, *conditions: Any) -> list[Any]:
+    with Session(get_engine(db_url)) as s:
+        return list(s.exec(select(model).where(*conditions)))
+
+
+def indicator(dept: str, proj: str, name: str, **kw: Any) -> dict[str, Any]:
+    row = {"department_code": dept, "project_code": proj, "level1": "产出", "level2": "数量", "name": name,
+           "operator": "≥", "target": "10", "unit": "个"}  # fmt: skip
+    return row | kw
+
+
+def targets_file(tmp_path: Path, rows: list[dict[str, Any]], name: str = "targets.xlsx") -> Path:
+    return write(tmp_path, "targets", {"绩效指标": rows}, name)
+
+
+# ------------------------------------------------------------------------------------------------ base
+
+
+def test_bad_base_workbook_is_refused_with_one_problem_each_and_nothing_written(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    before = digest(db_url)
+    data = base_data()
+    data["项目"] = [
+        project("P101", "D01", "1000", "600"),  # row 2: fine
+        project("P102", "D01", "200", "200") | {"budget_wan": "abc"},  # row 3: text in a money column
+        project("P201", "D02", "3000", "-5"),  # row 4: negative amount
+        project("P301", "D99", "50", "0"),  # row 5: unknown department
+        project("P101", "D01", "1", "1"),  # row 6: duplicate project code
+    ]
+    path = write(tmp_path, "base", data, "bad-base.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    workbook["部门"]["B1"] = "部门名"  # wrong header
+    workbook.save(path)
+
+    problems = rejected(path, db_url)
+
+    assert where(problems) == [
+        ("部门", 1, "部门名"),
+        ("项目", 3, "年度预算（万元）"),
+        ("项目", 4, "预算年度申请（万元）"),
+        ("项目", 5, "部门编码"),
+        ("项目", 6, "项目编码"),
+    ]
+    reasons = [p.reason for p in problems]
+    assert "应为「部门名称」" in reasons[0]
+    assert reasons[1] == "不是数字: 'abc'"
+    assert reasons[2] == "金额不能为负数: -5"
+    assert "D99" in reasons[3] and "不存在" in reasons[3]
+    assert reasons[4].startswith("与第 2 行重复（P101）")
+    assert all(p.file == "bad-base.xlsx" for p in problems)
+    assert digest(db_url) == before
+
+
+def test_good_base_import_then_reimport_changes_nothing(db_url: str, tmp_path: Path) -> None:
+    path = write(tmp_path, "base", base_data())
+    result = import_file(path, year=YEAR, url=db_url)
+    assert (result.kind, result.rows, result.skipped) == ("base", 12, False)
+    after_first = counts(db_url)
+    assert after_first["department"] == 3 and after_first["project"] == 4 and after_first["fiscal_policy"] == 1
+    assert after_first["submission"] == 0  # base data is not a stage submission
+    (p101,) = fetch(db_url, Project, Project.code == "P101")
+    assert (p101.year, p101.budget_fen, p101.request_fen) == (YEAR, 1000 * WAN, 600 * WAN)
+    (p301,) = fetch(db_url, Project, Project.code == "P301")
+    assert p301.budget_fen == 50_550_000
+    history = fetch(db_url, Cycle)
+    assert sorted((c.year, c.budget_year, c.status) for c in history) == [
+        (2022, 2024, "historical"),
+        (2023, 2025, "historical"),
+    ]
+    samples = fetch(db_url, Sample)
+    assert len(samples) == 2 and all(s.imported and s.algorithm == "imported" and s.size == 1 for s in samples)
+    evaluations = {(e.kind, e.object_type, e.object_code): e for e in fetch(db_url, Evaluation)}
+    assert evaluations[("fiscal", "project", "P201")].score == D("88")
+    assert evaluations[("self", "department", "D02")].score == D("90.5")
+    assert evaluations[("self", "department", "D02")].grade == ""
+
+    before = digest(db_url)
+    again = import_file(path, year=YEAR, url=db_url)
+    assert again.rows == 12
+    assert counts(db_url) == after_first
+    assert digest(db_url) == before
+
+
+def test_base_update_changes_fields_in_place(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    data = base_data()
+    data["部门"][0]["name"] = "区教育体育局"
+    data["项目"][0]["budget_wan"] = D("1000.01")
+    data["历年抽查"].append({"year": 2023, "department_code": "D03"})
+    import_file(write(tmp_path, "base", data, "base2.xlsx"), year=YEAR, url=db_url)
+    (d01,) = fetch(db_url, Department, Department.code == "D01")
+    (p101,) = fetch(db_url, Project, Project.code == "P101")
+    assert d01.name == "区教育体育局" and p101.budget_fen == 1_000_010_000
+    assert counts(db_url)["project"] == 4 and counts(db_url)["sample_member"] == 3
+
+
+def test_base_history_must_be_earlier_years(db_url: str, tmp_path: Path) -> None:
+    data = base_data()
+    data["历年抽查"].append({"year": YEAR, "department_code": "D77"})
+    problems = rejected(write(tmp_path, "base", data), db_url)
+    assert where(problems) == [("历年抽查", 4, "年度"), ("历年抽查", 4, "部门编码")]
+    assert counts(db_url)["department"] == 0
+
+
+def test_load_leaves_the_commit_to_the_caller(session: Session, tmp_path: Path) -> None:
+    parsed = read_workbook(write(tmp_path, "base", base_data()))
+    load(session, parsed, year=YEAR)
+    assert len(session.exec(select(Project)).all()) == 4
+    session.rollback()
+    assert session.exec(select(Project)).all() == []
+
+
+# ----------------------------------------------------------------------------------------- submissions
+
+
+def test_submission_needs_an_open_cycle(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    path = targets_file(tmp_path, [indicator("D01", "P101", "学校数")])
+    (problem,) = rejected(path, db_url)
+    assert str(problem) == "targets.xlsx: 没有 2024 年度的绩效管理周期，请先启动周期"
+    (historical,) = rejected(path, db_url, year=2023)  # 2023 exists, but only as imported history
+    assert historical.reason == "没有 2023 年度的绩效管理周期，请先启动周期"
+    assert counts(db_url)["submission"] == 0
+
+
+def test_targets_for_another_departments_project_are_refused(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    before = digest(db_url)
+    path = targets_file(
+        tmp_path,
+        [
+            indicator("D01", "P101", "学校数"),
+            indicator("D01", "P201", "门诊人次"),
+            indicator("D99", "P102", "车辆数"),
+            indicator("D01", "P999", "不存在的项目"),
+            indicator("D01", "P102", "覆盖率", target="约九成"),
+        ],
+    )
+    problems = rejected(path, db_url)
+    assert [(p.row, p.column, p.reason) for p in problems] == [
+        (3, "项目编码", "项目 P201 属于部门 D02，不属于 D01"),
+        (4, "部门编码", "部门编码「D99」不存在（请先在基础数据中登记该部门）"),
+        (5, "项目编码", "项目「P999」不是 2024 年度的项目（基础数据中没有）"),
+        (6, "目标值", "定量指标（运算符 ≥）的目标值必须是数字: '约九成'"),
+    ]
+    assert digest(db_url) == before
+
+
+def test_targets_resubmission_replaces_indicators_and_keeps_history(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    cycle_id = open_cycle(db_url)
+    first = targets_file(
+        tmp_path,
+        [
+            indicator("D01", "P101", "学校数", target="12", unit="所"),
+            indicator("D01", "P101", "入学率", level1="效益", level2="社会效益", target="95%", unit=None),
+            indicator(
+                "D01",
+                "P101",
+                "家长满意",
+                level1="满意度",
+                level2="服务对象满意度",
+                operator="定性",
+                target="明显提升",
+                unit=None,
+            ),
+            indicator("D01", "P102", "车辆数", target="3", weight=D("40")),
+        ],
+        "D01-targets-v1.xlsx",
+    )
+    result = import_file(first, year=YEAR, url=db_url)
+    assert (result.scope, result.rows, result.skipped) == ("D01", 4, False)
+    indicators = {i.name: i for i in fetch(db_url, Indicator)}
+    assert indicators["学校数"].target_value == D("12") and indicators["学校数"].unit == "所"
+    assert indicators["入学率"].target_value == D("95") and indicators["入学率"].unit == "%"
+    assert indicators["家长满意"].target_value is None and indicators["家长满意"].target_text == "明显提升"
+    assert indicators["车辆数"].weight == D("40")
+    reviews = fetch(db_url, TargetReview)
+    assert len(reviews) == 2 and {r.status for r in reviews} == {"submitted"}
+    with Session(get_engine(db_url)) as s:  # the coordinator approved P101 meanwhile
+        review = s.exec(select(TargetReview)).first()
+        assert review is not None
+        review.status = "approved"
+        s.add(review)
+        s.commit()
+
+    second = targets_file(
+        tmp_path,
+        [indicator("D01", "P101", "新建学校数", target="2"), indicator("D01", "P101", "受益学生", level1="效益")],
+        "D01-targets-v2.xlsx",
+    )
+    result = import_file(second, year=YEAR, url=db_url)
+    assert result.scope == "D01" and not result.skipped
+    names = sorted(i.name for i in fetch(db_url, Indicator, Indicator.cycle_id == cycle_id))
+    assert names == ["受益学生", "新建学校数", "车辆数"]  # P101 replaced, P102 (not in the file) kept
+    assert {r.status for r in fetch(db_url, TargetReview)} == {"submitted"}
+    submissions = sorted(fetch(db_url, Submission), key=lambda s: s.id)
+    assert [(s.source_name, s.current, s.scope, s.kind) for s in submissions] == [
+        ("D01-targets-v1.xlsx", False, "D01", "targets"),
+        ("D01-targets-v2.xlsx", True, "D01", "targets"),
+    ]
+
+    before = digest(db_url)
+    again = import_file(second, year=YEAR, url=db_url)
+    assert again.skipped and again.scope == "D01"
+    assert digest(db_url) == before
+
+    import_file(first, year=YEAR, url=db_url)  # going back to v1 reactivates its record, no duplicate
+    assert [(s.source_name, s.current) for s in sorted(fetch(db_url, Submission), key=lambda s: s.id)] == [
+        ("D01-targets-v1.xlsx", True),
+        ("D01-targets-v2.xlsx", False),
+    ]
+    assert len(fetch(db_url, Indicator)) == 4
+
+
+def test_multi_department_file_has_scope_star(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    path = targets_file(tmp_path, [indicator("D01", "P101", "学校数"), indicator("D02", "P201", "门诊人次")])
+    assert import_file(path, year=YEAR, url=db_url).scope == "*"
+
+
+def monitoring_row(proj: str, quarter: str, spent: str, dept: str = "D01", **kw: Any) -> dict[str, Any]:
+    row = {"department_code": dept, "project_code": proj, "quarter": quarter, "spent_wan": D(spent),
+           "target_progress": D("30"), "likelihood": "确定能"}  # fmt: skip
+    return row | kw
+
+
+def monitoring_file(tmp_path: Path, rows: list[dict[str, Any]], name: str) -> Path:
+    return write(tmp_path, "monitoring", {"项目监控": rows}, name)
+
+
+def test_monitoring_spending_may_not_decrease_or_exceed_the_budget(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    q1 = monitoring_file(tmp_path, [monitoring_row("P101", "Q1", "100"), monitoring_row("P102", "Q1", "10")], "q1.xlsx")
+    result = import_file(q1, year=YEAR, quarter="Q1", url=db_url)
+    assert result.scope == "Q1:D01"
+    (record,) = fetch(db_url, MonitoringRecord, MonitoringRecord.project_id == _project_id(db_url, "P101"))
+    assert (record.spent_fen, record.target_progress, record.light) == (100 * WAN, D("30"), "")
+
+    before = digest(db_url)
+    q2 = monitoring_file(
+        tmp_path, [monitoring_row("P101", "Q2", "50"), monitoring_row("P102", "Q2", "200.01")], "q2.xlsx"
+    )
+    problems = rejected(q2, db_url, quarter="Q2")
+    assert where(problems) == [("项目监控", 2, "累计支出（万元）"), ("项目监控", 3, "累计支出（万元）")]
+    assert "少于 Q1 已报的 100.00 万元" in problems[0].reason and "累计支出不能减少" in problems[0].reason
+    assert problems[1].reason.startswith("累计支出超过年度预算")
+    assert digest(db_url) == before
+
+    wrong_quarter = rejected(q2, db_url, quarter="Q3")
+    assert where(wrong_quarter) == [
+        ("项目监控", 2, "季度"),
+        ("项目监控", 3, "季度"),
+        ("项目监控", 3, "累计支出（万元）"),
+    ]
+    assert wrong_quarter[0].reason == "季度应为 Q3（本次导入的季度），不是 Q2"
+
+    import_file(monitoring_file(tmp_path, [monitoring_row("P101", "Q2", "150")], "q2-ok.xlsx"), year=YEAR, url=db_url)
+    assert len(fetch(db_url, MonitoringRecord)) == 3
+
+
+def _project_id(db_url: str, code: str) -> int:
+    (p,) = fetch(db_url, Project, Project.code == code)
+    return int(p.id)
+
+
+def test_self_evaluation(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    import_file(
+        targets_file(
+            tmp_path,
+            [indicator("D01", "P101", "学校数"), indicator("D01", "P101", "满意", level1="满意度", operator="定性")],
+        ),
+        year=YEAR,
+        url=db_url,
+    )
+    rows: dict[str, list[dict[str, Any]]] = {
+        "指标完成": [
+            {"department_code": "D01", "project_code": "P101", "name": "学校数", "actual": D("11")},
+            {"department_code": "D01", "project_code": "P101", "name": "满意", "achievement": "部分达成"},
+        ],
+        "项目自评": [{"department_code": "D01", "project_code": "P101", "claimed_score": D("95.5")}],
+        "部门自评": [
+            {"department_code": "D01", "claimed_score": 93, "evaluated_project_code": "P101",
+             "department_evaluation_score": 90, "published_on": "2025-03-31"}
+        ],
+    }  # fmt: skip
+    result = import_file(write(tmp_path, "self_evaluation", rows), year=YEAR, url=db_url)
+    assert result.scope == "D01"
+    indicators = {i.name: i for i in fetch(db_url, Indicator)}
+    assert indicators["学校数"].actual == D("11") and indicators["满意"].achievement == "部分达成"
+    evaluations = {(e.kind, e.object_type, e.object_code): e for e in fetch(db_url, Evaluation)}
+    assert evaluations[("self", "project", "P101")].claimed_score == D("95.5")
+    assert evaluations[("self", "project", "P101")].score is None
+    assert evaluations[("self", "department", "D01")].claimed_score == D("93")
+    assert evaluations[("department", "project", "P101")].score == D("90")
+    assert evaluations[("department", "project", "P101")].evaluator == "区教育局"
+    (publication,) = fetch(db_url, Publication)
+    assert str(publication.published_on) == "2025-03-31"
+
+    rows["指标完成"] = [
+        {"department_code": "D01", "project_code": "P101", "name": "学校数"},
+        {"department_code": "D01", "project_code": "P101", "name": "校舍面积", "actual": 1},
+    ]
+    rows["部门自评"][0]["evaluated_project_code"] = "P201"
+    problems = rejected(write(tmp_path, "self_evaluation", rows, "self2.xlsx"), db_url)
+    assert [(p.sheet, p.row, p.column) for p in problems] == [
+        ("指标完成", 2, "实际值"),
+        ("指标完成", 3, "三级指标"),
+        ("部门自评", 2, "部门评价项目编码"),
+    ]
+    assert problems[0].reason == "定量指标必须填写实际值"
+
+
+def panel_row(proj: str, **kw: Any) -> dict[str, Any]:
+    row = {"project_code": proj, "necessity": 18, "economy": 16, "targets": D("15.5"), "feasibility": 17,
+           "compliance": 14, "proposed_cut_wan": D("100"), "comment": "压减设备购置", "assessor": "专家组"}  # fmt: skip
+    return row | kw
+
+
+def test_panel_scores(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    bad = write(
+        tmp_path,
+        "panel_scores",
+        {
+            "评估评分": [
+                panel_row("P102"),
+                panel_row("P101", economy=21),
+                panel_row("P201", proposed_cut_wan=D("1200.01")),
+            ]
+        },
+        "bad-panel.xlsx",
+    )
+    problems = rejected(bad, db_url)
+    assert where(problems) == [
+        ("评估评分", 2, "项目编码"),
+        ("评估评分", 3, "投入经济性"),
+        ("评估评分", 4, "建议压减（万元）"),
+    ]
+    assert "不在事前评估范围" in problems[0].reason
+    import_file(
+        write(tmp_path, "panel_scores", {"评估评分": [panel_row("P101"), panel_row("P201")]}), year=YEAR, url=db_url
+    )
+    assessments = {a.project_id: a for a in fetch(db_url, ExAnteAssessment)}
+    p101 = assessments[_project_id(db_url, "P101")]
+    assert json.loads(p101.scores_json) == {
+        "立项必要性": "18", "投入经济性": "16", "绩效目标合理性": "15.5", "实施方案可行性": "17", "筹资合规性": "14"
+    }  # fmt: skip
+    assert (p101.request_fen, p101.proposed_cut_fen, p101.total, p101.conclusion) == (600 * WAN, 100 * WAN, None, "")
+
+
+def test_review_scores_need_a_sample_and_a_sampled_department(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    cycle_id = open_cycle(db_url)
+    rows = [
+        {
+            "department_code": "D01",
+            "project_code": "P101",
+            "score": D("82.5"),
+            "comment": "资料不全",
+            "reviewer": "复核组",
+        },
+        {"department_code": "D02", "project_code": "P201", "score": 70, "reviewer": "复核组"},
+    ]
+    path = write(tmp_path, "review_scores", {"复核评分": rows})
+    (problem,) = rejected(path, db_url)
+    assert problem.reason == "本周期尚未抽样" and problem.sheet is None
+    with Session(get_engine(db_url)) as s:
+        sample = Sample(cycle_id=cycle_id, seed="1", algorithm="tiered-random-v1", size=1)
+        s.add(sample)
+        s.flush()
+        d01 = s.exec(select(Department).where(Department.code == "D01")).one()
+        s.add(SampleMember(sample_id=sample.id, department_id=d01.id))  # type: ignore[arg-type]
+        s.commit()
+    (problem,) = rejected(path, db_url)
+    assert (problem.row, problem.column, problem.reason) == (3, "部门编码", "部门 D02 不在本周期的抽查复核名单中")
+    import_file(write(tmp_path, "review_scores", {"复核评分": rows[:1]}, "ok.xlsx"), year=YEAR, url=db_url)
+    (review,) = fetch(db_url, Evaluation, Evaluation.kind == "review")
+    assert (review.object_code, review.score, review.findings, review.evaluator) == (
+        "P101",
+        D("82.5"),
+        "资料不全",
+        "复核组",
+    )
+
+
+def test_third_party_scores_only_for_selected_objects(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    cycle_id = open_cycle(db_url)
+    with Session(get_engine(db_url)) as s:
+        s.add(Selection(cycle_id=cycle_id, object_type="project", object_code="P201", amount_fen=3000 * WAN))
+        s.add(Selection(cycle_id=cycle_id, object_type="policy", object_code="F01", amount_fen=500 * WAN))
+        s.commit()
+    rows = [
+        {
+            "object_type": "项目",
+            "object_code": "P201",
+            "score": 78,
+            "findings": "绩效目标不够细化",
+            "evaluator": "某评价公司",
+        },
+        {"object_type": "政策", "object_code": "F01", "score": 91, "findings": "效果良好", "evaluator": "某评价公司"},
+        {"object_type": "部门", "object_code": "D03", "score": 101, "findings": "-", "evaluator": "某评价公司"},
+    ]
+    problems = rejected(write(tmp_path, "third_party_scores", {"重点评价": rows}), db_url)
+    assert where(problems) == [("重点评价", 4, "对象编码"), ("重点评价", 4, "得分")]
+    import_file(write(tmp_path, "third_party_scores", {"重点评价": rows[:2]}, "ok.xlsx"), year=YEAR, url=db_url)
+    fiscal = {
+        e.object_code: e
+        for e in fetch(db_url, Evaluation, Evaluation.kind == "fiscal", Evaluation.cycle_id == cycle_id)
+    }
+    assert fiscal["P201"].amount_fen == 3000 * WAN and fiscal["P201"].score == D("78")
+    (f01,) = fetch(db_url, FiscalPolicy)
+    assert fiscal["F01"].department_id == f01.department_id is not None
