@@ -243,7 +243,7 @@ def run(
 
 def main() -> None:
     """Console-script entry point."""
-    configure_prefect(quiet=True)
+    configure_prefect()
     try:
         app()
     except KeyboardInterrupt:

@@ -280,9 +280,9 @@ def _add_table(doc: Document, rows: list[list[str]]) -> None:
     table = doc.add_table(rows=len(rows), cols=width)
     table.style = doc.styles["Table Grid"]
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for r, values in enumerate(rows):
-        for c in range(width):
-            cell = table.cell(r, c)
+    # Row by row: table.cell(r, c) re-walks the whole grid on every call, quadratic in the table size.
+    for r, (row, values) in enumerate(zip(table.rows, rows, strict=True)):
+        for c, cell in enumerate(row.cells):
             paragraph = cell.paragraphs[0]
             paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
             paragraph.paragraph_format.first_line_indent = Pt(0)
