@@ -73,12 +73,24 @@ def create_all(url: str | None = None) -> None:
     SQLModel.metadata.create_all(get_engine(url))
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Bring the database to the latest Alembic migration."""
-    from alembic import command
+def _alembic_config(url: str | None) -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = str(get_engine(url).url.render_as_string(hide_password=False))
-    command.upgrade(config, revision)
+    return config
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database to the latest Alembic migration."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), revision)
+
+
+def stamp(url: str | None = None, revision: str = "head") -> None:
+    """Mark a schema built by `create_all` as being at `revision` (tests build schemas that way)."""
+    from alembic import command
+
+    command.stamp(_alembic_config(url), revision)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, DateTime, Numeric, Text, UniqueConstraint
@@ -17,18 +18,18 @@ def now() -> datetime:
     return datetime.now(SHANGHAI)
 
 
-def _money(**kw: object) -> object:
-    return Field(default=0, sa_type=BigInteger, **kw)
+def _money() -> Any:
+    return Field(default=0, sa_type=BigInteger)
 
 
-def _score(nullable: bool = True) -> object:
+def _score(nullable: bool = True) -> Any:
     return Field(default=None, sa_type=Numeric(7, 2), nullable=nullable)
 
 
-def _stamp(nullable: bool = False) -> object:
+def _stamp(nullable: bool = False) -> Any:
     if nullable:
         return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)
-    return Field(default_factory=now, sa_type=DateTime(timezone=True))  # type: ignore[call-overload]
+    return Field(default_factory=now, sa_type=DateTime(timezone=True))
 
 
 class Department(SQLModel, table=True):
@@ -55,8 +56,8 @@ class Project(SQLModel, table=True):
     name: str = Field(max_length=300)
     type: str = Field(max_length=20)
     attribute: str = Field(max_length=10)
-    budget_fen: int = _money()  # type: ignore[assignment]
-    request_fen: int = _money()  # type: ignore[assignment]
+    budget_fen: int = _money()
+    request_fen: int = _money()
     policy_related: bool = False
     high_attention: bool = False
 
@@ -71,7 +72,7 @@ class FiscalPolicy(SQLModel, table=True):
     code: str = Field(max_length=64)
     name: str = Field(max_length=300)
     department_id: int | None = Field(default=None, foreign_key="department.id")
-    funds_fen: int = _money()  # type: ignore[assignment]
+    funds_fen: int = _money()
 
 
 class Cycle(SQLModel, table=True):
@@ -86,8 +87,8 @@ class Cycle(SQLModel, table=True):
     policy_digest: str = Field(default="", max_length=64)
     auto_approve: bool = False
     data_source: str = Field(default="", max_length=500)
-    created_at: datetime = _stamp()  # type: ignore[assignment]
-    finished_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    created_at: datetime = _stamp()
+    finished_at: datetime | None = _stamp(nullable=True)
 
 
 class StageState(SQLModel, table=True):
@@ -99,8 +100,8 @@ class StageState(SQLModel, table=True):
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     stage: str = Field(max_length=40)
     status: str = Field(default="pending", max_length=20)
-    started_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
-    finished_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    started_at: datetime | None = _stamp(nullable=True)
+    finished_at: datetime | None = _stamp(nullable=True)
     summary_json: str = Field(default="{}", sa_type=Text)
 
 
@@ -116,7 +117,7 @@ class Submission(SQLModel, table=True):
     sha256: str = Field(max_length=64, description="digest of the submitted cell values, not of the file's bytes")
     rows: int = 0
     current: bool = True
-    received_at: datetime = _stamp()  # type: ignore[assignment]
+    received_at: datetime = _stamp()
 
 
 class Indicator(SQLModel, table=True):
@@ -148,7 +149,7 @@ class TargetReview(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id", index=True)
     status: str = Field(max_length=20, description="missing | returned | submitted | approved")
     reasons: str = Field(default="", sa_type=Text)
-    reviewed_at: datetime = _stamp()  # type: ignore[assignment]
+    reviewed_at: datetime = _stamp()
 
 
 class ExAnteAssessment(SQLModel, table=True):
@@ -160,11 +161,11 @@ class ExAnteAssessment(SQLModel, table=True):
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     project_id: int = Field(foreign_key="project.id")
     scores_json: str = Field(default="{}", sa_type=Text)
-    total: Decimal | None = _score()  # type: ignore[assignment]
+    total: Decimal | None = _score()
     conclusion: str = Field(default="", max_length=20)
-    request_fen: int = _money()  # type: ignore[assignment]
-    proposed_cut_fen: int = _money()  # type: ignore[assignment]
-    cut_fen: int = _money()  # type: ignore[assignment]
+    request_fen: int = _money()
+    proposed_cut_fen: int = _money()
+    cut_fen: int = _money()
     comment: str = Field(default="", sa_type=Text)
     assessor: str = Field(default="", max_length=100)
 
@@ -178,11 +179,11 @@ class MonitoringRecord(SQLModel, table=True):
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     quarter: str = Field(max_length=2)
-    spent_fen: int = _money()  # type: ignore[assignment]
+    spent_fen: int = _money()
     target_progress: Decimal = Field(sa_type=Numeric(7, 2))
     likelihood: str = Field(max_length=10)
     reason: str = Field(default="", sa_type=Text)
-    execution_progress: Decimal | None = _score()  # type: ignore[assignment]
+    execution_progress: Decimal | None = _score()
     execution_light: str = Field(default="", max_length=6)
     target_light: str = Field(default="", max_length=6)
     light: str = Field(default="", max_length=6)
@@ -197,10 +198,10 @@ class DepartmentLight(SQLModel, table=True):
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     department_id: int = Field(foreign_key="department.id")
     quarter: str = Field(max_length=2)
-    budget_fen: int = _money()  # type: ignore[assignment]
-    spent_fen: int = _money()  # type: ignore[assignment]
-    execution_progress: Decimal | None = _score()  # type: ignore[assignment]
-    target_progress: Decimal | None = _score()  # type: ignore[assignment]
+    budget_fen: int = _money()
+    spent_fen: int = _money()
+    execution_progress: Decimal | None = _score()
+    target_progress: Decimal | None = _score()
     execution_light: str = Field(max_length=6)
     target_light: str = Field(max_length=6)
     light: str = Field(max_length=6)
@@ -232,11 +233,11 @@ class Evaluation(SQLModel, table=True):
     object_type: str = Field(max_length=12, description="project | department | policy")
     object_code: str = Field(max_length=64)
     department_id: int | None = Field(default=None, foreign_key="department.id")
-    amount_fen: int = _money()  # type: ignore[assignment]
-    score: Decimal | None = _score()  # type: ignore[assignment]
+    amount_fen: int = _money()
+    score: Decimal | None = _score()
     grade: str = Field(default="", max_length=4)
     execution_rate: Decimal | None = Field(default=None, sa_type=Numeric(9, 4), nullable=True)
-    claimed_score: Decimal | None = _score()  # type: ignore[assignment]
+    claimed_score: Decimal | None = _score()
     flagged: bool = False
     flag_reason: str = Field(default="", sa_type=Text)
     evaluator: str = Field(default="", max_length=100)
@@ -289,7 +290,7 @@ class Selection(SQLModel, table=True):
     object_type: str = Field(max_length=12)
     object_code: str = Field(max_length=64)
     name: str = Field(default="", max_length=300)
-    amount_fen: int = _money()  # type: ignore[assignment]
+    amount_fen: int = _money()
     rank: int = 0
     reason: str = Field(default="", max_length=200)
 
@@ -303,15 +304,15 @@ class BudgetRecommendation(SQLModel, table=True):
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     project_id: int = Field(foreign_key="project.id")
     budget_year: int
-    request_fen: int = _money()  # type: ignore[assignment]
-    score: Decimal | None = _score()  # type: ignore[assignment]
+    request_fen: int = _money()
+    score: Decimal | None = _score()
     score_source: str = Field(default="", max_length=20)
     grade: str = Field(default="", max_length=4)
     execution_rate: Decimal | None = Field(default=None, sa_type=Numeric(9, 4), nullable=True)
     grade_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
     execution_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
     cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
-    recommended_fen: int = _money()  # type: ignore[assignment]
+    recommended_fen: int = _money()
     priority: bool = False
     reason: str = Field(default="", max_length=300)
     override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
@@ -329,11 +330,11 @@ class Approval(SQLModel, table=True):
     level: int = 1
     status: str = Field(default="open", max_length=12, description="open | approved | rejected | returned")
     decided_by: str = Field(default="", max_length=100)
-    decided_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    decided_at: datetime | None = _stamp(nullable=True)
     comment: str = Field(default="", sa_type=Text)
     data_digest: str = Field(default="", max_length=64)
-    opened_at: datetime = _stamp()  # type: ignore[assignment]
-    due_at: datetime | None = _stamp(nullable=True)  # type: ignore[assignment]
+    opened_at: datetime = _stamp()
+    due_at: datetime | None = _stamp(nullable=True)
 
 
 class Document(SQLModel, table=True):
@@ -347,4 +348,4 @@ class Document(SQLModel, table=True):
     subject: str = Field(default="*", max_length=120)
     path: str = Field(max_length=1000)
     sha256: str = Field(max_length=64)
-    created_at: datetime = _stamp()  # type: ignore[assignment]
+    created_at: datetime = _stamp()

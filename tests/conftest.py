@@ -58,7 +58,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
     engine = models_db.get_engine(url)
     if request.param != "sqlite":
         SQLModel.metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     SQLModel.metadata.create_all(engine)
+    models_db.stamp(url)
     monkeypatch.setenv("PERFCYCLE_DATABASE_URL", url)
     get_settings.cache_clear()
     yield url

@@ -59,9 +59,7 @@ def _execution_cut(execution_rate: Decimal | None, policy: BudgetPolicy) -> tupl
     if execution_rate is None or execution_rate >= policy.execution_threshold:
         return _ZERO, None
     cut = min(_ONE - max(execution_rate, _ZERO), _ONE)
-    reason = (
-        f"执行率{_pct2(execution_rate)}%低于{_pct(policy.execution_threshold)}%，按实际执行压减{_pct2(cut)}%"
-    )
+    reason = f"执行率{_pct2(execution_rate)}%低于{_pct(policy.execution_threshold)}%，按实际执行压减{_pct2(cut)}%"
     return cut, reason
 
 

@@ -42,9 +42,7 @@ def _time_progress(quarter: str, policy: MonitoringPolicy) -> Decimal:
         raise ValueError(f"未知季度: {quarter!r}") from None
 
 
-def execution_light(
-    spent_fen: int, budget_fen: int, quarter: str, policy: MonitoringPolicy
-) -> tuple[Decimal, str]:
+def execution_light(spent_fen: int, budget_fen: int, quarter: str, policy: MonitoringPolicy) -> tuple[Decimal, str]:
     """Execution progress and its light against the quarter's 序时进度."""
     progress = execution_progress(spent_fen, budget_fen)
     gap = _time_progress(quarter, policy) - progress
@@ -115,9 +113,7 @@ def _weighted_target_progress(items: Sequence[ProjectQuarter]) -> Decimal:
     return mean.quantize(_PERCENT, rounding=ROUND_HALF_UP)
 
 
-def department_light(
-    items: Sequence[ProjectQuarter], quarter: str, policy: MonitoringPolicy
-) -> DepartmentLightResult:
+def department_light(items: Sequence[ProjectQuarter], quarter: str, policy: MonitoringPolicy) -> DepartmentLightResult:
     """Department overall light: the project rule applied to aggregates, big projects weighing more."""
     if not items:
         raise ValueError("部门没有项目，无法计算整体监控灯色")

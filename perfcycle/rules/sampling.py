@@ -45,9 +45,7 @@ def default_seed(year: int, population_hash: str) -> str:
     return hashlib.sha256(f"{year}:{population_hash}".encode()).hexdigest()[:16]
 
 
-def draw_sample(
-    codes: Sequence[str], sample_counts: Mapping[str, int], ratio: Decimal, seed: str
-) -> SampleDraw:
+def draw_sample(codes: Sequence[str], sample_counts: Mapping[str, int], ratio: Decimal, seed: str) -> SampleDraw:
     """Draw n = ceil(ratio × len(codes)) departments, least-sampled first (algorithm tiered-random-v1).
 
     1. The tier of a department is how many times it was sampled in earlier cycles

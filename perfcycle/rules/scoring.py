@@ -69,9 +69,7 @@ def execution_score(spent_fen: int, budget_fen: int, weight: Decimal) -> Decimal
     return weight * _clamp(Decimal(spent_fen) / Decimal(budget_fen))
 
 
-def _level_points(
-    by_level: Mapping[str, Sequence[IndicatorInput]], policy: SelfEvaluationPolicy
-) -> dict[str, Decimal]:
+def _level_points(by_level: Mapping[str, Sequence[IndicatorInput]], policy: SelfEvaluationPolicy) -> dict[str, Decimal]:
     points = {level: w for level, w in policy.weights.items() if level != EXECUTION_LEVEL}
     absent = [level for level in points if not by_level.get(level)]
     receiver = policy.absent_level_goes_to
@@ -82,9 +80,7 @@ def _level_points(
     return points
 
 
-def _level_score(
-    indicators: Sequence[IndicatorInput], points: Decimal, policy: SelfEvaluationPolicy
-) -> Decimal:
+def _level_score(indicators: Sequence[IndicatorInput], points: Decimal, policy: SelfEvaluationPolicy) -> Decimal:
     if not indicators:
         return _ZERO
     weights = [ind.weight for ind in indicators]
@@ -94,10 +90,7 @@ def _level_score(
     else:
         shares = [points / len(indicators)] * len(indicators)
     return sum(
-        (
-            share * indicator_ratio(ind, policy.qualitative)
-            for share, ind in zip(shares, indicators, strict=True)
-        ),
+        (share * indicator_ratio(ind, policy.qualitative) for share, ind in zip(shares, indicators, strict=True)),
         _ZERO,
     )
 

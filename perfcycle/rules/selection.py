@@ -92,13 +92,9 @@ def selection_total(selected: Sequence[SelectedObject]) -> int:
     return sum(obj.amount_fen for obj in selected)
 
 
-def propose_department_evaluation(
-    projects: Sequence[tuple[str, str, int]], development_type: str
-) -> str | None:
+def propose_department_evaluation(projects: Sequence[tuple[str, str, int]], development_type: str) -> str | None:
     """A department evaluates its largest 事业发展类 project by default."""
-    candidates = [
-        (code, budget) for code, project_type, budget in projects if project_type == development_type
-    ]
+    candidates = [(code, budget) for code, project_type, budget in projects if project_type == development_type]
     if not candidates:
         return None
     return min(candidates, key=lambda c: (-c[1], c[0]))[0]

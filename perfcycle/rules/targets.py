@@ -35,9 +35,7 @@ def _indicator_gaps(indicator: TargetIndicator, position: int) -> str | None:
     return f"指标「{label}」缺少{'和'.join(missing)}"
 
 
-def check_targets(
-    project_type: str, indicators: Sequence[TargetIndicator], policy: TargetsPolicy
-) -> list[str]:
+def check_targets(project_type: str, indicators: Sequence[TargetIndicator], policy: TargetsPolicy) -> list[str]:
     """Every reason a submission is incomplete (退回修改); an empty list means it can be reviewed."""
     if not indicators:
         return [NO_INDICATORS]

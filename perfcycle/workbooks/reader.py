@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import io
+import json
 import re
 import zipfile
 from collections.abc import Callable, Sequence

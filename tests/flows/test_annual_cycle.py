@@ -66,7 +66,9 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
     assert summary["budget"]["projects"] == summary["projects"]
     assert summary["budget"]["cut_projects"] > 0
 
-    report = next(p for p in summary["documents"] if p.endswith("关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx"))
+    report = next(
+        p for p in summary["documents"] if p.endswith("关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx")
+    )
     text_of_report = "\n".join(p.text for p in DocxDocument(report).paragraphs)
     for figure in ("16904.55", "2090.55", "54", "11", "20%", "160491.47", "2026"):
         assert figure in text_of_report, figure

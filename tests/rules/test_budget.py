@@ -128,9 +128,7 @@ def test_zero_or_negative_execution(bp: BudgetPolicy) -> None:
         ("33.33", "0.3333", "11.11"),  # 11.108889 → 11.11
     ],
 )
-def test_recommended_rounded_to_cent_wan(
-    request_wan: str, rate: str, expected_wan: str, bp: BudgetPolicy
-) -> None:
+def test_recommended_rounded_to_cent_wan(request_wan: str, rate: str, expected_wan: str, bp: BudgetPolicy) -> None:
     decision = decide(bp, request_wan, "良", rate)
     assert decision.recommended_fen == wan_to_fen(expected_wan)
     assert decision.recommended_fen % 10_000 == 0
@@ -142,9 +140,7 @@ def test_grade_cut_rounding(bp: BudgetPolicy) -> None:
 
 
 def test_percent_figures_follow_policy(bp: BudgetPolicy) -> None:
-    custom = bp.model_copy(
-        update={"grade_cut": {**bp.grade_cut, "中": D("0.125")}, "execution_threshold": D("0.85")}
-    )
+    custom = bp.model_copy(update={"grade_cut": {**bp.grade_cut, "中": D("0.125")}, "execution_threshold": D("0.85")})
     assert budget_decision(100 * 1_000_000, "中", D("1"), True, custom, "").reason == "评价等级中，压减12.5%"
     decision = budget_decision(100 * 1_000_000, "良", D("0.84"), True, custom, "")
     assert decision.reason == "执行率84.00%低于85%，按实际执行压减16.00%"

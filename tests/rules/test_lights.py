@@ -139,9 +139,7 @@ def test_worse() -> None:
 
 
 def test_project_light_is_worse_of_both(monitoring: MonitoringPolicy) -> None:
-    item = ProjectQuarter(
-        budget_fen=100 * WAN, spent_fen=50 * WAN, target_progress=D("10"), likelihood="有可能"
-    )
+    item = ProjectQuarter(budget_fen=100 * WAN, spent_fen=50 * WAN, target_progress=D("10"), likelihood="有可能")
     result = project_light(item, "Q2", monitoring)
     assert result == LightResult(
         execution_progress=D("50.00"),
@@ -150,17 +148,13 @@ def test_project_light_is_worse_of_both(monitoring: MonitoringPolicy) -> None:
         target_light=RED,
         light=RED,
     )
-    slow = ProjectQuarter(
-        budget_fen=100 * WAN, spent_fen=35 * WAN, target_progress=D("50"), likelihood="确定能"
-    )
+    slow = ProjectQuarter(budget_fen=100 * WAN, spent_fen=35 * WAN, target_progress=D("50"), likelihood="确定能")
     assert project_light(slow, "Q2", monitoring).light == YELLOW
 
 
 def test_department_light_aggregates(monitoring: MonitoringPolicy) -> None:
     items = [
-        ProjectQuarter(
-            budget_fen=300 * WAN, spent_fen=150 * WAN, target_progress=D("60"), likelihood="确定能"
-        ),
+        ProjectQuarter(budget_fen=300 * WAN, spent_fen=150 * WAN, target_progress=D("60"), likelihood="确定能"),
         ProjectQuarter(budget_fen=100 * WAN, spent_fen=0, target_progress=D("0"), likelihood="完全不可能"),
     ]
     result = department_light(items, "Q2", monitoring)

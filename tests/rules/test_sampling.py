@@ -166,9 +166,7 @@ def test_coverage_counts_distinct_and_current_population_only() -> None:
 
 def test_review_flag_gap_boundary(sp: SamplingPolicy, grades: list[GradeBand]) -> None:
     gap = sp.review_gap_flag
-    assert (
-        review_flag(D("70"), D("60"), grades, gap) == "复核得分与自评得分相差10.00分"
-    )  # exactly 10, same grade
+    assert review_flag(D("70"), D("60"), grades, gap) == "复核得分与自评得分相差10.00分"  # exactly 10, same grade
     assert review_flag(D("69.99"), D("60"), grades, gap) is None  # 9.99
     assert review_flag(D("60"), D("70.5"), grades, gap) == "复核得分与自评得分相差10.50分"
 

@@ -21,9 +21,7 @@ def fp() -> FiscalEvaluationPolicy:
     return load_policy(2024).fiscal_evaluation
 
 
-def project(
-    code: str, wan: str, policy_related: bool = False, high_attention: bool = False
-) -> ProjectCandidate:
+def project(code: str, wan: str, policy_related: bool = False, high_attention: bool = False) -> ProjectCandidate:
     return ProjectCandidate(code, f"项目{code}", wan_to_fen(wan), policy_related, high_attention)
 
 

@@ -19,9 +19,7 @@ def tp() -> TargetsPolicy:
     return load_policy(2024).targets
 
 
-def ind(
-    level: str, name: str = "", op: str = "≥", value: str | None = "1", unit: str = "个"
-) -> TargetIndicator:
+def ind(level: str, name: str = "", op: str = "≥", value: str | None = "1", unit: str = "个") -> TargetIndicator:
     return TargetIndicator(
         level1=level, operator=op, target_value=None if value is None else D(value), unit=unit, name=name
     )

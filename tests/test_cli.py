@@ -1,0 +1,136 @@
+"""The `perfcycle` command as a person at a terminal uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from perfcycle.cli import app
+from perfcycle.workbooks.formats import BASE
+
+runner = CliRunner()
+
+
+def test_policy_show_prints_the_validated_policy() -> None:
+    result = runner.invoke(app, ["policy", "show", "--year", "2024", "--json"])
+    assert result.exit_code == 0, result.output
+    policy = json.loads(result.output)
+    assert policy["year"] == 2024
+    assert policy["budget_year_offset"] == 2
+    assert policy["monitoring"]["red_gap"] == "30"
+
+
+def test_policy_show_names_the_broken_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).parents[1] / "perfcycle" / "policies" / "2024.yaml").read_text(encoding="utf-8")
+    (tmp_path / "2024.yaml").write_text(text.replace("red_gap: 30", "red_gap: 5"), encoding="utf-8")
+    monkeypatch.setenv("PERFCYCLE_POLICY_DIR", str(tmp_path))
+    from perfcycle.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["policy", "show", "--year", "2024"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "yellow_gap must not exceed red_gap" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_template_writes_chinese_headers(tmp_path: Path) -> None:
+    target = tmp_path / "base.xlsx"
+    result = runner.invoke(app, ["template", "base", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    workbook = openpyxl.load_workbook(target)
+    assert workbook.sheetnames == [s.name for s in BASE.sheets]
+    assert [c.value for c in workbook["项目"][1]] == BASE.sheet("项目").headers
+
+
+def test_template_refuses_an_unknown_kind() -> None:
+    result = runner.invoke(app, ["template", "nonsense"])
+    assert result.exit_code == 2
+    assert "未知的表格类型" in result.output
+
+
+def test_import_of_a_bad_workbook_names_each_problem_and_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "基础数据.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "部门"
+    sheet.append(BASE.sheet("部门").headers)
+    sheet.append(["101", "区教育局", "张三", "a@example.invalid", None, "李四", None])
+    projects = workbook.create_sheet("项目")
+    projects.append(BASE.sheet("项目").headers)
+    projects.append(["P1", "101", "义务教育", "事业发展类", "经常性", "abc", "10", "否", "否"])
+    projects.append(["P2", "999", "学前教育", "事业发展类", "经常性", "10", "10", "否", "否"])
+    workbook.save(path)
+
+    result = runner.invoke(app, ["import", str(path), "--year", "2024", "--database-url", db_url])
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "第 2 行" in result.output and "年度预算（万元）" in result.output
+    assert "999" in result.output
+    from sqlmodel import Session, func, select
+
+    from models import Department, get_engine
+
+    with Session(get_engine(db_url)) as session:
+        assert session.exec(select(func.count()).select_from(Department)).one() == 0
+
+
+def _prefect_runs(home: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    with sqlite3.connect(home / "prefect.db") as db:
+        flows = db.execute("SELECT name, state_type FROM flow_run ORDER BY start_time").fetchall()
+        tasks = [row[0] for row in db.execute("SELECT state_type FROM task_run").fetchall()]
+    return flows, tasks
+
+
+def _table_counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+
+
+@pytest.mark.prefect
+def test_demo_command_end_to_end(tmp_path: Path) -> None:
+    """`perfcycle demo --json` in a fresh process: seed figures, a clean terminal, complete run history."""
+    out_dir = tmp_path / "demo"
+    home = tmp_path / "prefect-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PERFCYCLE_"))}
+    env["PREFECT_HOME"] = str(home)
+    command = [sys.executable, "-m", "perfcycle", "demo", "--year", "2024", "--out", str(out_dir), "--json"]
+
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout.strip().splitlines()[-1])
+    assert summary["ex_ante"] == {"units": 4, "projects": 10, "amount_wan": 16904.55, "cut_wan": 2090.55}
+    assert summary["monitoring"]["departments_covered"] == 54
+    assert summary["sampling"]["departments"] == 11 and summary["sampling"]["ratio"] == 0.2
+    assert summary["sampling"]["cumulative_coverage"] >= 0.6
+    assert summary["fiscal_evaluation"] == {"projects": 9, "policies": 1, "departments": 2, "amount_wan": 160491.47}
+    assert set(summary) >= {"year", "budget_year", "departments", "projects", "self_evaluation", "budget", "documents"}
+    report = out_dir / "documents" / "2024" / "关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx"
+    assert str(report) in summary["documents"] and report.exists()
+    for noise in ("Traceback", "ERROR", "telemetry", "Failed to send"):
+        assert noise not in first.stderr, first.stderr
+
+    flows, tasks = _prefect_runs(home)
+    assert ("2024 annual cycle", "COMPLETED") in flows
+    assert ("2024 Q2 monitoring", "COMPLETED") in flows
+    assert all(state == "COMPLETED" for _, state in flows)
+    assert len(tasks) > 50 and all(state == "COMPLETED" for state in tasks)
+
+    counts = _table_counts(out_dir / "perfcycle.db")
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout.strip().splitlines()[-1]) == summary
+    assert _table_counts(out_dir / "perfcycle.db") == counts

@@ -1,0 +1,69 @@
+"""The year's policy file: every default present, validated on load, recorded by the cycle."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from perfcycle.policy import PolicyError, load_policy, load_policy_file, policy_from_json
+
+POLICY_2024 = Path(__file__).parents[1] / "perfcycle" / "policies" / "2024.yaml"
+
+
+def test_defaults_of_the_specification() -> None:
+    policy = load_policy(2024)
+    assert policy.budget_year == 2026
+    assert policy.ex_ante.min_request_wan == Decimal("500.00")
+    assert policy.monitoring.time_progress == {"Q1": 25, "Q2": 50, "Q3": 75, "Q4": 100}
+    assert (policy.monitoring.yellow_gap, policy.monitoring.red_gap) == (10, 30)
+    assert [(b.grade, b.min) for b in policy.grades] == [("优", 90), ("良", 80), ("中", 60), ("差", 0)]
+    assert policy.sampling.ratio == Decimal("0.20")
+    assert (policy.fiscal_evaluation.projects, policy.fiscal_evaluation.policies) == (9, 1)
+    assert policy.budget.grade_cut["中"] == Decimal("0.10")
+
+
+def test_a_year_without_a_file_uses_the_latest_earlier_one() -> None:
+    policy = load_policy(2025)
+    assert policy.year == 2025 and policy.budget_year == 2027
+
+
+def test_a_year_before_any_file_is_refused() -> None:
+    with pytest.raises(PolicyError, match="没有 2019 年或更早"):
+        load_policy(2019)
+
+
+def test_the_recorded_policy_round_trips() -> None:
+    policy = load_policy(2024)
+    assert policy_from_json(policy.as_json()) == policy
+    assert policy_from_json(policy.as_json()).digest() == policy.digest()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("red_gap: 30", "red_gap: 5", "yellow_gap must not exceed red_gap"),
+        ("ratio: \"0.20\"", "ratio: \"1.5\"", "sampling.ratio"),
+        ("{优: \"0\", 良: \"0\", 中: \"0.10\", 差: \"1.00\"}", "{优: \"0\", 良: \"0\", 中: \"0.10\"}", "差"),
+        ("budget_year_offset: 2 ", "budget_year_offset: two ", "budget_year_offset"),
+        ("  support_min: 80", "  support_min: 80\n  surprise: 1", "ex_ante.surprise"),
+        ("{预算执行: 10, 产出: 50, 效益: 30, 满意度: 10}", "{预算执行: 10, 产出: 50, 效益: 30, 满意度: 20}", "100"),
+    ],
+)
+def test_a_broken_policy_names_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+    text = POLICY_2024.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "2024.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(PolicyError) as error:
+        load_policy_file(path)
+    assert str(path) in str(error.value)
+    assert message in str(error.value)
+
+
+def test_not_yaml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "2024.yaml"
+    path.write_text("year: [2024", encoding="utf-8")
+    with pytest.raises(PolicyError, match="不是有效的 YAML"):
+        load_policy_file(path)
