@@ -44,3 +44,16 @@ def set_stage(
     if summary is not None:
         state.summary_json = json.dumps(summary, ensure_ascii=False, sort_keys=True, default=str)
     session.add(state)
+
+
+def run_logger() -> Any:
+    """Prefect's run logger inside a run; a plain logger when tasks are called directly (benchmark floor)."""
+    import logging
+
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("perfcycle")

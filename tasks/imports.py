@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import task
 
 from models import session_scope
 from perfcycle.loaders import load
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
+from tasks.common import run_logger
 
 
 def submission_files(folder: Path) -> list[Path]:
@@ -54,7 +55,7 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
                 skipped += 1
             else:
                 loaded += 1
-    get_run_logger().info(
+    run_logger().info(
         "%s: %d 个文件，新导入 %d 个，未变化 %d 个，共 %d 行", kind, len(files), loaded, skipped, rows
     )
     return {"kind": kind, "files": len(files), "rows": rows}

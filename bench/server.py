@@ -1,0 +1,98 @@
+"""A real Prefect server on 127.0.0.1 with PostgreSQL as its database, and throw-away PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+PG_HOST = os.environ.get("PERFCYCLE_BENCH_PG", "postgres@127.0.0.1:5432")
+
+
+@contextmanager
+def postgres_database(name: str) -> Iterator[str]:
+    """Create a database for the run and drop it afterwards; yields its SQLAlchemy URL (psycopg)."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(f"postgresql+psycopg://{PG_HOST}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://{PG_HOST}/{name}"
+    finally:
+        from models.db import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrefectServer:
+    """`prefect server start` on a free local port, its database on PostgreSQL, stopped on exit."""
+
+    def __init__(self, startup_timeout: float = 120.0) -> None:
+        self.port = free_port()
+        self.home = tempfile.mkdtemp(prefix="perfcycle-prefect-server-")
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        self._database: contextmanager[str] | None = None  # type: ignore[valid-type]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def client_env(self) -> dict[str, str]:
+        return {"PREFECT_API_URL": self.api_url, "PREFECT_HOME": self.home}
+
+    def __enter__(self) -> PrefectServer:
+        name = f"prefect_server_{self.port}"
+        self._database = postgres_database(name)
+        url = self._database.__enter__().replace("postgresql+psycopg", "postgresql+asyncpg")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(
+            {
+                "PREFECT_HOME": self.home,
+                "PREFECT_API_DATABASE_CONNECTION_URL": url,
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+                "DO_NOT_TRACK": "1",
+                "PREFECT_UI_ENABLED": "false",
+            }
+        )
+        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.5)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"the Prefect server did not start on port {self.port}")
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self._database is not None:
+            self._database.__exit__(None, None, None)
