@@ -23,7 +23,9 @@ from typing import Any
 from bench.server import PrefectServer, postgres_database
 
 
-def run_child(mode: str, workdir: Path, files: Any, database_url: str, env: dict[str, str]) -> tuple[dict[str, Any], float, float]:
+def run_child(
+    mode: str, workdir: Path, files: Any, database_url: str, env: dict[str, str]
+) -> tuple[dict[str, Any], float, float]:
     command = [
         sys.executable,
         "-m",

@@ -42,9 +42,10 @@ def free_port() -> int:
 
 
 class PrefectServer:
-    """`prefect server start` on a free local port, its database on PostgreSQL, stopped on exit."""
+    """`prefect server start` on a free local port (database on PostgreSQL or SQLite), stopped on exit."""
 
-    def __init__(self, startup_timeout: float = 120.0) -> None:
+    def __init__(self, startup_timeout: float = 120.0, *, postgres: bool = True) -> None:
+        self.postgres = postgres
         self.port = free_port()
         self.home = tempfile.mkdtemp(prefix="perfcycle-prefect-server-")
         self.startup_timeout = startup_timeout
@@ -59,9 +60,11 @@ class PrefectServer:
         return {"PREFECT_API_URL": self.api_url, "PREFECT_HOME": self.home}
 
     def __enter__(self) -> PrefectServer:
-        name = f"prefect_server_{self.port}"
-        self._database = postgres_database(name)
-        url = self._database.__enter__().replace("postgresql+psycopg", "postgresql+asyncpg")
+        if self.postgres:
+            self._database = postgres_database(f"prefect_server_{self.port}")
+            url = self._database.__enter__().replace("postgresql+psycopg", "postgresql+asyncpg")
+        else:
+            url = f"sqlite+aiosqlite:///{self.home}/prefect.db"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update(
             {
