@@ -11,6 +11,7 @@ from typing import Any
 from perfcycle.stages import QUARTERS
 from tasks import (
     approvals,
+    audit,
     budget,
     cycle,
     disclosure,
@@ -50,7 +51,9 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
     def target_setting() -> dict[str, Any]:
         timed("import", imports.import_submissions.fn, year, "targets", submissions)
         targets.review_targets.fn(cycle_id)
-        return targets.approve_targets.fn(cycle_id)
+        result = targets.approve_targets.fn(cycle_id)
+        timed("documents", documents.render_stage_documents.fn, cycle_id, "target_setting", out_dir)
+        return result
 
     def ex_ante_stage() -> dict[str, Any]:
         timed("import", imports.import_submissions.fn, year, "panel_scores", submissions)
@@ -98,7 +101,9 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
         return result
 
     def reporting_stage() -> dict[str, Any]:
+        audit.verify_audit_chain.fn()
         timed("documents", documents.render_annual_report.fn, cycle_id, out_dir)
+        timed("documents", documents.render_stage_documents.fn, cycle_id, "reporting", out_dir)
         gate("annual_report", 2)
         return {}
 

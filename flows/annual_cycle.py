@@ -39,7 +39,7 @@ def annual_cycle(
         return stage not in done
 
     steps: list[tuple[str, Any]] = [
-        ("target_setting", lambda: target_setting(year, cycle_id, submissions)),
+        ("target_setting", lambda: target_setting(year, cycle_id, submissions, out_dir)),
         ("ex_ante_assessment", lambda: ex_ante_assessment(year, cycle_id, submissions, out_dir)),
         *(
             (f"monitoring_{q}", lambda q=q: quarterly_monitoring(year, q, cycle_id, submissions, out_dir))

@@ -8,8 +8,9 @@ from prefect import flow
 
 from perfcycle.progress import report
 from tasks.approvals import request_approval
+from tasks.audit import verify_audit_chain
 from tasks.cycle import finish_stage, start_stage
-from tasks.documents import render_annual_report
+from tasks.documents import render_annual_report, render_stage_documents
 
 STAGE = "reporting"
 
@@ -17,7 +18,8 @@ STAGE = "reporting"
 @flow(name="reporting", flow_run_name="{year} annual report")
 def reporting(year: int, cycle_id: int, out_dir: str) -> dict[str, Any]:
     start_stage(cycle_id, STAGE)
-    documents = render_annual_report(cycle_id, out_dir)
+    verify_audit_chain()
+    documents = render_annual_report(cycle_id, out_dir) + render_stage_documents(cycle_id, STAGE, out_dir)
     decision = request_approval(cycle_id, "annual_report", level=2)
     status = "done" if decision == "approved" else "waiting"
     summary = {"documents": documents}

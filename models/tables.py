@@ -349,3 +349,21 @@ class Document(SQLModel, table=True):
     path: str = Field(max_length=1000)
     sha256: str = Field(max_length=64)
     created_at: datetime = _stamp()
+
+
+class CycleLock(SQLModel, table=True):
+    """Who is running a year's cycle right now: one row per year at most (the unique year is the lock).
+
+    Keyed by year, not by cycle, because a run takes it before the cycle row exists. Written only by
+    `perfcycle.locks`: inserted to acquire, its heartbeat renewed while the run lasts, deleted on release.
+    """
+
+    __tablename__ = "cycle_lock"
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(unique=True, index=True)
+    holder: str = Field(max_length=200, description="who runs it, e.g. user@host (pid 1234)")
+    host: str = Field(default="", max_length=200)
+    pid: int = 0
+    token: str = Field(max_length=32, description="this acquisition's id: only its owner renews or releases it")
+    acquired_at: datetime = _stamp()
+    heartbeat_at: datetime = _stamp()

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from perfcycle.runtime import configure_prefect
 
@@ -39,7 +40,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except (CliError, PolicyError, StageError, ImportRejected) as exc:
-        err.print(f"[bold red]错误[/]: {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]错误[/]: {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -239,6 +240,13 @@ def run(
         as_json,
         verbose,
     )
+
+
+from perfcycle.commands.approvals import register as _register_approvals  # noqa: E402
+from perfcycle.commands.docs import register as _register_docs  # noqa: E402
+
+_register_approvals(app)
+_register_docs(app)
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from models import (
     now,
     session_scope,
 )
+from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.workbooks.formats import QUARTERS, SPECS
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedRow, ParsedWorkbook, parse_workbook
@@ -282,6 +283,13 @@ def load(
     session.add(same)
     messages = write()
     session.flush()
+    audit.append(
+        session,
+        "import",
+        "submission.received",
+        f"submission:{same.kind}:{same.scope}:{same.sha256[:16]}",
+        same.model_dump(exclude={"id"}),
+    )
     superseded = sum(1 for s in previous if s is not same)
     if superseded:
         messages.append(f"替换了此前提交的版本（共 {superseded} 个历史版本保留）")
@@ -291,8 +299,14 @@ def load(
 def import_file(
     path: Path, *, year: int, kind: str | None = None, quarter: str | None = None, url: str | None = None
 ) -> LoadResult:
-    """Read, validate and load one workbook in a single transaction: all of it, or nothing."""
-    parsed, reader_problems = parse_workbook(Path(path), kind)
+    """Read, validate and load one workbook in a single transaction: all of it, or nothing.
+
+    The year's policy sets the limits the file is checked against before it is read (`imports:`).
+    """
+    from perfcycle.policy import import_limits
+
+    limits = import_limits(year).reader_limits()
+    parsed, reader_problems = parse_workbook(Path(path), kind, **limits)
     if parsed is None:
         raise ImportRejected(reader_problems)
     with session_scope(url) as session:

@@ -10,14 +10,20 @@ TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
-    """Run the annual-cycle flow in this process (ephemeral Prefect unless PREFECT_API_URL is set)."""
-    from flows.annual_cycle import annual_cycle
+    """Run the annual-cycle flow in this process (ephemeral Prefect unless PREFECT_API_URL is set).
 
-    started = datetime.now(UTC) - timedelta(seconds=1)
-    try:
-        return annual_cycle(**parameters)
-    finally:
-        settle_run_history(started)
+    The year's cycle lock is taken first: a second run of the same year started meanwhile is refused with
+    `perfcycle.locks.CycleLocked` (before Prefect even starts), and the lock is released however the run ends.
+    """
+    from flows.annual_cycle import annual_cycle
+    from perfcycle.locks import cycle_lock, default_holder
+
+    with cycle_lock(int(parameters["year"]), default_holder()):
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        try:
+            return annual_cycle(**parameters)
+        finally:
+            settle_run_history(started)
 
 
 def settle_run_history(since: datetime, timeout: float = 20.0) -> None:

@@ -126,6 +126,93 @@ class CostPilotPolicy(_Strict):
     project_code: str | None = None
 
 
+APPROVAL_GATES = (
+    "targets",
+    "ex_ante_conclusions",
+    "sample",
+    "key_evaluation_selection",
+    "key_evaluation_reports",
+    "budget_table",
+    "annual_report",
+)
+
+
+class ApprovalLevelPolicy(_Strict):
+    """Who may decide one level of a gate, and in how many days."""
+
+    approvers: list[str] = Field(min_length=1)
+    response_days: Annotated[int, Field(ge=1)] = 5
+
+
+class ContactPolicy(_Strict):
+    """Where an approver's reminders go (an e-mail address and/or a webhook URL)."""
+
+    email: str = ""
+    webhook: str = ""
+
+
+class ApprovalsPolicy(_Strict):
+    """Approver lists per gate and level; without them no one may decide a gate from the command line."""
+
+    response_days: Annotated[int, Field(ge=1)] = 5
+    gates: dict[str, dict[Annotated[int, Field(ge=1, le=9)], ApprovalLevelPolicy]] = Field(default_factory=dict)
+    contacts: dict[str, ContactPolicy] = Field(default_factory=dict)
+
+    @field_validator("gates")
+    @classmethod
+    def _known_gates(
+        cls, value: dict[str, dict[int, ApprovalLevelPolicy]]
+    ) -> dict[str, dict[int, ApprovalLevelPolicy]]:
+        unknown = sorted(set(value) - set(APPROVAL_GATES))
+        if unknown:
+            raise ValueError(f"unknown gate(s) {unknown}; gates are {list(APPROVAL_GATES)}")
+        return value
+
+    def level(self, gate: str, level: int) -> ApprovalLevelPolicy | None:
+        return self.gates.get(gate, {}).get(level)
+
+    def levels(self, gate: str) -> list[int]:
+        return sorted(self.gates.get(gate, {}))
+
+    def response_days_for(self, gate: str, level: int) -> int:
+        rule = self.level(gate, level)
+        return rule.response_days if rule else self.response_days
+
+
+class RemindersPolicy(_Strict):
+    """When reminders go out: T-n before the deadline, on the day, daily when overdue, escalation from T+n."""
+
+    before_days: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [3, 1])
+    on_the_day: bool = True
+    overdue_daily: bool = True
+    escalate_after_days: Annotated[int, Field(ge=1)] = 3
+    escalation_every_days: Annotated[int, Field(ge=1)] = 1
+
+
+class ImportsPolicy(_Strict):
+    """Limits on a workbook before it is read: the guard against huge, inflated (zip bomb) or endless files.
+
+    `max_rows` counts the data rows of all the workbook's sheets together. An entry of the .xlsx archive that
+    inflates more than `max_compression_ratio` times (and beyond 1 MB) is refused, as is an archive whose
+    entries add up to more than `max_uncompressed_mb` once unpacked.
+    """
+
+    max_file_mb: Annotated[int, Field(ge=1, le=1024)] = 50
+    max_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 200_000
+    max_uncompressed_mb: Annotated[int, Field(ge=1, le=16_384)] = 500
+    max_compression_ratio: Annotated[int, Field(ge=10, le=10_000)] = 200
+
+    def reader_limits(self) -> dict[str, int]:
+        """The keyword arguments of `perfcycle.workbooks.reader.read_workbook` / `parse_workbook`."""
+        mb = 1024 * 1024
+        return {
+            "max_bytes": self.max_file_mb * mb,
+            "max_rows": self.max_rows,
+            "max_uncompressed_bytes": self.max_uncompressed_mb * mb,
+            "max_compression_ratio": self.max_compression_ratio,
+        }
+
+
 class Policy(_Strict):
     """One year's rules; a cycle stores the exact text it ran with (see `as_json`)."""
 
@@ -142,6 +229,9 @@ class Policy(_Strict):
     budget: BudgetPolicy
     disclosure: DisclosurePolicy
     cost_pilot: CostPilotPolicy = CostPilotPolicy()
+    approvals: ApprovalsPolicy = ApprovalsPolicy()
+    reminders: RemindersPolicy = RemindersPolicy()
+    imports: ImportsPolicy = ImportsPolicy()
 
     @model_validator(mode="after")
     def _grades(self) -> Policy:
@@ -208,6 +298,20 @@ def load_policy(year: int, policy_dir: Path | None = None) -> Policy:
     if policy.year != year:
         raise PolicyError(f"策略文件 {exact} 写的年度是 {policy.year}，不是 {year}")
     return policy
+
+
+def import_limits(year: int, policy_dir: Path | None = None) -> ImportsPolicy:
+    """The limits a workbook for `year` is checked against: the year's policy (`imports:`).
+
+    Base data may be imported for a year no policy file covers yet (e.g. earlier years' history): such a
+    year gets the default limits. A policy file that exists but is broken is still an error.
+    """
+    from perfcycle.settings import get_settings
+
+    folder = policy_dir or get_settings().policy_dir
+    if not any(p.stem.isdigit() and int(p.stem) <= year for p in folder.glob("*.yaml")):
+        return ImportsPolicy()
+    return load_policy(year, folder).imports
 
 
 def policy_from_json(text: str) -> Policy:

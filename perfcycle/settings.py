@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,20 @@ class Settings(BaseSettings):
     output_dir: Path = Field(default=Path("out"), description="Where generated documents are written.")
     district: str = Field(default="烈山区", description="The district named in documents.")
     timezone: str = "Asia/Shanghai"
+
+    # Notifications (reminders, escalations, approvers waited for): the outbox keeps everything on this machine.
+    notifier: Literal["outbox", "apprise"] = Field(
+        default="outbox", description="outbox: files under outbox_dir; apprise: e-mail (SMTP) and webhooks."
+    )
+    outbox_dir: Path = Field(default=Path("outbox"), description="Where the outbox notifier writes each message.")
+    smtp_host: str = ""
+    smtp_port: int | None = Field(default=None, description="Default: 587 for starttls, 465 for ssl, 25 for none.")
+    smtp_secure: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="", description="Sender address of e-mails, e.g. jxk@czj.example.gov.cn.")
+    notify_attempts: int = Field(default=3, ge=1, le=10, description="Tries per message before it counts as failed.")
+    notify_backoff_seconds: float = Field(default=2.0, ge=0, description="Wait before the 2nd try; doubles after.")
 
 
 @lru_cache

@@ -8,7 +8,9 @@ from typing import Any
 from prefect import task
 
 from models import session_scope
+from perfcycle.faults import checkpoint
 from perfcycle.loaders import load
+from perfcycle.policy import import_limits
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
 from tasks.common import run_logger
@@ -24,7 +26,7 @@ def submission_files(folder: Path) -> list[Path]:
 @task(name="import-base-data")
 def import_base_data(path: str, year: int) -> dict[str, Any]:
     """The district's departments, projects, policies and history, validated before anything is written."""
-    parsed = read_workbook(Path(path), "base")
+    parsed = read_workbook(Path(path), "base", **import_limits(year).reader_limits())
     with session_scope() as session:
         result = load(session, parsed, year=year)
     return {"file": Path(path).name, "rows": result.rows, "skipped": result.skipped}
@@ -37,11 +39,12 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     if folder is not None and quarter and kind == "monitoring":
         folder = folder / quarter
     files = submission_files(folder) if folder is not None else []
+    limits = import_limits(year).reader_limits() if files else {}
     parsed: list[ParsedWorkbook] = []
     problems = []
     for path in files:
         try:
-            parsed.append(read_workbook(path, kind))
+            parsed.append(read_workbook(path, kind, **limits))
         except ImportRejected as exc:
             problems.extend(exc.problems)
     if problems:
@@ -55,7 +58,6 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
                 skipped += 1
             else:
                 loaded += 1
-    run_logger().info(
-        "%s: %d 个文件，新导入 %d 个，未变化 %d 个，共 %d 行", kind, len(files), loaded, skipped, rows
-    )
+            checkpoint("import-file")
+    run_logger().info("%s: %d 个文件，新导入 %d 个，未变化 %d 个，共 %d 行", kind, len(files), loaded, skipped, rows)
     return {"kind": kind, "files": len(files), "rows": rows}

@@ -36,6 +36,11 @@ def review_targets(cycle_id: int) -> dict[str, Any]:
                 TargetIndicator(i.level1, i.operator, i.target_value, i.unit, i.name) for i in indicators[project.id]
             ]
             reasons = check_targets(project.type, items, policy.targets)
+            if review.status == "returned" and not reasons:
+                # Returned by the coordinator: it stays returned until the department resubmits
+                # (the import sets it back to submitted).
+                counts["returned"] += 1
+                continue
             if not items:
                 status = "missing"
             elif reasons:

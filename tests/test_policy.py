@@ -44,8 +44,8 @@ def test_the_recorded_policy_round_trips() -> None:
     ("old", "new", "message"),
     [
         ("red_gap: 30", "red_gap: 5", "yellow_gap must not exceed red_gap"),
-        ("ratio: \"0.20\"", "ratio: \"1.5\"", "sampling.ratio"),
-        ("{优: \"0\", 良: \"0\", 中: \"0.10\", 差: \"1.00\"}", "{优: \"0\", 良: \"0\", 中: \"0.10\"}", "差"),
+        ('ratio: "0.20"', 'ratio: "1.5"', "sampling.ratio"),
+        ('{优: "0", 良: "0", 中: "0.10", 差: "1.00"}', '{优: "0", 良: "0", 中: "0.10"}', "差"),
         ("budget_year_offset: 2 ", "budget_year_offset: two ", "budget_year_offset"),
         ("  support_min: 80", "  support_min: 80\n  surprise: 1", "ex_ante.surprise"),
         ("{预算执行: 10, 产出: 50, 效益: 30, 满意度: 10}", "{预算执行: 10, 产出: 50, 效益: 30, 满意度: 20}", "100"),

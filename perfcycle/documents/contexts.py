@@ -25,6 +25,7 @@ from models.tables import (
     Evaluation,
     ExAnteAssessment,
     FiscalPolicy,
+    Indicator,
     MonitoringRecord,
     Project,
     Publication,
@@ -34,7 +35,8 @@ from models.tables import (
     TargetReview,
     WarningNotice,
 )
-from perfcycle.money import fmt_wan
+from perfcycle.documents.charts import Chart, grade_chart, light_chart
+from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy, policy_from_json
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
@@ -335,6 +337,9 @@ class AnnualReportContext(_Context):
     problems: list[str]
     late_publications: int
     inflated_self_evaluations: int
+    # charts: the quarterly lights and the grade distribution (None when there is nothing to draw)
+    light_chart: Chart | None
+    grade_chart: Chart | None
 
 
 def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
@@ -522,6 +527,42 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         problems=problems,
         late_publications=len(late_names),
         inflated_self_evaluations=len(inflated),
+        light_chart=quarter_light_chart(cycle.year, quarters),
+        grade_chart=_grade_distribution_chart(
+            cycle.year,
+            policy,
+            [
+                ("项目自评等级", Counter(e.grade for e in by_kind["self"] if e.object_type == "project" and e.grade)),
+                ("最终评价等级", Counter(r.grade for r in recommendations if r.grade)),
+            ],
+        ),
+    )
+
+
+def quarter_light_chart(year: int, quarters: Sequence[QuarterLights]) -> Chart | None:
+    """Stacked bars of the departments' overall lights, quarter by quarter (None before any quarter)."""
+    if not quarters:
+        return None
+    return light_chart(
+        [(q.label, q.green, q.yellow, q.red) for q in quarters],
+        title=f"{year}年各季度部门绩效监控亮灯情况",
+        caption="各季度部门整体绩效监控亮灯分布（单位：家）",
+        labels=LIGHT_LABELS,
+    )
+
+
+def _grade_distribution_chart(year: int, policy: Policy, series: list[tuple[str, Counter[str]]]) -> Chart | None:
+    """Grouped bars of the grades (优/良/中/差 of the policy), one series per kind of score that has any."""
+    grades = [band.grade for band in policy.grades]
+    values = [(label, [counts[g] for g in grades]) for label, counts in series]
+    present = [(label, counts) for label, counts in values if any(counts)]
+    if not present:
+        return None
+    return grade_chart(
+        grades,
+        present,
+        title=f"{year}年项目绩效评价等级分布",
+        caption="项目绩效评价等级分布（单位：个）",
     )
 
 
@@ -1012,6 +1053,7 @@ class SelfEvaluationSummaryContext(_Context):
     published: int
     late_publications: int
     departments: list[DepartmentSelfRow]
+    grade_chart: Chart | None
 
 
 def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEvaluationSummaryContext:
@@ -1098,4 +1140,414 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
         published=sum(1 for p in publications.values() if p.published_on is not None),
         late_publications=sum(1 for p in publications.values() if _is_late(p)),
         departments=rows,
+        grade_chart=_grade_distribution_chart(cycle.year, policy, [("项目自评等级", grade_counter)]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- target setting
+
+TARGET_STATUS_LABELS = {
+    "approved": "审核通过",
+    "submitted": "待审批",
+    "returned": "退回修改",
+    "missing": "未报送",
+}
+
+
+def _required_levels(project_type: str, policy: Policy) -> list[str]:
+    levels = list(policy.targets.required_levels)
+    if project_type == policy.targets.development_type:
+        levels += [level for level in policy.targets.development_extra_levels if level not in levels]
+    return levels
+
+
+class NoticeDepartment(_Context):
+    department_code: str
+    department_name: str
+    projects: int
+    budget_wan: str
+    request_wan: str
+
+
+class TargetNoticeContext(_Context):
+    """绩效目标申报通知: what every department must declare, how, and the rules its targets are checked by."""
+
+    district: str
+    year: int
+    budget_year: int
+    departments_total: int
+    projects_total: int
+    development_projects: int
+    budget_total_wan: str
+    request_total_wan: str
+    form_title: str
+    form_sheet: str
+    required_levels: str
+    development_type: str
+    development_extra_levels: str
+    level1_options: str
+    level2_options: str
+    operators: str
+    qualitative_operator: str
+    no_targets_reason: str
+    ex_ante_attributes: str
+    ex_ante_min_request_wan: str
+    ex_ante_projects: int
+    departments: list[NoticeDepartment]
+
+
+def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContext:
+    """The notice that opens target setting, with the scope of the year (departments, projects, amounts)."""
+    from perfcycle.rules.ex_ante import needs_ex_ante
+    from perfcycle.rules.targets import QUALITATIVE
+    from perfcycle.workbooks.formats import LEVEL1, LEVEL2, OPERATORS, TARGETS
+
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    projects = [p for p in _projects(session, cycle.year).values() if p.year == cycle.year]
+    per_department: dict[int, list[Project]] = defaultdict(list)
+    for project in projects:
+        per_department[project.department_id].append(project)
+    rows = [
+        NoticeDepartment(
+            department_code=departments[d].code,
+            department_name=departments[d].name,
+            projects=len(per_department[d]),
+            budget_wan=_wan_text(sum(p.budget_fen for p in per_department[d])),
+            request_wan=_wan_text(sum(p.request_fen for p in per_department[d])),
+        )
+        for d in _sort_by_code(departments, (d for d in per_department if d in departments))
+    ]
+    return TargetNoticeContext(
+        district=_district(cycle, policy),
+        year=cycle.year,
+        budget_year=cycle.budget_year,
+        departments_total=len(rows),
+        projects_total=len(projects),
+        development_projects=sum(1 for p in projects if p.type == policy.targets.development_type),
+        budget_total_wan=_wan_text(sum(p.budget_fen for p in projects)),
+        request_total_wan=_wan_text(sum(p.request_fen for p in projects)),
+        form_title=TARGETS.title,
+        form_sheet=TARGETS.sheets[0].name,
+        required_levels="、".join(policy.targets.required_levels),
+        development_type=policy.targets.development_type,
+        development_extra_levels="、".join(policy.targets.development_extra_levels),
+        level1_options="、".join(LEVEL1),
+        level2_options="、".join(LEVEL2),
+        operators="、".join(OPERATORS),
+        qualitative_operator=QUALITATIVE,
+        no_targets_reason=policy.targets.no_targets_reason,
+        ex_ante_attributes="、".join(policy.ex_ante.attributes),
+        ex_ante_min_request_wan=fmt_number(policy.ex_ante.min_request_wan),
+        ex_ante_projects=sum(1 for p in projects if needs_ex_ante(p.attribute, p.request_fen, policy.ex_ante)),
+        departments=rows,
+    )
+
+
+class ReviewedProject(_Context):
+    project_code: str
+    project_name: str
+    project_type: str
+    budget_wan: str
+    indicators: int
+    status: str
+    status_label: str
+    reasons: list[str]
+
+
+class TargetReviewContext(_Context):
+    """绩效目标审核意见 to one department: its approved, pending, returned and missing projects."""
+
+    district: str
+    year: int
+    budget_year: int
+    department_code: str
+    department_name: str
+    projects_total: int
+    approved: int
+    submitted: int
+    returned: int
+    missing: int
+    no_targets_reason: str
+    approved_projects: list[ReviewedProject]
+    submitted_projects: list[ReviewedProject]
+    returned_projects: list[ReviewedProject]
+    missing_projects: list[ReviewedProject]
+
+
+def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReviewContext]:
+    """One 审核意见 per department with projects in the cycle year, from the TargetReview records."""
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    projects = sorted(
+        (p for p in _projects(session, cycle.year).values() if p.year == cycle.year), key=lambda p: p.code
+    )
+    reviews = {
+        r.project_id: r for r in session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id)).all()
+    }
+    indicator_counts = Counter(session.exec(select(Indicator.project_id).where(Indicator.cycle_id == cycle_id)).all())
+    per_department: dict[int, list[ReviewedProject]] = defaultdict(list)
+    for p in projects:
+        review = reviews.get(p.id) if p.id is not None else None
+        status = review.status if review is not None and review.status in TARGET_STATUS_LABELS else "missing"
+        reasons = [part.strip() for part in (review.reasons if review else "").split("；") if part.strip()]
+        if status == "missing" and not reasons:
+            reasons = [policy.targets.no_targets_reason]
+        per_department[p.department_id].append(
+            ReviewedProject(
+                project_code=p.code,
+                project_name=p.name,
+                project_type=p.type,
+                budget_wan=_wan_text(p.budget_fen),
+                indicators=indicator_counts[p.id] if p.id is not None else 0,
+                status=status,
+                status_label=TARGET_STATUS_LABELS[status],
+                reasons=reasons,
+            )
+        )
+    district = _district(cycle, policy)
+    contexts = []
+    for dept_id in _sort_by_code(departments, (d for d in per_department if d in departments)):
+        dept = departments[dept_id]
+        rows = per_department[dept_id]
+        by_status: dict[str, list[ReviewedProject]] = defaultdict(list)
+        for row in rows:
+            by_status[row.status].append(row)
+        contexts.append(
+            TargetReviewContext(
+                district=district,
+                year=cycle.year,
+                budget_year=cycle.budget_year,
+                department_code=dept.code,
+                department_name=dept.name,
+                projects_total=len(rows),
+                approved=len(by_status["approved"]),
+                submitted=len(by_status["submitted"]),
+                returned=len(by_status["returned"]),
+                missing=len(by_status["missing"]),
+                no_targets_reason=policy.targets.no_targets_reason,
+                approved_projects=by_status["approved"],
+                submitted_projects=by_status["submitted"],
+                returned_projects=by_status["returned"],
+                missing_projects=by_status["missing"],
+            )
+        )
+    return contexts
+
+
+class FormProject(_Context):
+    project_code: str
+    project_name: str
+    project_type: str
+    attribute: str
+    budget_wan: Decimal
+    request_wan: Decimal
+    required_levels: str
+    status_label: str
+    reasons: str
+
+
+class FormIndicator(_Context):
+    """One row of the 绩效指标 sheet, keyed by the field names of the TARGETS workbook spec."""
+
+    department_code: str
+    project_code: str
+    level1: str
+    level2: str
+    name: str
+    operator: str
+    target: str
+    unit: str
+    weight: Decimal | None
+
+
+class TargetFormContext(_Context):
+    """The 绩效目标申报表 of one department: its projects, and the indicators declared so far."""
+
+    district: str
+    year: int
+    budget_year: int
+    department_code: str
+    department_name: str
+    projects: list[FormProject]
+    indicators: list[FormIndicator]
+
+
+def _target_text(indicator: Indicator) -> str:
+    if indicator.target_value is None:
+        return indicator.target_text
+    return fmt_number(indicator.target_value)
+
+
+def target_form_contexts(session: Session, cycle_id: int) -> list[TargetFormContext]:
+    """One 申报表 per department with projects in the cycle year (its current indicators pre-filled)."""
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    projects = sorted(
+        (p for p in _projects(session, cycle.year).values() if p.year == cycle.year), key=lambda p: p.code
+    )
+    reviews = {
+        r.project_id: r for r in session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id)).all()
+    }
+    indicators: dict[int, list[Indicator]] = defaultdict(list)
+    for ind in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id).order_by(col(Indicator.id))).all():
+        indicators[ind.project_id].append(ind)
+    per_department: dict[int, list[Project]] = defaultdict(list)
+    for p in projects:
+        per_department[p.department_id].append(p)
+    district = _district(cycle, policy)
+    contexts = []
+    for dept_id in _sort_by_code(departments, (d for d in per_department if d in departments)):
+        dept = departments[dept_id]
+        form_projects: list[FormProject] = []
+        form_indicators: list[FormIndicator] = []
+        for p in per_department[dept_id]:
+            review = reviews.get(p.id) if p.id is not None else None
+            status = review.status if review is not None and review.status in TARGET_STATUS_LABELS else "missing"
+            form_projects.append(
+                FormProject(
+                    project_code=p.code,
+                    project_name=p.name,
+                    project_type=p.type,
+                    attribute=p.attribute,
+                    budget_wan=fen_to_wan_2(p.budget_fen),
+                    request_wan=fen_to_wan_2(p.request_fen),
+                    required_levels="、".join(_required_levels(p.type, policy)),
+                    status_label=TARGET_STATUS_LABELS[status],
+                    reasons=review.reasons if review is not None else "",
+                )
+            )
+            form_indicators.extend(
+                FormIndicator(
+                    department_code=dept.code,
+                    project_code=p.code,
+                    level1=ind.level1,
+                    level2=ind.level2,
+                    name=ind.name,
+                    operator=ind.operator,
+                    target=_target_text(ind),
+                    unit=ind.unit,
+                    weight=ind.weight,
+                )
+                for ind in (indicators.get(p.id, []) if p.id is not None else [])
+            )
+        contexts.append(
+            TargetFormContext(
+                district=district,
+                year=cycle.year,
+                budget_year=cycle.budget_year,
+                department_code=dept.code,
+                department_name=dept.name,
+                projects=form_projects,
+                indicators=form_indicators,
+            )
+        )
+    return contexts
+
+
+def fen_to_wan_2(fen: int) -> Decimal:
+    """分 → 万元 as an exact Decimal with 2 decimals (for spreadsheet cells)."""
+    return (Decimal(fen) / FEN_PER_WAN).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------------------------------------- disclosure
+
+
+class PublishedEvaluation(_Context):
+    object_type_label: str
+    object_name: str
+    department_name: str
+    amount_wan: str
+    score: str
+    grade: str
+    evaluator: str
+
+
+class PublicationRow(_Context):
+    department_code: str
+    department_name: str
+    due_on: str
+    published_on: str
+    status: str
+
+
+class PublicationListContext(_Context):
+    """绩效评价结果公开清单: the key fiscal evaluation results the bureau publishes, and each department's
+    publication of its self-evaluation report (谁评价、谁公开)."""
+
+    district: str
+    year: int
+    fiscal_projects: int
+    fiscal_policies: int
+    fiscal_departments: int
+    fiscal_amount_wan: str
+    evaluations: list[PublishedEvaluation]
+    departments_total: int
+    due_on: str
+    on_time: int
+    late: int
+    unpublished: int
+    publications: list[PublicationRow]
+
+
+def publication_status(publication: Publication) -> str:
+    """按期公开 / 逾期公开 / 未公开."""
+    if publication.published_on is None:
+        return "未公开"
+    if publication.due_on is not None and publication.published_on > publication.due_on:
+        return "逾期公开"
+    return "按期公开"
+
+
+def publication_list_context(session: Session, cycle_id: int) -> PublicationListContext:
+    """The evaluation results to publish, from the Selection/Evaluation and Publication records."""
+    reports = fiscal_evaluation_report_contexts(session, cycle_id)
+    cycle = _cycle(session, cycle_id)
+    policy = _policy(cycle)
+    departments = _departments(session)
+    publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
+    rows = [
+        PublicationRow(
+            department_code=departments[p.department_id].code if p.department_id in departments else "",
+            department_name=_dept_name(departments, p.department_id),
+            due_on=fmt_date(p.due_on),
+            published_on=fmt_date(p.published_on),
+            status=publication_status(p),
+        )
+        for p in sorted(
+            publications, key=lambda p: departments[p.department_id].code if p.department_id in departments else ""
+        )
+    ]
+    statuses = Counter(row.status for row in rows)
+    due_dates = sorted({p.due_on for p in publications if p.due_on is not None})
+    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
+    counts = Counter(s.object_type for s in selections)
+    return PublicationListContext(
+        district=_district(cycle, policy),
+        year=cycle.year,
+        fiscal_projects=counts["project"],
+        fiscal_policies=counts["policy"],
+        fiscal_departments=counts["department"],
+        fiscal_amount_wan=_wan_text(sum(s.amount_fen for s in selections)),
+        evaluations=[
+            PublishedEvaluation(
+                object_type_label=r.object_type_label,
+                object_name=r.object_name,
+                department_name=r.department_name,
+                amount_wan=r.amount_wan,
+                score=r.score,
+                grade=r.grade,
+                evaluator=r.evaluator,
+            )
+            for r in reports
+        ],
+        departments_total=len(rows),
+        due_on="、".join(fmt_date(d) for d in due_dates),
+        on_time=statuses["按期公开"],
+        late=statuses["逾期公开"],
+        unpublished=statuses["未公开"],
+        publications=rows,
     )

@@ -56,6 +56,13 @@ def safe_filename(name: str, suffix: str = "", max_len: int = 100) -> str:
     return f"{stem}{clean_suffix}"
 
 
+def is_whole(name: str, suffix: str = "", max_len: int = 100) -> bool:
+    """Whether `safe_filename(name, suffix, max_len)` keeps all of the (cleaned) name, i.e. did not cut it."""
+    stem = safe_filename(name, suffix, max_len)
+    clean_suffix = _clean_suffix(suffix)
+    return stem[: len(stem) - len(clean_suffix)] == _clean(name)
+
+
 def safe_path(out_dir: Path, *parts: str) -> Path:
     """`out_dir / part1 / part2 …`, guaranteed to lie inside `out_dir` (symlinks resolved).
 

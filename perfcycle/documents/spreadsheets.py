@@ -1,25 +1,41 @@
-"""Generated spreadsheets: the quarterly 监控汇总表 and the 预算安排建议表, deterministic xlsx files."""
+"""Generated spreadsheets: the quarterly 监控汇总表 (with its light chart), the 预算安排建议表 and each
+department's 绩效目标申报表 — deterministic xlsx files (same records → same bytes)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import zipfile
+from collections import Counter
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 from sqlmodel import Session, col, select
 
 from models.tables import BudgetRecommendation, Cycle, Department, DepartmentLight, Project
-from perfcycle.documents.contexts import LIGHT_LABELS, QUARTER_LABELS, ContextError
+from perfcycle.documents.charts import chart_png
+from perfcycle.documents.contexts import (
+    LIGHT_LABELS,
+    QUARTER_LABELS,
+    ContextError,
+    QuarterLights,
+    TargetFormContext,
+    quarter_light_chart,
+)
 from perfcycle.documents.renderer import atomic_write, normalize_zip
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS, policy_from_json
+from perfcycle.workbooks.formats import TARGETS
+from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
 
 LIGHT_FILLS = {"red": "FFC7CE", "yellow": "FFEB9C", "green": "C6EFCE"}
 HEADER_FILL = "D9D9D9"
@@ -67,10 +83,21 @@ def _sheet_header(ws: Worksheet, title: str, headers: list[str], widths: list[in
 
 
 def _style_body(ws: Worksheet, first_row: int, last_row: int, columns: int) -> None:
+    """Thin borders and the body font (keeping a cell's bold) on a block of cells.
+
+    The style ids are looked up once and set on each cell's style array: assigning `cell.font = Font(...)`
+    per cell hashes the whole font every time, which dominated the writing of a large table."""
+    workbook = ws.parent
+    fonts = workbook._fonts
+    font_ids = {bold: fonts.add(Font(name=FONT_NAME, size=11, bold=bold)) for bold in (False, True)}
+    border_id = workbook._borders.add(_BORDER)
     for row in ws.iter_rows(min_row=first_row, max_row=last_row, max_col=columns):
         for cell in row:
-            cell.border = _BORDER
-            cell.font = Font(name=FONT_NAME, size=11, bold=cell.font.bold)
+            style = cell._style
+            if style is None:
+                style = cell._style = StyleArray()
+            style.fontId = font_ids[bool(fonts[style.fontId].b)]
+            style.borderId = border_id
 
 
 def _save(workbook: Workbook, path: Path, stamp: dt.datetime) -> str:
@@ -97,9 +124,13 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
         raise ContextError(f"未知季度: {quarter!r}")
     cycle = _cycle(session, cycle_id)
     departments = {d.id: d for d in session.exec(select(Department)).all()}
-    rows = session.exec(
-        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, DepartmentLight.quarter == quarter)
+    # This quarter and the ones before it (for the chart); never a later quarter, so the summary of a
+    # quarter stays the same when it is regenerated later in the year.
+    so_far = QUARTERS[: QUARTERS.index(quarter) + 1]
+    lights = session.exec(
+        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, col(DepartmentLight.quarter).in_(so_far))
     ).all()
+    rows = [r for r in lights if r.quarter == quarter]
     ordered = sorted(rows, key=lambda r: departments[r.department_id].code if r.department_id in departments else "")
     policy = policy_from_json(cycle.policy_json) if cycle.policy_json else None
     time_progress = policy.monitoring.time_progress[quarter] if policy is not None else None
@@ -161,7 +192,45 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
         ws.cell(row=ws.max_row, column=3).fill = PatternFill(
             fill_type="solid", start_color=LIGHT_FILLS[light], end_color=LIGHT_FILLS[light]
         )
+    _light_chart_sheet(workbook, cycle.year, so_far, lights)
     return _save(workbook, path, _stamp(cycle.year))
+
+
+def _light_chart_sheet(
+    workbook: Workbook, year: int, quarters: Sequence[str], lights: Sequence[DepartmentLight]
+) -> None:
+    """A second sheet: the light counts of each quarter so far, and the stacked-bar chart of them."""
+    counts = {q: Counter(r.light for r in lights if r.quarter == q) for q in quarters}
+    summary = [
+        QuarterLights(
+            quarter=q,
+            label=QUARTER_LABELS[q],
+            departments=sum(counts[q].values()),
+            green=counts[q]["green"],
+            yellow=counts[q]["yellow"],
+            red=counts[q]["red"],
+        )
+        for q in quarters
+        if counts[q]
+    ]
+    ws = workbook.create_sheet("亮灯分布")
+    headers = ["季度", "部门数", LIGHT_LABELS["green"], LIGHT_LABELS["yellow"], LIGHT_LABELS["red"]]
+    _sheet_header(ws, f"{year}年各季度部门绩效监控亮灯情况", headers, [12, 10, 10, 10, 10])
+    ws.freeze_panes = None
+    for q in summary:
+        ws.append([q.label, q.departments, q.green, q.yellow, q.red])
+    last = ws.max_row
+    _style_body(ws, 3, last, len(headers))
+    for column, light in ((3, "green"), (4, "yellow"), (5, "red")):
+        ws.cell(row=2, column=column).fill = PatternFill(
+            fill_type="solid", start_color=LIGHT_FILLS[light], end_color=LIGHT_FILLS[light]
+        )
+    chart = quarter_light_chart(year, summary)
+    if chart is not None:
+        image = Image(io.BytesIO(chart_png(chart)))
+        # 150 dpi PNG shown at 96 dpi screen pixels: scale so it prints at the size it was drawn.
+        image.width, image.height = int(image.width * 0.64), int(image.height * 0.64)
+        ws.add_image(image, f"A{last + 2}")
 
 
 BUDGET_HEADERS = [
@@ -254,3 +323,123 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
     ws.cell(row=total, column=1).alignment = Alignment(horizontal="center")
     _style_body(ws, first, total, len(BUDGET_HEADERS))
     return _save(workbook, path, _stamp(cycle.year))
+
+
+# ---------------------------------------------------------------------------------------------- target form
+
+FORM_PROJECT_HEADERS = [
+    "项目编码",
+    "项目名称",
+    "项目类型",
+    "项目属性",
+    "年度预算（万元）",
+    "预算年度申请（万元）",
+    "须设置的一级指标",
+    "审核状态",
+    "审核意见",
+]
+FORM_SHEET = TARGETS.sheets[0]
+PROJECT_SHEET = "项目清单"
+GUIDE_SHEET = "填报说明"
+
+
+def _quoted(sheet: str) -> str:
+    return "'" + sheet.replace("'", "''") + "'"
+
+
+def write_target_form(form: TargetFormContext, path: Path) -> str:
+    """绩效目标申报表 of one department, in the TARGETS import format so it can be filled in and sent back.
+
+    Sheet 绩效指标 has the importer's headers on row 1, the department's declared indicators pre-filled and
+    drop-down lists (data validation) for 部门编码, 项目编码, 一级指标, 二级指标 and 运算符; sheet 项目清单 lists
+    the department's projects with the levels each must cover and its review status; 填报说明 explains.
+    """
+    workbook = Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.title = FORM_SHEET.name
+    columns = list(FORM_SHEET.columns)
+    ws.append([c.header for c in columns])
+    for index, column in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=index)
+        cell.font = Font(name=FONT_NAME, size=11, bold=True)
+        cell.fill = PatternFill(fill_type="solid", start_color=HEADER_FILL, end_color=HEADER_FILL)
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.border = _BORDER
+        ws.column_dimensions[get_column_letter(index)].width = 30 if column.field == "name" else 14
+    for indicator in form.indicators:
+        values = indicator.model_dump()
+        ws.append([values[c.field] for c in columns])
+    _style_body(ws, 2, ws.max_row, len(columns))
+    ws.freeze_panes = "A2"
+
+    # Drop-down lists: the spec's choices inline; the department's own codes from the other sheets.
+    project_rows = len(form.projects) + 1
+    lists = {
+        "department_code": f"{_quoted(GUIDE_SHEET)}!$B$3",
+        "project_code": f"{_quoted(PROJECT_SHEET)}!$A$2:$A${max(project_rows, 2)}",
+    }
+    for index, column in enumerate(columns, start=1):
+        if column.choices:
+            formula = '"' + ",".join(column.choices) + '"'
+        elif column.field in lists:
+            formula = lists[column.field]
+        else:
+            continue
+        letter = get_column_letter(index)
+        validation = DataValidation(type="list", formula1=formula, allow_blank=not column.required)
+        validation.error = f"请从下拉列表中选择{column.header}"
+        validation.errorTitle = column.header
+        validation.showErrorMessage = True
+        validation.add(f"{letter}2:{letter}{MAX_VALIDATED_ROW}")
+        ws.add_data_validation(validation)
+
+    projects = workbook.create_sheet(PROJECT_SHEET)
+    projects.append(FORM_PROJECT_HEADERS)
+    for index, width in enumerate([16, 32, 14, 10, 14, 16, 18, 10, 40], start=1):
+        header = projects.cell(row=1, column=index)
+        header.font = Font(name=FONT_NAME, size=11, bold=True)
+        header.fill = PatternFill(fill_type="solid", start_color=HEADER_FILL, end_color=HEADER_FILL)
+        header.border = _BORDER
+        projects.column_dimensions[get_column_letter(index)].width = width
+    for p in form.projects:
+        projects.append(
+            [
+                p.project_code,
+                p.project_name,
+                p.project_type,
+                p.attribute,
+                p.budget_wan,
+                p.request_wan,
+                p.required_levels,
+                p.status_label,
+                p.reasons,
+            ]
+        )
+        r = projects.max_row
+        projects.cell(row=r, column=5).number_format = MONEY_FORMAT
+        projects.cell(row=r, column=6).number_format = MONEY_FORMAT
+    _style_body(projects, 2, projects.max_row, len(FORM_PROJECT_HEADERS))
+    projects.freeze_panes = "A2"
+
+    guide = workbook.create_sheet(GUIDE_SHEET)
+    guide.column_dimensions["A"].width = 16
+    guide.column_dimensions["B"].width = 90
+    lines: list[tuple[str, str]] = [
+        ("", f"{form.district}{form.year}年度{TARGETS.title}"),
+        ("部门名称", form.department_name),
+        ("部门编码", form.department_code),
+        ("说明", TARGETS.note),
+        ("填报方法", f"在「{FORM_SHEET.name}」工作表中每行填写一个三级指标；项目见「{PROJECT_SHEET}」工作表。"),
+    ]
+    lines += [
+        (c.header, c.note or ("可选：" + "、".join(c.choices) if c.choices else ("必填" if c.required else "选填")))
+        for c in columns
+    ]
+    for label, text in lines:
+        guide.append([label, text])
+    guide.cell(row=1, column=2).font = Font(name=FONT_NAME, size=14, bold=True)
+    for label, text in guide.iter_rows(min_row=2, max_row=guide.max_row, max_col=2):
+        label.font = Font(name=FONT_NAME, size=11, bold=True)
+        text.alignment = Alignment(wrap_text=True, vertical="top")
+    return _save(workbook, path, _stamp(form.year))

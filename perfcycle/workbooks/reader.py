@@ -12,30 +12,43 @@ import hashlib
 import io
 import json
 import re
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from perfcycle.money import CENT, MoneyError, to_decimal
 from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec, detect_kind
 
+# Defaults of the limits; the year's policy (`imports:` in perfcycle/policies/<year>.yaml) sets the real ones.
 MAX_ROWS = 200_000
 MAX_BYTES = 50 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 500 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 200
+RATIO_FLOOR = 1024 * 1024  # parts smaller than this unpacked are never a bomb, however well they compress
 MAX_MONEY_WAN = Decimal(10) ** 10  # 100 亿万元: anything this large is a typing error
 MAX_NUMBER = Decimal(10) ** 15
-UNZIPPED_FACTOR = 40  # refuse archives that inflate beyond 40 × the size limit (zip bombs)
+FIRST_DATE = date(2000, 1, 1)
+LAST_DATE = date(2100, 12, 31)
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
+MB = 1024 * 1024
 
 YES = ("是",)
 NO = ("否",)
 CHOICE_ALIASES = {">=": "≥", "＞＝": "≥", "=>": "≥", "<=": "≤", "＜＝": "≤", "=<": "≤", "＝": "=", "==": "="}
 DATE_TEXT = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+SHORT_YEAR_DATE = re.compile(r"^(\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+YEAR_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
+OTHER_CALENDARS = ("民国", "令和", "平成", "昭和", "农历", "阴历", "癸卯", "甲辰", "乙巳", "丙午")
+BAD_SERIAL = re.compile(r"Cell ([A-Z]+[0-9]+) is marked as a date but the serial value (\S+) is outside")
+QUANTITATIVE = ("≥", "≤", "=")
 
 
 @dataclass(frozen=True)
@@ -232,17 +245,36 @@ def _bool(value: Any, cell: Any) -> bool:
 
 def _date(value: Any, cell: Any) -> date:
     if isinstance(value, datetime):
-        return value.date()
+        value = value.date()
     if isinstance(value, date):
-        return value
+        return _date_in_range(value)
     if isinstance(value, str):
-        match = DATE_TEXT.match(value.strip())
+        text = value.strip()
+        match = DATE_TEXT.match(text)
         if match:
             try:
-                return date(int(match[1]), int(match[2]), int(match[3]))
+                day = date(int(match[1]), int(match[2]), int(match[3]))
             except ValueError:
-                pass
+                raise _CellError(f"日期不存在: {text!r}（月份应为 1–12，日应在该月天数之内）") from None
+            return _date_in_range(day)
+        if any(name in text for name in OTHER_CALENDARS):
+            raise _CellError(f"请填公历日期 YYYY-MM-DD（不接受民国、农历等纪年）: {text!r}")
+        if SHORT_YEAR_DATE.match(text):
+            raise _CellError(f"年份应写四位数（如 2025-05-31），不是 {text!r}")
+        month = YEAR_MONTH.match(text)
+        if month:
+            if not 1 <= int(month[2]) <= 12:
+                raise _CellError(f"日期不存在: {text!r}（月份应为 1–12）")
+            raise _CellError(f"缺少日：应填完整日期 YYYY-MM-DD，不是 {text!r}")
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        raise _CellError(f"不是日期（数字 {value!r}；请把单元格设为日期格式，或填 YYYY-MM-DD）")
     raise _CellError(f"不是日期（应为日期单元格或 YYYY-MM-DD）: {value!r}")
+
+
+def _date_in_range(day: date) -> date:
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise _CellError(f"日期超出范围: {day.isoformat()}（应在 {FIRST_DATE.year} 到 {LAST_DATE.year} 年之间）")
+    return day
 
 
 def _choice_converter(column: Column) -> Callable[[Any, Any], str]:
@@ -319,9 +351,28 @@ class _Collector:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[ImportProblem] = []
+        self.warnings: list[warnings.WarningMessage] = []
+        self._serials: dict[str, str] = {}
+        self._seen_warnings = 0
 
     def add(self, reason: str, sheet: str | None = None, row: int | None = None, column: str | None = None) -> None:
         self.problems.append(ImportProblem(self.file, sheet, row, column, reason))
+
+    def bad_serial(self, cell: Any) -> str | None:
+        """The raw number of a date cell openpyxl turned into #VALUE! because it is no date at all."""
+        if getattr(cell, "data_type", None) != "e":
+            return None
+        for caught in self.warnings[self._seen_warnings :]:
+            match = BAD_SERIAL.search(str(caught.message))
+            if match:
+                self._serials[match[1]] = match[2]
+        self._seen_warnings = len(self.warnings)
+        return self._serials.get(getattr(cell, "coordinate", ""))
+
+    def start_sheet(self) -> None:
+        """Coordinates are per sheet: forget the previous sheet's bad date serials."""
+        self._seen_warnings = len(self.warnings)
+        self._serials.clear()
 
 
 def _match_headers(
@@ -398,10 +449,34 @@ def _match_headers(
 # -------------------------------------------------------------------------------------------- files
 
 
-def _check_container(data: bytes, found: _Collector, max_bytes: int) -> bool:
-    """Is this a real .xlsx (OOXML zip)? One clear problem otherwise, never a traceback."""
+def _utf16(name: str) -> bytes:
+    return name.encode("utf-16-le")
+
+
+def _ole_problem(data: bytes) -> str:
+    """What an OLE compound file (the pre-2007 container) most likely is, from its stream names."""
+    if _utf16("EncryptedPackage") in data or _utf16("EncryptionInfo") in data:
+        return (
+            "工作簿设置了打开密码（已加密），系统无法读取；请在 Excel 中“文件 → 信息 → 保护工作簿 → 用密码进行加密”"
+            "清空密码，保存为 .xlsx 后再提交"
+        )
+    if _utf16("Workbook") in data or _utf16("Book") in data:
+        return (
+            "这是旧版 Excel 97-2003 工作簿（.xls），只是扩展名改成了 .xlsx；请在 Excel 或 WPS 中“另存为” .xlsx 后再提交"
+        )
+    if _utf16("WordDocument") in data:
+        return "这是旧版 Word 文档（.doc），不是 Excel 工作簿；请提交 .xlsx 格式的工作簿"
+    return "这是旧版 .xls 文件（或其他旧版 Office 文件）或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交"
+
+
+def _check_container(data: bytes, found: _Collector, max_uncompressed_bytes: int, max_compression_ratio: int) -> bool:
+    """Is this a real .xlsx (OOXML zip) that is safe to unpack? One clear problem otherwise, never a traceback.
+
+    Only the archive's directory is read here: the declared sizes are checked before anything is inflated
+    (`zipfile` never inflates an entry beyond its declared size, so a lying directory cannot get past this).
+    """
     if data.startswith(OLE_MAGIC):
-        found.add("这是旧版 .xls 文件或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交")
+        found.add(_ole_problem(data))
         return False
     if not data.startswith(ZIP_MAGIC):
         found.add("不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 打开后“另存为” .xlsx")
@@ -409,7 +484,7 @@ def _check_container(data: bytes, found: _Collector, max_bytes: int) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         found.add("文件已损坏（不是完整的 .xlsx 压缩包）；请重新保存后再提交")
         return False
     names = {info.filename for info in infos}
@@ -417,9 +492,24 @@ def _check_container(data: bytes, found: _Collector, max_bytes: int) -> bool:
         hint = "（像是 Word 文档）" if any(n.startswith("word/") for n in names) else ""
         found.add(f"不是 Excel 工作簿（.xlsx）{hint}；请提交 .xlsx 格式的工作簿")
         return False
-    if sum(info.file_size for info in infos) > max_bytes * UNZIPPED_FACTOR:
-        found.add("工作簿解压后过大，拒绝读取")
+    if any(info.flag_bits & 0x1 for info in infos):
+        found.add("文件是加了密码的压缩包，无法读取；请提交未加密的 .xlsx 工作簿")
         return False
+    total = sum(info.file_size for info in infos)
+    if total > max_uncompressed_bytes:
+        found.add(
+            f"工作簿解压后共 {total / MB:,.0f} MB，超过上限 {max_uncompressed_bytes / MB:,.0f} MB"
+            "（可能是“压缩炸弹”），拒绝读取"
+        )
+        return False
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > RATIO_FLOOR and ratio > max_compression_ratio:
+            found.add(
+                f"压缩包中的「{info.filename}」解压后 {info.file_size / MB:,.0f} MB，是压缩后的 {ratio:,.0f} 倍"
+                f"（上限 {max_compression_ratio} 倍），像是“压缩炸弹”，拒绝读取"
+            )
+            return False
     return True
 
 
@@ -429,9 +519,21 @@ def read_workbook(
     *,
     max_rows: int = MAX_ROWS,
     max_bytes: int = MAX_BYTES,
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+    max_compression_ratio: int = MAX_COMPRESSION_RATIO,
 ) -> ParsedWorkbook:
-    """Read and validate one workbook; raise `ImportRejected` listing every problem found."""
-    parsed, problems = parse_workbook(path, kind, max_rows=max_rows, max_bytes=max_bytes)
+    """Read and validate one workbook; raise `ImportRejected` listing every problem found.
+
+    The limits default to the built-in ones; callers pass the year's policy (`Policy.imports.reader_limits()`).
+    """
+    parsed, problems = parse_workbook(
+        path,
+        kind,
+        max_rows=max_rows,
+        max_bytes=max_bytes,
+        max_uncompressed_bytes=max_uncompressed_bytes,
+        max_compression_ratio=max_compression_ratio,
+    )
     if problems or parsed is None:
         raise ImportRejected(problems)
     return parsed
@@ -443,12 +545,17 @@ def parse_workbook(
     *,
     max_rows: int = MAX_ROWS,
     max_bytes: int = MAX_BYTES,
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
+    max_compression_ratio: int = MAX_COMPRESSION_RATIO,
 ) -> tuple[ParsedWorkbook | None, list[ImportProblem]]:
     """Like `read_workbook` but never raises: what could be read, and every problem found.
 
-    The workbook is None when the file itself is unusable (missing, not an .xlsx, unknown kind). Otherwise
-    refused cells are None in their row (and named in `ParsedRow.errors`), so the loader can still check
-    the cross-references of the rest and a single refusal lists every problem of the file.
+    The workbook is None when the file itself is unusable (missing, not an .xlsx, too large, unknown kind).
+    Otherwise refused cells are None in their row (and named in `ParsedRow.errors`), so the loader can still
+    check the cross-references of the rest and a single refusal lists every problem of the file.
+
+    The cheap checks come first and stop at the first failure: size on disk (nothing is read), then the
+    container and the archive's declared sizes (nothing is inflated), and only then the cells.
     """
     path = Path(path)
     found = _Collector(path.name)
@@ -469,33 +576,81 @@ def parse_workbook(
         found.add("文件是空的（0 字节）")
         return None, found.problems
     if size > max_bytes:
-        found.add(f"文件过大（{size / 1024 / 1024:.1f} MB，上限 {max_bytes / 1024 / 1024:.0f} MB）")
+        found.add(_too_large(size, max_bytes))
         return None, found.problems
-    data = path.read_bytes()
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)  # never more than the limit, even if the file grew meanwhile
+    except OSError as exc:
+        found.add(f"无法读取文件（{exc.strerror or type(exc).__name__}）")
+        return None, found.problems
+    if len(data) > max_bytes:
+        found.add(_too_large(len(data), max_bytes))
+        return None, found.problems
+    if not data:
+        found.add("文件是空的（0 字节）")
+        return None, found.problems
     digest = hashlib.sha256(data).hexdigest()
-    if not _check_container(data, found, max_bytes):
+    if not _check_container(data, found, max_uncompressed_bytes, max_compression_ratio):
         return None, found.problems
 
     from openpyxl import load_workbook
 
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many kinds on malformed parts; the user needs one sentence
-        found.add(f"无法读取工作簿（{type(exc).__name__}: {exc}）；请用 Excel 打开后重新保存为 .xlsx")
-        return None, found.problems
-    try:
-        sheets = _read_sheets(workbook, spec, found, max_rows)
-    finally:
-        workbook.close()
+    # openpyxl reports what it could not understand as warnings; they become located problems, never console noise
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found.warnings = caught
+        try:
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        except Exception as exc:  # openpyxl raises many kinds on malformed parts; the user needs one sentence
+            broken = _failed_sheet(exc)
+            where = "工作表" if broken else "工作簿"
+            found.add(f"无法读取{where}（{type(exc).__name__}: {exc}）；请用 Excel 打开后重新保存为 .xlsx", broken)
+            return None, found.problems
+        try:
+            sheets = _read_sheets(workbook, spec, found, max_rows)
+        finally:
+            workbook.close()
     if sheets is None:
         return None, found.problems
     parsed, detected = sheets
     return ParsedWorkbook(path=path, kind=detected, sha256=digest, sheets=parsed), found.problems
 
 
+def _too_large(size: int, max_bytes: int) -> str:
+    return f"文件过大（{size / MB:.1f} MB，上限 {max_bytes / MB:.0f} MB），未读取"
+
+
+def _similar_sheets(wanted: str, names: Sequence[str]) -> list[str]:
+    return difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.5)
+
+
+def _closest_spec(names: Sequence[str]) -> WorkbookSpec | None:
+    """The kind most of whose sheets are there (none when no sheet name matches at all, or on a tie)."""
+    scores = sorted(((sum(s.name in names for s in spec.sheets), spec.kind) for spec in SPECS.values()), reverse=True)
+    if not scores or scores[0][0] == 0 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
+        return None
+    return SPECS[scores[0][1]]
+
+
+def _sheet_hints(spec: WorkbookSpec | None, names: Sequence[str]) -> str:
+    """「部门信息」是否应为「部门」: the likely renamed sheets of a workbook."""
+    if spec is None:
+        return ""
+    hints = []
+    for sheet in spec.sheets:
+        if sheet.name in names:
+            continue
+        for similar in _similar_sheets(sheet.name, [n for n in names if n not in {s.name for s in spec.sheets}]):
+            hints.append(f"工作表「{similar}」是否应命名为「{sheet.name}」？")
+    return "".join(hints)
+
+
 def _read_sheets(
     workbook: Any, spec: WorkbookSpec | None, found: _Collector, max_rows: int
 ) -> tuple[dict[str, list[ParsedRow]], str] | None:
+    from openpyxl.chartsheet import Chartsheet
+
     actual = {name.strip(): name for name in workbook.sheetnames}
     if spec is None:
         detected = detect_kind(list(actual))
@@ -503,38 +658,102 @@ def _read_sheets(
             expected = "；".join(
                 f"{s.title}: {'、'.join(sh.name for sh in s.sheets if sh.required)}" for s in SPECS.values()
             )
+            hints = _sheet_hints(_closest_spec(list(actual)), list(actual))
             found.add(
                 f"无法识别表格类型：工作表为 {'、'.join(workbook.sheetnames) or '（无）'}；应包含以下之一 —— {expected}"
+                + (f"。{hints}" if hints else "")
             )
             return None
         spec = SPECS[detected]
     parsed: dict[str, list[ParsedRow]] = {}
     budget = [max_rows]
+    missing_required = False
     for sheet in spec.sheets:
         parsed[sheet.name] = []
         name = actual.get(sheet.name)
         if name is None:
             if sheet.required:
-                found.add(f"缺少工作表「{sheet.name}」（{spec.title}应有: {'、'.join(s.name for s in spec.sheets)}）")
+                missing_required = True
+                similar = _similar_sheets(sheet.name, [n for n in actual if n not in {s.name for s in spec.sheets}])
+                hint = f"；工作表「{similar[0]}」是否应命名为「{sheet.name}」？" if similar else ""
+                found.add(
+                    f"缺少工作表「{sheet.name}」（{spec.title}应有: {'、'.join(s.name for s in spec.sheets)}）{hint}"
+                )
             continue
         ws = workbook[name]
-        if not hasattr(ws, "iter_rows"):
-            found.add("不是普通工作表（图表页？）", sheet.name)
+        if isinstance(ws, Chartsheet) or not hasattr(ws, "iter_rows"):
+            found.add("是图表页，不是数据表；请把数据填在普通工作表中", sheet.name)
             continue
         if budget[0] < 0:
             continue
         try:
-            parsed[sheet.name] = _read_sheet(ws, sheet, found, budget, max_rows)
+            parsed[sheet.name] = _read_sheet(ws, spec.kind, sheet, found, budget, max_rows)
         except Exception as exc:  # a malformed sheet part: report it, never a traceback
-            found.add(f"无法读取工作表（{type(exc).__name__}: {exc}）", sheet.name)
+            row, _, value = _failed_cell(exc)
+            found.add(_unreadable(exc, value), sheet.name, row)
+    if missing_required:
+        other = detect_kind(list(actual))
+        if other is not None and other != spec.kind:
+            found.add(f"这个工作簿像是「{SPECS[other].title}」（{other}），不是「{spec.title}」（{spec.kind}）")
     return parsed, spec.kind
 
 
-def _read_sheet(ws: Any, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int) -> list[ParsedRow]:
+def _failed_cell(exc: BaseException) -> tuple[int | None, int | None, Any]:
+    """(row, column, raw value) of the cell openpyxl was parsing when it failed, when the traceback shows it."""
+    trace: TracebackType | None = exc.__traceback__
+    found: tuple[int | None, int | None, Any] = (None, None, None)
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_name == "parse_cell":
+            local = frame.f_locals
+            row, column = local.get("row"), local.get("column")
+            if isinstance(row, int) and isinstance(column, int):
+                found = (row, column, local.get("value"))
+        trace = trace.tb_next
+    return found
+
+
+def _failed_sheet(exc: BaseException) -> str | None:
+    """The title of the worksheet openpyxl was opening when it failed, when the traceback shows it."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    trace: TracebackType | None = exc.__traceback__
+    title: str | None = None
+    while trace is not None:
+        owner = trace.tb_frame.f_locals.get("self")
+        if isinstance(owner, ReadOnlyWorksheet) and isinstance(getattr(owner, "title", None), str):
+            title = owner.title
+        trace = trace.tb_next
+    return title
+
+
+def _unreadable(exc: Exception, value: Any) -> str:
+    if isinstance(value, str):
+        return f"单元格内容无法解析: {value[:40]!r}；请检查该单元格后重新保存"
+    return f"无法读取工作表（{type(exc).__name__}: {exc}）"
+
+
+def _row_rules(kind: str, sheet: SheetSpec, values: dict[str, Any], errors: set[str]) -> list[tuple[str, str]]:
+    """(field, reason) of what is wrong between the cells of one row (each cell being fine by itself)."""
+    if kind == "targets" and sheet.name == "绩效指标":
+        operator = values.get("operator")
+        if operator in QUANTITATIVE and values.get("target") is None and "target" not in errors:
+            return [("target", f"定量指标（运算符 {operator}）必须填写目标值（数字）")]
+    return []
+
+
+def _read_sheet(
+    ws: Any, kind: str, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int
+) -> list[ParsedRow]:
     ws.reset_dimensions()  # some generators write a wrong <dimension>; read what is really there
+    found.start_sheet()
     rows = ws.iter_rows()
     header = next(rows, ())
-    second = next(rows, None)
+    failure: Exception | None = None
+    try:
+        second = next(rows, None)
+    except Exception as exc:  # the first data row is unreadable: still check the header, then name the cell
+        second, failure = None, exc
     mapping = _match_headers(header, sheet, found, second)
     if mapping is None:
         return []
@@ -542,6 +761,8 @@ def _read_sheet(ws: Any, sheet: SheetSpec, found: _Collector, budget: list[int],
     missing = {c.field for c in sheet.columns} - {c.field for c in mapping.values()}
     key_columns = [c for c in sheet.columns if c.field in sheet.key]
     key_label = "、".join(c.header for c in key_columns)
+    by_field = {c.field: c for c in sheet.columns}
+    by_position = {index + 1: column for index, column in mapping.items()}
     seen_keys: dict[tuple[Any, ...], int] = {}
     result: list[ParsedRow] = []
 
@@ -550,36 +771,52 @@ def _read_sheet(ws: Any, sheet: SheetSpec, found: _Collector, budget: list[int],
             yield second
         yield from rows
 
-    for row_number, cells in enumerate(data_rows(), start=2):
-        if all(_is_blank(getattr(cells[i], "value", None)) for i in mapping if i < len(cells)):
-            continue
-        budget[0] -= 1
-        if budget[0] < 0:
-            found.add(f"数据行超过上限 {max_rows} 行，其余行未检查", sheet.name, row_number)
-            break
-        values: dict[str, Any] = dict.fromkeys(missing)
-        errors = set(missing)
-        for index, column, converter in converters:
-            cell = cells[index] if index < len(cells) else None
-            try:
-                values[column.field] = convert_cell(column, cell, converter)
-            except _CellError as exc:
-                found.add(str(exc), sheet.name, row_number, column.header)
-                values[column.field] = None
-                errors.add(column.field)
-        if key_columns:
-            key = tuple(values[c.field] for c in key_columns)
-            if all(part is not None for part in key):
-                first = seen_keys.get(key)
-                if first is not None:
-                    shown = " + ".join(str(part) for part in key)
-                    found.add(
-                        f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复",
-                        sheet.name,
-                        row_number,
-                        key_label,
-                    )
-                else:
-                    seen_keys[key] = row_number
-        result.append(ParsedRow(row_number, values, errors))
+    row_number = 1
+    try:
+        if failure is not None:
+            raise failure
+        for row_number, cells in enumerate(data_rows(), start=2):
+            if all(_is_blank(getattr(cells[i], "value", None)) for i in mapping if i < len(cells)):
+                continue
+            budget[0] -= 1
+            if budget[0] < 0:
+                found.add(f"数据行超过上限 {max_rows:,} 行，其余行未检查", sheet.name, row_number)
+                break
+            values: dict[str, Any] = dict.fromkeys(missing)
+            errors = set(missing)
+            for index, column, converter in converters:
+                cell = cells[index] if index < len(cells) else None
+                try:
+                    serial = found.bad_serial(cell)
+                    if serial is not None:
+                        raise _CellError(
+                            f"日期序号 {serial} 超出 Excel 的日期范围；请填 {FIRST_DATE.year} 到 {LAST_DATE.year} 年之间的日期"
+                        )
+                    values[column.field] = convert_cell(column, cell, converter)
+                except _CellError as exc:
+                    found.add(str(exc), sheet.name, row_number, column.header)
+                    values[column.field] = None
+                    errors.add(column.field)
+            for field_name, reason in _row_rules(kind, sheet, values, errors):
+                found.add(reason, sheet.name, row_number, by_field[field_name].header)
+                errors.add(field_name)
+            if key_columns:
+                key = tuple(values[c.field] for c in key_columns)
+                if all(part is not None for part in key):
+                    first = seen_keys.get(key)
+                    if first is not None:
+                        shown = " + ".join(str(part) for part in key)
+                        found.add(
+                            f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复",
+                            sheet.name,
+                            row_number,
+                            key_label,
+                        )
+                    else:
+                        seen_keys[key] = row_number
+            result.append(ParsedRow(row_number, values, errors))
+    except Exception as exc:  # openpyxl could not parse a cell: name it, keep what was read, never a traceback
+        row, column_number, value = _failed_cell(exc)
+        failed = by_position.get(column_number) if column_number is not None else None
+        found.add(_unreadable(exc, value), sheet.name, row or row_number + 1, failed.header if failed else None)
     return result

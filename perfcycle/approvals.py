@@ -1,0 +1,444 @@
+"""Approval gates as a service: opening a gate, listing what waits, and recording a person's decision.
+
+The database is the authority on every gate (see `tasks.approvals.decide_gate` for how the flows open
+them). A decision is checked against the cycle's policy and the separation of duties before anything is
+written:
+
+- the decider must be on the policy's approver list for the gate and level;
+- a preparer never approves its own submission: the department's contact and head for its targets, the
+  panel's assessors for the ex-ante conclusions, the third-party evaluators for the key-evaluation
+  reports, and whoever decided a lower level of the same gate (the coordinator who passed the budget
+  table at level 1 cannot also pass it at level 2);
+- a level is decided only after every lower level of the same gate passed;
+- a gate is decided once: a second decision on a closed gate is refused;
+- rejecting or returning needs a comment; budget-table overrides need a reason each.
+
+A refusal is recorded (a `DecisionRefusal` row and an audit entry) and committed on the session before
+`DecisionRefused` is raised, so the caller's rollback never loses it: give `decide` a session of its own.
+No Prefect here: the command line and a flow's resume handler call the same functions and end in the
+same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal
+
+from sqlmodel import Session, col, select
+
+from models import (
+    Approval,
+    BudgetRecommendation,
+    Cycle,
+    Department,
+    Evaluation,
+    ExAnteAssessment,
+    Project,
+    TargetReview,
+    now,
+)
+from models.audit import DecisionRefusal
+from models.tables import SHANGHAI
+from perfcycle import audit
+from perfcycle.money import MoneyError, fmt_wan, wan_to_fen
+from perfcycle.policy import ApprovalsPolicy, Policy, load_policy, policy_from_json
+
+Decision = Literal["approve", "reject", "return"]
+DECISIONS: dict[str, str] = {"approve": "approved", "reject": "rejected", "return": "returned"}
+DECISION_NAMES = {"approve": "通过", "reject": "不予通过", "return": "退回修改"}
+STATUS_NAMES = {"open": "待审批", "approved": "已通过", "rejected": "不予通过", "returned": "已退回修改"}
+GATE_NAMES = {
+    "targets": "绩效目标",
+    "ex_ante_conclusions": "事前评估结论",
+    "sample": "抽查复核样本",
+    "key_evaluation_selection": "重点评价对象",
+    "key_evaluation_reports": "重点评价报告",
+    "budget_table": "预算安排建议表",
+    "annual_report": "工作开展情况说明",
+}
+AUTO_APPROVER = "auto-policy"
+
+
+class DecisionRefused(Exception):
+    """A decision that the rules do not allow; the message says why in the bureau's terms."""
+
+
+@dataclass(frozen=True)
+class BudgetOverride:
+    """The amount (万元) that stands for one project instead of the computed recommendation, and why."""
+
+    project_code: str
+    amount_wan: Decimal | str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpenGate:
+    """A gate waiting for a decision, as `perfcycle approvals` shows it."""
+
+    id: int
+    year: int
+    gate: str
+    subject: str
+    level: int
+    opened_at: datetime
+    due_at: datetime | None
+    approvers: tuple[str, ...]
+
+    @property
+    def gate_name(self) -> str:
+        return GATE_NAMES.get(self.gate, self.gate)
+
+    def overdue(self, at: datetime | None = None) -> bool:
+        return self.due_at is not None and in_shanghai(self.due_at) < (at or now())
+
+
+def in_shanghai(value: datetime) -> datetime:
+    """In Asia/Shanghai; SQLite returns the stored wall time without its zone, PostgreSQL in its own zone."""
+    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+@lru_cache(maxsize=32)
+def _recorded_policy(policy_json: str) -> Policy:
+    return policy_from_json(policy_json)
+
+
+def approvals_policy(cycle: Cycle) -> ApprovalsPolicy:
+    """The approver lists the cycle recorded; a cycle recorded before policies had them uses the file's."""
+    recorded = _recorded_policy(cycle.policy_json).approvals if cycle.policy_json else None
+    if recorded is not None and recorded.gates:
+        return recorded
+    return load_policy(cycle.year).approvals
+
+
+def gate_label(approval: Approval, year: int | None = None) -> str:
+    subject = "" if approval.subject == "*" else f"（{approval.subject}）"
+    prefix = f"{year}年度" if year else ""
+    return f"{prefix}{GATE_NAMES.get(approval.gate, approval.gate)}{subject}第{approval.level}级审批"
+
+
+def _audit_payload(approval: Approval, cycle: Cycle | None) -> dict[str, object]:
+    return {
+        "year": cycle.year if cycle else None,
+        "gate": approval.gate,
+        "subject": approval.subject,
+        "level": approval.level,
+        "status": approval.status,
+        "data_digest": approval.data_digest,
+        "due_at": approval.due_at,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- opening
+
+
+def open_gate(
+    session: Session, cycle: Cycle, gate: str, subject: str = "*", level: int = 1, data_digest: str = ""
+) -> Approval:
+    """Create an open gate with its deadline from the policy, and record the opening in the audit log."""
+    assert cycle.id is not None
+    opened = now()
+    days = approvals_policy(cycle).response_days_for(gate, level)
+    approval = Approval(
+        cycle_id=cycle.id,
+        gate=gate,
+        subject=subject,
+        level=level,
+        data_digest=data_digest,
+        opened_at=opened,
+        due_at=opened + timedelta(days=days),
+    )
+    session.add(approval)
+    session.flush()
+    audit.append(
+        session, "perfcycle", "approval.opened", audit.approval_subject(approval), _audit_payload(approval, cycle)
+    )
+    return approval
+
+
+def reopen_gate(session: Session, cycle: Cycle, approval: Approval, data_digest: str) -> None:
+    """A returned gate opens again when the data it decides on changed (the resubmission arrived)."""
+    previous = {"status": approval.status, "decided_by": approval.decided_by, "comment": approval.comment}
+    opened = now()
+    approval.status = "open"
+    approval.decided_by = ""
+    approval.decided_at = None
+    approval.comment = ""
+    approval.data_digest = data_digest
+    approval.opened_at = opened
+    approval.due_at = opened + timedelta(days=approvals_policy(cycle).response_days_for(approval.gate, approval.level))
+    session.add(approval)
+    audit.append(
+        session,
+        "perfcycle",
+        "approval.reopened",
+        audit.approval_subject(approval),
+        {**_audit_payload(approval, cycle), "previous": previous},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- who
+
+
+def preparers(session: Session, approval: Approval) -> set[str]:
+    """The people who prepared what the gate decides on, and who decided its lower levels: never approvers."""
+    names: set[str] = set()
+    if approval.gate == "targets":
+        department = session.exec(select(Department).where(Department.code == approval.subject)).first()
+        if department is not None:
+            names.update({department.contact, department.head})
+    elif approval.gate == "ex_ante_conclusions":
+        names.update(
+            session.exec(select(ExAnteAssessment.assessor).where(ExAnteAssessment.cycle_id == approval.cycle_id))
+        )
+    elif approval.gate == "key_evaluation_reports":
+        names.update(
+            session.exec(
+                select(Evaluation.evaluator).where(
+                    Evaluation.cycle_id == approval.cycle_id, Evaluation.kind == "fiscal"
+                )
+            )
+        )
+    if approval.level > 1:
+        names.update(
+            session.exec(
+                select(Approval.decided_by).where(
+                    Approval.cycle_id == approval.cycle_id,
+                    Approval.gate == approval.gate,
+                    Approval.subject == approval.subject,
+                    Approval.level < approval.level,
+                )
+            )
+        )
+    return {n for n in names if n and n.strip() and n != AUTO_APPROVER}
+
+
+def may_decide(session: Session, approval: Approval, cycle: Cycle) -> tuple[str, ...]:
+    """The policy's approvers for the gate's level, without its preparers."""
+    rule = approvals_policy(cycle).level(approval.gate, approval.level)
+    if rule is None:
+        return ()
+    excluded = {_norm(n) for n in preparers(session, approval)}
+    return tuple(n for n in rule.approvers if _norm(n) not in excluded)
+
+
+def list_open(session: Session, year: int | None = None) -> list[OpenGate]:
+    """Every gate waiting for a decision (of one cycle year, or of all), oldest first."""
+    query = (
+        select(Approval, Cycle)
+        .join(Cycle, col(Cycle.id) == Approval.cycle_id)
+        .where(Approval.status == "open", Cycle.status != "historical")
+        .order_by(col(Cycle.year), col(Approval.opened_at), col(Approval.id))
+    )
+    if year is not None:
+        query = query.where(Cycle.year == year)
+    gates = []
+    for approval, cycle in session.exec(query):
+        assert approval.id is not None
+        gates.append(
+            OpenGate(
+                id=approval.id,
+                year=cycle.year,
+                gate=approval.gate,
+                subject=approval.subject,
+                level=approval.level,
+                opened_at=in_shanghai(approval.opened_at),
+                due_at=in_shanghai(approval.due_at) if approval.due_at else None,
+                approvers=may_decide(session, approval, cycle),
+            )
+        )
+    return gates
+
+
+# ---------------------------------------------------------------------------------------------- deciding
+
+
+def _refuse(
+    session: Session, approval_id: int, approval: Approval | None, decision: str, by: str, comment: str, reason: str
+) -> DecisionRefused:
+    """Record the refusal (who, when, what, why) and commit it, then hand back the exception to raise."""
+    refusal = DecisionRefusal(
+        approval_id=approval_id, actor=by[:100], decision=decision[:12], comment=comment, reason=reason
+    )
+    session.add(refusal)
+    subject = audit.approval_subject(approval) if approval is not None else f"approval:{approval_id}"
+    payload: dict[str, object] = {"decision": decision, "comment": comment, "reason": reason}
+    if approval is not None:
+        payload.update(gate=approval.gate, subject=approval.subject, level=approval.level, status=approval.status)
+    audit.append(session, by or "(未署名)", "approval.refused", subject, payload)
+    session.commit()
+    return DecisionRefused(reason)
+
+
+def _lower_levels(session: Session, approval: Approval, policy: ApprovalsPolicy) -> dict[int, Approval | None]:
+    rows = {
+        a.level: a
+        for a in session.exec(
+            select(Approval).where(
+                Approval.cycle_id == approval.cycle_id,
+                Approval.gate == approval.gate,
+                Approval.subject == approval.subject,
+                Approval.level < approval.level,
+            )
+        )
+    }
+    levels = {lv for lv in policy.levels(approval.gate) if lv < approval.level} | set(rows)
+    return {lv: rows.get(lv) for lv in sorted(levels)}
+
+
+def _check_overrides(
+    session: Session, cycle: Cycle, overrides: Sequence[BudgetOverride]
+) -> tuple[list[tuple[BudgetRecommendation, int, str]], str | None]:
+    """Each override names a project of the table, an amount in 万元 (≥ 0, two decimals) and a reason."""
+    planned: list[tuple[BudgetRecommendation, int, str]] = []
+    codes = [o.project_code.strip() for o in overrides]
+    if len(set(codes)) != len(codes):
+        return [], "同一项目只能调整一次"
+    rows = {
+        project.code: rec
+        for rec, project in session.exec(
+            select(BudgetRecommendation, Project)
+            .join(Project, col(Project.id) == BudgetRecommendation.project_id)
+            .where(BudgetRecommendation.cycle_id == cycle.id, col(Project.code).in_(codes))
+        )
+    }
+    for override, code in zip(overrides, codes, strict=True):
+        rec = rows.get(code)
+        if rec is None:
+            return [], f"预算安排建议表中没有项目 {code}"
+        if not override.reason.strip():
+            return [], f"项目 {code} 的调整金额必须写明理由"
+        try:
+            fen = wan_to_fen(override.amount_wan)
+        except MoneyError as exc:
+            return [], f"项目 {code} 的调整金额无效：{exc}"
+        if fen < 0:
+            return [], f"项目 {code} 的调整金额不能为负数"
+        planned.append((rec, fen, override.reason.strip()))
+    return planned, None
+
+
+def decide(
+    session: Session,
+    approval_id: int,
+    decision: Decision | str,
+    by: str,
+    comment: str = "",
+    overrides: Iterable[BudgetOverride] = (),
+) -> Approval:
+    """Record a person's decision on an open gate, or refuse it (recorded) with `DecisionRefused`.
+
+    Approving a level opens the gate's next level when the policy has one. Returning a department's
+    targets sets its projects' target reviews back to "returned" with the comment as the reason. The
+    decision is flushed, not committed: the caller's transaction commits it.
+    """
+    by = " ".join((by or "").split())
+    comment = (comment or "").strip()
+    override_list = list(overrides)
+    approval = session.get(Approval, approval_id)
+
+    def refuse(reason: str) -> DecisionRefused:
+        return _refuse(session, approval_id, approval, str(decision), by, comment, reason)
+
+    if decision not in DECISIONS:
+        raise refuse(f"未知的决定 {decision!r}（应为 approve、reject 或 return）")
+    if not by:
+        raise refuse("必须写明决定人（--by 姓名）")
+    if approval is None:
+        raise refuse(f"没有编号为 {approval_id} 的审批关口")
+    cycle = session.get(Cycle, approval.cycle_id)
+    assert cycle is not None
+    label = gate_label(approval, cycle.year)
+    if approval.status != "open":
+        when = in_shanghai(approval.decided_at).strftime("%Y-%m-%d %H:%M") if approval.decided_at else "此前"
+        raise refuse(
+            f"{label}已于 {when} 由 {approval.decided_by or '?'} 决定"
+            f"（{STATUS_NAMES.get(approval.status, approval.status)}），不能再次决定"
+        )
+    policy = approvals_policy(cycle)
+    rule = policy.level(approval.gate, approval.level)
+    if rule is None:
+        raise refuse(f"{cycle.year}年度策略没有规定{label}的审批人")
+    if _norm(by) not in {_norm(n) for n in rule.approvers}:
+        raise refuse(f"{by} 不在{label}的审批人名单中（可审批：{'、'.join(rule.approvers)}）")
+    for level, lower in _lower_levels(session, approval, policy).items():
+        if lower is None or lower.status != "approved":
+            state = "尚未开始" if lower is None else STATUS_NAMES.get(lower.status, lower.status)
+            raise refuse(f"第{level}级审批{state}，{label}不能先行决定")
+    if _norm(by) in {_norm(n) for n in preparers(session, approval)}:
+        raise refuse(f"{by} 提交或已审批过{label}所依据的材料，不能再审批（职责分离：不得审批自己的提交）")
+    if decision in ("reject", "return") and not comment:
+        raise refuse(f"{DECISION_NAMES[decision]}必须写明意见（--comment）")
+    planned: list[tuple[BudgetRecommendation, int, str]] = []
+    if override_list:
+        if approval.gate != "budget_table" or decision != "approve":
+            raise refuse("调整金额只适用于通过预算安排建议表的决定")
+        planned, problem = _check_overrides(session, cycle, override_list)
+        if problem:
+            raise refuse(problem)
+
+    approval.status = DECISIONS[decision]
+    approval.decided_by = by[:100]
+    approval.decided_at = now()
+    approval.comment = comment
+    session.add(approval)
+    for rec, fen, reason in planned:
+        rec.override_fen = fen
+        rec.override_reason = reason
+        session.add(rec)
+    returned_projects = _return_targets(session, cycle, approval) if decision == "return" else []
+    payload = {
+        **_audit_payload(approval, cycle),
+        "decision": decision,
+        "comment": comment,
+        "overrides": [
+            {"project_id": rec.project_id, "amount_wan": fmt_wan(fen), "reason": reason} for rec, fen, reason in planned
+        ],
+        "returned_projects": returned_projects,
+    }
+    audit.append(session, by, "approval.decided", audit.approval_subject(approval), payload)
+    if decision == "approve" and policy.level(approval.gate, approval.level + 1) is not None:
+        following = session.exec(
+            select(Approval).where(
+                Approval.cycle_id == approval.cycle_id,
+                Approval.gate == approval.gate,
+                Approval.subject == approval.subject,
+                Approval.level == approval.level + 1,
+            )
+        ).first()
+        if following is None:
+            open_gate(session, cycle, approval.gate, approval.subject, approval.level + 1, approval.data_digest)
+    session.flush()
+    return approval
+
+
+def _return_targets(session: Session, cycle: Cycle, approval: Approval) -> list[str]:
+    """退回修改: the department's target reviews go back to "returned" with the coordinator's comment."""
+    if approval.gate != "targets":
+        return []
+    department = session.exec(select(Department).where(Department.code == approval.subject)).first()
+    if department is None:
+        return []
+    codes = []
+    rows = session.exec(
+        select(TargetReview, Project)
+        .join(Project, col(Project.id) == TargetReview.project_id)
+        .where(TargetReview.cycle_id == cycle.id, Project.department_id == department.id)
+        .order_by(col(Project.code))
+    )
+    for review, project in rows:
+        if review.status in ("submitted", "approved"):
+            review.status = "returned"
+            review.reasons = approval.comment
+            review.reviewed_at = now()
+            session.add(review)
+            codes.append(project.code)
+    return codes

@@ -1,0 +1,254 @@
+"""`perfcycle approvals | approve | reject | return | audit verify`: the gates from the command line.
+
+Every decision goes through `perfcycle.approvals.decide`, so a refusal (unknown approver, self-approval,
+wrong level, a gate already closed, a missing comment or reason) is recorded and shown as one line, with
+exit code 1. `--resume` runs the annual-cycle driver for the gate's year in this process afterwards, so
+the cycle goes on to its next gate.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from perfcycle.approvals import BudgetOverride
+
+out = Console()
+err = Console(stderr=True)
+
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="覆盖 PERFCYCLE_DATABASE_URL")]
+By = Annotated[str, typer.Option("--by", help="决定人姓名（须在策略的审批人名单中）")]
+Resume = Annotated[bool, typer.Option("--resume", help="记录决定后在本进程中继续运行该年度周期")]
+OutDir = Annotated[Path, typer.Option("--out", help="继续运行时的文件输出目录")]
+_OVERRIDE = re.compile(r"^\s*(?P<code>[^=]+?)\s*=\s*(?P<amount>[^:：]+?)\s*[:：](?P<reason>.*)$")
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]错误[/]: {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _friendly() -> Iterator[None]:
+    """Known problems become one line and exit code 1, never a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from perfcycle.approvals import DecisionRefused
+    from perfcycle.policy import PolicyError
+    from perfcycle.stages import StageError
+    from perfcycle.workbooks.reader import ImportRejected
+
+    try:
+        yield
+    except (DecisionRefused, PolicyError, StageError, ImportRejected) as exc:
+        _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"数据库出错: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+
+def _use_database(url: str | None) -> None:
+    if url:
+        os.environ["PERFCYCLE_DATABASE_URL"] = url
+    from perfcycle.settings import get_settings
+
+    get_settings.cache_clear()
+    from models import upgrade
+
+    upgrade()
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def list_approvals(
+    year: Annotated[int | None, typer.Option(help="只列出该年度周期的关口")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """列出等待审批的关口：编号、年度、关口、对象、级别、等待起始、期限、可审批人。"""
+    from models import session_scope
+    from perfcycle.approvals import list_open
+
+    with _friendly():
+        _use_database(database_url)
+        with session_scope() as session:
+            gates = list_open(session, year)
+    if not gates:
+        out.print("没有等待审批的关口" + (f"（{year} 年度）" if year else ""))
+        return
+    table = Table(title="等待审批的关口", show_lines=False)
+    for header in ("编号", "年度", "关口", "对象", "级别", "等待起始", "期限", "可审批人"):
+        table.add_column(header, no_wrap=header not in ("关口", "可审批人"))
+    for gate in gates:
+        due = _when(gate.due_at)
+        table.add_row(
+            str(gate.id),
+            str(gate.year),
+            gate.gate_name,
+            gate.subject,
+            str(gate.level),
+            _when(gate.opened_at),
+            f"[red]{due}（已逾期）[/]" if gate.overdue() else due,
+            "、".join(gate.approvers) or "（策略未指定）",
+        )
+    out.print(table)
+
+
+def _parse_overrides(values: list[str]) -> list[BudgetOverride]:
+    from perfcycle.approvals import BudgetOverride
+
+    overrides: list[BudgetOverride] = []
+    for value in values:
+        match = _OVERRIDE.match(value)
+        if match is None:
+            _fail(f"调整格式应为 项目编码=金额(万元):理由，收到: {value}")
+        overrides.append(BudgetOverride(match["code"], match["amount"], match["reason"].strip()))
+    return overrides
+
+
+def _decide(
+    approval_id: int,
+    decision: str,
+    by: str,
+    comment: str,
+    overrides: list[str],
+    resume: bool,
+    out_dir: Path,
+    database_url: str | None,
+) -> None:
+    from sqlmodel import select
+
+    from models import Approval, Cycle, session_scope
+    from perfcycle.approvals import DECISION_NAMES, decide, gate_label
+
+    parsed = _parse_overrides(overrides)
+    with _friendly():
+        _use_database(database_url)
+        with session_scope() as session:
+            approval = decide(session, approval_id, decision, by, comment, parsed)
+            cycle = session.get(Cycle, approval.cycle_id)
+            assert cycle is not None
+            year = cycle.year
+            label = gate_label(approval, year)
+            following = session.exec(
+                select(Approval).where(
+                    Approval.cycle_id == approval.cycle_id,
+                    Approval.gate == approval.gate,
+                    Approval.subject == approval.subject,
+                    Approval.level == approval.level + 1,
+                    Approval.status == "open",
+                )
+            ).first()
+            next_line = (
+                f"第{following.level}级审批已开启，编号 {following.id}，期限 {_when(following.due_at)}"
+                if following is not None and decision == "approve"
+                else ""
+            )
+    out.print(f"已记录：{label} —— {DECISION_NAMES[decision]}（{by.strip()}）", highlight=False, soft_wrap=True)
+    if parsed:
+        out.print(f"预算调整 {len(parsed)} 项已记录", highlight=False, soft_wrap=True)
+    if next_line:
+        out.print(next_line, highlight=False, soft_wrap=True)
+    if resume:
+        _resume(year, out_dir)
+
+
+def _resume(year: int, out_dir: Path) -> None:
+    """Run the annual-cycle driver for the year in this process (embedded mode) and say where it stands."""
+    from perfcycle.runtime import configure_prefect
+
+    configure_prefect(quiet=True)
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from perfcycle.orchestration import run_annual_cycle
+    from perfcycle.stages import STAGE_NAMES
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    err.print(f"正在继续运行 {year} 年度周期…", highlight=False, soft_wrap=True)
+    with _friendly():
+        summary = run_annual_cycle(year=year, auto_approve=False, out_dir=str(out_dir.resolve()))
+    waiting = summary.get("waiting") or []
+    if waiting:
+        out.print("周期等待审批: " + "、".join(STAGE_NAMES.get(s, s) for s in waiting), highlight=False, soft_wrap=True)
+    else:
+        out.print(f"{year} 年度周期已运行完毕", highlight=False, soft_wrap=True)
+
+
+def approve(
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="审批编号（见 perfcycle approvals）")],
+    by: By = "",
+    comment: Annotated[str, typer.Option("--comment", help="审批意见")] = "",
+    override: Annotated[
+        list[str] | None,
+        typer.Option("--override", help="预算安排建议表的调整：项目编码=金额(万元):理由，可重复"),
+    ] = None,
+    resume: Resume = False,
+    out_dir: OutDir = Path("out"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """通过一个关口。"""
+    _decide(approval_id, "approve", by, comment, override or [], resume, out_dir, database_url)
+
+
+def reject(
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="审批编号（见 perfcycle approvals）")],
+    by: By = "",
+    comment: Annotated[str, typer.Option("--comment", help="不予通过的理由（必填）")] = "",
+    resume: Resume = False,
+    out_dir: OutDir = Path("out"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """不予通过一个关口（须写明理由）。"""
+    _decide(approval_id, "reject", by, comment, [], resume, out_dir, database_url)
+
+
+def return_(
+    approval_id: Annotated[int, typer.Argument(metavar="ID", help="审批编号（见 perfcycle approvals）")],
+    by: By = "",
+    comment: Annotated[str, typer.Option("--comment", help="退回修改的意见（必填）")] = "",
+    resume: Resume = False,
+    out_dir: OutDir = Path("out"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """退回修改（如部门的绩效目标），须写明意见。"""
+    _decide(approval_id, "return", by, comment, [], resume, out_dir, database_url)
+
+
+def audit_verify(database_url: DatabaseUrl = None) -> None:
+    """校验审计日志的哈希链：任何被修改或删除的记录都会被指出。"""
+    from models import session_scope
+    from perfcycle import audit
+
+    with _friendly():
+        _use_database(database_url)
+        with session_scope() as session:
+            problems = audit.verify(session)
+            total = audit.count(session)
+    if problems:
+        for problem in problems:
+            err.print(f"[bold red]错误[/]: {problem}", highlight=False, soft_wrap=True)
+        err.print(
+            f"审计日志校验未通过：共 {total} 条记录，发现 {len(problems)} 处问题", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(1)
+    out.print(f"审计日志完整：共 {total} 条记录，哈希链校验通过", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the approval and audit commands to the `perfcycle` app."""
+    app.command("approvals")(list_approvals)
+    app.command("approve")(approve)
+    app.command("reject")(reject)
+    app.command("return")(return_)
+    audit_app = typer.Typer(help="审计日志", no_args_is_help=True)
+    audit_app.command("verify")(audit_verify)
+    app.add_typer(audit_app, name="audit")

@@ -1,0 +1,402 @@
+"""Notifications: one small interface, an outbox for the embedded demo and apprise for real channels.
+
+`Notifier.send(message) -> Outcome` delivers one message over one channel and nothing else. `dispatch`
+does the bookkeeping around it, the same for every notifier:
+
+- the dedup key (recipient, channel, address, item, deadline, step) is claimed first in the
+  `Notification` table, so the same reminder never goes twice, even from two runs at once;
+- a failed send is tried again (`notify_attempts`, waiting `notify_backoff_seconds`, doubling), then
+  recorded as failed with the error and reported; a later run tries a failed message again;
+- the outcome is recorded (when, to whom, channel, address, attempts, error) and goes into the audit log.
+
+Secrets never reach a record, a log line or an error text: addresses are stored as the e-mail address or
+the webhook URL as apprise prints it with privacy on (credentials masked, query dropped), and every
+error text is scrubbed of the SMTP password and of the webhook URLs' secret parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from models.audit import Notification
+from models.tables import now
+from perfcycle import audit
+
+if TYPE_CHECKING:
+    from perfcycle.settings import Settings
+
+log = logging.getLogger("perfcycle.notify")
+MASK = "****"
+ERROR_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A person or a department's contact, with the addresses reminders go to."""
+
+    name: str
+    email: str = ""
+    webhook: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One text to one recipient over one channel (`address` is the raw e-mail address or webhook URL)."""
+
+    recipient: str
+    channel: str
+    address: str
+    subject: str
+    body: str
+    item: str = ""
+    step: str = ""
+    deadline: date | None = None
+    public_address: str = ""  # the address as it may be stored and shown
+
+    @property
+    def dedup_key(self) -> str:
+        """Per recipient, channel, item, deadline and step: the same reminder never goes twice."""
+        parts = [self.recipient, self.channel, self.public_address, self.item, str(self.deadline or ""), self.step]
+        return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    error: str = ""
+
+
+class Notifier(ABC):
+    """Delivers messages; knows which channels a recipient has and how to show an address safely."""
+
+    name: str = "notifier"
+    attempts: int = 3  # tries per message before it counts as failed
+    backoff: float = 2.0  # seconds before the second try, doubling after
+
+    @abstractmethod
+    def send(self, message: Message) -> Outcome: ...
+
+    @abstractmethod
+    def routes(self, recipient: Recipient) -> list[tuple[str, str]]:
+        """(channel, raw address) pairs for a recipient; a recipient with none gets ("none", "")."""
+
+    def public(self, channel: str, address: str) -> str:
+        """The address as it may be stored, logged and shown."""
+        return address
+
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in a record, a log line or an error text."""
+        return []
+
+    def message(
+        self,
+        recipient: Recipient,
+        channel: str,
+        address: str,
+        subject: str,
+        body: str,
+        *,
+        item: str = "",
+        step: str = "",
+        deadline: date | None = None,
+    ) -> Message:
+        return Message(
+            recipient=recipient.name,
+            channel=channel,
+            address=address,
+            subject=subject,
+            body=body,
+            item=item,
+            step=step,
+            deadline=deadline,
+            public_address=self.public(channel, address),
+        )
+
+
+class OutboxNotifier(Notifier):
+    """Writes each message as a text file under the outbox folder: nothing leaves the machine."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path, attempts: int = 3, backoff: float = 2.0) -> None:
+        self.folder = folder
+        self.attempts, self.backoff = attempts, backoff
+
+    def routes(self, recipient: Recipient) -> list[tuple[str, str]]:
+        return [("outbox", recipient.email or recipient.webhook)]
+
+    def public(self, channel: str, address: str) -> str:
+        return mask_url(address) if "://" in address else address
+
+    def send(self, message: Message) -> Outcome:
+        day = now().date().isoformat()
+        path = self.folder / day / f"{message.dedup_key[:16]}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [
+            f"收件人: {message.recipient}",
+            f"地址: {message.public_address or '（无）'}",
+            f"事项: {message.item}",
+            f"步骤: {message.step}",
+            f"期限: {message.deadline or ''}",
+            f"主题: {message.subject}",
+            "",
+            message.body,
+        ]
+        path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+        return Outcome(True)
+
+
+def mask_url(url: str) -> str:
+    """A URL as it may be shown: scheme and host only (credentials, path and query may hold tokens), plus a
+    short digest of the whole URL so that two webhooks on one host stay apart."""
+    tag = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return f"{MASK}#{tag}"
+    if parts.scheme not in ("http", "https", "json", "jsons"):
+        return f"{parts.scheme}://{MASK}#{tag}"  # dingtalk://TOKEN, wecombot://KEY: the host is the secret
+    userinfo = f"{MASK}@" if parts.username or parts.password else ""
+    return f"{parts.scheme}://{userinfo}{host}/{MASK}#{tag}"
+
+
+def webhook_url(address: str) -> str:
+    """A department's webhook as an apprise URL: http(s) becomes json(s) with its query kept as GET params."""
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https"):
+        return address  # already an apprise URL: dingtalk://, wecombot://, json://, …
+    scheme = "jsons" if parts.scheme == "https" else "json"
+    query = urlencode([(f"-{k}", v) for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return f"{scheme}://{parts.netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+class AppriseNotifier(Notifier):
+    """E-mail over SMTP and webhooks (DingTalk, WeCom robots, generic JSON) through apprise."""
+
+    name = "apprise"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.attempts, self.backoff = settings.notify_attempts, settings.notify_backoff_seconds
+        self._password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self._password, quote(self._password, safe="")) if s]
+
+    def routes(self, recipient: Recipient) -> list[tuple[str, str]]:
+        routes = []
+        if recipient.email:
+            routes.append(("email", recipient.email))
+        if recipient.webhook:
+            routes.append(("webhook", recipient.webhook))
+        return routes or [("none", "")]
+
+    def public(self, channel: str, address: str) -> str:
+        return mask_url(webhook_url(address)) if channel == "webhook" else address
+
+    def _email_url(self, to: str) -> str:
+        s = self.settings
+        scheme = "mailto" if s.smtp_secure == "none" else "mailtos"
+        credentials = ""
+        if s.smtp_user:
+            credentials = quote(s.smtp_user, safe="")
+            if self._password:
+                credentials += ":" + quote(self._password, safe="")
+            credentials += "@"
+        port = f":{s.smtp_port}" if s.smtp_port else ""
+        params = {"smtp": s.smtp_host, "from": s.smtp_from, "to": to}
+        if s.smtp_secure != "none":
+            params["mode"] = s.smtp_secure
+        return f"{scheme}://{credentials}{s.smtp_host}{port}?{urlencode(params)}"
+
+    def send(self, message: Message) -> Outcome:
+        import apprise
+
+        if message.channel == "none":
+            return Outcome(False, f"{message.recipient} 没有登记电子邮箱或 webhook，无法发送")
+        if message.channel == "email":
+            if not self.settings.smtp_host or not self.settings.smtp_from:
+                return Outcome(False, "未配置 SMTP 服务器（PERFCYCLE_SMTP_HOST、PERFCYCLE_SMTP_FROM）")
+            url = self._email_url(message.address)
+        elif message.channel == "webhook":
+            url = webhook_url(message.address)
+        else:
+            return Outcome(False, f"未知的渠道 {message.channel}")
+        secrets = self.secrets() + _url_secrets(url)
+        with _scrubbed_apprise_logs(secrets):
+            sender = apprise.Apprise()
+            if not sender.add(url):
+                return Outcome(False, f"无法识别的地址 {message.public_address}")
+            with apprise.LogCapture(level=logging.WARNING) as captured:
+                result = sender.notify(title=message.subject, body=message.body, body_format=apprise.NotifyFormat.TEXT)
+            if result:
+                return Outcome(True)
+            text = " ".join(line.split(" - ", 2)[-1] for line in captured.getvalue().splitlines() if line.strip())
+        return Outcome(False, scrub(text or "发送失败", secrets))
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The parts of an apprise URL that may be secret: credentials, tokens in the path, query values."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return [url]
+    found = [parts.password or ""]
+    if parts.scheme not in ("http", "https", "json", "jsons", "mailto", "mailtos"):
+        found += [parts.netloc, parts.path.strip("/")]
+    if parts.scheme in ("json", "jsons"):
+        found += [v for _, v in parse_qsl(parts.query) if len(v) >= 6]
+    return [s for s in found if s and len(s) >= 4]
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text[:ERROR_LIMIT]
+
+
+class _Scrubber(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            clean = scrub(text, self.secrets)
+            if clean != text:
+                record.msg, record.args = clean, None
+        return True
+
+
+@contextmanager
+def _scrubbed_apprise_logs(secrets: list[str]) -> Iterator[None]:
+    """apprise prints URLs with privacy on; this makes sure no secret of ours gets through anyway."""
+    logger = logging.getLogger("apprise")
+    scrubber = _Scrubber(secrets)
+    logger.addFilter(scrubber)
+    try:
+        yield
+    finally:
+        logger.removeFilter(scrubber)
+
+
+def make_notifier(settings: Settings | None = None) -> Notifier:
+    """The notifier the settings choose (PERFCYCLE_NOTIFIER): the outbox unless apprise is asked for."""
+    from perfcycle.settings import get_settings
+
+    settings = settings or get_settings()
+    if settings.notifier == "apprise":
+        return AppriseNotifier(settings)
+    return OutboxNotifier(settings.outbox_dir, settings.notify_attempts, settings.notify_backoff_seconds)
+
+
+# ---------------------------------------------------------------------------------------------- dispatch
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What `dispatch` did with one message: sent, failed, or skipped (already sent or being sent)."""
+
+    status: str
+    message: Message
+    attempts: int = 0
+    error: str = ""
+    notification_id: int | None = None
+
+
+def dispatch(
+    session: Session,
+    notifier: Notifier,
+    message: Message,
+    *,
+    attempts: int | None = None,
+    backoff: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """Send one message unless its dedup key was already used; retry, record, audit. Commits the session.
+
+    The claim is committed before sending, so two runs never both send it; a row left `pending` by a run
+    that died while sending is reported, not sent again (it may have gone out).
+    """
+    attempts = notifier.attempts if attempts is None else attempts
+    backoff = notifier.backoff if backoff is None else backoff
+    key = message.dedup_key
+    row = session.exec(select(Notification).where(Notification.dedup_key == key)).first()
+    if row is not None and row.outcome in ("sent", "pending"):
+        status = "skipped" if row.outcome == "sent" else "unknown"
+        return Delivery(status, message, row.attempts, row.error, row.id)
+    if row is None:
+        row = Notification(
+            recipient=message.recipient[:200],
+            channel=message.channel[:20],
+            address=message.public_address[:500],
+            subject=message.subject[:300],
+            item=message.item[:200],
+            step=message.step[:40],
+            deadline=message.deadline,
+            dedup_key=key,
+        )
+    row.outcome = "pending"
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # another run claimed it a moment ago
+        return Delivery("skipped", message)
+    secrets = notifier.secrets()
+    outcome = Outcome(False, "未发送")
+    tries = 0
+    for tries in range(1, max(1, attempts) + 1):
+        try:
+            outcome = notifier.send(message)
+        except Exception as exc:  # a channel's failure must be recorded, never lost
+            outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
+        if outcome.ok or message.channel == "none":
+            break
+        if tries < attempts:
+            sleep(backoff * 2 ** (tries - 1))
+    error = "" if outcome.ok else scrub(outcome.error, secrets)
+    row.outcome = "sent" if outcome.ok else "failed"
+    row.attempts += tries
+    row.error = error
+    row.at = now()
+    session.add(row)
+    audit.append(
+        session,
+        notifier.name,
+        "notification.sent" if outcome.ok else "notification.failed",
+        f"notification:{row.id}",
+        {
+            "recipient": row.recipient,
+            "channel": row.channel,
+            "address": row.address,
+            "subject": row.subject,
+            "item": row.item,
+            "step": row.step,
+            "deadline": row.deadline,
+            "attempts": row.attempts,
+            "error": error,
+        },
+    )
+    session.commit()
+    if not outcome.ok:
+        log.warning("通知发送失败（%d 次尝试）: %s <%s> %s: %s", tries, row.recipient, row.address, row.subject, error)
+    return Delivery(row.outcome, message, tries, error, row.id)

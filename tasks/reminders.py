@@ -1,0 +1,304 @@
+"""Reminders: what each department and approver owes, sent once per step over each of their channels.
+
+Everything owed is an `Obligation` (who owes what by when, and whether it arrived). Each source in
+`OBLIGATION_SOURCES` reads some of them from the records: red-light warning notices waiting for their
+response, and gates waiting for their approvers. A collection window per form plugs in the same way:
+append a function `(session, today) -> Iterable[Obligation]`.
+
+For each obligation `perfcycle.rules.reminders.reminder_steps` says which steps fall on the day; each step
+becomes a message from a template in report_templates/ (the first line is the subject), and
+`perfcycle.notify.dispatch` sends it at most once, retries and records it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from prefect import get_run_logger, task
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from models import Approval, Cycle, Department, WarningNotice, session_scope
+from perfcycle.approvals import GATE_NAMES, approvals_policy, gate_label, in_shanghai, may_decide
+from perfcycle.documents.renderer import render_text
+from perfcycle.notify import Delivery, Message, Notifier, Recipient, dispatch, make_notifier
+from perfcycle.policy import RemindersPolicy, policy_from_json
+from perfcycle.rules.reminders import DUE, ESCALATION, OVERDUE, reminder_steps, step_kind, step_offset
+from perfcycle.stages import QUARTER_NAMES
+from tasks.artifacts import publish_table
+
+TEMPLATES = {OVERDUE: "reminder_overdue.txt.j2", ESCALATION: "escalation.txt.j2"}
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """Something owed by a deadline: who is reminded, who hears of it when it is late, and how it reads."""
+
+    item: str  # stable key of what is owed, part of the dedup key, e.g. "warning:2024:Q1:101"
+    title: str  # what is owed, in the bureau's words
+    deadline: date
+    submitted: bool
+    recipients: tuple[Recipient, ...]
+    rules: RemindersPolicy
+    district: str = ""
+    template: str = "reminder_due.txt.j2"  # the message before and on the deadline
+    action: str = "报送"  # 报送 (a department submits) or 办理 (an approver decides)
+    department: str = ""
+    owner: str = ""  # who owes it, named in an escalation
+    escalate_to: Recipient | None = None
+    detail: str = ""
+
+
+ObligationSource = Callable[[Session, date], Iterable[Obligation]]
+
+
+class ReminderContext(BaseModel):
+    """What the reminder templates read."""
+
+    district: str
+    recipient: str
+    department: str
+    owner: str
+    title: str
+    action: str
+    deadline: str
+    today: str
+    days_left: int
+    days_overdue: int
+    escalates: bool
+    escalate_after_days: int
+    detail: str
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _rules(cycle: Cycle) -> RemindersPolicy:
+    return policy_from_json(cycle.policy_json).reminders if cycle.policy_json else RemindersPolicy()
+
+
+def _open_cycles(session: Session) -> list[Cycle]:
+    return list(session.exec(select(Cycle).where(Cycle.status == "open").order_by(col(Cycle.year))))
+
+
+def warning_responses(session: Session, today: date) -> Iterator[Obligation]:
+    """预警通知书 (red): the department's written response (原因分析 + 整改措施) by its response date."""
+    for cycle in _open_cycles(session):
+        rules = _rules(cycle)
+        notices = session.exec(
+            select(WarningNotice, Department)
+            .join(Department, col(Department.id) == WarningNotice.department_id)
+            .where(
+                WarningNotice.cycle_id == cycle.id,
+                WarningNotice.level == "red",
+                col(WarningNotice.response_due).is_not(None),
+            )
+            .order_by(col(WarningNotice.quarter), col(Department.code))
+        )
+        for notice, department in notices:
+            assert notice.response_due is not None
+            quarter = QUARTER_NAMES.get(notice.quarter, notice.quarter)
+            head = department.head or f"{department.name}负责人"
+            yield Obligation(
+                item=f"warning:{cycle.year}:{notice.quarter}:{department.code}",
+                title=f"{cycle.year}年{quarter}绩效监控预警整改情况",
+                deadline=notice.response_due,
+                submitted=notice.responded_on is not None,
+                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
+                rules=rules,
+                district=cycle.district,
+                template="warning_response.txt.j2",
+                department=department.name,
+                owner=department.contact,
+                escalate_to=Recipient(head, department.head_email),
+            )
+
+
+def waiting_approvals(session: Session, today: date) -> Iterator[Obligation]:
+    """Gates waiting for a decision, one reminder per approver for all gates of one kind, level and deadline.
+
+    The 54 departments' target gates open together: a coordinator gets one message listing them, not 54.
+    """
+    for cycle in _open_cycles(session):
+        contacts = approvals_policy(cycle).contacts
+        gates = session.exec(
+            select(Approval)
+            .where(Approval.cycle_id == cycle.id, Approval.status == "open", col(Approval.due_at).is_not(None))
+            .order_by(col(Approval.id))
+        )
+        waiting: dict[tuple[str, str, int, date], list[Approval]] = defaultdict(list)
+        for approval in gates:
+            assert approval.due_at is not None
+            due = in_shanghai(approval.due_at).date()
+            for name in may_decide(session, approval, cycle):
+                waiting[(name, approval.gate, approval.level, due)].append(approval)
+        for (name, gate, level, due), approvals in waiting.items():
+            contact = contacts.get(name)
+            first = approvals[0]
+            ids = "、".join(str(a.id) for a in approvals)
+            if len(approvals) == 1:
+                title = gate_label(first, cycle.year)
+            else:
+                subjects = "、".join(a.subject for a in approvals)
+                title = f"{cycle.year}年度{GATE_NAMES.get(gate, gate)}第{level}级审批（{len(approvals)}项：{subjects}）"
+            yield Obligation(
+                item=f"approvals:{cycle.year}:{gate}:{level}",
+                title=title,
+                deadline=due,
+                submitted=False,
+                recipients=(Recipient(name, contact.email if contact else "", contact.webhook if contact else ""),),
+                rules=_rules(cycle),
+                district=cycle.district,
+                template="approval_waiting.txt.j2",
+                action="办理",
+                detail=(
+                    f"审批编号 {ids}。可在命令行办理：perfcycle approve 编号 --by 姓名 [--comment 意见]；"
+                    f"不予通过或退回修改用 perfcycle reject / perfcycle return 并写明意见；"
+                    f"perfcycle approvals 列出全部待审批事项。"
+                ),
+            )
+
+
+OBLIGATION_SOURCES: list[ObligationSource] = [warning_responses, waiting_approvals]
+
+
+def collect_obligations(
+    session: Session, today: date, sources: Iterable[ObligationSource] | None = None
+) -> list[Obligation]:
+    return [o for source in (OBLIGATION_SOURCES if sources is None else sources) for o in source(session, today)]
+
+
+def split_message(text: str) -> tuple[str, str]:
+    """A rendered template: the first non-blank line is the subject, the rest the body."""
+    lines = text.strip().splitlines()
+    return lines[0].strip(), "\n".join(lines[1:]).strip() + "\n"
+
+
+def compose(obligation: Obligation, step: str, today: date) -> list[tuple[Recipient, str, str]]:
+    """The (recipient, subject, body) of one step: escalations go to the head, the rest to the recipients."""
+    kind = step_kind(step)
+    if kind == ESCALATION:
+        if obligation.escalate_to is None:
+            return []
+        recipients: tuple[Recipient, ...] = (obligation.escalate_to,)
+    else:
+        recipients = obligation.recipients
+    template = obligation.template if kind == DUE else TEMPLATES[kind]
+    offset = step_offset(step)
+    composed = []
+    for recipient in recipients:
+        context = ReminderContext(
+            district=obligation.district,
+            recipient=recipient.name,
+            department=obligation.department,
+            owner=obligation.owner,
+            title=obligation.title,
+            action=obligation.action,
+            deadline=_cn_date(obligation.deadline),
+            today=_cn_date(today),
+            days_left=max(0, -offset),
+            days_overdue=max(0, offset),
+            escalates=obligation.escalate_to is not None,
+            escalate_after_days=obligation.rules.escalate_after_days,
+            detail=obligation.detail,
+        )
+        subject, body = split_message(render_text(template, context))
+        composed.append((recipient, subject, body))
+    return composed
+
+
+def plan_messages(obligations: Iterable[Obligation], today: date, notifier: Notifier) -> list[Message]:
+    """Every message the day implies, one per recipient and channel."""
+    messages = []
+    for obligation in obligations:
+        for step in reminder_steps(today, obligation.deadline, obligation.submitted, obligation.rules):
+            for recipient, subject, body in compose(obligation, step, today):
+                for channel, address in notifier.routes(recipient):
+                    messages.append(
+                        notifier.message(
+                            recipient,
+                            channel,
+                            address,
+                            subject,
+                            body,
+                            item=obligation.item,
+                            step=step,
+                            deadline=obligation.deadline,
+                        )
+                    )
+    return messages
+
+
+@dataclass
+class ReminderRun:
+    today: date
+    obligations: int = 0
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        counts = Counter(d.status for d in self.deliveries)
+        return {
+            "today": self.today.isoformat(),
+            "obligations": self.obligations,
+            "messages": len(self.deliveries),
+            "sent": counts["sent"],
+            "skipped": counts["skipped"],
+            "failed": counts["failed"],
+            "unknown": counts["unknown"],
+            "failures": [
+                {
+                    "收件人": d.message.recipient,
+                    "渠道": d.message.channel,
+                    "地址": d.message.public_address,
+                    "主题": d.message.subject,
+                    "尝试次数": d.attempts,
+                    "错误": d.error,
+                }
+                for d in self.deliveries
+                if d.status in ("failed", "unknown")
+            ],
+        }
+
+
+def run_reminders(
+    today: date, notifier: Notifier | None = None, sources: Iterable[ObligationSource] | None = None
+) -> dict[str, Any]:
+    """Send what `today` implies (no Prefect needed: the flow and a plain scheduler both call this)."""
+    notifier = notifier or make_notifier()
+    run = ReminderRun(today)
+    with session_scope() as session:
+        obligations = collect_obligations(session, today, sources)
+        run.obligations = len(obligations)
+        for message in plan_messages(obligations, today, notifier):
+            run.deliveries.append(dispatch(session, notifier, message))
+    return run.summary()
+
+
+@task(name="send-reminders")
+def send_reminders(today_iso: str) -> dict[str, Any]:
+    """The day's reminders, escalations and approver reminders; failures are logged and published."""
+    summary = run_reminders(date.fromisoformat(today_iso))
+    logger = get_run_logger()
+    logger.info(
+        "%s: %d 项待办，%d 条通知：发送 %d，已发过 %d，失败 %d",
+        summary["today"],
+        summary["obligations"],
+        summary["messages"],
+        summary["sent"],
+        summary["skipped"],
+        summary["failed"],
+    )
+    if summary["failures"]:
+        for failure in summary["failures"]:
+            logger.error("通知未送达: %s", failure)
+        publish_table(
+            f"reminders-failed-{today_iso}",
+            summary["failures"],
+            f"{today_iso} 未送达的通知 {len(summary['failures'])} 条（已重试，见 notification 表）",
+        )
+    return summary

@@ -1,0 +1,912 @@
+"""The hostile-input corpus: bad workbooks built at test time, each with the exact refusal it must get.
+
+Nothing binary is committed: `build_corpus(folder)` writes every file into a temporary folder. The database
+the corpus runs against holds the good files of `build_good(folder)`: base data for departments D01 and D02
+(projects P101 and P102 of D01, P201 of D02) and D01's targets, in an open 2024 cycle.
+
+Each `Case` names what is wrong, builds the file, and lists the problems the import must report: sheet, row
+and column exactly, and the reason by its beginning (plus any fragments it must contain). The big ones are
+cheap to make and must be cheap to refuse: the 50 MB file is refused by its size before it is read, the zip
+bombs by the sizes their archive declares before anything is inflated.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+
+from perfcycle.workbooks.formats import BASE, MONITORING, SELF_EVALUATION, TARGETS
+
+YEAR = 2024
+MB = 1024 * 1024
+
+Rows = list[list[Any]]
+
+DEPARTMENT_HEADERS = BASE.sheet("部门").headers
+PROJECT_HEADERS = BASE.sheet("项目").headers
+TARGET_HEADERS = TARGETS.sheet("绩效指标").headers
+MONITORING_HEADERS = MONITORING.sheet("项目监控").headers
+ACTUAL_HEADERS = SELF_EVALUATION.sheet("指标完成").headers
+PROJECT_SELF_HEADERS = SELF_EVALUATION.sheet("项目自评").headers
+DEPARTMENT_SELF_HEADERS = SELF_EVALUATION.sheet("部门自评").headers
+
+
+def departments() -> Rows:
+    return [
+        ["D01", "区教育局", "张三", "jy@example.cn", None, "李四", None],
+        ["D02", "区卫健委", "王五", "wj@example.cn", None, "赵六", None],
+    ]
+
+
+def projects() -> Rows:
+    """Rows 2, 3 and 4 of the 项目 sheet; column F is 年度预算（万元）."""
+    return [
+        ["P101", "D01", "义务教育保障", "事业发展类", "新增", 1000, 600, "是", "否"],
+        ["P102", "D01", "机关运行保障", "机构运行保障类", "经常性", 200, 200, "否", "否"],
+        ["P201", "D02", "公共卫生服务", "事业发展类", "延续", 3000, 1200, "否", "是"],
+    ]
+
+
+def targets() -> Rows:
+    """D01's indicators; rows 2..6 of 绩效指标, column G is 目标值."""
+    return [
+        ["D01", "P101", "产出", "数量", "培训人次", "≥", "500", "人次", None],
+        ["D01", "P101", "效益", "社会效益", "家长满意度提升", "定性", "明显提升", None, None],
+        ["D01", "P101", "满意度", "服务对象满意度", "学生满意度", "≥", "90", "%", None],
+        ["D01", "P102", "产出", "数量", "保障人数", "=", "120", "人", None],
+        ["D01", "P102", "效益", "社会效益", "机关运转", "定性", "正常运转", None, None],
+    ]
+
+
+def self_evaluation() -> dict[str, Rows]:
+    """A consistent self-evaluation of D01; 部门自评 E2 is 自评报告公开日期."""
+    return {
+        "指标完成": [
+            ["D01", "P101", "培训人次", 520, None],
+            ["D01", "P101", "家长满意度提升", None, "达成"],
+            ["D01", "P101", "学生满意度", 92, None],
+            ["D01", "P102", "保障人数", 120, None],
+            ["D01", "P102", "机关运转", None, "达成"],
+        ],
+        "项目自评": [["D01", "P101", 95, None], ["D01", "P102", 98, None]],
+        "部门自评": [["D01", 96, "P101", 93, date(2025, 5, 20)]],
+    }
+
+
+SELF_HEADERS = {"指标完成": ACTUAL_HEADERS, "项目自评": PROJECT_SELF_HEADERS, "部门自评": DEPARTMENT_SELF_HEADERS}
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def workbook(sheets: Mapping[str, tuple[Sequence[Any], Rows]]) -> Workbook:
+    """A workbook with one sheet per entry: a header row, then the rows, as a user would type them."""
+    book = Workbook()
+    book.remove(book.active)
+    for name, (headers, rows) in sheets.items():
+        ws = book.create_sheet(name)
+        ws.append(list(headers))
+        for row in rows:
+            ws.append(row)
+    return book
+
+
+def base_book(dept_rows: Rows | None = None, project_rows: Rows | None = None) -> Workbook:
+    return workbook(
+        {
+            "部门": (DEPARTMENT_HEADERS, departments() if dept_rows is None else dept_rows),
+            "项目": (PROJECT_HEADERS, projects() if project_rows is None else project_rows),
+        }
+    )
+
+
+def targets_book(rows: Rows | None = None) -> Workbook:
+    return workbook({"绩效指标": (TARGET_HEADERS, targets() if rows is None else rows)})
+
+
+def self_evaluation_book(published_on: Any, number_format: str | None = None) -> Workbook:
+    sheets = self_evaluation()
+    book = workbook({name: (SELF_HEADERS[name], rows) for name, rows in sheets.items()})
+    cell = book["部门自评"]["E2"]
+    cell.value = published_on
+    if number_format:
+        cell.number_format = number_format
+    return book
+
+
+def save(book: Workbook, path: Path) -> Path:
+    book.save(path)
+    return path
+
+
+def with_cell(book: Workbook, sheet: str, ref: str, value: Any) -> Workbook:
+    book[sheet][ref] = value
+    return book
+
+
+def patch_member(path: Path, member: str, old: bytes, new: bytes) -> Path:
+    """Rewrite one part of a saved .xlsx (for what openpyxl would never write itself)."""
+    with zipfile.ZipFile(path) as archive:
+        parts = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in parts:
+            if info.filename == member:
+                assert old in data, f"{old!r} not in {member}"
+                data = data.replace(old, new)
+            archive.writestr(info.filename, data)
+    return path
+
+
+def sheet_member(book_path: Path, sheet: str) -> str:
+    """The archive part of a worksheet, e.g. xl/worksheets/sheet2.xml."""
+    from openpyxl import load_workbook
+
+    names = load_workbook(book_path, read_only=True).sheetnames
+    return f"xl/worksheets/sheet{names.index(sheet) + 1}.xml"
+
+
+def _raw_zip(path: Path, entries: Sequence[tuple[str, bytes, int, int, int]]) -> Path:
+    """Write a zip by hand from (name, deflated bytes, crc32, uncompressed size, flag bits) entries.
+
+    zipfile would inflate-then-deflate or refuse; this writes exactly the bytes and sizes given, so an entry can
+    declare gigabytes that were never materialised anywhere.
+    """
+    central = b""
+    with path.open("wb") as handle:
+        for name, data, crc, size, flags in entries:
+            offset = handle.tell()
+            encoded = name.encode()
+            handle.write(
+                struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, crc, len(data), size, len(encoded), 0)
+            )
+            handle.write(encoded)
+            handle.write(data)
+            central += struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                flags,
+                8,
+                0,
+                0x21,
+                crc,
+                len(data),
+                size,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            central += encoded
+        start = handle.tell()
+        handle.write(central)
+        handle.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(central), start, 0))
+    return path
+
+
+def _deflated(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def zip_bomb(path: Path, good: Path, unpacked_mb: int) -> Path:
+    """A real workbook whose first worksheet is `unpacked_mb` MB of spaces, deflated to about 1/1000.
+
+    The deflate stream is made of identical 1 MB pieces (a full flush resets the compressor, so each piece of
+    spaces deflates to the same bytes): nothing of the declared size is ever held in memory or on disk.
+    """
+    with zipfile.ZipFile(good) as archive:
+        parts = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    head, tail = b"<worksheet><sheetData>", b"</sheetData></worksheet>"
+    block = b" " * MB
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(head) + compressor.flush(zlib.Z_FULL_FLUSH)
+    piece = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    last = compressor.compress(tail) + compressor.flush()
+    crc = zlib.crc32(head)
+    for _ in range(unpacked_mb):
+        crc = zlib.crc32(block, crc)
+    crc = zlib.crc32(tail, crc)
+    bomb = first + piece * unpacked_mb + last
+    size = len(head) + unpacked_mb * MB + len(tail)
+    entries = []
+    for name, data in parts:
+        if name == "xl/worksheets/sheet1.xml":
+            entries.append((name, bomb, crc, size, 0))
+        else:
+            entries.append((name, _deflated(data), zlib.crc32(data), len(data), 0))
+    return _raw_zip(path, entries)
+
+
+def encrypted_entries(path: Path, good: Path) -> Path:
+    """A workbook whose zip entries claim to be encrypted with a (WinZip/7-Zip) password."""
+    with zipfile.ZipFile(good) as archive:
+        parts = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    return _raw_zip(path, [(name, _deflated(data), zlib.crc32(data), len(data), 0x1) for name, data in parts])
+
+
+def compound_file(path: Path, streams: Sequence[tuple[str, bytes]]) -> Path:
+    """A minimal OLE compound file (CFB v3, 512-byte sectors): the container of .xls and of encrypted .xlsx.
+
+    Sector 0 holds the FAT, sector 1 the directory (root + streams), then each stream (padded to 4096 bytes so
+    that none lives in the mini stream).
+    """
+    sector = 512
+    end, free, fat_sector = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    padded = [(name, data.ljust(max(4096, -(-len(data) // sector) * sector), b"\0")) for name, data in streams]
+    fat = [fat_sector, end]
+    starts = []
+    for _, data in padded:
+        count = len(data) // sector
+        starts.append(len(fat))
+        fat.extend(len(fat) + 1 for _ in range(count - 1))
+        fat.append(end)
+    assert len(fat) <= sector // 4, "a single FAT sector is enough for this corpus"
+    fat_bytes = struct.pack(f"<{sector // 4}I", *(fat + [free] * (sector // 4 - len(fat))))
+
+    def entry(name: str, kind: int, child: int, right: int, start: int, size: int) -> bytes:
+        encoded = (name + "\0").encode("utf-16-le")
+        return (
+            encoded.ljust(64, b"\0")
+            + struct.pack("<HBBIII", len(encoded), kind, 1, free, right, child)
+            + b"\0" * 16  # CLSID
+            + b"\0" * 4  # state bits
+            + b"\0" * 16  # creation and modification times
+            + struct.pack("<IQ", start, size)
+        )
+
+    # siblings form a (degenerate, all-black) tree ordered by name length then name, as the format requires
+    order = sorted(range(len(streams)), key=lambda i: (len(streams[i][0]), streams[i][0].upper()))
+    entries = [entry("Root Entry", 5, order[0] + 1 if order else free, free, end, 0)]
+    for index, (name, data) in enumerate(streams):
+        position = order.index(index)
+        right = order[position + 1] + 1 if position + 1 < len(order) else free
+        entries.append(entry(name, 2, free, right, starts[index], len(data)))
+    directory = b"".join(entries).ljust(sector * -(-len(entries) * 128 // sector), b"\0")
+    assert len(directory) == sector, "one directory sector (4 entries) is enough for this corpus"
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\0" * 16
+        + struct.pack("<HHHHH", 0x003E, 0x0003, 0xFFFE, 9, 6)
+        + b"\0" * 6
+        + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+        + struct.pack("<109I", 0, *([free] * 108))
+    )
+    assert len(header) == sector
+    path.write_bytes(header + fat_bytes + directory + b"".join(data for _, data in padded))
+    return path
+
+
+# --------------------------------------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One problem the refusal must list: where exactly, and the reason by its beginning."""
+
+    sheet: str | None
+    row: int | None
+    column: str | None
+    reason: str
+    contains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    wrong: str
+    build: Callable[[Path, GoodFiles], Path]
+    expected: tuple[Expected, ...]
+    kind: str | None = None
+    quarter: str | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class GoodFiles:
+    base: Path
+    targets: Path
+
+
+def build_good(folder: Path) -> GoodFiles:
+    folder.mkdir(parents=True, exist_ok=True)
+    return GoodFiles(
+        base=save(base_book(), folder / "good-base.xlsx"), targets=save(targets_book(), folder / "good-targets.xlsx")
+    )
+
+
+def file(name: str) -> Callable[[Callable[[Path, GoodFiles], Path]], Callable[[Path, GoodFiles], Path]]:
+    """Let a builder write `name` in the corpus folder."""
+
+    def wrap(make: Callable[[Path, GoodFiles], Path]) -> Callable[[Path, GoodFiles], Path]:
+        def build(folder: Path, good: GoodFiles) -> Path:
+            return make(folder / name, good)
+
+        return build
+
+    return wrap
+
+
+def base_with(ref: str, value: Any, sheet: str = "项目") -> Callable[[Path, GoodFiles], Path]:
+    return lambda path, good: save(with_cell(base_book(), sheet, ref, value), path)
+
+
+def _drop_column(rows: Rows, index: int) -> Rows:
+    return [row[:index] + row[index + 1 :] for row in rows]
+
+
+def _missing_column(path: Path, good: GoodFiles) -> Path:
+    index = PROJECT_HEADERS.index("政策相关")
+    return save(
+        workbook(
+            {
+                "部门": (DEPARTMENT_HEADERS, departments()),
+                "项目": (PROJECT_HEADERS[:index] + PROJECT_HEADERS[index + 1 :], _drop_column(projects(), index)),
+            }
+        ),
+        path,
+    )
+
+
+def _duplicate_header(path: Path, good: GoodFiles) -> Path:
+    rows = [[*row, row[2]] for row in projects()]
+    return save(
+        workbook({"部门": (DEPARTMENT_HEADERS, departments()), "项目": ([*PROJECT_HEADERS, "项目名称"], rows)}), path
+    )
+
+
+def _merged_header(path: Path, good: GoodFiles) -> Path:
+    book = base_book()
+    book["部门"].merge_cells("A1:B1")
+    return save(book, path)
+
+
+def _title_row(path: Path, good: GoodFiles) -> Path:
+    book = base_book()
+    book["项目"].insert_rows(1)
+    book["项目"]["A1"] = "2024 年区级预算项目表"
+    return save(book, path)
+
+
+def _renamed_sheet(path: Path, good: GoodFiles) -> Path:
+    book = base_book()
+    book["部门"].title = "部门信息"
+    return save(book, path)
+
+
+def _missing_sheet(path: Path, good: GoodFiles) -> Path:
+    book = base_book()
+    del book["项目"]
+    return save(book, path)
+
+
+def _numeric_raw(value: bytes) -> Callable[[Path, GoodFiles], Path]:
+    """年度预算 of P101 as a raw numeric cell value only a hand-made (or broken) file can hold."""
+
+    def make(path: Path, good: GoodFiles) -> Path:
+        save(with_cell(base_book(), "项目", "F2", 123456789.25), path)
+        return patch_member(path, sheet_member(path, "项目"), b"<v>123456789.25</v>", b"<v>" + value + b"</v>")
+
+    return make
+
+
+def _ten_thousand_rows(path: Path, good: GoodFiles) -> Path:
+    book = Workbook(write_only=True)
+    ws = book.create_sheet("部门")
+    ws.append(DEPARTMENT_HEADERS)
+    for row in departments():
+        ws.append(row)
+    ws = book.create_sheet("项目")
+    ws.append(PROJECT_HEADERS)
+    for number in range(1, 10_001):
+        budget: Any = "abc" if number == 10_000 else 10
+        ws.append([f"X{number:05d}", "D01", f"社区服务点{number}", "事业发展类", "新增", budget, 0, "否", "否"])
+    book.save(path)
+    return path
+
+
+def _only_headers(path: Path, good: GoodFiles) -> Path:
+    return save(base_book(dept_rows=[], project_rows=[]), path)
+
+
+def _targets_with(row: list[Any] | None = None, replace: int | None = None) -> Callable[[Path, GoodFiles], Path]:
+    def make(path: Path, good: GoodFiles) -> Path:
+        rows = targets()
+        if replace is not None and row is not None:
+            rows[replace] = row
+        elif row is not None:
+            rows.append(row)
+        return save(targets_book(rows), path)
+
+    return make
+
+
+def _monitoring(spent: Any, progress: Any) -> Callable[[Path, GoodFiles], Path]:
+    return lambda path, good: save(
+        workbook({"项目监控": (MONITORING_HEADERS, [["D01", "P101", "Q1", spent, progress, "确定能", None]])}), path
+    )
+
+
+def _published_on(value: Any, number_format: str | None = None) -> Callable[[Path, GoodFiles], Path]:
+    return lambda path, good: save(self_evaluation_book(value, number_format), path)
+
+
+def _empty(path: Path, good: GoodFiles) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def _xls(path: Path, good: GoodFiles) -> Path:
+    biff = b"\x09\x08\x10\x00\x00\x06\x05\x00" + b"\0" * 4088  # a BIFF8 BOF record, then nothing useful
+    return compound_file(path, [("Workbook", biff), ("\x05SummaryInformation", b"\0" * 4096)])
+
+
+def _encrypted(path: Path, good: GoodFiles) -> Path:
+    info = struct.pack("<HHI", 4, 4, 0x40) + b"<encryption/>"  # agile encryption header
+    return compound_file(path, [("EncryptionInfo", info), ("EncryptedPackage", b"\x17" * 8192)])
+
+
+def _oversized(path: Path, good: GoodFiles) -> Path:
+    """A real workbook with 51 MB of stored (not compressed) media: over the 50 MB limit on disk."""
+    path.write_bytes(good.base.read_bytes())
+    chunk = bytes(range(256)) * 4096  # 1 MB
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as archive, archive.open("xl/media/image1.bin", "w") as media:
+        for _ in range(51):
+            media.write(chunk)
+    return path
+
+
+def _not_a_zip(path: Path, good: GoodFiles) -> Path:
+    path.write_text("部门编码,部门名称\nD01,区教育局\n", encoding="utf-8")
+    return path
+
+
+def _word(path: Path, good: GoodFiles) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    return path
+
+
+def _truncated(path: Path, good: GoodFiles) -> Path:
+    data = good.base.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _chart_sheet(path: Path, good: GoodFiles) -> Path:
+    book = base_book()
+    del book["项目"]
+    chart = BarChart()
+    chart.add_data(Reference(book["部门"], min_col=1, min_row=1, max_row=3))
+    book.create_chartsheet("项目").add_chart(chart)
+    return save(book, path)
+
+
+def _broken_sheet(path: Path, good: GoodFiles) -> Path:
+    save(base_book(), path)
+    member = sheet_member(path, "项目")
+    with zipfile.ZipFile(path) as archive:
+        original = archive.read(member)
+    return patch_member(path, member, original, b"<worksheet><sheetData><row r='2'><c r='A2' t='s'><v>99</v>")
+
+
+MONEY = "年度预算（万元）"
+
+
+def corpus() -> list[Case]:
+    """Every hostile case, in a stable order."""
+    e = Expected
+    return [
+        # ---------------------------------------------------------------------- sheets and headers
+        Case(
+            "renamed-sheet",
+            "wrong sheet name: 部门 renamed to 部门信息 (kind detected from the sheets)",
+            file("renamed-sheet.xlsx")(_renamed_sheet),
+            (
+                e(
+                    None,
+                    None,
+                    None,
+                    "无法识别表格类型：工作表为 部门信息、项目",
+                    ("工作表「部门信息」是否应命名为「部门」？",),
+                ),
+            ),
+        ),
+        Case(
+            "missing-sheet",
+            "a required sheet is missing (项目), kind given",
+            file("missing-sheet.xlsx")(_missing_sheet),
+            (
+                e(
+                    None,
+                    None,
+                    None,
+                    "缺少工作表「项目」（区级预算绩效管理基础数据应有: 部门、项目、财政政策、历年抽查、历年评价）",
+                ),
+            ),
+            kind="base",
+        ),
+        Case(
+            "wrong-kind",
+            "a targets workbook imported as base data",
+            file("wrong-kind.xlsx")(lambda path, good: save(targets_book(), path)),
+            (
+                e(None, None, None, "缺少工作表「部门」"),
+                e(None, None, None, "缺少工作表「项目」"),
+                e(
+                    None,
+                    None,
+                    None,
+                    "这个工作簿像是「项目绩效目标申报表」（targets），不是「区级预算绩效管理基础数据」（base）",
+                ),
+            ),
+            kind="base",
+        ),
+        Case(
+            "missing-column",
+            "a required column (政策相关) is missing",
+            file("missing-column.xlsx")(_missing_column),
+            (e("项目", 1, "政策相关", "缺少此列"),),
+        ),
+        Case(
+            "misspelt-header",
+            "a header misspelt (项目名称 → 项目名)",
+            file("misspelt-header.xlsx")(base_with("C1", "项目名")),
+            (e("项目", 1, "项目名", "C 列的列名「项目名」不符合格式，应为「项目名称」"),),
+        ),
+        Case(
+            "duplicate-header",
+            "the same header twice",
+            file("duplicate-header.xlsx")(_duplicate_header),
+            (e("项目", 1, "项目名称", "表头重复：J 列与 C 列同名"),),
+        ),
+        Case(
+            "merged-header",
+            "merged header cells (A1:B1 of 部门)",
+            file("merged-header.xlsx")(_merged_header),
+            (e("部门", 1, "部门名称", "B 列的表头为空（合并单元格？），应为「部门名称」"),),
+        ),
+        Case(
+            "title-row",
+            "a title row above the header (header on row 2)",
+            file("title-row.xlsx")(_title_row),
+            (e("项目", 1, None, "表头必须在第 1 行：第 2 行才像表头，请删除上面的标题行"),),
+        ),
+        Case(
+            "chart-sheet",
+            "a chart sheet where the 项目 data sheet should be",
+            file("chart-sheet.xlsx")(_chart_sheet),
+            (e("项目", None, None, "是图表页，不是数据表；请把数据填在普通工作表中"),),
+        ),
+        Case(
+            "only-headers",
+            "headers but not one data row",
+            file("only-headers.xlsx")(_only_headers),
+            (e(None, None, None, "工作簿中没有数据行（只有表头）"),),
+        ),
+        # ------------------------------------------------------------------------------- cells
+        Case(
+            "text-in-money",
+            "text in a money cell",
+            file("text-in-money.xlsx")(base_with("F3", "二百万")),
+            (e("项目", 3, MONEY, "不是数字: '二百万'"),),
+        ),
+        Case(
+            "formula-in-money",
+            "a formula in a money cell",
+            file("formula-in-money.xlsx")(base_with("F2", "=G2*2")),
+            (e("项目", 2, MONEY, "不接受公式，请复制后“粘贴为数值”"),),
+        ),
+        Case(
+            "error-value",
+            "an Excel error value (#DIV/0!) in a money cell",
+            file("error-value.xlsx")(base_with("G4", "#DIV/0!")),
+            (e("项目", 4, "预算年度申请（万元）", "单元格是错误值 #DIV/0!"),),
+        ),
+        Case(
+            "negative-money",
+            "negative money",
+            file("negative-money.xlsx")(base_with("F2", -50)),
+            (e("项目", 2, MONEY, "金额不能为负数: -50"),),
+        ),
+        Case(
+            "nan-text",
+            "NaN typed in a money cell",
+            file("nan-text.xlsx")(base_with("F2", "NaN")),
+            (e("项目", 2, MONEY, "不是有限数字: 'NaN'"),),
+        ),
+        Case(
+            "infinity-text",
+            "inf typed in a money cell",
+            file("infinity-text.xlsx")(base_with("F2", "-inf")),
+            (e("项目", 2, MONEY, "不是有限数字: '-inf'"),),
+        ),
+        Case(
+            "infinity-number",
+            "a numeric cell holding 1E+400 (infinite as a float)",
+            file("infinity-number.xlsx")(_numeric_raw(b"1E+400")),
+            (e("项目", 2, MONEY, "不是有限数字: inf"),),
+        ),
+        Case(
+            "nan-number",
+            "a numeric cell holding NaN (no spreadsheet program writes it; a generator might)",
+            file("nan-number.xlsx")(_numeric_raw(b"NaN")),
+            (e("项目", 2, MONEY, "单元格内容无法解析: 'NaN'"),),
+        ),
+        Case(
+            "huge-money",
+            "huge money (2 × 10^10 万元)",
+            file("huge-money.xlsx")(base_with("F2", 2 * 10**10)),
+            (e("项目", 2, MONEY, "金额过大（万元）: 20000000000"),),
+        ),
+        Case(
+            "over-precise-money",
+            "money with 3 decimals",
+            file("over-precise-money.xlsx")(base_with("F2", 12.345)),
+            (e("项目", 2, MONEY, "金额最多两位小数（万元）: 12.345"),),
+        ),
+        Case(
+            "bad-choice",
+            "a value outside the choice list",
+            file("bad-choice.xlsx")(base_with("D3", "其他类")),
+            (e("项目", 3, "项目类型", "「其他类」不是可选值；可选: 机构运行保障类、事业发展类"),),
+        ),
+        Case(
+            "bad-yes-no",
+            "Y instead of 是/否",
+            file("bad-yes-no.xlsx")(base_with("H2", "Y")),
+            (e("项目", 2, "政策相关", "应填「是」或「否」，不是 'Y'"),),
+        ),
+        Case(
+            "code-with-newline",
+            "a line break inside a code",
+            file("code-with-newline.xlsx")(base_with("A3", "D0\n3", sheet="部门")),
+            (e("部门", 3, "部门编码", "编码中不能有换行或制表符: 'D0\\n3'"),),
+        ),
+        Case(
+            "markup-in-cell",
+            "console markup in a cell ([/]) must be shown as typed",
+            file("markup-in-cell.xlsx")(base_with("F2", "[/]")),
+            (e("项目", 2, MONEY, "不是数字: '[/]'"),),
+            tags=frozenset({"markup"}),
+        ),
+        Case(
+            "text-too-long",
+            "a project name longer than its database column",
+            file("text-too-long.xlsx")(base_with("C2", "很长的项目名称" * 50)),
+            (e("项目", 2, "项目名称", "内容过长（350 个字符，最多 300 个）"),),
+        ),
+        # ------------------------------------------------------------------------------- dates
+        Case(
+            "date-month-13",
+            "a date in month 13",
+            file("date-month-13.xlsx")(_published_on("2024年13月")),
+            (e("部门自评", 2, "自评报告公开日期", "日期不存在: '2024年13月'（月份应为 1–12）"),),
+        ),
+        Case(
+            "date-minguo",
+            "a date in the 民国 calendar",
+            file("date-minguo.xlsx")(_published_on("民国114年5月20日")),
+            (
+                e(
+                    "部门自评",
+                    2,
+                    "自评报告公开日期",
+                    "请填公历日期 YYYY-MM-DD（不接受民国、农历等纪年）: '民国114年5月20日'",
+                ),
+            ),
+        ),
+        Case(
+            "date-two-digit-year",
+            "a 2-digit year",
+            file("date-two-digit-year.xlsx")(_published_on("25-05-20")),
+            (e("部门自评", 2, "自评报告公开日期", "年份应写四位数（如 2025-05-31），不是 '25-05-20'"),),
+        ),
+        Case(
+            "date-serial-overflow",
+            "a date cell whose Excel serial is far beyond any date (99999999)",
+            file("date-serial-overflow.xlsx")(_published_on(99999999, "yyyy-mm-dd")),
+            (e("部门自评", 2, "自评报告公开日期", "日期序号 99999999 超出 Excel 的日期范围"),),
+        ),
+        Case(
+            "date-serial-1900",
+            "a date cell with serial 1 (1900-01-01)",
+            file("date-serial-1900.xlsx")(_published_on(1, "yyyy-mm-dd")),
+            (e("部门自评", 2, "自评报告公开日期", "日期超出范围: 1900-01-01（应在 2000 到 2100 年之间）"),),
+        ),
+        # ------------------------------------------------------------------------ cross-references
+        Case(
+            "unknown-department",
+            "a project of an unknown department",
+            file("unknown-department.xlsx")(base_with("B3", "D99")),
+            (e("项目", 3, "部门编码", "部门编码「D99」不存在（既不在「部门」工作表中，也未登记）"),),
+        ),
+        Case(
+            "duplicate-project",
+            "the same project code twice",
+            file("duplicate-project.xlsx")(base_with("A3", "P101")),
+            (e("项目", 3, "项目编码", "与第 2 行重复（P101）；项目编码在本工作表中不能重复"),),
+        ),
+        Case(
+            "ten-thousand-rows",
+            "10 000 data rows, the very last one bad",
+            file("ten-thousand-rows.xlsx")(_ten_thousand_rows),
+            (e("项目", 10_001, MONEY, "不是数字: 'abc'"),),
+        ),
+        Case(
+            "target-missing",
+            "a quantitative indicator (≥) without a target value",
+            file("target-missing.xlsx")(
+                _targets_with(["D01", "P101", "产出", "数量", "培训人次", "≥", None, "人次", None], 0)
+            ),
+            (e("绩效指标", 2, "目标值", "定量指标（运算符 ≥）必须填写目标值（数字）"),),
+        ),
+        Case(
+            "target-not-a-number",
+            "a quantitative indicator with a text target",
+            file("target-not-a-number.xlsx")(
+                _targets_with(["D01", "P101", "产出", "数量", "培训人次", "≥", "约九成", "人次", None], 0)
+            ),
+            (e("绩效指标", 2, "目标值", "定量指标（运算符 ≥）的目标值必须是数字: '约九成'"),),
+        ),
+        Case(
+            "target-other-department",
+            "D01's workbook sets a target for D02's project",
+            file("target-other-department.xlsx")(
+                _targets_with(["D01", "P201", "产出", "数量", "体检人数", "≥", "3000", "人", None])
+            ),
+            (e("绩效指标", 7, "项目编码", "项目 P201 属于部门 D02，不属于 D01"),),
+        ),
+        Case(
+            "target-unknown-project",
+            "a target for a project that does not exist",
+            file("target-unknown-project.xlsx")(
+                _targets_with(["D01", "P999", "产出", "数量", "某指标", "≥", "1", "个", None])
+            ),
+            (e("绩效指标", 7, "项目编码", "项目「P999」不是 2024 年度的项目（基础数据中没有）"),),
+        ),
+        Case(
+            "progress-over-100",
+            "monitoring: progress 150 %",
+            file("progress-over-100.xlsx")(_monitoring(200, 150)),
+            (e("项目监控", 2, "目标完成进度（%）", "百分比应在 0 到 100 之间: 150"),),
+        ),
+        Case(
+            "overspent",
+            "monitoring: spending above the annual budget",
+            file("overspent.xlsx")(_monitoring(5000, 30)),
+            (
+                e(
+                    "项目监控",
+                    2,
+                    "累计支出（万元）",
+                    "累计支出超过年度预算（累计支出 5000.00 万元，年度预算 1000.00 万元）",
+                ),
+            ),
+        ),
+        # ------------------------------------------------------------------------------- files
+        Case(
+            "empty-file",
+            "an empty (0-byte) file",
+            file("empty-file.xlsx")(_empty),
+            (e(None, None, None, "文件是空的（0 字节）"),),
+        ),
+        Case(
+            "xls-renamed",
+            "an Excel 97-2003 .xls renamed to .xlsx",
+            file("xls-renamed.xlsx")(_xls),
+            (e(None, None, None, "这是旧版 Excel 97-2003 工作簿（.xls），只是扩展名改成了 .xlsx"),),
+        ),
+        Case(
+            "password-protected",
+            "a password-protected (encrypted) workbook",
+            file("password-protected.xlsx")(_encrypted),
+            (e(None, None, None, "工作簿设置了打开密码（已加密），系统无法读取"),),
+        ),
+        Case(
+            "zip-password",
+            "a workbook zipped with a password (encrypted zip entries)",
+            file("zip-password.xlsx")(lambda path, good: encrypted_entries(path, good.base)),
+            (e(None, None, None, "文件是加了密码的压缩包，无法读取"),),
+        ),
+        Case(
+            "zip-bomb",
+            "a zip bomb: a 2 GB worksheet of spaces deflated to 2 MB",
+            file("zip-bomb.xlsx")(lambda path, good: zip_bomb(path, good.base, 2048)),
+            (e(None, None, None, "工作簿解压后共 2,048 MB，超过上限 500 MB（可能是“压缩炸弹”），拒绝读取"),),
+            tags=frozenset({"unread"}),
+        ),
+        Case(
+            "zip-bomb-ratio",
+            "a smaller zip bomb: 100 MB inflating 1 000 times, under the total limit",
+            file("zip-bomb-ratio.xlsx")(lambda path, good: zip_bomb(path, good.base, 100)),
+            (
+                e(
+                    None,
+                    None,
+                    None,
+                    "压缩包中的「xl/worksheets/sheet1.xml」解压后 100 MB，是压缩后的 1,0",
+                    ("（上限 200 倍）",),
+                ),
+            ),
+            tags=frozenset({"unread"}),
+        ),
+        Case(
+            "file-over-50mb",
+            "a 51 MB workbook (stored media): over the size limit",
+            file("file-over-50mb.xlsx")(_oversized),
+            (e(None, None, None, "文件过大（51.0 MB，上限 50 MB），未读取"),),
+            tags=frozenset({"unread"}),
+        ),
+        Case(
+            "not-a-zip",
+            "a CSV text file named .xlsx",
+            file("not-a-zip.xlsx")(_not_a_zip),
+            (e(None, None, None, "不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 打开后“另存为” .xlsx"),),
+        ),
+        Case(
+            "zip-not-ooxml",
+            "a zip that is a Word document, not a workbook",
+            file("zip-not-ooxml.xlsx")(_word),
+            (e(None, None, None, "不是 Excel 工作簿（.xlsx）（像是 Word 文档）"),),
+        ),
+        Case(
+            "truncated",
+            "half of a workbook (download cut off)",
+            file("truncated.xlsx")(_truncated),
+            (e(None, None, None, "文件已损坏（不是完整的 .xlsx 压缩包）"),),
+        ),
+        Case(
+            "broken-sheet-xml",
+            "a worksheet part that is not well-formed XML",
+            file("broken-sheet-xml.xlsx")(_broken_sheet),
+            (e("项目", None, None, "无法读取工作表"),),
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Built:
+    case: Case
+    path: Path
+
+
+def build_corpus(folder: Path, good: GoodFiles) -> list[Built]:
+    folder.mkdir(parents=True, exist_ok=True)
+    return [Built(case, case.build(folder, good)) for case in corpus()]
+
+
+# ----------------------------------------------------------------------------------- tolerated variants
+
+
+def tolerated(folder: Path) -> dict[str, Path]:
+    """Workbooks that look odd but are fine: the reader ignores sheets it does not know, hidden or charts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    extra = base_book()
+    extra.create_sheet("填表说明")["A1"] = "请按说明填写"
+    hidden = extra.create_sheet("辅助")
+    hidden["A1"] = "隐藏的辅助数据"
+    hidden.sheet_state = "hidden"
+    chart = BarChart()
+    chart.add_data(Reference(extra["项目"], min_col=6, min_row=1, max_row=4))
+    extra.create_chartsheet("预算图").add_chart(chart)
+    hidden_required = base_book()
+    hidden_required["项目"].sheet_state = "hidden"
+    return {
+        "extra-sheets": save(extra, folder / "extra-sheets.xlsx"),
+        "hidden-required-sheet": save(hidden_required, folder / "hidden-required-sheet.xlsx"),
+    }

@@ -1,0 +1,369 @@
+"""Deciding gates: policy approver lists, separation of duties, levels, one decision per gate, all recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from rich.console import Console
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner
+
+from models import Approval, BudgetRecommendation, Cycle, Department, Project, TargetReview
+from models.audit import AuditEntry, DecisionRefusal
+from perfcycle import audit
+from perfcycle.approvals import BudgetOverride, DecisionRefused, decide, list_open
+from perfcycle.commands.approvals import register
+from perfcycle.policy import ApprovalLevelPolicy, ApprovalsPolicy, Policy, load_policy
+from tasks.approvals import decide_gate
+
+COORDINATOR, COORDINATOR_2, LEADER = "周晓梅", "陈立军", "刘建国"
+runner = CliRunner()
+
+
+def policy_with(**gates: dict[int, list[str]]) -> Policy:
+    """The 2024 policy with some gates' approver lists replaced."""
+    base = load_policy(2024)
+    merged = dict(base.approvals.gates)
+    for gate, levels in gates.items():
+        merged[gate] = {level: ApprovalLevelPolicy(approvers=names) for level, names in levels.items()}
+    approvals = ApprovalsPolicy(response_days=base.approvals.response_days, gates=merged)
+    return base.model_copy(update={"approvals": approvals})
+
+
+def arrange(session: Session, policy: Policy | None = None, auto_approve: bool = False) -> Cycle:
+    """Two departments, three projects with submitted targets and budget recommendations, the gates open."""
+    policy = policy or load_policy(2024)
+    d1 = Department(code="101", name="区教育局", contact="张敏", head="王强", email="a@example.invalid")
+    d2 = Department(code="102", name="区卫健委", contact="李娜", head="赵刚")
+    cycle = Cycle(year=2024, budget_year=2026, policy_json=policy.as_json(), auto_approve=auto_approve)
+    session.add_all([d1, d2, cycle])
+    session.flush()
+    assert d1.id and d2.id and cycle.id
+    projects = [
+        Project(year=2024, code=code, department_id=dept, name=code, type="事业发展类", attribute="经常性")
+        for code, dept in (("P1", d1.id), ("P2", d1.id), ("P3", d2.id))
+    ]
+    session.add_all(projects)
+    session.flush()
+    for p in projects:
+        assert p.id
+        session.add(TargetReview(cycle_id=cycle.id, project_id=p.id, status="submitted"))
+        session.add(
+            BudgetRecommendation(
+                cycle_id=cycle.id,
+                project_id=p.id,
+                budget_year=2026,
+                request_fen=100_000_000,
+                recommended_fen=90_000_000,
+            )
+        )
+    decide_gate(session, cycle, "targets", subject="101")
+    decide_gate(session, cycle, "targets", subject="102")
+    decide_gate(session, cycle, "budget_table", level=1)
+    session.commit()
+    return cycle
+
+
+def gate(session: Session, name: str, subject: str = "*", level: int = 1) -> Approval:
+    row = session.exec(
+        select(Approval).where(Approval.gate == name, Approval.subject == subject, Approval.level == level)
+    ).one()
+    session.refresh(row)
+    return row
+
+
+def refusals(session: Session) -> list[DecisionRefusal]:
+    return list(session.exec(select(DecisionRefusal).order_by(col(DecisionRefusal.id))))
+
+
+def audited(session: Session, action: str) -> list[dict[str, Any]]:
+    import json
+
+    rows = session.exec(select(AuditEntry).where(AuditEntry.action == action).order_by(col(AuditEntry.id)))
+    return [{**json.loads(r.payload_json), "actor": r.actor, "entry": r.subject} for r in rows]
+
+
+def refused(session: Session, approval_id: int, decision: str, by: str, match: str, **kw: Any) -> None:
+    before = len(refusals(session))
+    with pytest.raises(DecisionRefused, match=match):
+        decide(session, approval_id, decision, by, **kw)
+    rows = refusals(session)
+    assert len(rows) == before + 1, "every refusal is recorded"
+    last = rows[-1]
+    assert (last.approval_id, last.actor, last.decision) == (approval_id, by, decision)
+    assert last.at is not None and last.reason
+    entry = audited(session, "approval.refused")[-1]
+    assert entry["actor"] == (by or "(未署名)") and entry["reason"] == last.reason
+    approval = session.get(Approval, approval_id)
+    assert entry["entry"] == (audit.approval_subject(approval) if approval else f"approval:{approval_id}")
+
+
+# ---------------------------------------------------------------------------------------------- opening
+
+
+def test_opening_sets_the_deadline_and_is_audited(session: Session) -> None:
+    arrange(session)
+    targets = gate(session, "targets", "101")
+    assert targets.status == "open" and targets.due_at is not None
+    assert targets.due_at - targets.opened_at == timedelta(days=5)
+    opened = audited(session, "approval.opened")
+    assert [(o["gate"], o["subject"], o["level"]) for o in opened] == [
+        ("targets", "101", 1),
+        ("targets", "102", 1),
+        ("budget_table", "*", 1),
+    ]
+    assert audit.verify(session) == []
+
+
+def test_auto_approval_is_recorded_as_auto_policy(session: Session) -> None:
+    arrange(session, auto_approve=True)
+    targets = gate(session, "targets", "101")
+    assert (targets.status, targets.decided_by) == ("approved", "auto-policy")
+    decided = audited(session, "approval.decided")
+    assert {d["actor"] for d in decided} == {"auto-policy"} and len(decided) == 3
+    cycle = session.exec(select(Cycle)).one()
+    assert decide_gate(session, cycle, "targets", subject="101") == "approved"
+    session.commit()
+    assert len(audited(session, "approval.decided")) == 3  # a rerun adds nothing
+
+
+def test_list_open_says_who_may_decide(session: Session) -> None:
+    arrange(session)
+    gates = list_open(session, 2024)
+    assert [(g.gate, g.subject, g.level) for g in gates] == [
+        ("targets", "101", 1),
+        ("targets", "102", 1),
+        ("budget_table", "*", 1),
+    ]
+    assert gates[0].approvers == (COORDINATOR, COORDINATOR_2)
+    assert gates[0].due_at is not None and not gates[0].overdue()
+    assert list_open(session, 2023) == []
+
+
+# ---------------------------------------------------------------------------------------------- refusals
+
+
+def test_an_unknown_approver_is_refused_and_recorded(session: Session) -> None:
+    arrange(session)
+    targets = gate(session, "targets", "101")
+    assert targets.id
+    refused(session, targets.id, "approve", "路人甲", "路人甲 不在")
+    assert gate(session, "targets", "101").status == "open"
+
+
+def test_self_approval_is_refused_and_recorded(session: Session) -> None:
+    cycle = arrange(session)
+    department = session.exec(select(Department).where(Department.code == "101")).one()
+    department.contact = COORDINATOR  # the coordinator prepared her own department's targets
+    session.add(department)
+    session.commit()
+    targets = gate(session, "targets", "101")
+    assert targets.id
+    refused(session, targets.id, "approve", COORDINATOR, "职责分离")
+    assert COORDINATOR not in list_open(session, cycle.year)[0].approvers
+    decide(session, targets.id, "approve", COORDINATOR_2)  # someone else may
+    session.commit()
+    assert gate(session, "targets", "101").status == "approved"
+
+
+def test_the_level_one_approver_cannot_also_approve_level_two(session: Session) -> None:
+    arrange(session, policy_with(budget_table={1: [COORDINATOR], 2: [LEADER, COORDINATOR]}))
+    level1 = gate(session, "budget_table")
+    assert level1.id
+    decide(session, level1.id, "approve", COORDINATOR)
+    session.commit()
+    level2 = gate(session, "budget_table", level=2)  # opened by the level-1 approval
+    assert level2.status == "open" and level2.id and level2.due_at
+    refused(session, level2.id, "approve", COORDINATOR, "职责分离")
+    decide(session, level2.id, "approve", LEADER, comment="同意")
+    session.commit()
+    assert gate(session, "budget_table", level=2).decided_by == LEADER
+
+
+def test_a_second_decision_on_a_closed_gate_is_refused_and_recorded(session: Session) -> None:
+    arrange(session)
+    targets = gate(session, "targets", "102")
+    assert targets.id
+    decide(session, targets.id, "approve", COORDINATOR)
+    session.commit()
+    refused(session, targets.id, "reject", COORDINATOR_2, "不能再次决定", comment="晚了一步")
+    closed = gate(session, "targets", "102")
+    assert (closed.status, closed.decided_by) == ("approved", COORDINATOR)
+
+
+def test_level_two_before_level_one_is_refused(session: Session) -> None:
+    cycle = arrange(session)
+    decide_gate(session, cycle, "budget_table", level=2)  # opened early, level 1 still open
+    session.commit()
+    level2 = gate(session, "budget_table", level=2)
+    assert level2.id
+    refused(session, level2.id, "approve", LEADER, "第1级审批待审批")
+    assert gate(session, "budget_table", level=2).status == "open"
+
+
+def test_a_coordinator_cannot_decide_the_leaders_level(session: Session) -> None:
+    arrange(session)
+    level1 = gate(session, "budget_table")
+    assert level1.id
+    decide(session, level1.id, "approve", COORDINATOR)
+    session.commit()
+    level2 = gate(session, "budget_table", level=2)
+    assert level2.id
+    refused(session, level2.id, "approve", COORDINATOR_2, "不在")
+
+
+def test_reject_and_return_need_a_comment(session: Session) -> None:
+    arrange(session)
+    targets = gate(session, "targets", "101")
+    assert targets.id
+    refused(session, targets.id, "reject", COORDINATOR, "写明意见")
+    refused(session, targets.id, "return", COORDINATOR, "写明意见", comment="   ")
+    refused(session, targets.id, "approve", "", "决定人")
+
+
+# ---------------------------------------------------------------------------------------------- decisions
+
+
+def test_return_for_revision_sends_the_targets_back(session: Session) -> None:
+    cycle = arrange(session)
+    targets = gate(session, "targets", "101")
+    assert targets.id
+    decide(session, targets.id, "return", COORDINATOR, comment="满意度指标缺少目标值")
+    session.commit()
+    returned = gate(session, "targets", "101")
+    assert (returned.status, returned.comment) == ("returned", "满意度指标缺少目标值")
+    reviews = {
+        p.code: r
+        for r, p in session.exec(
+            select(TargetReview, Project).join(Project, col(Project.id) == TargetReview.project_id)
+        )
+    }
+    assert {code: r.status for code, r in reviews.items()} == {"P1": "returned", "P2": "returned", "P3": "submitted"}
+    assert reviews["P1"].reasons == "满意度指标缺少目标值"
+    decided = audited(session, "approval.decided")[-1]
+    assert decided["decision"] == "return" and decided["returned_projects"] == ["P1", "P2"]
+    # The resubmission (new data) opens the gate again; the same data leaves it returned.
+    assert decide_gate(session, cycle, "targets", subject="101") == "returned"
+    assert decide_gate(session, cycle, "targets", subject="101", data_digest="new-digest") == "open"
+    session.commit()
+    assert [e["entry"] for e in audited(session, "approval.reopened")] == [audit.approval_subject(targets)]
+
+
+def test_a_budget_override_needs_a_reason(session: Session) -> None:
+    arrange(session)
+    level1 = gate(session, "budget_table")
+    assert level1.id
+    refused(session, level1.id, "approve", COORDINATOR, "理由", overrides=[BudgetOverride("P1", "95.50", "")])
+    refused(session, level1.id, "approve", COORDINATOR, "没有项目", overrides=[BudgetOverride("P9", "1", "x")])
+    refused(session, level1.id, "approve", COORDINATOR, "两位小数", overrides=[BudgetOverride("P1", "1.234", "x")])
+    refused(
+        session,
+        level1.id,
+        "reject",
+        COORDINATOR,
+        "只适用于通过",
+        comment="否",
+        overrides=[BudgetOverride("P1", "1", "x")],
+    )
+    decide(session, level1.id, "approve", COORDINATOR, overrides=[BudgetOverride("P1", "95.50", "区委常委会议定保障")])
+    session.commit()
+    p1 = session.exec(select(Project).where(Project.code == "P1")).one()
+    rec = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.project_id == p1.id)).one()
+    assert (rec.override_fen, rec.override_reason) == (95_500_000, "区委常委会议定保障")
+    assert audited(session, "approval.decided")[-1]["overrides"] == [
+        {"project_id": p1.id, "amount_wan": "95.50", "reason": "区委常委会议定保障"}
+    ]
+    assert audit.verify(session) == []
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def test_cli_lists_decides_and_refuses_in_one_line(
+    db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
+    arrange(session)
+    targets = gate(session, "targets", "101")
+    listed = runner.invoke(cli(), ["approvals", "--year", "2024"])
+    assert listed.exit_code == 0, listed.output
+    assert "绩效目标" in listed.output and "101" in listed.output and COORDINATOR in listed.output
+
+    unknown = runner.invoke(cli(), ["approve", str(targets.id), "--by", "路人甲"])
+    assert unknown.exit_code == 1
+    assert "Traceback" not in unknown.output and "路人甲 不在" in unknown.output
+    assert len([line for line in unknown.output.splitlines() if line.strip()]) == 1
+
+    no_comment = runner.invoke(cli(), ["reject", str(targets.id), "--by", COORDINATOR])
+    assert no_comment.exit_code == 1 and "写明意见" in no_comment.output
+
+    ok = runner.invoke(cli(), ["return", str(targets.id), "--by", COORDINATOR, "--comment", "请补充满意度指标"])
+    assert ok.exit_code == 0, ok.output
+    assert "退回修改" in ok.output
+
+    again = runner.invoke(cli(), ["approve", str(targets.id), "--by", COORDINATOR_2])
+    assert again.exit_code == 1 and "不能再次决定" in again.output
+
+    level1 = gate(session, "budget_table")
+    override = runner.invoke(
+        cli(), ["approve", str(level1.id), "--by", COORDINATOR, "--override", "P2=80：保障重点民生支出"]
+    )
+    assert override.exit_code == 0, override.output
+    assert "第2级审批已开启" in override.output
+    bad = runner.invoke(cli(), ["approve", "99999", "--by", COORDINATOR])
+    assert bad.exit_code == 1 and "没有编号为 99999" in bad.output
+    assert len(refusals(session)) == 4
+
+
+@pytest.mark.prefect
+def test_approving_from_the_cli_resumes_the_cycle(
+    db_url: str, session: Session, prefect_harness: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.annual_cycle import annual_cycle
+    from perfcycle.demo import generate_demo
+
+    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
+    files = generate_demo(tmp_path, 2024)
+    first = annual_cycle(
+        year=2024, data=str(files.base), submissions=str(files.submissions), out_dir=str(tmp_path), auto_approve=False
+    )
+    assert first["waiting"] == ["target_setting"]
+    gates = list_open(session, 2024)
+    assert gates and {g.gate for g in gates} == {"targets"}
+    *others, last = gates
+    for g in others:
+        decide(session, g.id, "approve", COORDINATOR_2 if COORDINATOR not in g.approvers else COORDINATOR)
+    session.commit()
+    by = COORDINATOR if COORDINATOR in last.approvers else COORDINATOR_2
+    result = runner.invoke(cli(), ["approve", str(last.id), "--by", by, "--resume", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "周期等待审批: 事前绩效评估" in result.output
+    waiting = list_open(session, 2024)
+    assert [(g.gate, g.level) for g in waiting] == [("ex_ante_conclusions", 1)]
+    assert audit.verify(session) == []
+
+
+def test_a_policy_without_approvers_still_loads_and_a_typo_is_named(tmp_path: Path) -> None:
+    from perfcycle.policy import PolicyError, load_policy_file
+
+    approvals = load_policy(2024).approvals
+    assert approvals.levels("budget_table") == [1, 2] and approvals.level("annual_report", 1) is None
+    text = (Path(__file__).parents[1] / "perfcycle" / "policies" / "2024.yaml").read_text(encoding="utf-8")
+    head, _, rest = text.partition("\napprovals:")
+    path = tmp_path / "2024.yaml"
+    path.write_text(head + "\n" + rest[rest.index("\nreminders:") :], encoding="utf-8")
+    assert load_policy_file(path).approvals == ApprovalsPolicy()
+    path.write_text(text.replace("    sample:\n", "    sampel:\n"), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"approvals\.gates.*sampel"):
+        load_policy_file(path)
