@@ -34,10 +34,6 @@ def annual_cycle(
     if data:
         import_base_data(data, year)
     done = {stage for stage, state in read_stage_states(cycle_id).items() if state["status"] == "done"}
-
-    def due(stage: str) -> bool:
-        return stage not in done
-
     steps: list[tuple[str, Any]] = [
         ("target_setting", lambda: target_setting(year, cycle_id, submissions, out_dir)),
         ("ex_ante_assessment", lambda: ex_ante_assessment(year, cycle_id, submissions, out_dir)),
@@ -53,7 +49,7 @@ def annual_cycle(
         ("reporting", lambda: reporting(year, cycle_id, out_dir)),
     ]
     for stage, run_stage in steps:
-        if due(stage) and run_stage()["status"] != "done":
+        if stage not in done and run_stage()["status"] != "done":
             return summarize_cycle(cycle_id)
     close_cycle(cycle_id)
     return summarize_cycle(cycle_id)

@@ -7,7 +7,6 @@ writes through the same catalogue, so regenerating gives the same files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prefect import task
 from sqlmodel import Session, select
@@ -20,7 +19,7 @@ from perfcycle.stages import STAGE_NAMES
 from tasks.artifacts import publish_markdown
 from tasks.common import get_cycle
 
-__all__ = ["STAGE_DOCUMENTS", "document_rows", "render_annual_report", "render_stage_documents", "write_and_record"]
+__all__ = ["STAGE_DOCUMENTS", "render_annual_report", "render_stage_documents", "write_and_record"]
 
 
 def write_and_record(
@@ -78,8 +77,3 @@ def _link_documents(year: int, stage: str, paths: list[str]) -> None:
         "\n".join(lines),
         f"{year} 年{STAGE_NAMES.get(stage, '工作开展情况说明')}生成的文件（{len(paths)} 份）",
     )
-
-
-def document_rows(cycle_id: int) -> list[dict[str, Any]]:
-    with session_scope() as session:
-        return [d.model_dump() for d in session.exec(select(Document).where(Document.cycle_id == cycle_id))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from prefect import task
@@ -13,8 +14,6 @@ from tasks.common import get_cycle, projects_of
 
 
 def _stage_summaries(session: Any, cycle_id: int) -> dict[str, dict[str, Any]]:
-    import json
-
     rows = session.exec(select(StageState).where(StageState.cycle_id == cycle_id))
     return {r.stage: {"status": r.status, **json.loads(r.summary_json or "{}")} for r in rows}
 
