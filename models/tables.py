@@ -335,6 +335,9 @@ class Approval(SQLModel, table=True):
     data_digest: str = Field(default="", max_length=64)
     opened_at: datetime = _stamp()
     due_at: datetime | None = _stamp(nullable=True)
+    flow_run_id: str = Field(
+        default="", max_length=36, description="The suspended annual-cycle run waiting on this gate, if any."
+    )
 
 
 class Document(SQLModel, table=True):
