@@ -38,7 +38,7 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
             timings[bucket] = timings.get(bucket, 0.0) + time.perf_counter() - started
 
     def stage(name: str, work: Any) -> None:
-        cycle.start_stage.fn(cycle_id, name)
+        cycle.start_stage.fn(year, name, cycle_id=cycle_id)
         result = work()
         cycle.finish_stage.fn(cycle_id, name, result)
 

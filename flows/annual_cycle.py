@@ -1,10 +1,11 @@
-"""The annual cycle: runs every stage that is due, in order, and stops at the first gate still open."""
+"""The annual cycle: runs every stage that is due, in order, and waits at the first gate still open."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prefect import flow
+from prefect.runtime import deployment
 
 from flows.budget_linkage import budget_linkage
 from flows.department_evaluation import department_evaluation
@@ -15,24 +16,18 @@ from flows.reporting import reporting
 from flows.sampling_review import sampling_review
 from flows.self_evaluation import self_evaluation
 from flows.target_setting import target_setting
+from perfcycle.locks import holds_cycle
 from perfcycle.stages import QUARTERS
+from tasks.approvals import apply_gate_decision, find_open_gate, wait_for_decision
 from tasks.cycle import close_cycle, open_cycle, read_stage_states
 from tasks.imports import import_base_data
 from tasks.summary import summarize_cycle
 
+DECISIONS_PER_RUN = 1000  # a guard against a loop, far above the gates of any district
 
-@flow(name="annual-cycle", flow_run_name="{year} annual cycle")
-def annual_cycle(
-    year: int,
-    data: str | None = None,
-    submissions: str | None = None,
-    out_dir: str = "out",
-    auto_approve: bool = False,
-) -> dict[str, Any]:
-    """Each (re)run reads the stage states, skips what is done and continues from where the cycle stands."""
-    cycle_id = open_cycle(year, auto_approve=auto_approve, data_source=data or "")
-    if data:
-        import_base_data(data, year)
+
+def run_due_stages(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> bool:
+    """Run, in order, each stage not yet done; False as soon as one stops at a gate or a deadline."""
     done = {stage for stage, state in read_stage_states(cycle_id).items() if state["status"] == "done"}
     steps: list[tuple[str, Any]] = [
         ("target_setting", lambda: target_setting(year, cycle_id, submissions, out_dir)),
@@ -48,8 +43,33 @@ def annual_cycle(
         ("budget_linkage", lambda: budget_linkage(year, cycle_id, out_dir)),
         ("reporting", lambda: reporting(year, cycle_id, out_dir)),
     ]
-    for stage, run_stage in steps:
-        if stage not in done and run_stage()["status"] != "done":
-            return summarize_cycle(cycle_id)
-    close_cycle(cycle_id)
+    return all(stage in done or run_stage()["status"] == "done" for stage, run_stage in steps)
+
+
+@flow(name="annual-cycle", flow_run_name="{year} annual cycle")
+@holds_cycle
+def annual_cycle(
+    year: int,
+    data: str | None = None,
+    submissions: str | None = None,
+    out_dir: str = "out",
+    auto_approve: bool = False,
+) -> dict[str, Any]:
+    """Each (re)run reads the stage states, skips what is done and continues from where the cycle stands.
+
+    Run from a deployment, the run suspends at an open gate with its approval form and continues when the
+    form is answered (or `perfcycle approve` resumes it); run in-process, it ends and says what it waits for.
+    """
+    cycle_id = open_cycle(year, auto_approve=auto_approve, data_source=data or "")
+    if data:
+        import_base_data(data, year)
+    for _ in range(DECISIONS_PER_RUN):
+        if run_due_stages(year, cycle_id, submissions, out_dir):
+            close_cycle(cycle_id)
+            break
+        gate = find_open_gate(cycle_id)
+        if gate is None or deployment.id is None:
+            break
+        answer = wait_for_decision(gate)
+        apply_gate_decision(gate["id"], answer.model_dump(include={"decision", "approver", "comment", "overrides"}))
     return summarize_cycle(cycle_id)

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.budget import recommend_budgets
@@ -16,8 +17,9 @@ STAGE = "budget_linkage"
 
 
 @flow(name="budget-linkage", flow_run_name="{year} budget linkage")
-def budget_linkage(year: int, cycle_id: int, out_dir: str) -> dict[str, Any]:
-    start_stage(cycle_id, STAGE)
+@holds_cycle
+def budget_linkage(year: int, cycle_id: int | None = None, out_dir: str = "out") -> dict[str, Any]:
+    cycle_id = start_stage(year, STAGE, cycle_id)
     table = recommend_budgets(cycle_id)
     coordinator = request_approval(cycle_id, "budget_table", level=1)
     leader = request_approval(cycle_id, "budget_table", level=2) if coordinator == "approved" else "open"

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
@@ -17,8 +18,11 @@ STAGE = "ex_ante_assessment"
 
 
 @flow(name="ex-ante-assessment", flow_run_name="{year} ex-ante assessment")
-def ex_ante_assessment(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> dict[str, Any]:
-    start_stage(cycle_id, STAGE)
+@holds_cycle
+def ex_ante_assessment(
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+) -> dict[str, Any]:
+    cycle_id = start_stage(year, STAGE, cycle_id)
     received = import_submissions(year, "panel_scores", submissions)
     result = assess_ex_ante(cycle_id)
     decision = request_approval(cycle_id, "ex_ante_conclusions")

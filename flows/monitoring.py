@@ -6,24 +6,31 @@ from typing import Any
 
 from prefect import flow
 
+from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.imports import import_submissions
 from tasks.monitoring import compute_lights, issue_warnings
+from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
 
 
 @flow(name="quarterly-monitoring", flow_run_name="{year} {quarter} monitoring")
+@holds_cycle
 def quarterly_monitoring(
-    year: int, quarter: str, cycle_id: int, submissions: str | None, out_dir: str
+    year: int, quarter: str, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
 ) -> dict[str, Any]:
     stage = f"monitoring_{quarter}"
-    start_stage(cycle_id, stage)
-    received = import_submissions(year, "monitoring", submissions, quarter)
+    cycle_id = start_stage(year, stage, cycle_id)
+    window = open_collection_window(cycle_id, stage, submissions)
+    received = import_submissions(year, "monitoring", window["folder"], quarter)
+    collection = check_collection_window(cycle_id, stage)
+    if collection["waiting"]:
+        return wait_for_forms(cycle_id, stage, {"received": received, "collection": collection})
     lights = compute_lights(cycle_id, quarter)
     warnings = issue_warnings(cycle_id, quarter)
     documents = render_stage_documents(cycle_id, stage, out_dir)
-    summary = {"received": received, **lights, **warnings, "documents": documents}
+    summary = {"received": received, **lights, **warnings, "collection": collection, "documents": documents}
     finish_stage(cycle_id, stage, summary)
     counts = lights["lights"]
     report(

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.audit import verify_audit_chain
@@ -16,8 +17,9 @@ STAGE = "reporting"
 
 
 @flow(name="reporting", flow_run_name="{year} annual report")
-def reporting(year: int, cycle_id: int, out_dir: str) -> dict[str, Any]:
-    start_stage(cycle_id, STAGE)
+@holds_cycle
+def reporting(year: int, cycle_id: int | None = None, out_dir: str = "out") -> dict[str, Any]:
+    cycle_id = start_stage(year, STAGE, cycle_id)
     verify_audit_chain()
     documents = render_annual_report(cycle_id, out_dir) + render_stage_documents(cycle_id, STAGE, out_dir)
     decision = request_approval(cycle_id, "annual_report", level=2)

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
@@ -17,8 +18,11 @@ STAGE = "sampling_review"
 
 
 @flow(name="sampling-review", flow_run_name="{year} sampling review")
-def sampling_review(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> dict[str, Any]:
-    start_stage(cycle_id, STAGE)
+@holds_cycle
+def sampling_review(
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+) -> dict[str, Any]:
+    cycle_id = start_stage(year, STAGE, cycle_id)
     sample = draw_review_sample(cycle_id)
     if request_approval(cycle_id, "sample", data_digest=sample["population_hash"]) != "approved":
         finish_stage(cycle_id, STAGE, {"sample": sample}, "waiting")

@@ -6,24 +6,39 @@ from typing import Any
 
 from prefect import flow
 
+from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.cycle import finish_stage, start_stage
 from tasks.disclosure import track_publication
 from tasks.documents import render_stage_documents
 from tasks.evaluation import score_self_evaluations
 from tasks.imports import import_submissions
+from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
 
 STAGE = "self_evaluation"
 
 
 @flow(name="self-evaluation", flow_run_name="{year} self-evaluation")
-def self_evaluation(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> dict[str, Any]:
-    start_stage(cycle_id, STAGE)
-    received = import_submissions(year, "self_evaluation", submissions)
+@holds_cycle
+def self_evaluation(
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+) -> dict[str, Any]:
+    cycle_id = start_stage(year, STAGE, cycle_id)
+    window = open_collection_window(cycle_id, STAGE, submissions)
+    received = import_submissions(year, "self_evaluation", window["folder"])
+    collection = check_collection_window(cycle_id, STAGE)
+    if collection["waiting"]:
+        return wait_for_forms(cycle_id, STAGE, {"received": received, "collection": collection})
     scores = score_self_evaluations(cycle_id)
     publication = track_publication(cycle_id)
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
-    summary = {"received": received, **scores, "publication": publication, "documents": documents}
+    summary = {
+        "received": received,
+        **scores,
+        "publication": publication,
+        "collection": collection,
+        "documents": documents,
+    }
     finish_stage(cycle_id, STAGE, summary)
     report(STAGE, "done", f"{scores['projects']} 个项目、{scores['departments']} 个部门，自评偏高 {scores['inflated']}")
     return {"status": "done", "summary": summary}

@@ -46,7 +46,11 @@ class Notification(SQLModel, table=True):
     step: str = Field(default="", max_length=40)
     deadline: date | None = None
     dedup_key: str = Field(max_length=64, unique=True)
-    outcome: str = Field(default="pending", max_length=12, description="pending | sent | failed")
+    outcome: str = Field(
+        default="pending",
+        max_length=12,
+        description="pending | sent | failed | unknown (sent, not recorded: never resent)",
+    )
     attempts: int = 0
     error: str = Field(default="", sa_type=Text)
 

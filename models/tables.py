@@ -370,3 +370,73 @@ class CycleLock(SQLModel, table=True):
     token: str = Field(max_length=32, description="this acquisition's id: only its owner renews or releases it")
     acquired_at: datetime = _stamp()
     heartbeat_at: datetime = _stamp()
+
+
+class CollectionWindow(SQLModel, table=True):
+    """A stage's collection of one department form (targets, a quarter's monitoring, self-evaluation).
+
+    Open until every department sent its form or the deadline passed (the stage closes it then), or until
+    the coordinator closes it; `folder` is the submissions folder the stage imports from.
+    """
+
+    __tablename__ = "collection_window"
+    __table_args__ = (UniqueConstraint("cycle_id", "stage"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    stage: str = Field(max_length=40)
+    form: str = Field(max_length=40, description="targets | monitoring | self_evaluation")
+    quarter: str = Field(default="", max_length=2)
+    opens_on: date
+    due_on: date
+    status: str = Field(default="open", max_length=12, description="open | closed")
+    closed_by: str = Field(default="", max_length=100)
+    close_reason: str = Field(default="", max_length=20, description="all_received | deadline | coordinator")
+    finished_at: datetime | None = _stamp(nullable=True)
+    folder: str = Field(default="", max_length=1000)
+
+
+class WindowEntry(SQLModel, table=True):
+    """One department's place in a window: pending, received, late, missing or returned (退回修改)."""
+
+    __tablename__ = "window_entry"
+    __table_args__ = (UniqueConstraint("window_id", "department_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    window_id: int = Field(foreign_key="collection_window.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    status: str = Field(default="pending", max_length=12)
+    due_on: date
+    returned_on: date | None = None
+    received_at: datetime | None = _stamp(nullable=True)
+    versions: int = 0
+
+
+class WindowReceipt(SQLModel, table=True):
+    """Every version a department submitted to a window; the latest is current, earlier ones stay as history."""
+
+    __tablename__ = "window_receipt"
+    __table_args__ = (UniqueConstraint("window_id", "department_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    window_id: int = Field(foreign_key="collection_window.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    version: int
+    source_name: str = Field(max_length=500)
+    path: str = Field(max_length=1000, description="where the file is kept now (the folder, or its history)")
+    sha256: str = Field(max_length=64, description="digest of the file's bytes")
+    rows: int = 0
+    submitted_by: str = Field(default="", max_length=100)
+    current: bool = True
+    received_at: datetime = _stamp()
+
+
+class WarningResponse(SQLModel, table=True):
+    """A department's answer to its 预警通知书: the causes (原因分析) and what it does about them (整改措施)."""
+
+    __tablename__ = "warning_response"
+    __table_args__ = (UniqueConstraint("notice_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="warning_notice.id")
+    cause: str = Field(sa_type=Text)
+    measures: str = Field(sa_type=Text)
+    responded_by: str = Field(default="", max_length=100)
+    versions: int = 1
+    received_at: datetime = _stamp()

@@ -177,7 +177,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"文件 {len(summary['documents'])} 份",
     ]
     if summary.get("waiting"):
-        lines.append("等待审批: " + "、".join(summary["waiting"]))
+        lines.append("等待审批或报送: " + "、".join(summary["waiting"]))
     for line in lines:
         err.print(line, highlight=False)
 
@@ -244,9 +244,13 @@ def run(
 
 from perfcycle.commands.approvals import register as _register_approvals  # noqa: E402
 from perfcycle.commands.docs import register as _register_docs  # noqa: E402
+from perfcycle.commands.serve import register as _register_serve  # noqa: E402
+from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
 
 _register_approvals(app)
 _register_docs(app)
+_register_serve(app)
+_register_submissions(app)
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 `PERFCYCLE_FAULT=<point>[:<n>]` kills the process with SIGKILL the n-th time (default 1st) it reaches
 `checkpoint(<point>)`. Nothing happens when the variable is unset, which is always the case in production.
+The points: `import-file` (a file's rows committed), `document-written` (a document renamed into place) and
+`notification-sent` (a message sent, its outcome not yet recorded).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import and_, bindparam, delete, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
 from models import (
@@ -136,17 +136,114 @@ def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
-def _all_departments(session: Session) -> dict[str, Department]:
-    return {d.code: d for d in session.exec(select(Department))}
+@dataclass
+class LoadCache:
+    """What the files of one import share, read once: departments, the year's projects, the cycle, earlier
+    submissions and the keys of the per-project rows already stored. Each write keeps it up to date, so
+    the files of a stage are checked exactly as if each were loaded on its own, one after the other.
+
+    Only for one session's stage submissions: a base-data load changes departments and projects."""
+
+    departments: dict[str, Department] | None = None
+    projects: dict[int, dict[str, Project]] = field(default_factory=dict)
+    cycles: dict[int, Cycle] = field(default_factory=dict)
+    submissions: dict[tuple[int, str], dict[str, list[Submission]]] = field(default_factory=dict)
+    monitoring: dict[int, dict[tuple[int, str], int]] = field(default_factory=dict)
+    indicators: dict[int, dict[tuple[int, str], str]] = field(default_factory=dict)
+    reviews: dict[int, set[int]] = field(default_factory=dict)
+    evaluations: dict[int, dict[tuple[str, str, str], int | None]] = field(default_factory=dict)
+    publications: dict[int, set[int]] = field(default_factory=dict)
 
 
-def _projects_by_code(session: Session, year: int, codes: Iterable[str]) -> dict[str, Project]:
-    """The projects of `year` with these codes, a few IN (...) queries rather than one query per row."""
+def _all_departments(session: Session, cache: LoadCache | None = None) -> dict[str, Department]:
+    if cache is None:
+        return {d.code: d for d in session.exec(select(Department))}
+    if cache.departments is None:
+        cache.departments = {d.code: d for d in session.exec(select(Department))}
+    return cache.departments
+
+
+def _projects_by_code(
+    session: Session, year: int, codes: Iterable[str], cache: LoadCache | None = None
+) -> dict[str, Project]:
+    """The projects of `year` with these codes: from the cache (the whole year read once), else a few IN (...)
+    queries rather than one query per row."""
+    wanted = {code for code in codes if code is not None}
+    if cache is not None:
+        if year not in cache.projects:
+            cache.projects[year] = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
+        known = cache.projects[year]
+        return {code: known[code] for code in wanted if code in known}
     found: dict[str, Project] = {}
-    for batch in _chunks(sorted({code for code in codes if code is not None})):
+    for batch in _chunks(sorted(wanted)):
         for project in session.exec(select(Project).where(Project.year == year, col(Project.code).in_(batch))):
             found[project.code] = project
     return found
+
+
+def _defaults(model: type[SQLModel]) -> dict[str, Any]:
+    """The model's field defaults, for rows inserted without building model objects."""
+    return {
+        name: info.get_default(call_default_factory=True)
+        for name, info in model.model_fields.items()
+        if name != "id" and not info.is_required()
+    }
+
+
+def _insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """One multi-row INSERT (executemany) with the model's defaults for the columns not given."""
+    if rows:
+        defaults = _defaults(model)
+        session.execute(insert(model.__table__), [{**defaults, **row} for row in rows])  # type: ignore[attr-defined]
+
+
+def _update_rows(session: Session, model: type[SQLModel], key: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """UPDATE … WHERE <key columns> = … for each row (executemany, rows grouped by the columns they set)."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(sorted(name for name in row if name not in key))].append(row)
+    for columns, group in groups.items():
+        statement = (
+            update(table)
+            .where(and_(*(table.c[name] == bindparam(f"k_{name}") for name in key)))
+            .values({name: bindparam(f"v_{name}") for name in columns})
+        )
+        params = [{**{f"k_{n}": r[n] for n in key}, **{f"v_{n}": r[n] for n in columns}} for r in group]
+        session.execute(statement, params)
+
+
+def _cached_keys(session: Session, cache: dict[int, Any], cycle_id: int, load_keys: Callable[[], Any]) -> Any:
+    if cycle_id not in cache:
+        cache[cycle_id] = load_keys()
+    return cache[cycle_id]
+
+
+def _monitoring_keys(session: Session, cache: LoadCache, cycle_id: int) -> dict[tuple[int, str], int]:
+    """(project_id, quarter) → cumulative spending of every monitoring record of the cycle."""
+    table: Any = MonitoringRecord
+    query = select(table.project_id, table.quarter, table.spent_fen).where(table.cycle_id == cycle_id)
+    return _cached_keys(
+        session, cache.monitoring, cycle_id, lambda: {(p, q): spent for p, q, spent in session.exec(query)}
+    )
+
+
+def _indicator_keys(session: Session, cache: LoadCache, cycle_id: int) -> dict[tuple[int, str], str]:
+    """(project_id, indicator name) → operator of every indicator of the cycle."""
+    table: Any = Indicator
+    query = select(table.project_id, table.name, table.operator).where(table.cycle_id == cycle_id)
+    return _cached_keys(session, cache.indicators, cycle_id, lambda: {(p, n): op for p, n, op in session.exec(query)})
+
+
+def _evaluation_keys(session: Session, cache: LoadCache, cycle_id: int) -> dict[tuple[str, str, str], int | None]:
+    """(kind, object_type, object_code) → department_id of every evaluation of the cycle."""
+    table: Any = Evaluation
+    query = select(table.kind, table.object_type, table.object_code, table.department_id).where(
+        table.cycle_id == cycle_id
+    )
+    return _cached_keys(
+        session, cache.evaluations, cycle_id, lambda: {(k, t, c): d for k, t, c, d in session.exec(query)}
+    )
 
 
 def _evaluations(
@@ -197,10 +294,11 @@ def _project_check(
     return department, project
 
 
-def _open_cycle(session: Session, year: int, problems: _Problems) -> Cycle:
-    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+def _open_cycle(session: Session, year: int, problems: _Problems, cache: LoadCache) -> Cycle:
+    cycle = cache.cycles.get(year) or session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None or cycle.status == HISTORICAL:
         raise problems.fail(f"没有 {year} 年度的绩效管理周期，请先启动周期")
+    cache.cycles[year] = cycle
     return cycle
 
 
@@ -234,12 +332,15 @@ def load(
     year: int,
     quarter: str | None = None,
     reader_problems: Sequence[ImportProblem] = (),
+    cache: LoadCache | None = None,
 ) -> LoadResult:
     """Check every cross-reference of a parsed workbook, then write it; the caller commits.
 
     `reader_problems` are the cell and header problems `parse_workbook` found: the cross-references are
     still checked, and one `ImportRejected` lists them all. Nothing is written when there is any problem.
+    The files of one stage share a `cache` (same session); a file loaded alone gets its own.
     """
+    cache = cache if cache is not None else LoadCache()
     problems = _Problems(parsed, reader_problems)
     if parsed.rows == 0:
         if problems.items:
@@ -249,26 +350,27 @@ def load(
         return _load_base(session, parsed, year, problems)
     if parsed.kind not in _CHECKERS:
         raise problems.fail(f"未知的表格类型 {parsed.kind!r}")
-    cycle = _open_cycle(session, year, problems)
+    cycle = _open_cycle(session, year, problems, cache)
     assert cycle.id is not None
     scope = _department_scope(parsed) if SPECS[parsed.kind].per_department else "*"
     if parsed.kind == "monitoring":
         quarter = _monitoring_quarter(parsed, quarter, problems)
         scope = f"{quarter}:{scope}"
-    previous = list(
-        session.exec(
-            select(Submission).where(
-                Submission.cycle_id == cycle.id, Submission.kind == parsed.kind, Submission.scope == scope
-            )
-        )
-    )
+    if (cycle.id, parsed.kind) not in cache.submissions:
+        by_scope: dict[str, list[Submission]] = defaultdict(list)
+        for submission in session.exec(
+            select(Submission).where(Submission.cycle_id == cycle.id, Submission.kind == parsed.kind)
+        ):
+            by_scope[submission.scope].append(submission)
+        cache.submissions[(cycle.id, parsed.kind)] = by_scope
+    previous = list(cache.submissions[(cycle.id, parsed.kind)][scope])
     digest = parsed.content_digest
     same = next((s for s in previous if s.sha256 == digest), None)
     if same is not None and same.current and not problems.items:
         return LoadResult(
             parsed.kind, parsed.rows, skipped=True, scope=scope, messages=[f"{parsed.path.name} 与已导入的内容相同"]
         )
-    write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems)
+    write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems, cache)
     problems.raise_if_any()
     for submission in previous:
         if submission.current:
@@ -276,6 +378,7 @@ def load(
             session.add(submission)
     if same is None:
         same = Submission(cycle_id=cycle.id, kind=parsed.kind, scope=scope, sha256=digest, source_name="")
+        cache.submissions[(cycle.id, parsed.kind)][scope].append(same)
     same.source_name = parsed.path.name[:500]
     same.rows = parsed.rows
     same.current = True
@@ -523,14 +626,20 @@ def _monitoring_quarter(parsed: ParsedWorkbook, quarter: str | None, problems: _
 
 
 def _check_targets(
-    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+    session: Session,
+    parsed: ParsedWorkbook,
+    cycle: Cycle,
+    year: int,
+    quarter: str | None,
+    problems: _Problems,
+    cache: LoadCache,
 ) -> Writer:
     sheet = "绩效指标"
     rows = parsed.sheets[sheet]
-    departments = _all_departments(session)
+    departments = _all_departments(session, cache)
     department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
-    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
-    planned: list[tuple[Project, Indicator]] = []
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
+    planned: list[tuple[Project, dict[str, Any]]] = []
     for row in rows:
         v = row.values
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -545,35 +654,48 @@ def _check_targets(
         if project is None:
             continue
         assert cycle.id is not None and project.id is not None
-        indicator = Indicator(
-            cycle_id=cycle.id,
-            project_id=project.id,
-            level1=v["level1"],
-            level2=v["level2"],
-            name=v["name"],
-            operator=v["operator"],
-            target_value=target_value,
-            target_text=target_text,
-            unit=unit,
-            weight=weight,
-        )
+        indicator = {
+            "cycle_id": cycle.id,
+            "project_id": project.id,
+            "level1": v["level1"],
+            "level2": v["level2"],
+            "name": v["name"],
+            "operator": v["operator"],
+            "target_value": target_value,
+            "target_text": target_text,
+            "unit": unit,
+            "weight": weight,
+        }
         planned.append((project, indicator))
 
     def write() -> list[str]:
         assert cycle.id is not None
+        cycle_id = cycle.id
         project_ids = sorted({p.id for p, _ in planned if p.id is not None})
         for batch in _chunks(project_ids):
-            session.exec(
-                delete(Indicator).where(col(Indicator.cycle_id) == cycle.id, col(Indicator.project_id).in_(batch))
+            session.execute(
+                delete(Indicator).where(col(Indicator.cycle_id) == cycle_id, col(Indicator.project_id).in_(batch))
             )
-        session.add_all([indicator for _, indicator in planned])
-        reviews = {r.project_id: r for r in _by_project(session, TargetReview, cycle.id, project_ids)}
-        for project_id in project_ids:
-            review = reviews.get(project_id) or TargetReview(cycle_id=cycle.id, project_id=project_id, status="")
-            review.status = "submitted"
-            review.reasons = ""
-            review.reviewed_at = now()
-            session.add(review)
+        _insert_rows(session, Indicator, [indicator for _, indicator in planned])
+        known = _indicator_keys(session, cache, cycle_id)
+        replaced = set(project_ids)
+        for key in [key for key in known if key[0] in replaced]:
+            del known[key]
+        known.update({(i["project_id"], i["name"]): i["operator"] for _, i in planned})
+        if cycle_id not in cache.reviews:
+            table: Any = TargetReview
+            cache.reviews[cycle_id] = set(session.exec(select(table.project_id).where(table.cycle_id == cycle_id)))
+        reviewed = cache.reviews[cycle_id]
+        stamp = now()
+        changes = [
+            {"cycle_id": cycle_id, "project_id": i, "status": "submitted", "reasons": "", "reviewed_at": stamp}
+            for i in project_ids
+        ]
+        _update_rows(
+            session, TargetReview, ("cycle_id", "project_id"), [c for c in changes if c["project_id"] in reviewed]
+        )
+        _insert_rows(session, TargetReview, [c for c in changes if c["project_id"] not in reviewed])
+        reviewed.update(project_ids)
         return [f"{len(project_ids)} 个项目的绩效指标 {len(planned)} 条"]
 
     return write
@@ -609,18 +731,21 @@ def _target(problems: _Problems, sheet: str, row: ParsedRow) -> tuple[Decimal | 
 
 
 def _check_monitoring(
-    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+    session: Session,
+    parsed: ParsedWorkbook,
+    cycle: Cycle,
+    year: int,
+    quarter: str | None,
+    problems: _Problems,
+    cache: LoadCache,
 ) -> Writer:
     sheet = "项目监控"
     rows = parsed.sheets[sheet]
     assert cycle.id is not None and quarter is not None
-    departments = _all_departments(session)
+    departments = _all_departments(session, cache)
     department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
-    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
-    records = {
-        (r.project_id, r.quarter): r
-        for r in _by_project(session, MonitoringRecord, cycle.id, (p.id for p in projects.values() if p.id))
-    }
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
+    records = _monitoring_keys(session, cache, cycle.id)
     position = QUARTERS.index(quarter)
     planned: list[tuple[Project, ParsedRow, int]] = []
     for row in rows:
@@ -639,19 +764,19 @@ def _check_monitoring(
         assert project.id is not None
         if v["quarter"] != quarter:
             continue  # reported as a wrong quarter already; comparing with other quarters would only add noise
-        earlier = [records[(project.id, q)] for q in QUARTERS[:position] if (project.id, q) in records]
-        later = [records[(project.id, q)] for q in QUARTERS[position + 1 :] if (project.id, q) in records]
-        if earlier and spent < earlier[-1].spent_fen:
+        earlier = [(q, records[(project.id, q)]) for q in QUARTERS[:position] if (project.id, q) in records]
+        later = [(q, records[(project.id, q)]) for q in QUARTERS[position + 1 :] if (project.id, q) in records]
+        if earlier and spent < earlier[-1][1]:
             problems.add(
-                f"累计支出 {fmt_wan(spent)} 万元少于 {earlier[-1].quarter} 已报的 {fmt_wan(earlier[-1].spent_fen)} 万元；"
+                f"累计支出 {fmt_wan(spent)} 万元少于 {earlier[-1][0]} 已报的 {fmt_wan(earlier[-1][1])} 万元；"
                 "累计支出不能减少",
                 sheet,
                 row,
                 "spent_wan",
             )
-        if later and spent > later[0].spent_fen:
+        if later and spent > later[0][1]:
             problems.add(
-                f"累计支出 {fmt_wan(spent)} 万元多于 {later[0].quarter} 已报的 {fmt_wan(later[0].spent_fen)} 万元；"
+                f"累计支出 {fmt_wan(spent)} 万元多于 {later[0][0]} 已报的 {fmt_wan(later[0][1])} 万元；"
                 "累计支出不能减少",
                 sheet,
                 row,
@@ -661,56 +786,70 @@ def _check_monitoring(
 
     def write() -> list[str]:
         assert cycle.id is not None
+        changes: dict[int, dict[str, Any]] = {}
         for project, row, spent in planned:
             assert project.id is not None
             v = row.values
-            record = records.get((project.id, quarter)) or MonitoringRecord(
-                cycle_id=cycle.id, project_id=project.id, quarter=quarter, target_progress=Decimal(0), likelihood=""
-            )
-            record.spent_fen = spent
-            record.target_progress = Decimal(v["target_progress"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
-            record.likelihood = v["likelihood"]
-            record.reason = v["reason"] or ""
-            record.execution_progress = None  # the monitoring stage computes the lights from the new figures
-            record.execution_light = record.target_light = record.light = ""
-            session.add(record)
+            changes[project.id] = {
+                "cycle_id": cycle.id,
+                "project_id": project.id,
+                "quarter": quarter,
+                "spent_fen": spent,
+                "target_progress": Decimal(v["target_progress"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
+                "likelihood": v["likelihood"],
+                "reason": v["reason"] or "",
+                "execution_progress": None,  # the monitoring stage computes the lights from the new figures
+                "execution_light": "",
+                "target_light": "",
+                "light": "",
+            }
+        rows = list(changes.values())
+        key = ("cycle_id", "project_id", "quarter")
+        _update_rows(session, MonitoringRecord, key, [r for r in rows if (r["project_id"], quarter) in records])
+        _insert_rows(session, MonitoringRecord, [r for r in rows if (r["project_id"], quarter) not in records])
+        records.update({(r["project_id"], quarter): r["spent_fen"] for r in rows})
         return [f"{quarter} 监控数据 {len(planned)} 个项目"]
 
     return write
 
 
 def _check_self_evaluation(
-    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+    session: Session,
+    parsed: ParsedWorkbook,
+    cycle: Cycle,
+    year: int,
+    quarter: str | None,
+    problems: _Problems,
+    cache: LoadCache,
 ) -> Writer:
     assert cycle.id is not None
     cycle_id = cycle.id
     sheets = parsed.sheets
-    departments = _all_departments(session)
+    departments = _all_departments(session, cache)
     department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
     codes = [r.values["project_code"] for r in sheets["指标完成"] + sheets["项目自评"]]
     codes += [r.values["evaluated_project_code"] for r in sheets["部门自评"]]
-    projects = _projects_by_code(session, year, codes)
-    indicators = {
-        (i.project_id, i.name): i
-        for i in _by_project(session, Indicator, cycle_id, (p.id for p in projects.values() if p.id))
-    }
+    projects = _projects_by_code(session, year, codes, cache)
+    indicators = _indicator_keys(session, cache, cycle_id)
 
-    actuals: list[tuple[Indicator, ParsedRow]] = []
+    actuals: list[tuple[tuple[int, str], ParsedRow]] = []
     sheet = "指标完成"
     for row in sheets[sheet]:
         v = row.values
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
         if project is None or v["name"] is None:
             continue
-        indicator = indicators.get((project.id, v["name"]))  # type: ignore[arg-type]
-        if indicator is None:
+        assert project.id is not None
+        indicator = (project.id, v["name"])
+        operator = indicators.get(indicator)
+        if operator is None:
             problems.add(
                 f"项目 {project.code} 没有名为「{v['name']}」的绩效指标（须与申报的绩效目标一致）", sheet, row, "name"
             )
             continue
-        if indicator.operator == QUALITATIVE and v["achievement"] is None and "achievement" not in row.errors:
+        if operator == QUALITATIVE and v["achievement"] is None and "achievement" not in row.errors:
             problems.add("定性指标必须填写完成情况", sheet, row, "achievement")
-        elif indicator.operator != QUALITATIVE and v["actual"] is None and "actual" not in row.errors:
+        elif operator != QUALITATIVE and v["actual"] is None and "actual" not in row.errors:
             problems.add("定量指标必须填写实际值", sheet, row, "actual")
         if v["actual"] is not None and abs(v["actual"]) >= MAX_INDICATOR_VALUE:
             problems.add(f"实际值过大: {v['actual']}", sheet, row, "actual")
@@ -750,58 +889,93 @@ def _check_self_evaluation(
             overall.append((department, claimed, evaluated, score, v["published_on"]))
 
     def write() -> list[str]:
-        for indicator, row in actuals:
+        filled: dict[tuple[int, str], dict[str, Any]] = {}
+        for (project_id, name), row in actuals:
             actual = row.values["actual"]
-            indicator.actual = None if actual is None else Decimal(actual).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
-            indicator.achievement = row.values["achievement"] or ""
-            session.add(indicator)
-        codes = [p.code for p, _, _ in claims] + [d.code for d, *_ in overall]
-        codes += [p.code for _, _, p, _, _ in overall if p is not None]
-        existing = _evaluations(session, cycle_id, ("self", "department"), codes)
+            filled[(project_id, name)] = {
+                "cycle_id": cycle_id,
+                "project_id": project_id,
+                "name": name,
+                "actual": None if actual is None else Decimal(actual).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP),
+                "achievement": row.values["achievement"] or "",
+            }
+        _update_rows(session, Indicator, ("cycle_id", "project_id", "name"), list(filled.values()))
+        existing = _evaluation_keys(session, cache, cycle_id)
+        changes: dict[tuple[str, str, str], dict[str, Any]] = {}
 
-        def upsert(kind: str, object_type: str, code: str, department_id: int | None) -> Evaluation:
-            evaluation = existing.get((kind, object_type, code)) or Evaluation(
-                cycle_id=cycle_id, kind=kind, object_type=object_type, object_code=code
+        def upsert(kind: str, object_type: str, code: str, department_id: int | None, **values: Any) -> None:
+            change = changes.setdefault(
+                (kind, object_type, code),
+                {"cycle_id": cycle_id, "kind": kind, "object_type": object_type, "object_code": code},
             )
-            evaluation.department_id = department_id
-            session.add(evaluation)
-            return evaluation
+            change.update(department_id=department_id, **values)
 
+        cleared = {"score": None, "grade": "", "flagged": False, "flag_reason": ""}
         for project, claimed, remark in claims:
-            evaluation = upsert("self", "project", project.code, project.department_id)
-            evaluation.claimed_score = claimed
-            evaluation.findings = remark
-            _clear_result(evaluation)
+            upsert(
+                "self",
+                "project",
+                project.code,
+                project.department_id,
+                claimed_score=claimed,
+                findings=remark,
+                **cleared,
+            )
+        stale: set[tuple[str, str, str]] = set()
+        published: dict[int, Any] = {}
         for department, claimed, evaluated, score, published_on in overall:
-            evaluation = upsert("self", "department", department.code, department.id)
-            evaluation.claimed_score = claimed
-            _clear_result(evaluation)
+            assert department.id is not None
+            upsert("self", "department", department.code, department.id, claimed_score=claimed, **cleared)
             if evaluated is not None:
-                result = upsert("department", "project", evaluated.code, department.id)
-                result.score = score
-                result.grade = ""
-                result.evaluator = department.name[:100]
-            stale = session.exec(
-                select(Evaluation).where(
-                    Evaluation.cycle_id == cycle_id,
-                    Evaluation.kind == "department",
-                    Evaluation.department_id == department.id,
-                    Evaluation.object_code != (evaluated.code if evaluated else ""),
+                upsert(
+                    "department",
+                    "project",
+                    evaluated.code,
+                    department.id,
+                    score=score,
+                    grade="",
+                    evaluator=department.name[:100],
+                )
+            # the department chose another project: the workbook holds one per department
+            kept = evaluated.code if evaluated else ""
+            stale.update(
+                key
+                for key, owner in [*existing.items(), *((k, c["department_id"]) for k, c in changes.items())]
+                if key[0] == "department" and owner == department.id and key[2] != kept
+            )
+            if published_on is not None:
+                published[department.id] = published_on
+        key = ("cycle_id", "kind", "object_type", "object_code")
+        rows = [change for k, change in changes.items() if k not in stale]
+        _update_rows(
+            session, Evaluation, key, [r for r in rows if (r["kind"], r["object_type"], r["object_code"]) in existing]
+        )
+        _insert_rows(
+            session, Evaluation, [r for r in rows if (r["kind"], r["object_type"], r["object_code"]) not in existing]
+        )
+        existing.update({(r["kind"], r["object_type"], r["object_code"]): r["department_id"] for r in rows})
+        table: Any = Evaluation
+        for kind, object_type, code in sorted(stale):
+            session.execute(
+                delete(table).where(
+                    table.cycle_id == cycle_id,
+                    table.kind == kind,
+                    table.object_type == object_type,
+                    table.object_code == code,
                 )
             )
-            for old in stale:
-                session.delete(old)  # the department chose another project: the workbook holds one per department
-            if published_on is not None:
-                publication = session.exec(
-                    select(Publication).where(
-                        Publication.cycle_id == cycle_id, Publication.department_id == department.id
-                    )
-                ).first()
-                if publication is None:
-                    assert department.id is not None
-                    publication = Publication(cycle_id=cycle_id, department_id=department.id)
-                publication.published_on = published_on
-                session.add(publication)
+            existing.pop((kind, object_type, code), None)
+        if published:
+            if cycle_id not in cache.publications:
+                query = select(Publication.department_id).where(Publication.cycle_id == cycle_id)
+                cache.publications[cycle_id] = set(session.exec(query))
+            known = cache.publications[cycle_id]
+            dates = [{"cycle_id": cycle_id, "department_id": d, "published_on": day} for d, day in published.items()]
+            _update_rows(
+                session, Publication, ("cycle_id", "department_id"), [r for r in dates if r["department_id"] in known]
+            )
+            _insert_rows(session, Publication, [r for r in dates if r["department_id"] not in known])
+            known.update(published)
         return [f"指标完成 {len(actuals)} 条、项目自评 {len(claims)} 个、部门自评 {len(overall)} 个"]
 
     return write
@@ -816,7 +990,13 @@ def _clear_result(evaluation: Evaluation) -> None:
 
 
 def _check_panel_scores(
-    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+    session: Session,
+    parsed: ParsedWorkbook,
+    cycle: Cycle,
+    year: int,
+    quarter: str | None,
+    problems: _Problems,
+    cache: LoadCache,
 ) -> Writer:
     from perfcycle.rules.ex_ante import needs_ex_ante
 
@@ -830,7 +1010,7 @@ def _check_panel_scores(
         raise problems.fail(
             f"本周期策略的评估维度（{'、'.join(policy.dimensions)}）与评分表的列（{'、'.join(dimensions.values())}）不一致"
         )
-    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
     planned: list[tuple[Project, dict[str, str], int, ParsedRow]] = []
     for row in rows:
         v = row.values
@@ -885,7 +1065,13 @@ def _check_panel_scores(
 
 
 def _check_review_scores(
-    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+    session: Session,
+    parsed: ParsedWorkbook,
+    cycle: Cycle,
+    year: int,
+    quarter: str | None,
+    problems: _Problems,
+    cache: LoadCache,
 ) -> Writer:
     sheet = "复核评分"
     rows = parsed.sheets[sheet]
@@ -895,9 +1081,9 @@ def _check_review_scores(
     if sample is None:
         raise problems.fail("本周期尚未抽样")
     members = {m.department_id for m in session.exec(select(SampleMember).where(SampleMember.sample_id == sample.id))}
-    departments = _all_departments(session)
+    departments = _all_departments(session, cache)
     department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
-    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows))
+    projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
     planned: list[tuple[Project, Decimal, ParsedRow]] = []
     for row in rows:
         department, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -926,7 +1112,13 @@ def _check_review_scores(
 
 
 def _check_third_party_scores(
-    session: Session, parsed: ParsedWorkbook, cycle: Cycle, year: int, quarter: str | None, problems: _Problems
+    session: Session,
+    parsed: ParsedWorkbook,
+    cycle: Cycle,
+    year: int,
+    quarter: str | None,
+    problems: _Problems,
+    cache: LoadCache,
 ) -> Writer:
     sheet = "重点评价"
     rows = parsed.sheets[sheet]
@@ -935,9 +1127,9 @@ def _check_third_party_scores(
     selections = {
         (s.object_type, s.object_code): s for s in session.exec(select(Selection).where(Selection.cycle_id == cycle_id))
     }
-    departments = _all_departments(session)
+    departments = _all_departments(session, cache)
     project_codes = [r.values["object_code"] for r in rows if r.values["object_type"] == "项目"]
-    projects = _projects_by_code(session, year, project_codes)
+    projects = _projects_by_code(session, year, project_codes, cache)
     policies = {p.code: p for p in session.exec(select(FiscalPolicy).where(FiscalPolicy.year == year))}
     planned: list[tuple[Selection, Decimal, int | None, ParsedRow]] = []
     for row in rows:
@@ -980,7 +1172,7 @@ def _check_third_party_scores(
     return write
 
 
-_CHECKERS: dict[str, Callable[[Session, ParsedWorkbook, Cycle, int, str | None, _Problems], Writer]] = {
+_CHECKERS: dict[str, Callable[[Session, ParsedWorkbook, Cycle, int, str | None, _Problems, LoadCache], Writer]] = {
     "targets": _check_targets,
     "monitoring": _check_monitoring,
     "self_evaluation": _check_self_evaluation,

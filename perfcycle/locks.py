@@ -10,22 +10,28 @@ is gone (killed, crashed): a crash never blocks the rerun that continues the cyc
 conditional UPDATE on the stale holder's token, so two runs finding the same stale lock cannot both win.
 The lock is released when the run ends, also when it fails; only its own token is deleted, never a lock that
 another run took over meanwhile.
+
+The lock is reentrant along one call chain: the annual-cycle flow holds it, and the stage flows it calls
+(which hold it themselves when a deployment runs one on its own) find it already held by their caller.
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
+import inspect
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +39,7 @@ from sqlmodel import col, select
 
 from models import now, session_scope
 from models.tables import SHANGHAI, CycleLock
+from perfcycle.settings import get_settings
 from perfcycle.stages import StageError
 
 STALE_AFTER = timedelta(minutes=30)
@@ -40,6 +47,9 @@ HEARTBEAT_EVERY = timedelta(minutes=1)
 ATTEMPTS = 5  # inserts and takeovers tried before giving up (each lost race means someone else holds it)
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+_HELD: ContextVar[dict[tuple[str, int], HeldLock] | None] = ContextVar("perfcycle_held_cycle_locks", default=None)
 
 
 class CycleLocked(StageError):
@@ -228,14 +238,25 @@ def cycle_lock(
     url: str | None = None,
     stale_after: timedelta = STALE_AFTER,
     heartbeat_every: timedelta = HEARTBEAT_EVERY,
+    reentrant: bool = False,
 ) -> Iterator[HeldLock]:
-    """Hold the year's cycle for the duration of the block; raise `CycleLocked` if another run holds it."""
+    """Hold the year's cycle for the duration of the block; raise `CycleLocked` if another run holds it.
+
+    `reentrant` (for flows) reuses a lock that an enclosing block of the same call chain already holds.
+    """
+    key = (url or get_settings().database_url, year)
+    held = _HELD.get() or {}
+    if reentrant and key in held:
+        yield held[key]
+        return
     lock = acquire(year, holder or default_holder(), url=url, stale_after=stale_after)
+    token = _HELD.set({**held, key: lock})
     beat = _Heartbeat(lock, url, min(heartbeat_every, stale_after / 3))  # never let a live run look stale
     beat.start()
     try:
         yield lock
     finally:
+        _HELD.reset(token)
         beat.stopped.set()
         beat.join(timeout=10)
         try:
@@ -243,3 +264,16 @@ def cycle_lock(
                 log.warning("%s 年度周期的运行锁在结束时已不属于本运行", year)
         except Exception as exc:  # never hide the run's own outcome; a lock left behind goes stale on its own
             log.warning("无法释放 %s 年度周期的运行锁（%s），它将在进程结束或心跳过期后失效", year, type(exc).__name__)
+
+
+def holds_cycle(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a flow holding its year's cycle lock, so a deployment's run of a stage is refused like `perfcycle run`."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        year = int(signature.bind(*args, **kwargs).arguments["year"])
+        with cycle_lock(year, reentrant=True):
+            return fn(*args, **kwargs)
+
+    return locked

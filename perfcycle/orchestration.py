@@ -59,3 +59,98 @@ def settle_run_history(since: datetime, timeout: float = 20.0) -> None:
                 return
             previous = current
             time.sleep(0.5)
+
+
+def _api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value() or "")
+
+
+def _cycle_runs(client: Any, year: int) -> list[Any]:
+    """The annual-cycle runs of the year that have not ended (scheduled, running or suspended)."""
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    runs = client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=["annual-cycle"])),
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(
+                type=FlowRunFilterStateType(
+                    any_=[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
+                )
+            ),
+        ),
+    )
+    return [r for r in runs if (r.parameters or {}).get("year") == year]  # a new run is named only once it starts
+
+
+def _last_parameters(client: Any, year: int) -> dict[str, Any]:
+    """The parameters of the year's latest annual-cycle run (its data and folders), so a new run goes on alike."""
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    runs = client.read_flow_runs(
+        flow_filter=FlowFilter(name=FlowFilterName(any_=["annual-cycle"])), sort=FlowRunSort.EXPECTED_START_TIME_DESC
+    )
+    same_year = [r.parameters for r in runs if (r.parameters or {}).get("year") == year]
+    return {**(same_year[0] if same_year else {}), "year": year}
+
+
+def resume_gate_run(approval_id: int, flow_run_id: str, answer: dict[str, Any]) -> bool:
+    """Resume the run suspended at this gate, handing it the decision already recorded (the form's schema)."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    if not flow_run_id or not _api_url():
+        return False
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+    state = run.state
+    if (
+        state is None
+        or not state.is_paused()
+        or not (state.state_details.pause_key or "").startswith(f"gate-{approval_id}-")
+    ):
+        return False
+    resume_flow_run(UUID(flow_run_id), run_input=answer)
+    return True
+
+
+def continue_cycle(year: int) -> str:
+    """After a decision or a submission: make the year's cycle go on where a Prefect server runs it.
+
+    Returns what happened: "" without a server (the next `perfcycle run` continues), "running" or "waiting"
+    when a run is already under way or suspended at a gate, "resumed" when a run waiting without a form
+    was resumed, "started" when the annual-cycle deployment was started again, "no-deployment" otherwise.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.flow_runs import resume_flow_run
+
+    if not _api_url():
+        return ""
+    with get_client(sync_client=True) as client:
+        runs = _cycle_runs(client, year)
+        if any(r.state is not None and not r.state.is_paused() for r in runs):
+            return "running"
+        for run in runs:
+            if run.state is not None and run.state.state_details.run_input_keyset is None:
+                resume_flow_run(run.id)
+                return "resumed"
+        if runs:
+            return "waiting"
+        deployments = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=["annual-cycle"])))
+        chosen = [d for d in deployments if (d.parameters or {}).get("year") == year] or list(deployments)
+        if not chosen:
+            return "no-deployment"
+        client.create_flow_run_from_deployment(chosen[0].id, parameters=_last_parameters(client, year))
+        return "started"

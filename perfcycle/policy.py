@@ -189,6 +189,66 @@ class RemindersPolicy(_Strict):
     escalation_every_days: Annotated[int, Field(ge=1)] = 1
 
 
+FORMS = ("targets", "monitoring", "self_evaluation")
+QUARTER_ENDS = {"Q1": (3, 31), "Q2": (6, 30), "Q3": (9, 30), "Q4": (12, 31)}
+
+
+class CalendarPolicy(_Strict):
+    """When each department form is due: "MM-DD" is a day of the cycle year, "next MM-DD" of the year after.
+
+    `resubmission_days` is how long a department has to send its targets again after 退回修改.
+    """
+
+    targets: str = "01-31"
+    monitoring: dict[str, str] = Field(
+        default_factory=lambda: {"Q1": "04-10", "Q2": "07-10", "Q3": "10-10", "Q4": "next 01-10"}
+    )
+    self_evaluation: str = "next 03-31"
+    resubmission_days: Annotated[int, Field(ge=1, le=90)] = 5
+
+    @field_validator("targets", "self_evaluation")
+    @classmethod
+    def _deadline(cls, value: str) -> str:
+        from perfcycle.rules.windows import parse_deadline
+
+        parse_deadline(value)
+        return value
+
+    @field_validator("monitoring")
+    @classmethod
+    def _quarters(cls, value: dict[str, str]) -> dict[str, str]:
+        from perfcycle.rules.windows import deadline_on
+
+        if tuple(value) != QUARTERS:
+            raise ValueError(f"monitoring needs exactly {', '.join(QUARTERS)} in order")
+        for quarter, text in value.items():
+            due = deadline_on(text, 2000)  # raises ValueError naming the text at fault
+            month, day = QUARTER_ENDS[quarter]
+            if due <= date(2000, month, day):
+                raise ValueError(f"{quarter} is due {text!r}, not after the quarter ends ({month:02d}-{day:02d})")
+        return value
+
+    @model_validator(mode="after")
+    def _after_the_year(self) -> CalendarPolicy:
+        from perfcycle.rules.windows import deadline_on
+
+        if deadline_on(self.self_evaluation, 2000) <= date(2000, 12, 31):
+            raise ValueError(f"self_evaluation is due {self.self_evaluation!r}: it must fall in the next year")
+        return self
+
+    def deadline(self, form: str, quarter: str | None, cycle_year: int) -> date:
+        """The day a department's form of `cycle_year` is due."""
+        from perfcycle.rules.windows import deadline_on
+
+        if form == "monitoring":
+            if quarter not in self.monitoring:
+                raise PolicyError(f"季度应为 {'、'.join(QUARTERS)} 之一，不是 {quarter!r}")
+            return deadline_on(self.monitoring[quarter], cycle_year)
+        if form not in FORMS:
+            raise PolicyError(f"未知的填报表 {form!r}（应为 {'、'.join(FORMS)}）")
+        return deadline_on(self.targets if form == "targets" else self.self_evaluation, cycle_year)
+
+
 class ImportsPolicy(_Strict):
     """Limits on a workbook before it is read: the guard against huge, inflated (zip bomb) or endless files.
 
@@ -232,6 +292,7 @@ class Policy(_Strict):
     approvals: ApprovalsPolicy = ApprovalsPolicy()
     reminders: RemindersPolicy = RemindersPolicy()
     imports: ImportsPolicy = ImportsPolicy()
+    calendar: CalendarPolicy = CalendarPolicy()
 
     @model_validator(mode="after")
     def _grades(self) -> Policy:

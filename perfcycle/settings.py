@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     )
     templates_dir: Path = Field(default=PROJECT_ROOT / "report_templates")
     output_dir: Path = Field(default=Path("out"), description="Where generated documents are written.")
+    submissions_dir: Path | None = Field(
+        default=None,
+        description="Where `perfcycle submit` files department forms when no stage has recorded a folder yet.",
+    )
     district: str = Field(default="烈山区", description="The district named in documents.")
     timezone: str = "Asia/Shanghai"
 
@@ -40,6 +44,7 @@ class Settings(BaseSettings):
     smtp_secure: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_user: str = ""
     smtp_password: SecretStr | None = None
+    smtp_password_block: str = Field(default="", description="Prefect Secret block with the SMTP password (wins).")
     smtp_from: str = Field(default="", description="Sender address of e-mails, e.g. jxk@czj.example.gov.cn.")
     notify_attempts: int = Field(default=3, ge=1, le=10, description="Tries per message before it counts as failed.")
     notify_backoff_seconds: float = Field(default=2.0, ge=0, description="Wait before the 2nd try; doubles after.")

@@ -45,9 +45,18 @@ def open_cycle(year: int, *, auto_approve: bool, data_source: str = "") -> int:
 
 
 @task(name="start-stage")
-def start_stage(cycle_id: int, stage: str) -> None:
+def start_stage(year: int, stage: str, cycle_id: int | None = None) -> int:
+    """Mark the stage running; a stage started on its own (its own deployment) finds the year's open cycle."""
     with session_scope() as session:
+        if cycle_id is None:
+            cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+            if cycle is None or cycle.id is None:
+                raise StageError(f"{year} 年度周期尚未开启：请先运行年度周期（annual-cycle）")
+            if cycle.status == "historical":
+                raise StageError(f"{year} 年度是从基础数据导入的历史周期，不能再运行")
+            cycle_id = cycle.id
         set_stage(session, cycle_id, stage, "running")
+        return cycle_id
 
 
 @task(name="finish-stage")

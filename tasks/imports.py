@@ -9,7 +9,7 @@ from prefect import task
 
 from models import session_scope
 from perfcycle.faults import checkpoint
-from perfcycle.loaders import load
+from perfcycle.loaders import LoadCache, load
 from perfcycle.policy import import_limits
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
@@ -51,8 +51,9 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
         raise ImportRejected(problems)
     loaded = skipped = rows = 0
     with session_scope() as session:
+        cache = LoadCache()
         for workbook in parsed:
-            result = load(session, workbook, year=year, quarter=quarter)
+            result = load(session, workbook, year=year, quarter=quarter, cache=cache)
             rows += result.rows
             if result.skipped:
                 skipped += 1

@@ -2,8 +2,9 @@
 
 Everything owed is an `Obligation` (who owes what by when, and whether it arrived). Each source in
 `OBLIGATION_SOURCES` reads some of them from the records: red-light warning notices waiting for their
-response, and gates waiting for their approvers. A collection window per form plugs in the same way:
-append a function `(session, today) -> Iterable[Obligation]`.
+response, gates waiting for their approvers, and the forms of open collection windows each department
+still owes (`perfcycle.windows`). Another source plugs in the same way: append a function
+`(session, today) -> Iterable[Obligation]`.
 
 For each obligation `perfcycle.rules.reminders.reminder_steps` says which steps fall on the day; each step
 becomes a message from a template in report_templates/ (the first line is the subject), and
@@ -164,7 +165,41 @@ def waiting_approvals(session: Session, today: date) -> Iterator[Obligation]:
             )
 
 
-OBLIGATION_SOURCES: list[ObligationSource] = [warning_responses, waiting_approvals]
+def open_windows(session: Session, today: date) -> Iterator[Obligation]:
+    """Forms of an open collection window that a department still owes (never those already received)."""
+    from perfcycle.windows import pending_entries, window_title
+
+    for cycle in _open_cycles(session):
+        rules = _rules(cycle)
+        for window, entry, department in pending_entries(session, cycle):
+            title = window_title(cycle.year, window)
+            stage = "monitoring" if window.quarter else window.stage
+            quarter = f" --quarter {window.quarter}" if window.quarter else ""
+            resubmit = entry.status == "returned"
+            head = department.head or f"{department.name}负责人"
+            yield Obligation(
+                item=(
+                    f"window:{cycle.year}:{window.stage}:{department.code}"
+                    + (f":returned:{entry.returned_on}" if resubmit else "")
+                ),
+                title=f"{title}（退回修改后重新报送）" if resubmit else title,
+                deadline=entry.due_on,
+                submitted=False,
+                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
+                rules=rules,
+                district=cycle.district,
+                template="submission_due.txt.j2",
+                department=department.name,
+                owner=department.contact,
+                escalate_to=Recipient(head, department.head_email),
+                detail=(
+                    f"报送方式：perfcycle submit --year {cycle.year} --stage {stage}{quarter} "
+                    f"--department {department.code} 文件.xlsx（格式见 perfcycle template {window.form}）。"
+                ),
+            )
+
+
+OBLIGATION_SOURCES: list[ObligationSource] = [warning_responses, waiting_approvals, open_windows]
 
 
 def collect_obligations(
@@ -257,6 +292,7 @@ class ReminderRun:
                     "地址": d.message.public_address,
                     "主题": d.message.subject,
                     "尝试次数": d.attempts,
+                    "结果": "结果未知（不再重发）" if d.status == "unknown" else "未送达",
                     "错误": d.error,
                 }
                 for d in self.deliveries
@@ -285,20 +321,21 @@ def send_reminders(today_iso: str) -> dict[str, Any]:
     summary = run_reminders(date.fromisoformat(today_iso))
     logger = get_run_logger()
     logger.info(
-        "%s: %d 项待办，%d 条通知：发送 %d，已发过 %d，失败 %d",
+        "%s: %d 项待办，%d 条通知：发送 %d，已发过 %d，失败 %d，结果未知 %d",
         summary["today"],
         summary["obligations"],
         summary["messages"],
         summary["sent"],
         summary["skipped"],
         summary["failed"],
+        summary["unknown"],
     )
     if summary["failures"]:
         for failure in summary["failures"]:
-            logger.error("通知未送达: %s", failure)
+            logger.error("通知%s: %s", failure["结果"], failure)
         publish_table(
             f"reminders-failed-{today_iso}",
             summary["failures"],
-            f"{today_iso} 未送达的通知 {len(summary['failures'])} 条（已重试，见 notification 表）",
+            f"{today_iso} 未送达或结果未知的通知 {len(summary['failures'])} 条（见 notification 表）",
         )
     return summary

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from typing import Any
 
 from prefect import task
 from sqlmodel import select
 
-from models import Department, Indicator, TargetReview, now, session_scope
+from models import Department, Indicator, Project, TargetReview, now, session_scope
 from perfcycle.rules.targets import TargetIndicator, check_targets
 from tasks.approvals import decide_gate
 from tasks.artifacts import publish_table
@@ -88,14 +90,22 @@ def approve_targets(cycle_id: int) -> dict[str, Any]:
             if project is not None:
                 by_department[project.department_id].append(review)
         departments = {d.id: d for d in session.exec(select(Department))}
+        indicators: dict[int, list[Indicator]] = defaultdict(list)
+        for indicator in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id)):
+            indicators[indicator.project_id].append(indicator)
         waiting: list[str] = []
+        returned: list[str] = []
         approved_projects = 0
         for department_id in sorted(by_department, key=lambda i: departments[i].code):
             reviews = by_department[department_id]
-            if not any(r.status in ("submitted", "approved") for r in reviews):
-                continue
             code = departments[department_id].code
-            status = decide_gate(session, cycle, "targets", subject=code)
+            if not any(r.status in ("submitted", "approved") for r in reviews):
+                if any(r.status == "returned" for r in reviews):
+                    returned.append(code)
+                continue
+            # The gate decides on this data: a returned gate opens again once the resubmission changed it.
+            digest = targets_digest(projects, reviews, indicators)
+            status = decide_gate(session, cycle, "targets", subject=code, data_digest=digest)
             if status == "approved":
                 for review in reviews:
                     if review.status == "submitted":
@@ -104,4 +114,32 @@ def approve_targets(cycle_id: int) -> dict[str, Any]:
                 approved_projects += sum(1 for r in reviews if r.status == "approved")
             elif status == "open":
                 waiting.append(code)
-        return {"approved_projects": approved_projects, "waiting_departments": waiting}
+            elif status == "returned":
+                returned.append(code)
+        return {
+            "approved_projects": approved_projects,
+            "waiting_departments": waiting,
+            "returned_departments": returned,
+        }
+
+
+def targets_digest(
+    projects: dict[int | None, Project], reviews: list[TargetReview], indicators: dict[int, list[Indicator]]
+) -> str:
+    """sha256 of a department's indicators as submitted: what its targets gate decides on."""
+    rows = sorted(
+        (
+            projects[r.project_id].code,
+            i.level1,
+            i.level2,
+            i.name,
+            i.operator,
+            str(i.target_value),
+            i.target_text,
+            i.unit,
+            str(i.weight),
+        )
+        for r in reviews
+        for i in indicators[r.project_id]
+    )
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()

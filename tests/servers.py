@@ -50,6 +50,7 @@ class SmtpServer:
     port: int
     mails: list[Mail] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    passwords: list[str] = field(default_factory=list)  # every password a client tried, right or wrong
 
     def take(self) -> list[Mail]:
         taken, self.mails[:] = list(self.mails), []
@@ -71,6 +72,8 @@ def smtp_server() -> Iterator[SmtpServer]:
             return "250 OK"
 
     def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> AuthResult:
+        if isinstance(data, LoginPassword):
+            server.passwords.append(data.password.decode())
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
             SMTP_USER.encode(),
             SMTP_PASSWORD.encode(),
@@ -128,6 +131,36 @@ def webhook_server() -> Iterator[WebhookServer]:
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(b'{"errcode":0}')
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield WebhookServer(int(httpd.server_address[1]), received)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def rejecting_webhook_server() -> Iterator[WebhookServer]:
+    """A webhook endpoint that answers 500 and echoes the request line back, token and all (a careless gateway)."""
+    received: list[Hook] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            parts = urlsplit(self.path)
+            received.append(Hook(parts.path, parse_qs(parts.query), json.loads(body or b"{}")))
+            echo = json.dumps({"errcode": 500, "errmsg": f"upstream error for POST {self.path}"}).encode()
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(echo)))
+            self.end_headers()
+            self.wfile.write(echo)
 
         def log_message(self, *_args: Any) -> None:
             pass

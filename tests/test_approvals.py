@@ -348,7 +348,7 @@ def test_approving_from_the_cli_resumes_the_cycle(
     by = COORDINATOR if COORDINATOR in last.approvers else COORDINATOR_2
     result = runner.invoke(cli(), ["approve", str(last.id), "--by", by, "--resume", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "周期等待审批: 事前绩效评估" in result.output
+    assert "周期等待审批或报送: 事前绩效评估" in result.output
     waiting = list_open(session, 2024)
     assert [(g.gate, g.level) for g in waiting] == [("ex_ante_conclusions", 1)]
     assert audit.verify(session) == []

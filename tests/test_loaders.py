@@ -31,7 +31,7 @@ from models import (
     TargetReview,
     get_engine,
 )
-from perfcycle.loaders import import_file, load
+from perfcycle.loaders import LoadCache, import_file, load
 from perfcycle.policy import load_policy
 from perfcycle.workbooks.formats import SPECS
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
@@ -545,3 +545,77 @@ def test_third_party_scores_only_for_selected_objects(db_url: str, tmp_path: Pat
     assert fiscal["P201"].amount_fen == 3000 * WAN and fiscal["P201"].score == D("78")
     (f01,) = fetch(db_url, FiscalPolicy)
     assert fiscal["F01"].department_id == f01.department_id is not None
+
+
+def business_rows(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows without ids and timestamps, sorted: what two ways of loading must agree on."""
+    result = {}
+    with get_engine(db_url).connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            columns = [c for c in table.columns if c.name != "id" and not c.name.endswith("_at") and c.name != "at"]
+            columns = [c for c in columns if c.name not in ("hash", "prev_hash", "payload_json")]
+            result[table.name] = sorted(tuple(map(str, r)) for r in conn.execute(sql_select(*columns)))
+    return result
+
+
+def test_a_batch_with_one_cache_loads_exactly_as_files_one_by_one(tmp_path: Path) -> None:
+    """A stage's files share one cache in one session: later files see what earlier ones wrote (a quarter's
+    spending, a resubmission, the project a department chose), as if each file were imported on its own."""
+    targets = targets_file(
+        tmp_path,
+        [indicator("D01", "P101", "学校数"), indicator("D01", "P102", "满意", level1="满意度", operator="定性")],
+        "targets-d01.xlsx",
+    )
+    targets_d02 = targets_file(tmp_path, [indicator("D02", "P201", "床位数")], "targets-d02.xlsx")
+    targets_again = targets_file(tmp_path, [indicator("D01", "P101", "学校数", target="12")], "targets-d01b.xlsx")
+    q1 = monitoring_file(tmp_path, [monitoring_row("P101", "Q1", "100"), monitoring_row("P102", "Q1", "10")], "q1.xlsx")
+    q1_again = monitoring_file(tmp_path, [monitoring_row("P101", "Q1", "120")], "q1b.xlsx")
+    q2 = monitoring_file(tmp_path, [monitoring_row("P101", "Q2", "130")], "q2.xlsx")
+    q2_d02 = monitoring_file(tmp_path, [monitoring_row("P201", "Q2", "5", dept="D02")], "q2-d02.xlsx")
+
+    def self_evaluation(name: str, chosen: str, published: str) -> Path:
+        rows = {
+            "指标完成": [{"department_code": "D01", "project_code": "P101", "name": "学校数", "actual": D("11")}],
+            "项目自评": [{"department_code": "D01", "project_code": "P101", "claimed_score": D("95.5")}],
+            "部门自评": [
+                {"department_code": "D01", "claimed_score": 93, "evaluated_project_code": chosen,
+                 "department_evaluation_score": 90, "published_on": published}
+            ],
+        }  # fmt: skip
+        return write(tmp_path, "self_evaluation", rows, name)
+
+    first_choice = self_evaluation("self-a.xlsx", "P101", "2025-03-31")
+    second_choice = self_evaluation("self-b.xlsx", "P102", "2025-04-02")
+    batches: list[tuple[list[Path], str | None]] = [
+        ([targets, targets_d02, targets_again, targets], None),
+        ([q1, q1_again, q1], "Q1"),
+        ([q2, q2_d02], "Q2"),
+        ([first_choice, second_choice, second_choice], None),
+    ]
+
+    def database(name: str) -> str:
+        url = f"sqlite:///{tmp_path / name}"
+        SQLModel.metadata.create_all(get_engine(url))
+        import_base(tmp_path, url)
+        open_cycle(url)
+        return url
+
+    one_by_one, batched = database("one-by-one.db"), database("batched.db")
+    for files, quarter in batches:
+        for path in files:
+            import_file(path, year=YEAR, quarter=quarter, url=one_by_one)
+        with Session(get_engine(batched)) as session:
+            cache = LoadCache()
+            results = [load(session, read_workbook(p), year=YEAR, quarter=quarter, cache=cache) for p in files]
+            session.commit()
+        assert results[-1].skipped == (files[-1] == files[-2])  # the same content again changes nothing
+    assert business_rows(batched) == business_rows(one_by_one)
+
+    (record,) = fetch(batched, MonitoringRecord, MonitoringRecord.quarter == "Q1", MonitoringRecord.project_id == 1)
+    assert record.spent_fen == 100 * WAN  # q1, q1b, then q1 again: the last one sent counts
+    departmental = fetch(batched, Evaluation, Evaluation.kind == "department")
+    assert [e.object_code for e in departmental] == ["P102"]
+    (publication,) = fetch(batched, Publication)
+    assert str(publication.published_on) == "2025-04-02"
+    # the first version sent again after the second replaces it once more
+    assert [i.target_value for i in fetch(batched, Indicator, Indicator.name == "学校数")] == [D("10")]

@@ -242,3 +242,39 @@ def test_perfcycle_run_is_refused_with_a_message_while_another_run_holds_the_cyc
     assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
     assert f"{REFUSAL}zhouxm@czj-server (pid 31337) 运行（自 " in " ".join(result.output.split())
     assert locks(db_url) == []
+
+
+@pytest.mark.prefect
+def test_a_stage_run_on_its_own_finds_the_open_cycle_and_takes_its_lock(db_url: str, prefect_harness: None) -> None:
+    from flows.department_evaluation import department_evaluation
+    from models import StageState
+    from perfcycle.stages import StageError
+    from tasks.cycle import open_cycle
+
+    with pytest.raises(StageError, match=f"{YEAR} 年度周期尚未开启"):
+        department_evaluation(year=YEAR)
+    cycle_id = open_cycle.fn(YEAR, auto_approve=True)
+    holding, done = threading.Event(), threading.Event()
+
+    def colleague() -> None:  # another run: its own thread, so not a caller of the stage
+        with cycle_lock(YEAR, "另一位同事", url=db_url):
+            holding.set()
+            done.wait(60)
+
+    other = threading.Thread(target=colleague)
+    other.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(CycleLocked, match=f"^{REFUSAL}另一位同事 运行"):
+            department_evaluation(year=YEAR)
+    finally:
+        done.set()
+        other.join()
+    with session_scope() as session:
+        state = session.exec(
+            select(StageState).where(StageState.cycle_id == cycle_id, StageState.stage == "department_evaluation")
+        ).one()
+        assert state.status == "pending"
+
+    assert department_evaluation(year=YEAR)["status"] == "done"
+    assert locks(db_url) == []

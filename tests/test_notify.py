@@ -203,3 +203,97 @@ def test_reminder_templates_read_only_their_context(template: str) -> None:
 
     variables = template_variables(template)
     assert variables and variables <= set(ReminderContext.model_fields), variables - set(ReminderContext.model_fields)
+
+
+def pending_claim(session: Session, message: Message, claimed_by: str, minutes_ago: int = 0) -> Notification:
+    """A row as a run leaves it between claiming a message and recording what became of it."""
+    from datetime import timedelta
+
+    from models.tables import now
+    from perfcycle.notify import CLAIMED
+
+    row = Notification(
+        recipient=message.recipient,
+        channel=message.channel,
+        address=message.public_address,
+        subject=message.subject,
+        item=message.item,
+        step=message.step,
+        deadline=message.deadline,
+        dedup_key=message.dedup_key,
+        outcome="pending",
+        error=f"{CLAIMED}{claimed_by}",
+        at=now() - timedelta(minutes=minutes_ago),
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def test_a_claim_whose_process_died_is_recorded_unknown_and_never_sent(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from perfcycle.locks import this_host
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    notifier = OutboxNotifier(tmp_path / "outbox")
+    (message,) = messages_for(notifier, Recipient("张敏", "a@example.invalid"))
+    pending_claim(session, message, f"{this_host()} 进程 {dead.pid}")
+
+    result = dispatch(session, notifier, message, attempts=3, backoff=0)
+    assert result.status == "unknown" and "发送结果未知" in result.error
+    assert not (tmp_path / "outbox").exists()  # not sent again
+    session.expire_all()
+    row = session.exec(select(Notification)).one()
+    assert (row.outcome, row.attempts) == ("unknown", 1) and row.error == result.error
+    assert [e.action for e in session.exec(select(AuditEntry))] == ["notification.unknown"]
+    assert dispatch(session, notifier, message).status == "skipped"  # and never later either
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_a_claim_of_a_run_that_may_still_be_sending_is_left_alone_until_stale(
+    db_url: str, session: Session, tmp_path: Path
+) -> None:
+    import os
+
+    from perfcycle.locks import this_host
+
+    notifier = OutboxNotifier(tmp_path / "outbox")
+    (mine,) = messages_for(notifier, Recipient("张敏", "a@example.invalid"))
+    (elsewhere,) = messages_for(notifier, Recipient("李娜", "b@example.invalid"))
+    (old,) = messages_for(notifier, Recipient("刘洋", "c@example.invalid"))
+    pending_claim(session, mine, f"{this_host()} 进程 {os.getpid()}")  # this very process, a moment ago
+    pending_claim(session, elsewhere, "other-host pid:[1] 进程 4242")  # another machine: its pid means nothing here
+    pending_claim(session, old, "other-host pid:[1] 进程 4242", minutes_ago=31)  # longer than any send takes
+
+    statuses = [dispatch(session, notifier, m, attempts=1, backoff=0).status for m in (mine, elsewhere, old)]
+    assert statuses == ["skipped", "skipped", "unknown"]
+    session.expire_all()
+    outcomes = {r.recipient: r.outcome for r in session.exec(select(Notification))}
+    assert outcomes == {"张敏": "pending", "李娜": "pending", "刘洋": "unknown"}
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_a_failed_message_is_claimed_again_by_one_run_only(db_url: str, session: Session, tmp_path: Path) -> None:
+    from models import get_engine
+
+    class Flaky(OutboxNotifier):
+        ok = False
+
+        def send(self, message: Message) -> Outcome:
+            return super().send(message) if self.ok else Outcome(False, "暂时不可用")
+
+    notifier = Flaky(tmp_path / "outbox")
+    (message,) = messages_for(notifier, Recipient("张敏", "a@example.invalid"))
+    assert dispatch(session, notifier, message, attempts=1, backoff=0).status == "failed"
+    with Session(get_engine(db_url), expire_on_commit=False) as other:  # a second run saw the failure too
+        stale = other.exec(select(Notification)).one()
+        notifier.ok = True
+        assert dispatch(session, notifier, message, attempts=1, backoff=0).status == "sent"
+        assert dispatch(other, notifier, message, attempts=1, backoff=0).status == "skipped"
+        assert stale.outcome == "failed"  # what it had read: its conditional claim found the row changed
+    assert len(list((tmp_path / "outbox").rglob("*.txt"))) == 1

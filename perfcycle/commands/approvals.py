@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -117,7 +117,7 @@ def _parse_overrides(values: list[str]) -> list[BudgetOverride]:
 
 
 def _decide(
-    approval_id: int,
+    approval_ids: list[int],
     decision: str,
     by: str,
     comment: str,
@@ -126,41 +126,88 @@ def _decide(
     out_dir: Path,
     database_url: str | None,
 ) -> None:
+    """Record the decision on each gate in turn; a refused one stops the rest, the recorded ones stand."""
+    parsed = _parse_overrides(overrides)
+    if parsed and len(approval_ids) > 1:
+        _fail("调整金额只能随一个预算安排建议表的决定提交")
+    answer = {
+        "decision": decision,
+        "approver": by.strip(),
+        "comment": comment,
+        "overrides": [
+            {"project_code": o.project_code, "amount_wan": str(o.amount_wan), "reason": o.reason} for o in parsed
+        ],
+    }
+    decided: list[tuple[int, str, int]] = []
+    try:
+        with _friendly():
+            _use_database(database_url)
+            for approval_id in approval_ids:
+                decided.append(_record(approval_id, decision, by, comment, parsed))
+    finally:
+        if decided:
+            _continue_on_server(decided, answer)
+    if resume and decided:
+        _resume(decided[-1][2], out_dir)
+
+
+def _record(
+    approval_id: int, decision: str, by: str, comment: str, parsed: list[BudgetOverride]
+) -> tuple[int, str, int]:
+    """One gate's decision, committed, and said; returns the gate, the run waiting on it, and its year."""
     from sqlmodel import select
 
     from models import Approval, Cycle, session_scope
     from perfcycle.approvals import DECISION_NAMES, decide, gate_label
 
-    parsed = _parse_overrides(overrides)
-    with _friendly():
-        _use_database(database_url)
-        with session_scope() as session:
-            approval = decide(session, approval_id, decision, by, comment, parsed)
-            cycle = session.get(Cycle, approval.cycle_id)
-            assert cycle is not None
-            year = cycle.year
-            label = gate_label(approval, year)
-            following = session.exec(
-                select(Approval).where(
-                    Approval.cycle_id == approval.cycle_id,
-                    Approval.gate == approval.gate,
-                    Approval.subject == approval.subject,
-                    Approval.level == approval.level + 1,
-                    Approval.status == "open",
-                )
-            ).first()
-            next_line = (
-                f"第{following.level}级审批已开启，编号 {following.id}，期限 {_when(following.due_at)}"
-                if following is not None and decision == "approve"
-                else ""
+    with session_scope() as session:
+        approval = decide(session, approval_id, decision, by, comment, parsed)
+        cycle = session.get(Cycle, approval.cycle_id)
+        assert cycle is not None
+        label = gate_label(approval, cycle.year)
+        following = session.exec(
+            select(Approval).where(
+                Approval.cycle_id == approval.cycle_id,
+                Approval.gate == approval.gate,
+                Approval.subject == approval.subject,
+                Approval.level == approval.level + 1,
+                Approval.status == "open",
             )
+        ).first()
+        next_line = (
+            f"第{following.level}级审批已开启，编号 {following.id}，期限 {_when(following.due_at)}"
+            if following is not None and decision == "approve"
+            else ""
+        )
+        result = (approval_id, approval.flow_run_id, cycle.year)
     out.print(f"已记录：{label} —— {DECISION_NAMES[decision]}（{by.strip()}）", highlight=False, soft_wrap=True)
     if parsed:
         out.print(f"预算调整 {len(parsed)} 项已记录", highlight=False, soft_wrap=True)
     if next_line:
         out.print(next_line, highlight=False, soft_wrap=True)
-    if resume:
-        _resume(year, out_dir)
+    return result
+
+
+CONTINUED = {
+    "resumed": "Prefect 中等待的年度周期运行已继续",
+    "started": "已在 Prefect 中重新启动年度周期部署",
+    "running": "年度周期正在 Prefect 中运行，将读取此决定",
+    "waiting": "年度周期运行在 Prefect 中等待其他审批",
+}
+
+
+def _continue_on_server(decided: list[tuple[int, str, int]], answer: dict[str, Any]) -> None:
+    """With a Prefect server: resume the run suspended at one of these gates, or make the cycle go on."""
+    from perfcycle.orchestration import continue_cycle, resume_gate_run
+
+    try:
+        resumed = [gate for gate, run, _ in decided if resume_gate_run(gate, run, answer)]
+        outcome = "resumed" if resumed else continue_cycle(decided[-1][2])
+    except Exception as exc:  # the decision is recorded either way; the next run of the cycle reads it
+        err.print(f"[yellow]决定已记录，但无法通知 Prefect 服务器继续运行（{type(exc).__name__}）[/]", highlight=False)
+        return
+    if outcome in CONTINUED:
+        out.print(CONTINUED[outcome], highlight=False, soft_wrap=True)
 
 
 def _resume(year: int, out_dir: Path) -> None:
@@ -178,13 +225,17 @@ def _resume(year: int, out_dir: Path) -> None:
         summary = run_annual_cycle(year=year, auto_approve=False, out_dir=str(out_dir.resolve()))
     waiting = summary.get("waiting") or []
     if waiting:
-        out.print("周期等待审批: " + "、".join(STAGE_NAMES.get(s, s) for s in waiting), highlight=False, soft_wrap=True)
+        out.print(
+            "周期等待审批或报送: " + "、".join(STAGE_NAMES.get(s, s) for s in waiting), highlight=False, soft_wrap=True
+        )
     else:
         out.print(f"{year} 年度周期已运行完毕", highlight=False, soft_wrap=True)
 
 
 def approve(
-    approval_id: Annotated[int, typer.Argument(metavar="ID", help="审批编号（见 perfcycle approvals）")],
+    approval_ids: Annotated[
+        list[int], typer.Argument(metavar="ID...", help="审批编号（见 perfcycle approvals），可多个")
+    ],
     by: By = "",
     comment: Annotated[str, typer.Option("--comment", help="审批意见")] = "",
     override: Annotated[
@@ -195,8 +246,8 @@ def approve(
     out_dir: OutDir = Path("out"),
     database_url: DatabaseUrl = None,
 ) -> None:
-    """通过一个关口。"""
-    _decide(approval_id, "approve", by, comment, override or [], resume, out_dir, database_url)
+    """通过一个或多个关口（如各部门的绩效目标）。"""
+    _decide(approval_ids, "approve", by, comment, override or [], resume, out_dir, database_url)
 
 
 def reject(
@@ -208,7 +259,7 @@ def reject(
     database_url: DatabaseUrl = None,
 ) -> None:
     """不予通过一个关口（须写明理由）。"""
-    _decide(approval_id, "reject", by, comment, [], resume, out_dir, database_url)
+    _decide([approval_id], "reject", by, comment, [], resume, out_dir, database_url)
 
 
 def return_(
@@ -220,7 +271,7 @@ def return_(
     database_url: DatabaseUrl = None,
 ) -> None:
     """退回修改（如部门的绩效目标），须写明意见。"""
-    _decide(approval_id, "return", by, comment, [], resume, out_dir, database_url)
+    _decide([approval_id], "return", by, comment, [], resume, out_dir, database_url)
 
 
 def audit_verify(database_url: DatabaseUrl = None) -> None:

@@ -155,6 +155,7 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
     title = f"{_district(cycle)}{cycle.year}年{QUARTER_LABELS[quarter]}预算绩效运行监控汇总表"
     _sheet_header(ws, title, headers, [6, 12, 28, 14, 14, 12, 12, 14, 8, 8, 8])
     for index, row in enumerate(ordered, start=1):
+        r = index + 2  # below the title and header rows
         dept = departments.get(row.department_id)
         ws.append(
             [
@@ -171,7 +172,6 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
                 LIGHT_LABELS.get(row.light, row.light),
             ]
         )
-        r = ws.max_row
         for column in (4, 5):
             ws.cell(row=r, column=column).number_format = MONEY_FORMAT
         for column in (6, 7, 8):
@@ -277,6 +277,7 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
     _sheet_header(ws, title, BUDGET_HEADERS, [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 14, 8, 36, 14, 24])
     first = 3
     for index, rec in enumerate(sorted(recommendations, key=key), start=1):
+        r = first + index - 1  # ws.max_row scans every cell: quadratic over a large table
         project = projects.get(rec.project_id)
         dept = departments.get(project.department_id) if project else None
         ws.append(
@@ -298,13 +299,12 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
                 rec.override_reason,
             ]
         )
-        r = ws.max_row
         for column in (5, 10, 11, 14):
             ws.cell(row=r, column=column).number_format = MONEY_FORMAT
         ws.cell(row=r, column=6).number_format = "0.00"
         ws.cell(row=r, column=9).number_format = PERCENT_FORMAT
         ws.cell(row=r, column=13).alignment = Alignment(wrap_text=True, vertical="center")
-    last = ws.max_row
+    last = first + len(recommendations) - 1
     total_row: list[object] = ["合计", *([""] * (len(BUDGET_HEADERS) - 1))]
     if last >= first:
         for column in (5, 10, 11):
@@ -314,7 +314,7 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
         for column in (5, 10, 11):
             total_row[column - 1] = 0
     ws.append(total_row)
-    total = ws.max_row
+    total = last + 1
     ws.merge_cells(start_row=total, start_column=1, end_row=total, end_column=4)
     for column in (5, 10, 11):
         ws.cell(row=total, column=column).number_format = MONEY_FORMAT

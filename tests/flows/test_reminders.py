@@ -192,3 +192,60 @@ def test_a_failing_channel_is_retried_recorded_and_reported(
     assert any("通知未送达" in line and "孙杰" in line for line in all_logs)
     everything = repr(summary) + "\n".join(all_logs) + repr(row.model_dump())
     assert SMTP_PASSWORD not in everything
+
+
+def test_an_open_collection_window_reminds_only_the_departments_that_still_owe_the_form(
+    db_url: str,
+    session: Session,
+    prefect_harness: None,
+    channels: None,
+    smtp_server: SmtpServer,  # noqa: F811
+    webhook_server: WebhookServer,  # noqa: F811
+) -> None:
+    from models.tables import CollectionWindow, WindowEntry
+
+    arrange(session, webhook_server.url("/robot/101"))
+    cycle = session.exec(select(Cycle)).one()
+    for notice in session.exec(select(WarningNotice)):
+        notice.responded_on = date(2024, 4, 12)  # the warnings are answered: only the window's reminders remain
+        session.add(notice)
+    window = CollectionWindow(
+        cycle_id=cycle.id, stage="monitoring_Q2", form="monitoring", quarter="Q2",
+        opens_on=date(2024, 7, 1), due_on=date(2024, 7, 10),
+    )  # fmt: skip
+    session.add(window)
+    session.flush()
+    statuses = {"101": "pending", "102": "received", "103": "returned"}
+    for department in session.exec(select(Department)):
+        session.add(
+            WindowEntry(window_id=window.id, department_id=department.id, status=statuses[department.code],
+                        due_on=date(2024, 7, 10))
+        )  # fmt: skip
+    for approval in session.exec(select(Approval)):
+        approval.status = "approved"
+        session.add(approval)
+    session.commit()
+
+    run("2024-07-07")  # T-3
+    mails = smtp_server.take()
+    assert sorted((m.recipients[0], m.subject.split("】")[0] + "】") for m in mails) == [
+        (CONTACT, "【催报提醒】"),
+        ("jxk103@lieshan.gov.cn.invalid", "【催报提醒】"),
+    ]
+    mine = next(m for m in mails if m.recipients == [CONTACT])
+    assert (
+        "2024年二季度绩效运行监控表" in mine.subject and "perfcycle submit --year 2024 --stage monitoring" in mine.text
+    )
+    assert "--quarter Q2 --department 101" in mine.text
+    assert len(webhook_server.take()) == 1
+
+    summary = run("2024-07-13")  # T+3: overdue for both, escalation to the heads
+    (failure,) = summary["failures"]  # 103's head has no address on record: reported, not silently dropped
+    assert failure["收件人"] == "区民政局负责人"
+    assert Counter((m.recipients[0], m.subject.split("】")[0] + "】") for m in smtp_server.take()) == {
+        (CONTACT, "【逾期催办】"): 1,
+        (HEAD, "【逾期督办】"): 1,
+        ("jxk103@lieshan.gov.cn.invalid", "【逾期催办】"): 1,
+    }
+    rows = session.exec(select(Notification)).all()
+    assert not any(r.recipient == "李娜" for r in rows)  # 102 sent its form

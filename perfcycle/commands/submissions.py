@@ -1,0 +1,189 @@
+"""`perfcycle submit | close-window | respond`: departments send their forms, the coordinator ends a collection.
+
+A form is checked exactly as the stage's import will check it, filed where the stage reads it (the
+earlier version moves to the history folder) and recorded with its receipt; then the cycle is asked to go
+on. Every problem is one message and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+out = Console()
+err = Console(stderr=True)
+
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="覆盖 PERFCYCLE_DATABASE_URL")]
+Year = Annotated[int, typer.Option("--year", help="周期年度")]
+Stage = Annotated[str, typer.Option("--stage", help="target_setting | monitoring | self_evaluation")]
+Quarter = Annotated[str | None, typer.Option("--quarter", help="季度监控的季度 Q1..Q4")]
+STATUS_TEXT = {"received": "按时报送", "late": "逾期报送"}
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]错误[/]: {message}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _friendly() -> Iterator[None]:
+    """Known problems become a message and exit code 1."""
+    from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from perfcycle.policy import PolicyError
+    from perfcycle.windows import WindowError
+    from perfcycle.workbooks.reader import ImportRejected
+
+    try:
+        yield
+    except (WindowError, PolicyError, ImportRejected) as exc:
+        _fail(escape(str(exc)))
+    except SQLAlchemyError as exc:
+        _fail(escape(f"数据库出错: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
+
+
+def _use_database(url: str | None) -> None:
+    if url:
+        os.environ["PERFCYCLE_DATABASE_URL"] = url
+    from perfcycle.settings import get_settings
+
+    get_settings.cache_clear()
+    from models import upgrade
+
+    upgrade()
+
+
+def _go_on(year: int) -> None:
+    from perfcycle.commands.approvals import CONTINUED
+    from perfcycle.windows import continue_cycle
+
+    outcome, problem = continue_cycle(year)
+    if outcome in CONTINUED:
+        out.print(CONTINUED[outcome], highlight=False, soft_wrap=True)
+    if problem:
+        out.print(f"（报送已记录；周期将在下次运行时继续：{problem}）", highlight=False, soft_wrap=True)
+
+
+def submit(
+    file: Annotated[Path, typer.Argument(help="填报的 .xlsx 文件")],
+    stage: Stage,
+    department: Annotated[str, typer.Option("--department", help="报送部门的编码")],
+    quarter: Quarter = None,
+    year: Annotated[int | None, typer.Option("--year", help="周期年度，默认最近的周期")] = None,
+    by: Annotated[str, typer.Option("--by", help="报送人姓名（默认部门联系人）")] = "",
+    submissions: Annotated[
+        Path | None,
+        typer.Option("--submissions", help="填报文件目录（默认用周期记录的目录或 PERFCYCLE_SUBMISSIONS_DIR）"),
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """报送本部门的填报表：校验后存入填报目录，重新报送会替换此前的版本（旧版本保留）。"""
+    from models import session_scope
+    from perfcycle.windows import stage_for, submit_form
+
+    with _friendly():
+        _use_database(database_url)
+        stage_name = stage_for(stage, quarter)
+        if year is None:
+            from perfcycle.cli import _default_year
+
+            year = _default_year()
+        with session_scope() as session:
+            receipt = submit_form(
+                session,
+                year=year,
+                stage=stage_name,
+                department_code=department,
+                file=file,
+                by=by,
+                root=submissions.resolve() if submissions else None,
+            )
+    if receipt.unchanged:
+        out.print(
+            f"{receipt.department}的{receipt.title}与已报送的第 {receipt.version} 版完全相同，未做改动",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    version = f"第 {receipt.version} 版" + ("，替换了此前的版本（旧版本已保留）" if receipt.version > 1 else "")
+    state = STATUS_TEXT.get(receipt.status, receipt.status)
+    out.print(
+        f"已收到{receipt.department}的{receipt.title}（{version}），共 {receipt.rows} 行；"
+        f"截止日期 {receipt.due_on:%Y-%m-%d}，{state}。文件已保存到 {receipt.path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _go_on(year)
+
+
+def close_window(
+    year: Year,
+    stage: Stage,
+    by: Annotated[str, typer.Option("--by", help="操作人姓名（须为财政局绩效科的审批人）")],
+    quarter: Quarter = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """提前截止一个阶段的收集：未报送的部门记为未提交，阶段随即继续。"""
+    from models import session_scope
+    from perfcycle.windows import close_by_coordinator, stage_for, window_summary, window_title
+
+    with _friendly():
+        _use_database(database_url)
+        stage_name = stage_for(stage, quarter)
+        with session_scope() as session:
+            window = close_by_coordinator(session, year, stage_name, by)
+            summary = window_summary(session, window)
+            title = window_title(year, window)
+    out.print(
+        f"已截止{title}的收集（{by.strip()}）：收到 {summary['received']}/{summary['departments']}，"
+        f"逾期 {len(summary['late'])}{'（' + '、'.join(summary['late']) + '）' if summary['late'] else ''}，"
+        f"未提交 {len(summary['missing'])}{'（' + '、'.join(summary['missing']) + '）' if summary['missing'] else ''}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    _go_on(year)
+
+
+def respond(
+    year: Year,
+    quarter: Annotated[str, typer.Option("--quarter", help="预警通知书的季度 Q1..Q4")],
+    department: Annotated[str, typer.Option("--department", help="部门编码")],
+    cause: Annotated[str, typer.Option("--cause", help="原因分析")] = "",
+    measures: Annotated[str, typer.Option("--measures", help="整改措施")] = "",
+    by: Annotated[str, typer.Option("--by", help="填报人姓名（默认部门联系人）")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """反馈绩效监控预警通知书：原因分析和整改措施；反馈后不再催办。"""
+    from models import session_scope
+    from perfcycle.windows import respond_to_warning
+
+    with _friendly():
+        _use_database(database_url)
+        with session_scope() as session:
+            notice, response = respond_to_warning(
+                session, year=year, quarter=quarter, department_code=department, cause=cause, measures=measures, by=by
+            )
+            due, answered, versions = notice.response_due, notice.responded_on, response.versions
+    assert due is not None and answered is not None
+    late = "，已逾期" if answered > due else ""
+    again = f"（第 {versions} 次修改）" if versions > 1 else ""
+    out.print(
+        f"已记录部门 {department.strip()} {year}年{quarter.strip().upper()}预警整改反馈{again}："
+        f"反馈日期 {answered:%Y-%m-%d}，要求 {due:%Y-%m-%d} 前{late}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the submission commands to the `perfcycle` app."""
+    app.command("submit")(submit)
+    app.command("close-window")(close_window)
+    app.command("respond")(respond)

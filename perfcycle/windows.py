@@ -1,0 +1,787 @@
+"""Department submissions with deadlines: collection windows, receipts, closing, and red-light responses.
+
+A stage that collects a department form (target setting, each quarter's monitoring, self-evaluation)
+opens a `CollectionWindow` with the deadline of the policy's calendar and one `WindowEntry` per department
+that owes the form. Forms arrive two ways: `perfcycle submit` (checked, filed in the submissions folder,
+recorded as a `WindowReceipt`), or a file put in the folder by hand and imported by the stage (its
+`Submission` row). After importing, the stage records the arrivals and closes the window once nothing is
+owed any more: everyone arrived, or the deadline passed (those still owed are missing). The coordinator
+may close it earlier (`perfcycle close-window`). Targets sent back (退回修改) reopen the department's
+entry with its own resubmission deadline.
+
+No Prefect here: the command line and the stage tasks call the same functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from models import Approval, Cycle, Department, Project, Submission, WarningNotice, get_engine, now
+from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
+from perfcycle import audit
+from perfcycle.approvals import approvals_policy, in_shanghai
+from perfcycle.policy import Policy, load_policy, policy_from_json
+from perfcycle.rules.windows import (
+    ARRIVED,
+    MISSING,
+    OUTSTANDING,
+    PENDING,
+    RETURNED,
+    EntryState,
+    arrival_status,
+    cell_label,
+    deadline_passed,
+    response_status,
+    resubmission_due,
+    should_close,
+    status_after_deadline,
+)
+from perfcycle.stages import QUARTER_NAMES, QUARTERS, SUBMISSION_FOLDERS
+
+SYSTEM = "perfcycle"
+STAGE_FORMS: dict[str, tuple[str, str]] = {
+    "target_setting": ("targets", ""),
+    **{f"monitoring_{q}": ("monitoring", q) for q in QUARTERS},
+    "self_evaluation": ("self_evaluation", ""),
+}
+FORM_NAMES = {"targets": "绩效目标申报表", "monitoring": "绩效运行监控表", "self_evaluation": "绩效自评表"}
+COLUMN_NAMES = {
+    "target_setting": "绩效目标",
+    **{f"monitoring_{q}": f"{QUARTER_NAMES[q]}监控" for q in QUARTERS},
+    "self_evaluation": "绩效自评",
+}
+RESPONSE_COLUMN = "预警整改"
+CLOSE_REASONS = {"all_received": "全部报齐", "deadline": "截止日已过", "coordinator": "绩效科提前截止"}
+
+
+class WindowError(Exception):
+    """Something a department or the coordinator asked for that cannot be done; the message says why."""
+
+
+def today() -> date:
+    """The bureau's date (Asia/Shanghai); the tests move it to either side of a deadline."""
+    return now().date()
+
+
+def _policy(cycle: Cycle) -> Policy:
+    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
+
+
+def stage_for(stage: str, quarter: str | None = None) -> str:
+    """The stage a person names: target_setting (or targets), monitoring with --quarter, self_evaluation."""
+    name = stage.strip().lower().replace("-", "_")
+    if name in ("targets", "target"):
+        name = "target_setting"
+    if name == "monitoring":
+        if not quarter:
+            raise WindowError("季度监控须指明季度（--quarter Q1..Q4）")
+        name = f"monitoring_{quarter.strip().upper()}"
+    elif quarter and not name.startswith("monitoring_"):
+        raise WindowError(f"只有季度监控有季度，{stage} 不用 --quarter")
+    if name not in STAGE_FORMS:
+        known = "target_setting、monitoring --quarter Q1..Q4、self_evaluation"
+        raise WindowError(f"阶段 {stage!r} 没有部门填报（可用：{known}）")
+    return name
+
+
+def window_title(year: int, window: CollectionWindow) -> str:
+    quarter = QUARTER_NAMES.get(window.quarter, "")
+    return f"{year}年{quarter}{FORM_NAMES[window.form]}"
+
+
+def get_cycle_for(session: Session, year: int) -> Cycle:
+    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+    if cycle is None or cycle.status == "historical":
+        raise WindowError(f"没有 {year} 年度的绩效管理周期，请先运行 perfcycle run --year {year}")
+    return cycle
+
+
+def get_department(session: Session, code: str) -> Department:
+    department = session.exec(select(Department).where(Department.code == code.strip())).first()
+    if department is None:
+        raise WindowError(f"没有编码为 {code} 的部门（请先在基础数据中登记）")
+    return department
+
+
+def owing_departments(session: Session, year: int) -> list[Department]:
+    """Every department with a project in the cycle year owes each form of the year."""
+    ids = set(session.exec(select(Project.department_id).where(Project.year == year)))
+    return [d for d in session.exec(select(Department).order_by(col(Department.code))) if d.id in ids]
+
+
+def find_window(session: Session, cycle_id: int, stage: str) -> CollectionWindow | None:
+    return session.exec(
+        select(CollectionWindow).where(CollectionWindow.cycle_id == cycle_id, CollectionWindow.stage == stage)
+    ).first()
+
+
+def _entries(session: Session, window: CollectionWindow) -> dict[int, WindowEntry]:
+    return {e.department_id: e for e in session.exec(select(WindowEntry).where(WindowEntry.window_id == window.id))}
+
+
+def _window_subject(cycle: Cycle, window: CollectionWindow) -> str:
+    return f"window:{cycle.year}:{window.stage}"
+
+
+def ensure_window(
+    session: Session, cycle: Cycle, stage: str, folder: str = "", on: date | None = None
+) -> CollectionWindow:
+    """The stage's window, opened now with the calendar's deadline if it is new; departments added since get an entry."""
+    assert cycle.id is not None
+    form, quarter = STAGE_FORMS[stage]
+    window = find_window(session, cycle.id, stage)
+    if window is None:
+        opened = on or today()
+        window = CollectionWindow(
+            cycle_id=cycle.id,
+            stage=stage,
+            form=form,
+            quarter=quarter,
+            opens_on=opened,
+            due_on=_policy(cycle).calendar.deadline(form, quarter or None, cycle.year),
+            folder=folder,
+        )
+        session.add(window)
+        session.flush()
+        audit.append(
+            session,
+            SYSTEM,
+            "window.opened",
+            _window_subject(cycle, window),
+            {"year": cycle.year, "stage": stage, "form": form, "quarter": quarter, "due_on": window.due_on},
+        )
+    elif folder and window.folder != folder:
+        window.folder = folder
+        session.add(window)
+    if window.status == "open":
+        entries = _entries(session, window)
+        for department in owing_departments(session, cycle.year):
+            assert department.id is not None and window.id is not None
+            if department.id not in entries:
+                session.add(WindowEntry(window_id=window.id, department_id=department.id, due_on=window.due_on))
+        session.flush()
+    return window
+
+
+def submissions_root(session: Session, cycle_id: int, given: str | None) -> str | None:
+    """Where the stage's forms are: the run's folder, else the one an earlier stage recorded, else the setting."""
+    if given:
+        return given
+    recorded = session.exec(
+        select(CollectionWindow.folder)
+        .where(CollectionWindow.cycle_id == cycle_id, CollectionWindow.folder != "")
+        .order_by(col(CollectionWindow.id).desc())
+    ).first()
+    if recorded:
+        return recorded
+    from perfcycle.settings import get_settings
+
+    configured = get_settings().submissions_dir
+    return str(configured.resolve()) if configured else None
+
+
+# ---------------------------------------------------------------------------------------------- arrivals
+
+
+def _scope(window: CollectionWindow, code: str) -> str:
+    return f"{window.quarter}:{code}" if window.form == "monitoring" else code
+
+
+def _latest_arrivals(session: Session, cycle: Cycle, window: CollectionWindow) -> dict[int, datetime]:
+    """When each department's current version came in: its own receipt, or the import of a file left in the folder."""
+    latest: dict[int, datetime] = {}
+    for receipt in session.exec(
+        select(WindowReceipt).where(WindowReceipt.window_id == window.id, col(WindowReceipt.current).is_(True))
+    ):
+        latest[receipt.department_id] = in_shanghai(receipt.received_at)
+    codes = {d.code: d.id for d in session.exec(select(Department)) if d.id is not None}
+    by_scope = {_scope(window, code): department_id for code, department_id in codes.items()}
+    for submission in session.exec(
+        select(Submission).where(
+            Submission.cycle_id == cycle.id, Submission.kind == window.form, col(Submission.current).is_(True)
+        )
+    ):
+        department_id = by_scope.get(submission.scope)
+        if department_id is None:
+            continue
+        at = in_shanghai(submission.received_at)
+        if department_id not in latest or at > latest[department_id]:
+            latest[department_id] = at
+    return latest
+
+
+def _arrive(entry: WindowEntry, window: CollectionWindow, at: datetime) -> None:
+    opened = entry.returned_on if entry.status == RETURNED and entry.returned_on else window.opens_on
+    entry.status = arrival_status(at.date(), entry.due_on, opened)
+    entry.received_at = at
+
+
+def record_arrivals(session: Session, cycle: Cycle, window: CollectionWindow) -> None:
+    """Entries still owed whose department's form has come in (after the version sent back, if any)."""
+    latest = _latest_arrivals(session, cycle, window)
+    for department_id, entry in _entries(session, window).items():
+        at = latest.get(department_id)
+        if at is None:
+            continue
+        before = in_shanghai(entry.received_at) if entry.received_at else None
+        if before is not None and at <= before:
+            continue
+        if entry.status in OUTSTANDING and window.status == "open":
+            _arrive(entry, window, at)
+        elif entry.status in ARRIVED:
+            entry.received_at = at  # a voluntary new version: the status it earned stays
+        else:
+            continue
+        session.add(entry)
+
+
+def sync_returns(session: Session, cycle: Cycle, window: CollectionWindow) -> list[str]:
+    """Targets sent back (退回修改) since they arrived: the department owes a new version by its own deadline.
+
+    A window that had closed opens again for those departments only.
+    """
+    if window.form != "targets":
+        return []
+    returned = session.exec(
+        select(Approval, Department)
+        .join(Department, col(Department.code) == Approval.subject)
+        .where(
+            Approval.cycle_id == cycle.id,
+            Approval.gate == "targets",
+            Approval.level == 1,
+            Approval.status == "returned",
+        )
+        .order_by(col(Department.code))
+    )
+    entries = _entries(session, window)
+    days = _policy(cycle).calendar.resubmission_days
+    codes = []
+    for approval, department in returned:
+        entry = entries.get(department.id or 0)
+        if entry is None or entry.status not in ARRIVED or approval.decided_at is None or entry.received_at is None:
+            continue
+        decided = in_shanghai(approval.decided_at)
+        if in_shanghai(entry.received_at) > decided:
+            continue  # the new version arrived after the return already
+        entry.status = RETURNED
+        entry.returned_on = decided.date()
+        entry.due_on = resubmission_due(decided.date(), days)
+        session.add(entry)
+        codes.append(department.code)
+        if window.status != "open":
+            window.status = "open"
+            window.closed_by = ""
+            window.close_reason = ""
+            window.finished_at = None
+            session.add(window)
+        audit.append(
+            session,
+            SYSTEM,
+            "window.returned",
+            _window_subject(cycle, window),
+            {
+                "year": cycle.year,
+                "department": department.code,
+                "returned_by": approval.decided_by,
+                "comment": approval.comment,
+                "resubmit_by": entry.due_on,
+            },
+        )
+    session.flush()
+    return codes
+
+
+def _close(
+    session: Session, cycle: Cycle, window: CollectionWindow, by: str, reason: str, entries: Iterable[WindowEntry]
+) -> None:
+    for entry in entries:
+        if entry.status in OUTSTANDING:
+            entry.status = MISSING
+            session.add(entry)
+    window.status = "closed"
+    window.closed_by = by[:100]
+    window.close_reason = reason
+    window.finished_at = now()
+    session.add(window)
+    session.flush()
+    summary = window_summary(session, window)
+    audit.append(
+        session,
+        by,
+        "window.closed",
+        _window_subject(cycle, window),
+        {"year": cycle.year, "reason": reason, "late": summary["late"], "missing": summary["missing"]},
+    )
+
+
+def close_if_due(session: Session, cycle: Cycle, window: CollectionWindow, on: date | None = None) -> bool:
+    """At a stage run: entries whose deadline passed are missing; the window closes when nothing is owed."""
+    if window.status != "open":
+        return False
+    day = on or today()
+    entries = list(_entries(session, window).values())
+    if not should_close((EntryState(str(e.department_id), e.status, e.due_on) for e in entries), day):
+        for entry in entries:
+            status = status_after_deadline(entry.status, day, entry.due_on)
+            if status != entry.status:
+                entry.status = status
+                session.add(entry)
+        return False
+    passed = any(e.status in OUTSTANDING for e in entries) or any(e.status == MISSING for e in entries)
+    _close(session, cycle, window, SYSTEM, "deadline" if passed else "all_received", entries)
+    return True
+
+
+def coordinators(cycle: Cycle) -> tuple[str, ...]:
+    """财政局绩效科: whoever may decide the first level of a gate in the cycle's policy."""
+    policy = approvals_policy(cycle)
+    names: dict[str, None] = {}
+    for gate in policy.gates:
+        rule = policy.level(gate, 1)
+        if rule is not None:
+            names.update(dict.fromkeys(rule.approvers))
+    return tuple(names)
+
+
+def close_by_coordinator(session: Session, year: int, stage: str, by: str) -> CollectionWindow:
+    """The coordinator ends a collection early; anyone else is refused, and the refusal is audited (committed)."""
+    by = " ".join((by or "").split())
+    cycle = get_cycle_for(session, year)
+    assert cycle.id is not None
+    window = find_window(session, cycle.id, stage)
+    allowed = coordinators(cycle)
+    subject = f"window:{year}:{stage}"
+    reason = ""
+    if not by:
+        reason = "必须写明操作人（--by 姓名）"
+    elif by.casefold() not in {n.casefold() for n in allowed}:
+        reason = f"{by} 不是财政局绩效科的审批人，不能截止收集（可操作：{'、'.join(allowed) or '策略未指定'}）"
+    elif window is None:
+        reason = f"{year}年度{COLUMN_NAMES[stage]}的收集尚未开始（该阶段还没有运行）"
+    elif window.status != "open":
+        reason = f"{window_title(year, window)}的收集已经截止，不能再次截止"
+    if reason:
+        audit.append(session, by or "(未署名)", "window.close_refused", subject, {"year": year, "reason": reason})
+        session.commit()
+        raise WindowError(reason)
+    assert window is not None
+    _close(session, cycle, window, by, "coordinator", _entries(session, window).values())
+    return window
+
+
+def window_summary(session: Session, window: CollectionWindow) -> dict[str, Any]:
+    """Who came in, who was late, who is missing or still owes the form: codes, in code order."""
+    rows = session.exec(
+        select(WindowEntry, Department)
+        .join(Department, col(Department.id) == WindowEntry.department_id)
+        .where(WindowEntry.window_id == window.id)
+        .order_by(col(Department.code))
+    ).all()
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for entry, department in rows:
+        by_status[entry.status].append(department.code)
+    return {
+        "form": window.form,
+        "quarter": window.quarter,
+        "due_on": window.due_on.isoformat(),
+        "status": window.status,
+        "close_reason": window.close_reason,
+        "departments": len(rows),
+        "received": len(by_status["received"]) + len(by_status["late"]),
+        "late": by_status["late"],
+        "missing": by_status["missing"],
+        "pending": by_status[PENDING],
+        "returned": by_status[RETURNED],
+    }
+
+
+# ---------------------------------------------------------------------------------------------- the matrix
+
+
+def status_matrix(session: Session, cycle: Cycle, on: date | None = None) -> list[dict[str, str]]:
+    """Departments × forms: 已提交 / 逾期提交 / 未提交 / 退回修改 / 待提交（截止 MM-DD）, — where nothing is owed yet."""
+    day = on or today()
+    windows = {w.id: w for w in session.exec(select(CollectionWindow).where(CollectionWindow.cycle_id == cycle.id))}
+    cells: dict[tuple[int, str], str] = {}
+    for entry in session.exec(select(WindowEntry).where(col(WindowEntry.window_id).in_(list(windows)))):
+        window = windows[entry.window_id]
+        cells[(entry.department_id, window.stage)] = cell_label(entry.status, entry.due_on)
+    responses: dict[int, list[str]] = defaultdict(list)
+    notices = session.exec(
+        select(WarningNotice)
+        .where(WarningNotice.cycle_id == cycle.id, WarningNotice.level == "red")
+        .order_by(col(WarningNotice.quarter))
+    )
+    for notice in notices:
+        status = response_status(notice.response_due, notice.responded_on, day)
+        if status is not None:
+            responses[notice.department_id].append(f"{notice.quarter} {cell_label(status, notice.response_due)}")
+    matrix = []
+    for department in owing_departments(session, cycle.year):
+        assert department.id is not None
+        row = {"部门编码": department.code, "部门": department.name}
+        for stage, column in COLUMN_NAMES.items():
+            row[column] = cells.get((department.id, stage), cell_label(None, None))
+        row[RESPONSE_COLUMN] = "；".join(responses.get(department.id, [])) or cell_label(None, None)
+        matrix.append(row)
+    return matrix
+
+
+# ---------------------------------------------------------------------------------------------- submit
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What `perfcycle submit` tells the department."""
+
+    title: str
+    department: str
+    version: int
+    status: str
+    due_on: date
+    path: Path
+    rows: int
+    unchanged: bool = False
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _form_folder(root: Path, window: CollectionWindow) -> Path:
+    folder = root / SUBMISSION_FOLDERS[window.form]
+    return folder / window.quarter if window.quarter else folder
+
+
+def _history_folder(root: Path, window: CollectionWindow, code: str) -> Path:
+    folder = root / "history" / SUBMISSION_FOLDERS[window.form]
+    return (folder / window.quarter if window.quarter else folder) / code
+
+
+def _check_department(
+    parsed: Any, department: Department, projects: dict[str, Project], codes: dict[int, str]
+) -> list[Any]:
+    """Every row is the department's own: its code, and projects of its own (a form for another's is refused)."""
+    from perfcycle.workbooks.formats import SPECS
+    from perfcycle.workbooks.reader import ImportProblem
+
+    spec = SPECS[parsed.kind]
+    problems: list[Any] = []
+    for sheet_name, rows in parsed.sheets.items():
+        headers = {c.field: c.header for c in spec.sheet(sheet_name).columns}
+        for row in rows:
+            code = row.values.get("department_code")
+            if code is not None and str(code) != department.code:
+                problems.append(
+                    ImportProblem(
+                        parsed.path.name,
+                        sheet_name,
+                        row.row,
+                        headers.get("department_code"),
+                        f"部门编码应为 {department.code}（{department.name}），不能报送部门 {code} 的数据",
+                    )
+                )
+            for field_name in ("project_code", "evaluated_project_code"):
+                project_code = row.values.get(field_name)
+                project = projects.get(str(project_code)) if project_code is not None else None
+                if project is not None and project.department_id != department.id:
+                    owner = codes.get(project.department_id, "?")
+                    problems.append(
+                        ImportProblem(
+                            parsed.path.name,
+                            sheet_name,
+                            row.row,
+                            headers.get(field_name),
+                            f"项目 {project.code} 属于部门 {owner}，不是 {department.code}（{department.name}）的项目",
+                        )
+                    )
+    return problems
+
+
+def _dry_run(parsed: Any, year: int, quarter: str | None) -> None:
+    """Every cross-reference the stage's import will check, in a transaction that is rolled back."""
+    from perfcycle.loaders import load
+
+    with Session(get_engine()) as dry:
+        try:
+            load(dry, parsed, year=year, quarter=quarter)
+        finally:
+            dry.rollback()
+
+
+def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
+    return session.exec(
+        select(Approval).where(
+            Approval.cycle_id == cycle.id, Approval.gate == "targets", Approval.subject == code, Approval.level == 1
+        )
+    ).first()
+
+
+def submit_form(
+    session: Session,
+    *,
+    year: int,
+    stage: str,
+    department_code: str,
+    file: Path,
+    by: str = "",
+    root: Path | None = None,
+    at: datetime | None = None,
+) -> Receipt:
+    """Check a department's workbook, file it where the stage imports from, and record its receipt.
+
+    A new version replaces the department's file; the earlier one moves to the history folder and stays
+    recorded. Nothing is written when anything is wrong (`ImportRejected` or `WindowError`).
+    """
+    from perfcycle.policy import import_limits
+    from perfcycle.workbooks.reader import ImportRejected, read_workbook
+
+    file = Path(file)
+    if not file.is_file():
+        raise WindowError(f"找不到文件 {file}")
+    cycle = get_cycle_for(session, year)
+    assert cycle.id is not None
+    if cycle.status != "open":
+        raise WindowError(f"{year} 年度周期已结束，不再接收报送")
+    department = get_department(session, department_code)
+    assert department.id is not None
+    form, quarter = STAGE_FORMS[stage]
+    parsed = read_workbook(file, form, **import_limits(year).reader_limits())
+    projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
+    if not any(p.department_id == department.id for p in projects.values()):
+        raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
+    codes = {d.id: d.code for d in session.exec(select(Department)) if d.id is not None}
+    problems = _check_department(parsed, department, projects, codes)
+    if problems:
+        raise ImportRejected(problems)
+
+    window = find_window(session, cycle.id, stage)
+    if window is not None:
+        sync_returns(session, cycle, window)
+    entry = _entries(session, window).get(department.id) if window is not None else None
+    gate = _targets_gate(session, cycle, department.code) if form == "targets" else None
+    title = f"{year}年{QUARTER_NAMES.get(quarter, '')}{FORM_NAMES[form]}"
+    if window is not None and window.status != "open":
+        raise WindowError(
+            f"{title}的收集已于 {in_shanghai(window.finished_at).date() if window.finished_at else window.due_on}"
+            f" 截止（{CLOSE_REASONS.get(window.close_reason, window.close_reason)}），不再接收；如有特殊情况请联系财政局绩效科"
+        )
+    if gate is not None and gate.status in ("open", "approved") and (entry is None or entry.status != RETURNED):
+        state = "已审核通过" if gate.status == "approved" else f"正在审核（审批编号 {gate.id}）"
+        raise WindowError(f"{department.name}的{title}{state}，不能再修改；如需修改请联系财政局绩效科退回")
+    if entry is not None and entry.status == RETURNED:
+        previous = session.exec(
+            select(Submission).where(
+                Submission.cycle_id == cycle.id,
+                Submission.kind == form,
+                Submission.scope == department.code,
+                col(Submission.current).is_(True),
+            )
+        ).first()
+        if previous is not None and previous.sha256 == parsed.content_digest:
+            raise WindowError(f"{file.name} 与退回修改的版本内容相同：请按审核意见修改后再报送")
+
+    _dry_run(parsed, year, quarter or None)
+
+    root = root or (Path(r) if (r := submissions_root(session, cycle.id, None)) else None)
+    if root is None:
+        raise WindowError("不知道填报文件目录：请设置 PERFCYCLE_SUBMISSIONS_DIR，或用 --submissions 指定")
+    window = ensure_window(session, cycle, stage, folder=str(root.resolve()), on=(at or now()).date())
+    sync_returns(session, cycle, window)
+    assert window.id is not None
+    entry = _entries(session, window)[department.id]
+    received = in_shanghai(at) if at else now()
+    sha = _sha256(file)
+    receipts = list(
+        session.exec(
+            select(WindowReceipt)
+            .where(WindowReceipt.window_id == window.id, WindowReceipt.department_id == department.id)
+            .order_by(col(WindowReceipt.version))
+        )
+    )
+    current = next((r for r in receipts if r.current), None)
+    target = _form_folder(root, window) / f"{department.code}.xlsx"
+    if current is not None and current.sha256 == sha and entry.status != RETURNED and target.exists():
+        return Receipt(title, department.name, current.version, entry.status, entry.due_on, target, parsed.rows, True)
+
+    # File the new version: earlier files of the department go to its history folder first.
+    history = _history_folder(root, window, department.code)
+    stamp = received.strftime("%Y%m%d-%H%M%S")
+    earlier_names = {target.name}
+    earlier_names.update(
+        s.source_name
+        for s in session.exec(
+            select(Submission).where(
+                Submission.cycle_id == cycle.id,
+                Submission.kind == form,
+                Submission.scope == _scope(window, department.code),
+            )
+        )
+    )
+    moved: dict[str, Path] = {}
+    for name in sorted(earlier_names):
+        path = target.parent / name
+        if path.is_file() and path.suffix == ".xlsx":
+            history.mkdir(parents=True, exist_ok=True)
+            kept = history / f"{stamp}-{name}"
+            os.replace(path, kept)
+            moved[str(path.resolve())] = kept.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.part")
+    shutil.copyfile(file, partial)
+    os.replace(partial, target)
+
+    for receipt in receipts:
+        if receipt.current or receipt.path in moved:
+            receipt.current = False
+            receipt.path = str(moved.get(receipt.path, receipt.path))
+            session.add(receipt)
+    version = (receipts[-1].version if receipts else 0) + 1
+    receipt = WindowReceipt(
+        window_id=window.id,
+        department_id=department.id,
+        version=version,
+        source_name=file.name[:500],
+        path=str(target.resolve()),
+        sha256=sha,
+        rows=parsed.rows,
+        submitted_by=by[:100],
+        received_at=received,
+    )
+    session.add(receipt)
+    if entry.status in OUTSTANDING:
+        _arrive(entry, window, received)
+    else:
+        entry.received_at = received
+    entry.versions = version
+    session.add(entry)
+    audit.append(
+        session,
+        by or department.contact or department.code,
+        "submission.received",
+        f"{_window_subject(cycle, window)}:{department.code}",
+        {
+            "year": year,
+            "stage": stage,
+            "department": department.code,
+            "file": file.name,
+            "sha256": sha,
+            "rows": parsed.rows,
+            "version": version,
+            "status": entry.status,
+            "due_on": entry.due_on,
+            "replaced": sorted(str(p) for p in moved.values()),
+        },
+    )
+    session.flush()
+    return Receipt(title, department.name, version, entry.status, entry.due_on, target, parsed.rows)
+
+
+# ---------------------------------------------------------------------------------------------- responses
+
+
+def respond_to_warning(
+    session: Session,
+    *,
+    year: int,
+    quarter: str,
+    department_code: str,
+    cause: str,
+    measures: str,
+    by: str = "",
+    at: datetime | None = None,
+) -> tuple[WarningNotice, WarningResponse]:
+    """A department's answer to its 预警通知书 (原因分析 + 整改措施); its reminders stop from then on."""
+    cause, measures, by = cause.strip(), measures.strip(), " ".join(by.split())
+    quarter = quarter.strip().upper()
+    if quarter not in QUARTERS:
+        raise WindowError(f"季度应为 {'、'.join(QUARTERS)} 之一，不是 {quarter!r}")
+    if not cause or not measures:
+        raise WindowError("预警整改反馈须同时写明原因分析（--cause）和整改措施（--measures）")
+    cycle = get_cycle_for(session, year)
+    department = get_department(session, department_code)
+    notice = session.exec(
+        select(WarningNotice).where(
+            WarningNotice.cycle_id == cycle.id,
+            WarningNotice.department_id == department.id,
+            WarningNotice.quarter == quarter,
+        )
+    ).first()
+    label = f"{year}年{QUARTER_NAMES[quarter]}"
+    if notice is None:
+        raise WindowError(f"{department.name}在{label}没有收到绩效监控预警通知书，无需反馈")
+    if notice.level != "red" or notice.response_due is None:
+        raise WindowError(f"{department.name}{label}收到的是黄灯提醒，不需要书面反馈整改情况")
+    assert notice.id is not None
+    received = in_shanghai(at) if at else now()
+    response = session.exec(select(WarningResponse).where(WarningResponse.notice_id == notice.id)).first()
+    previous = None
+    if response is None:
+        response = WarningResponse(notice_id=notice.id, cause=cause, measures=measures, responded_by=by[:100])
+        response.received_at = received
+    else:
+        previous = {"cause": response.cause, "measures": response.measures, "responded_by": response.responded_by}
+        response.cause, response.measures, response.responded_by = cause, measures, by[:100]
+        response.versions += 1
+        response.received_at = received
+    if notice.responded_on is None:
+        notice.responded_on = received.date()
+    session.add_all([response, notice])
+    audit.append(
+        session,
+        by or department.contact or department.code,
+        "warning.responded",
+        f"warning:{year}:{quarter}:{department.code}",
+        {
+            "year": year,
+            "quarter": quarter,
+            "department": department.code,
+            "cause": cause,
+            "measures": measures,
+            "response_due": notice.response_due,
+            "responded_on": notice.responded_on,
+            "late": deadline_passed(notice.responded_on, notice.response_due),
+            "previous": previous,
+        },
+    )
+    session.flush()
+    return notice, response
+
+
+def continue_cycle(year: int) -> tuple[str, str]:
+    """Let the cycle go on after something arrived; returns (what happened, problem) and never fails."""
+    try:
+        from perfcycle import orchestration
+
+        return orchestration.continue_cycle(year), ""
+    except Exception as exc:  # the receipt is recorded already; the next run of the cycle picks it up
+        return "", f"{type(exc).__name__}: {exc}"
+
+
+def pending_entries(session: Session, cycle: Cycle) -> Sequence[tuple[CollectionWindow, WindowEntry, Department]]:
+    """Every department that still owes a form of an open window (reminders read these)."""
+    return session.exec(
+        select(CollectionWindow, WindowEntry, Department)
+        .join(WindowEntry, col(WindowEntry.window_id) == CollectionWindow.id)
+        .join(Department, col(Department.id) == WindowEntry.department_id)
+        .where(
+            CollectionWindow.cycle_id == cycle.id,
+            CollectionWindow.status == "open",
+            col(WindowEntry.status).in_(OUTSTANDING),
+        )
+        .order_by(col(CollectionWindow.id), col(Department.code))
+    ).all()

@@ -1,0 +1,61 @@
+"""Collection windows of the stages that wait for department forms (see `perfcycle.windows`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+
+from models import session_scope
+from perfcycle import windows
+from tasks.artifacts import publish_table
+from tasks.common import get_cycle, run_logger
+
+
+@task(name="open-collection-window")
+def open_collection_window(cycle_id: int, stage: str, submissions: str | None) -> dict[str, Any]:
+    """Open the stage's window with the calendar's deadline (once) and say which folder the stage imports."""
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        root = windows.submissions_root(session, cycle_id, submissions)
+        window = windows.ensure_window(session, cycle, stage, folder=root or "")
+        return {"folder": root, "due_on": window.due_on.isoformat(), "status": window.status}
+
+
+@task(name="check-collection-window")
+def check_collection_window(cycle_id: int, stage: str) -> dict[str, Any]:
+    """After the import: who has arrived; close the window when nothing is owed any more (or the deadline passed).
+
+    `waiting` is true while the window stays open; the department × form matrix is republished each time.
+    """
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        window = windows.ensure_window(session, cycle, stage)
+        windows.sync_returns(session, cycle, window)
+        windows.record_arrivals(session, cycle, window)
+        windows.close_if_due(session, cycle, window)
+        summary = windows.window_summary(session, window)
+        matrix = windows.status_matrix(session, cycle)
+        title = windows.window_title(cycle.year, window)
+    owed = summary["pending"] + summary["returned"]
+    if owed:
+        run_logger().info("%s：截止 %s，尚未报送 %d 个部门：%s", title, summary["due_on"], len(owed), "、".join(owed))
+    publish_table(
+        f"{cycle.year}-submission-status",
+        matrix,
+        f"{cycle.year} 年度各部门报送情况（{title}：收到 {summary['received']}/{summary['departments']}，"
+        f"逾期 {len(summary['late'])}，未报 {len(summary['missing'])}，待报 {len(owed)}）",
+    )
+    return {**summary, "waiting": summary["status"] == "open"}
+
+
+def wait_for_forms(cycle_id: int, stage: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """A stage whose window is still open stops here as waiting: the next run continues once forms are in."""
+    from perfcycle.progress import report
+    from tasks.cycle import finish_stage
+
+    collection = summary["collection"]
+    owed = collection["pending"] + collection["returned"]
+    finish_stage(cycle_id, stage, summary, "waiting")
+    report(stage, "waiting", f"等待 {len(owed)} 个部门报送（截止 {collection['due_on']}）：{'、'.join(owed)}")
+    return {"status": "waiting", "summary": summary}
