@@ -531,6 +531,26 @@ def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
     ).first()
 
 
+def _check_submitter(session: Session, cycle: Cycle, department: Department, stage: str, by: str, name: str) -> None:
+    """Only the department's contact or head submits its forms; a refusal is audited and committed first."""
+    allowed = [n for n in (department.contact, department.head) if n and n.strip()]
+    if by.casefold() in {n.strip().casefold() for n in allowed}:
+        return
+    reason = (
+        f"{by or '（未署名）'} 不是{department.name}的填报联系人或负责人（{'、'.join(allowed) or '未登记'}），"
+        "不能报送该部门的填报表"
+    )
+    audit.append(
+        session,
+        by or "(未署名)",
+        "submission.refused",
+        f"submission:{cycle.year}:{stage}:{department.code}",
+        {"year": cycle.year, "stage": stage, "department": department.code, "file": name, "reason": reason},
+    )
+    session.commit()
+    raise WindowError(reason)
+
+
 def submit_form(
     session: Session,
     *,
@@ -559,6 +579,8 @@ def submit_form(
         raise WindowError(f"{year} 年度周期已结束，不再接收报送")
     department = get_department(session, department_code)
     assert department.id is not None
+    by = " ".join(by.split()) or department.contact
+    _check_submitter(session, cycle, department, stage, by, file.name)
     form, quarter = STAGE_FORMS[stage]
     parsed = read_workbook(file, form, **import_limits(year).reader_limits())
     projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
@@ -714,6 +736,8 @@ def respond_to_warning(
         raise WindowError("预警整改反馈须同时写明原因分析（--cause）和整改措施（--measures）")
     cycle = get_cycle_for(session, year)
     department = get_department(session, department_code)
+    by = by or department.contact
+    _check_submitter(session, cycle, department, f"warning_response_{quarter}", by, "")
     notice = session.exec(
         select(WarningNotice).where(
             WarningNotice.cycle_id == cycle.id,

@@ -322,7 +322,11 @@ def test_a_red_light_response_is_recorded_audited_and_stops_its_reminders(sessio
     base = ["respond", "--year", str(YEAR), "--quarter", "Q1", "--department", "101"]
     result = runner.invoke(app, [*base, "--cause", "项目招标延期"])
     assert result.exit_code == 1 and "整改措施" in result.output
-    result = runner.invoke(app, [*base, "--cause", "项目招标延期", "--measures", "倒排工期，每周调度", "--by", "张敏"])
+    result = runner.invoke(app, [*base, "--cause", "项目招标延期", "--measures", "倒排工期，每周调度", "--by", "王五"])
+    assert result.exit_code == 1 and "王五 不是" in result.output
+    result = runner.invoke(
+        app, [*base, "--cause", "项目招标延期", "--measures", "倒排工期，每周调度", "--by", department.contact]
+    )
     assert result.exit_code == 0, result.output
     assert "已记录" in result.output
     result = runner.invoke(app, ["respond", "--year", str(YEAR), "--quarter", "Q2", "--department", "101",
@@ -333,10 +337,14 @@ def test_a_red_light_response_is_recorded_audited_and_stops_its_reminders(sessio
     notice = session.exec(select(WarningNotice).where(WarningNotice.quarter == "Q1")).one()
     assert notice.responded_on == now().date()
     response = session.exec(select(WarningResponse)).one()
-    assert (response.cause, response.measures, response.responded_by) == ("项目招标延期", "倒排工期，每周调度", "张敏")
+    assert (response.cause, response.measures, response.responded_by) == (
+        "项目招标延期",
+        "倒排工期，每周调度",
+        department.contact,
+    )
     assert all(o.submitted for o in warning_responses(session, issued) if o.item.endswith(":Q1:101"))
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "warning.responded")).one()
-    assert entry.actor == "张敏" and "倒排工期" in entry.payload_json
+    assert entry.actor == department.contact and "倒排工期" in entry.payload_json
     matrix = {r["部门编码"]: r for r in windows.status_matrix(session, session.get(Cycle, cycle_id))}
     assert matrix["101"]["预警整改"].startswith("Q1 ")
 
@@ -361,3 +369,24 @@ def test_on_prefect_a_quarter_waits_for_its_forms_and_goes_on_after_the_deadline
     assert done["summary"]["collection"]["missing"] == ["101"]
     assert done["summary"]["departments_covered"] == done["summary"]["collection"]["departments"] - 1
     assert done["summary"]["missing_departments"] == ["101"]
+
+
+def test_only_the_departments_contact_or_head_may_submit_and_a_refusal_is_recorded(
+    session: Session, cycle_id: int, demo: DemoFiles, root: Path
+) -> None:
+    department = session.exec(select(Department).where(Department.code == "101")).one()
+    args = ["--stage", "targets", "--department", "101", "--year", str(YEAR), "--submissions", str(root)]
+    code, output = submit(str(targets_file(demo, "101")), *args, "--by", "王五")
+    assert code == 1 and "Traceback" not in output
+    assert "王五 不是" in output and department.contact in output
+    assert not (root / "targets" / "101.xlsx").exists()
+    session.expire_all()
+    assert session.exec(select(WindowReceipt)).all() == []
+    refused = session.exec(select(AuditEntry).where(AuditEntry.action == "submission.refused")).one()
+    assert refused.actor == "王五" and "101" in refused.subject
+    assert audit.verify(session) == []
+
+    code, output = submit(str(targets_file(demo, "101")), *args, "--by", department.head)
+    assert code == 0, output
+    code, output = submit(str(targets_file(demo, "102")), *args[:2], "--department", "102", *args[4:])
+    assert code == 0, output  # without --by: the department's contact

@@ -74,6 +74,15 @@ class Bureau:
         assert (result.returncode == 0) == ok, (result.stdout, result.stderr)
         return result
 
+    def post(self, path: str, json: dict[str, Any]) -> httpx.Response:
+        """POST to the API, again after a moment when the busy server answers 503 (its SQLite is locked)."""
+        for _ in range(10):
+            response = httpx.post(f"{self.api}{path}", json=json, timeout=30)
+            if response.status_code != 503:
+                return response
+            time.sleep(1)
+        return response.raise_for_status()
+
     def run(self, run_id: str) -> dict[str, Any]:
         return dict(httpx.get(f"{self.api}/flow_runs/{run_id}").raise_for_status().json())
 
@@ -150,12 +159,12 @@ def revise(workbook: Path, out: Path) -> Path:
 def test_a_deployed_cycle_waits_at_each_gate_and_people_drive_it_to_the_end(bureau: Bureau) -> None:
     bureau.perfcycle("db", "upgrade")
     files = generate_demo(bureau.tmp / "district", YEAR)
-    deployments = httpx.post(f"{bureau.api}/deployments/filter", json={}).raise_for_status().json()
+    deployments = bureau.post("/deployments/filter", json={}).raise_for_status().json()
     names = {d["name"] for d in deployments}
     assert {"annual-cycle", "quarterly-monitoring", "reminders", "target-setting", "reporting"} <= names
     cycle_deployment = next(d for d in deployments if d["name"] == "annual-cycle")
-    created = httpx.post(
-        f"{bureau.api}/deployments/{cycle_deployment['id']}/create_flow_run",
+    created = bureau.post(
+        f"/deployments/{cycle_deployment['id']}/create_flow_run",
         json={
             "parameters": {
                 "year": YEAR,
@@ -197,8 +206,8 @@ def test_a_deployed_cycle_waits_at_each_gate_and_people_drive_it_to_the_end(bure
     )
     assert "已在 Prefect 中重新启动年度周期部署" in result.stdout
     runs = (
-        httpx.post(
-            f"{bureau.api}/flow_runs/filter",
+        bureau.post(
+            "/flow_runs/filter",
             json={"deployments": {"id": {"any_": [cycle_deployment["id"]]}}},
         )
         .raise_for_status()
@@ -220,12 +229,12 @@ def test_a_deployed_cycle_waits_at_each_gate_and_people_drive_it_to_the_end(bure
     bad = {"decision": "maybe", "approver": COORDINATOR}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
-    refused = httpx.post(f"{bureau.api}/flow_runs/{second_id}/resume", json={"run_input": bad}).json()
+    refused = bureau.post(f"/flow_runs/{second_id}/resume", json={"run_input": bad}).json()
     assert refused["status"] == "REJECT" and bureau.run(second_id)["state"]["type"] == "PAUSED"
 
     stranger = {"decision": "approve", "approver": "王五", "comment": "同意"}
     jsonschema.validate(stranger, schema)
-    httpx.post(f"{bureau.api}/flow_runs/{second_id}/resume", json={"run_input": stranger}).raise_for_status()
+    bureau.post(f"/flow_runs/{second_id}/resume", json={"run_input": stranger}).raise_for_status()
     time.sleep(1)
     assert bureau.paused_at(second_id) == returned.id  # asked again
     with Session(bureau.engine) as session:
@@ -237,7 +246,7 @@ def test_a_deployed_cycle_waits_at_each_gate_and_people_drive_it_to_the_end(bure
     jsonschema.validate(answer, schema)
     keyset = bureau.run(second_id)["state"]["state_details"]["run_input_keyset"]
     assert httpx.get(f"{bureau.api}/flow_runs/{second_id}/input/{keyset['schema']}").json() == schema
-    httpx.post(f"{bureau.api}/flow_runs/{second_id}/resume", json={"run_input": answer}).raise_for_status()
+    bureau.post(f"/flow_runs/{second_id}/resume", json={"run_input": answer}).raise_for_status()
 
     # Every later gate from the command line, each resuming the suspended run, up to the end.
     decided: list[str] = []
