@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,34 @@ def append(session: Session, actor: str, action: str, subject: str, payload: Map
     return entry
 
 
+def append_many(session: Session, entries: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[AuditEntry]:
+    """Add (actor, action, subject, payload) entries at the end of the chain with one query and one flush,
+    numbered and linked exactly as the same `append` calls one after another would."""
+    if not entries:
+        return []
+    _lock(session)
+    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
+    next_id = (last.id or 0) + 1 if last else 1
+    prev_hash = last.hash if last else GENESIS
+    added: list[AuditEntry] = []
+    for offset, (actor, action, subject, payload) in enumerate(entries):
+        entry = AuditEntry(
+            id=next_id + offset,
+            at=now(),
+            actor=(actor or "?")[:100],
+            action=action[:60],
+            subject=subject[:200],
+            payload_json=canonical_json(dict(payload)),
+            prev_hash=prev_hash,
+            hash="",
+        )
+        entry.hash = prev_hash = entry_hash(entry)
+        added.append(entry)
+    session.add_all(added)
+    session.flush()
+    return added
+
+
 def approval_subject(approval: Any) -> str:
     """An approval named by what it decides, not by its row id (ids are not stable across a crash)."""
     return f"approval:{approval.cycle_id}:{approval.gate}:{approval.subject}:{approval.level}"
@@ -90,8 +118,23 @@ def record_document(session: Session, document: Document, path: Path, sha256: st
     """
     if document.id is not None and document.sha256 == sha256 and document.path == str(path):
         return
-    append(
-        session,
+    append(session, *_document_entry(document, path, sha256))
+
+
+def record_documents(session: Session, documents: Iterable[tuple[Document, Path, str]]) -> int:
+    """`record_document` for many documents at once (one query and one flush); the number of entries added.
+
+    Call it before the documents' rows take their new paths and hashes."""
+    entries = [
+        _document_entry(document, path, sha256)
+        for document, path, sha256 in documents
+        if not (document.id is not None and document.sha256 == sha256 and document.path == str(path))
+    ]
+    return len(append_many(session, entries))
+
+
+def _document_entry(document: Document, path: Path, sha256: str) -> tuple[str, str, str, dict[str, Any]]:
+    return (
         "perfcycle",
         "document.generated",
         f"document:{document.cycle_id}:{document.kind}:{document.subject}",

@@ -27,6 +27,16 @@ class Settings(BaseSettings):
     )
     templates_dir: Path = Field(default=PROJECT_ROOT / "report_templates")
     output_dir: Path = Field(default=Path("out"), description="Where generated documents are written.")
+    render_workers: int | None = Field(
+        default=None, ge=1, description="Processes that render a stage's documents (default: one per core)."
+    )
+    document_shares: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="On a Prefect server: split each stage's documents into this many render-documents runs, "
+        "taken by any worker of the pool (the output folder must be shared by the workers).",
+    )
     submissions_dir: Path | None = Field(
         default=None,
         description="Where `perfcycle submit` files department forms when no stage has recorded a folder yet.",

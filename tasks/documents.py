@@ -6,40 +6,120 @@ writes through the same catalogue, so regenerating gives the same files.
 
 from __future__ import annotations
 
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from prefect import task
+from prefect.runtime import deployment
 from sqlmodel import Session, select
 
-from models import Document, session_scope
+from models import Cycle, Document, session_scope
 from perfcycle import audit
-from perfcycle.documents.catalog import ANNUAL_REPORT, STAGE_DOCUMENTS, DocumentKind, GeneratedDocument, write_documents
+from perfcycle.documents.catalog import (
+    ANNUAL_REPORT,
+    STAGE_DOCUMENTS,
+    DocumentKind,
+    GeneratedDocument,
+    plan_documents,
+    render_jobs,
+    write_documents,
+)
+from perfcycle.faults import checkpoint
 from perfcycle.settings import get_settings
-from perfcycle.stages import STAGE_NAMES
+from perfcycle.stages import STAGE_NAMES, StageError
 from tasks.artifacts import publish_markdown
 from tasks.common import get_cycle
 
-__all__ = ["STAGE_DOCUMENTS", "render_annual_report", "render_stage_documents", "write_and_record"]
+__all__ = [
+    "STAGE_DOCUMENTS",
+    "render_annual_report",
+    "render_document_share",
+    "render_stage_documents",
+    "write_and_record",
+]
+
+RENDER_DEPLOYMENT = "render-documents/render-documents"
 
 
 def write_and_record(
-    session: Session, cycle_id: int, out_dir: str | None, kinds: tuple[DocumentKind, ...]
+    session: Session, cycle_id: int, out_dir: str | None, kinds: tuple[DocumentKind, ...], *, workers: int | None = None
 ) -> list[GeneratedDocument]:
-    """Write the given kinds of document of a cycle and record each one (kind, subject, path, sha256)."""
+    """Write the given kinds of document of a cycle and record each one (kind, subject, path, sha256).
+
+    New or changed documents are audited in one batch, in the order they were written."""
     cycle = get_cycle(session, cycle_id)
-    generated = write_documents(session, cycle, Path(out_dir or get_settings().output_dir), kinds)
+    folder = Path(out_dir or get_settings().output_dir)
+    shares = get_settings().document_shares
+    if shares > 1 and kinds and kinds == STAGE_DOCUMENTS.get(kinds[0].stage) and deployment.id is not None:
+        generated = render_on_workers(session, cycle, folder, kinds, shares)
+    else:
+        generated = write_documents(session, cycle, folder, kinds, workers=workers)
     existing = {
         (d.kind, d.subject): d for d in session.exec(select(Document).where(Document.cycle_id == cycle_id)).all()
     }
+    changed: list[tuple[Document, GeneratedDocument]] = []
     for doc in generated:
         row = existing.get((doc.kind, doc.subject)) or Document(
             cycle_id=cycle_id, stage=doc.stage, kind=doc.kind, subject=doc.subject, path="", sha256=""
         )
         if (row.stage, row.path, row.sha256) != (doc.stage, str(doc.path), doc.sha256):
-            audit.record_document(session, row, doc.path, doc.sha256)
-            row.stage, row.path, row.sha256 = doc.stage, str(doc.path), doc.sha256
-            session.add(row)
+            changed.append((row, doc))
+    audit.record_documents(session, [(row, doc.path, doc.sha256) for row, doc in changed])
+    for row, doc in changed:
+        row.stage, row.path, row.sha256 = doc.stage, str(doc.path), doc.sha256
+        session.add(row)
     return generated
+
+
+def render_on_workers(
+    session: Session, cycle: Cycle, folder: Path, kinds: tuple[DocumentKind, ...], shares: int
+) -> list[GeneratedDocument]:
+    """Split the stage's documents in `shares` render-documents runs that any worker of the pool takes.
+
+    Each run plans the same documents from the records and writes every `shares`-th one; the files are then
+    read back here, so the recorded sha256 is that of the bytes on the shared folder."""
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    planned = plan_documents(session, cycle, folder, kinds)
+    stage = kinds[0].stage
+    assert cycle.id is not None
+    parameters = [
+        {"cycle_id": cycle.id, "stage": stage, "out_dir": str(folder), "share": share, "shares": shares}
+        for share in range(shares)
+    ]
+
+    def run_share(share_parameters: dict[str, object]) -> FlowRun:
+        run = run_deployment(RENDER_DEPLOYMENT, parameters=share_parameters, timeout=None, poll_interval=2)
+        assert isinstance(run, FlowRun)
+        return run
+
+    with ThreadPoolExecutor(shares) as pool:
+        runs = list(pool.map(run_share, parameters))
+    failed = [run.name for run in runs if run.state is None or not run.state.is_completed()]
+    if failed:
+        raise StageError(
+            f"{STAGE_NAMES.get(stage, stage)}的文件未能全部生成（{'、'.join(failed)}），请查看这些运行的日志后重新运行"
+        )
+    return [
+        GeneratedDocument(
+            kind.kind, kind.stage, job.subject, job.path, hashlib.sha256(job.path.read_bytes()).hexdigest()
+        )
+        for kind, job in planned
+    ]
+
+
+@task(name="render-document-share")
+def render_document_share(cycle_id: int, stage: str, out_dir: str, share: int, shares: int) -> int:
+    """The stage's documents whose place in the plan is `share` modulo `shares`, written here; returns how many."""
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        planned = plan_documents(session, cycle, Path(out_dir), STAGE_DOCUMENTS[stage])
+    jobs = [job for index, (_kind, job) in enumerate(planned) if index % shares == share]
+    for _sha in render_jobs(jobs):
+        checkpoint("document-written")
+    return len(jobs)
 
 
 @task(name="render-stage-documents")

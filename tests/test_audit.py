@@ -124,3 +124,49 @@ def test_a_broken_chain_stops_the_annual_report(db_url: str) -> None:
         conn.execute(text("UPDATE audit_entry SET subject = 'thing:x' WHERE id = 2"))
     with pytest.raises(StageError, match="#2"):
         verify_audit_chain.fn()
+
+
+def test_a_batch_continues_the_chain_as_single_appends_would(db_url: str, session: Session) -> None:
+    write_entries(db_url, 2)
+    batch = [(f"人员{i}", "test.batch", f"thing:{i}", {"i": i}) for i in range(3, 6)]
+    added = audit.append_many(session, batch)
+    audit.append(session, "人员6", "test.action", "thing:6", {"i": 6})
+    assert audit.append_many(session, []) == []
+    session.commit()
+    entries = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+    assert [e.id for e in added] == [3, 4, 5]
+    assert [e.id for e in entries] == [1, 2, 3, 4, 5, 6]
+    assert [(e.actor, e.subject) for e in entries[2:5]] == [(a, s) for a, _, s, _ in batch]
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
+    assert all(audit.entry_hash(e) == e.hash for e in entries)
+    assert audit.verify(session) == []
+    code, output = verify_cli(db_url)
+    assert code == 0 and "共 6 条记录" in output, output
+
+
+def test_documents_are_audited_in_one_batch_once_per_content(db_url: str, session: Session, tmp_path: Path) -> None:
+    cycle = Cycle(year=2024, budget_year=2026, policy_json=load_policy(2024).as_json())
+    session.add(cycle)
+    session.commit()
+    assert cycle.id is not None
+    rows = [
+        Document(
+            cycle_id=cycle.id, stage="target_setting", kind="绩效目标审核意见", subject=f"D0{i}", path="", sha256=""
+        )
+        for i in range(1, 4)
+    ]
+    paths = [tmp_path / f"D0{i}.docx" for i in range(1, 4)]
+    digests = [hashlib.sha256(f"v1-{i}".encode()).hexdigest() for i in range(1, 4)]
+    assert audit.record_documents(session, zip(rows, paths, digests, strict=True)) == 3
+    for row, path, sha in zip(rows, paths, digests, strict=True):
+        row.path, row.sha256 = str(path), sha
+        session.add(row)
+    session.commit()
+    changed = hashlib.sha256(b"v2").hexdigest()
+    # Rendered again: two with the same bytes add nothing, the changed one is audited.
+    assert audit.record_documents(session, [(rows[0], paths[0], digests[0]), (rows[1], paths[1], changed)]) == 1
+    session.commit()
+    entries = session.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+    assert [e.subject for e in entries] == [f"document:{cycle.id}:绩效目标审核意见:D0{i}" for i in (1, 2, 3, 2)]
+    assert '"sha256":"' + changed + '"' in entries[-1].payload_json
+    assert audit.verify(session) == []

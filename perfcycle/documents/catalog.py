@@ -2,16 +2,26 @@
 written from the records. The Prefect tasks (tasks/documents.py) and `perfcycle docs` both write through
 `write_documents`, so a regenerated document is byte for byte the one the stage produced.
 
-Every writer takes a session, the cycle and the stage's folder, reads the records with a few bulk queries,
-and returns `(subject, path, sha256)` for each file it wrote. Per-department documents are written in a
-loop inside one writer, never one task each.
+Every kind's planner takes a session, the cycle and the stage's folder, reads the records with a few bulk
+queries, and returns one `RenderJob` per file: the template (or spreadsheet writer), its context and its
+path, as plain picklable data. `render_jobs` then writes them, in this process when there are few and on
+every core (a process pool, no database access there) when there are many; either way the results come
+back in the jobs' order, so the files, their sha256 and what is recorded are the same. Per-department
+documents stay inside the one task of their stage, never one task each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -20,22 +30,38 @@ from perfcycle.documents import contexts, spreadsheets
 from perfcycle.documents.naming import is_whole, safe_filename, safe_path
 from perfcycle.documents.renderer import render_docx
 from perfcycle.faults import checkpoint
+from perfcycle.settings import get_settings
 from perfcycle.stages import QUARTERS
 
-Written = tuple[str, Path, str]  # subject, path, sha256
-Write = Callable[[Session, Cycle, Path], list[Written]]
-
 YEAR_FOLDER = ""  # the annual report sits in the year's folder itself
+
+#: Jobs worth starting the worker processes for (each start imports the renderers, a second or more a
+#: worker); once they run, POOL_MIN_JOBS are enough to hand them a batch. Fewer are written here.
+POOL_START_JOBS = 200
+POOL_MIN_JOBS = 8
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """One file to write: a .md.j2 template (→ .docx) or a name in `spreadsheets.WRITERS`, its context, its path."""
+
+    subject: str
+    template: str
+    context: Any
+    path: Path
+
+
+Plan = Callable[[Session, Cycle, Path], list[RenderJob]]
 
 
 @dataclass(frozen=True)
 class DocumentKind:
-    """One kind of document: its name (the `Document.kind` recorded), stage, folder and writer."""
+    """One kind of document: its name (the `Document.kind` recorded), stage, folder and planner."""
 
     kind: str
     stage: str
     folder: str
-    write: Write
+    plan: Plan
 
 
 @dataclass(frozen=True)
@@ -62,97 +88,202 @@ def subject_file(folder: Path, prefix: str, name: str, code: str, suffix: str) -
     return safe_path(folder, filename)
 
 
-# ---------------------------------------------------------------------------------------------- writers
+# ---------------------------------------------------------------------------------------------- planners
 
 
-def _target_notice(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
+def _target_notice(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     context = contexts.target_notice_context(session, _cycle_id(cycle))
-    path = folder / "绩效目标申报通知.docx"
-    return [("*", path, render_docx("target_notice.md.j2", context, path))]
+    return [RenderJob("*", "target_notice.md.j2", context, folder / "绩效目标申报通知.docx")]
 
 
-def _target_forms(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-    written = []
-    for form in contexts.target_form_contexts(session, _cycle_id(cycle)):
-        path = subject_file(folder / "绩效目标申报表", "", form.department_name, form.department_code, ".xlsx")
-        written.append((form.department_code, path, spreadsheets.write_target_form(form, path)))
-    return written
+def _target_forms(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+    return [
+        RenderJob(
+            form.department_code,
+            "target_form.xlsx",
+            form,
+            subject_file(folder / "绩效目标申报表", "", form.department_name, form.department_code, ".xlsx"),
+        )
+        for form in contexts.target_form_contexts(session, _cycle_id(cycle))
+    ]
 
 
-def _target_reviews(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-    written = []
-    for review in contexts.target_review_contexts(session, _cycle_id(cycle)):
-        path = subject_file(folder / "绩效目标审核意见", "", review.department_name, review.department_code, ".docx")
-        written.append((review.department_code, path, render_docx("target_review.md.j2", review, path)))
-    return written
+def _target_reviews(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+    return [
+        RenderJob(
+            review.department_code,
+            "target_review.md.j2",
+            review,
+            subject_file(folder / "绩效目标审核意见", "", review.department_name, review.department_code, ".docx"),
+        )
+        for review in contexts.target_review_contexts(session, _cycle_id(cycle))
+    ]
 
 
-def _ex_ante(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
+def _ex_ante(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     context = contexts.ex_ante_report_context(session, _cycle_id(cycle))
-    path = folder / "事前绩效评估报告.docx"
-    return [("*", path, render_docx("ex_ante_report.md.j2", context, path))]
+    return [RenderJob("*", "ex_ante_report.md.j2", context, folder / "事前绩效评估报告.docx")]
 
 
-def _monitoring_summary(quarter: str) -> Write:
-    def write(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-        path = folder / f"{quarter}绩效监控汇总表.xlsx"
-        return [(quarter, path, spreadsheets.write_monitoring_summary(session, _cycle_id(cycle), quarter, path))]
+def _monitoring_summary(quarter: str) -> Plan:
+    def plan(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+        summary = spreadsheets.monitoring_summary(session, _cycle_id(cycle), quarter)
+        return [RenderJob(quarter, "monitoring_summary.xlsx", summary, folder / f"{quarter}绩效监控汇总表.xlsx")]
 
-    return write
+    return plan
 
 
-def _warning_notices(quarter: str, level: str) -> Write:
+def _warning_notices(quarter: str, level: str) -> Plan:
     title = "绩效监控预警通知书" if level == "red" else "绩效监控提醒函"
 
-    def write(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-        written = []
-        for notice in contexts.warning_notice_contexts(session, _cycle_id(cycle), quarter):
-            if notice.level != level:
-                continue
-            path = subject_file(folder, f"{quarter}{title}-", notice.department_name, notice.department_code, ".docx")
-            sha = render_docx("warning_notice.md.j2", notice, path)
-            written.append((f"{quarter}:{notice.department_code}", path, sha))
-        return written
+    def plan(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+        return [
+            RenderJob(
+                f"{quarter}:{notice.department_code}",
+                "warning_notice.md.j2",
+                notice,
+                subject_file(folder, f"{quarter}{title}-", notice.department_name, notice.department_code, ".docx"),
+            )
+            for notice in contexts.warning_notice_contexts(session, _cycle_id(cycle), quarter)
+            if notice.level == level
+        ]
 
-    return write
+    return plan
 
 
-def _self_evaluation(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-    path = folder / "绩效自评汇总.docx"
+def _self_evaluation(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     context = contexts.self_evaluation_summary_context(session, _cycle_id(cycle))
-    return [("*", path, render_docx("self_evaluation_summary.md.j2", context, path))]
+    return [RenderJob("*", "self_evaluation_summary.md.j2", context, folder / "绩效自评汇总.docx")]
 
 
-def _review(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-    path = folder / "抽查复核结果.docx"
+def _review(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     context = contexts.review_result_context(session, _cycle_id(cycle))
-    return [("*", path, render_docx("review_result.md.j2", context, path))]
+    return [RenderJob("*", "review_result.md.j2", context, folder / "抽查复核结果.docx")]
 
 
-def _fiscal(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-    written = []
-    for report in contexts.fiscal_evaluation_report_contexts(session, _cycle_id(cycle)):
-        path = subject_file(folder, "重点绩效评价报告-", report.object_name, report.object_code, ".docx")
-        sha = render_docx("fiscal_evaluation_report.md.j2", report, path)
-        written.append((f"{report.object_type}:{report.object_code}", path, sha))
-    return written
+def _fiscal(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+    return [
+        RenderJob(
+            f"{report.object_type}:{report.object_code}",
+            "fiscal_evaluation_report.md.j2",
+            report,
+            subject_file(folder, "重点绩效评价报告-", report.object_name, report.object_code, ".docx"),
+        )
+        for report in contexts.fiscal_evaluation_report_contexts(session, _cycle_id(cycle))
+    ]
 
 
-def _budget(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
-    path = folder / f"{cycle.budget_year}年预算安排建议表.xlsx"
-    return [("*", path, spreadsheets.write_budget_table(session, _cycle_id(cycle), path))]
+def _budget(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+    table = spreadsheets.budget_table(session, _cycle_id(cycle))
+    return [RenderJob("*", "budget_table.xlsx", table, folder / f"{cycle.budget_year}年预算安排建议表.xlsx")]
 
 
-def _publication_list(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
+def _publication_list(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     context = contexts.publication_list_context(session, _cycle_id(cycle))
-    path = folder / "绩效评价结果公开清单.docx"
-    return [("*", path, render_docx("publication_list.md.j2", context, path))]
+    return [RenderJob("*", "publication_list.md.j2", context, folder / "绩效评价结果公开清单.docx")]
 
 
-def _annual_report(session: Session, cycle: Cycle, folder: Path) -> list[Written]:
+def _annual_report(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     context = contexts.annual_report_context(session, _cycle_id(cycle))
     path = safe_path(folder, f"关于{context.district}{cycle.year}年区级预算绩效管理工作开展情况的说明.docx")
-    return [("*", path, render_docx("annual_report.md.j2", context, path))]
+    return [RenderJob("*", "annual_report.md.j2", context, path)]
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+
+
+def render_job(job: RenderJob, templates_dir: Path, district: str) -> str:
+    """Write one job's file and return its sha256; runs in a worker process as well as in this one."""
+    if job.template.endswith(".md.j2"):
+        return render_docx(job.template, job.context, job.path, templates_dir=templates_dir, district=district)
+    return spreadsheets.WRITERS[job.template](job.context, job.path)
+
+
+def _render_in_worker(job: RenderJob, templates_dir: Path, district: str) -> str:
+    """`render_job` in a worker process: a job once begun is finished (its file renamed into place) even when
+    the parent dies meanwhile; none is begun after."""
+    if _parent_gone.is_set():
+        os._exit(1)
+    with _busy:
+        return render_job(job, templates_dir, district)
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+_pool_lock = threading.Lock()
+_busy = threading.Lock()  # held by a worker while it writes a file
+_parent_gone = threading.Event()
+
+
+def _shared_pool(workers: int, jobs: int) -> ProcessPoolExecutor | None:
+    """The process's pool of `workers` processes, kept from one stage to the next; None when `jobs` are too
+    few to be worth it. Spawned, not forked: the parent holds database connections and threads."""
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is not None and _pool_workers == workers:
+            return _pool if jobs >= POOL_MIN_JOBS else None
+        if jobs < POOL_START_JOBS:
+            return None
+        if _pool is not None:
+            _pool.shutdown()
+        _pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_stop_with_parent
+        )
+        _pool_workers = workers
+        return _pool
+
+
+def _stop_with_parent() -> None:
+    """In a worker: exit when the parent process dies (killed, it cannot stop its pool, and a worker left
+    waiting for work would hold the parent's output pipes open forever)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        _parent_gone.set()
+        with _busy:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes (they also stop with this process)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown()
+            _pool = None
+
+
+def render_workers() -> int:
+    """How many processes render documents: PERFCYCLE_RENDER_WORKERS, else one per core."""
+    configured = get_settings().render_workers
+    return configured if configured is not None else os.cpu_count() or 1
+
+
+def render_jobs(jobs: Sequence[RenderJob], workers: int | None = None) -> Iterator[str]:
+    """Write the jobs' files and yield each sha256 as it is known, in the order of the jobs.
+
+    `workers` None means `render_workers()`; with 1, or too few jobs for the pool, they are written here."""
+    settings = get_settings()
+    templates_dir, district = Path(settings.templates_dir).resolve(), settings.district
+    count = render_workers() if workers is None else workers
+    pool = _shared_pool(count, len(jobs)) if count > 1 else None
+    if pool is None:
+        for job in jobs:
+            yield render_job(job, templates_dir, district)
+        return
+    chunk = max(1, len(jobs) // (count * 8))
+    try:
+        yield from pool.map(
+            _render_in_worker, jobs, [templates_dir] * len(jobs), [district] * len(jobs), chunksize=chunk
+        )
+    except BrokenProcessPool:
+        shutdown_pool()
+        raise
 
 
 # ---------------------------------------------------------------------------------------------- catalogue
@@ -199,16 +330,29 @@ def year_folder(out_dir: Path, year: int) -> Path:
     return safe_path(out_dir, "documents", str(year))
 
 
-def write_documents(
+def plan_documents(
     session: Session, cycle: Cycle, out_dir: Path, kinds: Iterable[DocumentKind]
-) -> list[GeneratedDocument]:
-    """Write the given kinds of document of a cycle under out_dir/documents/<year>/<stage folder>."""
+) -> list[tuple[DocumentKind, RenderJob]]:
+    """The files the given kinds of document of a cycle make, each with its context read from the records."""
     base = year_folder(out_dir, cycle.year)
-    generated: list[GeneratedDocument] = []
+    planned: list[tuple[DocumentKind, RenderJob]] = []
     for kind in kinds:
         folder = safe_path(base, kind.folder) if kind.folder else base
         folder.mkdir(parents=True, exist_ok=True)
-        for subject, path, sha in kind.write(session, cycle, folder):
-            generated.append(GeneratedDocument(kind.kind, kind.stage, subject, path, sha))
-            checkpoint("document-written")
+        planned.extend((kind, job) for job in kind.plan(session, cycle, folder))
+    return planned
+
+
+def write_documents(
+    session: Session, cycle: Cycle, out_dir: Path, kinds: Iterable[DocumentKind], *, workers: int | None = None
+) -> list[GeneratedDocument]:
+    """Write the given kinds of document of a cycle under out_dir/documents/<year>/<stage folder>.
+
+    The contexts are read here, in order; the files are written by `render_jobs` (`workers` as there)."""
+    planned = plan_documents(session, cycle, out_dir, kinds)
+    generated: list[GeneratedDocument] = []
+    digests = render_jobs([job for _kind, job in planned], workers)
+    for (kind, job), sha in zip(planned, digests, strict=True):
+        generated.append(GeneratedDocument(kind.kind, kind.stage, job.subject, job.path, sha))
+        checkpoint("document-written")
     return generated

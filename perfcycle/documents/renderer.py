@@ -120,9 +120,9 @@ def _environment(templates_dir: str) -> jinja2.Environment:
     return env
 
 
-def environment() -> jinja2.Environment:
-    """The strict Jinja2 environment over settings.templates_dir."""
-    return _environment(str(get_settings().templates_dir))
+def environment(templates_dir: Path | None = None) -> jinja2.Environment:
+    """The strict Jinja2 environment over `templates_dir` (default: settings.templates_dir)."""
+    return _environment(str(templates_dir if templates_dir is not None else get_settings().templates_dir))
 
 
 def template_variables(template_name: str) -> set[str]:
@@ -138,9 +138,9 @@ def _variables(context: BaseModel) -> dict[str, Any]:
     return {name: getattr(context, name) for name in type(context).model_fields}
 
 
-def render_text(template_name: str, context: BaseModel) -> str:
+def render_text(template_name: str, context: BaseModel, templates_dir: Path | None = None) -> str:
     """The markup text of a template rendered with a context model."""
-    return environment().get_template(template_name).render(_variables(context))
+    return environment(templates_dir).get_template(template_name).render(_variables(context))
 
 
 # ---------------------------------------------------------------------------------------------- markup
@@ -487,13 +487,25 @@ def context_images(context: BaseModel) -> dict[str, bytes]:
     }
 
 
-def render_docx(template_name: str, context: BaseModel, path: Path) -> str:
-    """Render a template with its context into an official-format .docx at `path`; returns its sha256."""
-    markup = render_text(template_name, context)
+def render_docx(
+    template_name: str,
+    context: BaseModel,
+    path: Path,
+    *,
+    templates_dir: Path | None = None,
+    district: str | None = None,
+) -> str:
+    """Render a template with its context into an official-format .docx at `path`; returns its sha256.
+
+    `templates_dir` and `district` (the author when the context names none) default to the settings; a worker
+    process is handed the parent's, so that it renders what the parent would."""
+    markup = render_text(template_name, context, templates_dir)
     author = getattr(context, "district", "")
+    if not (isinstance(author, str) and author):
+        author = district or ""
     data = build_docx(
         markup,
-        author=author if isinstance(author, str) else "",
+        author=author,
         stamp=document_stamp(context),
         images=context_images(context),
     )

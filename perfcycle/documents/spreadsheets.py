@@ -7,9 +7,11 @@ import datetime as dt
 import io
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image
@@ -118,8 +120,34 @@ def _stamp(year: int) -> dt.datetime:
     return dt.datetime(year, 12, 31)
 
 
-def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path: Path) -> str:
-    """绩效运行监控汇总表 of a quarter: one row per department with its progress and coloured lights."""
+@dataclass(frozen=True)
+class DepartmentLightRow:
+    """The figures of one department's light (a `DepartmentLight` without its database identity)."""
+
+    budget_fen: int
+    spent_fen: int
+    execution_progress: Decimal | None
+    target_progress: Decimal | None
+    execution_light: str
+    target_light: str
+    light: str
+
+
+@dataclass(frozen=True)
+class MonitoringSummary:
+    """What a quarter's 监控汇总表 shows, read from the records: plain data, so another process can write it."""
+
+    year: int
+    quarter: str
+    title: str
+    time_progress: Decimal | None
+    rows: tuple[tuple[str, str, DepartmentLightRow], ...]  # department code, name, lights
+    so_far: tuple[str, ...]  # this quarter and the ones before it
+    lights_so_far: tuple[tuple[str, str], ...]  # (quarter, 综合灯) of every department light so far
+
+
+def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> MonitoringSummary:
+    """The records behind the 绩效运行监控汇总表 of a quarter."""
     if quarter not in QUARTERS:
         raise ContextError(f"未知季度: {quarter!r}")
     cycle = _cycle(session, cycle_id)
@@ -133,8 +161,39 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
     rows = [r for r in lights if r.quarter == quarter]
     ordered = sorted(rows, key=lambda r: departments[r.department_id].code if r.department_id in departments else "")
     policy = policy_from_json(cycle.policy_json) if cycle.policy_json else None
-    time_progress = policy.monitoring.time_progress[quarter] if policy is not None else None
+    title = f"{_district(cycle)}{cycle.year}年{QUARTER_LABELS[quarter]}预算绩效运行监控汇总表"
 
+    def row(light: DepartmentLight) -> tuple[str, str, DepartmentLightRow]:
+        dept = departments.get(light.department_id)
+        figures = DepartmentLightRow(
+            light.budget_fen,
+            light.spent_fen,
+            light.execution_progress,
+            light.target_progress,
+            light.execution_light,
+            light.target_light,
+            light.light,
+        )
+        return (dept.code if dept else "", dept.name if dept else "", figures)
+
+    return MonitoringSummary(
+        year=cycle.year,
+        quarter=quarter,
+        title=title,
+        time_progress=policy.monitoring.time_progress[quarter] if policy is not None else None,
+        rows=tuple(row(r) for r in ordered),
+        so_far=tuple(so_far),
+        lights_so_far=tuple((r.quarter, r.light) for r in lights),
+    )
+
+
+def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path: Path) -> str:
+    """绩效运行监控汇总表 of a quarter: one row per department with its progress and coloured lights."""
+    return write_monitoring_summary_file(monitoring_summary(session, cycle_id, quarter), path)
+
+
+def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str:
+    """Write a quarter's 监控汇总表 from its data; returns the sha256."""
     workbook = Workbook()
     ws = workbook.active
     assert ws is not None
@@ -152,20 +211,18 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
         "目标灯",
         "综合灯",
     ]
-    title = f"{_district(cycle)}{cycle.year}年{QUARTER_LABELS[quarter]}预算绩效运行监控汇总表"
-    _sheet_header(ws, title, headers, [6, 12, 28, 14, 14, 12, 12, 14, 8, 8, 8])
-    for index, row in enumerate(ordered, start=1):
+    _sheet_header(ws, summary.title, headers, [6, 12, 28, 14, 14, 12, 12, 14, 8, 8, 8])
+    for index, (code, name, row) in enumerate(summary.rows, start=1):
         r = index + 2  # below the title and header rows
-        dept = departments.get(row.department_id)
         ws.append(
             [
                 index,
-                dept.code if dept else "",
-                dept.name if dept else "",
+                code,
+                name,
                 _wan(row.budget_fen),
                 _wan(row.spent_fen),
                 row.execution_progress,
-                time_progress,
+                summary.time_progress,
                 row.target_progress,
                 LIGHT_LABELS.get(row.execution_light, row.execution_light),
                 LIGHT_LABELS.get(row.target_light, row.target_light),
@@ -192,15 +249,15 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
         ws.cell(row=ws.max_row, column=3).fill = PatternFill(
             fill_type="solid", start_color=LIGHT_FILLS[light], end_color=LIGHT_FILLS[light]
         )
-    _light_chart_sheet(workbook, cycle.year, so_far, lights)
-    return _save(workbook, path, _stamp(cycle.year))
+    _light_chart_sheet(workbook, summary.year, summary.so_far, summary.lights_so_far)
+    return _save(workbook, path, _stamp(summary.year))
 
 
 def _light_chart_sheet(
-    workbook: Workbook, year: int, quarters: Sequence[str], lights: Sequence[DepartmentLight]
+    workbook: Workbook, year: int, quarters: Sequence[str], lights: Sequence[tuple[str, str]]
 ) -> None:
     """A second sheet: the light counts of each quarter so far, and the stacked-bar chart of them."""
-    counts = {q: Counter(r.light for r in lights if r.quarter == q) for q in quarters}
+    counts = {q: Counter(light for quarter, light in lights if quarter == q) for q in quarters}
     summary = [
         QuarterLights(
             quarter=q,
@@ -253,8 +310,17 @@ BUDGET_HEADERS = [
 SCORE_SOURCES = {"fiscal": "财政重点评价", "review": "抽查复核", "self": "绩效自评", "none": "无"}
 
 
-def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
-    """预算安排建议表: one row per project's recommendation, with a 合计 row of SUM formulas."""
+@dataclass(frozen=True)
+class BudgetTable:
+    """What the 预算安排建议表 shows, read from the records: its title and the cells of each row."""
+
+    year: int
+    title: str
+    rows: tuple[tuple[object, ...], ...]
+
+
+def budget_table(session: Session, cycle_id: int) -> BudgetTable:
+    """The records behind the 预算安排建议表: one row per project's recommendation."""
     cycle = _cycle(session, cycle_id)
     recommendations = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
     ids = sorted({r.project_id for r in recommendations})
@@ -268,20 +334,12 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
         dept = departments.get(project.department_id)
         return (dept.code if dept else "", project.code)
 
-    workbook = Workbook()
-    ws = workbook.active
-    assert ws is not None
-    ws.title = "预算安排建议"
-    budget_year = recommendations[0].budget_year if recommendations else cycle.budget_year
-    title = f"{_district(cycle)}{budget_year}年预算安排建议表"
-    _sheet_header(ws, title, BUDGET_HEADERS, [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 14, 8, 36, 14, 24])
-    first = 3
+    rows = []
     for index, rec in enumerate(sorted(recommendations, key=key), start=1):
-        r = first + index - 1  # ws.max_row scans every cell: quadratic over a large table
         project = projects.get(rec.project_id)
         dept = departments.get(project.department_id) if project else None
-        ws.append(
-            [
+        rows.append(
+            (
                 index,
                 dept.name if dept else "",
                 project.code if project else "",
@@ -297,14 +355,34 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
                 rec.reason,
                 _wan(rec.override_fen) if rec.override_fen is not None else None,
                 rec.override_reason,
-            ]
+            )
         )
+    budget_year = recommendations[0].budget_year if recommendations else cycle.budget_year
+    return BudgetTable(year=cycle.year, title=f"{_district(cycle)}{budget_year}年预算安排建议表", rows=tuple(rows))
+
+
+def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
+    """预算安排建议表: one row per project's recommendation, with a 合计 row of SUM formulas."""
+    return write_budget_table_file(budget_table(session, cycle_id), path)
+
+
+def write_budget_table_file(table: BudgetTable, path: Path) -> str:
+    """Write the 预算安排建议表 from its data; returns the sha256."""
+    workbook = Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.title = "预算安排建议"
+    _sheet_header(ws, table.title, BUDGET_HEADERS, [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 14, 8, 36, 14, 24])
+    first = 3
+    for index, values in enumerate(table.rows, start=1):
+        r = first + index - 1  # ws.max_row scans every cell: quadratic over a large table
+        ws.append(list(values))
         for column in (5, 10, 11, 14):
             ws.cell(row=r, column=column).number_format = MONEY_FORMAT
         ws.cell(row=r, column=6).number_format = "0.00"
         ws.cell(row=r, column=9).number_format = PERCENT_FORMAT
         ws.cell(row=r, column=13).alignment = Alignment(wrap_text=True, vertical="center")
-    last = first + len(recommendations) - 1
+    last = first + len(table.rows) - 1
     total_row: list[object] = ["合计", *([""] * (len(BUDGET_HEADERS) - 1))]
     if last >= first:
         for column in (5, 10, 11):
@@ -322,7 +400,7 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
     ws.cell(row=total, column=1).font = Font(name=FONT_NAME, bold=True)
     ws.cell(row=total, column=1).alignment = Alignment(horizontal="center")
     _style_body(ws, first, total, len(BUDGET_HEADERS))
-    return _save(workbook, path, _stamp(cycle.year))
+    return _save(workbook, path, _stamp(table.year))
 
 
 # ---------------------------------------------------------------------------------------------- target form
@@ -443,3 +521,11 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
         label.font = Font(name=FONT_NAME, size=11, bold=True)
         text.alignment = Alignment(wrap_text=True, vertical="top")
     return _save(workbook, path, _stamp(form.year))
+
+
+#: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
+WRITERS: dict[str, Callable[[Any, Path], str]] = {
+    "monitoring_summary.xlsx": write_monitoring_summary_file,
+    "budget_table.xlsx": write_budget_table_file,
+    "target_form.xlsx": write_target_form,
+}
