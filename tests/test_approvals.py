@@ -17,6 +17,7 @@ from models.audit import AuditEntry, DecisionRefusal
 from perfcycle import audit
 from perfcycle.approvals import BudgetOverride, DecisionRefused, decide, list_open
 from perfcycle.commands.approvals import register
+from perfcycle.demo import DemoFiles
 from perfcycle.policy import ApprovalLevelPolicy, ApprovalsPolicy, Policy, load_policy
 from tasks.approvals import decide_gate
 
@@ -327,14 +328,18 @@ def test_cli_lists_decides_and_refuses_in_one_line(
 
 @pytest.mark.prefect
 def test_approving_from_the_cli_resumes_the_cycle(
-    db_url: str, session: Session, prefect_harness: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    session: Session,
+    prefect_harness: None,
+    demo_2024: DemoFiles,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from flows.annual_cycle import annual_cycle
-    from perfcycle.demo import generate_demo
 
     monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
-    files = generate_demo(tmp_path, 2024)
+    files = demo_2024
     first = annual_cycle(
         year=2024, data=str(files.base), submissions=str(files.submissions), out_dir=str(tmp_path), auto_approve=False
     )

@@ -38,8 +38,9 @@ def policy() -> Policy:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> DemoFiles:
-    return generate_demo(tmp_path_factory.mktemp("demo"), YEAR, policy)
+def files(demo_2024: DemoFiles) -> DemoFiles:
+    """The run's demo workbooks (generated with the year's policy, as `generate_demo(folder, 2024)` does)."""
+    return demo_2024
 
 
 def _kind(files: DemoFiles, path: Path) -> str:

@@ -14,7 +14,7 @@ from sqlmodel import SQLModel, select
 
 from flows.annual_cycle import annual_cycle
 from models import Approval, Cycle, StageState, get_engine, session_scope
-from perfcycle.demo import generate_demo
+from perfcycle.demo import DemoFiles
 
 pytestmark = pytest.mark.prefect
 
@@ -34,8 +34,7 @@ def table_digest(url: str) -> dict[str, str]:
     return digests
 
 
-def run_demo(tmp_path: Path) -> dict[str, Any]:
-    files = generate_demo(tmp_path, 2024)
+def run_demo(files: DemoFiles, tmp_path: Path) -> dict[str, Any]:
     return annual_cycle(
         year=2024,
         data=str(files.base),
@@ -46,9 +45,9 @@ def run_demo(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
-    db_url: str, prefect_harness: None, tmp_path: Path
+    db_url: str, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path
 ) -> None:
-    summary = run_demo(tmp_path)
+    summary = run_demo(demo_2024, tmp_path)
 
     assert summary["status"] == "done", summary["waiting"]
     assert (summary["year"], summary["budget_year"], summary["departments"]) == (2024, 2026, 54)
@@ -79,7 +78,7 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
         assert {a.gate for a in approvals} >= {"targets", "ex_ante_conclusions", "sample", "budget_table"}
 
     before = table_digest(db_url)
-    again = run_demo(tmp_path)
+    again = run_demo(demo_2024, tmp_path)
     assert again == summary
     assert table_digest(db_url) == before
 
@@ -91,7 +90,7 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
         cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
         cycle.status = "open"
         session.add(cycle)
-    rerun = run_demo(tmp_path)
+    rerun = run_demo(demo_2024, tmp_path)
     assert rerun == summary
     after = table_digest(db_url)
     assert {k: v for k, v in after.items() if k.endswith(".count")} == {
@@ -101,9 +100,9 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
 
 
 def test_cycle_stops_at_the_first_open_gate_without_auto_approval(
-    db_url: str, prefect_harness: None, tmp_path: Path
+    db_url: str, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path
 ) -> None:
-    files = generate_demo(tmp_path, 2024)
+    files = demo_2024
     summary = annual_cycle(
         year=2024, data=str(files.base), submissions=str(files.submissions), out_dir=str(tmp_path), auto_approve=False
     )

@@ -8,48 +8,31 @@ and timestamps) and every document's bytes must equal those of `perfcycle run` i
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bench.server import PrefectServer, postgres_database
-from perfcycle.demo import DemoFiles, generate_demo
-from tests.test_crash_resume import digest
+from perfcycle.demo import DemoFiles
+from tests.flows.cycle_runs import clean_env, digest
 
 ROOT = Path(__file__).parents[2]
 YEAR = 2024
 WAIT = 420.0
+SHARES = 2
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PERFCYCLE_"))}
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoFiles:
-    return generate_demo(tmp_path_factory.mktemp("district"), YEAR)
-
-
-def embedded_run(demo: DemoFiles, url: str, out: Path, home: Path) -> None:
-    """`perfcycle run` as a bureau without a server runs it: Prefect's ephemeral mode."""
-    env = clean_env(PREFECT_HOME=str(home), PERFCYCLE_DATABASE_URL=url, PERFCYCLE_OUTBOX_DIR=str(out / "outbox"))
-    command = [
-        sys.executable, "-m", "perfcycle", "run", "--year", str(YEAR), "--data", str(demo.base),
-        "--submissions", str(demo.submissions), "--auto-approve", "--out", str(out),
-    ]  # fmt: skip
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
+def demo(demo_2024: DemoFiles) -> DemoFiles:
+    return demo_2024
 
 
 @pytest.fixture
@@ -63,6 +46,7 @@ def workers(tmp_path: Path) -> Iterator[tuple[PrefectServer, str, list[Path]]]:
             **server.client_env(),
             PERFCYCLE_DATABASE_URL=url,
             PERFCYCLE_OUTBOX_DIR=str(tmp_path / "distributed" / "outbox"),
+            PERFCYCLE_DOCUMENT_SHARES=str(SHARES),
             PREFECT_WORKER_QUERY_SECONDS="1",
             PREFECT_LOGGING_LEVEL="WARNING",
         )
@@ -93,7 +77,10 @@ def workers(tmp_path: Path) -> Iterator[tuple[PrefectServer, str, list[Path]]]:
 
 
 def test_the_cycle_on_a_server_with_two_workers_equals_the_embedded_run(
-    demo: DemoFiles, workers: tuple[PrefectServer, str, list[Path]], tmp_path: Path
+    demo: DemoFiles,
+    workers: tuple[PrefectServer, str, list[Path]],
+    uninterrupted_digest: Callable[[str], dict[str, str]],
+    tmp_path: Path,
 ) -> None:
     server, url, logs = workers
     api = server.api_url
@@ -116,9 +103,8 @@ def test_the_cycle_on_a_server_with_two_workers_equals_the_embedded_run(
         .json()
     )
 
-    with postgres_database(f"perfcycle_embedded_{uuid.uuid4().hex[:8]}") as embedded_url:
-        embedded_run(demo, embedded_url, tmp_path / "embedded", tmp_path / "prefect-home")
-        expected = digest(embedded_url, tmp_path / "embedded")
+    # `perfcycle run` in embedded mode on PostgreSQL, the same demo files (run once per test run).
+    expected = uninterrupted_digest("postgresql")
 
     deadline = time.monotonic() + WAIT
     state = ""
@@ -132,3 +118,14 @@ def test_the_cycle_on_a_server_with_two_workers_equals_the_embedded_run(
 
     assert digest(url, out) == expected
     assert sum(1 for key in expected if key.startswith("file:")) > 100
+
+    # Each stage's documents were written by render-documents runs, in shares, which the workers took.
+    shares = (
+        httpx.post(f"{api}/flow_runs/filter", json={"flows": {"name": {"any_": ["render-documents"]}}})
+        .raise_for_status()
+        .json()
+    )
+    stages = {r["parameters"]["stage"] for r in shares}
+    assert len(shares) == SHARES * len(stages) and len(stages) >= 10, sorted(stages)
+    assert all(r["state"]["type"] == "COMPLETED" for r in shares)
+    assert {r["parameters"]["share"] for r in shares} == set(range(SHARES))

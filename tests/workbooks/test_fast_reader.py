@@ -10,7 +10,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from perfcycle.demo import generate_demo
+from perfcycle.demo import DemoFiles
 from perfcycle.workbooks import reader
 from perfcycle.workbooks.formats import BASE, MONITORING, SELF_EVALUATION
 from perfcycle.workbooks.reader import ParsedWorkbook, parse_workbook
@@ -42,8 +42,8 @@ def fast_read(path: Path, kind: str | None = None) -> Any:
 
 
 @pytest.fixture(scope="module")
-def demo_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    demo = generate_demo(tmp_path_factory.mktemp("demo"), 2024)
+def demo_files(demo_2024: DemoFiles) -> list[Path]:
+    demo = demo_2024
     return [demo.base, *sorted(Path(demo.submissions).rglob("*.xlsx"))]
 
 
