@@ -786,16 +786,6 @@ def respond_to_warning(
     return notice, response
 
 
-def continue_cycle(year: int) -> tuple[str, str]:
-    """Let the cycle go on after something arrived; returns (what happened, problem) and never fails."""
-    try:
-        from perfcycle import orchestration
-
-        return orchestration.continue_cycle(year), ""
-    except Exception as exc:  # the receipt is recorded already; the next run of the cycle picks it up
-        return "", f"{type(exc).__name__}: {exc}"
-
-
 def pending_entries(session: Session, cycle: Cycle) -> Sequence[tuple[CollectionWindow, WindowEntry, Department]]:
     """Every department that still owes a form of an open window (reminders read these)."""
     return session.exec(

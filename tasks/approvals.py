@@ -136,7 +136,7 @@ def find_open_gate(cycle_id: int) -> dict[str, Any] | None:
     with session_scope() as session:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
-        gates = [g for g in list_open(session, cycle.year) if g.year == cycle.year]
+        gates = list_open(session, cycle.year)
         if not gates:
             return None
         gate = gates[0]

@@ -10,61 +10,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from perfcycle.commands.common import DatabaseUrl, continue_on_server, err, fail, friendly, out, use_database
 
 if TYPE_CHECKING:
     from perfcycle.approvals import BudgetOverride
 
-out = Console()
-err = Console(stderr=True)
 
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="覆盖 PERFCYCLE_DATABASE_URL")]
 By = Annotated[str, typer.Option("--by", help="决定人姓名（须在策略的审批人名单中）")]
 Resume = Annotated[bool, typer.Option("--resume", help="记录决定后在本进程中继续运行该年度周期")]
 OutDir = Annotated[Path, typer.Option("--out", help="继续运行时的文件输出目录")]
 _OVERRIDE = re.compile(r"^\s*(?P<code>[^=]+?)\s*=\s*(?P<amount>[^:：]+?)\s*[:：](?P<reason>.*)$")
-
-
-def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]错误[/]: {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-@contextmanager
-def _friendly() -> Iterator[None]:
-    """Known problems become one line and exit code 1, never a traceback."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from perfcycle.approvals import DecisionRefused
-    from perfcycle.policy import PolicyError
-    from perfcycle.stages import StageError
-    from perfcycle.workbooks.reader import ImportRejected
-
-    try:
-        yield
-    except (DecisionRefused, PolicyError, StageError, ImportRejected) as exc:
-        _fail(str(exc))
-    except SQLAlchemyError as exc:
-        _fail(f"数据库出错: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-
-
-def _use_database(url: str | None) -> None:
-    if url:
-        os.environ["PERFCYCLE_DATABASE_URL"] = url
-    from perfcycle.settings import get_settings
-
-    get_settings.cache_clear()
-    from models import upgrade
-
-    upgrade()
 
 
 def _when(value: datetime | None) -> str:
@@ -79,8 +41,8 @@ def list_approvals(
     from models import session_scope
     from perfcycle.approvals import list_open
 
-    with _friendly():
-        _use_database(database_url)
+    with friendly():
+        use_database(database_url)
         with session_scope() as session:
             gates = list_open(session, year)
     if not gates:
@@ -111,7 +73,7 @@ def _parse_overrides(values: list[str]) -> list[BudgetOverride]:
     for value in values:
         match = _OVERRIDE.match(value)
         if match is None:
-            _fail(f"调整格式应为 项目编码=金额(万元):理由，收到: {value}")
+            fail(f"调整格式应为 项目编码=金额(万元):理由，收到: {value}")
         overrides.append(BudgetOverride(match["code"], match["amount"], match["reason"].strip()))
     return overrides
 
@@ -129,7 +91,7 @@ def _decide(
     """Record the decision on each gate in turn; a refused one stops the rest, the recorded ones stand."""
     parsed = _parse_overrides(overrides)
     if parsed and len(approval_ids) > 1:
-        _fail("调整金额只能随一个预算安排建议表的决定提交")
+        fail("调整金额只能随一个预算安排建议表的决定提交")
     answer = {
         "decision": decision,
         "approver": by.strip(),
@@ -140,13 +102,13 @@ def _decide(
     }
     decided: list[tuple[int, str, int]] = []
     try:
-        with _friendly():
-            _use_database(database_url)
+        with friendly():
+            use_database(database_url)
             for approval_id in approval_ids:
                 decided.append(_record(approval_id, decision, by, comment, parsed))
     finally:
         if decided:
-            _continue_on_server(decided, answer)
+            continue_on_server(decided[-1][2], "决定", [(gate, run) for gate, run, _ in decided], answer)
     if resume and decided:
         _resume(decided[-1][2], out_dir)
 
@@ -188,28 +150,6 @@ def _record(
     return result
 
 
-CONTINUED = {
-    "resumed": "Prefect 中等待的年度周期运行已继续",
-    "started": "已在 Prefect 中重新启动年度周期部署",
-    "running": "年度周期正在 Prefect 中运行，将读取此决定",
-    "waiting": "年度周期运行在 Prefect 中等待其他审批",
-}
-
-
-def _continue_on_server(decided: list[tuple[int, str, int]], answer: dict[str, Any]) -> None:
-    """With a Prefect server: resume the run suspended at one of these gates, or make the cycle go on."""
-    from perfcycle.orchestration import continue_cycle, resume_gate_run
-
-    try:
-        resumed = [gate for gate, run, _ in decided if resume_gate_run(gate, run, answer)]
-        outcome = "resumed" if resumed else continue_cycle(decided[-1][2])
-    except Exception as exc:  # the decision is recorded either way; the next run of the cycle reads it
-        err.print(f"[yellow]决定已记录，但无法通知 Prefect 服务器继续运行（{type(exc).__name__}）[/]", highlight=False)
-        return
-    if outcome in CONTINUED:
-        out.print(CONTINUED[outcome], highlight=False, soft_wrap=True)
-
-
 def _resume(year: int, out_dir: Path) -> None:
     """Run the annual-cycle driver for the year in this process (embedded mode) and say where it stands."""
     from perfcycle.runtime import configure_prefect
@@ -221,7 +161,7 @@ def _resume(year: int, out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     err.print(f"正在继续运行 {year} 年度周期…", highlight=False, soft_wrap=True)
-    with _friendly():
+    with friendly():
         summary = run_annual_cycle(year=year, auto_approve=False, out_dir=str(out_dir.resolve()))
     waiting = summary.get("waiting") or []
     if waiting:
@@ -279,8 +219,8 @@ def audit_verify(database_url: DatabaseUrl = None) -> None:
     from models import session_scope
     from perfcycle import audit
 
-    with _friendly():
-        _use_database(database_url)
+    with friendly():
+        use_database(database_url)
         with session_scope() as session:
             problems = audit.verify(session)
             total = audit.count(session)

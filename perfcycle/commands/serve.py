@@ -8,31 +8,11 @@ import logging
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-out = Console()
-err = Console(stderr=True)
-
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="覆盖 PERFCYCLE_DATABASE_URL")]
-
-
-def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]错误[/]: {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
-
-
-def _use_database(url: str | None) -> None:
-    if url:
-        os.environ["PERFCYCLE_DATABASE_URL"] = url
-    from perfcycle.settings import get_settings
-
-    get_settings.cache_clear()
-    from models import upgrade
-
-    upgrade()
+from perfcycle.commands.common import DatabaseUrl, err, fail, out, use_database
 
 
 def _print_reminders(summary: dict[str, Any]) -> None:
@@ -73,7 +53,7 @@ def serve(
 
     configure_prefect(quiet=True)
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-    _use_database(database_url)
+    use_database(database_url)
     settings = get_settings()
     folder = submissions or settings.submissions_dir
     submissions_text = str(folder.resolve()) if folder else None
@@ -91,11 +71,11 @@ def serve(
     if once is not None:
         calls = service.job_functions(submissions_text, str(output))
         if once not in calls:
-            _fail(f"未知的任务 {once}，可选: {'、'.join(calls)}")
+            fail(f"未知的任务 {once}，可选: {'、'.join(calls)}")
         func, kwargs = calls[once]
         if today is not None:
             if once != "reminders":
-                _fail("--today 只用于 --once reminders")
+                fail("--today 只用于 --once reminders")
             kwargs = {**kwargs, "today": today}
         output.mkdir(parents=True, exist_ok=True)
         from perfcycle.orchestration import settle_run_history
@@ -113,7 +93,7 @@ def serve(
 
     elsewhere = service.scheduled_on_server()
     if elsewhere:
-        _fail(
+        fail(
             "Prefect 服务器上已有启用计划的部署（"
             + "、".join(elsewhere)
             + "），它们会按计划运行同样的任务；请不要同时运行 perfcycle serve，或先暂停这些部署的计划"

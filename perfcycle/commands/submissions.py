@@ -7,68 +7,17 @@ on. Every problem is one message and exit code 1, never a traceback.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
-out = Console()
-err = Console(stderr=True)
+from perfcycle.commands.common import DatabaseUrl, continue_on_server, friendly, out, use_database
 
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="覆盖 PERFCYCLE_DATABASE_URL")]
 Year = Annotated[int, typer.Option("--year", help="周期年度")]
 Stage = Annotated[str, typer.Option("--stage", help="target_setting | monitoring | self_evaluation")]
 Quarter = Annotated[str | None, typer.Option("--quarter", help="季度监控的季度 Q1..Q4")]
 STATUS_TEXT = {"received": "按时报送", "late": "逾期报送"}
-
-
-def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]错误[/]: {message}", highlight=False, soft_wrap=True, markup=True)
-    raise typer.Exit(1)
-
-
-@contextmanager
-def _friendly() -> Iterator[None]:
-    """Known problems become a message and exit code 1."""
-    from rich.markup import escape
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from perfcycle.policy import PolicyError
-    from perfcycle.windows import WindowError
-    from perfcycle.workbooks.reader import ImportRejected
-
-    try:
-        yield
-    except (WindowError, PolicyError, ImportRejected) as exc:
-        _fail(escape(str(exc)))
-    except SQLAlchemyError as exc:
-        _fail(escape(f"数据库出错: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
-
-
-def _use_database(url: str | None) -> None:
-    if url:
-        os.environ["PERFCYCLE_DATABASE_URL"] = url
-    from perfcycle.settings import get_settings
-
-    get_settings.cache_clear()
-    from models import upgrade
-
-    upgrade()
-
-
-def _go_on(year: int) -> None:
-    from perfcycle.commands.approvals import CONTINUED
-    from perfcycle.windows import continue_cycle
-
-    outcome, problem = continue_cycle(year)
-    if outcome in CONTINUED:
-        out.print(CONTINUED[outcome], highlight=False, soft_wrap=True)
-    if problem:
-        out.print(f"（报送已记录；周期将在下次运行时继续：{problem}）", highlight=False, soft_wrap=True)
 
 
 def submit(
@@ -88,8 +37,8 @@ def submit(
     from models import session_scope
     from perfcycle.windows import stage_for, submit_form
 
-    with _friendly():
-        _use_database(database_url)
+    with friendly():
+        use_database(database_url)
         stage_name = stage_for(stage, quarter)
         if year is None:
             from perfcycle.cli import _default_year
@@ -120,7 +69,7 @@ def submit(
         highlight=False,
         soft_wrap=True,
     )
-    _go_on(year)
+    continue_on_server(year, "报送")
 
 
 def close_window(
@@ -134,8 +83,8 @@ def close_window(
     from models import session_scope
     from perfcycle.windows import close_by_coordinator, stage_for, window_summary, window_title
 
-    with _friendly():
-        _use_database(database_url)
+    with friendly():
+        use_database(database_url)
         stage_name = stage_for(stage, quarter)
         with session_scope() as session:
             window = close_by_coordinator(session, year, stage_name, by)
@@ -148,7 +97,7 @@ def close_window(
         highlight=False,
         soft_wrap=True,
     )
-    _go_on(year)
+    continue_on_server(year, "报送")
 
 
 def respond(
@@ -164,8 +113,8 @@ def respond(
     from models import session_scope
     from perfcycle.windows import respond_to_warning
 
-    with _friendly():
-        _use_database(database_url)
+    with friendly():
+        use_database(database_url)
         with session_scope() as session:
             notice, response = respond_to_warning(
                 session, year=year, quarter=quarter, department_code=department, cause=cause, measures=measures, by=by
