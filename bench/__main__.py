@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--size", choices=["S", "M", "L"], default="S")
     parser.add_argument("--mode", choices=["bare", "prefect", "server"], default="prefect")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the generated district here")
+    parser.add_argument("--workers", type=int, default=2, help="process workers in server mode")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds a server-mode run may take")
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"perfcycle-bench-{args.size}-"))
@@ -68,7 +70,7 @@ def main() -> None:
     generated = time.perf_counter()
     files = generate_demo(workdir, 2024, size=args.size)
     generate_s = time.perf_counter() - generated
-    for leftover in (workdir / "out", workdir / "bench.db"):
+    for leftover in (workdir / "out", workdir / "bench.db", workdir / "outbox", workdir / "worker-logs"):
         if leftover.is_dir():
             shutil.rmtree(leftover)
         elif leftover.exists():
@@ -77,9 +79,10 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     if args.mode == "server":
+        from bench.distributed import run_on_workers
+
         with postgres_database(f"perfcycle_bench_{uuid.uuid4().hex[:8]}") as domain_url, PrefectServer() as server:
-            env.update(server.client_env())
-            result, wall, peak = run_child(args.mode, workdir, files, domain_url, env)
+            result, wall, peak = run_on_workers(files, workdir, domain_url, server, env, args.workers, args.timeout)
     else:
         env["PREFECT_HOME"] = str(workdir / "prefect-home")
         shutil.rmtree(workdir / "prefect-home", ignore_errors=True)
@@ -100,6 +103,7 @@ def main() -> None:
         "documents": result["documents"],
         "generate_s": round(generate_s, 2),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        **({"workers": args.workers} if args.mode == "server" else {}),
     }
     print(json.dumps(report, ensure_ascii=False))
 

@@ -41,6 +41,18 @@ def counts(url: str) -> tuple[int, int]:
     return int(rows), int(docs)
 
 
+def district_size(url: str) -> tuple[int, int]:
+    """Departments and projects of the district, as imported."""
+    from sqlmodel import func, select
+
+    from models import Department, Project, session_scope
+
+    with session_scope(url) as session:
+        departments = session.exec(select(func.count()).select_from(Department)).one()
+        projects = session.exec(select(func.count()).select_from(Project)).one()
+    return int(departments), int(projects)
+
+
 def prefect_task_seconds(since: datetime) -> dict[str, float]:
     """Time spent in import and document tasks, as the Prefect server recorded them."""
     from prefect.client.orchestration import get_client
@@ -66,7 +78,7 @@ def prefect_task_seconds(since: datetime) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["bare", "prefect", "server"], required=True)
+    parser.add_argument("--mode", choices=["bare", "prefect"], required=True)
     parser.add_argument("--year", type=int, default=2024)
     parser.add_argument("--data", required=True)
     parser.add_argument("--submissions", required=True)
@@ -88,7 +100,7 @@ def main() -> None:
 
         summary = run_bare(args.year, args.data, args.submissions, args.out, timings)
     else:
-        if args.mode == "prefect" and "PREFECT_HOME" not in os.environ:
+        if "PREFECT_HOME" not in os.environ:
             os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="perfcycle-bench-prefect-")
         from perfcycle.orchestration import run_annual_cycle
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,12 +20,25 @@ def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
     from flows.annual_cycle import annual_cycle
     from perfcycle.locks import cycle_lock, default_holder
 
-    with cycle_lock(int(parameters["year"]), default_holder()):
+    with cycle_lock(int(parameters["year"]), default_holder()), _heartbeats_only_on_a_server():
         started = datetime.now(UTC) - timedelta(seconds=1)
         try:
             return annual_cycle(**parameters)
         finally:
             settle_run_history(started)
+
+
+@contextmanager
+def _heartbeats_only_on_a_server() -> Iterator[None]:
+    """No flow-run heartbeats on the ephemeral server: they let a server notice a run whose process died, but
+    that server dies with the process, and each subflow's end waits up to a second for the heartbeat thread."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    if _api_url():
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def settle_run_history(since: datetime, timeout: float = 20.0) -> None:

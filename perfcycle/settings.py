@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         description="On a Prefect server: split each stage's documents into this many render-documents runs, "
         "taken by any worker of the pool (the output folder must be shared by the workers).",
     )
+    document_shares_from: int = Field(
+        default=200,
+        ge=1,
+        description="Fewest documents a stage must have to split them in shares; fewer are written by the stage "
+        "itself (starting a run on a worker costs seconds).",
+    )
     submissions_dir: Path | None = Field(
         default=None,
         description="Where `perfcycle submit` files department forms when no stage has recorded a folder yet.",

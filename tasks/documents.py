@@ -21,9 +21,11 @@ from perfcycle.documents.catalog import (
     STAGE_DOCUMENTS,
     DocumentKind,
     GeneratedDocument,
+    RenderJob,
+    fans_out,
     plan_documents,
     render_jobs,
-    write_documents,
+    write_planned,
 )
 from perfcycle.faults import checkpoint
 from perfcycle.settings import get_settings
@@ -49,12 +51,15 @@ def write_and_record(
 
     New or changed documents are audited in one batch, in the order they were written."""
     cycle = get_cycle(session, cycle_id)
-    folder = Path(out_dir or get_settings().output_dir)
-    shares = get_settings().document_shares
-    if shares > 1 and kinds and kinds == STAGE_DOCUMENTS.get(kinds[0].stage) and deployment.id is not None:
-        generated = render_on_workers(session, cycle, folder, kinds, shares)
+    settings = get_settings()
+    folder = Path(out_dir or settings.output_dir)
+    planned = plan_documents(session, cycle, folder, kinds)
+    whole_stage = bool(kinds) and kinds == STAGE_DOCUMENTS.get(kinds[0].stage)
+    on_server = whole_stage and deployment.id is not None
+    if on_server and fans_out(len(planned), settings.document_shares, settings.document_shares_from):
+        generated = render_on_workers(cycle, folder, planned, settings.document_shares)
     else:
-        generated = write_documents(session, cycle, folder, kinds, workers=workers)
+        generated = write_planned(planned, workers=workers)
     existing = {
         (d.kind, d.subject): d for d in session.exec(select(Document).where(Document.cycle_id == cycle_id)).all()
     }
@@ -73,17 +78,16 @@ def write_and_record(
 
 
 def render_on_workers(
-    session: Session, cycle: Cycle, folder: Path, kinds: tuple[DocumentKind, ...], shares: int
+    cycle: Cycle, folder: Path, planned: list[tuple[DocumentKind, RenderJob]], shares: int
 ) -> list[GeneratedDocument]:
-    """Split the stage's documents in `shares` render-documents runs that any worker of the pool takes.
+    """Split the stage's planned documents in `shares` render-documents runs that any worker of the pool takes.
 
     Each run plans the same documents from the records and writes every `shares`-th one; the files are then
     read back here, so the recorded sha256 is that of the bytes on the shared folder."""
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
-    planned = plan_documents(session, cycle, folder, kinds)
-    stage = kinds[0].stage
+    stage = planned[0][0].stage
     assert cycle.id is not None
     parameters = [
         {"cycle_id": cycle.id, "stage": stage, "out_dir": str(folder), "share": share, "shares": shares}

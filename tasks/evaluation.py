@@ -9,11 +9,11 @@ from typing import Any
 from prefect import task
 from sqlmodel import select
 
-from models import Department, Evaluation, Indicator, MonitoringRecord, Project, session_scope
+from models import Department, Evaluation, Indicator, MonitoringRecord, session_scope
 from perfcycle.rules.scoring import IndicatorInput, grade_for, is_inflated, project_score, weighted_score
 from perfcycle.rules.selection import propose_department_evaluation
 from tasks.artifacts import publish_table
-from tasks.common import cycle_policy, get_cycle, projects_of
+from tasks.common import ProjectRow, columns, cycle_policy, get_cycle, projects_of
 
 
 def _evaluations(session: Any, cycle_id: int, kind: str) -> dict[tuple[str, str], Evaluation]:
@@ -29,16 +29,21 @@ def score_self_evaluations(cycle_id: int) -> dict[str, Any]:
         policy = cycle_policy(cycle)
         projects = projects_of(session, cycle.year)
         indicators: dict[int, list[IndicatorInput]] = defaultdict(list)
-        for ind in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id)):
-            indicators[ind.project_id].append(
-                IndicatorInput(ind.level1, ind.operator, ind.target_value, ind.actual, ind.achievement, ind.weight)
-            )
-        year_end = {
-            r.project_id: r.spent_fen
-            for r in session.exec(
-                select(MonitoringRecord).where(MonitoringRecord.cycle_id == cycle_id, MonitoringRecord.quarter == "Q4")
-            )
-        }
+        for project_id, *fields in session.exec(
+            select(
+                *columns(
+                    Indicator, "project_id", "level1", "operator", "target_value", "actual", "achievement", "weight"
+                )
+            ).where(Indicator.cycle_id == cycle_id)
+        ):
+            indicators[project_id].append(IndicatorInput(*fields))
+        year_end = dict(
+            session.exec(
+                select(MonitoringRecord.project_id, MonitoringRecord.spent_fen).where(
+                    MonitoringRecord.cycle_id == cycle_id, MonitoringRecord.quarter == "Q4"
+                )
+            ).all()
+        )
         existing = _evaluations(session, cycle_id, "self")
         departments = {d.id: d for d in session.exec(select(Department))}
         threshold = policy.self_evaluation.inflation_flag_points
@@ -126,7 +131,7 @@ def grade_department_evaluations(cycle_id: int) -> dict[str, Any]:
             project = by_code.get(evaluation.object_code)
             if project is not None:
                 evaluated_departments.add(project.department_id)
-        per_department: dict[int, list[Project]] = defaultdict(list)
+        per_department: dict[int, list[ProjectRow]] = defaultdict(list)
         for project in projects:
             per_department[project.department_id].append(project)
         departments = {d.id: d for d in session.exec(select(Department))}

@@ -34,7 +34,7 @@ def assess_ex_ante(cycle_id: int) -> dict[str, Any]:
         units: set[int] = set()
         amount = cut = 0
         for project in in_scope:
-            assessment = assessments.get(project.id)  # type: ignore[arg-type]
+            assessment = assessments.get(project.id)
             if assessment is None:
                 unassessed.append(project.code)
                 continue

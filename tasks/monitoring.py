@@ -13,8 +13,12 @@ from models import Department, DepartmentLight, MonitoringRecord, WarningNotice,
 from perfcycle.rules.lights import LIGHT_LABELS, LIGHT_ORDER, ProjectQuarter, department_light, project_light
 from perfcycle.stages import QUARTERS
 from tasks.artifacts import publish_table
-from tasks.common import cycle_policy, get_cycle, projects_of
+from tasks.common import columns, cycle_policy, get_cycle, projects_of, update_by_id
 
+LIGHT_FIELDS = ("execution_progress", "execution_light", "target_light", "light")
+RECORD_COLUMNS = columns(
+    MonitoringRecord, "id", "project_id", "spent_fen", "target_progress", "likelihood", *LIGHT_FIELDS
+)
 QUARTER_END = {"Q1": (3, 31), "Q2": (6, 30), "Q3": (9, 30), "Q4": (12, 31)}
 NOTICE_AFTER_DAYS = 10
 
@@ -33,21 +37,21 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
         policy = cycle_policy(cycle).monitoring
         projects = {p.id: p for p in projects_of(session, cycle.year)}
         records = session.exec(
-            select(MonitoringRecord).where(MonitoringRecord.cycle_id == cycle_id, MonitoringRecord.quarter == quarter)
+            select(*RECORD_COLUMNS).where(MonitoringRecord.cycle_id == cycle_id, MonitoringRecord.quarter == quarter)
         )
         by_department: dict[int, list[ProjectQuarter]] = defaultdict(list)
-        for record in records:
-            project = projects.get(record.project_id)
+        changed: list[dict[str, Any]] = []
+        for record_id, project_id, spent_fen, target_progress, likelihood, *current in records:
+            project = projects.get(project_id)
             if project is None:
                 continue
-            item = ProjectQuarter(project.budget_fen, record.spent_fen, record.target_progress, record.likelihood)
+            item = ProjectQuarter(project.budget_fen, spent_fen, target_progress, likelihood)
             result = project_light(item, quarter, policy)
-            record.execution_progress = result.execution_progress
-            record.execution_light = result.execution_light
-            record.target_light = result.target_light
-            record.light = result.light
-            session.add(record)
+            lights = (result.execution_progress, result.execution_light, result.target_light, result.light)
+            if tuple(current) != lights:
+                changed.append({"id": record_id, **dict(zip(LIGHT_FIELDS, lights, strict=True))})
             by_department[project.department_id].append(item)
+        update_by_id(session, MonitoringRecord, changed)
         existing = {
             d.department_id: d
             for d in session.exec(

@@ -5,16 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import task
 from sqlmodel import select
 
-from models import Department, Indicator, Project, TargetReview, now, session_scope
+from models import Department, Indicator, TargetReview, now, session_scope
 from perfcycle.rules.targets import TargetIndicator, check_targets
 from tasks.approvals import decide_gate
 from tasks.artifacts import publish_table
-from tasks.common import cycle_policy, get_cycle, projects_of
+from tasks.common import ProjectRow, columns, cycle_policy, get_cycle, projects_of
+
+#: What a department's targets gate decides on, per indicator.
+DIGEST_COLUMNS = columns(
+    Indicator, "project_id", "level1", "level2", "name", "operator", "target_value", "target_text", "unit", "weight"
+)
 
 
 @task(name="review-targets")
@@ -24,9 +30,13 @@ def review_targets(cycle_id: int) -> dict[str, Any]:
         cycle = get_cycle(session, cycle_id)
         policy = cycle_policy(cycle)
         projects = projects_of(session, cycle.year)
-        indicators: dict[int, list[Indicator]] = defaultdict(list)
-        for ind in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id)):
-            indicators[ind.project_id].append(ind)
+        indicators: dict[int, list[TargetIndicator]] = defaultdict(list)
+        for project_id, *fields in session.exec(
+            select(*columns(Indicator, "project_id", "level1", "operator", "target_value", "unit", "name")).where(
+                Indicator.cycle_id == cycle_id
+            )
+        ):
+            indicators[project_id].append(TargetIndicator(*fields))
         reviews = {r.project_id: r for r in session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id))}
         departments = {d.id: d for d in session.exec(select(Department))}
         returned: list[dict[str, Any]] = []
@@ -34,9 +44,7 @@ def review_targets(cycle_id: int) -> dict[str, Any]:
         for project in projects:
             assert project.id is not None
             review = reviews.get(project.id) or TargetReview(cycle_id=cycle_id, project_id=project.id, status="missing")
-            items = [
-                TargetIndicator(i.level1, i.operator, i.target_value, i.unit, i.name) for i in indicators[project.id]
-            ]
+            items = indicators[project.id]
             reasons = check_targets(project.type, items, policy.targets)
             if review.status == "returned" and not reasons:
                 # Returned by the coordinator: it stays returned until the department resubmits
@@ -90,9 +98,9 @@ def approve_targets(cycle_id: int) -> dict[str, Any]:
             if project is not None:
                 by_department[project.department_id].append(review)
         departments = {d.id: d for d in session.exec(select(Department))}
-        indicators: dict[int, list[Indicator]] = defaultdict(list)
-        for indicator in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id)):
-            indicators[indicator.project_id].append(indicator)
+        indicators: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+        for project_id, *fields in session.exec(select(*DIGEST_COLUMNS).where(Indicator.cycle_id == cycle_id)):
+            indicators[project_id].append(tuple(str(f) for f in fields))
         waiting: list[str] = []
         returned: list[str] = []
         approved_projects = 0
@@ -124,22 +132,8 @@ def approve_targets(cycle_id: int) -> dict[str, Any]:
 
 
 def targets_digest(
-    projects: dict[int | None, Project], reviews: list[TargetReview], indicators: dict[int, list[Indicator]]
+    projects: Mapping[int, ProjectRow], reviews: list[TargetReview], indicators: dict[int, list[tuple[str, ...]]]
 ) -> str:
-    """sha256 of a department's indicators as submitted: what its targets gate decides on."""
-    rows = sorted(
-        (
-            projects[r.project_id].code,
-            i.level1,
-            i.level2,
-            i.name,
-            i.operator,
-            str(i.target_value),
-            i.target_text,
-            i.unit,
-            str(i.weight),
-        )
-        for r in reviews
-        for i in indicators[r.project_id]
-    )
+    """sha256 of a department's indicators as submitted (DIGEST_COLUMNS as text): what its targets gate decides on."""
+    rows = sorted((projects[r.project_id].code, *fields) for r in reviews for fields in indicators[r.project_id])
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()

@@ -258,6 +258,12 @@ def shutdown_pool() -> None:
             _pool = None
 
 
+def fans_out(documents: int, shares: int, shares_from: int) -> bool:
+    """Whether a stage's documents go to the workers in shares: only when there are several shares and enough
+    documents (`shares_from`) to pay for starting a run on a worker for each."""
+    return shares > 1 and documents >= shares_from
+
+
 def render_workers() -> int:
     """How many processes render documents: PERFCYCLE_RENDER_WORKERS, else one per core."""
     configured = get_settings().render_workers
@@ -349,7 +355,13 @@ def write_documents(
     """Write the given kinds of document of a cycle under out_dir/documents/<year>/<stage folder>.
 
     The contexts are read here, in order; the files are written by `render_jobs` (`workers` as there)."""
-    planned = plan_documents(session, cycle, out_dir, kinds)
+    return write_planned(plan_documents(session, cycle, out_dir, kinds), workers=workers)
+
+
+def write_planned(
+    planned: Sequence[tuple[DocumentKind, RenderJob]], *, workers: int | None = None
+) -> list[GeneratedDocument]:
+    """Write planned documents in order, each checkpointed once its file is in place."""
     generated: list[GeneratedDocument] = []
     digests = render_jobs([job for _kind, job in planned], workers)
     for (kind, job), sha in zip(planned, digests, strict=True):

@@ -132,3 +132,19 @@ def test_a_killed_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == -9, done.stderr
     assert len(done.stdout.split()) == 2  # both workers had started
+
+
+@pytest.mark.parametrize(
+    ("documents", "shares", "shares_from", "expected"),
+    [
+        (199, 2, 200, False),  # one short of the threshold: the stage writes its own
+        (200, 2, 200, True),
+        (500, 1, 200, False),  # one share is the stage itself
+        (0, 2, 1, False),
+        (1, 2, 1, True),  # the distributed test fans out every stage
+    ],
+)
+def test_a_stage_fans_out_only_with_several_shares_and_enough_documents(
+    documents: int, shares: int, shares_from: int, expected: bool
+) -> None:
+    assert catalog.fans_out(documents, shares, shares_from) is expected

@@ -47,6 +47,7 @@ def workers(tmp_path: Path) -> Iterator[tuple[PrefectServer, str, list[Path]]]:
             PERFCYCLE_DATABASE_URL=url,
             PERFCYCLE_OUTBOX_DIR=str(tmp_path / "distributed" / "outbox"),
             PERFCYCLE_DOCUMENT_SHARES=str(SHARES),
+            PERFCYCLE_DOCUMENT_SHARES_FROM="1",
             PREFECT_WORKER_QUERY_SECONDS="1",
             PREFECT_LOGGING_LEVEL="WARNING",
         )
