@@ -18,6 +18,9 @@ applied in exactly one place. Templates never format anything themselves; they w
                            line spacing; consecutive body lines are joined into one paragraph
 
 A leading backslash makes a line plain body text (``\\# not a title``).
+
+python-docx sets up the page, styles and footers once per process; each document's body is written as
+WordprocessingML text (`wordml`) into that skeleton, as the same XML python-docx would produce.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import os
+import posixpath
 import re
 import tempfile
 import zipfile
@@ -40,14 +45,15 @@ import jinja2.meta
 from docx import Document as open_docx
 from docx.document import Document
 from docx.enum.section import WD_ORIENT
-from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.image.image import Image as DocxImage
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docx.shared import Emu, Mm, Pt
 from docx.text.paragraph import Paragraph
 from pydantic import BaseModel
 
+from perfcycle.documents import wordml
 from perfcycle.documents.charts import CHART_WIDTH_MM, Chart, chart_png
 from perfcycle.settings import get_settings
 
@@ -65,6 +71,8 @@ CAPTION_SIZE = Pt(14)  # 4号, figure captions
 LINE_SPACING = Pt(28)
 TITLE_LINE_SPACING = Pt(36)
 INDENT_CHARS = 2
+RIGHT_INDENT_CHARS = 4  # 成文日期右空四字
+IMAGE_SPACE_BEFORE = Pt(6)
 
 PAGE_WIDTH = Mm(210)
 PAGE_HEIGHT = Mm(297)
@@ -75,7 +83,6 @@ MARGIN_RIGHT = Mm(26)
 FOOTER_DISTANCE = Mm(28)
 
 FALLBACK_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 # ---------------------------------------------------------------------------------------------- Jinja
@@ -209,7 +216,7 @@ def parse_markup(text: str) -> list[Block]:
     return blocks
 
 
-# ---------------------------------------------------------------------------------------------- docx
+# ---------------------------------------------------------------------------------------------- docx: the constant part
 
 
 _FONT_ATTRS = tuple(qn(attr) for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"))
@@ -217,10 +224,8 @@ _VAL = qn("w:val")
 
 
 def _set_run_font(run: Any, font: str, size: Pt, bold: bool = False) -> None:
-    """The run's font in every script slot (w:ascii, w:hAnsi, w:eastAsia, w:cs), size and weight.
-
-    Built as one w:rPr element (the XML python-docx's font setters would write, in the same order): the
-    setters search the schema's successor list on every call, which dominated the rendering of tables."""
+    """The run's font in every script slot (w:ascii, w:hAnsi, w:eastAsia, w:cs), size and weight: the w:rPr
+    that `wordml.run_properties` writes for the body."""
     r = run._r
     old = r.rPr
     if old is not None:
@@ -248,118 +253,6 @@ def _set_style_font(style: Any, font: str, size: Pt, bold: bool = False) -> None
     rfonts = rpr.get_or_add_rFonts()
     for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
         rfonts.set(qn(attr), font)
-
-
-def _indent_chars(paragraph: Paragraph, chars: int, size: Pt) -> None:
-    """First-line indent in characters (w:firstLineChars) with a point fallback for other readers."""
-    paragraph.paragraph_format.first_line_indent = Pt(size.pt * chars)
-    ind = paragraph._p.get_or_add_pPr().get_or_add_ind()
-    ind.set(qn("w:firstLineChars"), str(chars * 100))
-
-
-def _outline_level(paragraph: Paragraph, level: int) -> None:
-    ppr = paragraph._p.get_or_add_pPr()
-    element = OxmlElement("w:outlineLvl")
-    element.set(qn("w:val"), str(level))
-    ppr.append(element)
-
-
-def _fixed_spacing(paragraph: Paragraph, spacing: Pt) -> None:
-    fmt = paragraph.paragraph_format
-    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
-    fmt.line_spacing = spacing
-    fmt.space_before = Pt(0)
-    fmt.space_after = Pt(0)
-
-
-def _paragraph(doc: Document, text: str, font: str, size: Pt, *, bold: bool = False) -> Paragraph:
-    paragraph = doc.add_paragraph()
-    _fixed_spacing(paragraph, LINE_SPACING)
-    if text:
-        _set_run_font(paragraph.add_run(text), font, size, bold)
-    return paragraph
-
-
-def _add_image(doc: Document, block: Block, images: Mapping[str, bytes]) -> None:
-    """The picture centred on its own line (single spacing: a fixed line height would clip it), then the caption."""
-    if block.ref not in images:
-        known = "、".join(sorted(images)) or "（无）"
-        raise ValueError(f"图片「{block.ref}」没有提供；可用: {known}")
-    paragraph = doc.add_paragraph()
-    fmt = paragraph.paragraph_format
-    fmt.line_spacing_rule = WD_LINE_SPACING.SINGLE
-    fmt.space_before = Pt(6)
-    fmt.space_after = Pt(0)
-    fmt.first_line_indent = Pt(0)
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    paragraph.add_run().add_picture(io.BytesIO(images[block.ref]), width=Mm(CHART_WIDTH_MM))
-    doc_pr = paragraph._p.find(".//" + qn("wp:docPr"))
-    if doc_pr is not None:
-        doc_pr.set("descr", block.text or block.ref)
-    if block.text:
-        caption = _paragraph(doc, block.text, BODY_FONT, CAPTION_SIZE)
-        caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
-
-
-def _add_block(doc: Document, block: Block, images: Mapping[str, bytes]) -> None:
-    if block.kind == "image":
-        _add_image(doc, block, images)
-    elif block.kind == "title":
-        paragraph = _paragraph(doc, block.text, TITLE_FONT, TITLE_SIZE)
-        _fixed_spacing(paragraph, TITLE_LINE_SPACING)
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _outline_level(paragraph, 0)
-        _paragraph(doc, "", BODY_FONT, BODY_SIZE)  # 标题下空一行
-    elif block.kind in ("h1", "h2", "h3"):
-        font = {"h1": HEADING1_FONT, "h2": HEADING2_FONT, "h3": BODY_FONT}[block.kind]
-        paragraph = _paragraph(doc, block.text, font, BODY_SIZE)
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        _indent_chars(paragraph, INDENT_CHARS, BODY_SIZE)
-        _outline_level(paragraph, {"h1": 1, "h2": 2, "h3": 3}[block.kind])
-    elif block.kind == "addressee":
-        paragraph = _paragraph(doc, block.text, BODY_FONT, BODY_SIZE)
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT
-    elif block.kind == "right":
-        paragraph = _paragraph(doc, block.text, BODY_FONT, BODY_SIZE)
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        paragraph.paragraph_format.right_indent = Pt(BODY_SIZE.pt * 4)  # 成文日期右空四字
-    elif block.kind == "table":
-        _add_table(doc, block.rows)
-    else:
-        paragraph = _paragraph(doc, block.text, BODY_FONT, BODY_SIZE)
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        _indent_chars(paragraph, INDENT_CHARS, BODY_SIZE)
-
-
-def _cell_ppr() -> Any:
-    """<w:pPr> of a table cell's paragraph: no space before/after, no first-line indent, centred."""
-    ppr = OxmlElement("w:pPr")
-    spacing = OxmlElement("w:spacing")
-    spacing.set(qn("w:before"), "0")
-    spacing.set(qn("w:after"), "0")
-    ind = OxmlElement("w:ind")
-    ind.set(qn("w:firstLine"), "0")
-    jc = OxmlElement("w:jc")
-    jc.set(_VAL, "center")
-    ppr.extend((spacing, ind, jc))
-    return ppr
-
-
-def _add_table(doc: Document, rows: list[list[str]]) -> None:
-    width = max(len(r) for r in rows)
-    table = doc.add_table(rows=len(rows), cols=width)
-    table.style = doc.styles["Table Grid"]
-    table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    # Row by row: table.cell(r, c) re-walks the whole grid on every call, quadratic in the table size.
-    for r, (row, values) in enumerate(zip(table.rows, rows, strict=True)):
-        for c, cell in enumerate(row.cells):
-            paragraph = cell.paragraphs[0]
-            paragraph._p.insert(0, _cell_ppr())  # centred, no indent, no spacing
-            text = values[c] if c < len(values) else ""
-            if text:
-                _set_run_font(paragraph.add_run(text), BODY_FONT, TABLE_SIZE, bold=r == 0)
-    # A short empty paragraph after the table so two tables never merge and body text keeps its distance.
-    _paragraph(doc, "", BODY_FONT, BODY_SIZE)
 
 
 def _page_number(paragraph: Paragraph) -> None:
@@ -408,6 +301,176 @@ def _setup(doc: Document) -> None:
     _page_number(even)
 
 
+_DOCUMENT_PART = "word/document.xml"
+_CORE_PART = "docProps/core.xml"
+_DOCUMENT_RELS = "word/_rels/document.xml.rels"
+_CONTENT_TYPES = "[Content_Types].xml"
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    """What every document shares: the parts of python-docx's default template set up by `_setup`, in the order
+    python-docx saves them, with the document.xml around the body and the facts the body is laid out with."""
+
+    parts: tuple[tuple[str, bytes | wordml.Deflated], ...]
+    head: str  # document.xml up to and including <w:body>
+    tail: str  # the w:sectPr, </w:body></w:document>
+    rels: str
+    content_types: str
+    media_at: int  # python-docx saves the image parts after the part of the document's last relationship
+    used_rids: frozenset[str]
+    table_style: str
+    block_width: int  # EMU between the margins
+
+    def entries(self, document: bytes, core: bytes, media: _Media) -> list[tuple[str, bytes | wordml.Deflated]]:
+        """The parts of one document, the media parts in their place."""
+        replaced: dict[str, bytes] = {_DOCUMENT_PART: document, _CORE_PART: core}
+        if media.parts:
+            replaced[_DOCUMENT_RELS] = self.rels.replace(
+                "</Relationships>", "".join(media.relationships) + "</Relationships>"
+            ).encode("utf-8")
+            replaced[_CONTENT_TYPES] = _with_defaults(self.content_types, media.content_types).encode("utf-8")
+        entries = [(name, replaced.get(name, data)) for name, data in self.parts]
+        entries[self.media_at : self.media_at] = media.parts
+        return entries
+
+
+_DEFAULT = re.compile(r'<Default Extension="([^"]*)"[^>]*/>')
+
+
+def _with_defaults(content_types: str, added: Mapping[str, str]) -> str:
+    """[Content_Types].xml with a Default for each added extension, the Defaults sorted as python-docx writes them."""
+    defaults = {match[1]: match[0] for match in _DEFAULT.finditer(content_types)}
+    for extension, content_type in added.items():
+        defaults.setdefault(extension, wordml.default_content_type(extension, content_type))
+    first = content_types.index("<Default ")
+    others = _DEFAULT.sub("", content_types)
+    return others[:first] + "".join(defaults[e] for e in sorted(defaults)) + others[first:]
+
+
+@lru_cache(maxsize=1)
+def _skeleton() -> _Skeleton:
+    """The default template with the page, styles, footers and settings of the official format, saved once."""
+    doc = open_docx()
+    _setup(doc)
+    section = doc.sections[-1]
+    assert section.page_width is not None and section.left_margin is not None and section.right_margin is not None
+    table_style = doc.styles["Table Grid"].style_id
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        parts = [(info.filename, archive.read(info.filename)) for info in archive.infolist()]
+    files = dict(parts)
+    document = files[_DOCUMENT_PART].decode("utf-8")
+    body = document.index("<w:body>") + len("<w:body>")
+    rels = files[_DOCUMENT_RELS].decode("utf-8")
+    targets = re.findall(r'<Relationship [^>]*Target="([^"]*)"', rels)
+    names = [name for name, _data in parts]
+    media_at = names.index(posixpath.normpath(posixpath.join("word", targets[-1]))) + 1
+    return _Skeleton(
+        parts=tuple((name, wordml.Deflated.of(data)) for name, data in parts),
+        head=document[:body],
+        tail=document[body:],
+        rels=rels,
+        content_types=files[_CONTENT_TYPES].decode("utf-8"),
+        media_at=media_at,
+        used_rids=frozenset(re.findall(r'<Relationship Id="([^"]*)"', rels)),
+        table_style=table_style,
+        block_width=section.page_width - section.left_margin - section.right_margin,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- docx: the body
+
+
+def _run_properties(font: str, size: Pt, bold: bool = False) -> str:
+    return wordml.run_properties(font, round(size.pt * 2), bold)  # half-points
+
+
+_INDENT = wordml.first_line_indent(Pt(BODY_SIZE.pt * INDENT_CHARS).twips, INDENT_CHARS)
+_BLANK_LINE = wordml.paragraph(wordml.exact_spacing(LINE_SPACING.twips))  # under the title, after a table
+_CELL = wordml.spacing(before=0, after=0) + wordml.first_line_indent(0) + wordml.justification("center")
+_HEADINGS = {"h1": (HEADING1_FONT, 1), "h2": (HEADING2_FONT, 2), "h3": (BODY_FONT, 3)}
+
+
+def _text_paragraph(
+    text: str, properties: str, font: str = BODY_FONT, size: Pt = BODY_SIZE, line: Pt = LINE_SPACING
+) -> str:
+    """A paragraph at a fixed line height, its text (if any) in one run of `font` at `size`."""
+    content = wordml.run(text, _run_properties(font, size)) if text else ""
+    return wordml.paragraph(wordml.exact_spacing(line.twips) + properties, content)
+
+
+def _block_xml(block: Block, media: _Media, skeleton: _Skeleton) -> str:
+    """The WordprocessingML of one block of the markup."""
+    if block.kind == "image":
+        # Single spacing: a fixed line height would clip the picture.
+        centred = wordml.single_spacing(IMAGE_SPACE_BEFORE.twips) + wordml.first_line_indent(0)
+        picture = wordml.paragraph(centred + wordml.justification("center"), media.picture_run(block))
+        if not block.text:
+            return picture
+        return picture + _text_paragraph(block.text, wordml.justification("center"), size=CAPTION_SIZE)
+    if block.kind == "title":
+        centred = wordml.justification("center") + wordml.outline_level(0)
+        return _text_paragraph(block.text, centred, TITLE_FONT, TITLE_SIZE, TITLE_LINE_SPACING) + _BLANK_LINE
+    if block.kind in _HEADINGS:
+        font, level = _HEADINGS[block.kind]
+        return _text_paragraph(block.text, _INDENT + wordml.justification("both") + wordml.outline_level(level), font)
+    if block.kind == "addressee":
+        return _text_paragraph(block.text, wordml.justification("left"))
+    if block.kind == "right":
+        indent = wordml.right_indent(Pt(BODY_SIZE.pt * RIGHT_INDENT_CHARS).twips)
+        return _text_paragraph(block.text, indent + wordml.justification("right"))
+    if block.kind == "table":
+        return _table_xml(block.rows, skeleton) + _BLANK_LINE  # two tables never merge, body text keeps its distance
+    return _text_paragraph(block.text, _INDENT + wordml.justification("both"))
+
+
+def _table_xml(rows: list[list[str]], skeleton: _Skeleton) -> str:
+    """A centred Table Grid table sharing the type area evenly; 小4号 text centred in the cells, the header bold."""
+    return wordml.table(
+        rows,
+        style_id=skeleton.table_style,
+        col_width=Emu(skeleton.block_width // max(len(r) for r in rows)).twips,
+        cell_properties=_CELL,
+        header=_run_properties(BODY_FONT, TABLE_SIZE, bold=True),
+        body=_run_properties(BODY_FONT, TABLE_SIZE),
+    )
+
+
+class _Media:
+    """The pictures of one document: a part per distinct image, numbered and related in order of first use."""
+
+    def __init__(self, images: Mapping[str, bytes], used_rids: frozenset[str]) -> None:
+        self._images = images
+        self._free_rids = (rid for n in itertools.count(1) if (rid := f"rId{n}") not in used_rids)
+        self._related: dict[bytes, tuple[str, DocxImage]] = {}
+        self._shapes = 0
+        self.parts: list[tuple[str, bytes]] = []
+        self.relationships: list[str] = []
+        self.content_types: dict[str, str] = {}
+
+    def picture_run(self, block: Block) -> str:
+        """The run showing the block's picture `CHART_WIDTH_MM` wide, described by its caption."""
+        if block.ref not in self._images:
+            known = "、".join(sorted(self._images)) or "（无）"
+            raise ValueError(f"图片「{block.ref}」没有提供；可用: {known}")
+        blob = self._images[block.ref]
+        if blob not in self._related:
+            image = DocxImage.from_blob(blob)
+            rid, target = next(self._free_rids), f"media/image{len(self._related) + 1}.{image.ext}"
+            self._related[blob] = (rid, image)
+            self.parts.append((f"word/{target}", blob))
+            self.relationships.append(wordml.image_relationship(rid, target))
+            self.content_types.setdefault(image.ext, image.content_type)
+        rid, image = self._related[blob]
+        cx, cy = image.scaled_dimensions(Mm(CHART_WIDTH_MM), None)
+        self._shapes += 1
+        return wordml.picture_run(
+            shape_id=self._shapes, rid=rid, filename=image.filename, cx=cx, cy=cy, descr=block.text or block.ref
+        )
+
+
 def document_stamp(context: BaseModel) -> dt.datetime:
     """A fixed creation time derived from the context (never now()), so output is reproducible:
     the context's `issued_on` date if it has one, else 31 December of its `year`."""
@@ -431,35 +494,22 @@ def build_docx(
     """The bytes of a .docx laid out from markup text; identical input gives identical bytes.
 
     `images` maps the names used by image lines (`![图题](name)`) to PNG bytes."""
-    doc = open_docx()
-    _setup(doc)
+    skeleton = _skeleton()
     blocks = parse_markup(markup)
-    for block in blocks:
-        _add_block(doc, block, images or {})
-    props = doc.core_properties
-    props.title = title or next((b.text for b in blocks if b.kind == "title"), "")
-    props.author = author or get_settings().district
-    props.last_modified_by = props.author
-    props.comments = ""
-    props.revision = 1
-    props.created = stamp
-    props.modified = stamp
-    props.last_printed = stamp
-    buffer = io.BytesIO()
-    doc.save(buffer)
-    return normalize_zip(buffer.getvalue())
+    media = _Media(images or {}, skeleton.used_rids)
+    body = "".join([_block_xml(block, media, skeleton) for block in blocks])
+    document = wordml.check_chars(skeleton.head + body + skeleton.tail).encode("utf-8")
+    author = author or get_settings().district
+    core = wordml.core_properties(
+        title=title or next((b.text for b in blocks if b.kind == "title"), ""), author=author, stamp=stamp
+    )
+    return wordml.write_zip(skeleton.entries(document, core, media))
 
 
 def normalize_zip(data: bytes) -> bytes:
     """Rewrite an OOXML zip with fixed entry timestamps, so the same content gives the same bytes."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            dst.writestr(entry, src.read(info.filename))
-    return out.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        return wordml.write_zip((info.filename, src.read(info.filename)) for info in src.infolist())
 
 
 def atomic_write(path: Path, data: bytes) -> str:

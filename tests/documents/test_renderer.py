@@ -3,32 +3,53 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import struct
+import subprocess
+import sys
 import zipfile
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docx import Document
+from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.shared import Emu, Mm, Pt, Twips
+from lxml import etree
 from pydantic import BaseModel
 
-from perfcycle.documents import TEMPLATES
+from perfcycle.documents import TEMPLATES, renderer
 from perfcycle.documents.naming import safe_filename, safe_path
 from perfcycle.documents.renderer import (
     BODY_FONT,
+    BODY_SIZE,
+    CAPTION_SIZE,
+    CHART_WIDTH_MM,
     HEADING1_FONT,
     HEADING2_FONT,
+    INDENT_CHARS,
+    LINE_SPACING,
+    TABLE_SIZE,
     TITLE_FONT,
+    TITLE_LINE_SPACING,
+    TITLE_SIZE,
+    Block,
     build_docx,
     cn_num,
     docx_text,
+    normalize_zip,
     parse_markup,
     render_docx,
     render_text,
     template_variables,
 )
-from perfcycle.settings import get_settings
+from perfcycle.settings import PROJECT_ROOT, get_settings
 
 MARKUP = """# 关于测试区2024年区级预算绩效管理工作开展情况的说明
 
@@ -171,6 +192,263 @@ def test_render_docx_from_template(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert not (tmp_path / "bad.docx").exists()
     finally:
         get_settings.cache_clear()
+
+
+# ---------------------------------------------------------------------------------------------- docx writer
+
+
+def _png(width: int, height: int, dpi: int | None = None) -> bytes:
+    """A grey PNG of the given size, with a pHYs chunk when `dpi` is given."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    density = round(dpi / 0.0254) if dpi else 0
+    phys = chunk(b"pHYs", struct.pack(">IIB", density, density, 1)) if dpi else b""
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + phys + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _zipfile_normalized(data: bytes) -> bytes:
+    """An OOXML zip rewritten by zipfile with fixed timestamps (what the renderer's zips must equal)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o600 << 16
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
+
+
+def _parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        return {info.filename: archive.read(info.filename) for info in archive.infolist()}
+
+
+def _c14n(xml: bytes) -> bytes:
+    return etree.tostring(etree.fromstring(xml), method="c14n")
+
+
+def _reference_paragraph(doc: Any, text: str, font: str, size: Pt, line: Pt = LINE_SPACING) -> Any:
+    paragraph = doc.add_paragraph()
+    fmt = paragraph.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = line
+    fmt.space_before = Pt(0)
+    fmt.space_after = Pt(0)
+    if text:
+        renderer._set_run_font(paragraph.add_run(text), font, size)
+    return paragraph
+
+
+def _reference_indent_and_level(paragraph: Any, level: int | None) -> None:
+    paragraph.paragraph_format.first_line_indent = Pt(BODY_SIZE.pt * INDENT_CHARS)
+    ppr = paragraph._p.get_or_add_pPr()
+    ppr.get_or_add_ind().set(qn("w:firstLineChars"), str(INDENT_CHARS * 100))
+    if level is not None:
+        outline = OxmlElement("w:outlineLvl")
+        outline.set(qn("w:val"), str(level))
+        ppr.append(outline)
+
+
+def _reference_block(doc: Any, block: Block, images: Mapping[str, bytes]) -> None:
+    """One block laid out with python-docx's element API, as the renderer laid it out before writing XML."""
+    center, justify = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.JUSTIFY
+    if block.kind == "image":
+        paragraph = doc.add_paragraph()
+        fmt = paragraph.paragraph_format
+        fmt.line_spacing_rule = WD_LINE_SPACING.SINGLE
+        fmt.space_before = Pt(6)
+        fmt.space_after = Pt(0)
+        fmt.first_line_indent = Pt(0)
+        paragraph.alignment = center
+        paragraph.add_run().add_picture(io.BytesIO(images[block.ref]), width=Mm(CHART_WIDTH_MM))
+        paragraph._p.find(".//" + qn("wp:docPr")).set("descr", block.text or block.ref)
+        if block.text:
+            _reference_paragraph(doc, block.text, BODY_FONT, CAPTION_SIZE).alignment = center
+    elif block.kind == "title":
+        paragraph = _reference_paragraph(doc, block.text, TITLE_FONT, TITLE_SIZE, TITLE_LINE_SPACING)
+        paragraph.alignment = center
+        outline = OxmlElement("w:outlineLvl")
+        outline.set(qn("w:val"), "0")
+        paragraph._p.get_or_add_pPr().append(outline)
+        _reference_paragraph(doc, "", BODY_FONT, BODY_SIZE)
+    elif block.kind in ("h1", "h2", "h3"):
+        font = {"h1": HEADING1_FONT, "h2": HEADING2_FONT, "h3": BODY_FONT}[block.kind]
+        paragraph = _reference_paragraph(doc, block.text, font, BODY_SIZE)
+        paragraph.alignment = justify
+        _reference_indent_and_level(paragraph, int(block.kind[1]))
+    elif block.kind == "addressee":
+        _reference_paragraph(doc, block.text, BODY_FONT, BODY_SIZE).alignment = WD_ALIGN_PARAGRAPH.LEFT
+    elif block.kind == "right":
+        paragraph = _reference_paragraph(doc, block.text, BODY_FONT, BODY_SIZE)
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        paragraph.paragraph_format.right_indent = Pt(BODY_SIZE.pt * 4)
+    elif block.kind == "table":
+        width = max(len(r) for r in block.rows)
+        table = doc.add_table(rows=len(block.rows), cols=width)
+        table.style = doc.styles["Table Grid"]
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        for r, values in enumerate(block.rows):
+            for c in range(width):
+                paragraph = table.cell(r, c).paragraphs[0]
+                fmt = paragraph.paragraph_format
+                fmt.space_before = Pt(0)
+                fmt.space_after = Pt(0)
+                fmt.first_line_indent = Pt(0)
+                paragraph.alignment = center
+                if c < len(values) and values[c]:
+                    renderer._set_run_font(paragraph.add_run(values[c]), BODY_FONT, TABLE_SIZE, bold=r == 0)
+        _reference_paragraph(doc, "", BODY_FONT, BODY_SIZE)
+    else:
+        paragraph = _reference_paragraph(doc, block.text, BODY_FONT, BODY_SIZE)
+        paragraph.alignment = justify
+        _reference_indent_and_level(paragraph, None)
+
+
+def _reference_docx(markup: str, *, author: str, images: Mapping[str, bytes]) -> bytes:
+    doc = Document()
+    renderer._setup(doc)
+    blocks = parse_markup(markup)
+    for block in blocks:
+        _reference_block(doc, block, images)
+    props = doc.core_properties
+    props.title = next((b.text for b in blocks if b.kind == "title"), "")
+    props.author = props.last_modified_by = author
+    props.comments = ""
+    props.revision = 1
+    props.created = props.modified = props.last_printed = renderer.FALLBACK_STAMP
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return _zipfile_normalized(buffer.getvalue())
+
+
+REFERENCE_MARKUP = """# 关于A&B<测试>单位的"绩效目标"审核意见
+
+> 主送：区财政局
+
+\\  前导空格的正文 & <w:t> "引号" 'x'
+接续一行。
+
+## 一、总体情况
+### （一）项目 & 资金
+#### 1. 第三级	带制表符
+|项目|金额|备注|
+|甲 & 乙|1.00|
+|<丙>||"引号"|
+||||
+
+|单列|
+
+![亮灯 & <分布>](lights)
+![](lights)
+![等级](grades)
+
+>> 测试区财政局
+>> 2024年12月31日
+"""
+
+
+def test_docx_is_the_xml_python_docx_lays_out() -> None:
+    images = {"lights": _png(96, 54, dpi=150), "grades": _png(40, 30)}
+    data = build_docx(REFERENCE_MARKUP, author="测试区", images=images)
+    reference = _reference_docx(REFERENCE_MARKUP, author="测试区", images=images)
+    new, old = _parts(data), _parts(reference)
+    assert list(new) == list(old)
+    assert _c14n(new["word/document.xml"]) == _c14n(old["word/document.xml"])
+    for name, content in old.items():
+        assert new[name] == content, name
+    assert data == reference
+
+
+def test_docx_escapes_text_and_attributes(tmp_path: Path) -> None:
+    markup = '# A & B <C> "D"\n\n正文 & <w:t> "引号" ]]>\n\n\\  前导空格\n\n|a&b|<c>|\n\n![图 & "题" <x>](p)\n'
+    data = build_docx(markup, images={"p": _png(8, 6)})
+    document = _parts(data)["word/document.xml"]
+    etree.fromstring(document)  # well-formed
+    assert b'A &amp; B &lt;C&gt; "D"' in document
+    assert b'descr="\xe5\x9b\xbe &amp; &quot;\xe9\xa2\x98&quot; &lt;x&gt;"' in document
+    assert '<w:t xml:space="preserve">  前导空格</w:t>'.encode() in document
+    path = tmp_path / "escaped.docx"
+    path.write_bytes(data)
+    doc = Document(str(path))
+    texts = [p.text for p in doc.paragraphs]
+    assert 'A & B <C> "D"' in texts and '正文 & <w:t> "引号" ]]>' in texts and "  前导空格" in texts
+    assert [c.text for c in doc.tables[0].rows[0].cells] == ["a&b", "<c>"]
+    assert doc.core_properties.title == 'A & B <C> "D"'
+    with pytest.raises(ValueError, match="XML compatible"):
+        build_docx("控制\x01字符")
+
+
+def test_docx_images_share_a_part_per_distinct_picture() -> None:
+    lights, grades = _png(300, 200, dpi=150), _png(100, 100)
+    data = build_docx("# 图\n\n![甲](a)\n![乙](b)\n![](a)\n", images={"a": lights, "b": grades})
+    parts = _parts(data)
+    assert [name for name in parts if name.startswith("word/media/")] == [
+        "word/media/image1.png",
+        "word/media/image2.png",
+    ]
+    assert parts["word/media/image1.png"] == lights and parts["word/media/image2.png"] == grades
+    assert parts["[Content_Types].xml"].count(b'<Default Extension="png" ContentType="image/png"/>') == 1
+    rels = parts["word/_rels/document.xml.rels"]
+    assert b'Target="media/image1.png"' in rels and b'Target="media/image2.png"' in rels
+    doc = Document(io.BytesIO(data))
+    shapes = doc.inline_shapes
+    assert len(shapes) == 3
+    assert {shape.width for shape in shapes} == {Mm(CHART_WIDTH_MM)}
+    assert abs(shapes[0].height / shapes[0].width - 200 / 300) < 1e-3
+    assert shapes[1].height == shapes[1].width
+    doc_prs = doc.element.body.findall(".//" + qn("wp:docPr"))
+    assert [(p.get("id"), p.get("descr")) for p in doc_prs] == [("1", "甲"), ("2", "乙"), ("3", "a")]
+    blips = [b.get(qn("r:embed")) for b in doc.element.body.iter(qn("a:blip"))]
+    assert blips[0] == blips[2] != blips[1]
+    captions = [p for p in doc.paragraphs if p.text in ("甲", "乙")]
+    assert [p.alignment for p in captions] == [WD_ALIGN_PARAGRAPH.CENTER] * 2
+    assert not any(name.startswith("word/media/") for name in _parts(build_docx("# 无图\n")))
+
+
+def test_docx_table_with_ragged_rows(tmp_path: Path) -> None:
+    path = tmp_path / "table.docx"
+    path.write_bytes(build_docx("|一|二|三|\n|1|\n|2||4|\n|5|6|7|8|\n\n正文\n"))
+    doc = Document(str(path))
+    table = doc.tables[0]
+    assert table.style is not None and table.style.name == "Table Grid"
+    assert table.alignment == WD_TABLE_ALIGNMENT.CENTER
+    cells = [[cell.text for cell in row.cells] for row in table.rows]
+    assert cells == [["一", "二", "三", ""], ["1", "", "", ""], ["2", "", "4", ""], ["5", "6", "7", "8"]]
+    section = doc.sections[0]
+    assert section.page_width is not None and section.left_margin is not None and section.right_margin is not None
+    type_area = section.page_width - section.left_margin - section.right_margin
+    assert [column.width for column in table.columns] == [Twips(Emu(type_area // 4).twips)] * 4
+    header, *rows = table.rows
+    assert all(run.bold and run.font.size == TABLE_SIZE for cell in header.cells for run in cell.paragraphs[0].runs)
+    assert all(run.bold is False for row in rows for cell in row.cells for run in cell.paragraphs[0].runs)
+    assert not rows[0].cells[1].paragraphs[0].runs  # an empty cell has no run
+    assert {cell.paragraphs[0].alignment for row in table.rows for cell in row.cells} == {WD_ALIGN_PARAGRAPH.CENTER}
+    after = doc.element.body[list(doc.element.body).index(table._tbl) + 1]
+    assert after.tag == qn("w:p") and not after.findall(qn("w:r"))  # the empty paragraph after the table
+    assert docx_text(path).split("\n") == ["一|二|三|", "1|||", "2||4|", "5|6|7|8", "", "正文"]
+
+
+def test_docx_bytes_are_the_same_in_a_fresh_process() -> None:
+    script = "import sys\nfrom perfcycle.documents.renderer import build_docx\nsys.stdout.buffer.write(build_docx(sys.stdin.read()))"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=MARKUP.encode(), env=env, capture_output=True, check=True, timeout=120
+    )
+    assert done.stdout == build_docx(MARKUP)
+
+
+def test_zip_writer_is_zipfiles_bytes() -> None:
+    source = io.BytesIO()
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>" * 500)
+        archive.writestr("word/media/image1.png", _png(20, 10))
+        archive.writestr("目录/空.xml", b"")
+    assert normalize_zip(source.getvalue()) == _zipfile_normalized(source.getvalue())
 
 
 # ---------------------------------------------------------------------------------------------- templates
