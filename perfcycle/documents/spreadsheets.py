@@ -4,23 +4,16 @@ department's 绩效目标申报表 — deterministic xlsx files (same records �
 from __future__ import annotations
 
 import datetime as dt
-import io
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
 from sqlmodel import Session, col, select
 
 from models.tables import BudgetRecommendation, Cycle, Department, DepartmentLight, Project
@@ -33,7 +26,8 @@ from perfcycle.documents.contexts import (
     TargetFormContext,
     quarter_light_chart,
 )
-from perfcycle.documents.renderer import atomic_write, normalize_zip
+from perfcycle.documents.renderer import atomic_write
+from perfcycle.documents.sheetml import CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS, policy_from_json
 from perfcycle.workbooks.formats import TARGETS
@@ -43,10 +37,61 @@ LIGHT_FILLS = {"red": "FFC7CE", "yellow": "FFEB9C", "green": "C6EFCE"}
 HEADER_FILL = "D9D9D9"
 FONT_NAME = "宋体"
 MONEY_FORMAT = "#,##0.00"
+DECIMAL_FORMAT = "0.00"
 PERCENT_FORMAT = "0.00%"
+AUTHOR = "perfcycle"
+CHART_SCALE = 0.64  # the chart PNG is drawn at 150 dpi; shown at 96 dpi screen pixels it prints at its size
 _CENT = Decimal("0.01")
 _THIN = Side(style="thin", color="000000")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_BOLD = Font(name=FONT_NAME, size=11, bold=True)
+_BODY_FONT = Font(name=FONT_NAME, size=11)
+_TITLE_FONT = Font(name=FONT_NAME, size=14, bold=True)
+_HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def _solid(color: str) -> PatternFill:
+    return PatternFill(fill_type="solid", start_color=color, end_color=color)
+
+
+def _body(
+    number_format: str = "General", alignment: Alignment | None = None, fill: PatternFill | None = None
+) -> CellStyle:
+    return CellStyle(_BODY_FONT, fill, _BORDER, alignment, number_format)
+
+
+#: Every cell style of the generated spreadsheets, by name (one style sheet serves all three).
+STYLES: dict[str, CellStyle] = {
+    "title": CellStyle(_TITLE_FONT, alignment=Alignment(horizontal="center", vertical="center")),
+    "header": CellStyle(_BOLD, _solid(HEADER_FILL), _BORDER, _HEADER_ALIGNMENT),
+    **{
+        f"header_{light}": CellStyle(_BOLD, _solid(color), _BORDER, _HEADER_ALIGNMENT)
+        for light, color in LIGHT_FILLS.items()
+    },
+    "list_header": CellStyle(_BOLD, _solid(HEADER_FILL), _BORDER),
+    "body": _body(),
+    "money": _body(MONEY_FORMAT),
+    "decimal": _body(DECIMAL_FORMAT),
+    "percent": _body(PERCENT_FORMAT),
+    "wrapped": _body(alignment=Alignment(wrap_text=True, vertical="center")),
+    "light": _body(alignment=Alignment(horizontal="center")),
+    **{
+        f"light_{light}": _body(alignment=Alignment(horizontal="center"), fill=_solid(color))
+        for light, color in LIGHT_FILLS.items()
+    },
+    **{f"count_{light}": CellStyle(fill=_solid(color)) for light, color in LIGHT_FILLS.items()},
+    "total_label": CellStyle(_BOLD, border=_BORDER, alignment=Alignment(horizontal="center")),
+    "total_money": CellStyle(_BOLD, border=_BORDER, number_format=MONEY_FORMAT),
+    "guide_title": CellStyle(_TITLE_FONT),
+    "guide_label": CellStyle(_BOLD),
+    "guide_text": CellStyle(alignment=Alignment(wrap_text=True, vertical="top")),
+}
+
+
+@cache
+def _styles() -> Stylesheet:
+    """The style sheet of `STYLES`, built once per process."""
+    return Stylesheet(STYLES)
 
 
 def _wan(fen: int) -> Decimal:
@@ -67,53 +112,27 @@ def _district(cycle: Cycle) -> str:
     return policy_from_json(cycle.policy_json).district if cycle.policy_json else ""
 
 
-def _sheet_header(ws: Worksheet, title: str, headers: list[str], widths: list[int]) -> None:
-    ws.append([title])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headers))
-    ws.cell(row=1, column=1).font = Font(name=FONT_NAME, size=14, bold=True)
-    ws.cell(row=1, column=1).alignment = Alignment(horizontal="center", vertical="center")
-    ws.row_dimensions[1].height = 28
-    ws.append(headers)
-    for index, width in enumerate(widths, start=1):
-        cell = ws.cell(row=2, column=index)
-        cell.font = Font(name=FONT_NAME, size=11, bold=True)
-        cell.fill = PatternFill(fill_type="solid", start_color=HEADER_FILL, end_color=HEADER_FILL)
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = _BORDER
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A3"
+def _titled_sheet(
+    name: str,
+    title: str,
+    headers: Sequence[str],
+    widths: Sequence[int],
+    *,
+    frozen: bool = True,
+    header_styles: Sequence[int] | None = None,
+) -> Sheet:
+    """A sheet with its title merged across row 1 and the column headers on row 2 (frozen above the body)."""
+    styles = _styles()
+    sheet = Sheet(name, widths, frozen_rows=2 if frozen else 0)
+    sheet.append([title], styles["title"], height=28)
+    sheet.merge(1, 1, len(headers))
+    sheet.append(headers, styles["header"] if header_styles is None else header_styles)
+    return sheet
 
 
-def _style_body(ws: Worksheet, first_row: int, last_row: int, columns: int) -> None:
-    """Thin borders and the body font (keeping a cell's bold) on a block of cells.
-
-    The style ids are looked up once and set on each cell's style array: assigning `cell.font = Font(...)`
-    per cell hashes the whole font every time, which dominated the writing of a large table."""
-    workbook = ws.parent
-    fonts = workbook._fonts
-    font_ids = {bold: fonts.add(Font(name=FONT_NAME, size=11, bold=bold)) for bold in (False, True)}
-    border_id = workbook._borders.add(_BORDER)
-    for row in ws.iter_rows(min_row=first_row, max_row=last_row, max_col=columns):
-        for cell in row:
-            style = cell._style
-            if style is None:
-                style = cell._style = StyleArray()
-            style.fontId = font_ids[bool(fonts[style.fontId].b)]
-            style.borderId = border_id
-
-
-def _save(workbook: Workbook, path: Path, stamp: dt.datetime) -> str:
-    """Save with fixed document properties and zip timestamps (same records → same bytes), atomically."""
-    props = workbook.properties
-    props.creator = "perfcycle"
-    props.lastModifiedBy = "perfcycle"
-    props.created = stamp
-    props.modified = stamp
-    buffer = io.BytesIO()
-    # ExcelWriter directly: openpyxl's save_workbook() would overwrite `modified` with now().
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        ExcelWriter(workbook, archive).save()
-    return atomic_write(path, normalize_zip(buffer.getvalue()))
+def _save(sheets: Sequence[Sheet], path: Path, stamp: dt.datetime) -> str:
+    """Write the workbook atomically; returns its sha256."""
+    return atomic_write(path, xlsx(sheets, _styles(), stamp, AUTHOR))
 
 
 def _stamp(year: int) -> dt.datetime:
@@ -192,29 +211,29 @@ def write_monitoring_summary(session: Session, cycle_id: int, quarter: str, path
     return write_monitoring_summary_file(monitoring_summary(session, cycle_id, quarter), path)
 
 
+MONITORING_HEADERS = [
+    "序号",
+    "部门编码",
+    "部门名称",
+    "年度预算（万元）",
+    "累计支出（万元）",
+    "执行进度（%）",
+    "序时进度（%）",
+    "目标完成进度（%）",
+    "执行灯",
+    "目标灯",
+    "综合灯",
+]
+
+
 def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str:
     """Write a quarter's 监控汇总表 from its data; returns the sha256."""
-    workbook = Workbook()
-    ws = workbook.active
-    assert ws is not None
-    ws.title = "监控汇总"
-    headers = [
-        "序号",
-        "部门编码",
-        "部门名称",
-        "年度预算（万元）",
-        "累计支出（万元）",
-        "执行进度（%）",
-        "序时进度（%）",
-        "目标完成进度（%）",
-        "执行灯",
-        "目标灯",
-        "综合灯",
-    ]
-    _sheet_header(ws, summary.title, headers, [6, 12, 28, 14, 14, 12, 12, 14, 8, 8, 8])
+    styles = _styles()
+    sheet = _titled_sheet("监控汇总", summary.title, MONITORING_HEADERS, [6, 12, 28, 14, 14, 12, 12, 14, 8, 8, 8])
+    figures = [styles[name] for name in ("body", "body", "body", "money", "money", "decimal", "decimal", "decimal")]
     for index, (code, name, row) in enumerate(summary.rows, start=1):
-        r = index + 2  # below the title and header rows
-        ws.append(
+        lights = (row.execution_light, row.target_light, row.light)
+        sheet.append(
             [
                 index,
                 code,
@@ -224,39 +243,25 @@ def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str
                 row.execution_progress,
                 summary.time_progress,
                 row.target_progress,
-                LIGHT_LABELS.get(row.execution_light, row.execution_light),
-                LIGHT_LABELS.get(row.target_light, row.target_light),
-                LIGHT_LABELS.get(row.light, row.light),
-            ]
+                *(LIGHT_LABELS.get(light, light) for light in lights),
+            ],
+            [*figures, *(styles[f"light_{light}" if light in LIGHT_FILLS else "light"] for light in lights)],
         )
-        for column in (4, 5):
-            ws.cell(row=r, column=column).number_format = MONEY_FORMAT
-        for column in (6, 7, 8):
-            ws.cell(row=r, column=column).number_format = "0.00"
-        for column, light in ((9, row.execution_light), (10, row.target_light), (11, row.light)):
-            cell = ws.cell(row=r, column=column)
-            cell.alignment = Alignment(horizontal="center")
-            if light in LIGHT_FILLS:
-                color = LIGHT_FILLS[light]
-                cell.fill = PatternFill(fill_type="solid", start_color=color, end_color=color)
-    last = ws.max_row
-    _style_body(ws, 3, last, len(headers))
+    last = sheet.last_row
     # Light counts under the table, as formulas over the 综合灯 column.
-    ws.append([])
+    sheet.skip()
     for light in ("green", "yellow", "red"):
         label = LIGHT_LABELS[light]
-        ws.append(["", "", f"{label}部门数", f'=COUNTIF(K3:K{max(last, 3)},"{label}")'])
-        ws.cell(row=ws.max_row, column=3).fill = PatternFill(
-            fill_type="solid", start_color=LIGHT_FILLS[light], end_color=LIGHT_FILLS[light]
+        sheet.append(
+            ["", "", f"{label}部门数", Formula(f'COUNTIF(K3:K{max(last, 3)},"{label}")')],
+            [0, 0, styles[f"count_{light}"], 0],
         )
-    _light_chart_sheet(workbook, summary.year, summary.so_far, summary.lights_so_far)
-    return _save(workbook, path, _stamp(summary.year))
+    chart = _light_chart_sheet(summary.year, summary.so_far, summary.lights_so_far)
+    return _save([sheet, chart], path, _stamp(summary.year))
 
 
-def _light_chart_sheet(
-    workbook: Workbook, year: int, quarters: Sequence[str], lights: Sequence[tuple[str, str]]
-) -> None:
-    """A second sheet: the light counts of each quarter so far, and the stacked-bar chart of them."""
+def _light_chart_sheet(year: int, quarters: Sequence[str], lights: Sequence[tuple[str, str]]) -> Sheet:
+    """The second sheet: the light counts of each quarter so far, and the stacked-bar chart of them."""
     counts = {q: Counter(light for quarter, light in lights if quarter == q) for q in quarters}
     summary = [
         QuarterLights(
@@ -270,24 +275,28 @@ def _light_chart_sheet(
         for q in quarters
         if counts[q]
     ]
-    ws = workbook.create_sheet("亮灯分布")
+    styles = _styles()
     headers = ["季度", "部门数", LIGHT_LABELS["green"], LIGHT_LABELS["yellow"], LIGHT_LABELS["red"]]
-    _sheet_header(ws, f"{year}年各季度部门绩效监控亮灯情况", headers, [12, 10, 10, 10, 10])
-    ws.freeze_panes = None
+    sheet = _titled_sheet(
+        "亮灯分布",
+        f"{year}年各季度部门绩效监控亮灯情况",
+        headers,
+        [12, 10, 10, 10, 10],
+        frozen=False,
+        header_styles=[
+            styles["header"],
+            styles["header"],
+            *(styles[f"header_{c}"] for c in ("green", "yellow", "red")),
+        ],
+    )
     for q in summary:
-        ws.append([q.label, q.departments, q.green, q.yellow, q.red])
-    last = ws.max_row
-    _style_body(ws, 3, last, len(headers))
-    for column, light in ((3, "green"), (4, "yellow"), (5, "red")):
-        ws.cell(row=2, column=column).fill = PatternFill(
-            fill_type="solid", start_color=LIGHT_FILLS[light], end_color=LIGHT_FILLS[light]
-        )
+        sheet.append([q.label, q.departments, q.green, q.yellow, q.red], styles["body"])
     chart = quarter_light_chart(year, summary)
     if chart is not None:
-        image = Image(io.BytesIO(chart_png(chart)))
-        # 150 dpi PNG shown at 96 dpi screen pixels: scale so it prints at the size it was drawn.
-        image.width, image.height = int(image.width * 0.64), int(image.height * 0.64)
-        ws.add_image(image, f"A{last + 2}")
+        png = chart_png(chart)
+        width, height = png_size(png)
+        sheet.picture = Picture(png, sheet.last_row + 2, int(width * CHART_SCALE), int(height * CHART_SCALE))
+    return sheet
 
 
 BUDGET_HEADERS = [
@@ -307,6 +316,8 @@ BUDGET_HEADERS = [
     "调整后安排（万元）",
     "调整理由",
 ]
+#: The styles of a recommendation's row by column number (the other columns are plain body cells).
+BUDGET_COLUMN_STYLES = {5: "money", 6: "decimal", 9: "percent", 10: "money", 11: "money", 13: "wrapped", 14: "money"}
 SCORE_SOURCES = {"fiscal": "财政重点评价", "review": "抽查复核", "self": "绩效自评", "none": "无"}
 
 
@@ -368,39 +379,23 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
 
 def write_budget_table_file(table: BudgetTable, path: Path) -> str:
     """Write the 预算安排建议表 from its data; returns the sha256."""
-    workbook = Workbook()
-    ws = workbook.active
-    assert ws is not None
-    ws.title = "预算安排建议"
-    _sheet_header(ws, table.title, BUDGET_HEADERS, [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 14, 8, 36, 14, 24])
-    first = 3
-    for index, values in enumerate(table.rows, start=1):
-        r = first + index - 1  # ws.max_row scans every cell: quadratic over a large table
-        ws.append(list(values))
-        for column in (5, 10, 11, 14):
-            ws.cell(row=r, column=column).number_format = MONEY_FORMAT
-        ws.cell(row=r, column=6).number_format = "0.00"
-        ws.cell(row=r, column=9).number_format = PERCENT_FORMAT
-        ws.cell(row=r, column=13).alignment = Alignment(wrap_text=True, vertical="center")
-    last = first + len(table.rows) - 1
+    styles = _styles()
+    sheet = _titled_sheet(
+        "预算安排建议", table.title, BUDGET_HEADERS, [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 14, 8, 36, 14, 24]
+    )
+    row_styles = [styles[BUDGET_COLUMN_STYLES.get(c, "body")] for c in range(1, len(BUDGET_HEADERS) + 1)]
+    for values in table.rows:
+        sheet.append(values, row_styles)
+    first, last = 3, 2 + len(table.rows)
     total_row: list[object] = ["合计", *([""] * (len(BUDGET_HEADERS) - 1))]
-    if last >= first:
-        for column in (5, 10, 11):
-            letter = get_column_letter(column)
-            total_row[column - 1] = f"=SUM({letter}{first}:{letter}{last})"
-    else:
-        for column in (5, 10, 11):
-            total_row[column - 1] = 0
-    ws.append(total_row)
-    total = last + 1
-    ws.merge_cells(start_row=total, start_column=1, end_row=total, end_column=4)
+    total_styles = [styles["total_label"], *([styles["body"]] * (len(BUDGET_HEADERS) - 1))]
     for column in (5, 10, 11):
-        ws.cell(row=total, column=column).number_format = MONEY_FORMAT
-        ws.cell(row=total, column=column).font = Font(name=FONT_NAME, bold=True)
-    ws.cell(row=total, column=1).font = Font(name=FONT_NAME, bold=True)
-    ws.cell(row=total, column=1).alignment = Alignment(horizontal="center")
-    _style_body(ws, first, total, len(BUDGET_HEADERS))
-    return _save(workbook, path, _stamp(table.year))
+        letter = get_column_letter(column)
+        total_row[column - 1] = Formula(f"SUM({letter}{first}:{letter}{last})") if last >= first else 0
+        total_styles[column - 1] = styles["total_money"]
+    total = sheet.append(total_row, total_styles)
+    sheet.merge(total, 1, 4)
+    return _save([sheet], path, _stamp(table.year))
 
 
 # ---------------------------------------------------------------------------------------------- target form
@@ -432,30 +427,20 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
     drop-down lists (data validation) for 部门编码, 项目编码, 一级指标, 二级指标 and 运算符; sheet 项目清单 lists
     the department's projects with the levels each must cover and its review status; 填报说明 explains.
     """
-    workbook = Workbook()
-    ws = workbook.active
-    assert ws is not None
-    ws.title = FORM_SHEET.name
-    columns = list(FORM_SHEET.columns)
-    ws.append([c.header for c in columns])
-    for index, column in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=index)
-        cell.font = Font(name=FONT_NAME, size=11, bold=True)
-        cell.fill = PatternFill(fill_type="solid", start_color=HEADER_FILL, end_color=HEADER_FILL)
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cell.border = _BORDER
-        ws.column_dimensions[get_column_letter(index)].width = 30 if column.field == "name" else 14
+    styles = _styles()
+    columns = FORM_SHEET.columns
+    fields = [c.field for c in columns]
+    indicators = Sheet(FORM_SHEET.name, [30 if f == "name" else 14 for f in fields], frozen_rows=1)
+    indicators.append([c.header for c in columns], styles["header"])
+    body = styles["body"]
     for indicator in form.indicators:
         values = indicator.model_dump()
-        ws.append([values[c.field] for c in columns])
-    _style_body(ws, 2, ws.max_row, len(columns))
-    ws.freeze_panes = "A2"
+        indicators.append([values[f] for f in fields], body)
 
     # Drop-down lists: the spec's choices inline; the department's own codes from the other sheets.
-    project_rows = len(form.projects) + 1
     lists = {
         "department_code": f"{_quoted(GUIDE_SHEET)}!$B$3",
-        "project_code": f"{_quoted(PROJECT_SHEET)}!$A$2:$A${max(project_rows, 2)}",
+        "project_code": f"{_quoted(PROJECT_SHEET)}!$A$2:$A${max(len(form.projects) + 1, 2)}",
     }
     for index, column in enumerate(columns, start=1):
         if column.choices:
@@ -465,21 +450,18 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
         else:
             continue
         letter = get_column_letter(index)
-        validation = DataValidation(type="list", formula1=formula, allow_blank=not column.required)
-        validation.error = f"请从下拉列表中选择{column.header}"
-        validation.errorTitle = column.header
-        validation.showErrorMessage = True
-        validation.add(f"{letter}2:{letter}{MAX_VALIDATED_ROW}")
-        ws.add_data_validation(validation)
+        indicators.list_validation(
+            f"{letter}2:{letter}{MAX_VALIDATED_ROW}",
+            formula,
+            allow_blank=not column.required,
+            error=f"请从下拉列表中选择{column.header}",
+            error_title=column.header,
+        )
 
-    projects = workbook.create_sheet(PROJECT_SHEET)
-    projects.append(FORM_PROJECT_HEADERS)
-    for index, width in enumerate([16, 32, 14, 10, 14, 16, 18, 10, 40], start=1):
-        header = projects.cell(row=1, column=index)
-        header.font = Font(name=FONT_NAME, size=11, bold=True)
-        header.fill = PatternFill(fill_type="solid", start_color=HEADER_FILL, end_color=HEADER_FILL)
-        header.border = _BORDER
-        projects.column_dimensions[get_column_letter(index)].width = width
+    projects = Sheet(PROJECT_SHEET, [16, 32, 14, 10, 14, 16, 18, 10, 40], frozen_rows=1)
+    projects.append(FORM_PROJECT_HEADERS, styles["list_header"])
+    money = styles["money"]
+    project_styles = [body, body, body, body, money, money, body, body, body]
     for p in form.projects:
         projects.append(
             [
@@ -492,19 +474,13 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
                 p.required_levels,
                 p.status_label,
                 p.reasons,
-            ]
+            ],
+            project_styles,
         )
-        r = projects.max_row
-        projects.cell(row=r, column=5).number_format = MONEY_FORMAT
-        projects.cell(row=r, column=6).number_format = MONEY_FORMAT
-    _style_body(projects, 2, projects.max_row, len(FORM_PROJECT_HEADERS))
-    projects.freeze_panes = "A2"
 
-    guide = workbook.create_sheet(GUIDE_SHEET)
-    guide.column_dimensions["A"].width = 16
-    guide.column_dimensions["B"].width = 90
+    guide = Sheet(GUIDE_SHEET, [16, 90])
+    guide.append(["", f"{form.district}{form.year}年度{TARGETS.title}"], [0, styles["guide_title"]])
     lines: list[tuple[str, str]] = [
-        ("", f"{form.district}{form.year}年度{TARGETS.title}"),
         ("部门名称", form.department_name),
         ("部门编码", form.department_code),
         ("说明", TARGETS.note),
@@ -514,13 +490,10 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
         (c.header, c.note or ("可选：" + "、".join(c.choices) if c.choices else ("必填" if c.required else "选填")))
         for c in columns
     ]
-    for label, text in lines:
-        guide.append([label, text])
-    guide.cell(row=1, column=2).font = Font(name=FONT_NAME, size=14, bold=True)
-    for label, text in guide.iter_rows(min_row=2, max_row=guide.max_row, max_col=2):
-        label.font = Font(name=FONT_NAME, size=11, bold=True)
-        text.alignment = Alignment(wrap_text=True, vertical="top")
-    return _save(workbook, path, _stamp(form.year))
+    guide_styles = [styles["guide_label"], styles["guide_text"]]
+    for line in lines:
+        guide.append(line, guide_styles)
+    return _save([indicators, projects, guide], path, _stamp(form.year))
 
 
 #: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
