@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlmodel import Session, SQLModel, select, update
 
 from models import Cycle, Project, StageState, now
+from models.rows import ProjectRow, project_rows
 from perfcycle.policy import Policy, load_policy, policy_from_json
 from perfcycle.stages import StageError
 
@@ -25,34 +26,9 @@ def cycle_policy(cycle: Cycle) -> Policy:
     return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
 
 
-class ProjectRow(NamedTuple):
-    """A project's fields as read: the stages only read projects, and tens of thousands of ORM objects cost
-    seconds to build."""
-
-    id: int
-    code: str
-    department_id: int
-    name: str
-    type: str
-    attribute: str
-    budget_fen: int
-    request_fen: int
-    policy_related: bool
-    high_attention: bool
-
-
-def columns(model: type[SQLModel], *names: str) -> tuple[Any, ...]:
-    """A model's columns by name, to select plain rows instead of ORM objects."""
-    return tuple(getattr(model, name) for name in names)
-
-
-_PROJECT_COLUMNS = columns(Project, *ProjectRow._fields)
-
-
 def projects_of(session: Session, year: int) -> list[ProjectRow]:
     """The year's projects by code, read-only."""
-    rows = session.exec(select(*_PROJECT_COLUMNS).where(Project.year == year).order_by(Project.code))
-    return [ProjectRow(*row) for row in rows]
+    return project_rows(session, Project.year == year)
 
 
 def update_by_id(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:

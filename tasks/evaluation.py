@@ -10,10 +10,11 @@ from prefect import task
 from sqlmodel import select
 
 from models import Department, Evaluation, Indicator, MonitoringRecord, session_scope
+from models.rows import ProjectRow, columns
 from perfcycle.rules.scoring import IndicatorInput, grade_for, is_inflated, project_score, weighted_score
 from perfcycle.rules.selection import propose_department_evaluation
 from tasks.artifacts import publish_table
-from tasks.common import ProjectRow, columns, cycle_policy, get_cycle, projects_of
+from tasks.common import cycle_policy, get_cycle, projects_of
 
 
 def _evaluations(session: Any, cycle_id: int, kind: str) -> dict[tuple[str, str], Evaluation]:

@@ -12,10 +12,11 @@ from prefect import task
 from sqlmodel import select
 
 from models import Department, Indicator, TargetReview, now, session_scope
+from models.rows import ProjectRow, columns
 from perfcycle.rules.targets import TargetIndicator, check_targets
 from tasks.approvals import decide_gate
 from tasks.artifacts import publish_table
-from tasks.common import ProjectRow, columns, cycle_policy, get_cycle, projects_of
+from tasks.common import cycle_policy, get_cycle, projects_of
 
 #: What a department's targets gate decides on, per indicator.
 DIGEST_COLUMNS = columns(

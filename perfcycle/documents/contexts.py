@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
+from models.rows import IndicatorRow, ProjectRow, indicator_rows, project_rows
 from models.tables import (
     BudgetRecommendation,
     Cycle,
@@ -139,14 +140,19 @@ def _departments(session: Session) -> dict[int, Department]:
     return {d.id: d for d in rows if d.id is not None}
 
 
-def _projects(session: Session, year: int, extra_ids: Iterable[int] = ()) -> dict[int, Project]:
-    """The projects of the cycle year, plus any other project a record of the cycle points at."""
-    rows = list(session.exec(select(Project).where(Project.year == year)).all())
-    known = {p.id for p in rows}
-    missing = sorted({i for i in extra_ids if i not in known})
+def _projects(session: Session, year: int, extra_ids: Iterable[int] = ()) -> dict[int, ProjectRow]:
+    """The projects of the cycle year, plus any other project a record of the cycle points at.
+
+    The year's projects are read once per session: a stage's documents are planned in one session, and
+    several of them list the same projects."""
+    cached = session.info.setdefault("perfcycle.projects", {})
+    if year not in cached:
+        cached[year] = {p.id: p for p in project_rows(session, Project.year == year)}
+    projects: dict[int, ProjectRow] = cached[year]
+    missing = sorted({i for i in extra_ids if i not in projects})
     if missing:
-        rows.extend(session.exec(select(Project).where(col(Project.id).in_(missing))).all())
-    return {p.id: p for p in rows if p.id is not None}
+        projects = {**projects, **{p.id: p for p in project_rows(session, col(Project.id).in_(missing))}}
+    return projects
 
 
 def _dept_name(departments: dict[int, Department], department_id: int | None) -> str:
@@ -171,7 +177,7 @@ class _ExAnteFigures:
     conclusions: Counter[str]
 
 
-def _ex_ante(assessments: Sequence[ExAnteAssessment], projects: dict[int, Project]) -> _ExAnteFigures:
+def _ex_ante(assessments: Sequence[ExAnteAssessment], projects: dict[int, ProjectRow]) -> _ExAnteFigures:
     units = {projects[a.project_id].department_id for a in assessments if a.project_id in projects}
     return _ExAnteFigures(
         units=len(units),
@@ -853,7 +859,7 @@ class ReviewResultContext(_Context):
 
 
 def _object_names(
-    session: Session, year: int, projects: dict[int, Project], departments: dict[int, Department]
+    session: Session, year: int, projects: dict[int, ProjectRow], departments: dict[int, Department]
 ) -> dict[tuple[str, str], tuple[str, int | None]]:
     """(object_type, object_code) → (name, department id) for projects, departments and policies."""
     names: dict[tuple[str, str], tuple[str, int | None]] = {}
@@ -1094,7 +1100,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
             )
         )
 
-    per_dept_projects: dict[int, list[Project]] = defaultdict(list)
+    per_dept_projects: dict[int, list[ProjectRow]] = defaultdict(list)
     for p in year_projects:
         per_dept_projects[p.department_id].append(p)
     rows = []
@@ -1206,7 +1212,7 @@ def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContex
     policy = _policy(cycle)
     departments = _departments(session)
     projects = [p for p in _projects(session, cycle.year).values() if p.year == cycle.year]
-    per_department: dict[int, list[Project]] = defaultdict(list)
+    per_department: dict[int, list[ProjectRow]] = defaultdict(list)
     for project in projects:
         per_department[project.department_id].append(project)
     rows = [
@@ -1375,7 +1381,7 @@ class TargetFormContext(_Context):
     indicators: list[FormIndicator]
 
 
-def _target_text(indicator: Indicator) -> str:
+def _target_text(indicator: IndicatorRow) -> str:
     if indicator.target_value is None:
         return indicator.target_text
     return fmt_number(indicator.target_value)
@@ -1392,10 +1398,10 @@ def target_form_contexts(session: Session, cycle_id: int) -> list[TargetFormCont
     reviews = {
         r.project_id: r for r in session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id)).all()
     }
-    indicators: dict[int, list[Indicator]] = defaultdict(list)
-    for ind in session.exec(select(Indicator).where(Indicator.cycle_id == cycle_id).order_by(col(Indicator.id))).all():
+    indicators: dict[int, list[IndicatorRow]] = defaultdict(list)
+    for ind in indicator_rows(session, Indicator.cycle_id == cycle_id):
         indicators[ind.project_id].append(ind)
-    per_department: dict[int, list[Project]] = defaultdict(list)
+    per_department: dict[int, list[ProjectRow]] = defaultdict(list)
     for p in projects:
         per_department[p.department_id].append(p)
     district = _district(cycle, policy)
