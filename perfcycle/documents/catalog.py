@@ -35,9 +35,10 @@ from perfcycle.stages import QUARTERS
 
 YEAR_FOLDER = ""  # the annual report sits in the year's folder itself
 
-#: Jobs worth starting the worker processes for (each start imports the renderers, a second or more a
-#: worker); once they run, POOL_MIN_JOBS are enough to hand them a batch. Fewer are written here.
-POOL_START_JOBS = 200
+#: Jobs worth starting the worker processes for: a document takes 1–3 ms, and each worker's start (importing
+#: the renderers, a second or more) plus sending it the contexts costs more than a thousand of them. Once
+#: the workers run, POOL_MIN_JOBS are enough to hand them a batch. Fewer are written here.
+POOL_START_JOBS = 2000
 POOL_MIN_JOBS = 8
 
 
