@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, insert, select, update
 
 from models.tables import Indicator, Project
 
@@ -64,3 +64,25 @@ def indicator_rows(session: Session, *where: Any) -> list[IndicatorRow]:
     """The indicators matching `where`, in the order they were recorded."""
     rows = session.exec(select(*_INDICATOR_COLUMNS).where(*where).order_by(Indicator.id))
     return [IndicatorRow(*row) for row in rows]
+
+
+def _defaults(model: type[SQLModel]) -> dict[str, Any]:
+    """The model's field defaults, for rows inserted without building model objects."""
+    return {
+        name: info.get_default(call_default_factory=True)
+        for name, info in model.model_fields.items()
+        if name != "id" and not info.is_required()
+    }
+
+
+def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Many rows inserted in one executemany, with the model's defaults for the fields not given."""
+    if rows:
+        defaults = _defaults(model)
+        session.exec(insert(model), params=[{**defaults, **row} for row in rows])
+
+
+def update_by_id(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Many rows updated by primary key in one executemany, instead of an ORM object and its flush per row."""
+    if rows:
+        session.exec(update(model), params=rows)

@@ -17,6 +17,7 @@ from models import (
     TargetReview,
     session_scope,
 )
+from models.rows import insert_rows, update_by_id
 from perfcycle.money import fmt_wan
 from perfcycle.rules.budget import budget_decision, final_score
 from perfcycle.rules.scoring import grade_for
@@ -53,10 +54,15 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
             for a in session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id))
             if a.conclusion
         }
-        existing = {
-            r.project_id: r
-            for r in session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id))
-        }
+        existing = dict(
+            session.exec(
+                select(BudgetRecommendation.project_id, BudgetRecommendation.id).where(
+                    BudgetRecommendation.cycle_id == cycle_id
+                )
+            ).all()
+        )
+        inserted: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
         departments = {d.id: d.name for d in session.exec(select(Department))}
         cut_rows: list[dict[str, Any]] = []
         totals = {"request": 0, "recommended": 0, "cut_projects": 0, "priority": 0}
@@ -74,22 +80,24 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
             decision = budget_decision(
                 request, grade, rate, project.id in approved, policy.budget, policy.targets.no_targets_reason
             )
-            row = existing.get(project.id) or BudgetRecommendation(
-                cycle_id=cycle_id, project_id=project.id, budget_year=cycle.budget_year
-            )
-            row.budget_year = cycle.budget_year
-            row.request_fen = request
-            row.score = score
-            row.score_source = source
-            row.grade = grade or ""
-            row.execution_rate = rate
-            row.grade_cut_ratio = decision.grade_cut_ratio
-            row.execution_cut_ratio = decision.execution_cut_ratio
-            row.cut_ratio = decision.cut_ratio
-            row.recommended_fen = decision.recommended_fen
-            row.priority = decision.priority
-            row.reason = decision.reason
-            session.add(row)
+            values = {
+                "budget_year": cycle.budget_year,
+                "request_fen": request,
+                "score": score,
+                "score_source": source,
+                "grade": grade or "",
+                "execution_rate": rate,
+                "grade_cut_ratio": decision.grade_cut_ratio,
+                "execution_cut_ratio": decision.execution_cut_ratio,
+                "cut_ratio": decision.cut_ratio,
+                "recommended_fen": decision.recommended_fen,
+                "priority": decision.priority,
+                "reason": decision.reason,
+            }
+            if project.id in existing:
+                updated.append({"id": existing[project.id], **values})
+            else:
+                inserted.append({"cycle_id": cycle_id, "project_id": project.id, **values})
             totals["request"] += request
             totals["recommended"] += decision.recommended_fen
             totals["priority"] += decision.priority
@@ -104,6 +112,8 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
                         "原因": decision.reason,
                     }
                 )
+        insert_rows(session, BudgetRecommendation, inserted)
+        update_by_id(session, BudgetRecommendation, updated)
         cut_wan = fmt_wan(totals["request"] - totals["recommended"])
         publish_table(
             f"{cycle.year}-budget-cuts",

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, SQLModel, select, update
+from sqlmodel import Session, select
 
 from models import Cycle, Project, StageState, now
 from models.rows import ProjectRow, project_rows
@@ -29,12 +29,6 @@ def cycle_policy(cycle: Cycle) -> Policy:
 def projects_of(session: Session, year: int) -> list[ProjectRow]:
     """The year's projects by code, read-only."""
     return project_rows(session, Project.year == year)
-
-
-def update_by_id(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Many rows updated by primary key in one executemany, instead of an ORM object and its flush per row."""
-    if rows:
-        session.exec(update(model), params=rows)
 
 
 def set_stage(

@@ -10,11 +10,11 @@ from prefect import task
 from sqlmodel import select
 
 from models import Department, DepartmentLight, MonitoringRecord, WarningNotice, session_scope
-from models.rows import columns
+from models.rows import columns, update_by_id
 from perfcycle.rules.lights import LIGHT_LABELS, LIGHT_ORDER, ProjectQuarter, department_light, project_light
 from perfcycle.stages import QUARTERS
 from tasks.artifacts import publish_table
-from tasks.common import cycle_policy, get_cycle, projects_of, update_by_id
+from tasks.common import cycle_policy, get_cycle, projects_of
 
 LIGHT_FIELDS = ("execution_progress", "execution_light", "target_light", "light")
 RECORD_COLUMNS = columns(
