@@ -76,10 +76,11 @@ def _defaults(model: type[SQLModel]) -> dict[str, Any]:
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Many rows inserted in one executemany, with the model's defaults for the fields not given."""
+    """Many rows inserted in one executemany (a Core INSERT: no ORM bookkeeping per row), with the model's
+    defaults for the fields not given."""
     if rows:
         defaults = _defaults(model)
-        session.exec(insert(model), params=[{**defaults, **row} for row in rows])
+        session.exec(insert(model.__table__), params=[{**defaults, **row} for row in rows])  # type: ignore[attr-defined]
 
 
 def update_by_id(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:

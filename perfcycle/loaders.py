@@ -11,15 +11,16 @@ resubmission supersedes the earlier one (kept, `current=False`) and replaces the
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, insert, update
+from sqlalchemy import and_, bindparam, delete, update
 from sqlmodel import Session, SQLModel, col, select
 
 from models import (
@@ -40,6 +41,8 @@ from models import (
     now,
     session_scope,
 )
+from models.rows import ProjectRow, insert_rows
+from models.rows import project_rows as read_project_rows
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.workbooks.formats import QUARTERS, SPECS
@@ -120,6 +123,7 @@ class _Problems:
         return Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
+@functools.cache
 def _max_length(model: type[SQLModel], attr: str) -> int | None:
     column = model.__table__.c[attr]  # type: ignore[attr-defined]
     return getattr(column.type, "length", None)
@@ -136,65 +140,96 @@ def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield batch
 
 
+class DepartmentRef(NamedTuple):
+    """What the checks read of a department."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(eq=False)
+class _Received:
+    """A `Submission` row as the loads of one session see it; `changes` are its columns still to be written
+    (every column while it is not `stored`)."""
+
+    cycle_id: int
+    kind: str
+    scope: str
+    sha256: str
+    current: bool
+    stored: bool
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+_SUBMISSION_KEY = ("cycle_id", "kind", "scope", "sha256")
+
+
 @dataclass
 class LoadCache:
     """What the files of one import share, read once: departments, the year's projects, the cycle, earlier
     submissions and the keys of the per-project rows already stored. Each write keeps it up to date, so
     the files of a stage are checked exactly as if each were loaded on its own, one after the other.
 
+    With `deferred`, the submission records and audit entries of the files wait in `unwritten` and
+    `received` until `write_received` (see `load_stage`); otherwise each `load` writes its own.
+
     Only for one session's stage submissions: a base-data load changes departments and projects."""
 
-    departments: dict[str, Department] | None = None
-    projects: dict[int, dict[str, Project]] = field(default_factory=dict)
+    deferred: bool = False
+    unwritten: list[_Received] = field(default_factory=list)
+    received: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    departments: dict[str, DepartmentRef] | None = None
+    department_codes: dict[int, str] | None = None
+    projects: dict[int, dict[str, ProjectRow]] = field(default_factory=dict)
     cycles: dict[int, Cycle] = field(default_factory=dict)
-    submissions: dict[tuple[int, str], dict[str, list[Submission]]] = field(default_factory=dict)
+    submissions: dict[tuple[int, str], dict[str, list[_Received]]] = field(default_factory=dict)
     monitoring: dict[int, dict[tuple[int, str], int]] = field(default_factory=dict)
-    indicators: dict[int, dict[tuple[int, str], str]] = field(default_factory=dict)
+    indicators: dict[int, dict[int, dict[str, str]]] = field(default_factory=dict)
     reviews: dict[int, set[int]] = field(default_factory=dict)
     evaluations: dict[int, dict[tuple[str, str, str], int | None]] = field(default_factory=dict)
+    chosen: dict[int, dict[int | None, set[tuple[str, str, str]]]] = field(default_factory=dict)
     publications: dict[int, set[int]] = field(default_factory=dict)
 
 
-def _all_departments(session: Session, cache: LoadCache | None = None) -> dict[str, Department]:
-    if cache is None:
-        return {d.code: d for d in session.exec(select(Department))}
+def _all_departments(session: Session) -> dict[str, Department]:
+    return {d.code: d for d in session.exec(select(Department))}
+
+
+def _departments(session: Session, cache: LoadCache) -> dict[str, DepartmentRef]:
+    """code → department, read once."""
     if cache.departments is None:
-        cache.departments = {d.code: d for d in session.exec(select(Department))}
+        table: Any = Department
+        query = select(table.id, table.code, table.name)
+        cache.departments = {row[1]: DepartmentRef(*row) for row in session.execute(query)}
     return cache.departments
+
+
+def _department_codes(cache: LoadCache) -> dict[int, str]:
+    """department id → code, of the departments `_departments` read into the cache."""
+    if cache.department_codes is None:
+        departments = cache.departments or {}
+        cache.department_codes = {d.id: code for code, d in departments.items()}
+    return cache.department_codes
 
 
 def _projects_by_code(
     session: Session, year: int, codes: Iterable[str], cache: LoadCache | None = None
-) -> dict[str, Project]:
+) -> dict[str, ProjectRow]:
     """The projects of `year` with these codes: from the cache (the whole year read once), else a few IN (...)
     queries rather than one query per row."""
     wanted = {code for code in codes if code is not None}
     if cache is not None:
         if year not in cache.projects:
-            cache.projects[year] = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
+            cache.projects[year] = {p.code: p for p in read_project_rows(session, Project.year == year)}
         known = cache.projects[year]
         return {code: known[code] for code in wanted if code in known}
-    found: dict[str, Project] = {}
+    found: dict[str, ProjectRow] = {}
     for batch in _chunks(sorted(wanted)):
-        for project in session.exec(select(Project).where(Project.year == year, col(Project.code).in_(batch))):
-            found[project.code] = project
+        found.update(
+            (p.code, p) for p in read_project_rows(session, Project.year == year, col(Project.code).in_(batch))
+        )
     return found
-
-
-def _defaults(model: type[SQLModel]) -> dict[str, Any]:
-    """The model's field defaults, for rows inserted without building model objects."""
-    return {
-        name: info.get_default(call_default_factory=True)
-        for name, info in model.model_fields.items()
-        if name != "id" and not info.is_required()
-    }
-
-
-def _insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT (executemany) with the model's defaults for the columns not given."""
-    if rows:
-        defaults = _defaults(model)
-        session.execute(insert(model.__table__), [{**defaults, **row} for row in rows])  # type: ignore[attr-defined]
 
 
 def _update_rows(session: Session, model: type[SQLModel], key: Sequence[str], rows: list[dict[str, Any]]) -> None:
@@ -222,28 +257,49 @@ def _cached_keys(session: Session, cache: dict[int, Any], cycle_id: int, load_ke
 def _monitoring_keys(session: Session, cache: LoadCache, cycle_id: int) -> dict[tuple[int, str], int]:
     """(project_id, quarter) → cumulative spending of every monitoring record of the cycle."""
     table: Any = MonitoringRecord
-    query = select(table.project_id, table.quarter, table.spent_fen).where(table.cycle_id == cycle_id)
-    return _cached_keys(
-        session, cache.monitoring, cycle_id, lambda: {(p, q): spent for p, q, spent in session.exec(query)}
-    )
+
+    def load_keys() -> dict[tuple[int, str], int]:
+        query = select(table.project_id, table.quarter, table.spent_fen).where(table.cycle_id == cycle_id)
+        return {(p, q): spent for p, q, spent in session.exec(query)}
+
+    return _cached_keys(session, cache.monitoring, cycle_id, load_keys)
 
 
-def _indicator_keys(session: Session, cache: LoadCache, cycle_id: int) -> dict[tuple[int, str], str]:
-    """(project_id, indicator name) → operator of every indicator of the cycle."""
+def _indicator_keys(session: Session, cache: LoadCache, cycle_id: int) -> dict[int, dict[str, str]]:
+    """project_id → indicator name → operator of every indicator of the cycle."""
     table: Any = Indicator
-    query = select(table.project_id, table.name, table.operator).where(table.cycle_id == cycle_id)
-    return _cached_keys(session, cache.indicators, cycle_id, lambda: {(p, n): op for p, n, op in session.exec(query)})
+
+    def load_keys() -> dict[int, dict[str, str]]:
+        found: dict[int, dict[str, str]] = defaultdict(dict)
+        query = select(table.project_id, table.name, table.operator).where(table.cycle_id == cycle_id)
+        for project_id, name, operator in session.exec(query):
+            found[project_id][name] = operator
+        return dict(found)
+
+    return _cached_keys(session, cache.indicators, cycle_id, load_keys)
 
 
 def _evaluation_keys(session: Session, cache: LoadCache, cycle_id: int) -> dict[tuple[str, str, str], int | None]:
     """(kind, object_type, object_code) → department_id of every evaluation of the cycle."""
     table: Any = Evaluation
-    query = select(table.kind, table.object_type, table.object_code, table.department_id).where(
-        table.cycle_id == cycle_id
-    )
-    return _cached_keys(
-        session, cache.evaluations, cycle_id, lambda: {(k, t, c): d for k, t, c, d in session.exec(query)}
-    )
+
+    def load_keys() -> dict[tuple[str, str, str], int | None]:
+        columns = (table.kind, table.object_type, table.object_code, table.department_id)
+        query = select(*columns).where(table.cycle_id == cycle_id)
+        return {(k, t, c): d for k, t, c, d in session.exec(query)}
+
+    return _cached_keys(session, cache.evaluations, cycle_id, load_keys)
+
+
+def _chosen_projects(session: Session, cache: LoadCache, cycle_id: int) -> dict[int | None, set[tuple[str, str, str]]]:
+    """department_id → keys of its departmental evaluations ("department" kind) of the cycle."""
+    if cycle_id not in cache.chosen:
+        chosen: dict[int | None, set[tuple[str, str, str]]] = defaultdict(set)
+        for key, owner in _evaluation_keys(session, cache, cycle_id).items():
+            if key[0] == "department":
+                chosen[owner].add(key)
+        cache.chosen[cycle_id] = chosen
+    return cache.chosen[cycle_id]
 
 
 def _evaluations(
@@ -274,10 +330,10 @@ def _project_check(
     sheet: str,
     row: ParsedRow,
     year: int,
-    departments: dict[str, Department],
-    projects: dict[str, Project],
+    departments: dict[str, DepartmentRef],
+    projects: dict[str, ProjectRow],
     department_codes: dict[int, str],
-) -> tuple[Department | None, Project | None]:
+) -> tuple[DepartmentRef | None, ProjectRow | None]:
     """The row's department and project, with a problem for an unknown one or a project of another department."""
     code = row.values.get("department_code")
     department = departments.get(code) if code else None
@@ -356,14 +412,8 @@ def load(
     if parsed.kind == "monitoring":
         quarter = _monitoring_quarter(parsed, quarter, problems)
         scope = f"{quarter}:{scope}"
-    if (cycle.id, parsed.kind) not in cache.submissions:
-        by_scope: dict[str, list[Submission]] = defaultdict(list)
-        for submission in session.exec(
-            select(Submission).where(Submission.cycle_id == cycle.id, Submission.kind == parsed.kind)
-        ):
-            by_scope[submission.scope].append(submission)
-        cache.submissions[(cycle.id, parsed.kind)] = by_scope
-    previous = list(cache.submissions[(cycle.id, parsed.kind)][scope])
+    received = _submissions(session, cache, cycle.id, parsed.kind)
+    previous = list(received[scope])
     digest = parsed.content_digest
     same = next((s for s in previous if s.sha256 == digest), None)
     if same is not None and same.current and not problems.items:
@@ -373,30 +423,89 @@ def load(
     write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems, cache)
     problems.raise_if_any()
     for submission in previous:
-        if submission.current:
-            submission.current = False
-            session.add(submission)
+        if submission.current and submission is not same:
+            _change(cache, submission, current=False)
     if same is None:
-        same = Submission(cycle_id=cycle.id, kind=parsed.kind, scope=scope, sha256=digest, source_name="")
-        cache.submissions[(cycle.id, parsed.kind)][scope].append(same)
-    same.source_name = parsed.path.name[:500]
-    same.rows = parsed.rows
-    same.current = True
-    same.received_at = now()
-    session.add(same)
+        same = _Received(cycle.id, parsed.kind, scope, digest, current=False, stored=False)
+        received[scope].append(same)
+    record = {
+        "cycle_id": cycle.id,
+        "kind": parsed.kind,
+        "scope": scope,
+        "source_name": parsed.path.name[:500],
+        "sha256": digest,
+        "rows": parsed.rows,
+        "current": True,
+        "received_at": now(),
+    }
+    _change(cache, same, **record)
     messages = write()
-    session.flush()
-    audit.append(
-        session,
-        "import",
-        "submission.received",
-        f"submission:{same.kind}:{same.scope}:{same.sha256[:16]}",
-        same.model_dump(exclude={"id"}),
+    cache.received.append(
+        ("import", "submission.received", f"submission:{same.kind}:{same.scope}:{digest[:16]}", record)
     )
+    if not cache.deferred:
+        write_received(session, cache)
     superseded = sum(1 for s in previous if s is not same)
     if superseded:
         messages.append(f"替换了此前提交的版本（共 {superseded} 个历史版本保留）")
     return LoadResult(parsed.kind, parsed.rows, scope=scope, messages=messages)
+
+
+def load_stage(
+    session: Session,
+    workbooks: Iterable[ParsedWorkbook],
+    *,
+    year: int,
+    quarter: str | None = None,
+    loaded: Callable[[LoadResult], object] | None = None,
+) -> list[LoadResult]:
+    """`load` of each workbook in order, as one after the other, with their submission records and audit entries
+    written together after the last (fewer statements); `loaded` follows each file. The caller commits."""
+    cache = LoadCache(deferred=True)
+    results: list[LoadResult] = []
+    for parsed in workbooks:
+        result = load(session, parsed, year=year, quarter=quarter, cache=cache)
+        results.append(result)
+        if loaded is not None:
+            loaded(result)
+    write_received(session, cache)
+    return results
+
+
+def _submissions(session: Session, cache: LoadCache, cycle_id: int, kind: str) -> dict[str, list[_Received]]:
+    """scope → the submissions of one kind received in the cycle, read once."""
+    if (cycle_id, kind) not in cache.submissions:
+        by_scope: dict[str, list[_Received]] = defaultdict(list)
+        table: Any = Submission
+        query = select(table.scope, table.sha256, table.current).where(table.cycle_id == cycle_id, table.kind == kind)
+        for scope, sha256, current in session.exec(query):
+            by_scope[scope].append(_Received(cycle_id, kind, scope, sha256, current, stored=True))
+        cache.submissions[(cycle_id, kind)] = by_scope
+    return cache.submissions[(cycle_id, kind)]
+
+
+def _change(cache: LoadCache, submission: _Received, **changes: Any) -> None:
+    if not submission.changes:
+        cache.unwritten.append(submission)
+    submission.changes.update(changes)
+    submission.current = submission.changes.get("current", submission.current)
+
+
+def write_received(session: Session, cache: LoadCache) -> None:
+    """Write the submission records and audit entries the loads with this cache left waiting."""
+    unwritten, cache.unwritten = cache.unwritten, []
+    _update_rows(
+        session,
+        Submission,
+        _SUBMISSION_KEY,
+        [{**{k: getattr(s, k) for k in _SUBMISSION_KEY}, **s.changes} for s in unwritten if s.stored],
+    )
+    insert_rows(session, Submission, [s.changes for s in unwritten if not s.stored])
+    for submission in unwritten:
+        submission.stored = True
+        submission.changes = {}
+    entries, cache.received = cache.received, []
+    audit.append_many(session, entries)
 
 
 def import_file(
@@ -636,10 +745,10 @@ def _check_targets(
 ) -> Writer:
     sheet = "绩效指标"
     rows = parsed.sheets[sheet]
-    departments = _all_departments(session, cache)
-    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    departments = _departments(session, cache)
+    department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    planned: list[tuple[Project, dict[str, Any]]] = []
+    planned: list[tuple[ProjectRow, dict[str, Any]]] = []
     for row in rows:
         v = row.values
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -672,19 +781,18 @@ def _check_targets(
         assert cycle.id is not None
         cycle_id = cycle.id
         project_ids = sorted({p.id for p, _ in planned if p.id is not None})
-        for batch in _chunks(project_ids):
-            session.execute(
-                delete(Indicator).where(col(Indicator.cycle_id) == cycle_id, col(Indicator.project_id).in_(batch))
-            )
-        _insert_rows(session, Indicator, [indicator for _, indicator in planned])
         known = _indicator_keys(session, cache, cycle_id)
-        replaced = set(project_ids)
-        for key in [key for key in known if key[0] in replaced]:
-            del known[key]
-        known.update({(i["project_id"], i["name"]): i["operator"] for _, i in planned})
+        table: Any = Indicator.__table__  # type: ignore[attr-defined]
+        for batch in _chunks([i for i in project_ids if known.get(i)]):  # only projects with indicators to replace
+            session.execute(delete(table).where(table.c.cycle_id == cycle_id, table.c.project_id.in_(batch)))
+        insert_rows(session, Indicator, [indicator for _, indicator in planned])
+        for project_id in project_ids:
+            known[project_id] = {}
+        for _, i in planned:
+            known[i["project_id"]][i["name"]] = i["operator"]
         if cycle_id not in cache.reviews:
-            table: Any = TargetReview
-            cache.reviews[cycle_id] = set(session.exec(select(table.project_id).where(table.cycle_id == cycle_id)))
+            reviews: Any = TargetReview
+            cache.reviews[cycle_id] = set(session.exec(select(reviews.project_id).where(reviews.cycle_id == cycle_id)))
         reviewed = cache.reviews[cycle_id]
         stamp = now()
         changes = [
@@ -694,7 +802,7 @@ def _check_targets(
         _update_rows(
             session, TargetReview, ("cycle_id", "project_id"), [c for c in changes if c["project_id"] in reviewed]
         )
-        _insert_rows(session, TargetReview, [c for c in changes if c["project_id"] not in reviewed])
+        insert_rows(session, TargetReview, [c for c in changes if c["project_id"] not in reviewed])
         reviewed.update(project_ids)
         return [f"{len(project_ids)} 个项目的绩效指标 {len(planned)} 条"]
 
@@ -742,12 +850,12 @@ def _check_monitoring(
     sheet = "项目监控"
     rows = parsed.sheets[sheet]
     assert cycle.id is not None and quarter is not None
-    departments = _all_departments(session, cache)
-    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    departments = _departments(session, cache)
+    department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
     records = _monitoring_keys(session, cache, cycle.id)
     position = QUARTERS.index(quarter)
-    planned: list[tuple[Project, ParsedRow, int]] = []
+    planned: list[tuple[ProjectRow, ParsedRow, int]] = []
     for row in rows:
         v = row.values
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -806,7 +914,7 @@ def _check_monitoring(
         rows = list(changes.values())
         key = ("cycle_id", "project_id", "quarter")
         _update_rows(session, MonitoringRecord, key, [r for r in rows if (r["project_id"], quarter) in records])
-        _insert_rows(session, MonitoringRecord, [r for r in rows if (r["project_id"], quarter) not in records])
+        insert_rows(session, MonitoringRecord, [r for r in rows if (r["project_id"], quarter) not in records])
         records.update({(r["project_id"], quarter): r["spent_fen"] for r in rows})
         return [f"{quarter} 监控数据 {len(planned)} 个项目"]
 
@@ -825,8 +933,8 @@ def _check_self_evaluation(
     assert cycle.id is not None
     cycle_id = cycle.id
     sheets = parsed.sheets
-    departments = _all_departments(session, cache)
-    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    departments = _departments(session, cache)
+    department_codes = _department_codes(cache)
     codes = [r.values["project_code"] for r in sheets["指标完成"] + sheets["项目自评"]]
     codes += [r.values["evaluated_project_code"] for r in sheets["部门自评"]]
     projects = _projects_by_code(session, year, codes, cache)
@@ -841,7 +949,7 @@ def _check_self_evaluation(
             continue
         assert project.id is not None
         indicator = (project.id, v["name"])
-        operator = indicators.get(indicator)
+        operator = indicators.get(project.id, {}).get(v["name"])
         if operator is None:
             problems.add(
                 f"项目 {project.code} 没有名为「{v['name']}」的绩效指标（须与申报的绩效目标一致）", sheet, row, "name"
@@ -855,7 +963,7 @@ def _check_self_evaluation(
             problems.add(f"实际值过大: {v['actual']}", sheet, row, "actual")
         actuals.append((indicator, row))
 
-    claims: list[tuple[Project, Decimal | None, str]] = []
+    claims: list[tuple[ProjectRow, Decimal | None, str]] = []
     sheet = "项目自评"
     for row in sheets[sheet]:
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -863,7 +971,7 @@ def _check_self_evaluation(
         if project is not None:
             claims.append((project, claimed, row.values["remark"] or ""))
 
-    overall: list[tuple[Department, Decimal | None, Project | None, Decimal | None, Any]] = []
+    overall: list[tuple[DepartmentRef, Decimal | None, ProjectRow | None, Decimal | None, Any]] = []
     sheet = "部门自评"
     for row in sheets[sheet]:
         v = row.values
@@ -901,6 +1009,7 @@ def _check_self_evaluation(
             }
         _update_rows(session, Indicator, ("cycle_id", "project_id", "name"), list(filled.values()))
         existing = _evaluation_keys(session, cache, cycle_id)
+        chosen = _chosen_projects(session, cache, cycle_id)
         changes: dict[tuple[str, str, str], dict[str, Any]] = {}
 
         def upsert(kind: str, object_type: str, code: str, department_id: int | None, **values: Any) -> None:
@@ -938,11 +1047,10 @@ def _check_self_evaluation(
                 )
             # the department chose another project: the workbook holds one per department
             kept = evaluated.code if evaluated else ""
-            stale.update(
-                key
-                for key, owner in [*existing.items(), *((k, c["department_id"]) for k, c in changes.items())]
-                if key[0] == "department" and owner == department.id and key[2] != kept
-            )
+            owned = chosen.get(department.id, set()) | {
+                k for k, c in changes.items() if k[0] == "department" and c["department_id"] == department.id
+            }
+            stale.update(k for k in owned if k[2] != kept)
             if published_on is not None:
                 published[department.id] = published_on
         key = ("cycle_id", "kind", "object_type", "object_code")
@@ -950,21 +1058,27 @@ def _check_self_evaluation(
         _update_rows(
             session, Evaluation, key, [r for r in rows if (r["kind"], r["object_type"], r["object_code"]) in existing]
         )
-        _insert_rows(
+        insert_rows(
             session, Evaluation, [r for r in rows if (r["kind"], r["object_type"], r["object_code"]) not in existing]
         )
-        existing.update({(r["kind"], r["object_type"], r["object_code"]): r["department_id"] for r in rows})
-        table: Any = Evaluation
+        for r in rows:
+            changed = (r["kind"], r["object_type"], r["object_code"])
+            if changed[0] == "department":
+                chosen[existing.get(changed)].discard(changed)
+                chosen[r["department_id"]].add(changed)
+            existing[changed] = r["department_id"]
+        table: Any = Evaluation.__table__  # type: ignore[attr-defined]
         for kind, object_type, code in sorted(stale):
             session.execute(
                 delete(table).where(
-                    table.cycle_id == cycle_id,
-                    table.kind == kind,
-                    table.object_type == object_type,
-                    table.object_code == code,
+                    table.c.cycle_id == cycle_id,
+                    table.c.kind == kind,
+                    table.c.object_type == object_type,
+                    table.c.object_code == code,
                 )
             )
-            existing.pop((kind, object_type, code), None)
+            if (kind, object_type, code) in existing:
+                chosen[existing.pop((kind, object_type, code))].discard((kind, object_type, code))
         if published:
             if cycle_id not in cache.publications:
                 query = select(Publication.department_id).where(Publication.cycle_id == cycle_id)
@@ -974,7 +1088,7 @@ def _check_self_evaluation(
             _update_rows(
                 session, Publication, ("cycle_id", "department_id"), [r for r in dates if r["department_id"] in known]
             )
-            _insert_rows(session, Publication, [r for r in dates if r["department_id"] not in known])
+            insert_rows(session, Publication, [r for r in dates if r["department_id"] not in known])
             known.update(published)
         return [f"指标完成 {len(actuals)} 条、项目自评 {len(claims)} 个、部门自评 {len(overall)} 个"]
 
@@ -1011,7 +1125,7 @@ def _check_panel_scores(
             f"本周期策略的评估维度（{'、'.join(policy.dimensions)}）与评分表的列（{'、'.join(dimensions.values())}）不一致"
         )
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    planned: list[tuple[Project, dict[str, str], int, ParsedRow]] = []
+    planned: list[tuple[ProjectRow, dict[str, str], int, ParsedRow]] = []
     for row in rows:
         v = row.values
         project = projects.get(v["project_code"])
@@ -1081,10 +1195,10 @@ def _check_review_scores(
     if sample is None:
         raise problems.fail("本周期尚未抽样")
     members = {m.department_id for m in session.exec(select(SampleMember).where(SampleMember.sample_id == sample.id))}
-    departments = _all_departments(session, cache)
-    department_codes = {d.id: code for code, d in departments.items() if d.id is not None}
+    departments = _departments(session, cache)
+    department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    planned: list[tuple[Project, Decimal, ParsedRow]] = []
+    planned: list[tuple[ProjectRow, Decimal, ParsedRow]] = []
     for row in rows:
         department, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
         if department is not None and department.id not in members:
@@ -1127,7 +1241,7 @@ def _check_third_party_scores(
     selections = {
         (s.object_type, s.object_code): s for s in session.exec(select(Selection).where(Selection.cycle_id == cycle_id))
     }
-    departments = _all_departments(session, cache)
+    departments = _departments(session, cache)
     project_codes = [r.values["object_code"] for r in rows if r.values["object_type"] == "项目"]
     projects = _projects_by_code(session, year, project_codes, cache)
     policies = {p.code: p for p in session.exec(select(FiscalPolicy).where(FiscalPolicy.year == year))}

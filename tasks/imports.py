@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +12,11 @@ from prefect import task
 
 from models import session_scope
 from perfcycle.faults import checkpoint
-from perfcycle.loaders import LoadCache, load
+from perfcycle.loaders import load, load_stage
 from perfcycle.policy import import_limits
 from perfcycle.stages import SUBMISSION_FOLDERS
-from perfcycle.workbooks.reader import ImportRejected, ParsedWorkbook, read_workbook
+from perfcycle.workbooks.pool import read_workbooks
+from perfcycle.workbooks.reader import read_workbook
 from tasks.common import run_logger
 
 
@@ -32,6 +36,18 @@ def import_base_data(path: str, year: int) -> dict[str, Any]:
     return {"file": Path(path).name, "rows": result.rows, "skipped": result.skipped}
 
 
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """Cyclic GC paused: every full collection would walk the stage's hundreds of thousands of live rows again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @task(name="import-submissions")
 def import_submissions(year: int, kind: str, root: str | None, quarter: str | None = None) -> dict[str, Any]:
     """Every workbook of one stage's folder; one bad file refuses the whole batch with every problem named."""
@@ -40,25 +56,14 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
         folder = folder / quarter
     files = submission_files(folder) if folder is not None else []
     limits = import_limits(year).reader_limits() if files else {}
-    parsed: list[ParsedWorkbook] = []
-    problems = []
-    for path in files:
-        try:
-            parsed.append(read_workbook(path, kind, **limits))
-        except ImportRejected as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ImportRejected(problems)
-    loaded = skipped = rows = 0
-    with session_scope() as session:
-        cache = LoadCache()
-        for workbook in parsed:
-            result = load(session, workbook, year=year, quarter=quarter, cache=cache)
-            rows += result.rows
-            if result.skipped:
-                skipped += 1
-            else:
-                loaded += 1
-            checkpoint("import-file")
+    with _collection_paused():
+        parsed = read_workbooks(files, kind, limits)
+        with session_scope() as session:
+            results = load_stage(
+                session, parsed, year=year, quarter=quarter, loaded=lambda _: checkpoint("import-file")
+            )
+    rows = sum(result.rows for result in results)
+    skipped = sum(1 for result in results if result.skipped)
+    loaded = len(results) - skipped
     run_logger().info("%s: %d 个文件，新导入 %d 个，未变化 %d 个，共 %d 行", kind, len(files), loaded, skipped, rows)
     return {"kind": kind, "files": len(files), "rows": rows}

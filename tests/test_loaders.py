@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from models import (
     Cycle,
@@ -31,7 +31,9 @@ from models import (
     TargetReview,
     get_engine,
 )
-from perfcycle.loaders import LoadCache, import_file, load
+from models.audit import AuditEntry
+from perfcycle import audit
+from perfcycle.loaders import LoadCache, LoadResult, import_file, load, load_stage
 from perfcycle.policy import load_policy
 from perfcycle.workbooks.formats import SPECS
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
@@ -558,6 +560,16 @@ def business_rows(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
     return result
 
 
+def audit_payloads(db_url: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The audit trail in order, each payload without its timestamps."""
+    with Session(get_engine(db_url)) as s:
+        entries = s.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+        return [
+            (e.action, e.subject, {k: v for k, v in json.loads(e.payload_json).items() if not k.endswith("_at")})
+            for e in entries
+        ]
+
+
 def test_a_batch_with_one_cache_loads_exactly_as_files_one_by_one(tmp_path: Path) -> None:
     """A stage's files share one cache in one session: later files see what earlier ones wrote (a quarter's
     spending, a resubmission, the project a department chose), as if each file were imported on its own."""
@@ -600,7 +612,7 @@ def test_a_batch_with_one_cache_loads_exactly_as_files_one_by_one(tmp_path: Path
         open_cycle(url)
         return url
 
-    one_by_one, batched = database("one-by-one.db"), database("batched.db")
+    one_by_one, batched, staged = database("one-by-one.db"), database("batched.db"), database("staged.db")
     for files, quarter in batches:
         for path in files:
             import_file(path, year=YEAR, quarter=quarter, url=one_by_one)
@@ -609,7 +621,27 @@ def test_a_batch_with_one_cache_loads_exactly_as_files_one_by_one(tmp_path: Path
             results = [load(session, read_workbook(p), year=YEAR, quarter=quarter, cache=cache) for p in files]
             session.commit()
         assert results[-1].skipped == (files[-1] == files[-2])  # the same content again changes nothing
+        with Session(get_engine(staged)) as session:
+            loaded: list[LoadResult] = []
+            staged_results = load_stage(
+                session, [read_workbook(p) for p in files], year=YEAR, quarter=quarter, loaded=loaded.append
+            )
+            session.commit()
+        assert loaded == staged_results
+        assert [(r.skipped, r.scope, r.messages) for r in staged_results] == [
+            (r.skipped, r.scope, r.messages) for r in results
+        ]
     assert business_rows(batched) == business_rows(one_by_one)
+    assert business_rows(staged) == business_rows(one_by_one)
+    assert audit_payloads(staged) == audit_payloads(one_by_one)
+    with Session(get_engine(staged)) as session:
+        assert audit.verify(session) == []
+        received = {subject: payload for _action, subject, payload in audit_payloads(staged)}
+        current = session.exec(select(Submission).where(col(Submission.current))).all()
+        assert len(current) == 6  # targets of D01 and D02, Q1 of D01, Q2 of D01 and D02, self-evaluation of D01
+        for submission in current:  # each entry records the submission as it was received
+            payload = received[f"submission:{submission.kind}:{submission.scope}:{submission.sha256[:16]}"]
+            assert payload == json.loads(audit.canonical_json(submission.model_dump(exclude={"id", "received_at"})))
 
     (record,) = fetch(batched, MonitoringRecord, MonitoringRecord.quarter == "Q1", MonitoringRecord.project_id == 1)
     assert record.spent_fen == 100 * WAN  # q1, q1b, then q1 again: the last one sent counts

@@ -8,6 +8,7 @@ numbers become `Decimal` (never binary float), codes become text, dates become `
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import io
 import json
@@ -16,7 +17,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -113,14 +114,16 @@ class ParsedWorkbook:
     def rows(self) -> int:
         return sum(len(rows) for rows in self.sheets.values())
 
-    @property
+    @functools.cached_property
     def content_digest(self) -> str:
         """sha256 of the kind and the cell values: the same data saved again is the same submission."""
-        canonical = [
-            [name, [sorted((k, str(v)) for k, v in row.values.items()) for row in rows]]
-            for name, rows in sorted(self.sheets.items())
-        ]
+        canonical = [[name, [_canonical(row.values) for row in rows]] for name, rows in sorted(self.sheets.items())]
         return hashlib.sha256(json.dumps([self.kind, canonical], ensure_ascii=False).encode()).hexdigest()
+
+
+def _canonical(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """`sorted((k, str(v)) for k, v in values.items())`: the keys are distinct, so sorting them is enough."""
+    return [(key, str(values[key])) for key in sorted(values)]
 
 
 class _CellError(ValueError):
@@ -686,6 +689,9 @@ def _read_sheets(
                 )
             continue
         ws = workbook[name]
+        if isinstance(ws, _FastSheet):
+            parsed[sheet.name] = _read_fast_sheet(ws, spec.kind, sheet, budget)
+            continue
         if isinstance(ws, Chartsheet) or not hasattr(ws, "iter_rows"):
             found.add("是图表页，不是数据表；请把数据填在普通工作表中", sheet.name)
             continue
@@ -832,13 +838,14 @@ def _read_sheet(
 # A workbook as Excel, WPS or openpyxl write it is read straight from its XML parts, giving exactly the
 # values openpyxl gives (same number, string, boolean and date rules) at a fraction of the cost. Anything
 # unusual (formulas, error cells, chart sheets, 1904 dates, unknown parts) or any problem at all sends the
-# file to openpyxl instead, so every refusal keeps openpyxl's view and its precise messages.
+# file to openpyxl instead, so every refusal keeps openpyxl's view and its precise messages. Since any
+# problem means openpyxl reads the file again, the fast path stops at the first one instead of collecting.
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _WORKSHEET_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
-_CELL_REF = re.compile(r"^([A-Z]{1,3})([0-9]+)$")
+_LETTERS = re.compile(r"[A-Z]{1,3}")
 _TEXT_PARTS = {_MAIN + "t", _MAIN + "r", _MAIN + "rPh", _MAIN + "phoneticPr"}
 
 
@@ -846,25 +853,57 @@ class _NotPlain(Exception):
     """The workbook needs openpyxl's full reading."""
 
 
-class _FastCell:
-    __slots__ = ("coordinate", "data_type", "number_format", "value")
+_ROW, _CELL, _VALUE, _INLINE, _TEXT = (_MAIN + tag for tag in ("row", "c", "v", "is", "t"))
+_DIGITS = "0123456789"
+_COLUMNS: dict[str, int] = {}  # column letters → 1-based index, as met
+_STYLES: dict[bytes, _Styles] = {}  # styles.xml → what it means to the reader; many files share one
+_STYLES_KEPT = 32
 
-    def __init__(self, value: Any, data_type: str, number_format: str, coordinate: str) -> None:
-        self.value = value
-        self.data_type = data_type
+
+class _Style:
+    """The number format of a style, as the converters ask a cell for it."""
+
+    __slots__ = ("number_format",)
+
+    def __init__(self, number_format: str) -> None:
         self.number_format = number_format
-        self.coordinate = coordinate
+
+
+@dataclass(frozen=True)
+class _Styles:
+    formats: list[_Style]
+    dates: frozenset[int]
+    durations: frozenset[int]
+
+
+_GENERAL = _Style("General")
+_NO_STYLES = _Styles([_GENERAL], frozenset(), frozenset())
+
+
+class _FastBook:
+    """The parts every sheet of a workbook reads through."""
+
+    def __init__(self, shared: list[str], styles: _Styles, parser: Any) -> None:
+        from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, from_excel
+
+        self.shared = shared
+        self.styles = styles
+        self.parser = parser
+        self.from_excel = from_excel
+        self.epoch = CALENDAR_WINDOWS_1900
 
 
 class _FastSheet:
-    def __init__(self, rows: list[tuple[_FastCell, ...]]) -> None:
-        self._rows = rows
+    """One worksheet's XML, parsed when the spec asks for the sheet."""
 
-    def reset_dimensions(self) -> None:
-        pass
+    def __init__(self, content: bytes, book: _FastBook) -> None:
+        self._content = content
+        self._book = book
 
-    def iter_rows(self) -> Any:
-        return iter(self._rows)
+    def rows(self) -> list[tuple[int, list[Any], list[_Style]]]:
+        from lxml import etree
+
+        return _fast_rows(etree.fromstring(self._content, self._book.parser), self._book)
 
 
 class _FastWorkbook:
@@ -893,15 +932,19 @@ def _fast_read(
 
 def _text_content(node: Any) -> str:
     """openpyxl's `Text.content`: the plain text, then each rich-text run's text (phonetic runs left out)."""
+    if len(node) == 1:
+        only = node[0]
+        if only.tag == _TEXT:
+            return only.text or ""
     parts: list[str] = []
     for child in node:
         if child.tag not in _TEXT_PARTS:
             raise _NotPlain(child.tag)
-    plain = node.find(_MAIN + "t")
+    plain = node.find(_TEXT)
     if plain is not None and plain.text is not None:
         parts.append(plain.text)
     for run in node.iterfind(_MAIN + "r"):
-        text = run.find(_MAIN + "t")
+        text = run.find(_TEXT)
         if text is not None and text.text is not None:
             parts.append(text.text)
     return "".join(parts)
@@ -913,20 +956,42 @@ def _cast_number(text: str) -> int | float:
     return int(text)
 
 
-def _fast_workbook(data: bytes) -> _FastWorkbook:
+def _read_styles(content: bytes, parser: Any) -> _Styles:
     from lxml import etree
     from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
-    from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, from_excel
+
+    styles = etree.fromstring(content, parser)
+    custom = {int(f.get("numFmtId")): f.get("formatCode") for f in styles.iterfind(f"{_MAIN}numFmts/{_MAIN}numFmt")}
+    xfs = styles.find(_MAIN + "cellXfs")
+    formats: list[_Style] = []
+    dates: set[int] = set()
+    durations: set[int] = set()
+    for index, xf in enumerate(xfs if xfs is not None else ()):
+        number = int(xf.get("numFmtId", 0))
+        code = custom[number] if number in custom else BUILTIN_FORMATS.get(number, "General")
+        formats.append(_GENERAL if code == "General" else _Style(code))
+        if is_date_format(code):
+            dates.add(index)
+        if is_timedelta_format(code):
+            durations.add(index)
+    return _Styles(formats, frozenset(dates), frozenset(durations))
+
+
+def _fast_workbook(data: bytes) -> _FastWorkbook:
+    from lxml import etree
 
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = set(archive.namelist())
 
-        def part(name: str) -> Any:
-            content = archive.read(name)
-            if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
+        def content(name: str) -> bytes:
+            raw = archive.read(name)
+            if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
                 raise _NotPlain(name)
-            return etree.fromstring(content, parser)
+            return raw
+
+        def part(name: str) -> Any:
+            return etree.fromstring(content(name), parser)
 
         book = part("xl/workbook.xml")
         properties = book.find(_MAIN + "workbookPr")
@@ -942,24 +1007,17 @@ def _fast_workbook(data: bytes) -> _FastWorkbook:
             shared = [
                 _text_content(si).replace("x005F_", "") for si in part("xl/sharedStrings.xml").iterfind(_MAIN + "si")
             ]
-        formats: list[str] = ["General"]
-        dates: set[int] = set()
-        durations: set[int] = set()
+        styles = _NO_STYLES
         if "xl/styles.xml" in names:
-            styles = part("xl/styles.xml")
-            custom = {
-                int(f.get("numFmtId")): f.get("formatCode") for f in styles.iterfind(f"{_MAIN}numFmts/{_MAIN}numFmt")
-            }
-            xfs = styles.find(_MAIN + "cellXfs")
-            formats = []
-            for index, xf in enumerate(xfs if xfs is not None else ()):
-                number = int(xf.get("numFmtId", 0))
-                code = custom[number] if number in custom else BUILTIN_FORMATS.get(number, "General")
-                formats.append(code)
-                if is_date_format(code):
-                    dates.add(index)
-                if is_timedelta_format(code):
-                    durations.add(index)
+            raw = content("xl/styles.xml")
+            known = _STYLES.get(raw)
+            if known is None:
+                known = _read_styles(raw, parser)
+                if len(_STYLES) >= _STYLES_KEPT:
+                    _STYLES.clear()
+                _STYLES[raw] = known
+            styles = known
+        shared_book = _FastBook(shared, styles, parser)
         sheets: dict[str, _FastSheet] = {}
         sheet_list = book.find(_MAIN + "sheets")
         for sheet in sheet_list if sheet_list is not None else ():
@@ -969,79 +1027,165 @@ def _fast_workbook(data: bytes) -> _FastWorkbook:
             name = sheet.get("name")
             if name in sheets:
                 raise _NotPlain(name)
-            sheets[name] = _FastSheet(
-                _fast_rows(part(target), shared, formats, dates, durations, from_excel, CALENDAR_WINDOWS_1900)
-            )
+            sheets[name] = _FastSheet(content(target), shared_book)
     return _FastWorkbook(sheets)
 
 
-_EMPTY = _FastCell(None, "n", "General", "")
+def _column_number(letters: str) -> int:
+    number = _COLUMNS.get(letters)
+    if number is None:
+        if not _LETTERS.fullmatch(letters):
+            raise _NotPlain(letters)
+        number = _COLUMNS[letters] = _column_index(letters)
+    return number
 
 
-def _fast_rows(
-    root: Any,
-    shared: list[str],
-    formats: list[str],
-    dates: set[int],
-    durations: set[int],
-    from_excel: Callable[..., Any],
-    epoch: Any,
-) -> list[tuple[_FastCell, ...]]:
-    """The rows as openpyxl's read-only worksheet yields them after `reset_dimensions()`."""
+def _fast_rows(root: Any, book: _FastBook) -> list[tuple[int, list[Any], list[_Style]]]:
+    """(row number, values, styles) of each row element, values and styles by column position (gaps None);
+    the values are openpyxl's (same number, string, boolean and date rules)."""
     data = root.find(_MAIN + "sheetData")
-    rows: list[tuple[_FastCell, ...]] = []
-    counter = 1
-    cell_tag, value_tag, formula_tag, inline_tag = _MAIN + "c", _MAIN + "v", _MAIN + "f", _MAIN + "is"
-    for row in data if data is not None else ():
-        index = int(row.get("r"))
-        cells: dict[int, _FastCell] = {}
-        last = 0
-        for element in row:
-            if element.tag != cell_tag or element.find(formula_tag) is not None:
-                raise _NotPlain(element.tag)
-            coordinate = element.get("r")
-            match = _CELL_REF.match(coordinate or "")
-            if match is None or int(match[2]) != index:
-                raise _NotPlain(coordinate)
-            column = _column_index(match[1])
-            if column <= last:
-                raise _NotPlain(coordinate)
-            last = column
-            data_type = element.get("t", "n")
-            style = int(element.get("s", 0) or 0)
-            number_format = formats[style]
+    rows: list[tuple[int, list[Any], list[_Style]]] = []
+    if data is None:
+        return rows
+    shared, from_excel, epoch = book.shared, book.from_excel, book.epoch
+    formats, dates, durations = book.styles.formats, book.styles.dates, book.styles.durations
+    previous = 0
+    for row in data:
+        if row.tag != _ROW:
+            raise _NotPlain(row.tag)
+        number = int(row.get("r"))
+        if number <= previous:
+            raise _NotPlain(number)
+        previous = number
+        suffix = str(number)
+        values: list[Any] = []
+        styles: list[_Style] = []
+        for cell in row:
+            if cell.tag != _CELL:
+                raise _NotPlain(cell.tag)
+            reference = cell.get("r")
+            letters = reference.rstrip(_DIGITS)
+            if reference[len(letters) :] != suffix:
+                raise _NotPlain(reference)
+            position = _column_number(letters) - 1
+            if position < len(values):
+                raise _NotPlain(reference)
+            while len(values) < position:
+                values.append(None)
+                styles.append(_GENERAL)
+            style_text = cell.get("s")
+            style = int(style_text) if style_text else 0
+            data_type = cell.get("t")
             value: Any = None
-            if data_type == "inlineStr":
-                child = element.find(inline_tag)
-                if child is not None:
-                    data_type, value = "s", _text_content(child)
-            else:
-                value = element.findtext(value_tag, None) or None
-                if value is not None:
-                    if data_type == "n":
-                        value = _cast_number(value)
-                        if style in dates:
-                            data_type = "d"
-                            value = from_excel(value, epoch, timedelta=style in durations)
-                    elif data_type == "s":
-                        value = shared[int(value)]
-                    elif data_type == "b":
-                        value = bool(int(value))
-                    elif data_type == "str":
-                        data_type = "s"
-                    else:
-                        raise _NotPlain(data_type)
-                elif data_type not in ("n", "s", "str", "b"):
-                    raise _NotPlain(data_type)
-            cells[column] = _FastCell(value, data_type, number_format, coordinate)
-        if index < counter:
-            continue
-        while counter < index:
-            rows.append(())
-            counter += 1
-        rows.append(tuple(cells.get(c, _EMPTY) for c in range(1, last + 1)))
-        counter += 1
+            children = len(cell)
+            if children:
+                child = cell[0]
+                if children != 1:
+                    raise _NotPlain(reference)
+                if data_type == "inlineStr":
+                    if child.tag != _INLINE:
+                        raise _NotPlain(reference)
+                    value = _text_content(child)
+                else:
+                    if child.tag != _VALUE:
+                        raise _NotPlain(child.tag)
+                    value = child.text or None
+                    if value is not None:
+                        if data_type is None or data_type == "n":
+                            value = _cast_number(value)
+                            if style in dates:
+                                value = from_excel(value, epoch, timedelta=style in durations)
+                        elif data_type == "s":
+                            value = shared[int(value)]
+                        elif data_type == "b":
+                            value = bool(int(value))
+                        elif data_type != "str":
+                            raise _NotPlain(data_type)
+            elif data_type not in (None, "n", "s", "str", "b", "inlineStr"):
+                raise _NotPlain(data_type)
+            values.append(value)
+            styles.append(formats[style])
+        rows.append((number, values, styles))
     return rows
+
+
+_GENERIC, _AS_TEXT, _AS_CODE, _AS_CHOICE = range(4)
+_TEXT_MODES = {"text": _AS_TEXT, "code": _AS_CODE, "choice": _AS_CHOICE}
+
+
+def _read_fast_sheet(ws: _FastSheet, kind: str, sheet: SheetSpec, budget: list[int]) -> list[ParsedRow]:
+    """`_read_sheet` for a sheet without a single problem (the first sends the file to openpyxl); text that is
+    its own value once stripped skips the converter, which would return it unchanged."""
+    rows = ws.rows()
+    header: Sequence[Any] = rows[0][1] if rows and rows[0][0] == 1 else ()
+    data = rows[1:] if rows and rows[0][0] == 1 else rows
+    second: Sequence[Any] | None = None
+    if data:
+        second = data[0][1] if data[0][0] == 2 else ()
+    found = _Collector("")
+    mapping = _match_headers(header, sheet, found, second)
+    if mapping is None or found.problems:
+        raise _NotPlain("header")
+    plan = [
+        (
+            index,
+            column.field,
+            _converter(column),
+            column.required,
+            column.kind in _NUMERIC_KINDS,
+            _TEXT_MODES.get(column.kind, _GENERIC),
+            frozenset(column.choices),
+        )
+        for index, column in mapping.items()
+    ]
+    positions = list(mapping)
+    key_fields = [c.field for c in sheet.columns if c.field in sheet.key]
+    seen: set[tuple[Any, ...]] = set()
+    result: list[ParsedRow] = []
+    for number, values, styles in data:
+        width = len(values)
+        for index in positions:
+            if index < width and not _is_blank(values[index]):
+                break
+        else:
+            continue
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _NotPlain("rows")
+        converted: dict[str, Any] = {}
+        for index, field_name, converter, required, numeric, mode, choices in plan:
+            value = values[index] if index < width else None
+            if isinstance(value, str):
+                text = value.strip()
+                if not text:
+                    value = None
+                elif (
+                    mode == _AS_TEXT
+                    or (mode == _AS_CHOICE and text in choices)
+                    or (mode == _AS_CODE and "\r" not in text and "\n" not in text and "\t" not in text)
+                ):
+                    converted[field_name] = text
+                    continue
+                elif numeric and value.lstrip().startswith("="):
+                    raise _NotPlain(field_name)
+            elif isinstance(value, time | timedelta):
+                raise _NotPlain(field_name)
+            if value is None:
+                if required:
+                    raise _NotPlain(field_name)
+                converted[field_name] = None
+            else:
+                converted[field_name] = converter(value, styles[index])
+        if _row_rules(kind, sheet, converted, set()):
+            raise _NotPlain("rule")
+        if key_fields:
+            key = tuple(converted[name] for name in key_fields)
+            if all(part is not None for part in key):
+                if key in seen:
+                    raise _NotPlain("duplicate")
+                seen.add(key)
+        result.append(ParsedRow(number, converted, set()))
+    return result
 
 
 def _column_index(letters: str) -> int:

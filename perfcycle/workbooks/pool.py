@@ -1,0 +1,124 @@
+"""Reading a stage's workbooks on every core.
+
+`read_workbooks` reads files the way `read_workbook` reads one, in this process when there are few and in a
+process pool (spawned, kept from one stage to the next) when there are many; either way the workbooks come
+back in the files' order and a refusal lists every problem of every file in that order, exactly as reading
+them one after another would. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWorkbook, read_workbook
+
+#: Files worth starting the worker processes for (a start costs a Python and the reader's imports, about a
+#: quarter of a second, as much as reading 100 of the larger workbooks); once they run, POOL_MIN_FILES are
+#: enough to hand them a share. Fewer are read here.
+POOL_START_FILES = 150
+POOL_MIN_FILES = 16
+BATCHES_PER_WORKER = 4
+
+Outcome = ParsedWorkbook | list[ImportProblem]
+
+_pool: ProcessPoolExecutor | None = None
+_pool_workers = 0
+_pool_lock = threading.Lock()
+
+
+def read_batch(paths: Sequence[Path], kind: str | None, limits: dict[str, int]) -> list[Outcome]:
+    """Each file's workbook, or the problems that refuse it; runs in a worker process as well as in this one."""
+    outcomes: list[Outcome] = []
+    for path in paths:
+        try:
+            parsed = read_workbook(path, kind, **limits)
+        except ImportRejected as exc:
+            outcomes.append(exc.problems)
+        else:
+            _ = parsed.content_digest  # computed where the reading is, and sent along with the workbook
+            outcomes.append(parsed)
+    return outcomes
+
+
+def read_workbooks(
+    paths: Sequence[Path], kind: str | None, limits: dict[str, int] | None = None, *, workers: int | None = None
+) -> list[ParsedWorkbook]:
+    """`read_workbook` (with `limits`) of every file, in order; one `ImportRejected` with every file's problems.
+
+    `workers` None means `reading_workers()`; with 1, or too few files for the pool, they are read here."""
+    limits = limits or {}
+    count = reading_workers() if workers is None else workers
+    pool = _shared_pool(count, len(paths)) if count > 1 else None
+    outcomes: list[Outcome] = []
+    if pool is not None:
+        size = max(1, -(-len(paths) // (count * BATCHES_PER_WORKER)))
+        batches = [list(paths[start : start + size]) for start in range(0, len(paths), size)]
+        try:
+            for batch in pool.map(read_batch, batches, [kind] * len(batches), [limits] * len(batches)):
+                outcomes.extend(batch)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): read them here instead
+            shutdown_pool()
+            outcomes = []
+            pool = None
+    if pool is None:
+        outcomes = read_batch(paths, kind, limits)
+    problems = [problem for outcome in outcomes if isinstance(outcome, list) for problem in outcome]
+    if problems:
+        raise ImportRejected(problems)
+    return [outcome for outcome in outcomes if isinstance(outcome, ParsedWorkbook)]
+
+
+def reading_workers() -> int:
+    """How many processes read workbooks: as many as render documents (PERFCYCLE_RENDER_WORKERS), else one per core."""
+    from perfcycle.settings import get_settings
+
+    configured = get_settings().render_workers
+    return configured if configured is not None else os.cpu_count() or 1
+
+
+def _shared_pool(workers: int, files: int) -> ProcessPoolExecutor | None:
+    """The process's pool of `workers` processes, kept from one stage to the next; None when `files` are too
+    few to be worth it. Spawned, not forked: the parent holds database connections and threads."""
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is not None and _pool_workers == workers:
+            return _pool if files >= POOL_MIN_FILES else None
+        if files < POOL_START_FILES:
+            return None
+        if _pool is not None:
+            _pool.shutdown()
+        _pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_stop_with_parent
+        )
+        _pool_workers = workers
+        return _pool
+
+
+def _stop_with_parent() -> None:
+    """In a worker: exit when the parent process dies (killed, it cannot stop its pool, and a worker left
+    waiting for work would hold the parent's output pipes open forever)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes (they also stop with this process)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown()
+            _pool = None

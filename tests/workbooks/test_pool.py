@@ -1,0 +1,228 @@
+"""Workbooks read on every core are the workbooks read one after another: the same `ParsedWorkbook`s in the
+files' order, and the same refusal (every problem of every file, in the files' order) when some are bad."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlmodel import Session, func, select
+
+from models import Indicator, Submission, get_engine
+from models.audit import AuditEntry
+from perfcycle.demo import DemoFiles
+from perfcycle.loaders import import_file
+from perfcycle.settings import PROJECT_ROOT, get_settings
+from perfcycle.workbooks import pool
+from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWorkbook, read_workbook
+
+YEAR = 2024
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_pool_left() -> Iterator[None]:
+    yield
+    pool.shutdown_pool()
+
+
+@pytest.fixture
+def pooled(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The pool starts for any number of files; each call records whether the pool read them."""
+    monkeypatch.setattr(pool, "POOL_START_FILES", 1)
+    monkeypatch.setattr(pool, "POOL_MIN_FILES", 1)
+    calls: list[bool] = []
+    shared_pool = pool._shared_pool
+
+    def spy(workers: int, files: int) -> Any:
+        found = shared_pool(workers, files)
+        calls.append(found is not None)
+        return found
+
+    monkeypatch.setattr(pool, "_shared_pool", spy)
+    return calls
+
+
+def summary(parsed: ParsedWorkbook) -> Any:
+    return (
+        parsed.path,
+        parsed.kind,
+        parsed.sha256,
+        parsed.content_digest,
+        {name: [(r.row, r.values, r.errors) for r in rows] for name, rows in parsed.sheets.items()},
+    )
+
+
+def problems_of(path: Path, kind: str, **limits: int) -> list[ImportProblem]:
+    try:
+        read_workbook(path, kind, **limits)
+    except ImportRejected as exc:
+        return exc.problems
+    return []
+
+
+def rejection(paths: list[Path], kind: str, workers: int, limits: dict[str, int] | None = None) -> ImportRejected:
+    with pytest.raises(ImportRejected) as caught:
+        pool.read_workbooks(paths, kind, limits, workers=workers)
+    return caught.value
+
+
+@pytest.fixture
+def targets(demo_2024: DemoFiles, tmp_path: Path) -> list[Path]:
+    """A copy of the demo's target workbooks (one per department), to spoil some of."""
+    folder = tmp_path / "targets"
+    shutil.copytree(Path(demo_2024.submissions) / "targets", folder)
+    files = sorted(folder.glob("*.xlsx"))
+    assert len(files) > 20
+    return files
+
+
+def test_pooled_reading_gives_the_workbooks_of_sequential_reading(targets: list[Path], pooled: list[bool]) -> None:
+    sequential = pool.read_workbooks(targets, "targets", workers=1)
+    assert pooled == []
+    in_pool = pool.read_workbooks(targets, "targets", workers=2)
+    assert pooled == [True]
+    assert [p.path for p in in_pool] == targets
+    assert [summary(p) for p in in_pool] == [summary(p) for p in sequential]
+    for parsed in in_pool:  # the digest came along from the worker, and is the one computed here
+        assert "content_digest" in vars(parsed)
+        assert parsed.content_digest == ParsedWorkbook.content_digest.func(parsed)  # type: ignore[attr-defined]
+
+
+def spoil(files: list[Path]) -> list[Path]:
+    """Three bad workbooks among the good ones: not a workbook at all, a bad cell, a missing column."""
+    files[2].write_bytes(b"not a workbook")
+    for path, change in ((files[5], "bad cell"), (files[-1], "no column")):
+        workbook = openpyxl.load_workbook(path)
+        sheet = workbook["绩效指标"]
+        if change == "bad cell":
+            sheet["I3"] = "很重要"  # 权重 is a number
+            sheet["A4"] = None  # 部门编码 is required
+        else:
+            sheet.delete_cols(9)
+        workbook.save(path)
+    return [files[2], files[5], files[-1]]
+
+
+def test_bad_files_among_many_are_refused_alike(targets: list[Path], pooled: list[bool]) -> None:
+    bad = spoil(targets)
+    sequential = rejection(targets, "targets", workers=1)
+    in_pool = rejection(targets, "targets", workers=2)
+    assert pooled == [True]
+    expected = [problem for path in targets for problem in problems_of(path, "targets")]
+    assert sequential.problems == expected
+    assert in_pool.problems == expected
+    assert str(in_pool) == str(sequential)
+    assert list(dict.fromkeys(p.file for p in expected)) == [path.name for path in bad]
+    assert [(p.sheet, p.row, p.column) for p in expected if p.file == bad[1].name] == [
+        ("绩效指标", 3, "权重"),
+        ("绩效指标", 4, "部门编码"),
+    ]
+
+
+def test_the_limits_reach_the_workers(targets: list[Path], pooled: list[bool]) -> None:
+    limits = {"max_rows": 3}
+    sequential = rejection(targets, "targets", workers=1, limits=limits)
+    in_pool = rejection(targets, "targets", workers=2, limits=limits)
+    assert pooled == [True]
+    assert in_pool.problems == sequential.problems
+    assert {p.file for p in in_pool.problems} == {path.name for path in targets}
+    assert all("数据行超过上限 3 行" in p.reason for p in in_pool.problems)
+
+
+def test_a_dead_worker_leaves_the_reading_to_this_process(targets: list[Path], pooled: list[bool]) -> None:
+    pool.read_workbooks(targets[:4], "targets", workers=2)
+    running = pool._pool
+    assert running is not None
+    for pid in list(running._processes):
+        os.kill(pid, signal.SIGKILL)
+    read = pool.read_workbooks(targets, "targets", workers=2)
+    assert [summary(p) for p in read] == [summary(p) for p in pool.read_workbooks(targets, "targets", workers=1)]
+    assert pool._pool is not running
+
+
+def test_few_files_are_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool.shutdown_pool()
+    monkeypatch.setattr(pool, "POOL_START_FILES", 10)
+    monkeypatch.setattr(pool, "POOL_MIN_FILES", 4)
+    assert pool._shared_pool(2, 9) is None  # not worth starting the workers
+    started = pool._shared_pool(2, 10)
+    assert started is not None
+    assert pool._shared_pool(2, 4) is started  # once they run, a few files are worth handing them
+    assert pool._shared_pool(2, 3) is None
+    pool.shutdown_pool()
+
+
+WORKER_SCRIPT = """
+import os, signal, time
+from perfcycle.workbooks import pool
+
+if __name__ == "__main__":
+    started = pool._shared_pool(2, pool.POOL_START_FILES)
+    list(started.map(time.sleep, [0.2] * 4))
+    print(" ".join(str(pid) for pid in started._processes), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent(WORKER_SCRIPT))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    # The workers inherit the output pipes: were one left waiting for work, this would never return.
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert len(done.stdout.split()) == 2  # both workers had started
+
+
+def counts(url: str) -> tuple[int, int, int]:
+    with Session(get_engine(url)) as s:
+        return tuple(  # type: ignore[return-value]
+            s.exec(select(func.count()).select_from(model)).one() for model in (Indicator, Submission, AuditEntry)
+        )
+
+
+def test_a_stage_import_reads_in_the_pool_and_loads_each_file_once(
+    db_url: str, demo_2024: DemoFiles, targets: list[Path], pooled: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks import imports
+    from tasks.cycle import open_cycle
+
+    monkeypatch.setenv("PERFCYCLE_RENDER_WORKERS", "2")
+    get_settings.cache_clear()
+    import_file(demo_2024.base, year=YEAR)
+    open_cycle.fn(YEAR, auto_approve=False)
+    loaded: list[str] = []
+    monkeypatch.setattr(imports, "checkpoint", loaded.append)
+    root = targets[0].parent.parent
+    before = counts(db_url)
+
+    bad = spoil(targets)
+    with pytest.raises(ImportRejected) as caught:
+        imports.import_submissions.fn(YEAR, "targets", str(root))
+    assert caught.value.problems == [p for path in targets for p in problems_of(path, "targets")]
+    assert counts(db_url) == before and loaded == []  # refused before anything was loaded
+
+    for path in bad:
+        path.unlink()
+    good = [path for path in targets if path not in bad]
+    done = imports.import_submissions.fn(YEAR, "targets", str(root))
+    assert done["files"] == len(good)
+    assert done["rows"] == sum(read_workbook(path, "targets").rows for path in good)
+    assert loaded == ["import-file"] * len(good)  # the kill point after each file
+    indicators, submissions, entries = counts(db_url)
+    assert (indicators, submissions, entries - before[2]) == (done["rows"], len(good), len(good))
+
+    again = imports.import_submissions.fn(YEAR, "targets", str(root))  # the same files again change nothing
+    assert again == done
+    assert counts(db_url) == (indicators, submissions, entries)
+    assert pooled == [True, True, True]
+    get_settings.cache_clear()
