@@ -24,6 +24,7 @@ from tasks import (
     sampling,
     summary,
     targets,
+    windows,
 )
 
 
@@ -48,10 +49,17 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
     cycle_id = cycle.open_cycle.fn(year, auto_approve=True, data_source=data)
     timed("import", imports.import_base_data.fn, data, year)
 
+    def collected(stage_name: str, kind: str, quarter: str | None = None) -> None:
+        folder = windows.open_collection_window.fn(cycle_id, stage_name, submissions)["folder"]
+        timed("import", imports.import_submissions.fn, year, kind, folder, quarter)
+        windows.check_collection_window.fn(cycle_id, stage_name)
+
     def target_setting() -> dict[str, Any]:
-        timed("import", imports.import_submissions.fn, year, "targets", submissions)
+        folder = windows.open_collection_window.fn(cycle_id, "target_setting", submissions)["folder"]
+        timed("import", imports.import_submissions.fn, year, "targets", folder)
         targets.review_targets.fn(cycle_id)
         result = targets.approve_targets.fn(cycle_id)
+        windows.check_collection_window.fn(cycle_id, "target_setting")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "target_setting", out_dir)
         return result
 
@@ -63,14 +71,14 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
         return result
 
     def monitoring_stage(quarter: str) -> dict[str, Any]:
-        timed("import", imports.import_submissions.fn, year, "monitoring", submissions, quarter)
+        collected(f"monitoring_{quarter}", "monitoring", quarter)
         result = monitoring.compute_lights.fn(cycle_id, quarter)
         monitoring.issue_warnings.fn(cycle_id, quarter)
         timed("documents", documents.render_stage_documents.fn, cycle_id, f"monitoring_{quarter}", out_dir)
         return result
 
     def self_evaluation_stage() -> dict[str, Any]:
-        timed("import", imports.import_submissions.fn, year, "self_evaluation", submissions)
+        collected("self_evaluation", "self_evaluation")
         result = evaluation.score_self_evaluations.fn(cycle_id)
         disclosure.track_publication.fn(cycle_id)
         timed("documents", documents.render_stage_documents.fn, cycle_id, "self_evaluation", out_dir)

@@ -89,6 +89,10 @@ def main() -> None:
     os.environ["PERFCYCLE_DATABASE_URL"] = args.database_url
     configure_prefect(quiet=True)
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+    if args.mode == "prefect":
+        from perfcycle.orchestration import start_ephemeral_server
+
+        start_ephemeral_server()
     from models import upgrade
 
     upgrade(args.database_url)

@@ -154,9 +154,10 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
     from models import upgrade
     from perfcycle import progress
-    from perfcycle.orchestration import run_annual_cycle
+    from perfcycle.orchestration import run_annual_cycle, start_ephemeral_server
 
     with friendly_errors():
+        start_ephemeral_server()
         upgrade()
         progress.listen(_progress_printer())
         err.print("正在启动 Prefect 并运行年度周期…", highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,15 +18,40 @@ def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
     The year's cycle lock is taken first: a second run of the same year started meanwhile is refused with
     `perfcycle.locks.CycleLocked` (before Prefect even starts), and the lock is released however the run ends.
     """
+    server = start_ephemeral_server()
     from flows.annual_cycle import annual_cycle
     from perfcycle.locks import cycle_lock, default_holder
 
     with cycle_lock(int(parameters["year"]), default_holder()), _heartbeats_only_on_a_server():
+        if server is not None:
+            server.join()
         started = datetime.now(UTC) - timedelta(seconds=1)
         try:
             return annual_cycle(**parameters)
         finally:
             settle_run_history(started)
+
+
+_server_start: threading.Thread | None = None
+
+
+def start_ephemeral_server() -> threading.Thread | None:
+    """Without a server, start Prefect's ephemeral one now, in the background (once per process): it takes
+    seconds, which overlap with migrating the database and importing the flows; the flow would only start it
+    when it begins. Returns the thread to join, None when PREFECT_API_URL names a server."""
+    global _server_start
+    if _api_url():
+        return None
+    if _server_start is None:
+        from prefect.client.orchestration import get_client
+
+        def start() -> None:
+            with get_client(sync_client=True):
+                pass
+
+        _server_start = threading.Thread(target=start, name="start-prefect-server", daemon=True)
+        _server_start.start()
+    return _server_start
 
 
 @contextmanager
