@@ -1,8 +1,8 @@
 """`python -m bench --size S|M|L --mode bare|prefect|server`: the whole annual cycle of a synthetic district.
 
-The district's workbooks are written before the clock starts; reading and importing them is timed. So is
-Prefect's own database (prefect mode), as on any machine that has run perfcycle once; `--fresh-prefect-home`
-times its creation too. The run
+The district's workbooks are written before the clock starts; reading and importing them is timed. Prefect's
+own database (prefect mode) is created before the clock too, as on any machine that has run perfcycle once;
+`--fresh-prefect-home` times its creation as well. The run
 happens in a child process whose whole life (Prefect's start and the flush of its events at exit included)
 is `wall_s`; its peak resident memory is `peak_rss_mb`. The last line printed is one JSON object.
 """

@@ -334,8 +334,15 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     """The records behind the 预算安排建议表: one row per project's recommendation."""
     cycle = _cycle(session, cycle_id)
     recommendations = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    ids = sorted({r.project_id for r in recommendations})
-    projects = {p.id: p for p in session.exec(select(Project).where(col(Project.id).in_(ids))).all()} if ids else {}
+    # A join, not an IN list of every project: a province has more projects than a statement may have parameters.
+    projects = {
+        p.id: p
+        for p in session.exec(
+            select(Project)
+            .join(BudgetRecommendation, col(BudgetRecommendation.project_id) == Project.id)
+            .where(BudgetRecommendation.cycle_id == cycle_id)
+        ).all()
+    }
     departments = {d.id: d for d in session.exec(select(Department)).all()}
 
     def key(rec: BudgetRecommendation) -> tuple[str, str]:
