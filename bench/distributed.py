@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from bench.server import PrefectServer
+from bench.server import PrefectServer, stop_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 POOL = "perfcycle"
@@ -54,12 +54,7 @@ def workers(server: PrefectServer, env: dict[str, str], count: int, logs: Path) 
         yield peaks
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            # wait4 reports the largest of the worker and every descendant it waited for (its flow runs).
-            _, _, usage = os.wait4(process.pid, 0)
-            process.returncode = 0
-            peaks.append(usage.ru_maxrss / 1024)
+            peaks.append(stop_worker(process) / 1024)
 
 
 def run_deployment(api: str, parameters: dict[str, Any], timeout: float) -> tuple[str, float]:

@@ -35,6 +35,24 @@ def postgres_database(name: str) -> Iterator[str]:
         admin.dispose()
 
 
+def stop_worker(process: subprocess.Popen[bytes], grace: float = 60.0) -> int:
+    """Stop a `prefect worker start` process: SIGTERM asks it to finish what it runs and exit; one that is
+    still there after `grace` seconds (seen on a loaded machine, its shutdown never ending) is killed.
+    Returns the peak resident memory of it and of every descendant it waited for, in KiB."""
+    process.terminate()
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        pid, _, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = 0
+            return int(usage.ru_maxrss)
+        time.sleep(0.2)
+    process.kill()
+    _, _, usage = os.wait4(process.pid, 0)
+    process.returncode = -9
+    return int(usage.ru_maxrss)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -25,7 +25,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, create_engine, select
 
-from bench.server import PrefectServer
+from bench.server import PrefectServer, stop_worker
 from models import Approval, Cycle, StageState
 from models.audit import AuditEntry, DecisionRefusal
 from perfcycle.demo import generate_demo
@@ -134,8 +134,7 @@ def bureau(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bureau]:
         try:
             yield bureau
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            stop_worker(worker)
             log.close()
             bureau.engine.dispose()
 

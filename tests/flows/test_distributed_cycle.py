@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.server import PrefectServer, postgres_database
+from bench.server import PrefectServer, postgres_database, stop_worker
 from perfcycle.demo import DemoFiles
 from tests.flows.cycle_runs import clean_env, digest
 
@@ -72,9 +72,7 @@ def workers(tmp_path: Path) -> Iterator[tuple[PrefectServer, str, list[Path]]]:
             yield server, url, logs
         finally:
             for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=30)
+                stop_worker(process)
 
 
 def test_the_cycle_on_a_server_with_two_workers_equals_the_embedded_run(
