@@ -12,10 +12,7 @@ documents stay inside the one task of their stage, never one task each.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +23,7 @@ from typing import Any
 from sqlmodel import Session
 
 from models.tables import Cycle
+from perfcycle import pools
 from perfcycle.documents import contexts, spreadsheets
 from perfcycle.documents.naming import is_whole, safe_filename, safe_path
 from perfcycle.documents.renderer import render_docx
@@ -203,60 +201,23 @@ def render_job(job: RenderJob, templates_dir: Path, district: str) -> str:
 def _render_in_worker(job: RenderJob, templates_dir: Path, district: str) -> str:
     """`render_job` in a worker process: a job once begun is finished (its file renamed into place) even when
     the parent dies meanwhile; none is begun after."""
-    if _parent_gone.is_set():
+    if pools.parent_gone.is_set():
         os._exit(1)
-    with _busy:
+    with pools.busy:
         return render_job(job, templates_dir, district)
 
 
-_pool: ProcessPoolExecutor | None = None
-_pool_workers = 0
-_pool_lock = threading.Lock()
-_busy = threading.Lock()  # held by a worker while it writes a file
-_parent_gone = threading.Event()
+_pool = pools.SharedPool()
 
 
 def _shared_pool(workers: int, jobs: int) -> ProcessPoolExecutor | None:
-    """The process's pool of `workers` processes, kept from one stage to the next; None when `jobs` are too
-    few to be worth it. Spawned, not forked: the parent holds database connections and threads."""
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is not None and _pool_workers == workers:
-            return _pool if jobs >= POOL_MIN_JOBS else None
-        if jobs < POOL_START_JOBS:
-            return None
-        if _pool is not None:
-            _pool.shutdown()
-        _pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_stop_with_parent
-        )
-        _pool_workers = workers
-        return _pool
-
-
-def _stop_with_parent() -> None:
-    """In a worker: exit when the parent process dies (killed, it cannot stop its pool, and a worker left
-    waiting for work would hold the parent's output pipes open forever)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        _parent_gone.set()
-        with _busy:
-            os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    """The process's render pool of `workers` processes; None when `jobs` are too few to be worth it."""
+    return _pool.get(workers, jobs, start_at=POOL_START_JOBS, keep_from=POOL_MIN_JOBS)
 
 
 def shutdown_pool() -> None:
-    """Stop the worker processes (they also stop with this process)."""
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown()
-            _pool = None
+    """Stop the render processes (they also stop with this process)."""
+    _pool.shutdown()
 
 
 def fans_out(documents: int, shares: int, shares_from: int) -> bool:
@@ -267,8 +228,7 @@ def fans_out(documents: int, shares: int, shares_from: int) -> bool:
 
 def render_workers() -> int:
     """How many processes render documents: PERFCYCLE_RENDER_WORKERS, else one per core."""
-    configured = get_settings().render_workers
-    return configured if configured is not None else os.cpu_count() or 1
+    return pools.worker_count()
 
 
 def render_jobs(jobs: Sequence[RenderJob], workers: int | None = None) -> Iterator[str]:

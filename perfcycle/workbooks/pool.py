@@ -8,15 +8,12 @@ them one after another would. Nothing here touches the database.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
-import os
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from perfcycle import pools
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWorkbook, read_workbook
 
 #: Files worth starting the worker processes for (a start costs a Python and the reader's imports, about a
@@ -28,9 +25,7 @@ BATCHES_PER_WORKER = 4
 
 Outcome = ParsedWorkbook | list[ImportProblem]
 
-_pool: ProcessPoolExecutor | None = None
-_pool_workers = 0
-_pool_lock = threading.Lock()
+_pool = pools.SharedPool()
 
 
 def read_batch(paths: Sequence[Path], kind: str | None, limits: dict[str, int]) -> list[Outcome]:
@@ -77,48 +72,14 @@ def read_workbooks(
 
 def reading_workers() -> int:
     """How many processes read workbooks: as many as render documents (PERFCYCLE_RENDER_WORKERS), else one per core."""
-    from perfcycle.settings import get_settings
-
-    configured = get_settings().render_workers
-    return configured if configured is not None else os.cpu_count() or 1
+    return pools.worker_count()
 
 
 def _shared_pool(workers: int, files: int) -> ProcessPoolExecutor | None:
-    """The process's pool of `workers` processes, kept from one stage to the next; None when `files` are too
-    few to be worth it. Spawned, not forked: the parent holds database connections and threads."""
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is not None and _pool_workers == workers:
-            return _pool if files >= POOL_MIN_FILES else None
-        if files < POOL_START_FILES:
-            return None
-        if _pool is not None:
-            _pool.shutdown()
-        _pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_stop_with_parent
-        )
-        _pool_workers = workers
-        return _pool
-
-
-def _stop_with_parent() -> None:
-    """In a worker: exit when the parent process dies (killed, it cannot stop its pool, and a worker left
-    waiting for work would hold the parent's output pipes open forever)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    """The process's reading pool of `workers` processes; None when `files` are too few to be worth it."""
+    return _pool.get(workers, files, start_at=POOL_START_FILES, keep_from=POOL_MIN_FILES)
 
 
 def shutdown_pool() -> None:
-    """Stop the worker processes (they also stop with this process)."""
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown()
-            _pool = None
+    """Stop the reading processes (they also stop with this process)."""
+    _pool.shutdown()

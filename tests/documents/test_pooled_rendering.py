@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +18,7 @@ from perfcycle import audit
 from perfcycle.demo import generate_demo
 from perfcycle.documents import catalog
 from perfcycle.documents.catalog import GROUPS, STAGE_DOCUMENTS
-from perfcycle.settings import PROJECT_ROOT, get_settings
+from perfcycle.settings import get_settings
 from tasks.documents import write_and_record
 
 ALL_KINDS = tuple(k for group in GROUPS.values() for k in group)
@@ -110,28 +106,6 @@ def test_pooled_rendering_matches_sequential_rendering(
     assert pool_entries == seq_entries
     assert [e[2] for e in pool_entries] == [f"document:{pooled_cycle}:{d.kind}:{d.subject}" for d in pooled]
     assert audit.verify(session) == []
-
-
-WORKER_SCRIPT = """
-import os, signal, time
-from perfcycle.documents import catalog
-
-if __name__ == "__main__":
-    pool = catalog._shared_pool(2, catalog.POOL_START_JOBS)
-    list(pool.map(time.sleep, [0.2] * 4))
-    print(" ".join(str(pid) for pid in pool._processes), flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)
-"""
-
-
-def test_a_killed_parent_leaves_no_worker_behind(tmp_path: Path) -> None:
-    script = tmp_path / "killed.py"
-    script.write_text(textwrap.dedent(WORKER_SCRIPT))
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    # The workers inherit the output pipes: were one left waiting for work, this would never return.
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == -9, done.stderr
-    assert len(done.stdout.split()) == 2  # both workers had started
 
 
 @pytest.mark.parametrize(
