@@ -30,15 +30,20 @@ def stage_seconds(url: str, year: int) -> dict[str, float]:
 
 
 def counts(url: str) -> tuple[int, int]:
-    """Rows imported (submissions) and documents written."""
+    """Rows imported (the base data's and every submission's) and documents written."""
+    import json
+
     from sqlmodel import func, select
 
     from models import Document, Submission, session_scope
+    from models.audit import AuditEntry
+    from perfcycle.loaders import BASE_DATA_IMPORTED
 
     with session_scope(url) as session:
         rows = session.exec(select(func.coalesce(func.sum(Submission.rows), 0))).one()
+        base = session.exec(select(AuditEntry.payload_json).where(AuditEntry.action == BASE_DATA_IMPORTED)).all()
         docs = session.exec(select(func.count()).select_from(Document)).one()
-    return int(rows), int(docs)
+    return int(rows) + sum(json.loads(payload)["rows"] for payload in base), int(docs)
 
 
 def district_size(url: str) -> tuple[int, int]:

@@ -3,10 +3,12 @@ to build, plain tuples a fraction of it."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlmodel import Session, SQLModel, insert, select, update
+from sqlmodel import Session, SQLModel, insert, select
 
 from models.tables import Indicator, Project
 
@@ -75,15 +77,107 @@ def _defaults(model: type[SQLModel]) -> dict[str, Any]:
     }
 
 
+_MISSING = object()
+
+
+def _row_values(model: type[SQLModel], rows: list[dict[str, Any]], dialect: Any) -> tuple[list[str], list[list[Any]]]:
+    """Every column but the id and each row's values in that order (a default where the row has none), as the dialect stores
+    them: the columns' own bind processing (dates, decimals, JSON) applied, as a Core INSERT would."""
+    defaults = _defaults(model)
+    names = [name for name in model.model_fields if name != "id"]
+    known = set(names)
+    for row in rows:
+        unknown = [name for name in row if name not in known]
+        if unknown:
+            raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    fallback = [defaults.get(name, _MISSING) for name in names]
+    required = [index for index, default in enumerate(fallback) if default is _MISSING]
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    processed = [(index, process) for index, process in enumerate(processors) if process is not None]
+    pairs = list(zip(names, fallback, strict=True))
+    result: list[list[Any]] = []
+    for row in rows:
+        get = row.get
+        values = [get(name, default) for name, default in pairs]
+        for index in required:
+            if values[index] is _MISSING:
+                raise ValueError(f"{table.name}: no value for {names[index]}")
+        for index, process in processed:
+            value = values[index]
+            if value is not None:
+                values[index] = process(value)
+        result.append(values)
+    return names, result
+
+
 def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Many rows inserted in one executemany (a Core INSERT: no ORM bookkeeping per row), with the model's
-    defaults for the fields not given."""
-    if rows:
+    """Many rows inserted at once, with the model's defaults for the fields not given: COPY on PostgreSQL, one
+    executemany of plain tuples on SQLite (no per-row statement or ORM bookkeeping either way)."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    if dialect.name not in ("postgresql", "sqlite"):
         defaults = _defaults(model)
-        session.exec(insert(model.__table__), params=[{**defaults, **row} for row in rows])  # type: ignore[attr-defined]
+        session.exec(insert(table), params=[{**defaults, **row} for row in rows])
+        return
+    session.flush()
+    names, tuples = _row_values(model, rows, dialect)
+    quote = dialect.identifier_preparer
+    target = f"{quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)})"
+    raw: Any = connection.connection.dbapi_connection
+    if dialect.name == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for values in tuples:
+                copy.write_row(values)
+    else:
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})", tuples)
+        finally:
+            cursor.close()
+
+
+def update_rows(session: Session, model: type[SQLModel], key: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """UPDATE … SET <the row's other fields> WHERE <key fields> = … for many rows: one executemany of plain
+    tuples per set of fields changed, with the columns' own bind processing (no per-row statement)."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(name for name in row if name not in key)].append(row)
+    quote = dialect.identifier_preparer
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    raw: Any = connection.connection.dbapi_connection
+    session.flush()
+    for changed, group in groups.items():
+        order = [*changed, *key]
+        processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order]
+        statement = (
+            f"UPDATE {quote.format_table(table)} SET "
+            + ", ".join(f"{quote.quote(name)} = {marker}" for name in changed)
+            + " WHERE "
+            + " AND ".join(f"{quote.quote(name)} = {marker}" for name in key)
+        )
+        values = [
+            [
+                value if process is None or value is None else process(value)
+                for value, process in zip((row[name] for name in order), processors, strict=True)
+            ]
+            for row in group
+        ]
+        cursor = raw.cursor()
+        try:
+            cursor.executemany(statement, values)
+        finally:
+            cursor.close()
 
 
 def update_by_id(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Many rows updated by primary key in one executemany, instead of an ORM object and its flush per row."""
-    if rows:
-        session.exec(update(model), params=rows)
+    """Many rows updated by primary key at once, instead of an ORM object and its flush per row."""
+    update_rows(session, model, ("id",), rows)

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, update
+from sqlalchemy import delete
 from sqlmodel import Session, SQLModel, col, select
 
 from models import (
@@ -41,7 +41,8 @@ from models import (
     now,
     session_scope,
 )
-from models.rows import ProjectRow, insert_rows
+from models.audit import AuditEntry
+from models.rows import ProjectRow, insert_rows, update_rows
 from models.rows import project_rows as read_project_rows
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
@@ -192,10 +193,6 @@ class LoadCache:
     publications: dict[int, set[int]] = field(default_factory=dict)
 
 
-def _all_departments(session: Session) -> dict[str, Department]:
-    return {d.code: d for d in session.exec(select(Department))}
-
-
 def _departments(session: Session, cache: LoadCache) -> dict[str, DepartmentRef]:
     """code → department, read once."""
     if cache.departments is None:
@@ -230,22 +227,6 @@ def _projects_by_code(
             (p.code, p) for p in read_project_rows(session, Project.year == year, col(Project.code).in_(batch))
         )
     return found
-
-
-def _update_rows(session: Session, model: type[SQLModel], key: Sequence[str], rows: list[dict[str, Any]]) -> None:
-    """UPDATE … WHERE <key columns> = … for each row (executemany, rows grouped by the columns they set)."""
-    table: Any = model.__table__  # type: ignore[attr-defined]
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        groups[tuple(sorted(name for name in row if name not in key))].append(row)
-    for columns, group in groups.items():
-        statement = (
-            update(table)
-            .where(and_(*(table.c[name] == bindparam(f"k_{name}") for name in key)))
-            .values({name: bindparam(f"v_{name}") for name in columns})
-        )
-        params = [{**{f"k_{n}": r[n] for n in key}, **{f"v_{n}": r[n] for n in columns}} for r in group]
-        session.execute(statement, params)
 
 
 def _cached_keys(session: Session, cache: dict[int, Any], cycle_id: int, load_keys: Callable[[], Any]) -> Any:
@@ -380,6 +361,9 @@ def _department_scope(parsed: ParsedWorkbook) -> str:
 
 Writer = Callable[[], list[str]]
 
+#: The audit action of a base data import; its payload's `rows` counts the workbook's data rows.
+BASE_DATA_IMPORTED = "base_data.imported"
+
 
 def load(
     session: Session,
@@ -453,21 +437,41 @@ def load(
 
 def load_stage(
     session: Session,
-    workbooks: Iterable[ParsedWorkbook],
+    workbooks: Iterable[ParsedWorkbook | list[ImportProblem]],
     *,
     year: int,
     quarter: str | None = None,
     loaded: Callable[[LoadResult], object] | None = None,
 ) -> list[LoadResult]:
     """`load` of each workbook in order, as one after the other, with their submission records and audit entries
-    written together after the last (fewer statements); `loaded` follows each file. The caller commits."""
+    written together after the last (fewer statements); `loaded` follows each file. The caller commits.
+
+    `workbooks` may also hold the problems that refused a file as it was read (`read_outcomes`), so that files
+    are loaded while later ones are still being read. The outcome is the same as reading every file first:
+    problems found in reading refuse the batch with all of them listed, whatever loading the files before
+    them found; otherwise the first file that does not load refuses it."""
     cache = LoadCache(deferred=True)
     results: list[LoadResult] = []
+    reading: list[ImportProblem] = []
+    refused: ImportRejected | None = None
     for parsed in workbooks:
-        result = load(session, parsed, year=year, quarter=quarter, cache=cache)
+        if isinstance(parsed, list):
+            reading.extend(parsed)
+            continue
+        if reading or refused is not None:
+            continue
+        try:
+            result = load(session, parsed, year=year, quarter=quarter, cache=cache)
+        except ImportRejected as exc:
+            refused = exc
+            continue
         results.append(result)
         if loaded is not None:
             loaded(result)
+    if reading:
+        raise ImportRejected(reading)
+    if refused is not None:
+        raise refused
     write_received(session, cache)
     return results
 
@@ -494,7 +498,7 @@ def _change(cache: LoadCache, submission: _Received, **changes: Any) -> None:
 def write_received(session: Session, cache: LoadCache) -> None:
     """Write the submission records and audit entries the loads with this cache left waiting."""
     unwritten, cache.unwritten = cache.unwritten, []
-    _update_rows(
+    update_rows(
         session,
         Submission,
         _SUBMISSION_KEY,
@@ -532,8 +536,8 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
     sheets = parsed.sheets
     dept_rows, project_rows, policy_rows = sheets["部门"], sheets["项目"], sheets["财政政策"]
     sample_rows, evaluation_rows = sheets["历年抽查"], sheets["历年评价"]
-    departments = _all_departments(session)
-    known = set(departments) | {r.values["code"] for r in dept_rows if r.values["code"] is not None}
+    registered: dict[str, int] = dict(session.exec(select(Department.code, Department.id)).all())  # type: ignore[arg-type]
+    known = set(registered) | {r.values["code"] for r in dept_rows if r.values["code"] is not None}
     for row in dept_rows:
         for name in ("code", "name", "contact", "email", "webhook", "head", "head_email"):
             problems.text_fits("部门", row, name, Department, name)
@@ -576,38 +580,39 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
     problems.raise_if_any()
 
     messages: list[str] = []
-    # departments
-    for row in dept_rows:
-        v = row.values
-        department = departments.get(v["code"]) or Department(code=v["code"], name=v["name"])
-        department.name = v["name"]
-        department.contact = v["contact"] or ""
-        department.email = v["email"] or ""
-        department.webhook = v["webhook"] or ""
-        department.head = v["head"] or ""
-        department.head_email = v["head_email"] or ""
-        session.add(department)
-        departments[v["code"]] = department
+    departments = [
+        {
+            "code": r.values["code"],
+            "name": r.values["name"],
+            **{name: r.values[name] or "" for name in ("contact", "email", "webhook", "head", "head_email")},
+        }
+        for r in dept_rows
+    ]
     session.flush()
-    ids = {code: d.id for code, d in departments.items()}
-    # projects
-    projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
-    for row in project_rows:
-        v = row.values
-        project = projects.get(v["code"])
-        if project is None:
-            project = Project(year=year, code=v["code"], department_id=0, name="", type="", attribute="")
-            projects[v["code"]] = project
-        project.department_id = ids[v["department_code"]]  # type: ignore[assignment]
-        project.name = v["name"]
-        project.type = v["type"]
-        project.attribute = v["attribute"]
-        project.budget_fen = wan_to_fen(v["budget_wan"])
-        project.request_fen = wan_to_fen(v["request_wan"])
-        project.policy_related = v["policy_related"]
-        project.high_attention = v["high_attention"]
-        session.add(project)
-    untouched = len(projects) - len({r.values["code"] for r in project_rows})
+    update_rows(session, Department, ("code",), [d for d in departments if d["code"] in registered])
+    insert_rows(session, Department, [d for d in departments if d["code"] not in registered])
+    ids: dict[str, int | None] = dict(session.exec(select(Department.code, Department.id)).all())
+    stored: dict[str, int] = dict(
+        session.exec(select(Project.code, Project.id).where(Project.year == year)).all()  # type: ignore[arg-type]
+    )
+    projects = [
+        {
+            "year": year,
+            "code": v["code"],
+            "department_id": ids[v["department_code"]],
+            "name": v["name"],
+            "type": v["type"],
+            "attribute": v["attribute"],
+            "budget_fen": wan_to_fen(v["budget_wan"]),
+            "request_fen": wan_to_fen(v["request_wan"]),
+            "policy_related": v["policy_related"],
+            "high_attention": v["high_attention"],
+        }
+        for v in (r.values for r in project_rows)
+    ]
+    update_rows(session, Project, ("year", "code"), [p for p in projects if p["code"] in stored])
+    insert_rows(session, Project, [p for p in projects if p["code"] not in stored])
+    untouched = len(set(stored) - {p["code"] for p in projects})
     if untouched:
         messages.append(f"数据库中另有 {untouched} 个 {year} 年度项目不在本文件中，保持不变")
     # fiscal policies
@@ -640,12 +645,30 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
     _load_history_samples(session, sample_rows, cycles, ids)
     _load_history_evaluations(session, evaluation_rows, cycles, ids)
     session.flush()
+    counted = {
+        "departments": len(dept_rows),
+        "projects": len(project_rows),
+        "policies": len(policy_rows),
+        "history_samples": len(sample_rows),
+        "history_evaluations": len(evaluation_rows),
+    }
+    _record_base_data(session, parsed, year, counted)
     messages.insert(
         0,
         f"部门 {len(dept_rows)} 个、项目 {len(project_rows)} 个、财政政策 {len(policy_rows)} 项、"
         f"历年抽查 {len(sample_rows)} 行、历年评价 {len(evaluation_rows)} 行",
     )
     return LoadResult("base", parsed.rows, messages=messages)
+
+
+def _record_base_data(session: Session, parsed: ParsedWorkbook, year: int, counted: dict[str, int]) -> None:
+    """Audit which base data a year was run on: once per distinct content, so a rerun of the cycle adds nothing."""
+    subject = f"base_data:{year}:{parsed.content_digest[:16]}"
+    entries: Any = AuditEntry
+    if session.exec(select(entries.id).where(entries.action == BASE_DATA_IMPORTED, entries.subject == subject)).first():
+        return
+    payload = {"file": parsed.path.name, "sha256": parsed.sha256, "rows": parsed.rows, **counted}
+    audit.append(session, "import", BASE_DATA_IMPORTED, subject, payload)
 
 
 def _load_history_samples(
@@ -799,7 +822,7 @@ def _check_targets(
             {"cycle_id": cycle_id, "project_id": i, "status": "submitted", "reasons": "", "reviewed_at": stamp}
             for i in project_ids
         ]
-        _update_rows(
+        update_rows(
             session, TargetReview, ("cycle_id", "project_id"), [c for c in changes if c["project_id"] in reviewed]
         )
         insert_rows(session, TargetReview, [c for c in changes if c["project_id"] not in reviewed])
@@ -913,7 +936,7 @@ def _check_monitoring(
             }
         rows = list(changes.values())
         key = ("cycle_id", "project_id", "quarter")
-        _update_rows(session, MonitoringRecord, key, [r for r in rows if (r["project_id"], quarter) in records])
+        update_rows(session, MonitoringRecord, key, [r for r in rows if (r["project_id"], quarter) in records])
         insert_rows(session, MonitoringRecord, [r for r in rows if (r["project_id"], quarter) not in records])
         records.update({(r["project_id"], quarter): r["spent_fen"] for r in rows})
         return [f"{quarter} 监控数据 {len(planned)} 个项目"]
@@ -1007,7 +1030,7 @@ def _check_self_evaluation(
                 "actual": None if actual is None else Decimal(actual).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP),
                 "achievement": row.values["achievement"] or "",
             }
-        _update_rows(session, Indicator, ("cycle_id", "project_id", "name"), list(filled.values()))
+        update_rows(session, Indicator, ("cycle_id", "project_id", "name"), list(filled.values()))
         existing = _evaluation_keys(session, cache, cycle_id)
         chosen = _chosen_projects(session, cache, cycle_id)
         changes: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -1055,7 +1078,7 @@ def _check_self_evaluation(
                 published[department.id] = published_on
         key = ("cycle_id", "kind", "object_type", "object_code")
         rows = [change for k, change in changes.items() if k not in stale]
-        _update_rows(
+        update_rows(
             session, Evaluation, key, [r for r in rows if (r["kind"], r["object_type"], r["object_code"]) in existing]
         )
         insert_rows(
@@ -1085,7 +1108,7 @@ def _check_self_evaluation(
                 cache.publications[cycle_id] = set(session.exec(query))
             known = cache.publications[cycle_id]
             dates = [{"cycle_id": cycle_id, "department_id": d, "published_on": day} for d, day in published.items()]
-            _update_rows(
+            update_rows(
                 session, Publication, ("cycle_id", "department_id"), [r for r in dates if r["department_id"] in known]
             )
             insert_rows(session, Publication, [r for r in dates if r["department_id"] not in known])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +11,9 @@ from models import session_scope
 from perfcycle.faults import checkpoint
 from perfcycle.loaders import load, load_stage
 from perfcycle.policy import import_limits
+from perfcycle.pools import collection_paused
 from perfcycle.stages import SUBMISSION_FOLDERS
-from perfcycle.workbooks.pool import read_workbooks
+from perfcycle.workbooks.pool import read_outcomes
 from perfcycle.workbooks.reader import read_workbook
 from tasks.common import run_logger
 
@@ -36,18 +34,6 @@ def import_base_data(path: str, year: int) -> dict[str, Any]:
     return {"file": Path(path).name, "rows": result.rows, "skipped": result.skipped}
 
 
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Cyclic GC paused: every full collection would walk the stage's hundreds of thousands of live rows again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 @task(name="import-submissions")
 def import_submissions(year: int, kind: str, root: str | None, quarter: str | None = None) -> dict[str, Any]:
     """Every workbook of one stage's folder; one bad file refuses the whole batch with every problem named."""
@@ -56,12 +42,14 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
         folder = folder / quarter
     files = submission_files(folder) if folder is not None else []
     limits = import_limits(year).reader_limits() if files else {}
-    with _collection_paused():
-        parsed = read_workbooks(files, kind, limits)
-        with session_scope() as session:
-            results = load_stage(
-                session, parsed, year=year, quarter=quarter, loaded=lambda _: checkpoint("import-file")
-            )
+    with collection_paused(), session_scope() as session:
+        results = load_stage(
+            session,
+            read_outcomes(files, kind, limits),
+            year=year,
+            quarter=quarter,
+            loaded=lambda _: checkpoint("import-file"),
+        )
     rows = sum(result.rows for result in results)
     skipped = sum(1 for result in results if result.skipped)
     loaded = len(results) - skipped

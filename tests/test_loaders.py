@@ -36,7 +36,7 @@ from perfcycle import audit
 from perfcycle.loaders import LoadCache, LoadResult, import_file, load, load_stage
 from perfcycle.policy import load_policy
 from perfcycle.workbooks.formats import SPECS
-from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
+from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWorkbook, read_workbook
 from perfcycle.workbooks.writer import write_workbook
 
 D = Decimal
@@ -86,7 +86,9 @@ def write(tmp_path: Path, kind: str, rows: dict[str, list[dict[str, Any]]], name
 
 
 def import_base(tmp_path: Path, db_url: str) -> None:
-    import_file(write(tmp_path, "base", base_data()), year=YEAR, url=db_url)
+    """The same base workbook (the same bytes) for every database of a test."""
+    path = tmp_path / "base.xlsx"
+    import_file(path if path.exists() else write(tmp_path, "base", base_data()), year=YEAR, url=db_url)
 
 
 def open_cycle(db_url: str, status: str = "open") -> int:
@@ -187,6 +189,11 @@ def test_good_base_import_then_reimport_changes_nothing(db_url: str, tmp_path: P
     after_first = counts(db_url)
     assert after_first["department"] == 3 and after_first["project"] == 4 and after_first["fiscal_policy"] == 1
     assert after_first["submission"] == 0  # base data is not a stage submission
+    (recorded,) = fetch(db_url, AuditEntry, AuditEntry.action == "base_data.imported")
+    assert json.loads(recorded.payload_json) == {
+        "file": "base.xlsx", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": 12,
+        "departments": 3, "projects": 4, "policies": 1, "history_samples": 2, "history_evaluations": 2,
+    }  # fmt: skip
     (p101,) = fetch(db_url, Project, Project.code == "P101")
     assert (p101.year, p101.budget_fen, p101.request_fen) == (YEAR, 1000 * WAN, 600 * WAN)
     (p301,) = fetch(db_url, Project, Project.code == "P301")
@@ -221,6 +228,10 @@ def test_base_update_changes_fields_in_place(db_url: str, tmp_path: Path) -> Non
     (p101,) = fetch(db_url, Project, Project.code == "P101")
     assert d01.name == "区教育体育局" and p101.budget_fen == 1_000_010_000
     assert counts(db_url)["project"] == 4 and counts(db_url)["sample_member"] == 3
+    entries = fetch(db_url, AuditEntry, AuditEntry.action == "base_data.imported")
+    assert [json.loads(e.payload_json)["file"] for e in entries] == ["base.xlsx", "base2.xlsx"]  # each content once
+    assert [json.loads(e.payload_json)["rows"] for e in entries] == [12, 13]
+    assert json.loads(entries[1].payload_json)["history_samples"] == 3
 
 
 def test_base_history_must_be_earlier_years(db_url: str, tmp_path: Path) -> None:
@@ -568,6 +579,35 @@ def audit_payloads(db_url: str) -> list[tuple[str, str, dict[str, Any]]]:
             (e.action, e.subject, {k: v for k, v in json.loads(e.payload_json).items() if not k.endswith("_at")})
             for e in entries
         ]
+
+
+def test_a_stage_loaded_while_read_is_refused_as_if_read_first(tmp_path: Path, db_url: str) -> None:
+    """Files are loaded as they arrive from the reading pool; a reading problem of a later file still refuses
+    the batch with the reading problems alone, and a file that does not load refuses it by itself."""
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    good = read_workbook(write(tmp_path, "targets", {"绩效指标": [indicator("D01", "P101", "学校数")]}, "good.xlsx"))
+    unknown_path = write(tmp_path, "targets", {"绩效指标": [indicator("D01", "P999", "学生数")]}, "unknown.xlsx")
+    unknown = read_workbook(unknown_path)
+    unreadable = [ImportProblem("later.xlsx", None, None, None, "不是 Excel 工作簿")]
+    before = digest(db_url)
+    staged: list[list[ParsedWorkbook | list[ImportProblem]]] = [
+        [good, unknown, unreadable, good],
+        [good, unknown, good],
+    ]
+    refusals = []
+    for outcomes in staged:
+        with Session(get_engine(db_url)) as session, pytest.raises(ImportRejected) as caught:
+            load_stage(session, outcomes, year=YEAR)
+        refusals.append(caught.value.problems)
+    assert refusals[0] == unreadable
+    assert refusals[1] == rejected(unknown_path, db_url)
+    assert [p.file for p in refusals[1]] == ["unknown.xlsx"] and "P999" in refusals[1][0].reason
+    assert digest(db_url) == before
+    with Session(get_engine(db_url)) as session:
+        results = load_stage(session, [good], year=YEAR)
+        session.commit()
+    assert [r.rows for r in results] == [1]
 
 
 def test_a_batch_with_one_cache_loads_exactly_as_files_one_by_one(tmp_path: Path) -> None:

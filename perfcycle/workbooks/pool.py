@@ -3,12 +3,13 @@
 `read_workbooks` reads files the way `read_workbook` reads one, in this process when there are few and in a
 process pool (spawned, kept from one stage to the next) when there are many; either way the workbooks come
 back in the files' order and a refusal lists every problem of every file in that order, exactly as reading
-them one after another would. Nothing here touches the database.
+them one after another would. `read_outcomes` hands each file's result over as soon as it is read, so that a
+stage can load its first files while the rest are still being read. Nothing here touches the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,7 +22,7 @@ from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWork
 #: enough to hand them a share. Fewer are read here.
 POOL_START_FILES = 150
 POOL_MIN_FILES = 16
-BATCHES_PER_WORKER = 4
+BATCHES_PER_WORKER = 12
 
 Outcome = ParsedWorkbook | list[ImportProblem]
 
@@ -30,16 +31,44 @@ _pool = pools.SharedPool()
 
 def read_batch(paths: Sequence[Path], kind: str | None, limits: dict[str, int]) -> list[Outcome]:
     """Each file's workbook, or the problems that refuse it; runs in a worker process as well as in this one."""
-    outcomes: list[Outcome] = []
-    for path in paths:
+    with pools.collection_paused():
+        return [_read_one(path, kind, limits) for path in paths]
+
+
+def _read_one(path: Path, kind: str | None, limits: dict[str, int]) -> Outcome:
+    try:
+        parsed = read_workbook(path, kind, **limits)
+    except ImportRejected as exc:
+        return exc.problems
+    _ = parsed.content_digest  # computed where the reading is, and sent along with the workbook
+    return parsed
+
+
+def read_outcomes(
+    paths: Sequence[Path], kind: str | None, limits: dict[str, int] | None = None, *, workers: int | None = None
+) -> Iterator[Outcome]:
+    """Each file's workbook or problems, in the files' order, each as soon as it and the files before it are
+    read: the caller can load the first files while the pool still reads the rest.
+
+    `workers` None means `reading_workers()`; with 1, or too few files for the pool, they are read here."""
+    limits = limits or {}
+    count = reading_workers() if workers is None else workers
+    pool = _shared_pool(count, len(paths)) if count > 1 else None
+    done = 0
+    if pool is not None:
+        size = max(1, -(-len(paths) // (count * BATCHES_PER_WORKER)))
+        batches = [list(paths[start : start + size]) for start in range(0, len(paths), size)]
         try:
-            parsed = read_workbook(path, kind, **limits)
-        except ImportRejected as exc:
-            outcomes.append(exc.problems)
+            for batch in pool.map(read_batch, batches, [kind] * len(batches), [limits] * len(batches)):
+                for outcome in batch:
+                    done += 1
+                    yield outcome
+        except BrokenProcessPool:  # a worker died (killed, out of memory): the rest are read here instead
+            shutdown_pool()
         else:
-            _ = parsed.content_digest  # computed where the reading is, and sent along with the workbook
-            outcomes.append(parsed)
-    return outcomes
+            return
+    for path in paths[done:]:
+        yield from read_batch([path], kind, limits)
 
 
 def read_workbooks(
@@ -47,23 +76,8 @@ def read_workbooks(
 ) -> list[ParsedWorkbook]:
     """`read_workbook` (with `limits`) of every file, in order; one `ImportRejected` with every file's problems.
 
-    `workers` None means `reading_workers()`; with 1, or too few files for the pool, they are read here."""
-    limits = limits or {}
-    count = reading_workers() if workers is None else workers
-    pool = _shared_pool(count, len(paths)) if count > 1 else None
-    outcomes: list[Outcome] = []
-    if pool is not None:
-        size = max(1, -(-len(paths) // (count * BATCHES_PER_WORKER)))
-        batches = [list(paths[start : start + size]) for start in range(0, len(paths), size)]
-        try:
-            for batch in pool.map(read_batch, batches, [kind] * len(batches), [limits] * len(batches)):
-                outcomes.extend(batch)
-        except BrokenProcessPool:  # a worker died (killed, out of memory): read them here instead
-            shutdown_pool()
-            outcomes = []
-            pool = None
-    if pool is None:
-        outcomes = read_batch(paths, kind, limits)
+    `workers` as in `read_outcomes`."""
+    outcomes = list(read_outcomes(paths, kind, limits, workers=workers))
     problems = [problem for outcome in outcomes if isinstance(outcome, list) for problem in outcome]
     if problems:
         raise ImportRejected(problems)

@@ -184,7 +184,9 @@ def test_a_stage_import_reads_in_the_pool_and_loads_each_file_once(
     with pytest.raises(ImportRejected) as caught:
         imports.import_submissions.fn(YEAR, "targets", str(root))
     assert caught.value.problems == [p for path in targets for p in problems_of(path, "targets")]
-    assert counts(db_url) == before and loaded == []  # refused before anything was loaded
+    assert loaded == ["import-file"] * 2  # the two files before the first bad one were loaded as it was read…
+    assert counts(db_url) == before  # …and nothing of them stayed
+    loaded.clear()
 
     for path in bad:
         path.unlink()

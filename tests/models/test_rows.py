@@ -1,0 +1,117 @@
+"""Bulk inserts (COPY on PostgreSQL, plain executemany on SQLite) store exactly what the ORM stores."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from models import Cycle, Department, Indicator, Project, Submission, get_engine
+from models.rows import insert_rows, update_rows
+
+AWKWARD = "tab\there, line\nbreak, back\\slash, 'quote' \"double\", \\N, 中文"
+
+
+def fields(row: Any) -> dict[str, Any]:
+    return row.model_dump(exclude={"id"})
+
+
+def test_bulk_rows_equal_orm_rows(db_url: str) -> None:
+    with Session(get_engine(db_url)) as session:
+        cycle = Cycle(year=2024, budget_year=2026, status="open")
+        department = Department(code="D01", name="区教育局")
+        session.add_all([cycle, department])
+        session.flush()
+        assert cycle.id is not None and department.id is not None
+        project = Project(year=2024, code="P1", department_id=department.id, name="p", type="t", attribute="新增")
+        session.add(project)
+        session.flush()
+        assert project.id is not None
+        received = datetime(2025, 3, 31, 23, 59, 59, 123456, tzinfo=timezone(timedelta(hours=8)))
+        indicators: list[dict[str, Any]] = [
+            {"cycle_id": cycle.id, "project_id": project.id, "level1": "产出", "level2": "数量", "name": AWKWARD,
+             "operator": "≥", "target_value": Decimal("1234567.8912"), "unit": "个", "weight": Decimal("12.50")},
+            {"cycle_id": cycle.id, "project_id": project.id, "level1": "效益", "level2": "满意度", "name": "空值",
+             "operator": "定性", "target_value": None, "target_text": "好", "weight": None},
+        ]  # fmt: skip
+        submissions: list[dict[str, Any]] = [
+            {"cycle_id": cycle.id, "kind": "targets", "scope": "D01", "source_name": AWKWARD, "sha256": "a" * 64,
+             "rows": 2, "current": False, "received_at": received},
+        ]  # fmt: skip
+        insert_rows(session, Indicator, indicators)
+        insert_rows(session, Submission, submissions)
+        session.add_all([Indicator(**{**row, "name": f"orm {row['name']}"}) for row in indicators])
+        session.add(Submission(**{**submissions[0], "sha256": "b" * 64}))
+        session.commit()
+
+    with Session(get_engine(db_url)) as session:
+        stored = session.exec(select(Indicator).order_by(Indicator.id)).all()  # type: ignore[arg-type]
+        bulk, orm = stored[:2], stored[2:]
+        assert [fields(i) | {"name": ""} for i in bulk] == [fields(i) | {"name": ""} for i in orm]
+        assert bulk[0].name == AWKWARD and bulk[0].target_value == Decimal("1234567.8912")
+        assert bulk[1].target_value is None and bulk[1].target_text == "好" and bulk[1].unit == ""  # a default
+        first, second = session.exec(select(Submission).order_by(Submission.id)).all()  # type: ignore[arg-type]
+        assert fields(first) | {"sha256": ""} == fields(second) | {"sha256": ""}
+        assert first.source_name == AWKWARD and first.current is False
+        kept = first.received_at  # PostgreSQL keeps the instant, SQLite the wall-clock time as given
+        assert kept == (received if kept.tzinfo else received.replace(tzinfo=None))
+
+
+def test_a_row_without_a_required_value_or_with_an_unknown_one_is_refused(db_url: str) -> None:
+    row = {"cycle_id": 1, "kind": "targets", "scope": "*", "source_name": "x", "sha256": "c" * 64}
+    with Session(get_engine(db_url)) as session:
+        with pytest.raises(ValueError, match="submission: no value for kind"):
+            insert_rows(session, Submission, [row, {k: v for k, v in row.items() if k != "kind"}])
+        with pytest.raises(ValueError, match="Submission has no field sha512"):
+            insert_rows(session, Submission, [row | {"sha512": ""}])
+        assert session.exec(select(Submission)).all() == []
+
+
+def test_bulk_updates_by_key_change_only_the_rows_and_fields_named(db_url: str) -> None:
+    with Session(get_engine(db_url)) as session:
+        cycle = Cycle(year=2024, budget_year=2026, status="open")
+        department = Department(code="D01", name="区教育局")
+        session.add_all([cycle, department])
+        session.flush()
+        assert cycle.id is not None and department.id is not None
+        projects = [
+            Project(year=2024, code=code, department_id=department.id, name=code, type="t", attribute="新增")
+            for code in ("P1", "P2")
+        ]
+        session.add_all(projects)
+        session.flush()
+        p1, p2 = (p.id for p in projects)
+        insert_rows(
+            session,
+            Indicator,
+            [
+                {"cycle_id": cycle.id, "project_id": p.id, "level1": "产出", "level2": "数量", "name": name,
+                 "operator": "≥", "target_value": Decimal("10")}
+                for p in projects for name in ("甲", "乙")
+            ],  # fmt: skip
+        )
+        key = ("cycle_id", "project_id", "name")
+        update_rows(
+            session,
+            Indicator,
+            key,
+            [
+                {"cycle_id": cycle.id, "project_id": projects[0].id, "name": "甲", "actual": Decimal("9.1234"),
+                 "achievement": "达成\t'\\N"},
+                {"cycle_id": cycle.id, "project_id": projects[1].id, "name": "乙", "actual": None},
+            ],  # fmt: skip
+        )
+        session.commit()
+    with Session(get_engine(db_url)) as session:
+        stored = {
+            (i.project_id, i.name): (i.actual, i.achievement, i.target_value) for i in session.exec(select(Indicator))
+        }
+    assert stored == {
+        (p1, "甲"): (Decimal("9.1234"), "达成\t'\\N", Decimal("10")),
+        (p1, "乙"): (None, "", Decimal("10")),
+        (p2, "甲"): (None, "", Decimal("10")),
+        (p2, "乙"): (None, "", Decimal("10")),
+    }
