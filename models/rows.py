@@ -3,6 +3,7 @@ to build, plain tuples a fraction of it."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
@@ -80,30 +81,57 @@ def _defaults(model: type[SQLModel]) -> dict[str, Any]:
 _MISSING = object()
 
 
-def _row_values(model: type[SQLModel], rows: list[dict[str, Any]], dialect: Any) -> tuple[list[str], list[list[Any]]]:
-    """Every column but the id and each row's values in that order (a default where the row has none), as the dialect stores
-    them: the columns' own bind processing (dates, decimals, JSON) applied, as a Core INSERT would."""
-    defaults = _defaults(model)
-    names = [name for name in model.model_fields if name != "id"]
-    known = set(names)
-    for row in rows:
-        unknown = [name for name in row if name not in known]
-        if unknown:
-            raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
+class _Plan(NamedTuple):
+    table: str
+    names: list[str]
+    defaults: list[Any]
+    factories: list[tuple[int, Any]]
+    required: list[int]
+    processed: list[tuple[int, Any]]
+
+
+@functools.cache
+def _plan(model: type[SQLModel], dialect: Any, with_id: bool) -> _Plan:
+    """How a model's rows become a dialect's parameters: worked out once, not on every batch."""
+    names = [name for name in model.model_fields if with_id or name != "id"]
     table: Any = model.__table__  # type: ignore[attr-defined]
-    fallback = [defaults.get(name, _MISSING) for name in names]
-    required = [index for index, default in enumerate(fallback) if default is _MISSING]
+    defaults: list[Any] = []
+    factories: list[tuple[int, Any]] = []
+    for index, name in enumerate(names):
+        info = model.model_fields[name]
+        if info.default_factory is not None:
+            factories.append((index, info.default_factory))
+            defaults.append(_MISSING)
+        else:
+            defaults.append(_MISSING if info.is_required() else info.default)
+    required = [index for index, default in enumerate(defaults) if default is _MISSING]
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
     processed = [(index, process) for index, process in enumerate(processors) if process is not None]
+    return _Plan(table.name, names, defaults, factories, [i for i in required if i not in dict(factories)], processed)
+
+
+def _row_values(model: type[SQLModel], rows: list[dict[str, Any]], dialect: Any) -> tuple[list[str], list[list[Any]]]:
+    """Every column (the id only when the rows give it) and each row's values in that order (a default where the row has none), as the
+    dialect stores them: the columns' own bind processing (dates, decimals, JSON) applied, as a Core INSERT
+    would."""
+    plan = _plan(model, dialect, "id" in rows[0])
+    names = plan.names
+    known = set(names)
+    for row in rows:
+        if not known.issuperset(row):
+            raise ValueError(f"{model.__name__} has no field {', '.join(n for n in row if n not in known)}")
+    fallback = list(plan.defaults)
+    for index, factory in plan.factories:
+        fallback[index] = factory()
     pairs = list(zip(names, fallback, strict=True))
     result: list[list[Any]] = []
     for row in rows:
         get = row.get
         values = [get(name, default) for name, default in pairs]
-        for index in required:
+        for index in plan.required:
             if values[index] is _MISSING:
-                raise ValueError(f"{table.name}: no value for {names[index]}")
-        for index, process in processed:
+                raise ValueError(f"{plan.table}: no value for {names[index]}")
+        for index, process in plan.processed:
             value = values[index]
             if value is not None:
                 values[index] = process(value)

@@ -18,12 +18,13 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from models.audit import AuditEntry
+from models.rows import insert_rows
 from models.tables import SHANGHAI, Document, now
 
 GENESIS = ""  # prev_hash of the first entry
@@ -41,7 +42,7 @@ def _at_text(at: datetime) -> str:
     return local.isoformat(timespec="microseconds")
 
 
-def entry_hash(entry: AuditEntry) -> str:
+def entry_hash(entry: AuditEntry | _Entry) -> str:
     fields = {
         "id": entry.id,
         "at": _at_text(entry.at),
@@ -78,32 +79,43 @@ def append(session: Session, actor: str, action: str, subject: str, payload: Map
     return entry
 
 
-def append_many(session: Session, entries: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[AuditEntry]:
-    """Add (actor, action, subject, payload) entries at the end of the chain with one query and one flush,
-    numbered and linked exactly as the same `append` calls one after another would."""
+class _Entry(NamedTuple):
+    """An entry's fields as hashed and stored, without an ORM object per entry."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    payload_json: str
+    prev_hash: str
+
+
+def append_many(session: Session, entries: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[int]:
+    """Add (actor, action, subject, payload) entries at the end of the chain with one query and one insert,
+    numbered and linked exactly as the same `append` calls one after another would; their ids."""
     if not entries:
         return []
     _lock(session)
+    session.flush()
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
     next_id = (last.id or 0) + 1 if last else 1
     prev_hash = last.hash if last else GENESIS
-    added: list[AuditEntry] = []
+    rows: list[dict[str, Any]] = []
     for offset, (actor, action, subject, payload) in enumerate(entries):
-        entry = AuditEntry(
-            id=next_id + offset,
-            at=now(),
-            actor=(actor or "?")[:100],
-            action=action[:60],
-            subject=subject[:200],
-            payload_json=canonical_json(dict(payload)),
-            prev_hash=prev_hash,
-            hash="",
+        entry = _Entry(
+            next_id + offset,
+            now(),
+            (actor or "?")[:100],
+            action[:60],
+            subject[:200],
+            canonical_json(dict(payload)),
+            prev_hash,
         )
-        entry.hash = prev_hash = entry_hash(entry)
-        added.append(entry)
-    session.add_all(added)
-    session.flush()
-    return added
+        prev_hash = entry_hash(entry)
+        rows.append({**entry._asdict(), "hash": prev_hash})
+    insert_rows(session, AuditEntry, rows)
+    return [row["id"] for row in rows]
 
 
 def approval_subject(approval: Any) -> str:

@@ -88,10 +88,18 @@ def test_bulk_updates_by_key_change_only_the_rows_and_fields_named(db_url: str) 
             session,
             Indicator,
             [
-                {"cycle_id": cycle.id, "project_id": p.id, "level1": "产出", "level2": "数量", "name": name,
-                 "operator": "≥", "target_value": Decimal("10")}
-                for p in projects for name in ("甲", "乙")
-            ],  # fmt: skip
+                {
+                    "cycle_id": cycle.id,
+                    "project_id": p.id,
+                    "level1": "产出",
+                    "level2": "数量",
+                    "name": name,
+                    "operator": "≥",
+                    "target_value": Decimal("10"),
+                }
+                for p in projects
+                for name in ("甲", "乙")
+            ],
         )
         key = ("cycle_id", "project_id", "name")
         update_rows(
@@ -99,10 +107,15 @@ def test_bulk_updates_by_key_change_only_the_rows_and_fields_named(db_url: str) 
             Indicator,
             key,
             [
-                {"cycle_id": cycle.id, "project_id": projects[0].id, "name": "甲", "actual": Decimal("9.1234"),
-                 "achievement": "达成\t'\\N"},
+                {
+                    "cycle_id": cycle.id,
+                    "project_id": projects[0].id,
+                    "name": "甲",
+                    "actual": Decimal("9.1234"),
+                    "achievement": "达成\t'\\N",
+                },
                 {"cycle_id": cycle.id, "project_id": projects[1].id, "name": "乙", "actual": None},
-            ],  # fmt: skip
+            ],
         )
         session.commit()
     with Session(get_engine(db_url)) as session:
