@@ -13,7 +13,7 @@ from perfcycle.loaders import load, load_stage
 from perfcycle.policy import import_limits
 from perfcycle.pools import collection_paused
 from perfcycle.stages import SUBMISSION_FOLDERS
-from perfcycle.workbooks.pool import read_outcomes
+from perfcycle.workbooks.pool import read_outcomes, warm_up
 from perfcycle.workbooks.reader import read_workbook
 from tasks.common import run_logger
 
@@ -29,6 +29,7 @@ def submission_files(folder: Path) -> list[Path]:
 def import_base_data(path: str, year: int) -> dict[str, Any]:
     """The district's departments, projects, policies and history, validated before anything is written."""
     parsed = read_workbook(Path(path), "base", **import_limits(year).reader_limits())
+    warm_up(len(parsed.sheets["部门"]))  # each department sends a workbook per stage
     with session_scope() as session:
         result = load(session, parsed, year=year)
     return {"file": Path(path).name, "rows": result.rows, "skipped": result.skipped}

@@ -84,6 +84,19 @@ def read_workbooks(
     return [outcome for outcome in outcomes if isinstance(outcome, ParsedWorkbook)]
 
 
+def warm_up(files: int, *, workers: int | None = None) -> bool:
+    """Start the reading processes now, when a stage of `files` workbooks will want them: their start (a Python
+    and the reader's imports each) then overlaps with other work instead of delaying the stage's first file.
+    Whether they were started."""
+    count = reading_workers() if workers is None else workers
+    pool = _shared_pool(count, files) if count > 1 else None
+    if pool is None:
+        return False
+    for _ in range(count):
+        pool.submit(read_batch, [], None, {})
+    return True
+
+
 def reading_workers() -> int:
     """How many processes read workbooks: as many as render documents (PERFCYCLE_RENDER_WORKERS), else one per core."""
     return pools.worker_count()

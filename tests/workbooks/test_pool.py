@@ -158,6 +158,17 @@ def test_few_files_are_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
     pool.shutdown_pool()
 
 
+def test_a_district_large_enough_starts_its_readers_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    pool.shutdown_pool()
+    monkeypatch.setattr(pool, "POOL_START_FILES", 10)
+    assert pool.warm_up(9, workers=2) is False and pool._pool.current is None
+    assert pool.warm_up(10, workers=2) is True
+    running = pool._pool.current
+    assert running is not None and len(running._processes) == 2  # both spawned before any stage asks
+    assert pool._shared_pool(2, pool.POOL_MIN_FILES) is running  # the stage then finds them
+    pool.shutdown_pool()
+
+
 def counts(url: str) -> tuple[int, int, int]:
     with Session(get_engine(url)) as s:
         return tuple(  # type: ignore[return-value]
