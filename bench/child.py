@@ -116,7 +116,10 @@ def main() -> None:
         summary = run_annual_cycle(
             year=args.year, data=args.data, submissions=args.submissions, out_dir=args.out, auto_approve=True
         )
-        timings = prefect_task_seconds(since)
+        from perfcycle.orchestration import prefect_api
+
+        with prefect_api():
+            timings = prefect_task_seconds(since)
     cycle_s = time.perf_counter() - started
     rows, docs = counts(args.database_url)
     result: dict[str, Any] = {

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import threading
+import atexit
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,18 +17,16 @@ TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
-    """Run the annual-cycle flow in this process (ephemeral Prefect unless PREFECT_API_URL is set).
+    """Run the annual-cycle flow in this process (the embedded Prefect server unless PREFECT_API_URL is set).
 
     The year's cycle lock is taken first: a second run of the same year started meanwhile is refused with
     `perfcycle.locks.CycleLocked` (before Prefect even starts), and the lock is released however the run ends.
     """
-    server = start_ephemeral_server()
+    start_ephemeral_server()
     from flows.annual_cycle import annual_cycle
     from perfcycle.locks import cycle_lock, default_holder
 
-    with cycle_lock(int(parameters["year"]), default_holder()), _heartbeats_only_on_a_server():
-        if server is not None:
-            server.join()
+    with cycle_lock(int(parameters["year"]), default_holder()), prefect_api(), _heartbeats_only_on_a_server():
         started = datetime.now(UTC) - timedelta(seconds=1)
         try:
             return annual_cycle(**parameters)
@@ -32,26 +34,103 @@ def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
             settle_run_history(started)
 
 
-_server_start: threading.Thread | None = None
+class EmbeddedServer:
+    """Prefect's ephemeral server, run as Prefect runs it (uvicorn in a subprocess, on the Prefect home's
+    database, stopped when this process exits), but spawned at once: Prefect first imports its whole server
+    into the calling process, seconds of work that would delay the subprocess's own start."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self._ready = False
+
+    def start(self) -> None:
+        import prefect
+        from prefect.settings import get_current_settings
+
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/api"
+        environment = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            **get_current_settings().to_environment_variables(exclude_unset=True),
+        }
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory"]
+        command += ["prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--log-level", "error", "--lifespan", "on"]
+        self.process = subprocess.Popen(command, env=environment)
+        atexit.register(self.stop)
+
+    def wait(self, timeout: float) -> None:
+        """Until the server answers; a clear error if it exits or does not answer within `timeout` seconds."""
+        import httpx
+
+        if self._ready:
+            return
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        with httpx.Client() as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"Prefect 内嵌服务器未能启动（退出码 {self.process.returncode}）")
+                try:
+                    if client.get(f"{self.url}/health").status_code == 200:
+                        self._ready = True
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        raise RuntimeError(f"Prefect 内嵌服务器在 {timeout:.0f} 秒内没有响应（{self.url}）")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
-def start_ephemeral_server() -> threading.Thread | None:
-    """Without a server, start Prefect's ephemeral one now, in the background (once per process): it takes
-    seconds, which overlap with migrating the database and importing the flows; the flow would only start it
-    when it begins. Returns the thread to join, None when PREFECT_API_URL names a server."""
-    global _server_start
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+_embedded: EmbeddedServer | None = None
+
+
+def start_ephemeral_server() -> EmbeddedServer | None:
+    """Without a server, start the embedded one now (once per process): it takes seconds, which overlap with
+    migrating the database and importing the flows. None when PREFECT_API_URL names a server."""
+    global _embedded
     if _api_url():
         return None
-    if _server_start is None:
-        from prefect.client.orchestration import get_client
+    if _embedded is None:
+        _embedded = EmbeddedServer()
+        _embedded.start()
+    return _embedded
 
-        def start() -> None:
-            with get_client(sync_client=True):
-                pass
 
-        _server_start = threading.Thread(target=start, name="start-prefect-server", daemon=True)
-        _server_start.start()
-    return _server_start
+@contextmanager
+def prefect_api() -> Iterator[None]:
+    """Prefect's client pointed at the server PREFECT_API_URL names, else at the embedded one, once it answers."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    server = start_ephemeral_server()
+    if server is None:
+        yield
+        return
+    server.wait(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+    with temporary_settings(updates={PREFECT_API_URL: server.url}):
+        yield
 
 
 @contextmanager
@@ -103,9 +182,11 @@ def settle_run_history(since: datetime, timeout: float = 20.0) -> None:
 
 
 def _api_url() -> str:
+    """The Prefect server the user named; "" on the embedded one, which lives and dies with this process."""
     from prefect.settings import PREFECT_API_URL
 
-    return str(PREFECT_API_URL.value() or "")
+    url = str(PREFECT_API_URL.value() or "")
+    return "" if _embedded is not None and url == _embedded.url else url
 
 
 def _cycle_runs(client: Any, year: int) -> list[Any]:
