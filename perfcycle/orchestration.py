@@ -178,7 +178,7 @@ def settle_run_history(since: datetime, timeout: float = 20.0) -> None:
             if all(s in TERMINAL for s in states) and current == previous:
                 return
             previous = current
-            time.sleep(0.5)
+            time.sleep(0.1)
 
 
 def _api_url() -> str:

@@ -11,14 +11,18 @@ import difflib
 import functools
 import hashlib
 import io
+import itertools
 import json
 import re
+import struct
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -117,13 +121,44 @@ class ParsedWorkbook:
     @functools.cached_property
     def content_digest(self) -> str:
         """sha256 of the kind and the cell values: the same data saved again is the same submission."""
-        canonical = [[name, [_canonical(row.values) for row in rows]] for name, rows in sorted(self.sheets.items())]
-        return hashlib.sha256(json.dumps([self.kind, canonical], ensure_ascii=False).encode()).hexdigest()
+        return hashlib.sha256(_content_json(self.kind, self.sheets).encode()).hexdigest()
 
 
 def _canonical(values: dict[str, Any]) -> list[tuple[str, str]]:
     """`sorted((k, str(v)) for k, v in values.items())`: the keys are distinct, so sorting them is enough."""
     return [(key, str(values[key])) for key in sorted(values)]
+
+
+def _content_json(kind: str, sheets: dict[str, list[ParsedRow]]) -> str:
+    """`json.dumps([kind, [[name, [_canonical(row.values) for row in rows]] for name, rows in sorted(sheets.items())]],
+    ensure_ascii=False)`, the text the digests in the database were made of, built with one formatting per sheet."""
+    if not isinstance(kind, str) or not all(isinstance(name, str) for name in sheets):
+        canonical = [[name, [_canonical(row.values) for row in rows]] for name, rows in sorted(sheets.items())]
+        return json.dumps([kind, canonical], ensure_ascii=False)
+    quote = json.encoder.encode_basestring
+    parts = [f"[{quote(name)}, [{_rows_json(rows)}]]" for name, rows in sorted(sheets.items())]
+    return f"[{quote(kind)}, [{', '.join(parts)}]]"
+
+
+def _rows_json(rows: list[ParsedRow]) -> str:
+    """The JSON of `[_canonical(row.values) for row in rows]` without its brackets: when every row has the same
+    text keys (as every row of a sheet has), one template of the keys takes all the values at once."""
+    quote = json.encoder.encode_basestring
+    dicts = [row.values for row in rows]
+    keys = sorted(dicts[0]) if dicts else []
+    if keys and set(map(len, dicts)) == {len(keys)} and all(type(key) is str for key in keys):
+        try:
+            values = (
+                list(itertools.chain.from_iterable(map(itemgetter(*keys), dicts)))
+                if len(keys) > 1
+                else list(map(itemgetter(keys[0]), dicts))
+            )
+        except KeyError:  # another row has other keys
+            pass
+        else:
+            row = "[" + ", ".join(f"[{quote(key).replace('%', '%%')}, %s]" for key in keys) + "]"
+            return ", ".join([row] * len(rows)) % tuple(map(quote, map(str, values)))
+    return json.dumps([_canonical(values) for values in dicts], ensure_ascii=False)[1:-1]
 
 
 class _CellError(ValueError):
@@ -472,24 +507,36 @@ def _ole_problem(data: bytes) -> str:
     return "这是旧版 .xls 文件（或其他旧版 Office 文件）或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交"
 
 
-def _check_container(data: bytes, found: _Collector, max_uncompressed_bytes: int, max_compression_ratio: int) -> bool:
-    """Is this a real .xlsx (OOXML zip) that is safe to unpack? One clear problem otherwise, never a traceback.
+def _open_container(
+    data: bytes, found: _Collector, max_uncompressed_bytes: int, max_compression_ratio: int
+) -> zipfile.ZipFile | None:
+    """The archive of a real .xlsx (OOXML zip) that is safe to unpack; otherwise None and one clear problem,
+    never a traceback. The caller closes it.
 
     Only the archive's directory is read here: the declared sizes are checked before anything is inflated
     (`zipfile` never inflates an entry beyond its declared size, so a lying directory cannot get past this).
     """
     if data.startswith(OLE_MAGIC):
         found.add(_ole_problem(data))
-        return False
+        return None
     if not data.startswith(ZIP_MAGIC):
         found.add("不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 打开后“另存为” .xlsx")
-        return False
+        return None
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         found.add("文件已损坏（不是完整的 .xlsx 压缩包）；请重新保存后再提交")
-        return False
+        return None
+    if _check_container(archive.infolist(), found, max_uncompressed_bytes, max_compression_ratio):
+        return archive
+    archive.close()
+    return None
+
+
+def _check_container(
+    infos: list[zipfile.ZipInfo], found: _Collector, max_uncompressed_bytes: int, max_compression_ratio: int
+) -> bool:
+    """Are the entries of the archive those of an .xlsx, unencrypted, and of a sane size? One problem otherwise."""
     names = {info.filename for info in infos}
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
         hint = "（像是 Word 文档）" if any(n.startswith("word/") for n in names) else ""
@@ -583,7 +630,9 @@ def parse_workbook(
         return None, found.problems
     try:
         with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)  # never more than the limit, even if the file grew meanwhile
+            data = handle.read(size + 1)  # a buffer of the file's size, not of the limit
+            if len(data) > size:  # the file grew meanwhile: read on, never more than the limit
+                data += handle.read(max_bytes + 1 - len(data))
     except OSError as exc:
         found.add(f"无法读取文件（{exc.strerror or type(exc).__name__}）")
         return None, found.problems
@@ -594,10 +643,12 @@ def parse_workbook(
         found.add("文件是空的（0 字节）")
         return None, found.problems
     digest = hashlib.sha256(data).hexdigest()
-    if not _check_container(data, found, max_uncompressed_bytes, max_compression_ratio):
+    archive = _open_container(data, found, max_uncompressed_bytes, max_compression_ratio)
+    if archive is None:
         return None, found.problems
 
-    fast = _fast_read(data, spec, path.name, max_rows)
+    with archive:
+        fast = _fast_read(data, spec, path.name, max_rows, archive)
     if fast is not None:
         parsed_sheets, detected = fast
         return ParsedWorkbook(path=path, kind=detected, sha256=digest, sheets=parsed_sheets), []
@@ -744,9 +795,13 @@ def _unreadable(exc: Exception, value: Any) -> str:
     return f"无法读取工作表（{type(exc).__name__}: {exc}）"
 
 
+def _has_row_rules(kind: str, sheet: SheetSpec) -> bool:
+    return kind == "targets" and sheet.name == "绩效指标"
+
+
 def _row_rules(kind: str, sheet: SheetSpec, values: dict[str, Any], errors: set[str]) -> list[tuple[str, str]]:
     """(field, reason) of what is wrong between the cells of one row (each cell being fine by itself)."""
-    if kind == "targets" and sheet.name == "绩效指标":
+    if _has_row_rules(kind, sheet):
         operator = values.get("operator")
         if operator in QUANTITATIVE and values.get("target") is None and "target" not in errors:
             return [("target", f"定量指标（运算符 {operator}）必须填写目标值（数字）")]
@@ -840,6 +895,11 @@ def _read_sheet(
 # unusual (formulas, error cells, chart sheets, 1904 dates, unknown parts) or any problem at all sends the
 # file to openpyxl instead, so every refusal keeps openpyxl's view and its precise messages. Since any
 # problem means openpyxl reads the file again, the fast path stops at the first one instead of collecting.
+#
+# A worksheet whose sheetData is the plain run of rows and cells these programs write is not even built as
+# a tree: one regular expression splits the raw bytes into rows and cells, and only the cells' texts go
+# through the XML parser, all in one document. Anything else in sheetData, or any doubt, and the sheet is
+# parsed as a tree (`_fast_rows`), which gives the same rows.
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -856,8 +916,32 @@ class _NotPlain(Exception):
 _ROW, _CELL, _VALUE, _INLINE, _TEXT = (_MAIN + tag for tag in ("row", "c", "v", "is", "t"))
 _DIGITS = "0123456789"
 _COLUMNS: dict[str, int] = {}  # column letters → 1-based index, as met
+_POSITIONS: dict[bytes, int] = {}  # column letters → 0-based position, as met
 _STYLES: dict[bytes, _Styles] = {}  # styles.xml → what it means to the reader; many files share one
 _STYLES_KEPT = 32
+_BOOKS: dict[tuple[bytes, bytes], tuple[tuple[Any, Any, Any], ...]] = {}  # workbook.xml and its rels → sheets
+_BOOKS_KEPT = 32
+_PLANS: dict[tuple[Any, ...], _SheetPlan] = {}  # (sheet spec, header texts) → how to convert its rows
+_PLANS_KEPT = 64
+_FRAMES: dict[bytes, dict[Any, str] | None] = {}  # a sheet without its sheetData → the namespaces in scope there
+_FRAMES_KEPT = 32
+_KEPT_BYTES = 64 * 1024  # parts larger than this are not kept as keys
+
+_NAME = rb"[a-zA-Z_][\w.-]*(?::[a-zA-Z_][\w.-]*)?"  # an attribute name, perhaps with a prefix
+_ROW_ATTRIBUTES = rb'(?: %s="[\x20\x21\x23-\x25\x27-\x3b\x3d-\x7e]*")*' % _NAME  # values in printable ASCII
+_SHEET_TOKEN = re.compile(
+    rb'<c r="([A-Z]{1,3})([0-9]+)"(?: s="([0-9]+)")?'
+    rb'(?: t="inlineStr"><is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>'
+    rb'|(?: t="([a-zA-Z]+)")?(?:/>|><v>([^<]*)</v></c>))'
+    rb'|<row r="([0-9]+)"(%s)(/?)>'
+    rb"|</row>" % _ROW_ATTRIBUTES
+)
+_STRIDE = 10  # what `_SHEET_TOKEN.split` gives per token: the bytes before it, then its nine groups
+_ROW_ATTRIBUTE = re.compile(rb' (%s)="' % _NAME)
+_SEPARATOR = "\ue000"
+_CUT = "perfcycleCut"
+_CHUNK = 4 * MB  # sheetData is split this much at a time, so the texts of one piece stay one modest XML text
+_CELL_TYPES = (None, b"n", b"s", b"str", b"b", b"inlineStr")
 
 
 class _Style:
@@ -901,9 +985,12 @@ class _FastSheet:
         self._book = book
 
     def rows(self) -> list[tuple[int, list[Any], list[_Style]]]:
-        from lxml import etree
+        rows = _plain_rows(self._content, self._book)
+        if rows is None:
+            from lxml import etree
 
-        return _fast_rows(etree.fromstring(self._content, self._book.parser), self._book)
+            rows = _fast_rows(etree.fromstring(self._content, self._book.parser), self._book)
+        return rows
 
 
 class _FastWorkbook:
@@ -916,12 +1003,12 @@ class _FastWorkbook:
 
 
 def _fast_read(
-    data: bytes, spec: WorkbookSpec | None, file: str, max_rows: int
+    data: bytes, spec: WorkbookSpec | None, file: str, max_rows: int, archive: zipfile.ZipFile | None = None
 ) -> tuple[dict[str, list[ParsedRow]], str] | None:
     """The sheets of a plain, valid workbook; None when openpyxl must read it (unusual content or any problem)."""
     found = _Collector(file)
     try:
-        workbook = _fast_workbook(data)
+        workbook = _fast_workbook(data, archive)
         result = _read_sheets(workbook, spec, found, max_rows)
     except Exception:  # anything this reader does not handle is openpyxl's to judge
         return None
@@ -977,58 +1064,103 @@ def _read_styles(content: bytes, parser: Any) -> _Styles:
     return _Styles(formats, frozenset(dates), frozenset(durations))
 
 
-def _fast_workbook(data: bytes) -> _FastWorkbook:
+def _sheet_entries(book_xml: bytes, rels_xml: bytes, parser: Any) -> tuple[tuple[Any, Any, Any], ...]:
+    """(name, relationship type, part) of each sheet, in the workbook's order; a stage's files share these parts."""
+    key = (book_xml, rels_xml)
+    entries = _BOOKS.get(key)
+    if entries is None:
+        entries = _read_sheet_entries(book_xml, rels_xml, parser)
+        if len(_BOOKS) >= _BOOKS_KEPT:
+            _BOOKS.clear()
+        if len(book_xml) + len(rels_xml) <= _KEPT_BYTES:
+            _BOOKS[key] = entries
+    return entries
+
+
+def _read_sheet_entries(book_xml: bytes, rels_xml: bytes, parser: Any) -> tuple[tuple[Any, Any, Any], ...]:
     from lxml import etree
 
+    book = etree.fromstring(book_xml, parser)
+    properties = book.find(_MAIN + "workbookPr")
+    if properties is not None and properties.get("date1904") in ("1", "true"):
+        raise _NotPlain("date1904")
+    targets = {}
+    for rel in etree.fromstring(rels_xml, parser).iterfind(_PKG_REL + "Relationship"):
+        target = rel.get("Target", "")
+        target = target[1:] if target.startswith("/") else "xl/" + target
+        targets[rel.get("Id")] = (rel.get("Type"), target)
+    sheet_list = book.find(_MAIN + "sheets")
+    return tuple(
+        (sheet.get("name"), *targets[sheet.get(_REL + "id")])
+        for sheet in (sheet_list if sheet_list is not None else ())
+    )
+
+
+def _fast_workbook(data: bytes, archive: zipfile.ZipFile | None = None) -> _FastWorkbook:
+    from lxml import etree
+
+    if archive is None:
+        with zipfile.ZipFile(io.BytesIO(data)) as opened:
+            return _fast_workbook(data, opened)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = set(archive.namelist())
+    names = set(archive.namelist())
 
-        def content(name: str) -> bytes:
-            raw = archive.read(name)
-            if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-                raise _NotPlain(name)
-            return raw
+    def content(name: str) -> bytes:
+        raw = _member(archive, data, name)
+        if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+            raise _NotPlain(name)
+        return raw
 
-        def part(name: str) -> Any:
-            return etree.fromstring(content(name), parser)
-
-        book = part("xl/workbook.xml")
-        properties = book.find(_MAIN + "workbookPr")
-        if properties is not None and properties.get("date1904") in ("1", "true"):
-            raise _NotPlain("date1904")
-        targets = {}
-        for rel in part("xl/_rels/workbook.xml.rels").iterfind(_PKG_REL + "Relationship"):
-            target = rel.get("Target", "")
-            target = target[1:] if target.startswith("/") else "xl/" + target
-            targets[rel.get("Id")] = (rel.get("Type"), target)
-        shared: list[str] = []
-        if "xl/sharedStrings.xml" in names:
-            shared = [
-                _text_content(si).replace("x005F_", "") for si in part("xl/sharedStrings.xml").iterfind(_MAIN + "si")
-            ]
-        styles = _NO_STYLES
-        if "xl/styles.xml" in names:
-            raw = content("xl/styles.xml")
-            known = _STYLES.get(raw)
-            if known is None:
-                known = _read_styles(raw, parser)
-                if len(_STYLES) >= _STYLES_KEPT:
-                    _STYLES.clear()
-                _STYLES[raw] = known
-            styles = known
-        shared_book = _FastBook(shared, styles, parser)
-        sheets: dict[str, _FastSheet] = {}
-        sheet_list = book.find(_MAIN + "sheets")
-        for sheet in sheet_list if sheet_list is not None else ():
-            kind, target = targets[sheet.get(_REL + "id")]
-            if kind != _WORKSHEET_REL or target not in names:
-                raise _NotPlain(kind)
-            name = sheet.get("name")
-            if name in sheets:
-                raise _NotPlain(name)
-            sheets[name] = _FastSheet(content(target), shared_book)
+    entries = _sheet_entries(content("xl/workbook.xml"), content("xl/_rels/workbook.xml.rels"), parser)
+    shared: list[str] = []
+    if "xl/sharedStrings.xml" in names:
+        shared = [
+            _text_content(si).replace("x005F_", "")
+            for si in etree.fromstring(content("xl/sharedStrings.xml"), parser).iterfind(_MAIN + "si")
+        ]
+    styles = _NO_STYLES
+    if "xl/styles.xml" in names:
+        raw = content("xl/styles.xml")
+        known = _STYLES.get(raw)
+        if known is None:
+            known = _read_styles(raw, parser)
+            if len(_STYLES) >= _STYLES_KEPT:
+                _STYLES.clear()
+            _STYLES[raw] = known
+        styles = known
+    shared_book = _FastBook(shared, styles, parser)
+    sheets: dict[str, _FastSheet] = {}
+    for name, kind, target in entries:
+        if kind != _WORKSHEET_REL or target not in names:
+            raise _NotPlain(kind)
+        if name in sheets:
+            raise _NotPlain(name)
+        sheets[name] = _FastSheet(content(target), shared_book)
     return _FastWorkbook(sheets)
+
+
+def _member(archive: zipfile.ZipFile, data: bytes, name: str) -> bytes:
+    """`archive.read(name)` for the archive of `data`: a deflated or stored part that passes the same checks
+    (local header, name, sizes, CRC) is inflated straight from `data`; any other goes through `zipfile`."""
+    info = archive.getinfo(name)
+    start = info.header_offset
+    header = data[start : start + 30]
+    if len(header) == 30 and header[:4] == ZIP_MAGIC and not info.flag_bits & 0x61 and info.compress_type in (0, 8):
+        try:
+            name_length, extra_length = struct.unpack("<HH", header[26:30])
+            local = data[start + 30 : start + 30 + name_length]
+            encoding = "utf-8" if header[7] & 0x08 else getattr(archive, "metadata_encoding", None) or "cp437"
+            begin = start + 30 + name_length + extra_length
+            end = begin + info.compress_size
+            bound = getattr(info, "_end_offset", None)
+            if local.decode(encoding) == info.orig_filename and end <= len(data) and (bound is None or end <= bound):
+                packed = data[begin:end]
+                raw = zlib.decompress(packed, -15) if info.compress_type == 8 else packed
+                if len(raw) == info.file_size and zlib.crc32(raw) == info.CRC:
+                    return raw
+        except (ValueError, zlib.error):  # undecodable name or broken stream: zipfile reports it its way
+            pass
+    return archive.read(name)
 
 
 def _column_number(letters: str) -> int:
@@ -1109,24 +1241,212 @@ def _fast_rows(root: Any, book: _FastBook) -> list[tuple[int, list[Any], list[_S
     return rows
 
 
+def _plain_rows(raw: bytes, book: _FastBook) -> list[tuple[int, list[Any], list[_Style]]] | None:
+    """`_fast_rows` of a sheet whose sheetData is a plain run of rows and cells; None for any other sheet."""
+    try:
+        return _split_rows(raw, book)
+    except Exception:  # anything unexpected: the tree reading decides
+        return None
+
+
+def _split_rows(raw: bytes, book: _FastBook) -> list[tuple[int, list[Any], list[_Style]]] | None:
+    """The rest of the sheet is parsed with sheetData emptied and marked, so the parser still judges all of it
+    and shows that the marked element is the sheetData `_fast_rows` would read, with the namespaces in scope."""
+    start = raw.find(b"<sheetData>")
+    end = raw.find(b"</sheetData>", start)
+    if start < 0 or end < 0 or b"\x00" in raw[:4] or _CUT.encode() in raw:
+        return None
+    namespaces = _sheet_frame(raw[:start] + f'<sheetData {_CUT}=""/>'.encode() + raw[end + 12 :], book.parser)
+    if namespaces is None:
+        return None
+    content = raw[start + 11 : end]
+    rows: list[tuple[int, list[Any], list[_Style]]] = []
+    previous = 0
+    accepted = {b""}
+    position = 0
+    while position < len(content):
+        cut = content.find(b"</row>", position + _CHUNK)
+        stop = len(content) if cut < 0 else cut + 6
+        previous = _split_piece(content[position:stop], book, rows, previous, namespaces, accepted)
+        position = stop
+    return rows
+
+
+def _sheet_frame(rest: bytes, parser: Any) -> dict[Any, str] | None:
+    """The namespaces in scope at the marked sheetData of a sheet with its sheetData emptied, when the parser
+    accepts that, it is in UTF-8 XML 1.0 and the marked element is the sheetData `_fast_rows` reads; the
+    answers are kept, as a stage's sheets mostly share everything but their sheetData."""
+    if rest in _FRAMES:
+        return _FRAMES[rest]
+    from lxml import etree
+
+    root = etree.fromstring(rest, parser)
+    info = root.getroottree().docinfo
+    marker = root.find(_MAIN + "sheetData")
+    namespaces: dict[Any, str] | None = None
+    plain = info.xml_version == "1.0" and (info.encoding or "").upper() == "UTF-8"
+    if plain and marker is not None and marker.get(_CUT) == "":
+        namespaces = dict(marker.nsmap)
+    if len(_FRAMES) >= _FRAMES_KEPT:
+        _FRAMES.clear()
+    if len(rest) <= _KEPT_BYTES:
+        _FRAMES[rest] = namespaces
+    return namespaces
+
+
+def _split_piece(
+    content: bytes,
+    book: _FastBook,
+    rows: list[tuple[int, list[Any], list[_Style]]],
+    previous: int,
+    namespaces: dict[Any, str],
+    accepted: set[bytes],
+) -> int:
+    """Append the rows of whole `<row>` elements to `rows`, as `_fast_rows` reads them; the last row number."""
+    parts = _SHEET_TOKEN.split(content)
+    if any(parts[0::_STRIDE]):
+        raise _NotPlain("sheetData")
+    inline_texts, value_texts = parts[4::_STRIDE], parts[6::_STRIDE]
+    next_inline = iter(_parse_texts([text for text in inline_texts if text is not None], book.parser)).__next__
+    next_value = iter(_parse_texts([text for text in value_texts if text is not None], book.parser)).__next__
+    shared, from_excel, epoch = book.shared, book.from_excel, book.epoch
+    formats, dates, durations = book.styles.formats, book.styles.dates, book.styles.durations
+    positions = _POSITIONS
+    values: list[Any] = []
+    styles: list[_Style] = []
+    in_row = False
+    number = 0
+    suffix: bytes | None = None  # the row number cells must end with; None outside a row
+    for letters, digits, style_text, inline, data_type, value_text, row, attributes, empty in zip(
+        parts[1::_STRIDE],
+        parts[2::_STRIDE],
+        parts[3::_STRIDE],
+        inline_texts,
+        parts[5::_STRIDE],
+        value_texts,
+        parts[7::_STRIDE],
+        parts[8::_STRIDE],
+        parts[9::_STRIDE],
+        strict=True,
+    ):
+        if letters is not None:
+            if digits != suffix:
+                raise _NotPlain(digits)
+            position = positions.get(letters)
+            if position is None:
+                position = positions[letters] = _column_index(letters.decode()) - 1
+            if position != len(values):
+                if position < len(values):
+                    raise _NotPlain(letters)
+                styles.extend([_GENERAL] * (position - len(values)))
+                values.extend([None] * (position - len(values)))
+            style = int(style_text) if style_text is not None else 0
+            if inline is not None:
+                values.append(next_inline())
+            elif value_text is not None:
+                if data_type == b"inlineStr":
+                    raise _NotPlain(data_type)
+                value: Any = next_value() or None
+                if value is not None:
+                    if data_type is None or data_type == b"n":
+                        value = _cast_number(value)
+                        if style in dates:
+                            value = from_excel(value, epoch, timedelta=style in durations)
+                    elif data_type == b"s":
+                        value = shared[int(value)]
+                    elif data_type == b"b":
+                        value = bool(int(value))
+                    elif data_type != b"str":
+                        raise _NotPlain(data_type)
+                values.append(value)
+            else:
+                if data_type not in _CELL_TYPES:
+                    raise _NotPlain(data_type)
+                values.append(None)
+            styles.append(formats[style])
+        elif row is not None:
+            if in_row:
+                raise _NotPlain(row)
+            number = int(row)
+            if number <= previous:
+                raise _NotPlain(number)
+            previous = number
+            if attributes not in accepted:
+                _check_row_attributes(attributes, namespaces)
+                accepted.add(attributes)
+            if empty:
+                rows.append((number, [], []))
+            else:
+                in_row = True
+                suffix = b"%d" % number
+                values, styles = [], []
+        else:
+            if not in_row:
+                raise _NotPlain("</row>")
+            rows.append((number, values, styles))
+            in_row = False
+            suffix = None
+    if in_row:
+        raise _NotPlain(number)
+    return previous
+
+
+def _check_row_attributes(attributes: bytes, namespaces: dict[Any, str]) -> None:
+    """Raise unless a row's other attributes are distinct, declare no namespace and use declared prefixes only."""
+    if len(attributes) > 1000:
+        raise _NotPlain("row")
+    seen: set[tuple[str | None, str]] = set()
+    for name in _ROW_ATTRIBUTE.findall(attributes):
+        prefix, _, local = name.decode().rpartition(":")
+        if name == b"r" or name.lower().startswith(b"xml"):
+            raise _NotPlain(name)
+        key = (namespaces[prefix] if prefix else None, local)
+        if key in seen:
+            raise _NotPlain(name)
+        seen.add(key)
+
+
+def _parse_texts(texts: list[bytes], parser: Any) -> list[str]:
+    """The raw texts of cells as the XML parser reads them (references, line ends, refusals), in one parse."""
+    if not texts:
+        return []
+    from lxml import etree
+
+    joined = etree.fromstring(b"<t>" + _SEPARATOR.encode().join(texts) + b"</t>", parser).text or ""
+    decoded = joined.split(_SEPARATOR)
+    if len(decoded) != len(texts):
+        raise _NotPlain(_SEPARATOR)
+    return decoded
+
+
 _GENERIC, _AS_TEXT, _AS_CODE, _AS_CHOICE = range(4)
 _TEXT_MODES = {"text": _AS_TEXT, "code": _AS_CODE, "choice": _AS_CHOICE}
 
 
-def _read_fast_sheet(ws: _FastSheet, kind: str, sheet: SheetSpec, budget: list[int]) -> list[ParsedRow]:
-    """`_read_sheet` for a sheet without a single problem (the first sends the file to openpyxl); text that is
-    its own value once stripped skips the converter, which would return it unchanged."""
-    rows = ws.rows()
-    header: Sequence[Any] = rows[0][1] if rows and rows[0][0] == 1 else ()
-    data = rows[1:] if rows and rows[0][0] == 1 else rows
-    second: Sequence[Any] | None = None
-    if data:
-        second = data[0][1] if data[0][0] == 2 else ()
+@dataclass(frozen=True)
+class _SheetPlan:
+    """How `_read_fast_sheet` converts the rows of a sheet with a given header."""
+
+    sheet: SheetSpec
+    columns: list[tuple[int, str, Callable[[Any, Any], Any], bool, bool, int, frozenset[str]]]
+    positions: list[int]
+    width: int
+    key: Callable[[dict[str, Any]], Any] | None
+    single_key: bool
+
+
+def _sheet_plan(header: Sequence[Any], sheet: SheetSpec, second: Sequence[Any] | None) -> _SheetPlan:
+    """The plan for a header without a single problem (else `_NotPlain`); a matching header's plan is kept,
+    as a stage's files share their headers."""
+    key = (id(sheet), *header) if all(value is None or type(value) is str for value in header) else None
+    known = _PLANS.get(key) if key is not None else None
+    if known is not None and known.sheet is sheet:
+        return known
     found = _Collector("")
     mapping = _match_headers(header, sheet, found, second)
     if mapping is None or found.problems:
         raise _NotPlain("header")
-    plan = [
+    columns = [
         (
             index,
             column.field,
@@ -1138,14 +1458,43 @@ def _read_fast_sheet(ws: _FastSheet, kind: str, sheet: SheetSpec, budget: list[i
         )
         for index, column in mapping.items()
     ]
-    positions = list(mapping)
     key_fields = [c.field for c in sheet.columns if c.field in sheet.key]
-    seen: set[tuple[Any, ...]] = set()
+    plan = _SheetPlan(
+        sheet,
+        columns,
+        list(mapping),
+        max(mapping, default=-1) + 1,
+        itemgetter(*key_fields) if key_fields else None,
+        len(key_fields) == 1,
+    )
+    if key is not None and mapping:
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
+def _read_fast_sheet(ws: _FastSheet, kind: str, sheet: SheetSpec, budget: list[int]) -> list[ParsedRow]:
+    """`_read_sheet` for a sheet without a single problem (the first sends the file to openpyxl); text that is
+    its own value once stripped skips the converter, which would return it unchanged."""
+    rows = ws.rows()
+    header: Sequence[Any] = rows[0][1] if rows and rows[0][0] == 1 else ()
+    data = rows[1:] if rows and rows[0][0] == 1 else rows
+    second: Sequence[Any] | None = None
+    if data:
+        second = data[0][1] if data[0][0] == 2 else ()
+    plan = _sheet_plan(header, sheet, second)
+    columns, positions, width, key_of, single_key = plan.columns, plan.positions, plan.width, plan.key, plan.single_key
+    rules = _has_row_rules(kind, sheet)
+    as_text, as_code, as_choice, clock = _AS_TEXT, _AS_CODE, _AS_CHOICE, (time, timedelta)
+    seen: set[Any] = set()
     result: list[ParsedRow] = []
     for number, values, styles in data:
-        width = len(values)
+        if len(values) < width:
+            values.extend([None] * (width - len(values)))
         for index in positions:
-            if index < width and not _is_blank(values[index]):
+            value = values[index]
+            if value is not None and (value.strip() if isinstance(value, str) else True):
                 break
         else:
             continue
@@ -1153,22 +1502,22 @@ def _read_fast_sheet(ws: _FastSheet, kind: str, sheet: SheetSpec, budget: list[i
         if budget[0] < 0:
             raise _NotPlain("rows")
         converted: dict[str, Any] = {}
-        for index, field_name, converter, required, numeric, mode, choices in plan:
-            value = values[index] if index < width else None
+        for index, field_name, converter, required, numeric, mode, choices in columns:
+            value = values[index]
             if isinstance(value, str):
                 text = value.strip()
                 if not text:
                     value = None
                 elif (
-                    mode == _AS_TEXT
-                    or (mode == _AS_CHOICE and text in choices)
-                    or (mode == _AS_CODE and "\r" not in text and "\n" not in text and "\t" not in text)
+                    mode == as_text
+                    or (mode == as_choice and text in choices)
+                    or (mode == as_code and "\r" not in text and "\n" not in text and "\t" not in text)
                 ):
                     converted[field_name] = text
                     continue
                 elif numeric and value.lstrip().startswith("="):
                     raise _NotPlain(field_name)
-            elif isinstance(value, time | timedelta):
+            elif isinstance(value, clock):
                 raise _NotPlain(field_name)
             if value is None:
                 if required:
@@ -1176,11 +1525,11 @@ def _read_fast_sheet(ws: _FastSheet, kind: str, sheet: SheetSpec, budget: list[i
                 converted[field_name] = None
             else:
                 converted[field_name] = converter(value, styles[index])
-        if _row_rules(kind, sheet, converted, set()):
+        if rules and _row_rules(kind, sheet, converted, set()):
             raise _NotPlain("rule")
-        if key_fields:
-            key = tuple(converted[name] for name in key_fields)
-            if all(part is not None for part in key):
+        if key_of is not None:
+            key = (key_of(converted),) if single_key else key_of(converted)
+            if None not in key:
                 if key in seen:
                     raise _NotPlain("duplicate")
                 seen.add(key)
