@@ -7,6 +7,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlmodel import Session, SQLModel, insert, select
@@ -17,6 +18,13 @@ from models.tables import Indicator, Project
 def columns(model: type[SQLModel], *names: str) -> tuple[Any, ...]:
     """A model's columns by name, to select plain rows instead of ORM objects."""
     return tuple(getattr(model, name) for name in names)
+
+
+def _plain(session: Session, query: Any) -> Any:
+    """A query's rows as tuples, through Core: no ORM result machinery per row (pending objects flushed first,
+    as the ORM would)."""
+    session.flush()
+    return session.connection().execute(query)
 
 
 class ProjectRow(NamedTuple):
@@ -40,7 +48,7 @@ _PROJECT_COLUMNS = columns(Project, *ProjectRow._fields)
 
 def project_rows(session: Session, *where: Any) -> list[ProjectRow]:
     """The projects matching `where`, by code."""
-    return [ProjectRow(*row) for row in session.exec(select(*_PROJECT_COLUMNS).where(*where).order_by(Project.code))]
+    return list(map(ProjectRow._make, _plain(session, select(*_PROJECT_COLUMNS).where(*where).order_by(Project.code))))
 
 
 class IndicatorRow(NamedTuple):
@@ -65,8 +73,9 @@ _INDICATOR_COLUMNS = columns(Indicator, *IndicatorRow._fields)
 
 def indicator_rows(session: Session, *where: Any) -> list[IndicatorRow]:
     """The indicators matching `where`, in the order they were recorded."""
-    rows = session.exec(select(*_INDICATOR_COLUMNS).where(*where).order_by(Indicator.id))
-    return [IndicatorRow(*row) for row in rows]
+    return list(
+        map(IndicatorRow._make, _plain(session, select(*_INDICATOR_COLUMNS).where(*where).order_by(Indicator.id)))
+    )
 
 
 def _defaults(model: type[SQLModel]) -> dict[str, Any]:
@@ -110,21 +119,57 @@ def _plan(model: type[SQLModel], dialect: Any, with_id: bool) -> _Plan:
     return _Plan(table.name, names, defaults, factories, [i for i in required if i not in dict(factories)], processed)
 
 
-def _row_values(model: type[SQLModel], rows: list[dict[str, Any]], dialect: Any) -> tuple[list[str], list[list[Any]]]:
-    """Every column (the id only when the rows give it) and each row's values in that order (a default where the row has none), as the
-    dialect stores them: the columns' own bind processing (dates, decimals, JSON) applied, as a Core INSERT
-    would."""
+def _row_values(
+    model: type[SQLModel], rows: list[dict[str, Any]], dialect: Any
+) -> tuple[list[str], list[Sequence[Any]]]:
+    """The columns to insert and each row's values in that order, as the dialect stores them: every column
+    (the id only when the rows give it), a default where the rows give none, and the columns' own bind
+    processing (dates, decimals, JSON) applied, as a Core INSERT would. Column by column, not cell by cell."""
     plan = _plan(model, dialect, "id" in rows[0])
+    first = rows[0].keys()
+    if any(row.keys() != first for row in rows):
+        return _uneven_row_values(plan, model, rows)
+    unknown = [name for name in first if name not in plan.names]
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
+    given = [index for index, name in enumerate(plan.names) if name in first]
+    fallback = _fallback(plan)
+    missing = [index for index in range(len(plan.names)) if index not in given]
+    for index in missing:
+        if fallback[index] is _MISSING:
+            raise ValueError(f"{plan.table}: no value for {plan.names[index]}")
+    order = given + missing
+    names = [plan.names[index] for index in order]
+    getter = itemgetter(*(plan.names[index] for index in given))
+    columns: list[Sequence[Any]] = (
+        list(zip(*map(getter, rows), strict=True)) if len(given) > 1 else [[getter(row) for row in rows]]
+    )
+    columns.extend([fallback[index]] * len(rows) for index in missing)
+    position = {index: at for at, index in enumerate(order)}
+    for index, process in plan.processed:
+        at = position[index]
+        columns[at] = [None if value is None else process(value) for value in columns[at]]
+    return names, list(zip(*columns, strict=True))
+
+
+def _fallback(plan: _Plan) -> list[Any]:
+    fallback = list(plan.defaults)
+    for index, factory in plan.factories:
+        fallback[index] = factory()
+    return fallback
+
+
+def _uneven_row_values(
+    plan: _Plan, model: type[SQLModel], rows: list[dict[str, Any]]
+) -> tuple[list[str], list[Sequence[Any]]]:
+    """`_row_values` for rows that do not all name the same fields: row by row."""
     names = plan.names
     known = set(names)
     for row in rows:
         if not known.issuperset(row):
             raise ValueError(f"{model.__name__} has no field {', '.join(n for n in row if n not in known)}")
-    fallback = list(plan.defaults)
-    for index, factory in plan.factories:
-        fallback[index] = factory()
-    pairs = list(zip(names, fallback, strict=True))
-    result: list[list[Any]] = []
+    pairs = list(zip(names, _fallback(plan), strict=True))
+    result: list[Sequence[Any]] = []
     for row in rows:
         get = row.get
         values = [get(name, default) for name, default in pairs]

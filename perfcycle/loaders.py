@@ -352,7 +352,9 @@ def _all_rows(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow]]:
 
 
 def _department_scope(parsed: ParsedWorkbook) -> str:
-    codes = {str(row.values["department_code"]) for _, row in _all_rows(parsed) if row.values.get("department_code")}
+    codes = {
+        str(code) for rows in parsed.sheets.values() for row in rows if (code := row.values.get("department_code"))
+    }
     return next(iter(codes)) if len(codes) == 1 else "*"
 
 

@@ -63,10 +63,13 @@ def test_bulk_rows_equal_orm_rows(db_url: str) -> None:
 def test_a_row_without_a_required_value_or_with_an_unknown_one_is_refused(db_url: str) -> None:
     row = {"cycle_id": 1, "kind": "targets", "scope": "*", "source_name": "x", "sha256": "c" * 64}
     with Session(get_engine(db_url)) as session:
-        with pytest.raises(ValueError, match="submission: no value for kind"):
-            insert_rows(session, Submission, [row, {k: v for k, v in row.items() if k != "kind"}])
-        with pytest.raises(ValueError, match="Submission has no field sha512"):
-            insert_rows(session, Submission, [row | {"sha512": ""}])
+        without_kind = {k: v for k, v in row.items() if k != "kind"}
+        for rows in ([row, without_kind], [without_kind, without_kind]):
+            with pytest.raises(ValueError, match="submission: no value for kind"):
+                insert_rows(session, Submission, rows)
+        for rows in ([row | {"sha512": ""}], [row, row | {"sha512": ""}]):
+            with pytest.raises(ValueError, match="Submission has no field sha512"):
+                insert_rows(session, Submission, rows)
         assert session.exec(select(Submission)).all() == []
 
 
