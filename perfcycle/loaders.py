@@ -42,7 +42,7 @@ from models import (
     session_scope,
 )
 from models.audit import AuditEntry
-from models.rows import ProjectRow, insert_rows, update_rows
+from models.rows import ProjectRow, insert_rows, update_by_id, update_rows
 from models.rows import project_rows as read_project_rows
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
@@ -1235,16 +1235,24 @@ def _check_review_scores(
 
     def write() -> list[str]:
         existing = _evaluations(session, cycle_id, ("review",), (p.code for p, _, _ in planned))
+        changed: list[dict[str, Any]] = []
+        added: list[dict[str, Any]] = []
         for project, score, row in planned:
-            evaluation = existing.get(("review", "project", project.code)) or Evaluation(
-                cycle_id=cycle_id, kind="review", object_type="project", object_code=project.code
-            )
-            evaluation.department_id = project.department_id
-            evaluation.score = score
-            evaluation.grade = ""
-            evaluation.evaluator = row.values["reviewer"]
-            evaluation.findings = row.values["comment"] or ""
-            session.add(evaluation)
+            values = {
+                "department_id": project.department_id,
+                "score": score,
+                "grade": "",
+                "evaluator": row.values["reviewer"],
+                "findings": row.values["comment"] or "",
+            }
+            stored = existing.get(("review", "project", project.code))
+            if stored is not None:
+                changed.append({"id": stored.id, **values})
+            else:
+                key = {"cycle_id": cycle_id, "kind": "review", "object_type": "project", "object_code": project.code}
+                added.append(key | values)
+        update_by_id(session, Evaluation, changed)
+        insert_rows(session, Evaluation, added)
         return [f"复核评分 {len(planned)} 个项目"]
 
     return write

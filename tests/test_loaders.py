@@ -528,6 +528,12 @@ def test_review_scores_need_a_sample_and_a_sampled_department(db_url: str, tmp_p
         "资料不全",
         "复核组",
     )
+    again = rows[:1]
+    again[0] = again[0] | {"score": D("90"), "comment": None, "reviewer": "第二复核组"}
+    import_file(write(tmp_path, "review_scores", {"复核评分": again}, "again.xlsx"), year=YEAR, url=db_url)
+    (revised,) = fetch(db_url, Evaluation, Evaluation.kind == "review")  # the same record, its new scores
+    assert (revised.id, revised.score, revised.findings, revised.evaluator) == (review.id, D("90"), "", "第二复核组")
+    assert revised.department_id == review.department_id is not None
 
 
 def test_third_party_scores_only_for_selected_objects(db_url: str, tmp_path: Path) -> None:
