@@ -711,30 +711,37 @@ def _load_history_evaluations(
     for history_year, year_rows in by_year.items():
         cycle_id = cycles[history_year].id
         assert cycle_id is not None
-        existing = {
-            (e.kind, e.object_type, e.object_code): e
-            for e in session.exec(select(Evaluation).where(Evaluation.cycle_id == cycle_id))
-        }
+        table: Any = Evaluation
+        query = select(table.kind, table.object_type, table.object_code, table.id).where(table.cycle_id == cycle_id)
+        existing: dict[tuple[str, str, str], int] = {(k, t, c): i for k, t, c, i in session.exec(query)}
         project_codes = [r.values["object_code"] for r in year_rows if r.values["object_type"] == "项目"]
         owners = {code: p.department_id for code, p in _projects_by_code(session, history_year, project_codes).items()}
         seen: set[tuple[str, str, str]] = set()
+        changed: list[dict[str, Any]] = []
+        added: list[dict[str, Any]] = []
         for row in year_rows:
             v = row.values
             key = (EVALUATION_KIND[v["kind"]], OBJECT_TYPE[v["object_type"]], v["object_code"])
             seen.add(key)
-            evaluation = existing.get(key) or Evaluation(
-                cycle_id=cycle_id, kind=key[0], object_type=key[1], object_code=key[2]
-            )
-            evaluation.score = Decimal(v["score"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
-            evaluation.grade = ""
+            values: dict[str, Any] = {
+                "score": Decimal(v["score"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
+                "grade": "",
+            }
             if key[1] == "department":
-                evaluation.department_id = ids.get(key[2])
+                values["department_id"] = ids.get(key[2])
             elif key[1] == "project":
-                evaluation.department_id = owners.get(key[2])
-            session.add(evaluation)
-        for key, evaluation in existing.items():
-            if key not in seen:
-                session.delete(evaluation)
+                values["department_id"] = owners.get(key[2])
+            if key in existing:
+                changed.append({"id": existing[key], **values})
+            else:
+                added.append(
+                    {"cycle_id": cycle_id, "kind": key[0], "object_type": key[1], "object_code": key[2]} | values
+                )
+        update_by_id(session, Evaluation, changed)
+        insert_rows(session, Evaluation, added)
+        gone = sorted(i for key, i in existing.items() if key not in seen)
+        for batch in _chunks(gone):
+            session.execute(delete(table.__table__).where(table.__table__.c.id.in_(batch)))
 
 
 # ------------------------------------------------------------------------------------------- submissions

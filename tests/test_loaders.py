@@ -234,6 +234,25 @@ def test_base_update_changes_fields_in_place(db_url: str, tmp_path: Path) -> Non
     assert json.loads(entries[1].payload_json)["history_samples"] == 3
 
 
+def test_base_history_evaluations_of_a_year_are_replaced_by_the_file(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    before = {(e.kind, e.object_code): e for e in fetch(db_url, Evaluation)}
+    data = base_data()
+    data["历年评价"] = [
+        {"year": 2023, "kind": "财政重点评价", "object_type": "项目", "object_code": "P201", "score": D("91.255")},
+        {"year": 2023, "kind": "自评", "object_type": "部门", "object_code": "D01", "score": 80},
+    ]  # D02's 2023 self-evaluation is no longer in the file
+    import_file(write(tmp_path, "base", data, "base2.xlsx"), year=YEAR, url=db_url)
+    after = {(e.kind, e.object_code): e for e in fetch(db_url, Evaluation)}
+    assert set(after) == {("fiscal", "P201"), ("self", "D01")}
+    fiscal, added = after[("fiscal", "P201")], after[("self", "D01")]
+    assert fiscal.id == before[("fiscal", "P201")].id and fiscal.score == D("91.26")  # updated in place, half up
+    (d01,) = fetch(db_url, Department, Department.code == "D01")
+    assert fiscal.department_id is None  # no 2023 project P201 on record to own it
+    assert added.department_id == d01.id
+    assert (added.score, added.object_type, added.grade) == (D("80"), "department", "")
+
+
 def test_base_history_must_be_earlier_years(db_url: str, tmp_path: Path) -> None:
     data = base_data()
     data["历年抽查"].append({"year": YEAR, "department_code": "D77"})
