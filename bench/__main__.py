@@ -77,7 +77,9 @@ def main() -> None:
     generated = time.perf_counter()
     files = generate_demo(workdir, 2024, size=args.size)
     generate_s = time.perf_counter() - generated
-    for leftover in (workdir / "out", workdir / "bench.db", workdir / "outbox", workdir / "worker-logs"):
+    database = workdir / "bench.db"
+    for leftover in (workdir / "out", database, database.with_name("bench.db-wal"), database.with_name("bench.db-shm"),
+                     workdir / "outbox", workdir / "worker-logs"):  # fmt: skip
         if leftover.is_dir():
             shutil.rmtree(leftover)
         elif leftover.exists():

@@ -59,13 +59,21 @@ def stop_with_parent() -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-class SharedPool:
-    """One process pool of a process, kept from one call to the next."""
+def _start_worker(niceness: int) -> None:
+    stop_with_parent()
+    if niceness:
+        os.nice(niceness)
 
-    def __init__(self) -> None:
+
+class SharedPool:
+    """One process pool of a process, kept from one call to the next; its workers run `niceness` steps below
+    the parent when the parent's own work is what the pool feeds (and should not wait for the CPU)."""
+
+    def __init__(self, *, niceness: int = 0) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._workers = 0
         self._lock = threading.Lock()
+        self._niceness = niceness
 
     @property
     def current(self) -> ProcessPoolExecutor | None:
@@ -83,7 +91,10 @@ class SharedPool:
             if self._pool is not None:
                 self._pool.shutdown()
             self._pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=stop_with_parent
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self._niceness,),
             )
             self._workers = workers
             return self._pool

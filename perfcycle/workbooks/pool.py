@@ -23,10 +23,12 @@ from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWork
 POOL_START_FILES = 150
 POOL_MIN_FILES = 16
 BATCHES_PER_WORKER = 12
+READERS_NICENESS = 5
 
 Outcome = ParsedWorkbook | list[ImportProblem]
 
-_pool = pools.SharedPool()
+#: The stage's loader, in this process, is the slower half of an import; the readers give it the CPU first.
+_pool = pools.SharedPool(niceness=READERS_NICENESS)
 
 
 def read_batch(paths: Sequence[Path], kind: str | None, limits: dict[str, int]) -> list[Outcome]:
