@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from perfcycle.runtime import settle_heap
 from perfcycle.stages import QUARTERS
 from tasks import (
     approvals,
@@ -46,6 +47,7 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
     def gate(name: str, level: int = 1) -> None:
         approvals.request_approval.fn(cycle_id, name, level=level)
 
+    settle_heap()  # as `perfcycle.orchestration.run_annual_cycle` does before the flow
     cycle_id = cycle.open_cycle.fn(year, auto_approve=True, data_source=data)
     timed("import", imports.import_base_data.fn, data, year)
 

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from perfcycle.runtime import settle_heap
+
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
@@ -27,6 +29,7 @@ def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
     from perfcycle.locks import cycle_lock, default_holder
 
     with cycle_lock(int(parameters["year"]), default_holder()), prefect_api(), _heartbeats_only_on_a_server():
+        settle_heap()
         started = datetime.now(UTC) - timedelta(seconds=1)
         try:
             return annual_cycle(**parameters)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 _DEFAULTS = {
@@ -21,3 +22,16 @@ def configure_prefect(*, quiet: bool = False) -> None:
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+
+
+#: Full collections only after this many younger ones (Python's default is 10).
+FULL_COLLECTION_EVERY = 100
+
+
+def settle_heap() -> None:
+    """Before a long run: the hundreds of thousands of objects already there (modules, Prefect, SQLAlchemy) will
+    never be garbage, yet every full collection walks them all again, ≈ 0.2 s each, dozens of times in a cycle.
+    Freeze them out of the collector's view and space out full collections."""
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
