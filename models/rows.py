@@ -95,8 +95,7 @@ class _Plan(NamedTuple):
     names: list[str]
     defaults: list[Any]
     factories: list[tuple[int, Any]]
-    required: list[int]
-    processed: list[tuple[int, Any]]
+    processors: dict[str, Any]
 
 
 @functools.cache
@@ -110,13 +109,9 @@ def _plan(model: type[SQLModel], dialect: Any, with_id: bool) -> _Plan:
         info = model.model_fields[name]
         if info.default_factory is not None:
             factories.append((index, info.default_factory))
-            defaults.append(_MISSING)
-        else:
-            defaults.append(_MISSING if info.is_required() else info.default)
-    required = [index for index, default in enumerate(defaults) if default is _MISSING]
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    processed = [(index, process) for index, process in enumerate(processors) if process is not None]
-    return _Plan(table.name, names, defaults, factories, [i for i in required if i not in dict(factories)], processed)
+        defaults.append(_MISSING if info.is_required() or info.default_factory is not None else info.default)
+    processors = {column.key: column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.c}
+    return _Plan(table.name, names, defaults, factories, {k: v for k, v in processors.items() if v is not None})
 
 
 def _row_values(
@@ -126,62 +121,36 @@ def _row_values(
     (the id only when the rows give it), a default where the rows give none, and the columns' own bind
     processing (dates, decimals, JSON) applied, as a Core INSERT would. Column by column, not cell by cell."""
     plan = _plan(model, dialect, "id" in rows[0])
-    first = rows[0].keys()
-    if any(row.keys() != first for row in rows):
-        return _uneven_row_values(plan, model, rows)
-    unknown = [name for name in first if name not in plan.names]
-    if unknown:
-        raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
-    given = [index for index, name in enumerate(plan.names) if name in first]
-    fallback = _fallback(plan)
-    missing = [index for index in range(len(plan.names)) if index not in given]
-    for index in missing:
-        if fallback[index] is _MISSING:
-            raise ValueError(f"{plan.table}: no value for {plan.names[index]}")
-    order = given + missing
-    names = [plan.names[index] for index in order]
-    getter = itemgetter(*(plan.names[index] for index in given))
-    columns: list[Sequence[Any]] = (
-        list(zip(*map(getter, rows), strict=True)) if len(given) > 1 else [[getter(row) for row in rows]]
-    )
-    columns.extend([fallback[index]] * len(rows) for index in missing)
-    position = {index: at for at, index in enumerate(order)}
-    for index, process in plan.processed:
-        at = position[index]
-        columns[at] = [None if value is None else process(value) for value in columns[at]]
-    return names, list(zip(*columns, strict=True))
-
-
-def _fallback(plan: _Plan) -> list[Any]:
     fallback = list(plan.defaults)
     for index, factory in plan.factories:
         fallback[index] = factory()
-    return fallback
-
-
-def _uneven_row_values(
-    plan: _Plan, model: type[SQLModel], rows: list[dict[str, Any]]
-) -> tuple[list[str], list[Sequence[Any]]]:
-    """`_row_values` for rows that do not all name the same fields: row by row."""
-    names = plan.names
-    known = set(names)
-    for row in rows:
-        if not known.issuperset(row):
-            raise ValueError(f"{model.__name__} has no field {', '.join(n for n in row if n not in known)}")
-    pairs = list(zip(names, _fallback(plan), strict=True))
-    result: list[Sequence[Any]] = []
-    for row in rows:
-        get = row.get
-        values = [get(name, default) for name, default in pairs]
-        for index in plan.required:
-            if values[index] is _MISSING:
-                raise ValueError(f"{plan.table}: no value for {names[index]}")
-        for index, process in plan.processed:
-            value = values[index]
-            if value is not None:
-                values[index] = process(value)
-        result.append(values)
-    return names, result
+    default = dict(zip(plan.names, fallback, strict=True))
+    first = rows[0].keys()
+    even = all(row.keys() == first for row in rows)
+    present = set(first) if even else {name for row in rows for name in row}
+    unknown = [name for name in present if name not in default]
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
+    absent = [name for name in plan.names if name not in present]
+    unfilled = absent if even else absent + [n for n in present if any(n not in row for row in rows)]
+    for name in unfilled:
+        if default[name] is _MISSING:
+            raise ValueError(f"{plan.table}: no value for {name}")
+    if not even:  # rows naming different fields get the defaults of the others
+        filler = {name: default[name] for name in plan.names if name in present}
+        rows = [filler | row for row in rows]
+    names = [name for name in plan.names if name in present]
+    getter = itemgetter(*names)
+    columns: list[Sequence[Any]] = (
+        list(zip(*map(getter, rows), strict=True)) if len(names) > 1 else [[getter(row) for row in rows]]
+    )
+    names += absent
+    columns += [[default[name]] * len(rows) for name in absent]
+    for at, name in enumerate(names):
+        process = plan.processors.get(name)
+        if process is not None:
+            columns[at] = [None if value is None else process(value) for value in columns[at]]
+    return names, list(zip(*columns, strict=True))
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
@@ -230,7 +199,7 @@ def update_rows(session: Session, model: type[SQLModel], key: Sequence[str], row
     session.flush()
     for changed, group in groups.items():
         order = [*changed, *key]
-        processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order]
+        processors = [_plan(model, dialect, True).processors.get(name) for name in order]
         statement = (
             f"UPDATE {quote.format_table(table)} SET "
             + ", ".join(f"{quote.quote(name)} = {marker}" for name in changed)
