@@ -7,32 +7,16 @@ workers exit when the parent dies, after finishing the item they are on.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import multiprocessing.connection
 import os
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 
 #: In a worker: held while it works on an item that must not be left half done (a file being written).
 busy = threading.Lock()
 #: In a worker: set once the parent has died; no item is begun after.
 parent_gone = threading.Event()
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Cyclic GC paused while a batch builds many objects that all live on: each full collection would walk
-    them all again, for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def worker_count() -> int:

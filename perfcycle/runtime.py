@@ -1,9 +1,12 @@
-"""Process-wide defaults that must be in place before Prefect is imported."""
+"""Process-wide settings: Prefect's defaults, which must be in place before Prefect is imported, and the
+garbage collector's handling of long runs and large batches."""
 
 from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _DEFAULTS = {
     # No telemetry: the host is unreachable here and a bureau's data stays on its machines.
@@ -35,3 +38,16 @@ def settle_heap() -> None:
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Cyclic GC paused while a batch builds many objects that all live on: each full collection would walk
+    them all again, for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

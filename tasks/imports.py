@@ -11,7 +11,7 @@ from models import session_scope
 from perfcycle.faults import checkpoint
 from perfcycle.loaders import load, load_stage
 from perfcycle.policy import import_limits
-from perfcycle.pools import collection_paused
+from perfcycle.runtime import collection_paused
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.pool import read_outcomes, warm_up
 from perfcycle.workbooks.reader import read_workbook

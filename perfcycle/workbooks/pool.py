@@ -15,6 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from perfcycle import pools
+from perfcycle.runtime import collection_paused
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWorkbook, read_workbook
 
 #: Files worth starting the worker processes for (a start costs a Python and the reader's imports, about a
@@ -33,7 +34,7 @@ _pool = pools.SharedPool(niceness=READERS_NICENESS)
 
 def read_batch(paths: Sequence[Path], kind: str | None, limits: dict[str, int]) -> list[Outcome]:
     """Each file's workbook, or the problems that refuse it; runs in a worker process as well as in this one."""
-    with pools.collection_paused():
+    with collection_paused():
         return [_read_one(path, kind, limits) for path in paths]
 
 
