@@ -19,26 +19,36 @@ def fields(row: Any) -> dict[str, Any]:
     return row.model_dump(exclude={"id"})
 
 
+def a_cycle_and_projects(session: Session, *codes: str) -> tuple[int, list[int]]:
+    """A cycle and one department's projects of 2024, stored: their ids."""
+    cycle = Cycle(year=2024, budget_year=2026, status="open")
+    department = Department(code="D01", name="区教育局")
+    session.add_all([cycle, department])
+    session.flush()
+    assert cycle.id is not None and department.id is not None
+    projects = [
+        Project(year=2024, code=code, department_id=department.id, name=code, type="t", attribute="新增")
+        for code in codes
+    ]
+    session.add_all(projects)
+    session.flush()
+    ids = [p.id for p in projects]
+    assert None not in ids
+    return cycle.id, ids  # type: ignore[return-value]
+
+
 def test_bulk_rows_equal_orm_rows(db_url: str) -> None:
     with Session(get_engine(db_url)) as session:
-        cycle = Cycle(year=2024, budget_year=2026, status="open")
-        department = Department(code="D01", name="区教育局")
-        session.add_all([cycle, department])
-        session.flush()
-        assert cycle.id is not None and department.id is not None
-        project = Project(year=2024, code="P1", department_id=department.id, name="p", type="t", attribute="新增")
-        session.add(project)
-        session.flush()
-        assert project.id is not None
+        cycle_id, (project_id,) = a_cycle_and_projects(session, "P1")
         received = datetime(2025, 3, 31, 23, 59, 59, 123456, tzinfo=timezone(timedelta(hours=8)))
         indicators: list[dict[str, Any]] = [
-            {"cycle_id": cycle.id, "project_id": project.id, "level1": "产出", "level2": "数量", "name": AWKWARD,
+            {"cycle_id": cycle_id, "project_id": project_id, "level1": "产出", "level2": "数量", "name": AWKWARD,
              "operator": "≥", "target_value": Decimal("1234567.8912"), "unit": "个", "weight": Decimal("12.50")},
-            {"cycle_id": cycle.id, "project_id": project.id, "level1": "效益", "level2": "满意度", "name": "空值",
+            {"cycle_id": cycle_id, "project_id": project_id, "level1": "效益", "level2": "满意度", "name": "空值",
              "operator": "定性", "target_value": None, "target_text": "好", "weight": None},
         ]  # fmt: skip
         submissions: list[dict[str, Any]] = [
-            {"cycle_id": cycle.id, "kind": "targets", "scope": "D01", "source_name": AWKWARD, "sha256": "a" * 64,
+            {"cycle_id": cycle_id, "kind": "targets", "scope": "D01", "source_name": AWKWARD, "sha256": "a" * 64,
              "rows": 2, "current": False, "received_at": received},
         ]  # fmt: skip
         insert_rows(session, Indicator, indicators)
@@ -75,32 +85,21 @@ def test_a_row_without_a_required_value_or_with_an_unknown_one_is_refused(db_url
 
 def test_bulk_updates_by_key_change_only_the_rows_and_fields_named(db_url: str) -> None:
     with Session(get_engine(db_url)) as session:
-        cycle = Cycle(year=2024, budget_year=2026, status="open")
-        department = Department(code="D01", name="区教育局")
-        session.add_all([cycle, department])
-        session.flush()
-        assert cycle.id is not None and department.id is not None
-        projects = [
-            Project(year=2024, code=code, department_id=department.id, name=code, type="t", attribute="新增")
-            for code in ("P1", "P2")
-        ]
-        session.add_all(projects)
-        session.flush()
-        p1, p2 = (p.id for p in projects)
+        cycle_id, (p1, p2) = a_cycle_and_projects(session, "P1", "P2")
         insert_rows(
             session,
             Indicator,
             [
                 {
-                    "cycle_id": cycle.id,
-                    "project_id": p.id,
+                    "cycle_id": cycle_id,
+                    "project_id": project_id,
                     "level1": "产出",
                     "level2": "数量",
                     "name": name,
                     "operator": "≥",
                     "target_value": Decimal("10"),
                 }
-                for p in projects
+                for project_id in (p1, p2)
                 for name in ("甲", "乙")
             ],
         )
@@ -111,13 +110,13 @@ def test_bulk_updates_by_key_change_only_the_rows_and_fields_named(db_url: str) 
             key,
             [
                 {
-                    "cycle_id": cycle.id,
-                    "project_id": projects[0].id,
+                    "cycle_id": cycle_id,
+                    "project_id": p1,
                     "name": "甲",
                     "actual": Decimal("9.1234"),
                     "achievement": "达成\t'\\N",
                 },
-                {"cycle_id": cycle.id, "project_id": projects[1].id, "name": "乙", "actual": None},
+                {"cycle_id": cycle_id, "project_id": p2, "name": "乙", "actual": None},
             ],
         )
         session.commit()
