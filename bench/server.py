@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+from perfcycle.runtime import stop_process
+
 PG_HOST = os.environ.get("PERFCYCLE_BENCH_PG", "postgres@127.0.0.1:5432")
 
 
@@ -110,10 +112,6 @@ class PrefectServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            stop_process(self.process, grace=20)
         if self._database is not None:
             self._database.__exit__(None, None, None)

@@ -590,7 +590,6 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
         }
         for r in dept_rows
     ]
-    session.flush()
     update_rows(session, Department, ("code",), [d for d in departments if d["code"] in registered])
     insert_rows(session, Department, [d for d in departments if d["code"] not in registered])
     ids: dict[str, int | None] = dict(session.exec(select(Department.code, Department.id)).all())

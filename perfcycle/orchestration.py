@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from perfcycle.runtime import settle_heap
+from perfcycle.runtime import settle_heap, stop_process
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -88,13 +88,8 @@ class EmbeddedServer:
         raise RuntimeError(f"Prefect 内嵌服务器在 {timeout:.0f} 秒内没有响应（{self.url}）")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, grace=10)
 
 
 def _free_port() -> int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 _DEFAULTS = {
     # No telemetry: the host is unreachable here and a bureau's data stays on its machines.
@@ -51,3 +53,15 @@ def collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float) -> None:
+    """Ask a server process to stop (SIGTERM), and kill it if it is still there after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -21,3 +21,24 @@ def test_a_long_run_keeps_its_startup_objects_out_of_every_collection() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_a_server_that_ignores_the_request_to_stop_is_killed_after_its_grace() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from perfcycle.runtime import stop_process
+
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    )
+    polite = "import time; print('up', flush=True); time.sleep(60)"
+    codes = []
+    for script in (polite, stubborn):
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+        assert process.stdout is not None and process.stdout.readline() == b"up\n"
+        stop_process(process, grace=0.5)
+        codes.append(process.returncode)
+        process.stdout.close()
+    assert codes == [-signal.SIGTERM, -signal.SIGKILL]
