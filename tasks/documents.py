@@ -55,8 +55,9 @@ def write_and_record(
     folder = Path(out_dir or settings.output_dir)
     planned = plan_documents(session, cycle, folder, kinds)
     whole_stage = bool(kinds) and kinds == STAGE_DOCUMENTS.get(kinds[0].stage)
-    on_server = whole_stage and deployment.id is not None
-    if on_server and fans_out(len(planned), settings.document_shares, settings.document_shares_from):
+    # deployment.id is an API read of the flow run: ask only when the stage would fan out at all.
+    fan_out = whole_stage and fans_out(len(planned), settings.document_shares, settings.document_shares_from)
+    if fan_out and deployment.id is not None:
         generated = render_on_workers(cycle, folder, planned, settings.document_shares)
     else:
         generated = write_planned(planned, workers=workers)
