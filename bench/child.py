@@ -81,6 +81,18 @@ def prefect_task_seconds(since: datetime) -> dict[str, float]:
             offset += 200
 
 
+def first_start() -> None:
+    """Start the embedded Prefect server once and stop it: what a machine's first run leaves in the Prefect home
+    (its database migrated, its block types registered)."""
+    configure_prefect(quiet=True)
+    from perfcycle.orchestration import start_ephemeral_server
+
+    server = start_ephemeral_server()
+    assert server is not None, "PREFECT_API_URL names a server: the prefect mode runs on the embedded one"
+    server.wait(120)
+    server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["bare", "prefect"], required=True)

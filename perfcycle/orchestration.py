@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from perfcycle.runtime import settle_heap, stop_process
@@ -40,7 +42,8 @@ def run_annual_cycle(**parameters: Any) -> dict[str, Any]:
 class EmbeddedServer:
     """Prefect's ephemeral server, run as Prefect runs it (uvicorn in a subprocess, on the Prefect home's
     database, stopped when this process exits), but spawned at once: Prefect first imports its whole server
-    into the calling process, seconds of work that would delay the subprocess's own start."""
+    into the calling process, seconds of work that would delay the subprocess's own start. Its app retries
+    the requests SQLite refused inside the server (`perfcycle.embedded_app`)."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
@@ -48,9 +51,6 @@ class EmbeddedServer:
         self._ready = False
 
     def start(self) -> None:
-        import prefect
-        from prefect.settings import get_current_settings
-
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}/api"
         environment = {
@@ -58,10 +58,10 @@ class EmbeddedServer:
             "PREFECT_UI_ENABLED": "0",
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
-            **get_current_settings().to_environment_variables(exclude_unset=True),
+            **_settings_made_in_process(),
         }
-        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory"]
-        command += ["prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port)]
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", _prefect_parent(), "--factory"]
+        command += ["perfcycle.embedded_app:create_app", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--log-level", "error", "--lifespan", "on"]
         self.process = subprocess.Popen(command, env=environment)
         atexit.register(self.stop)
@@ -98,14 +98,42 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _prefect_parent() -> str:
+    """The folder Prefect is installed in, found without importing Prefect (a second of work)."""
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.submodule_search_locations
+    return str(Path(next(iter(spec.submodule_search_locations))).parent)
+
+
+def _settings_made_in_process() -> dict[str, str]:
+    """Prefect settings this process holds beyond its environment (temporary settings); none before Prefect is
+    imported, and the server reads the profile itself."""
+    if "prefect.settings" not in sys.modules:
+        return {}
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().to_environment_variables(exclude_unset=True)
+
+
 _embedded: EmbeddedServer | None = None
 
 
 def start_ephemeral_server() -> EmbeddedServer | None:
     """Without a server, start the embedded one now (once per process): it takes seconds, which overlap with
-    migrating the database and importing the flows. None when PREFECT_API_URL names a server."""
+    migrating the database and importing the flows. None when PREFECT_API_URL names a server.
+
+    Unless the environment names a server, the embedded one is spawned before Prefect is imported here; if
+    Prefect's profile turns out to name a server, it is stopped again.
+    """
     global _embedded
+    spawned = None
+    if _embedded is None and not os.environ.get("PREFECT_API_URL"):
+        spawned = _embedded = EmbeddedServer()
+        spawned.start()
     if _api_url():
+        if spawned is not None:
+            spawned.stop()
+            _embedded = None
         return None
     if _embedded is None:
         _embedded = EmbeddedServer()
