@@ -94,6 +94,29 @@ def test_pooled_reading_gives_the_workbooks_of_sequential_reading(targets: list[
         assert parsed.content_digest == ParsedWorkbook.content_digest.func(parsed)  # type: ignore[attr-defined]
 
 
+def test_the_compact_form_between_processes_gives_back_the_same_outcomes(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from perfcycle.workbooks.reader import ParsedRow
+
+    rows = [
+        ParsedRow(2, {"code": "101", "amount": Decimal("1.50"), "note": None}),
+        ParsedRow(3, {"code": "102", "amount": None, "note": "x"}, {"amount"}),
+    ]
+    mixed = [ParsedRow(2, {"code": "101"}), ParsedRow(4, {"name": "乙", "code": "103"}, {"name"})]
+    workbook = ParsedWorkbook(tmp_path / "a.xlsx", "targets", "f" * 64, {"甲": rows, "乙": mixed, "丙": []})
+    digest = workbook.content_digest
+    problems = [ImportProblem("b.xlsx", "甲", 3, "金额", "不是数字")]
+    back = pool.unpack_batch(pool.pickle.dumps([pool._pack(workbook), pool._pack(problems)]))
+    assert back[1] == problems
+    unpacked = back[0]
+    assert isinstance(unpacked, ParsedWorkbook)
+    assert summary(unpacked) == summary(workbook)
+    assert [list(r.values) for r in unpacked.sheets["乙"]] == [["code"], ["name", "code"]]
+    assert vars(unpacked)["content_digest"] == digest
+    assert unpacked.sheets["甲"][0].errors is not unpacked.sheets["甲"][1].errors
+
+
 def spoil(files: list[Path]) -> list[Path]:
     """Three bad workbooks among the good ones: not a workbook at all, a bad cell, a missing column."""
     files[2].write_bytes(b"not a workbook")
