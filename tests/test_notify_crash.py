@@ -12,15 +12,15 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from models import Cycle, Department, WarningNotice
+from models import Department
 from models.audit import AuditEntry, Notification
 from perfcycle import audit
+from tests.notices import arrange_red_notices
 from tests.servers import (  # noqa: F401  (fixtures)
     SMTP_PASSWORD,
     SMTP_USER,
@@ -36,12 +36,9 @@ DAY = "2024-04-23"  # T+3 of the response deadline: an overdue reminder (e-mail 
 
 
 def arrange(session: Session, webhook: WebhookServer) -> None:
-    from perfcycle.policy import load_policy
-
-    cycle = Cycle(year=2024, budget_year=2026, district="烈山区", policy_json=load_policy(2024).as_json())
-    session.add(cycle)
-    for code, name, contact in (("101", "区教育局", "张敏"), ("105", "区交通运输局", "赵磊")):
-        session.add(
+    arrange_red_notices(
+        session,
+        (
             Department(
                 code=code,
                 name=name,
@@ -51,22 +48,9 @@ def arrange(session: Session, webhook: WebhookServer) -> None:
                 head=f"{name}负责人",
                 head_email=f"fzr{code}@lieshan.gov.cn.invalid",
             )
-        )
-    session.flush()
-    assert cycle.id
-    for department in session.exec(select(Department)):
-        assert department.id
-        session.add(
-            WarningNotice(
-                cycle_id=cycle.id,
-                department_id=department.id,
-                quarter="Q1",
-                level="red",
-                issued_on=date(2024, 4, 10),
-                response_due=date(2024, 4, 20),
-            )
-        )
-    session.commit()
+            for code, name, contact in (("101", "区教育局", "张敏"), ("105", "区交通运输局", "赵磊"))
+        ),
+    )
 
 
 def run_reminders(

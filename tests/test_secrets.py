@@ -18,11 +18,12 @@ from sqlalchemy import text
 from sqlmodel import Session, SQLModel, select
 
 from flows.reminders import reminders  # imported before any test: Prefect sets up logging on its first import
-from models import Cycle, Department, WarningNotice, get_engine
+from models import Department, get_engine
 from models.audit import Notification
 from perfcycle.notify import AppriseNotifier, OutboxNotifier, Recipient, SecretUnavailable, dispatch, load_secret
 from perfcycle.settings import Settings, get_settings
 from tasks.reminders import run_reminders
+from tests.notices import arrange_red_notices
 from tests.servers import (  # noqa: F401  (fixtures)
     SMTP_PASSWORD,
     SMTP_USER,
@@ -137,11 +138,8 @@ def channels(monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer, tmp_path:
 
 
 def arrange(session: Session) -> None:
-    from perfcycle.policy import load_policy
-
-    cycle = Cycle(year=2024, budget_year=2026, district="烈山区", policy_json=load_policy(2024).as_json())
-    session.add(cycle)
-    session.add_all(
+    arrange_red_notices(
+        session,
         [
             Department(
                 code="101",
@@ -154,23 +152,8 @@ def arrange(session: Session) -> None:
             ),
             Department(code="104", name="区水利局", contact="孙杰", webhook="secret:perfcycle-hook-104"),
             Department(code="106", name="区林业局", contact="钱坤", webhook="secret:perfcycle-hook-106"),
-        ]
+        ],
     )
-    session.flush()
-    assert cycle.id
-    for department in session.exec(select(Department)):
-        assert department.id
-        session.add(
-            WarningNotice(
-                cycle_id=cycle.id,
-                department_id=department.id,
-                quarter="Q1",
-                level="red",
-                issued_on=date(2024, 4, 10),
-                response_due=date(2024, 4, 20),
-            )
-        )
-    session.commit()
 
 
 def prefect_records(flow_run_id: Any) -> list[str]:
