@@ -11,6 +11,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 #: In a worker: held while it works on an item that must not be left half done (a file being written).
@@ -43,21 +44,28 @@ def stop_with_parent() -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def _start_worker(niceness: int) -> None:
+def _start_worker(niceness: int, prepare: Callable[[], object] | None) -> None:
+    # One of a pool sized to the cores: BLAS threads of its own (numpy, behind openpyxl and matplotlib) would
+    # only compete with the others, and cost a third of a second of CPU to start.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     stop_with_parent()
     if niceness:
         os.nice(niceness)
+    if prepare is not None:
+        prepare()
 
 
 class SharedPool:
     """One process pool of a process, kept from one call to the next; its workers run `niceness` steps below
-    the parent when the parent's own work is what the pool feeds (and should not wait for the CPU)."""
+    the parent when the parent's own work is what the pool feeds (and should not wait for the CPU), and each
+    runs `prepare` as it starts (what its first item would otherwise load, on the clock of a stage)."""
 
-    def __init__(self, *, niceness: int = 0) -> None:
+    def __init__(self, *, niceness: int = 0, prepare: Callable[[], object] | None = None) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._workers = 0
         self._lock = threading.Lock()
         self._niceness = niceness
+        self._prepare = prepare
 
     @property
     def current(self) -> ProcessPoolExecutor | None:
@@ -78,7 +86,7 @@ class SharedPool:
                 workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(self._niceness,),
+                initargs=(self._niceness, self._prepare),
             )
             self._workers = workers
             return self._pool

@@ -18,7 +18,14 @@ from typing import Any
 
 from perfcycle import pools
 from perfcycle.runtime import collection_paused
-from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedRow, ParsedWorkbook, read_workbook
+from perfcycle.workbooks.reader import (
+    ImportProblem,
+    ImportRejected,
+    ParsedRow,
+    ParsedWorkbook,
+    import_dependencies,
+    read_workbook,
+)
 
 #: Files worth starting the worker processes for (a start costs a Python and the reader's imports, about a
 #: quarter of a second, as much as reading 100 of the larger workbooks); once they run, POOL_MIN_FILES are
@@ -31,7 +38,7 @@ READERS_NICENESS = 5
 Outcome = ParsedWorkbook | list[ImportProblem]
 
 #: The stage's loader, in this process, is the slower half of an import; the readers give it the CPU first.
-_pool = pools.SharedPool(niceness=READERS_NICENESS)
+_pool = pools.SharedPool(niceness=READERS_NICENESS, prepare=import_dependencies)
 
 
 def read_batch(paths: Sequence[Path], kind: str | None, limits: dict[str, int]) -> list[Outcome]:

@@ -1043,6 +1043,14 @@ def _cast_number(text: str) -> int | float:
     return int(text)
 
 
+def import_dependencies() -> None:
+    """Import what reading the first workbook would (lxml, openpyxl's number formats and dates): a reading
+    process started ahead of a stage pays for it then, not on the stage's first file."""
+    from lxml import etree  # noqa: F401
+    from openpyxl.styles import numbers  # noqa: F401
+    from openpyxl.utils import datetime  # noqa: F401
+
+
 def _read_styles(content: bytes, parser: Any) -> _Styles:
     from lxml import etree
     from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format

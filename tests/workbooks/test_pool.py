@@ -21,6 +21,7 @@ from perfcycle.loaders import import_file
 from perfcycle.settings import get_settings
 from perfcycle.workbooks import pool
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWorkbook, read_workbook
+from tests.workbooks import probe
 
 YEAR = 2024
 
@@ -167,6 +168,18 @@ def test_a_dead_worker_leaves_the_reading_to_this_process(targets: list[Path], p
     read = pool.read_workbooks(targets, "targets", workers=2)
     assert [summary(p) for p in read] == [summary(p) for p in pool.read_workbooks(targets, "targets", workers=1)]
     assert pool._pool.current is not running
+
+
+def test_readers_started_ahead_are_ready_to_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader started ahead of a stage has imported what the first file needs (not on the stage's clock), with
+    one BLAS thread, as one of a pool sized to the cores."""
+    pool.shutdown_pool()
+    monkeypatch.setattr(pool, "POOL_START_FILES", 1)
+    assert pool.warm_up(2, workers=2)
+    running = pool._pool.current
+    assert running is not None
+    assert running.submit(probe.worker_state).result(timeout=120) == (True, "1")
+    pool.shutdown_pool()
 
 
 def test_few_files_are_read_here(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,11 @@
+"""Run in a reading worker: what it has loaded, from a module that loads nothing itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def worker_state() -> tuple[bool, str | None]:
+    """Whether openpyxl's number formats are imported, and the BLAS threads asked for."""
+    return "openpyxl.styles.numbers" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS")
