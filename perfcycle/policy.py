@@ -328,11 +328,33 @@ def _format_errors(path: Path, error: ValidationError) -> str:
 
 
 def load_policy_file(path: Path) -> Policy:
-    """Load and validate one policy file; every problem is reported with its field path."""
+    """Load and validate one policy file; every problem is reported with its field path.
+
+    The stages and imports of a run ask for the year's rules again and again: a file whose bytes were already
+    validated gives back the same (frozen) policy without being parsed again."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = path.read_bytes()
     except FileNotFoundError as exc:
         raise PolicyError(f"找不到策略文件 {path}") from exc
+    key = (str(path), hashlib.sha256(content).digest())
+    policy = _VALIDATED.get(key)
+    if policy is None:
+        policy = _validate_policy_file(path, content)
+        if len(_VALIDATED) >= _VALIDATED_KEPT:
+            _VALIDATED.clear()
+        _VALIDATED[key] = policy
+    return policy
+
+
+_VALIDATED: dict[tuple[str, bytes], Policy] = {}
+_VALIDATED_KEPT = 32
+
+
+def _validate_policy_file(path: Path, content: bytes) -> Policy:
+    try:
+        raw = yaml.safe_load(content.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"策略文件 {path} 不是 UTF-8 文本: {exc}") from exc
     except yaml.YAMLError as exc:
         raise PolicyError(f"策略文件 {path} 不是有效的 YAML: {exc}") from exc
     if not isinstance(raw, dict):

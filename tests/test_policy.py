@@ -67,3 +67,18 @@ def test_not_yaml_is_refused(tmp_path: Path) -> None:
     path.write_text("year: [2024", encoding="utf-8")
     with pytest.raises(PolicyError, match="不是有效的 YAML"):
         load_policy_file(path)
+
+
+def test_a_file_is_parsed_again_only_when_its_bytes_change(tmp_path: Path) -> None:
+    path = tmp_path / "2024.yaml"
+    text = POLICY_2024.read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = load_policy_file(path)
+    assert load_policy_file(path) is first
+    # same size, same moment: only the bytes tell the edit apart
+    path.write_text(text.replace("yellow_gap: 10", "yellow_gap: 12"), encoding="utf-8")
+    edited = load_policy_file(path)
+    assert edited.monitoring.yellow_gap == 12 and first.monitoring.yellow_gap == 10
+    path.write_bytes("year: 2024\n# 注释".encode("gbk"))
+    with pytest.raises(PolicyError, match="不是 UTF-8 文本"):
+        load_policy_file(path)
