@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import date
@@ -336,20 +337,10 @@ def load_policy_file(path: Path) -> Policy:
         content = path.read_bytes()
     except FileNotFoundError as exc:
         raise PolicyError(f"找不到策略文件 {path}") from exc
-    key = (str(path), hashlib.sha256(content).digest())
-    policy = _VALIDATED.get(key)
-    if policy is None:
-        policy = _validate_policy_file(path, content)
-        if len(_VALIDATED) >= _VALIDATED_KEPT:
-            _VALIDATED.clear()
-        _VALIDATED[key] = policy
-    return policy
+    return _validate_policy_file(path, content)
 
 
-_VALIDATED: dict[tuple[str, bytes], Policy] = {}
-_VALIDATED_KEPT = 32
-
-
+@functools.lru_cache(maxsize=32)
 def _validate_policy_file(path: Path, content: bytes) -> Policy:
     try:
         raw = yaml.safe_load(content.decode("utf-8"))

@@ -46,7 +46,7 @@ def stop_with_parent() -> None:
 
 def _start_worker(niceness: int, prepare: Callable[[], object] | None) -> None:
     # One of a pool sized to the cores: BLAS threads of its own (numpy, behind openpyxl and matplotlib) would
-    # only compete with the others, and cost a third of a second of CPU to start.
+    # only compete with the others, and cost ≈ 0.13 s more CPU to start.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     stop_with_parent()
     if niceness:
