@@ -57,6 +57,7 @@ OBJECT_TYPE_LABEL = {value: key for key, value in OBJECT_TYPE.items()}
 PANEL_DIMENSIONS = ("necessity", "economy", "targets", "feasibility", "compliance")
 SCORE_MAX = Decimal(100)
 CHUNK = 500  # codes per IN (...) query: well below SQLite's and PostgreSQL's parameter limits
+LOOKUP_CODES = 5 * CHUNK  # a file naming more projects than this reads the whole year's at once
 TWO_PLACES = Decimal("0.01")
 FOUR_PLACES = Decimal("0.0001")
 MAX_INDICATOR_VALUE = Decimal(10) ** 15  # Indicator.target_value / actual are Numeric(20, 4)
@@ -183,6 +184,7 @@ class LoadCache:
     departments: dict[str, DepartmentRef] | None = None
     department_codes: dict[int, str] | None = None
     projects: dict[int, dict[str, ProjectRow]] = field(default_factory=dict)
+    projects_named: dict[int, dict[str, ProjectRow | None]] = field(default_factory=dict)
     cycles: dict[int, Cycle] = field(default_factory=dict)
     submissions: dict[tuple[int, str], dict[str, list[_Received]]] = field(default_factory=dict)
     monitoring: dict[int, dict[tuple[int, str], int]] = field(default_factory=dict)
@@ -213,16 +215,28 @@ def _department_codes(cache: LoadCache) -> dict[int, str]:
 def _projects_by_code(
     session: Session, year: int, codes: Iterable[str], cache: LoadCache | None = None
 ) -> dict[str, ProjectRow]:
-    """The projects of `year` with these codes: from the cache (the whole year read once), else a few IN (...)
-    queries rather than one query per row."""
+    """The projects of `year` with these codes: a few IN (...) queries rather than one query per row. With a
+    cache, the first file's codes are looked up so, and a second file reads the whole year once: a stage of
+    one workbook (scores) then never reads the thousands of projects it does not name."""
     wanted = {code for code in codes if code is not None}
-    if cache is not None:
-        if year not in cache.projects:
-            cache.projects[year] = {p.code: p for p in read_project_rows(session, Project.year == year)}
-        known = cache.projects[year]
-        return {code: known[code] for code in wanted if code in known}
+    if cache is None:
+        return _projects_named(session, year, wanted)
+    known = cache.projects.get(year)
+    if known is None:
+        named = cache.projects_named.get(year)
+        if named is None and len(wanted) <= LOOKUP_CODES:
+            found = _projects_named(session, year, wanted)
+            cache.projects_named[year] = {code: found.get(code) for code in wanted}
+            return found
+        if named is not None and wanted <= named.keys():
+            return {code: project for code in wanted if (project := named[code]) is not None}
+        known = cache.projects[year] = {p.code: p for p in read_project_rows(session, Project.year == year)}
+    return {code: known[code] for code in wanted if code in known}
+
+
+def _projects_named(session: Session, year: int, codes: set[str]) -> dict[str, ProjectRow]:
     found: dict[str, ProjectRow] = {}
-    for batch in _chunks(sorted(wanted)):
+    for batch in _chunks(sorted(codes)):
         found.update(
             (p.code, p) for p in read_project_rows(session, Project.year == year, col(Project.code).in_(batch))
         )

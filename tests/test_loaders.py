@@ -10,7 +10,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -304,6 +304,42 @@ def test_targets_for_another_departments_project_are_refused(db_url: str, tmp_pa
         (6, "目标值", "定量指标（运算符 ≥）的目标值必须是数字: '约九成'"),
     ]
     assert digest(db_url) == before
+
+
+def test_a_stage_of_one_workbook_reads_only_the_projects_it_names(db_url: str, tmp_path: Path) -> None:
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    one = targets_file(
+        tmp_path, [indicator("D01", "P101", "学校数"), indicator("D01", "P999", "不存在的项目")], "a.xlsx"
+    )
+    two = targets_file(tmp_path, [indicator("D02", "P201", "门诊人次")], "b.xlsx")
+    three = targets_file(tmp_path, [indicator("D01", "P102", "车辆数")], "c.xlsx")
+    projects_read: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT project.id"):
+            projects_read.append(statement)
+
+    engine = get_engine(db_url)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with Session(engine) as session:
+            cache = LoadCache()
+            with pytest.raises(ImportRejected) as caught:
+                load(session, read_workbook(one), year=YEAR, cache=cache)
+            assert [(p.row, p.reason) for p in caught.value.problems] == [
+                (3, "项目「P999」不是 2024 年度的项目（基础数据中没有）")
+            ]
+            assert len(projects_read) == 1 and " IN " in projects_read[0]  # the file's codes only
+            assert cache.projects == {} and set(cache.projects_named[YEAR]) == {"P101", "P999"}
+            load(session, read_workbook(two), year=YEAR, cache=cache)  # a second file: the whole year, once
+            load(session, read_workbook(three), year=YEAR, cache=cache)
+            session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(projects_read) == 2 and " IN " not in projects_read[1]
+    assert set(cache.projects[YEAR]) == {"P101", "P102", "P201", "P301"}
+    assert sorted((i.project_id, i.name) for i in fetch(db_url, Indicator)) == [(2, "车辆数"), (3, "门诊人次")]
 
 
 def test_targets_resubmission_replaces_indicators_and_keeps_history(db_url: str, tmp_path: Path) -> None:

@@ -101,8 +101,10 @@ def test_the_compact_form_between_processes_gives_back_the_same_outcomes(tmp_pat
     from perfcycle.workbooks.reader import ParsedRow
 
     rows = [
-        ParsedRow(2, {"code": "101", "amount": Decimal("1.50"), "note": None}),
-        ParsedRow(3, {"code": "102", "amount": None, "note": "x"}, {"amount"}),
+        ParsedRow(2, {"code": "101", "amount": Decimal("1.50"), "note": None, "n": 1}),
+        ParsedRow(3, {"code": "102", "amount": None, "note": "x", "n": 1.0}, {"amount"}),
+        ParsedRow(4, {"code": "101", "amount": Decimal("1.5"), "note": "x", "n": True}),
+        ParsedRow(5, {"code": "101", "amount": Decimal("-0E+2"), "note": "x", "n": 1}),
     ]
     mixed = [ParsedRow(2, {"code": "101"}), ParsedRow(4, {"name": "乙", "code": "103"}, {"name"})]
     workbook = ParsedWorkbook(tmp_path / "a.xlsx", "targets", "f" * 64, {"甲": rows, "乙": mixed, "丙": []})
@@ -116,6 +118,8 @@ def test_the_compact_form_between_processes_gives_back_the_same_outcomes(tmp_pat
     assert [list(r.values) for r in unpacked.sheets["乙"]] == [["code"], ["name", "code"]]
     assert vars(unpacked)["content_digest"] == digest
     assert unpacked.sheets["甲"][0].errors is not unpacked.sheets["甲"][1].errors
+    amounts = [(type(r.values["n"]), str(r.values["amount"])) for r in unpacked.sheets["甲"]]
+    assert amounts == [(int, "1.50"), (float, "None"), (bool, "1.5"), (int, "-0E+2")]  # types and exponents kept
 
 
 def spoil(files: list[Path]) -> list[Path]:
