@@ -125,7 +125,7 @@ class Indicator(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("cycle_id", "project_id", "name"),)
     id: int | None = Field(default=None, primary_key=True)
-    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
     project_id: int = Field(foreign_key="project.id", index=True)
     level1: str = Field(max_length=10)
     level2: str = Field(max_length=20)
@@ -176,7 +176,7 @@ class MonitoringRecord(SQLModel, table=True):
     __tablename__ = "monitoring_record"
     __table_args__ = (UniqueConstraint("cycle_id", "project_id", "quarter"),)
     id: int | None = Field(default=None, primary_key=True)
-    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
     project_id: int = Field(foreign_key="project.id", index=True)
     quarter: str = Field(max_length=2)
     spent_fen: int = _money()
@@ -228,7 +228,7 @@ class Evaluation(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("cycle_id", "kind", "object_type", "object_code"),)
     id: int | None = Field(default=None, primary_key=True)
-    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
     kind: str = Field(max_length=20, description="self | department | review | fiscal")
     object_type: str = Field(max_length=12, description="project | department | policy")
     object_code: str = Field(max_length=64)
