@@ -192,8 +192,7 @@ def warm_up(files: int, *, workers: int | None = None) -> bool:
     pool = _shared_pool(count, files) if count > 1 else None
     if pool is None:
         return False
-    for _ in range(count):
-        pool.submit(read_batch, [], None, {})
+    _pool.warm(pool, count, read_batch, [], None, {})
     return True
 
 

@@ -205,8 +205,10 @@ def test_a_district_large_enough_starts_its_readers_ahead(monkeypatch: pytest.Mo
     assert pool.warm_up(10, workers=2) is True
     running = pool._pool.current
     assert running is not None and len(running._processes) == 2  # both spawned before any stage asks
+    lower = min(19, os.nice(0) + pool.READERS_NICENESS)  # the loader, here, goes first
+    assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in running._processes} == {lower}  # even as they start
     niceness = {running.submit(os.nice, 0).result() for _ in range(4)}
-    assert niceness == {min(19, os.nice(0) + pool.READERS_NICENESS)}  # the loader, here, goes first
+    assert niceness == {lower}
     assert pool._shared_pool(2, pool.POOL_MIN_FILES) is running  # the stage then finds them
     pool.shutdown_pool()
 
