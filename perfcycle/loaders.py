@@ -42,8 +42,7 @@ from models import (
     session_scope,
 )
 from models.audit import AuditEntry
-from models.rows import ProjectRow, insert_rows, update_by_id, update_rows
-from models.rows import project_rows as read_project_rows
+from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, update_rows
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.workbooks.formats import QUARTERS, SPECS
@@ -183,8 +182,8 @@ class LoadCache:
     received: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
     departments: dict[str, DepartmentRef] | None = None
     department_codes: dict[int, str] | None = None
-    projects: dict[int, dict[str, ProjectRow]] = field(default_factory=dict)
-    projects_named: dict[int, dict[str, ProjectRow | None]] = field(default_factory=dict)
+    projects: dict[int, dict[str, ProjectRef]] = field(default_factory=dict)
+    projects_named: dict[int, dict[str, ProjectRef | None]] = field(default_factory=dict)
     cycles: dict[int, Cycle] = field(default_factory=dict)
     submissions: dict[tuple[int, str], dict[str, list[_Received]]] = field(default_factory=dict)
     monitoring: dict[int, dict[tuple[int, str], int]] = field(default_factory=dict)
@@ -214,7 +213,7 @@ def _department_codes(cache: LoadCache) -> dict[int, str]:
 
 def _projects_by_code(
     session: Session, year: int, codes: Iterable[str], cache: LoadCache | None = None
-) -> dict[str, ProjectRow]:
+) -> dict[str, ProjectRef]:
     """The projects of `year` with these codes: a few IN (...) queries rather than one query per row. With a
     cache, the first file's codes are looked up so, and a second file reads the whole year once: a stage of
     one workbook (scores) then never reads the thousands of projects it does not name."""
@@ -230,16 +229,14 @@ def _projects_by_code(
             return found
         if named is not None and wanted <= named.keys():
             return {code: project for code in wanted if (project := named[code]) is not None}
-        known = cache.projects[year] = {p.code: p for p in read_project_rows(session, Project.year == year)}
+        known = cache.projects[year] = {p.code: p for p in project_refs(session, Project.year == year)}
     return {code: known[code] for code in wanted if code in known}
 
 
-def _projects_named(session: Session, year: int, codes: set[str]) -> dict[str, ProjectRow]:
-    found: dict[str, ProjectRow] = {}
+def _projects_named(session: Session, year: int, codes: set[str]) -> dict[str, ProjectRef]:
+    found: dict[str, ProjectRef] = {}
     for batch in _chunks(sorted(codes)):
-        found.update(
-            (p.code, p) for p in read_project_rows(session, Project.year == year, col(Project.code).in_(batch))
-        )
+        found.update((p.code, p) for p in project_refs(session, Project.year == year, col(Project.code).in_(batch)))
     return found
 
 
@@ -326,9 +323,9 @@ def _project_check(
     row: ParsedRow,
     year: int,
     departments: dict[str, DepartmentRef],
-    projects: dict[str, ProjectRow],
+    projects: dict[str, ProjectRef],
     department_codes: dict[int, str],
-) -> tuple[DepartmentRef | None, ProjectRow | None]:
+) -> tuple[DepartmentRef | None, ProjectRef | None]:
     """The row's department and project, with a problem for an unknown one or a project of another department."""
     code = row.values.get("department_code")
     department = departments.get(code) if code else None
@@ -793,7 +790,7 @@ def _check_targets(
     departments = _departments(session, cache)
     department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    planned: list[tuple[ProjectRow, dict[str, Any]]] = []
+    planned: list[tuple[ProjectRef, dict[str, Any]]] = []
     for row in rows:
         v = row.values
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -900,7 +897,7 @@ def _check_monitoring(
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
     records = _monitoring_keys(session, cache, cycle.id)
     position = QUARTERS.index(quarter)
-    planned: list[tuple[ProjectRow, ParsedRow, int]] = []
+    planned: list[tuple[ProjectRef, ParsedRow, int]] = []
     for row in rows:
         v = row.values
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -1008,7 +1005,7 @@ def _check_self_evaluation(
             problems.add(f"实际值过大: {v['actual']}", sheet, row, "actual")
         actuals.append((indicator, row))
 
-    claims: list[tuple[ProjectRow, Decimal | None, str]] = []
+    claims: list[tuple[ProjectRef, Decimal | None, str]] = []
     sheet = "项目自评"
     for row in sheets[sheet]:
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -1016,7 +1013,7 @@ def _check_self_evaluation(
         if project is not None:
             claims.append((project, claimed, row.values["remark"] or ""))
 
-    overall: list[tuple[DepartmentRef, Decimal | None, ProjectRow | None, Decimal | None, Any]] = []
+    overall: list[tuple[DepartmentRef, Decimal | None, ProjectRef | None, Decimal | None, Any]] = []
     sheet = "部门自评"
     for row in sheets[sheet]:
         v = row.values
@@ -1170,7 +1167,7 @@ def _check_panel_scores(
             f"本周期策略的评估维度（{'、'.join(policy.dimensions)}）与评分表的列（{'、'.join(dimensions.values())}）不一致"
         )
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    planned: list[tuple[ProjectRow, dict[str, str], int, ParsedRow]] = []
+    planned: list[tuple[ProjectRef, dict[str, str], int, ParsedRow]] = []
     for row in rows:
         v = row.values
         project = projects.get(v["project_code"])
@@ -1243,7 +1240,7 @@ def _check_review_scores(
     departments = _departments(session, cache)
     department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    planned: list[tuple[ProjectRow, Decimal, ParsedRow]] = []
+    planned: list[tuple[ProjectRef, Decimal, ParsedRow]] = []
     for row in rows:
         department, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
         if department is not None and department.id not in members:

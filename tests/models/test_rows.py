@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, select
 
 from models import Cycle, Department, Indicator, Project, Submission, get_engine
-from models.rows import insert_rows, update_rows
+from models.rows import ProjectRef, insert_rows, project_refs, project_rows, update_rows
 
 AWKWARD = "tab\there, line\nbreak, back\\slash, 'quote' \"double\", \\N, 中文"
 
@@ -130,3 +130,14 @@ def test_bulk_updates_by_key_change_only_the_rows_and_fields_named(db_url: str) 
         (p2, "甲"): (None, "", Decimal("10")),
         (p2, "乙"): (None, "", Decimal("10")),
     }
+
+
+def test_project_refs_are_the_project_rows_fields_they_name(db_url: str) -> None:
+    with Session(get_engine(db_url)) as session:
+        a_cycle_and_projects(session, "P2", "P1", "P3")
+        session.add(Project(year=2025, code="P0", department_id=1, name="P0", type="t", attribute="延续"))
+        session.commit()
+        rows = project_rows(session, Project.year == 2024)
+        refs = project_refs(session, Project.year == 2024)
+    assert [r.code for r in refs] == ["P1", "P2", "P3"]  # by code, of the year asked for
+    assert refs == [ProjectRef(*(getattr(row, name) for name in ProjectRef._fields)) for row in rows]
