@@ -227,13 +227,14 @@ def update_rows(session: Session, model: type[SQLModel], key: Sequence[str], row
             + " WHERE "
             + " AND ".join(f"{quote.quote(name)} = {marker}" for name in key)
         )
-        values = [
-            [
-                value if process is None or value is None else process(value)
-                for value, process in zip((row[name] for name in order), processors, strict=True)
-            ]
-            for row in group
-        ]
+        getter = itemgetter(*order)
+        values: list[Sequence[Any]] = list(map(getter, group)) if len(order) > 1 else [(getter(r),) for r in group]
+        if any(processors):  # column by column, as `_row_values` does
+            columns = [list(column) for column in zip(*values, strict=True)]
+            for at, process in enumerate(processors):
+                if process is not None:
+                    columns[at] = [None if value is None else process(value) for value in columns[at]]
+            values = list(zip(*columns, strict=True))
         cursor = raw.cursor()
         try:
             cursor.executemany(statement, values)
