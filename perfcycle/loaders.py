@@ -12,6 +12,7 @@ resubmission supersedes the earlier one (kept, `current=False`) and replaces the
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -363,9 +364,10 @@ def _all_rows(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow]]:
 
 
 def _department_scope(parsed: ParsedWorkbook) -> str:
-    codes = {
-        str(code) for rows in parsed.sheets.values() for row in rows if (code := row.values.get("department_code"))
-    }
+    found: set[Any] = set()
+    for rows in parsed.sheets.values():
+        found.update(map(dict.get, [row.values for row in rows], itertools.repeat("department_code")))
+    codes = {str(code) for code in found if code}
     return next(iter(codes)) if len(codes) == 1 else "*"
 
 

@@ -121,9 +121,11 @@ def _unpack(packed: _Packed | list[ImportProblem]) -> Outcome:
             sheets[name] = rows
             continue
         numbers, columns = rows
+        if len(columns) != len(fields):
+            raise ValueError(f"{name}: {len(columns)} columns for {len(fields)} fields")
         values = zip(*map(_unpack_column, columns), strict=True) if columns else [()] * len(numbers)
         unpacked = [
-            ParsedRow(number, dict(zip(fields, row, strict=True)), set())
+            ParsedRow(number, dict(zip(fields, row)), set())  # noqa: B905 (each row has a value per column)
             for number, row in zip(numbers, values, strict=True)
         ]
         for at, refused in errors:
