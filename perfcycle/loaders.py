@@ -789,6 +789,8 @@ def _check_targets(
 ) -> Writer:
     sheet = "绩效指标"
     rows = parsed.sheets[sheet]
+    assert cycle.id is not None
+    cycle_id = cycle.id
     departments = _departments(session, cache)
     department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
@@ -806,9 +808,8 @@ def _check_targets(
             problems.text_fits(sheet, row, name, Indicator, attr)
         if project is None:
             continue
-        assert cycle.id is not None and project.id is not None
         indicator = {
-            "cycle_id": cycle.id,
+            "cycle_id": cycle_id,
             "project_id": project.id,
             "level1": v["level1"],
             "level2": v["level2"],
@@ -822,9 +823,7 @@ def _check_targets(
         planned.append((project, indicator))
 
     def write() -> list[str]:
-        assert cycle.id is not None
-        cycle_id = cycle.id
-        project_ids = sorted({p.id for p, _ in planned if p.id is not None})
+        project_ids = sorted({p.id for p, _ in planned})
         known = _indicator_keys(session, cache, cycle_id)
         table: Any = Indicator.__table__  # type: ignore[attr-defined]
         for batch in _chunks([i for i in project_ids if known.get(i)]):  # only projects with indicators to replace
@@ -894,10 +893,11 @@ def _check_monitoring(
     sheet = "项目监控"
     rows = parsed.sheets[sheet]
     assert cycle.id is not None and quarter is not None
+    cycle_id = cycle.id
     departments = _departments(session, cache)
     department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    records = _monitoring_keys(session, cache, cycle.id)
+    records = _monitoring_keys(session, cache, cycle_id)
     position = QUARTERS.index(quarter)
     planned: list[tuple[ProjectRef, ParsedRow, int]] = []
     for row in rows:
@@ -913,7 +913,6 @@ def _check_monitoring(
                 row,
                 "spent_wan",
             )
-        assert project.id is not None
         if v["quarter"] != quarter:
             continue  # reported as a wrong quarter already; comparing with other quarters would only add noise
         earlier = [(q, records[(project.id, q)]) for q in QUARTERS[:position] if (project.id, q) in records]
@@ -937,13 +936,11 @@ def _check_monitoring(
         planned.append((project, row, spent))
 
     def write() -> list[str]:
-        assert cycle.id is not None
         changes: dict[int, dict[str, Any]] = {}
         for project, row, spent in planned:
-            assert project.id is not None
             v = row.values
             changes[project.id] = {
-                "cycle_id": cycle.id,
+                "cycle_id": cycle_id,
                 "project_id": project.id,
                 "quarter": quarter,
                 "spent_fen": spent,
@@ -991,7 +988,6 @@ def _check_self_evaluation(
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
         if project is None or v["name"] is None:
             continue
-        assert project.id is not None
         indicator = (project.id, v["name"])
         operator = indicators.get(project.id, {}).get(v["name"])
         if operator is None:
@@ -1206,7 +1202,6 @@ def _check_panel_scores(
             a.project_id: a for a in _by_project(session, ExAnteAssessment, cycle_id, (p.id for p, *_ in planned))
         }
         for project, scores, cut, row in planned:
-            assert project.id is not None
             assessment = existing.get(project.id) or ExAnteAssessment(cycle_id=cycle_id, project_id=project.id)
             assessment.scores_json = json.dumps(scores, ensure_ascii=False)
             assessment.request_fen = project.request_fen
