@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -254,8 +255,19 @@ _register_serve(app)
 _register_submissions(app)
 
 
+def spawn_as_module() -> None:
+    """Started as the `perfcycle` script, tell the spawned workers (readers, renderers) what `python -m
+    perfcycle` tells them: the main module is `perfcycle.__main__`, which a worker does not run again. Each
+    would otherwise run the script and import the whole CLI before its first item (≈ 0.5 s of CPU, ≈ 1.4 s
+    of a run at M)."""
+    script = sys.modules["__main__"]
+    if getattr(script, "__spec__", None) is None and Path(getattr(script, "__file__", "")).stem == "perfcycle":
+        script.__spec__ = importlib.util.find_spec("perfcycle.__main__")
+
+
 def main() -> None:
     """Console-script entry point."""
+    spawn_as_module()
     configure_prefect()
     try:
         app()

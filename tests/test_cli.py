@@ -134,3 +134,32 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout.strip().splitlines()[-1]) == summary
     assert _table_counts(out_dir / "perfcycle.db") == counts
+
+
+SCRIPT = """import sys
+from perfcycle import cli
+if __name__ == "__main__":
+    if sys.argv[1:] == ["as-module"]:
+        cli.spawn_as_module()
+    import multiprocessing
+    from tests.workbooks import probe
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        print(pool.apply(probe.loaded, ("perfcycle.cli",)))
+"""
+
+
+def test_workers_spawned_by_the_perfcycle_script_do_not_import_the_cli_again(tmp_path: Path) -> None:
+    script = tmp_path / "perfcycle"  # as the console script is named and begins
+    script.write_text(SCRIPT, encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def cli_in_worker(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert cli_in_worker() == "True"  # what a spawned worker does by default: run the script again
+    assert cli_in_worker("as-module") == "False"

@@ -9,3 +9,8 @@ import sys
 def worker_state() -> tuple[bool, str | None]:
     """Whether openpyxl's number formats are imported, and the BLAS threads asked for."""
     return "openpyxl.styles.numbers" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS")
+
+
+def loaded(module: str) -> bool:
+    """Whether a module is imported in this process."""
+    return module in sys.modules
