@@ -216,8 +216,8 @@ def _projects_by_code(
     session: Session, year: int, codes: Iterable[str], cache: LoadCache | None = None
 ) -> dict[str, ProjectRef]:
     """The projects of `year` with these codes: a few IN (...) queries rather than one query per row. With a
-    cache, the first file's codes are looked up so, and a second file reads the whole year once: a stage of
-    one workbook (scores) then never reads the thousands of projects it does not name."""
+    cache, only the first file's codes are looked up this way and a second file reads the whole year once,
+    so a stage of one workbook (the score sheets) never reads the thousands of projects it does not name."""
     wanted = {code for code in codes if code is not None}
     if cache is None:
         return _projects_named(session, year, wanted)
