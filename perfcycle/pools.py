@@ -93,11 +93,14 @@ class SharedPool:
             self._workers = workers
             return self._pool
 
-    def warm(self, pool: ProcessPoolExecutor, workers: int, task: Callable[..., object], *args: Any) -> None:
-        """Start `pool`'s processes now, each with `task(*args)`, and lower their priority at once: their start
-        (a Python and its imports) then takes the CPU the parent leaves, not the parent's."""
+    def warm(self, task: Callable[..., object], *args: Any) -> None:
+        """Start the running pool's processes now, each with `task(*args)`, and lower their priority at once:
+        their start (a Python and its imports) then takes the CPU the parent leaves, not the parent's."""
+        pool = self._pool
+        if pool is None:
+            return
         before = {child.pid for child in multiprocessing.active_children()}
-        for _ in range(workers):
+        for _ in range(self._workers):
             pool.submit(task, *args)
         if not self._niceness:
             return

@@ -90,7 +90,7 @@ def _pack_column(values: tuple[Any, ...]) -> tuple[bool, Sequence[Any], list[int
     kinds = set(map(type, values))
     as_text = Decimal in kinds and kinds <= _DECIMALS
     if as_text:
-        column = [None if value is None else str(value) for value in values] if None in values else [*map(str, values)]
+        column = [None if v is None else str(v) for v in values] if type(None) in kinds else [*map(str, values)]
     elif kinds <= _TEXTS:
         column = list(values)
     else:  # other values compare equal across types (1 == 1.0 == True): they travel as they are
@@ -191,10 +191,9 @@ def warm_up(files: int, *, workers: int | None = None) -> bool:
     and the reader's imports each) then overlaps with other work instead of delaying the stage's first file.
     Whether they were started."""
     count = reading_workers() if workers is None else workers
-    pool = _shared_pool(count, files) if count > 1 else None
-    if pool is None:
+    if count < 2 or _shared_pool(count, files) is None:
         return False
-    _pool.warm(pool, count, read_batch, [], None, {})
+    _pool.warm(read_batch, [], None, {})
     return True
 
 
