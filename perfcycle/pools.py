@@ -46,13 +46,13 @@ def stop_with_parent() -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def _start_worker(niceness: int, prepare: Callable[[], object] | None) -> None:
+def _start_worker(nice: int, prepare: Callable[[], object] | None) -> None:
     # One of a pool sized to the cores: BLAS threads of its own (numpy, behind openpyxl and matplotlib) would
     # only compete with the others, and cost ≈ 0.13 s more CPU to start.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     stop_with_parent()
-    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:  # the parent may have lowered it already
-        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    if os.getpriority(os.PRIO_PROCESS, 0) < nice:  # the parent may have lowered it already
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
     if prepare is not None:
         prepare()
 
