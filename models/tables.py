@@ -14,8 +14,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def now() -> datetime:
-    """Timestamps are Asia/Shanghai, the bureau's own clock."""
-    return datetime.now(SHANGHAI)
+    """Timestamps are Asia/Shanghai, the bureau's own clock; PERFCYCLE_TODAY sets its date for a rehearsal."""
+    moment = datetime.now(SHANGHAI)
+    from perfcycle.settings import get_settings
+
+    day = get_settings().today
+    return moment if day is None else datetime.combine(day, moment.timetz())
 
 
 def _money() -> Any:

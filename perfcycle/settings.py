@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
     )
     district: str = Field(default="烈山区", description="The district named in documents.")
     timezone: str = "Asia/Shanghai"
+    today: date | None = Field(
+        default=None,
+        description="The bureau's date when it is not the calendar's: a rehearsal, or a year walked day by day "
+        "(deadlines, receipts, reminders and decisions are dated by it). Unset in production.",
+    )
 
     # Notifications (reminders, escalations, approvers waited for): the outbox keeps everything on this machine.
     notifier: Literal["outbox", "apprise"] = Field(
