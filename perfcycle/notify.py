@@ -114,6 +114,10 @@ class Notifier(ABC):
         """Strings that must never appear in a record, a log line or an error text."""
         return []
 
+    @abstractmethod
+    def destination(self) -> str:
+        """Where messages go, in words a coordinator can check (no secret in it)."""
+
     def message(
         self,
         recipient: Recipient,
@@ -150,6 +154,9 @@ class OutboxNotifier(Notifier):
 
     def routes(self, recipient: Recipient) -> list[tuple[str, str]]:
         return [("outbox", recipient.email or recipient.webhook)]
+
+    def destination(self) -> str:
+        return f"本地发件箱 {self.folder.resolve()}（每条通知一个文件，按日期分目录；不会发出本机）"
 
     def public(self, channel: str, address: str) -> str:
         return mask_url(address) if "://" in address else address
@@ -241,6 +248,14 @@ class AppriseNotifier(Notifier):
 
     def secrets(self) -> list[str]:
         return [s for s in (self._password or "", *self._seen) if s]
+
+    def destination(self) -> str:
+        mail = (
+            f"邮件经 SMTP 服务器 {self.settings.smtp_host}"
+            if self.settings.smtp_host
+            else "未配置 SMTP 服务器（邮件无法发出）"
+        )
+        return f"{mail}；钉钉、企业微信和 webhook 通知发往各部门登记的通知地址"
 
     def resolve(self, address: str) -> str:
         """A webhook address as apprise takes it; `secret:<block>` is read from its Prefect Secret block."""

@@ -272,6 +272,7 @@ def plan_messages(obligations: Iterable[Obligation], today: date, notifier: Noti
 @dataclass
 class ReminderRun:
     today: date
+    destination: str = ""
     obligations: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
 
@@ -279,6 +280,7 @@ class ReminderRun:
         counts = Counter(d.status for d in self.deliveries)
         return {
             "today": self.today.isoformat(),
+            "destination": self.destination,
             "obligations": self.obligations,
             "messages": len(self.deliveries),
             "sent": counts["sent"],
@@ -306,7 +308,7 @@ def run_reminders(
 ) -> dict[str, Any]:
     """Send what `today` implies (no Prefect needed: the flow and a plain scheduler both call this)."""
     notifier = notifier or make_notifier()
-    run = ReminderRun(today)
+    run = ReminderRun(today, notifier.destination())
     with session_scope() as session:
         obligations = collect_obligations(session, today, sources)
         run.obligations = len(obligations)
@@ -321,7 +323,7 @@ def send_reminders(today_iso: str) -> dict[str, Any]:
     summary = run_reminders(date.fromisoformat(today_iso))
     logger = get_run_logger()
     logger.info(
-        "%s: %d 项待办，%d 条通知：发送 %d，已发过 %d，失败 %d，结果未知 %d",
+        "%s: %d 项待办，%d 条通知：发送 %d，已发过 %d，失败 %d，结果未知 %d；通知去向：%s",
         summary["today"],
         summary["obligations"],
         summary["messages"],
@@ -329,6 +331,7 @@ def send_reminders(today_iso: str) -> dict[str, Any]:
         summary["skipped"],
         summary["failed"],
         summary["unknown"],
+        summary["destination"],
     )
     if summary["failures"]:
         for failure in summary["failures"]:

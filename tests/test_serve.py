@@ -240,3 +240,20 @@ def test_serve_refuses_to_start_beside_a_server_that_schedules_the_same_flow(
 def test_dates_in_the_fire_times_are_the_bureaus() -> None:
     (first,) = serve.fire_times(serve.trigger(serve.JOBS[1]), datetime(2024, 4, 9, 23, 30, tzinfo=UTC), 1)
     assert first.date() == date(2024, 4, 10) and first.hour == 9  # 07:30 in Shanghai: 09:00 the same day
+
+
+@pytest.mark.prefect
+def test_reminders_run_once_say_where_the_messages_went(
+    db_url: str, session: Session, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.notices import arrange_red_notices
+
+    arrange_red_notices(session, [Department(code="101", name="区教育局", contact="张敏", email="a@example.invalid")])
+    outbox = tmp_path / "发件箱"
+    monkeypatch.setenv("PERFCYCLE_OUTBOX_DIR", str(outbox))
+    get_settings.cache_clear()
+    said = runner.invoke(app, ["serve", "--once", "reminders", "--today", "2024-04-19"])
+    assert said.exit_code == 0, said.output
+    assert "发送 1" in said.output
+    assert f"通知去向：本地发件箱 {outbox.resolve()}" in said.output
+    assert len(list(outbox.rglob("*.txt"))) == 1

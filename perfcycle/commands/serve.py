@@ -23,6 +23,7 @@ def _print_reminders(summary: dict[str, Any]) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    out.print(f"通知去向：{summary['destination']}", highlight=False, soft_wrap=True)
     for failure in summary.get("failures", []):
         err.print(
             f"未确认送达: {failure['收件人']} <{failure['地址']}> {failure['主题']}: {failure['错误']}",
