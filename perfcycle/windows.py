@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import Approval, Cycle, Department, Project, Submission, WarningNotice, get_engine, now
+from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
@@ -512,15 +512,16 @@ def _check_department(
     return problems
 
 
-def _dry_run(parsed: Any, year: int, quarter: str | None) -> None:
-    """Every cross-reference the stage's import will check, in a transaction that is rolled back."""
+def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None) -> None:
+    """Every cross-reference the stage's import will check, in a savepoint that is rolled back: in the command's
+    own transaction, as a second connection would wait for the writes this one already made (SQLite)."""
     from perfcycle.loaders import load
 
-    with Session(get_engine()) as dry:
-        try:
-            load(dry, parsed, year=year, quarter=quarter)
-        finally:
-            dry.rollback()
+    savepoint = session.begin_nested()
+    try:
+        load(session, parsed, year=year, quarter=quarter)
+    finally:
+        savepoint.rollback()
 
 
 def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
@@ -617,7 +618,7 @@ def submit_form(
         if previous is not None and previous.sha256 == parsed.content_digest:
             raise WindowError(f"{file.name} 与退回修改的版本内容相同：请按审核意见修改后再报送")
 
-    _dry_run(parsed, year, quarter or None)
+    _dry_run(session, parsed, year, quarter or None)
 
     root = root or (Path(r) if (r := submissions_root(session, cycle.id, None)) else None)
     if root is None:
