@@ -33,7 +33,9 @@ class CliError(Exception):
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Known problems (bad files, bad policy, stage errors) become a message and exit code 1."""
+    """Known problems (bad files, bad policy, stage errors, a database held or failing) become a message and
+    exit code 1."""
+    from perfcycle.locks import database_problem
     from perfcycle.policy import PolicyError
     from perfcycle.stages import StageError
     from perfcycle.workbooks.reader import ImportRejected
@@ -43,14 +45,22 @@ def friendly_errors() -> Iterator[None]:
     except (CliError, PolicyError, StageError, ImportRejected) as exc:
         err.print(f"[bold red]错误[/]: {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
+    except Exception as exc:
+        message = database_problem(exc)
+        if message is None:
+            raise
+        err.print(f"[bold red]错误[/]: {escape(message)}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _use_database(url: str | None) -> None:
     if url:
         os.environ["PERFCYCLE_DATABASE_URL"] = url
+    from models.db import wait_as_command
     from perfcycle.settings import get_settings
 
     get_settings.cache_clear()
+    wait_as_command(get_settings().database_wait_seconds)
 
 
 @db_app.command("upgrade")

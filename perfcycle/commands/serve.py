@@ -47,6 +47,7 @@ def serve(
 
     已有 Prefect 服务器并启用了部署的计划时不要再运行本命令：同一任务只能由一个调度器负责。
     """
+    from models.db import wait_as_command
     from perfcycle import serve as service
     from perfcycle.runtime import configure_prefect
     from perfcycle.settings import get_settings
@@ -54,6 +55,7 @@ def serve(
     configure_prefect(quiet=True)
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     use_database(database_url)
+    wait_as_command(None)  # its scheduled runs wait for another writer as stage runs on a worker do
     settings = get_settings()
     folder = submissions or settings.submissions_dir
     submissions_text = str(folder.resolve()) if folder else None
