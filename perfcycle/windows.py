@@ -174,9 +174,13 @@ def ensure_window(
 
 
 def submissions_root(session: Session, cycle_id: int, given: str | None) -> str | None:
-    """Where the stage's forms are: the run's folder, else the one an earlier stage recorded, else the setting."""
+    """Where the stage's forms are: the run's folder, else the cycle's, else the one an earlier stage recorded,
+    else the setting."""
     if given:
         return given
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is not None and cycle.submissions_dir:
+        return cycle.submissions_dir
     recorded = session.exec(
         select(CollectionWindow.folder)
         .where(CollectionWindow.cycle_id == cycle_id, CollectionWindow.folder != "")
@@ -620,6 +624,9 @@ def submit_form(
 
     _dry_run(session, parsed, year, quarter or None)
 
+    if root is not None:  # a folder the department names becomes the one the cycle's runs read
+        cycle.submissions_dir = str(root.resolve())
+        session.add(cycle)
     root = root or (Path(r) if (r := submissions_root(session, cycle.id, None)) else None)
     if root is None:
         raise WindowError("不知道填报文件目录：请设置 PERFCYCLE_SUBMISSIONS_DIR，或用 --submissions 指定")

@@ -85,3 +85,15 @@ def continue_on_server(
         return
     if outcome in CONTINUED:
         out.print(CONTINUED[outcome], highlight=False, soft_wrap=True)
+    if outcome in ("resumed", "started"):
+        out.print(context_line(year), highlight=False, soft_wrap=True)
+
+
+def context_line(year: int, data: str | None = None, submissions: str | None = None, out_dir: str | None = None) -> str:
+    """Which data workbook and folders the year's run uses: those given, else those the cycle recorded."""
+    from models import session_scope
+    from perfcycle.cycle_context import for_year
+
+    with session_scope() as session:
+        context = for_year(session, year, data=data, submissions=submissions, out_dir=out_dir)
+    return f"{year} 年度周期使用：{context.describe()}"
