@@ -227,7 +227,9 @@ class _Heartbeat(threading.Thread):
                     log.error("%s 年度周期的运行锁已被另一个运行接管（本运行的心跳曾中断）", self.lock.year)
                     return
             except Exception as exc:  # a database hiccup: try again at the next beat, the lock is not stale yet
-                log.warning("无法更新 %s 年度周期运行锁的心跳（%s），稍后重试", self.lock.year, type(exc).__name__)
+                # a lock wait is this run's own long transaction (a stage's import) more often than not
+                level = logging.INFO if lock_wait_ran_out(exc) else logging.WARNING
+                log.log(level, "无法更新 %s 年度周期运行锁的心跳（%s），稍后重试", self.lock.year, type(exc).__name__)
 
 
 @contextmanager

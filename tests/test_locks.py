@@ -4,6 +4,7 @@ fails still releases its lock."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import socket
 import subprocess
@@ -205,6 +206,33 @@ def test_the_heartbeat_is_renewed_while_the_run_lasts(db_url: str) -> None:
         assert later.heartbeat_at > first.heartbeat_at
         assert not is_stale(later, stale_after=timedelta(seconds=5))
         assert is_stale(later, at=now() + timedelta(seconds=6), stale_after=timedelta(seconds=5))
+
+
+def test_a_heartbeat_held_up_by_a_long_transaction_is_tried_again_quietly(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stage's long import holds the database; the run's own heartbeat then waits in vain, which is no warning."""
+    from sqlalchemy import text
+
+    from models.db import get_engine, wait_as_command
+
+    wait_as_command(0.2)
+    caplog.set_level(logging.INFO, logger="perfcycle.locks")
+    try:
+        with cycle_lock(YEAR, "长的运行", url=db_url, heartbeat_every=timedelta(seconds=0.05)):
+            with get_engine(db_url).connect() as other:
+                if db_url.startswith("sqlite"):
+                    other.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    other.execute(text("SELECT * FROM cycle_lock FOR UPDATE"))
+                time.sleep(1)
+                other.rollback()
+            (row,) = locks(db_url)
+    finally:
+        wait_as_command(None)
+    held_up = [r for r in caplog.records if "心跳" in r.getMessage()]
+    assert held_up and all(r.levelno == logging.INFO for r in held_up)
+    assert not is_stale(row)
 
 
 def test_run_annual_cycle_holds_the_lock_and_releases_it(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
