@@ -19,7 +19,7 @@ from flows.target_setting import target_setting
 from perfcycle.locks import holds_cycle
 from perfcycle.stages import QUARTERS
 from tasks.approvals import apply_gate_decision, find_open_gate, wait_for_decision
-from tasks.cycle import close_cycle, open_cycle, read_stage_states
+from tasks.cycle import close_cycle, open_cycle, read_cycle_context, read_stage_states
 from tasks.imports import import_base_data
 from tasks.summary import summarize_cycle
 
@@ -52,19 +52,24 @@ def annual_cycle(
     year: int,
     data: str | None = None,
     submissions: str | None = None,
-    out_dir: str = "out",
+    out_dir: str | None = None,
     auto_approve: bool = False,
 ) -> dict[str, Any]:
     """Each (re)run reads the stage states, skips what is done and continues from where the cycle stands.
 
+    The data workbook and folders not given are those the cycle recorded at its last run (the output folder
+    defaults to PERFCYCLE_OUTPUT_DIR): continuing a cycle never loses the forms it was reading.
     Run from a deployment, the run suspends at an open gate with its approval form and continues when the
     form is answered (or `perfcycle approve` resumes it); run in-process, it ends and says what it waits for.
     """
-    cycle_id = open_cycle(year, auto_approve=auto_approve, data_source=data or "")
-    if data:
-        import_base_data(data, year)
+    cycle_id = open_cycle(
+        year, auto_approve=auto_approve, data_source=data or "", submissions=submissions, out_dir=out_dir
+    )
+    context = read_cycle_context(cycle_id)
+    if context["data"]:
+        import_base_data(context["data"], year)
     for _ in range(DECISIONS_PER_RUN):
-        if run_due_stages(year, cycle_id, submissions, out_dir):
+        if run_due_stages(year, cycle_id, context["submissions"], str(context["out_dir"])):
             close_cycle(cycle_id)
             break
         gate = find_open_gate(cycle_id)

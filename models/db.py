@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,13 +18,53 @@ from models import audit, tables  # noqa: F401  (registers every table on SQLMod
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+RUN_WAIT_SECONDS = 30.0  # how long a stage run waits for another writer of SQLite (PostgreSQL: as long as it takes)
+_command_wait: float | None = None
+
+
+def wait_as_command(seconds: float | None) -> None:
+    """This process is a command: a database another process holds is waited for `seconds`, then the command
+    says who holds it. None: a run, which waits as long as another stage's transaction may take."""
+    global _command_wait
+    _command_wait = seconds
+
+
+def lock_wait_seconds() -> float | None:
+    """How long this process waits for a lock another connection holds; None: no limit (PostgreSQL runs)."""
+    return _command_wait
+
+
+def _wait_ms(dialect: str) -> int:
+    if _command_wait is not None:
+        return max(0, int(_command_wait * 1000))
+    return int(RUN_WAIT_SECONDS * 1000) if dialect == "sqlite" else 0
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    _set_wait(dbapi_connection, record, "sqlite")
+
+
+def _set_wait(dbapi_connection: Any, record: Any, dialect: str) -> None:
+    """The connection's lock wait, set again when this process changed it since (pooled connections)."""
+    wanted = _wait_ms(dialect)
+    if record.info.get("lock_wait_ms") == wanted:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        if dialect == "sqlite":
+            cursor.execute(f"PRAGMA busy_timeout={wanted}")
+        else:  # lock_timeout 0 is PostgreSQL's "wait as long as it takes"
+            cursor.execute(f"SET lock_timeout = {wanted}")
+    finally:
+        cursor.close()
+    if dialect != "sqlite":
+        dbapi_connection.commit()  # SET outside a transaction: a rollback on return to the pool keeps it
+    record.info["lock_wait_ms"] = wanted
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -32,10 +74,13 @@ def _engine_for(url: str) -> Engine:
     engine = _ENGINES.get(url)
     if engine is None:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": RUN_WAIT_SECONDS})
             event.listen(engine, "connect", _sqlite_pragmas)
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
+        else:  # the application name says which process holds what (perfcycle.locks.database_holders)
+            name = f"perfcycle {socket.gethostname()} pid {os.getpid()}"[:63]
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"application_name": name})
+        dialect = engine.dialect.name
+        event.listen(engine, "checkout", lambda dbapi, record, _proxy: _set_wait(dbapi, record, dialect))
         _ENGINES[url] = engine
     return engine
 

@@ -91,6 +91,8 @@ class Cycle(SQLModel, table=True):
     policy_digest: str = Field(default="", max_length=64)
     auto_approve: bool = False
     data_source: str = Field(default="", max_length=500)
+    submissions_dir: str = Field(default="", max_length=1000)
+    out_dir: str = Field(default="", max_length=1000)
     created_at: datetime = _stamp()
     finished_at: datetime | None = _stamp(nullable=True)
 

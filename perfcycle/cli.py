@@ -33,7 +33,9 @@ class CliError(Exception):
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Known problems (bad files, bad policy, stage errors) become a message and exit code 1."""
+    """Known problems (bad files, bad policy, stage errors, a database held or failing) become a message and
+    exit code 1."""
+    from perfcycle.locks import database_problem
     from perfcycle.policy import PolicyError
     from perfcycle.stages import StageError
     from perfcycle.workbooks.reader import ImportRejected
@@ -43,14 +45,22 @@ def friendly_errors() -> Iterator[None]:
     except (CliError, PolicyError, StageError, ImportRejected) as exc:
         err.print(f"[bold red]错误[/]: {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
+    except Exception as exc:
+        message = database_problem(exc)
+        if message is None:
+            raise
+        err.print(f"[bold red]错误[/]: {escape(message)}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _use_database(url: str | None) -> None:
     if url:
         os.environ["PERFCYCLE_DATABASE_URL"] = url
+    from models.db import wait_as_command
     from perfcycle.settings import get_settings
 
     get_settings.cache_clear()
+    wait_as_command(get_settings().database_wait_seconds)
 
 
 @db_app.command("upgrade")
@@ -155,11 +165,14 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
     from models import upgrade
     from perfcycle import progress
+    from perfcycle.commands.common import context_line
     from perfcycle.orchestration import run_annual_cycle, start_ephemeral_server
 
     with friendly_errors():
         start_ephemeral_server()
         upgrade()
+        given = {k: parameters.get(k) for k in ("data", "submissions", "out_dir")}
+        err.print(context_line(int(parameters["year"]), **given), highlight=False, soft_wrap=True)
         progress.listen(_progress_printer())
         err.print("正在启动 Prefect 并运行年度周期…", highlight=False)
         summary = run_annual_cycle(**parameters)
@@ -216,10 +229,15 @@ def demo(
 @app.command("run")
 def run(
     year: Annotated[int, typer.Option(help="周期年度")],
-    data: Annotated[Path | None, typer.Option(help="基础数据工作簿 .xlsx")] = None,
-    submissions: Annotated[Path | None, typer.Option(help="填报文件目录（格式见 docs/workbooks.md）")] = None,
+    data: Annotated[Path | None, typer.Option(help="基础数据工作簿 .xlsx（默认：周期上次运行记录的）")] = None,
+    submissions: Annotated[
+        Path | None, typer.Option(help="填报文件目录，格式见 docs/workbooks.md（默认：周期上次运行记录的）")
+    ] = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="无人值守：各审批关口按策略自动通过")] = False,
-    out_dir: Annotated[Path, typer.Option("--out", help="文件输出目录")] = Path("out"),
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="文件输出目录（默认：周期记录的目录，否则 PERFCYCLE_OUTPUT_DIR 即 out）"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="最后一行输出 JSON 摘要")] = False,
     verbose: Annotated[bool, typer.Option(help="显示 Prefect 日志")] = False,
     database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None,
@@ -230,13 +248,12 @@ def run(
         if path is not None and not path.exists():
             err.print(f"[bold red]错误[/]: 找不到 {path}")
             raise typer.Exit(2)
-    out_dir.mkdir(parents=True, exist_ok=True)
     _run_cycle(
         {
             "year": year,
             "data": str(data.resolve()) if data else None,
             "submissions": str(submissions.resolve()) if submissions else None,
-            "out_dir": str(out_dir.resolve()),
+            "out_dir": str(out_dir.resolve()) if out_dir else None,
             "auto_approve": auto_approve,
         },
         as_json,

@@ -227,7 +227,9 @@ class _Heartbeat(threading.Thread):
                     log.error("%s 年度周期的运行锁已被另一个运行接管（本运行的心跳曾中断）", self.lock.year)
                     return
             except Exception as exc:  # a database hiccup: try again at the next beat, the lock is not stale yet
-                log.warning("无法更新 %s 年度周期运行锁的心跳（%s），稍后重试", self.lock.year, type(exc).__name__)
+                # a lock wait is this run's own long transaction (a stage's import) more often than not
+                level = logging.INFO if lock_wait_ran_out(exc) else logging.WARNING
+                log.log(level, "无法更新 %s 年度周期运行锁的心跳（%s），稍后重试", self.lock.year, type(exc).__name__)
 
 
 @contextmanager
@@ -277,3 +279,134 @@ def holds_cycle(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
 
     return locked
+
+
+# ------------------------------------------------------------------------------------ a database held by another
+
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, the driver's error it wraps, and what it was raised from (a flow re-raises a task's)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+
+
+def lock_wait_ran_out(exc: BaseException) -> bool:
+    """Whether this is a database lock another connection held longer than this process waits."""
+    import sqlite3
+
+    for cause in _causes(exc):
+        if isinstance(cause, sqlite3.OperationalError) and any(text in str(cause).lower() for text in _SQLITE_BUSY):
+            return True
+        if getattr(cause, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE:
+            return True
+    return False
+
+
+def database_holders(url: str | None = None) -> list[str]:
+    """Who holds the database, as far as can be known: runs holding a cycle, and other processes of this host
+    with the SQLite file open (PostgreSQL: other sessions in a writing transaction)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    url = url or get_settings().database_url
+    found: list[str] = []
+    try:  # reading goes on while another connection writes (WAL, MVCC)
+        with session_scope(url) as session:
+            for row in session.exec(select(CycleLock).order_by(col(CycleLock.year))):
+                if row.host == this_host() and row.pid == os.getpid():
+                    continue
+                since = _local(row.acquired_at).strftime("%Y-%m-%d %H:%M:%S")
+                found.append(f"{row.year} 年度周期正在由 {row.holder} 运行（自 {since} 起）")
+            if session.get_bind().dialect.name == "postgresql":
+                found += [
+                    f"连接 {name or '（未命名）'}（来自 {address or '本机'}，事务自 {_local(since):%H:%M:%S} 起，"
+                    f"数据库服务器进程 {pid}）"
+                    for pid, name, address, since in session.execute(text(_PG_WRITERS)).all()
+                ]
+    except Exception as exc:  # saying who holds it must never hide that it is held
+        log.debug("无法读取数据库的占用者（%s）", type(exc).__name__)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        found += [f"进程 {pid}（{command}）打开着该数据库" for pid, command in _processes_with(Path(parsed.database))]
+    return found
+
+
+_PG_WRITERS = """
+SELECT DISTINCT a.pid, a.application_name, host(a.client_addr), a.xact_start
+FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid AND l.granted
+WHERE a.pid <> pg_backend_pid() AND a.datname = current_database() AND a.xact_start IS NOT NULL
+  AND l.locktype IN ('relation', 'tuple', 'transactionid', 'advisory') AND l.mode <> 'AccessShareLock'
+ORDER BY a.xact_start LIMIT 5
+"""
+
+
+def _processes_with(database: Path, limit: int = 3) -> list[tuple[int, str]]:
+    """Other processes of this host with the SQLite file (or its WAL) open, with their command line."""
+    try:
+        target = database.resolve()
+    except OSError:
+        return []
+    names = {str(target), f"{target}-wal"}
+    found: list[tuple[int, str]] = []
+    for entry in sorted(Path("/proc").glob("[0-9]*"), key=lambda p: int(p.name)):
+        pid = int(entry.name)
+        if pid == os.getpid():
+            continue
+        try:
+            opened = any(os.readlink(fd) in names for fd in (entry / "fd").iterdir())
+            command = " ".join((entry / "cmdline").read_bytes().decode(errors="replace").replace("\0", " ").split())
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if opened:
+            found.append((pid, command[:80] or "?"))
+            if len(found) == limit:
+                break
+    return found
+
+
+def busy_message(exc: BaseException) -> str | None:
+    """A lock wait that ran out, as one line saying who holds the database; None for any other problem."""
+    if not lock_wait_ran_out(exc):
+        return None
+    from models.db import lock_wait_seconds
+
+    waited = lock_wait_seconds()
+    how_long = f"等待 {waited:g} 秒后" if waited is not None else "等待后"
+    holders = database_holders()
+    who = (
+        "占用者：" + "；".join(holders)
+        if holders
+        else "占用者未知：没有正在运行的年度周期，也没有找到本机打开该数据库的其他进程"
+    )
+    return (
+        f"数据库正被另一个程序占用，{how_long}仍未释放。{who}。"
+        "请等它结束后重试（等待时间可用 PERFCYCLE_DATABASE_WAIT_SECONDS 调整）"
+    )
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """A database error as one line for the user (who holds it, when it is held); None if it is not one."""
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    busy = busy_message(exc)
+    if busy is not None:
+        return busy
+    if isinstance(exc, SQLAlchemyError | sqlite3.Error) or _is_psycopg(exc):
+        return f"数据库出错: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+    return None
+
+
+def _is_psycopg(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("psycopg")

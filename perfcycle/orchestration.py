@@ -240,7 +240,8 @@ def _cycle_runs(client: Any, year: int) -> list[Any]:
 
 
 def _last_parameters(client: Any, year: int) -> dict[str, Any]:
-    """The parameters of the year's latest annual-cycle run (its data and folders), so a new run goes on alike."""
+    """The parameters of the year's latest annual-cycle run, so a new run goes on alike (the data workbook and
+    folders the cycle recorded win: a run started by hand elsewhere may have named others since)."""
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
     from prefect.client.schemas.sorting import FlowRunSort
 
@@ -300,5 +301,15 @@ def continue_cycle(year: int) -> str:
         chosen = [d for d in deployments if (d.parameters or {}).get("year") == year] or list(deployments)
         if not chosen:
             return "no-deployment"
-        client.create_flow_run_from_deployment(chosen[0].id, parameters=_last_parameters(client, year))
+        parameters = {**_last_parameters(client, year), **_recorded_parameters(year)}
+        client.create_flow_run_from_deployment(chosen[0].id, parameters=parameters)
         return "started"
+
+
+def _recorded_parameters(year: int) -> dict[str, str]:
+    """The data workbook and folders the cycle recorded at its last run: a run started again uses the same."""
+    from models import session_scope
+    from perfcycle.cycle_context import recorded_parameters
+
+    with session_scope() as session:
+        return recorded_parameters(session, year)

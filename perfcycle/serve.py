@@ -72,8 +72,10 @@ def open_cycle_years() -> list[int]:
         return list(session.exec(select(Cycle.year).where(Cycle.status == "open").order_by(col(Cycle.year))))
 
 
-def cycle_job(submissions: str | None, out_dir: str) -> dict[int, dict[str, Any]]:
-    """The quarterly run: each open cycle's driver runs what is due and stops at its next open gate."""
+def cycle_job(submissions: str | None, out_dir: str | None) -> dict[int, dict[str, Any]]:
+    """The quarterly run: each open cycle's driver runs what is due and stops at its next open gate.
+
+    Folders not given to `serve` are each cycle's own, as its last run recorded them."""
     from perfcycle.orchestration import run_annual_cycle
     from perfcycle.stages import StageError
 
@@ -82,6 +84,7 @@ def cycle_job(submissions: str | None, out_dir: str) -> dict[int, dict[str, Any]
     if not years:
         log.info("没有进行中的年度周期，本次季度运行无事可做")
     for year in years:
+        log.info("%s 年度周期本次运行：%s", year, _context(year, submissions, out_dir))
         try:
             results[year] = run_annual_cycle(year=year, submissions=submissions, out_dir=out_dir, auto_approve=False)
         except StageError as exc:  # locked by a run started by hand, a stage refused: said, and the next year runs
@@ -92,7 +95,15 @@ def cycle_job(submissions: str | None, out_dir: str) -> dict[int, dict[str, Any]
     return results
 
 
-def job_functions(submissions: str | None, out_dir: str) -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
+def _context(year: int, submissions: str | None, out_dir: str | None) -> str:
+    from models import session_scope
+    from perfcycle.cycle_context import for_year
+
+    with session_scope() as session:
+        return for_year(session, year, submissions=submissions, out_dir=out_dir).describe()
+
+
+def job_functions(submissions: str | None, out_dir: str | None) -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
     """What each job calls, with its arguments: the schedule and `serve --once` share them."""
     return {
         "annual-cycle": (cycle_job, {"submissions": submissions, "out_dir": out_dir}),
@@ -112,7 +123,7 @@ def trigger(spec: JobSpec) -> CronTrigger:
 
 def build_scheduler(
     submissions: str | None,
-    out_dir: str,
+    out_dir: str | None,
     *,
     started: datetime | None = None,
     scheduler_class: type[BaseScheduler] = BlockingScheduler,

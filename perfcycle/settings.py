@@ -22,6 +22,13 @@ class Settings(BaseSettings):
         default="sqlite:///perfcycle.db",
         description="SQLAlchemy URL of the domain database (SQLite file by default, PostgreSQL in production).",
     )
+    database_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="How long a command waits while another process writes to the database, before it stops and "
+        "says who holds it (stage runs on a worker wait as long as another stage's transaction may take).",
+    )
     policy_dir: Path = Field(
         default=PROJECT_ROOT / "perfcycle" / "policies",
         description="Folder holding one policy file per year, named <year>.yaml.",

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import Approval, Cycle, Department, Project, Submission, WarningNotice, get_engine, now
+from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
@@ -174,9 +174,13 @@ def ensure_window(
 
 
 def submissions_root(session: Session, cycle_id: int, given: str | None) -> str | None:
-    """Where the stage's forms are: the run's folder, else the one an earlier stage recorded, else the setting."""
+    """Where the stage's forms are: the run's folder, else the cycle's, else the one an earlier stage recorded,
+    else the setting."""
     if given:
         return given
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is not None and cycle.submissions_dir:
+        return cycle.submissions_dir
     recorded = session.exec(
         select(CollectionWindow.folder)
         .where(CollectionWindow.cycle_id == cycle_id, CollectionWindow.folder != "")
@@ -512,15 +516,16 @@ def _check_department(
     return problems
 
 
-def _dry_run(parsed: Any, year: int, quarter: str | None) -> None:
-    """Every cross-reference the stage's import will check, in a transaction that is rolled back."""
+def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None) -> None:
+    """Every cross-reference the stage's import will check, in a savepoint that is rolled back: in the command's
+    own transaction, as a second connection would wait for the writes this one already made (SQLite)."""
     from perfcycle.loaders import load
 
-    with Session(get_engine()) as dry:
-        try:
-            load(dry, parsed, year=year, quarter=quarter)
-        finally:
-            dry.rollback()
+    savepoint = session.begin_nested()
+    try:
+        load(session, parsed, year=year, quarter=quarter)
+    finally:
+        savepoint.rollback()
 
 
 def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
@@ -617,8 +622,11 @@ def submit_form(
         if previous is not None and previous.sha256 == parsed.content_digest:
             raise WindowError(f"{file.name} 与退回修改的版本内容相同：请按审核意见修改后再报送")
 
-    _dry_run(parsed, year, quarter or None)
+    _dry_run(session, parsed, year, quarter or None)
 
+    if root is not None:  # a folder the department names becomes the one the cycle's runs read
+        cycle.submissions_dir = str(root.resolve())
+        session.add(cycle)
     root = root or (Path(r) if (r := submissions_root(session, cycle.id, None)) else None)
     if root is None:
         raise WindowError("不知道填报文件目录：请设置 PERFCYCLE_SUBMISSIONS_DIR，或用 --submissions 指定")

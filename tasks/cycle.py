@@ -9,14 +9,24 @@ from prefect import task
 from sqlmodel import select
 
 from models import Cycle, StageState, session_scope
+from perfcycle import cycle_context
 from perfcycle.policy import load_policy
 from perfcycle.stages import STAGES, StageError
-from tasks.common import set_stage
+from tasks.common import run_logger, set_stage
 
 
 @task(name="open-cycle")
-def open_cycle(year: int, *, auto_approve: bool, data_source: str = "") -> int:
-    """Create the year's cycle with the policy it runs under, or reopen it as it was recorded."""
+def open_cycle(
+    year: int,
+    *,
+    auto_approve: bool,
+    data_source: str = "",
+    submissions: str | None = None,
+    out_dir: str | None = None,
+) -> int:
+    """Create the year's cycle with the policy it runs under, or reopen it as it was recorded.
+
+    The data workbook and folders given to this run are recorded with it, for every later run to go on alike."""
     with session_scope() as session:
         cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
         if cycle is not None and cycle.status == "historical":
@@ -32,8 +42,7 @@ def open_cycle(year: int, *, auto_approve: bool, data_source: str = "") -> int:
                 policy_digest=policy.digest(),
             )
         cycle.auto_approve = auto_approve
-        if data_source:
-            cycle.data_source = data_source
+        cycle_context.record(cycle, data=data_source, submissions=submissions, out_dir=out_dir)
         session.add(cycle)
         session.flush()
         assert cycle.id is not None
@@ -42,6 +51,18 @@ def open_cycle(year: int, *, auto_approve: bool, data_source: str = "") -> int:
             if stage not in known:
                 session.add(StageState(cycle_id=cycle.id, stage=stage))
         return cycle.id
+
+
+@task(name="read-cycle-context")
+def read_cycle_context(cycle_id: int) -> dict[str, str | None]:
+    """The data workbook and folders this run uses (as recorded, after `open_cycle` recorded what it was given)."""
+    with session_scope() as session:
+        cycle = session.get(Cycle, cycle_id)
+        assert cycle is not None
+        context = cycle_context.recorded(session, cycle)
+    cycle_context.check(context)
+    run_logger().info("%s 年度周期本次运行：%s", cycle.year, context.describe())
+    return context.parameters()
 
 
 @task(name="start-stage")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from rich.console import Console
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models import Approval, BudgetRecommendation, Cycle, Department, Project, TargetReview
+from models import Approval, BudgetRecommendation, Cycle, Department, Project, StageState, TargetReview
 from models.audit import AuditEntry, DecisionRefusal
 from perfcycle import audit
 from perfcycle.approvals import BudgetOverride, DecisionRefused, decide, list_open
@@ -351,11 +352,20 @@ def test_approving_from_the_cli_resumes_the_cycle(
         decide(session, g.id, "approve", COORDINATOR_2 if COORDINATOR not in g.approvers else COORDINATOR)
     session.commit()
     by = COORDINATOR if COORDINATOR in last.approvers else COORDINATOR_2
-    result = runner.invoke(cli(), ["approve", str(last.id), "--by", by, "--resume", "--out", str(tmp_path)])
+    result = runner.invoke(cli(), ["approve", str(last.id), "--by", by, "--resume"])
     assert result.exit_code == 0, result.output
     assert "周期等待审批或报送: 事前绩效评估" in result.output
     waiting = list_open(session, 2024)
     assert [(g.gate, g.level) for g in waiting] == [("ex_ante_conclusions", 1)]
+    # The run it continued read the panel's score files from the cycle's folder, as the first run would have.
+    ex_ante = session.exec(select(StageState).where(StageState.stage == "ex_ante_assessment")).one()
+    session.refresh(ex_ante)
+    summary = json.loads(ex_ante.summary_json)
+    panel_files = list((files.submissions / "panel_scores").glob("*.xlsx"))
+    assert panel_files and summary["received"]["files"] == len(panel_files)
+    assert summary["projects"] == 10  # every project the panel scored
+    used = " ".join(result.output.split())
+    assert f"填报目录 {files.submissions.resolve()}" in used and f"输出目录 {Path(tmp_path).resolve()}" in used
     assert audit.verify(session) == []
 
 

@@ -4,7 +4,9 @@ fails still releases its lock."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import socket
 import subprocess
 import sys
 import threading
@@ -206,6 +208,33 @@ def test_the_heartbeat_is_renewed_while_the_run_lasts(db_url: str) -> None:
         assert is_stale(later, at=now() + timedelta(seconds=6), stale_after=timedelta(seconds=5))
 
 
+def test_a_heartbeat_held_up_by_a_long_transaction_is_tried_again_quietly(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stage's long import holds the database; the run's own heartbeat then waits in vain, which is no warning."""
+    from sqlalchemy import text
+
+    from models.db import get_engine, wait_as_command
+
+    wait_as_command(0.2)
+    caplog.set_level(logging.INFO, logger="perfcycle.locks")
+    try:
+        with cycle_lock(YEAR, "长的运行", url=db_url, heartbeat_every=timedelta(seconds=0.05)):
+            with get_engine(db_url).connect() as other:
+                if db_url.startswith("sqlite"):
+                    other.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    other.execute(text("SELECT * FROM cycle_lock FOR UPDATE"))
+                time.sleep(1)
+                other.rollback()
+            (row,) = locks(db_url)
+    finally:
+        wait_as_command(None)
+    held_up = [r for r in caplog.records if "心跳" in r.getMessage()]
+    assert held_up and all(r.levelno == logging.INFO for r in held_up)
+    assert not is_stale(row)
+
+
 def test_run_annual_cycle_holds_the_lock_and_releases_it(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import flows.annual_cycle
     from perfcycle import orchestration
@@ -278,3 +307,70 @@ def test_a_stage_run_on_its_own_finds_the_open_cycle_and_takes_its_lock(db_url: 
 
     assert department_evaluation(year=YEAR)["status"] == "done"
     assert locks(db_url) == []
+
+
+HOLDER = """
+import sys
+from models import session_scope
+from perfcycle import audit
+with session_scope(sys.argv[1]) as session:  # another perfcycle process in the middle of a write
+    audit.append(session, "导入程序", "import.started", "test", {})
+    print("holding", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_command_waits_briefly_for_a_database_another_process_holds_then_says_who(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfcycle.cli import app
+
+    plant(db_url, holder="周晓梅@czj-server (pid 4242)")
+    monkeypatch.setenv("PERFCYCLE_DATABASE_WAIT_SECONDS", "2")
+    root = Path(__file__).parents[1]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, db_url], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        result = CliRunner().invoke(app, ["approve", "1", "--by", "周晓梅"])  # a refusal is recorded: it writes
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert "数据库正被另一个程序占用，等待 2 秒后仍未释放" in output
+    assert f"{REFUSAL}周晓梅@czj-server (pid 4242) 运行（自 " in output
+    if db_url.startswith("sqlite"):
+        assert f"进程 {holder.pid}（" in output  # the process with the file open
+    else:
+        assert f"连接 perfcycle {socket.gethostname()} pid {holder.pid}（" in output  # its session, by its name
+    assert 1.5 <= waited < 12
+
+
+def test_a_raw_driver_error_of_a_held_database_is_recognised_and_said_in_one_line(db_url: str, tmp_path: Path) -> None:
+    """models.rows writes through the driver's own cursor: its `database is locked` is no SQLAlchemy error."""
+    import sqlite3
+
+    from perfcycle.locks import database_problem, lock_wait_ran_out
+
+    path = tmp_path / "held.db"
+    first, second = sqlite3.connect(path, isolation_level=None), sqlite3.connect(path, timeout=0)
+    first.execute("CREATE TABLE t (x INTEGER)")
+    first.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        second.executemany("INSERT INTO t VALUES (?)", [(1,), (2,)])
+    first.close()
+    second.close()
+    assert lock_wait_ran_out(raised.value)
+    message = database_problem(raised.value)
+    assert message is not None and message.startswith("数据库正被另一个程序占用") and "\n" not in message
+    assert not lock_wait_ran_out(sqlite3.OperationalError("no such table: t"))
+    assert (
+        database_problem(sqlite3.OperationalError("no such table: t"))
+        == "数据库出错: OperationalError: no such table: t"
+    )
+    assert database_problem(ValueError("not a database problem")) is None

@@ -7,6 +7,7 @@ ahead; moving `perfcycle.windows.today` past a deadline is how a test lets it pa
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -391,3 +392,30 @@ def test_only_the_departments_contact_or_head_may_submit_and_a_refusal_is_record
     assert code == 0, output
     code, output = submit(str(targets_file(demo, "102")), *args[:2], "--department", "102", *args[4:])
     assert code == 0, output  # without --by: the department's contact
+
+
+def test_right_after_a_return_the_department_resubmits_and_the_others_still_submit_at_once(
+    session: Session, cycle_id: int, demo: DemoFiles, root: Path, tmp_path: Path, on: list[date]
+) -> None:
+    """On the default SQLite file with nothing else running: a submission checks the form inside its own
+    transaction, so reopening the returned entry first never makes it wait on itself."""
+    shutil.copytree(demo.submissions / "targets", root / "targets")
+    (root / "targets" / "102.xlsx").unlink()  # 102 has not sent its targets yet
+    first = run_stage(cycle_id, root)
+    assert first["collection"]["waiting"] and first["collection"]["pending"] == ["102"]
+    gate = session.exec(select(Approval).where(Approval.gate == "targets", Approval.subject == "101")).one()
+    returned = runner.invoke(app, ["return", str(gate.id), "--by", "周晓梅", "--comment", "缺少满意度指标"])
+    assert returned.exit_code == 0, returned.output
+
+    fixed = edited(targets_file(demo, "101"), tmp_path, "101-修改.xlsx", row=2, column=7, value="900")
+    started = time.monotonic()
+    code, output = submit(str(fixed), "--stage", "targets", "--department", "101", "--year", str(YEAR))
+    assert code == 0, output
+    assert "已收到" in output and "按时报送" in output
+    code, output = submit(str(targets_file(demo, "102")), "--stage", "targets", "--department", "102",
+                          "--year", str(YEAR))  # fmt: skip
+    assert code == 0, output
+    assert time.monotonic() - started < 15  # each once waited 30 s for itself, then failed
+    assert entry_status(session, "101").status == "received" and entry_status(session, "102").status == "received"
+    assert (root / "targets" / "101.xlsx").read_bytes() == fixed.read_bytes()
+    assert audit.verify(session) == []

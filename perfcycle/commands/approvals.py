@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from perfcycle.commands.common import DatabaseUrl, continue_on_server, err, fail, friendly, out, use_database
+from perfcycle.commands.common import (
+    DatabaseUrl,
+    context_line,
+    continue_on_server,
+    err,
+    fail,
+    friendly,
+    out,
+    use_database,
+)
 
 if TYPE_CHECKING:
     from perfcycle.approvals import BudgetOverride
@@ -25,7 +34,9 @@ if TYPE_CHECKING:
 
 By = Annotated[str, typer.Option("--by", help="决定人姓名（须在策略的审批人名单中）")]
 Resume = Annotated[bool, typer.Option("--resume", help="记录决定后在本进程中继续运行该年度周期")]
-OutDir = Annotated[Path, typer.Option("--out", help="继续运行时的文件输出目录")]
+OutDir = Annotated[
+    Path | None, typer.Option("--out", help="继续运行时的文件输出目录（默认：周期记录的目录，否则 out）")
+]
 _OVERRIDE = re.compile(r"^\s*(?P<code>[^=]+?)\s*=\s*(?P<amount>[^:：]+?)\s*[:：](?P<reason>.*)$")
 
 
@@ -85,7 +96,7 @@ def _decide(
     comment: str,
     overrides: list[str],
     resume: bool,
-    out_dir: Path,
+    out_dir: Path | None,
     database_url: str | None,
 ) -> None:
     """Record the decision on each gate in turn; a refused one stops the rest, the recorded ones stand."""
@@ -150,8 +161,10 @@ def _record(
     return result
 
 
-def _resume(year: int, out_dir: Path) -> None:
-    """Run the annual-cycle driver for the year in this process (embedded mode) and say where it stands."""
+def _resume(year: int, out_dir: Path | None) -> None:
+    """Run the annual-cycle driver for the year in this process (embedded mode) and say where it stands.
+
+    It reads the data and forms and writes where the cycle's last run did (another `--out` is recorded)."""
     from perfcycle.runtime import configure_prefect
 
     configure_prefect(quiet=True)
@@ -159,10 +172,11 @@ def _resume(year: int, out_dir: Path) -> None:
     from perfcycle.orchestration import run_annual_cycle
     from perfcycle.stages import STAGE_NAMES
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = str(out_dir.resolve()) if out_dir else None
     err.print(f"正在继续运行 {year} 年度周期…", highlight=False, soft_wrap=True)
     with friendly():
-        summary = run_annual_cycle(year=year, auto_approve=False, out_dir=str(out_dir.resolve()))
+        out.print(context_line(year, out_dir=folder), highlight=False, soft_wrap=True)
+        summary = run_annual_cycle(year=year, auto_approve=False, out_dir=folder)
     waiting = summary.get("waiting") or []
     if waiting:
         out.print(
@@ -183,7 +197,7 @@ def approve(
         typer.Option("--override", help="预算安排建议表的调整：项目编码=金额(万元):理由，可重复"),
     ] = None,
     resume: Resume = False,
-    out_dir: OutDir = Path("out"),
+    out_dir: OutDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """通过一个或多个关口（如各部门的绩效目标）。"""
@@ -195,7 +209,7 @@ def reject(
     by: By = "",
     comment: Annotated[str, typer.Option("--comment", help="不予通过的理由（必填）")] = "",
     resume: Resume = False,
-    out_dir: OutDir = Path("out"),
+    out_dir: OutDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """不予通过一个关口（须写明理由）。"""
@@ -207,7 +221,7 @@ def return_(
     by: By = "",
     comment: Annotated[str, typer.Option("--comment", help="退回修改的意见（必填）")] = "",
     resume: Resume = False,
-    out_dir: OutDir = Path("out"),
+    out_dir: OutDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """退回修改（如部门的绩效目标），须写明意见。"""

@@ -24,10 +24,10 @@ def fail(message: str) -> NoReturn:
 
 @contextmanager
 def friendly() -> Iterator[None]:
-    """Known problems (refused decisions and submissions, bad files or policy) become one line and exit code 1."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+    """Known problems (refused decisions and submissions, bad files or policy, a database another process
+    holds or that fails) become one line and exit code 1."""
     from perfcycle.approvals import DecisionRefused
+    from perfcycle.locks import database_problem
     from perfcycle.policy import PolicyError
     from perfcycle.stages import StageError
     from perfcycle.windows import WindowError
@@ -37,8 +37,11 @@ def friendly() -> Iterator[None]:
         yield
     except (DecisionRefused, PolicyError, StageError, ImportRejected, WindowError) as exc:
         fail(escape(str(exc)))
-    except SQLAlchemyError as exc:
-        fail(escape(f"数据库出错: {type(exc).__name__}: {str(exc).splitlines()[0]}"))
+    except Exception as exc:
+        message = database_problem(exc)
+        if message is None:
+            raise
+        fail(escape(message))
 
 
 def use_database(url: str | None) -> None:
@@ -49,7 +52,9 @@ def use_database(url: str | None) -> None:
 
     get_settings.cache_clear()
     from models import upgrade
+    from models.db import wait_as_command
 
+    wait_as_command(get_settings().database_wait_seconds)
     upgrade()
 
 
@@ -80,3 +85,15 @@ def continue_on_server(
         return
     if outcome in CONTINUED:
         out.print(CONTINUED[outcome], highlight=False, soft_wrap=True)
+    if outcome in ("resumed", "started"):
+        out.print(context_line(year), highlight=False, soft_wrap=True)
+
+
+def context_line(year: int, data: str | None = None, submissions: str | None = None, out_dir: str | None = None) -> str:
+    """Which data workbook and folders the year's run uses: those given, else those the cycle recorded."""
+    from models import session_scope
+    from perfcycle.cycle_context import for_year
+
+    with session_scope() as session:
+        context = for_year(session, year, data=data, submissions=submissions, out_dir=out_dir)
+    return f"{year} 年度周期使用：{context.describe()}"

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from perfcycle.commands.common import DatabaseUrl, err, fail, out, use_database
+from perfcycle.commands.common import DatabaseUrl, context_line, err, fail, out, use_database
 
 
 def _print_reminders(summary: dict[str, Any]) -> None:
@@ -38,9 +38,12 @@ def serve(
     ] = None,
     today: Annotated[str | None, typer.Option(help="与 --once reminders 一起用：按该日期（YYYY-MM-DD）发送")] = None,
     list_jobs: Annotated[bool, typer.Option("--list", help="列出计划任务和接下来的运行时间，然后退出")] = False,
-    submissions: Annotated[Path | None, typer.Option(help="季度运行读取的填报文件目录")] = None,
+    submissions: Annotated[
+        Path | None, typer.Option(help="季度运行读取的填报文件目录（默认：各周期记录的目录）")
+    ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="季度运行的文件输出目录，默认 PERFCYCLE_OUTPUT_DIR")
+        Path | None,
+        typer.Option("--out", help="季度运行的文件输出目录（默认：各周期记录的目录，否则 PERFCYCLE_OUTPUT_DIR）"),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -48,6 +51,7 @@ def serve(
 
     已有 Prefect 服务器并启用了部署的计划时不要再运行本命令：同一任务只能由一个调度器负责。
     """
+    from models.db import wait_as_command
     from perfcycle import serve as service
     from perfcycle.runtime import configure_prefect
     from perfcycle.settings import get_settings
@@ -55,10 +59,10 @@ def serve(
     configure_prefect(quiet=True)
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     use_database(database_url)
+    wait_as_command(None)  # its scheduled runs wait for another writer as stage runs on a worker do
     settings = get_settings()
-    folder = submissions or settings.submissions_dir
-    submissions_text = str(folder.resolve()) if folder else None
-    output = (out_dir or settings.output_dir).resolve()
+    submissions_text = str(submissions.resolve()) if submissions else None
+    output = str(out_dir.resolve()) if out_dir else None
 
     if list_jobs:
         now = datetime.now(service.trigger(service.JOBS[0]).timezone)
@@ -70,7 +74,7 @@ def serve(
         return
 
     if once is not None:
-        calls = service.job_functions(submissions_text, str(output))
+        calls = service.job_functions(submissions_text, output)
         if once not in calls:
             fail(f"未知的任务 {once}，可选: {'、'.join(calls)}")
         func, kwargs = calls[once]
@@ -78,8 +82,11 @@ def serve(
             if once != "reminders":
                 fail("--today 只用于 --once reminders")
             kwargs = {**kwargs, "today": today}
-        output.mkdir(parents=True, exist_ok=True)
         from perfcycle.orchestration import settle_run_history
+
+        if once == "annual-cycle":
+            for year in service.open_cycle_years():
+                out.print(context_line(year, submissions_text, output), highlight=False, soft_wrap=True)
 
         started = datetime.now(UTC) - timedelta(seconds=1)
         try:
@@ -99,8 +106,7 @@ def serve(
             + "、".join(elsewhere)
             + "），它们会按计划运行同样的任务；请不要同时运行 perfcycle serve，或先暂停这些部署的计划"
         )
-    output.mkdir(parents=True, exist_ok=True)
-    scheduler = service.build_scheduler(submissions_text, str(output))
+    scheduler = service.build_scheduler(submissions_text, output)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     err.print(f"perfcycle serve 已启动（{settings.timezone}），Ctrl+C 停止", highlight=False)
     scheduler.start()

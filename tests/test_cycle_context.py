@@ -1,0 +1,195 @@
+"""A cycle's data workbook and folders: given to a run, recorded with the cycle, used by every run after it."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from models import Cycle, session_scope
+from models.tables import CollectionWindow
+from perfcycle import cycle_context, windows
+from perfcycle.demo import DemoFiles
+from perfcycle.loaders import import_file
+from perfcycle.settings import get_settings
+from perfcycle.stages import StageError
+from tasks.cycle import open_cycle, read_cycle_context
+
+YEAR = 2024
+YEAR_START = date(YEAR, 1, 1)
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> dict[str, Path]:
+    """A data workbook and two submissions and output folders, as a district keeps them."""
+    found = {
+        "data": tmp_path / "数据" / "基础数据.xlsx",
+        "submissions": tmp_path / "填报",
+        "other_submissions": tmp_path / "填报-第二批",
+        "out": tmp_path / "文件",
+        "other_out": tmp_path / "文件-新",
+    }
+    found["data"].parent.mkdir()
+    found["data"].write_bytes(b"")
+    for name in ("submissions", "other_submissions"):
+        found[name].mkdir()
+    return found
+
+
+def test_what_a_run_is_given_is_recorded_and_a_run_given_nothing_uses_it(
+    db_url: str, places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(places["out"].parent)
+    cycle_id = open_cycle.fn(
+        YEAR, auto_approve=False, data_source=str(places["data"]), submissions="填报", out_dir="文件"
+    )
+    first = read_cycle_context.fn(cycle_id)
+    assert first == {
+        "data": str(places["data"]),
+        "submissions": str(places["submissions"]),  # recorded absolute: a later run starts elsewhere
+        "out_dir": str(places["out"]),
+    }
+
+    monkeypatch.chdir(places["submissions"])
+    assert open_cycle.fn(YEAR, auto_approve=False) == cycle_id  # a continuation given nothing
+    assert read_cycle_context.fn(cycle_id) == first
+
+    open_cycle.fn(YEAR, auto_approve=False, submissions=str(places["other_submissions"]))  # names another folder
+    assert read_cycle_context.fn(cycle_id) == {**first, "submissions": str(places["other_submissions"])}
+    open_cycle.fn(YEAR, auto_approve=False, out_dir=str(places["other_out"]))
+    assert read_cycle_context.fn(cycle_id) == {
+        **first,
+        "submissions": str(places["other_submissions"]),
+        "out_dir": str(places["other_out"]),
+    }
+    with session_scope() as session:
+        said = cycle_context.for_year(session, YEAR).describe()
+        given = cycle_context.for_year(session, YEAR, out_dir=str(places["out"]))
+    assert f"填报目录 {places['other_submissions']}" in said and f"输出目录 {places['other_out']}" in said
+    assert given.out_dir == str(places["out"]) and given.submissions == str(places["other_submissions"])
+    with session_scope() as session:
+        assert cycle_context.recorded_parameters(session, YEAR) == {
+            "data": str(places["data"]),
+            "submissions": str(places["other_submissions"]),
+            "out_dir": str(places["other_out"]),
+        }
+        assert cycle_context.recorded_parameters(session, YEAR + 1) == {}
+
+
+def test_a_cycle_that_recorded_nothing_uses_its_windows_folder_then_the_settings(
+    db_url: str, session: Session, places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERFCYCLE_OUTPUT_DIR", str(places["out"]))
+    monkeypatch.setenv("PERFCYCLE_SUBMISSIONS_DIR", str(places["submissions"]))
+    get_settings.cache_clear()
+    cycle_id = open_cycle.fn(YEAR, auto_approve=False)
+    assert read_cycle_context.fn(cycle_id) == {
+        "data": None,  # the base data already imported
+        "submissions": str(places["submissions"]),
+        "out_dir": str(places["out"]),
+    }
+    # A cycle run before it recorded its folders: the one its collection windows recorded.
+    session.add(CollectionWindow(cycle_id=cycle_id, stage="target_setting", form="targets",
+                                 opens_on=YEAR_START, due_on=YEAR_START, folder=str(places["other_submissions"])))  # fmt: skip
+    session.commit()
+    assert read_cycle_context.fn(cycle_id)["submissions"] == str(places["other_submissions"])
+
+    with session_scope() as fresh:
+        nothing_yet = cycle_context.for_year(fresh, YEAR + 1)
+    assert nothing_yet.data is None and nothing_yet.submissions == str(places["submissions"])
+    assert nothing_yet.out_dir == str(places["out"])
+
+    # The setting's folder may not exist yet (nothing submitted): that is no reason to stop.
+    monkeypatch.setenv("PERFCYCLE_SUBMISSIONS_DIR", str(places["out"] / "还没有"))
+    get_settings.cache_clear()
+    cycle_context.check(cycle_context.CycleContext(None, str(places["out"] / "还没有"), str(places["out"])))
+
+
+def test_a_recorded_workbook_or_folder_that_is_gone_stops_the_run_saying_what_to_do(
+    db_url: str, places: dict[str, Path]
+) -> None:
+    cycle_id = open_cycle.fn(
+        YEAR,
+        auto_approve=False,
+        data_source=str(places["data"]),
+        submissions=str(places["submissions"]),
+        out_dir=str(places["out"]),
+    )
+    shutil.rmtree(places["submissions"])
+    with pytest.raises(StageError, match=f"找不到填报目录 {places['submissions']}.*--submissions"):
+        read_cycle_context.fn(cycle_id)
+    places["data"].unlink()
+    with pytest.raises(StageError, match=f"找不到基础数据工作簿 {places['data']}.*--data"):
+        read_cycle_context.fn(cycle_id)
+
+
+def test_a_form_submitted_to_a_named_folder_makes_it_the_cycles_folder(
+    db_url: str, session: Session, demo_2024: DemoFiles, tmp_path: Path
+) -> None:
+    import_file(demo_2024.base, year=YEAR)
+    cycle_id = open_cycle.fn(YEAR, auto_approve=False, submissions=str(demo_2024.submissions))
+    folder = tmp_path / "报送"
+    receipt = windows.submit_form(
+        session,
+        year=YEAR,
+        stage="target_setting",
+        department_code="101",
+        file=demo_2024.submissions / "targets" / "101.xlsx",
+        root=folder,
+    )
+    session.commit()
+    assert receipt.path == folder / "targets" / "101.xlsx"
+    cycle = session.exec(select(Cycle).where(Cycle.id == cycle_id)).one()
+    session.refresh(cycle)
+    assert cycle.submissions_dir == str(folder.resolve())
+    assert read_cycle_context.fn(cycle_id)["submissions"] == str(folder.resolve())
+
+
+@pytest.mark.prefect
+def test_a_submission_starts_the_cycles_deployment_again_with_its_recorded_data_and_folders(
+    db_url: str, session: Session, prefect_harness: None, places: dict[str, Path]
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from perfcycle.orchestration import continue_cycle
+
+    year = 2031  # a year no other test runs on the shared server
+    recorded = {
+        "data": str(places["data"]),
+        "submissions": str(places["other_submissions"]),
+        "out_dir": str(places["other_out"]),
+    }
+    session.add(
+        Cycle(
+            year=year,
+            budget_year=year + 2,
+            data_source=recorded["data"],
+            submissions_dir=recorded["submissions"],
+            out_dir=recorded["out_dir"],
+        )
+    )
+    session.commit()
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("annual-cycle")
+        deployment_id = client.create_deployment(
+            flow_id, f"annual-cycle-{year}", parameters={"year": year, "submissions": "submissions", "out_dir": "out"}
+        )
+    try:
+        assert continue_cycle(year) == "started"
+        with get_client(sync_client=True) as client:
+            (run,) = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            )
+        assert {name: run.parameters.get(name) for name in recorded} == recorded  # not the deployment's defaults
+        assert run.parameters["year"] == year
+    finally:
+        with get_client(sync_client=True) as client:
+            for flow_run in client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            ):
+                client.delete_flow_run(flow_run.id)
+            client.delete_deployment(deployment_id)
