@@ -235,7 +235,10 @@ def _arrive(entry: WindowEntry, window: CollectionWindow, at: datetime) -> None:
 
 
 def record_arrivals(session: Session, cycle: Cycle, window: CollectionWindow) -> None:
-    """Entries still owed whose department's form has come in (after the version sent back, if any)."""
+    """Entries still owed whose department's form has come in (after the version sent back, if any).
+
+    A form imported after its entry was closed as missing (the window closed first) is recorded too: the
+    records say what was imported, late or, by its arrival, on time."""
     latest = _latest_arrivals(session, cycle, window)
     for department_id, entry in _entries(session, window).items():
         at = latest.get(department_id)
@@ -244,7 +247,7 @@ def record_arrivals(session: Session, cycle: Cycle, window: CollectionWindow) ->
         before = in_shanghai(entry.received_at) if entry.received_at else None
         if before is not None and at <= before:
             continue
-        if entry.status in OUTSTANDING and window.status == "open":
+        if (entry.status in OUTSTANDING and window.status == "open") or entry.status == MISSING:
             _arrive(entry, window, at)
         elif entry.status in ARRIVED:
             entry.received_at = at  # a voluntary new version: the status it earned stays
@@ -864,9 +867,11 @@ def submit_form(
         rows=parsed.rows,
         submitted_by=by[:100],
         received_at=received,
+        replaces=current.version if current is not None else None,
     )
     session.add(receipt)
-    if entry.status in OUTSTANDING:
+    replaced_status = RETURNED if entry.status == RETURNED else ""
+    if entry.status in OUTSTANDING or entry.status == MISSING:
         _arrive(entry, window, received)
     else:
         entry.received_at = received

@@ -17,7 +17,18 @@ from perfcycle.commands.common import DatabaseUrl, continue_on_server, friendly,
 Year = Annotated[int, typer.Option("--year", help="周期年度")]
 Stage = Annotated[str, typer.Option("--stage", help="target_setting | monitoring | self_evaluation")]
 Quarter = Annotated[str | None, typer.Option("--quarter", help="季度监控的季度 Q1..Q4")]
-STATUS_TEXT = {"received": "按时报送", "late": "逾期报送"}
+STATUS_TEXT = {
+    "received": "按时报送",
+    "late": "逾期报送",
+    "missing": "未提交",
+    "pending": "待提交",
+    "returned": "退回修改",
+}
+
+
+def status_text(status: str) -> str:
+    """A window entry's status in the bureau's words (never the English key)."""
+    return STATUS_TEXT.get(status, "状态未知")
 
 
 def submit(
