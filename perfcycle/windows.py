@@ -890,13 +890,24 @@ def submit_form(
             "sha256": sha,
             "rows": parsed.rows,
             "version": version,
+            "replaces": receipt.replaces,
             "status": entry.status,
             "due_on": entry.due_on,
             "replaced": sorted(str(p) for p in moved.values()),
         },
     )
     session.flush()
-    return Receipt(title, department.name, version, entry.status, entry.due_on, target, parsed.rows)
+    return Receipt(
+        title,
+        department.name,
+        version,
+        entry.status,
+        entry.due_on,
+        target,
+        parsed.rows,
+        replaces=receipt.replaces,
+        replaced_status=replaced_status,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- responses
