@@ -12,7 +12,7 @@ from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.ex_ante import assess_ex_ante
-from tasks.imports import import_submissions
+from tasks.imports import import_submissions, wait_for_files
 
 STAGE = "ex_ante_assessment"
 
@@ -24,6 +24,8 @@ def ex_ante_assessment(
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     received = import_submissions(year, "panel_scores", submissions)
+    if received["unplaced"]:
+        return wait_for_files(cycle_id, STAGE, {"received": received})
     result = assess_ex_ante(cycle_id)
     decision = request_approval(cycle_id, "ex_ante_conclusions")
     documents = render_stage_documents(cycle_id, STAGE, out_dir) if decision == "approved" else []

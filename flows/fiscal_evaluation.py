@@ -12,7 +12,7 @@ from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.fiscal import grade_key_evaluations, propose_key_evaluations
-from tasks.imports import import_submissions
+from tasks.imports import import_submissions, wait_for_files
 
 STAGE = "fiscal_evaluation"
 
@@ -29,6 +29,8 @@ def fiscal_evaluation(
         report(STAGE, "waiting", "重点评价对象待确认")
         return {"status": "waiting", "summary": {"selection": selection}}
     received = import_submissions(year, "third_party_scores", submissions)
+    if received["unplaced"]:
+        return wait_for_files(cycle_id, STAGE, {"selection": selection, "received": received})
     results = grade_key_evaluations(cycle_id)
     if request_approval(cycle_id, "key_evaluation_reports") != "approved":
         finish_stage(cycle_id, STAGE, {"selection": selection, "results": results}, "waiting")

@@ -10,7 +10,7 @@ from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
-from tasks.imports import import_submissions
+from tasks.imports import import_submissions, wait_for_files
 from tasks.monitoring import compute_lights, issue_warnings
 from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
 
@@ -25,6 +25,8 @@ def quarterly_monitoring(
     window = open_collection_window(cycle_id, stage, submissions)
     received = import_submissions(year, "monitoring", window["folder"], quarter)
     collection = check_collection_window(cycle_id, stage)
+    if received["unplaced"]:
+        return wait_for_files(cycle_id, stage, {"received": received, "collection": collection})
     if collection["waiting"]:
         return wait_for_forms(cycle_id, stage, {"received": received, "collection": collection})
     lights = compute_lights(cycle_id, quarter)

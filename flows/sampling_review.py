@@ -11,7 +11,7 @@ from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
-from tasks.imports import import_submissions
+from tasks.imports import import_submissions, wait_for_files
 from tasks.sampling import draw_review_sample, flag_reviews
 
 STAGE = "sampling_review"
@@ -29,6 +29,8 @@ def sampling_review(
         report(STAGE, "waiting", "样本待确认")
         return {"status": "waiting", "summary": {"sample": sample}}
     received = import_submissions(year, "review_scores", submissions)
+    if received["unplaced"]:
+        return wait_for_files(cycle_id, STAGE, {"sample": sample, "received": received})
     review = flag_reviews(cycle_id)
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
     summary = {"sample": sample, "received": received, **review, "documents": documents}

@@ -12,7 +12,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.disclosure import track_publication
 from tasks.documents import render_stage_documents
 from tasks.evaluation import score_self_evaluations
-from tasks.imports import import_submissions
+from tasks.imports import import_submissions, wait_for_files
 from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
 
 STAGE = "self_evaluation"
@@ -27,6 +27,8 @@ def self_evaluation(
     window = open_collection_window(cycle_id, STAGE, submissions)
     received = import_submissions(year, "self_evaluation", window["folder"])
     collection = check_collection_window(cycle_id, STAGE)
+    if received["unplaced"]:
+        return wait_for_files(cycle_id, STAGE, {"received": received, "collection": collection})
     if collection["waiting"]:
         return wait_for_forms(cycle_id, STAGE, {"received": received, "collection": collection})
     scores = score_self_evaluations(cycle_id)

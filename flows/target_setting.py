@@ -10,7 +10,7 @@ from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
-from tasks.imports import import_submissions
+from tasks.imports import import_submissions, wait_for_files
 from tasks.targets import approve_targets, review_targets
 from tasks.windows import check_collection_window, open_collection_window
 
@@ -37,6 +37,8 @@ def target_setting(
         "collection": collection,
         "documents": documents,
     }
+    if received["unplaced"]:
+        return wait_for_files(cycle_id, STAGE, summary)
     finish_stage(cycle_id, STAGE, summary, status)
     report(STAGE, status, f"{review['projects']} 个项目，退回修改 {review['returned']}，未填报 {review['missing']}")
     return {"status": status, "summary": summary}

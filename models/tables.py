@@ -417,7 +417,9 @@ class WindowEntry(SQLModel, table=True):
 
 
 class WindowReceipt(SQLModel, table=True):
-    """Every version a department submitted to a window; the latest is current, earlier ones stay as history."""
+    """Every version a department submitted to a window; the latest accepted is current, the rest stay as history.
+
+    A form found in the folder that could not be imported is kept as a refused version with its problems."""
 
     __tablename__ = "window_receipt"
     __table_args__ = (UniqueConstraint("window_id", "department_id", "version"),)
@@ -432,6 +434,9 @@ class WindowReceipt(SQLModel, table=True):
     submitted_by: str = Field(default="", max_length=100)
     current: bool = True
     received_at: datetime = _stamp()
+    status: str = Field(default="accepted", max_length=12, description="accepted | refused (not imported)")
+    problems: str = Field(default="", sa_type=Text, description="why a refused version was not imported, one a line")
+    replaces: int | None = Field(default=None, description="the version that was current when this one came in")
 
 
 class WarningResponse(SQLModel, table=True):

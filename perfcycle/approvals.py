@@ -337,8 +337,9 @@ def decide(
     """Record a person's decision on an open gate, or refuse it (recorded) with `DecisionRefused`.
 
     Approving a level opens the gate's next level when the policy has one. Returning a department's
-    targets sets its projects' target reviews back to "returned" with the comment as the reason. The
-    decision is flushed, not committed: the caller's transaction commits it.
+    targets sets its projects' target reviews back to "returned" with the comment as the reason and reopens
+    its collection entry with its resubmission deadline. The decision is flushed, not committed: the
+    caller's transaction commits it.
     """
     by = " ".join((by or "").split())
     comment = (comment or "").strip()
@@ -405,6 +406,10 @@ def decide(
         "returned_projects": returned_projects,
     }
     audit.append(session, by, "approval.decided", audit.approval_subject(approval), payload)
+    if decision == "return" and approval.gate == "targets":
+        from perfcycle.windows import reopen_returned_targets
+
+        reopen_returned_targets(session, cycle)  # the department owes a new version now: its reminders start
     if decision == "approve" and policy.level(approval.gate, approval.level + 1) is not None:
         following = session.exec(
             select(Approval).where(

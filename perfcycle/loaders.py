@@ -6,7 +6,9 @@ another department, a cycle that is not open, …) is checked first and all prob
 as `ImportRejected`, naming sheet, row and column, before anything is written.
 
 Stage submissions are recorded as `Submission` rows: sending the same file again changes nothing, and a
-resubmission supersedes the earlier one (kept, `current=False`) and replaces the data it carried.
+resubmission supersedes the earlier one (kept, `current=False`) and replaces the data it carried. A
+submission is dated by the file's arrival (its modification time, never later than the import), not by
+the run that happens to import it. The files of one stage are each loaded or refused on their own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -44,6 +47,7 @@ from models import (
 )
 from models.audit import AuditEntry
 from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, update_rows
+from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.workbooks.formats import QUARTERS, SPECS
@@ -74,6 +78,18 @@ class LoadResult:
     skipped: bool = False
     scope: str = "*"
     messages: list[str] = field(default_factory=list)
+    arrived_at: datetime | None = None  # when the file came in, as its submission records it
+    sha256: str = ""  # the digest of the file's bytes
+
+
+@dataclass
+class Refused:
+    """A workbook of a stage that was not imported: every problem found in it, the digest of its bytes (when it
+    could be read) and the department its rows name ("*": none, or several)."""
+
+    problems: list[ImportProblem]
+    sha256: str = ""
+    scope: str = "*"
 
 
 class _Problems:
@@ -363,12 +379,25 @@ def _all_rows(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow]]:
             yield sheet, row
 
 
-def _department_scope(parsed: ParsedWorkbook) -> str:
+def department_scope(parsed: ParsedWorkbook) -> str:
+    """The one department code every row of a workbook names, or "*" (none, or several)."""
     found: set[Any] = set()
     for rows in parsed.sheets.values():
         found.update(map(dict.get, [row.values for row in rows], itertools.repeat("department_code")))
     codes = {str(code) for code in found if code}
     return next(iter(codes)) if len(codes) == 1 else "*"
+
+
+def arrival(path: Path) -> datetime:
+    """When a file came into the submissions folder: its modification time, never later than now.
+
+    A form put in the folder on time stays on time however late the run that imports it."""
+    moment = now()
+    try:
+        modified = datetime.fromtimestamp(path.stat().st_mtime, SHANGHAI)
+    except (OSError, ValueError, OverflowError):
+        return moment
+    return min(modified, moment)
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -407,7 +436,7 @@ def load(
         raise problems.fail(f"未知的表格类型 {parsed.kind!r}")
     cycle = _open_cycle(session, year, problems, cache)
     assert cycle.id is not None
-    scope = _department_scope(parsed) if SPECS[parsed.kind].per_department else "*"
+    scope = department_scope(parsed) if SPECS[parsed.kind].per_department else "*"
     if parsed.kind == "monitoring":
         quarter = _monitoring_quarter(parsed, quarter, problems)
         scope = f"{quarter}:{scope}"
@@ -417,8 +446,14 @@ def load(
     same = next((s for s in previous if s.sha256 == digest), None)
     if same is not None and same.current and not problems.items:
         return LoadResult(
-            parsed.kind, parsed.rows, skipped=True, scope=scope, messages=[f"{parsed.path.name} 与已导入的内容相同"]
+            parsed.kind,
+            parsed.rows,
+            skipped=True,
+            scope=scope,
+            messages=[f"{parsed.path.name} 与已导入的内容相同"],
+            sha256=parsed.sha256,
         )
+    arrived = arrival(parsed.path)
     write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems, cache)
     problems.raise_if_any()
     for submission in previous:
@@ -435,7 +470,7 @@ def load(
         "sha256": digest,
         "rows": parsed.rows,
         "current": True,
-        "received_at": now(),
+        "received_at": arrived,
     }
     _change(cache, same, **record)
     messages = write()
@@ -447,7 +482,9 @@ def load(
     superseded = sum(1 for s in previous if s is not same)
     if superseded:
         messages.append(f"替换了此前提交的版本（共 {superseded} 个历史版本保留）")
-    return LoadResult(parsed.kind, parsed.rows, scope=scope, messages=messages)
+    return LoadResult(
+        parsed.kind, parsed.rows, scope=scope, messages=messages, arrived_at=arrived, sha256=parsed.sha256
+    )
 
 
 def load_stage(
@@ -457,38 +494,32 @@ def load_stage(
     year: int,
     quarter: str | None = None,
     loaded: Callable[[LoadResult], object] | None = None,
-) -> list[LoadResult]:
+) -> list[LoadResult | Refused]:
     """`load` of each workbook in order, as one after the other, with their submission records and audit entries
-    written together after the last (fewer statements); `loaded` follows each file. The caller commits.
+    written together after the last (fewer statements); `loaded` follows each file that loaded. The caller commits.
 
-    `workbooks` may also hold the problems that refused a file as it was read (`read_outcomes`), so that files
-    are loaded while later ones are still being read. The outcome is the same as reading every file first:
-    problems found in reading refuse the batch with all of them listed, whatever loading the files before
-    them found; otherwise the first file that does not load refuses it."""
+    Each file is loaded or refused on its own, all or nothing: one department's bad form does not stop the
+    others. `workbooks` may also hold the problems that refused a file as it was read (`read_outcomes`), so that
+    files are loaded while later ones are still being read. The outcome of each file, in the files' order, is
+    its `LoadResult` or, when it was refused, every problem found in it (`Refused`)."""
     cache = LoadCache(deferred=True)
-    results: list[LoadResult] = []
-    reading: list[ImportProblem] = []
-    refused: ImportRejected | None = None
+    outcomes: list[LoadResult | Refused] = []
     for parsed in workbooks:
         if isinstance(parsed, list):
-            reading.extend(parsed)
-            continue
-        if reading or refused is not None:
+            outcomes.append(Refused(parsed))
             continue
         try:
             result = load(session, parsed, year=year, quarter=quarter, cache=cache)
-        except ImportRejected as exc:
-            refused = exc
+        except ImportRejected as exc:  # checked before anything of it was written: the others go on
+            spec = SPECS.get(parsed.kind)
+            scope = department_scope(parsed) if spec is not None and spec.per_department else "*"
+            outcomes.append(Refused(exc.problems, parsed.sha256, scope))
             continue
-        results.append(result)
+        outcomes.append(result)
         if loaded is not None:
             loaded(result)
-    if reading:
-        raise ImportRejected(reading)
-    if refused is not None:
-        raise refused
     write_received(session, cache)
-    return results
+    return outcomes
 
 
 def _submissions(session: Session, cache: LoadCache, cycle_id: int, kind: str) -> dict[str, list[_Received]]:

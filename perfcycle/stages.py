@@ -28,6 +28,19 @@ SUBMISSION_FOLDERS = {
     "third_party_scores": "third_party_scores",
 }
 
+_IMPORTED_BY = {
+    "targets": "target_setting",
+    "panel_scores": "ex_ante_assessment",
+    "self_evaluation": "self_evaluation",
+    "review_scores": "sampling_review",
+    "third_party_scores": "fiscal_evaluation",
+}
+
+
+def importing_stage(kind: str, quarter: str | None = None) -> str:
+    """The stage that imports a kind of submission (the monitoring forms: one stage per quarter)."""
+    return f"monitoring_{quarter}" if kind == "monitoring" else _IMPORTED_BY[kind]
+
 
 class StageError(RuntimeError):
     """A stage cannot go on; the message says why in the bureau's terms."""

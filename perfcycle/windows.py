@@ -4,10 +4,13 @@ A stage that collects a department form (target setting, each quarter's monitori
 opens a `CollectionWindow` with the deadline of the policy's calendar and one `WindowEntry` per department
 that owes the form. Forms arrive two ways: `perfcycle submit` (checked, filed in the submissions folder,
 recorded as a `WindowReceipt`), or a file put in the folder by hand and imported by the stage (its
-`Submission` row). After importing, the stage records the arrivals and closes the window once nothing is
-owed any more: everyone arrived, or the deadline passed (those still owed are missing). The coordinator
-may close it earlier (`perfcycle close-window`). Targets sent back (退回修改) reopen the department's
-entry with its own resubmission deadline.
+`Submission` row, dated by the file's arrival, and a receipt). A form of the folder that cannot be imported
+is a refused receipt with its problems; the department still owes the form and is told why. After
+importing, the stage records the arrivals and closes the window once nothing is owed any more: everyone
+arrived, or the deadline passed (those still owed are missing). The coordinator may close it earlier
+(`perfcycle close-window`); a form imported after its entry was closed as missing counts, as late (or on
+time, by its arrival). Targets sent back (退回修改) reopen the department's entry at once, with its own
+resubmission deadline.
 
 No Prefect here: the command line and the stage tasks call the same functions.
 """
@@ -61,6 +64,7 @@ COLUMN_NAMES = {
     "self_evaluation": "绩效自评",
 }
 RESPONSE_COLUMN = "预警整改"
+ACCEPTED, REFUSED = "accepted", "refused"  # a receipt's status: imported, or not (its problems say why)
 CLOSE_REASONS = {"all_received": "全部报齐", "deadline": "截止日已过", "coordinator": "绩效科提前截止"}
 
 
@@ -205,7 +209,11 @@ def _latest_arrivals(session: Session, cycle: Cycle, window: CollectionWindow) -
     """When each department's current version came in: its own receipt, or the import of a file left in the folder."""
     latest: dict[int, datetime] = {}
     for receipt in session.exec(
-        select(WindowReceipt).where(WindowReceipt.window_id == window.id, col(WindowReceipt.current).is_(True))
+        select(WindowReceipt).where(
+            WindowReceipt.window_id == window.id,
+            col(WindowReceipt.current).is_(True),
+            WindowReceipt.status == ACCEPTED,
+        )
     ):
         latest[receipt.department_id] = in_shanghai(receipt.received_at)
     codes = {d.code: d.id for d in session.exec(select(Department)) if d.id is not None}
@@ -231,7 +239,10 @@ def _arrive(entry: WindowEntry, window: CollectionWindow, at: datetime) -> None:
 
 
 def record_arrivals(session: Session, cycle: Cycle, window: CollectionWindow) -> None:
-    """Entries still owed whose department's form has come in (after the version sent back, if any)."""
+    """Entries still owed whose department's form has come in (after the version sent back, if any).
+
+    A form imported after its entry was closed as missing (the window closed first) is recorded too: the
+    records say what was imported, late or, by its arrival, on time."""
     latest = _latest_arrivals(session, cycle, window)
     for department_id, entry in _entries(session, window).items():
         at = latest.get(department_id)
@@ -240,7 +251,7 @@ def record_arrivals(session: Session, cycle: Cycle, window: CollectionWindow) ->
         before = in_shanghai(entry.received_at) if entry.received_at else None
         if before is not None and at <= before:
             continue
-        if entry.status in OUTSTANDING and window.status == "open":
+        if (entry.status in OUTSTANDING and window.status == "open") or entry.status == MISSING:
             _arrive(entry, window, at)
         elif entry.status in ARRIVED:
             entry.received_at = at  # a voluntary new version: the status it earned stays
@@ -303,6 +314,153 @@ def sync_returns(session: Session, cycle: Cycle, window: CollectionWindow) -> li
         )
     session.flush()
     return codes
+
+
+def reopen_returned_targets(session: Session, cycle: Cycle) -> list[str]:
+    """Targets just sent back: the department owes a new version from now on (its reminders start at once)."""
+    assert cycle.id is not None
+    window = find_window(session, cycle.id, "target_setting")
+    if window is None:
+        return []
+    session.flush()
+    return sync_returns(session, cycle, window)
+
+
+# ---------------------------------------------------------------------------------------------- the folder
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A department's form found in the folder and refused: what the department is told."""
+
+    year: int
+    stage: str
+    title: str
+    department: str
+    name: str
+    file: str
+    path: str
+    sha256: str
+    version: int
+    problems: tuple[str, ...]
+    due_on: date
+    new: bool = True  # first refused now (False: the same file, refused at an earlier run)
+
+
+class FolderIntake:
+    """The forms a stage found in its folder, as receipts of its window: each imported one is a version of its
+    department's receipts (unless `submit` filed it, which recorded it already), each refused one a refused
+    version with its problems. What it reads is read once for all the stage's files; the caller commits."""
+
+    def __init__(self, session: Session, cycle: Cycle, window: CollectionWindow) -> None:
+        self.session, self.cycle, self.window = session, cycle, window
+        self.entries = _entries(session, window)
+        self.departments = {d.code: d for d in session.exec(select(Department))}
+        self.receipts: dict[int, list[WindowReceipt]] = defaultdict(list)
+        for receipt in session.exec(
+            select(WindowReceipt).where(WindowReceipt.window_id == window.id).order_by(col(WindowReceipt.version))
+        ):
+            self.receipts[receipt.department_id].append(receipt)
+
+    def department(self, name: str, scope: str = "*") -> Department | None:
+        """Whose form a file is: the department its rows name (`scope`), else the one it is named after
+        (`<部门编码>.xlsx`, as `submit` files it); None when neither is a department that owes the form."""
+        code = scope.rpartition(":")[2]  # a quarter's scope is "Q1:<code>"
+        for candidate in (code, Path(name).stem):
+            department = self.departments.get(candidate)
+            if department is not None and department.id in self.entries:
+                return department
+        return None
+
+    def _add(self, department: Department, receipt: WindowReceipt) -> None:
+        assert department.id is not None
+        self.receipts[department.id].append(receipt)
+        entry = self.entries[department.id]
+        entry.versions = receipt.version
+        self.session.add_all([receipt, entry])
+
+    def _next(self, department: Department) -> tuple[int, WindowReceipt | None]:
+        """The next version's number, and the version current now."""
+        receipts = self.receipts[department.id or 0]
+        return (receipts[-1].version if receipts else 0) + 1, next((r for r in receipts if r.current), None)
+
+    def take_in(self, department: Department, path: Path, *, sha256: str, rows: int, at: datetime) -> None:
+        """An imported form: the department's current version from now on."""
+        assert self.window.id is not None and department.id is not None
+        version, current = self._next(department)
+        if current is not None and current.sha256 == sha256:
+            return
+        if current is not None:
+            current.current = False
+            self.session.add(current)
+        receipt = WindowReceipt(
+            window_id=self.window.id,
+            department_id=department.id,
+            version=version,
+            source_name=path.name[:500],
+            path=str(path.resolve())[:1000],
+            sha256=sha256,
+            rows=rows,
+            received_at=at,
+            replaces=current.version if current is not None else None,
+        )
+        self._add(department, receipt)
+
+    def refuse(
+        self, department: Department, path: Path, *, sha256: str, problems: Sequence[str], at: datetime
+    ) -> Refusal:
+        """A form that could not be imported: a refused version with its problems, audited, once per file (a file
+        refused before is not recorded again). The department keeps owing the form: its entry's state stays."""
+        cycle, window = self.cycle, self.window
+        assert window.id is not None and department.id is not None
+        earlier = next((r for r in self.receipts[department.id] if r.status == REFUSED and r.sha256 == sha256), None)
+        version = earlier.version if earlier is not None else self._next(department)[0]
+        if earlier is None:
+            current = self._next(department)[1]
+            receipt = WindowReceipt(
+                window_id=window.id,
+                department_id=department.id,
+                version=version,
+                source_name=path.name[:500],
+                path=str(path.resolve())[:1000],
+                sha256=sha256,
+                rows=0,
+                current=False,
+                received_at=at,
+                status=REFUSED,
+                problems="\n".join(problems),
+                replaces=current.version if current is not None else None,
+            )
+            self._add(department, receipt)
+            audit.append(
+                self.session,
+                SYSTEM,
+                "submission.refused",
+                f"{_window_subject(cycle, window)}:{department.code}",
+                {
+                    "year": cycle.year,
+                    "stage": window.stage,
+                    "department": department.code,
+                    "file": path.name,
+                    "sha256": sha256,
+                    "version": version,
+                    "problems": list(problems),
+                },
+            )
+        return Refusal(
+            cycle.year,
+            window.stage,
+            window_title(cycle.year, window),
+            department.code,
+            department.name,
+            path.name,
+            str(path.resolve()),
+            sha256,
+            version,
+            tuple(problems),
+            self.entries[department.id].due_on,
+            earlier is None,
+        )
 
 
 def _close(
@@ -383,8 +541,20 @@ def close_by_coordinator(session: Session, year: int, stage: str, by: str) -> Co
     return window
 
 
+def _refused_last(session: Session, window_ids: Sequence[int | None]) -> set[tuple[int, int]]:
+    """(window, department) pairs whose latest version came in but was refused."""
+    latest: dict[tuple[int, int], WindowReceipt] = {}
+    for receipt in session.exec(select(WindowReceipt).where(col(WindowReceipt.window_id).in_(list(window_ids)))):
+        key = (receipt.window_id, receipt.department_id)
+        if key not in latest or receipt.version > latest[key].version:
+            latest[key] = receipt
+    return {key for key, receipt in latest.items() if receipt.status == REFUSED}
+
+
 def window_summary(session: Session, window: CollectionWindow) -> dict[str, Any]:
-    """Who came in, who was late, who is missing or still owes the form: codes, in code order."""
+    """Who came in, who was late, who is missing or still owes the form: codes, in code order. `refused` are
+    those of them still owing it whose last form could not be imported."""
+    refused = _refused_last(session, [window.id])
     rows = session.exec(
         select(WindowEntry, Department)
         .join(Department, col(Department.id) == WindowEntry.department_id)
@@ -406,6 +576,11 @@ def window_summary(session: Session, window: CollectionWindow) -> dict[str, Any]
         "missing": by_status["missing"],
         "pending": by_status[PENDING],
         "returned": by_status[RETURNED],
+        "refused": [
+            department.code
+            for entry, department in rows
+            if entry.status not in ARRIVED and (entry.window_id, entry.department_id) in refused
+        ],
     }
 
 
@@ -417,9 +592,11 @@ def status_matrix(session: Session, cycle: Cycle, on: date | None = None) -> lis
     day = on or today()
     windows = {w.id: w for w in session.exec(select(CollectionWindow).where(CollectionWindow.cycle_id == cycle.id))}
     cells: dict[tuple[int, str], str] = {}
+    refused = _refused_last(session, list(windows))
     for entry in session.exec(select(WindowEntry).where(col(WindowEntry.window_id).in_(list(windows)))):
         window = windows[entry.window_id]
-        cells[(entry.department_id, window.stage)] = cell_label(entry.status, entry.due_on)
+        was_refused = (entry.window_id, entry.department_id) in refused
+        cells[(entry.department_id, window.stage)] = cell_label(entry.status, entry.due_on, was_refused)
     responses: dict[int, list[str]] = defaultdict(list)
     notices = session.exec(
         select(WarningNotice)
@@ -456,9 +633,12 @@ class Receipt:
     path: Path
     rows: int
     unchanged: bool = False
+    replaces: int | None = None  # the version this one replaces
+    replaced_status: str = ""  # what had become of it (returned: 退回修改)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The digest of a file's bytes (a receipt's, unlike a submission's digest of the cell values)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -635,7 +815,7 @@ def submit_form(
     assert window.id is not None
     entry = _entries(session, window)[department.id]
     received = in_shanghai(at) if at else now()
-    sha = _sha256(file)
+    sha = file_sha256(file)
     receipts = list(
         session.exec(
             select(WindowReceipt)
@@ -652,6 +832,9 @@ def submit_form(
     history = _history_folder(root, window, department.code)
     stamp = received.strftime("%Y%m%d-%H%M%S")
     earlier_names = {target.name}
+    earlier_names.update(
+        Path(r.path).name for r in receipts if r.status == REFUSED and Path(r.path).parent == target.parent
+    )
     earlier_names.update(
         s.source_name
         for s in session.exec(
@@ -673,6 +856,7 @@ def submit_form(
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.part")
     shutil.copyfile(file, partial)
+    os.utime(partial, (received.timestamp(), received.timestamp()))  # the file's time is its receipt's
     os.replace(partial, target)
 
     for receipt in receipts:
@@ -691,9 +875,11 @@ def submit_form(
         rows=parsed.rows,
         submitted_by=by[:100],
         received_at=received,
+        replaces=current.version if current is not None else None,
     )
     session.add(receipt)
-    if entry.status in OUTSTANDING:
+    replaced_status = RETURNED if entry.status == RETURNED else ""
+    if entry.status in OUTSTANDING or entry.status == MISSING:
         _arrive(entry, window, received)
     else:
         entry.received_at = received
@@ -712,13 +898,24 @@ def submit_form(
             "sha256": sha,
             "rows": parsed.rows,
             "version": version,
+            "replaces": receipt.replaces,
             "status": entry.status,
             "due_on": entry.due_on,
             "replaced": sorted(str(p) for p in moved.values()),
         },
     )
     session.flush()
-    return Receipt(title, department.name, version, entry.status, entry.due_on, target, parsed.rows)
+    return Receipt(
+        title,
+        department.name,
+        version,
+        entry.status,
+        entry.due_on,
+        target,
+        parsed.rows,
+        replaces=receipt.replaces,
+        replaced_status=replaced_status,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- responses

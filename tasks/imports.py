@@ -1,21 +1,31 @@
-"""Bringing workbooks in: a district's base data and each stage's submissions, all or nothing."""
+"""Bringing workbooks in: a district's base data, all or nothing, and each stage's submissions, file by file."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from prefect import task
+from pydantic import BaseModel
+from sqlmodel import Session, select
 
-from models import session_scope
+from models import Cycle, session_scope
+from perfcycle import windows
 from perfcycle.faults import checkpoint
-from perfcycle.loaders import load, load_stage
+from perfcycle.loaders import LoadResult, arrival, load, load_stage
+from perfcycle.notify import Message, Notifier, Recipient, dispatch, make_notifier
 from perfcycle.policy import import_limits
+from perfcycle.progress import report
 from perfcycle.runtime import collection_paused
-from perfcycle.stages import SUBMISSION_FOLDERS
+from perfcycle.stages import SUBMISSION_FOLDERS, importing_stage
+from perfcycle.workbooks.formats import SPECS
 from perfcycle.workbooks.pool import read_outcomes, warm_up
 from perfcycle.workbooks.reader import read_workbook
 from tasks.common import run_logger
+from tasks.cycle import finish_stage
+
+SHOWN_PROBLEMS = 3  # problems of a refused file named in a log or progress line; the notice lists them all
 
 
 def submission_files(folder: Path) -> list[Path]:
@@ -37,22 +47,182 @@ def import_base_data(path: str, year: int) -> dict[str, Any]:
 
 @task(name="import-submissions")
 def import_submissions(year: int, kind: str, root: str | None, quarter: str | None = None) -> dict[str, Any]:
-    """Every workbook of one stage's folder; one bad file refuses the whole batch with every problem named."""
+    """Every workbook of one stage's folder, each imported or refused on its own (all or nothing per file).
+
+    A department's refused form is recorded as a refused receipt and the department is told why; it still owes
+    the form. A refused file that cannot be credited to a department (a shared workbook, a stray file) is
+    listed under `unplaced`, for the stage to wait until it is put right. Refusals are reported, not raised.
+    """
     folder = Path(root) / SUBMISSION_FOLDERS[kind] if root else None
     if folder is not None and quarter and kind == "monitoring":
         folder = folder / quarter
     files = submission_files(folder) if folder is not None else []
     limits = import_limits(year).reader_limits() if files else {}
+    stage = importing_stage(kind, quarter)
+    refusals: list[windows.Refusal] = []
+    unplaced: list[dict[str, Any]] = []
     with collection_paused(), session_scope() as session:
-        results = load_stage(
+        outcomes = load_stage(
             session,
             read_outcomes(files, kind, limits),
             year=year,
             quarter=quarter,
             loaded=lambda _: checkpoint("import-file"),
         )
-    rows = sum(result.rows for result in results)
-    skipped = sum(1 for result in results if result.skipped)
-    loaded = len(results) - skipped
-    run_logger().info("%s: %d 个文件，新导入 %d 个，未变化 %d 个，共 %d 行", kind, len(files), loaded, skipped, rows)
-    return {"kind": kind, "files": len(files), "rows": rows}
+        intake = _intake(session, year, stage) if SPECS[kind].per_department else None
+        for path, outcome in zip(files, outcomes, strict=True):
+            department = intake.department(path.name, outcome.scope) if intake is not None else None
+            if isinstance(outcome, LoadResult):
+                if intake is not None and department is not None and not outcome.skipped:
+                    at = outcome.arrived_at or arrival(path)
+                    intake.take_in(department, path, sha256=outcome.sha256, rows=outcome.rows, at=at)
+                continue
+            problems = [str(problem) for problem in outcome.problems]
+            if intake is not None and department is not None:
+                sha256 = outcome.sha256 or _digest(path, problems)
+                at = arrival(path)
+                refusals.append(intake.refuse(department, path, sha256=sha256, problems=problems, at=at))
+            else:
+                unplaced.append({"file": path.name, "problems": problems})
+    loaded = [o for o in outcomes if isinstance(o, LoadResult)]
+    rows = sum(result.rows for result in loaded)
+    skipped = sum(1 for result in loaded if result.skipped)
+    logger = run_logger()
+    logger.info(
+        "%s: %d 个文件，新导入 %d 个，未变化 %d 个，未通过校验 %d 个，共 %d 行",
+        kind,
+        len(files),
+        len(loaded) - skipped,
+        skipped,
+        len(refusals) + len(unplaced),
+        rows,
+    )
+    if refusals:
+        tell_refused(refusals)
+    for refusal in refusals:
+        line = refused_line(refusal.file, refusal.problems, f"{refusal.department} {refusal.name}")
+        logger.warning("%s；%s", line, "已通知该部门改正后重新报送" if refusal.new else "此前已通知该部门")
+    for file in unplaced:
+        logger.warning("%s；请改正或移出 %s", refused_line(file["file"], file["problems"]), folder)
+    if refusals:
+        report(
+            stage,
+            "refused",
+            "；".join(refused_line(r.file, r.problems, f"{r.department} {r.name}") for r in refusals)
+            + "；已通知这些部门改正后重新报送，其余文件照常导入",
+        )
+    return {
+        "kind": kind,
+        "files": len(files),
+        "rows": rows,
+        "folder": str(folder) if folder is not None else "",
+        "refused": [
+            {"file": r.file, "department": r.department, "problems": list(r.problems), "version": r.version}
+            for r in refusals
+        ],
+        "unplaced": unplaced,
+    }
+
+
+def _intake(session: Session, year: int, stage: str) -> windows.FolderIntake | None:
+    """The receipts of the collection window a stage's department forms arrive in, once the stage opened it."""
+    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+    window = windows.find_window(session, cycle.id, stage) if cycle is not None and cycle.id is not None else None
+    return windows.FolderIntake(session, cycle, window) if cycle is not None and window is not None else None
+
+
+def _digest(path: Path, problems: list[str]) -> str:
+    """What tells one refused file from another: its bytes, or (unreadable) what was wrong with it."""
+    import hashlib
+
+    try:
+        return windows.file_sha256(path)
+    except OSError:
+        return hashlib.sha256("\n".join(problems).encode()).hexdigest()
+
+
+def refused_line(file: str, problems: list[str] | tuple[str, ...], whose: str = "") -> str:
+    """One line for a log or a terminal: the file, whose it is, and its first problems (each where and why)."""
+    located = [p.removeprefix(f"{file} · ").removeprefix(f"{file}: ") for p in problems[:SHOWN_PROBLEMS]]
+    more = f"；等 {len(problems)} 个问题" if len(problems) > SHOWN_PROBLEMS else ""
+    return f"{file}{'（' + whose + '）' if whose else ''}未导入：{'；'.join(located)}{more}"
+
+
+class RefusalContext(BaseModel):
+    """What the refusal notice template reads."""
+
+    district: str
+    recipient: str
+    department: str
+    title: str
+    file: str
+    version: int
+    problems: list[str]
+    deadline: str
+    today: str
+    command: str
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refusal) -> list[Message]:
+    """The notice of a refused form to the department's contact, over each of its channels."""
+    from perfcycle.documents.renderer import render_text
+    from tasks.reminders import split_message
+
+    cycle = windows.get_cycle_for(session, refusal.year)
+    department = windows.get_department(session, refusal.department)
+    form, quarter = windows.STAGE_FORMS[refusal.stage]
+    stage = f"monitoring --quarter {quarter}" if quarter else refusal.stage
+    recipient = Recipient(department.contact or department.name, department.email, department.webhook)
+    context = RefusalContext(
+        district=cycle.district,
+        recipient=recipient.name,
+        department=department.name,
+        title=refusal.title,
+        file=refusal.file,
+        version=refusal.version,
+        problems=list(refusal.problems),
+        deadline=_cn_date(refusal.due_on),
+        today=_cn_date(windows.today()),
+        command=(
+            f"perfcycle submit --year {refusal.year} --stage {stage} --department {department.code} 文件.xlsx"
+            f"（格式见 perfcycle template {form}）"
+        ),
+    )
+    subject, body = split_message(render_text("submission_refused.txt.j2", context))
+    return [
+        notifier.message(
+            recipient,
+            channel,
+            address,
+            subject,
+            body,
+            item=f"refused:{refusal.year}:{refusal.stage}:{department.code}:{refusal.sha256[:16]}",
+            step="refused",
+            deadline=refusal.due_on,
+        )
+        for channel, address in notifier.routes(recipient)
+    ]
+
+
+def tell_refused(refusals: list[windows.Refusal]) -> None:
+    """Each department whose form was refused hears why, once per file (a rerun finds the notice sent)."""
+    notifier = make_notifier()
+    with session_scope() as session:
+        for refusal in refusals:
+            for message in refusal_messages(session, notifier, refusal):
+                dispatch(session, notifier, message)
+
+
+def wait_for_files(cycle_id: int, stage: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """A stage whose folder holds a file that cannot be imported nor credited to a department stops as waiting:
+    the next run imports it once it is put right (or taken out)."""
+    received = summary["received"]
+    files = "；".join(refused_line(f["file"], f["problems"]) for f in received["unplaced"])
+    finish_stage(cycle_id, stage, summary, "waiting")
+    report(stage, "waiting", f"{files}。请改正或移出 {received['folder']} 中的这些文件后再继续运行周期")
+    run_logger().warning("等待改正无法导入的文件：%s", files)
+    return {"status": "waiting", "summary": summary}

@@ -52,6 +52,7 @@ class Obligation:
     owner: str = ""  # who owes it, named in an escalation
     escalate_to: Recipient | None = None
     detail: str = ""
+    opened_on: date | None = None  # owed since that day (targets sent back): announced that day too
 
 
 ObligationSource = Callable[[Session, date], Iterable[Obligation]]
@@ -192,6 +193,7 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
                 department=department.name,
                 owner=department.contact,
                 escalate_to=Recipient(head, department.head_email),
+                opened_on=entry.returned_on if resubmit else None,
                 detail=(
                     f"报送方式：perfcycle submit --year {cycle.year} --stage {stage}{quarter} "
                     f"--department {department.code} 文件.xlsx（格式见 perfcycle template {window.form}）。"
@@ -251,7 +253,8 @@ def plan_messages(obligations: Iterable[Obligation], today: date, notifier: Noti
     """Every message the day implies, one per recipient and channel."""
     messages = []
     for obligation in obligations:
-        for step in reminder_steps(today, obligation.deadline, obligation.submitted, obligation.rules):
+        steps = reminder_steps(today, obligation.deadline, obligation.submitted, obligation.rules, obligation.opened_on)
+        for step in steps:
             for recipient, subject, body in compose(obligation, step, today):
                 for channel, address in notifier.routes(recipient):
                     messages.append(

@@ -55,7 +55,11 @@ def wait_for_forms(cycle_id: int, stage: str, summary: dict[str, Any]) -> dict[s
     from tasks.cycle import finish_stage
 
     collection = summary["collection"]
-    owed = collection["pending"] + collection["returned"]
+    refused = set(collection.get("refused", ()))
+    owed = [
+        f"{code}（报送被拒收，已通知）" if code in refused else code
+        for code in collection["pending"] + collection["returned"]
+    ]
     finish_stage(cycle_id, stage, summary, "waiting")
     report(stage, "waiting", f"等待 {len(owed)} 个部门报送（截止 {collection['due_on']}）：{'、'.join(owed)}")
     return {"status": "waiting", "summary": summary}

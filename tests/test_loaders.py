@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,15 @@ from models import (
     Submission,
     TargetReview,
     get_engine,
+    now,
 )
 from models.audit import AuditEntry
 from perfcycle import audit
-from perfcycle.loaders import LoadCache, LoadResult, import_file, load, load_stage
+from perfcycle.approvals import in_shanghai
+from perfcycle.loaders import LoadCache, LoadResult, Refused, arrival, import_file, load, load_stage
 from perfcycle.policy import load_policy
 from perfcycle.workbooks.formats import SPECS
-from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedWorkbook, read_workbook
+from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
 from perfcycle.workbooks.writer import write_workbook
 
 D = Decimal
@@ -642,33 +646,62 @@ def audit_payloads(db_url: str) -> list[tuple[str, str, dict[str, Any]]]:
         ]
 
 
-def test_a_stage_loaded_while_read_is_refused_as_if_read_first(tmp_path: Path, db_url: str) -> None:
-    """Files are loaded as they arrive from the reading pool; a reading problem of a later file still refuses
-    the batch with the reading problems alone, and a file that does not load refuses it by itself."""
+def test_each_file_of_a_stage_is_loaded_or_refused_on_its_own(tmp_path: Path) -> None:
+    """One department's bad form refuses that file alone, with every problem named: the files before and after
+    it load exactly as they load without it, a file refused as it was read included, and nothing of the bad
+    file is written."""
+    good = targets_file(tmp_path, [indicator("D01", "P101", "学校数")], "good.xlsx")
+    unknown_path = targets_file(
+        tmp_path, [indicator("D02", "P201", "床位数"), indicator("D02", "P999", "x")], "bad.xlsx"
+    )
+    other = targets_file(tmp_path, [indicator("D03", "P301", "对象数")], "other.xlsx")
+    unreadable = [ImportProblem("later.xlsx", None, None, None, "不是 Excel 工作簿")]
+
+    def database(name: str) -> str:
+        url = f"sqlite:///{tmp_path / name}"
+        SQLModel.metadata.create_all(get_engine(url))
+        import_base(tmp_path, url)
+        open_cycle(url)
+        return url
+
+    with_bad, without = database("with-bad.db"), database("without.db")
+    problems = rejected(unknown_path, with_bad)
+    assert where(problems) == [("绩效指标", 3, "项目编码")] and "P999" in problems[0].reason
+    loaded: list[LoadResult] = []
+    with Session(get_engine(with_bad)) as session:
+        workbooks = [read_workbook(good), read_workbook(unknown_path), unreadable, read_workbook(other)]
+        outcomes = load_stage(session, workbooks, year=YEAR, loaded=loaded.append)
+        session.commit()
+    assert [type(o).__name__ for o in outcomes] == ["LoadResult", "Refused", "Refused", "LoadResult"]
+    assert loaded == [outcomes[0], outcomes[3]]
+    refused, unread = outcomes[1], outcomes[2]
+    assert isinstance(refused, Refused) and isinstance(unread, Refused)
+    assert refused.problems == problems  # as the file alone is refused
+    assert (refused.scope, refused.sha256) == ("D02", read_workbook(unknown_path).sha256)  # whose, which file
+    assert unread.problems == unreadable and (unread.scope, unread.sha256) == ("*", "")
+    with Session(get_engine(without)) as session:
+        load_stage(session, [read_workbook(good), read_workbook(other)], year=YEAR)
+        session.commit()
+    assert business_rows(with_bad) == business_rows(without)
+    assert {i.name for i in fetch(with_bad, Indicator)} == {"学校数", "对象数"}  # nothing of D02's file
+
+
+def test_a_submission_is_dated_by_the_files_arrival_not_by_the_import(db_url: str, tmp_path: Path) -> None:
+    """A form put in the folder three days before the run that imports it came in three days ago; a file dated
+    in the future (a wrong clock) came in no later than its import."""
     import_base(tmp_path, db_url)
     open_cycle(db_url)
-    good = read_workbook(write(tmp_path, "targets", {"绩效指标": [indicator("D01", "P101", "学校数")]}, "good.xlsx"))
-    unknown_path = write(tmp_path, "targets", {"绩效指标": [indicator("D01", "P999", "学生数")]}, "unknown.xlsx")
-    unknown = read_workbook(unknown_path)
-    unreadable = [ImportProblem("later.xlsx", None, None, None, "不是 Excel 工作簿")]
-    before = digest(db_url)
-    staged: list[list[ParsedWorkbook | list[ImportProblem]]] = [
-        [good, unknown, unreadable, good],
-        [good, unknown, good],
-    ]
-    refusals = []
-    for outcomes in staged:
-        with Session(get_engine(db_url)) as session, pytest.raises(ImportRejected) as caught:
-            load_stage(session, outcomes, year=YEAR)
-        refusals.append(caught.value.problems)
-    assert refusals[0] == unreadable
-    assert refusals[1] == rejected(unknown_path, db_url)
-    assert [p.file for p in refusals[1]] == ["unknown.xlsx"] and "P999" in refusals[1][0].reason
-    assert digest(db_url) == before
-    with Session(get_engine(db_url)) as session:
-        results = load_stage(session, [good], year=YEAR)
-        session.commit()
-    assert [r.rows for r in results] == [1]
+    path = targets_file(tmp_path, [indicator("D01", "P101", "学校数")])
+    put_in = now() - timedelta(days=3)
+    os.utime(path, (put_in.timestamp(), put_in.timestamp()))
+    import_file(path, year=YEAR, url=db_url)
+    (submission,) = fetch(db_url, Submission)
+    assert abs(in_shanghai(submission.received_at) - put_in) < timedelta(seconds=1)
+
+    ahead = now() + timedelta(days=2)
+    os.utime(path, (ahead.timestamp(), ahead.timestamp()))
+    before, arrived, after = now(), arrival(path), now()
+    assert before <= arrived <= after
 
 
 def test_a_batch_with_one_cache_loads_exactly_as_files_one_by_one(tmp_path: Path) -> None:

@@ -6,28 +6,45 @@ ahead; moving `perfcycle.windows.today` past a deadline is how a test lets it pa
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from typer.testing import CliRunner
 
-from models import Approval, Cycle, Department, Project, Submission, TargetReview, WarningNotice, now, session_scope
-from models.audit import AuditEntry
-from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
+from models import (
+    Approval,
+    Cycle,
+    Department,
+    Project,
+    StageState,
+    Submission,
+    TargetReview,
+    WarningNotice,
+    now,
+    session_scope,
+)
+from models.audit import AuditEntry, Notification
+from models.tables import SHANGHAI, CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit, windows
 from perfcycle.approvals import decide
 from perfcycle.cli import app
 from perfcycle.demo import DemoFiles, generate_demo
 from perfcycle.loaders import import_file
+from perfcycle.settings import get_settings
 from tasks.cycle import open_cycle
 from tasks.imports import import_submissions
-from tasks.reminders import open_windows, warning_responses
+from tasks.reminders import open_windows, run_reminders, warning_responses
 from tasks.targets import approve_targets, review_targets
 from tasks.windows import check_collection_window, open_collection_window
 
@@ -74,13 +91,14 @@ def edited(source: Path, folder: Path, name: str, row: int, column: int, value: 
     return path
 
 
-def run_stage(cycle_id: int, root: Path | None) -> dict:
+def run_stage(cycle_id: int, root: Path | None, year: int = YEAR) -> dict:
     """The target-setting stage's tasks in order, without Prefect (the flow test runs them on Prefect)."""
     window = open_collection_window.fn(cycle_id, STAGE, str(root) if root else None)
-    import_submissions.fn(YEAR, "targets", window["folder"])
+    received = import_submissions.fn(year, "targets", window["folder"])
     review_targets.fn(cycle_id)
     approval = approve_targets.fn(cycle_id)
-    return {"approval": approval, "collection": check_collection_window.fn(cycle_id, STAGE)}
+    collection = check_collection_window.fn(cycle_id, STAGE)
+    return {"received": received, "approval": approval, "collection": collection}
 
 
 def entry_status(session: Session, code: str) -> WindowEntry:
@@ -111,7 +129,7 @@ def test_submit_files_the_form_keeps_history_and_refuses_another_departments_row
     second = edited(targets_file(demo, "101"), tmp_path, "目标-修改.xlsx", row=2, column=7, value="900")
     code, output = submit(str(second), "--stage", "target_setting", "--department", "101", "--year", str(YEAR))
     assert code == 0, output
-    assert "第 2 版" in output and "旧版本已保留" in output
+    assert "第 2 版，替换第 1 版，旧版本已保留" in output
     assert stored.read_bytes() == second.read_bytes()
     (kept,) = (root / "history" / "targets" / "101").iterdir()
     assert kept.read_bytes() == targets_file(demo, "101").read_bytes()
@@ -272,6 +290,15 @@ def test_returned_targets_wait_for_the_resubmission_which_reopens_the_gate(
     fixed = edited(targets_file(demo, "101"), tmp_path, "101-修改.xlsx", row=2, column=7, value="900")
     code, output = submit(str(fixed), "--stage", "targets", "--department", "101", "--year", str(YEAR))
     assert code == 0, output
+    assert "第 2 版，替换第 1 版（退回修改）" in output and "按时报送" in output  # v1: the form of the folder
+    session.expire_all()
+    receipts = session.exec(select(WindowReceipt).where(WindowReceipt.department_id == entry.department_id)).all()
+    assert sorted((r.version, r.current, r.replaces, r.source_name) for r in receipts) == [
+        (1, False, None, "101.xlsx"),
+        (2, True, 1, "101-修改.xlsx"),
+    ]
+    received = session.exec(select(AuditEntry).where(AuditEntry.action == "submission.received")).all()
+    assert json.loads(received[-1].payload_json)["replaces"] == 1
 
     again = run_stage(cycle_id, None)
     assert not again["collection"]["waiting"]
@@ -419,3 +446,316 @@ def test_right_after_a_return_the_department_resubmits_and_the_others_still_subm
     assert entry_status(session, "101").status == "received" and entry_status(session, "102").status == "received"
     assert (root / "targets" / "101.xlsx").read_bytes() == fixed.read_bytes()
     assert audit.verify(session) == []
+
+
+# ---------------------------------------------------------------------------------------------- bad forms
+
+
+@pytest.fixture
+def outbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Notices go to this folder (the outbox notifier), not into the working directory."""
+    folder = tmp_path / "outbox"
+    monkeypatch.setenv("PERFCYCLE_OUTBOX_DIR", str(folder))
+    get_settings.cache_clear()
+    yield folder
+    get_settings.cache_clear()
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def logged() -> Iterator[list[logging.LogRecord]]:
+    """Every log record of what runs, as Prefect (flow and task run loggers) and perfcycle emit them."""
+    handler = _Records()
+    hosts = [logging.getLogger(), logging.getLogger("prefect")]  # prefect's loggers do not propagate to root
+    for host in hosts:
+        host.addHandler(handler)
+    yield handler.records
+    for host in hosts:
+        host.removeHandler(handler)
+
+
+def receipts_of(session: Session, code: str) -> list[tuple[int, str, bool, int | None]]:
+    session.expire_all()
+    rows = session.exec(
+        select(WindowReceipt)
+        .join(Department, col(Department.id) == WindowReceipt.department_id)
+        .where(Department.code == code)
+        .order_by(col(WindowReceipt.window_id), col(WindowReceipt.version))
+    ).all()
+    return [(r.version, r.status, r.current, r.replaces) for r in rows]
+
+
+@pytest.mark.prefect
+def test_on_prefect_a_bad_form_is_refused_alone_told_and_waited_for(
+    session: Session,
+    cycle_id: int,
+    demo: DemoFiles,
+    root: Path,
+    prefect_harness: None,
+    outbox: Path,
+    logged: list[logging.LogRecord],
+    tmp_path: Path,
+) -> None:
+    from flows.monitoring import quarterly_monitoring
+    from perfcycle import progress
+
+    folder = root / "monitoring" / "Q1"
+    shutil.copytree(demo.submissions / "monitoring" / "Q1", folder)
+    sent = demo.submissions / "monitoring" / "Q1" / "102.xlsx"
+    edited(sent, folder, "102.xlsx", row=2, column=4, value="很多")  # 累计支出（万元） is an amount
+    said: list[tuple[str, str, str]] = []
+    progress.listen(lambda *line: said.append(line))
+    try:
+        waiting = quarterly_monitoring(YEAR, "Q1", cycle_id, str(root), str(tmp_path / "out"))
+    finally:
+        progress.clear()
+
+    # Refused with its precise reasons; the stage waits for that department only, everyone else is imported.
+    assert waiting["status"] == "waiting"
+    summary = waiting["summary"]
+    (refused,) = summary["received"]["refused"]
+    assert (refused["file"], refused["department"]) == ("102.xlsx", "102")
+    (problem,) = refused["problems"]
+    for where in ("102.xlsx", "工作表「项目监控」", "第 2 行", "列「累计支出（万元）」"):
+        assert where in problem
+    collection = summary["collection"]
+    assert collection["pending"] == ["102"] and collection["refused"] == ["102"]
+    assert collection["received"] == collection["departments"] - 1
+    assert "lights" not in summary
+    session.expire_all()
+    state = session.exec(select(StageState).where(StageState.stage == "monitoring_Q1")).one()
+    assert state.status == "waiting"  # never left running
+    assert session.exec(select(func.count()).select_from(Submission)).one() == collection["departments"] - 1
+    assert receipts_of(session, "102") == [(1, "refused", False, None)]
+    assert receipts_of(session, "101") == [(1, "accepted", True, None)]
+    (kept,) = session.exec(select(WindowReceipt).where(WindowReceipt.status == "refused")).all()
+    assert kept.problems == problem and kept.source_name == "102.xlsx"
+    matrix = {row["部门编码"]: row for row in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    assert matrix["102"]["一季度监控"] == "被拒收，待重报（截止 04-10）"
+    assert matrix["101"]["一季度监控"] == "已提交"
+
+    # Told: one notice to the department's contact, naming every problem and how to send the form again.
+    department = session.exec(select(Department).where(Department.code == "102")).one()
+    (notice,) = session.exec(select(Notification)).all()
+    assert (notice.recipient, notice.outcome) == (department.contact, "sent")
+    assert "报送未通过" in notice.subject and "102.xlsx" in notice.subject
+    (message,) = outbox.rglob("*.txt")
+    text = message.read_text(encoding="utf-8")
+    assert problem in text and "perfcycle submit" in text and "--quarter Q1" in text
+
+    # Said in one line, on the terminal and in the run's log; no traceback and no error anywhere.
+    located = problem.removeprefix("102.xlsx · ")  # sheet, row, column and why
+    assert any(stage == "monitoring_Q1" and "102.xlsx（102 " in line and located in line for stage, _, line in said)
+    assert any(stage == "monitoring_Q1" and status == "waiting" and "102" in line for stage, status, line in said)
+    assert any(r.levelno == logging.WARNING and located in r.getMessage() for r in logged)
+    assert [r.getMessage() for r in logged if r.levelno >= logging.ERROR or r.exc_info] == []
+
+    # The same file at the next run: nothing recorded again, nobody told twice.
+    again = quarterly_monitoring(YEAR, "Q1", cycle_id, None, str(tmp_path / "out"))
+    assert again["status"] == "waiting" and again["summary"]["received"]["refused"] == summary["received"]["refused"]
+    session.expire_all()
+    assert receipts_of(session, "102") == [(1, "refused", False, None)]
+    assert len(session.exec(select(Notification)).all()) == 1
+    assert len(session.exec(select(AuditEntry).where(AuditEntry.action == "submission.refused")).all()) == 1
+
+    # The department puts its form right: imported, the window complete, the quarter goes on.
+    shutil.copyfile(sent, folder / "102.xlsx")
+    done = quarterly_monitoring(YEAR, "Q1", cycle_id, None, str(tmp_path / "out"))
+    assert done["status"] == "done" and done["summary"]["collection"]["close_reason"] == "all_received"
+    assert done["summary"]["departments_covered"] == collection["departments"]
+    assert receipts_of(session, "102") == [(1, "refused", False, None), (2, "accepted", True, None)]
+    assert entry_status(session, "102").status == "received"
+
+
+@pytest.mark.prefect
+def test_on_prefect_a_shared_workbook_that_cannot_be_read_holds_its_stage_with_the_reason(
+    session: Session, cycle_id: int, root: Path, prefect_harness: None, logged: list[logging.LogRecord], tmp_path: Path
+) -> None:
+    """The panel's score workbook is nobody's department form: the stage waits, naming it and what is wrong."""
+    from flows.ex_ante_assessment import ex_ante_assessment
+    from perfcycle import progress
+
+    (root / "panel_scores").mkdir()
+    (root / "panel_scores" / "评分.xlsx").write_bytes(b"not a workbook")
+    said: list[tuple[str, str, str]] = []
+    progress.listen(lambda *line: said.append(line))
+    try:
+        result = ex_ante_assessment(YEAR, cycle_id, str(root), str(tmp_path / "out"))
+    finally:
+        progress.clear()
+    assert result["status"] == "waiting"
+    (file,) = result["summary"]["received"]["unplaced"]
+    assert file["file"] == "评分.xlsx" and file["problems"]
+    session.expire_all()
+    state = session.exec(select(StageState).where(StageState.stage == "ex_ante_assessment")).one()
+    assert state.status == "waiting"
+    assert session.exec(select(Approval)).all() == []  # nothing asked of anyone on a workbook not read
+    ((stage, status, line),) = said
+    assert (stage, status) == ("ex_ante_assessment", "waiting")
+    assert line.startswith("评分.xlsx未导入：") and file["problems"][0].removeprefix("评分.xlsx: ") in line
+    assert str(root / "panel_scores") in line
+    assert [r.getMessage() for r in logged if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
+def test_perfcycle_run_with_a_bad_form_names_it_without_a_traceback(demo_2024: DemoFiles, tmp_path: Path) -> None:
+    """What a coordinator sees of one department's bad form in `perfcycle run`: one line, then the run goes on."""
+    folder = tmp_path / "填报"
+    shutil.copytree(demo_2024.submissions / "targets", folder / "targets")
+    edited(
+        demo_2024.submissions / "targets" / "103.xlsx", folder / "targets", "103.xlsx", row=3, column=9, value="很重要"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PERFCYCLE_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PERFCYCLE_DATABASE_URL=f"sqlite:///{tmp_path / 'perfcycle.db'}",
+        PERFCYCLE_OUTBOX_DIR=str(tmp_path / "outbox"),
+        COLUMNS="300",  # one line per message, as a wide terminal shows it
+    )
+    command = [sys.executable, "-m", "perfcycle", "run", "--year", "2024", "--data", str(demo_2024.base),
+               "--submissions", str(folder), "--out", str(tmp_path / "out")]  # fmt: skip
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output[-3000:]
+    assert "Traceback" not in output and "ERROR" not in output
+    (line,) = [line for line in output.splitlines() if "103.xlsx" in line]
+    for where in ("未导入", "工作表「绩效指标」", "第 3 行", "列「权重」", "已通知"):
+        assert where in line, line
+    assert len(output.splitlines()) < 20
+    with session_scope(env["PERFCYCLE_DATABASE_URL"]) as check:
+        state = check.exec(select(StageState).where(StageState.stage == STAGE)).one()
+        assert state.status == "waiting"
+        assert len(check.exec(select(Submission)).all()) == 53  # every other department's targets
+
+
+# ---------------------------------------------------------------------------------------------- records agree
+
+
+@pytest.fixture
+def past_cycle(db_url: str, demo_2024: DemoFiles) -> int:
+    """The demo's 2024 cycle: by the real clock its deadlines have passed, so a form that comes in now is late."""
+    import_file(demo_2024.base, year=2024)
+    return int(open_cycle.fn(2024, auto_approve=False))
+
+
+def past_folder(demo_2024: DemoFiles, root: Path, put_in: date, *held_back: str) -> list[Path]:
+    """The 2024 targets, each put in the folder on `put_in`, but for the departments `held_back` (set aside)."""
+    shutil.copytree(demo_2024.submissions / "targets", root / "targets")
+    kept = [(root / "targets" / f"{code}.xlsx").rename(root / f"{code}.xlsx.kept") for code in held_back]
+    for path in (root / "targets").iterdir():
+        dated(path, put_in)
+    for path in kept:
+        os.utime(path)  # saved now
+    return kept
+
+
+def dated(path: Path, day: date) -> None:
+    moment = datetime(day.year, day.month, day.day, 10, tzinfo=SHANGHAI).timestamp()
+    os.utime(path, (moment, moment))
+
+
+def test_a_form_imported_after_its_window_closed_counts_as_late_not_missing(
+    session: Session, past_cycle: int, demo_2024: DemoFiles, root: Path, on: list[date]
+) -> None:
+    (kept,) = past_folder(demo_2024, root, date(2024, 1, 15), "104")
+    on[0] = date(2024, 1, 20)
+    run_stage(past_cycle, root, 2024)
+    on[0] = date(2024, 2, 1)
+    closed = run_stage(past_cycle, None, 2024)["collection"]
+    assert closed["missing"] == ["104"] and closed["status"] == "closed" and closed["late"] == []
+
+    kept.rename(root / "targets" / "104.xlsx")  # put in the folder by hand, now: after the deadline
+    after = run_stage(past_cycle, None, 2024)
+    assert "104" in after["approval"]["waiting_departments"]  # imported: its gate is open
+    collection = after["collection"]
+    assert collection["late"] == ["104"] and collection["missing"] == []
+    assert collection["received"] == collection["departments"]
+    gate = session.exec(select(Approval).where(Approval.gate == "targets", Approval.subject == "104")).one()
+    assert gate.id is not None
+    with session_scope() as decision:
+        decide(decision, gate.id, "approve", "周晓梅")
+    run_stage(past_cycle, None, 2024)
+    matrix = {row["部门编码"]: row for row in windows.status_matrix(session, session.get(Cycle, past_cycle))}
+    assert matrix["104"]["绩效目标"] == "逾期提交"
+
+
+def test_forms_imported_after_the_coordinator_closed_the_window_are_counted(
+    session: Session, cycle_id: int, demo: DemoFiles, root: Path
+) -> None:
+    """The window closed before any form was in (everyone missing); the forms the next run imports are received,
+    on time by their arrival, and the status table says so."""
+    run_stage(cycle_id, root)
+    result = runner.invoke(app, ["close-window", "--year", str(YEAR), "--stage", "targets", "--by", "周晓梅"])
+    assert result.exit_code == 0, result.output
+    shutil.copytree(demo.submissions / "targets", root / "targets")
+    (root / "targets" / "105.xlsx").unlink()
+    collection = run_stage(cycle_id, None)["collection"]
+    assert collection["received"] == collection["departments"] - 1
+    assert collection["missing"] == ["105"] and collection["late"] == []
+    matrix = {row["部门编码"]: row["绩效目标"] for row in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    assert matrix["101"] == "已提交" and matrix["105"] == "未提交"
+
+
+def test_a_late_submission_says_so_in_chinese(
+    session: Session, past_cycle: int, demo_2024: DemoFiles, root: Path, on: list[date]
+) -> None:
+    """Past its own deadline, while the window stays open for a returned department, a form is late."""
+    past_folder(demo_2024, root, date(2024, 1, 15), "104")
+    on[0] = date(2024, 1, 20)
+    run_stage(past_cycle, root, 2024)
+    _return(session, "102")
+    on[0] = date(2024, 2, 1)
+    assert run_stage(past_cycle, None, 2024)["collection"]["missing"] == ["104"]  # 102 keeps the window open
+    code, output = submit(str(demo_2024.submissions / "targets" / "104.xlsx"), "--stage", "targets",
+                          "--department", "104", "--year", "2024")  # fmt: skip
+    assert code == 0, output
+    assert "逾期报送" in output and "missing" not in output
+    assert entry_status(session, "104").status == "late"
+
+
+def test_a_form_put_in_the_folder_on_time_stays_on_time_whenever_it_is_imported(
+    session: Session, past_cycle: int, demo_2024: DemoFiles, root: Path, on: list[date]
+) -> None:
+    """Dated by its arrival in the folder (the file's time, as first imported), not by the run that imports it."""
+    (kept,) = past_folder(demo_2024, root, date(2024, 1, 15), "101")
+    on[0] = date(2024, 1, 20)
+    assert run_stage(past_cycle, root, 2024)["collection"]["pending"] == ["101"]
+
+    sent = kept.rename(root / "targets" / "101.xlsx")
+    dated(sent, date(2024, 1, 29))  # put in the folder two days before the deadline
+    on[0] = date(2024, 2, 3)  # the next run comes after it
+    collection = run_stage(past_cycle, None, 2024)["collection"]
+    assert collection["late"] == [] and collection["received"] == collection["departments"]
+    assert entry_status(session, "101").status == "received"
+
+
+def test_a_return_reopens_the_entry_and_its_reminders_at_once(
+    session: Session, cycle_id: int, demo: DemoFiles, root: Path, outbox: Path
+) -> None:
+    shutil.copytree(demo.submissions / "targets", root / "targets")
+    assert run_stage(cycle_id, root)["collection"]["close_reason"] == "all_received"
+    gate = session.exec(select(Approval).where(Approval.gate == "targets", Approval.subject == "101")).one()
+    department = session.exec(select(Department).where(Department.code == "101")).one()
+
+    result = runner.invoke(app, ["return", str(gate.id), "--by", "周晓梅", "--comment", "缺少满意度指标"])
+    assert result.exit_code == 0, result.output
+    entry = entry_status(session, "101")  # no run in between
+    returned = now().date()
+    assert (entry.status, entry.returned_on, entry.due_on) == ("returned", returned, returned + timedelta(days=5))
+    assert session.exec(select(CollectionWindow)).one().status == "open"
+    matrix = {row["部门编码"]: row["绩效目标"] for row in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    assert matrix["101"] == f"退回修改（截止 {entry.due_on:%m-%d}）"
+
+    run_reminders(returned)  # the day's reminders, that same day
+    session.expire_all()
+    (notice,) = session.exec(select(Notification).where(col(Notification.item).contains(":101:returned:"))).all()
+    assert (notice.recipient, notice.outcome) == (department.contact, "sent")
+    assert "退回修改后重新报送" in notice.subject
+    assert run_reminders(returned)["sent"] == 0  # never twice

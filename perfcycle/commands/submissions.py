@@ -17,7 +17,18 @@ from perfcycle.commands.common import DatabaseUrl, continue_on_server, friendly,
 Year = Annotated[int, typer.Option("--year", help="周期年度")]
 Stage = Annotated[str, typer.Option("--stage", help="target_setting | monitoring | self_evaluation")]
 Quarter = Annotated[str | None, typer.Option("--quarter", help="季度监控的季度 Q1..Q4")]
-STATUS_TEXT = {"received": "按时报送", "late": "逾期报送"}
+STATUS_TEXT = {
+    "received": "按时报送",
+    "late": "逾期报送",
+    "missing": "未提交",
+    "pending": "待提交",
+    "returned": "退回修改",
+}
+
+
+def status_text(status: str) -> str:
+    """A window entry's status in the bureau's words (never the English key)."""
+    return STATUS_TEXT.get(status, "状态未知")
 
 
 def submit(
@@ -61,10 +72,13 @@ def submit(
             soft_wrap=True,
         )
         return
-    version = f"第 {receipt.version} 版" + ("，替换了此前的版本（旧版本已保留）" if receipt.version > 1 else "")
-    state = STATUS_TEXT.get(receipt.status, receipt.status)
+    version = f"第 {receipt.version} 版"
+    if receipt.replaces is not None:
+        why = f"（{status_text(receipt.replaced_status)}）" if receipt.replaced_status else ""
+        version += f"，替换第 {receipt.replaces} 版{why}，旧版本已保留"
+    state = status_text(receipt.status)
     out.print(
-        f"已收到{receipt.department}的{receipt.title}（{version}），共 {receipt.rows} 行；"
+        f"已收到{receipt.department}的{receipt.title}：{version}，共 {receipt.rows} 行；"
         f"截止日期 {receipt.due_on:%Y-%m-%d}，{state}。文件已保存到 {receipt.path}",
         highlight=False,
         soft_wrap=True,

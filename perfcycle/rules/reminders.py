@@ -16,15 +16,21 @@ OVERDUE = "overdue"
 ESCALATION = "escalation"
 
 
-def reminder_steps(today: date, deadline: date, submitted: bool, policy: RemindersPolicy) -> list[str]:
-    """The steps due today for something owed by `deadline`; nothing once it has been submitted."""
+def reminder_steps(
+    today: date, deadline: date, submitted: bool, policy: RemindersPolicy, opened_on: date | None = None
+) -> list[str]:
+    """The steps due today for something owed by `deadline`; nothing once it has been submitted.
+
+    Something owed from `opened_on` (targets sent back on that day) is announced that very day as well.
+    """
     if submitted:
         return []
     offset = (today - deadline).days
+    opens = opened_on is not None and today == opened_on
     if offset < 0:
-        return [f"{DUE}:T{offset}"] if -offset in policy.before_days else []
+        return [f"{DUE}:T{offset}"] if -offset in policy.before_days or opens else []
     if offset == 0:
-        return [f"{DUE}:T"] if policy.on_the_day else []
+        return [f"{DUE}:T"] if policy.on_the_day or opens else []
     steps = [f"{OVERDUE}:T+{offset}"] if policy.overdue_daily else []
     since = offset - policy.escalate_after_days
     if since >= 0 and since % policy.escalation_every_days == 0:

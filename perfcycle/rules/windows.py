@@ -3,7 +3,8 @@
 A window collects one form (绩效目标申报表, a quarter's 监控表, 绩效自评表) from every department that owes
 it. Each department's entry is `pending` until something arrives, then `received` (on time) or `late`;
 at closing, whatever is still pending is `missing`. A department whose targets the coordinator sent back
-(退回修改) is `returned` and owes a new version by its own resubmission deadline.
+(退回修改) is `returned` and owes a new version by its own resubmission deadline. A form that came in but
+could not be imported (refused, with its problems) leaves the department owing it, as if nothing had come.
 
 Deadlines are whole days in Asia/Shanghai: something that arrives on the due day is on time, the next day
 it is late. A window opened after its own deadline (a past year run after the fact) takes what arrives on
@@ -93,10 +94,15 @@ def should_close(entries: Iterable[EntryState], today: date) -> bool:
     return all(e.status not in OUTSTANDING or deadline_passed(today, e.due_on) for e in entries)
 
 
-def cell_label(status: str | None, due_on: date | None) -> str:
-    """The text of one department × form cell of the status matrix."""
+def cell_label(status: str | None, due_on: date | None, refused: bool = False) -> str:
+    """The text of one department × form cell of the status matrix; `refused` when the form that last came in
+    could not be imported."""
     if status is None:
         return NOT_OPEN
+    if refused and status in OUTSTANDING:
+        return f"被拒收，待重报（截止 {due_on:%m-%d}）" if due_on else "被拒收，待重报"
+    if refused and status == MISSING:
+        return "未提交（报送被拒收）"
     if status == PENDING:
         return f"待提交（截止 {due_on:%m-%d}）" if due_on else "待提交"
     if status == RETURNED and due_on is not None:

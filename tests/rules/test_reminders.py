@@ -85,3 +85,20 @@ def test_step_parts() -> None:
 def test_a_broken_reminders_section_is_refused() -> None:
     with pytest.raises(ValueError, match="before_days"):
         RemindersPolicy(before_days=[0])
+
+
+@pytest.mark.parametrize(
+    ("opened", "steps"),
+    [
+        (-5, ["due:T-5"]),  # sent back five days before its deadline: told that very day
+        (-3, ["due:T-3"]),  # a day with its own step: that step, once
+        (0, ["due:T"]),
+    ],
+)
+def test_something_owed_from_a_day_is_announced_that_day(rules: RemindersPolicy, opened: int, steps: list[str]) -> None:
+    day = DEADLINE + timedelta(days=opened)
+    assert reminder_steps(day, DEADLINE, False, rules, opened_on=day) == steps
+    assert reminder_steps(day + timedelta(days=1), DEADLINE, False, rules, opened_on=day) == on(opened + 1, rules)
+    assert reminder_steps(day, DEADLINE, True, rules, opened_on=day) == []
+    quiet = RemindersPolicy(before_days=[1], on_the_day=False)
+    assert reminder_steps(day, DEADLINE, False, quiet, opened_on=day) == steps

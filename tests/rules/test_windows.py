@@ -159,6 +159,11 @@ def test_cell_labels() -> None:
     assert cell_label(LATE, DUE) == "逾期提交"
     assert cell_label(MISSING, DUE) == "未提交"
     assert cell_label(RETURNED, date(2024, 3, 3)) == "退回修改（截止 03-03）"
+    # the form that came in last was refused: still owed, or missing once the deadline passed
+    assert cell_label(PENDING, date(2024, 4, 10), refused=True) == "被拒收，待重报（截止 04-10）"
+    assert cell_label(RETURNED, date(2024, 3, 3), refused=True) == "被拒收，待重报（截止 03-03）"
+    assert cell_label(MISSING, DUE, refused=True) == "未提交（报送被拒收）"
+    assert cell_label(RECEIVED, DUE, refused=True) == "已提交"  # a later form came in and was imported
 
 
 def test_red_light_response_status() -> None:
