@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from prefect import task
 from sqlmodel import func, select
 
-from models import Department, Document, StageState, session_scope
+from models import Department, Document, session_scope
 from perfcycle.stages import QUARTERS, STAGES
+from perfcycle.standing import stage_summaries
 from tasks.common import get_cycle, projects_of
-
-
-def _stage_summaries(session: Any, cycle_id: int) -> dict[str, dict[str, Any]]:
-    rows = session.exec(select(StageState).where(StageState.cycle_id == cycle_id))
-    return {r.stage: {"status": r.status, **json.loads(r.summary_json or "{}")} for r in rows}
 
 
 def _figures(stage: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any] | None:
@@ -34,7 +29,7 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
     """
     with session_scope() as session:
         cycle = get_cycle(session, cycle_id)
-        stages = _stage_summaries(session, cycle_id)
+        stages = stage_summaries(session, cycle_id)
         departments = session.exec(select(func.count()).select_from(Department)).one()
         projects = len(projects_of(session, cycle.year))
         monitoring = {q: stages.get(f"monitoring_{q}", {}) for q in QUARTERS}

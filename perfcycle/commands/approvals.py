@@ -156,20 +156,17 @@ def _resume(year: int, out_dir: Path) -> None:
 
     configure_prefect(quiet=True)
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from perfcycle.commands.status import say_where_it_stops
     from perfcycle.orchestration import run_annual_cycle
-    from perfcycle.stages import STAGE_NAMES
 
     out_dir.mkdir(parents=True, exist_ok=True)
     err.print(f"正在继续运行 {year} 年度周期…", highlight=False, soft_wrap=True)
     with friendly():
         summary = run_annual_cycle(year=year, auto_approve=False, out_dir=str(out_dir.resolve()))
-    waiting = summary.get("waiting") or []
-    if waiting:
-        out.print(
-            "周期等待审批或报送: " + "、".join(STAGE_NAMES.get(s, s) for s in waiting), highlight=False, soft_wrap=True
-        )
-    else:
+    if summary.get("status") == "done":
         out.print(f"{year} 年度周期已运行完毕", highlight=False, soft_wrap=True)
+    else:
+        say_where_it_stops(out, year)
 
 
 def approve(
