@@ -182,19 +182,55 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    e, f, b, s = summary["ex_ante"], summary["fiscal_evaluation"], summary["budget"], summary["sampling"]
+    """The cycle's figures, 未运行 for a stage without figures yet; then, unless it is done, where it stopped."""
+    from perfcycle.commands.status import say_where_it_stops
+
+    stages = summary.get("stages", {})
+
+    def figures(key: str, stage: str, text: Callable[[dict[str, Any]], str]) -> str:
+        value = summary.get(key)
+        if value is None:
+            return "未运行" if stages.get(stage, "pending") == "pending" else "尚无结果"
+        return text(value) + ("（待审批）" if stages.get(stage) == "waiting" else "")
+
     lines = [
         f"{summary['year']} 年度周期（预算年度 {summary['budget_year']}）：{summary['departments']} 个部门，{summary['projects']} 个项目",
-        f"事前评估 {e['units']} 家单位 {e['projects']} 个项目，{e['amount_wan']:.2f} 万元，压减 {e['cut_wan']:.2f} 万元",
-        f"抽查复核 {s['departments']} 个部门（{s['ratio']:.0%}），累计覆盖率 {s['cumulative_coverage']:.1%}",
-        f"重点评价 {f['projects']} 个项目 + {f['policies']} 项政策 + {f['departments']} 个部门，{f['amount_wan']:.2f} 万元",
-        f"预算建议 {b['projects']} 个项目，压减 {b['cut_projects']} 个共 {b['cut_wan']:.2f} 万元，优先保障 {b['priority_projects']} 个",
+        "事前评估 "
+        + figures(
+            "ex_ante",
+            "ex_ante_assessment",
+            lambda e: (
+                f"{e['units']} 家单位 {e['projects']} 个项目，{e['amount_wan']:.2f} 万元，压减 {e['cut_wan']:.2f} 万元"
+            ),
+        ),
+        "抽查复核 "
+        + figures(
+            "sampling",
+            "sampling_review",
+            lambda s: f"{s['departments']} 个部门（{s['ratio']:.0%}），累计覆盖率 {s['cumulative_coverage']:.1%}",
+        ),
+        "重点评价 "
+        + figures(
+            "fiscal_evaluation",
+            "fiscal_evaluation",
+            lambda f: (
+                f"{f['projects']} 个项目 + {f['policies']} 项政策 + {f['departments']} 个部门，{f['amount_wan']:.2f} 万元"
+            ),
+        ),
+        "预算建议 "
+        + figures(
+            "budget",
+            "budget_linkage",
+            lambda b: (
+                f"{b['projects']} 个项目，压减 {b['cut_projects']} 个共 {b['cut_wan']:.2f} 万元，优先保障 {b['priority_projects']} 个"
+            ),
+        ),
         f"文件 {len(summary['documents'])} 份",
     ]
-    if summary.get("waiting"):
-        lines.append("等待审批或报送: " + "、".join(summary["waiting"]))
     for line in lines:
-        err.print(line, highlight=False)
+        err.print(line, highlight=False, markup=False)
+    if summary.get("status") != "done":
+        say_where_it_stops(err, summary["year"])
 
 
 @app.command("demo")
@@ -264,11 +300,13 @@ def run(
 from perfcycle.commands.approvals import register as _register_approvals  # noqa: E402
 from perfcycle.commands.docs import register as _register_docs  # noqa: E402
 from perfcycle.commands.serve import register as _register_serve  # noqa: E402
+from perfcycle.commands.status import register as _register_status  # noqa: E402
 from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
 
 _register_approvals(app)
 _register_docs(app)
 _register_serve(app)
+_register_status(app)
 _register_submissions(app)
 
 

@@ -82,7 +82,7 @@ def _policy(cycle: Cycle) -> Policy:
 
 
 def stage_for(stage: str, quarter: str | None = None) -> str:
-    """The stage a person names: target_setting (or targets), monitoring with --quarter, self_evaluation."""
+    """The stage a person names: targets (or target_setting), monitoring with --quarter, self_evaluation."""
     name = stage.strip().lower().replace("-", "_")
     if name in ("targets", "target"):
         name = "target_setting"
@@ -93,7 +93,7 @@ def stage_for(stage: str, quarter: str | None = None) -> str:
     elif quarter and not name.startswith("monitoring_"):
         raise WindowError(f"只有季度监控有季度，{stage} 不用 --quarter")
     if name not in STAGE_FORMS:
-        known = "target_setting、monitoring --quarter Q1..Q4、self_evaluation"
+        known = "targets、monitoring --quarter Q1..Q4、self_evaluation"
         raise WindowError(f"阶段 {stage!r} 没有部门填报（可用：{known}）")
     return name
 

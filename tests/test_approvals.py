@@ -354,7 +354,6 @@ def test_approving_from_the_cli_resumes_the_cycle(
     by = COORDINATOR if COORDINATOR in last.approvers else COORDINATOR_2
     result = runner.invoke(cli(), ["approve", str(last.id), "--by", by, "--resume"])
     assert result.exit_code == 0, result.output
-    assert "周期等待审批或报送: 事前绩效评估" in result.output
     waiting = list_open(session, 2024)
     assert [(g.gate, g.level) for g in waiting] == [("ex_ante_conclusions", 1)]
     # The run it continued read the panel's score files from the cycle's folder, as the first run would have.
@@ -366,6 +365,9 @@ def test_approving_from_the_cli_resumes_the_cycle(
     assert summary["projects"] == 10  # every project the panel scored
     used = " ".join(result.output.split())
     assert f"填报目录 {files.submissions.resolve()}" in used and f"输出目录 {Path(tmp_path).resolve()}" in used
+    assert "周期停在：事前绩效评估（等待审批）" in result.output
+    assert "事前评估结论第1级审批" in result.output and "ex_ante" not in result.output
+    assert f"perfcycle approve {waiting[0].id} --by <审批人>" in result.output
     assert audit.verify(session) == []
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from perfcycle.commands.common import (
@@ -48,33 +50,46 @@ def list_approvals(
     year: Annotated[int | None, typer.Option(help="只列出该年度周期的关口")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """列出等待审批的关口：编号、年度、关口、对象、级别、等待起始、期限、可审批人。"""
+    """列出等待审批的关口：编号、关口、审批内容（数据）、期限、可审批人；各部门的绩效目标合为一组。"""
     from models import session_scope
-    from perfcycle.approvals import list_open
+    from perfcycle.commands.status import id_ranges, list_lines, print_commands
+    from perfcycle.standing import gate_groups
 
     with friendly():
         use_database(database_url)
         with session_scope() as session:
-            gates = list_open(session, year)
-    if not gates:
+            groups = gate_groups(session, year)
+    if not groups:
         out.print("没有等待审批的关口" + (f"（{year} 年度）" if year else ""))
         return
-    table = Table(title="等待审批的关口", show_lines=False)
-    for header in ("编号", "年度", "关口", "对象", "级别", "等待起始", "期限", "可审批人"):
-        table.add_column(header, no_wrap=header not in ("关口", "可审批人"))
-    for gate in gates:
-        due = _when(gate.due_at)
+    years = sorted({g.year for g in groups})
+    table = Table(title="等待审批的关口", box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    table.add_column("编号", no_wrap=True)
+    table.add_column("关口", no_wrap=True)
+    table.add_column("审批内容", overflow="fold", ratio=1)
+    table.add_column("期限", no_wrap=True)
+    table.add_column("可审批人", no_wrap=True)
+    for group in groups:
+        due = _when(group.due_at).split(" ")[0]
+        if group.overdue:
+            due += f"\n[red]已逾期{f' {group.overdue} 项' if len(group.ids) > 1 else ''}[/]"
+        what = [f"{len(group.subjects)} 个部门"] if group.subjects else []
         table.add_row(
-            str(gate.id),
-            str(gate.year),
-            gate.gate_name,
-            gate.subject,
-            str(gate.level),
-            _when(gate.opened_at),
-            f"[red]{due}（已逾期）[/]" if gate.overdue() else due,
-            "、".join(gate.approvers) or "（策略未指定）",
+            id_ranges(group.ids),
+            (f"{group.year}年\n" if len(years) > 1 else "") + f"{group.name}\n第{group.level}级",
+            escape("\n".join(what + list(group.figures)) or "—"),
+            due,
+            "\n".join(group.approvers) or "（策略未指定）",
         )
     out.print(table)
+    for group in groups:
+        lists = list(group.lists)
+        if group.subjects:
+            lists.insert(0, ("编号 部门（编码）", tuple(f"{s.id} {s.name}（{s.code}）" for s in group.subjects)))
+        for label, items in lists:
+            for line in list_lines(f"{group.name}第{group.level}级 · {label}：", items, out.width):
+                out.print(line, markup=False, highlight=False)
+    print_commands(out, [(f"{g.name}第{g.level}级", g.commands[0]) for g in groups])
 
 
 def _parse_overrides(values: list[str]) -> list[BudgetOverride]:
@@ -169,21 +184,18 @@ def _resume(year: int, out_dir: Path | None) -> None:
 
     configure_prefect(quiet=True)
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from perfcycle.commands.status import say_where_it_stops
     from perfcycle.orchestration import run_annual_cycle
-    from perfcycle.stages import STAGE_NAMES
 
     folder = str(out_dir.resolve()) if out_dir else None
     err.print(f"正在继续运行 {year} 年度周期…", highlight=False, soft_wrap=True)
     with friendly():
         out.print(context_line(year, out_dir=folder), highlight=False, soft_wrap=True)
         summary = run_annual_cycle(year=year, auto_approve=False, out_dir=folder)
-    waiting = summary.get("waiting") or []
-    if waiting:
-        out.print(
-            "周期等待审批或报送: " + "、".join(STAGE_NAMES.get(s, s) for s in waiting), highlight=False, soft_wrap=True
-        )
-    else:
+    if summary.get("status") == "done":
         out.print(f"{year} 年度周期已运行完毕", highlight=False, soft_wrap=True)
+    else:
+        say_where_it_stops(out, year)
 
 
 def approve(

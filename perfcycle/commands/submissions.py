@@ -15,7 +15,13 @@ import typer
 from perfcycle.commands.common import DatabaseUrl, continue_on_server, friendly, out, use_database
 
 Year = Annotated[int, typer.Option("--year", help="周期年度")]
-Stage = Annotated[str, typer.Option("--stage", help="target_setting | monitoring | self_evaluation")]
+Stage = Annotated[
+    str,
+    typer.Option(
+        "--stage",
+        help="targets 绩效目标 | monitoring 季度监控（加 --quarter Q1..Q4）| self_evaluation 绩效自评",
+    ),
+]
 Quarter = Annotated[str | None, typer.Option("--quarter", help="季度监控的季度 Q1..Q4")]
 STATUS_TEXT = {
     "received": "按时报送",
