@@ -192,8 +192,11 @@ def demo(
     verbose: Annotated[bool, typer.Option(help="显示 Prefect 日志")] = False,
 ) -> None:
     """生成示范区（烈山区）数据，自动审批，跑完整个年度周期。"""
+    from perfcycle.settings import DEMO_POLICY_DIR
+
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the demo district's rules, never a district's own
     _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
     from perfcycle.demo import generate_demo
     from perfcycle.policy import load_policy

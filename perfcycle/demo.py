@@ -15,7 +15,9 @@ write a district that does not reproduce them. Sizes "M" and "L" are the same ge
 
 Everything is drawn from `random.Random` instances seeded by fixed strings (one per department and
 purpose, so a change in one place does not reshuffle the rest); the wall clock is never read.
-Contacts, e-mail addresses (domain ``.invalid``), persons and evaluators are fictitious.
+Contacts, e-mail addresses (domain ``.invalid``), persons and evaluators are fictitious. The demo runs with
+its own policy (`perfcycle.settings.DEMO_POLICY_DIR`): 烈山区's name, approvers and cost pilot are in no other
+district's.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from perfcycle.rules.selection import (
     selection_total,
 )
 from perfcycle.rules.targets import TargetIndicator, check_targets
+from perfcycle.settings import DEMO_POLICY_DIR
 from perfcycle.workbooks.formats import (
     BASE,
     MONITORING,
@@ -1388,7 +1391,7 @@ def _check(condition: bool, message: str) -> None:
 
 def district_model(year: int = 2024, size: str = "S", policy: Policy | None = None) -> DemoDistrict:
     """The whole demo district in memory: base data, history, every submission and the expected facts."""
-    policy = policy or load_policy(year)
+    policy = policy or load_policy(year, DEMO_POLICY_DIR)
     b = _Builder(year, size, policy)
     b.build_departments()
     b.build_projects()
