@@ -41,7 +41,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except (CliError, PolicyError, StageError, ImportRejected) as exc:
-        err.print(f"[bold red]错误[/]: {escape(str(exc))}", markup=True, highlight=False)
+        err.print(f"[bold red]错误[/]: {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -82,6 +82,8 @@ def policy_show(
     else:
         print(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), end="")
         print(f"# 预算年度: {policy.budget_year}   策略摘要: {policy.digest()[:16]}")
+    if policy.placeholders():
+        err.print(f"注意：{'、'.join(policy.placeholders())}仍是「待填写」占位，请在策略文件中填写", highlight=False)
 
 
 @app.command("template")
@@ -248,11 +250,13 @@ def run(
 
 
 from perfcycle.commands.approvals import register as _register_approvals  # noqa: E402
+from perfcycle.commands.district import register as _register_district  # noqa: E402
 from perfcycle.commands.docs import register as _register_docs  # noqa: E402
 from perfcycle.commands.serve import register as _register_serve  # noqa: E402
 from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
 
 _register_approvals(app)
+_register_district(app)
 _register_docs(app)
 _register_serve(app)
 _register_submissions(app)
