@@ -55,13 +55,23 @@ def _use_database(url: str | None) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None) -> None:
-    """把数据库升级到最新迁移。"""
+    """创建数据库或把它升级到最新迁移，并说明做了什么。"""
     _use_database(database_url)
+    from sqlalchemy.engine import make_url
+
     from models import upgrade
+    from perfcycle.commands.common import friendly
     from perfcycle.settings import get_settings
 
-    upgrade()
-    out.print(f"数据库已是最新: {get_settings().database_url}")
+    shown = make_url(get_settings().database_url).render_as_string(hide_password=True)
+    with friendly():
+        before, after = upgrade()
+    if before is None:
+        out.print(f"已创建数据库（迁移版本 {after}）: {shown}", highlight=False, soft_wrap=True)
+    elif before != after:
+        out.print(f"已将数据库从迁移版本 {before} 升级到 {after}: {shown}", highlight=False, soft_wrap=True)
+    else:
+        out.print(f"数据库已是最新（迁移版本 {after}），未做改动: {shown}", highlight=False, soft_wrap=True)
 
 
 @policy_app.command("show")

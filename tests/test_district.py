@@ -28,6 +28,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A district's own working folder, with no PERFCYCLE_POLICY_DIR: the settings' default applies."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PERFCYCLE_POLICY_DIR", raising=False)
+    monkeypatch.setenv("PERFCYCLE_DATABASE_URL", f"sqlite:///{tmp_path / 'perfcycle.db'}")
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
@@ -68,12 +69,11 @@ def test_init_then_db_upgrade_template_import_as_the_readme_says(workdir: Path) 
     shown = runner.invoke(app, ["policy", "show", "--year", str(YEAR), "--json"])
     assert shown.exit_code == 0 and json.loads(shown.output)["district"] == "青山区"
 
-    database = f"sqlite:///{workdir / 'perfcycle.db'}"
-    upgraded = runner.invoke(app, ["db", "upgrade", "--database-url", database])
+    upgraded = runner.invoke(app, ["db", "upgrade"])  # perfcycle.db of the working folder
     assert upgraded.exit_code == 0 and "已创建数据库" in upgraded.output, upgraded.output
     assert runner.invoke(app, ["template", "base", "--out", "基础数据.xlsx"]).exit_code == 0
     _base_workbook(workdir / "基础数据.xlsx")
-    imported = runner.invoke(app, ["import", "基础数据.xlsx", "--year", str(YEAR), "--database-url", database])
+    imported = runner.invoke(app, ["import", "基础数据.xlsx", "--year", str(YEAR)])
     assert imported.exit_code == 0, imported.output
     assert "已导入" in imported.output
 
