@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from perfcycle.commands.common import DatabaseUrl, continue_on_server, err, fail, friendly, out, use_database
+from perfcycle.commands.common import (
+    TIMES_NOTE,
+    DatabaseUrl,
+    continue_on_server,
+    err,
+    fail,
+    friendly,
+    out,
+    use_database,
+)
 
 if TYPE_CHECKING:
     from perfcycle.approvals import BudgetOverride
@@ -48,7 +57,7 @@ def list_approvals(
     if not gates:
         out.print("没有等待审批的关口" + (f"（{year} 年度）" if year else ""))
         return
-    table = Table(title="等待审批的关口", show_lines=False)
+    table = Table(title="等待审批的关口", caption=TIMES_NOTE, show_lines=False)
     for header in ("编号", "年度", "关口", "对象", "级别", "等待起始", "期限", "可审批人"):
         table.add_column(header, no_wrap=header not in ("关口", "可审批人"))
     for gate in gates:
