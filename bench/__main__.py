@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.server import PrefectServer, postgres_database
+from perfcycle.settings import DEMO_POLICY_DIR
 
 
 def run_child(
@@ -88,6 +89,7 @@ def main() -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the synthetic district runs with the demo's rules
     if args.mode == "server":
         from bench.distributed import run_on_workers
 

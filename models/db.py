@@ -127,11 +127,21 @@ def _alembic_config(url: str | None) -> Any:
     return config
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Bring the database to the latest Alembic migration."""
+def current_revision(url: str | None = None) -> str | None:
+    """The Alembic revision the database is at; None for a database no migration has run on yet."""
+    from alembic.runtime.migration import MigrationContext
+
+    with get_engine(url).connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the database to the latest Alembic migration; returns its revision before and after."""
     from alembic import command
 
+    before = current_revision(url)
     command.upgrade(_alembic_config(url), revision)
+    return before, current_revision(url)
 
 
 def stamp(url: str | None = None, revision: str = "head") -> None:

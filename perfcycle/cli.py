@@ -43,7 +43,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except (CliError, PolicyError, StageError, ImportRejected) as exc:
-        err.print(f"[bold red]错误[/]: {escape(str(exc))}", markup=True, highlight=False)
+        err.print(f"[bold red]错误[/]: {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except Exception as exc:
         message = database_problem(exc)
@@ -65,13 +65,23 @@ def _use_database(url: str | None) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None) -> None:
-    """把数据库升级到最新迁移。"""
+    """创建数据库或把它升级到最新迁移，并说明做了什么。"""
     _use_database(database_url)
+    from sqlalchemy.engine import make_url
+
     from models import upgrade
+    from perfcycle.commands.common import friendly
     from perfcycle.settings import get_settings
 
-    upgrade()
-    out.print(f"数据库已是最新: {get_settings().database_url}")
+    shown = make_url(get_settings().database_url).render_as_string(hide_password=True)
+    with friendly():
+        before, after = upgrade()
+    if before is None:
+        out.print(f"已创建数据库（迁移版本 {after}）: {shown}", highlight=False, soft_wrap=True)
+    elif before != after:
+        out.print(f"已将数据库从迁移版本 {before} 升级到 {after}: {shown}", highlight=False, soft_wrap=True)
+    else:
+        out.print(f"数据库已是最新（迁移版本 {after}），未做改动: {shown}", highlight=False, soft_wrap=True)
 
 
 @policy_app.command("show")
@@ -92,6 +102,8 @@ def policy_show(
     else:
         print(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), end="")
         print(f"# 预算年度: {policy.budget_year}   策略摘要: {policy.digest()[:16]}")
+    if policy.placeholders():
+        err.print(f"注意：{'、'.join(policy.placeholders())}仍是「待填写」占位，请在策略文件中填写", highlight=False)
 
 
 @app.command("template")
@@ -241,8 +253,11 @@ def demo(
     verbose: Annotated[bool, typer.Option(help="显示 Prefect 日志")] = False,
 ) -> None:
     """生成示范区（烈山区）数据，自动审批，跑完整个年度周期。"""
+    from perfcycle.settings import DEMO_POLICY_DIR
+
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the demo district's rules, never a district's own
     _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
     from perfcycle.demo import generate_demo
     from perfcycle.policy import load_policy
@@ -298,12 +313,14 @@ def run(
 
 
 from perfcycle.commands.approvals import register as _register_approvals  # noqa: E402
+from perfcycle.commands.district import register as _register_district  # noqa: E402
 from perfcycle.commands.docs import register as _register_docs  # noqa: E402
 from perfcycle.commands.serve import register as _register_serve  # noqa: E402
 from perfcycle.commands.status import register as _register_status  # noqa: E402
 from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
 
 _register_approvals(app)
+_register_district(app)
 _register_docs(app)
 _register_serve(app)
 _register_status(app)

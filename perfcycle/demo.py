@@ -15,7 +15,9 @@ write a district that does not reproduce them. Sizes "M" and "L" are the same ge
 
 Everything is drawn from `random.Random` instances seeded by fixed strings (one per department and
 purpose, so a change in one place does not reshuffle the rest); the wall clock is never read.
-Contacts, e-mail addresses (domain ``.invalid``), persons and evaluators are fictitious.
+Contacts, e-mail addresses (domain ``.invalid``), persons and evaluators are fictitious. The demo runs with
+its own policy (`perfcycle.settings.DEMO_POLICY_DIR`): 烈山区's name, approvers and cost pilot are in no other
+district's.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -49,6 +51,7 @@ from perfcycle.rules.selection import (
     selection_total,
 )
 from perfcycle.rules.targets import TargetIndicator, check_targets
+from perfcycle.settings import DEMO_POLICY_DIR
 from perfcycle.workbooks.formats import (
     BASE,
     MONITORING,
@@ -1388,7 +1391,7 @@ def _check(condition: bool, message: str) -> None:
 
 def district_model(year: int = 2024, size: str = "S", policy: Policy | None = None) -> DemoDistrict:
     """The whole demo district in memory: base data, history, every submission and the expected facts."""
-    policy = policy or load_policy(year)
+    policy = policy or load_policy(year, DEMO_POLICY_DIR)
     b = _Builder(year, size, policy)
     b.build_departments()
     b.build_projects()
@@ -1851,8 +1854,11 @@ def generate_demo(out_dir: Path, year: int = 2024, policy: Policy | None = None,
     """Write the demo district's base workbook and its submissions folder; the same inputs, the same cells."""
     model = district_model(year, size, policy)
     fast = size != "S"
+    stamp = datetime(year, 1, 1)  # the workbooks' creation time: a rerun finds the same bytes and keeps them
     out_dir = Path(out_dir)
-    base = write_workbook(out_dir / "data" / f"{DISTRICT}{year}基础数据.xlsx", BASE, base_rows(model), fast=fast)
+    base = write_workbook(
+        out_dir / "data" / f"{DISTRICT}{year}基础数据.xlsx", BASE, base_rows(model), fast=fast, stamp=stamp
+    )
     root = out_dir / "submissions"
     codes = [d.code for d in model.departments]
     names = {f"{code}.xlsx" for code in codes}
@@ -1862,13 +1868,14 @@ def generate_demo(out_dir: Path, year: int = 2024, policy: Policy | None = None,
     _prune(folder, names)
     for code in codes:
         rows = [_fields(i) for i in indicators[code]]
-        write_workbook(folder / f"{code}.xlsx", TARGETS, {"绩效指标": rows}, fast=fast)
+        write_workbook(folder / f"{code}.xlsx", TARGETS, {"绩效指标": rows}, fast=fast, stamp=stamp)
 
     write_workbook(
         root / "panel_scores" / "事前评估评分.xlsx",
         PANEL_SCORES,
         {"评估评分": [_fields(r, proposed_cut_wan=r.proposed_cut_fen) for r in model.panel_scores]},
         fast=fast,
+        stamp=stamp,
     )
 
     by_quarter: dict[str, defaultdict[str, list[MonitoringRecord]]] = {
@@ -1879,7 +1886,7 @@ def generate_demo(out_dir: Path, year: int = 2024, policy: Policy | None = None,
         _prune(folder, names)
         for code in codes:
             rows = [_fields(r, spent_wan=r.spent_fen) for r in grouped[code]]
-            write_workbook(folder / f"{code}.xlsx", MONITORING, {"项目监控": rows}, fast=fast)
+            write_workbook(folder / f"{code}.xlsx", MONITORING, {"项目监控": rows}, fast=fast, stamp=stamp)
 
     actuals = _group(model.indicator_actuals)
     claims = _group(model.project_self_evaluations)
@@ -1892,18 +1899,20 @@ def generate_demo(out_dir: Path, year: int = 2024, policy: Policy | None = None,
             "项目自评": [_fields(r) for r in claims[code]],
             "部门自评": [_fields(departments[code])],
         }
-        write_workbook(folder / f"{code}.xlsx", SELF_EVALUATION, sheets, fast=fast)
+        write_workbook(folder / f"{code}.xlsx", SELF_EVALUATION, sheets, fast=fast, stamp=stamp)
 
     write_workbook(
         root / "review_scores" / "抽查复核评分.xlsx",
         REVIEW_SCORES,
         {"复核评分": [_fields(r) for r in model.review_scores]},
         fast=fast,
+        stamp=stamp,
     )
     write_workbook(
         root / "third_party_scores" / "重点评价评分.xlsx",
         THIRD_PARTY_SCORES,
         {"重点评价": [_fields(r) for r in model.third_party_scores]},
         fast=fast,
+        stamp=stamp,
     )
     return DemoFiles(base=base, submissions=root)

@@ -8,7 +8,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -274,11 +274,24 @@ class ImportsPolicy(_Strict):
         }
 
 
+def default_issuer(district: str) -> str:
+    """The 发文机关 of a district that names none: its 财政局."""
+    return f"{district.strip()}财政局"
+
+
+PLACEHOLDER = "待填写"
+"""Marks a value `perfcycle init` could not know (e.g. an approver's name): the district fills it in."""
+
+
 class Policy(_Strict):
-    """One year's rules; a cycle stores the exact text it ran with (see `as_json`)."""
+    """One year's rules; a cycle stores the exact text it ran with (see `as_json`).
+
+    `district` names the district in every document; `issuer` (发文机关) signs them, by default the district's
+    财政局 (a policy recorded before it existed gets that default too)."""
 
     year: Annotated[int, Field(ge=2000, le=2100)]
-    district: str
+    district: Annotated[str, Field(min_length=1, max_length=50)]
+    issuer: Annotated[str, Field(min_length=1, max_length=100)]
     budget_year_offset: Annotated[int, Field(ge=1, le=5)]
     targets: TargetsPolicy
     ex_ante: ExAntePolicy
@@ -294,6 +307,18 @@ class Policy(_Strict):
     reminders: RemindersPolicy = RemindersPolicy()
     imports: ImportsPolicy = ImportsPolicy()
     calendar: CalendarPolicy = CalendarPolicy()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_issuer(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("issuer") and isinstance(data.get("district"), str):
+            return {**data, "issuer": default_issuer(data["district"])}
+        return data
+
+    @field_validator("district", "issuer")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
 
     @model_validator(mode="after")
     def _grades(self) -> Policy:
@@ -311,6 +336,18 @@ class Policy(_Strict):
     @property
     def budget_year(self) -> int:
         return self.year + self.budget_year_offset
+
+    def placeholders(self) -> list[str]:
+        """The approver levels still marked 待填写 in the file (those `perfcycle init` was not told), in words."""
+        levels = sorted(
+            {
+                level
+                for levels in self.approvals.gates.values()
+                for level, rule in levels.items()
+                if any(PLACEHOLDER in name for name in rule.approvers)
+            }
+        )
+        return [f"第 {level} 级审批人" for level in levels]
 
     def as_json(self) -> str:
         """Canonical text of the policy, stored with the cycle so a run can be explained later."""
@@ -337,6 +374,11 @@ def load_policy_file(path: Path) -> Policy:
         content = path.read_bytes()
     except FileNotFoundError as exc:
         raise PolicyError(f"找不到策略文件 {path}") from exc
+    return _validate_policy_file(path, content)
+
+
+def parse_policy(path: Path, content: bytes) -> Policy:
+    """Validate a policy file's bytes before they are written to `path` (named in every message)."""
     return _validate_policy_file(path, content)
 
 
@@ -367,7 +409,10 @@ def load_policy(year: int, policy_dir: Path | None = None) -> Policy:
     else:
         earlier = sorted((int(p.stem), p) for p in folder.glob("*.yaml") if p.stem.isdigit() and int(p.stem) < year)
         if not earlier:
-            raise PolicyError(f"{folder} 中没有 {year} 年或更早年度的策略文件")
+            raise PolicyError(
+                f"{folder} 中没有 {year} 年或更早年度的策略文件；新的区县请先运行 "
+                f"perfcycle init --district 区县名称 --year {year}（或用 PERFCYCLE_POLICY_DIR 指向策略文件目录）"
+            )
         policy = load_policy_file(earlier[-1][1]).model_copy(update={"year": year})
     if policy.year != year:
         raise PolicyError(f"策略文件 {exact} 写的年度是 {policy.year}，不是 {year}")

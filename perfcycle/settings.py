@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO_POLICY_DIR = PROJECT_ROOT / "perfcycle" / "policies"
+"""The demo district's (烈山区) policy files: `perfcycle demo` runs with them, a district with its own."""
 
 
 class Settings(BaseSettings):
@@ -30,8 +32,8 @@ class Settings(BaseSettings):
         "says who holds it (stage runs on a worker wait as long as another stage's transaction may take).",
     )
     policy_dir: Path = Field(
-        default=PROJECT_ROOT / "perfcycle" / "policies",
-        description="Folder holding one policy file per year, named <year>.yaml.",
+        default=Path("policies"),
+        description="Folder holding the district's policy file per year, named <year>.yaml (`perfcycle init`).",
     )
     templates_dir: Path = Field(default=PROJECT_ROOT / "report_templates")
     output_dir: Path = Field(default=Path("out"), description="Where generated documents are written.")
@@ -55,7 +57,6 @@ class Settings(BaseSettings):
         default=None,
         description="Where `perfcycle submit` files department forms when no stage has recorded a folder yet.",
     )
-    district: str = Field(default="烈山区", description="The district named in documents.")
     timezone: str = "Asia/Shanghai"
     today: date | None = Field(
         default=None,

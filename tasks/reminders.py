@@ -27,7 +27,7 @@ from models import Approval, Cycle, Department, WarningNotice, session_scope
 from perfcycle.approvals import GATE_NAMES, approvals_policy, gate_label, in_shanghai, may_decide
 from perfcycle.documents.renderer import render_text
 from perfcycle.notify import Delivery, Message, Notifier, Recipient, dispatch, make_notifier
-from perfcycle.policy import RemindersPolicy, policy_from_json
+from perfcycle.policy import RemindersPolicy, default_issuer, policy_from_json
 from perfcycle.rules.reminders import DUE, ESCALATION, OVERDUE, reminder_steps, step_kind, step_offset
 from perfcycle.stages import QUARTER_NAMES
 from tasks.artifacts import publish_table
@@ -46,6 +46,7 @@ class Obligation:
     recipients: tuple[Recipient, ...]
     rules: RemindersPolicy
     district: str = ""
+    issuer: str = ""  # 发文机关 signing the message; the district's 财政局 when empty
     template: str = "reminder_due.txt.j2"  # the message before and on the deadline
     action: str = "报送"  # 报送 (a department submits) or 办理 (an approver decides)
     department: str = ""
@@ -62,6 +63,7 @@ class ReminderContext(BaseModel):
     """What the reminder templates read."""
 
     district: str
+    issuer: str
     recipient: str
     department: str
     owner: str
@@ -82,6 +84,10 @@ def _cn_date(day: date) -> str:
 
 def _rules(cycle: Cycle) -> RemindersPolicy:
     return policy_from_json(cycle.policy_json).reminders if cycle.policy_json else RemindersPolicy()
+
+
+def _issuer(cycle: Cycle) -> str:
+    return policy_from_json(cycle.policy_json).issuer if cycle.policy_json else default_issuer(cycle.district)
 
 
 def _open_cycles(session: Session) -> list[Cycle]:
@@ -114,6 +120,7 @@ def warning_responses(session: Session, today: date) -> Iterator[Obligation]:
                 recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
                 rules=rules,
                 district=cycle.district,
+                issuer=_issuer(cycle),
                 template="warning_response.txt.j2",
                 department=department.name,
                 owner=department.contact,
@@ -156,6 +163,7 @@ def waiting_approvals(session: Session, today: date) -> Iterator[Obligation]:
                 recipients=(Recipient(name, contact.email if contact else "", contact.webhook if contact else ""),),
                 rules=_rules(cycle),
                 district=cycle.district,
+                issuer=_issuer(cycle),
                 template="approval_waiting.txt.j2",
                 action="办理",
                 detail=(
@@ -189,6 +197,7 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
                 recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
                 rules=rules,
                 district=cycle.district,
+                issuer=_issuer(cycle),
                 template="submission_due.txt.j2",
                 department=department.name,
                 owner=department.contact,
@@ -231,6 +240,7 @@ def compose(obligation: Obligation, step: str, today: date) -> list[tuple[Recipi
     for recipient in recipients:
         context = ReminderContext(
             district=obligation.district,
+            issuer=obligation.issuer or default_issuer(obligation.district),
             recipient=recipient.name,
             department=obligation.department,
             owner=obligation.owner,

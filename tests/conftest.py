@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 configure_prefect()
 
 from models import db as models_db  # noqa: E402
-from perfcycle.settings import get_settings  # noqa: E402
+from perfcycle.settings import DEMO_POLICY_DIR, get_settings  # noqa: E402
+
+# The tests run the demo district's cycles: its policy, unless a test points elsewhere.
+os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)
 
 PG_ADMIN_URL = os.environ.get("PERFCYCLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]

@@ -327,6 +327,21 @@ def test_cli_lists_decides_and_refuses_in_one_line(
     assert len(refusals(session)) == 4
 
 
+def test_the_list_shows_its_times_in_beijing_time_and_says_so(
+    db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfcycle.approvals import in_shanghai
+
+    monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
+    arrange(session)
+    targets = gate(session, "targets", "101")
+    assert targets.due_at is not None
+    listed = runner.invoke(cli(), ["approvals", "--year", "2024"])
+    assert listed.exit_code == 0, listed.output
+    assert "时间均为北京时间（Asia/Shanghai）" in listed.output
+    assert in_shanghai(targets.due_at).strftime("%Y-%m-%d %H:%M") in listed.output
+
+
 @pytest.mark.prefect
 def test_approving_from_the_cli_resumes_the_cycle(
     db_url: str,

@@ -163,3 +163,21 @@ def test_workers_spawned_by_the_perfcycle_script_do_not_import_the_cli_again(tmp
 
     assert cli_in_worker() == "True"  # what a spawned worker does by default: run the script again
     assert cli_in_worker("as-module") == "False"
+
+
+def test_db_upgrade_says_what_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.db import current_revision, upgrade
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    monkeypatch.setenv("PERFCYCLE_DATABASE_URL", url)  # the command sets it; put back afterwards
+    created = runner.invoke(app, ["db", "upgrade", "--database-url", url])
+    head = current_revision(url)
+    assert created.exit_code == 0 and head is not None
+    assert f"已创建数据库（迁移版本 {head}）" in created.output, created.output
+    again = runner.invoke(app, ["db", "upgrade", "--database-url", url])
+    assert f"数据库已是最新（迁移版本 {head}），未做改动" in again.output, again.output
+
+    older = f"sqlite:///{tmp_path / 'older.db'}"
+    upgrade(older, "0004")
+    upgraded = runner.invoke(app, ["db", "upgrade", "--database-url", older])
+    assert f"已将数据库从迁移版本 0004 升级到 {head}" in upgraded.output, upgraded.output

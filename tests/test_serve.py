@@ -200,6 +200,7 @@ def test_serve_lists_its_jobs_and_refuses_an_unknown_one(db_url: str) -> None:
     listed = runner.invoke(app, ["serve", "--list"])
     assert listed.exit_code == 0, listed.output
     assert "annual-cycle" in listed.output and "reminders" in listed.output and "09:00" in listed.output
+    assert "北京时间（Asia/Shanghai）" in listed.output
     wrong = runner.invoke(app, ["serve", "--once", "nonsense"])
     assert wrong.exit_code == 1 and "未知的任务 nonsense" in wrong.output
 

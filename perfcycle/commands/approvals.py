@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from perfcycle.commands.common import (
+    TIMES_NOTE,
     DatabaseUrl,
     context_line,
     continue_on_server,
@@ -63,7 +64,7 @@ def list_approvals(
         out.print("没有等待审批的关口" + (f"（{year} 年度）" if year else ""))
         return
     years = sorted({g.year for g in groups})
-    table = Table(title="等待审批的关口", box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    table = Table(title="等待审批的关口", caption=TIMES_NOTE, box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
     table.add_column("编号", no_wrap=True)
     table.add_column("关口", no_wrap=True)
     table.add_column("审批内容", overflow="fold", ratio=1)

@@ -15,6 +15,13 @@ out = Console()
 err = Console(stderr=True)
 
 DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="覆盖 PERFCYCLE_DATABASE_URL")]
+ZONE_NAMES = {"Asia/Shanghai": "北京时间"}
+TIMES_NOTE = "时间均为北京时间（Asia/Shanghai）；Prefect 界面按浏览器所在时区显示"
+
+
+def zone_name(zone: str) -> str:
+    """A time zone as the bureau says it: Asia/Shanghai is 北京时间."""
+    return f"{ZONE_NAMES[zone]}（{zone}）" if zone in ZONE_NAMES else zone
 
 
 def fail(message: str) -> NoReturn:

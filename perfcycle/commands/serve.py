@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from perfcycle.commands.common import DatabaseUrl, context_line, err, fail, out, use_database
+from perfcycle.commands.common import DatabaseUrl, context_line, err, fail, out, use_database, zone_name
 
 
 def _print_reminders(summary: dict[str, Any]) -> None:
@@ -69,7 +69,9 @@ def serve(
         for spec in service.JOBS:
             times = "、".join(t.strftime("%Y-%m-%d %H:%M") for t in service.fire_times(service.trigger(spec), now, 3))
             out.print(
-                f"{spec.id}（{spec.name}，{spec.cron}，{settings.timezone}）: {times}", highlight=False, soft_wrap=True
+                f"{spec.id}（{spec.name}，{spec.cron}，{zone_name(settings.timezone)}）: {times}",
+                highlight=False,
+                soft_wrap=True,
             )
         return
 
@@ -108,7 +110,7 @@ def serve(
         )
     scheduler = service.build_scheduler(submissions_text, output)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    err.print(f"perfcycle serve 已启动（{settings.timezone}），Ctrl+C 停止", highlight=False)
+    err.print(f"perfcycle serve 已启动（{zone_name(settings.timezone)}），Ctrl+C 停止", highlight=False)
     scheduler.start()
 
 

@@ -191,20 +191,20 @@ def _annual_report(session: Session, cycle: Cycle, folder: Path) -> list[RenderJ
 # ---------------------------------------------------------------------------------------------- rendering
 
 
-def render_job(job: RenderJob, templates_dir: Path, district: str) -> str:
+def render_job(job: RenderJob, templates_dir: Path) -> str:
     """Write one job's file and return its sha256; runs in a worker process as well as in this one."""
     if job.template.endswith(".md.j2"):
-        return render_docx(job.template, job.context, job.path, templates_dir=templates_dir, district=district)
+        return render_docx(job.template, job.context, job.path, templates_dir=templates_dir)
     return spreadsheets.WRITERS[job.template](job.context, job.path)
 
 
-def _render_in_worker(job: RenderJob, templates_dir: Path, district: str) -> str:
+def _render_in_worker(job: RenderJob, templates_dir: Path) -> str:
     """`render_job` in a worker process: a job once begun is finished (its file renamed into place) even when
     the parent dies meanwhile; none is begun after."""
     if pools.parent_gone.is_set():
         os._exit(1)
     with pools.busy:
-        return render_job(job, templates_dir, district)
+        return render_job(job, templates_dir)
 
 
 _pool = pools.SharedPool()
@@ -236,18 +236,16 @@ def render_jobs(jobs: Sequence[RenderJob], workers: int | None = None) -> Iterat
 
     `workers` None means `render_workers()`; with 1, or too few jobs for the pool, they are written here."""
     settings = get_settings()
-    templates_dir, district = Path(settings.templates_dir).resolve(), settings.district
+    templates_dir = Path(settings.templates_dir).resolve()
     count = render_workers() if workers is None else workers
     pool = _shared_pool(count, len(jobs)) if count > 1 else None
     if pool is None:
         for job in jobs:
-            yield render_job(job, templates_dir, district)
+            yield render_job(job, templates_dir)
         return
     chunk = max(1, len(jobs) // (count * 8))
     try:
-        yield from pool.map(
-            _render_in_worker, jobs, [templates_dir] * len(jobs), [district] * len(jobs), chunksize=chunk
-        )
+        yield from pool.map(_render_in_worker, jobs, [templates_dir] * len(jobs), chunksize=chunk)
     except BrokenProcessPool:
         shutdown_pool()
         raise

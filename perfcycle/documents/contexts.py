@@ -286,6 +286,7 @@ class AnnualReportContext(_Context):
     """关于{区}{年}年区级预算绩效管理工作开展情况的说明 — every figure of the seed report, computed."""
 
     district: str
+    issuer: str
     year: int
     budget_year: int
     # (一) ex-ante assessment and targets
@@ -482,6 +483,7 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
 
     return AnnualReportContext(
         district=_district(cycle, policy),
+        issuer=policy.issuer,
         year=cycle.year,
         budget_year=cycle.budget_year,
         ex_ante_units=ex_ante.units,
@@ -592,6 +594,7 @@ class ExAnteReportContext(_Context):
     """事前绩效评估报告."""
 
     district: str
+    issuer: str
     year: int
     budget_year: int
     min_request_wan: str
@@ -647,6 +650,7 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
         )
     return ExAnteReportContext(
         district=_district(cycle, policy),
+        issuer=policy.issuer,
         year=cycle.year,
         budget_year=cycle.budget_year,
         min_request_wan=fmt_number(policy.ex_ante.min_request_wan),
@@ -685,6 +689,7 @@ class WarningNoticeContext(_Context):
     """绩效监控预警通知书 (red) or 提醒函 (yellow) to one department for one quarter."""
 
     district: str
+    issuer: str
     year: int
     quarter: str
     quarter_label: str
@@ -784,6 +789,7 @@ def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> li
         contexts.append(
             WarningNoticeContext(
                 district=district,
+                issuer=policy.issuer,
                 year=cycle.year,
                 quarter=quarter,
                 quarter_label=QUARTER_LABELS[quarter],
@@ -844,6 +850,7 @@ class ReviewResultContext(_Context):
     """抽查复核结果."""
 
     district: str
+    issuer: str
     year: int
     departments_total: int
     sample_size: int
@@ -917,6 +924,7 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
         )
     return ReviewResultContext(
         district=_district(cycle, policy),
+        issuer=policy.issuer,
         year=cycle.year,
         departments_total=len(departments),
         sample_size=sampling.size,
@@ -939,6 +947,7 @@ class FiscalEvaluationReportContext(_Context):
     """重点绩效评价报告 of one selected object."""
 
     district: str
+    issuer: str
     year: int
     budget_year: int
     object_type: str
@@ -990,6 +999,7 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
         contexts.append(
             FiscalEvaluationReportContext(
                 district=district,
+                issuer=policy.issuer,
                 year=cycle.year,
                 budget_year=cycle.budget_year,
                 object_type=s.object_type,
@@ -1042,6 +1052,7 @@ class SelfEvaluationSummaryContext(_Context):
     """绩效自评汇总."""
 
     district: str
+    issuer: str
     year: int
     projects_total: int
     self_eval_projects: int
@@ -1129,6 +1140,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
     average = fmt_score(sum(scores, Decimal(0)) / len(scores)) if scores else ""
     return SelfEvaluationSummaryContext(
         district=_district(cycle, policy),
+        issuer=policy.issuer,
         year=cycle.year,
         projects_total=len(year_projects),
         self_eval_projects=len(evaluated_projects),
@@ -1179,6 +1191,7 @@ class TargetNoticeContext(_Context):
     """绩效目标申报通知: what every department must declare, how, and the rules its targets are checked by."""
 
     district: str
+    issuer: str
     year: int
     budget_year: int
     departments_total: int
@@ -1227,6 +1240,7 @@ def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContex
     ]
     return TargetNoticeContext(
         district=_district(cycle, policy),
+        issuer=policy.issuer,
         year=cycle.year,
         budget_year=cycle.budget_year,
         departments_total=len(rows),
@@ -1266,6 +1280,7 @@ class TargetReviewContext(_Context):
     """绩效目标审核意见 to one department: its approved, pending, returned and missing projects."""
 
     district: str
+    issuer: str
     year: int
     budget_year: int
     department_code: str
@@ -1324,6 +1339,7 @@ def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReview
         contexts.append(
             TargetReviewContext(
                 district=district,
+                issuer=policy.issuer,
                 year=cycle.year,
                 budget_year=cycle.budget_year,
                 department_code=dept.code,
@@ -1485,6 +1501,7 @@ class PublicationListContext(_Context):
     publication of its self-evaluation report (谁评价、谁公开)."""
 
     district: str
+    issuer: str
     year: int
     fiscal_projects: int
     fiscal_policies: int
@@ -1533,6 +1550,7 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
     counts = Counter(s.object_type for s in selections)
     return PublicationListContext(
         district=_district(cycle, policy),
+        issuer=policy.issuer,
         year=cycle.year,
         fiscal_projects=counts["project"],
         fiscal_policies=counts["policy"],

@@ -499,7 +499,6 @@ def build_docx(
     media = _Media(images or {}, skeleton.used_rids)
     body = "".join([_block_xml(block, media, skeleton) for block in blocks])
     document = wordml.check_chars(skeleton.head + body + skeleton.tail).encode("utf-8")
-    author = author or get_settings().district
     core = wordml.core_properties(
         title=title or next((b.text for b in blocks if b.kind == "title"), ""), author=author, stamp=stamp
     )
@@ -543,16 +542,13 @@ def render_docx(
     path: Path,
     *,
     templates_dir: Path | None = None,
-    district: str | None = None,
 ) -> str:
     """Render a template with its context into an official-format .docx at `path`; returns its sha256.
 
-    `templates_dir` and `district` (the author when the context names none) default to the settings; a worker
-    process is handed the parent's, so that it renders what the parent would."""
+    The document's author is the context's issuer (发文机关), else its district. `templates_dir` defaults to the
+    settings; a worker process is handed the parent's, so that it renders what the parent would."""
     markup = render_text(template_name, context, templates_dir)
-    author = getattr(context, "district", "")
-    if not (isinstance(author, str) and author):
-        author = district or ""
+    author = next((v for v in (getattr(context, "issuer", ""), getattr(context, "district", "")) if v), "")
     data = build_docx(
         markup,
         author=author,

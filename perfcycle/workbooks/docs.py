@@ -81,6 +81,31 @@ IMPORT_RULES = {
 }
 
 
+# How a district that is not the demo begins: its name, 发文机关 and approvers come from its policy file.
+NEW_DISTRICT = [
+    "## 新区县如何开始",
+    "",
+    "工作簿里没有区县名称：区县名称、发文机关和审批人写在本区的年度策略文件中。在本区的工作目录中依次运行：",
+    "",
+    "```bash",
+    "perfcycle init --district 青山区 --year 2024 --coordinators 王芳,赵磊 --leaders 孙伟   # 写出 policies/2024.yaml",
+    "perfcycle db upgrade                          # 创建（或升级）数据库，并说明做了什么",
+    "perfcycle template base --out 基础数据.xlsx     # 空白基础数据工作簿，按下文格式填写",
+    "perfcycle import 基础数据.xlsx --year 2024     # 校验并导入",
+    "perfcycle run --year 2024 --data 基础数据.xlsx --submissions 填报/",
+    "```",
+    "",
+    "- `perfcycle init` 写入区县名称（文件标题、表格和文件名都用它）、发文机关（`--issuer`，默认「区县名称财政局」，"
+    "用于文件落款和通知署名）、第 1 级审批人（`--coordinators`，财政局绩效科）、第 2 级审批人（`--leaders`，"
+    "财政局分管领导）和各表的报送日历；不给 `--cost-pilot 项目编码` 则本年度没有成本预算绩效管理试点。"
+    "写出前按策略规则校验；未给出的审批人写为「待填写」占位，须在文件中填写。",
+    "- 策略文件默认在工作目录的 `policies/` 中（`PERFCYCLE_POLICY_DIR` 可指向别处）；其中的数字（门槛、权重、"
+    "等级、抽查比例……）可按本区实际修改，用 `perfcycle policy show --year 2024` 查看校验后的结果。",
+    "- 示范区（烈山区）的数据和策略只供 `perfcycle demo` 使用，不会出现在其他区县的文件中。",
+    "",
+]
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -165,8 +190,8 @@ def render_workbook_docs() -> str:
         "",
     ]
     lines += [f"- {spec.title}（`{spec.kind}`）" for spec in SPECS.values()]
+    lines += ["", *NEW_DISTRICT]
     lines += [
-        "",
         "## 填报文件目录",
         "",
         "`perfcycle run --submissions <dir>` 从以下目录读取各环节的填报文件（只读 `.xlsx`，"

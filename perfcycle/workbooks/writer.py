@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import os
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -9,12 +13,42 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.writer.excel import ExcelWriter
 
 from perfcycle.workbooks.formats import SheetSpec, WorkbookSpec
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 MAX_VALIDATED_ROW = 5000
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class _DatedZip(zipfile.ZipFile):
+    """A zip whose every entry carries one fixed date: the same workbook, the same bytes, whenever it is saved."""
+
+    def writestr(  # type: ignore[override]
+        self, zinfo_or_arcname: str | zipfile.ZipInfo, data: bytes | str, *args: Any, **kwargs: Any
+    ) -> None:
+        if not isinstance(zinfo_or_arcname, zipfile.ZipInfo):
+            info = zipfile.ZipInfo(zinfo_or_arcname, date_time=ZIP_DATE_TIME)
+            info.compress_type = self.compression
+            info.external_attr = 0o600 << 16
+            zinfo_or_arcname = info
+        super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+
+    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
+        with open(filename, "rb") as handle:  # a write-only sheet's temporary file, dated like the rest
+            self.writestr(str(arcname or filename), handle.read(), *args, **kwargs)
+
+
+def _workbook_bytes(workbook: Workbook, stamp: dt.datetime | None) -> bytes:
+    """The .xlsx bytes of a workbook; with a `stamp` (created = modified) they depend on its content alone."""
+    buffer = io.BytesIO()
+    when = stamp or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    workbook.properties.created = workbook.properties.modified = when
+    archive = _DatedZip(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    ExcelWriter(workbook, archive).save()  # closes the archive
+    return buffer.getvalue()
 
 
 def _decorate(ws: Any, sheet: SheetSpec) -> None:
@@ -36,10 +70,13 @@ def write_workbook(
     rows: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
     *,
     fast: bool = False,
+    stamp: dt.datetime | None = None,
 ) -> Path:
     """Write `rows` (per sheet name, dicts keyed by column field) under the Chinese headers of `spec`.
 
-    `fast` streams rows without styling, for the many generated submission files of a large district.
+    `fast` streams rows without styling, for the many generated submission files of a large district. With a
+    `stamp` (the workbook's creation time, UTC) the same rows give the same bytes, and a file that already holds
+    them is left as it is (its bytes and its time), as a rerun of the demo finds its workbooks.
     """
     rows = rows or {}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,9 +93,12 @@ def write_workbook(
             _decorate(ws, sheet)
         for row in rows.get(sheet.name, ()):
             ws.append([_cell(row.get(c.field)) for c in sheet.columns])
+    data = _workbook_bytes(workbook, stamp)
+    if stamp is not None and path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return path
     tmp = path.with_name(path.name + ".part")
-    workbook.save(tmp)
-    tmp.replace(path)
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
     return path
 
 

@@ -29,8 +29,8 @@ from models.tables import (
     WarningNotice,
 )
 from perfcycle.money import wan_to_fen
-from perfcycle.policy import CostPilotPolicy, load_policy_file
-from perfcycle.settings import PROJECT_ROOT
+from perfcycle.policy import CostPilotPolicy, load_policy_file, policy_from_json
+from perfcycle.settings import DEMO_POLICY_DIR
 
 YEAR = 2024
 DISTRICT = "测试区"
@@ -57,8 +57,9 @@ def _id(row: object) -> int:
 
 
 def policy_json(pilot: str | None = PILOT) -> str:
-    policy = load_policy_file(PROJECT_ROOT / "perfcycle" / "policies" / "2024.yaml")
-    return policy.model_copy(update={"district": DISTRICT, "cost_pilot": CostPilotPolicy(project_code=pilot)}).as_json()
+    policy = load_policy_file(DEMO_POLICY_DIR / "2024.yaml")
+    update = {"district": DISTRICT, "issuer": f"{DISTRICT}财政局", "cost_pilot": CostPilotPolicy(project_code=pilot)}
+    return policy.model_copy(update=update).as_json()
 
 
 # Projects of the year: (code, department, name, attribute, budget 万元); P01..P03 went through ex-ante.
@@ -106,12 +107,16 @@ RECOMMENDATIONS = [
 ]
 
 
-def arrange(session: Session) -> Arranged:
+def arrange(session: Session, policy: str | None = None) -> Arranged:
+    """The test district's records, its cycle under `policy` (the text a cycle records; the test district's
+    variant of the demo's policy by default)."""
+    policy = policy or policy_json()
+    district = policy_from_json(policy).district
     departments = [Department(code=f"D{i:02d}", name=f"测试部门{i:02d}") for i in range(1, 11)]
     cycles = {
-        year: Cycle(year=year, budget_year=year + 2, district=DISTRICT, status="historical") for year in (2022, 2023)
+        year: Cycle(year=year, budget_year=year + 2, district=district, status="historical") for year in (2022, 2023)
     }
-    cycles[YEAR] = Cycle(year=YEAR, budget_year=YEAR + 2, district=DISTRICT, policy_json=policy_json())
+    cycles[YEAR] = Cycle(year=YEAR, budget_year=YEAR + 2, district=district, policy_json=policy)
     session.add_all([*departments, *cycles.values()])
     session.flush()
     dept = {d.code: _id(d) for d in departments}

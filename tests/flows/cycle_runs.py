@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 import models  # noqa: F401  (registers the tables)
 from bench.server import postgres_database
 from perfcycle.demo import DemoFiles
+from perfcycle.settings import DEMO_POLICY_DIR
 
 YEAR = 2024
 
@@ -32,8 +33,9 @@ VOLATILE = {
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without its Prefect and perfcycle settings, plus `extra`."""
+    """The test's environment without its Prefect and perfcycle settings but the demo's policy, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PERFCYCLE_"))}
+    env["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)
     env.update(extra)
     return env
 

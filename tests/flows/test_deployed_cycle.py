@@ -29,6 +29,7 @@ from bench.server import PrefectServer, stop_worker
 from models import Approval, Cycle, StageState
 from models.audit import AuditEntry, DecisionRefusal
 from perfcycle.demo import generate_demo
+from perfcycle.settings import DEMO_POLICY_DIR
 
 ROOT = Path(__file__).parents[2]
 YEAR = 2024
@@ -50,6 +51,7 @@ class Bureau:
             **{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PERFCYCLE_"))},
             **server.client_env(),
             "PERFCYCLE_DATABASE_URL": self.db_url,
+            "PERFCYCLE_POLICY_DIR": str(DEMO_POLICY_DIR),
             "PERFCYCLE_OUTBOX_DIR": str(tmp / "outbox"),
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             "PREFECT_LOGGING_LEVEL": "WARNING",
