@@ -612,10 +612,10 @@ UNASSIGNED = {REVIEW_SCORES.kind: "尚未抽样", THIRD_PARTY_SCORES.kind: "尚�
 
 
 def score_form_of_year(session: Session, kind: str, year: int) -> ScoreForm | None:
-    """The score sheet of the `year` cycle as its stage writes it; None while the cycle or its objects are not there."""
+    """The score sheet of the `year` cycle as its stage writes it; None while its objects are not known."""
     cycle = session.exec(select(Cycle).where(Cycle.year == year, Cycle.status != "historical")).first()
     if cycle is None or cycle.id is None:
-        return None
+        raise ContextError(f"数据库中没有 {year} 年度的绩效管理周期")
     return SCORE_FORMS[kind](session, cycle.id)
 
 
