@@ -342,9 +342,20 @@ class BudgetTable:
     rows: tuple[tuple[object, ...], ...]
 
 
-def budget_table(session: Session, cycle_id: int) -> BudgetTable:
-    """The records behind the 预算安排建议表: one row per project's recommendation."""
-    cycle = _cycle(session, cycle_id)
+@dataclass(frozen=True)
+class BudgetEntry:
+    """One project's recommendation with the codes and names the table shows it by (the project code is what
+    an adjustment at the budget gate names)."""
+
+    department_code: str
+    department_name: str
+    project_code: str
+    project_name: str
+    recommendation: BudgetRecommendation
+
+
+def budget_entries(session: Session, cycle_id: int) -> list[BudgetEntry]:
+    """Every project's recommendation of the cycle, in the order of the 预算安排建议表 (department, project)."""
     recommendations = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
     # A join, not an IN list of every project: a province has more projects than a statement may have parameters.
     projects = {
@@ -364,16 +375,35 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         dept = departments.get(project.department_id)
         return (dept.code if dept else "", project.code)
 
-    rows = []
-    for index, rec in enumerate(sorted(recommendations, key=key), start=1):
+    entries = []
+    for rec in sorted(recommendations, key=key):
         project = projects.get(rec.project_id)
         dept = departments.get(project.department_id) if project else None
-        rows.append(
-            (
-                index,
+        entries.append(
+            BudgetEntry(
+                dept.code if dept else "",
                 dept.name if dept else "",
                 project.code if project else "",
                 project.name if project else "",
+                rec,
+            )
+        )
+    return entries
+
+
+def budget_table(session: Session, cycle_id: int) -> BudgetTable:
+    """The records behind the 预算安排建议表: one row per project's recommendation."""
+    cycle = _cycle(session, cycle_id)
+    entries = budget_entries(session, cycle_id)
+    rows = []
+    for index, entry in enumerate(entries, start=1):
+        rec = entry.recommendation
+        rows.append(
+            (
+                index,
+                entry.department_name,
+                entry.project_code,
+                entry.project_name,
                 _wan(rec.request_fen),
                 rec.score,
                 rec.grade,
@@ -387,7 +417,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
                 rec.override_reason,
             )
         )
-    budget_year = recommendations[0].budget_year if recommendations else cycle.budget_year
+    budget_year = entries[0].recommendation.budget_year if entries else cycle.budget_year
     return BudgetTable(year=cycle.year, title=f"{_district(cycle)}{budget_year}年预算安排建议表", rows=tuple(rows))
 
 
