@@ -88,6 +88,7 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
 
     def sampling_stage() -> dict[str, Any]:
         sample = sampling.draw_review_sample.fn(cycle_id)
+        timed("documents", documents.prepare_score_form.fn, cycle_id, "sampling_review", out_dir)
         gate("sample")
         timed("import", imports.import_submissions.fn, year, "review_scores", submissions)
         sampling.flag_reviews.fn(cycle_id)
@@ -96,6 +97,7 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
 
     def fiscal_stage() -> dict[str, Any]:
         selection = fiscal.propose_key_evaluations.fn(cycle_id)
+        timed("documents", documents.prepare_score_form.fn, cycle_id, "fiscal_evaluation", out_dir)
         gate("key_evaluation_selection")
         timed("import", imports.import_submissions.fn, year, "third_party_scores", submissions)
         fiscal.grade_key_evaluations.fn(cycle_id)
@@ -105,9 +107,9 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
 
     def budget_stage() -> dict[str, Any]:
         result = budget.recommend_budgets.fn(cycle_id)
+        timed("documents", documents.render_stage_documents.fn, cycle_id, "budget_linkage", out_dir)
         gate("budget_table", 1)
         gate("budget_table", 2)
-        timed("documents", documents.render_stage_documents.fn, cycle_id, "budget_linkage", out_dir)
         return result
 
     def reporting_stage() -> dict[str, Any]:

@@ -21,14 +21,16 @@ STAGE = "budget_linkage"
 def budget_linkage(year: int, cycle_id: int | None = None, out_dir: str = "out") -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     table = recommend_budgets(cycle_id)
+    # The 预算安排建议表 is what the coordinator and the leader decide on (its codes are what an adjustment
+    # names); a decision runs the stage again, so the table shows the adjustments once they are made.
+    documents = render_stage_documents(cycle_id, STAGE, out_dir)
+    summary = {**table, "documents": documents}
     coordinator = request_approval(cycle_id, "budget_table", level=1)
     leader = request_approval(cycle_id, "budget_table", level=2) if coordinator == "approved" else "open"
     if leader != "approved":
-        finish_stage(cycle_id, STAGE, table, "waiting")
+        finish_stage(cycle_id, STAGE, summary, "waiting")
         report(STAGE, "waiting", "预算安排建议表待审批")
-        return {"status": "waiting", "summary": table}
-    documents = render_stage_documents(cycle_id, STAGE, out_dir)
-    summary = {**table, "documents": documents}
+        return {"status": "waiting", "summary": summary}
     finish_stage(cycle_id, STAGE, summary)
     report(
         STAGE,

@@ -10,7 +10,7 @@ from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
-from tasks.documents import render_stage_documents
+from tasks.documents import prepare_score_form, render_stage_documents
 from tasks.fiscal import grade_key_evaluations, propose_key_evaluations
 from tasks.imports import import_submissions, wait_for_files
 
@@ -24,20 +24,21 @@ def fiscal_evaluation(
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     selection = propose_key_evaluations(cycle_id)
+    form = prepare_score_form(cycle_id, STAGE, out_dir)  # the third party's 财政重点评价评分表
     if request_approval(cycle_id, "key_evaluation_selection") != "approved":
-        finish_stage(cycle_id, STAGE, {"selection": selection}, "waiting")
+        finish_stage(cycle_id, STAGE, {"selection": selection, "form": form}, "waiting")
         report(STAGE, "waiting", "重点评价对象待确认")
-        return {"status": "waiting", "summary": {"selection": selection}}
+        return {"status": "waiting", "summary": {"selection": selection, "form": form}}
     received = import_submissions(year, "third_party_scores", submissions)
     if received["unplaced"]:
-        return wait_for_files(cycle_id, STAGE, {"selection": selection, "received": received})
+        return wait_for_files(cycle_id, STAGE, {"selection": selection, "form": form, "received": received})
     results = grade_key_evaluations(cycle_id)
     if request_approval(cycle_id, "key_evaluation_reports") != "approved":
-        finish_stage(cycle_id, STAGE, {"selection": selection, "results": results}, "waiting")
+        finish_stage(cycle_id, STAGE, {"selection": selection, "form": form, "results": results}, "waiting")
         report(STAGE, "waiting", "重点评价报告待审定")
-        return {"status": "waiting", "summary": {"selection": selection, "results": results}}
+        return {"status": "waiting", "summary": {"selection": selection, "form": form, "results": results}}
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
-    summary = {**selection, "received": received, "results": results, "documents": documents}
+    summary = {**selection, "form": form, "received": received, "results": results, "documents": documents}
     finish_stage(cycle_id, STAGE, summary)
     report(
         STAGE,

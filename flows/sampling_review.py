@@ -10,7 +10,7 @@ from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
-from tasks.documents import render_stage_documents
+from tasks.documents import prepare_score_form, render_stage_documents
 from tasks.imports import import_submissions, wait_for_files
 from tasks.sampling import draw_review_sample, flag_reviews
 
@@ -24,16 +24,17 @@ def sampling_review(
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     sample = draw_review_sample(cycle_id)
+    form = prepare_score_form(cycle_id, STAGE, out_dir)  # the review team's 抽查复核评分表
     if request_approval(cycle_id, "sample", data_digest=sample["population_hash"]) != "approved":
-        finish_stage(cycle_id, STAGE, {"sample": sample}, "waiting")
+        finish_stage(cycle_id, STAGE, {"sample": sample, "form": form}, "waiting")
         report(STAGE, "waiting", "样本待确认")
-        return {"status": "waiting", "summary": {"sample": sample}}
+        return {"status": "waiting", "summary": {"sample": sample, "form": form}}
     received = import_submissions(year, "review_scores", submissions)
     if received["unplaced"]:
-        return wait_for_files(cycle_id, STAGE, {"sample": sample, "received": received})
+        return wait_for_files(cycle_id, STAGE, {"sample": sample, "form": form, "received": received})
     review = flag_reviews(cycle_id)
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
-    summary = {"sample": sample, "received": received, **review, "documents": documents}
+    summary = {"sample": sample, "form": form, "received": received, **review, "documents": documents}
     finish_stage(cycle_id, STAGE, summary)
     report(
         STAGE,

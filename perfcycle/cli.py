@@ -114,9 +114,16 @@ def template(
             help="base | targets | monitoring | self_evaluation | panel_scores | review_scores | third_party_scores"
         ),
     ],
-    output: Annotated[Path | None, typer.Option("--out", help="输出文件，默认 <类型>.xlsx")] = None,
+    output: Annotated[Path | None, typer.Option("--out", help="输出文件，默认 <表名>.xlsx")] = None,
+    year: Annotated[
+        int | None,
+        typer.Option(
+            help="按该年度周期预填评分对象（review_scores：抽中部门的项目；third_party_scores：重点评价对象）"
+        ),
+    ] = None,
+    database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None,
 ) -> None:
-    """写出一个空白填报模板（中文表头、下拉选项）。"""
+    """写出一个填报模板（中文表头、下拉选项）；评分表加 --year 时预填本年度的评分对象。"""
     from perfcycle.workbooks.formats import spec_for
     from perfcycle.workbooks.writer import write_template
 
@@ -125,8 +132,35 @@ def template(
     except KeyError as exc:
         err.print(f"[bold red]错误[/]: {exc.args[0]}")
         raise typer.Exit(2) from None
-    path = write_template(output or Path(f"{spec.title}.xlsx"), spec)
-    out.print(f"已写出模板 {path}（{spec.title}）")
+    path = output or Path(f"{spec.title}.xlsx")
+    if year is None:
+        write_template(path, spec)
+        out.print(f"已写出模板 {path}（{spec.title}）")
+        return
+    from perfcycle.documents.spreadsheets import SCORE_FORMS, UNASSIGNED, score_form_of_year, write_score_form
+
+    if kind not in SCORE_FORMS:
+        err.print(f"[bold red]错误[/]: 只有 {'、'.join(SCORE_FORMS)} 可以按年度预填；{kind} 请去掉 --year")
+        raise typer.Exit(2)
+    from models import session_scope
+    from perfcycle.commands.common import fail, friendly, use_database
+    from perfcycle.documents.contexts import ContextError
+
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            try:
+                form = score_form_of_year(session, kind, year)
+            except ContextError as exc:
+                fail(str(exc))
+    if form is None:
+        write_template(path, spec)
+        out.print(
+            f"{year} 年度周期{UNASSIGNED[kind]}，已写出空白模板 {path}（{spec.title}）", highlight=False, soft_wrap=True
+        )
+        return
+    write_score_form(form, path)
+    out.print(f"已写出 {year} 年度{spec.title} {path}：{form.assigned}", highlight=False, soft_wrap=True)
 
 
 @app.command("import")

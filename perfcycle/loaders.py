@@ -50,14 +50,12 @@ from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, upd
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
-from perfcycle.workbooks.formats import QUARTERS, SPECS
+from perfcycle.workbooks.formats import OBJECT_TYPE_KEYS, QUARTERS, SPECS
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedRow, ParsedWorkbook, parse_workbook
 
 HISTORICAL = "historical"
 QUALITATIVE = "定性"
 EVALUATION_KIND = {"自评": "self", "部门评价": "department", "抽查复核": "review", "财政重点评价": "fiscal"}
-OBJECT_TYPE = {"项目": "project", "部门": "department", "政策": "policy"}
-OBJECT_TYPE_LABEL = {value: key for key, value in OBJECT_TYPE.items()}
 PANEL_DIMENSIONS = ("necessity", "economy", "targets", "feasibility", "compliance")
 SCORE_MAX = Decimal(100)
 CHUNK = 500  # codes per IN (...) query: well below SQLite's and PostgreSQL's parameter limits
@@ -764,7 +762,7 @@ def _load_history_evaluations(
         added: list[dict[str, Any]] = []
         for row in year_rows:
             v = row.values
-            key = (EVALUATION_KIND[v["kind"]], OBJECT_TYPE[v["object_type"]], v["object_code"])
+            key = (EVALUATION_KIND[v["kind"]], OBJECT_TYPE_KEYS[v["object_type"]], v["object_code"])
             seen.add(key)
             values: dict[str, Any] = {
                 "score": Decimal(v["score"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
@@ -1326,7 +1324,7 @@ def _check_third_party_scores(
     planned: list[tuple[Selection, Decimal, int | None, ParsedRow]] = []
     for row in rows:
         v = row.values
-        object_type = OBJECT_TYPE.get(v["object_type"] or "")
+        object_type = OBJECT_TYPE_KEYS.get(v["object_type"] or "")
         selection = selections.get((object_type or "", v["object_code"] or ""))
         if selection is None and object_type is not None and v["object_code"] is not None:
             problems.add(

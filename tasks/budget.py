@@ -106,7 +106,8 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
                 cut_rows.append(
                     {
                         "部门": departments[project.department_id],
-                        "项目": project.name,
+                        "项目编码": project.code,
+                        "项目名称": project.name,
                         "申请（万元）": fmt_wan(request),
                         "建议（万元）": fmt_wan(decision.recommended_fen),
                         "原因": decision.reason,

@@ -18,6 +18,8 @@ from models import Cycle, Document, session_scope
 from perfcycle import audit
 from perfcycle.documents.catalog import (
     ANNUAL_REPORT,
+    SCORE_FORM_KINDS,
+    SCORE_FORMS,
     STAGE_DOCUMENTS,
     DocumentKind,
     GeneratedDocument,
@@ -27,6 +29,7 @@ from perfcycle.documents.catalog import (
     render_jobs,
     write_planned,
 )
+from perfcycle.documents.spreadsheets import score_form_instructions
 from perfcycle.faults import checkpoint
 from perfcycle.settings import get_settings
 from perfcycle.stages import STAGE_NAMES, StageError
@@ -35,6 +38,7 @@ from tasks.common import get_cycle
 
 __all__ = [
     "STAGE_DOCUMENTS",
+    "prepare_score_form",
     "render_annual_report",
     "render_document_share",
     "render_stage_documents",
@@ -138,6 +142,24 @@ def render_stage_documents(cycle_id: int, stage: str, out_dir: str | None = None
     paths = [str(doc.path) for doc in generated]
     _link_documents(year, stage, paths)
     return paths
+
+
+@task(name="prepare-score-form")
+def prepare_score_form(cycle_id: int, stage: str, out_dir: str | None = None) -> str | None:
+    """The score sheet of the stage's scorers, pre-filled with exactly the objects assigned to them, written
+    beside the stage's documents and recorded; its path, None while nothing is assigned yet."""
+    with session_scope() as session:
+        year = get_cycle(session, cycle_id).year
+        generated = write_and_record(session, cycle_id, out_dir, (SCORE_FORMS[stage],))
+    if not generated:
+        return None
+    path = generated[0].path
+    publish_markdown(
+        f"{year}-{stage.replace('_', '-')}-form",
+        f"**{path.name}**\n\n文件位置：`{path}`\n\n{score_form_instructions(SCORE_FORM_KINDS[stage], year)}",
+        f"{year} 年{SCORE_FORMS[stage].kind}（已预填评分对象）：{path.name}",
+    )
+    return str(path)
 
 
 @task(name="render-annual-report")

@@ -9,13 +9,13 @@ from prefect import task
 from sqlmodel import select
 
 from models import Cycle, Department, Evaluation, FiscalPolicy, Selection, session_scope
+from perfcycle.documents.contexts import OBJECT_TYPE_ORDER
 from perfcycle.money import fmt_wan
 from perfcycle.rules.scoring import grade_for
 from perfcycle.rules.selection import ProjectCandidate, SimpleCandidate, propose_selection
+from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS
 from tasks.artifacts import publish_table
 from tasks.common import cycle_policy, get_cycle, projects_of
-
-TYPE_NAMES = {"project": "项目", "policy": "政策", "department": "部门整体支出"}
 
 
 @task(name="propose-key-evaluations")
@@ -57,22 +57,22 @@ def propose_key_evaluations(cycle_id: int) -> dict[str, Any]:
                 )
                 session.add(row)
                 selection.append(row)
-        counts = {t: sum(1 for s in selection if s.object_type == t) for t in TYPE_NAMES}
+        counts = {t: sum(1 for s in selection if s.object_type == t) for t in OBJECT_TYPE_ORDER}
         total = sum(s.amount_fen for s in selection)
         publish_table(
             f"{cycle.year}-key-evaluation-selection",
             [
                 {
-                    "类型": TYPE_NAMES[s.object_type],
-                    "编码": s.object_code,
-                    "名称": s.name,
+                    "对象类型": OBJECT_TYPE_LABELS[s.object_type],
+                    "对象编码": s.object_code,
+                    "对象名称": s.name,
                     "金额（万元）": fmt_wan(s.amount_fen),
                     "理由": s.reason,
                 }
-                for s in sorted(selection, key=lambda s: (list(TYPE_NAMES).index(s.object_type), s.rank))
+                for s in sorted(selection, key=lambda s: (OBJECT_TYPE_ORDER[s.object_type], s.rank))
             ],
             f"{cycle.year} 年财政重点评价：{counts['project']} 个项目、{counts['policy']} 项政策、"
-            f"{counts['department']} 个部门整体支出，涉及资金 {fmt_wan(total)} 万元",
+            f"{counts['department']} 个部门（整体支出），涉及资金 {fmt_wan(total)} 万元",
         )
         return {
             "projects": counts["project"],

@@ -58,7 +58,7 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
         publish_table(
             f"{cycle.year}-sample",
             [
-                {"部门编码": by_id[m.department_id], "部门": names[m.department_id], "此前被抽次数": m.tier}
+                {"部门编码": by_id[m.department_id], "部门名称": names[m.department_id], "此前被抽次数": m.tier}
                 for m in sorted(members, key=lambda m: by_id[m.department_id])
             ],
             f"{cycle.year} 年抽查复核样本：{len(members)} 个部门（比例 {policy.sampling.ratio:.0%}），"

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from sqlmodel import Session
 from typer.testing import CliRunner
 
+from models import Cycle
 from perfcycle.cli import app
-from perfcycle.workbooks.formats import BASE
+from perfcycle.workbooks.formats import BASE, REVIEW_SCORES
+from tests.documents.records import arrange
 
 runner = CliRunner()
 
@@ -57,6 +60,42 @@ def test_template_refuses_an_unknown_kind() -> None:
     result = runner.invoke(app, ["template", "nonsense"])
     assert result.exit_code == 2
     assert "未知的表格类型" in result.output
+
+
+def test_template_with_a_year_prefills_the_score_sheet_from_the_database(session: Session, tmp_path: Path) -> None:
+    arrange(session)
+    target = tmp_path / "复核评分表.xlsx"
+    result = runner.invoke(app, ["template", "review_scores", "--year", "2024", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "抽中 2 个部门，共 3 个项目" in result.output
+    sheet = openpyxl.load_workbook(target)["复核评分"]
+    assert [row[:4] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        ("D05", "测试部门05", "P06", "测试项目06"),
+        ("D05", "测试部门05", "P07", "测试项目07"),
+        ("D06", "测试部门06", "P08", "测试项目08"),
+    ]
+
+    evaluation = tmp_path / "评价评分表.xlsx"
+    result = runner.invoke(app, ["template", "third_party_scores", "--year", "2024", "--out", str(evaluation)])
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(evaluation)["重点评价"]
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["项目", "项目", "政策", "部门"]
+
+    result = runner.invoke(app, ["template", "review_scores", "--year", "2030", "--out", str(target)])
+    assert result.exit_code == 1 and "数据库中没有 2030 年度的绩效管理周期" in result.output
+    result = runner.invoke(app, ["template", "targets", "--year", "2024", "--out", str(tmp_path / "t.xlsx")])
+    assert result.exit_code == 2 and "可以按年度预填" in result.output
+
+
+def test_template_with_a_year_before_the_draw_writes_the_blank_sheet(session: Session, tmp_path: Path) -> None:
+    session.add(Cycle(year=2025, budget_year=2027))
+    session.commit()
+    target = tmp_path / "复核评分表.xlsx"
+    result = runner.invoke(app, ["template", "review_scores", "--year", "2025", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "2025 年度周期尚未抽样，已写出空白模板" in result.output
+    sheet = openpyxl.load_workbook(target)["复核评分"]
+    assert [row for row in sheet.iter_rows(values_only=True)] == [tuple(REVIEW_SCORES.sheets[0].headers)]
 
 
 def test_import_of_a_bad_workbook_names_each_problem_and_writes_nothing(db_url: str, tmp_path: Path) -> None:

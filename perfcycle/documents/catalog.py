@@ -30,6 +30,7 @@ from perfcycle.documents.renderer import render_docx
 from perfcycle.faults import checkpoint
 from perfcycle.settings import get_settings
 from perfcycle.stages import QUARTERS
+from perfcycle.workbooks.formats import SPECS
 
 YEAR_FOLDER = ""  # the annual report sits in the year's folder itself
 
@@ -172,6 +173,16 @@ def _fiscal(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     ]
 
 
+def _score_form(kind: str) -> Plan:
+    def plan(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+        form = spreadsheets.SCORE_FORMS[kind](session, _cycle_id(cycle))
+        if form is None:
+            return []
+        return [RenderJob("*", "score_form.xlsx", form, folder / f"{SPECS[kind].title}.xlsx")]
+
+    return plan
+
+
 def _budget(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
     table = spreadsheets.budget_table(session, _cycle_id(cycle))
     return [RenderJob("*", "budget_table.xlsx", table, folder / f"{cycle.budget_year}年预算安排建议表.xlsx")]
@@ -281,8 +292,28 @@ STAGE_DOCUMENTS: dict[str, tuple[DocumentKind, ...]] = {
 #: The annual 工作开展情况说明: stage "reporting", rendered by its own task before the leader's approval.
 ANNUAL_REPORT = DocumentKind(ANNUAL_REPORT_KIND, "reporting", YEAR_FOLDER, _annual_report)
 
-#: Every document group by name: the stages, then "annual_report".
-GROUPS: dict[str, tuple[DocumentKind, ...]] = {**STAGE_DOCUMENTS, "annual_report": (ANNUAL_REPORT,)}
+#: The score sheet each scoring stage hands out as soon as its objects are known (the sample, the selection),
+#: pre-filled with them and written beside the stage's documents; its kind is the workbook's title.
+SCORE_FORM_KINDS = {"sampling_review": "review_scores", "fiscal_evaluation": "third_party_scores"}
+SCORE_FORMS: dict[str, DocumentKind] = {
+    stage: DocumentKind(SPECS[kind].title, stage, STAGE_DOCUMENTS[stage][0].folder, _score_form(kind))
+    for stage, kind in SCORE_FORM_KINDS.items()
+}
+
+
+def _groups() -> dict[str, tuple[DocumentKind, ...]]:
+    groups: dict[str, tuple[DocumentKind, ...]] = {}
+    for stage, documents in STAGE_DOCUMENTS.items():
+        if stage in SCORE_FORMS:
+            groups[f"{stage}_form"] = (SCORE_FORMS[stage],)
+        groups[stage] = documents
+    groups["annual_report"] = (ANNUAL_REPORT,)
+    return groups
+
+
+#: Every document group by name, in the order of the cycle: the stages (a stage's score sheet, group
+#: "<stage>_form", just before it), then "annual_report".
+GROUPS: dict[str, tuple[DocumentKind, ...]] = _groups()
 
 
 def all_kinds() -> list[str]:

@@ -1,11 +1,12 @@
-"""Generated spreadsheets: the quarterly 监控汇总表 (with its light chart), the 预算安排建议表 and each
-department's 绩效目标申报表 — deterministic xlsx files (same records → same bytes)."""
+"""Generated spreadsheets: the quarterly 监控汇总表 (with its light chart), the 预算安排建议表, each
+department's 绩效目标申报表 and the score sheets of the review team and the third party — deterministic xlsx
+files (same records → same bytes)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -16,10 +17,20 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from sqlmodel import Session, col, select
 
-from models.tables import BudgetRecommendation, Cycle, Department, DepartmentLight, Project
+from models.tables import (
+    BudgetRecommendation,
+    Cycle,
+    Department,
+    DepartmentLight,
+    Project,
+    Sample,
+    SampleMember,
+    Selection,
+)
 from perfcycle.documents.charts import chart_png
 from perfcycle.documents.contexts import (
     LIGHT_LABELS,
+    OBJECT_TYPE_ORDER,
     QUARTER_LABELS,
     ContextError,
     QuarterLights,
@@ -30,7 +41,8 @@ from perfcycle.documents.renderer import atomic_write
 from perfcycle.documents.sheetml import CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS, policy_from_json
-from perfcycle.workbooks.formats import TARGETS
+from perfcycle.stages import SUBMISSION_FOLDERS
+from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
 
 LIGHT_FILLS = {"red": "FFC7CE", "yellow": "FFEB9C", "green": "C6EFCE"}
@@ -330,9 +342,20 @@ class BudgetTable:
     rows: tuple[tuple[object, ...], ...]
 
 
-def budget_table(session: Session, cycle_id: int) -> BudgetTable:
-    """The records behind the 预算安排建议表: one row per project's recommendation."""
-    cycle = _cycle(session, cycle_id)
+@dataclass(frozen=True)
+class BudgetEntry:
+    """One project's recommendation with the codes and names the table shows it by (the project code is what
+    an adjustment at the budget gate names)."""
+
+    department_code: str
+    department_name: str
+    project_code: str
+    project_name: str
+    recommendation: BudgetRecommendation
+
+
+def budget_entries(session: Session, cycle_id: int) -> list[BudgetEntry]:
+    """Every project's recommendation of the cycle, in the order of the 预算安排建议表 (department, project)."""
     recommendations = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
     # A join, not an IN list of every project: a province has more projects than a statement may have parameters.
     projects = {
@@ -352,16 +375,35 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         dept = departments.get(project.department_id)
         return (dept.code if dept else "", project.code)
 
-    rows = []
-    for index, rec in enumerate(sorted(recommendations, key=key), start=1):
+    entries = []
+    for rec in sorted(recommendations, key=key):
         project = projects.get(rec.project_id)
         dept = departments.get(project.department_id) if project else None
-        rows.append(
-            (
-                index,
+        entries.append(
+            BudgetEntry(
+                dept.code if dept else "",
                 dept.name if dept else "",
                 project.code if project else "",
                 project.name if project else "",
+                rec,
+            )
+        )
+    return entries
+
+
+def budget_table(session: Session, cycle_id: int) -> BudgetTable:
+    """The records behind the 预算安排建议表: one row per project's recommendation."""
+    cycle = _cycle(session, cycle_id)
+    entries = budget_entries(session, cycle_id)
+    rows = []
+    for index, entry in enumerate(entries, start=1):
+        rec = entry.recommendation
+        rows.append(
+            (
+                index,
+                entry.department_name,
+                entry.project_code,
+                entry.project_name,
                 _wan(rec.request_fen),
                 rec.score,
                 rec.grade,
@@ -375,7 +417,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
                 rec.override_reason,
             )
         )
-    budget_year = recommendations[0].budget_year if recommendations else cycle.budget_year
+    budget_year = entries[0].recommendation.budget_year if entries else cycle.budget_year
     return BudgetTable(year=cycle.year, title=f"{_district(cycle)}{budget_year}年预算安排建议表", rows=tuple(rows))
 
 
@@ -503,9 +545,172 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
     return _save([indicators, projects, guide], path, _stamp(form.year))
 
 
+# ---------------------------------------------------------------------------------------------- score forms
+
+
+@dataclass(frozen=True)
+class ScoreForm:
+    """A score sheet pre-filled with exactly the objects assigned to the people who score them (复核组, 第三方
+    机构), in the import format of `kind`: filled in with scores, it goes back through the stage's import."""
+
+    kind: str
+    district: str
+    year: int
+    assigned: str  # what is assigned, in words ("抽中 2 个部门，共 3 个项目")
+    rows: tuple[tuple[object, ...], ...]  # cells in the order of the first sheet's columns
+
+
+#: Who scores each kind of score sheet, and the stage that imports it.
+SCORERS = {REVIEW_SCORES.kind: ("复核组", "抽查复核"), THIRD_PARTY_SCORES.kind: ("第三方评价机构", "财政重点评价")}
+#: The columns of each score sheet that name the objects: filled in here, the scorers fill in the others.
+PREFILLED = {
+    REVIEW_SCORES.kind: ("department_code", "department_name", "project_code", "project_name"),
+    THIRD_PARTY_SCORES.kind: ("object_type", "object_code", "object_name"),
+}
+
+
+def _form_rows(kind: str, rows: Sequence[Mapping[str, object]]) -> tuple[tuple[object, ...], ...]:
+    columns = SPECS[kind].sheets[0].columns
+    return tuple(tuple(row.get(c.field) for c in columns) for row in rows)
+
+
+def review_form(session: Session, cycle_id: int) -> ScoreForm | None:
+    """The 抽查复核评分表: every project of the year of each sampled department; None before the draw."""
+    cycle = _cycle(session, cycle_id)
+    sample = session.exec(select(Sample).where(Sample.cycle_id == cycle_id)).first()
+    if sample is None:
+        return None
+    sampled = session.exec(
+        select(Department)
+        .join(SampleMember, col(SampleMember.department_id) == Department.id)
+        .where(SampleMember.sample_id == sample.id)
+        .order_by(col(Department.code))
+    ).all()
+    projects = session.exec(
+        select(Project.department_id, Project.code, Project.name)
+        .join(SampleMember, col(SampleMember.department_id) == Project.department_id)
+        .where(SampleMember.sample_id == sample.id, Project.year == cycle.year)
+        .order_by(col(Project.code))
+    ).all()
+    rows = [
+        {"department_code": d.code, "department_name": d.name, "project_code": code, "project_name": name}
+        for d in sampled
+        for department_id, code, name in projects
+        if department_id == d.id
+    ]
+    return ScoreForm(
+        kind=REVIEW_SCORES.kind,
+        district=_district(cycle),
+        year=cycle.year,
+        assigned=f"抽中 {len(sampled)} 个部门，共 {len(rows)} 个项目",
+        rows=_form_rows(REVIEW_SCORES.kind, rows),
+    )
+
+
+def evaluation_form(session: Session, cycle_id: int) -> ScoreForm | None:
+    """The 财政重点评价评分表: every object of the cycle's key evaluation; None before they are proposed."""
+    cycle = _cycle(session, cycle_id)
+    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
+    if not selections:
+        return None
+    ordered = sorted(selections, key=lambda s: (OBJECT_TYPE_ORDER.get(s.object_type, 9), s.rank, s.object_code))
+    counts = Counter(s.object_type for s in selections)
+    rows = [
+        {
+            "object_type": OBJECT_TYPE_LABELS.get(s.object_type, s.object_type),
+            "object_code": s.object_code,
+            "object_name": s.name,
+        }
+        for s in ordered
+    ]
+    return ScoreForm(
+        kind=THIRD_PARTY_SCORES.kind,
+        district=_district(cycle),
+        year=cycle.year,
+        assigned=f"{counts['project']} 个项目、{counts['policy']} 项政策、{counts['department']} 个部门",
+        rows=_form_rows(THIRD_PARTY_SCORES.kind, rows),
+    )
+
+
+#: Each kind of score sheet and what builds it from the records.
+SCORE_FORMS: dict[str, Callable[[Session, int], ScoreForm | None]] = {
+    REVIEW_SCORES.kind: review_form,
+    THIRD_PARTY_SCORES.kind: evaluation_form,
+}
+#: Why a cycle has no score sheet of a kind yet.
+UNASSIGNED = {REVIEW_SCORES.kind: "尚未抽样", THIRD_PARTY_SCORES.kind: "尚未提出重点评价对象"}
+
+
+def score_form_of_year(session: Session, kind: str, year: int) -> ScoreForm | None:
+    """The score sheet of the `year` cycle as its stage writes it; None while its objects are not known."""
+    cycle = session.exec(select(Cycle).where(Cycle.year == year, Cycle.status != "historical")).first()
+    if cycle is None or cycle.id is None:
+        raise ContextError(f"数据库中没有 {year} 年度的绩效管理周期")
+    return SCORE_FORMS[kind](session, cycle.id)
+
+
+def score_form_instructions(kind: str, year: int) -> str:
+    """What the scorers do with their sheet, in one sentence (on the sheet and where the stage names it)."""
+    spec = SPECS[kind]
+    sheet = spec.sheets[0]
+    to_fill = [c.header for c in sheet.columns if c.required and c.field not in PREFILLED[kind]]
+    who, stage = SCORERS[kind]
+    return (
+        f"{who}在「{sheet.name}」工作表中逐行填写{''.join(f'「{h}」' for h in to_fill)}（编码和名称已预填，请勿改动编码），"
+        f"填好后放入填报目录的 {SUBMISSION_FOLDERS[kind]} 文件夹，由{stage}阶段导入；"
+        f"也可用 perfcycle import <文件> --year {year} 直接导入。"
+    )
+
+
+def write_score_form(form: ScoreForm, path: Path) -> str:
+    """A score sheet in its import format: sheet one has the importer's headers on row 1 and the assigned
+    objects pre-filled (the columns still to fill have yellow headers), 填报说明 explains; returns the sha256."""
+    styles = _styles()
+    spec = SPECS[form.kind]
+    sheet_spec = spec.sheets[0]
+    columns = sheet_spec.columns
+    wide = {"department_name", "project_name", "object_name", "comment", "findings"}
+    scores = Sheet(sheet_spec.name, [30 if c.field in wide else 14 for c in columns], frozen_rows=1)
+    scores.append(
+        [c.header for c in columns],
+        [styles["header" if c.field in PREFILLED[form.kind] else "header_yellow"] for c in columns],
+    )
+    body = styles["body"]
+    for row in form.rows:
+        scores.append(row, body)
+    for index, column in enumerate(columns, start=1):
+        if column.choices:
+            letter = get_column_letter(index)
+            scores.list_validation(
+                f"{letter}2:{letter}{MAX_VALIDATED_ROW}",
+                '"' + ",".join(column.choices) + '"',
+                allow_blank=not column.required,
+                error=f"请从下拉列表中选择{column.header}",
+                error_title=column.header,
+            )
+
+    guide = Sheet(GUIDE_SHEET, [16, 90])
+    guide.append(["", f"{form.district}{form.year}年度{spec.title}"], [0, styles["guide_title"]])
+    lines: list[tuple[str, str]] = [
+        ("评分对象", form.assigned),
+        ("说明", spec.note),
+        ("填报方法", score_form_instructions(form.kind, form.year)),
+        ("未评分的行", "每一行都要评分；暂时不评分的行请整行删除，之后另交一份。"),
+    ]
+    lines += [
+        (c.header, c.note or ("可选：" + "、".join(c.choices) if c.choices else ("必填" if c.required else "选填")))
+        for c in columns
+    ]
+    guide_styles = [styles["guide_label"], styles["guide_text"]]
+    for line in lines:
+        guide.append(line, guide_styles)
+    return _save([scores, guide], path, _stamp(form.year))
+
+
 #: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
 WRITERS: dict[str, Callable[[Any, Path], str]] = {
     "monitoring_summary.xlsx": write_monitoring_summary_file,
     "budget_table.xlsx": write_budget_table_file,
     "target_form.xlsx": write_target_form,
+    "score_form.xlsx": write_score_form,
 }

@@ -105,6 +105,14 @@ NEW_DISTRICT = [
     "",
 ]
 
+PREFILLED = {
+    "review_scores": "；抽样后，抽查复核阶段在输出目录的 `documents/<年度>/05-抽查复核/` 下写出预填了"
+    "抽中部门全部项目（编码和名称）的评分表，`perfcycle template review_scores --year <年度>` 可重新写出",
+    "third_party_scores": "；重点评价对象确定后，财政重点评价阶段在输出目录的 `documents/<年度>/06-财政重点评价/` 下"
+    "写出预填了全部评价对象（对象类型、编码和名称）的评分表，`perfcycle template third_party_scores --year <年度>` "
+    "可重新写出",
+}
+
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
@@ -160,7 +168,7 @@ def _spec_section(spec: WorkbookSpec) -> list[str]:
     lines += [
         f"- 提交方式：{how}" + ("；每季度填报一次" if spec.quarterly else ""),
         f"- 文件位置：{_location(spec)}",
-        f"- 模板：`perfcycle template {spec.kind}`",
+        f"- 模板：`perfcycle template {spec.kind}`" + PREFILLED.get(spec.kind, ""),
         "",
     ]
     for sheet in spec.sheets:
@@ -217,7 +225,8 @@ def render_workbook_docs() -> str:
         "并说明原因；请在 Excel 或 WPS 中“另存为” `.xlsx`。",
         f"- 文件不能为空，不能超过 {MAX_BYTES // (1024 * 1024)} MB；数据行合计不超过 {MAX_ROWS:,} 行。",
         "- 不指定类型时，按工作表名识别工作簿类型；多余的工作表（如填表说明）被忽略。",
-        "- 表头在第 1 行，列的顺序不限；每个规定的列都必须有，不能有多余的列或重复的列，表头不能为空或合并单元格。"
+        "- 表头在第 1 行，列的顺序不限；每个规定的列都必须有（预填的名称列可以删除），不能有多余的列或重复的列，"
+        "表头不能为空或合并单元格。"
         "表头比较时忽略空格，半角括号等同全角括号。表头右侧的空白列被忽略。",
         "- 完全空白的行被跳过。必填列为空报「必填」。",
         "- 单元格不接受公式（金额、数字列尤其如此）：请复制后“粘贴为数值”。错误值（如 `#DIV/0!`）也不接受。",

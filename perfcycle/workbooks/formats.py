@@ -18,17 +18,24 @@ ACHIEVEMENT = ("达成", "部分达成", "未达成")
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 YES_NO = ("是", "否")
 EVALUATION_KINDS = ("自评", "部门评价", "抽查复核", "财政重点评价")
-OBJECT_TYPES = ("项目", "部门", "政策")
+#: The workbooks' word for each kind of evaluated object, and the key it is recorded under.
+OBJECT_TYPE_KEYS = {"项目": "project", "部门": "department", "政策": "policy"}
+OBJECT_TYPE_LABELS = {key: label for label, key in OBJECT_TYPE_KEYS.items()}
+OBJECT_TYPES = tuple(OBJECT_TYPE_KEYS)
 
 
 @dataclass(frozen=True)
 class Column:
+    """One column of a sheet. A `reference` column is pre-filled for the reader's eyes (a name beside its
+    code): it is never imported, and a sheet without it is read all the same."""
+
     header: str
     field: str
     kind: CellKind
     required: bool = True
     choices: tuple[str, ...] = ()
     note: str = ""
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class WorkbookSpec:
 
 DEPT = Column("部门编码", "department_code", "code")
 PROJ = Column("项目编码", "project_code", "code")
+REFERENCE_NOTE = "预填，供核对；导入时以编码为准，不读取此列"
 
 BASE = WorkbookSpec(
     kind="base",
@@ -248,7 +256,9 @@ REVIEW_SCORES = WorkbookSpec(
             "复核评分",
             (
                 DEPT,
+                Column("部门名称", "department_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
                 PROJ,
+                Column("项目名称", "project_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
                 Column("复核得分", "score", "number"),
                 Column("复核意见", "comment", "text", required=False),
                 Column("复核人", "reviewer", "text"),
@@ -269,6 +279,7 @@ THIRD_PARTY_SCORES = WorkbookSpec(
             (
                 Column("对象类型", "object_type", "choice", choices=OBJECT_TYPES),
                 Column("对象编码", "object_code", "code"),
+                Column("对象名称", "object_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
                 Column("得分", "score", "number"),
                 Column("主要发现", "findings", "text"),
                 Column("评价机构", "evaluator", "text"),

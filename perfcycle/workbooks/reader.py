@@ -480,7 +480,8 @@ def _match_headers(
         else:
             found.add(f"{letter} 列的表头为空（合并单元格或空列？请删除该列或填写列名）", sheet.name, 1)
     for column in missing:
-        found.add("缺少此列", sheet.name, 1, column.header)
+        if not column.reference:
+            found.add("缺少此列", sheet.name, 1, column.header)
     return mapping
 
 
@@ -824,7 +825,7 @@ def _read_sheet(
     if mapping is None:
         return []
     converters = [(index, column, _converter(column)) for index, column in mapping.items()]
-    missing = {c.field for c in sheet.columns} - {c.field for c in mapping.values()}
+    missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in mapping.values()}
     key_columns = [c for c in sheet.columns if c.field in sheet.key]
     key_label = "、".join(c.header for c in key_columns)
     by_field = {c.field: c for c in sheet.columns}

@@ -4,6 +4,7 @@ unusual or faulty workbook to openpyxl."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from perfcycle.demo import DemoFiles
 from perfcycle.workbooks import reader
-from perfcycle.workbooks.formats import BASE, MONITORING, SELF_EVALUATION
+from perfcycle.workbooks.formats import BASE, MONITORING, REVIEW_SCORES, SELF_EVALUATION
 from perfcycle.workbooks.reader import ParsedWorkbook, parse_workbook
 from perfcycle.workbooks.writer import write_workbook
 
@@ -311,3 +312,39 @@ def test_shared_strings_with_rich_and_phonetic_runs_read_alike(tmp_path: Path, m
     assert fast_problems == slow_problems == []
     assert rows(fast) == rows(slow)
     assert [r.values["reason"] for r in fast.sheets["项目监控"]] == ["慢", "进度偏慢"]
+
+
+def test_a_score_sheet_without_its_name_columns_reads_the_same_both_ways(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The names beside the codes are pre-filled for the scorers' eyes: a sheet without them (deleted, or an
+    older template) is read all the same, and with them their text is read but never required."""
+    without = openpyxl.Workbook()
+    ws = without.active
+    assert ws is not None
+    ws.title = "复核评分"
+    ws.append(["部门编码", "项目编码", "复核得分", "复核意见", "复核人"])
+    ws.append(["D01", "P101", 82.5, None, "复核组"])
+    bare = tmp_path / "bare.xlsx"
+    without.save(bare)
+    named = write_workbook(
+        tmp_path / "named.xlsx",
+        REVIEW_SCORES,
+        {"复核评分": [{"department_code": "D01", "project_code": "P101", "score": 82.5, "reviewer": "复核组"}]},
+    )
+    for path in (bare, named):
+        assert fast_read(path, "review_scores") is not None, path
+        (fast, fast_problems), (slow, slow_problems) = both_ways(path, monkeypatch, "review_scores")
+        assert fast_problems == slow_problems == []
+        assert rows(fast)[3] == rows(slow)[3]
+        (row,) = fast.sheets["复核评分"]
+        assert (row.values["department_code"], row.values["project_code"], row.values["score"]) == (
+            "D01",
+            "P101",
+            Decimal("82.5"),
+        )
+    misspelt = tmp_path / "misspelt.xlsx"
+    ws["F1"], ws["F2"] = "项目名", "义务教育保障"
+    without.save(misspelt)
+    (problem,) = parse_workbook(misspelt, "review_scores")[1]
+    assert (problem.column, problem.reason) == ("项目名", "F 列的列名「项目名」不符合格式，应为「项目名称」")
