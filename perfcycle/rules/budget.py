@@ -129,6 +129,11 @@ class BudgetLine:
     def increase_fen(self) -> int:
         return max(self.effective_fen - self.request_fen, 0)
 
+    @property
+    def prioritised(self) -> bool:
+        """优先保障 holds only while no cut stands on the line."""
+        return self.priority and self.cut_fen == 0
+
 
 @dataclass(frozen=True)
 class BudgetTotals:
@@ -151,7 +156,7 @@ class BudgetTotals:
 
 
 def budget_totals(lines: Iterable[BudgetLine]) -> BudgetTotals:
-    """Totals over the amounts as they stand; 优先保障 and the cut counts hold only where no cut stands/one does."""
+    """Totals over the amounts as they stand (overrides included), and the counts of the lines behind them."""
     items = list(lines)
     cut = [line for line in items if line.cut_fen > 0]
     return BudgetTotals(
@@ -164,7 +169,7 @@ def budget_totals(lines: Iterable[BudgetLine]) -> BudgetTotals:
         cut_projects=len(cut),
         increased_projects=sum(1 for line in items if line.increase_fen > 0),
         overridden_projects=sum(1 for line in items if line.override_fen is not None),
-        priority_projects=sum(1 for line in items if line.priority and line.cut_fen == 0),
+        priority_projects=sum(1 for line in items if line.prioritised),
         cancelled_projects=sum(1 for line in cut if line.effective_fen == 0),
         low_execution_projects=sum(1 for line in cut if line.execution_cut_ratio > 0),
         reasons=dict(sorted(Counter(line.reason for line in items if line.reason).items())),
