@@ -107,8 +107,9 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
         result = budget.recommend_budgets.fn(cycle_id)
         gate("budget_table", 1)
         gate("budget_table", 2)
+        table = budget.publish_budget_table.fn(cycle_id)
         timed("documents", documents.render_stage_documents.fn, cycle_id, "budget_linkage", out_dir)
-        return result
+        return {**result, **table}
 
     def reporting_stage() -> dict[str, Any]:
         audit.verify_audit_chain.fn()

@@ -9,6 +9,7 @@ from prefect import task
 from sqlmodel import func, select
 
 from models import Department, Document, StageState, session_scope
+from perfcycle.figures import budget_figures, budget_summary, monitoring_coverage, self_evaluation_coverage
 from perfcycle.stages import QUARTERS
 from tasks.common import get_cycle, projects_of
 
@@ -20,7 +21,7 @@ def _stage_summaries(session: Any, cycle_id: int) -> dict[str, dict[str, Any]]:
 
 @task(name="summarize-cycle")
 def summarize_cycle(cycle_id: int) -> dict[str, Any]:
-    """The figures a coordinator quotes (and `--json` prints), each from the stage that produced it."""
+    """The figures a coordinator quotes (and `--json` prints); budget and coverage as the documents state them."""
     with session_scope() as session:
         cycle = get_cycle(session, cycle_id)
         stages = _stage_summaries(session, cycle_id)
@@ -28,10 +29,11 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
         projects = len(projects_of(session, cycle.year))
         ex_ante = stages.get("ex_ante_assessment", {})
         monitoring = {q: stages.get(f"monitoring_{q}", {}) for q in QUARTERS}
-        self_eval = stages.get("self_evaluation", {})
+        monitored = monitoring_coverage(session, cycle_id)
+        self_evaluated = self_evaluation_coverage(session, cycle_id)
         sampling = stages.get("sampling_review", {}).get("sample", {})
         fiscal = stages.get("fiscal_evaluation", {})
-        budget = stages.get("budget_linkage", {})
+        budget = budget_figures(session, cycle_id)
         documents = session.exec(
             select(Document.path).where(Document.cycle_id == cycle_id).order_by(Document.path)
         ).all()
@@ -50,13 +52,14 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
                 "cut_wan": float(ex_ante.get("cut_wan", 0)),
             },
             "monitoring": {
-                "departments_covered": min((m.get("departments_covered", 0) for m in monitoring.values()), default=0),
+                "departments_covered": monitored.covered,
+                "coverage": float(monitored.ratio),
                 "lights": {q: m.get("lights", {"red": 0, "yellow": 0, "green": 0}) for q, m in monitoring.items()},
             },
             "self_evaluation": {
-                "projects": self_eval.get("projects", 0),
-                "departments": self_eval.get("departments", 0),
-                "coverage": self_eval.get("coverage", 0.0),
+                "projects": self_evaluated.projects.covered,
+                "departments": self_evaluated.departments.covered,
+                "coverage": float(self_evaluated.projects.ratio),
             },
             "sampling": {
                 "departments": sampling.get("departments", 0),
@@ -70,12 +73,6 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
                 "departments": fiscal.get("departments", 0),
                 "amount_wan": float(fiscal.get("amount_wan", 0)),
             },
-            "budget": {
-                "projects": budget.get("projects", 0),
-                "cut_projects": budget.get("cut_projects", 0),
-                "cut_wan": float(budget.get("cut_wan", 0)),
-                "priority_projects": budget.get("priority_projects", 0),
-                "recommended_wan": float(budget.get("recommended_wan", 0)),
-            },
+            "budget": budget_summary(budget),
             "documents": list(documents),
         }
