@@ -107,10 +107,11 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
 
     def budget_stage() -> dict[str, Any]:
         result = budget.recommend_budgets.fn(cycle_id)
-        timed("documents", documents.render_stage_documents.fn, cycle_id, "budget_linkage", out_dir)
         gate("budget_table", 1)
         gate("budget_table", 2)
-        return result
+        table = budget.publish_budget_table.fn(cycle_id)
+        timed("documents", documents.render_stage_documents.fn, cycle_id, "budget_linkage", out_dir)
+        return {**result, **table}
 
     def reporting_stage() -> dict[str, Any]:
         audit.verify_audit_chain.fn()

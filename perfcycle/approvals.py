@@ -11,7 +11,8 @@ written:
   table at level 1 cannot also pass it at level 2);
 - a level is decided only after every lower level of the same gate passed;
 - a gate is decided once: a second decision on a closed gate is refused;
-- rejecting or returning needs a comment; budget-table overrides need a reason each.
+- rejecting or returning needs a comment; budget-table overrides need a reason each and lie between 0
+  and the project's original request unless the cycle's policy allows more.
 
 A refusal is recorded (a `DecisionRefusal` row and an audit entry) and committed on the session before
 `DecisionRefused` is raised, so the caller's rollback never loses it: give `decide` a session of its own.
@@ -45,7 +46,8 @@ from models.audit import DecisionRefusal
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.money import MoneyError, fmt_wan, wan_to_fen
-from perfcycle.policy import ApprovalsPolicy, Policy, load_policy, policy_from_json
+from perfcycle.policy import ApprovalsPolicy, BudgetPolicy, Policy, load_policy, policy_from_json
+from perfcycle.rules.budget import override_problem
 
 Decision = Literal["approve", "reject", "return"]
 DECISIONS: dict[str, str] = {"approve": "approved", "reject": "rejected", "return": "returned"}
@@ -294,16 +296,22 @@ def _lower_levels(session: Session, approval: Approval, policy: ApprovalsPolicy)
     return {lv: rows.get(lv) for lv in sorted(levels)}
 
 
+def _budget_policy(cycle: Cycle) -> BudgetPolicy:
+    """The result-application rules the cycle recorded; a cycle recorded without a policy uses the file's."""
+    return (_recorded_policy(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)).budget
+
+
 def _check_overrides(
     session: Session, cycle: Cycle, overrides: Sequence[BudgetOverride]
 ) -> tuple[list[tuple[BudgetRecommendation, int, str]], str | None]:
-    """Each override names a project of the table, an amount in 万元 (≥ 0, two decimals) and a reason."""
+    """Each override names a project of the table, a reason, and an amount in 万元 within the policy's bounds."""
     planned: list[tuple[BudgetRecommendation, int, str]] = []
     codes = [o.project_code.strip() for o in overrides]
     if len(set(codes)) != len(codes):
         return [], "同一项目只能调整一次"
+    policy = _budget_policy(cycle)
     rows = {
-        project.code: rec
+        project.code: (rec, project.request_fen)
         for rec, project in session.exec(
             select(BudgetRecommendation, Project)
             .join(Project, col(Project.id) == BudgetRecommendation.project_id)
@@ -311,17 +319,18 @@ def _check_overrides(
         )
     }
     for override, code in zip(overrides, codes, strict=True):
-        rec = rows.get(code)
-        if rec is None:
+        if code not in rows:
             return [], f"预算安排建议表中没有项目 {code}"
+        rec, original_request = rows[code]
         if not override.reason.strip():
             return [], f"项目 {code} 的调整金额必须写明理由"
         try:
             fen = wan_to_fen(override.amount_wan)
         except MoneyError as exc:
             return [], f"项目 {code} 的调整金额无效：{exc}"
-        if fen < 0:
-            return [], f"项目 {code} 的调整金额不能为负数"
+        problem = override_problem(fen, original_request, policy)
+        if problem:
+            return [], f"项目 {code} 的{problem}"
         planned.append((rec, fen, override.reason.strip()))
     return planned, None
 

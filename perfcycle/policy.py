@@ -109,9 +109,12 @@ class FiscalEvaluationPolicy(_Strict):
 
 
 class BudgetPolicy(_Strict):
+    """`overrides_may_exceed_request`: whether an approver may set a line above the original request."""
+
     grade_cut: dict[str, Ratio]
     priority_grades: list[str]
     execution_threshold: Ratio
+    overrides_may_exceed_request: bool = False
 
 
 class DisclosurePolicy(_Strict):

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from prefect import task
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models import (
     BudgetRecommendation,
@@ -14,10 +14,12 @@ from models import (
     Evaluation,
     ExAnteAssessment,
     MonitoringRecord,
+    Project,
     TargetReview,
     session_scope,
 )
 from models.rows import insert_rows, update_by_id
+from perfcycle.figures import budget_figures, budget_line, budget_summary
 from perfcycle.money import fmt_wan
 from perfcycle.rules.budget import budget_decision, final_score
 from perfcycle.rules.scoring import grade_for
@@ -63,9 +65,6 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
         )
         inserted: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
-        departments = {d.id: d.name for d in session.exec(select(Department))}
-        cut_rows: list[dict[str, Any]] = []
-        totals = {"request": 0, "recommended": 0, "cut_projects": 0, "priority": 0}
         for project in projects:
             assert project.id is not None
             found = scores.get(project.code, {})
@@ -98,35 +97,47 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
                 updated.append({"id": existing[project.id], **values})
             else:
                 inserted.append({"cycle_id": cycle_id, "project_id": project.id, **values})
-            totals["request"] += request
-            totals["recommended"] += decision.recommended_fen
-            totals["priority"] += decision.priority
-            if decision.recommended_fen < request:
-                totals["cut_projects"] += 1
-                cut_rows.append(
-                    {
-                        "部门": departments[project.department_id],
-                        "项目编码": project.code,
-                        "项目名称": project.name,
-                        "申请（万元）": fmt_wan(request),
-                        "建议（万元）": fmt_wan(decision.recommended_fen),
-                        "原因": decision.reason,
-                    }
-                )
         insert_rows(session, BudgetRecommendation, inserted)
         update_by_id(session, BudgetRecommendation, updated)
-        cut_wan = fmt_wan(totals["request"] - totals["recommended"])
+        return {"projects": len(projects)}
+
+
+@task(name="publish-budget-table")
+def publish_budget_table(cycle_id: int) -> dict[str, Any]:
+    """The table as it stands (the approvers' overrides included) as an artifact, and its figures."""
+    with session_scope() as session:
+        cycle = get_cycle(session, cycle_id)
+        departments = {d.id: d.name for d in session.exec(select(Department))}
+        rows: list[dict[str, Any]] = []
+        for rec, project in session.exec(
+            select(BudgetRecommendation, Project)
+            .join(Project, col(Project.id) == BudgetRecommendation.project_id)
+            .where(BudgetRecommendation.cycle_id == cycle_id)
+            .order_by(col(Project.code))
+        ):
+            line = budget_line(rec)
+            if line.cut_fen or line.increase_fen:
+                rows.append(
+                    {
+                        "部门": departments.get(project.department_id, ""),
+                        "项目编码": project.code,
+                        "项目名称": project.name,
+                        "申请（万元）": fmt_wan(line.request_fen),
+                        "安排（万元）": fmt_wan(line.effective_fen),
+                        "原因": rec.reason,
+                        "调整理由": rec.override_reason,
+                    }
+                )
+        totals = budget_figures(session, cycle_id)
+        increase = (
+            f"，调增 {totals.increased_projects} 个共 {fmt_wan(totals.increase_fen)} 万元"
+            if totals.increased_projects
+            else ""
+        )
         publish_table(
             f"{cycle.year}-budget-cuts",
-            cut_rows,
-            f"{cycle.budget_year} 年预算安排建议：{len(projects)} 个项目，压减 {totals['cut_projects']} 个共 {cut_wan} 万元，"
-            f"优先保障 {totals['priority']} 个",
+            rows,
+            f"{cycle.budget_year} 年预算安排建议：{totals.projects} 个项目，压减 {totals.cut_projects} 个共 "
+            f"{fmt_wan(totals.cut_fen)} 万元{increase}，优先保障 {totals.priority_projects} 个",
         )
-        return {
-            "projects": len(projects),
-            "cut_projects": totals["cut_projects"],
-            "cut_wan": cut_wan,
-            "priority_projects": totals["priority"],
-            "request_wan": fmt_wan(totals["request"]),
-            "recommended_wan": fmt_wan(totals["recommended"]),
-        }
+        return budget_summary(totals)

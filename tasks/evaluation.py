@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from models import Department, Evaluation, Indicator, MonitoringRecord, session_scope
 from models.rows import ProjectRow, columns
+from perfcycle.figures import SelfEvaluationCoverage, self_evaluation_coverage
 from perfcycle.rules.scoring import IndicatorInput, grade_for, is_inflated, project_score, weighted_score
 from perfcycle.rules.selection import propose_department_evaluation
 from tasks.artifacts import publish_table
@@ -79,21 +80,30 @@ def score_self_evaluations(cycle_id: int) -> dict[str, Any]:
             session.add(evaluation)
             if evaluation.flagged:
                 flagged.append(_flag_row(department.name, "部门整体支出", evaluation))
+        covered = self_evaluation_coverage(session, cycle_id)
         publish_table(
             f"{cycle.year}-self-evaluation-flags",
             flagged,
-            f"{cycle.year} 年绩效自评：{len(projects)} 个项目、{len(per_department)} 个部门全覆盖，"
-            f"自评分偏高 {len(flagged)} 个",
+            f"{cycle.year} 年绩效自评：{_coverage_text(covered)}，自评分偏高 {len(flagged)} 个",
         )
-        submitted = [e for e in existing.values() if e.object_type == "project" and e.claimed_score is not None]
-        submitted_departments = {e.department_id for e in submitted}
         return {
-            "projects": len(submitted),
-            "departments": len(submitted_departments),
-            "coverage": round(len(submitted) / len(projects), 4) if projects else 0.0,
+            "projects": covered.projects.covered,
+            "departments": covered.departments.covered,
+            "coverage": float(covered.projects.ratio),
             "scored_projects": len(projects),
             "inflated": len(flagged),
         }
+
+
+def _coverage_text(covered: SelfEvaluationCoverage) -> str:
+    """全覆盖 only when every project and every department sent its self-evaluation."""
+    projects, departments = covered.projects, covered.departments
+    if projects.full and departments.full:
+        return f"{projects.total} 个项目、{departments.total} 个部门全覆盖"
+    return (
+        f"{projects.covered}/{projects.total} 个项目（{projects.percent}）、"
+        f"{departments.covered}/{departments.total} 个部门完成自评"
+    )
 
 
 def _apply(evaluation: Evaluation, score: Decimal, policy: Any, threshold: Decimal) -> None:

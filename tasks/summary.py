@@ -8,6 +8,7 @@ from prefect import task
 from sqlmodel import func, select
 
 from models import Department, Document, session_scope
+from perfcycle.figures import budget_figures, budget_summary, monitoring_coverage, self_evaluation_coverage
 from perfcycle.stages import QUARTERS, STAGES
 from perfcycle.standing import stage_summaries
 from tasks.common import get_cycle, projects_of
@@ -22,7 +23,7 @@ def _figures(stage: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any] | No
 
 @task(name="summarize-cycle")
 def summarize_cycle(cycle_id: int) -> dict[str, Any]:
-    """The figures a coordinator quotes (and `--json` prints), each from the stage that produced it.
+    """The figures a coordinator quotes (and `--json` prints); budget and coverage as the documents state them.
 
     A stage that has not produced its figures yet gives null, never zeros that would read as results; a
     stage waiting at its gate gives the figures the gate decides on. `stages` says where each one stands.
@@ -38,7 +39,11 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
             select(Document.path).where(Document.cycle_id == cycle_id).order_by(Document.path)
         ).all()
         waiting = [s for s, v in stages.items() if v.get("status") == "waiting"]
-        covered = [m["departments_covered"] for m in monitoring.values() if "lights" in m]
+        monitored = monitoring_coverage(session, cycle_id) if any("lights" in m for m in monitoring.values()) else None
+        self_evaluated = (
+            self_evaluation_coverage(session, cycle_id) if "projects" in stages.get("self_evaluation", {}) else None
+        )
+        budget = budget_figures(session, cycle_id) if "projects" in stages.get("budget_linkage", {}) else None
         return {
             "year": cycle.year,
             "budget_year": cycle.budget_year,
@@ -52,12 +57,17 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
                 {"units": int, "projects": int, "amount_wan": float, "cut_wan": float},
             ),
             "monitoring": {
-                "departments_covered": min(covered) if covered else None,
+                "departments_covered": monitored.covered if monitored else None,
+                "coverage": float(monitored.ratio) if monitored else None,
                 "lights": {q: m.get("lights") for q, m in monitoring.items()},
             },
-            "self_evaluation": _figures(
-                stages.get("self_evaluation", {}), {"projects": int, "departments": int, "coverage": float}
-            ),
+            "self_evaluation": {
+                "projects": self_evaluated.projects.covered,
+                "departments": self_evaluated.departments.covered,
+                "coverage": float(self_evaluated.projects.ratio),
+            }
+            if self_evaluated
+            else None,
             "sampling": _figures(
                 stages.get("sampling_review", {}).get("sample", {}),
                 {"departments": int, "ratio": float, "cumulative_coverage": float, "seed": str},
@@ -66,15 +76,6 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
                 fiscal.get("selection", fiscal),
                 {"projects": int, "policies": int, "departments": int, "amount_wan": float},
             ),
-            "budget": _figures(
-                stages.get("budget_linkage", {}),
-                {
-                    "projects": int,
-                    "cut_projects": int,
-                    "cut_wan": float,
-                    "priority_projects": int,
-                    "recommended_wan": float,
-                },
-            ),
+            "budget": budget_summary(budget) if budget else None,
             "documents": list(documents),
         }

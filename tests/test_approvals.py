@@ -46,7 +46,15 @@ def arrange(session: Session, policy: Policy | None = None, auto_approve: bool =
     session.flush()
     assert d1.id and d2.id and cycle.id
     projects = [
-        Project(year=2024, code=code, department_id=dept, name=code, type="事业发展类", attribute="经常性")
+        Project(
+            year=2024,
+            code=code,
+            department_id=dept,
+            name=code,
+            type="事业发展类",
+            attribute="经常性",
+            request_fen=100_000_000,
+        )
         for code, dept in (("P1", d1.id), ("P2", d1.id), ("P3", d2.id))
     ]
     session.add_all(projects)
@@ -280,6 +288,38 @@ def test_a_budget_override_needs_a_reason(session: Session) -> None:
         {"project_id": p1.id, "amount_wan": "95.50", "reason": "区委常委会议定保障"}
     ]
     assert audit.verify(session) == []
+
+
+def test_an_override_above_the_original_request_is_refused_by_default(session: Session) -> None:
+    arrange(session)
+    level1 = gate(session, "budget_table")
+    assert level1.id
+    too_much = [BudgetOverride("P1", "23689.61", "区委常委会议定保障")]
+    refused(session, level1.id, "approve", COORDINATOR, "不能超过原申请额 100.00 万元", overrides=too_much)
+    refused(
+        session, level1.id, "approve", COORDINATOR, "不能超过原申请额", overrides=[BudgetOverride("P2", "100.01", "x")]
+    )
+    assert (
+        session.exec(select(BudgetRecommendation).where(col(BudgetRecommendation.override_fen).is_not(None))).all()
+        == []
+    )
+    assert gate(session, "budget_table").status == "open"
+    decide(session, level1.id, "approve", COORDINATOR, overrides=[BudgetOverride("P1", "100.00", "恢复申请额")])
+    session.commit()
+    assert gate(session, "budget_table").status == "approved"
+
+
+def test_an_override_above_the_request_stands_where_the_policy_allows_it(session: Session) -> None:
+    base = load_policy(2024)
+    allowing = base.model_copy(update={"budget": base.budget.model_copy(update={"overrides_may_exceed_request": True})})
+    arrange(session, allowing)
+    level1 = gate(session, "budget_table")
+    assert level1.id
+    decide(session, level1.id, "approve", COORDINATOR, overrides=[BudgetOverride("P1", "23689.61", "区委常委会议定")])
+    session.commit()
+    p1 = session.exec(select(Project).where(Project.code == "P1")).one()
+    rec = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.project_id == p1.id)).one()
+    assert rec.override_fen == 23_689_610_000
 
 
 # ---------------------------------------------------------------------------------------------- CLI

@@ -37,6 +37,7 @@ from models.tables import (
     WarningNotice,
 )
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
+from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy, policy_from_json
 
@@ -305,6 +306,8 @@ class AnnualReportContext(_Context):
     departments_total: int
     monitoring_departments: int
     monitoring_full_coverage: bool
+    monitoring_coverage_pct: str
+    monitoring_missing_names: str
     quarters: list[QuarterLights]
     red_departments: list[RedDepartment]
     red_department_count: int
@@ -315,6 +318,9 @@ class AnnualReportContext(_Context):
     self_eval_projects: int
     self_eval_departments: int
     self_eval_coverage_pct: str
+    self_eval_full_coverage: bool
+    self_eval_missing_projects: int
+    self_eval_missing_departments: int
     department_evaluations: int
     sample_size: int
     sample_ratio_pct: str
@@ -338,6 +344,8 @@ class AnnualReportContext(_Context):
     budget_request_wan: str
     budget_recommended_wan: str
     budget_cut_wan: str
+    budget_increased_projects: int
+    budget_increase_wan: str
     # (五) cost pilot
     cost_pilot: CostPilot | None
     # 二、problems
@@ -365,7 +373,6 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
     publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
     projects = _projects(session, cycle.year, (a.project_id for a in assessments))
     year_projects = [p for p in projects.values() if p.year == cycle.year]
-    year_codes = {p.code for p in year_projects}
 
     ex_ante = _ex_ante(assessments, projects)
 
@@ -419,12 +426,14 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         if failed:
             not_improved.append(f"{name}（{'、'.join(failed)}）")
 
+    monitored = monitoring_coverage(session, cycle_id)
+    code_names = {d.code: d.name for d in departments.values()}
+
     # Evaluations.
     by_kind: dict[str, list[Evaluation]] = defaultdict(list)
     for ev in evaluations:
         by_kind[ev.kind].append(ev)
-    self_projects = {e.object_code for e in by_kind["self"] if e.object_type == "project"} & year_codes
-    self_departments = {e.object_code for e in by_kind["self"] if e.object_type == "department"}
+    self_evaluated = self_evaluation_coverage(session, cycle_id)
     inflated = [e for e in by_kind["self"] if e.flagged]
     review_flags = [e for e in by_kind["review"] if e.flagged]
 
@@ -432,12 +441,8 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
 
     fiscal_counts = Counter(s.object_type for s in selections)
 
-    # Budget linkage: the approved override, where there is one, is the amount that stands.
-    def effective(rec: BudgetRecommendation) -> int:
-        return rec.override_fen if rec.override_fen is not None else rec.recommended_fen
-
-    request = sum(r.request_fen for r in recommendations)
-    recommended = sum(effective(r) for r in recommendations)
+    # Budget linkage: the table as it stands, the approvers' overrides included.
+    budget = budget_figures(session, cycle_id)
 
     # Cost pilot.
     pilot: CostPilot | None = None
@@ -498,17 +503,22 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         targets_returned=returned,
         targets_missing=missing_targets,
         departments_total=len(departments),
-        monitoring_departments=len({row.department_id for row in lights}),
-        monitoring_full_coverage=bool(departments) and set(departments) <= {row.department_id for row in lights},
+        monitoring_departments=monitored.covered,
+        monitoring_full_coverage=monitored.full,
+        monitoring_coverage_pct=monitored.percent,
+        monitoring_missing_names=join_names(code_names.get(code, code) for code in monitored.missing),
         quarters=quarters,
         red_departments=red_departments,
         red_department_count=len(red_departments),
         red_improved_count=sum(1 for r in red_departments if r.improved is True),
         red_notices=sum(1 for n in notices if n.level == "red"),
         yellow_notices=sum(1 for n in notices if n.level == "yellow"),
-        self_eval_projects=len(self_projects),
-        self_eval_departments=len(self_departments),
-        self_eval_coverage_pct=ratio_pct(len(self_projects), len(year_projects)),
+        self_eval_projects=self_evaluated.projects.covered,
+        self_eval_departments=self_evaluated.departments.covered,
+        self_eval_coverage_pct=self_evaluated.projects.percent,
+        self_eval_full_coverage=self_evaluated.projects.full and self_evaluated.departments.full,
+        self_eval_missing_projects=len(self_evaluated.projects.missing),
+        self_eval_missing_departments=len(self_evaluated.departments.missing),
         department_evaluations=len(by_kind["department"]),
         sample_size=sampling.size,
         sample_ratio_pct=sampling.ratio_pct,
@@ -523,14 +533,16 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         fiscal_policies=fiscal_counts["policy"],
         fiscal_departments=fiscal_counts["department"],
         fiscal_amount_wan=_wan_text(sum(s.amount_fen for s in selections)),
-        budget_projects=len(recommendations),
-        budget_cut_projects=sum(1 for r in recommendations if effective(r) < r.request_fen),
-        budget_priority_projects=sum(1 for r in recommendations if r.priority),
-        budget_cancelled_projects=sum(1 for r in recommendations if r.request_fen > 0 and effective(r) == 0),
-        budget_low_execution_projects=sum(1 for r in recommendations if r.execution_cut_ratio > 0),
-        budget_request_wan=_wan_text(request),
-        budget_recommended_wan=_wan_text(recommended),
-        budget_cut_wan=_wan_text(request - recommended),
+        budget_projects=budget.projects,
+        budget_cut_projects=budget.cut_projects,
+        budget_priority_projects=budget.priority_projects,
+        budget_cancelled_projects=budget.cancelled_projects,
+        budget_low_execution_projects=budget.low_execution_projects,
+        budget_request_wan=_wan_text(budget.request_fen),
+        budget_recommended_wan=_wan_text(budget.recommended_fen),
+        budget_cut_wan=_wan_text(budget.cut_fen),
+        budget_increased_projects=budget.increased_projects,
+        budget_increase_wan=_wan_text(budget.increase_fen),
         cost_pilot=pilot,
         problems=problems,
         late_publications=len(late_names),
@@ -1090,8 +1102,10 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
     selfs = [e for e in evaluations if e.kind == "self"]
     project_selfs = {e.object_code: e for e in selfs if e.object_type == "project"}
     dept_selfs = {e.object_code: e for e in selfs if e.object_type == "department"}
-    evaluated_projects = [p for p in year_projects if p.code in project_selfs]
-    missing = [p for p in year_projects if p.code not in project_selfs]
+    covered = self_evaluation_coverage(session, cycle_id)
+    not_sent = set(covered.projects.missing)
+    evaluated_projects = [p for p in year_projects if p.code not in not_sent]
+    missing = [p for p in year_projects if p.code in not_sent]
     scores = [Decimal(e.score) for e in (project_selfs[p.code] for p in evaluated_projects) if e.score is not None]
     grade_counter = Counter(project_selfs[p.code].grade for p in evaluated_projects)
 
@@ -1129,7 +1143,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
                 department_code=dept.code,
                 department_name=dept.name,
                 projects=len(own),
-                evaluated=sum(1 for p in own if p.code in project_selfs),
+                evaluated=sum(1 for p in own if p.code not in not_sent),
                 overall_score=fmt_score(overall.score) if overall else "",
                 overall_grade=overall.grade if overall else "",
                 flagged=flagged,
@@ -1143,10 +1157,10 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
         issuer=policy.issuer,
         year=cycle.year,
         projects_total=len(year_projects),
-        self_eval_projects=len(evaluated_projects),
-        self_eval_coverage_pct=ratio_pct(len(evaluated_projects), len(year_projects)),
-        departments_total=len(departments),
-        self_eval_departments=len(dept_selfs),
+        self_eval_projects=covered.projects.covered,
+        self_eval_coverage_pct=covered.projects.percent,
+        departments_total=covered.departments.total,
+        self_eval_departments=covered.departments.covered,
         department_evaluations=sum(1 for e in evaluations if e.kind == "department"),
         average_score=average,
         grade_counts=[GradeCount(grade=b.grade, count=grade_counter[b.grade]) for b in policy.grades],

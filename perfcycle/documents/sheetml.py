@@ -76,6 +76,14 @@ class Formula(str):
 
 
 @dataclass(frozen=True)
+class Calculated:
+    """A formula with the value it comes to, stored with it: a reader that does not calculate sees the value."""
+
+    formula: str
+    value: int | Decimal
+
+
+@dataclass(frozen=True)
 class CellStyle:
     """A cell's look in openpyxl's terms; `Stylesheet` turns a set of them into styles.xml and `s=` ids."""
 
@@ -141,6 +149,8 @@ def _cell(ref: str, value: object, style: int) -> str:
         return f'<c r="{ref}"{s}/>'
     if isinstance(value, Formula):
         return f'<c r="{ref}"{s}><f>{escape(value)}</f></c>'
+    if isinstance(value, Calculated):
+        return f'<c r="{ref}"{s}><f>{escape(value.formula)}</f><v>{_number(value.value)}</v></c>'
     if isinstance(value, str):
         return f'<c r="{ref}"{s}{_inline(value)}'
     if isinstance(value, bool):

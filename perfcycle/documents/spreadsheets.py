@@ -38,9 +38,11 @@ from perfcycle.documents.contexts import (
     quarter_light_chart,
 )
 from perfcycle.documents.renderer import atomic_write
-from perfcycle.documents.sheetml import CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
+from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
+from perfcycle.figures import budget_line
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS, policy_from_json
+from perfcycle.rules.budget import budget_totals
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
@@ -321,25 +323,38 @@ BUDGET_HEADERS = [
     "评价等级",
     "得分来源",
     "压减比例",
-    "建议安排（万元）",
-    "压减金额（万元）",
+    "测算安排（万元）",
     "优先保障",
     "理由",
     "调整后安排（万元）",
     "调整理由",
+    "压减金额（万元）",
+    "增加金额（万元）",
 ]
 #: The styles of a recommendation's row by column number (the other columns are plain body cells).
-BUDGET_COLUMN_STYLES = {5: "money", 6: "decimal", 9: "percent", 10: "money", 11: "money", 13: "wrapped", 14: "money"}
+BUDGET_COLUMN_STYLES = {
+    5: "money",
+    6: "decimal",
+    9: "percent",
+    10: "money",
+    12: "wrapped",
+    13: "money",
+    15: "money",
+    16: "money",
+}
+BUDGET_WIDTHS = [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 8, 36, 14, 24, 14, 14]
 SCORE_SOURCES = {"fiscal": "财政重点评价", "review": "抽查复核", "self": "绩效自评", "none": "无"}
 
 
 @dataclass(frozen=True)
 class BudgetTable:
-    """What the 预算安排建议表 shows, read from the records: its title and the cells of each row."""
+    """What the 预算安排建议表 shows, read from the records: its title, the cells of each row, and the
+    合计 of each money column (column number, 万元) as the annual report states it."""
 
     year: int
     title: str
     rows: tuple[tuple[object, ...], ...]
+    totals: tuple[tuple[int, Decimal], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -392,33 +407,50 @@ def budget_entries(session: Session, cycle_id: int) -> list[BudgetEntry]:
 
 
 def budget_table(session: Session, cycle_id: int) -> BudgetTable:
-    """The records behind the 预算安排建议表: one row per project's recommendation."""
+    """The records behind the 预算安排建议表: one row per project's recommendation, as it stands after the
+    approvers (调整后安排 is the amount that stands on every row; 压减/增加 are against the request)."""
     cycle = _cycle(session, cycle_id)
     entries = budget_entries(session, cycle_id)
     rows = []
+    lines = []
     for index, entry in enumerate(entries, start=1):
         rec = entry.recommendation
+        line = budget_line(rec)
+        lines.append(line)
         rows.append(
             (
                 index,
                 entry.department_name,
                 entry.project_code,
                 entry.project_name,
-                _wan(rec.request_fen),
+                _wan(line.request_fen),
                 rec.score,
                 rec.grade,
                 SCORE_SOURCES.get(rec.score_source, rec.score_source),
                 rec.cut_ratio,
-                _wan(rec.recommended_fen),
-                _wan(rec.request_fen - rec.recommended_fen),
-                "是" if rec.priority else "",
+                _wan(line.recommended_fen),
+                "是" if line.prioritised else "",
                 rec.reason,
-                _wan(rec.override_fen) if rec.override_fen is not None else None,
+                _wan(line.effective_fen),
                 rec.override_reason,
+                _wan(line.cut_fen),
+                _wan(line.increase_fen),
             )
         )
+    totals = budget_totals(lines)
     budget_year = entries[0].recommendation.budget_year if entries else cycle.budget_year
-    return BudgetTable(year=cycle.year, title=f"{_district(cycle)}{budget_year}年预算安排建议表", rows=tuple(rows))
+    return BudgetTable(
+        year=cycle.year,
+        title=f"{_district(cycle)}{budget_year}年预算安排建议表",
+        rows=tuple(rows),
+        totals=(
+            (5, _wan(totals.request_fen)),
+            (10, _wan(totals.computed_fen)),
+            (13, _wan(totals.recommended_fen)),
+            (15, _wan(totals.cut_fen)),
+            (16, _wan(totals.increase_fen)),
+        ),
+    )
 
 
 def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
@@ -427,20 +459,21 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
 
 
 def write_budget_table_file(table: BudgetTable, path: Path) -> str:
-    """Write the 预算安排建议表 from its data; returns the sha256."""
+    """Write the 预算安排建议表 from its data; returns the sha256.
+
+    The 合计 row is SUM formulas that also store the totals they come to, so a reader that does not
+    calculate (a viewer, a script) sees the same totals as the annual report."""
     styles = _styles()
-    sheet = _titled_sheet(
-        "预算安排建议", table.title, BUDGET_HEADERS, [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 14, 8, 36, 14, 24]
-    )
+    sheet = _titled_sheet("预算安排建议", table.title, BUDGET_HEADERS, BUDGET_WIDTHS)
     row_styles = [styles[BUDGET_COLUMN_STYLES.get(c, "body")] for c in range(1, len(BUDGET_HEADERS) + 1)]
     for values in table.rows:
         sheet.append(values, row_styles)
     first, last = 3, 2 + len(table.rows)
     total_row: list[object] = ["合计", *([""] * (len(BUDGET_HEADERS) - 1))]
     total_styles = [styles["total_label"], *([styles["body"]] * (len(BUDGET_HEADERS) - 1))]
-    for column in (5, 10, 11):
+    for column, amount in table.totals:
         letter = get_column_letter(column)
-        total_row[column - 1] = Formula(f"SUM({letter}{first}:{letter}{last})") if last >= first else 0
+        total_row[column - 1] = Calculated(f"SUM({letter}{first}:{letter}{last})", amount) if last >= first else 0
         total_styles[column - 1] = styles["total_money"]
     total = sheet.append(total_row, total_styles)
     sheet.merge(total, 1, 4)

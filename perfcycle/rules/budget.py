@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from perfcycle.money import fen_round_to_wan_cent
+from perfcycle.money import fen_round_to_wan_cent, fmt_wan
 from perfcycle.policy import BudgetPolicy
 
 _ZERO = Decimal(0)
@@ -98,3 +100,86 @@ def budget_decision(
         priority=grade is not None and grade in policy.priority_grades and cut == 0,
         reason=reason,
     )
+
+
+# ---------------------------------------------------------------------------------------------- the table as it stands
+
+
+@dataclass(frozen=True)
+class BudgetLine:
+    """One line of the recommendation table after the approvers: the computed amount and any override."""
+
+    request_fen: int
+    recommended_fen: int
+    override_fen: int | None = None
+    priority: bool = False
+    execution_cut_ratio: Decimal = _ZERO
+    reason: str = ""
+
+    @property
+    def effective_fen(self) -> int:
+        """The amount that stands: the approver's override where there is one."""
+        return self.recommended_fen if self.override_fen is None else self.override_fen
+
+    @property
+    def cut_fen(self) -> int:
+        return max(self.request_fen - self.effective_fen, 0)
+
+    @property
+    def increase_fen(self) -> int:
+        return max(self.effective_fen - self.request_fen, 0)
+
+    @property
+    def prioritised(self) -> bool:
+        """优先保障 holds only while no cut stands on the line."""
+        return self.priority and self.cut_fen == 0
+
+
+@dataclass(frozen=True)
+class BudgetTotals:
+    """The figures every document states about the table; cuts and increases are summed line by line, so
+    request − cut + increase = recommended and neither is ever negative."""
+
+    projects: int = 0
+    request_fen: int = 0
+    computed_fen: int = 0
+    recommended_fen: int = 0
+    cut_fen: int = 0
+    increase_fen: int = 0
+    cut_projects: int = 0
+    increased_projects: int = 0
+    overridden_projects: int = 0
+    priority_projects: int = 0
+    cancelled_projects: int = 0
+    low_execution_projects: int = 0
+    reasons: Mapping[str, int] = field(default_factory=dict)
+
+
+def budget_totals(lines: Iterable[BudgetLine]) -> BudgetTotals:
+    """Totals over the amounts as they stand (overrides included), and the counts of the lines behind them."""
+    items = list(lines)
+    cut = [line for line in items if line.cut_fen > 0]
+    return BudgetTotals(
+        projects=len(items),
+        request_fen=sum(line.request_fen for line in items),
+        computed_fen=sum(line.recommended_fen for line in items),
+        recommended_fen=sum(line.effective_fen for line in items),
+        cut_fen=sum(line.cut_fen for line in cut),
+        increase_fen=sum(line.increase_fen for line in items),
+        cut_projects=len(cut),
+        increased_projects=sum(1 for line in items if line.increase_fen > 0),
+        overridden_projects=sum(1 for line in items if line.override_fen is not None),
+        priority_projects=sum(1 for line in items if line.prioritised),
+        cancelled_projects=sum(1 for line in cut if line.effective_fen == 0),
+        low_execution_projects=sum(1 for line in cut if line.execution_cut_ratio > 0),
+        reasons=dict(sorted(Counter(line.reason for line in items if line.reason).items())),
+    )
+
+
+def override_problem(amount_fen: int, original_request_fen: int, policy: BudgetPolicy) -> str | None:
+    """Why an approver's amount cannot stand, or None: 0 up to the original request unless the policy allows more."""
+    if amount_fen < 0:
+        return "调整金额不能为负数"
+    if amount_fen > original_request_fen and not policy.overrides_may_exceed_request:
+        return f"调整金额不能超过原申请额 {fmt_wan(original_request_fen)} 万元（策略不允许调增）"
+    return None

@@ -256,8 +256,9 @@ def arrange(session: Session, policy: str | None = None) -> Arranged:
             department_id=dept[code],
             score=Decimal("81.00"),
             grade="良",
+            claimed_score=Decimal("82.00"),
         )
-        for code in ("D01", "D02", "D03", "D04", "D05")
+        for code in ("D01", "D02", "D03", "D04", "D05")  # D06..D10 sent no overall self-evaluation: 5 of 10
     ]
     evaluations += [
         Evaluation(cycle_id=cid, kind="department", object_type="project", object_code="P01", score=Decimal("88")),

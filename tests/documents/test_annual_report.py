@@ -240,16 +240,25 @@ def test_budget_table_sum_formula(session: Session, arranged: Arranged, tmp_path
     sha = write_budget_table(session, arranged.cycle_id, path)
     assert write_budget_table(session, arranged.cycle_id, tmp_path / "again.xlsx") == sha
     ws = load_workbook(path).active
-    assert ws is not None
+    stored = load_workbook(path, data_only=True).active  # what a reader that does not calculate sees
+    assert ws is not None and stored is not None
     headers = [c.value for c in ws[2]]
-    request_col = headers.index("预算年度申请（万元）") + 1
-    recommended_col = headers.index("建议安排（万元）") + 1
     first, last = 3, 2 + len(arranged.recommendations)
     total = last + 1
     assert ws.cell(row=total, column=1).value == "合计"
-    for column in (request_col, recommended_col):
+    recs = arranged.recommendations
+    expected = {
+        "预算年度申请（万元）": sum(r.request_fen for r in recs),
+        "测算安排（万元）": sum(r.recommended_fen for r in recs),
+        "调整后安排（万元）": sum(r.recommended_fen for r in recs),
+        "压减金额（万元）": sum(r.request_fen - r.recommended_fen for r in recs),
+        "增加金额（万元）": 0,
+    }
+    for header, fen in expected.items():
+        column = headers.index(header) + 1
         letter = get_column_letter(column)
-        assert ws.cell(row=total, column=column).value == f"=SUM({letter}{first}:{letter}{last})"
-    values = [Decimal(str(ws.cell(row=r, column=request_col).value)) for r in range(first, last + 1)]
-    assert sum(values) == Decimal(fmt_wan(sum(r.request_fen for r in arranged.recommendations)))
+        assert ws.cell(row=total, column=column).value == f"=SUM({letter}{first}:{letter}{last})", header
+        values = [Decimal(str(ws.cell(row=r, column=column).value)) for r in range(first, last + 1)]
+        assert sum(values) == Decimal(fmt_wan(fen)), header
+        assert Decimal(str(stored.cell(row=total, column=column).value)) == Decimal(fmt_wan(fen)), header
     assert re.fullmatch(r"\d{4}年预算安排建议表", str(ws["A1"].value).removeprefix(DISTRICT))

@@ -8,7 +8,14 @@ import pytest
 
 from perfcycle.money import wan_to_fen
 from perfcycle.policy import BudgetPolicy, Policy, load_policy
-from perfcycle.rules.budget import BudgetDecision, budget_decision, final_score
+from perfcycle.rules.budget import (
+    BudgetDecision,
+    BudgetLine,
+    budget_decision,
+    budget_totals,
+    final_score,
+    override_problem,
+)
 
 D = Decimal
 
@@ -149,3 +156,78 @@ def test_percent_figures_follow_policy(bp: BudgetPolicy) -> None:
 def test_unknown_grade(bp: BudgetPolicy) -> None:
     with pytest.raises(ValueError, match="甲"):
         decide(bp, "100", "甲", "1")
+
+
+# ---------------------------------------------------------------------------------------------- the table as it stands
+
+
+def line(
+    request: str,
+    recommended: str,
+    override: str | None = None,
+    priority: bool = False,
+    execution_cut_ratio: Decimal = D(0),
+    reason: str = "",
+) -> BudgetLine:
+    return BudgetLine(
+        wan_to_fen(request),
+        wan_to_fen(recommended),
+        None if override is None else wan_to_fen(override),
+        priority,
+        execution_cut_ratio,
+        reason,
+    )
+
+
+def test_an_override_is_the_amount_that_stands() -> None:
+    computed = line("100.00", "90.00")
+    assert (computed.effective_fen, computed.cut_fen) == (wan_to_fen("90.00"), wan_to_fen("10.00"))
+    assert computed.increase_fen == 0
+    restored = line("100.00", "90.00", "100.00")
+    assert (restored.effective_fen, restored.cut_fen, restored.increase_fen) == (wan_to_fen("100.00"), 0, 0)
+    raised = line("100.00", "90.00", "120.50")
+    assert (raised.cut_fen, raised.increase_fen) == (0, wan_to_fen("20.50"))
+    zeroed = line("100.00", "90.00", "0")
+    assert (zeroed.effective_fen, zeroed.cut_fen) == (0, wan_to_fen("100.00"))
+
+
+def test_totals_count_the_amounts_as_they_stand() -> None:
+    totals = budget_totals(
+        [
+            line("100.00", "100.00", priority=True, reason="优先保障"),
+            line("200.00", "180.00", reason="压减10%"),
+            line("50.00", "0", reason="原则上取消"),
+            line("80.00", "40.00", "80.00", execution_cut_ratio=D("0.5"), reason="按执行率压减"),  # restored
+            line("60.00", "45.00", execution_cut_ratio=D("0.25"), reason="按执行率压减"),
+            line("30.00", "30.00", "35.00", reason="据实保障"),  # raised
+            line("40.00", "40.00", "30.00", priority=True, reason="优先保障"),  # a cut stands: not 优先保障
+        ]
+    )
+    assert totals.projects == 7
+    assert totals.request_fen == wan_to_fen("560.00")
+    assert totals.computed_fen == wan_to_fen("435.00")
+    assert totals.recommended_fen == wan_to_fen("470.00")
+    assert totals.cut_fen == wan_to_fen("95.00")  # 20 + 50 + 15 + 10
+    assert totals.increase_fen == wan_to_fen("5.00")
+    assert totals.request_fen - totals.cut_fen + totals.increase_fen == totals.recommended_fen
+    assert (totals.cut_projects, totals.increased_projects, totals.overridden_projects) == (4, 1, 3)
+    assert (totals.priority_projects, totals.cancelled_projects, totals.low_execution_projects) == (1, 1, 1)
+    assert totals.reasons == {"优先保障": 2, "压减10%": 1, "原则上取消": 1, "按执行率压减": 2, "据实保障": 1}
+
+
+def test_an_empty_table_has_zero_totals() -> None:
+    totals = budget_totals([])
+    assert (totals.projects, totals.request_fen, totals.recommended_fen) == (0, 0, 0)
+    assert (totals.cut_fen, totals.increase_fen, totals.reasons) == (0, 0, {})
+
+
+def test_override_bounds(bp: BudgetPolicy) -> None:
+    request = wan_to_fen("812.35")
+    assert override_problem(0, request, bp) is None
+    assert override_problem(request, request, bp) is None
+    assert "超过原申请额 812.35 万元" in (override_problem(request + 10_000, request, bp) or "")
+    assert "负数" in (override_problem(-10_000, request, bp) or "")
+    allowing = bp.model_copy(update={"overrides_may_exceed_request": True})
+    assert override_problem(request * 30, request, allowing) is None
+    assert "负数" in (override_problem(-10_000, request, allowing) or "")
+    assert bp.overrides_may_exceed_request is False  # the 2024 policy keeps overrides within the request

@@ -1,0 +1,226 @@
+"""One truth: after every decision (an approver's override included) the `--json` summary, the annual report,
+the 预算安排建议表 and the stage artifacts state the same budget and coverage figures, read back from the files."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import Session, select
+
+from models.tables import Approval, Cycle, DepartmentLight, Project
+from perfcycle.approvals import BudgetOverride, decide
+from perfcycle.documents import annual_report_context, render_docx, self_evaluation_summary_context, write_budget_table
+from perfcycle.documents.renderer import docx_text
+from perfcycle.money import fmt_wan
+from perfcycle.policy import policy_from_json
+from tasks.approvals import decide_gate
+from tasks.summary import summarize_cycle
+from tests.documents.records import Arranged, arrange
+
+COORDINATOR, LEADER = "周晓梅", "刘建国"
+
+
+@pytest.fixture
+def arranged(session: Session) -> Arranged:
+    """The small test district of the document tests."""
+    return arrange(session)
+
+
+def approve_budget_table(session: Session, cycle_id: int, overrides: list[BudgetOverride]) -> None:
+    """The coordinator passes the table with the overrides, then the bureau leader."""
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None
+    decide_gate(session, cycle, "budget_table", level=1)
+    session.commit()
+    decide(session, gate_id(session, cycle, 1), "approve", COORDINATOR, overrides=overrides)
+    session.commit()
+    decide(session, gate_id(session, cycle, 2), "approve", LEADER)
+    session.commit()
+
+
+def gate_id(session: Session, cycle: Cycle, level: int) -> int:
+    approval = session.exec(
+        select(Approval).where(Approval.cycle_id == cycle.id, Approval.gate == "budget_table", Approval.level == level)
+    ).one()
+    assert approval.id is not None
+    return approval.id
+
+
+def report_text(session: Session, cycle_id: int, path: Path) -> str:
+    render_docx("annual_report.md.j2", annual_report_context(session, cycle_id), path)
+    return docx_text(path)
+
+
+def xlsx_totals(session: Session, cycle_id: int, path: Path) -> dict[str, Decimal]:
+    """The 合计 row of the budget table as a reader that does not calculate sees it (the stored values)."""
+    write_budget_table(session, cycle_id, path)
+    ws = load_workbook(path, data_only=True).active
+    assert ws is not None
+    headers = [c.value for c in ws[2]]
+    total = next(row for row in ws.iter_rows(min_row=3) if row[0].value == "合计")
+    return {str(h): Decimal(str(c.value)) for h, c in zip(headers, total, strict=True) if str(h).endswith("（万元）")}
+
+
+def stated(
+    session: Session, cycle_id: int, tmp_path: Path, name: str
+) -> tuple[dict[str, Any], str, dict[str, Decimal]]:
+    summary = summarize_cycle.fn(cycle_id)
+    return (
+        summary,
+        report_text(session, cycle_id, tmp_path / f"{name}.docx"),
+        xlsx_totals(session, cycle_id, tmp_path / f"{name}.xlsx"),
+    )
+
+
+def test_an_override_changes_every_statement_of_the_cut_alike(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    recs = arranged.recommendations
+    code = {p.id: p.code for p in arranged.projects}
+    p03 = next(r for r in recs if code[r.project_id] == "P03")  # 中: cut by 10 %
+    request = sum(r.request_fen for r in recs)
+    computed_cut = sum(r.request_fen - r.recommended_fen for r in recs)
+    cut_after = computed_cut - (p03.request_fen - p03.recommended_fen)  # P03 restored to its request
+    recommended_after = sum(r.recommended_fen for r in recs) + (p03.request_fen - p03.recommended_fen)
+
+    before, text, totals = stated(session, arranged.cycle_id, tmp_path, "before")
+    assert before["budget"]["cut_wan"] == float(fmt_wan(computed_cut))
+    assert f"压减{fmt_wan(computed_cut)}万元" in text
+    assert totals["压减金额（万元）"] == Decimal(fmt_wan(computed_cut))
+
+    approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P03", fmt_wan(p03.request_fen), "区委议定")])
+
+    after, text, totals = stated(session, arranged.cycle_id, tmp_path, "after")
+    budget = after["budget"]
+    assert budget["cut_wan"] == float(fmt_wan(cut_after)) != before["budget"]["cut_wan"]
+    assert budget["recommended_wan"] == float(fmt_wan(recommended_after))
+    assert (budget["request_wan"], budget["cut_projects"]) == (
+        float(fmt_wan(request)),
+        before["budget"]["cut_projects"] - 1,
+    )
+    assert (
+        f"申请资金{fmt_wan(request)}万元，建议安排{fmt_wan(recommended_after)}万元，压减{fmt_wan(cut_after)}万元"
+        in text
+    )
+    assert f"，{budget['cut_projects']}个项目压减资金" in text
+    assert totals["预算年度申请（万元）"] == Decimal(fmt_wan(request))
+    assert totals["调整后安排（万元）"] == Decimal(fmt_wan(recommended_after))
+    assert totals["压减金额（万元）"] == Decimal(fmt_wan(cut_after))
+    assert totals["增加金额（万元）"] == 0
+    assert totals["测算安排（万元）"] == Decimal(fmt_wan(sum(r.recommended_fen for r in recs)))
+
+
+def test_an_increase_the_policy_allows_is_stated_as_an_increase(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    cycle = session.get(Cycle, arranged.cycle_id)
+    assert cycle is not None
+    policy = policy_from_json(cycle.policy_json)
+    cycle.policy_json = policy.model_copy(
+        update={"budget": policy.budget.model_copy(update={"overrides_may_exceed_request": True})}
+    ).as_json()
+    session.add(cycle)
+    session.commit()
+    pilot = session.exec(select(Project).where(Project.code == "P04", Project.year == 2024)).one()  # 差: cut to 0
+    raised = pilot.request_fen + 23_589_610_000
+    recs = arranged.recommendations
+    cut_after = sum(r.request_fen - r.recommended_fen for r in recs if r.project_id != pilot.id)
+
+    approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P04", fmt_wan(raised), "区委常委会议定")])
+
+    summary, text, totals = stated(session, arranged.cycle_id, tmp_path, "raised")
+    budget = summary["budget"]
+    assert (budget["increase_wan"], budget["increased_projects"]) == (23589.61, 1)
+    assert budget["cut_wan"] == float(fmt_wan(cut_after)) > 0
+    assert "压减-" not in text
+    assert f"压减{fmt_wan(cut_after)}万元，经审批增加23589.61万元（1个项目）" in text
+    assert "原则上取消" not in text  # P04 was the one project at 0
+    assert totals["增加金额（万元）"] == Decimal("23589.61")
+    assert totals["压减金额（万元）"] == Decimal(fmt_wan(cut_after))
+    assert totals["调整后安排（万元）"] == Decimal(str(budget["recommended_wan"]))
+
+
+def test_a_department_missing_a_quarter_is_not_covered_anywhere(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    d07 = next(d for d in arranged.departments if d.code == "D07")
+    light = session.exec(
+        select(DepartmentLight).where(DepartmentLight.department_id == d07.id, DepartmentLight.quarter == "Q2")
+    ).one()
+    session.delete(light)
+    session.commit()
+
+    summary = summarize_cycle.fn(arranged.cycle_id)
+    assert (summary["monitoring"]["departments_covered"], summary["monitoring"]["coverage"]) == (9, 0.9)
+    ctx = annual_report_context(session, arranged.cycle_id)
+    assert (ctx.monitoring_departments, ctx.monitoring_full_coverage) == (9, False)
+    text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
+    assert "10家部门中9家部门各季度均纳入项目支出和整体支出监控，监控覆盖率90%，测试部门07有季度未报送监控情况" in text
+    assert "监控全覆盖" not in text
+
+
+def test_full_monitoring_coverage_is_stated_as_such(session: Session, arranged: Arranged, tmp_path: Path) -> None:
+    summary = summarize_cycle.fn(arranged.cycle_id)
+    assert (summary["monitoring"]["departments_covered"], summary["monitoring"]["coverage"]) == (10, 1.0)
+    assert "2024年区本级10家部门实现项目支出和整体支出监控全覆盖" in report_text(
+        session, arranged.cycle_id, tmp_path / "report.docx"
+    )
+
+
+def test_self_evaluation_coverage_is_the_same_everywhere(session: Session, arranged: Arranged, tmp_path: Path) -> None:
+    """7 of the 8 projects and 5 of the 10 departments sent their self-evaluation."""
+    summary = summarize_cycle.fn(arranged.cycle_id)
+    assert summary["self_evaluation"] == {"projects": 7, "departments": 5, "coverage": 0.875}
+    text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
+    assert "7个项目、5家部门完成自评，项目自评覆盖率87.5%，1个项目未完成自评，5家部门未完成部门整体支出自评" in text
+    assert "自评全覆盖" not in text
+    own = self_evaluation_summary_context(session, arranged.cycle_id)
+    assert (own.self_eval_projects, own.self_eval_departments, own.self_eval_coverage_pct) == (7, 5, "87.5%")
+    assert own.missing_project_names == "测试项目08"
+
+
+@pytest.mark.prefect
+def test_the_stage_artifacts_state_the_same_figures(
+    session: Session, arranged: Arranged, prefect_harness: None
+) -> None:
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    from tasks.budget import publish_budget_table
+    from tasks.evaluation import score_self_evaluations
+
+    p03 = session.exec(select(Project).where(Project.code == "P03", Project.year == 2024)).one()
+    approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P03", fmt_wan(p03.request_fen), "区委议定")])
+
+    @flow
+    def stages(cycle_id: int) -> dict[str, Any]:
+        score_self_evaluations(cycle_id)
+        return publish_budget_table(cycle_id)
+
+    state = stages(arranged.cycle_id, return_state=True)
+    table = state.result()
+    summary = summarize_cycle.fn(arranged.cycle_id)
+    assert table == summary["budget"]
+
+    def description(key: str) -> str:
+        with get_client(sync_client=True) as client:
+            (found,) = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[key]),
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+                )
+            )
+        return str(found.description)
+
+    budget = summary["budget"]
+    assert (
+        f"压减 {budget['cut_projects']} 个共 {budget['cut_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个"
+        in description("2024-budget-cuts")
+    )
+    flags = description("2024-self-evaluation-flags")
+    assert "7/8 个项目（87.5%）、5/10 个部门完成自评" in flags and "全覆盖" not in flags
