@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from models import Approval, BudgetRecommendation, Cycle, Department, Project, StageState, TargetReview
 from models.audit import AuditEntry, DecisionRefusal
+from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.approvals import BudgetOverride, DecisionRefused, decide, list_open
 from perfcycle.commands.approvals import register
@@ -374,12 +375,17 @@ def test_the_list_shows_its_times_in_beijing_time_and_says_so(
 
     monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
     arrange(session)
-    targets = gate(session, "targets", "101")
-    assert targets.due_at is not None
+    # 04:00 on 2 February in Beijing is still 1 February in UTC (PostgreSQL hands it back in UTC).
+    for subject in ("101", "102"):
+        targets = gate(session, "targets", subject)
+        targets.due_at = datetime(2024, 2, 2, 4, 0, tzinfo=SHANGHAI)
+        session.add(targets)
+    session.commit()
     listed = runner.invoke(cli(), ["approvals", "--year", "2024"])
     assert listed.exit_code == 0, listed.output
     assert "时间均为北京时间（Asia/Shanghai）" in listed.output
-    assert in_shanghai(targets.due_at).strftime("%Y-%m-%d %H:%M") in listed.output
+    assert in_shanghai(targets.due_at).strftime("%Y-%m-%d") == "2024-02-02"
+    assert "2024-02-02" in listed.output and "2024-02-01" not in listed.output
 
 
 @pytest.mark.prefect
