@@ -437,5 +437,11 @@ def import_limits(year: int, policy_dir: Path | None = None) -> ImportsPolicy:
 
 
 def policy_from_json(text: str) -> Policy:
-    """Rebuild the policy a cycle recorded."""
-    return Policy.model_validate_json(text)
+    """Rebuild the policy a cycle recorded; one this version cannot read is a PolicyError, never a traceback."""
+    try:
+        return Policy.model_validate_json(text)
+    except ValidationError as exc:
+        fields = "、".join(".".join(str(part) for part in error["loc"]) or "（整体）" for error in exc.errors())
+        raise PolicyError(
+            f"周期记录的年度策略无法读取（字段 {fields}）：它可能由较新版本的 perfcycle 记录，请使用该版本"
+        ) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -82,3 +84,10 @@ def test_a_file_is_parsed_again_only_when_its_bytes_change(tmp_path: Path) -> No
     path.write_bytes("year: 2024\n# 注释".encode("gbk"))
     with pytest.raises(PolicyError, match="不是 UTF-8 文本"):
         load_policy_file(path)
+
+
+def test_a_recorded_policy_this_version_cannot_read_is_a_policy_error() -> None:
+    recorded = json.loads(load_policy(2024).as_json())
+    recorded["budget"]["grade_cut"] = "half"
+    with pytest.raises(PolicyError, match=re.escape("周期记录的年度策略无法读取（字段 budget.grade_cut")):
+        policy_from_json(json.dumps(recorded))
