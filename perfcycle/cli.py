@@ -285,12 +285,22 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="输出目录（数据库、数据和文件都在这里）")] = Path("demo-out"),
     as_json: Annotated[bool, typer.Option("--json", help="最后一行输出 JSON 摘要")] = False,
     verbose: Annotated[bool, typer.Option(help="显示 Prefect 日志")] = False,
+    prepare: Annotated[
+        bool,
+        typer.Option(
+            "--prepare",
+            help="只准备演练：写出示范区的年度策略、基础数据和各部门待报送的填报表，不运行周期（按 README 逐步演练）",
+        ),
+    ] = False,
 ) -> None:
-    """生成示范区（烈山区）数据，自动审批，跑完整个年度周期。"""
+    """生成示范区（烈山区）数据，自动审批，跑完整个年度周期；--prepare 只准备一年的人工演练。"""
     from perfcycle.settings import DEMO_POLICY_DIR
 
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    if prepare:
+        _prepare_rehearsal(year, out_dir)
+        return
     os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the demo district's rules, never a district's own
     _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
     from perfcycle.demo import generate_demo
@@ -308,6 +318,40 @@ def demo(
         },
         as_json,
         verbose,
+    )
+
+
+REHEARSAL_FORMS = "待报送"  # the departments' forms, not yet sent: each is submitted or put in 填报/ in turn
+
+
+def _prepare_rehearsal(year: int, out_dir: Path) -> None:
+    """The demo district as a bureau starts its year by hand: its policy where `perfcycle` looks for one (the
+    folder's policies/), its base data, each department's forms still to send, an empty 填报/ folder."""
+    import shutil
+
+    from perfcycle.demo import generate_demo
+    from perfcycle.policy import load_policy_file
+    from perfcycle.settings import DEMO_POLICY_DIR
+
+    source = DEMO_POLICY_DIR / f"{year}.yaml"
+    with friendly_errors():
+        policy = load_policy_file(source)
+        policies = out_dir / "policies"
+        policies.mkdir(exist_ok=True)
+        if not (policies / source.name).exists():
+            shutil.copyfile(source, policies / source.name)
+        files = generate_demo(out_dir, year, policy, forms=REHEARSAL_FORMS)
+    (out_dir / "填报").mkdir(exist_ok=True)
+    out.print(
+        f"已准备示范区 {year} 年度演练：{out_dir}\n"
+        f"  年度策略  policies/{source.name}\n"
+        f"  基础数据  {files.base.relative_to(out_dir)}\n"
+        f"  各部门待报送的填报表  {REHEARSAL_FORMS}/（尚未报送）\n"
+        f"  填报目录  填报/（空）\n"
+        f"下一步：cd {out_dir} && perfcycle run --year {year} --data {files.base.relative_to(out_dir)} "
+        f"--submissions 填报 --out out",
+        highlight=False,
+        soft_wrap=True,
     )
 
 

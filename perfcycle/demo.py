@@ -1850,8 +1850,11 @@ def _prune(folder: Path, keep: set[str]) -> None:
                 path.unlink()
 
 
-def generate_demo(out_dir: Path, year: int = 2024, policy: Policy | None = None, *, size: str = "S") -> DemoFiles:
-    """Write the demo district's base workbook and its submissions folder; the same inputs, the same cells."""
+def generate_demo(
+    out_dir: Path, year: int = 2024, policy: Policy | None = None, *, size: str = "S", forms: str = "submissions"
+) -> DemoFiles:
+    """Write the demo district's base workbook and its departments' forms (under `forms`); the same inputs, the
+    same cells."""
     model = district_model(year, size, policy)
     fast = size != "S"
     stamp = datetime(year, 1, 1)  # the workbooks' creation time: a rerun finds the same bytes and keeps them
@@ -1859,7 +1862,7 @@ def generate_demo(out_dir: Path, year: int = 2024, policy: Policy | None = None,
     base = write_workbook(
         out_dir / "data" / f"{DISTRICT}{year}基础数据.xlsx", BASE, base_rows(model), fast=fast, stamp=stamp
     )
-    root = out_dir / "submissions"
+    root = out_dir / forms
     codes = [d.code for d in model.departments]
     names = {f"{code}.xlsx" for code in codes}
 

@@ -20,7 +20,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import (
-    BudgetRecommendation,
     Cycle,
     Department,
     DepartmentLight,
@@ -333,21 +332,24 @@ def _reports(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateF
 
 
 def _budget(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    if "projects" not in summary:
+    from perfcycle.figures import budget_figures
+    from perfcycle.money import fmt_wan
+
+    assert cycle.id is not None
+    totals = budget_figures(session, cycle.id)
+    if not totals.projects:
         return
     out.lines.append(
-        f"{summary['projects']} 个项目，申请 {summary['request_wan']} 万元，建议安排 {summary['recommended_wan']} 万元"
+        f"{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
+        f"建议安排 {fmt_wan(totals.recommended_fen)} 万元"
     )
     out.lines.append(
-        f"压减 {summary['cut_projects']} 个项目共 {summary['cut_wan']} 万元，优先保障 {summary['priority_projects']} 个"
+        f"压减 {totals.cut_projects} 个项目共 {fmt_wan(totals.cut_fen)} 万元，优先保障 {totals.priority_projects} 个"
     )
-    overrides = session.exec(
-        select(BudgetRecommendation.id).where(
-            BudgetRecommendation.cycle_id == cycle.id, col(BudgetRecommendation.override_fen).is_not(None)
-        )
-    ).all()
-    if overrides:
-        out.lines.append(f"已调整 {len(overrides)} 个项目的金额")
+    if totals.increased_projects:
+        out.lines.append(f"调增 {totals.increased_projects} 个项目共 {fmt_wan(totals.increase_fen)} 万元")
+    if totals.overridden_projects:
+        out.lines.append(f"已调整 {totals.overridden_projects} 个项目的金额")
 
 
 def _annual_report(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:

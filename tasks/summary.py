@@ -7,7 +7,7 @@ from typing import Any
 from prefect import task
 from sqlmodel import func, select
 
-from models import Department, Document, session_scope
+from models import Department, DepartmentLight, Document, session_scope
 from perfcycle.figures import budget_figures, budget_summary, monitoring_coverage, self_evaluation_coverage
 from perfcycle.stages import QUARTERS, STAGES
 from perfcycle.standing import stage_summaries
@@ -39,11 +39,12 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
             select(Document.path).where(Document.cycle_id == cycle_id).order_by(Document.path)
         ).all()
         waiting = [s for s, v in stages.items() if v.get("status") == "waiting"]
-        monitored = monitoring_coverage(session, cycle_id) if any("lights" in m for m in monitoring.values()) else None
-        self_evaluated = (
-            self_evaluation_coverage(session, cycle_id) if "projects" in stages.get("self_evaluation", {}) else None
-        )
-        budget = budget_figures(session, cycle_id) if "projects" in stages.get("budget_linkage", {}) else None
+        # Figures come from the records (after every decision); a block with no record behind it yet is null.
+        lit = session.exec(select(DepartmentLight.id).where(DepartmentLight.cycle_id == cycle_id).limit(1)).first()
+        monitored = monitoring_coverage(session, cycle_id) if lit is not None else None
+        evaluated = self_evaluation_coverage(session, cycle_id)
+        self_evaluated = evaluated if evaluated.projects.covered or evaluated.departments.covered else None
+        budget = budget_figures(session, cycle_id)
         return {
             "year": cycle.year,
             "budget_year": cycle.budget_year,
@@ -76,6 +77,6 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
                 fiscal.get("selection", fiscal),
                 {"projects": int, "policies": int, "departments": int, "amount_wan": float},
             ),
-            "budget": budget_summary(budget) if budget else None,
+            "budget": budget_summary(budget) if budget.projects else None,
             "documents": list(documents),
         }

@@ -314,3 +314,21 @@ def test_larger_sizes_share_the_generator(policy: Policy) -> None:
     assert model.facts.cost_pilot_project_code == policy.cost_pilot.project_code
     with pytest.raises(ValueError):
         district_model(YEAR, "XL", policy)
+
+
+def test_prepare_sets_up_a_rehearsal_and_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from perfcycle.cli import app
+    from perfcycle.policy import load_policy_file
+
+    monkeypatch.chdir(tmp_path)
+    said = CliRunner().invoke(app, ["demo", "--year", "2024", "--out", "演练", "--prepare"])
+    assert said.exit_code == 0, said.output
+    home = tmp_path / "演练"
+    assert load_policy_file(home / "policies" / "2024.yaml").district == "烈山区"
+    assert (home / "data" / "烈山区2024基础数据.xlsx").is_file()
+    assert len(list((home / "待报送" / "targets").glob("*.xlsx"))) == 54
+    assert (home / "填报").is_dir() and not any((home / "填报").iterdir())
+    assert not (home / "perfcycle.db").exists() and not (home / "out").exists()
+    assert "perfcycle run --year 2024 --data data/烈山区2024基础数据.xlsx --submissions 填报 --out out" in said.output

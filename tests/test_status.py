@@ -29,7 +29,7 @@ from perfcycle.demo import DemoFiles
 from perfcycle.loaders import import_file
 from perfcycle.standing import cycle_standing
 from tasks.approvals import request_approval
-from tasks.budget import recommend_budgets
+from tasks.budget import publish_budget_table, recommend_budgets
 from tasks.cycle import finish_stage, open_cycle, start_stage
 from tasks.imports import import_submissions
 from tasks.summary import summarize_cycle
@@ -249,7 +249,11 @@ def test_a_stop_names_the_stage_the_gate_the_departments_and_the_commands_and_no
     assert summary["status"] == "open" and summary["stages"][STAGE] == "waiting"
     for block in ("ex_ante", "self_evaluation", "sampling", "fiscal_evaluation", "budget"):
         assert summary[block] is None, block
-    assert summary["monitoring"] == {"departments_covered": None, "lights": dict.fromkeys(("Q1", "Q2", "Q3", "Q4"))}
+    assert summary["monitoring"] == {
+        "departments_covered": None,
+        "coverage": None,
+        "lights": dict.fromkeys(("Q1", "Q2", "Q3", "Q4")),
+    }
 
     console = Console(width=80, record=True)
     monkeypatch.setattr("perfcycle.cli.err", console)
@@ -276,8 +280,9 @@ def test_approvals_fit_80_columns_group_the_targets_and_show_the_figures_of_a_st
     session: Session, waiting_at_targets: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cycle_id = waiting_at_targets["cycle_id"]
-    table = recommend_budgets.fn(cycle_id)
+    computed = recommend_budgets.fn(cycle_id)
     assert request_approval.fn(cycle_id, "budget_table", level=1) == "open"
+    table = {**computed, **publish_budget_table.fn(cycle_id)}
     finish_stage.fn(cycle_id, "budget_linkage", table, "waiting")
 
     text = invoke("approvals", "--year", str(YEAR))
@@ -292,7 +297,7 @@ def test_approvals_fit_80_columns_group_the_targets_and_show_the_figures_of_a_st
     targets_row = next(line for line in text.splitlines() if "绩效目标" in line and "个部门" in line)
     assert f"{len(waiting)} 个部门" in targets_row
     assert " * " not in text
-    assert f"建议安排 {table['recommended_wan']} 万元" in text.replace("\n", "")
+    assert f"建议安排 {table['recommended_wan']:.2f} 万元" in text.replace("\n", "")
     first = session.exec(select(Department).where(Department.code == waiting[0])).one()
     assert f"{first.name}（{first.code}）" in text
 

@@ -41,7 +41,7 @@ from perfcycle.approvals import decide
 from perfcycle.cli import app
 from perfcycle.demo import DemoFiles, generate_demo
 from perfcycle.loaders import import_file
-from perfcycle.settings import get_settings
+from perfcycle.settings import DEMO_POLICY_DIR, get_settings
 from tasks.cycle import open_cycle
 from tasks.imports import import_submissions
 from tasks.reminders import open_windows, run_reminders, warning_responses
@@ -617,6 +617,7 @@ def test_perfcycle_run_with_a_bad_form_names_it_without_a_traceback(demo_2024: D
         PREFECT_HOME=str(tmp_path / "prefect-home"),
         PERFCYCLE_DATABASE_URL=f"sqlite:///{tmp_path / 'perfcycle.db'}",
         PERFCYCLE_OUTBOX_DIR=str(tmp_path / "outbox"),
+        PERFCYCLE_POLICY_DIR=str(DEMO_POLICY_DIR),
         COLUMNS="300",  # one line per message, as a wide terminal shows it
     )
     command = [sys.executable, "-m", "perfcycle", "run", "--year", "2024", "--data", str(demo_2024.base),
