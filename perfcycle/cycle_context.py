@@ -63,8 +63,13 @@ def recorded(session: Session, cycle: Cycle) -> CycleContext:
     return CycleContext(
         data=cycle.data_source or None,
         submissions=submissions_root(session, cycle.id, None),
-        out_dir=cycle.out_dir or str(get_settings().output_dir.resolve()),
+        out_dir=output_folder(cycle),
     )
+
+
+def output_folder(cycle: Cycle) -> str:
+    """Where the cycle's documents go when a command names no folder: the recorded one, else the setting."""
+    return cycle.out_dir or str(get_settings().output_dir.resolve())
 
 
 def recorded_parameters(session: Session, year: int) -> dict[str, str]:

@@ -36,8 +36,11 @@ def _unknown_kind(kind: str) -> DocsError:
     return DocsError(f"未知的文件类型「{kind}」；可用: {'、'.join(all_kinds())}")
 
 
-def regenerate(year: int, kind: str | None, out_dir: Path, database_url: str | None) -> list[RegeneratedDocument]:
-    """Write the documents of the `year` cycle under out_dir/documents/<year>/…, as the stages did.
+def regenerate(
+    year: int, kind: str | None, out_dir: Path | None, database_url: str | None
+) -> list[RegeneratedDocument]:
+    """Write the documents of the `year` cycle under out_dir/documents/<year>/…, as the stages did (out_dir None:
+    the cycle's recorded output folder, else PERFCYCLE_OUTPUT_DIR).
 
     A group of documents is written when its stage is done or it was recorded before (target setting and
     the annual report are written while their approval is still open). `kind` keeps one kind only.
@@ -46,6 +49,7 @@ def regenerate(year: int, kind: str | None, out_dir: Path, database_url: str | N
     from sqlmodel import select
 
     from models import Cycle, Document, StageState, session_scope
+    from perfcycle.cycle_context import output_folder
     from perfcycle.documents.contexts import ContextError
 
     if kind is not None and kind not in all_kinds():
@@ -77,13 +81,13 @@ def regenerate(year: int, kind: str | None, out_dir: Path, database_url: str | N
         if kind is not None and not selected:
             raise DocsError(f"{year} 年度周期还没有生成过「{kind}」：它所属的阶段尚未完成")
         try:
-            generated = write_documents(session, cycle, out_dir, selected)
+            generated = write_documents(session, cycle, out_dir or Path(output_folder(cycle)), selected)
         except ContextError as exc:
             raise DocsError(str(exc)) from None
     return [RegeneratedDocument(doc, recorded.get((doc.kind, doc.subject), "")) for doc in generated]
 
 
-def docs_command(year: int, kind: str | None, out_dir: Path, database_url: str | None) -> list[Path]:
+def docs_command(year: int, kind: str | None, out_dir: Path | None, database_url: str | None) -> list[Path]:
     """Regenerate the documents of the `year` cycle (optionally one kind) under out_dir; their paths."""
     return [r.document.path for r in regenerate(year, kind, out_dir, database_url)]
 
@@ -97,9 +101,10 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[
             str | None, typer.Option(help="只生成一类文件，如 绩效监控预警通知书、预算安排建议表、工作开展情况说明")
         ] = None,
-        out_dir: Annotated[Path, typer.Option("--out", help="输出目录（文件写到 DIR/documents/<年度>/ 下）")] = Path(
-            "out"
-        ),
+        out_dir: Annotated[
+            Path | None,
+            typer.Option("--out", help="输出目录，文件写到 DIR/documents/<年度>/ 下（默认：周期记录的目录，否则 out）"),
+        ] = None,
         database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None,
     ) -> None:
         """从数据库重新生成某年度周期的文件（与各阶段生成的完全相同）。"""

@@ -351,6 +351,14 @@ def test_documents_are_recorded_and_docs_command_regenerates_them(
     notices = docs_command(YEAR, "绩效监控预警通知书", tmp_path / "one", db_url)
     assert notices and all("预警通知书" in p.name for p in notices)
     assert len(notices) == sum(1 for k, _ in recorded if k == "绩效监控预警通知书")
+    cycle = session.get(Cycle, arranged.cycle_id)
+    assert cycle is not None
+    cycle.out_dir = str(tmp_path / "recorded")
+    session.add(cycle)
+    session.commit()
+    in_recorded = docs_command(YEAR, "绩效监控预警通知书", None, db_url)  # no --out: the cycle's folder
+    assert [p.name for p in in_recorded] == [p.name for p in notices]
+    assert all(p.is_relative_to(tmp_path / "recorded") and p.exists() for p in in_recorded)
 
     with pytest.raises(DocsError, match=r"可用: .*预算安排建议表"):
         docs_command(YEAR, "不存在的文件", tmp_path / "x", db_url)
