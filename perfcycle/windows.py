@@ -345,6 +345,7 @@ class Refusal:
     problems: tuple[str, ...]
     due_on: date
     new: bool = True  # first refused now (False: the same file, refused at an earlier run)
+    window_open: bool = True  # a form may still be sent (the collection has not ended)
 
 
 class FolderIntake:
@@ -460,6 +461,7 @@ class FolderIntake:
             tuple(problems),
             self.entries[department.id].due_on,
             earlier is None,
+            window.status == "open",
         )
 
 

@@ -99,18 +99,13 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     )
     if refusals:
         tell_refused(refusals)
-    for refusal in refusals:
-        line = refused_line(refusal.file, refusal.problems, f"{refusal.department} {refusal.name}")
-        logger.warning("%s；%s", line, "已通知该部门改正后重新报送" if refusal.new else "此前已通知该部门")
+    lines = [f"{refused_line(r.file, r.problems, f'{r.department} {r.name}')}；{_told(r)}" for r in refusals]
+    for line in lines:
+        logger.warning("%s", line)
     for file in unplaced:
         logger.warning("%s；请改正或移出 %s", refused_line(file["file"], file["problems"]), folder)
-    if refusals:
-        report(
-            stage,
-            "refused",
-            "；".join(refused_line(r.file, r.problems, f"{r.department} {r.name}") for r in refusals)
-            + "；已通知这些部门改正后重新报送，其余文件照常导入",
-        )
+    if lines:
+        report(stage, "refused", "；".join(lines) + "。其余文件照常导入")
     return {
         "kind": kind,
         "files": len(files),
@@ -141,6 +136,12 @@ def _digest(path: Path, problems: list[str]) -> str:
         return hashlib.sha256("\n".join(problems).encode()).hexdigest()
 
 
+def _told(refusal: windows.Refusal) -> str:
+    if not refusal.new:
+        return "此前已通知该部门"
+    return "已通知该部门改正后重新报送" if refusal.window_open else "已通知该部门（收集已截止，不再接收）"
+
+
 def refused_line(file: str, problems: list[str] | tuple[str, ...], whose: str = "") -> str:
     """One line for a log or a terminal: the file, whose it is, and its first problems (each where and why)."""
     located = [p.removeprefix(f"{file} · ").removeprefix(f"{file}: ") for p in problems[:SHOWN_PROBLEMS]]
@@ -159,6 +160,8 @@ class RefusalContext(BaseModel):
     version: int
     problems: list[str]
     deadline: str
+    overdue: bool
+    window_open: bool
     today: str
     command: str
 
@@ -186,6 +189,8 @@ def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refu
         version=refusal.version,
         problems=list(refusal.problems),
         deadline=_cn_date(refusal.due_on),
+        overdue=windows.today() > refusal.due_on,
+        window_open=refusal.window_open,
         today=_cn_date(windows.today()),
         command=(
             f"perfcycle submit --year {refusal.year} --stage {stage} --department {department.code} 文件.xlsx"
