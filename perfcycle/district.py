@@ -103,7 +103,7 @@ def write_policy(
     level1, level2 = list(coordinators), list(leaders)
     both = sorted(set(level1) & set(level2))
     if both:
-        raise PolicyError(f"{'、'.join(both)} 不能既是第 1 级审批人又是第 2 级审批人（同一人不能两级都签）")
+        raise PolicyError(f"{'、'.join(both)} 不能既是第1级审批人又是第2级审批人（同一人不能两级都签）")
     path = folder / f"{year}.yaml"
     if path.exists() and not force:
         raise PolicyError(f"{path} 已存在，未改动；要重新生成请加 --force")

@@ -350,7 +350,7 @@ class Policy(_Strict):
                 if any(PLACEHOLDER in name for name in rule.approvers)
             }
         )
-        return [f"第 {level} 级审批人" for level in levels]
+        return [f"第{level}级审批人" for level in levels]
 
     def as_json(self) -> str:
         """Canonical text of the policy, stored with the cycle so a run can be explained later."""

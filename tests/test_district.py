@@ -92,7 +92,7 @@ def test_init_keeps_an_existing_file_unless_forced(workdir: Path) -> None:
 def test_approvers_not_given_are_placeholders_marked_to_fill_in(workdir: Path) -> None:
     result = runner.invoke(app, ["init", "--district", "青山区", "--year", str(YEAR)])
     assert result.exit_code == 0, result.output
-    assert "第 1 级审批人、第 2 级审批人尚未给出" in result.output and "待填写" in result.output
+    assert "第1级审批人、第2级审批人尚未给出" in result.output and "待填写" in result.output
     policy = load_policy(YEAR)
     assert policy.approvals.level("sample", 1).approvers == [COORDINATORS_PLACEHOLDER]  # type: ignore[union-attr]
     assert policy.approvals.level("annual_report", 2).approvers == [LEADERS_PLACEHOLDER]  # type: ignore[union-attr]
@@ -130,7 +130,7 @@ def test_any_name_is_written_as_given(tmp_path: Path) -> None:
 
 
 def test_one_person_at_both_levels_or_no_name_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="王芳 不能既是第 1 级审批人又是第 2 级审批人"):
+    with pytest.raises(PolicyError, match="王芳 不能既是第1级审批人又是第2级审批人"):
         write_policy(tmp_path, "青山区", YEAR, coordinators=["王芳"], leaders=["王芳"])
     with pytest.raises(PolicyError, match="区县名称"):
         write_policy(tmp_path, "  ", YEAR)

@@ -12,18 +12,18 @@ from perfcycle.commands.common import err, friendly, out
 
 
 def init(
-    district: Annotated[str, typer.Option("--district", help="区县名称，例如 青山区（文件标题、表格和落款都用它）")],
+    district: Annotated[str, typer.Option("--district", help="区县名称，如青山区（文件标题、表格和文件名都用它）")],
     year: Annotated[int, typer.Option(help="周期年度")],
     issuer: Annotated[str | None, typer.Option(help="发文机关，默认「<区县名称>财政局」")] = None,
     coordinators: Annotated[
         list[str] | None,
         typer.Option(
-            "--coordinators", help="第 1 级审批人（财政局绩效科），多人用逗号或顿号分隔；不给则写入「待填写」占位"
+            "--coordinators", help="第1级审批人（财政局绩效科），多人用逗号或顿号分隔；不给则写入「待填写」占位"
         ),
     ] = None,
     leaders: Annotated[
         list[str] | None,
-        typer.Option("--leaders", help="第 2 级审批人（财政局分管领导，审批预算安排建议表和年度说明）；不给则写入占位"),
+        typer.Option("--leaders", help="第2级审批人（财政局分管领导：预算安排建议表和年度说明）；不给则写入占位"),
     ] = None,
     cost_pilot: Annotated[
         str | None, typer.Option("--cost-pilot", help="成本预算绩效管理试点项目的编码；默认本年度没有试点")
@@ -33,7 +33,10 @@ def init(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="覆盖该年度已有的策略文件")] = False,
 ) -> None:
-    """新区县建立本区的年度策略文件：区县名称、发文机关、审批人和报送日历（随后 db upgrade → template base → import → run）。"""
+    """新区县写出本区的年度策略文件（区县名称、发文机关、审批人、报送日历）。
+
+    随后依次运行 db upgrade → template base → import → run。
+    """
     from perfcycle.district import split_names, write_policy
     from perfcycle.settings import get_settings
 
