@@ -137,10 +137,10 @@ def template(
         write_template(path, spec)
         out.print(f"已写出模板 {path}（{spec.title}）")
         return
-    from perfcycle.documents.spreadsheets import SCORE_FORMS, UNASSIGNED, score_form_of_year, write_score_form
+    from perfcycle.documents.spreadsheets import SCORE_FORM_BUILDERS, UNASSIGNED, score_form_of_year, write_score_form
 
-    if kind not in SCORE_FORMS:
-        err.print(f"[bold red]错误[/]: 只有 {'、'.join(SCORE_FORMS)} 可以按年度预填；{kind} 请去掉 --year")
+    if kind not in SCORE_FORM_BUILDERS:
+        err.print(f"[bold red]错误[/]: 只有 {'、'.join(SCORE_FORM_BUILDERS)} 可以按年度预填；{kind} 请去掉 --year")
         raise typer.Exit(2)
     from models import session_scope
     from perfcycle.commands.common import fail, friendly, use_database

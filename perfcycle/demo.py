@@ -55,6 +55,8 @@ from perfcycle.settings import DEMO_POLICY_DIR
 from perfcycle.workbooks.formats import (
     BASE,
     MONITORING,
+    OBJECT_TYPE_KEYS,
+    OBJECT_TYPE_LABELS,
     PANEL_SCORES,
     REVIEW_SCORES,
     SELF_EVALUATION,
@@ -81,7 +83,6 @@ JG = "机构运行保障类"
 SY = "事业发展类"
 NEW, CONTINUING, RECURRING = "新增", "延续", "经常性"
 FISCAL = "财政重点评价"
-OBJECT_LABELS = {PROJECT: "项目", POLICY: "政策", DEPARTMENT: "部门"}
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 TIME_PROGRESS = {"Q1": 25, "Q2": 50, "Q3": 75, "Q4": 100}
 
@@ -207,7 +208,9 @@ class PanelScore:
 @dataclass(frozen=True, slots=True)
 class ReviewScore:
     department_code: str
+    department_name: str
     project_code: str
+    project_name: str
     score: Decimal
     comment: str
     reviewer: str
@@ -217,6 +220,7 @@ class ReviewScore:
 class ThirdPartyScore:
     object_type: str  # 项目 / 部门 / 政策
     object_code: str
+    object_name: str
     score: Decimal
     findings: str
     evaluator: str
@@ -1346,9 +1350,8 @@ class _Builder:
 
     def recently_evaluated(self) -> set[tuple[str, str]]:
         lookback = self.policy.fiscal_evaluation.lookback_cycles
-        kinds = {"项目": PROJECT, "部门": DEPARTMENT, "政策": POLICY}
         return {
-            (kinds[e.object_type], e.object_code)
+            (OBJECT_TYPE_KEYS[e.object_type], e.object_code)
             for e in self.evaluations
             if e.kind == FISCAL and self.year - lookback <= e.year < self.year
         }
@@ -1767,6 +1770,7 @@ def _build_reviews(
 ) -> tuple[tuple[ReviewScore, ...], tuple[str, ...]]:
     members = set(sampled)
     projects = [p for p in b.projects if p.department_code in members]
+    names = {d.code: d.name for d in b.departments}
     rng = _rng("review", b.size)
     flagged = set(rng.sample([p.code for p in projects], min(len(projects), max(3, len(projects) // 30))))
     out = []
@@ -1779,7 +1783,18 @@ def _build_reviews(
         else:
             score = min(Decimal(100), max(Decimal(0), base + _q(prng.uniform(-3, 1.5))))
             comment = prng.choice(_REVIEW_COMMENTS)
-        out.append(ReviewScore(project.department_code, project.code, score.quantize(_TENTH), comment, _REVIEWER))
+        department = names[project.department_code]
+        out.append(
+            ReviewScore(
+                project.department_code,
+                department,
+                project.code,
+                project.name,
+                score.quantize(_TENTH),
+                comment,
+                _REVIEWER,
+            )
+        )
     return tuple(out), tuple(sorted(flagged))
 
 
@@ -1806,7 +1821,14 @@ def _build_third_party(
         grade = grade_for(score, b.policy.grades)
         template = _POLICY_FINDING if obj.object_type == POLICY else _FINDINGS.get(grade, _FINDINGS["良"])
         out.append(
-            ThirdPartyScore(OBJECT_LABELS[obj.object_type], obj.code, score, template.format(name=obj.name), _EVALUATOR)
+            ThirdPartyScore(
+                OBJECT_TYPE_LABELS[obj.object_type],
+                obj.code,
+                obj.name,
+                score,
+                template.format(name=obj.name),
+                _EVALUATOR,
+            )
         )
     return tuple(out)
 

@@ -164,8 +164,8 @@ def test_key_evaluation_selection(files: DemoFiles, parsed: dict[Path, ParsedWor
 
     scores = _rows(parsed, files.submissions / "third_party_scores" / "重点评价评分.xlsx", "重点评价")
     labels = {"project": "项目", "policy": "政策", "department": "部门"}
-    assert sorted((r["object_type"], r["object_code"]) for r in scores) == sorted(
-        (labels[o.object_type], o.code) for o in selected
+    assert sorted((r["object_type"], r["object_code"], r["object_name"]) for r in scores) == sorted(
+        (labels[o.object_type], o.code, o.name) for o in selected
     )
     assert {"优", "良", "中"} <= {
         ("优" if s >= 90 else "良" if s >= 80 else "中" if s >= 60 else "差") for s in (r["score"] for r in scores)
@@ -194,6 +194,12 @@ def test_sampling(files: DemoFiles, parsed: dict[Path, ParsedWorkbook], policy: 
     assert {r["department_code"] for r in review} == set(draw.members)
     project_dept = {p["code"]: p["department_code"] for p in _rows(parsed, files.base, "项目")}
     assert {r["project_code"] for r in review} == {c for c, d in project_dept.items() if d in draw.members}
+    names = {p["code"]: p["name"] for p in _rows(parsed, files.base, "项目")}
+    names |= {d["code"]: d["name"] for d in _rows(parsed, files.base, "部门")}
+    assert all(
+        (names[r["department_code"]], names[r["project_code"]]) == (r["department_name"], r["project_name"])
+        for r in review
+    )
 
 
 def test_monitoring(files: DemoFiles, parsed: dict[Path, ParsedWorkbook], policy: Policy) -> None:

@@ -175,7 +175,7 @@ def _fiscal(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
 
 def _score_form(kind: str) -> Plan:
     def plan(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
-        form = spreadsheets.SCORE_FORMS[kind](session, _cycle_id(cycle))
+        form = spreadsheets.SCORE_FORM_BUILDERS[kind](session, _cycle_id(cycle))
         if form is None:
             return []
         return [RenderJob("*", "score_form.xlsx", form, folder / f"{SPECS[kind].title}.xlsx")]

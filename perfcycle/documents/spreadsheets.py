@@ -666,7 +666,7 @@ def evaluation_form(session: Session, cycle_id: int) -> ScoreForm | None:
 
 
 #: Each kind of score sheet and what builds it from the records.
-SCORE_FORMS: dict[str, Callable[[Session, int], ScoreForm | None]] = {
+SCORE_FORM_BUILDERS: dict[str, Callable[[Session, int], ScoreForm | None]] = {
     REVIEW_SCORES.kind: review_form,
     THIRD_PARTY_SCORES.kind: evaluation_form,
 }
@@ -679,7 +679,7 @@ def score_form_of_year(session: Session, kind: str, year: int) -> ScoreForm | No
     cycle = session.exec(select(Cycle).where(Cycle.year == year, Cycle.status != "historical")).first()
     if cycle is None or cycle.id is None:
         raise ContextError(f"数据库中没有 {year} 年度的绩效管理周期")
-    return SCORE_FORMS[kind](session, cycle.id)
+    return SCORE_FORM_BUILDERS[kind](session, cycle.id)
 
 
 def score_form_instructions(kind: str, year: int) -> str:

@@ -14,8 +14,7 @@ from sqlmodel import Session, select
 
 from models.tables import Cycle, Evaluation
 from perfcycle.documents.catalog import GROUPS, SCORE_FORMS, write_documents
-from perfcycle.documents.spreadsheets import SCORE_FORMS as SCORE_FORM_BUILDERS
-from perfcycle.documents.spreadsheets import write_score_form
+from perfcycle.documents.spreadsheets import SCORE_FORM_BUILDERS, write_score_form
 from perfcycle.loaders import import_file
 from perfcycle.workbooks.formats import REVIEW_SCORES, THIRD_PARTY_SCORES
 from perfcycle.workbooks.reader import ImportRejected
