@@ -22,6 +22,7 @@ from tasks.approvals import apply_gate_decision, find_open_gate, wait_for_decisi
 from tasks.cycle import close_cycle, open_cycle, read_stage_states
 from tasks.imports import import_base_data
 from tasks.summary import summarize_cycle
+from tasks.waiting import end_waiting
 
 DECISIONS_PER_RUN = 1000  # a guard against a loop, far above the gates of any district
 
@@ -58,7 +59,8 @@ def annual_cycle(
     """Each (re)run reads the stage states, skips what is done and continues from where the cycle stands.
 
     Run from a deployment, the run suspends at an open gate with its approval form and continues when the
-    form is answered (or `perfcycle approve` resumes it); run in-process, it ends and says what it waits for.
+    form is answered (or `perfcycle approve` resumes it); run in-process, it ends and says what it waits for:
+    a Completed state named 等待审批 or 等待报送, with a log line naming the gates or forms.
     """
     cycle_id = open_cycle(year, auto_approve=auto_approve, data_source=data or "")
     if data:
@@ -72,4 +74,7 @@ def annual_cycle(
             break
         answer = wait_for_decision(gate)
         apply_gate_decision(gate["id"], answer.model_dump(include={"decision", "approver", "comment", "overrides"}))
-    return summarize_cycle(cycle_id)
+    summary = summarize_cycle(cycle_id)
+    if summary["status"] != "done":
+        return end_waiting(cycle_id, None, summary)
+    return summary

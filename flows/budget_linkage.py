@@ -12,6 +12,7 @@ from tasks.approvals import request_approval
 from tasks.budget import recommend_budgets
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
+from tasks.waiting import end_waiting
 
 STAGE = "budget_linkage"
 
@@ -26,7 +27,7 @@ def budget_linkage(year: int, cycle_id: int | None = None, out_dir: str = "out")
     if leader != "approved":
         finish_stage(cycle_id, STAGE, table, "waiting")
         report(STAGE, "waiting", "预算安排建议表待审批")
-        return {"status": "waiting", "summary": table}
+        return end_waiting(cycle_id, STAGE, {"status": "waiting", "summary": table})
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
     summary = {**table, "documents": documents}
     finish_stage(cycle_id, STAGE, summary)

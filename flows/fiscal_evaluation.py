@@ -13,6 +13,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.fiscal import grade_key_evaluations, propose_key_evaluations
 from tasks.imports import import_submissions
+from tasks.waiting import end_waiting
 
 STAGE = "fiscal_evaluation"
 
@@ -27,13 +28,15 @@ def fiscal_evaluation(
     if request_approval(cycle_id, "key_evaluation_selection") != "approved":
         finish_stage(cycle_id, STAGE, {"selection": selection}, "waiting")
         report(STAGE, "waiting", "重点评价对象待确认")
-        return {"status": "waiting", "summary": {"selection": selection}}
+        return end_waiting(cycle_id, STAGE, {"status": "waiting", "summary": {"selection": selection}})
     received = import_submissions(year, "third_party_scores", submissions)
     results = grade_key_evaluations(cycle_id)
     if request_approval(cycle_id, "key_evaluation_reports") != "approved":
         finish_stage(cycle_id, STAGE, {"selection": selection, "results": results}, "waiting")
         report(STAGE, "waiting", "重点评价报告待审定")
-        return {"status": "waiting", "summary": {"selection": selection, "results": results}}
+        return end_waiting(
+            cycle_id, STAGE, {"status": "waiting", "summary": {"selection": selection, "results": results}}
+        )
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
     summary = {**selection, "received": received, "results": results, "documents": documents}
     finish_stage(cycle_id, STAGE, summary)

@@ -13,6 +13,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.imports import import_submissions
 from tasks.sampling import draw_review_sample, flag_reviews
+from tasks.waiting import end_waiting
 
 STAGE = "sampling_review"
 
@@ -27,7 +28,7 @@ def sampling_review(
     if request_approval(cycle_id, "sample", data_digest=sample["population_hash"]) != "approved":
         finish_stage(cycle_id, STAGE, {"sample": sample}, "waiting")
         report(STAGE, "waiting", "样本待确认")
-        return {"status": "waiting", "summary": {"sample": sample}}
+        return end_waiting(cycle_id, STAGE, {"status": "waiting", "summary": {"sample": sample}})
     received = import_submissions(year, "review_scores", submissions)
     review = flag_reviews(cycle_id)
     documents = render_stage_documents(cycle_id, STAGE, out_dir)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from docx import Document as DocxDocument
 from sqlalchemy import text
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 
 from flows.annual_cycle import annual_cycle
 from models import Approval, Cycle, StageState, get_engine, session_scope
@@ -99,17 +99,61 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
     assert after == before
 
 
+def run_logs(flow_run_id: Any) -> list[str]:
+    """The messages the Prefect server holds for one flow run, in order."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=20)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), sort=LogSort.TIMESTAMP_ASC
+        )
+    return [log.message for log in logs]
+
+
+def stage_runs(parent_id: Any) -> dict[str, Any]:
+    """The stage flow runs a cycle run started, by flow run name, with their final states."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id]))
+        )
+    return {run.name: run.state for run in runs}
+
+
 def test_cycle_stops_at_the_first_open_gate_without_auto_approval(
     db_url: str, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path
 ) -> None:
     files = demo_2024
-    summary = annual_cycle(
-        year=2024, data=str(files.base), submissions=str(files.submissions), out_dir=str(tmp_path), auto_approve=False
+    state = annual_cycle(
+        year=2024,
+        data=str(files.base),
+        submissions=str(files.submissions),
+        out_dir=str(tmp_path),
+        auto_approve=False,
+        return_state=True,
     )
+    summary = state.result()
     assert summary["status"] == "open"
     assert summary["waiting"] == ["target_setting"]
     with session_scope(db_url) as session:
-        gates = session.exec(select(Approval)).all()
+        gates = session.exec(select(Approval).order_by(col(Approval.id))).all()
         assert gates and {g.gate for g in gates} == {"targets"}
         assert all(g.status == "open" and not g.decided_by for g in gates)
+        first_ids = " ".join(str(g.id) for g in gates[:3])
     assert Decimal(summary["ex_ante"]["amount_wan"]) == 0
+
+    # In the UI the run is not a plain Completed: its state says it waits for a decision, and its log says which.
+    assert state.is_completed() and state.name == "等待审批"
+    (line,) = [m for m in run_logs(state.state_details.flow_run_id) if m.startswith("等待")]
+    assert line == state.message
+    assert line.startswith("等待审批：2024年度绩效目标第1级审批（54 个部门）：")
+    assert "区教育局" in line and "可审批人：周晓梅、陈立军" in line
+    assert f"perfcycle approve {first_ids} …（共 54 个编号） --by 姓名 --resume" in line
+    stages = stage_runs(state.state_details.flow_run_id)
+    assert stages["2024 target setting"].name == "等待审批"
