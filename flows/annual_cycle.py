@@ -18,7 +18,7 @@ from flows.self_evaluation import self_evaluation
 from flows.target_setting import target_setting
 from perfcycle.locks import holds_cycle
 from perfcycle.stages import QUARTERS
-from tasks.approvals import apply_gate_decision, find_open_gate, wait_for_decision
+from tasks.approvals import apply_group_decision, find_open_group, wait_for_decision
 from tasks.cycle import close_cycle, open_cycle, read_stage_states
 from tasks.imports import import_base_data
 from tasks.summary import summarize_cycle
@@ -58,8 +58,9 @@ def annual_cycle(
 ) -> dict[str, Any]:
     """Each (re)run reads the stage states, skips what is done and continues from where the cycle stands.
 
-    Run from a deployment, the run suspends at an open gate with its approval form and continues when the
-    form is answered (or `perfcycle approve` resumes it); run in-process, it ends and says what it waits for:
+    Run from a deployment, the run suspends at the oldest open gate's group (e.g. every department's targets)
+    with one approval form for all of them, and continues when the form is answered (or `perfcycle approve`
+    resumes it); run in-process, it ends and says what it waits for:
     a Completed state named 等待审批 or 等待报送, with a log line naming the gates or forms.
     """
     cycle_id = open_cycle(year, auto_approve=auto_approve, data_source=data or "")
@@ -69,11 +70,13 @@ def annual_cycle(
         if run_due_stages(year, cycle_id, submissions, out_dir):
             close_cycle(cycle_id)
             break
-        gate = find_open_gate(cycle_id)
-        if gate is None or deployment.id is None:
+        group = find_open_group(cycle_id)
+        if group is None or deployment.id is None:
             break
-        answer = wait_for_decision(gate)
-        apply_gate_decision(gate["id"], answer.model_dump(include={"decision", "approver", "comment", "overrides"}))
+        answer = wait_for_decision(group)
+        apply_group_decision(
+            group, answer.model_dump(include={"approver", "decision", "comment", "subjects", "overrides"})
+        )
     summary = summarize_cycle(cycle_id)
     if summary["status"] != "done":
         return end_waiting(cycle_id, None, summary)

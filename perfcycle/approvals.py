@@ -139,6 +139,21 @@ class GateGroup:
         return f"{subject} {name}" if name else subject
 
 
+def form_answer(
+    decision: str, approver: str, comment: str, gate_ids: Sequence[int], overrides: Sequence[dict[str, str]] = ()
+) -> dict[str, object]:
+    """Decisions taken on the command line as an answer to a suspended run's approval form (the schema of
+    `tasks.approvals.GateDecision`): the rerun finds each of these gates decided and records nothing twice."""
+    name = DECISION_NAMES[decision]
+    return {
+        "approver": approver,
+        "decision": name,
+        "comment": comment,
+        "subjects": [{"gate_id": i, "subject": "", "decision": name, "comment": comment} for i in gate_ids],
+        "overrides": list(overrides),
+    }
+
+
 def group_key_prefix(year: int, gate: str, level: int) -> str:
     """How a suspended run's form key starts for a gate group (Prefect keys: lowercase letters, digits, dashes)."""
     return f"gate-{year}-{gate.replace('_', '-')}-{level}-"
@@ -343,6 +358,30 @@ def _refuse(
     audit.append(session, by or "(未署名)", "approval.refused", subject, payload)
     session.commit()
     return DecisionRefused(reason)
+
+
+def refuse(session: Session, approval_id: int, decision: str, by: str, comment: str, reason: str) -> DecisionRefused:
+    """Record a decision refused before `decide` is asked (by the approval form's own checks), as `decide`
+    records its refusals, and hand back the exception to raise or report."""
+    approval = session.get(Approval, approval_id)
+    return _refuse(session, approval_id, approval, decision, " ".join((by or "").split()), comment.strip(), reason)
+
+
+def latest_refusals(session: Session, approval_ids: Sequence[int]) -> dict[int, DecisionRefusal]:
+    """Each gate's latest refused decision since the gate (re)opened: what its form shows when it asks again."""
+    opened = {
+        a.id: in_shanghai(a.opened_at) for a in session.exec(select(Approval).where(col(Approval.id).in_(approval_ids)))
+    }
+    latest: dict[int, DecisionRefusal] = {}
+    for refusal in session.exec(
+        select(DecisionRefusal)
+        .where(col(DecisionRefusal.approval_id).in_(approval_ids))
+        .order_by(col(DecisionRefusal.id))
+    ):
+        gate = refusal.approval_id
+        if gate is not None and gate in opened and in_shanghai(refusal.at) >= opened[gate]:
+            latest[gate] = refusal
+    return latest
 
 
 def _lower_levels(session: Session, approval: Approval, policy: ApprovalsPolicy) -> dict[int, Approval | None]:

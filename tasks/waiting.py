@@ -10,9 +10,11 @@ from prefect.states import Completed
 from sqlmodel import Session, col, select
 
 from models import Department, StageState, session_scope
+from models.tables import WindowEntry
 from perfcycle.approvals import GATE_STAGES, GateGroup, open_groups
+from perfcycle.rules.windows import OUTSTANDING, RETURNED
 from perfcycle.stages import STAGE_NAMES
-from perfcycle.windows import FORM_NAMES, find_window, window_summary, window_title
+from perfcycle.windows import FORM_NAMES, find_window, window_title
 from tasks.common import get_cycle, run_logger
 
 WAITING_FOR_DECISION = "等待审批"
@@ -26,7 +28,8 @@ def _ids(group: GateGroup) -> str:
     return " ".join(map(str, ids)) if len(ids) <= 6 else f"{' '.join(map(str, ids[:3]))} …（共 {len(ids)} 个编号）"
 
 
-def _gate_line(group: GateGroup, on_server: bool) -> str:
+def gate_group_line(group: GateGroup, on_server: bool) -> str:
+    """等待审批：the group, its departments, who may decide it and the command (or, on a server, the form)."""
     subjects = [g.subject for g in group.gates if g.subject != "*"]
     owners = f"：{'、'.join(group.names.get(s, s) for s in subjects)}" if len(subjects) > 1 else ""
     approvers = "、".join(group.gates[0].approvers) or "（策略未指定）"
@@ -46,19 +49,23 @@ def _forms_line(session: Session, year: int, cycle_id: int, stage: str) -> str |
     window = find_window(session, cycle_id, stage)
     if window is None or window.status != "open":
         return None
-    summary = window_summary(session, window)
-    owed = summary["pending"] + summary["returned"]
+    owed = session.exec(
+        select(WindowEntry, Department)
+        .join(Department, col(Department.id) == WindowEntry.department_id)
+        .where(WindowEntry.window_id == window.id, col(WindowEntry.status).in_(OUTSTANDING))
+        .order_by(col(Department.code))
+    ).all()
     if not owed:
         return None
-    names = dict(session.exec(select(Department.code, Department.name).where(col(Department.code).in_(owed))).all())
+    names = [f"{d.name}（退回修改，{e.due_on:%Y-%m-%d} 前重报）" if e.status == RETURNED else d.name for e, d in owed]
+    pending = [e for e, _ in owed if e.status != RETURNED]
+    due = f"，截止 {window.due_on:%Y-%m-%d}" if pending else ""
     stage_option = SUBMIT_STAGES.get(stage) or f"monitoring --quarter {window.quarter}"
-    returned = f"（其中退回修改 {len(summary['returned'])} 个）" if summary["returned"] else ""
     return (
-        f"{WAITING_FOR_FORMS}：{window_title(year, window)}，截止 {summary['due_on']}，尚未报送 {len(owed)} 个部门"
-        f"{returned}：{'、'.join(names.get(c, c) for c in owed)}；部门报送 perfcycle submit 文件 --year {year} "
-        f"--stage {stage_option} --department 编码（或把{FORM_NAMES[window.form]}放入填报目录）后，"
-        f"再运行 perfcycle run --year {year} 继续；绩效科可提前截止：perfcycle close-window --year {year} "
-        f"--stage {stage_option} --by 姓名"
+        f"{WAITING_FOR_FORMS}：{window_title(year, window)}{due}，尚未报送 {len(owed)} 个部门：{'、'.join(names)}；"
+        f"部门报送 perfcycle submit 文件 --year {year} --stage {stage_option} --department 编码"
+        f"（或把{FORM_NAMES[window.form]}放入填报目录）后，再运行 perfcycle run --year {year} 继续；"
+        f"绩效科可提前截止：perfcycle close-window --year {year} --stage {stage_option} --by 姓名"
     )
 
 
@@ -80,7 +87,7 @@ def explain_waiting(cycle_id: int, stage: str | None = None, on_server: bool = F
             )
         )
         groups = [g for g in open_groups(session, cycle.year) if GATE_STAGES.get(g.gate) in stages]
-        gate_lines = [_gate_line(g, on_server) for g in groups]
+        gate_lines = [gate_group_line(g, on_server) for g in groups]
         form_lines = [line for s in stages if (line := _forms_line(session, cycle.year, cycle.id, s))]
     if gate_lines or form_lines:
         name = WAITING_FOR_DECISION if gate_lines else WAITING_FOR_FORMS
@@ -96,5 +103,5 @@ def end_waiting(cycle_id: int, stage: str | None, result: dict[str, Any]) -> Any
     wait = explain_waiting(cycle_id, stage, on_server=deployment.id is not None)
     logger = run_logger()
     for line in wait["message"].splitlines():
-        logger.info(line)
+        logger.warning(line)  # a stop that needs a person: shown even where runs log warnings only
     return Completed(data=result, name=wait["name"], message=wait["message"])
