@@ -6,6 +6,7 @@ import hashlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from docx import Document as DocxDocument
@@ -15,6 +16,7 @@ from sqlmodel import SQLModel, col, select
 from flows.annual_cycle import annual_cycle
 from models import Approval, Cycle, StageState, get_engine, session_scope
 from perfcycle.demo import DemoFiles
+from perfcycle.settings import get_settings
 
 pytestmark = pytest.mark.prefect
 
@@ -115,7 +117,7 @@ def run_logs(flow_run_id: Any) -> list[str]:
 
 
 def stage_runs(parent_id: Any) -> dict[str, Any]:
-    """The stage flow runs a cycle run started, by flow run name, with their final states."""
+    """The stage flow runs a cycle run started, by flow run name."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
@@ -123,13 +125,28 @@ def stage_runs(parent_id: Any) -> dict[str, Any]:
         runs = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id]))
         )
-    return {run.name: run.state for run in runs}
+    return {run.name: run for run in runs}
+
+
+def artifact(flow_run_id: Any, key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        (found,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            )
+        )
+    return str(found.data)
 
 
 def test_cycle_stops_at_the_first_open_gate_without_auto_approval(
-    db_url: str, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path
+    db_url: str, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = demo_2024
+    monkeypatch.setenv("PERFCYCLE_DOCUMENTS_URL", "http://files.test:4201/")  # where `perfcycle ui` serves tmp_path
+    get_settings.cache_clear()
     state = annual_cycle(
         year=2024,
         data=str(files.base),
@@ -156,4 +173,14 @@ def test_cycle_stops_at_the_first_open_gate_without_auto_approval(
     assert "区教育局" in line and "可审批人：周晓梅、陈立军" in line
     assert f"perfcycle approve {first_ids} …（共 54 个编号） --by 姓名 --resume" in line
     stages = stage_runs(state.state_details.flow_run_id)
-    assert stages["2024 target setting"].name == "等待审批"
+    target_setting = stages["2024 target setting"]
+    assert target_setting.state.name == "等待审批"
+
+    # The documents the stage wrote are links into the served output folder, not file:// paths.
+    listed = artifact(target_setting.id, "2024-target-setting-documents").splitlines()
+    assert len(listed) > 54 and "file://" not in "".join(listed)
+    for item in listed:
+        assert item.startswith("- [") and "](http://files.test:4201/" in item, item
+    name, url = listed[0][3:].rstrip(")").split("](")
+    served = tmp_path / unquote(url.removeprefix("http://files.test:4201/"))
+    assert served.name == name and served.is_file()
