@@ -11,11 +11,13 @@ from urllib.parse import unquote
 import pytest
 from docx import Document as DocxDocument
 from sqlalchemy import text
-from sqlmodel import SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from flows.annual_cycle import annual_cycle
-from models import Approval, Cycle, StageState, get_engine, session_scope
+from models import Approval, Cycle, StageState, TargetReview, get_engine, session_scope
+from perfcycle.approvals import GateGroup, OpenGate
 from perfcycle.demo import DemoFiles
+from perfcycle.gate_figures import FIGURES, GateFigures, gate_figures
 from perfcycle.settings import get_settings
 
 pytestmark = pytest.mark.prefect
@@ -34,6 +36,19 @@ def table_digest(url: str) -> dict[str, str]:
             digests[table.name] = hashlib.sha256(repr([tuple(map(str, r)) for r in rows]).encode()).hexdigest()
             digests[table.name + ".count"] = str(len(rows))
     return digests
+
+
+def figures_shown(session: Session, gate: str) -> GateFigures:
+    """The figures the approval form of the gate's first level shows (its gates as a group)."""
+    cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
+    approvals = session.exec(select(Approval).where(Approval.gate == gate).order_by(col(Approval.level))).all()
+    level = approvals[0].level
+    gates = tuple(
+        OpenGate(a.id or 0, 2024, a.gate, a.subject, a.level, a.opened_at, a.due_at, ())
+        for a in approvals
+        if a.level == level
+    )
+    return gate_figures(session, cycle, GateGroup(2024, gate, level, gates, {}))
 
 
 def run_demo(files: DemoFiles, tmp_path: Path) -> dict[str, Any]:
@@ -78,6 +93,26 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
         approvals = session.exec(select(Approval)).all()
         assert approvals and all(a.decided_by == "auto-policy" and a.decided_at for a in approvals)
         assert {a.gate for a in approvals} >= {"targets", "ex_ante_conclusions", "sample", "budget_table"}
+
+    # What each gate's approval form shows is what the stages recorded.
+    with session_scope(db_url) as session:
+        shown = {gate: figures_shown(session, gate).lines for gate in FIGURES}
+    with session_scope(db_url) as session:
+        complete = len(session.exec(select(TargetReview).where(TargetReview.status == "approved")).all())
+    assert shown["targets"][0].startswith(f"54 个部门，{summary['projects']} 个项目（目标完整 {complete} 个），预算 ")
+    assert shown["ex_ante_conclusions"][0] == "4 家单位 10 个项目，申请 16904.55 万元，建议压减 2090.55 万元"
+    assert (
+        shown["sample"][0] == f"抽取 11 个部门（比例 20%），累计覆盖率 {summary['sampling']['cumulative_coverage']:.1%}"
+    )
+    assert shown["key_evaluation_selection"] == ["项目 9 个、财政政策 1 个、部门整体支出 2 个，涉及资金 160491.47 万元"]
+    assert shown["key_evaluation_reports"][0].startswith("评价对象 12 个（已选 12 个），等级：")
+    budget = summary["budget"]
+    assert shown["budget_table"] == [
+        f"2026 年预算安排建议：{budget['projects']} 个项目，申请 {shown['budget_table'][0].split('申请 ')[1].split(' ')[0]} 万元，"
+        f"建议安排 {budget['recommended_wan']:.2f} 万元",
+        f"压减 {budget['cut_projects']} 个项目共 {budget['cut_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个",
+    ]
+    assert "关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx" in shown["annual_report"][0]
 
     before = table_digest(db_url)
     again = run_demo(demo_2024, tmp_path)
