@@ -72,11 +72,11 @@ def _targets(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
             select(TargetReview.project_id, TargetReview.status).where(TargetReview.cycle_id == cycle.id)
         ).all()
     )
-    indicators = Counter(
+    indicators = dict(
         session.exec(
-            select(Indicator.project_id).where(
-                Indicator.cycle_id == cycle.id, col(Indicator.project_id).in_([p.id for p in projects])
-            )
+            select(Indicator.project_id, func.count())
+            .where(Indicator.cycle_id == cycle.id)
+            .group_by(col(Indicator.project_id))
         ).all()
     )
     per: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -85,7 +85,7 @@ def _targets(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
         row["projects"] += 1
         row["complete"] += statuses.get(project.id) in ("submitted", "approved")
         row["budget"] += project.budget_fen
-        row["indicators"] += indicators[project.id]
+        row["indicators"] += indicators.get(project.id, 0)
     figures = GateFigures(columns=["审批编号", "部门编码", "部门", "项目", "目标完整", "预算（万元）", "绩效指标"])
     for gate in group.gates:
         counts = per[gate.subject]
