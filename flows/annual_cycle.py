@@ -18,10 +18,11 @@ from flows.self_evaluation import self_evaluation
 from flows.target_setting import target_setting
 from perfcycle.locks import holds_cycle
 from perfcycle.stages import QUARTERS
-from tasks.approvals import apply_gate_decision, find_open_gate, wait_for_decision
+from tasks.approvals import apply_group_decision, find_open_group, wait_for_decision
 from tasks.cycle import close_cycle, open_cycle, read_cycle_context, read_stage_states
 from tasks.imports import import_base_data
 from tasks.summary import summarize_cycle
+from tasks.waiting import end_waiting
 
 DECISIONS_PER_RUN = 1000  # a guard against a loop, far above the gates of any district
 
@@ -59,8 +60,10 @@ def annual_cycle(
 
     The data workbook and folders not given are those the cycle recorded at its last run (the output folder
     defaults to PERFCYCLE_OUTPUT_DIR): continuing a cycle never loses the forms it was reading.
-    Run from a deployment, the run suspends at an open gate with its approval form and continues when the
-    form is answered (or `perfcycle approve` resumes it); run in-process, it ends and says what it waits for.
+    Run from a deployment, the run suspends at the oldest open gate's group (e.g. every department's targets)
+    with one approval form for all of them, and continues when the form is answered (or `perfcycle approve`
+    resumes it); run in-process, it ends and says what it waits for:
+    a Completed state named 等待审批 or 等待报送, with a log line naming the gates or forms.
     """
     cycle_id = open_cycle(
         year, auto_approve=auto_approve, data_source=data or "", submissions=submissions, out_dir=out_dir
@@ -72,9 +75,14 @@ def annual_cycle(
         if run_due_stages(year, cycle_id, context["submissions"], str(context["out_dir"])):
             close_cycle(cycle_id)
             break
-        gate = find_open_gate(cycle_id)
-        if gate is None or deployment.id is None:
+        group = find_open_group(cycle_id)
+        if group is None or deployment.id is None:
             break
-        answer = wait_for_decision(gate)
-        apply_gate_decision(gate["id"], answer.model_dump(include={"decision", "approver", "comment", "overrides"}))
-    return summarize_cycle(cycle_id)
+        answer = wait_for_decision(group)
+        apply_group_decision(
+            group, answer.model_dump(include={"approver", "decision", "comment", "subjects", "overrides"})
+        )
+    summary = summarize_cycle(cycle_id)
+    if summary["status"] != "done":
+        return end_waiting(cycle_id, None, summary)
+    return summary

@@ -12,6 +12,7 @@ from tasks.approvals import request_approval
 from tasks.budget import publish_budget_table, recommend_budgets
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
+from tasks.waiting import end_waiting
 
 STAGE = "budget_linkage"
 
@@ -31,7 +32,7 @@ def budget_linkage(year: int, cycle_id: int | None = None, out_dir: str = "out")
     if leader != "approved":
         finish_stage(cycle_id, STAGE, summary, "waiting")
         report(STAGE, "waiting", "预算安排建议表待审批")
-        return {"status": "waiting", "summary": summary}
+        return end_waiting(cycle_id, STAGE, {"status": "waiting", "summary": summary})
     finish_stage(cycle_id, STAGE, summary)
     increase = (
         f"，调增 {table['increased_projects']} 个共 {table['increase_wan']:.2f} 万元"

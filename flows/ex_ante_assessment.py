@@ -13,6 +13,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.ex_ante import assess_ex_ante
 from tasks.imports import import_submissions, wait_for_files
+from tasks.waiting import end_waiting
 
 STAGE = "ex_ante_assessment"
 
@@ -37,4 +38,6 @@ def ex_ante_assessment(
         status,
         f"{result['units']} 家单位 {result['projects']} 个项目，涉及 {result['amount_wan']} 万元，压减 {result['cut_wan']} 万元",
     )
+    if status == "waiting":
+        return end_waiting(cycle_id, STAGE, {"status": status, "summary": summary})
     return {"status": status, "summary": summary}

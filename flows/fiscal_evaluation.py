@@ -13,6 +13,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.documents import prepare_score_form, render_stage_documents
 from tasks.fiscal import grade_key_evaluations, propose_key_evaluations
 from tasks.imports import import_submissions, wait_for_files
+from tasks.waiting import end_waiting
 
 STAGE = "fiscal_evaluation"
 
@@ -28,7 +29,7 @@ def fiscal_evaluation(
     if request_approval(cycle_id, "key_evaluation_selection") != "approved":
         finish_stage(cycle_id, STAGE, {"selection": selection, "form": form}, "waiting")
         report(STAGE, "waiting", "重点评价对象待确认")
-        return {"status": "waiting", "summary": {"selection": selection, "form": form}}
+        return end_waiting(cycle_id, STAGE, {"status": "waiting", "summary": {"selection": selection, "form": form}})
     received = import_submissions(year, "third_party_scores", submissions)
     if received["unplaced"]:
         return wait_for_files(cycle_id, STAGE, {"selection": selection, "form": form, "received": received})
@@ -36,7 +37,11 @@ def fiscal_evaluation(
     if request_approval(cycle_id, "key_evaluation_reports") != "approved":
         finish_stage(cycle_id, STAGE, {"selection": selection, "form": form, "results": results}, "waiting")
         report(STAGE, "waiting", "重点评价报告待审定")
-        return {"status": "waiting", "summary": {"selection": selection, "form": form, "results": results}}
+        return end_waiting(
+            cycle_id,
+            STAGE,
+            {"status": "waiting", "summary": {"selection": selection, "form": form, "results": results}},
+        )
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
     summary = {**selection, "form": form, "received": received, "results": results, "documents": documents}
     finish_stage(cycle_id, STAGE, summary)

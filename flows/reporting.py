@@ -12,6 +12,7 @@ from tasks.approvals import request_approval
 from tasks.audit import verify_audit_chain
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_annual_report, render_stage_documents
+from tasks.waiting import end_waiting
 
 STAGE = "reporting"
 
@@ -27,4 +28,6 @@ def reporting(year: int, cycle_id: int | None = None, out_dir: str = "out") -> d
     summary = {"documents": documents}
     finish_stage(cycle_id, STAGE, summary, status)
     report(STAGE, status, "工作开展情况说明已生成")
+    if status == "waiting":
+        return end_waiting(cycle_id, STAGE, {"status": status, "summary": summary})
     return {"status": status, "summary": summary}

@@ -13,6 +13,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.documents import prepare_score_form, render_stage_documents
 from tasks.imports import import_submissions, wait_for_files
 from tasks.sampling import draw_review_sample, flag_reviews
+from tasks.waiting import end_waiting
 
 STAGE = "sampling_review"
 
@@ -28,7 +29,7 @@ def sampling_review(
     if request_approval(cycle_id, "sample", data_digest=sample["population_hash"]) != "approved":
         finish_stage(cycle_id, STAGE, {"sample": sample, "form": form}, "waiting")
         report(STAGE, "waiting", "样本待确认")
-        return {"status": "waiting", "summary": {"sample": sample, "form": form}}
+        return end_waiting(cycle_id, STAGE, {"status": "waiting", "summary": {"sample": sample, "form": form}})
     received = import_submissions(year, "review_scores", submissions)
     if received["unplaced"]:
         return wait_for_files(cycle_id, STAGE, {"sample": sample, "form": form, "received": received})

@@ -12,6 +12,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.imports import import_submissions, wait_for_files
 from tasks.targets import approve_targets, review_targets
+from tasks.waiting import end_waiting
 from tasks.windows import check_collection_window, open_collection_window
 
 STAGE = "target_setting"
@@ -41,4 +42,6 @@ def target_setting(
         return wait_for_files(cycle_id, STAGE, summary)
     finish_stage(cycle_id, STAGE, summary, status)
     report(STAGE, status, f"{review['projects']} 个项目，退回修改 {review['returned']}，未填报 {review['missing']}")
+    if status == "waiting":
+        return end_waiting(cycle_id, STAGE, {"status": status, "summary": summary})
     return {"status": status, "summary": summary}

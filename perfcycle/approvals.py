@@ -62,6 +62,16 @@ GATE_NAMES = {
     "budget_table": "预算安排建议表",
     "annual_report": "工作开展情况说明",
 }
+#: The stage whose flow opens each gate.
+GATE_STAGES = {
+    "targets": "target_setting",
+    "ex_ante_conclusions": "ex_ante_assessment",
+    "sample": "sampling_review",
+    "key_evaluation_selection": "fiscal_evaluation",
+    "key_evaluation_reports": "fiscal_evaluation",
+    "budget_table": "budget_linkage",
+    "annual_report": "reporting",
+}
 AUTO_APPROVER = "auto-policy"
 
 
@@ -97,6 +107,58 @@ class OpenGate:
 
     def overdue(self, at: datetime | None = None) -> bool:
         return self.due_at is not None and in_shanghai(self.due_at) < (at or now())
+
+
+@dataclass(frozen=True)
+class GateGroup:
+    """The open gates of a cycle decided together: one gate at one level, e.g. every department's targets."""
+
+    year: int
+    gate: str
+    level: int
+    gates: tuple[OpenGate, ...]
+    names: dict[str, str]  # a subject's name (a department code's department); none for "*"
+
+    @property
+    def ids(self) -> list[int]:
+        return [g.id for g in self.gates]
+
+    @property
+    def label(self) -> str:
+        """E.g. 2024年度绩效目标第1级审批（54 个部门）; a single gate is named as `gate_label` names it."""
+        if len(self.gates) == 1:
+            only = self.gates[0]
+            subject = "" if only.subject == "*" else f"（{self.subject_name(only.subject)}）"
+            return f"{self.year}年度{GATE_NAMES.get(self.gate, self.gate)}{subject}第{self.level}级审批"
+        return f"{self.year}年度{GATE_NAMES.get(self.gate, self.gate)}第{self.level}级审批（{len(self.gates)} 个部门）"
+
+    @property
+    def key_prefix(self) -> str:
+        return group_key_prefix(self.year, self.gate, self.level)
+
+    def subject_name(self, subject: str) -> str:
+        name = self.names.get(subject, "")
+        return f"{subject} {name}" if name else subject
+
+
+def form_answer(
+    decision: str, approver: str, comment: str, gate_ids: Sequence[int], overrides: Sequence[dict[str, str]] = ()
+) -> dict[str, object]:
+    """Decisions taken on the command line as an answer to a suspended run's approval form (the schema of
+    `tasks.approvals.GateDecision`): the rerun finds each of these gates decided and records nothing twice."""
+    name = DECISION_NAMES[decision]
+    return {
+        "approver": approver,
+        "decision": name,
+        "comment": comment,
+        "subjects": [{"gate_id": i, "subject": "", "decision": name, "comment": comment} for i in gate_ids],
+        "overrides": list(overrides),
+    }
+
+
+def group_key_prefix(year: int, gate: str, level: int) -> str:
+    """How a suspended run's form key starts for a gate group (Prefect keys: lowercase letters, digits, dashes)."""
+    return f"gate-{year}-{gate.replace('_', '-')}-{level}-"
 
 
 def in_shanghai(value: datetime) -> datetime:
@@ -260,6 +322,26 @@ def list_open(session: Session, year: int | None = None) -> list[OpenGate]:
     return gates
 
 
+def open_groups(session: Session, year: int) -> list[GateGroup]:
+    """The year's open gates by gate and level, the group of the oldest gate first."""
+    gates = list_open(session, year)
+    order: dict[tuple[str, int], list[OpenGate]] = {}
+    for gate in gates:
+        order.setdefault((gate.gate, gate.level), []).append(gate)
+    codes = {g.subject for g in gates if g.subject != "*"}
+    names = (
+        {d.code: d.name for d in session.exec(select(Department).where(col(Department.code).in_(codes)))}
+        if codes
+        else {}
+    )
+    return [
+        GateGroup(
+            year, gate, level, tuple(members), {m.subject: names[m.subject] for m in members if m.subject in names}
+        )
+        for (gate, level), members in order.items()
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- deciding
 
 
@@ -278,6 +360,30 @@ def _refuse(
     audit.append(session, by or "(未署名)", "approval.refused", subject, payload)
     session.commit()
     return DecisionRefused(reason)
+
+
+def refuse(session: Session, approval_id: int, decision: str, by: str, comment: str, reason: str) -> DecisionRefused:
+    """Record a decision refused before `decide` is asked (by the approval form's own checks), as `decide`
+    records its refusals, and hand back the exception to raise or report."""
+    approval = session.get(Approval, approval_id)
+    return _refuse(session, approval_id, approval, decision, " ".join((by or "").split()), comment.strip(), reason)
+
+
+def latest_refusals(session: Session, approval_ids: Sequence[int]) -> dict[int, DecisionRefusal]:
+    """Each gate's latest refused decision since the gate (re)opened: what its form shows when it asks again."""
+    opened = {
+        a.id: in_shanghai(a.opened_at) for a in session.exec(select(Approval).where(col(Approval.id).in_(approval_ids)))
+    }
+    latest: dict[int, DecisionRefusal] = {}
+    for refusal in session.exec(
+        select(DecisionRefusal)
+        .where(col(DecisionRefusal.approval_id).in_(approval_ids))
+        .order_by(col(DecisionRefusal.id))
+    ):
+        gate = refusal.approval_id
+        if gate is not None and gate in opened and in_shanghai(refusal.at) >= opened[gate]:
+            latest[gate] = refusal
+    return latest
 
 
 def _lower_levels(session: Session, approval: Approval, policy: ApprovalsPolicy) -> dict[int, Approval | None]:

@@ -396,6 +396,7 @@ from perfcycle.commands.docs import register as _register_docs  # noqa: E402
 from perfcycle.commands.serve import register as _register_serve  # noqa: E402
 from perfcycle.commands.status import register as _register_status  # noqa: E402
 from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
+from perfcycle.commands.ui import register as _register_ui  # noqa: E402
 
 _register_approvals(app)
 _register_district(app)
@@ -403,6 +404,7 @@ _register_docs(app)
 _register_serve(app)
 _register_status(app)
 _register_submissions(app)
+_register_ui(app)
 
 
 def spawn_as_module() -> None:

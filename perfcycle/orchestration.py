@@ -253,22 +253,28 @@ def _last_parameters(client: Any, year: int) -> dict[str, Any]:
 
 
 def resume_gate_run(approval_id: int, flow_run_id: str, answer: dict[str, Any]) -> bool:
-    """Resume the run suspended at this gate, handing it the decision already recorded (the form's schema)."""
+    """Resume the run suspended at this gate's group, handing it the decision already recorded (the form's
+    schema, `tasks.approvals.form_answer`): its rerun finds the decision recorded and goes on."""
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
 
+    from models import Approval, Cycle, session_scope
+    from perfcycle.approvals import group_key_prefix
+
     if not flow_run_id or not _api_url():
         return False
+    with session_scope() as session:
+        approval = session.get(Approval, approval_id)
+        cycle = session.get(Cycle, approval.cycle_id) if approval is not None else None
+        if approval is None or cycle is None:
+            return False
+        prefix = group_key_prefix(cycle.year, approval.gate, approval.level)
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(UUID(flow_run_id))
     state = run.state
-    if (
-        state is None
-        or not state.is_paused()
-        or not (state.state_details.pause_key or "").startswith(f"gate-{approval_id}-")
-    ):
+    if state is None or not state.is_paused() or not (state.state_details.pause_key or "").startswith(prefix):
         return False
     resume_flow_run(UUID(flow_run_id), run_input=answer)
     return True

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     )
     templates_dir: Path = Field(default=PROJECT_ROOT / "report_templates")
     output_dir: Path = Field(default=Path("out"), description="Where generated documents are written.")
+    documents_url: str = Field(
+        default="",
+        description="Address at which the output folder is served (e.g. `perfcycle ui --documents out/`, "
+        "http://host:4201): artifacts link each document there; unset, they state its path as text.",
+    )
     render_workers: int | None = Field(
         default=None, ge=1, description="Processes that render a stage's documents (default: one per core)."
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import hashlib
+import json
+from collections import Counter
+from typing import Any, Literal, get_args
 
 from prefect import task
 from prefect.context import FlowRunContext
@@ -10,31 +13,35 @@ from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from models import Approval, Cycle, now, session_scope
 from models.audit import DecisionRefusal
 from perfcycle import audit
 from perfcycle.approvals import (
     AUTO_APPROVER,
+    DECISION_NAMES,
     BudgetOverride,
     DecisionRefused,
     decide,
-    gate_label,
     in_shanghai,
-    list_open,
+    latest_refusals,
     open_gate,
+    open_groups,
+    refuse,
     reopen_gate,
 )
 from perfcycle.documents.renderer import render_text
+from perfcycle.gate_figures import gate_figures
 from tasks.common import run_logger
+from tasks.waiting import gate_group_line
 
 __all__ = [
     "AUTO_APPROVER",
     "GateDecision",
-    "apply_gate_decision",
+    "apply_group_decision",
     "decide_gate",
-    "find_open_gate",
+    "find_open_group",
     "request_approval",
     "wait_for_decision",
 ]
@@ -106,100 +113,196 @@ class OverrideInput(BaseModel):
     reason: str = PydanticField(title="理由", min_length=1)
 
 
-class GateDecision(RunInput):
-    """The form a suspended annual-cycle run shows in the Prefect UI for the gate it waits on."""
+FormDecision = Literal["通过", "不予通过", "退回修改"]
+#: The form's words for the decisions `perfcycle.approvals.decide` takes.
+FORM_DECISIONS = {name: key for key, name in DECISION_NAMES.items()}
+AS_A_WHOLE: Literal["按总体决定"] = "按总体决定"
+assert set(get_args(FormDecision)) == set(FORM_DECISIONS)
 
-    decision: Literal["approve", "reject", "return"] = PydanticField(
-        default="approve", title="决定", description="approve 通过 / reject 不予通过 / return 退回修改"
-    )
+
+class SubjectDecision(BaseModel):
+    """One row of the form's table: a gate of the group, decided as a whole unless the row says otherwise."""
+
+    gate_id: int = PydanticField(title="审批编号")
+    subject: str = PydanticField(default="", title="对象")
+    decision: Literal["按总体决定", "通过", "不予通过", "退回修改"] = PydanticField(default=AS_A_WHOLE, title="决定")
+    comment: str = PydanticField(default="", title="意见", description="留空则用总体意见")
+
+
+class GateDecision(RunInput):
+    """The form a suspended annual-cycle run shows in the Prefect UI for the gate group it waits on."""
+
     approver: str = PydanticField(title="审批人", description="本人姓名：按策略核对审批权限，并记入审计日志")
+    decision: FormDecision = PydanticField(
+        title="总体决定",
+        description="适用于下表中每个选择「按总体决定」的对象：通过 / 不予通过 / 退回修改（须写明意见）",
+    )
     comment: str = PydanticField(default="", title="审批意见", description="不予通过或退回修改时必填")
+    subjects: list[SubjectDecision] = PydanticField(
+        default_factory=list,
+        title="审批对象",
+        description="本次决定的对象，可逐个改为其他决定并写明意见；删去的对象留待下次决定",
+    )
     overrides: list[OverrideInput] = PydanticField(
         default_factory=list, title="预算调整", description="仅用于预算安排建议表：项目编码、金额（万元）、理由"
     )
 
 
-class GateFormText(BaseModel):
-    """What the form's description tells the approver about the gate."""
+class FormFigures(BaseModel):
+    lines: list[str]
+    columns: list[str]
+    rows: list[list[str]]
+    more: int
 
-    id: int
+
+class FormRefusal(BaseModel):
+    subject: str
+    actor: str
+    decision: str
+    reason: str
+
+
+class GateFormText(BaseModel):
+    """What the form's description tells the approver about the gate group."""
+
     label: str
-    key: str
+    gate: str
     due: str
     approvers: list[str]
     others: int
+    command: str
+    figures: FormFigures
+    refusals: list[FormRefusal]
 
 
-@task(name="find-open-gate")
-def find_open_gate(cycle_id: int) -> dict[str, Any] | None:
-    """The oldest gate of the cycle still waiting for a decision, with what its form and key need."""
+def _cell(value: str) -> str:
+    return " ".join(str(value).split()).replace("|", "｜")
+
+
+@task(name="find-open-group")
+def find_open_group(cycle_id: int) -> dict[str, Any] | None:
+    """The group of the oldest gate still waiting for a decision (the same gate at the same level: e.g. every
+    department's targets), with what its form shows and its key.
+
+    The key names the group's gates with their openings and refused attempts, so after a resume the rerun gets
+    this form's answer back, and a group that changed, opened again or was refused asks anew."""
     with session_scope() as session:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
-        gates = list_open(session, cycle.year)
-        if not gates:
+        groups = open_groups(session, cycle.year)
+        if not groups:
             return None
-        gate = gates[0]
-        approval = session.get(Approval, gate.id)
-        assert approval is not None
-        attempts = len(session.exec(select(DecisionRefusal.id).where(DecisionRefusal.approval_id == gate.id)).all())
+        group = groups[0]
+        ids = group.ids
+        opened = [
+            (a.id, in_shanghai(a.opened_at).isoformat())
+            for a in session.exec(select(Approval).where(col(Approval.id).in_(ids)).order_by(col(Approval.id)))
+        ]
+        attempts = len(session.exec(select(DecisionRefusal.id).where(col(DecisionRefusal.approval_id).in_(ids))).all())
+        digest = hashlib.sha256(json.dumps([opened, attempts]).encode()).hexdigest()[:16]
+        figures = gate_figures(session, cycle, group)
+        by_id = {g.id: g for g in group.gates}
+        refusals = [
+            FormRefusal(
+                subject=group.subject_name(by_id[gate_id].subject),
+                actor=refusal.actor,
+                decision=DECISION_NAMES.get(refusal.decision, refusal.decision),
+                reason=refusal.reason,
+            )
+            for gate_id, refusal in sorted(latest_refusals(session, ids).items())
+        ]
+        dues = [g.due_at for g in group.gates if g.due_at is not None]
         return {
-            "id": gate.id,
-            "label": gate_label(approval, cycle.year),
-            "key": f"gate-{gate.id}-{in_shanghai(approval.opened_at):%Y%m%d%H%M%S%f}-{attempts}",
-            "due": f"{gate.due_at:%Y-%m-%d %H:%M}" if gate.due_at else "",
-            "approvers": list(gate.approvers),
-            "others": len(gates) - 1,
+            "key": f"{group.key_prefix}{digest}",
+            "label": group.label,
+            "gate": group.gate,
+            "ids": ids,
+            "rows": [{"gate_id": g.id, "subject": group.subject_name(g.subject)} for g in group.gates],
+            "due": f"{min(dues):%Y-%m-%d %H:%M}" if dues else "",
+            "approvers": list(group.gates[0].approvers),
+            "others": len(groups) - 1,
+            "command": f"perfcycle approve {' '.join(map(str, ids))} --by 姓名",
+            "figures": FormFigures(
+                lines=figures.lines,
+                columns=figures.columns,
+                rows=[[_cell(c) for c in row] for row in figures.rows],
+                more=figures.more,
+            ).model_dump(),
+            "refusals": [r.model_dump() for r in refusals],
+            "waiting": gate_group_line(group, on_server=True),
         }
 
 
 @task(name="record-waiting-run")
-def record_waiting_run(approval_id: int, flow_run_id: str) -> None:
-    """Remember which suspended run waits on the gate, so a decision from the command line can resume it."""
+def record_waiting_run(approval_ids: list[int], flow_run_id: str) -> None:
+    """Remember which suspended run waits on the gates, so a decision from the command line can resume it."""
     with session_scope() as session:
-        approval = session.get(Approval, approval_id)
-        assert approval is not None
-        approval.flow_run_id = flow_run_id
-        session.add(approval)
+        for approval in session.exec(select(Approval).where(col(Approval.id).in_(approval_ids))):
+            approval.flow_run_id = flow_run_id
+            session.add(approval)
 
 
-def wait_for_decision(gate: dict[str, Any]) -> GateDecision:
-    """Suspend the run (no process is kept) until the gate's form is submitted in the UI or by `perfcycle approve`.
+def approval_form(group: dict[str, Any]) -> type[GateDecision]:
+    """The group's form: its description (the figures, earlier refusals) and one row per gate, to decide."""
+    text = render_text("gate_form.txt.j2", GateFormText(**group))
+    return GateDecision.with_initial_data(description=text, subjects=[SubjectDecision(**row) for row in group["rows"]])
 
-    The key is the gate with its opening and its refused attempts, so after a resume the rerun gets this
-    form's answer back, and a gate that opens again or was refused asks anew.
-    """
+
+def wait_for_decision(group: dict[str, Any]) -> GateDecision:
+    """Suspend the run (no process is kept) until the group's form is submitted in the UI or `perfcycle approve`
+    resumes it; the form lists the group's gates, each decided as a whole unless its row says otherwise."""
     context = FlowRunContext.get()
     assert context is not None and context.flow_run is not None
-    record_waiting_run(gate["id"], str(context.flow_run.id))
-    text = render_text("gate_form.txt.j2", GateFormText(**gate))
-    form = GateDecision.with_initial_data(description=text)
-    return suspend_flow_run(wait_for_input=form, key=gate["key"])
+    record_waiting_run(group["ids"], str(context.flow_run.id))
+    run_logger().warning(group["waiting"])
+    return suspend_flow_run(wait_for_input=approval_form(group), key=group["key"])
 
 
-@task(name="apply-gate-decision")
-def apply_gate_decision(approval_id: int, answer: dict[str, Any]) -> dict[str, Any]:
-    """Record the form's decision; one already taken on the command line stands, and a refusal is logged."""
+@task(name="apply-group-decision")
+def apply_group_decision(group: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """Record the form's decision on each gate it lists, through `decide` as the command line does.
+
+    A gate already decided (on the command line) stands; a refused row is recorded with its reason, which the
+    form shows when it asks again for the gates still open; the accepted rows stand."""
     logger = run_logger()
-    with session_scope() as session:
-        approval = session.get(Approval, approval_id)
-        assert approval is not None
-        if approval.status != "open":
-            logger.info("审批 %s 已由 %s 决定（%s），不再重复记录", approval_id, approval.decided_by, approval.status)
-            return {"status": approval.status, "recorded": False}
+    approver = str(answer.get("approver", ""))
+    whole = FORM_DECISIONS[answer["decision"]]
     overrides = [BudgetOverride(o["project_code"], o["amount_wan"], o["reason"]) for o in answer.get("overrides", [])]
-    try:
+    members = set(group["ids"])
+    recorded: Counter[str] = Counter()
+    refused: list[str] = []
+    kept = 0
+    for row in answer.get("subjects", []):
+        gate_id = int(row["gate_id"])
+        decision = whole if row.get("decision", AS_A_WHOLE) == AS_A_WHOLE else FORM_DECISIONS[row["decision"]]
+        comment = str(row.get("comment") or "").strip() or str(answer.get("comment", ""))
         with session_scope() as session:
-            decided = decide(
-                session,
-                approval_id,
-                answer["decision"],
-                answer.get("approver", ""),
-                answer.get("comment", ""),
-                overrides,
-            )
-            status = decided.status
-    except DecisionRefused as exc:
-        logger.warning("审批 %s 的决定未被接受：%s", approval_id, exc)
-        return {"status": "open", "recorded": False, "refused": str(exc)}
-    return {"status": status, "recorded": True}
+            approval = session.get(Approval, gate_id)
+            if approval is not None and approval.status != "open":
+                kept += 1
+                continue
+        try:
+            with session_scope() as session:
+                if gate_id not in members:  # refused on the form's gates, so that the form asks again
+                    reason = f"审批编号 {gate_id} 不在本次审批的关口中"
+                    raise refuse(session, group["ids"][0], decision, approver, comment, reason)
+                decide(session, gate_id, decision, approver, comment, overrides)
+            recorded[DECISION_NAMES[decision]] += 1
+        except DecisionRefused as exc:
+            refused.append(str(exc))
+            logger.warning("审批编号 %s 的决定未被接受：%s", gate_id, exc)
+    with session_scope() as session:
+        still_open = session.exec(
+            select(func.count()).select_from(Approval).where(col(Approval.id).in_(members), Approval.status == "open")
+        ).one()
+        if not recorded and not refused and still_open == len(members):
+            reason = "答复没有列出本组任何待审批的对象，未作决定"
+            refuse(session, group["ids"][0], whole, approver, str(answer.get("comment", "")), reason)
+            refused.append(reason)
+            logger.warning(reason)
+    if recorded:
+        said = "、".join(f"{name} {count} 个" for name, count in recorded.items())
+        logger.info("已记录 %s：%s（%s）", group["label"], said, approver)
+    if kept:
+        logger.info("%s 中 %d 个关口已另行决定（命令行），不再重复记录", group["label"], kept)
+    return {"recorded": sum(recorded.values()), "refused": refused, "kept": kept}

@@ -33,6 +33,7 @@ from perfcycle.documents.spreadsheets import score_form_instructions
 from perfcycle.faults import checkpoint
 from perfcycle.settings import get_settings
 from perfcycle.stages import STAGE_NAMES, StageError
+from perfcycle.ui import document_line
 from tasks.artifacts import publish_markdown
 from tasks.common import get_cycle
 
@@ -140,7 +141,7 @@ def render_stage_documents(cycle_id: int, stage: str, out_dir: str | None = None
         year = get_cycle(session, cycle_id).year
         generated = write_and_record(session, cycle_id, out_dir, STAGE_DOCUMENTS[stage])
     paths = [str(doc.path) for doc in generated]
-    _link_documents(year, stage, paths)
+    _link_documents(year, stage, paths, out_dir)
     return paths
 
 
@@ -169,16 +170,20 @@ def render_annual_report(cycle_id: int, out_dir: str) -> list[str]:
         year = get_cycle(session, cycle_id).year
         generated = write_and_record(session, cycle_id, out_dir, (ANNUAL_REPORT,))
     paths = [str(doc.path) for doc in generated]
-    _link_documents(year, "annual_report", paths)
+    _link_documents(year, "annual_report", paths, out_dir)
     return paths
 
 
-def _link_documents(year: int, stage: str, paths: list[str]) -> None:
+def _link_documents(year: int, stage: str, paths: list[str], out_dir: str | None) -> None:
+    """The stage's documents as an artifact: links where the output folder is served (PERFCYCLE_DOCUMENTS_URL),
+    else each path as text (a file:// link opens nothing in a browser on another machine)."""
     if not paths:
         return
-    lines = [f"- [{Path(p).name}](file://{Path(p).as_posix()})" for p in paths[:200]]
+    settings = get_settings()
+    folder = out_dir or settings.output_dir
+    lines = [document_line(p, folder, settings.documents_url) for p in paths[:200]]
     if len(paths) > 200:
-        lines.append(f"- …共 {len(paths)} 份")
+        lines.append(f"- …共 {len(paths)} 份，见 {Path(folder).as_posix()}")
     publish_markdown(
         f"{year}-{stage.replace('_', '-').lower()}-documents",
         "\n".join(lines),

@@ -49,10 +49,12 @@ def check_collection_window(cycle_id: int, stage: str) -> dict[str, Any]:
     return {**summary, "waiting": summary["status"] == "open"}
 
 
-def wait_for_forms(cycle_id: int, stage: str, summary: dict[str, Any]) -> dict[str, Any]:
-    """A stage whose window is still open stops here as waiting: the next run continues once forms are in."""
+def wait_for_forms(cycle_id: int, stage: str, summary: dict[str, Any]) -> Any:
+    """A stage whose window is still open stops here as waiting (等待报送): the next run continues once forms
+    are in."""
     from perfcycle.progress import report
     from tasks.cycle import finish_stage
+    from tasks.waiting import end_waiting
 
     collection = summary["collection"]
     refused = set(collection.get("refused", ()))
@@ -62,4 +64,4 @@ def wait_for_forms(cycle_id: int, stage: str, summary: dict[str, Any]) -> dict[s
     ]
     finish_stage(cycle_id, stage, summary, "waiting")
     report(stage, "waiting", f"等待 {len(owed)} 个部门报送（截止 {collection['due_on']}）：{'、'.join(owed)}")
-    return {"status": "waiting", "summary": summary}
+    return end_waiting(cycle_id, stage, {"status": "waiting", "summary": summary})

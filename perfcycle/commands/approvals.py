@@ -119,14 +119,9 @@ def _decide(
     parsed = _parse_overrides(overrides)
     if parsed and len(approval_ids) > 1:
         fail("调整金额只能随一个预算安排建议表的决定提交")
-    answer = {
-        "decision": decision,
-        "approver": by.strip(),
-        "comment": comment,
-        "overrides": [
-            {"project_code": o.project_code, "amount_wan": str(o.amount_wan), "reason": o.reason} for o in parsed
-        ],
-    }
+    override_rows = [
+        {"project_code": o.project_code, "amount_wan": str(o.amount_wan), "reason": o.reason} for o in parsed
+    ]
     decided: list[tuple[int, str, int]] = []
     try:
         with friendly():
@@ -135,6 +130,9 @@ def _decide(
                 decided.append(_record(approval_id, decision, by, comment, parsed))
     finally:
         if decided:
+            from perfcycle.approvals import form_answer
+
+            answer = form_answer(decision, by.strip(), comment, [gate for gate, _, _ in decided], override_rows)
             continue_on_server(decided[-1][2], "决定", [(gate, run) for gate, run, _ in decided], answer)
     if resume and decided:
         _resume(decided[-1][2], out_dir)

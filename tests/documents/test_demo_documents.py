@@ -110,9 +110,10 @@ def test_demo_cycle_documents(
     q4 = Path(next(d.path for d in documents if d.kind == "绩效监控汇总表" and d.subject == "Q4"))
     assert len(load_workbook(q4)["亮灯分布"]._images) == 1
 
-    # The stages' artifacts link their documents.
+    # The stages' artifacts list their documents: without PERFCYCLE_DOCUMENTS_URL, each path as text.
     target_links = _artifact_markdown("2024-target-setting-documents")
     assert "绩效目标申报通知.docx" in target_links and "绩效目标申报表" in target_links
+    assert "file://" not in target_links and f"`{tmp_path.resolve().as_posix()}/" in target_links
     assert "绩效评价结果公开清单.docx" in _artifact_markdown("2024-reporting-documents")
 
     # `perfcycle docs` regenerates every document from the database: same layout, byte for byte.

@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from docx import Document as DocxDocument
 from sqlalchemy import text
-from sqlmodel import SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from flows.annual_cycle import annual_cycle
-from models import Approval, Cycle, StageState, get_engine, session_scope
+from models import Approval, Cycle, StageState, TargetReview, get_engine, session_scope
+from perfcycle.approvals import GateGroup, OpenGate
 from perfcycle.demo import DemoFiles
+from perfcycle.gate_figures import FIGURES, GateFigures, gate_figures
+from perfcycle.settings import get_settings
 
 pytestmark = pytest.mark.prefect
 
@@ -31,6 +35,19 @@ def table_digest(url: str) -> dict[str, str]:
             digests[table.name] = hashlib.sha256(repr([tuple(map(str, r)) for r in rows]).encode()).hexdigest()
             digests[table.name + ".count"] = str(len(rows))
     return digests
+
+
+def figures_shown(session: Session, gate: str) -> GateFigures:
+    """The figures the approval form of the gate's first level shows (its gates as a group)."""
+    cycle = session.exec(select(Cycle).where(Cycle.year == 2024)).one()
+    approvals = session.exec(select(Approval).where(Approval.gate == gate).order_by(col(Approval.level))).all()
+    level = approvals[0].level
+    gates = tuple(
+        OpenGate(a.id or 0, 2024, a.gate, a.subject, a.level, a.opened_at, a.due_at, ())
+        for a in approvals
+        if a.level == level
+    )
+    return gate_figures(session, cycle, GateGroup(2024, gate, level, gates, {}))
 
 
 def run_demo(files: DemoFiles, tmp_path: Path) -> dict[str, Any]:
@@ -76,6 +93,26 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
         assert approvals and all(a.decided_by == "auto-policy" and a.decided_at for a in approvals)
         assert {a.gate for a in approvals} >= {"targets", "ex_ante_conclusions", "sample", "budget_table"}
 
+    # What each gate's approval form shows is what the stages recorded.
+    with session_scope(db_url) as session:
+        shown = {gate: figures_shown(session, gate).lines for gate in FIGURES}
+    with session_scope(db_url) as session:
+        complete = len(session.exec(select(TargetReview).where(TargetReview.status == "approved")).all())
+    assert shown["targets"][0].startswith(f"54 个部门，{summary['projects']} 个项目（目标完整 {complete} 个），预算 ")
+    assert shown["ex_ante_conclusions"][0] == "4 家单位 10 个项目，申请 16904.55 万元，建议压减 2090.55 万元"
+    assert (
+        shown["sample"][0] == f"抽取 11 个部门（比例 20%），累计覆盖率 {summary['sampling']['cumulative_coverage']:.1%}"
+    )
+    assert shown["key_evaluation_selection"] == ["项目 9 个、财政政策 1 个、部门整体支出 2 个，涉及资金 160491.47 万元"]
+    assert shown["key_evaluation_reports"][0].startswith("评价对象 12 个（已选 12 个），等级：")
+    budget = summary["budget"]
+    assert shown["budget_table"] == [
+        f"2026 年预算安排建议：{budget['projects']} 个项目，申请 {shown['budget_table'][0].split('申请 ')[1].split(' ')[0]} 万元，"
+        f"建议安排 {budget['recommended_wan']:.2f} 万元",
+        f"压减 {budget['cut_projects']} 个项目共 {budget['cut_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个",
+    ]
+    assert "关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx" in shown["annual_report"][0]
+
     before = table_digest(db_url)
     again = run_demo(demo_2024, tmp_path)
     assert again == summary
@@ -98,18 +135,87 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
     assert after == before
 
 
+def run_logs(flow_run_id: Any) -> list[str]:
+    """The messages the Prefect server holds for one flow run, in order."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=20)
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])), sort=LogSort.TIMESTAMP_ASC
+        )
+    return [log.message for log in logs]
+
+
+def stage_runs(parent_id: Any) -> dict[str, Any]:
+    """The stage flow runs a cycle run started, by flow run name."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id]))
+        )
+    return {run.name: run for run in runs}
+
+
+def artifact(flow_run_id: Any, key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        (found,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            )
+        )
+    return str(found.data)
+
+
 def test_cycle_stops_at_the_first_open_gate_without_auto_approval(
-    db_url: str, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path
+    db_url: str, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = demo_2024
-    summary = annual_cycle(
-        year=2024, data=str(files.base), submissions=str(files.submissions), out_dir=str(tmp_path), auto_approve=False
+    monkeypatch.setenv("PERFCYCLE_DOCUMENTS_URL", "http://files.test:4201/")  # where `perfcycle ui` serves tmp_path
+    get_settings.cache_clear()
+    state = annual_cycle(
+        year=2024,
+        data=str(files.base),
+        submissions=str(files.submissions),
+        out_dir=str(tmp_path),
+        auto_approve=False,
+        return_state=True,
     )
+    summary = state.result()
     assert summary["status"] == "open"
     assert summary["waiting"] == ["target_setting"]
     with session_scope(db_url) as session:
-        gates = session.exec(select(Approval)).all()
+        gates = session.exec(select(Approval).order_by(col(Approval.id))).all()
         assert gates and {g.gate for g in gates} == {"targets"}
         assert all(g.status == "open" and not g.decided_by for g in gates)
+        first_ids = " ".join(str(g.id) for g in gates[:3])
     assert summary["ex_ante"] is None and summary["budget"] is None  # not run: no figures, not zeros
     assert summary["stages"]["target_setting"] == "waiting" and summary["stages"]["reporting"] == "pending"
+
+    # In the UI the run is not a plain Completed: its state says it waits for a decision, and its log says which.
+    assert state.is_completed() and state.name == "等待审批"
+    (line,) = [m for m in run_logs(state.state_details.flow_run_id) if m.startswith("等待")]
+    assert line == state.message
+    assert line.startswith("等待审批：2024年度绩效目标第1级审批（54 个部门）：")
+    assert "区教育局" in line and "可审批人：周晓梅、陈立军" in line
+    assert f"perfcycle approve {first_ids} …（共 54 个编号） --by 姓名 --resume" in line
+    stages = stage_runs(state.state_details.flow_run_id)
+    target_setting = stages["2024 target setting"]
+    assert target_setting.state.name == "等待审批"
+
+    # The documents the stage wrote are links into the served output folder, not file:// paths.
+    listed = artifact(target_setting.id, "2024-target-setting-documents").splitlines()
+    assert len(listed) > 54 and "file://" not in "".join(listed)
+    for item in listed:
+        assert item.startswith("- [") and "](http://files.test:4201/" in item, item
+    name, url = listed[0][3:].rstrip(")").split("](")
+    served = tmp_path / unquote(url.removeprefix("http://files.test:4201/"))
+    assert served.name == name and served.is_file()

@@ -1,11 +1,14 @@
-"""The annual cycle deployed on a real Prefect server: it waits at each gate and people drive it to the end.
+"""The annual cycle deployed on a real Prefect server: it waits at each gate group and people drive it to the end.
 
 `prefect server start` (SQLite) on 127.0.0.1, `prefect deploy --all` from the project, one process worker.
-The run is triggered without auto-approval; it suspends at the targets gate; the coordinator returns one
-department's targets and approves the others from the command line; the department resubmits; a form is
-answered once through the API the UI uses (with the form's JSON schema), once with an approver the policy
-does not know (refused, recorded, the run asks again); the rest is approved from the command line until
-the run completes with every gate decided by a person.
+The run is triggered without auto-approval; it suspends with one form for every department's targets,
+which shows the figures it decides on and requires a decision. The coordinator returns one department's
+targets from the command line (the run goes on with the others in one form), then answers the form through
+the API the UI uses (with the form's JSON schema): the others approved as a whole, one returned without its
+comment (refused, the form asks again for that one with the reason), then an approver the policy does not
+know (refused, the reason shown), then the coordinator. The run ends 等待报送 for the returned department;
+it resubmits; the rest is approved from the command line until the run completes with every gate decided
+by a person.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from openpyxl import load_workbook
 from sqlmodel import Session, create_engine, select
 
 from bench.server import PrefectServer, stop_worker
-from models import Approval, Cycle, StageState
+from models import Approval, Cycle, Department, StageState
 from models.audit import AuditEntry, DecisionRefusal
 from perfcycle.demo import generate_demo
 from perfcycle.settings import DEMO_POLICY_DIR
@@ -100,12 +103,42 @@ class Bureau:
             time.sleep(1)
         raise AssertionError(f"run {run_id} did not reach {states}: {self.run(run_id)['state']}")
 
-    def paused_at(self, run_id: str) -> int:
-        """The gate the suspended run waits on (its pause key is gate-<id>-…)."""
-        run = self.wait_for(run_id, "PAUSED")
-        key = run["state"]["state_details"]["pause_key"]
-        assert key.startswith("gate-"), key
-        return int(key.split("-")[1])
+    def paused(self, run_id: str, after: str = "") -> dict[str, Any]:
+        """The run once it is suspended at a form other than `after` (a pause key), or completed."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            run = self.wait_for(run_id, "PAUSED", "COMPLETED")
+            if run["state"]["type"] == "COMPLETED" or run["state"]["state_details"]["pause_key"] != after:
+                return run
+            time.sleep(1)
+        raise AssertionError(f"run {run_id} is still at the form {after}")
+
+    def form(self, run: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """The pause key, the JSON schema and the description (Markdown) of the form the run waits on."""
+        details = run["state"]["state_details"]
+        keyset = details["run_input_keyset"]
+        assert run["state"]["type"] == "PAUSED" and keyset, run["state"]
+        read = [
+            httpx.get(f"{self.api}/flow_runs/{run['id']}/input/{keyset[part]}").raise_for_status().json()
+            for part in ("schema", "description")
+        ]
+        return details["pause_key"], read[0], read[1]
+
+    def waiting_gates(self, run_id: str) -> list[Approval]:
+        """The open gates the suspended run waits on: its form's group."""
+        return [g for g in self.open_gates() if g.flow_run_id == run_id]
+
+    def logged(self, run_id: str, start: str) -> str:
+        """The run's log line that starts so (its logs reach the server shortly after it suspends)."""
+        query = {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            lines = [log["message"] for log in self.post("/logs/filter", json=query).raise_for_status().json()]
+            found = [line for line in lines if line.startswith(start)]
+            if found:
+                return found[-1]
+            time.sleep(1)
+        raise AssertionError(f"no log line of run {run_id} starts with {start}")
 
     def open_gates(self) -> list[Approval]:
         with Session(self.engine) as session:
@@ -178,26 +211,81 @@ def test_a_deployed_cycle_waits_at_each_gate_and_people_drive_it_to_the_end(bure
     ).raise_for_status()
     run_id = created.json()["id"]
 
-    # It waits at the targets gate of the first department, with the run recorded on the gate.
-    first = bureau.paused_at(run_id)
-    targets = [g for g in bureau.open_gates() if g.gate == "targets"]
-    assert len(targets) == 54 and first == targets[0].id
-    assert bureau.gate(first).flow_run_id == run_id
+    # One form for every department's targets, with the run recorded on each gate and the figures shown.
+    key, schema, description = bureau.form(bureau.paused(run_id))
+    targets = bureau.waiting_gates(run_id)
+    assert len(targets) == 54 and {g.gate for g in targets} == {"targets"}
+    assert key.startswith(f"gate-{YEAR}-targets-1-")
+    assert "2024年度绩效目标第1级审批（54 个部门）" in description and "个项目（目标完整" in description
+    assert "| 区教育局 |" in description and COORDINATOR in description
+    assert set(schema["properties"]) == {"approver", "decision", "comment", "subjects", "overrides"}
+    assert "decision" in schema["required"] and "default" not in schema["properties"]["decision"]
+    rows = schema["properties"]["subjects"]["default"]
+    assert [r["gate_id"] for r in rows] == [g.id for g in targets]
+    assert "Resume" in bureau.logged(run_id, "等待审批：2024年度绩效目标第1级审批（54 个部门）：")
+    unchosen = {"approver": COORDINATOR, "subjects": rows}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(unchosen, schema)
+    refused = bureau.post(f"/flow_runs/{run_id}/resume", json={"run_input": unchosen}).json()
+    assert refused["status"] == "REJECT" and bureau.run(run_id)["state"]["type"] == "PAUSED"
 
-    # The coordinator returns one department's targets and approves the other 53 at once.
+    # The coordinator returns one department's targets from the command line; the run asks for the others.
     returned = next(g for g in targets if g.subject == RETURNED)
-    bureau.perfcycle("return", str(returned.id), "--by", COORDINATOR, "--comment", "满意度指标不够具体，请修改后重报")
-    others = [str(g.id) for g in targets if g.id not in (returned.id, first)] + [str(first)]
-    result = bureau.perfcycle("approve", *others, "--by", COORDINATOR, "--comment", "同意")
+    result = bureau.perfcycle(
+        "return", str(returned.id), "--by", COORDINATOR, "--comment", "满意度指标不够具体，请修改后重报"
+    )
     assert "Prefect 中等待的年度周期运行已继续" in result.stdout
+    run = bureau.paused(run_id, after=key)
+    key, schema, description = bureau.form(run)
+    others = bureau.waiting_gates(run_id)
+    assert len(others) == 53 and returned.id not in {g.id for g in others}
+    assert "（53 个部门）" in description
+    assert bureau.gate(returned.id).decided_by == COORDINATOR  # once, from the command line
 
-    # The cycle cannot go on without that department: the run ends, saying what it waits for.
-    ended = bureau.wait_for(run_id, "COMPLETED")
-    assert bureau.gate(returned.id).status == "returned"
+    # In the form: approve as a whole, but return one without saying why: that row is refused, the rest stand.
+    wrong = next(g for g in others if g.subject == "103")
+    rows = schema["properties"]["subjects"]["default"]
+    answer = {
+        "approver": COORDINATOR,
+        "decision": "通过",
+        "comment": "",
+        "subjects": [{**r, "decision": "退回修改", "comment": ""} if r["gate_id"] == wrong.id else r for r in rows],
+    }
+    jsonschema.validate(answer, schema)
+    bureau.post(f"/flow_runs/{run_id}/resume", json={"run_input": answer}).raise_for_status()
+    run = bureau.paused(run_id, after=key)
+    key, schema, description = bureau.form(run)
+    assert [g.id for g in bureau.waiting_gates(run_id)] == [wrong.id]
+    assert "上次提交的决定未被接受" in description and "退回修改必须写明意见" in description
+
+    # Then someone the policy does not know: refused and recorded, and the form shows why.
+    stranger = {"approver": "王五", "decision": "通过", "comment": "同意"}
+    jsonschema.validate(stranger, schema)
+    bureau.post(f"/flow_runs/{run_id}/resume", json={"run_input": stranger}).raise_for_status()
+    run = bureau.paused(run_id, after=key)
+    key, schema, description = bureau.form(run)
+    assert [g.id for g in bureau.waiting_gates(run_id)] == [wrong.id]
+    assert "王五 不在" in description
+    with Session(bureau.engine) as session:
+        reasons = session.exec(select(DecisionRefusal).where(DecisionRefusal.approval_id == wrong.id)).all()
+        assert [(r.actor, "不在" in r.reason) for r in reasons] == [(COORDINATOR, False), ("王五", True)]
+
+    bureau.post(
+        f"/flow_runs/{run_id}/resume", json={"run_input": {"approver": COORDINATOR, "decision": "通过"}}
+    ).raise_for_status()
+
+    # The cycle cannot go on without the returned department: the run ends 等待报送, naming it.
+    ended = bureau.paused(run_id, after=key)
+    assert ended["state"]["type"] == "COMPLETED" and ended["state"]["name"] == "等待报送"
+    with Session(bureau.engine) as session:
+        name = session.exec(select(Department.name).where(Department.code == RETURNED)).one()
+    assert f"{name}（退回修改，" in ended["state"]["message"] and "perfcycle submit" in ended["state"]["message"]
+    assert bureau.gate(returned.id).status == "returned" and not bureau.open_gates()
     with Session(bureau.engine) as session:
         stage = session.exec(select(StageState).where(StageState.stage == "target_setting")).one()
         assert stage.status == "waiting"
-    assert ended["state"]["type"] == "COMPLETED"
+        decided = session.exec(select(Approval).where(Approval.gate == "targets", Approval.status == "approved")).all()
+        assert len(decided) == 53 and {a.decided_by for a in decided} == {COORDINATOR}
 
     # The department resubmits; the cycle's deployment runs again with the same data and folders.
     original = next(Path(files.submissions).glob(f"targets/*{RETURNED}*.xlsx"))
@@ -219,57 +307,30 @@ def test_a_deployed_cycle_waits_at_each_gate_and_people_drive_it_to_the_end(bure
     second_id = second["id"]
     assert second["parameters"]["submissions"] == str(files.submissions)
 
-    # The reopened gate: answered through the API the UI uses, first by someone the policy does not know.
-    reopened = bureau.paused_at(second_id)
-    assert reopened == returned.id and bureau.gate(reopened).status == "open"
-    keyset = bureau.run(second_id)["state"]["state_details"]["run_input_keyset"]
-    schema = httpx.get(f"{bureau.api}/flow_runs/{second_id}/input/{keyset['schema']}").raise_for_status().json()
-    description = httpx.get(f"{bureau.api}/flow_runs/{second_id}/input/{keyset['description']}").json()
-    assert f"perfcycle approve {returned.id}" in description and COORDINATOR in description
-    assert set(schema["properties"]) == {"decision", "approver", "comment", "overrides"}
-    bad = {"decision": "maybe", "approver": COORDINATOR}
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(bad, schema)
-    refused = bureau.post(f"/flow_runs/{second_id}/resume", json={"run_input": bad}).json()
-    assert refused["status"] == "REJECT" and bureau.run(second_id)["state"]["type"] == "PAUSED"
-
-    stranger = {"decision": "approve", "approver": "王五", "comment": "同意"}
-    jsonschema.validate(stranger, schema)
-    bureau.post(f"/flow_runs/{second_id}/resume", json={"run_input": stranger}).raise_for_status()
-    time.sleep(1)
-    assert bureau.paused_at(second_id) == returned.id  # asked again
-    with Session(bureau.engine) as session:
-        refusal = session.exec(select(DecisionRefusal).where(DecisionRefusal.approval_id == returned.id)).one()
-        assert refusal.actor == "王五" and "不在" in refusal.reason
-    assert bureau.gate(returned.id).status == "open"
-
-    answer = {"decision": "approve", "approver": COORDINATOR, "comment": "修改后的目标完整，同意"}
-    jsonschema.validate(answer, schema)
-    keyset = bureau.run(second_id)["state"]["state_details"]["run_input_keyset"]
-    assert httpx.get(f"{bureau.api}/flow_runs/{second_id}/input/{keyset['schema']}").json() == schema
-    bureau.post(f"/flow_runs/{second_id}/resume", json={"run_input": answer}).raise_for_status()
-
-    # Every later gate from the command line, each resuming the suspended run, up to the end.
-    decided: list[str] = []
+    # Every later gate group from the command line, each resuming the suspended run, up to the end.
+    key = ""
+    decided_groups: list[str] = []
     while True:
-        run = bureau.wait_for(second_id, "PAUSED", "COMPLETED")
+        run = bureau.paused(second_id, after=key)
         if run["state"]["type"] == "COMPLETED":
             break
-        gate = bureau.gate(bureau.paused_at(second_id))
-        approver = LEADER if gate.level == 2 else COORDINATOR
-        result = bureau.perfcycle("approve", str(gate.id), "--by", approver, "--comment", "同意")
+        key = run["state"]["state_details"]["pause_key"]
+        gates = bureau.waiting_gates(second_id)
+        approver = LEADER if gates[0].level == 2 else COORDINATOR
+        result = bureau.perfcycle("approve", *(str(g.id) for g in gates), "--by", approver, "--comment", "同意")
         assert "Prefect 中等待的年度周期运行已继续" in result.stdout
-        decided.append(f"{gate.gate}:{gate.level}")
-        bureau.wait_for(second_id, "SCHEDULED", "PENDING", "RUNNING", "COMPLETED")
-    assert decided == [
-        "ex_ante_conclusions:1",
-        "sample:1",
-        "key_evaluation_selection:1",
-        "key_evaluation_reports:1",
-        "budget_table:1",
-        "budget_table:2",
-        "annual_report:2",
+        decided_groups.append(f"{gates[0].gate}:{gates[0].level}:{len(gates)}")
+    assert decided_groups == [
+        "targets:1:1",
+        "ex_ante_conclusions:1:1",
+        "sample:1:1",
+        "key_evaluation_selection:1:1",
+        "key_evaluation_reports:1:1",
+        "budget_table:1:1",
+        "budget_table:2:1",
+        "annual_report:2:1",
     ]
+    assert run["state"]["name"] == "Completed"
 
     with Session(bureau.engine) as session:
         cycle = session.exec(select(Cycle).where(Cycle.year == YEAR)).one()

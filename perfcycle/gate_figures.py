@@ -1,0 +1,292 @@
+"""What a gate group decides on, as an approver reads it before deciding: headline figures and a table.
+
+Read from the records the stage wrote (never recomputed), for the approval form of a suspended run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from models import (
+    BudgetRecommendation,
+    Cycle,
+    Department,
+    Document,
+    Evaluation,
+    ExAnteAssessment,
+    Indicator,
+    Project,
+    Sample,
+    SampleMember,
+    Selection,
+    StageState,
+    TargetReview,
+)
+from models.rows import project_rows
+from perfcycle.approvals import GateGroup
+from perfcycle.documents.contexts import OBJECT_TYPE_LABELS
+from perfcycle.money import fmt_wan
+
+#: Rows shown at most; the rest are counted ("…另有 N 行").
+MAX_ROWS = 60
+
+
+@dataclass
+class GateFigures:
+    """Headline lines and one table (columns, rows); `more` rows were left out of the table."""
+
+    lines: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    more: int = 0
+
+    def limit(self) -> GateFigures:
+        if len(self.rows) > MAX_ROWS:
+            self.more, self.rows = len(self.rows) - MAX_ROWS, self.rows[:MAX_ROWS]
+        return self
+
+
+def _stage_summary(session: Session, cycle: Cycle, stage: str) -> dict[str, Any]:
+    summary = session.exec(
+        select(StageState.summary_json).where(StageState.cycle_id == cycle.id, StageState.stage == stage)
+    ).first()
+    return dict(json.loads(summary or "{}"))
+
+
+def _targets(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    departments = {
+        d.code: d
+        for d in session.exec(select(Department).where(col(Department.code).in_([g.subject for g in group.gates])))
+    }
+    ids = {d.id: d.code for d in departments.values()}
+    projects = [p for p in project_rows(session, Project.year == cycle.year) if p.department_id in ids]
+    statuses = dict(
+        session.exec(
+            select(TargetReview.project_id, TargetReview.status).where(TargetReview.cycle_id == cycle.id)
+        ).all()
+    )
+    indicators = dict(
+        session.exec(
+            select(Indicator.project_id, func.count())
+            .where(Indicator.cycle_id == cycle.id)
+            .group_by(col(Indicator.project_id))
+        ).all()
+    )
+    per: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for project in projects:
+        row = per[ids[project.department_id]]
+        row["projects"] += 1
+        row["complete"] += statuses.get(project.id) in ("submitted", "approved")
+        row["budget"] += project.budget_fen
+        row["indicators"] += indicators.get(project.id, 0)
+    figures = GateFigures(columns=["审批编号", "部门编码", "部门", "项目", "目标完整", "预算（万元）", "绩效指标"])
+    for gate in group.gates:
+        counts = per[gate.subject]
+        department = departments.get(gate.subject)
+        figures.rows.append(
+            [
+                str(gate.id),
+                gate.subject,
+                department.name if department else "",
+                str(counts["projects"]),
+                str(counts["complete"]),
+                fmt_wan(counts["budget"]),
+                str(counts["indicators"]),
+            ]
+        )
+    figures.lines.append(
+        f"{len(group.gates)} 个部门，{len(projects)} 个项目（目标完整 {sum(c['complete'] for c in per.values())} 个），"
+        f"预算 {fmt_wan(sum(p.budget_fen for p in projects))} 万元，绩效指标 {sum(c['indicators'] for c in per.values())} 条"
+    )
+    return figures
+
+
+def _ex_ante(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    rows = session.exec(
+        select(ExAnteAssessment, Project, Department)
+        .join(Project, col(Project.id) == ExAnteAssessment.project_id)
+        .join(Department, col(Department.id) == Project.department_id)
+        .where(ExAnteAssessment.cycle_id == cycle.id, ExAnteAssessment.conclusion != "")
+        .order_by(col(Project.code))
+    ).all()
+    figures = GateFigures(columns=["单位", "项目编码", "项目", "申请（万元）", "得分", "结论", "压减（万元）"])
+    for assessment, project, department in rows:
+        figures.rows.append(
+            [
+                department.name,
+                project.code,
+                project.name,
+                fmt_wan(assessment.request_fen),
+                str(assessment.total),
+                assessment.conclusion,
+                fmt_wan(assessment.cut_fen),
+            ]
+        )
+    units = {p.department_id for _, p, _ in rows}
+    figures.lines.append(
+        f"{len(units)} 家单位 {len(rows)} 个项目，申请 {fmt_wan(sum(a.request_fen for a, _, _ in rows))} 万元，"
+        f"建议压减 {fmt_wan(sum(a.cut_fen for a, _, _ in rows))} 万元"
+    )
+    conclusions = Counter(a.conclusion for a, _, _ in rows)
+    if conclusions:
+        figures.lines.append("结论：" + "，".join(f"{k} {v} 个" for k, v in sorted(conclusions.items())))
+    unassessed = _stage_summary(session, cycle, "ex_ante_assessment").get("unassessed") or []
+    if unassessed:
+        figures.lines.append(f"应评未评（未收到专家评分）{len(unassessed)} 个：{'、'.join(unassessed)}")
+    return figures
+
+
+def _sample(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    figures = GateFigures(columns=["部门编码", "部门", "此前被抽次数"])
+    sample = session.exec(select(Sample).where(Sample.cycle_id == cycle.id)).first()
+    if sample is None:
+        return figures
+    members = session.exec(
+        select(SampleMember, Department)
+        .join(Department, col(Department.id) == SampleMember.department_id)
+        .where(SampleMember.sample_id == sample.id)
+        .order_by(col(Department.code))
+    ).all()
+    figures.rows = [[d.code, d.name, str(m.tier)] for m, d in members]
+    coverage = _stage_summary(session, cycle, "sampling_review").get("sample", {}).get("cumulative_coverage")
+    ratio = f"（比例 {sample.ratio:.0%}）" if sample.ratio is not None else ""
+    figures.lines.append(
+        f"抽取 {len(members)} 个部门{ratio}"
+        + (f"，累计覆盖率 {coverage:.1%}" if isinstance(coverage, int | float) else "")
+    )
+    figures.lines.append(
+        f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:16]}…，算法 {sample.algorithm}（可复现）"
+    )
+    return figures
+
+
+def _selection_names(session: Session, cycle: Cycle) -> dict[tuple[str, str], Selection]:
+    return {
+        (s.object_type, s.object_code): s for s in session.exec(select(Selection).where(Selection.cycle_id == cycle.id))
+    }
+
+
+def _key_selection(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    order = list(OBJECT_TYPE_LABELS)
+    selection = sorted(
+        _selection_names(session, cycle).values(),
+        key=lambda s: (order.index(s.object_type) if s.object_type in order else len(order), s.rank),
+    )
+    figures = GateFigures(columns=["类型", "编码", "名称", "金额（万元）", "理由"])
+    figures.rows = [
+        [OBJECT_TYPE_LABELS.get(s.object_type, s.object_type), s.object_code, s.name, fmt_wan(s.amount_fen), s.reason]
+        for s in selection
+    ]
+    counts = Counter(s.object_type for s in selection)
+    figures.lines.append(
+        "、".join(f"{OBJECT_TYPE_LABELS.get(t, t)} {counts[t]} 个" for t in order if counts[t])
+        + f"，涉及资金 {fmt_wan(sum(s.amount_fen for s in selection))} 万元"
+    )
+    return figures
+
+
+def _key_reports(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    names = _selection_names(session, cycle)
+    evaluations = session.exec(
+        select(Evaluation)
+        .where(Evaluation.cycle_id == cycle.id, Evaluation.kind == "fiscal")
+        .order_by(col(Evaluation.object_type), col(Evaluation.object_code))
+    ).all()
+    figures = GateFigures(columns=["类型", "编码", "名称", "金额（万元）", "得分", "等级", "评价机构"])
+    for e in evaluations:
+        selected = names.get((e.object_type, e.object_code))
+        figures.rows.append(
+            [
+                OBJECT_TYPE_LABELS.get(e.object_type, e.object_type),
+                e.object_code,
+                selected.name if selected else "",
+                fmt_wan(e.amount_fen),
+                str(e.score) if e.score is not None else "—",
+                e.grade or "—",
+                e.evaluator,
+            ]
+        )
+    grades = Counter(e.grade for e in evaluations if e.grade)
+    figures.lines.append(
+        f"评价对象 {len(evaluations)} 个（已选 {len(names)} 个）"
+        + ("，等级：" + "，".join(f"{g} {n} 个" for g, n in sorted(grades.items())) if grades else "")
+    )
+    return figures
+
+
+def _budget(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    rows = session.exec(
+        select(BudgetRecommendation, Project, Department)
+        .join(Project, col(Project.id) == BudgetRecommendation.project_id)
+        .join(Department, col(Department.id) == Project.department_id)
+        .where(BudgetRecommendation.cycle_id == cycle.id)
+    ).all()
+    request = sum(r.request_fen for r, _, _ in rows)
+    recommended = sum(r.recommended_fen for r, _, _ in rows)
+    standing = sum(r.override_fen if r.override_fen is not None else r.recommended_fen for r, _, _ in rows)
+    cut = [(r, p, d) for r, p, d in rows if r.recommended_fen < r.request_fen or r.override_fen is not None]
+    cut.sort(key=lambda t: (t[0].override_fen is None, -(t[0].request_fen - t[0].recommended_fen), t[1].code))
+    figures = GateFigures(
+        columns=["项目编码", "项目", "部门", "申请（万元）", "建议（万元）", "调整为（万元）", "原因"],
+        rows=[
+            [
+                p.code,
+                p.name,
+                d.name,
+                fmt_wan(r.request_fen),
+                fmt_wan(r.recommended_fen),
+                fmt_wan(r.override_fen) if r.override_fen is not None else "",
+                r.override_reason or r.reason,
+            ]
+            for r, p, d in cut
+        ],
+    )
+    overridden = sum(1 for r, _, _ in rows if r.override_fen is not None)
+    figures.lines.append(
+        f"{cycle.budget_year} 年预算安排建议：{len(rows)} 个项目，申请 {fmt_wan(request)} 万元，"
+        f"建议安排 {fmt_wan(recommended)} 万元"
+    )
+    figures.lines.append(
+        f"压减 {sum(1 for r, _, _ in rows if r.recommended_fen < r.request_fen)} 个项目共 "
+        f"{fmt_wan(request - recommended)} 万元，优先保障 {sum(1 for r, _, _ in rows if r.priority)} 个"
+        + (f"；已调整 {overridden} 个，调整后合计 {fmt_wan(standing)} 万元" if overridden else "")
+    )
+    return figures
+
+
+def _annual_report(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    documents = session.exec(
+        select(Document.kind, Document.path)
+        .where(Document.cycle_id == cycle.id, Document.stage == "reporting")
+        .order_by(col(Document.path))
+    ).all()
+    figures = GateFigures(columns=["文件", "路径"], rows=[[kind, path] for kind, path in documents])
+    decided = session.exec(
+        select(func.count()).select_from(StageState).where(StageState.cycle_id == cycle.id, StageState.status == "done")
+    ).one()
+    figures.lines.append(f"已完成 {decided} 个阶段；待审定的文件：{'、'.join(Path(p).name for _, p in documents)}")
+    return figures
+
+
+FIGURES: dict[str, Callable[[Session, Cycle, GateGroup], GateFigures]] = {
+    "targets": _targets,
+    "ex_ante_conclusions": _ex_ante,
+    "sample": _sample,
+    "key_evaluation_selection": _key_selection,
+    "key_evaluation_reports": _key_reports,
+    "budget_table": _budget,
+    "annual_report": _annual_report,
+}
+
+
+def gate_figures(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    """The figures the group's gates decide on (none for a gate this module does not know)."""
+    make = FIGURES.get(group.gate)
+    return make(session, cycle, group).limit() if make else GateFigures()

@@ -1,0 +1,140 @@
+"""The approval form of a suspended run: one form per gate group, the figures it decides on, a decision that
+must be chosen, refusals recorded and shown when the form asks again (tests/flows/test_deployed_cycle.py
+answers it on a real server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from sqlmodel import Session, col, select
+
+from models import Approval
+from models.audit import DecisionRefusal
+from perfcycle.approvals import decide, form_answer
+from tasks.approvals import apply_group_decision, approval_form, find_open_group
+from tests.test_approvals import COORDINATOR, arrange, gate
+
+
+def statuses(session: Session) -> dict[str, str]:
+    session.expire_all()
+    return {f"{a.gate}:{a.subject}": a.status for a in session.exec(select(Approval).order_by(col(Approval.id)))}
+
+
+def schema_of(group: dict[str, Any]) -> dict[str, Any]:
+    form = approval_form(group)
+    return form.model_json_schema()
+
+
+def answer(decision: str = "通过", approver: str = COORDINATOR, comment: str = "", **rows: dict[str, str]) -> dict:
+    """An answer as the UI submits it: every row of the form, some with their own decision."""
+    return {"approver": approver, "decision": decision, "comment": comment, "subjects": list(rows.values())}
+
+
+def row(gate_id: int | None, decision: str = "按总体决定", comment: str = "") -> dict[str, Any]:
+    return {"gate_id": gate_id, "subject": "", "decision": decision, "comment": comment}
+
+
+def test_one_form_decides_every_departments_targets_and_shows_what_it_decides_on(session: Session) -> None:
+    cycle = arrange(session)
+    assert cycle.id is not None
+    g101, g102, budget = gate(session, "targets", "101"), gate(session, "targets", "102"), gate(session, "budget_table")
+
+    group = find_open_group.fn(cycle.id)
+    assert group is not None
+    assert group["ids"] == [g101.id, g102.id] and group["label"] == "2024年度绩效目标第1级审批（2 个部门）"
+    assert group["key"].startswith("gate-2024-targets-1-") and group["others"] == 1
+    assert group["rows"] == [
+        {"gate_id": g101.id, "subject": "101 区教育局"},
+        {"gate_id": g102.id, "subject": "102 区卫健委"},
+    ]
+
+    form = approval_form(group)
+    description = form._description
+    assert isinstance(description, str)
+    assert "2 个部门，3 个项目（目标完整 3 个）" in description
+    assert f"| {g101.id} | 101 | 区教育局 | 2 | 2 | 0.00 | 0 |" in description
+    assert f"perfcycle approve {g101.id} {g102.id} --by 姓名" in description
+
+    schema = form.model_json_schema()
+    assert "decision" in schema["required"] and "default" not in schema["properties"]["decision"]
+    assert [r["gate_id"] for r in schema["properties"]["subjects"]["default"]] == [g101.id, g102.id]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"approver": COORDINATOR}, schema)  # no decision chosen
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"approver": COORDINATOR, "decision": "approve"}, schema)
+
+    given = answer(a=row(g101.id), b=row(g102.id, "退回修改", "满意度指标不够具体"))
+    jsonschema.validate(given, schema)
+    result = apply_group_decision.fn(group, given)
+    assert result == {"recorded": 2, "refused": [], "kept": 0}
+    assert statuses(session) == {"targets:101": "approved", "targets:102": "returned", "budget_table:*": "open"}
+    assert gate(session, "targets", "102").comment == "满意度指标不够具体"
+
+    following = find_open_group.fn(cycle.id)
+    assert following is not None and following["ids"] == [budget.id] and following["others"] == 0
+    assert (
+        following["label"] == "2024年度预算安排建议表第1级审批" and "预算调整" in approval_form(following)._description
+    )
+
+
+def test_a_refused_answer_is_recorded_and_the_form_asks_again_with_its_reason(session: Session) -> None:
+    cycle = arrange(session)
+    assert cycle.id is not None
+    g101, g102, budget = gate(session, "targets", "101"), gate(session, "targets", "102"), gate(session, "budget_table")
+    group = find_open_group.fn(cycle.id)
+    assert group is not None
+
+    # Someone the policy does not know: every row is refused and recorded, nothing is decided.
+    result = apply_group_decision.fn(group, answer(approver="王五", a=row(g101.id), b=row(g102.id)))
+    assert result["recorded"] == 0 and len(result["refused"]) == 2
+    assert statuses(session)["targets:101"] == statuses(session)["targets:102"] == "open"
+    again = find_open_group.fn(cycle.id)
+    assert again is not None and again["ids"] == group["ids"] and again["key"] != group["key"]
+    assert [(r["subject"], r["actor"], r["decision"]) for r in again["refusals"]] == [
+        ("101 区教育局", "王五", "通过"),
+        ("102 区卫健委", "王五", "通过"),
+    ]
+    shown = approval_form(again)._description
+    assert isinstance(shown, str) and "上次提交的决定未被接受" in shown and "王五 不在" in shown
+
+    # A return without its comment: that row is refused, the other one stands; the form asks for that one only.
+    result = apply_group_decision.fn(again, answer(a=row(g101.id), b=row(g102.id, "退回修改")))
+    assert result["recorded"] == 1 and result["refused"] == ["退回修改必须写明意见（--comment）"]
+    assert statuses(session)["targets:101"] == "approved" and statuses(session)["targets:102"] == "open"
+    third = find_open_group.fn(cycle.id)
+    assert third is not None and third["ids"] == [g102.id]
+    assert [r["reason"] for r in third["refusals"]] == ["退回修改必须写明意见（--comment）"]
+
+    # A row for a gate the form does not ask (the budget table) is refused; an answer deciding nothing too.
+    result = apply_group_decision.fn(third, answer(a=row(budget.id)))
+    assert result["recorded"] == 0 and "不在本次审批的关口中" in result["refused"][0]
+    assert statuses(session)["budget_table:*"] == "open"
+    fourth = find_open_group.fn(cycle.id)
+    assert fourth is not None and fourth["key"] != third["key"]
+    result = apply_group_decision.fn(fourth, answer())
+    assert result["refused"] == ["答复没有列出本组任何待审批的对象，未作决定"]
+    fifth = find_open_group.fn(cycle.id)
+    assert fifth is not None and fifth["key"] != fourth["key"]
+    reasons = session.exec(select(DecisionRefusal.reason).where(DecisionRefusal.approval_id == g102.id)).all()
+    assert len(reasons) == 4
+
+
+def test_a_decision_taken_on_the_command_line_is_not_recorded_again(session: Session) -> None:
+    cycle = arrange(session)
+    assert cycle.id is not None
+    g101, g102 = gate(session, "targets", "101"), gate(session, "targets", "102")
+    assert g101.id is not None and g102.id is not None
+    group = find_open_group.fn(cycle.id)
+    assert group is not None
+    decide(session, g101.id, "approve", COORDINATOR, "同意")
+    session.commit()
+
+    handed = form_answer("approve", COORDINATOR, "同意", [g101.id])
+    jsonschema.validate(handed, schema_of(group))
+    assert apply_group_decision.fn(group, handed) == {"recorded": 0, "refused": [], "kept": 1}
+    decided = session.exec(select(Approval).where(Approval.decided_by == COORDINATOR)).all()
+    assert [a.id for a in decided] == [g101.id]
+    following = find_open_group.fn(cycle.id)
+    assert following is not None and following["ids"] == [g102.id] and following["key"] != group["key"]
