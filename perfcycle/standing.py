@@ -35,7 +35,7 @@ from models import (
 )
 from models.tables import SHANGHAI
 from perfcycle import windows
-from perfcycle.approvals import GATE_NAMES, OpenGate, in_shanghai, list_open
+from perfcycle.approvals import GATE_NAMES, GATE_STAGES, OpenGate, in_shanghai, list_open
 from perfcycle.rules.lights import LIGHT_LABELS
 from perfcycle.rules.windows import RETURNED, cell_label, deadline_passed, response_status
 from perfcycle.stages import QUARTERS, STAGES
@@ -55,16 +55,6 @@ AWAITING_DECISION, AWAITING_FORMS, AWAITING_BOTH = "等待审批", "等待报送
 READY = "待继续运行"  # its decisions and forms are in: the next run goes on
 WAITING_STATES = (AWAITING_DECISION, AWAITING_FORMS, AWAITING_BOTH, READY)
 
-#: The stage whose run opens each gate (and stops at it).
-GATE_STAGES = {
-    "targets": "target_setting",
-    "ex_ante_conclusions": "ex_ante_assessment",
-    "sample": "sampling_review",
-    "key_evaluation_selection": "fiscal_evaluation",
-    "key_evaluation_reports": "fiscal_evaluation",
-    "budget_table": "budget_linkage",
-    "annual_report": "reporting",
-}
 #: How `perfcycle submit` and `close-window` name each collecting stage (as the README does).
 STAGE_OPTIONS = {
     "target_setting": "--stage targets",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +151,7 @@ def refused_line(file: str, problems: list[str] | tuple[str, ...], whose: str = 
 class RefusalContext(BaseModel):
     """What the refusal notice template reads."""
 
-    district: str
+    issuer: str
     recipient: str
     department: str
     title: str
@@ -166,14 +165,10 @@ class RefusalContext(BaseModel):
     command: str
 
 
-def _cn_date(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refusal) -> list[Message]:
     """The notice of a refused form to the department's contact, over each of its channels."""
     from perfcycle.documents.renderer import render_text
-    from tasks.reminders import split_message
+    from tasks.reminders import cn_date, issuer_of, split_message
 
     cycle = windows.get_cycle_for(session, refusal.year)
     department = windows.get_department(session, refusal.department)
@@ -181,17 +176,17 @@ def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refu
     stage = f"monitoring --quarter {quarter}" if quarter else refusal.stage
     recipient = Recipient(department.contact or department.name, department.email, department.webhook)
     context = RefusalContext(
-        district=cycle.district,
+        issuer=issuer_of(cycle),
         recipient=recipient.name,
         department=department.name,
         title=refusal.title,
         file=refusal.file,
         version=refusal.version,
         problems=list(refusal.problems),
-        deadline=_cn_date(refusal.due_on),
+        deadline=cn_date(refusal.due_on),
         overdue=windows.today() > refusal.due_on,
         window_open=refusal.window_open,
-        today=_cn_date(windows.today()),
+        today=cn_date(windows.today()),
         command=(
             f"perfcycle submit --year {refusal.year} --stage {stage} --department {department.code} 文件.xlsx"
             f"（格式见 perfcycle template {form}）"

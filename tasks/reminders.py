@@ -78,7 +78,8 @@ class ReminderContext(BaseModel):
     detail: str
 
 
-def _cn_date(day: date) -> str:
+def cn_date(day: date) -> str:
+    """A date as messages write it: 2024年4月10日."""
     return f"{day.year}年{day.month}月{day.day}日"
 
 
@@ -86,7 +87,8 @@ def _rules(cycle: Cycle) -> RemindersPolicy:
     return policy_from_json(cycle.policy_json).reminders if cycle.policy_json else RemindersPolicy()
 
 
-def _issuer(cycle: Cycle) -> str:
+def issuer_of(cycle: Cycle) -> str:
+    """The 发文机关 that signs the cycle's messages."""
     return policy_from_json(cycle.policy_json).issuer if cycle.policy_json else default_issuer(cycle.district)
 
 
@@ -120,7 +122,7 @@ def warning_responses(session: Session, today: date) -> Iterator[Obligation]:
                 recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
                 rules=rules,
                 district=cycle.district,
-                issuer=_issuer(cycle),
+                issuer=issuer_of(cycle),
                 template="warning_response.txt.j2",
                 department=department.name,
                 owner=department.contact,
@@ -163,7 +165,7 @@ def waiting_approvals(session: Session, today: date) -> Iterator[Obligation]:
                 recipients=(Recipient(name, contact.email if contact else "", contact.webhook if contact else ""),),
                 rules=_rules(cycle),
                 district=cycle.district,
-                issuer=_issuer(cycle),
+                issuer=issuer_of(cycle),
                 template="approval_waiting.txt.j2",
                 action="办理",
                 detail=(
@@ -197,7 +199,7 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
                 recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
                 rules=rules,
                 district=cycle.district,
-                issuer=_issuer(cycle),
+                issuer=issuer_of(cycle),
                 template="submission_due.txt.j2",
                 department=department.name,
                 owner=department.contact,
@@ -246,8 +248,8 @@ def compose(obligation: Obligation, step: str, today: date) -> list[tuple[Recipi
             owner=obligation.owner,
             title=obligation.title,
             action=obligation.action,
-            deadline=_cn_date(obligation.deadline),
-            today=_cn_date(today),
+            deadline=cn_date(obligation.deadline),
+            today=cn_date(today),
             days_left=max(0, -offset),
             days_overdue=max(0, offset),
             escalates=obligation.escalate_to is not None,

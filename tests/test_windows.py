@@ -629,7 +629,7 @@ def test_perfcycle_run_with_a_bad_form_names_it_without_a_traceback(demo_2024: D
     (line,) = [line for line in output.splitlines() if "103.xlsx" in line]
     for where in ("未导入", "工作表「绩效指标」", "第 3 行", "列「权重」", "已通知"):
         assert where in line, line
-    assert len(output.splitlines()) < 20
+    assert len(output.splitlines()) < 40  # a screenful saying where the cycle stands, not 443 lines of tracebacks
     with session_scope(env["PERFCYCLE_DATABASE_URL"]) as check:
         state = check.exec(select(StageState).where(StageState.stage == STAGE)).one()
         assert state.status == "waiting"

@@ -194,8 +194,8 @@ def test_the_leader_decides_on_a_budget_table_with_codes_and_sees_the_adjustment
 
     assert done["status"] == "done"
     adjusted = table()[code]
-    assert (adjusted[13], adjusted[14]) == (123.45, "据实调整")
-    assert all(row[13] is None for other, row in table().items() if other != code)
+    assert (adjusted[12], adjusted[13]) == (123.45, "据实调整")  # 调整后安排, 调整理由
+    assert all(row[12] == row[9] and not row[13] for other, row in table().items() if other != code)
     with Session(get_engine(db_url)) as fresh:
         assert [e.project_code for e in budget_gate_view(fresh, arranged.cycle_id).adjusted] == [code]
         (rec,) = fresh.exec(
