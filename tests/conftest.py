@@ -145,6 +145,7 @@ def session(db_url: str) -> Iterator[Session]:
 # collection order (`--dist loadscope --no-loadscope-reorder`), so these go first: started late, any one of
 # them would keep one worker busy long after the other has run out of work. The rest keep their order.
 LONG_MODULES = [
+    "tests/flows/test_human_year.py",
     "tests/flows/test_deployed_cycle.py",
     "tests/test_crash_resume.py",
     "tests/flows/test_annual_cycle.py",
