@@ -480,6 +480,20 @@ def write_budget_table_file(table: BudgetTable, path: Path) -> str:
     return _save([sheet], path, _stamp(table.year))
 
 
+def _guide_sheet(title: str, lines: list[tuple[str, str]], columns: Sequence[Any], styles: Stylesheet) -> Sheet:
+    """A form's 填报说明 sheet: its title, the form's own lines, then what each column takes."""
+    guide = Sheet(GUIDE_SHEET, [16, 90])
+    guide.append(["", title], [0, styles["guide_title"]])
+    lines = lines + [
+        (c.header, c.note or ("可选：" + "、".join(c.choices) if c.choices else ("必填" if c.required else "选填")))
+        for c in columns
+    ]
+    guide_styles = [styles["guide_label"], styles["guide_text"]]
+    for line in lines:
+        guide.append(line, guide_styles)
+    return guide
+
+
 # ---------------------------------------------------------------------------------------------- target form
 
 FORM_PROJECT_HEADERS = [
@@ -560,21 +574,17 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
             project_styles,
         )
 
-    guide = Sheet(GUIDE_SHEET, [16, 90])
-    guide.append(["", f"{form.district}{form.year}年度{TARGETS.title}"], [0, styles["guide_title"]])
-    lines: list[tuple[str, str]] = [
-        ("部门名称", form.department_name),
-        ("部门编码", form.department_code),
-        ("说明", TARGETS.note),
-        ("填报方法", f"在「{FORM_SHEET.name}」工作表中每行填写一个三级指标；项目见「{PROJECT_SHEET}」工作表。"),
-    ]
-    lines += [
-        (c.header, c.note or ("可选：" + "、".join(c.choices) if c.choices else ("必填" if c.required else "选填")))
-        for c in columns
-    ]
-    guide_styles = [styles["guide_label"], styles["guide_text"]]
-    for line in lines:
-        guide.append(line, guide_styles)
+    guide = _guide_sheet(
+        f"{form.district}{form.year}年度{TARGETS.title}",
+        [
+            ("部门名称", form.department_name),
+            ("部门编码", form.department_code),
+            ("说明", TARGETS.note),
+            ("填报方法", f"在「{FORM_SHEET.name}」工作表中每行填写一个三级指标；项目见「{PROJECT_SHEET}」工作表。"),
+        ],
+        columns,
+        styles,
+    )
     return _save([indicators, projects, guide], path, _stamp(form.year))
 
 
@@ -722,21 +732,17 @@ def write_score_form(form: ScoreForm, path: Path) -> str:
                 error_title=column.header,
             )
 
-    guide = Sheet(GUIDE_SHEET, [16, 90])
-    guide.append(["", f"{form.district}{form.year}年度{spec.title}"], [0, styles["guide_title"]])
-    lines: list[tuple[str, str]] = [
-        ("评分对象", form.assigned),
-        ("说明", spec.note),
-        ("填报方法", score_form_instructions(form.kind, form.year)),
-        ("未评分的行", "每一行都要评分；暂时不评分的行请整行删除，之后另交一份。"),
-    ]
-    lines += [
-        (c.header, c.note or ("可选：" + "、".join(c.choices) if c.choices else ("必填" if c.required else "选填")))
-        for c in columns
-    ]
-    guide_styles = [styles["guide_label"], styles["guide_text"]]
-    for line in lines:
-        guide.append(line, guide_styles)
+    guide = _guide_sheet(
+        f"{form.district}{form.year}年度{spec.title}",
+        [
+            ("评分对象", form.assigned),
+            ("说明", spec.note),
+            ("填报方法", score_form_instructions(form.kind, form.year)),
+            ("未评分的行", "每一行都要评分；暂时不评分的行请整行删除，之后另交一份。"),
+        ],
+        columns,
+        styles,
+    )
     return _save([scores, guide], path, _stamp(form.year))
 
 
