@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -208,9 +209,20 @@ def run_command(year: int) -> str:
     return f"perfcycle run --year {year}"
 
 
-def approve_command(ids: tuple[int, ...] | list[int], approvers: tuple[str, ...]) -> str:
+def id_args(ids: Sequence[int]) -> str:
+    """Approval numbers as `perfcycle approve` takes them, runs written as ranges: `1 3-32`."""
+    runs: list[list[int]] = []
+    for number in sorted(ids):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return " ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
+def approve_command(ids: Sequence[int], approvers: Sequence[str]) -> str:
     by = approvers[0] if len(approvers) == 1 else "<审批人>"
-    return f"perfcycle approve {' '.join(map(str, ids))} --by {by}"
+    return f"perfcycle approve {id_args(ids)} --by {by}"
 
 
 # ---------------------------------------------------------------------------------------------- figures
@@ -553,7 +565,7 @@ def _stage_lines(
         notes: list[str] = []
         if stage in owing:
             form = owing[stage]
-            notes.append(f"{len(form.owing)} 个部门未报送（截止 {form.due_on:%Y-%m-%d}）")
+            notes.append(f"等待 {len(form.owing)} 个部门报送（截止 {form.due_on:%Y-%m-%d}）")
         if gate_names.get(stage):
             notes.append("、".join(gate_names[stage]))
         if status == "done" or cycle.status == "done":

@@ -659,13 +659,35 @@ def _history_folder(root: Path, window: CollectionWindow, code: str) -> Path:
 
 
 def _check_department(
-    parsed: Any, department: Department, projects: dict[str, Project], codes: dict[int, str]
+    parsed: Any, department: Department, projects: dict[str, Project], others: dict[int, Department]
 ) -> list[Any]:
-    """Every row is the department's own: its code, and projects of its own (a form for another's is refused)."""
+    """Every row is the department's own: its code, and projects of its own (a form for another's is refused).
+
+    A file that is wholly another department's (a wrong file picked) is said once, not once per row."""
     from perfcycle.workbooks.formats import SPECS
     from perfcycle.workbooks.reader import ImportProblem
 
     spec = SPECS[parsed.kind]
+    by_code = {d.code: d for d in others.values()}
+    stated = {
+        str(row.values["department_code"])
+        for rows in parsed.sheets.values()
+        for row in rows
+        if row.values.get("department_code") is not None
+    }
+    if len(stated) == 1 and (code := stated.pop()) != department.code:
+        owner = f"{code}（{by_code[code].name}）" if code in by_code else code
+        rows = sum(len(rows) for rows in parsed.sheets.values())
+        return [
+            ImportProblem(
+                parsed.path.name,
+                None,
+                None,
+                None,
+                f"这是部门 {owner} 的填报表（全部 {rows} 行的部门编码都是 {code}），"
+                f"不能作为 {department.code}（{department.name}）的报送：请确认选择的是本部门的文件",
+            )
+        ]
     problems: list[Any] = []
     for sheet_name, rows in parsed.sheets.items():
         headers = {c.field: c.header for c in spec.sheet(sheet_name).columns}
@@ -685,7 +707,7 @@ def _check_department(
                 project_code = row.values.get(field_name)
                 project = projects.get(str(project_code)) if project_code is not None else None
                 if project is not None and project.department_id != department.id:
-                    owner = codes.get(project.department_id, "?")
+                    owner = others[project.department_id].code if project.department_id in others else "?"
                     problems.append(
                         ImportProblem(
                             parsed.path.name,
@@ -773,8 +795,8 @@ def submit_form(
     projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
     if not any(p.department_id == department.id for p in projects.values()):
         raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
-    codes = {d.id: d.code for d in session.exec(select(Department)) if d.id is not None}
-    problems = _check_department(parsed, department, projects, codes)
+    departments = {d.id: d for d in session.exec(select(Department)) if d.id is not None}
+    problems = _check_department(parsed, department, projects, departments)
     if problems:
         raise ImportRejected(problems)
 

@@ -33,6 +33,7 @@ from perfcycle.approvals import (
 )
 from perfcycle.documents.renderer import render_text
 from perfcycle.gate_figures import gate_figures
+from perfcycle.standing import approve_command
 from tasks.common import run_logger
 from tasks.waiting import gate_group_line
 
@@ -221,7 +222,7 @@ def find_open_group(cycle_id: int) -> dict[str, Any] | None:
             "due": f"{min(dues):%Y-%m-%d %H:%M}" if dues else "",
             "approvers": list(group.gates[0].approvers),
             "others": len(groups) - 1,
-            "command": f"perfcycle approve {' '.join(map(str, ids))} --by 姓名",
+            "command": approve_command(ids, ()),
             "figures": FormFigures(
                 lines=figures.lines,
                 columns=figures.columns,

@@ -14,6 +14,7 @@ from models.tables import WindowEntry
 from perfcycle.approvals import GATE_STAGES, GateGroup, open_groups
 from perfcycle.rules.windows import OUTSTANDING, RETURNED
 from perfcycle.stages import STAGE_NAMES
+from perfcycle.standing import approve_command
 from perfcycle.windows import FORM_NAMES, find_window, window_title
 from tasks.common import get_cycle, run_logger
 
@@ -23,17 +24,12 @@ WAITING_FOR_FORMS = "等待报送"
 SUBMIT_STAGES = {"target_setting": "targets", "self_evaluation": "self_evaluation"}
 
 
-def _ids(group: GateGroup) -> str:
-    ids = group.ids
-    return " ".join(map(str, ids)) if len(ids) <= 6 else f"{' '.join(map(str, ids[:3]))} …（共 {len(ids)} 个编号）"
-
-
 def gate_group_line(group: GateGroup, on_server: bool) -> str:
     """等待审批：the group, its departments, who may decide it and the command (or, on a server, the form)."""
     subjects = [g.subject for g in group.gates if g.subject != "*"]
     owners = f"：{'、'.join(group.names.get(s, s) for s in subjects)}" if len(subjects) > 1 else ""
     approvers = "、".join(group.gates[0].approvers) or "（策略未指定）"
-    command = f"perfcycle approve {_ids(group)} --by 姓名"
+    command = approve_command(group.ids, ())
     how = (
         f"在 Prefect 界面中答复该运行的审批表单（Resume），或运行 {command}"
         if on_server

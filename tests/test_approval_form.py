@@ -55,7 +55,7 @@ def test_one_form_decides_every_departments_targets_and_shows_what_it_decides_on
     assert isinstance(description, str)
     assert "2 个部门，3 个项目（目标完整 3 个）" in description
     assert f"| {g101.id} | 101 | 区教育局 | 2 | 2 | 0.00 | 0 |" in description
-    assert f"perfcycle approve {g101.id} {g102.id} --by 姓名" in description
+    assert f"perfcycle approve {g101.id}-{g102.id} --by <审批人>" in description
 
     schema = form.model_json_schema()
     assert "decision" in schema["required"] and "default" not in schema["properties"]["decision"]

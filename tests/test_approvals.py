@@ -368,6 +368,25 @@ def test_cli_lists_decides_and_refuses_in_one_line(
     assert len(refusals(session)) == 4
 
 
+def test_approve_takes_numbers_as_the_list_shows_them(
+    db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
+    arrange(session)
+    first, second = gate(session, "targets", "101"), gate(session, "targets", "102")
+    assert second.id == first.id + 1
+
+    backwards = runner.invoke(cli(), ["approve", f"{second.id}-{first.id}", "--by", COORDINATOR])
+    assert backwards.exit_code == 1 and "从小到大" in backwards.output
+    words = runner.invoke(cli(), ["approve", "全部", "--by", COORDINATOR])
+    assert words.exit_code == 1 and "数字或范围" in words.output and "全部" in words.output
+    assert gate(session, "targets", "101").status == "open"
+
+    both = runner.invoke(cli(), ["approve", f"{first.id}–{second.id}", "--by", COORDINATOR])
+    assert both.exit_code == 0, both.output
+    assert [gate(session, "targets", code).status for code in ("101", "102")] == ["approved", "approved"]
+
+
 def test_the_list_shows_its_times_in_beijing_time_and_says_so(
     db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from models import Cycle, Department, DepartmentLight, WarningNotice, now
 from perfcycle import windows
 from perfcycle.cli import _print_summary, app
-from perfcycle.commands.status import command_lines, id_ranges, list_lines
+from perfcycle.commands.status import command_lines, id_ranges, list_lines, print_stop
 from perfcycle.demo import DemoFiles
 from perfcycle.loaders import import_file
 from perfcycle.standing import cycle_standing
@@ -143,7 +143,8 @@ def test_the_standing_names_who_owes_what_until_when_and_the_gates_with_their_fi
         f"{review['projects']} 个项目：目标齐全 {review['complete']}，退回修改 {review['returned']}，"
         f"未填报 {review['missing']}"
     )
-    assert gate.commands[0] == f"perfcycle approve {' '.join(map(str, gate.ids))} --by <审批人>"
+    assert list(gate.ids) == list(range(gate.ids[0], gate.ids[-1] + 1))
+    assert gate.commands[0] == f"perfcycle approve {gate.ids[0]}-{gate.ids[-1]} --by <审批人>"
     assert set(gate.approvers) == {"周晓梅", "陈立军"}
     assert standing.next_steps()[:2] == [gate.commands[0], form.command]
 
@@ -271,6 +272,21 @@ def test_a_stop_names_the_stage_the_gate_the_departments_and_the_commands_and_no
     assert f"{YEAR}年绩效目标申报表" in text and f"截止 {YEAR}-01-31" in text
     assert f"perfcycle submit <文件.xlsx> --year {YEAR} --stage targets --department <部门编码>" in text
     assert "perfcycle approve " in text and "--resume" in text
+
+
+def test_a_stop_after_the_deadline_names_who_never_sent_beside_the_gate(
+    session: Session, waiting_at_targets: dict[str, Any], on: list[date]
+) -> None:
+    on[0] = date(YEAR, 2, 2)
+    check_collection_window.fn(waiting_at_targets["cycle_id"], STAGE)
+    console = Console(width=80, record=True)
+    print_stop(console, cycle_standing(session, YEAR))
+    text = console.export_text()
+    received = 54 - len(OWING)
+    assert f"● {YEAR}年绩效目标申报表：已收到 {received}/54（截止 {YEAR}-01-31），2 个部门逾期未报送" in text
+    for name in names_of(session, OWING):
+        assert name in text
+    assert "等待 " not in text  # nobody is awaited: the gate is what the cycle waits for
 
 
 # ---------------------------------------------------------------------------------------------- perfcycle approvals

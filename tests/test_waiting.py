@@ -54,7 +54,7 @@ def test_a_stopped_stage_names_its_gates_then_the_departments_that_owe_the_form(
     assert waiting["name"] == "等待审批"
     decision, forms = waiting["message"].splitlines()
     assert decision.startswith(f"等待审批：{YEAR}年度绩效目标第1级审批（2 个部门）：{names['101']}、{names['102']}；")
-    assert f"perfcycle approve {gates[0].id} {gates[1].id} --by 姓名 --resume" in decision
+    assert f"perfcycle approve {gates[0].id}-{gates[1].id} --by <审批人> --resume" in decision
     assert forms.startswith(f"等待报送：{YEAR}年绩效目标申报表，截止 {YEAR}-01-31，尚未报送 {len(names) - 2} 个部门：")
     assert names["103"] in forms and names["101"] not in forms
     assert "--stage targets --department 编码" in forms and "perfcycle close-window" in forms

@@ -143,12 +143,16 @@ def test_submit_files_the_form_keeps_history_and_refuses_another_departments_row
     code, output = submit(str(second), "--stage", "targets", "--department", "101", "--year", str(YEAR))
     assert code == 0 and "完全相同，未做改动" in output
 
-    # 102's file sent as 101's: every row names its sheet, row and column.
+    # 102's file sent as 101's: said once, as the wrong file it is, not once per row.
     code, output = submit(str(targets_file(demo, "102")), "--stage", "targets", "--department", "101",
                           "--year", str(YEAR))  # fmt: skip
     assert code == 1 and "Traceback" not in output
-    assert "工作表「绩效指标」" in output and "第 2 行" in output and "列「部门编码」" in output
-    assert "列「项目编码」" in output and "属于部门 102" in output
+    assert "发现 1 个问题" in output and "这是部门 102（" in output and "不能作为 101（" in output
+    assert "请确认选择的是本部门的文件" in output
+    # One row of another department's in 101's own file: that row, its sheet and column.
+    mixed = edited(targets_file(demo, "101"), tmp_path, "混编码.xlsx", row=2, column=1, value="102")
+    code, output = submit(str(mixed), "--stage", "targets", "--department", "101", "--year", str(YEAR))
+    assert code == 1 and "工作表「绩效指标」· 第 2 行 · 列「部门编码」" in output and "不能报送部门 102" in output
     # A 101 row pointing at a 102 project.
     foreign = edited(
         targets_file(demo, "101"), tmp_path, "混入.xlsx", row=3, column=2, value=_a_project_of(demo, "102")

@@ -41,6 +41,27 @@ OutDir = Annotated[
     Path | None, typer.Option("--out", help="继续运行时的文件输出目录（默认：周期记录的目录，否则 out）")
 ]
 _OVERRIDE = re.compile(r"^\s*(?P<code>[^=]+?)\s*=\s*(?P<amount>[^:：]+?)\s*[:：](?P<reason>.*)$")
+_ID_PART = re.compile(r"^(?P<start>\d+)(?:\s*[-–~～]\s*(?P<end>\d+))?$")
+
+
+def parse_ids(values: list[str]) -> list[int]:
+    """Approval numbers as typed or as `perfcycle approvals` shows them: `3 7-9`, `1–32`, `3、7–9`, `1,2`."""
+    ids: list[int] = []
+    for value in values:
+        for part in re.split(r"[,，、\s]+", value.strip()):
+            if not part:
+                continue
+            match = _ID_PART.match(part)
+            if match is None:
+                fail(f"审批编号应为数字或范围（如 3、7-9），收到: {part}")
+            start = int(match["start"])
+            end = int(match["end"]) if match["end"] else start
+            if end < start:
+                fail(f"审批编号范围应从小到大，收到: {part}")
+            ids.extend(number for number in range(start, end + 1) if number not in ids)
+    if not ids:
+        fail("请给出审批编号（见 perfcycle approvals）")
+    return ids
 
 
 def _when(value: datetime | None) -> str:
@@ -199,7 +220,8 @@ def _resume(year: int, out_dir: Path | None) -> None:
 
 def approve(
     approval_ids: Annotated[
-        list[int], typer.Argument(metavar="ID...", help="审批编号（见 perfcycle approvals），可多个")
+        list[str],
+        typer.Argument(metavar="ID...", help="审批编号（见 perfcycle approvals），可多个，也可写范围如 1-32"),
     ],
     by: By = "",
     comment: Annotated[str, typer.Option("--comment", help="审批意见")] = "",
@@ -212,7 +234,7 @@ def approve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """通过一个或多个关口（如各部门的绩效目标）。"""
-    _decide(approval_ids, "approve", by, comment, override or [], resume, out_dir, database_url)
+    _decide(parse_ids(approval_ids), "approve", by, comment, override or [], resume, out_dir, database_url)
 
 
 def reject(

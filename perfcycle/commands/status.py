@@ -149,7 +149,7 @@ def _owed_by_form(owed: Iterable[OwedForm]) -> dict[str, list[OwedForm]]:
 def _owed_form(console: Console, items: list[OwedForm], form: FormCount | None, limit: int | None) -> None:
     due = form.due_on if form is not None else items[0].due_on
     received = f"已收到 {form.received}/{form.departments}，" if form is not None else ""
-    _say(console, f"● {items[0].title}：{received}{len(items)} 个部门未报送（截止 {_day(due)}）", "bold")
+    _say(console, f"● {items[0].title}：{received}等待 {len(items)} 个部门报送（截止 {_day(due)}）", "bold")
     named = []
     for item in items:
         marks = ["退回修改"] if item.returned else []
@@ -159,6 +159,8 @@ def _owed_form(console: Console, items: list[OwedForm], form: FormCount | None, 
             marks.append("已逾期")
         named.append(f"{item.name}（{'，'.join([item.code, *marks])}）")
     _list(console, "", named, limit)
+    if form is not None and form.missing:
+        _list(console, f"另有 {len(form.missing)} 个部门逾期未报送（收到后仍导入）：", list(form.missing), limit)
     if form is not None:
         _command(console, form.command, "报送：")
         _command(console, form.close_command, "提前截止收集：")
@@ -306,8 +308,15 @@ def print_stop(console: Console, standing: Standing) -> None:
     for group in standing.gates:
         _gate(console, group, standing.year, NAMED_AT_A_STOP)
     forms = {f.stage: f for f in standing.forms}
-    for stage, items in _owed_by_form(standing.owed).items():
+    owed = _owed_by_form(standing.owed)
+    for stage, items in owed.items():
         _owed_form(console, items, forms.get(stage), NAMED_AT_A_STOP)
+    for form in (forms[s.stage] for s in stopped if s.stage in forms and s.stage not in owed):
+        if form.missing:
+            received = f"已收到 {form.received}/{form.departments}（截止 {_day(form.due_on)}）"
+            _say(console, f"● {form.title}：{received}，{len(form.missing)} 个部门逾期未报送", "bold")
+            _list(console, "", list(form.missing), NAMED_AT_A_STOP)
+            _say(console, "  逾期报送的表收到后仍导入")
     if standing.gates and not _on_server():
         _say(console, f"  决定时加 --resume 即继续运行周期（或之后运行 perfcycle run --year {standing.year}）")
     if not standing.gates and not standing.owed:
