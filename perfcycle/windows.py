@@ -648,6 +648,21 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def submission_files(folder: Path) -> list[Path]:
+    """The workbooks of a submissions folder, in a stable order (Office lock files skipped)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.xlsx") if not p.name.startswith(("~$", ".")))
+
+
+def unread_files(session: Session, window: CollectionWindow) -> list[Path]:
+    """Forms put in the window's folder that no run has imported or refused yet (no receipt has their bytes)."""
+    if not window.folder:
+        return []
+    seen = set(session.exec(select(WindowReceipt.sha256).where(WindowReceipt.window_id == window.id)))
+    return [p for p in submission_files(_form_folder(Path(window.folder), window)) if file_sha256(p) not in seen]
+
+
 def _form_folder(root: Path, window: CollectionWindow) -> Path:
     folder = root / SUBMISSION_FOLDERS[window.form]
     return folder / window.quarter if window.quarter else folder

@@ -27,13 +27,6 @@ from tasks.cycle import finish_stage
 SHOWN_PROBLEMS = 3  # problems of a refused file named in a log or progress line; the notice lists them all
 
 
-def submission_files(folder: Path) -> list[Path]:
-    """The workbooks of a submissions folder, in a stable order (Office lock files skipped)."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.xlsx") if not p.name.startswith(("~$", ".")))
-
-
 @task(name="import-base-data")
 def import_base_data(path: str, year: int) -> dict[str, Any]:
     """The district's departments, projects, policies and history, validated before anything is written."""
@@ -55,7 +48,7 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     folder = Path(root) / SUBMISSION_FOLDERS[kind] if root else None
     if folder is not None and quarter and kind == "monitoring":
         folder = folder / quarter
-    files = submission_files(folder) if folder is not None else []
+    files = windows.submission_files(folder) if folder is not None else []
     limits = import_limits(year).reader_limits() if files else {}
     stage = importing_stage(kind, quarter)
     refusals: list[windows.Refusal] = []

@@ -57,11 +57,10 @@ def wait_for_forms(cycle_id: int, stage: str, summary: dict[str, Any]) -> Any:
     from tasks.waiting import end_waiting
 
     collection = summary["collection"]
-    refused = set(collection.get("refused", ()))
-    owed = [
-        f"{code}（报送被拒收，已通知）" if code in refused else code
-        for code in collection["pending"] + collection["returned"]
-    ]
+    owed = collection["pending"] + collection["returned"]
+    refused = [code for code in owed if code in set(collection.get("refused", ()))]
     finish_stage(cycle_id, stage, summary, "waiting")
-    report(stage, "waiting", f"等待 {len(owed)} 个部门报送（截止 {collection['due_on']}）：{'、'.join(owed)}")
+    # The stop that follows names the departments; the progress line stays one line.
+    note = f"，其中 {'、'.join(refused)} 的报送被拒收（已通知）" if refused else ""
+    report(stage, "waiting", f"等待 {len(owed)} 个部门报送（截止 {collection['due_on']}）{note}")
     return end_waiting(cycle_id, stage, {"status": "waiting", "summary": summary})

@@ -203,7 +203,8 @@ def _resume(year: int, out_dir: Path | None) -> None:
     from perfcycle.runtime import configure_prefect
 
     configure_prefect(quiet=True)
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    # As `perfcycle run`: the stop is said below, so Prefect's own lines (its waiting warnings) stay in its UI.
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
     from perfcycle.commands.status import say_where_it_stops
     from perfcycle.orchestration import run_annual_cycle
 

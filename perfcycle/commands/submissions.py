@@ -101,7 +101,7 @@ def close_window(
 ) -> None:
     """提前截止一个阶段的收集：未报送的部门记为未提交，阶段随即继续。"""
     from models import session_scope
-    from perfcycle.windows import close_by_coordinator, stage_for, window_summary, window_title
+    from perfcycle.windows import close_by_coordinator, stage_for, unread_files, window_summary, window_title
 
     with friendly():
         use_database(database_url)
@@ -110,6 +110,7 @@ def close_window(
             window = close_by_coordinator(session, year, stage_name, by)
             summary = window_summary(session, window)
             title = window_title(year, window)
+            unread = unread_files(session, window)
     out.print(
         f"已截止{title}的收集（{by.strip()}）：收到 {summary['received']}/{summary['departments']}，"
         f"逾期 {len(summary['late'])}{'（' + '、'.join(summary['late']) + '）' if summary['late'] else ''}，"
@@ -117,6 +118,14 @@ def close_window(
         highlight=False,
         soft_wrap=True,
     )
+    if unread:
+        names = "、".join(p.name for p in unread[:10]) + (f" 等 {len(unread)} 份" if len(unread) > 10 else "")
+        out.print(
+            f"填报目录中另有 {len(unread)} 份已送达、尚未导入的表（{names}）：下次运行周期时导入，"
+            "截止前送达的按时计，其部门不再记为未提交",
+            highlight=False,
+            soft_wrap=True,
+        )
     continue_on_server(year, "报送")
 
 
