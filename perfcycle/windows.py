@@ -326,6 +326,20 @@ def reopen_returned_targets(session: Session, cycle: Cycle) -> list[str]:
     return sync_returns(session, cycle, window)
 
 
+def returned_due(session: Session, cycle: Cycle, department_code: str) -> date | None:
+    """The day a department whose targets were sent back must send them again (None: nothing owed)."""
+    assert cycle.id is not None
+    window = find_window(session, cycle.id, "target_setting")
+    if window is None:
+        return None
+    entry = session.exec(
+        select(WindowEntry)
+        .join(Department, col(Department.id) == WindowEntry.department_id)
+        .where(WindowEntry.window_id == window.id, Department.code == department_code)
+    ).first()
+    return entry.due_on if entry is not None and entry.status == RETURNED else None
+
+
 # ---------------------------------------------------------------------------------------------- the folder
 
 

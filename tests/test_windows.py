@@ -361,7 +361,7 @@ def test_a_red_light_response_is_recorded_audited_and_stops_its_reminders(sessio
         app, [*base, "--cause", "项目招标延期", "--measures", "倒排工期，每周调度", "--by", department.contact]
     )
     assert result.exit_code == 0, result.output
-    assert "已记录" in result.output
+    assert f"已记录{department.name}（101） {YEAR}年一季度预警整改反馈" in " ".join(result.output.split())
     result = runner.invoke(app, ["respond", "--year", str(YEAR), "--quarter", "Q2", "--department", "101",
                                  "--cause", "x", "--measures", "y"])  # fmt: skip
     assert result.exit_code == 1 and "黄灯提醒" in result.output

@@ -187,6 +187,12 @@ def _record(
             if following is not None and decision == "approve"
             else ""
         )
+        if decision == "return" and approval.gate == "targets":
+            from perfcycle.windows import returned_due
+
+            due = returned_due(session, cycle, approval.subject)
+            if due is not None:
+                next_line = f"该部门须于 {due:%Y-%m-%d} 前按审核意见重新报送绩效目标申报表；催办即日开始"
         result = (approval_id, approval.flow_run_id, cycle.year)
     out.print(f"已记录：{label} —— {DECISION_NAMES[decision]}（{by.strip()}）", highlight=False, soft_wrap=True)
     if parsed:

@@ -139,7 +139,8 @@ def respond(
     database_url: DatabaseUrl = None,
 ) -> None:
     """反馈绩效监控预警通知书：原因分析和整改措施；反馈后不再催办。"""
-    from models import session_scope
+    from models import Department, session_scope
+    from perfcycle.stages import QUARTER_NAMES
     from perfcycle.windows import respond_to_warning
 
     with friendly():
@@ -149,11 +150,13 @@ def respond(
                 session, year=year, quarter=quarter, department_code=department, cause=cause, measures=measures, by=by
             )
             due, answered, versions = notice.response_due, notice.responded_on, response.versions
+            owner = session.get(Department, notice.department_id)
+            who = f"{owner.name}（{owner.code}）" if owner is not None else department.strip()
     assert due is not None and answered is not None
     late = "，已逾期" if answered > due else ""
     again = f"（第 {versions} 次修改）" if versions > 1 else ""
     out.print(
-        f"已记录部门 {department.strip()} {year}年{quarter.strip().upper()}预警整改反馈{again}："
+        f"已记录{who} {year}年{QUARTER_NAMES.get(quarter.strip().upper(), quarter)}预警整改反馈{again}："
         f"反馈日期 {answered:%Y-%m-%d}，要求 {due:%Y-%m-%d} 前{late}",
         highlight=False,
         soft_wrap=True,

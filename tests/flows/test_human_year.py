@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -133,6 +134,16 @@ class Bureau:
             ).all()
             return dict(rows)
 
+    def due(self, stage: str, code: str) -> date:
+        """A department's own deadline in the stage's collection window."""
+        with self.session() as session:
+            return session.exec(
+                select(WindowEntry.due_on)
+                .join(CollectionWindow, col(CollectionWindow.id) == WindowEntry.window_id)
+                .join(Department, col(Department.id) == WindowEntry.department_id)
+                .where(CollectionWindow.stage == stage, Department.code == code)
+            ).one()
+
     def window(self, stage: str) -> CollectionWindow:
         with self.session() as session:
             return session.exec(select(CollectionWindow).where(CollectionWindow.stage == stage)).one()
@@ -208,8 +219,9 @@ def test_a_year_without_auto_approval(bureau: Bureau) -> None:
     # ---- the coordinator reviews: one department returned, a forbidden decision, the rest approved by two people.
     targets = {a.subject: str(a.id) for a in b.open_gates("targets")}
     assert NEVER not in targets and len(targets) == 53
-    b.perfcycle("return", targets[RETURNED], "--by", COORDINATOR, "--comment", "缺少满意度指标")
+    said = b.perfcycle("return", targets[RETURNED], "--by", COORDINATOR, "--comment", "缺少满意度指标")
     assert b.entries("target_setting")[RETURNED] == "returned", "a return reopens the department's entry at once"
+    assert f"该部门须于 {b.due('target_setting', RETURNED):%Y-%m-%d} 前按审核意见重新报送" in " ".join(said.split())
     forbidden = b.perfcycle("approve", targets["103"], "--by", LEADER, ok=False)
     assert LEADER in forbidden
     with b.session() as session:
