@@ -705,7 +705,7 @@ def _check_department(
         if row.values.get("department_code") is not None
     }
     if len(stated) == 1 and (code := stated.pop()) != department.code:
-        owner = f"{code}（{by_code[code].name}）" if code in by_code else code
+        owner = f"{code}（{by_code[code].name}）" if code in by_code else f"{code} "
         rows = sum(len(rows) for rows in parsed.sheets.values())
         return [
             ImportProblem(
@@ -713,7 +713,7 @@ def _check_department(
                 None,
                 None,
                 None,
-                f"这是部门 {owner} 的填报表（全部 {rows} 行的部门编码都是 {code}），"
+                f"这是部门 {owner}的填报表（全部 {rows} 行的部门编码都是 {code}），"
                 f"不能作为 {department.code}（{department.name}）的报送：请确认选择的是本部门的文件",
             )
         ]

@@ -202,7 +202,9 @@ def test_a_year_without_auto_approval(bureau: Bureau) -> None:
     for code in ON_THE_DAY:
         assert "按时报送" in b.submit(code)
     refused = b.submit(WRONG, file=b.forms / "targets" / "101.xlsx", ok=False)
-    assert "101.xlsx" in refused and "绩效指标" in refused and "部门编码" in refused
+    refused = " ".join(refused.split())
+    assert "101.xlsx" in refused and f"这是部门 101（{b.name('101')}）的填报表" in refused
+    assert f"不能作为 {WRONG}（{b.name(WRONG)}）的报送" in refused
     assert b.entries("target_setting")[WRONG] == "pending", "a refused form leaves the department owing"
 
     # ---- early February: the late ones, the wrong one again with its own form; one never.
