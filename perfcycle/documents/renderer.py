@@ -19,6 +19,13 @@ applied in exactly one place. Templates never format anything themselves; they w
 
 A leading backslash makes a line plain body text (``\\# not a title``).
 
+Record text is never markup. In a document template (``*.md.j2``) every value a ``{{ … }}`` writes is
+wrapped as a literal run (`literal`): the parser reads the line's structure from the template's own
+characters only, so a name or finding holding ``# …``, ``## …``, ``|a|b|``, ``![图](name)`` or a line break
+stays text where it stands (a line break becomes a space: it never starts a new line of markup). Other
+templates are plain text (notices, the policy file): a line break in a value becomes a space there too, so
+no record can forge a line of its own (a subject, a 落款).
+
 python-docx sets up the page, styles and footers once per process; each document's body is written as
 WordprocessingML text (`wordml`) into that skeleton, as the same XML python-docx would produce.
 """
@@ -88,14 +95,44 @@ FALLBACK_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # ---------------------------------------------------------------------------------------------- Jinja
 
 
-def _cell(value: object) -> str:
-    """Make a value safe inside a table cell: no pipes, no line breaks."""
-    return " ".join(str(value).replace("|", "｜").split())
-
-
 def _oneline(value: object) -> str:
-    """Flatten record text (findings, reasons) onto one body line."""
+    """Record text (findings, reasons, a table cell) on one line, its runs of whitespace one space each."""
     return " ".join(str(value).split())
+
+
+# The two private-use characters around a literal run in document markup. A record holding them (or a
+# character XML cannot hold) gets U+FFFD in their place: nothing in a record can end a run early.
+LITERAL_START, LITERAL_END = "\ue000", "\ue001"
+_LINE_BREAK = re.compile(r"[^\S\r\n\v\f\x1c-\x1e\x85\u2028\u2029]*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]\s*")
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ue000\ue001]")
+_RUN = re.compile(f"{LITERAL_START}[^{LITERAL_END}]*{LITERAL_END}")
+_HELD = "\ue002"  # what the parser sees of each character of a literal run: neither markup nor space
+
+
+def one_line(value: object) -> str:
+    """A value written by a plain-text template: its line breaks (with the spaces around them) one space."""
+    text = str(value)
+    return _LINE_BREAK.sub(" ", text) if _LINE_BREAK.search(text) else text
+
+
+def literal(value: object) -> str:
+    """A value written by a document template: a literal run of one line, which `parse_markup` keeps as text."""
+    text = one_line(value)
+    if not text:
+        return ""
+    return f"{LITERAL_START}{_UNWRITABLE.sub(chr(0xFFFD), text)}{LITERAL_END}"
+
+
+def _text(markup: str) -> str:
+    """The text of a piece of a markup line, its literal runs unwrapped."""
+    return markup.replace(LITERAL_START, "").replace(LITERAL_END, "") if LITERAL_START in markup else markup
+
+
+def _structure(line: str) -> str:
+    """The line as the parser reads it: each character of a literal run replaced by one that means nothing."""
+    if LITERAL_START not in line:
+        return line
+    return _RUN.sub(lambda run: _HELD * len(run[0]), line)
 
 
 _DIGITS = "零一二三四五六七八九"
@@ -111,8 +148,11 @@ def cn_num(value: int) -> str:
     return text + (_DIGITS[ones] if ones else "")
 
 
+DOCUMENT_SUFFIX = ".md.j2"
+
+
 @lru_cache(maxsize=8)
-def _environment(templates_dir: str) -> jinja2.Environment:
+def _environment(templates_dir: str, document: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir, encoding="utf-8"),
         undefined=jinja2.StrictUndefined,
@@ -120,16 +160,19 @@ def _environment(templates_dir: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=literal if document else one_line,
     )
-    env.filters["cell"] = _cell
+    env.filters["cell"] = _oneline
     env.filters["oneline"] = _oneline
     env.filters["cn_num"] = cn_num
     return env
 
 
-def environment(templates_dir: Path | None = None) -> jinja2.Environment:
-    """The strict Jinja2 environment over `templates_dir` (default: settings.templates_dir)."""
-    return _environment(str(templates_dir if templates_dir is not None else get_settings().templates_dir))
+def environment(templates_dir: Path | None = None, template_name: str = "") -> jinja2.Environment:
+    """The strict Jinja2 environment over `templates_dir` (default: settings.templates_dir) that renders
+    `template_name`: document markup for a `*.md.j2` template, plain text for any other."""
+    folder = templates_dir if templates_dir is not None else get_settings().templates_dir
+    return _environment(str(folder), template_name.endswith(DOCUMENT_SUFFIX))
 
 
 def template_variables(template_name: str) -> set[str]:
@@ -146,8 +189,10 @@ def _variables(context: BaseModel) -> dict[str, Any]:
 
 
 def render_text(template_name: str, context: BaseModel, templates_dir: Path | None = None) -> str:
-    """The markup text of a template rendered with a context model."""
-    return environment(templates_dir).get_template(template_name).render(_variables(context))
+    """The text of a template rendered with a context model: document markup, its record values literal runs, for
+    a `*.md.j2` template; plain text, each record value on one line, for any other."""
+    env = environment(templates_dir, template_name)
+    return env.get_template(template_name).render(_variables(context))
 
 
 # ---------------------------------------------------------------------------------------------- markup
@@ -170,7 +215,7 @@ _PREFIXES = (("#### ", "h3"), ("### ", "h2"), ("## ", "h1"), ("# ", "title"), ("
 
 
 def parse_markup(text: str) -> list[Block]:
-    """Split the markup into blocks (see the module docstring)."""
+    """Split the markup into blocks (see the module docstring); a literal run is text wherever it stands."""
     blocks: list[Block] = []
     body: list[str] = []
     table: list[list[str]] = []
@@ -185,33 +230,36 @@ def parse_markup(text: str) -> list[Block]:
 
     for raw in text.splitlines():
         line = raw.strip()
-        if not line:
+        if not _text(line).strip():
             flush()
             continue
-        if line.startswith("\\"):
+        shape = _structure(line)
+        if shape.startswith("\\"):
             if table:
                 flush()
-            body.append(line[1:])
+            body.append(_text(line[1:]))
             continue
-        image = _IMAGE.match(line)
-        if image:
+        image = _IMAGE.match(shape)
+        if image and _HELD not in image["ref"]:
             flush()
-            blocks.append(Block("image", image["caption"].strip(), ref=image["ref"]))
+            caption = _text(line[image.start("caption") : image.end("caption")])
+            blocks.append(Block("image", caption.strip(), ref=image["ref"]))
             continue
-        if line.startswith("|") and line.endswith("|") and len(line) > 1:
+        if shape.startswith("|") and shape.endswith("|") and len(shape) > 1:
             if body:
                 flush()
-            table.append([c.strip() for c in line[1:-1].split("|")])
+            bars = [at for at, ch in enumerate(shape) if ch == "|"]
+            table.append([_text(line[a + 1 : b]).strip() for a, b in itertools.pairwise(bars)])
             continue
         for prefix, kind in _PREFIXES:
-            if line.startswith(prefix) or line == prefix.strip():
+            if shape.startswith(prefix) or shape == prefix.strip():
                 flush()
-                blocks.append(Block(kind, line[len(prefix) :].strip()))
+                blocks.append(Block(kind, _text(line[len(prefix) :]).strip()))
                 break
         else:
             if table:
                 flush()
-            body.append(line)
+            body.append(_text(line).strip())
     flush()
     return blocks
 
