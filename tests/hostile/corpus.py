@@ -982,6 +982,29 @@ def code_cases() -> list[Case]:
     ]
 
 
+def header_cases() -> list[Case]:
+    """Headers that look exactly right but hold a character nobody can see: the refusal names it by code point."""
+    e = Expected
+    return [
+        Case(
+            "header-invisible-character",
+            "the 项目名称 header with a zero-width space inside (U+200B)",
+            file("header-invisible-character.xlsx")(
+                lambda path, good: save(with_cell(base_book(), "项目", "C1", "项目\u200b名称"), path)
+            ),
+            (e("项目", 1, "项目\u200b名称", "C 列的列名「项目名称」含有不可见字符 U+200B，应为「项目名称」"),),
+        ),
+        Case(
+            "header-byte-order-mark",
+            "the first header of 部门 starting with a BOM (U+FEFF), as pasted from a text file",
+            file("header-byte-order-mark.xlsx")(
+                lambda path, good: save(with_cell(base_book(), "部门", "A1", "\ufeff部门编码"), path)
+            ),
+            (e("部门", 1, "\ufeff部门编码", "A 列的列名「部门编码」含有不可见字符 U+FEFF，应为「部门编码」"),),
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Built:
     case: Case
