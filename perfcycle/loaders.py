@@ -153,12 +153,14 @@ def malformed_codes(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow, st
     """(sheet, row, field, reason) of each code cell of a workbook that is not a well-formed code."""
     spec = SPECS[parsed.kind]
     for sheet_name, rows in parsed.sheets.items():
-        fields = [c.field for c in spec.sheet(sheet_name).columns if c.kind == "code" and not c.reference]
-        for row in rows:
-            for field_name in fields:
-                value = row.values.get(field_name)
-                if isinstance(value, str) and (reason := code_problem(value)) is not None:
-                    yield sheet_name, row, field_name, reason
+        for column in spec.sheet(sheet_name).columns:
+            if column.kind != "code" or column.reference:
+                continue
+            values = [row.values.get(column.field) for row in rows]
+            wrong = {value: reason for value in set(values) if value is not None and (reason := code_problem(value))}
+            for row, value in zip(rows, values, strict=True) if wrong else ():
+                if value in wrong:
+                    yield sheet_name, row, column.field, wrong[value]
 
 
 def code_problems(parsed: ParsedWorkbook) -> list[ImportProblem]:
