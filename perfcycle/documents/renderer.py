@@ -19,12 +19,12 @@ applied in exactly one place. Templates never format anything themselves; they w
 
 A leading backslash makes a line plain body text (``\\# not a title``).
 
-Record text is never markup. In a document template (``*.md.j2``) every value a ``{{ … }}`` writes is
-wrapped as a literal run (`literal`): the parser reads the line's structure from the template's own
-characters only, so a name or finding holding ``# …``, ``## …``, ``|a|b|``, ``![图](name)`` or a line break
-stays text where it stands (a line break becomes a space: it never starts a new line of markup). Other
-templates are plain text (notices, the policy file): a line break in a value becomes a space there too, so
-no record can forge a line of its own (a subject, a 落款).
+Record text is never markup. In a document template (``*.md.j2``) every value a ``{{ … }}`` writes is a
+literal run (`literal`): the markup signs in it (``# > | ! [ ] ( ) \\``) stand in as characters that mean
+nothing to the parser and are printed as themselves, so a name or finding holding ``# …``, ``## …``,
+``|a|b|`` or ``![图](name)`` stays text where it stands, and a line break in it is a space (it never starts a
+new line of markup). Other templates are plain text (notices, the policy file): a line break in a value
+becomes a space there too, so no record can forge a line of its own (a subject, a 落款).
 
 python-docx sets up the page, styles and footers once per process; each document's body is written as
 WordprocessingML text (`wordml`) into that skeleton, as the same XML python-docx would produce.
@@ -100,13 +100,18 @@ def _oneline(value: object) -> str:
     return " ".join(str(value).split())
 
 
-# The two private-use characters around a literal run in document markup. A record holding them (or a
-# character XML cannot hold) gets U+FFFD in their place: nothing in a record can end a run early.
-LITERAL_START, LITERAL_END = "\ue000", "\ue001"
+# The characters the markup's structure is made of. In a literal run each stands in as a private-use character
+# that means nothing to `parse_markup`, and is itself again in the blocks' text; a record's own private-use
+# character of that range, or a character XML cannot hold, becomes U+FFFD.
+MARKUP_SIGNS = "#>|![]()\\"
+_STAND_INS = "".join(chr(0xE000 + index) for index in range(len(MARKUP_SIGNS)))
+_HIDE = str.maketrans(MARKUP_SIGNS, _STAND_INS)
+_SHOW = str.maketrans(_STAND_INS, MARKUP_SIGNS)
+_SIGN = re.compile(f"[{re.escape(MARKUP_SIGNS)}]")
+_STAND_IN = re.compile(f"[{_STAND_INS}]")
+_SPECIAL = re.compile(f"[{re.escape(MARKUP_SIGNS)}{_STAND_INS}\\x00-\\x1f\\x85\\u2028\\u2029\\ufffe\\uffff]")
 _LINE_BREAK = re.compile(r"[^\S\r\n\v\f\x1c-\x1e\x85\u2028\u2029]*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]\s*")
-_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ue000\ue001]")
-_RUN = re.compile(f"{LITERAL_START}[^{LITERAL_END}]*{LITERAL_END}")
-_HELD = "\ue002"  # what the parser sees of each character of a literal run: neither markup nor space
+_UNWRITABLE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff{_STAND_INS}]")
 
 
 def one_line(value: object) -> str:
@@ -117,22 +122,18 @@ def one_line(value: object) -> str:
 
 def literal(value: object) -> str:
     """A value written by a document template: a literal run of one line, which `parse_markup` keeps as text."""
-    text = one_line(value)
-    if not text:
-        return ""
-    return f"{LITERAL_START}{_UNWRITABLE.sub(chr(0xFFFD), text)}{LITERAL_END}"
+    text = str(value)
+    if not _SPECIAL.search(text):
+        return text
+    text = one_line(text)
+    if _UNWRITABLE.search(text):
+        text = _UNWRITABLE.sub("\ufffd", text)
+    return text.translate(_HIDE) if _SIGN.search(text) else text
 
 
-def _text(markup: str) -> str:
-    """The text of a piece of a markup line, its literal runs unwrapped."""
-    return markup.replace(LITERAL_START, "").replace(LITERAL_END, "") if LITERAL_START in markup else markup
-
-
-def _structure(line: str) -> str:
-    """The line as the parser reads it: each character of a literal run replaced by one that means nothing."""
-    if LITERAL_START not in line:
-        return line
-    return _RUN.sub(lambda run: _HELD * len(run[0]), line)
+def _shown(text: str) -> str:
+    """A block's text as printed: the markup signs of its literal runs themselves again."""
+    return text.translate(_SHOW) if _STAND_IN.search(text) else text
 
 
 _DIGITS = "零一二三四五六七八九"
@@ -222,44 +223,41 @@ def parse_markup(text: str) -> list[Block]:
 
     def flush() -> None:
         if body:
-            blocks.append(Block("body", "".join(body)))
+            blocks.append(Block("body", _shown("".join(body))))
             body.clear()
         if table:
-            blocks.append(Block("table", rows=[list(r) for r in table]))
+            blocks.append(Block("table", rows=[[_shown(cell) for cell in row] for row in table]))
             table.clear()
 
     for raw in text.splitlines():
         line = raw.strip()
-        if not _text(line).strip():
+        if not line:
             flush()
             continue
-        shape = _structure(line)
-        if shape.startswith("\\"):
+        if line.startswith("\\"):
             if table:
                 flush()
-            body.append(_text(line[1:]))
+            body.append(line[1:])
             continue
-        image = _IMAGE.match(shape)
-        if image and _HELD not in image["ref"]:
+        image = _IMAGE.match(line)
+        if image:
             flush()
-            caption = _text(line[image.start("caption") : image.end("caption")])
-            blocks.append(Block("image", caption.strip(), ref=image["ref"]))
+            blocks.append(Block("image", _shown(image["caption"].strip()), ref=image["ref"]))
             continue
-        if shape.startswith("|") and shape.endswith("|") and len(shape) > 1:
+        if line.startswith("|") and line.endswith("|") and len(line) > 1:
             if body:
                 flush()
-            bars = [at for at, ch in enumerate(shape) if ch == "|"]
-            table.append([_text(line[a + 1 : b]).strip() for a, b in itertools.pairwise(bars)])
+            table.append([c.strip() for c in line[1:-1].split("|")])
             continue
         for prefix, kind in _PREFIXES:
-            if shape.startswith(prefix) or shape == prefix.strip():
+            if line.startswith(prefix) or line == prefix.strip():
                 flush()
-                blocks.append(Block(kind, _text(line[len(prefix) :]).strip()))
+                blocks.append(Block(kind, _shown(line[len(prefix) :].strip())))
                 break
         else:
             if table:
                 flush()
-            body.append(_text(line).strip())
+            body.append(line)
     flush()
     return blocks
 
