@@ -77,15 +77,15 @@ def _make_hostile(session: Session) -> list[str]:
         spoil(selection, "name", index + 5)
     for policy in session.exec(select(FiscalPolicy)):
         spoil(policy, "name", 1, seen=False)  # its selection's name is the one shown
-    for assessment in session.exec(select(ExAnteAssessment)):
-        if assessment.comment:
-            spoil(assessment, "comment", 0)
-    for review in session.exec(select(TargetReview)):
-        if review.reasons:
-            spoil(review, "reasons", 2)
-    for record in session.exec(select(MonitoringRecord)):
-        if record.reason:
-            spoil(record, "reason", 4)
+    texts: tuple[tuple[Any, str, int], ...] = (
+        (ExAnteAssessment, "comment", 0),
+        (TargetReview, "reasons", 2),
+        (MonitoringRecord, "reason", 4),
+    )
+    for model, attribute, index in texts:
+        for row in session.exec(select(model)):
+            if getattr(row, attribute):  # an empty one is left empty: the document says there is none
+                spoil(row, attribute, index)
     for evaluation in session.exec(select(Evaluation)):
         if evaluation.flag_reason:
             spoil(evaluation, "flag_reason", 1)
