@@ -129,6 +129,16 @@ class DisclosurePolicy(_Strict):
 class CostPilotPolicy(_Strict):
     project_code: str | None = None
 
+    @field_validator("project_code")
+    @classmethod
+    def _a_code(cls, value: str | None) -> str | None:
+        from perfcycle.rules.identifiers import code_problem  # the rules read this module's policies
+
+        reason = code_problem(value) if value is not None else None
+        if reason is not None:
+            raise ValueError(reason)
+        return value
+
 
 APPROVAL_GATES = (
     "targets",

@@ -10,6 +10,7 @@ from perfcycle.rules.ex_ante import (
     ex_ante_total,
     needs_ex_ante,
 )
+from perfcycle.rules.identifiers import CODE_RULE, code_problem, invisible_chars, is_code
 from perfcycle.rules.lights import (
     GREEN,
     LIGHT_LABELS,
@@ -59,6 +60,7 @@ from perfcycle.rules.targets import TargetIndicator, check_targets
 
 __all__ = [
     "ALGORITHM",
+    "CODE_RULE",
     "CONCLUSION_ADJUST",
     "CONCLUSION_REJECT",
     "CONCLUSION_SUPPORT",
@@ -80,6 +82,7 @@ __all__ = [
     "TargetIndicator",
     "budget_decision",
     "check_targets",
+    "code_problem",
     "cumulative_coverage",
     "default_seed",
     "department_light",
@@ -93,6 +96,8 @@ __all__ = [
     "final_score",
     "grade_for",
     "indicator_ratio",
+    "invisible_chars",
+    "is_code",
     "is_inflated",
     "light_for_gap",
     "needs_ex_ante",
