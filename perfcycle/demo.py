@@ -1463,7 +1463,7 @@ def district_model(year: int = 2024, size: str = "S", policy: Policy | None = No
     low_execution = tuple(
         p.code
         for p in b.projects
-        if p.budget_fen and Decimal(q4[p.code]) / p.budget_fen < policy.budget.execution_threshold
+        if p.budget_fen and execution_rate(q4[p.code], p.budget_fen) < policy.budget.execution_threshold
     )
 
     facts = DemoFacts(

@@ -565,11 +565,8 @@ def _consequences(
         ]
         base = sum(line.base_fen for line in lines)
         standing = sum(line.effective_fen for line in lines)
-        note = (
-            f"{len(lines)}个{policy.targets.development_type}项目"
-            if lines
-            else f"无{policy.targets.development_type}项目"
-        )
+        kind = policy.targets.development_type
+        note = f"{len(lines)}个{kind}项目，各按自身与部门整体压减中较高者安排" if lines else f"无{kind}项目"
         amounts.append((base, standing, max(base - standing, 0)))
         out.append(
             (

@@ -118,6 +118,15 @@ def _execution_cut(execution_rate: Decimal | None, policy: BudgetPolicy) -> Deci
     return min(_ONE - max(execution_rate, _ZERO), _ONE)
 
 
+def _graded(whose: str, grade: str, ratio: Decimal) -> str:
+    """A grade and the cut it carries, in words: 评价等级中，压减10% / 部门整体评价等级优."""
+    if ratio >= 1:
+        return f"{whose}评价等级{grade}，{CANCELLED_LABEL}"
+    if ratio > 0:
+        return f"{whose}评价等级{grade}，压减{_pct(ratio)}%"
+    return f"{whose}评价等级{grade}"
+
+
 def _explain(
     grade: str | None,
     department_grade: str | None,
@@ -126,10 +135,10 @@ def _explain(
     policy: BudgetPolicy,
 ) -> str:
     """The considerations behind a line in words, each with its figure at the published precision."""
-    execution = cuts[2]
-    parts = [f"评价等级{grade}，{grade_consequence(grade, policy)}" if grade else "无评价等级"]
+    own, department, execution = cuts
+    parts = [_graded("", grade, own) if grade else "无评价等级"]
     if department_grade:
-        parts.append(f"部门整体评价等级{department_grade}，{grade_consequence(department_grade, policy)}")
+        parts.append(_graded(DEPARTMENT, department_grade, department))
     if execution > 0 and execution_rate is not None:
         parts.append(
             f"执行率{as_percent(execution_rate)}%低于{_pct(policy.execution_threshold)}%，"
@@ -163,16 +172,18 @@ def budget_decision(
     own = grade_cut_ratio(grade, policy)
     department = grade_cut_ratio(department_grade, policy)
     execution = _execution_cut(rate, policy)
-    explanation = _explain(grade, department_grade, rate, (own, department, execution), policy)
     if not targets_approved:
+        explanation = f"{no_targets_reason}（绩效目标未经审核通过），不安排预算"
         return BudgetDecision(
             base, own, department, execution, _ONE, 0, False, NO_TARGETS, no_targets_reason, explanation
         )
     if ex_ante_conclusion == CONCLUSION_REJECT:
+        explanation = "事前绩效评估结论为不予支持，安排基数为0"
         return BudgetDecision(
             base, own, department, execution, _ONE, 0, False, EX_ANTE_REJECTED, EX_ANTE_REJECTED_LABEL, explanation
         )
     cut = max(own, department, execution)
+    explanation = _explain(grade, department_grade, rate, (own, department, execution), policy)
     recommended = fen_round_to_wan_cent(Decimal(base) * (_ONE - cut))
     if cut == 0:
         priority = grade is not None and grade in policy.priority_grades and base == request_fen
@@ -218,7 +229,7 @@ def policy_decision(funds_fen: int, grade: str, policy: BudgetPolicy) -> BudgetD
         priority=kind == PRIORITY,
         reason_kind=kind,
         reason=label,
-        explanation=f"评价等级{grade}，{grade_consequence(grade, policy)}",
+        explanation=_graded("", grade, ratio),
     )
 
 

@@ -118,6 +118,7 @@ def test_a_rejected_project_gets_nothing_and_no_priority(bp: BudgetPolicy) -> No
     assert (decision.base_fen, decision.recommended_fen) == (0, 0)
     assert decision.priority is False
     assert (decision.reason_kind, decision.reason) == (EX_ANTE_REJECTED, "事前评估不予支持")
+    assert decision.explanation == "事前绩效评估结论为不予支持，安排基数为0"  # never "优先保障"
 
 
 def test_priority_only_without_any_cut(bp: BudgetPolicy) -> None:
@@ -170,7 +171,7 @@ def test_execution_threshold_boundary(bp: BudgetPolicy) -> None:
     assert below.cut_ratio == D("0.2001")
     assert below.recommended_fen == wan_to_fen("799.90")
     assert (below.reason_kind, below.reason) == (LOW_EXECUTION, "按执行率压减")
-    assert below.explanation == "评价等级良，据实保障；执行率79.99%低于80%，按实际执行压减20.01%"
+    assert below.explanation == "评价等级良；执行率79.99%低于80%，按实际执行压减20.01%"
 
 
 def test_the_rate_is_compared_at_its_published_precision(bp: BudgetPolicy) -> None:
@@ -243,7 +244,7 @@ def test_percent_figures_follow_policy(bp: BudgetPolicy) -> None:
     custom = bp.model_copy(update={"grade_cut": {**bp.grade_cut, "中": D("0.125")}, "execution_threshold": D("0.85")})
     assert budget_decision(100 * 1_000_000, "中", D("1"), True, custom, "").reason == "压减12.5%（中）"
     decision = budget_decision(100 * 1_000_000, "良", D("0.84"), True, custom, "")
-    assert decision.explanation == "评价等级良，据实保障；执行率84.00%低于85%，按实际执行压减16.00%"
+    assert decision.explanation == "评价等级良；执行率84.00%低于85%，按实际执行压减16.00%"
 
 
 def test_unknown_grade(bp: BudgetPolicy) -> None:
@@ -266,7 +267,7 @@ def test_a_project_keeps_the_larger_of_its_own_and_its_departments_cut(bp: Budge
     assert (department.department_cut_ratio, department.cut_ratio) == (D("0.10"), D("0.10"))
     assert department.recommended_fen == wan_to_fen("900.00")
     assert (department.reason_kind, department.reason) == (GRADE_CUT, "压减10%（部门整体中）")
-    assert department.explanation == "评价等级良，据实保障；部门整体评价等级中，压减10%"
+    assert department.explanation == "评价等级良；部门整体评价等级中，压减10%"
     own = decide(bp, "1000.00", "中", "1", department_grade="中")
     assert own.reason == "压减10%（中）"  # equal: the project's own grade is the reason
     larger = decide(bp, "1000.00", "差", "1", department_grade="中")
