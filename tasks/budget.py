@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -42,8 +41,9 @@ def _scores(session: Any, cycle_id: int, object_type: str) -> dict[str, dict[str
     return scores
 
 
-def _upsert(session: Any, model: Any, key: str, existing: Mapping[int, Any], rows: list[dict[str, Any]]) -> None:
-    """Insert the rows not yet recorded, update the others (by `key`, e.g. the project id)."""
+def _upsert(session: Any, model: Any, key: str, cycle_id: int, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows the cycle does not have yet, update the others (found by `key`, e.g. the project id)."""
+    existing = dict(session.exec(select(getattr(model, key), model.id).where(model.cycle_id == cycle_id)).all())
     insert_rows(session, model, [row for row in rows if row[key] not in existing])
     update_by_id(session, model, [{"id": existing[row[key]], **row} for row in rows if row[key] in existing])
 
@@ -78,13 +78,6 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
             for a in session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id))
             if a.conclusion
         }
-        existing = dict(
-            session.exec(
-                select(BudgetRecommendation.project_id, BudgetRecommendation.id).where(
-                    BudgetRecommendation.cycle_id == cycle_id
-                )
-            ).all()
-        )
         rows: list[dict[str, Any]] = []
         for project in projects:
             found = scores.get(project.code, {})
@@ -133,7 +126,7 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
                     "explanation": decision.explanation,
                 }
             )
-        _upsert(session, BudgetRecommendation, "project_id", existing, rows)
+        _upsert(session, BudgetRecommendation, "project_id", cycle_id, rows)
         policies = _recommend_policies(session, cycle_id, cycle.year, cycle.budget_year, policy)
         return {"projects": len(projects), "policies": policies}
 
@@ -141,13 +134,6 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
 def _recommend_policies(session: Any, cycle_id: int, year: int, budget_year: int, policy: Any) -> int:
     """Each key-evaluated policy's funds with its grade's cut; the number of policies recommended."""
     scores = _scores(session, cycle_id, "policy")
-    existing = dict(
-        session.exec(
-            select(PolicyRecommendation.policy_id, PolicyRecommendation.id).where(
-                PolicyRecommendation.cycle_id == cycle_id
-            )
-        ).all()
-    )
     rows: list[dict[str, Any]] = []
     for fiscal_policy in session.exec(
         select(FiscalPolicy).where(FiscalPolicy.year == year).order_by(FiscalPolicy.code)
@@ -173,7 +159,7 @@ def _recommend_policies(session: Any, cycle_id: int, year: int, budget_year: int
                 "explanation": decision.explanation,
             }
         )
-    _upsert(session, PolicyRecommendation, "policy_id", existing, rows)
+    _upsert(session, PolicyRecommendation, "policy_id", cycle_id, rows)
     return len(rows)
 
 

@@ -211,26 +211,9 @@ def budget_decision(
 
 
 def policy_decision(funds_fen: int, grade: str, policy: BudgetPolicy) -> BudgetDecision:
-    """A key-evaluated policy's funds under its grade's consequence: funds × (1 − the grade's cut), to 0.01 万元."""
-    ratio = grade_cut_ratio(grade, policy)
-    recommended = fen_round_to_wan_cent(Decimal(funds_fen) * (_ONE - ratio))
-    if ratio == 0:
-        priority = grade in policy.priority_grades
-        kind, label = (PRIORITY, PRIORITY_LABEL) if priority else (AS_NEEDED, AS_NEEDED_LABEL)
-    else:
-        kind, label = _grade_reason(grade, ratio)
-    return BudgetDecision(
-        base_fen=funds_fen,
-        grade_cut_ratio=ratio,
-        department_cut_ratio=_ZERO,
-        execution_cut_ratio=_ZERO,
-        cut_ratio=ratio,
-        recommended_fen=recommended,
-        priority=kind == PRIORITY,
-        reason_kind=kind,
-        reason=label,
-        explanation=_graded("", grade, ratio),
-    )
+    """A key-evaluated policy's funds under its grade's consequence, by the project rule without an ex-ante
+    conclusion, a department or an execution rate: funds × (1 − the grade's cut), to 0.01 万元."""
+    return budget_decision(funds_fen, grade, None, True, policy, "")
 
 
 # ---------------------------------------------------------------------------------------------- the table as it stands
