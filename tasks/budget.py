@@ -23,7 +23,7 @@ from models import (
 from models.rows import insert_rows, update_by_id
 from perfcycle.figures import budget_figures, budget_line, budget_summary
 from perfcycle.money import fmt_wan
-from perfcycle.rules.budget import budget_decision, final_score, policy_decision
+from perfcycle.rules.budget import BudgetDecision, budget_decision, final_score, policy_decision
 from perfcycle.rules.precision import execution_rate
 from perfcycle.rules.scoring import grade_for
 from tasks.artifacts import publish_table
@@ -39,6 +39,18 @@ def _scores(session: Any, cycle_id: int, object_type: str) -> dict[str, dict[str
         if e.score is not None:
             scores.setdefault(e.object_code, {})[e.kind] = e.score
     return scores
+
+
+def _stated(decision: BudgetDecision) -> dict[str, Any]:
+    """What every line records of its decision: the cut, the amount and its one reason."""
+    return {
+        "cut_ratio": decision.cut_ratio,
+        "recommended_fen": decision.recommended_fen,
+        "priority": decision.priority,
+        "reason_kind": decision.reason_kind,
+        "reason": decision.reason,
+        "explanation": decision.explanation,
+    }
 
 
 def _upsert(session: Any, model: Any, key: str, cycle_id: int, rows: list[dict[str, Any]]) -> None:
@@ -118,12 +130,7 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
                     "grade_cut_ratio": decision.grade_cut_ratio,
                     "department_cut_ratio": decision.department_cut_ratio,
                     "execution_cut_ratio": decision.execution_cut_ratio,
-                    "cut_ratio": decision.cut_ratio,
-                    "recommended_fen": decision.recommended_fen,
-                    "priority": decision.priority,
-                    "reason_kind": decision.reason_kind,
-                    "reason": decision.reason,
-                    "explanation": decision.explanation,
+                    **_stated(decision),
                 }
             )
         _upsert(session, BudgetRecommendation, "project_id", cycle_id, rows)
@@ -151,12 +158,7 @@ def _recommend_policies(session: Any, cycle_id: int, year: int, budget_year: int
                 "funds_fen": fiscal_policy.funds_fen,
                 "score": score,
                 "grade": grade,
-                "cut_ratio": decision.cut_ratio,
-                "recommended_fen": decision.recommended_fen,
-                "priority": decision.priority,
-                "reason_kind": decision.reason_kind,
-                "reason": decision.reason,
-                "explanation": decision.explanation,
+                **_stated(decision),
             }
         )
     _upsert(session, PolicyRecommendation, "policy_id", cycle_id, rows)
