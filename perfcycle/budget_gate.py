@@ -26,11 +26,8 @@ class BudgetGateView:
     def cut(self) -> tuple[BudgetEntry, ...]:
         """The projects recommended below their base (the request after the ex-ante conclusion): the rows an
         adjustment usually concerns."""
-        return tuple(
-            e
-            for e in self.entries
-            if budget_line(e.recommendation).recommended_fen < budget_line(e.recommendation).base_fen
-        )
+        lines = [(e, budget_line(e.recommendation)) for e in self.entries]
+        return tuple(e for e, line in lines if line.recommended_fen < line.base_fen)
 
     @property
     def adjusted(self) -> tuple[BudgetEntry, ...]:
