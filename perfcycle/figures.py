@@ -33,9 +33,9 @@ def budget_line(rec: BudgetRecommendation) -> BudgetLine:
         request_fen=rec.request_fen,
         recommended_fen=rec.recommended_fen,
         override_fen=rec.override_fen,
-        priority=rec.priority,
-        execution_cut_ratio=rec.execution_cut_ratio,
+        reason_kind=rec.reason_kind,
         reason=rec.reason,
+        ex_ante_cut_fen=rec.ex_ante_cut_fen,
     )
 
 
@@ -50,6 +50,8 @@ def budget_summary(totals: BudgetTotals) -> dict[str, Any]:
     return {
         "projects": totals.projects,
         "request_wan": float(fmt_wan(totals.request_fen)),
+        "ex_ante_cut_wan": float(fmt_wan(totals.ex_ante_cut_fen)),
+        "base_wan": float(fmt_wan(totals.base_fen)),
         "recommended_wan": float(fmt_wan(totals.recommended_fen)),
         "cut_projects": totals.cut_projects,
         "cut_wan": float(fmt_wan(totals.cut_fen)),

@@ -343,7 +343,7 @@ def _budget(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFi
         return
     out.lines.append(
         f"{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
-        f"建议安排 {fmt_wan(totals.recommended_fen)} 万元"
+        f"事前评估压减 {fmt_wan(totals.ex_ante_cut_fen)} 万元，建议安排 {fmt_wan(totals.recommended_fen)} 万元"
     )
     out.lines.append(
         f"压减 {totals.cut_projects} 个项目共 {fmt_wan(totals.cut_fen)} 万元，优先保障 {totals.priority_projects} 个"

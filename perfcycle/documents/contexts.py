@@ -40,6 +40,7 @@ from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy, policy_from_json
+from perfcycle.rules.budget import grade_consequence
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -281,6 +282,7 @@ class CostPilot(_Context):
     department_name: str
     label: str
     budget_wan: str
+    budget_year: int  # the budget its analysis feeds: the one prepared in the cycle year
 
 
 class AnnualReportContext(_Context):
@@ -342,6 +344,8 @@ class AnnualReportContext(_Context):
     budget_cancelled_projects: int
     budget_low_execution_projects: int
     budget_request_wan: str
+    budget_ex_ante_cut_wan: str
+    budget_base_wan: str
     budget_recommended_wan: str
     budget_cut_wan: str
     budget_increased_projects: int
@@ -460,6 +464,7 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
                 department_name=dept_name,
                 label=label,
                 budget_wan=_wan_text(project.budget_fen),
+                budget_year=cycle.year + policy.cost_pilot.budget_year_offset,
             )
 
     # 二、存在问题: sentences derived from the records.
@@ -539,6 +544,8 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         budget_cancelled_projects=budget.cancelled_projects,
         budget_low_execution_projects=budget.low_execution_projects,
         budget_request_wan=_wan_text(budget.request_fen),
+        budget_ex_ante_cut_wan=_wan_text(budget.ex_ante_cut_fen) if budget.ex_ante_cut_fen else "",
+        budget_base_wan=_wan_text(budget.base_fen),
         budget_recommended_wan=_wan_text(budget.recommended_fen),
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
@@ -977,15 +984,11 @@ class FiscalEvaluationReportContext(_Context):
 
 
 def _grade_consequence(grade: str, policy: Policy) -> str:
-    """What the grade means for the budget under the policy; the amounts follow in the budget stage."""
+    """What the grade means for the budget under the policy (the rule's words); the amounts follow in the budget
+    stage, which applies it to the object's line."""
     if grade not in policy.budget.grade_cut:
         return ""
-    ratio = policy.budget.grade_cut[grade]
-    if ratio == 0:
-        return "优先保障" if grade in policy.budget.priority_grades else "据实保障"
-    if ratio >= 1:
-        return "原则上取消"
-    return f"压减{pct(ratio * _HUNDRED)}"
+    return grade_consequence(grade, policy.budget)
 
 
 def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[FiscalEvaluationReportContext]:

@@ -105,6 +105,7 @@ def test_demo_cycle_documents(
     assert "选取11个部门开展抽查复核工作，抽查比例20%" in text
     assert "9个项目、1项财政政策以及2家部门的整体支出等进行重点绩效评价，涉及资金160491.47万元" in text
     assert "在编制2026年部门预算时" in text
+    assert "将分析结果运用到2025年的预算编制" in text  # the cost pilot feeds the budget prepared in 2024
     assert _headings(report) == SEED_HEADINGS
     assert len(open_docx(str(report)).inline_shapes) == 2
     q4 = Path(next(d.path for d in documents if d.kind == "绩效监控汇总表" and d.subject == "Q4"))

@@ -322,11 +322,12 @@ def test_budget_table_layout(session: Session, arranged: Arranged, tmp_path: Pat
     ws = load_workbook(path).active
     assert ws is not None
     total = 3 + len(arranged.recommendations)
-    assert {r.coord for r in ws.merged_cells.ranges} == {"A1:P1", f"A{total}:D{total}"}
-    assert ws.freeze_panes == "A3" and ws.column_dimensions["L"].width == 36
-    formats = [ws.cell(row=3, column=c).number_format for c in (1, 5, 6, 9, 10, 13, 15, 16)]
-    assert formats == ["General", "#,##0.00", "0.00", "0.00%", *["#,##0.00"] * 4]
-    assert look(ws["L3"])[3] == (None, "center", True)
+    assert {r.coord for r in ws.merged_cells.ranges} == {"A1:S1", f"A{total}:D{total}"}
+    assert ws.freeze_panes == "A3" and ws.column_dimensions["O"].width == 40
+    formats = [ws.cell(row=3, column=c).number_format for c in (1, 5, 6, 7, 8, 12, 13, 16, 18, 19)]
+    assert formats == ["General", *["#,##0.00"] * 3, "0.00", "0.00%", *["#,##0.00"] * 4]
+    assert look(ws["O3"])[3] == (None, "center", True)
     assert look(ws[f"A{total}"]) == (("宋体", 11, True), (None, None), THIN, ("center", None, False), "General")
     assert look(ws[f"E{total}"]) == (("宋体", 11, True), (None, None), THIN, (None, None, False), "#,##0.00")
-    assert look(ws[f"F{total}"]) == BODY
+    assert look(ws[f"F{total}"]) == look(ws[f"E{total}"])  # every money column is totalled
+    assert look(ws[f"H{total}"]) == BODY
