@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Literal, get_args
 
 from prefect import task
@@ -185,9 +186,10 @@ def _cell(value: str) -> str:
 
 
 @task(name="find-open-group")
-def find_open_group(cycle_id: int) -> dict[str, Any] | None:
+def find_open_group(cycle_id: int, waited_on_by: str | None = None) -> dict[str, Any] | None:
     """The group of the oldest gate still waiting for a decision (the same gate at the same level: e.g. every
-    department's targets), with what its form shows and its key.
+    department's targets), with what its form shows and its key; with `waited_on_by`, only the gates that flow
+    run was suspended at (the form a resumed run was answered on).
 
     The key names the group's gates with their openings and refused attempts, so after a resume the rerun gets
     this form's answer back, and a group that changed, opened again or was refused asks anew."""
@@ -195,6 +197,10 @@ def find_open_group(cycle_id: int) -> dict[str, Any] | None:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
         groups = open_groups(session, cycle.year)
+        if waited_on_by is not None:  # its gates only, though others may have opened since
+            waited = set(session.exec(select(Approval.id).where(Approval.flow_run_id == waited_on_by)))
+            restricted = (replace(g, gates=tuple(m for m in g.gates if m.id in waited)) for g in groups)
+            groups = [g for g in restricted if g.gates]
         if not groups:
             return None
         group = groups[0]

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from models import Approval
 from models.audit import DecisionRefusal
 from perfcycle.approvals import decide, form_answer
-from tasks.approvals import apply_group_decision, approval_form, find_open_group
+from tasks.approvals import apply_group_decision, approval_form, decide_gate, find_open_group, record_waiting_run
 from tests.test_approvals import COORDINATOR, arrange, gate
 
 
@@ -146,3 +146,24 @@ def test_a_decision_taken_on_the_command_line_is_not_recorded_again(session: Ses
     assert [a.id for a in decided] == [g101.id]
     following = find_open_group.fn(cycle.id)
     assert following is not None and following["ids"] == [g102.id] and following["key"] != group["key"]
+
+
+def test_a_resumed_run_finds_the_form_it_was_suspended_at_though_other_gates_opened_since(session: Session) -> None:
+    cycle = arrange(session)
+    assert cycle.id is not None
+    g101, g102 = gate(session, "targets", "101"), gate(session, "targets", "102")
+    asked = find_open_group.fn(cycle.id)
+    assert asked is not None
+    record_waiting_run.fn(asked["ids"], "run-1")
+    assert find_open_group.fn(cycle.id, waited_on_by="run-2") is None
+
+    # Another department's targets came in and opened a gate while the run waited: the run's form is unchanged.
+    with Session(session.get_bind()) as own:
+        own_cycle = own.get(type(cycle), cycle.id)
+        assert own_cycle is not None
+        decide_gate(own, own_cycle, "targets", "103")
+        own.commit()
+    now_open = find_open_group.fn(cycle.id)
+    assert now_open is not None and len(now_open["ids"]) == 3 and now_open["key"] != asked["key"]
+    waited = find_open_group.fn(cycle.id, waited_on_by="run-1")
+    assert waited is not None and waited["key"] == asked["key"] and waited["ids"] == [g101.id, g102.id]
