@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -149,13 +152,37 @@ def test_a_form_submitted_to_a_named_folder_makes_it_the_cycles_folder(
     assert read_cycle_context.fn(cycle_id)["submissions"] == str(folder.resolve())
 
 
+@contextmanager
+def cycle_deployment(year: int, **parameters: str) -> Iterator[Callable[[], list[Any]]]:
+    """An annual-cycle deployment of the year on the test server, deleted with its runs afterwards; yields how
+    to read its runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("annual-cycle")
+        deployment_id = client.create_deployment(
+            flow_id, f"annual-cycle-{year}", parameters={"year": year, **parameters}
+        )
+
+    def runs() -> list[Any]:
+        with get_client(sync_client=True) as client:
+            only = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            return list(client.read_flow_runs(deployment_filter=only))
+
+    try:
+        yield runs
+    finally:
+        with get_client(sync_client=True) as client:
+            for flow_run in runs():
+                client.delete_flow_run(flow_run.id)
+            client.delete_deployment(deployment_id)
+
+
 @pytest.mark.prefect
 def test_a_submission_starts_the_cycles_deployment_again_with_its_recorded_data_and_folders(
     db_url: str, session: Session, prefect_harness: None, places: dict[str, Path]
 ) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-
     from perfcycle.orchestration import continue_cycle
 
     year = 2031  # a year no other test runs on the shared server
@@ -174,26 +201,11 @@ def test_a_submission_starts_the_cycles_deployment_again_with_its_recorded_data_
         )
     )
     session.commit()
-    with get_client(sync_client=True) as client:
-        flow_id = client.create_flow_from_name("annual-cycle")
-        deployment_id = client.create_deployment(
-            flow_id, f"annual-cycle-{year}", parameters={"year": year, "submissions": "submissions", "out_dir": "out"}
-        )
-    try:
+    with cycle_deployment(year, submissions="submissions", out_dir="out") as runs:
         assert continue_cycle(year) == "started"
-        with get_client(sync_client=True) as client:
-            (run,) = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            )
+        (run,) = runs()
         assert {name: run.parameters.get(name) for name in recorded} == recorded  # not the deployment's defaults
         assert run.parameters["year"] == year
-    finally:
-        with get_client(sync_client=True) as client:
-            for flow_run in client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            ):
-                client.delete_flow_run(flow_run.id)
-            client.delete_deployment(deployment_id)
 
 
 @pytest.mark.prefect
@@ -232,8 +244,6 @@ def test_a_stage_deployment_run_on_its_own_reads_and_writes_where_the_cycle_does
 def test_a_red_light_response_makes_the_waiting_cycle_go_on_as_a_submission_does(
     db_url: str, session: Session, prefect_harness: None, places: dict[str, Path]
 ) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from typer.testing import CliRunner
 
     from perfcycle.cli import app
@@ -249,23 +259,10 @@ def test_a_red_light_response_makes_the_waiting_cycle_go_on_as_a_submission_does
     session.add(WarningNotice(cycle_id=cycle.id, department_id=department.id, quarter="Q2", level="red",
                               issued_on=date(year, 7, 10), response_due=date(year, 7, 20)))  # fmt: skip
     session.commit()
-    with get_client(sync_client=True) as client:
-        flow_id = client.create_flow_from_name("annual-cycle")
-        deployment_id = client.create_deployment(flow_id, f"annual-cycle-{year}", parameters={"year": year})
-    try:
+    with cycle_deployment(year) as runs:
         result = CliRunner().invoke(app, ["respond", "--year", str(year), "--quarter", "Q2", "--department", "101",
                                           "--cause", "招标延期", "--measures", "倒排工期"])  # fmt: skip
         assert result.exit_code == 0, result.output
         assert "已记录区教育局（101）" in result.output and "已在 Prefect 中重新启动年度周期部署" in result.output
-        with get_client(sync_client=True) as client:
-            (run,) = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            )
+        (run,) = runs()
         assert run.parameters["submissions"] == str(places["submissions"])
-    finally:
-        with get_client(sync_client=True) as client:
-            for flow_run in client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            ):
-                client.delete_flow_run(flow_run.id)
-            client.delete_deployment(deployment_id)
