@@ -21,7 +21,7 @@ STAGE = "ex_ante_assessment"
 @flow(name="ex-ante-assessment", flow_run_name="{year} ex-ante assessment")
 @holds_cycle
 def ex_ante_assessment(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     received = import_submissions(year, "panel_scores", submissions)

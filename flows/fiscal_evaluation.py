@@ -21,7 +21,7 @@ STAGE = "fiscal_evaluation"
 @flow(name="fiscal-evaluation", flow_run_name="{year} key fiscal evaluation")
 @holds_cycle
 def fiscal_evaluation(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     selection = propose_key_evaluations(cycle_id)

@@ -18,7 +18,7 @@ from tasks.windows import check_collection_window, open_collection_window, wait_
 @flow(name="quarterly-monitoring", flow_run_name="{year} {quarter} monitoring")
 @holds_cycle
 def quarterly_monitoring(
-    year: int, quarter: str, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, quarter: str, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     stage = f"monitoring_{quarter}"
     cycle_id = start_stage(year, stage, cycle_id)

@@ -21,7 +21,7 @@ STAGE = "sampling_review"
 @flow(name="sampling-review", flow_run_name="{year} sampling review")
 @holds_cycle
 def sampling_review(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     sample = draw_review_sample(cycle_id)

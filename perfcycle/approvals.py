@@ -73,6 +73,7 @@ GATE_STAGES = {
     "annual_report": "reporting",
 }
 AUTO_APPROVER = "auto-policy"
+NO_DECIDER = "必须写明决定人（--by 姓名）"
 
 
 class DecisionRefused(Exception):
@@ -285,6 +286,21 @@ def preparers(session: Session, approval: Approval) -> set[str]:
     return {n for n in names if n and n.strip() and n != AUTO_APPROVER}
 
 
+def approver_problem(cycle: Cycle, gate: str, level: int, by: str, label: str) -> str | None:
+    """Why `by` may decide no gate of this kind and level (no name given, or not on the policy's list), or None.
+
+    `label` names what was to be decided: one gate, or a whole group of them."""
+    by = " ".join((by or "").split())
+    if not by:
+        return NO_DECIDER
+    rule = approvals_policy(cycle).level(gate, level)
+    if rule is None:
+        return f"{cycle.year}年度策略没有规定{label}的审批人"
+    if _norm(by) not in {_norm(n) for n in rule.approvers}:
+        return f"{by} 不在{label}的审批人名单中（可审批：{'、'.join(rule.approvers)}）"
+    return None
+
+
 def may_decide(session: Session, approval: Approval, cycle: Cycle) -> tuple[str, ...]:
     """The policy's approvers for the gate's level, without its preparers."""
     rule = approvals_policy(cycle).level(approval.gate, approval.level)
@@ -467,7 +483,7 @@ def decide(
     if decision not in DECISIONS:
         raise refuse(f"未知的决定 {decision!r}（应为 approve、reject 或 return）")
     if not by:
-        raise refuse("必须写明决定人（--by 姓名）")
+        raise refuse(NO_DECIDER)
     if approval is None:
         raise refuse(f"没有编号为 {approval_id} 的审批关口")
     cycle = session.get(Cycle, approval.cycle_id)
@@ -479,12 +495,10 @@ def decide(
             f"{label}已于 {when} 由 {approval.decided_by or '?'} 决定"
             f"（{STATUS_NAMES.get(approval.status, approval.status)}），不能再次决定"
         )
+    problem = approver_problem(cycle, approval.gate, approval.level, by, label)
+    if problem:
+        raise refuse(problem)
     policy = approvals_policy(cycle)
-    rule = policy.level(approval.gate, approval.level)
-    if rule is None:
-        raise refuse(f"{cycle.year}年度策略没有规定{label}的审批人")
-    if _norm(by) not in {_norm(n) for n in rule.approvers}:
-        raise refuse(f"{by} 不在{label}的审批人名单中（可审批：{'、'.join(rule.approvers)}）")
     for level, lower in _lower_levels(session, approval, policy).items():
         if lower is None or lower.status != "approved":
             state = "尚未开始" if lower is None else STATUS_NAMES.get(lower.status, lower.status)

@@ -1,6 +1,8 @@
-"""What a gate group decides on, as an approver reads it before deciding: headline figures and a table.
+"""What a gate group decides on, as an approver reads it before deciding: headline figures, named lists and a table.
 
-Read from the records the stage wrote (never recomputed), for the approval form of a suspended run.
+The one home of these figures: the approval form of a suspended run shows the lines and the table,
+`perfcycle approvals`, `perfcycle status` and a run's stop show the lines and the lists. Read from the records
+the stage wrote (never recomputed); the budget table's totals are `perfcycle.figures.budget_figures`.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ MAX_ROWS = 60
 
 @dataclass
 class GateFigures:
-    """Headline lines and one table (columns, rows); `more` rows were left out of the table."""
+    """Headline lines, named lists (departments, projects, objects) and one table (columns, rows); `more` rows
+    were left out of the table."""
 
     lines: list[str] = field(default_factory=list)
+    lists: list[tuple[str, list[str]]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     more: int = 0
@@ -107,6 +111,22 @@ def _targets(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
         f"{len(group.gates)} 个部门，{len(projects)} 个项目（目标完整 {sum(c['complete'] for c in per.values())} 个），"
         f"预算 {fmt_wan(sum(p.budget_fen for p in projects))} 万元，绩效指标 {sum(c['indicators'] for c in per.values())} 条"
     )
+    review = _stage_summary(session, cycle, "target_setting").get("review")
+    if review:
+        figures.lines.append(
+            f"全部 {review['projects']} 个项目：目标齐全 {review['complete']}，退回修改 {review['returned']}，"
+            f"未填报 {review['missing']}"
+        )
+    returned = Counter(
+        session.exec(
+            select(Department.code, Department.name)
+            .join(Project, col(Project.department_id) == Department.id)
+            .join(TargetReview, col(TargetReview.project_id) == Project.id)
+            .where(TargetReview.cycle_id == cycle.id, TargetReview.status == "returned")
+        )
+    )
+    if returned:
+        figures.lists.append(("退回修改的项目", [f"{name} {n} 个" for (_, name), n in sorted(returned.items())]))
     return figures
 
 
@@ -132,16 +152,18 @@ def _ex_ante(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
             ]
         )
     units = {p.department_id for _, p, _ in rows}
-    figures.lines.append(
-        f"{len(units)} 家单位 {len(rows)} 个项目，申请 {fmt_wan(sum(a.request_fen for a, _, _ in rows))} 万元，"
-        f"建议压减 {fmt_wan(sum(a.cut_fen for a, _, _ in rows))} 万元"
-    )
-    conclusions = Counter(a.conclusion for a, _, _ in rows)
-    if conclusions:
+    if rows:
+        figures.lines.append(
+            f"{len(units)} 家单位 {len(rows)} 个项目，申请 {fmt_wan(sum(a.request_fen for a, _, _ in rows))} 万元，"
+            f"建议压减 {fmt_wan(sum(a.cut_fen for a, _, _ in rows))} 万元"
+        )
+        conclusions = Counter(a.conclusion for a, _, _ in rows)
         figures.lines.append("结论：" + "，".join(f"{k} {v} 个" for k, v in sorted(conclusions.items())))
+    else:
+        figures.lines.append("没有读到任何专家评分（事前评估评分表），请核对填报目录后再决定")
     unassessed = _stage_summary(session, cycle, "ex_ante_assessment").get("unassessed") or []
     if unassessed:
-        figures.lines.append(f"应评未评（未收到专家评分）{len(unassessed)} 个：{'、'.join(unassessed)}")
+        figures.lists.append((f"没有专家评分的应评估项目（{len(unassessed)} 个）", list(unassessed)))
     return figures
 
 
@@ -157,6 +179,8 @@ def _sample(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
         .order_by(col(Department.code))
     ).all()
     figures.rows = [[d.code, d.name, str(m.tier)] for m, d in members]
+    if members:
+        figures.lists.append(("样本部门", [d.name for _, d in members]))
     coverage = _stage_summary(session, cycle, "sampling_review").get("sample", {}).get("cumulative_coverage")
     ratio = f"（比例 {sample.ratio:.0%}）" if sample.ratio is not None else ""
     figures.lines.append(
@@ -191,6 +215,13 @@ def _key_selection(session: Session, cycle: Cycle, group: GateGroup) -> GateFigu
         "、".join(f"{OBJECT_TYPE_LABELS.get(t, t)} {counts[t]} 个" for t in order if counts[t])
         + f"，涉及资金 {fmt_wan(sum(s.amount_fen for s in selection))} 万元"
     )
+    if selection:
+        figures.lists.append(
+            (
+                "评价对象",
+                [f"{OBJECT_TYPE_LABELS.get(s.object_type, s.object_type)} {s.object_code} {s.name}" for s in selection],
+            )
+        )
     return figures
 
 
@@ -220,6 +251,14 @@ def _key_reports(session: Session, cycle: Cycle, group: GateGroup) -> GateFigure
         f"评价对象 {len(evaluations)} 个（已选 {len(names)} 个）"
         + ("，等级：" + "，".join(f"{g} {n} 个" for g, n in sorted(grades.items())) if grades else "")
     )
+    scored = {(e.object_type, e.object_code) for e in evaluations if e.score is not None}
+    missing = [
+        f"{OBJECT_TYPE_LABELS.get(kind, kind)} {code} {s.name}"
+        for (kind, code), s in names.items()
+        if (kind, code) not in scored
+    ]
+    if missing:
+        figures.lists.append((f"尚无评分（{len(missing)} 个）", sorted(missing)))
     return figures
 
 
@@ -232,6 +271,8 @@ def _budget(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
         .where(BudgetRecommendation.cycle_id == cycle.id)
     ).all()
     lines = [(budget_line(r), r, p, d) for r, p, d in rows]
+    if not lines:
+        return GateFigures()
     shown = [item for item in lines if item[0].recommended_fen < item[0].base_fen or item[1].override_fen is not None]
     shown.sort(key=lambda t: (t[1].override_fen is None, -(t[0].base_fen - t[0].recommended_fen), t[2].code))
     figures = GateFigures(
