@@ -161,9 +161,8 @@ class Package:
         for name in names:
             key = name.replace("\\", "/").lstrip("/").casefold()
             if key in seen:
-                raise Refused(
-                    f"{DAMAGED}：压缩包中有两个同名部件「{seen[key]}」和「{name}」，无法确定该读哪一个；{RESAVE}"
-                )
+                both = f"「{name}」" if seen[key] == name else f"「{seen[key]}」和「{name}」（名称只差大小写）"
+                raise Refused(f"{DAMAGED}：压缩包中有两个同名部件{both}，无法确定该读哪一个；{RESAVE}")
             seen[key] = name
         limits = self.limits
         total = sum(info.file_size for info in infos)
@@ -255,10 +254,11 @@ class Package:
             raise Refused(f"工作簿的部件「{name}」解压后 {info.file_size / MB:,.0f} MB，不像是正常的工作簿；{RESAVE}")
         return b"".join(self.xml_pieces(name))
 
-    def verify_rest(self) -> None:
-        """Inflate and check every part not read yet (calamine must find nothing the checks have not seen)."""
+    def verify_rest(self, skip: set[str]) -> None:
+        """Inflate and check every part not read yet but those in `skip` (the worksheets `scan` will read):
+        calamine must find nothing the checks have not seen."""
         for name in self.entries:
-            if name in self.verified:
+            if name in self.verified or name in skip:
                 continue
             if name.endswith((".xml", ".rels", ".vml")):
                 for _ in self.xml_pieces(name):
@@ -357,15 +357,15 @@ class Package:
 
     # ------------------------------------------------------------------------------------ worksheets
 
-    def scan(self, sheet: Sheet) -> Layout:
+    def scan(self, sheet: Sheet, rows: int) -> Layout:
         """The layout of a worksheet, refused on the first cell calamine could read otherwise than Excel shows
-        it, or beyond the limits."""
+        it, or beyond the limits; no content below data row `rows` (what is left of the workbook's allowance)."""
         assert sheet.part is not None
-        scanner = _Scanner(sheet.name, self.limits, self.shared_strings, self.styles)
+        scanner = _Scanner(sheet.name, self.limits, rows, self.shared_strings, self.styles)
         try:
             scanner.fast(self._tag_pieces(sheet.part))
         except _Unusual:
-            scanner = _Scanner(sheet.name, self.limits, self.shared_strings, self.styles)
+            scanner = _Scanner(sheet.name, self.limits, rows, self.shared_strings, self.styles)
             scanner.slow(self._tag_pieces(sheet.part))
         return scanner.layout
 
@@ -432,10 +432,15 @@ _ATTRIBUTE = re.compile(rb"""([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""
 _REFERENCE = re.compile(rb"([A-Z]{1,3})([0-9]{1,7})")
 
 
+class RowLimit(Refused):
+    """A sheet with content below the rows the workbook's allowance has left."""
+
+
 class _Scanner:
-    def __init__(self, sheet: str, limits: Limits, shared: int, styled: _Styles) -> None:
+    def __init__(self, sheet: str, limits: Limits, rows: int, shared: int, styled: _Styles) -> None:
         self.sheet = sheet
         self.limits = limits
+        self.rows = rows
         self.shared = shared
         self.styles = styled
         self.layout = Layout()
@@ -469,9 +474,9 @@ class _Scanner:
                 f"单元格 {column_letters(column)}{row} 超出第 {limits.max_columns} 列（上限）；请删除右侧多余的列",
                 row,
             )
-        if row > limits.max_rows + 1:
-            raise self._refuse(
-                f"数据行超过上限 {limits.max_rows:,} 行（第 {row:,} 行还有内容），未读取", limits.max_rows + 2
+        if row > self.rows + 1:
+            raise RowLimit(
+                f"数据行超过上限 {limits.max_rows:,} 行，第 {row:,} 行还有内容；其余行未检查", self.sheet, self.rows + 2
             )
         layout = self.layout
         layout.last_row = row
@@ -484,7 +489,7 @@ class _Scanner:
         """The scan of a sheet as spreadsheet programs write it; `_Unusual` at anything else. Every cell counts
         as having content here: a cell beyond the limits sends the sheet to the exact scan."""
         limits = self.limits
-        max_row, max_column = min(limits.max_rows + 1, EXCEL_ROWS), min(limits.max_columns, EXCEL_COLUMNS)
+        max_row, max_column = min(self.rows + 1, EXCEL_ROWS), min(limits.max_columns, EXCEL_COLUMNS)
         columns: dict[bytes, int] = {}
         started = ended = False
         row_digits = b""
@@ -555,6 +560,7 @@ class _Scanner:
         in_value = False
         value = b""
         first = True
+        columns: set[int] = set()  # of the current row element, to name a cell written twice as such
         for piece in pieces:
             for match in _TAG.finditer(piece):
                 closing, name, attributes, empty, text, special = match.groups()
@@ -586,6 +592,7 @@ class _Scanner:
                             raise self._refuse(f"行号「{shown}」无效或超出 Excel 的范围；{RESAVE}")
                         row = int(number) if number is not None else next_row
                         next_row = row + 1
+                        columns = set()
                     continue
                 if name == b"c":
                     if closing:
@@ -612,6 +619,11 @@ class _Scanner:
                             raise self._refuse(
                                 f"单元格 {shown_reference(place)} 写在第 {row} 行中，位置矛盾；{RESAVE}", row
                             )
+                    if place[1] in columns:
+                        raise self._refuse(
+                            f"单元格 {shown_reference(place)} 在文件中出现了两次，无法确定是哪一个值；{RESAVE}", row
+                        )
+                    columns.add(place[1])
                     self._place(*place)
                     opened = (*place, found.get(b"t", b"n"), found.get(b"s", b""))
                     value = b""

@@ -28,7 +28,7 @@ from typing import Any
 
 from perfcycle.money import CENT, MoneyError, to_decimal
 from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec, detect_kind
-from perfcycle.workbooks.package import MB, RESAVE, Layout, Limits, Package, Refused, Sheet, column_letters
+from perfcycle.workbooks.package import MB, RESAVE, Layout, Limits, Package, Refused, RowLimit, Sheet, column_letters
 
 # Defaults of the limits; the year's policy (`imports:` in perfcycle/policies/<year>.yaml) sets the real ones.
 MAX_ROWS = 200_000
@@ -641,9 +641,8 @@ def _read_sheets(
         spec = SPECS[detected]
     import python_calamine
 
-    wanted = [by_key[sheet.name] for sheet in spec.sheets if sheet.name in by_key]
-    layouts = {sheet.name: package.scan(sheet) for sheet in wanted if sheet.part is not None}
-    package.verify_rest()
+    wanted = {by_key[sheet.name].part for sheet in spec.sheets if sheet.name in by_key}
+    package.verify_rest({part for part in wanted if part is not None})
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(package.data))
     except Exception as exc:  # calamine's refusal of what the checks let through: one sentence, no traceback
@@ -673,13 +672,20 @@ def _read_sheets(
             if budget[0] < 0:
                 continue
             try:
+                layout = package.scan(found_sheet, max(budget[0], 0))
+            except RowLimit as refused:
+                found.add(refused.reason, refused.sheet, refused.row)
+                budget[0] = -1
+                continue
+            except Refused as refused:
+                found.add(refused.reason, refused.sheet, refused.row, refused.column)
+                continue
+            try:
                 cells = book.get_sheet_by_name(found_sheet.name)
             except Exception as exc:  # a sheet calamine cannot read after all: name it, never a traceback
                 found.add(f"无法读取工作表（{_calamine_reason(exc)}）；{RESAVE}", sheet.name)
                 continue
-            parsed[sheet.name] = _read_sheet(
-                cells, layouts[found_sheet.name], spec.kind, sheet, found, budget, max_rows
-            )
+            parsed[sheet.name] = _read_sheet(cells, layout, spec.kind, sheet, found, budget, max_rows)
     if missing_required:
         other = detect_kind(keys)
         if other is not None and other != spec.kind:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, select
@@ -22,7 +24,7 @@ from perfcycle.cli import app
 from perfcycle.loaders import import_file
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
 from tasks.cycle import open_cycle
-from tests.hostile.corpus import YEAR, Built, Case, GoodFiles, build_corpus, build_good, tolerated
+from tests.hostile.corpus import YEAR, Built, Case, GoodFiles, build_corpus, build_good, exact, tolerated
 
 runner = CliRunner()
 UNREAD_LIMIT_S = 1.0  # the 50 MB file and the zip bombs are refused by their sizes, before they are read
@@ -212,3 +214,29 @@ def test_the_limits_are_the_year_policy(
         assert problem.reason.startswith("数据行超过上限 2 行")
     finally:
         get_settings.cache_clear()
+
+
+def records(path: Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+    return {name: [(row.row, row.values) for row in rows] for name, rows in read_workbook(path).sheets.items()}
+
+
+def test_unusual_but_unambiguous_workbooks_read_exactly(tmp_path: Path, good: GoodFiles) -> None:
+    """Strict Open XML, no cell references, prefixed elements, blank cells far right, spaced sheet names,
+    a thousands separator: each gives exactly the good base data's records."""
+    expected = records(good.base)
+    assert expected["项目"][0] == (
+        2,
+        {
+            "code": "P101",
+            "department_code": "D01",
+            "name": "义务教育保障",
+            "type": "事业发展类",
+            "attribute": "新增",
+            "budget_wan": Decimal(1000),
+            "request_wan": Decimal(600),
+            "policy_related": True,
+            "high_attention": False,
+        },
+    )
+    for name, path in exact(tmp_path, good).items():
+        assert records(path) == expected, name
