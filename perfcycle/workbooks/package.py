@@ -17,12 +17,14 @@ Everything is read from the bytes in memory, a piece of at most `PIECE` bytes in
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from xml.etree import ElementTree
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -37,7 +39,6 @@ EXCEL_COLUMNS = 16_384
 _WORKBOOK_REL = "/officeDocument"
 _WORKSHEET_REL = "/worksheet"
 _CHARTSHEET_REL = "/chartsheet"
-_STRICT = b"http://purl.oclc.org/ooxml/"
 
 DAMAGED = "文件已损坏"
 RESAVE = "请用 Excel 或 WPS 打开后重新保存为 .xlsx 再提交"
@@ -145,7 +146,6 @@ class Package:
         self.entries = {info.filename: info for info in infos}
         self._check_directory(infos)
         self.verified: set[str] = set()
-        self.strict = False
         self.sheets = self._read_sheets()
         self.shared_strings = self._count_shared_strings()
         self.styles = _Styles(*self._read_styles())
@@ -269,9 +269,9 @@ class Package:
 
     # ----------------------------------------------------------------------------------- the workbook
 
-    def _parse(self, name: str) -> ElementTree.Element:
+    def _parsed(self, name: str, parse: Callable[[bytes], Any]) -> Any:
         try:
-            return ElementTree.fromstring(self.whole(name))
+            return parse(self.whole(name))
         except ElementTree.ParseError:
             raise Refused(f"无法读取工作簿（部件「{name}」不是完整的 XML）；{RESAVE}") from None
 
@@ -279,14 +279,10 @@ class Package:
         """Id → (relationship type, part name) of a relationships part."""
         if rels_name not in self.entries:
             return {}
-        targets = {}
-        for rel in self._parse(rels_name):
-            if _local(rel.tag) != "Relationship" or rel.get("TargetMode") == "External":
-                continue
-            target = rel.get("Target", "")
-            part = target.lstrip("/") if target.startswith("/") else base + target
-            targets[rel.get("Id", "")] = (rel.get("Type", ""), part)
-        return targets
+        return {
+            rel_id: (kind, target.lstrip("/") if target.startswith("/") else base + target)
+            for rel_id, kind, target in self._parsed(rels_name, _relationships)
+        }
 
     def _read_sheets(self) -> list[Sheet]:
         book = "xl/workbook.xml"
@@ -295,65 +291,31 @@ class Package:
                 book = part
         if book not in self.entries:
             raise Refused(f"{DAMAGED}：找不到工作簿部件「{book}」；{RESAVE}")
-        raw = self.whole(book)
-        self.strict = _STRICT in raw[:4096]
-        try:
-            root = ElementTree.fromstring(raw)
-        except ElementTree.ParseError:
-            raise Refused(f"无法读取工作簿（部件「{book}」不是完整的 XML）；{RESAVE}") from None
+        listed = self._parsed(book, _sheet_list)
         folder = book.rpartition("/")[0]
         rels = self._targets(f"{folder}/_rels/{book.rpartition('/')[2]}.rels", folder + "/" if folder else "")
         sheets: list[Sheet] = []
-        for element in root.iter():
-            if _local(element.tag) != "sheet":
-                continue
-            name = element.get("name", "")
-            rel_id = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
-            kind, part = rels.get(rel_id or "", ("", ""))
-            if kind.endswith(_CHARTSHEET_REL) or not kind.endswith(_WORKSHEET_REL):
+        for name, rel_id in listed:
+            kind, part = rels.get(rel_id, ("", ""))
+            if not kind.endswith(_WORKSHEET_REL):
                 sheets.append(Sheet(name, None, kind.endswith(_CHARTSHEET_REL)))
-                continue
-            if part not in self.entries:
+            elif part not in self.entries:
                 raise Refused(f"{DAMAGED}：工作表「{name}」的内容（{part or '无'}）不在文件中；{RESAVE}", name)
-            sheets.append(Sheet(name, part, False))
+            else:
+                sheets.append(Sheet(name, part, False))
         return sheets
 
     def _count_shared_strings(self) -> int:
         name = "xl/sharedStrings.xml"
         if name not in self.entries:
             return 0
-        count = 0
-        tail = b""
-        for piece in self.xml_pieces(name):
-            count += len(_SHARED_ITEM.findall(tail + piece)) - len(_SHARED_ITEM.findall(tail))
-            tail = piece[-8:]
-        return count
+        return sum(len(_SHARED_ITEM.findall(piece)) for piece in self._tag_pieces(name))
 
     def _read_styles(self) -> tuple[frozenset[int], frozenset[int]]:
-        """The cell styles whose number format is a percentage, and those that are a date."""
         name = "xl/styles.xml"
         if name not in self.entries:
             return frozenset(), frozenset()
-        from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-
-        root = self._parse(name)
-        custom = {}
-        xfs: list[ElementTree.Element] = []
-        for element in root:
-            if _local(element.tag) == "numFmts":
-                for fmt in element:
-                    custom[fmt.get("numFmtId", "")] = fmt.get("formatCode", "")
-            elif _local(element.tag) == "cellXfs":
-                xfs = [xf for xf in element if _local(xf.tag) == "xf"]
-        percent, dates = set(), set()
-        for index, xf in enumerate(xfs):
-            number = xf.get("numFmtId", "0")
-            code = custom.get(number) or (BUILTIN_FORMATS.get(int(number), "") if number.isdigit() else "")
-            if "%" in code:
-                percent.add(index)
-            elif is_date_format(code):
-                dates.add(index)
-        return frozenset(percent), frozenset(dates)
+        return self._parsed(name, _number_styles)
 
     # ------------------------------------------------------------------------------------ worksheets
 
@@ -410,6 +372,52 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
+# The parts a workbook's sheets and styles are read from: the files of a stage mostly share them.
+
+
+@functools.lru_cache(maxsize=32)
+def _relationships(raw: bytes) -> tuple[tuple[str, str, str], ...]:
+    """(Id, type, target) of the internal relationships of a relationships part."""
+    return tuple(
+        (rel.get("Id", ""), rel.get("Type", ""), rel.get("Target", ""))
+        for rel in ElementTree.fromstring(raw)
+        if _local(rel.tag) == "Relationship" and rel.get("TargetMode") != "External"
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _sheet_list(raw: bytes) -> tuple[tuple[str, str], ...]:
+    """(name, relationship Id) of each sheet a workbook part lists, in its order."""
+    return tuple(
+        (element.get("name", ""), next((v for k, v in element.attrib.items() if _local(k) == "id"), ""))
+        for element in ElementTree.fromstring(raw).iter()
+        if _local(element.tag) == "sheet"
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _number_styles(raw: bytes) -> tuple[frozenset[int], frozenset[int]]:
+    """The cell styles whose number format is a percentage, and those whose format is a date."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+
+    custom = {}
+    xfs: list[ElementTree.Element] = []
+    for element in ElementTree.fromstring(raw):
+        if _local(element.tag) == "numFmts":
+            custom = {fmt.get("numFmtId", ""): fmt.get("formatCode", "") for fmt in element}
+        elif _local(element.tag) == "cellXfs":
+            xfs = [xf for xf in element if _local(xf.tag) == "xf"]
+    percent, dates = set(), set()
+    for index, xf in enumerate(xfs):
+        number = xf.get("numFmtId", "0")
+        code = custom.get(number) or (BUILTIN_FORMATS.get(int(number), "") if number.isdigit() else "")
+        if "%" in code:
+            percent.add(index)
+        elif is_date_format(code):
+            dates.add(index)
+    return frozenset(percent), frozenset(dates)
+
+
 _SHARED_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 
 
@@ -423,8 +431,7 @@ class _Unusual(Exception):
 # Inside sheetData, spreadsheet programs write <c r="A1" …> with the reference first, values in <v> or inline
 # strings, no prefixes, comments, formulas or error cells, attributes in double quotes. Any sign of something
 # else, and the sheet is scanned again tag by tag.
-_CELL_REF = re.compile(rb'<c r="([A-Z]+)([0-9]+)"')
-_UNUSUAL = re.compile(rb"<(?:[!?]|f[\s/>]|c(?:[>/\t\r\n]| (?!r=\"[A-Z]{1,3}[1-9][0-9]{0,6}\")))")
+_CELLS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"|<(?:[!?]|f[\s/>]|c[\s/>])')  # the others give ('', '')
 _PREFIXED = re.compile(rb":(?:c|row|v|f|is|sheetData)[\s/>]")
 _BAD_SHARED = re.compile(rb't="s"(?:[^>]*[^>/])?>(?!<v>[0-9]{1,9}</v>|</c>)')
 _TAG = re.compile(rb"<(/?)(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)((?:\s[^>]*?)?)(/?)>|([^<]+)|(<[!?][^>]*>?)")
@@ -492,7 +499,7 @@ class _Scanner:
         max_row, max_column = min(self.rows + 1, EXCEL_ROWS), min(limits.max_columns, EXCEL_COLUMNS)
         columns: dict[bytes, int] = {}
         started = ended = False
-        row_digits = b""
+        row_digits: bytes | None = None
         row = 0
         for piece in pieces:
             start, end = 0, len(piece)
@@ -518,30 +525,33 @@ class _Scanner:
                 if b"sheetData" in rest or b"<!" in rest or b"<?" in rest:
                     raise _Unusual
             if (
-                _UNUSUAL.search(piece, start, end)
-                or _PREFIXED.search(piece, start, end)
+                _PREFIXED.search(piece, start, end)
                 or piece.find(b't="e"', start, end) >= 0
                 or piece.find(b"='", start, end) >= 0
                 or (self.shared and _BAD_SHARED.search(piece, start, end))
             ):
                 raise _Unusual
-            for letters, digits in _CELL_REF.findall(piece, start, end):
-                if digits != row_digits:
+            row, column = self.row, self.column
+            for letters, digits in _CELLS.findall(piece, start, end):
+                if digits != row_digits:  # the next row: it must come after the last one
+                    if not digits:
+                        raise _Unusual
                     row_digits = digits
-                    row = int(digits)
-                    if row > max_row:
+                    number = int(digits)
+                    if number <= row or number > max_row:
                         raise _Unusual
-                column = columns.get(letters, 0)
-                if not column:
-                    column = columns[letters] = _column_number(letters)
-                    if column > max_column:
+                    row, column = number, 0
+                following = columns.get(letters, 0)
+                if not following:
+                    following = columns[letters] = _column_number(letters)
+                    if following > max_column:
                         raise _Unusual
-                if row < self.row or (row == self.row and column <= self.column):
+                if following <= column:
                     raise _Unusual
-                self.row, self.column = row, column
-                self.layout.last_row = row
-                if column > self.layout.last_column:
-                    self.layout.last_column = column
+                column = following
+            self.row, self.column = row, column
+            self.layout.last_row = row
+            self.layout.last_column = max(columns.values(), default=0)
             if self.styles.pattern is not None:
                 for letters, digits, style in self.styles.pattern.findall(piece, start, end):
                     self.styles.note(self.layout, int(style), int(digits), _column_number(letters))

@@ -182,6 +182,11 @@ def _plain_number_text(amount: Decimal) -> str:
 
 
 def _number(value: Any) -> Decimal:
+    if type(value) is float and value - value == 0:  # a finite number, as calamine reads every number
+        amount = Decimal(repr(value))
+        if -MAX_NUMBER < amount < MAX_NUMBER:
+            return amount
+        raise _CellError(f"数值过大: {value!r}")
     if isinstance(value, datetime | date):
         raise _CellError(f"不是数字（单元格是日期 {value:%Y-%m-%d}）")
     if isinstance(value, time | timedelta):
@@ -716,6 +721,8 @@ def _row_rules(kind: str, sheet: SheetSpec, values: dict[str, Any], errors: set[
 def _read_sheet(
     cells: Any, layout: Layout, kind: str, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int
 ) -> list[ParsedRow]:
+    """The rows of one sheet, each cell converted or named in a problem. Text that is its own value once
+    stripped (text, a listed choice, a code without control characters) skips its converter."""
     offset = cells.start[1] if cells.start else 0  # calamine's rows begin at the first column with content
     rows = iter(cells.iter_rows())
     pad = [""] * offset
@@ -727,44 +734,46 @@ def _read_sheet(
         return []
     missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in mapping.values()}
     plan = [
-        (index - offset, index + 1, column, _converter(column), column.kind in _NUMERIC_KINDS, column.kind)
+        (
+            index - offset,
+            index + 1,
+            column,
+            _converter(column),
+            column.kind in _NUMERIC_KINDS,
+            _TEXT_MODES.get(column.kind, _OTHER),
+            frozenset(column.choices),
+        )
         for index, column in mapping.items()
     ]
+    positions = [step[0] for step in plan]
     key_columns = [c for c in sheet.columns if c.field in sheet.key]
     key_label = "、".join(c.header for c in key_columns)
     by_field = {c.field: c for c in sheet.columns}
     rules = _has_row_rules(kind, sheet)
     special = bool(layout.formulas or layout.errors or layout.percent or layout.dates)
+    as_text, as_code, as_choice = _AS_TEXT, _AS_CODE, _AS_CHOICE
     seen_keys: dict[tuple[Any, ...], int] = {}
     result: list[ParsedRow] = []
-
-    def data_rows() -> Any:
-        if second_row is not None:
-            yield second_row
-        yield from rows
-
-    for row_number, values in enumerate(data_rows(), start=2):
-        width = len(values)
-        blank = True
-        for at, *_ in plan:
-            value = values[at] if at < width else ""
+    data = itertools.chain([] if second_row is None else [second_row], rows)
+    for row_number, values in enumerate(data, start=2):
+        for at in positions:
+            value = values[at]
             if value != "" and (type(value) is not str or value.strip()):
-                blank = False
                 break
-        if blank and not (special and _has_special(layout, row_number, plan)):
-            continue
+        else:
+            if not (special and _has_special(layout, row_number, plan)):
+                continue
         budget[0] -= 1
         if budget[0] < 0:
             found.add(f"数据行超过上限 {max_rows:,} 行，其余行未检查", sheet.name, row_number)
             break
         converted: dict[str, Any] = dict.fromkeys(missing)
         errors = set(missing)
-        for at, number, column, converter, numeric, column_kind in plan:
-            value = values[at] if at < width else ""
-            place = (row_number, number)
+        for at, number, column, converter, numeric, mode, choices in plan:
+            value = values[at]
             try:
                 if special:
-                    _check_special(layout, place, column_kind, value)
+                    _check_special(layout, (row_number, number), column.kind, value)
                 if type(value) is str:
                     text = value.strip()
                     if not text:
@@ -772,12 +781,16 @@ def _read_sheet(
                             raise _CellError("必填")
                         converted[column.field] = None
                         continue
-                    if column_kind == "text":
+                    if (
+                        mode == as_text
+                        or (mode == as_choice and text in choices)
+                        or (mode == as_code and "\n" not in text and "\r" not in text and "\t" not in text)
+                    ):
                         converted[column.field] = text
                         continue
                     if numeric and text.startswith("="):
                         raise _CellError("不接受公式，请复制后“粘贴为数值”")
-                converted[column.field] = converter(value, special and place in layout.percent)
+                converted[column.field] = converter(value, special and (row_number, number) in layout.percent)
             except _CellError as exc:
                 found.add(str(exc), sheet.name, row_number, column.header)
                 converted[column.field] = None
@@ -802,6 +815,10 @@ def _read_sheet(
                     seen_keys[key] = row_number
         result.append(ParsedRow(row_number, converted, errors))
     return result
+
+
+_OTHER, _AS_TEXT, _AS_CODE, _AS_CHOICE = range(4)
+_TEXT_MODES = {"text": _AS_TEXT, "code": _AS_CODE, "choice": _AS_CHOICE}
 
 
 def _has_special(layout: Layout, row: int, plan: list[Any]) -> bool:
