@@ -78,11 +78,9 @@ class Sheet:
 class Layout:
     """What the scan of a worksheet found that calamine's values do not say, by (row, column), both from 1.
 
-    `last_row` is the last row holding a cell with content (0: none); `percent` and `dates` are the cells whose
-    number format is a percentage or a date; `errors` maps error cells to their text (#DIV/0!)."""
+    `percent` and `dates` are the cells whose number format is a percentage or a date; `errors` maps error cells
+    to their text (#DIV/0!)."""
 
-    last_row: int = 0
-    last_column: int = 0
     formulas: set[tuple[int, int]] = field(default_factory=set)
     errors: dict[tuple[int, int], str] = field(default_factory=dict)
     percent: set[tuple[int, int]] = field(default_factory=set)
@@ -323,13 +321,9 @@ class Package:
         """The layout of a worksheet, refused on the first cell calamine could read otherwise than Excel shows
         it, or beyond the limits; no content below data row `rows` (what is left of the workbook's allowance)."""
         assert sheet.part is not None
-        scanner = _Scanner(sheet.name, self.limits, rows, self.shared_strings, self.styles)
-        try:
-            scanner.fast(self._tag_pieces(sheet.part))
-        except _Unusual:
-            scanner = _Scanner(sheet.name, self.limits, rows, self.shared_strings, self.styles)
-            scanner.slow(self._tag_pieces(sheet.part))
-        return scanner.layout
+        return _Scanner(sheet.name, self.limits, rows, self.shared_strings, self.styles).scan(
+            self._tag_pieces(sheet.part)
+        )
 
     def _tag_pieces(self, name: str) -> Iterator[bytes]:
         """`xml_pieces` cut after a '>', so that no tag is split between two pieces."""
@@ -418,259 +412,197 @@ def _number_styles(raw: bytes) -> tuple[frozenset[int], frozenset[int]]:
     return frozenset(percent), frozenset(dates)
 
 
-_SHARED_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
-
-
 # ------------------------------------------------------------------------------------- the sheet scan
+#
+# Inside sheetData, spreadsheet programs write <c r="A1" …> with the reference first, attributes in double
+# quotes, values in <v> or inline strings, and no prefixes, comments or processing instructions. That is what
+# the scan reads, by regular expressions over each piece (the cells' places, in one pass); a sheet written
+# otherwise is refused, saying how to make it readable.
 
-
-class _Unusual(Exception):
-    """The sheet is not written the way spreadsheet programs write one: scan it tag by tag instead."""
-
-
-# Inside sheetData, spreadsheet programs write <c r="A1" …> with the reference first, values in <v> or inline
-# strings, no prefixes, comments, formulas or error cells, attributes in double quotes. Any sign of something
-# else, and the sheet is scanned again tag by tag.
-_CELLS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"|<(?:[!?]|f[\s/>]|c[\s/>])')  # the others give ('', '')
-_PREFIXED = re.compile(rb":(?:c|row|v|f|is|sheetData)[\s/>]")
+_CELLS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"|<(?:[!?]|c[\s/>])')  # the others give ('', '')
+_CELLS_EMPTY = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"[^>]*?(/?)>|<(?:[!?]|c[\s/>])')
+_ODD = re.compile(rb'<(?:[!?]|c(?:[>/]|\s(?!r="[A-Z]{1,3}[1-9][0-9]{0,6}")))[^>]{0,60}')
+_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row|v|f|is|sheetData)[\s/>]")
+_FORMULA = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*>\s*<f[\s/>]')
+_ERROR = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="e"[^>]*>\s*(?:<f[^>]*>[^<]*</f>\s*)?(?:<v>([^<]*)</v>)?')
+_SHARED = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="s"(?:[^>]*[^>/])?>\s*(?:<f[^>]*>[^<]*</f>\s*)?<v>([^<]*)</v>')
 _BAD_SHARED = re.compile(rb't="s"(?:[^>]*[^>/])?>(?!<v>[0-9]{1,9}</v>|</c>)')
-_TAG = re.compile(rb"<(/?)(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)((?:\s[^>]*?)?)(/?)>|([^<]+)|(<[!?][^>]*>?)")
-_ATTRIBUTE = re.compile(rb"""([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
-_REFERENCE = re.compile(rb"([A-Z]{1,3})([0-9]{1,7})")
+_SHARED_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 
 
 class RowLimit(Refused):
     """A sheet with content below the rows the workbook's allowance has left."""
 
 
+class _Beyond(Exception):
+    """A cell beyond the limits: whether it has content decides."""
+
+
 class _Scanner:
-    def __init__(self, sheet: str, limits: Limits, rows: int, shared: int, styled: _Styles) -> None:
+    def __init__(self, sheet: str, limits: Limits, rows: int, shared: int, styles: _Styles) -> None:
         self.sheet = sheet
         self.limits = limits
-        self.rows = rows
+        self.max_row = min(rows + 1, EXCEL_ROWS)  # a sheet's last row with content: the header and `rows`
+        self.max_column = min(limits.max_columns, EXCEL_COLUMNS)
         self.shared = shared
-        self.styles = styled
+        self.styles = styles
         self.layout = Layout()
-        self.row = 0  # the position of the last cell met
+        self.row = 0  # the place of the last cell met
         self.column = 0
+        self.columns: dict[bytes, int] = {}
 
     def _refuse(self, reason: str, row: int | None = None) -> Refused:
-        return Refused(reason, self.sheet, row)
+        return Refused(f"{reason}；{RESAVE}", self.sheet, row)
 
-    def _place(self, row: int, column: int) -> None:
-        """Check the next cell's position against the last one's: reading order, nothing twice."""
-        if (row, column) <= (self.row, self.column):
-            here = f"{column_letters(column)}{row}"
-            if (row, column) == (self.row, self.column):
-                reason = f"单元格 {here} 在文件中出现了两次，无法确定是哪一个值"
-            elif row < self.row:
-                reason = f"第 {row} 行写在第 {self.row} 行之后（行的顺序颠倒），无法确认读到的就是 Excel 显示的"
-            else:
-                before = f"{column_letters(self.column)}{self.row}"
-                reason = f"单元格 {here} 写在 {before} 之后（列的顺序颠倒），无法确认读到的就是 Excel 显示的"
-            raise self._refuse(f"{reason}；{RESAVE}", row)
-        self.row, self.column = row, column
-
-    def _content(self, row: int, column: int) -> None:
-        """A cell with content: within Excel's grid and the policy's rows and columns."""
-        if row > EXCEL_ROWS or column > EXCEL_COLUMNS:
-            raise self._refuse(f"单元格 {column_letters(column)}{row} 超出 Excel 的范围；{RESAVE}")
-        limits = self.limits
-        if column > limits.max_columns:
-            raise self._refuse(
-                f"单元格 {column_letters(column)}{row} 超出第 {limits.max_columns} 列（上限）；请删除右侧多余的列",
-                row,
-            )
-        if row > self.rows + 1:
-            raise RowLimit(
-                f"数据行超过上限 {limits.max_rows:,} 行，第 {row:,} 行还有内容；其余行未检查", self.sheet, self.rows + 2
-            )
-        layout = self.layout
-        layout.last_row = row
-        if column > layout.last_column:
-            layout.last_column = column
-
-    # -------------------------------------------------------------------------------------- fast
-
-    def fast(self, pieces: Iterator[bytes]) -> None:
-        """The scan of a sheet as spreadsheet programs write it; `_Unusual` at anything else. Every cell counts
-        as having content here: a cell beyond the limits sends the sheet to the exact scan."""
-        limits = self.limits
-        max_row, max_column = min(self.rows + 1, EXCEL_ROWS), min(limits.max_columns, EXCEL_COLUMNS)
-        columns: dict[bytes, int] = {}
+    def scan(self, pieces: Iterator[bytes]) -> Layout:
         started = ended = False
-        row_digits: bytes | None = None
-        row = 0
         for piece in pieces:
             start, end = 0, len(piece)
             if not started:
                 found = piece.find(b"<sheetData")
+                head = piece if found < 0 else piece[:found]
+                if b"sheetData" in head or b"<!" in head or b"<?" in head[5:]:
+                    raise self._odd(head, 0, len(head))
                 if found < 0:
-                    if b"sheetData" in piece or b"<!" in piece or b"<?" in piece[5:]:
-                        raise _Unusual
                     continue
                 started = True
                 start = found
-                if piece.find(b"<!", 0, start) >= 0 or b"<?" in piece[5:start]:
-                    raise _Unusual
             elif ended:
                 if b"sheetData" in piece or b"<!" in piece or b"<?" in piece:
-                    raise _Unusual
+                    raise self._odd(piece, 0, end)
                 continue
             close = piece.find(b"</sheetData>", start)
             if close >= 0:
-                ended = True
-                end = close
+                ended, end = True, close
                 rest = piece[close + 12 :]
                 if b"sheetData" in rest or b"<!" in rest or b"<?" in rest:
-                    raise _Unusual
-            if (
-                _PREFIXED.search(piece, start, end)
-                or piece.find(b't="e"', start, end) >= 0
-                or piece.find(b"='", start, end) >= 0
-                or (self.shared and _BAD_SHARED.search(piece, start, end))
-            ):
-                raise _Unusual
-            row, column = self.row, self.column
-            for letters, digits in _CELLS.findall(piece, start, end):
-                if digits != row_digits:  # the next row: it must come after the last one
-                    if not digits:
-                        raise _Unusual
-                    row_digits = digits
-                    number = int(digits)
-                    if number <= row or number > max_row:
-                        raise _Unusual
-                    row, column = number, 0
-                following = columns.get(letters, 0)
-                if not following:
-                    following = columns[letters] = _column_number(letters)
-                    if following > max_column:
-                        raise _Unusual
-                if following <= column:
-                    raise _Unusual
-                column = following
-            self.row, self.column = row, column
-            self.layout.last_row = row
-            self.layout.last_column = max(columns.values(), default=0)
-            if self.styles.pattern is not None:
-                for letters, digits, style in self.styles.pattern.findall(piece, start, end):
-                    self.styles.note(self.layout, int(style), int(digits), _column_number(letters))
+                    raise self._odd(rest, 0, len(rest))
+            self._piece(piece, start, end)
         if started and not ended:
-            raise _Unusual
+            raise self._refuse(f"{DAMAGED}：工作表不完整")
+        return self.layout
 
-    # -------------------------------------------------------------------------------------- slow
-
-    def slow(self, pieces: Iterator[bytes]) -> None:
-        """The scan tag by tag: rows and cells without references are placed as calamine places them;
-        comments, CDATA and processing instructions are refused (a scan that skipped them could be fooled)."""
-        where = 0  # 0 before sheetData, 1 inside, 2 after
-        row = 0  # the row element the next cells belong to
-        next_row = 1
-        cell: tuple[int, int, bytes, bytes] | None = None  # row, column, type and style of the open cell
-        in_value = False
-        value = b""
-        first = True
-        columns: set[int] = set()  # of the current row element, to name a cell written twice as such
-        for piece in pieces:
-            for match in _TAG.finditer(piece):
-                closing, name, attributes, empty, text, special = match.groups()
-                if special is not None:
-                    if first and match.start() == 0 and special.startswith(b"<?xml "):
-                        first = False
-                        continue
-                    raise self._refuse(f"工作表中含有注释、CDATA 或处理指令，无法确认读到的就是 Excel 显示的；{RESAVE}")
-                first = False
-                if text is not None:
-                    if in_value:
-                        value += text
-                    continue
-                if name == b"sheetData":
-                    if where == 0 and not closing:
-                        where = 2 if empty else 1
-                    elif where == 1 and closing:
-                        where = 2
-                    else:
-                        raise self._refuse(f"{DAMAGED}：工作表中有不止一份单元格数据（sheetData）；{RESAVE}")
-                    continue
-                if where != 1:
-                    continue
-                if name == b"row":
-                    if not closing:
-                        number = dict(_attributes(attributes)).get(b"r")
-                        if number is not None and not (number.isdigit() and 0 < int(number) <= EXCEL_ROWS):
-                            shown = number.decode(errors="replace")[:20]
-                            raise self._refuse(f"行号「{shown}」无效或超出 Excel 的范围；{RESAVE}")
-                        row = int(number) if number is not None else next_row
-                        next_row = row + 1
-                        columns = set()
-                    continue
-                if name == b"c":
-                    if closing:
-                        if cell is not None:
-                            self._cell(cell, value, True)
-                        cell = None
-                        continue
-                    found = dict(_attributes(attributes))
-                    reference = found.get(b"r")
-                    if not row:
-                        raise self._refuse(f"{DAMAGED}：有单元格不在任何一行中；{RESAVE}")
-                    if reference is None:
-                        place = (row, self.column + 1 if self.row == row else 1)
-                    else:
-                        parts = _REFERENCE.fullmatch(reference)
-                        if parts is None:
-                            shown = reference.decode(errors="replace")[:20]
-                            raise self._refuse(f"单元格位置「{shown}」无效或超出 Excel 的范围；{RESAVE}")
-                        place = (int(parts[2]), _column_number(parts[1]))
-                        if place[0] > EXCEL_ROWS or place[1] > EXCEL_COLUMNS or not place[0]:
-                            shown = reference.decode()
-                            raise self._refuse(f"单元格位置「{shown}」超出 Excel 的范围；{RESAVE}")
-                        if place[0] != row:
-                            raise self._refuse(
-                                f"单元格 {shown_reference(place)} 写在第 {row} 行中，位置矛盾；{RESAVE}", row
-                            )
-                    if place[1] in columns:
-                        raise self._refuse(
-                            f"单元格 {shown_reference(place)} 在文件中出现了两次，无法确定是哪一个值；{RESAVE}", row
-                        )
-                    columns.add(place[1])
-                    self._place(*place)
-                    opened = (*place, found.get(b"t", b"n"), found.get(b"s", b""))
-                    value = b""
-                    if empty:
-                        self._cell(opened, b"", False)
-                    else:
-                        cell = opened
-                    continue
-                if cell is not None:
-                    if name == b"f" and not closing:
-                        self.layout.formulas.add(cell[:2])
-                    elif name == b"v":
-                        in_value = not closing and not empty
-                    elif name == b"is" and not closing:
-                        self._content(*cell[:2])
-        if where == 1:
-            raise self._refuse(f"{DAMAGED}：工作表不完整；{RESAVE}")
-
-    def _cell(self, cell: tuple[int, int, bytes, bytes], value: bytes, closed: bool) -> None:
-        row, column, kind, style = cell
-        if value or (row, column) in self.layout.formulas:
-            self._content(row, column)
-        if kind == b"e":
-            self.layout.errors[(row, column)] = value.decode(errors="replace").strip()
-        elif kind == b"s" and value and (not value.isdigit() or len(value) > 9 or int(value) >= self.shared):
-            shown = value.decode(errors="replace")[:20]
+    def _piece(self, piece: bytes, start: int, end: int) -> None:
+        if _PREFIXED.search(piece, start, end):
+            raise self._odd(piece, start, end)
+        quoted = piece.find(b"='", start, end)
+        if quoted >= 0:
             raise self._refuse(
-                f"{DAMAGED}：单元格 {shown_reference((row, column))} 引用的共享字符串（编号 {shown}）不存在；{RESAVE}",
-                row,
+                f"工作表的属性使用了单引号（{_shown(piece[max(start, quoted - 20) : quoted + 20])}），不是常见的写法，无法确认读到的就是 Excel 显示的"
             )
-        if style.isdigit():
-            self.styles.note(self.layout, int(style), row, column)
+        place = (self.row, self.column)
+        try:
+            self._walk(_CELLS.findall(piece, start, end), piece, start, end)
+        except _Beyond:  # which of the cells beyond the limits are empty, and so take no memory
+            self.row, self.column = place
+            self._walk_empty(_CELLS_EMPTY.findall(piece, start, end), piece, start, end)
+        if piece.find(b"<f", start, end) >= 0:
+            for letters, digits in _FORMULA.findall(piece, start, end):
+                self.layout.formulas.add((int(digits), _column_number(letters)))
+        if piece.find(b't="e"', start, end) >= 0:
+            for letters, digits, text in _ERROR.findall(piece, start, end):
+                self.layout.errors[(int(digits), _column_number(letters))] = text.decode(errors="replace").strip()
+        shared = piece.find(b't="s"', start, end) >= 0
+        if shared and (not self.shared or _BAD_SHARED.search(piece, start, end)):
+            for letters, digits, index in _SHARED.findall(piece, start, end):
+                if not index.isdigit() or len(index) > 9 or int(index) >= self.shared:
+                    raise self._refuse(
+                        f"{DAMAGED}：单元格 {letters.decode()}{int(digits)} 引用的共享字符串（编号 {_shown(index)}）不存在",
+                        int(digits),
+                    )
+            raise self._refuse(f"{DAMAGED}：有单元格的共享字符串编号无法识别")
+        if self.styles.pattern is not None:
+            for letters, digits, style in self.styles.pattern.findall(piece, start, end):
+                self.styles.note(self.layout, int(style), int(digits), _column_number(letters))
+
+    def _walk(self, cells: list[tuple[bytes, bytes]], piece: bytes, start: int, end: int) -> None:
+        """Check the places of the cells: each after the last, none beyond the limits (`_Beyond` if one is)."""
+        row, column, columns, max_row, max_column = self.row, self.column, self.columns, self.max_row, self.max_column
+        row_digits = b"%d" % row
+        for letters, digits in cells:
+            if digits != row_digits:  # the next row: it must come after the last one
+                if not digits:
+                    raise self._odd(piece, start, end)
+                number = int(digits)
+                if number < row:
+                    self.row, self.column = row, column
+                    raise self._order(number, columns.get(letters) or _column_number(letters))
+                if number > max_row:
+                    raise _Beyond
+                row_digits, row, column = digits, number, 0
+            following = columns.get(letters, 0)
+            if not following:
+                following = columns[letters] = _column_number(letters)
+            if following > max_column:
+                raise _Beyond
+            if following <= column:
+                self.row, self.column = row, column
+                raise self._order(row, following)
+            column = following
+        self.row, self.column = row, column
+
+    def _walk_empty(self, cells: list[tuple[bytes, bytes, bytes]], piece: bytes, start: int, end: int) -> None:
+        """`_walk` knowing which cells are empty: those may lie beyond the policy's limits, not beyond Excel's."""
+        limits = self.limits
+        for letters, digits, empty in cells:
+            if not digits:
+                raise self._odd(piece, start, end)
+            row, column = int(digits), _column_number(letters)
+            if (row, column) <= (self.row, self.column):
+                raise self._order(row, column)
+            self.row, self.column = row, column
+            if row > EXCEL_ROWS or column > EXCEL_COLUMNS:
+                raise self._refuse(f"单元格 {letters.decode()}{row} 超出 Excel 的范围", row)
+            if empty:
+                continue
+            if column > self.max_column:
+                raise self._refuse(
+                    f"单元格 {letters.decode()}{row} 超出第 {limits.max_columns} 列（上限）；请删除右侧多余的列", row
+                )
+            if row > self.max_row:
+                raise RowLimit(
+                    f"数据行超过上限 {limits.max_rows:,} 行，第 {row:,} 行还有内容；其余行未检查",
+                    self.sheet,
+                    self.max_row + 1,
+                )
+
+    def _order(self, row: int, column: int) -> Refused:
+        """The refusal of a cell met at (row, column) after the last cell's place."""
+        here = f"{column_letters(column)}{row}"
+        if (row, column) == (self.row, self.column):
+            return self._refuse(f"单元格 {here} 在文件中出现了两次，无法确定是哪一个值", row)
+        if row < self.row:
+            return self._refuse(
+                f"第 {row} 行写在第 {self.row} 行之后（行的顺序颠倒），无法确认读到的就是 Excel 显示的", row
+            )
+        before = f"{column_letters(self.column)}{self.row}"
+        return self._refuse(
+            f"单元格 {here} 写在 {before} 之后（列的顺序颠倒，或同一单元格写了两次），无法确认读到的就是 Excel 显示的",
+            row,
+        )
+
+    def _odd(self, piece: bytes, start: int, end: int) -> Refused:
+        """The refusal of what spreadsheet programs do not write in a sheet."""
+        prefixed = _PREFIXED.search(piece, start, end)
+        if prefixed:
+            return self._refuse(
+                f"工作表的元素带有命名空间前缀（{_shown(prefixed[0])}），不是常见的写法，无法确认读到的就是 Excel 显示的"
+            )
+        found = _ODD.search(piece, start, end)
+        tag = found[0] if found else b""
+        if tag.startswith(b"<!--"):
+            what = "含有注释"
+        elif tag.startswith(b"<!"):
+            what = "含有 CDATA 或 DTD"
+        elif tag.startswith(b"<?"):
+            what = "含有处理指令"
+        else:
+            what = f"有单元格的位置缺失、不规范或超出 Excel 的范围（{_shown(tag)}…）"
+        return self._refuse(f"工作表{what}，不是常见的写法，无法确认读到的就是 Excel 显示的")
 
 
-def shown_reference(place: tuple[int, int]) -> str:
-    """(2, 7) → G2."""
-    return f"{column_letters(place[1])}{place[0]}"
+def _shown(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")[:60]
 
 
 class _Styles:
@@ -687,11 +619,3 @@ class _Styles:
             layout.percent.add((row, column))
         elif style in self.dates:
             layout.dates.add((row, column))
-
-
-def _attributes(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
-    for name, double, single in _ATTRIBUTE.findall(raw):
-        yield (
-            name.rpartition(b":")[2] if b":" in name and not name.startswith(b"xml") else name,
-            (double if double or not single else single),
-        )

@@ -502,7 +502,7 @@ def _broken_sheet(path: Path, good: GoodFiles) -> Path:
     member = sheet_member(path, "项目")
     with zipfile.ZipFile(path) as archive:
         original = archive.read(member)
-    return patch_member(path, member, original, b"<worksheet><sheetData><row r='2'><c r='A2' t='s'><v>99</v>")
+    return patch_member(path, member, original, b'<worksheet><sheetData><row r="2"><c r="A2"><v>99</v>')
 
 
 # ------------------------------------------------------------------------------------ raw workbooks
@@ -663,9 +663,9 @@ def _cells_out_of_order(path: Path, good: GoodFiles) -> Path:
 
 
 def _duplicate_cell(path: Path, good: GoodFiles) -> Path:
-    """Row 2 with a second F2 (年度预算) after the first."""
+    """Row 2 with a second F2 (年度预算) right after the first."""
     rows = _project_rows()
-    rows[1] = rows[1].replace("</row>", cell_xml("F2", 9999) + "</row>")
+    rows[1] = rows[1].replace(cell_xml("F2", 1000), cell_xml("F2", 1000) + cell_xml("F2", 9999))
     return _with_project_rows(rows)(path, good)
 
 
@@ -729,6 +729,21 @@ def _far_right_values(path: Path, good: GoodFiles) -> Path:
     rows = _project_rows()
     rows += [f'<row r="{n}"><c r="XFD{n}"><v>1</v></c></row>' for n in range(5, 4005)]
     return _with_project_rows(rows)(path, good)
+
+
+def _without_references(sheets: list[RawSheet]) -> list[RawSheet]:
+    """Rows and cells without their r attribute (allowed by the format; no spreadsheet program omits it)."""
+    return [RawSheet(s.name, re.sub(r' r="[A-Z0-9]+"', "", s.xml)) for s in sheets]
+
+
+def _prefixed(sheets: list[RawSheet]) -> list[RawSheet]:
+    """Every element of the sheets with a namespace prefix."""
+
+    def rewrite(xml: str) -> str:
+        xml = re.sub(r"<(/?)(worksheet|sheetData|row|c|v|is|t)\b", r"<\1x:\2", xml)
+        return xml.replace(f'xmlns="{SPREADSHEET_NS}"', f'xmlns:x="{SPREADSHEET_NS}"')
+
+    return [RawSheet(s.name, rewrite(s.xml)) for s in sheets]
 
 
 def _date_serial_zero(path: Path, good: GoodFiles) -> Path:
@@ -1056,7 +1071,7 @@ def corpus() -> list[Case]:
             "cells-out-of-order",
             "G2 written before A2",
             file("cells-out-of-order.xlsx")(_cells_out_of_order),
-            (e("项目", 2, None, "单元格 A2 写在 G2 之后（列的顺序颠倒）"),),
+            (e("项目", 2, None, "单元格 A2 写在 G2 之后（列的顺序颠倒"),),
         ),
         Case(
             "duplicate-cell",
@@ -1116,7 +1131,7 @@ def corpus() -> list[Case]:
             "huge-row-number",
             "a row numbered 1 000 000 000 000",
             file("huge-row-number.xlsx")(_huge_row_number),
-            (e("项目", None, None, "行号「1000000000000」无效或超出 Excel 的范围"),),
+            (e("项目", None, None, '工作表有单元格的位置缺失、不规范或超出 Excel 的范围（<c r="A1000000000000"'),),
             tags=frozenset({"unread"}),
         ),
         Case(
@@ -1125,6 +1140,24 @@ def corpus() -> list[Case]:
             file("far-right-values.xlsx")(_far_right_values),
             (e("项目", 5, None, "单元格 XFD5 超出第 30 列（上限）"),),
             tags=frozenset({"unread"}),
+        ),
+        Case(
+            "no-references",
+            "rows and cells without references",
+            file("no-references.xlsx")(raw_base(_without_references)),
+            (
+                e("部门", None, None, '工作表有单元格的位置缺失、不规范或超出 Excel 的范围（<c t="inlineStr"'),
+                e("项目", None, None, '工作表有单元格的位置缺失、不规范或超出 Excel 的范围（<c t="inlineStr"'),
+            ),
+        ),
+        Case(
+            "prefixed-elements",
+            "every element of the sheets with a namespace prefix",
+            file("prefixed-elements.xlsx")(raw_base(_prefixed)),
+            (
+                e("部门", None, None, "工作表的元素带有命名空间前缀（<x:sheetData>）"),
+                e("项目", None, None, "工作表的元素带有命名空间前缀（<x:sheetData>）"),
+            ),
         ),
         Case(
             "date-serial-zero",
@@ -1235,18 +1268,9 @@ def build_corpus(folder: Path, good: GoodFiles) -> list[Built]:
 
 
 def exact(folder: Path, good: GoodFiles) -> dict[str, Path]:
-    """Workbooks written unusually but unambiguously: each reads exactly as the good base data does."""
+    """Workbooks written unusually but unambiguously: each reads exactly as the good base data does (a sheet
+    written the way no spreadsheet program writes one is refused instead: see `corpus`)."""
     folder.mkdir(parents=True, exist_ok=True)
-
-    def without_references(sheets: list[RawSheet]) -> list[RawSheet]:
-        return [RawSheet(s.name, re.sub(r' r="[A-Z0-9]+"', "", s.xml)) for s in sheets]
-
-    def prefixed(sheets: list[RawSheet]) -> list[RawSheet]:
-        def rewrite(xml: str) -> str:
-            xml = re.sub(r"<(/?)(worksheet|sheetData|row|c|v|is|t)\b", r"<\1x:\2", xml)
-            return xml.replace(f'xmlns="{SPREADSHEET_NS}"', f'xmlns:x="{SPREADSHEET_NS}"')
-
-        return [RawSheet(s.name, rewrite(s.xml)) for s in sheets]
 
     def far_right_blanks(sheets: list[RawSheet]) -> list[RawSheet]:
         blanks = "".join(f'<row r="{n}"><c r="XFD{n}"/></row>' for n in range(5, 4005))
@@ -1258,8 +1282,6 @@ def exact(folder: Path, good: GoodFiles) -> dict[str, Path]:
     builders: dict[str, Callable[[Path, GoodFiles], Path]] = {
         "raw-parts": raw_base(),
         "strict-open-xml": raw_base(strict=True),
-        "no-references": raw_base(without_references),
-        "prefixed-elements": raw_base(prefixed),
         "far-right-blank-cells": raw_base(far_right_blanks),
         "spaced-sheet-names": raw_base(spaced_names),
         "thousands-separator": _amount_text("1,000"),

@@ -221,8 +221,8 @@ def records(path: Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:
 
 
 def test_unusual_but_unambiguous_workbooks_read_exactly(tmp_path: Path, good: GoodFiles) -> None:
-    """Strict Open XML, no cell references, prefixed elements, blank cells far right, spaced sheet names,
-    a thousands separator: each gives exactly the good base data's records."""
+    """Strict Open XML, blank cells far right, spaced sheet names, a thousands separator: each gives exactly
+    the good base data's records."""
     expected = records(good.base)
     assert expected["项目"][0] == (
         2,
