@@ -16,6 +16,7 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -360,7 +361,9 @@ def _converter(column: Column) -> Callable[[Any, bool], Any]:
     return _CONVERTERS[column.kind]
 
 
-def convert_cell(column: Column, value: Any, percent: bool = False) -> Any:
+def convert_cell(
+    column: Column, value: Any, percent: bool = False, converter: Callable[[Any, bool], Any] | None = None
+) -> Any:
     """The value of one cell for `column`, or `_CellError` with the reason; blank optional cells give None."""
     if column.kind in _NUMERIC_KINDS and isinstance(value, str) and value.lstrip().startswith("="):
         raise _CellError("不接受公式，请复制后“粘贴为数值”")
@@ -368,7 +371,7 @@ def convert_cell(column: Column, value: Any, percent: bool = False) -> Any:
         if column.required:
             raise _CellError("必填")
         return None
-    return _converter(column)(value, percent)
+    return (converter or _converter(column))(value, percent)
 
 
 # ------------------------------------------------------------------------------------------- headers
@@ -721,8 +724,7 @@ def _row_rules(kind: str, sheet: SheetSpec, values: dict[str, Any], errors: set[
 def _read_sheet(
     cells: Any, layout: Layout, kind: str, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int
 ) -> list[ParsedRow]:
-    """The rows of one sheet, each cell converted or named in a problem. Text that is its own value once
-    stripped (text, a listed choice, a code without control characters) skips its converter."""
+    """The rows of one sheet, each cell converted or named in a problem; the problems in reading order."""
     offset = cells.start[1] if cells.start else 0  # calamine's rows begin at the first column with content
     rows = iter(cells.iter_rows())
     pad = [""] * offset
@@ -732,98 +734,173 @@ def _read_sheet(
     mapping = _match_headers(header, sheet, found, second)
     if mapping is None:
         return []
-    missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in mapping.values()}
-    plan = [
-        (
-            index - offset,
-            index + 1,
-            column,
-            _converter(column),
-            column.kind in _NUMERIC_KINDS,
-            _TEXT_MODES.get(column.kind, _OTHER),
-            frozenset(column.choices),
-        )
-        for index, column in mapping.items()
+    columns = list(mapping.values())
+    special_rows = {row for row, column in (*layout.formulas, *layout.errors) if column - 1 in mapping}
+    numbers, picked, limit = _data_rows(rows, second_row, [index - offset for index in mapping], special_rows, budget)
+    problems: list[tuple[int, int, int, str, str]] = []  # row, phase, column, header, reason: sorted at the end
+    errors: dict[int, set[str]] = {}
+    by_column = list(zip(*picked, strict=True)) if picked else [()] * len(columns)
+    converted_columns = [
+        _convert_column(values, column, index + 1, numbers, layout, problems, errors)
+        for column, index, values in zip(columns, mapping, by_column, strict=True)
     ]
-    positions = [step[0] for step in plan]
-    key_columns = [c for c in sheet.columns if c.field in sheet.key]
-    key_label = "、".join(c.header for c in key_columns)
-    by_field = {c.field: c for c in sheet.columns}
-    rules = _has_row_rules(kind, sheet)
-    special = bool(layout.formulas or layout.errors or layout.percent or layout.dates)
-    as_text, as_code, as_choice = _AS_TEXT, _AS_CODE, _AS_CHOICE
-    seen_keys: dict[tuple[Any, ...], int] = {}
-    result: list[ParsedRow] = []
-    data = itertools.chain([] if second_row is None else [second_row], rows)
-    for row_number, values in enumerate(data, start=2):
-        for at in positions:
-            value = values[at]
-            if value != "" and (type(value) is not str or value.strip()):
-                break
-        else:
-            if not (special and _has_special(layout, row_number, plan)):
-                continue
-        budget[0] -= 1
-        if budget[0] < 0:
-            found.add(f"数据行超过上限 {max_rows:,} 行，其余行未检查", sheet.name, row_number)
-            break
-        converted: dict[str, Any] = dict.fromkeys(missing)
-        errors = set(missing)
-        for at, number, column, converter, numeric, mode, choices in plan:
-            value = values[at]
-            try:
-                if special:
-                    _check_special(layout, (row_number, number), column.kind, value)
-                if type(value) is str:
-                    text = value.strip()
-                    if not text:
-                        if column.required:
-                            raise _CellError("必填")
-                        converted[column.field] = None
-                        continue
-                    if (
-                        mode == as_text
-                        or (mode == as_choice and text in choices)
-                        or (mode == as_code and "\n" not in text and "\r" not in text and "\t" not in text)
-                    ):
-                        converted[column.field] = text
-                        continue
-                    if numeric and text.startswith("="):
-                        raise _CellError("不接受公式，请复制后“粘贴为数值”")
-                converted[column.field] = converter(value, special and (row_number, number) in layout.percent)
-            except _CellError as exc:
-                found.add(str(exc), sheet.name, row_number, column.header)
-                converted[column.field] = None
-                errors.add(column.field)
-        if rules:
-            for field_name, reason in _row_rules(kind, sheet, converted, errors):
-                found.add(reason, sheet.name, row_number, by_field[field_name].header)
-                errors.add(field_name)
-        if key_columns:
-            key = tuple(converted[c.field] for c in key_columns)
-            if None not in key:
-                first = seen_keys.get(key)
-                if first is not None:
-                    shown = " + ".join(str(part) for part in key)
-                    found.add(
-                        f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复",
-                        sheet.name,
-                        row_number,
-                        key_label,
-                    )
-                else:
-                    seen_keys[key] = row_number
-        result.append(ParsedRow(row_number, converted, errors))
+    missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in columns}
+    fields = [column.field for column in columns]
+    template = dict.fromkeys(missing)
+    result = [
+        ParsedRow(
+            number,
+            {**template, **dict(zip(fields, values, strict=True))}
+            if missing
+            else dict(zip(fields, values, strict=True)),
+            set(missing),
+        )
+        for number, values in zip(
+            numbers, zip(*converted_columns, strict=True) if fields else [()] * len(numbers), strict=True
+        )
+    ]
+    for at, refused in errors.items():
+        result[at].errors |= refused
+    _check_rows(result, kind, sheet, problems)
+    for number, _, _, header_text, reason in sorted(problems, key=lambda p: p[:3]):
+        found.add(reason, sheet.name, number, header_text)
+    if limit is not None:
+        found.add(f"数据行超过上限 {max_rows:,} 行，其余行未检查", sheet.name, limit)
     return result
 
 
-_OTHER, _AS_TEXT, _AS_CODE, _AS_CHOICE = range(4)
-_TEXT_MODES = {"text": _AS_TEXT, "code": _AS_CODE, "choice": _AS_CHOICE}
+def _data_rows(
+    rows: Any, second: list[Any] | None, positions: list[int], special_rows: set[int], budget: list[int]
+) -> tuple[list[int], list[tuple[Any, ...]], int | None]:
+    """The row numbers and the format's cells of the rows that are not blank (a formula or an error value
+    counts as content), within the allowance; the row number at which the allowance ran out, if it did."""
+    pick = itemgetter(*positions) if len(positions) > 1 else lambda values: (values[positions[0]],)
+    blank = ("",) * len(positions)
+    numbers: list[int] = []
+    picked: list[tuple[Any, ...]] = []
+    for number, values in enumerate(itertools.chain([] if second is None else [second], rows), start=2):
+        chosen = pick(values)
+        if chosen == blank and number not in special_rows:
+            continue
+        for value in chosen:
+            if value != "" and (type(value) is not str or value.strip()):
+                break
+        else:
+            if number not in special_rows:
+                continue
+        if len(numbers) == budget[0]:
+            budget[0] = -1
+            return numbers, picked, number
+        numbers.append(number)
+        picked.append(chosen)
+    budget[0] -= len(numbers)
+    return numbers, picked, None
 
 
-def _has_special(layout: Layout, row: int, plan: list[Any]) -> bool:
-    """Whether a row that reads as blank holds a formula or an error value in a column of the format."""
-    return any((row, number) in layout.formulas or (row, number) in layout.errors for _, number, *_ in plan)
+def _convert_column(
+    values: tuple[Any, ...],
+    column: Column,
+    number: int,
+    rows: list[int],
+    layout: Layout,
+    problems: list[tuple[int, int, int, str, str]],
+    errors: dict[int, set[str]],
+) -> list[Any]:
+    """The converted cells of one column of the format (its `number`, from 1), refused ones None."""
+    fast = _convert_plainly(values, column) if not _touches(layout, number) else None
+    if fast is not None:
+        return fast
+    converter = _converter(column)
+    converted: list[Any] = []
+    for at, value in enumerate(values):
+        place = (rows[at], number)
+        try:
+            _check_special(layout, place, column.kind, value)
+            converted.append(convert_cell(column, value, place in layout.percent, converter))
+        except _CellError as exc:
+            problems.append((rows[at], 0, number, column.header, str(exc)))
+            errors.setdefault(at, set()).add(column.field)
+            converted.append(None)
+    return converted
+
+
+def _touches(layout: Layout, number: int) -> bool:
+    """Whether any cell of the column needs what its value alone does not say (formula, error, format)."""
+    return any(
+        place[1] == number
+        for found in (layout.formulas, layout.errors, layout.percent, layout.dates)
+        for place in found
+    )
+
+
+def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | None:
+    """The column converted at once when every cell is of the common kind and fine (None otherwise, and
+    `convert_cell` decides cell by cell): text that is its own value once stripped, numbers read as floats
+    that fit the column, blank cells of an optional column."""
+    kinds = set(map(type, values))
+    if kinds == {str} and column.kind in _TEXT_KINDS:
+        stripped = [value.strip() for value in values]
+        blanks = "" in stripped
+        if blanks and column.required:
+            return None
+        if column.kind == "code":
+            joined = "".join(stripped)
+            if "\n" in joined or "\r" in joined or "\t" in joined:
+                return None
+        elif column.kind == "choice" and not set(stripped) - {""} <= set(column.choices):
+            return None
+        return [text or None for text in stripped] if blanks else stripped
+    check = _PLAIN_NUMBERS.get(column.kind)
+    if check is None or not kinds <= {float, str}:
+        return None
+    if str in kinds and (column.required or any(v.strip() for v in values if type(v) is str)):
+        return None
+    numbers = [value for value in values if type(value) is float]
+    if not all(map(math.isfinite, numbers)):
+        return None
+    amounts = [Decimal(repr(value)) for value in numbers]
+    if not all(map(check, amounts)):
+        return None
+    if len(amounts) == len(values):
+        return amounts if column.kind != "int" else list(map(int, amounts))
+    converted = iter(amounts if column.kind != "int" else list(map(int, amounts)))
+    return [None if type(value) is str else next(converted) for value in values]
+
+
+_TEXT_KINDS = ("text", "code", "choice")
+_PLAIN_NUMBERS: dict[str, Callable[[Decimal], bool]] = {
+    "number": lambda amount: -MAX_NUMBER < amount < MAX_NUMBER,
+    "money": lambda amount: 0 <= amount < MAX_MONEY_WAN and amount == amount.quantize(CENT),
+    "percent": lambda amount: 0 <= amount <= 100,
+    "int": lambda amount: -MAX_NUMBER < amount < MAX_NUMBER and amount == amount.to_integral_value(),
+}
+
+
+def _check_rows(rows: list[ParsedRow], kind: str, sheet: SheetSpec, problems: list[Any]) -> None:
+    """The checks between the cells of a row, and of the sheet's key across rows."""
+    by_field = {c.field: c for c in sheet.columns}
+    if _has_row_rules(kind, sheet):
+        for row in rows:
+            for field_name, reason in _row_rules(kind, sheet, row.values, row.errors):
+                problems.append((row.row, 1, 0, by_field[field_name].header, reason))
+                row.errors.add(field_name)
+    key_columns = [c for c in sheet.columns if c.field in sheet.key]
+    if not key_columns:
+        return
+    key_label = "、".join(c.header for c in key_columns)
+    seen: dict[tuple[Any, ...], int] = {}
+    get = itemgetter(*(c.field for c in key_columns))
+    single = len(key_columns) == 1
+    for row in rows:
+        key = (get(row.values),) if single else get(row.values)
+        if None in key:
+            continue
+        first = seen.setdefault(key, row.row)
+        if first != row.row:
+            shown = " + ".join(str(part) for part in key)
+            problems.append(
+                (row.row, 2, 0, key_label, f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复")
+            )
 
 
 def _check_special(layout: Layout, place: tuple[int, int], kind: str, value: Any) -> None:
