@@ -182,9 +182,14 @@ def _plain_number_text(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
 
 
+def _exact(value: float) -> Decimal:
+    """The number a cell shows: calamine reads every number as a float, 18 as 18.0."""
+    return Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
+
+
 def _number(value: Any) -> Decimal:
     if type(value) is float and value - value == 0:  # a finite number, as calamine reads every number
-        amount = Decimal(repr(value))
+        amount = _exact(value)
         if -MAX_NUMBER < amount < MAX_NUMBER:
             return amount
         raise _CellError(f"数值过大: {value!r}")
@@ -858,7 +863,7 @@ def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | Non
     numbers = [value for value in values if type(value) is float]
     if not all(map(math.isfinite, numbers)):
         return None
-    amounts = [Decimal(repr(value)) for value in numbers]
+    amounts = list(map(_exact, numbers))
     if not all(map(check, amounts)):
         return None
     if len(amounts) == len(values):
