@@ -307,7 +307,16 @@ class Package:
         name = "xl/sharedStrings.xml"
         if name not in self.entries:
             return 0
-        return sum(len(_SHARED_ITEM.findall(piece)) for piece in self._tag_pieces(name))
+        most = self.limits.max_rows * self.limits.max_columns  # as many as the cells a workbook may fill
+        count = 0
+        for piece in self._tag_pieces(name):
+            count += piece.count(b"<si>") + piece.count(b"<si ") + piece.count(b":si>") + piece.count(b":si ")
+            if count > most:
+                raise Refused(
+                    f"共享字符串表有 {most:,} 个以上的条目，多于工作簿能填的单元格"
+                    f"（{self.limits.max_rows:,} 行 × {self.limits.max_columns} 列），拒绝读取"
+                )
+        return count
 
     def _read_styles(self) -> tuple[frozenset[int], frozenset[int]]:
         name = "xl/styles.xml"
@@ -427,7 +436,6 @@ _FORMULA = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*>\s*<f[\s/>]')
 _ERROR = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="e"[^>]*>\s*(?:<f[^>]*>[^<]*</f>\s*)?(?:<v>([^<]*)</v>)?')
 _SHARED = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="s"(?:[^>]*[^>/])?>\s*(?:<f[^>]*>[^<]*</f>\s*)?<v>([^<]*)</v>')
 _BAD_SHARED = re.compile(rb't="s"(?:[^>]*[^>/])?>(?!<v>[0-9]{1,9}</v>|</c>)')
-_SHARED_ITEM = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 
 
 class RowLimit(Refused):

@@ -855,6 +855,9 @@ def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | Non
         elif column.kind == "choice" and not set(stripped) - {""} <= set(column.choices):
             return None
         return [text or None for text in stripped] if blanks else stripped
+    if kinds == {str} and column.kind == "bool":
+        stripped = [value.strip() for value in values]
+        return [text == YES[0] for text in stripped] if set(stripped) <= {*YES, *NO} else None
     check = _PLAIN_NUMBERS.get(column.kind)
     if check is None or not kinds <= {float, str}:
         return None

@@ -750,6 +750,32 @@ def _date_serial_zero(path: Path, good: GoodFiles) -> Path:
     return save(self_evaluation_book(0, "yyyy-mm-dd"), path)
 
 
+def shared_strings_at_limit(path: Path, unpacked: int) -> Path:
+    """The good base data with a shared-string table that unpacks to `unpacked` bytes, compressing about 30
+    times (under the policy's ratio): what calamine holds in memory for a file at the policy's limits."""
+    import random
+
+    choose = random.Random(18)
+    block = b"".join(
+        b"<si><t>"
+        + b"a" * choose.randint(100, 300)
+        + bytes(choose.choices(b"abcdefghijklmnopqrstuvwxyz", k=6))
+        + b"</t></si>"
+        for _ in range(4000)
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, data in raw_parts(base_sheets(), shared=["x"]):
+            if name != "xl/sharedStrings.xml":
+                archive.writestr(name, data)
+                continue
+            with archive.open(name, "w", force_zip64=True) as handle:
+                handle.write(f'<sst xmlns="{SPREADSHEET_NS}">'.encode())
+                for _ in range(unpacked // len(block)):
+                    handle.write(block)
+                handle.write(b"</sst>")
+    return path
+
+
 def _lying_deflate(path: Path, good: GoodFiles) -> Path:
     """The 部门 sheet's deflate stream inflates to 400 MB of spaces after its declared 1 KB or so."""
     parts = raw_parts(base_sheets())

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+import sys
 import time
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,17 @@ from perfcycle.cli import app
 from perfcycle.loaders import import_file
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
 from tasks.cycle import open_cycle
-from tests.hostile.corpus import YEAR, Built, Case, GoodFiles, build_corpus, build_good, exact, tolerated
+from tests.hostile.corpus import (
+    YEAR,
+    Built,
+    Case,
+    GoodFiles,
+    build_corpus,
+    build_good,
+    exact,
+    shared_strings_at_limit,
+    tolerated,
+)
 
 runner = CliRunner()
 UNREAD_LIMIT_S = 1.0  # the 50 MB file and the zip bombs are refused by their sizes, before they are read
@@ -240,3 +253,37 @@ def test_unusual_but_unambiguous_workbooks_read_exactly(tmp_path: Path, good: Go
     )
     for name, path in exact(tmp_path, good).items():
         assert records(path) == expected, name
+
+
+MEMORY_BOUND_MB = 1200  # README, "Workbooks": the peak of a reading process at the policy's default limits
+PEAK = """
+import resource, sys
+from pathlib import Path
+from perfcycle.workbooks.reader import parse_workbook
+parsed, problems = parse_workbook(Path(sys.argv[1]), "base")
+print(parsed.rows if parsed else -1, len(problems), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_workbook_at_the_limits_is_read_within_the_memory_bound(tmp_path: Path) -> None:
+    """495 MB of shared strings (the policy allows 500 unpacked, 200 times compressed) read in a process of
+    its own: the peak stays under the bound the README states."""
+    from perfcycle.policy import ImportsPolicy
+
+    policy = ImportsPolicy()
+    path = shared_strings_at_limit(tmp_path / "limits.xlsx", 495 * 1024 * 1024)
+    with zipfile.ZipFile(path) as archive:
+        (table,) = [info for info in archive.infolist() if info.filename == "xl/sharedStrings.xml"]
+        assert (
+            490 * 1024 * 1024
+            < sum(info.file_size for info in archive.infolist())
+            < policy.max_uncompressed_mb * 1024 * 1024
+        )
+        assert 10 < table.file_size / table.compress_size < policy.max_compression_ratio
+    assert path.stat().st_size < policy.max_file_mb * 1024 * 1024
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, check=True, timeout=300
+    )
+    rows, problems, peak_mb = map(int, done.stdout.split())
+    assert (rows, problems) == (5, 0)
+    assert peak_mb < MEMORY_BOUND_MB, f"{peak_mb} MB"
