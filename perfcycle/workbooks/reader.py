@@ -694,7 +694,7 @@ def _read_sheets(
                 found.add(refused.reason, refused.sheet, refused.row, refused.column)
                 continue
             try:
-                cells = book.get_sheet_by_name(found_sheet.name)
+                cells = [book.get_sheet_by_name(found_sheet.name)]  # handed over: freed once its rows are read
             except Exception as exc:  # a sheet calamine cannot read after all: name it, never a traceback
                 found.add(f"无法读取工作表（{_calamine_reason(exc)}）；{RESAVE}", sheet.name)
                 continue
@@ -727,11 +727,13 @@ def _row_rules(kind: str, sheet: SheetSpec, values: dict[str, Any], errors: set[
 
 
 def _read_sheet(
-    cells: Any, layout: Layout, kind: str, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int
+    cells: list[Any], layout: Layout, kind: str, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int
 ) -> list[ParsedRow]:
-    """The rows of one sheet, each cell converted or named in a problem; the problems in reading order."""
-    offset = cells.start[1] if cells.start else 0  # calamine's rows begin at the first column with content
-    rows = iter(cells.iter_rows())
+    """The rows of one sheet, each cell converted or named in a problem; the problems in reading order.
+
+    `cells` holds calamine's sheet, which is let go once its rows are read: its memory is free for the records."""
+    offset = cells[0].start[1] if cells[0].start else 0  # calamine's rows begin at the first column with content
+    rows = iter(cells.pop().iter_rows())
     pad = [""] * offset
     header = pad + next(rows, [])
     second_row = next(rows, None)
@@ -742,13 +744,16 @@ def _read_sheet(
     columns = list(mapping.values())
     special_rows = {row for row, column in (*layout.formulas, *layout.errors) if column - 1 in mapping}
     numbers, picked, limit = _data_rows(rows, second_row, [index - offset for index in mapping], special_rows, budget)
+    del rows, second_row  # calamine's sheet
     problems: list[tuple[int, int, int, str, str]] = []  # row, phase, column, header, reason: sorted at the end
     errors: dict[int, set[str]] = {}
     by_column = list(zip(*picked, strict=True)) if picked else [()] * len(columns)
+    del picked
     converted_columns = [
         _convert_column(values, column, index + 1, numbers, layout, problems, errors)
         for column, index, values in zip(columns, mapping, by_column, strict=True)
     ]
+    del by_column
     missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in columns}
     fields = [column.field for column in columns]
     template = dict.fromkeys(missing)
