@@ -272,13 +272,15 @@ class CalendarPolicy(_Strict):
 class ImportsPolicy(_Strict):
     """Limits on a workbook before it is read: the guard against huge, inflated (zip bomb) or endless files.
 
-    `max_rows` counts the data rows of all the workbook's sheets together. An entry of the .xlsx archive that
-    inflates more than `max_compression_ratio` times (and beyond 1 MB) is refused, as is an archive whose
-    entries add up to more than `max_uncompressed_mb` once unpacked.
+    `max_rows` counts the data rows of all the workbook's sheets together; no sheet may hold content below row
+    `max_rows + 1` or right of column `max_columns` (the cells' places bound the memory a sheet takes). An entry
+    of the .xlsx archive that inflates more than `max_compression_ratio` times (and beyond 1 MB) is refused, as
+    is an archive whose entries add up to more than `max_uncompressed_mb` once unpacked.
     """
 
     max_file_mb: Annotated[int, Field(ge=1, le=1024)] = 50
     max_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 200_000
+    max_columns: Annotated[int, Field(ge=10, le=16_384)] = 30
     max_uncompressed_mb: Annotated[int, Field(ge=1, le=16_384)] = 500
     max_compression_ratio: Annotated[int, Field(ge=10, le=10_000)] = 200
 
@@ -288,6 +290,7 @@ class ImportsPolicy(_Strict):
         return {
             "max_bytes": self.max_file_mb * mb,
             "max_rows": self.max_rows,
+            "max_columns": self.max_columns,
             "max_uncompressed_bytes": self.max_uncompressed_mb * mb,
             "max_compression_ratio": self.max_compression_ratio,
         }

@@ -11,7 +11,8 @@ from pathlib import Path
 from perfcycle.rules.identifiers import CODE_MAX_LENGTH, CODE_RULE
 from perfcycle.stages import QUARTERS, SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec
-from perfcycle.workbooks.reader import MAX_BYTES, MAX_ROWS
+from perfcycle.workbooks.package import column_letters
+from perfcycle.workbooks.reader import MAX_BYTES, MAX_COLUMNS, MAX_ROWS
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "workbooks.md"
 
@@ -36,7 +37,7 @@ KIND_RULES = {
         "不能有空格、全角字符、路径分隔符（/ \\）或不可见字符（如 U+200B）。"
     ),
     "money": "单位万元，不能为负数，最多两位小数，小于 100 亿万元；精确读取（不经过二进制浮点）。",
-    "number": "有限的数字（可写千分位逗号）。",
+    "number": "有限的数字（逗号只能作千位分隔，如 1,234.5；`1,5` 这样的小数逗号被拒绝）。",
     "percent": "0 到 100 之间；可填 85、85% 或百分比格式的单元格（显示为 85%）。",
     "int": "整数。",
     "year": "2000 到 2100 之间的整数。",
@@ -228,8 +229,12 @@ def render_workbook_docs() -> str:
         "",
         "- 文件必须是 `.xlsx`（Office Open XML）。旧版 `.xls`、设置了打开密码的文件、改了扩展名的其他文件都会被拒绝，"
         "并说明原因；请在 Excel 或 WPS 中“另存为” `.xlsx`。",
-        f"- 文件不能为空，不能超过 {MAX_BYTES // (1024 * 1024)} MB；数据行合计不超过 {MAX_ROWS:,} 行。",
-        "- 不指定类型时，按工作表名识别工作簿类型；多余的工作表（如填表说明）被忽略。",
+        f"- 文件不能为空，不能超过 {MAX_BYTES // (1024 * 1024)} MB；数据行合计不超过 {MAX_ROWS:,} 行，"
+        f"有内容的单元格不超过第 {MAX_COLUMNS} 列（{column_letters(MAX_COLUMNS)} 列）。",
+        "- 不指定类型时，按工作表名识别工作簿类型；多余的工作表（如填表说明）被忽略。"
+        "两个工作表的名称只差空格或不可见字符时，无法确定读哪一个，文件被拒绝。",
+        "- 读到的就是 Excel 显示的：文件的结构有歧义（同一单元格写了两次、行或列的顺序颠倒、压缩包中有同名部件、"
+        "含有 DTD 等）时，整个文件被拒绝并说明原因，请用 Excel 或 WPS 打开后重新保存。",
         "- 表头在第 1 行，列的顺序不限；每个规定的列都必须有（预填的名称列可以删除），不能有多余的列或重复的列，"
         "表头不能为空或合并单元格。"
         "表头比较时忽略空格，半角括号等同全角括号。表头右侧的空白列被忽略。",
