@@ -365,12 +365,6 @@ def _open_cycle(session: Session, year: int, problems: _Problems, cache: LoadCac
     return cycle
 
 
-def _cycle_policy(cycle: Cycle) -> Any:
-    from perfcycle.policy import load_policy, policy_from_json
-
-    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
-
-
 def _all_rows(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow]]:
     for sheet, rows in parsed.sheets.items():
         for row in rows:
@@ -1181,13 +1175,14 @@ def _check_panel_scores(
     problems: _Problems,
     cache: LoadCache,
 ) -> Writer:
+    from perfcycle.cycle_context import cycle_policy
     from perfcycle.rules.ex_ante import needs_ex_ante
 
     sheet = "评估评分"
     rows = parsed.sheets[sheet]
     assert cycle.id is not None
     cycle_id = cycle.id
-    policy = _cycle_policy(cycle).ex_ante
+    policy = cycle_policy(cycle).ex_ante
     dimensions = {name: problems.header(sheet, name) for name in PANEL_DIMENSIONS}
     if set(dimensions.values()) != set(policy.dimensions):
         raise problems.fail(

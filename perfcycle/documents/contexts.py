@@ -36,10 +36,11 @@ from models.tables import (
     TargetReview,
     WarningNotice,
 )
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
 from perfcycle.money import FEN_PER_WAN, fmt_wan
-from perfcycle.policy import QUARTERS, Policy, policy_from_json
+from perfcycle.policy import QUARTERS, Policy
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -124,12 +125,6 @@ def _cycle(session: Session, cycle_id: int) -> Cycle:
     if cycle is None:
         raise ContextError(f"没有编号为 {cycle_id} 的绩效管理周期")
     return cycle
-
-
-def _policy(cycle: Cycle) -> Policy:
-    if not cycle.policy_json:
-        raise ContextError(f"{cycle.year} 年周期没有记录策略")
-    return policy_from_json(cycle.policy_json)
 
 
 def _district(cycle: Cycle, policy: Policy) -> str:
@@ -360,7 +355,7 @@ class AnnualReportContext(_Context):
 def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
     """Every figure of the annual 工作开展情况说明, from the records of the cycle."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
 
     assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
@@ -630,7 +625,7 @@ class ExAnteReportContext(_Context):
 def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportContext:
     """The panel's assessments of the cycle with their totals."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
     projects = _projects(session, cycle.year, (a.project_id for a in assessments))
@@ -755,7 +750,7 @@ def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> li
     if quarter not in QUARTERS:
         raise ContextError(f"未知季度: {quarter!r}")
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     lights = session.exec(
         select(DepartmentLight).where(
@@ -895,7 +890,7 @@ def _object_names(
 def review_result_context(session: Session, cycle_id: int) -> ReviewResultContext:
     """The sampled departments, each re-scored object against its self-evaluation, and the flags."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = _projects(session, cycle.year)
     names = _object_names(session, cycle.year, projects, departments)
@@ -991,7 +986,7 @@ def _grade_consequence(grade: str, policy: Policy) -> str:
 def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[FiscalEvaluationReportContext]:
     """One report context per object selected for key fiscal evaluation (projects, policies, departments)."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = _projects(session, cycle.year)
     names = _object_names(session, cycle.year, projects, departments)
@@ -1088,7 +1083,7 @@ class SelfEvaluationSummaryContext(_Context):
 def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEvaluationSummaryContext:
     """Coverage, grade distribution, inflated claims and each department's overall self-evaluation."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = _projects(session, cycle.year)
     names = _object_names(session, cycle.year, projects, departments)
@@ -1236,7 +1231,7 @@ def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContex
     from perfcycle.workbooks.formats import LEVEL1, LEVEL2, OPERATORS, TARGETS
 
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = [p for p in _projects(session, cycle.year).values() if p.year == cycle.year]
     per_department: dict[int, list[ProjectRow]] = defaultdict(list)
@@ -1314,7 +1309,7 @@ class TargetReviewContext(_Context):
 def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReviewContext]:
     """One 审核意见 per department with projects in the cycle year, from the TargetReview records."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = sorted(
         (p for p in _projects(session, cycle.year).values() if p.year == cycle.year), key=lambda p: p.code
@@ -1420,7 +1415,7 @@ def _target_text(indicator: IndicatorRow) -> str:
 def target_form_contexts(session: Session, cycle_id: int) -> list[TargetFormContext]:
     """One 申报表 per department with projects in the cycle year (its current indicators pre-filled)."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = sorted(
         (p for p in _projects(session, cycle.year).values() if p.year == cycle.year), key=lambda p: p.code
@@ -1543,7 +1538,7 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
     """The evaluation results to publish, from the Selection/Evaluation and Publication records."""
     reports = fiscal_evaluation_report_contexts(session, cycle_id)
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
     rows = [

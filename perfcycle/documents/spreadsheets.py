@@ -27,6 +27,7 @@ from models.tables import (
     SampleMember,
     Selection,
 )
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import chart_png
 from perfcycle.documents.contexts import (
     LIGHT_LABELS,
@@ -41,7 +42,7 @@ from perfcycle.documents.renderer import atomic_write
 from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
 from perfcycle.figures import budget_line
 from perfcycle.money import FEN_PER_WAN
-from perfcycle.policy import QUARTERS, policy_from_json
+from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import budget_totals
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
@@ -123,7 +124,7 @@ def _cycle(session: Session, cycle_id: int) -> Cycle:
 def _district(cycle: Cycle) -> str:
     if cycle.district:
         return cycle.district
-    return policy_from_json(cycle.policy_json).district if cycle.policy_json else ""
+    return cycle_policy(cycle).district
 
 
 def _titled_sheet(
@@ -193,7 +194,7 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
     ).all()
     rows = [r for r in lights if r.quarter == quarter]
     ordered = sorted(rows, key=lambda r: departments[r.department_id].code if r.department_id in departments else "")
-    policy = policy_from_json(cycle.policy_json) if cycle.policy_json else None
+    policy = cycle_policy(cycle)
     title = f"{_district(cycle)}{cycle.year}年{QUARTER_LABELS[quarter]}预算绩效运行监控汇总表"
 
     def row(light: DepartmentLight) -> tuple[str, str, DepartmentLightRow]:
@@ -213,7 +214,7 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
         year=cycle.year,
         quarter=quarter,
         title=title,
-        time_progress=policy.monitoring.time_progress[quarter] if policy is not None else None,
+        time_progress=policy.monitoring.time_progress[quarter],
         rows=tuple(row(r) for r in ordered),
         so_far=tuple(so_far),
         lights_so_far=tuple((r.quarter, r.light) for r in lights),
