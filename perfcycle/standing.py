@@ -24,7 +24,6 @@ from models import (
     Cycle,
     Department,
     DepartmentLight,
-    ExAnteAssessment,
     Project,
     Sample,
     SampleMember,
@@ -37,6 +36,8 @@ from models import (
 from models.tables import SHANGHAI
 from perfcycle import windows
 from perfcycle.approvals import GATE_NAMES, GATE_STAGES, OpenGate, in_shanghai, list_open
+from perfcycle.figures import budget_figures, ex_ante_figures, percent, sampling_figures, selection_figures
+from perfcycle.money import fmt_wan
 from perfcycle.rules.lights import LIGHT_LABELS
 from perfcycle.rules.windows import RETURNED, cell_label, deadline_passed, response_status
 from perfcycle.stages import QUARTERS, STAGES
@@ -238,10 +239,6 @@ def _names(session: Session) -> dict[str, str]:
     return {d.code: d.name for d in session.exec(select(Department))}
 
 
-def _pct(value: Any) -> str:
-    return f"{float(value):.0%}"
-
-
 @dataclass
 class GateFigures:
     """What a gate decides on: figures in a line each, and named lists (departments, projects, objects)."""
@@ -270,34 +267,30 @@ def _targets(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateF
 
 
 def _ex_ante(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    if "units" not in summary:
+    if "unassessed" not in summary:  # the stage has not concluded yet
         return
+    assert cycle.id is not None
+    figures = ex_ante_figures(session, cycle.id)
     out.lines.append(
-        f"{summary['units']} 家单位 {summary['projects']} 个项目，涉及 {summary['amount_wan']} 万元，"
-        f"压减 {summary['cut_wan']} 万元"
+        f"{len(figures.units)} 家单位 {len(figures.projects)} 个项目，涉及 {fmt_wan(figures.amount_fen)} 万元，"
+        f"压减 {fmt_wan(figures.cut_fen)} 万元"
     )
-    conclusions = Counter(
-        session.exec(
-            select(ExAnteAssessment.conclusion).where(
-                ExAnteAssessment.cycle_id == cycle.id, ExAnteAssessment.conclusion != ""
-            )
-        )
-    )
-    if conclusions:
-        out.lines.append("结论：" + "，".join(f"{k} {v} 个" for k, v in sorted(conclusions.items())))
-    if summary["projects"] == 0:
+    if figures.conclusions:
+        out.lines.append("结论：" + "，".join(f"{k} {len(v)} 个" for k, v in sorted(figures.conclusions.items())))
+    if not figures.projects:
         out.lines.append("没有读到任何专家评分（事前评估评分表），请核对填报目录后再决定")
     if summary.get("unassessed"):
         out.lists.append((f"没有专家评分的应评估项目（{len(summary['unassessed'])} 个）", summary["unassessed"]))
 
 
 def _sample(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    sample = summary.get("sample")
-    if not sample:
+    assert cycle.id is not None
+    sample = sampling_figures(session, cycle.id)
+    if not sample.drawn:
         return
     out.lines.append(
-        f"抽取 {sample['departments']} 个部门（{_pct(sample['ratio'])}），"
-        f"累计覆盖率 {float(sample['cumulative_coverage']):.1%}，随机种子 {sample['seed']}"
+        f"抽取 {sample.size} 个部门（{percent(sample.ratio)}），"
+        f"累计覆盖率 {sample.cumulative.percent}，随机种子 {sample.seed}"
     )
     members = session.exec(
         select(Department.name)
@@ -311,12 +304,13 @@ def _sample(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFi
 
 
 def _selection(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    selection = summary.get("selection") or summary
-    if "projects" not in selection:
+    assert cycle.id is not None
+    selection = selection_figures(session, cycle.id)
+    if not selection.total:
         return
     out.lines.append(
-        f"{selection['projects']} 个项目、{selection['policies']} 项政策、{selection['departments']} 个部门整体支出，"
-        f"涉及 {selection['amount_wan']} 万元"
+        f"{len(selection.of('project'))} 个项目、{len(selection.of('policy'))} 项政策、"
+        f"{len(selection.of('department'))} 个部门整体支出，涉及 {fmt_wan(selection.amount_fen)} 万元"
     )
     rows = session.exec(select(Selection).where(Selection.cycle_id == cycle.id)).all()
     ordered = sorted(rows, key=lambda r: (list(TYPE_NAMES).index(r.object_type), r.rank))
@@ -334,9 +328,6 @@ def _reports(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateF
 
 
 def _budget(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    from perfcycle.figures import budget_figures
-    from perfcycle.money import fmt_wan
-
     assert cycle.id is not None
     totals = budget_figures(session, cycle.id)
     if not totals.projects:

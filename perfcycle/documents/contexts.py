@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict
@@ -30,17 +29,26 @@ from models.tables import (
     MonitoringRecord,
     Project,
     Publication,
-    Sample,
-    SampleMember,
     Selection,
     TargetReview,
     WarningNotice,
 )
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
-from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
+from perfcycle.figures import (
+    CycleFigures,
+    cycle_figures,
+    evaluation_figures,
+    ex_ante_figures,
+    percent,
+    publication_figures,
+    sampling_figures,
+    selection_figures,
+    self_evaluation_coverage,
+)
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy
+from perfcycle.rules.disclosure import NOT_PUBLISHED, PUBLISHED_LATE, PUBLISHED_ON_TIME, publication_status
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -161,97 +169,6 @@ def _sort_by_code(departments: dict[int, Department], ids: Iterable[int]) -> lis
     return sorted(ids, key=lambda i: (departments[i].code if i in departments else "", i))
 
 
-# ---------------------------------------------------------------------------------------------- shared figures
-
-
-@dataclass(frozen=True)
-class _ExAnteFigures:
-    units: int
-    projects: int
-    amount_fen: int
-    cut_fen: int
-    conclusions: Counter[str]
-
-
-def _ex_ante(assessments: Sequence[ExAnteAssessment], projects: dict[int, ProjectRow]) -> _ExAnteFigures:
-    units = {projects[a.project_id].department_id for a in assessments if a.project_id in projects}
-    return _ExAnteFigures(
-        units=len(units),
-        projects=len({a.project_id for a in assessments}),
-        amount_fen=sum(a.request_fen for a in assessments),
-        cut_fen=sum(a.cut_fen for a in assessments),
-        conclusions=Counter(a.conclusion for a in assessments),
-    )
-
-
-@dataclass(frozen=True)
-class _SamplingFigures:
-    size: int
-    members: list[int]
-    ratio_pct: str
-    covered: int
-    cumulative_pct: str
-    target_pct: str
-    target_met: bool
-    target_exceeded: bool
-
-
-def _sampling(session: Session, cycle: Cycle, policy: Policy, departments_total: int) -> _SamplingFigures:
-    """This cycle's draw and the rotation's cumulative coverage over all cycles up to this year."""
-    rows = session.exec(
-        select(Sample.cycle_id, SampleMember.department_id)
-        .join(SampleMember, col(SampleMember.sample_id) == col(Sample.id))
-        .join(Cycle, col(Cycle.id) == col(Sample.cycle_id))
-        .where(Cycle.year <= cycle.year)
-    ).all()
-    members = sorted({dept for cycle_id, dept in rows if cycle_id == cycle.id})
-    covered = len({dept for _cycle_id, dept in rows})
-    own = session.exec(select(Sample).where(Sample.cycle_id == cycle.id)).first()
-    size = len(members) if members else (own.size if own is not None else 0)
-    cumulative = ratio_pct(covered, departments_total)
-    # Compare the percentages as stated, so the sentence never contradicts its own figures.
-    stated = Decimal(cumulative.rstrip("%"))
-    target = policy.sampling.coverage_target * _HUNDRED
-    return _SamplingFigures(
-        size=size,
-        members=members,
-        ratio_pct=policy_pct(policy.sampling.ratio),
-        covered=covered,
-        cumulative_pct=cumulative,
-        target_pct=policy_pct(policy.sampling.coverage_target),
-        target_met=stated >= target,
-        target_exceeded=stated > target,
-    )
-
-
-def _is_late(publication: Publication) -> bool:
-    if publication.published_on is None:
-        return True
-    return publication.due_on is not None and publication.published_on > publication.due_on
-
-
-def _next_quarter(quarter: str) -> str | None:
-    index = QUARTERS.index(quarter) if quarter in QUARTERS else -1
-    return QUARTERS[index + 1] if 0 <= index < len(QUARTERS) - 1 else None
-
-
-def _improved(
-    department_id: int,
-    quarter: str,
-    notices: dict[tuple[int, str], WarningNotice],
-    lights: dict[tuple[int, str], str],
-) -> bool | None:
-    """Whether a red/yellow department was green the next quarter: the stage's verdict on the notice,
-    else the next quarter's light; None while the next quarter is not known."""
-    notice = notices.get((department_id, quarter))
-    if notice is not None and notice.improved is not None:
-        return notice.improved
-    following = _next_quarter(quarter)
-    if following is None or (department_id, following) not in lights:
-        return None
-    return lights[(department_id, following)] == "green"
-
-
 # ---------------------------------------------------------------------------------------------- annual report
 
 
@@ -307,6 +224,7 @@ class AnnualReportContext(_Context):
     red_departments: list[RedDepartment]
     red_department_count: int
     red_improved_count: int
+    red_green_count: int
     red_notices: int
     yellow_notices: int
     # (三) evaluation
@@ -352,182 +270,151 @@ class AnnualReportContext(_Context):
     grade_chart: Chart | None
 
 
-def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
-    """Every figure of the annual 工作开展情况说明, from the records of the cycle."""
-    cycle = _cycle(session, cycle_id)
-    policy = cycle_policy(cycle)
-    departments = _departments(session)
-
-    assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
-    reviews = session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id)).all()
-    lights = session.exec(select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id)).all()
-    notices = session.exec(select(WarningNotice).where(WarningNotice.cycle_id == cycle_id)).all()
-    evaluations = session.exec(select(Evaluation).where(Evaluation.cycle_id == cycle_id)).all()
-    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
-    recommendations = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
-    projects = _projects(session, cycle.year, (a.project_id for a in assessments))
-    year_projects = [p for p in projects.values() if p.year == cycle.year]
-
-    ex_ante = _ex_ante(assessments, projects)
-
-    # Targets: a project of the year without an approved target review gets no budget.
-    status = {r.project_id: r.status for r in reviews}
-    year_status = Counter(status.get(p.id, "missing") for p in year_projects if p.id is not None)
-    approved = year_status["approved"]
-    returned = year_status["returned"]
-
-    # Monitoring: department overall lights per quarter.
-    light_of = {(row.department_id, row.quarter): row.light for row in lights}
-    per_quarter: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in lights:
-        per_quarter[row.quarter][row.light] += 1
-    quarters = [
+def _quarter_lights(figures: CycleFigures) -> list[QuarterLights]:
+    return [
         QuarterLights(
-            quarter=q,
-            label=QUARTER_LABELS[q],
-            departments=sum(per_quarter[q].values()),
-            green=per_quarter[q]["green"],
-            yellow=per_quarter[q]["yellow"],
-            red=per_quarter[q]["red"],
+            quarter=q.quarter,
+            label=QUARTER_LABELS[q.quarter],
+            departments=q.departments,
+            green=len(q.light("green")),
+            yellow=len(q.light("yellow")),
+            red=len(q.light("red")),
         )
-        for q in QUARTERS
-        if q in per_quarter
+        for q in figures.quarters
     ]
-    notice_of = {(n.department_id, n.quarter): n for n in notices}
-    red_quarters: dict[int, list[str]] = defaultdict(list)
-    for (dept, quarter), light in sorted(light_of.items(), key=lambda item: item[0][1]):
-        if light == "red":
-            red_quarters[dept].append(quarter)
-    red_departments: list[RedDepartment] = []
-    not_improved: list[str] = []
-    for dept in _sort_by_code(departments, red_quarters):
-        verdicts = [_improved(dept, q, notice_of, light_of) for q in red_quarters[dept]]
-        if any(v is False for v in verdicts):
-            overall: bool | None = False
-        elif verdicts and all(v is True for v in verdicts):
-            overall = True
-        else:
-            overall = None
-        name = _dept_name(departments, dept)
-        red_departments.append(
-            RedDepartment(
-                name=name,
-                quarters="、".join(QUARTER_LABELS.get(q, q) for q in red_quarters[dept]),
-                improved=overall,
-            )
-        )
-        failed = [QUARTER_LABELS.get(q, q) for q, v in zip(red_quarters[dept], verdicts, strict=True) if v is False]
-        if failed:
-            not_improved.append(f"{name}（{'、'.join(failed)}）")
 
-    monitored = monitoring_coverage(session, cycle_id)
-    code_names = {d.code: d.name for d in departments.values()}
 
-    # Evaluations.
-    by_kind: dict[str, list[Evaluation]] = defaultdict(list)
-    for ev in evaluations:
-        by_kind[ev.kind].append(ev)
-    self_evaluated = self_evaluation_coverage(session, cycle_id)
-    inflated = [e for e in by_kind["self"] if e.flagged]
-    review_flags = [e for e in by_kind["review"] if e.flagged]
+def _quarters_text(quarters: Iterable[str]) -> str:
+    return "、".join(QUARTER_LABELS.get(q, q) for q in quarters)
 
-    sampling = _sampling(session, cycle, policy, len(departments))
 
-    fiscal_counts = Counter(s.object_type for s in selections)
-
-    # Budget linkage: the table as it stands, the approvers' overrides included.
-    budget = budget_figures(session, cycle_id)
-
-    # Cost pilot.
-    pilot: CostPilot | None = None
-    code = policy.cost_pilot.project_code
-    if code:
-        project = next((p for p in year_projects if p.code == code), None)
-        if project is not None:
-            dept_name = _dept_name(departments, project.department_id)
-            label = project.name if project.name.startswith(dept_name) else f"{dept_name}{project.name}"
-            if not label.endswith("项目"):
-                label += "项目"
-            pilot = CostPilot(
-                project_code=project.code,
-                project_name=project.name,
-                department_name=dept_name,
-                label=label,
-                budget_wan=_wan_text(project.budget_fen),
-            )
-
-    # 二、存在问题: sentences derived from the records.
-    late = [p for p in publications if _is_late(p)]
-    late_names = [_dept_name(departments, d) for d in _sort_by_code(departments, {p.department_id for p in late})]
-    missing_targets = len(year_projects) - approved
+def _problems(figures: CycleFigures, policy: Policy) -> list[str]:
+    """二、存在问题: one sentence per kind of problem the records show."""
     problems: list[str] = []
-    if late_names:
-        problems.append(
-            f"绩效评价结果公开不够规范，{len(late_names)}家部门未按期公开绩效自评报告（{join_names(late_names)}）"
-        )
+    late = figures.names(figures.publications.not_on_time)
+    if late:
+        problems.append(f"绩效评价结果公开不够规范，{len(late)}家部门未按期公开绩效自评报告（{join_names(late)}）")
+    not_improved = [
+        f"{figures.departments.get(d.code, d.code)}（{_quarters_text(d.not_improved)}）"
+        for d in figures.warnings.not_improved
+    ]
     if not_improved:
         problems.append(
             f"部分部门预算执行和绩效目标实现进度偏慢，{join_names(not_improved)}"
             f"亮红灯后下一季度仍未改善，共涉及{len(not_improved)}家部门"
         )
+    inflated = figures.evaluations.inflated
     if inflated:
         problems.append(
             f"部分单位绩效自评不够客观，{len(inflated)}个自评对象自报得分高出核定得分"
             f"{fmt_number(policy.self_evaluation.inflation_flag_points)}分以上"
         )
-    if review_flags:
-        problems.append(f"抽查复核发现{len(review_flags)}个项目复核结果与自评结果差异较大，自评质量有待提高")
-    if missing_targets:
-        problems.append(f"{missing_targets}个项目绩效目标未设置或未通过审核，{cycle.budget_year}年预算未予安排")
+    flags = figures.evaluations.review_flags
+    if flags:
+        problems.append(f"抽查复核发现{len(flags)}个项目复核结果与自评结果差异较大，自评质量有待提高")
+    missing = figures.targets.not_approved
+    if missing:
+        problems.append(f"{len(missing)}个项目绩效目标未设置或未通过审核，{figures.budget_year}年预算未予安排")
+    return problems
 
+
+def _cost_pilot(figures: CycleFigures, cycle: Cycle, policy: Policy) -> CostPilot | None:
+    pilot = figures.cost_pilot
+    if pilot is None:
+        return None
+    dept_name = figures.departments.get(pilot.department_code, "")
+    label = pilot.project_name if pilot.project_name.startswith(dept_name) else f"{dept_name}{pilot.project_name}"
+    if not label.endswith("项目"):
+        label += "项目"
+    return CostPilot(
+        project_code=pilot.project_code,
+        project_name=pilot.project_name,
+        department_name=dept_name,
+        label=label,
+        budget_wan=_wan_text(pilot.budget_fen),
+    )
+
+
+def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
+    """Every figure of the annual 工作开展情况说明, from the cycle's figures (perfcycle.figures)."""
+    cycle = _cycle(session, cycle_id)
+    policy = cycle_policy(cycle)
+    figures = cycle_figures(session, cycle_id)
+    ex_ante, targets, warnings = figures.ex_ante, figures.targets, figures.warnings
+    monitored, self_evaluated, evaluations = figures.monitoring, figures.self_evaluation, figures.evaluations
+    sampling, selection, budget = figures.sampling, figures.selection, figures.budget
+    quarters = _quarter_lights(figures)
+    red_departments = [
+        RedDepartment(
+            name=figures.departments.get(d.code, d.code), quarters=_quarters_text(d.quarters), improved=d.improved
+        )
+        for d in warnings.red_departments
+    ]
+    self_grades = Counter(
+        session.exec(
+            select(Evaluation.grade).where(
+                Evaluation.cycle_id == cycle_id,
+                Evaluation.kind == "self",
+                Evaluation.object_type == "project",
+                Evaluation.grade != "",
+            )
+        ).all()
+    )
+    final_grades = Counter(
+        session.exec(
+            select(BudgetRecommendation.grade).where(
+                BudgetRecommendation.cycle_id == cycle_id, BudgetRecommendation.grade != ""
+            )
+        ).all()
+    )
     return AnnualReportContext(
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
         budget_year=cycle.budget_year,
-        ex_ante_units=ex_ante.units,
-        ex_ante_projects=ex_ante.projects,
+        ex_ante_units=len(ex_ante.units),
+        ex_ante_projects=len(ex_ante.projects),
         ex_ante_amount_wan=_wan_text(ex_ante.amount_fen),
         ex_ante_cut_wan=_wan_text(ex_ante.cut_fen),
-        ex_ante_supported=ex_ante.conclusions["予以支持"],
-        ex_ante_adjusted=ex_ante.conclusions["调整后支持"],
-        ex_ante_rejected=ex_ante.conclusions["不予支持"],
-        projects_total=len(year_projects),
-        targets_approved=approved,
-        targets_returned=returned,
-        targets_missing=missing_targets,
-        departments_total=len(departments),
+        ex_ante_supported=len(ex_ante.concluded("予以支持")),
+        ex_ante_adjusted=len(ex_ante.concluded("调整后支持")),
+        ex_ante_rejected=len(ex_ante.concluded("不予支持")),
+        projects_total=len(targets.projects),
+        targets_approved=len(targets.status("approved")),
+        targets_returned=len(targets.status("returned")),
+        targets_missing=len(targets.not_approved),
+        departments_total=monitored.total,
         monitoring_departments=monitored.covered,
         monitoring_full_coverage=monitored.full,
         monitoring_coverage_pct=monitored.percent,
-        monitoring_missing_names=join_names(code_names.get(code, code) for code in monitored.missing),
+        monitoring_missing_names=join_names(figures.names(monitored.missing)),
         quarters=quarters,
         red_departments=red_departments,
         red_department_count=len(red_departments),
-        red_improved_count=sum(1 for r in red_departments if r.improved is True),
-        red_notices=sum(1 for n in notices if n.level == "red"),
-        yellow_notices=sum(1 for n in notices if n.level == "yellow"),
+        red_improved_count=len(warnings.improved),
+        red_green_count=len(warnings.turned_green),
+        red_notices=len(warnings.red_notices),
+        yellow_notices=len(warnings.yellow_notices),
         self_eval_projects=self_evaluated.projects.covered,
         self_eval_departments=self_evaluated.departments.covered,
         self_eval_coverage_pct=self_evaluated.projects.percent,
         self_eval_full_coverage=self_evaluated.projects.full and self_evaluated.departments.full,
         self_eval_missing_projects=len(self_evaluated.projects.missing),
         self_eval_missing_departments=len(self_evaluated.departments.missing),
-        department_evaluations=len(by_kind["department"]),
+        department_evaluations=len(evaluations.department_evaluations),
         sample_size=sampling.size,
-        sample_ratio_pct=sampling.ratio_pct,
-        cumulative_covered=sampling.covered,
-        cumulative_coverage_pct=sampling.cumulative_pct,
-        coverage_target_pct=sampling.target_pct,
+        sample_ratio_pct=percent(sampling.ratio),
+        cumulative_covered=sampling.cumulative.covered,
+        cumulative_coverage_pct=sampling.cumulative.percent,
+        coverage_target_pct=percent(sampling.target),
         coverage_target_met=sampling.target_met,
         coverage_target_exceeded=sampling.target_exceeded,
-        review_count=len(by_kind["review"]),
-        review_flags=len(review_flags),
-        fiscal_projects=fiscal_counts["project"],
-        fiscal_policies=fiscal_counts["policy"],
-        fiscal_departments=fiscal_counts["department"],
-        fiscal_amount_wan=_wan_text(sum(s.amount_fen for s in selections)),
+        review_count=len(evaluations.reviews),
+        review_flags=len(evaluations.review_flags),
+        fiscal_projects=len(selection.of("project")),
+        fiscal_policies=len(selection.of("policy")),
+        fiscal_departments=len(selection.of("department")),
+        fiscal_amount_wan=_wan_text(selection.amount_fen),
         budget_projects=budget.projects,
         budget_cut_projects=budget.cut_projects,
         budget_priority_projects=budget.priority_projects,
@@ -538,18 +425,13 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
         budget_increase_wan=_wan_text(budget.increase_fen),
-        cost_pilot=pilot,
-        problems=problems,
-        late_publications=len(late_names),
-        inflated_self_evaluations=len(inflated),
+        cost_pilot=_cost_pilot(figures, cycle, policy),
+        problems=_problems(figures, policy),
+        late_publications=len(figures.publications.not_on_time),
+        inflated_self_evaluations=len(evaluations.inflated),
         light_chart=quarter_light_chart(cycle.year, quarters),
         grade_chart=_grade_distribution_chart(
-            cycle.year,
-            policy,
-            [
-                ("项目自评等级", Counter(e.grade for e in by_kind["self"] if e.object_type == "project" and e.grade)),
-                ("最终评价等级", Counter(r.grade for r in recommendations if r.grade)),
-            ],
+            cycle.year, policy, [("项目自评等级", self_grades), ("最终评价等级", final_grades)]
         ),
     )
 
@@ -629,7 +511,7 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
     departments = _departments(session)
     assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
     projects = _projects(session, cycle.year, (a.project_id for a in assessments))
-    figures = _ex_ante(assessments, projects)
+    figures = ex_ante_figures(session, cycle_id)
 
     def key(a: ExAnteAssessment) -> tuple[str, str]:
         project = projects.get(a.project_id)
@@ -666,15 +548,15 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
         dimension_max=fmt_number(policy.ex_ante.dimension_max),
         support_min=fmt_number(policy.ex_ante.support_min),
         adjust_min=fmt_number(policy.ex_ante.adjust_min),
-        units=figures.units,
-        projects=figures.projects,
+        units=len(figures.units),
+        projects=len(figures.projects),
         amount_wan=_wan_text(figures.amount_fen),
         cut_wan=_wan_text(figures.cut_fen),
         supported_total_wan=_wan_text(figures.amount_fen - figures.cut_fen),
         has_comments=any(row.comment for row in rows),
-        supported=figures.conclusions["予以支持"],
-        adjusted=figures.conclusions["调整后支持"],
-        rejected=figures.conclusions["不予支持"],
+        supported=len(figures.concluded("予以支持")),
+        adjusted=len(figures.concluded("调整后支持")),
+        rejected=len(figures.concluded("不予支持")),
         rows=rows,
     )
 
@@ -899,7 +781,9 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
     ).all()
     self_of = {(e.object_type, e.object_code): e for e in evaluations if e.kind == "self"}
     reviews = [e for e in evaluations if e.kind == "review"]
-    sampling = _sampling(session, cycle, policy, len(departments))
+    sampling = sampling_figures(session, cycle_id)
+    reviewed = evaluation_figures(session, cycle_id)
+    codes = {d.code: d.id for d in departments.values()}
 
     def dept_of(e: Evaluation) -> int | None:
         return names.get((e.object_type, e.object_code), ("", e.department_id))[1] or e.department_id
@@ -935,14 +819,14 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
         year=cycle.year,
         departments_total=len(departments),
         sample_size=sampling.size,
-        sample_ratio_pct=sampling.ratio_pct,
-        sampled_departments="、".join(_dept_name(departments, d) for d in _sort_by_code(departments, sampling.members)),
-        cumulative_covered=sampling.covered,
-        cumulative_coverage_pct=sampling.cumulative_pct,
-        coverage_target_pct=sampling.target_pct,
+        sample_ratio_pct=percent(sampling.ratio),
+        sampled_departments="、".join(_dept_name(departments, codes.get(code)) for code in sampling.members),
+        cumulative_covered=sampling.cumulative.covered,
+        cumulative_coverage_pct=sampling.cumulative.percent,
+        coverage_target_pct=percent(sampling.target),
         gap_flag_points=fmt_number(policy.sampling.review_gap_flag),
-        review_count=len(reviews),
-        flagged_count=sum(1 for e in reviews if e.flagged),
+        review_count=len(reviewed.reviews),
+        flagged_count=len(reviewed.review_flags),
         rows=rows,
     )
 
@@ -1098,6 +982,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
     project_selfs = {e.object_code: e for e in selfs if e.object_type == "project"}
     dept_selfs = {e.object_code: e for e in selfs if e.object_type == "department"}
     covered = self_evaluation_coverage(session, cycle_id)
+    disclosed = publication_figures(session, cycle_id)
     not_sent = set(covered.projects.missing)
     evaluated_projects = [p for p in year_projects if p.code not in not_sent]
     missing = [p for p in year_projects if p.code in not_sent]
@@ -1156,7 +1041,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
         self_eval_coverage_pct=covered.projects.percent,
         departments_total=covered.departments.total,
         self_eval_departments=covered.departments.covered,
-        department_evaluations=sum(1 for e in evaluations if e.kind == "department"),
+        department_evaluations=len(evaluation_figures(session, cycle_id).department_evaluations),
         average_score=average,
         grade_counts=[GradeCount(grade=b.grade, count=grade_counter[b.grade]) for b in policy.grades],
         inflation_flag_points=fmt_number(policy.self_evaluation.inflation_flag_points),
@@ -1164,8 +1049,8 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
         inflated_count=len(inflated),
         missing_projects=len(missing),
         missing_project_names=join_names((p.name for p in missing), unit="个项目"),
-        published=sum(1 for p in publications.values() if p.published_on is not None),
-        late_publications=sum(1 for p in publications.values() if _is_late(p)),
+        published=len(disclosed.published),
+        late_publications=len(disclosed.not_on_time),
         departments=rows,
         grade_chart=_grade_distribution_chart(cycle.year, policy, [("项目自评等级", grade_counter)]),
     )
@@ -1525,15 +1410,6 @@ class PublicationListContext(_Context):
     publications: list[PublicationRow]
 
 
-def publication_status(publication: Publication) -> str:
-    """按期公开 / 逾期公开 / 未公开."""
-    if publication.published_on is None:
-        return "未公开"
-    if publication.due_on is not None and publication.published_on > publication.due_on:
-        return "逾期公开"
-    return "按期公开"
-
-
 def publication_list_context(session: Session, cycle_id: int) -> PublicationListContext:
     """The evaluation results to publish, from the Selection/Evaluation and Publication records."""
     reports = fiscal_evaluation_report_contexts(session, cycle_id)
@@ -1547,24 +1423,22 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
             department_name=_dept_name(departments, p.department_id),
             due_on=fmt_date(p.due_on),
             published_on=fmt_date(p.published_on),
-            status=publication_status(p),
+            status=publication_status(p.published_on, p.due_on),
         )
         for p in sorted(
             publications, key=lambda p: departments[p.department_id].code if p.department_id in departments else ""
         )
     ]
-    statuses = Counter(row.status for row in rows)
-    due_dates = sorted({p.due_on for p in publications if p.due_on is not None})
-    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
-    counts = Counter(s.object_type for s in selections)
+    disclosed = publication_figures(session, cycle_id)
+    selection = selection_figures(session, cycle_id)
     return PublicationListContext(
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
-        fiscal_projects=counts["project"],
-        fiscal_policies=counts["policy"],
-        fiscal_departments=counts["department"],
-        fiscal_amount_wan=_wan_text(sum(s.amount_fen for s in selections)),
+        fiscal_projects=len(selection.of("project")),
+        fiscal_policies=len(selection.of("policy")),
+        fiscal_departments=len(selection.of("department")),
+        fiscal_amount_wan=_wan_text(selection.amount_fen),
         evaluations=[
             PublishedEvaluation(
                 object_type_label=r.object_type_label,
@@ -1578,9 +1452,9 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
             for r in reports
         ],
         departments_total=len(rows),
-        due_on="、".join(fmt_date(d) for d in due_dates),
-        on_time=statuses["按期公开"],
-        late=statuses["逾期公开"],
-        unpublished=statuses["未公开"],
+        due_on="、".join(fmt_date(d) for d in disclosed.due_on),
+        on_time=len(disclosed.status(PUBLISHED_ON_TIME)),
+        late=len(disclosed.status(PUBLISHED_LATE)),
+        unpublished=len(disclosed.status(NOT_PUBLISHED)),
         publications=rows,
     )
