@@ -35,6 +35,7 @@ from models.tables import (
     now,
 )
 from perfcycle.cycle_context import cycle_policy
+from perfcycle.events import PRESS, RANKING, TRAINING, events_of
 from perfcycle.money import fmt_wan
 from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals
@@ -584,6 +585,44 @@ def cost_pilot_figures(session: Session, cycle_id: int) -> CostPilotFigures | No
     return CostPilotFigures(code, name, department, budget)
 
 
+# ---------------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Event:
+    """One 工作记事 entry as the report states it."""
+
+    id: int
+    kind: str
+    month: int | None
+    day: int | None
+    title: str
+    detail: str
+    rank: int | None
+
+    @property
+    def record(self) -> str:
+        return f"工作记事#{self.id}"
+
+
+@dataclass(frozen=True)
+class EventFigures:
+    """The year's recorded events by kind: trainings held, the rankings in the city's assessment, articles."""
+
+    trainings: tuple[Event, ...] = ()
+    rankings: tuple[Event, ...] = ()
+    articles: tuple[Event, ...] = ()
+
+
+def event_figures(session: Session, year: int) -> EventFigures:
+    found = [Event(e.id or 0, e.kind, e.month, e.day, e.title, e.detail, e.rank) for e in events_of(session, year)]
+    return EventFigures(
+        trainings=tuple(e for e in found if e.kind == TRAINING),
+        rankings=tuple(e for e in found if e.kind == RANKING),
+        articles=tuple(e for e in found if e.kind == PRESS),
+    )
+
+
 # ---------------------------------------------------------------------------------------------- the cycle
 
 
@@ -607,6 +646,7 @@ class CycleFigures:
     budget_codes: BudgetCodes
     publications: PublicationFigures
     cost_pilot: CostPilotFigures | None
+    events: EventFigures
 
     def names(self, codes: Iterable[str]) -> list[str]:
         """Department names for codes (a code without a department stays a code)."""
@@ -635,4 +675,5 @@ def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
         budget_codes=budget_codes(session, cycle_id),
         publications=publication_figures(session, cycle_id),
         cost_pilot=cost_pilot_figures(session, cycle_id),
+        events=event_figures(session, cycle.year),
     )

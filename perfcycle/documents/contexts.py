@@ -37,6 +37,7 @@ from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.figures import (
     CycleFigures,
+    EventFigures,
     cycle_figures,
     evaluation_figures,
     ex_ante_figures,
@@ -195,6 +196,20 @@ class CostPilot(_Context):
     budget_wan: str
 
 
+class Ranking(_Context):
+    """考核: what the city assessed, among whom, and the district's place."""
+
+    scope: str
+    group: str
+    rank: int
+
+
+class Article(_Context):
+    date: str
+    title: str
+    media: str
+
+
 class AnnualReportContext(_Context):
     """关于{区}{年}年区级预算绩效管理工作开展情况的说明 — every figure of the seed report, computed."""
 
@@ -261,6 +276,12 @@ class AnnualReportContext(_Context):
     budget_increase_wan: str
     # (五) cost pilot
     cost_pilot: CostPilot | None
+    # events the coordinator recorded (工作记事): the city's assessment, (六) trainings and articles
+    rankings: list[Ranking]
+    training_months: str
+    training_several_months: bool
+    training_titles: str
+    articles: list[Article]
     # 二、problems
     problems: list[str]
     late_publications: int
@@ -333,6 +354,10 @@ def _cost_pilot(figures: CycleFigures, cycle: Cycle, policy: Policy) -> CostPilo
         label=label,
         budget_wan=_wan_text(pilot.budget_fen),
     )
+
+
+def _training_months(events: EventFigures) -> list[int]:
+    return sorted({e.month for e in events.trainings if e.month is not None})
 
 
 def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
@@ -426,6 +451,14 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         budget_increased_projects=budget.increased_projects,
         budget_increase_wan=_wan_text(budget.increase_fen),
         cost_pilot=_cost_pilot(figures, cycle, policy),
+        rankings=[Ranking(scope=e.title, group=e.detail, rank=e.rank or 0) for e in figures.events.rankings],
+        training_months="、".join(f"{m}月" for m in _training_months(figures.events)),
+        training_several_months=len(_training_months(figures.events)) > 1,
+        training_titles="及".join(dict.fromkeys(e.title for e in figures.events.trainings)),
+        articles=[
+            Article(date=f"{cycle.year}年{e.month}月{e.day}日", title=e.title, media=e.detail)
+            for e in figures.events.articles
+        ],
         problems=_problems(figures, policy),
         late_publications=len(figures.publications.not_on_time),
         inflated_self_evaluations=len(evaluations.inflated),

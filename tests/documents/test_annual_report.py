@@ -27,6 +27,7 @@ from perfcycle.documents import (
 )
 from perfcycle.documents.contexts import ContextError
 from perfcycle.documents.renderer import BODY_FONT, docx_text, render_text
+from perfcycle.events import record_event
 from perfcycle.money import fmt_wan
 from tests.documents.records import (
     DISTRICT,
@@ -112,7 +113,6 @@ def test_annual_report_docx(session: Session, arranged: Arranged, tmp_path: Path
         "（三）严把绩效评价质量关",
         "（四）严把评价结果应用关",
         "（五）全力推进成本预算绩效管理试点工作",
-        "（六）加强绩效管理培训宣传力度",
         "二、存在问题",
         "三、下一步工作打算",
     ]
@@ -141,7 +141,9 @@ def test_annual_report_docx(session: Session, arranged: Arranged, tmp_path: Path
     pilot = next(p for p in arranged.projects if p.code == PILOT)
     assert f"公车运行项目，涉及资金{fmt_wan(pilot.budget_fen)}万元" in text
     assert "一是绩效评价结果公开不够规范" in text and "五是" in text
-    assert "三区一县" not in text
+    # No event recorded (工作记事): no ranking, training or article is stated, and (六) is left out.
+    assert "三区一县" not in text and "综合考核" not in text and "举办了" not in text and "发表于" not in text
+    assert not any(p.startswith("（六）") for p in paragraphs)
 
     # Official format.
     section = doc.sections[0]
@@ -155,6 +157,28 @@ def test_annual_report_docx(session: Session, arranged: Arranged, tmp_path: Path
     again = tmp_path / "again.docx"
     assert render_docx("annual_report.md.j2", annual_report_context(session, arranged.cycle_id), again) == sha
     assert docx_text(again) == docx_text(path)
+
+
+def test_recorded_events_are_stated_as_recorded(session: Session, arranged: Arranged, tmp_path: Path) -> None:
+    """The coordinator's 工作记事 become the report's sentences: the ranking after the opening, the trainings
+    and the articles in (六)."""
+    record_event(session, YEAR, "考核", title="绩效目标管理、绩效运行监控等", detail="三区一县", rank=2)
+    record_event(session, YEAR, "training", when=f"{YEAR}-12", title="绩效管理工作业务全方位培训")
+    record_event(session, YEAR, "培训", when=f"{YEAR}年11月", title="成本预算绩效管理业务培训")
+    record_event(session, YEAR, "宣传", when=f"{YEAR}-08-20", title="测试区财政管理突出绩效导向", detail="某某日报")
+    record_event(session, YEAR - 1, "培训", when=f"{YEAR - 1}-05", title="上一年度的培训")
+    session.commit()
+
+    render_docx("annual_report.md.j2", annual_report_context(session, arranged.cycle_id), tmp_path / "r.docx")
+    paragraphs = [p.text for p in Document(str(tmp_path / "r.docx")).paragraphs if p.text]
+    ranking = f"{YEAR}年上级对{DISTRICT}财政局从绩效目标管理、绩效运行监控等进行了综合考核，在三区一县中，位居第二。"
+    assert paragraphs[2] == ranking  # after the title and the opening paragraph
+    six = paragraphs.index("（六）加强绩效管理培训宣传力度")
+    assert (
+        "分别在11月、12月举办了成本预算绩效管理业务培训及绩效管理工作业务全方位培训。"
+        f"{YEAR}年8月20日《测试区财政管理突出绩效导向》发表于某某日报。"
+    ) in paragraphs[six + 1]
+    assert "上一年度的培训" not in "\n".join(paragraphs)
 
 
 def test_annual_report_without_records(session: Session) -> None:
