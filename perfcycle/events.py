@@ -157,11 +157,11 @@ def remove_event(session: Session, event_id: int, by: str = "") -> WorkEvent:
     return event
 
 
-def when_text(event: WorkEvent) -> str:
-    """11月 / 8月20日 (the year is the report's)."""
-    if event.month is None:
+def when_text(month: int | None, day: int | None) -> str:
+    """11月 / 8月20日, as the report dates an event within its year."""
+    if month is None:
         return ""
-    return f"{event.month}月{event.day}日" if event.day else f"{event.month}月"
+    return f"{month}月{day}日" if day else f"{month}月"
 
 
 def describe(event: WorkEvent) -> dict[str, object]:
@@ -169,7 +169,7 @@ def describe(event: WorkEvent) -> dict[str, object]:
     return {
         "year": event.year,
         "kind": event.kind,
-        "when": when_text(event),
+        "when": when_text(event.month, event.day),
         "title": event.title,
         "detail": event.detail,
         "rank": event.rank,

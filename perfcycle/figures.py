@@ -35,7 +35,7 @@ from models.tables import (
     now,
 )
 from perfcycle.cycle_context import cycle_policy
-from perfcycle.events import PRESS, RANKING, TRAINING, events_of
+from perfcycle.events import PRESS, RANKING, TRAINING, events_of, when_text
 from perfcycle.money import fmt_wan
 from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals
@@ -603,6 +603,10 @@ class Event:
     @property
     def record(self) -> str:
         return f"工作记事#{self.id}"
+
+    @property
+    def when(self) -> str:
+        return when_text(self.month, self.day)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from models.tables import (
 )
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
+from perfcycle.documents.renderer import cn_num
 from perfcycle.figures import (
     CycleFigures,
     EventFigures,
@@ -49,6 +50,7 @@ from perfcycle.figures import (
 )
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy
+from perfcycle.rules.coverage import Coverage
 from perfcycle.rules.disclosure import NOT_PUBLISHED, PUBLISHED_LATE, PUBLISHED_ON_TIME, publication_status
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
@@ -363,8 +365,12 @@ def _training_months(events: EventFigures) -> list[int]:
 def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
     """Every figure of the annual 工作开展情况说明, from the cycle's figures (perfcycle.figures)."""
     cycle = _cycle(session, cycle_id)
-    policy = cycle_policy(cycle)
-    figures = cycle_figures(session, cycle_id)
+    return _annual_report(session, cycle, cycle_policy(cycle), cycle_figures(session, cycle_id))
+
+
+def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: CycleFigures) -> AnnualReportContext:
+    assert cycle.id is not None
+    cycle_id = cycle.id
     ex_ante, targets, warnings = figures.ex_ante, figures.targets, figures.warnings
     monitored, self_evaluated, evaluations = figures.monitoring, figures.self_evaluation, figures.evaluations
     sampling, selection, budget = figures.sampling, figures.selection, figures.budget
@@ -493,6 +499,322 @@ def _grade_distribution_chart(year: int, policy: Policy, series: list[tuple[str,
         present,
         title=f"{year}年项目绩效评价等级分布",
         caption="项目绩效评价等级分布（单位：个）",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- 数据核对表
+
+#: Longest text of the records column (an xlsx cell holds 32767 characters).
+RECORDS_LIMIT = 30000
+
+
+class CheckedFigure(_Context):
+    """One figure the annual report states: where, what it is called, its value as printed, what it counts."""
+
+    section: str
+    name: str
+    value: str
+    unit: str
+    definition: str
+    count: int | None  # how many records it counts (None: an amount, a ratio or a policy number)
+    records: str  # their codes
+
+    @property
+    def stated(self) -> str:
+        """The figure as the report prints it: "4家单位", "16904.55万元", "61.11%"."""
+        return f"{self.value}{self.unit}"
+
+
+class FigureCheckContext(_Context):
+    """数据核对表: every figure of the annual report, so an auditor can check any sentence against the records."""
+
+    district: str
+    year: int
+    title: str
+    report: str  # the annual report's title
+    figures: list[CheckedFigure]
+
+
+def _records(codes: Sequence[str]) -> str:
+    """The codes as one cell's text; a list too long for a cell ends with how many there are in all."""
+    text = "、".join(codes)
+    if len(text) <= RECORDS_LIMIT:
+        return text
+    return text[:RECORDS_LIMIT].rsplit("、", 1)[0] + f"…（共{len(codes)}条）"
+
+
+class _Rows:
+    """Collects the checklist's rows, section by section."""
+
+    def __init__(self) -> None:
+        self.rows: list[CheckedFigure] = []
+        self.section = ""
+
+    def add(self, name: str, value: object, unit: str, definition: str, codes: Sequence[str] | None = None) -> None:
+        listed = tuple(codes) if codes is not None else ()
+        self.rows.append(
+            CheckedFigure(
+                section=self.section,
+                name=name,
+                value=str(value),
+                unit=unit,
+                definition=definition,
+                count=len(listed) if codes is not None else None,
+                records=_records(listed),
+            )
+        )
+
+
+def _figure_rows(ctx: AnnualReportContext, figures: CycleFigures, policy: Policy) -> list[CheckedFigure]:
+    """The figures the report states, in its order: each with the same value and under the same condition as
+    the template prints it, its definition in words and the codes it counts."""
+    out = _Rows()
+    events, ex_ante, targets = figures.events, figures.ex_ante, figures.targets
+    out.section = "开篇"
+    for event, ranking in zip(events.rankings, ctx.rankings, strict=True):
+        out.add(
+            "上级综合考核名次",
+            f"第{cn_num(ranking.rank)}",
+            "",
+            f"工作记事记录的上级综合考核排名（{ranking.group}中）",
+            [event.record],
+        )
+    out.section = "一（一）事前评估和目标管理"
+    if ctx.ex_ante_projects:
+        concluded = "事前绩效评估作出结论的项目"
+        out.add("评估单位", ctx.ex_ante_units, "家单位", f"{concluded}所属的部门（按部门编码计）", ex_ante.units)
+        out.add("评估项目", ctx.ex_ante_projects, "个项目", concluded, ex_ante.projects)
+        out.add("涉及资金", ctx.ex_ante_amount_wan, "万元", f"{concluded}的预算年度申请额合计", ex_ante.projects)
+        out.add(
+            "压减资金",
+            ctx.ex_ante_cut_wan,
+            "万元",
+            f"{concluded}的压减额合计（不予支持压减全部申请额）",
+            ex_ante.projects,
+        )
+        for conclusion, value in zip(
+            CONCLUSIONS, (ctx.ex_ante_supported, ctx.ex_ante_adjusted, ctx.ex_ante_rejected), strict=True
+        ):
+            out.add(conclusion, value, "个", f"评估结论为{conclusion}的项目", ex_ante.concluded(conclusion))
+    if ctx.projects_total:
+        out.add("项目总数", ctx.projects_total, "个项目", f"{ctx.year}年度基础数据中的项目", targets.projects)
+        out.add("目标审核通过", ctx.targets_approved, "个项目", "绩效目标审核通过的项目", targets.status("approved"))
+        if ctx.targets_returned:
+            out.add(
+                "目标退回修改", ctx.targets_returned, "个项目", "绩效目标退回修改的项目", targets.status("returned")
+            )
+    out.section = "一（二）绩效运行监控"
+    monitored = figures.monitoring
+    every_quarter = "已完成监控的每个季度都有部门整体监控记录的部门"
+    if ctx.monitoring_full_coverage:
+        out.add("监控全覆盖部门", ctx.monitoring_departments, "家部门", every_quarter, sorted(figures.departments))
+    else:
+        out.add("部门总数", ctx.departments_total, "家部门", "基础数据中的全部部门", sorted(figures.departments))
+        covered = sorted(set(figures.departments) - set(monitored.missing))
+        out.add("纳入监控部门", ctx.monitoring_departments, "家部门", every_quarter, covered)
+        out.add("监控覆盖率", ctx.monitoring_coverage_pct, "", "纳入监控部门数 ÷ 部门总数，四舍五入到0.01%", covered)
+        if ctx.monitoring_missing_names:
+            out.add(
+                "有季度未报送的部门", ctx.monitoring_missing_names, "", "有季度没有监控记录的部门", monitored.missing
+            )
+    for q, lights in zip(ctx.quarters, figures.quarters, strict=True):
+        codes = sorted(code for light in ("green", "yellow", "red") for code in lights.light(light))
+        out.add(f"{q.label}监控部门", q.departments, "家部门", f"{q.label}有部门整体亮灯记录的部门", codes)
+        for light, label in LIGHT_LABELS.items():
+            count = {"green": q.green, "yellow": q.yellow, "red": q.red}[light]
+            out.add(f"{q.label}{label}", count, "家", f"{q.label}部门整体亮{label}的部门", lights.light(light))
+    warnings = figures.warnings
+    if ctx.red_notices or ctx.yellow_notices:
+        out.add("预警通知书", ctx.red_notices, "份", "向亮红灯部门发出的预警通知书（部门:季度）", warnings.red_notices)
+        out.add("提醒函", ctx.yellow_notices, "份", "向亮黄灯部门发出的提醒函（部门:季度）", warnings.yellow_notices)
+    if ctx.red_departments:
+        red = [d.code for d in warnings.red_departments]
+        out.add("亮红灯部门", ctx.red_department_count, "家", "任一季度部门整体亮红灯的部门", red)
+        out.add(
+            "下一季度亮灯好转",
+            ctx.red_improved_count,
+            "家部门",
+            "每次亮红灯后，下一季度亮灯均好于红灯的部门（以预警通知书记录的下一季度结果为准）",
+            warnings.improved,
+        )
+        if ctx.red_green_count:
+            out.add(
+                "其中转为绿灯", ctx.red_green_count, "家", "每次亮红灯后，下一季度均亮绿灯的部门", warnings.turned_green
+            )
+    out.section = "一（三）绩效评价"
+    evaluated, evaluations = figures.self_evaluation, figures.evaluations
+    sent = "报送了自评（自报得分）的"
+    out.add(
+        "完成自评项目",
+        ctx.self_eval_projects,
+        "个项目",
+        f"{sent}{ctx.year}年度项目",
+        _covered(targets.projects, evaluated.projects),
+    )
+    out.add(
+        "完成自评部门",
+        ctx.self_eval_departments,
+        "家部门",
+        f"{sent}部门整体支出",
+        _covered(figures.departments, evaluated.departments),
+    )
+    out.add(
+        "项目自评覆盖率",
+        ctx.self_eval_coverage_pct,
+        "",
+        "完成自评项目数 ÷ 项目总数，四舍五入到0.01%",
+        _covered(targets.projects, evaluated.projects),
+    )
+    if not ctx.self_eval_full_coverage:
+        if ctx.self_eval_missing_projects:
+            out.add(
+                "未完成自评项目",
+                ctx.self_eval_missing_projects,
+                "个项目",
+                "没有报送自评的项目",
+                evaluated.projects.missing,
+            )
+        if ctx.self_eval_missing_departments:
+            out.add(
+                "未完成整体支出自评部门",
+                ctx.self_eval_missing_departments,
+                "家部门",
+                "没有报送部门整体支出自评的部门",
+                evaluated.departments.missing,
+            )
+    if ctx.department_evaluations:
+        out.add(
+            "部门评价", ctx.department_evaluations, "项", "部门评价有得分的项目", evaluations.department_evaluations
+        )
+    sampling = figures.sampling
+    if ctx.sample_size:
+        out.add("抽查部门", ctx.sample_size, "个部门", f"{ctx.year}年抽查复核抽中的部门", sampling.members)
+        out.add("抽查比例", ctx.sample_ratio_pct, "", "抽样时记录的抽查比例（年度策略）")
+    covered_codes = _covered(figures.departments, sampling.cumulative)
+    out.add(
+        "累计部门覆盖率",
+        ctx.cumulative_coverage_pct,
+        "",
+        "历年（含本年）抽中过的现有部门数 ÷ 部门总数，四舍五入到0.01%",
+        covered_codes,
+    )
+    out.add("覆盖率目标", ctx.coverage_target_pct, "", "年度策略规定的累计覆盖率目标")
+    if ctx.review_flags:
+        out.add("复核项目", ctx.review_count, "个项目", "复核组重新评分的对象", evaluations.reviews)
+        out.add(
+            "复核差异较大",
+            ctx.review_flags,
+            "个",
+            "复核得分与自评相差达到策略规定分值或等级不同的对象",
+            evaluations.review_flags,
+        )
+    selection = figures.selection
+    if ctx.fiscal_projects or ctx.fiscal_policies or ctx.fiscal_departments:
+        for label, value, object_type in (
+            ("重点评价项目", ctx.fiscal_projects, "project"),
+            ("重点评价财政政策", ctx.fiscal_policies, "policy"),
+            ("重点评价部门整体支出", ctx.fiscal_departments, "department"),
+        ):
+            unit = {"project": "个项目", "policy": "项财政政策", "department": "家部门"}[object_type]
+            out.add(
+                label,
+                value,
+                unit,
+                f"选定开展财政重点评价的{OBJECT_TYPE_LABELS[object_type]}",
+                selection.of(object_type),
+            )
+        everything = [code for t in OBJECT_TYPE_ORDER for code in selection.of(t)]
+        out.add(
+            "重点评价涉及资金", ctx.fiscal_amount_wan, "万元", "项目预算、政策资金和部门整体支出预算之和", everything
+        )
+    out.section = "一（四）评价结果应用"
+    lines = figures.budget_codes
+    if ctx.budget_projects:
+        out.add(
+            "提出建议项目", ctx.budget_projects, "个项目", f"{ctx.budget_year}年预算安排建议表的项目", lines.projects
+        )
+        out.add("申请资金", ctx.budget_request_wan, "万元", "建议表各行的预算年度申请额合计", lines.projects)
+        out.add(
+            "建议安排", ctx.budget_recommended_wan, "万元", "各行现行安排额合计（审批调整后的金额为准）", lines.projects
+        )
+        if ctx.budget_cut_projects:
+            out.add("压减资金", ctx.budget_cut_wan, "万元", "各行申请额高于现行安排额的差额合计", lines.cut)
+        if ctx.budget_increased_projects:
+            out.add(
+                "经审批增加", ctx.budget_increase_wan, "万元", "各行现行安排额高于申请额的差额合计", lines.increased
+            )
+            out.add("增加项目", ctx.budget_increased_projects, "个项目", "现行安排额高于申请额的项目", lines.increased)
+    if ctx.budget_cut_projects:
+        out.add("压减项目", ctx.budget_cut_projects, "个项目", "现行安排额低于申请额的项目", lines.cut)
+        if ctx.budget_cancelled_projects:
+            out.add(
+                "原则上取消",
+                ctx.budget_cancelled_projects,
+                "个项目",
+                "建议原则上取消的项目（按建议表各行的理由）",
+                lines.cancelled,
+            )
+    if ctx.budget_priority_projects:
+        out.add("优先保障", ctx.budget_priority_projects, "个", "优先保障且未被压减的项目", lines.priority)
+    if ctx.budget_low_execution_projects:
+        out.add("执行率低压减", ctx.budget_low_execution_projects, "个", "按执行率压减的项目", lines.low_execution)
+    if ctx.cost_pilot is not None:
+        out.section = "一（五）成本预算绩效管理试点"
+        out.add(
+            "试点项目资金",
+            ctx.cost_pilot.budget_wan,
+            "万元",
+            "年度策略指定的试点项目的年度预算",
+            [ctx.cost_pilot.project_code],
+        )
+    if ctx.training_titles or ctx.articles:
+        out.section = "一（六）培训宣传"
+        for event in events.trainings:
+            out.add("培训", event.when, "", f"工作记事：{event.title}", [event.record])
+        for event in events.articles:
+            out.add("宣传报道", event.when, "", f"工作记事：《{event.title}》（{event.detail}）", [event.record])
+    out.section = "二、存在问题"
+    late = figures.publications.not_on_time
+    if late:
+        out.add("未按期公开", len(late), "家部门", "逾期公开，或截止日期已过仍未公开自评报告的部门", late)
+    not_improved = [d.code for d in warnings.not_improved]
+    if not_improved:
+        out.add("亮红灯后仍未改善", len(not_improved), "家部门", "亮红灯后下一季度亮灯未好转的部门", not_improved)
+    if evaluations.inflated:
+        out.add(
+            "自评不够客观",
+            len(evaluations.inflated),
+            "个自评对象",
+            "自报得分高出核定得分达到策略规定分值的自评对象",
+            evaluations.inflated,
+        )
+        points = fmt_number(policy.self_evaluation.inflation_flag_points)
+        out.add("自评偏高认定分值", points, "分", "年度策略规定的自评偏高分值")
+    if targets.not_approved:
+        out.add(
+            "目标未通过", len(targets.not_approved), "个项目", "绩效目标未设置或未审核通过的项目", targets.not_approved
+        )
+    return out.rows
+
+
+def _covered(population: Iterable[str], coverage: Coverage) -> list[str]:
+    """The codes a coverage counts: its population without those missing."""
+    return sorted(set(population) - set(coverage.missing))
+
+
+def figure_check_context(session: Session, cycle_id: int) -> FigureCheckContext:
+    """The 数据核对表 of the annual report: the same figures from the same module, with what they count."""
+    cycle = _cycle(session, cycle_id)
+    policy = cycle_policy(cycle)
+    figures = cycle_figures(session, cycle_id)
+    ctx = _annual_report(session, cycle, policy, figures)
+    district = _district(cycle, policy)
+    return FigureCheckContext(
+        district=district,
+        year=cycle.year,
+        title=f"{district}{cycle.year}年区级预算绩效管理工作开展情况数据核对表",
+        report=f"关于{district}{cycle.year}年区级预算绩效管理工作开展情况的说明",
+        figures=_figure_rows(ctx, figures, policy),
     )
 
 

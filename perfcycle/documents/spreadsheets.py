@@ -34,6 +34,7 @@ from perfcycle.documents.contexts import (
     OBJECT_TYPE_ORDER,
     QUARTER_LABELS,
     ContextError,
+    FigureCheckContext,
     QuarterLights,
     TargetFormContext,
     quarter_light_chart,
@@ -748,9 +749,30 @@ def write_score_form(form: ScoreForm, path: Path) -> str:
 
 
 #: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
+# ---------------------------------------------------------------------------------------------- 数据核对表
+
+FIGURE_CHECK_HEADERS = ["序号", "章节", "数据项", "报告表述", "口径", "记录数", "所计记录（编码）"]
+FIGURE_CHECK_WIDTHS = [6, 22, 22, 22, 60, 8, 80]
+
+
+def write_figure_check(check: FigureCheckContext, path: Path) -> str:
+    """数据核对表 beside the annual report: each figure as the report states it, its definition and the codes of
+    the records it counts; returns the sha256."""
+    styles = _styles()
+    sheet = _titled_sheet("数据核对表", check.title, FIGURE_CHECK_HEADERS, FIGURE_CHECK_WIDTHS)
+    row_styles = [styles[name] for name in ("body", "wrapped", "wrapped", "body", "wrapped", "body", "wrapped")]
+    for number, figure in enumerate(check.figures, start=1):
+        count = "" if figure.count is None else figure.count
+        sheet.append(
+            [number, figure.section, figure.name, figure.stated, figure.definition, count, figure.records], row_styles
+        )
+    return _save([sheet], path, _stamp(check.year))
+
+
 WRITERS: dict[str, Callable[[Any, Path], str]] = {
     "monitoring_summary.xlsx": write_monitoring_summary_file,
     "budget_table.xlsx": write_budget_table_file,
     "target_form.xlsx": write_target_form,
     "score_form.xlsx": write_score_form,
+    "figure_check.xlsx": write_figure_check,
 }
