@@ -584,9 +584,11 @@ def _figure_rows(ctx: AnnualReportContext, figures: CycleFigures, policy: Policy
         concluded = "事前绩效评估作出结论的项目"
         out.add("评估单位", ctx.ex_ante_units, "家单位", f"{concluded}所属的部门（按部门编码计）", ex_ante.units)
         out.add("评估项目", ctx.ex_ante_projects, "个项目", concluded, ex_ante.projects)
-        out.add("涉及资金", ctx.ex_ante_amount_wan, "万元", f"{concluded}的预算年度申请额合计", ex_ante.projects)
         out.add(
-            "压减资金",
+            "事前评估涉及资金", ctx.ex_ante_amount_wan, "万元", f"{concluded}的预算年度申请额合计", ex_ante.projects
+        )
+        out.add(
+            "事前评估压减资金",
             ctx.ex_ante_cut_wan,
             "万元",
             f"{concluded}的压减额合计（不予支持压减全部申请额）",
