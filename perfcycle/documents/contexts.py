@@ -48,6 +48,7 @@ from perfcycle.figures import (
     selection_figures,
     self_evaluation_coverage,
 )
+from perfcycle.figures import QuarterLights as QuarterLightFigures
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy
 from perfcycle.rules.coverage import Coverage
@@ -293,7 +294,8 @@ class AnnualReportContext(_Context):
     grade_chart: Chart | None
 
 
-def _quarter_lights(figures: CycleFigures) -> list[QuarterLights]:
+def quarter_light_rows(quarters: Iterable[QuarterLightFigures]) -> list[QuarterLights]:
+    """Each quarter's light counts as the documents print them."""
     return [
         QuarterLights(
             quarter=q.quarter,
@@ -303,7 +305,7 @@ def _quarter_lights(figures: CycleFigures) -> list[QuarterLights]:
             yellow=len(q.light("yellow")),
             red=len(q.light("red")),
         )
-        for q in figures.quarters
+        for q in quarters
     ]
 
 
@@ -374,7 +376,7 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
     ex_ante, targets, warnings = figures.ex_ante, figures.targets, figures.warnings
     monitored, self_evaluated, evaluations = figures.monitoring, figures.self_evaluation, figures.evaluations
     sampling, selection, budget = figures.sampling, figures.selection, figures.budget
-    quarters = _quarter_lights(figures)
+    quarters = quarter_light_rows(figures.quarters)
     red_departments = [
         RedDepartment(
             name=figures.departments.get(d.code, d.code), quarters=_quarters_text(d.quarters), improved=d.improved

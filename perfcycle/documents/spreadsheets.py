@@ -38,10 +38,11 @@ from perfcycle.documents.contexts import (
     QuarterLights,
     TargetFormContext,
     quarter_light_chart,
+    quarter_light_rows,
 )
 from perfcycle.documents.renderer import atomic_write
 from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
-from perfcycle.figures import budget_line
+from perfcycle.figures import budget_line, quarter_lights
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import budget_totals
@@ -177,8 +178,7 @@ class MonitoringSummary:
     title: str
     time_progress: Decimal | None
     rows: tuple[tuple[str, str, DepartmentLightRow], ...]  # department code, name, lights
-    so_far: tuple[str, ...]  # this quarter and the ones before it
-    lights_so_far: tuple[tuple[str, str], ...]  # (quarter, 综合灯) of every department light so far
+    so_far: tuple[QuarterLights, ...]  # the light counts of this quarter and the ones before it
 
 
 def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> MonitoringSummary:
@@ -190,10 +190,9 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
     # This quarter and the ones before it (for the chart); never a later quarter, so the summary of a
     # quarter stays the same when it is regenerated later in the year.
     so_far = QUARTERS[: QUARTERS.index(quarter) + 1]
-    lights = session.exec(
-        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, col(DepartmentLight.quarter).in_(so_far))
+    rows = session.exec(
+        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, DepartmentLight.quarter == quarter)
     ).all()
-    rows = [r for r in lights if r.quarter == quarter]
     ordered = sorted(rows, key=lambda r: departments[r.department_id].code if r.department_id in departments else "")
     policy = cycle_policy(cycle)
     title = f"{_district(cycle)}{cycle.year}年{QUARTER_LABELS[quarter]}预算绩效运行监控汇总表"
@@ -217,8 +216,7 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
         title=title,
         time_progress=policy.monitoring.time_progress[quarter],
         rows=tuple(row(r) for r in ordered),
-        so_far=tuple(so_far),
-        lights_so_far=tuple((r.quarter, r.light) for r in lights),
+        so_far=tuple(quarter_light_rows(q for q in quarter_lights(session, cycle_id) if q.quarter in so_far)),
     )
 
 
@@ -272,25 +270,12 @@ def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str
             ["", "", f"{label}部门数", Formula(f'COUNTIF(K3:K{max(last, 3)},"{label}")')],
             [0, 0, styles[f"count_{light}"], 0],
         )
-    chart = _light_chart_sheet(summary.year, summary.so_far, summary.lights_so_far)
+    chart = _light_chart_sheet(summary.year, summary.so_far)
     return _save([sheet, chart], path, _stamp(summary.year))
 
 
-def _light_chart_sheet(year: int, quarters: Sequence[str], lights: Sequence[tuple[str, str]]) -> Sheet:
+def _light_chart_sheet(year: int, summary: Sequence[QuarterLights]) -> Sheet:
     """The second sheet: the light counts of each quarter so far, and the stacked-bar chart of them."""
-    counts = {q: Counter(light for quarter, light in lights if quarter == q) for q in quarters}
-    summary = [
-        QuarterLights(
-            quarter=q,
-            label=QUARTER_LABELS[q],
-            departments=sum(counts[q].values()),
-            green=counts[q]["green"],
-            yellow=counts[q]["yellow"],
-            red=counts[q]["red"],
-        )
-        for q in quarters
-        if counts[q]
-    ]
     styles = _styles()
     headers = ["季度", "部门数", LIGHT_LABELS["green"], LIGHT_LABELS["yellow"], LIGHT_LABELS["red"]]
     sheet = _titled_sheet(
