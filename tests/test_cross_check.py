@@ -17,7 +17,6 @@ from models.tables import (
     Approval,
     Cycle,
     Department,
-    DepartmentLight,
     ExAnteAssessment,
     Project,
     Selection,
@@ -31,6 +30,7 @@ from perfcycle.policy import policy_from_json
 from tasks.approvals import decide_gate
 from tasks.summary import summarize_cycle
 from tests.documents.records import Arranged, arrange
+from tests.test_figures import department_light
 
 COORDINATOR, LEADER = "周晓梅", "刘建国"
 
@@ -42,14 +42,8 @@ def district(session: Session) -> Arranged:
     arranged = arrange(session)
     cid = arranged.cycle_id
     dept = {d.code: d.id for d in arranged.departments}
-    session.delete(
-        session.exec(
-            select(DepartmentLight).where(DepartmentLight.department_id == dept["D07"], DepartmentLight.quarter == "Q2")
-        ).one()
-    )
-    turned = session.exec(
-        select(DepartmentLight).where(DepartmentLight.department_id == dept["D03"], DepartmentLight.quarter == "Q2")
-    ).one()
+    session.delete(department_light(session, arranged, "D07", "Q2"))
+    turned = department_light(session, arranged, "D03", "Q2")
     turned.light = turned.execution_light = turned.target_light = "yellow"
     notice = session.exec(
         select(WarningNotice).where(WarningNotice.department_id == dept["D03"], WarningNotice.quarter == "Q1")

@@ -54,6 +54,16 @@ def gate_id(session: Session, cycle: Cycle, level: int) -> int:
     return approval.id
 
 
+def department_light(session: Session, arranged: Arranged, code: str, quarter: str) -> DepartmentLight:
+    """A department's overall light of a quarter, as arranged."""
+    department = next(d for d in arranged.departments if d.code == code)
+    return session.exec(
+        select(DepartmentLight).where(
+            DepartmentLight.department_id == department.id, DepartmentLight.quarter == quarter
+        )
+    ).one()
+
+
 def report_text(session: Session, cycle_id: int, path: Path) -> str:
     render_docx("annual_report.md.j2", annual_report_context(session, cycle_id), path)
     return docx_text(path)
@@ -151,11 +161,7 @@ def test_an_increase_the_policy_allows_is_stated_as_an_increase(
 def test_a_department_missing_a_quarter_is_not_covered_anywhere(
     session: Session, arranged: Arranged, tmp_path: Path
 ) -> None:
-    d07 = next(d for d in arranged.departments if d.code == "D07")
-    light = session.exec(
-        select(DepartmentLight).where(DepartmentLight.department_id == d07.id, DepartmentLight.quarter == "Q2")
-    ).one()
-    session.delete(light)
+    session.delete(department_light(session, arranged, "D07", "Q2"))
     session.commit()
 
     summary = summarize_cycle.fn(arranged.cycle_id)
@@ -235,9 +241,7 @@ def test_a_red_light_that_turns_yellow_improved_but_did_not_turn_green(
 ) -> None:
     """D02 went red → green, D03 red → red; now D03 goes red → yellow, and its notice says it improved."""
     d03 = next(d for d in arranged.departments if d.code == "D03")
-    light = session.exec(
-        select(DepartmentLight).where(DepartmentLight.department_id == d03.id, DepartmentLight.quarter == "Q2")
-    ).one()
+    light = department_light(session, arranged, "D03", "Q2")
     light.light = light.execution_light = light.target_light = "yellow"
     notice = session.exec(
         select(WarningNotice).where(WarningNotice.department_id == d03.id, WarningNotice.quarter == "Q1")
