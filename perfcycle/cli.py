@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -230,6 +231,7 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
 def _print_summary(summary: dict[str, Any]) -> None:
     """The cycle's figures, 未运行 for a stage without figures yet; then, unless it is done, where it stopped."""
     from perfcycle.commands.status import say_where_it_stops
+    from perfcycle.figures import percent
 
     stages = summary.get("stages", {})
 
@@ -253,7 +255,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
         + figures(
             "sampling",
             "sampling_review",
-            lambda s: f"{s['departments']} 个部门（{s['ratio']:.0%}），累计覆盖率 {s['cumulative_coverage']:.1%}",
+            lambda s: (
+                f"{s['departments']} 个部门（{percent(Decimal(str(s['ratio'])))}），"
+                f"累计覆盖率 {percent(Decimal(str(s['cumulative_coverage'])))}"
+            ),
         ),
         "重点评价 "
         + figures(
