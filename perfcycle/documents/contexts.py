@@ -85,18 +85,6 @@ def pct(value: Decimal | int) -> str:
     return f"{text}%"
 
 
-def ratio_pct(numerator: int, denominator: int) -> str:
-    """numerator / denominator as a percentage ("0%" when there is nothing to divide by)."""
-    if denominator <= 0:
-        return "0%"
-    return pct(Decimal(numerator) * _HUNDRED / Decimal(denominator))
-
-
-def policy_pct(ratio: Decimal) -> str:
-    """A policy ratio (0.20) as a percentage ("20%")."""
-    return pct(ratio * _HUNDRED)
-
-
 def fmt_score(score: Decimal | None) -> str:
     """A score to 2 decimals; "" when there is none."""
     if score is None:
