@@ -301,28 +301,51 @@ class Selection(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
 
 
-class BudgetRecommendation(SQLModel, table=True):
-    """A project's budget-year recommendation derived from its final score and execution."""
+class _Recommendation(SQLModel):
+    """What every line of the recommendation table states: its score and grade, the cut, the amount and its one
+    reason (kind and words) with the considerations behind it."""
+
+    budget_year: int
+    score: Decimal | None = _score()
+    grade: str = Field(default="", max_length=4)
+    cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
+    recommended_fen: int = _money()
+    priority: bool = False
+    reason_kind: str = Field(default="", max_length=20)
+    reason: str = Field(default="", max_length=300)
+    explanation: str = Field(default="", sa_type=Text)
+
+
+class BudgetRecommendation(_Recommendation, table=True):
+    """A project's budget-year recommendation: the original request and the ex-ante cut (base = request − cut),
+    where the final score came from, the cuts considered and any approver's override."""
 
     __tablename__ = "budget_recommendation"
     __table_args__ = (UniqueConstraint("cycle_id", "project_id"),)
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     project_id: int = Field(foreign_key="project.id")
-    budget_year: int
     request_fen: int = _money()
-    score: Decimal | None = _score()
+    ex_ante_cut_fen: int = _money()
     score_source: str = Field(default="", max_length=20)
-    grade: str = Field(default="", max_length=4)
+    department_grade: str = Field(default="", max_length=4)
     execution_rate: Decimal | None = Field(default=None, sa_type=Numeric(9, 4), nullable=True)
     grade_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
+    department_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
     execution_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
-    cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
-    recommended_fen: int = _money()
-    priority: bool = False
-    reason: str = Field(default="", max_length=300)
     override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
     override_reason: str = Field(default="", sa_type=Text)
+
+
+class PolicyRecommendation(_Recommendation, table=True):
+    """A key-evaluated policy's budget-year funds under its grade's consequence."""
+
+    __tablename__ = "policy_recommendation"
+    __table_args__ = (UniqueConstraint("cycle_id", "policy_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    policy_id: int = Field(foreign_key="fiscal_policy.id")
+    funds_fen: int = _money()
 
 
 class Approval(SQLModel, table=True):

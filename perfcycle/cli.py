@@ -231,7 +231,7 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
 def _print_summary(summary: dict[str, Any]) -> None:
     """The cycle's figures, 未运行 for a stage without figures yet; then, unless it is done, where it stopped."""
     from perfcycle.commands.status import say_where_it_stops
-    from perfcycle.figures import percent
+    from perfcycle.rules.precision import percent_text
 
     stages = summary.get("stages", {})
 
@@ -256,8 +256,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
             "sampling",
             "sampling_review",
             lambda s: (
-                f"{s['departments']} 个部门（{percent(Decimal(str(s['ratio'])))}），"
-                f"累计覆盖率 {percent(Decimal(str(s['cumulative_coverage'])))}"
+                f"{s['departments']} 个部门（{percent_text(Decimal(str(s['ratio'])))}），"
+                f"累计覆盖率 {percent_text(Decimal(str(s['cumulative_coverage'])))}"
             ),
         ),
         "重点评价 "

@@ -39,6 +39,7 @@ from perfcycle.money import FEN_PER_WAN, wan_to_fen
 from perfcycle.policy import Policy, load_policy
 from perfcycle.rules.ex_ante import ex_ante_conclusion, ex_ante_cut, ex_ante_total, needs_ex_ante
 from perfcycle.rules.lights import RED, ProjectQuarter, department_light
+from perfcycle.rules.precision import execution_rate
 from perfcycle.rules.sampling import cumulative_coverage, default_seed, draw_sample, population_hash
 from perfcycle.rules.scoring import IndicatorInput, grade_for, project_score, weighted_score
 from perfcycle.rules.selection import (
@@ -1464,7 +1465,7 @@ def district_model(year: int = 2024, size: str = "S", policy: Policy | None = No
     low_execution = tuple(
         p.code
         for p in b.projects
-        if p.budget_fen and Decimal(q4[p.code]) / p.budget_fen < policy.budget.execution_threshold
+        if p.budget_fen and execution_rate(q4[p.code], p.budget_fen) < policy.budget.execution_threshold
     )
 
     facts = DemoFacts(
@@ -1697,7 +1698,8 @@ def _build_actuals(
             out.append(IndicatorActual(ind.department_code, ind.project_code, ind.name, actual, achievement))
             target = None if ind.operator == "定性" else Decimal(ind.target)
             inputs.append(IndicatorInput(ind.level1, ind.operator, target, actual, achievement, ind.weight))
-        score = project_score(inputs, q4[project.code], project.budget_fen, b.policy.self_evaluation)
+        rate = execution_rate(q4[project.code], project.budget_fen)
+        score = project_score(inputs, rate, b.policy.self_evaluation)
         computed[project.code] = score.total
     return tuple(out), computed
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -45,13 +45,6 @@ from perfcycle.rules.disclosure import NOT_PUBLISHED, PUBLISHED_LATE, PUBLISHED_
 Codes = tuple[str, ...]
 
 
-def percent(ratio: Decimal) -> str:
-    """A ratio as the documents state it, half up to 0.01 %, without trailing zeros: 0.2 → "20%", 0.9803 →
-    "98.03%"."""
-    value = (Decimal(ratio) * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{value:f}".rstrip("0").rstrip(".") + "%"
-
-
 # ---------------------------------------------------------------------------------------------- budget
 
 
@@ -61,9 +54,9 @@ def budget_line(rec: BudgetRecommendation) -> BudgetLine:
         request_fen=rec.request_fen,
         recommended_fen=rec.recommended_fen,
         override_fen=rec.override_fen,
-        priority=rec.priority,
-        execution_cut_ratio=rec.execution_cut_ratio,
+        reason_kind=rec.reason_kind,
         reason=rec.reason,
+        ex_ante_cut_fen=rec.ex_ante_cut_fen,
     )
 
 
@@ -78,6 +71,7 @@ class BudgetCodes:
     """The projects behind each count of the table: those whose own line adds to it."""
 
     projects: Codes = ()
+    ex_ante_cut: Codes = ()
     cut: Codes = ()
     increased: Codes = ()
     overridden: Codes = ()
@@ -101,6 +95,7 @@ def budget_codes(session: Session, cycle_id: int) -> BudgetCodes:
 
     return BudgetCodes(
         projects=tuple(code for code, _ in alone),
+        ex_ante_cut=counted("ex_ante_cut_fen"),
         cut=counted("cut_projects"),
         increased=counted("increased_projects"),
         overridden=counted("overridden_projects"),
@@ -115,6 +110,8 @@ def budget_summary(totals: BudgetTotals) -> dict[str, Any]:
     return {
         "projects": totals.projects,
         "request_wan": float(fmt_wan(totals.request_fen)),
+        "ex_ante_cut_wan": float(fmt_wan(totals.ex_ante_cut_fen)),
+        "base_wan": float(fmt_wan(totals.base_fen)),
         "recommended_wan": float(fmt_wan(totals.recommended_fen)),
         "cut_projects": totals.cut_projects,
         "cut_wan": float(fmt_wan(totals.cut_fen)),

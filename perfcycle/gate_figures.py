@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,10 @@ from models import (
 from models.rows import project_rows
 from perfcycle.approvals import GateGroup
 from perfcycle.documents.contexts import OBJECT_TYPE_LABELS
-from perfcycle.figures import ex_ante_figures, percent, sampling_figures, selection_figures
+from perfcycle.figures import budget_line, ex_ante_figures, sampling_figures, selection_figures
 from perfcycle.money import fmt_wan
+from perfcycle.rules.budget import budget_totals
+from perfcycle.rules.precision import percent_text
 
 #: Rows shown at most; the rest are counted ("…另有 N 行").
 MAX_ROWS = 60
@@ -159,7 +161,7 @@ def _sample(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
     assert cycle.id is not None
     drawn = sampling_figures(session, cycle.id)
     figures.lines.append(
-        f"抽取 {drawn.size} 个部门（比例 {percent(drawn.ratio)}），累计覆盖率 {drawn.cumulative.percent}"
+        f"抽取 {drawn.size} 个部门（比例 {percent_text(drawn.ratio)}），累计覆盖率 {drawn.cumulative.percent}"
     )
     figures.lines.append(
         f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:16]}…，算法 {sample.algorithm}（可复现）"
@@ -223,41 +225,54 @@ def _key_reports(session: Session, cycle: Cycle, group: GateGroup) -> GateFigure
 
 
 def _budget(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    assert cycle.id is not None
     rows = session.exec(
         select(BudgetRecommendation, Project, Department)
         .join(Project, col(Project.id) == BudgetRecommendation.project_id)
         .join(Department, col(Department.id) == Project.department_id)
         .where(BudgetRecommendation.cycle_id == cycle.id)
     ).all()
-    request = sum(r.request_fen for r, _, _ in rows)
-    recommended = sum(r.recommended_fen for r, _, _ in rows)
-    standing = sum(r.override_fen if r.override_fen is not None else r.recommended_fen for r, _, _ in rows)
-    cut = [(r, p, d) for r, p, d in rows if r.recommended_fen < r.request_fen or r.override_fen is not None]
-    cut.sort(key=lambda t: (t[0].override_fen is None, -(t[0].request_fen - t[0].recommended_fen), t[1].code))
+    lines = [(budget_line(r), r, p, d) for r, p, d in rows]
+    shown = [item for item in lines if item[0].recommended_fen < item[0].base_fen or item[1].override_fen is not None]
+    shown.sort(key=lambda t: (t[1].override_fen is None, -(t[0].base_fen - t[0].recommended_fen), t[2].code))
     figures = GateFigures(
-        columns=["项目编码", "项目", "部门", "申请（万元）", "建议（万元）", "调整为（万元）", "原因"],
+        columns=[
+            "项目编码",
+            "项目",
+            "部门",
+            "申请（万元）",
+            "安排基数（万元）",
+            "建议（万元）",
+            "调整为（万元）",
+            "理由",
+        ],
         rows=[
             [
                 p.code,
                 p.name,
                 d.name,
-                fmt_wan(r.request_fen),
-                fmt_wan(r.recommended_fen),
+                fmt_wan(line.request_fen),
+                fmt_wan(line.base_fen),
+                fmt_wan(line.recommended_fen),
                 fmt_wan(r.override_fen) if r.override_fen is not None else "",
                 r.override_reason or r.reason,
             ]
-            for r, p, d in cut
+            for line, r, p, d in shown
         ],
     )
-    overridden = sum(1 for r, _, _ in rows if r.override_fen is not None)
+    totals = budget_totals(line for line, _, _, _ in lines)
     figures.lines.append(
-        f"{cycle.budget_year} 年预算安排建议：{len(rows)} 个项目，申请 {fmt_wan(request)} 万元，"
-        f"建议安排 {fmt_wan(recommended)} 万元"
+        f"{cycle.budget_year} 年预算安排建议：{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
+        f"事前评估压减 {fmt_wan(totals.ex_ante_cut_fen)} 万元，建议安排 {fmt_wan(totals.computed_fen)} 万元"
     )
+    computed = budget_totals(replace(line, override_fen=None) for line, _, _, _ in lines)
     figures.lines.append(
-        f"压减 {sum(1 for r, _, _ in rows if r.recommended_fen < r.request_fen)} 个项目共 "
-        f"{fmt_wan(request - recommended)} 万元，优先保障 {sum(1 for r, _, _ in rows if r.priority)} 个"
-        + (f"；已调整 {overridden} 个，调整后合计 {fmt_wan(standing)} 万元" if overridden else "")
+        f"压减 {computed.cut_projects} 个项目共 {fmt_wan(computed.cut_fen)} 万元，优先保障 {computed.priority_projects} 个"
+        + (
+            f"；已调整 {totals.overridden_projects} 个，调整后合计 {fmt_wan(totals.recommended_fen)} 万元"
+            if totals.overridden_projects
+            else ""
+        )
     )
     return figures
 

@@ -50,6 +50,7 @@ from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, upd
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
+from perfcycle.rules.identifiers import code_problem
 from perfcycle.workbooks.formats import OBJECT_TYPE_KEYS, QUARTERS, SPECS
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedRow, ParsedWorkbook, parse_workbook
 
@@ -98,11 +99,14 @@ class _Problems:
         self.spec = SPECS[parsed.kind]
         self.items: list[ImportProblem] = list(earlier)
         self._order = {sheet.name: index for index, sheet in enumerate(self.spec.sheets)}
+        self._malformed: set[tuple[str, int, str]] = set()  # cells holding no code: nothing more is said of them
 
     def header(self, sheet: str, field_name: str) -> str:
         return next((c.header for c in self.spec.sheet(sheet).columns if c.field == field_name), field_name)
 
     def add(self, reason: str, sheet: str | None = None, row: ParsedRow | None = None, field_name: str = "") -> None:
+        if sheet and row and (sheet, row.row, field_name) in self._malformed:
+            return
         column = self.header(sheet, field_name) if sheet and field_name else None
         self.items.append(ImportProblem(self.file, sheet, row.row if row else None, column, reason))
 
@@ -121,6 +125,12 @@ class _Problems:
         if self.items:
             raise self.rejected()
 
+    def codes(self, parsed: ParsedWorkbook) -> None:
+        """Refuse every code cell that is not a well-formed code (see `perfcycle.rules.identifiers`)."""
+        for sheet, row, field_name, reason in malformed_codes(parsed):
+            self.add(reason, sheet, row, field_name)
+            self._malformed.add((sheet, row.row, field_name))
+
     def text_fits(self, sheet: str, row: ParsedRow, field_name: str, model: type[SQLModel], attr: str) -> None:
         """Refuse text longer than its database column (PostgreSQL would fail the whole load otherwise)."""
         value = row.values.get(field_name)
@@ -137,6 +147,27 @@ class _Problems:
             self.add(f"得分应在 0 到 {maximum} 之间: {value}", sheet, row, field_name)
             return None
         return Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+def malformed_codes(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow, str, str]]:
+    """(sheet, row, field, reason) of each code cell of a workbook that is not a well-formed code."""
+    spec = SPECS[parsed.kind]
+    for sheet_name, rows in parsed.sheets.items():
+        for column in spec.sheet(sheet_name).columns:
+            if column.kind != "code" or column.reference:
+                continue
+            values = [row.values.get(column.field) for row in rows]
+            wrong = {value: reason for value in set(values) if value is not None and (reason := code_problem(value))}
+            for row, value in zip(rows, values, strict=True) if wrong else ():
+                if value in wrong:
+                    yield sheet_name, row, column.field, wrong[value]
+
+
+def code_problems(parsed: ParsedWorkbook) -> list[ImportProblem]:
+    """The problems of `malformed_codes`, located by sheet, row and column header."""
+    problems = _Problems(parsed)
+    problems.codes(parsed)
+    return problems.items
 
 
 @functools.cache
@@ -422,6 +453,7 @@ def load(
         if problems.items:
             raise problems.rejected()
         raise problems.fail("工作簿中没有数据行（只有表头）")
+    problems.codes(parsed)
     if parsed.kind == "base":
         return _load_base(session, parsed, year, problems)
     if parsed.kind not in _CHECKERS:

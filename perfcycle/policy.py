@@ -50,11 +50,14 @@ class ExAntePolicy(_Strict):
 
 
 class MonitoringPolicy(_Strict):
+    """`notice_after_days`: warnings (预警通知书 / 提醒) are dated this many days after the quarter closes."""
+
     time_progress: dict[str, Points]
     yellow_gap: Points
     red_gap: Points
     impossible_is_red: bool = True
     red_response_days: Annotated[int, Field(ge=1)]
+    notice_after_days: Annotated[int, Field(ge=0, le=90)] = 10
 
     @field_validator("time_progress")
     @classmethod
@@ -127,7 +130,20 @@ class DisclosurePolicy(_Strict):
 
 
 class CostPilotPolicy(_Strict):
+    """`budget_year_offset`: the pilot's analysis feeds the budget prepared in the cycle year (cycle year + 1)."""
+
     project_code: str | None = None
+    budget_year_offset: Annotated[int, Field(ge=0, le=5)] = 1
+
+    @field_validator("project_code")
+    @classmethod
+    def _a_code(cls, value: str | None) -> str | None:
+        from perfcycle.rules.identifiers import code_problem  # the rules read this module's policies
+
+        reason = code_problem(value) if value is not None else None
+        if reason is not None:
+            raise ValueError(reason)
+        return value
 
 
 APPROVAL_GATES = (

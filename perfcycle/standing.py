@@ -36,9 +36,10 @@ from models import (
 from models.tables import SHANGHAI
 from perfcycle import windows
 from perfcycle.approvals import GATE_NAMES, GATE_STAGES, OpenGate, in_shanghai, list_open
-from perfcycle.figures import budget_figures, ex_ante_figures, percent, sampling_figures, selection_figures
+from perfcycle.figures import budget_figures, ex_ante_figures, sampling_figures, selection_figures
 from perfcycle.money import fmt_wan
 from perfcycle.rules.lights import LIGHT_LABELS
+from perfcycle.rules.precision import percent_text
 from perfcycle.rules.windows import RETURNED, cell_label, deadline_passed, response_status
 from perfcycle.stages import QUARTERS, STAGES
 from perfcycle.windows import (
@@ -289,7 +290,7 @@ def _sample(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFi
     if not sample.drawn:
         return
     out.lines.append(
-        f"抽取 {sample.size} 个部门（{percent(sample.ratio)}），"
+        f"抽取 {sample.size} 个部门（{percent_text(sample.ratio)}），"
         f"累计覆盖率 {sample.cumulative.percent}，随机种子 {sample.seed}"
     )
     members = session.exec(
@@ -334,7 +335,7 @@ def _budget(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFi
         return
     out.lines.append(
         f"{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
-        f"建议安排 {fmt_wan(totals.recommended_fen)} 万元"
+        f"事前评估压减 {fmt_wan(totals.ex_ante_cut_fen)} 万元，建议安排 {fmt_wan(totals.recommended_fen)} 万元"
     )
     out.lines.append(
         f"压减 {totals.cut_projects} 个项目共 {fmt_wan(totals.cut_fen)} 万元，优先保障 {totals.priority_projects} 个"

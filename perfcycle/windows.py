@@ -34,6 +34,7 @@ from models.tables import CollectionWindow, WarningResponse, WindowEntry, Window
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
 from perfcycle.cycle_context import cycle_policy
+from perfcycle.rules.identifiers import code_problem
 from perfcycle.rules.windows import (
     ARRIVED,
     MISSING,
@@ -107,6 +108,10 @@ def get_cycle_for(session: Session, year: int) -> Cycle:
 
 
 def get_department(session: Session, code: str) -> Department:
+    """The department of a code typed by a person; a text that is no code is refused with the reason."""
+    reason = code_problem(code.strip())
+    if reason is not None:
+        raise WindowError(f"部门{reason}")
     department = session.exec(select(Department).where(Department.code == code.strip())).first()
     if department is None:
         raise WindowError(f"没有编码为 {code} 的部门（请先在基础数据中登记）")
@@ -673,14 +678,31 @@ def unread_files(session: Session, window: CollectionWindow) -> list[Path]:
     return [p for p in submission_files(_form_folder(Path(window.folder), window)) if file_sha256(p) not in seen]
 
 
+def _form_folders(window: CollectionWindow) -> tuple[str, ...]:
+    folder = SUBMISSION_FOLDERS[window.form]
+    return (folder, window.quarter) if window.quarter else (folder,)
+
+
 def _form_folder(root: Path, window: CollectionWindow) -> Path:
-    folder = root / SUBMISSION_FOLDERS[window.form]
-    return folder / window.quarter if window.quarter else folder
+    return root.joinpath(*_form_folders(window))
+
+
+def _form_file(root: Path, window: CollectionWindow, code: str) -> Path:
+    """Where a department's form is filed: `<root>/<form>[/<quarter>]/<code>.xlsx`, and never anywhere else."""
+    return _inside(root, *_form_folders(window), f"{code}.xlsx")
 
 
 def _history_folder(root: Path, window: CollectionWindow, code: str) -> Path:
-    folder = root / "history" / SUBMISSION_FOLDERS[window.form]
-    return (folder / window.quarter if window.quarter else folder) / code
+    return _inside(root, "history", *_form_folders(window), code)
+
+
+def _inside(folder: Path, *names: str) -> Path:
+    from perfcycle.documents.naming import inside
+
+    try:
+        return inside(folder, *names)
+    except ValueError as exc:
+        raise WindowError(f"拒绝写入填报目录以外的位置：{exc}") from None
 
 
 def _check_department(
@@ -700,8 +722,8 @@ def _check_department(
         for row in rows
         if row.values.get("department_code") is not None
     }
-    if len(stated) == 1 and (code := stated.pop()) != department.code:
-        owner = f"{code}（{by_code[code].name}）" if code in by_code else code
+    if len(stated) == 1 and (code := stated.pop()) != department.code and code_problem(code) is None:
+        owner = f"{code}（{by_code[code].name}）" if code in by_code else f"{code} "
         rows = sum(len(rows) for rows in parsed.sheets.values())
         return [
             ImportProblem(
@@ -709,7 +731,7 @@ def _check_department(
                 None,
                 None,
                 None,
-                f"这是部门 {owner} 的填报表（全部 {rows} 行的部门编码都是 {code}），"
+                f"这是部门 {owner}的填报表（全部 {rows} 行的部门编码都是 {code}），"
                 f"不能作为 {department.code}（{department.name}）的报送：请确认选择的是本部门的文件",
             )
         ]
@@ -718,7 +740,7 @@ def _check_department(
         headers = {c.field: c.header for c in spec.sheet(sheet_name).columns}
         for row in rows:
             code = row.values.get("department_code")
-            if code is not None and str(code) != department.code:
+            if code is not None and str(code) != department.code and code_problem(str(code)) is None:
                 problems.append(
                     ImportProblem(
                         parsed.path.name,
@@ -801,6 +823,7 @@ def submit_form(
     A new version replaces the department's file; the earlier one moves to the history folder and stays
     recorded. Nothing is written when anything is wrong (`ImportRejected` or `WindowError`).
     """
+    from perfcycle.loaders import code_problems
     from perfcycle.policy import import_limits
     from perfcycle.workbooks.reader import ImportRejected, read_workbook
 
@@ -821,7 +844,7 @@ def submit_form(
     if not any(p.department_id == department.id for p in projects.values()):
         raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
     departments = {d.id: d for d in session.exec(select(Department)) if d.id is not None}
-    problems = _check_department(parsed, department, projects, departments)
+    problems = code_problems(parsed) + _check_department(parsed, department, projects, departments)
     if problems:
         raise ImportRejected(problems)
 
@@ -873,7 +896,7 @@ def submit_form(
         )
     )
     current = next((r for r in receipts if r.current), None)
-    target = _form_folder(root, window) / f"{department.code}.xlsx"
+    target = _form_file(root, window, department.code)
     if current is not None and current.sha256 == sha and entry.status != RETURNED and target.exists():
         return Receipt(title, department.name, current.version, entry.status, entry.due_on, target, parsed.rows, True)
 
@@ -896,10 +919,10 @@ def submit_form(
     )
     moved: dict[str, Path] = {}
     for name in sorted(earlier_names):
-        path = target.parent / name
+        path = _inside(target.parent, name)
         if path.is_file() and path.suffix == ".xlsx":
             history.mkdir(parents=True, exist_ok=True)
-            kept = history / f"{stamp}-{name}"
+            kept = _inside(history, f"{stamp}-{name}")
             os.replace(path, kept)
             moved[str(path.resolve())] = kept.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -245,7 +245,7 @@ def record_waiting_run(approval_ids: list[int], flow_run_id: str) -> None:
 
 def approval_form(group: dict[str, Any]) -> type[GateDecision]:
     """The group's form: its description (the figures, earlier refusals) and one row per gate, to decide."""
-    text = render_text("gate_form.txt.j2", GateFormText(**group))
+    text = render_text("gate_form.markdown.j2", GateFormText(**group))
     return GateDecision.with_initial_data(description=text, subjects=[SubjectDecision(**row) for row in group["rows"]])
 
 

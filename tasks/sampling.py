@@ -9,7 +9,8 @@ from prefect import task
 from sqlmodel import select
 
 from models import Cycle, Department, Evaluation, Sample, SampleMember, session_scope
-from perfcycle.figures import evaluation_figures, percent, sampling_figures
+from perfcycle.figures import evaluation_figures, sampling_figures
+from perfcycle.rules.precision import percent_text
 from perfcycle.rules.sampling import default_seed, draw_sample, population_hash, review_flag
 from perfcycle.rules.scoring import grade_for
 from tasks.artifacts import publish_table
@@ -58,7 +59,7 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
                 {"部门编码": by_id[m.department_id], "部门名称": names[m.department_id], "此前被抽次数": m.tier}
                 for m in sorted(members, key=lambda m: by_id[m.department_id])
             ],
-            f"{cycle.year} 年抽查复核样本：{figures.size} 个部门（比例 {percent(figures.ratio)}），"
+            f"{cycle.year} 年抽查复核样本：{figures.size} 个部门（比例 {percent_text(figures.ratio)}），"
             f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:12]}…，累计覆盖率 {figures.cumulative.percent}",
         )
         return {

@@ -138,3 +138,33 @@ def test_a_decision_taken_on_the_command_line_is_not_recorded_again(session: Ses
     assert [a.id for a in decided] == [g101.id]
     following = find_open_group.fn(cycle.id)
     assert following is not None and following["ids"] == [g102.id] and following["key"] != group["key"]
+
+
+def test_record_text_in_the_form_shows_as_typed_and_never_becomes_markdown(session: Session) -> None:
+    from markdown_it import MarkdownIt
+
+    from models import Department
+
+    cycle = arrange(session)
+    assert cycle.id is not None
+    hostile = "**区教育局**|[链接](http://x)\n## 伪造标题 <b>"
+    department = session.exec(select(Department).where(Department.code == "101")).one()
+    department.name = hostile
+    session.add(department)
+    session.commit()
+
+    group = find_open_group.fn(cycle.id)
+    assert group is not None
+    description = approval_form(group)._description
+    assert isinstance(description, str)
+    tokens = MarkdownIt("commonmark").enable("table").parse(description)
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
+    assert not kinds & {"strong_open", "link_open", "html_inline", "html_block"}
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert "伪造标题" not in " ".join(headings)
+    rows = [t for t in tokens if t.type == "tr_open"]
+    cells = [t for t in tokens if t.type == "td_open"]
+    assert len(rows) == 3 and len(cells) == 2 * len(group["figures"]["columns"])  # header + one row a department
+    text = " ".join(t.content for t in tokens if t.type == "inline")
+    assert "**区教育局**｜[链接](http://x) ## 伪造标题 <b>" in text.replace("\\", "")  # a cell's | is ｜
+    assert "perfcycle approve" in text and "--by <审批人>" in text  # the command is a code span, as typed

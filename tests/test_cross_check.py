@@ -131,7 +131,8 @@ def test_every_statement_of_every_figure_agrees(
     from tasks.sampling import draw_review_sample
 
     cid = district.cycle_id
-    approve_with_an_override_at_level_2(session, cid, "P06")
+    computed = summarize_cycle.fn(cid)["budget"]
+    approve_with_an_override_at_level_2(session, cid, "P05")
 
     @flow
     def stages(cycle_id: int) -> None:
@@ -227,6 +228,10 @@ def test_every_statement_of_every_figure_agrees(
         f"{cut}万元",
     )
     assert stated["压减项目"] == f"{budget['cut_projects']}个项目"
+    ex_ante_cut, base = f"{budget['ex_ante_cut_wan']:.2f}", f"{budget['base_wan']:.2f}"
+    assert f"经事前绩效评估压减{ex_ante_cut}万元后安排基数为{base}万元" in report
+    assert (stated["事前评估压减（建议表）"], stated["安排基数"]) == (f"{ex_ante_cut}万元", f"{base}万元")
+    assert (table["事前评估压减（万元）"], table["安排基数（万元）"]) == (ex_ante_cut, base)
     assert (table["预算年度申请（万元）"], table["调整后安排（万元）"], table["压减金额（万元）"]) == (
         request,
         recommended,
@@ -236,7 +241,7 @@ def test_every_statement_of_every_figure_agrees(
         f"压减 {budget['cut_projects']} 个共 {cut} 万元，优先保障 {budget['priority_projects']} 个"
         in (artifacts["budget-cuts"])
     )
-    assert budget["cut_projects"] == sum(1 for r in district.recommendations if r.recommended_fen < r.request_fen) - 1
+    assert budget["cut_projects"] == computed["cut_projects"] - 1  # P05, cut for its execution, stands
 
     # Every department named in the report's lists is a department of the records.
     names = set(session.exec(select(Department.name)).all())

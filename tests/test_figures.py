@@ -95,33 +95,40 @@ def test_an_override_changes_every_statement_of_the_cut_alike(
 ) -> None:
     recs = arranged.recommendations
     code = {p.id: p.code for p in arranged.projects}
-    p03 = next(r for r in recs if code[r.project_id] == "P03")  # 中: cut by 10 %
+    p02 = next(r for r in recs if code[r.project_id] == "P02")  # 中: 10 % off its base after the ex-ante cut
+    base = {r.project_id: r.request_fen - r.ex_ante_cut_fen for r in recs}
     request = sum(r.request_fen for r in recs)
-    computed_cut = sum(r.request_fen - r.recommended_fen for r in recs)
-    cut_after = computed_cut - (p03.request_fen - p03.recommended_fen)  # P03 restored to its request
-    recommended_after = sum(r.recommended_fen for r in recs) + (p03.request_fen - p03.recommended_fen)
+    ex_ante_cut = sum(r.ex_ante_cut_fen for r in recs)
+    computed_cut = sum(base[r.project_id] - r.recommended_fen for r in recs)
+    restored = base[p02.project_id] - p02.recommended_fen  # P02 restored to its base
+    cut_after = computed_cut - restored
+    recommended_after = sum(r.recommended_fen for r in recs) + restored
 
     before, text, totals = stated(session, arranged.cycle_id, tmp_path, "before")
     assert before["budget"]["cut_wan"] == float(fmt_wan(computed_cut))
     assert f"压减{fmt_wan(computed_cut)}万元" in text
     assert totals["压减金额（万元）"] == Decimal(fmt_wan(computed_cut))
 
-    approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P03", fmt_wan(p03.request_fen), "区委议定")])
+    approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P02", fmt_wan(base[p02.project_id]), "区委议定")])
 
     after, text, totals = stated(session, arranged.cycle_id, tmp_path, "after")
     budget = after["budget"]
     assert budget["cut_wan"] == float(fmt_wan(cut_after)) != before["budget"]["cut_wan"]
     assert budget["recommended_wan"] == float(fmt_wan(recommended_after))
-    assert (budget["request_wan"], budget["cut_projects"]) == (
+    assert (budget["request_wan"], budget["ex_ante_cut_wan"], budget["cut_projects"]) == (
         float(fmt_wan(request)),
+        float(fmt_wan(ex_ante_cut)),
         before["budget"]["cut_projects"] - 1,
     )
     assert (
-        f"申请资金{fmt_wan(request)}万元，建议安排{fmt_wan(recommended_after)}万元，压减{fmt_wan(cut_after)}万元"
+        f"申请资金{fmt_wan(request)}万元，经事前绩效评估压减{fmt_wan(ex_ante_cut)}万元后安排基数为"
+        f"{fmt_wan(request - ex_ante_cut)}万元，建议安排{fmt_wan(recommended_after)}万元，压减{fmt_wan(cut_after)}万元"
         in text
     )
     assert f"，{budget['cut_projects']}个项目压减资金" in text
     assert totals["预算年度申请（万元）"] == Decimal(fmt_wan(request))
+    assert totals["事前评估压减（万元）"] == Decimal(fmt_wan(ex_ante_cut))
+    assert totals["安排基数（万元）"] == Decimal(fmt_wan(request - ex_ante_cut))
     assert totals["调整后安排（万元）"] == Decimal(fmt_wan(recommended_after))
     assert totals["压减金额（万元）"] == Decimal(fmt_wan(cut_after))
     assert totals["增加金额（万元）"] == 0
@@ -142,7 +149,7 @@ def test_an_increase_the_policy_allows_is_stated_as_an_increase(
     pilot = session.exec(select(Project).where(Project.code == "P04", Project.year == 2024)).one()  # 差: cut to 0
     raised = pilot.request_fen + 23_589_610_000
     recs = arranged.recommendations
-    cut_after = sum(r.request_fen - r.recommended_fen for r in recs if r.project_id != pilot.id)
+    cut_after = sum(r.request_fen - r.ex_ante_cut_fen - r.recommended_fen for r in recs if r.project_id != pilot.id)
 
     approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P04", fmt_wan(raised), "区委常委会议定")])
 
@@ -204,7 +211,7 @@ def test_the_stage_artifacts_state_the_same_figures(
     from tasks.budget import publish_budget_table
     from tasks.evaluation import score_self_evaluations
 
-    p03 = session.exec(select(Project).where(Project.code == "P03", Project.year == 2024)).one()
+    p03 = session.exec(select(Project).where(Project.code == "P03", Project.year == 2024)).one()  # 不予支持: base 0
     approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P03", fmt_wan(p03.request_fen), "区委议定")])
 
     @flow
@@ -229,9 +236,11 @@ def test_the_stage_artifacts_state_the_same_figures(
 
     budget = summary["budget"]
     assert (
-        f"压减 {budget['cut_projects']} 个共 {budget['cut_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个"
+        f"压减 {budget['cut_projects']} 个共 {budget['cut_wan']:.2f} 万元，调增 {budget['increased_projects']} 个共 "
+        f"{budget['increase_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个"
         in description("2024-budget-cuts")
     )
+    assert budget["increase_wan"] == float(fmt_wan(p03.request_fen))  # restored from a base of 0: an increase
     flags = description("2024-self-evaluation-flags")
     assert "7/8 个项目（87.5%）、5/10 个部门完成自评" in flags and "全覆盖" not in flags
 

@@ -42,7 +42,6 @@ from perfcycle.figures import (
     cycle_figures,
     evaluation_figures,
     ex_ante_figures,
-    percent,
     publication_figures,
     sampling_figures,
     selection_figures,
@@ -51,8 +50,10 @@ from perfcycle.figures import (
 from perfcycle.figures import QuarterLights as QuarterLightFigures
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy
+from perfcycle.rules.budget import grade_consequence
 from perfcycle.rules.coverage import Coverage
 from perfcycle.rules.disclosure import NOT_PUBLISHED, PUBLISHED_LATE, PUBLISHED_ON_TIME, publication_status
+from perfcycle.rules.precision import percent_text
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -185,6 +186,7 @@ class CostPilot(_Context):
     department_name: str
     label: str
     budget_wan: str
+    budget_year: int  # the budget its analysis feeds: the one prepared in the cycle year
 
 
 class Ranking(_Context):
@@ -261,6 +263,8 @@ class AnnualReportContext(_Context):
     budget_cancelled_projects: int
     budget_low_execution_projects: int
     budget_request_wan: str
+    budget_ex_ante_cut_wan: str
+    budget_base_wan: str
     budget_recommended_wan: str
     budget_cut_wan: str
     budget_increased_projects: int
@@ -345,6 +349,7 @@ def _cost_pilot(figures: CycleFigures, cycle: Cycle, policy: Policy) -> CostPilo
         department_name=dept_name,
         label=label,
         budget_wan=_wan_text(pilot.budget_fen),
+        budget_year=cycle.year + policy.cost_pilot.budget_year_offset,
     )
 
 
@@ -424,10 +429,10 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
         self_eval_missing_departments=len(self_evaluated.departments.missing),
         department_evaluations=len(evaluations.department_evaluations),
         sample_size=sampling.size,
-        sample_ratio_pct=percent(sampling.ratio),
+        sample_ratio_pct=percent_text(sampling.ratio),
         cumulative_covered=sampling.cumulative.covered,
         cumulative_coverage_pct=sampling.cumulative.percent,
-        coverage_target_pct=percent(sampling.target),
+        coverage_target_pct=percent_text(sampling.target),
         coverage_target_met=sampling.target_met,
         coverage_target_exceeded=sampling.target_exceeded,
         review_count=len(evaluations.reviews),
@@ -442,6 +447,8 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
         budget_cancelled_projects=budget.cancelled_projects,
         budget_low_execution_projects=budget.low_execution_projects,
         budget_request_wan=_wan_text(budget.request_fen),
+        budget_ex_ante_cut_wan=_wan_text(budget.ex_ante_cut_fen) if budget.ex_ante_cut_fen else "",
+        budget_base_wan=_wan_text(budget.base_fen),
         budget_recommended_wan=_wan_text(budget.recommended_fen),
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
@@ -725,31 +732,50 @@ def _figure_rows(ctx: AnnualReportContext, figures: CycleFigures, policy: Policy
         out.add(
             "提出建议项目", ctx.budget_projects, "个项目", f"{ctx.budget_year}年预算安排建议表的项目", lines.projects
         )
-        out.add("申请资金", ctx.budget_request_wan, "万元", "建议表各行的预算年度申请额合计", lines.projects)
+        out.add("申请资金", ctx.budget_request_wan, "万元", "建议表各行的预算年度申请额（原申请）合计", lines.projects)
+        if ctx.budget_ex_ante_cut_wan:
+            out.add(
+                "事前评估压减（建议表）",
+                ctx.budget_ex_ante_cut_wan,
+                "万元",
+                "建议表各行按事前绩效评估结论压减的金额合计",
+                lines.ex_ante_cut,
+            )
+            out.add("安排基数", ctx.budget_base_wan, "万元", "各行申请额减去事前评估压减额后的合计", lines.projects)
         out.add(
             "建议安排", ctx.budget_recommended_wan, "万元", "各行现行安排额合计（审批调整后的金额为准）", lines.projects
         )
         if ctx.budget_cut_projects:
-            out.add("压减资金", ctx.budget_cut_wan, "万元", "各行申请额高于现行安排额的差额合计", lines.cut)
+            out.add("压减资金", ctx.budget_cut_wan, "万元", "各行安排基数高于现行安排额的差额合计", lines.cut)
         if ctx.budget_increased_projects:
             out.add(
-                "经审批增加", ctx.budget_increase_wan, "万元", "各行现行安排额高于申请额的差额合计", lines.increased
+                "经审批增加", ctx.budget_increase_wan, "万元", "各行现行安排额高于安排基数的差额合计", lines.increased
             )
-            out.add("增加项目", ctx.budget_increased_projects, "个项目", "现行安排额高于申请额的项目", lines.increased)
+            out.add(
+                "增加项目", ctx.budget_increased_projects, "个项目", "现行安排额高于安排基数的项目", lines.increased
+            )
     if ctx.budget_cut_projects:
-        out.add("压减项目", ctx.budget_cut_projects, "个项目", "现行安排额低于申请额的项目", lines.cut)
+        out.add("压减项目", ctx.budget_cut_projects, "个项目", "现行安排额低于安排基数的项目", lines.cut)
         if ctx.budget_cancelled_projects:
             out.add(
                 "原则上取消",
                 ctx.budget_cancelled_projects,
                 "个项目",
-                "建议原则上取消的项目（按建议表各行的理由）",
+                "理由为原则上取消的项目（评价等级为差）",
                 lines.cancelled,
             )
     if ctx.budget_priority_projects:
-        out.add("优先保障", ctx.budget_priority_projects, "个", "优先保障且未被压减的项目", lines.priority)
+        out.add(
+            "优先保障",
+            ctx.budget_priority_projects,
+            "个",
+            "理由为优先保障的项目（评价等级为优且未压减）",
+            lines.priority,
+        )
     if ctx.budget_low_execution_projects:
-        out.add("执行率低压减", ctx.budget_low_execution_projects, "个", "按执行率压减的项目", lines.low_execution)
+        out.add(
+            "执行率低压减", ctx.budget_low_execution_projects, "个", "理由为按执行率压减的项目", lines.low_execution
+        )
     if ctx.cost_pilot is not None:
         out.section = "一（五）成本预算绩效管理试点"
         out.add(
@@ -1166,11 +1192,11 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
         year=cycle.year,
         departments_total=len(departments),
         sample_size=sampling.size,
-        sample_ratio_pct=percent(sampling.ratio),
+        sample_ratio_pct=percent_text(sampling.ratio),
         sampled_departments="、".join(_dept_name(departments, codes.get(code)) for code in sampling.members),
         cumulative_covered=sampling.cumulative.covered,
         cumulative_coverage_pct=sampling.cumulative.percent,
-        coverage_target_pct=percent(sampling.target),
+        coverage_target_pct=percent_text(sampling.target),
         gap_flag_points=fmt_number(policy.sampling.review_gap_flag),
         review_count=len(reviewed.reviews),
         flagged_count=len(reviewed.review_flags),
@@ -1203,15 +1229,11 @@ class FiscalEvaluationReportContext(_Context):
 
 
 def _grade_consequence(grade: str, policy: Policy) -> str:
-    """What the grade means for the budget under the policy; the amounts follow in the budget stage."""
+    """What the grade means for the budget under the policy (the rule's words); the amounts follow in the budget
+    stage, which applies it to the object's line."""
     if grade not in policy.budget.grade_cut:
         return ""
-    ratio = policy.budget.grade_cut[grade]
-    if ratio == 0:
-        return "优先保障" if grade in policy.budget.priority_grades else "据实保障"
-    if ratio >= 1:
-        return "原则上取消"
-    return f"压减{pct(ratio * _HUNDRED)}"
+    return grade_consequence(grade, policy.budget)
 
 
 def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[FiscalEvaluationReportContext]:

@@ -6,15 +6,13 @@ import hashlib
 import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from perfcycle.policy import GradeBand
+from perfcycle.rules.precision import round_rate, round_score
 from perfcycle.rules.scoring import grade_for
 
 ALGORITHM = "tiered-random-v1"
-
-_COVERAGE = Decimal("0.0001")
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ def cumulative_coverage(sampled: Iterable[Iterable[str]], population: Collection
         return Decimal("0.0000")
     members = set(population)
     covered = {code for draw in sampled for code in draw if code in members}
-    return (Decimal(len(covered)) / Decimal(len(members))).quantize(_COVERAGE, rounding=ROUND_HALF_UP)
+    return round_rate(Decimal(len(covered)) / Decimal(len(members)))
 
 
 def review_flag(
@@ -101,9 +99,9 @@ def review_flag(
     if self_score is None:
         return "无自评得分"
     reasons = []
-    difference = abs(review_score - self_score)
+    difference = abs(round_score(review_score) - round_score(self_score))
     if difference >= gap:
-        reasons.append(f"复核得分与自评得分相差{difference.quantize(_CENT, rounding=ROUND_HALF_UP)}分")
+        reasons.append(f"复核得分与自评得分相差{difference}分")
     self_grade = grade_for(self_score, grades)
     review_grade = grade_for(review_score, grades)
     if self_grade != review_grade:

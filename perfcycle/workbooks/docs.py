@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from perfcycle.rules.identifiers import CODE_MAX_LENGTH, CODE_RULE
 from perfcycle.stages import QUARTERS, SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec
 from perfcycle.workbooks.reader import MAX_BYTES, MAX_ROWS
@@ -29,7 +30,11 @@ KIND_LABELS = {
 
 KIND_RULES = {
     "text": "按文本读取，去掉首尾空格；数字单元格按原样转为文字（百分比格式的 0.95 读作 95%）。",
-    "code": "按文本读取，去掉首尾空格；数字单元格 101 或 101.0 读作「101」。以 0 开头的编码请设为文本格式。",
+    "code": (
+        "按文本读取，去掉首尾空格；数字单元格 101 或 101.0 读作「101」。以 0 开头的编码请设为文本格式。"
+        f"{CODE_RULE}，不以「.」结尾、不含「..」，最多 {CODE_MAX_LENGTH} 个字符；"
+        "不能有空格、全角字符、路径分隔符（/ \\）或不可见字符（如 U+200B）。"
+    ),
     "money": "单位万元，不能为负数，最多两位小数，小于 100 亿万元；精确读取（不经过二进制浮点）。",
     "number": "有限的数字（可写千分位逗号）。",
     "percent": "0 到 100 之间；可填 85、85% 或百分比格式的单元格（显示为 85%）。",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from perfcycle.rules.identifiers import invisible_chars, without_invisible
+
 CellKind = Literal["text", "code", "money", "number", "percent", "int", "year", "bool", "choice", "date"]
 
 PROJECT_TYPES = ("机构运行保障类", "事业发展类")
@@ -318,6 +320,18 @@ def spec_for(kind: str) -> WorkbookSpec:
         return SPECS[kind]
     except KeyError:
         raise KeyError(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}") from None
+
+
+def header_mismatch(letter: str, found: str, expected: str) -> str:
+    """Why column `letter`'s header `found` is not `expected`, naming any character a person cannot see
+    (U+200B, a BOM …): two headers that look identical otherwise leave nothing to correct."""
+    hidden = invisible_chars(found)
+    if hidden:
+        return (
+            f"{letter} 列的列名「{without_invisible(found)}」含有不可见字符 {'、'.join(hidden)}，应为「{expected}」："
+            "请删除该字符或重新输入列名"
+        )
+    return f"{letter} 列的列名「{found}」不符合格式，应为「{expected}」"
 
 
 def detect_kind(sheet_names: list[str]) -> str | None:

@@ -75,13 +75,19 @@ def test_annual_context_figures(session: Session, arranged: Arranged) -> None:
     assert ctx.budget_projects == len(recs)
     assert ctx.budget_request_wan == fmt_wan(sum(r.request_fen for r in recs))
     assert ctx.budget_recommended_wan == fmt_wan(sum(r.recommended_fen for r in recs))
-    assert ctx.budget_cut_wan == fmt_wan(sum(r.request_fen - r.recommended_fen for r in recs))
-    assert ctx.budget_cut_projects == sum(1 for r in recs if r.recommended_fen < r.request_fen)
-    assert ctx.budget_priority_projects == sum(1 for r in recs if r.priority)
+    assert ctx.budget_ex_ante_cut_wan == fmt_wan(sum(r.ex_ante_cut_fen for r in recs))
+    assert ctx.budget_base_wan == fmt_wan(sum(r.request_fen - r.ex_ante_cut_fen for r in recs))
+    base = {r.project_id: r.request_fen - r.ex_ante_cut_fen for r in recs}
+    assert ctx.budget_cut_wan == fmt_wan(sum(base[r.project_id] - r.recommended_fen for r in recs))
+    assert ctx.budget_cut_projects == sum(1 for r in recs if r.recommended_fen < base[r.project_id])
+    assert ctx.budget_priority_projects == sum(1 for r in recs if r.priority) == 1
+    # 原则上取消 is grade 差 only: not the 不予支持 project nor the one without targets, though both stand at 0
+    assert sum(1 for r in recs if r.recommended_fen == 0) == 3
     assert ctx.budget_cancelled_projects == 1 and ctx.budget_low_execution_projects == 1
     assert ctx.cost_pilot is not None
     pilot = next(p for p in arranged.projects if p.code == PILOT)
     assert ctx.cost_pilot.budget_wan == fmt_wan(pilot.budget_fen)
+    assert ctx.cost_pilot.budget_year == YEAR + 1  # the budget prepared in the cycle year
     assert ctx.cost_pilot.label == "测试部门03公车运行项目"
     assert ctx.targets_approved == 6 and ctx.targets_returned == 1 and ctx.targets_missing == 2
     assert ctx.late_publications == 2 and ctx.inflated_self_evaluations == 1 and ctx.review_flags == 1
@@ -139,9 +145,13 @@ def test_annual_report_docx(session: Session, arranged: Arranged, tmp_path: Path
     recs = arranged.recommendations
     assert f"在编制{YEAR + 2}年部门预算时" in text
     assert f"申请资金{fmt_wan(sum(r.request_fen for r in recs))}万元" in text
+    ex_ante = fmt_wan(sum(r.ex_ante_cut_fen for r in recs))
+    base = fmt_wan(sum(r.request_fen - r.ex_ante_cut_fen for r in recs))
+    assert f"经事前绩效评估压减{ex_ante}万元后安排基数为{base}万元" in text
     assert f"建议安排{fmt_wan(sum(r.recommended_fen for r in recs))}万元" in text
     pilot = next(p for p in arranged.projects if p.code == PILOT)
     assert f"公车运行项目，涉及资金{fmt_wan(pilot.budget_fen)}万元" in text
+    assert f"将分析结果运用到{YEAR + 1}年的预算编制" in text
     assert "一是绩效评价结果公开不够规范" in text and "五是" in text
     # No event recorded (工作记事): no ranking, training or article is stated, and (六) is left out.
     assert "三区一县" not in text and "综合考核" not in text and "举办了" not in text and "发表于" not in text
@@ -275,9 +285,11 @@ def test_budget_table_sum_formula(session: Session, arranged: Arranged, tmp_path
     recs = arranged.recommendations
     expected = {
         "预算年度申请（万元）": sum(r.request_fen for r in recs),
+        "事前评估压减（万元）": sum(r.ex_ante_cut_fen for r in recs),
+        "安排基数（万元）": sum(r.request_fen - r.ex_ante_cut_fen for r in recs),
         "测算安排（万元）": sum(r.recommended_fen for r in recs),
         "调整后安排（万元）": sum(r.recommended_fen for r in recs),
-        "压减金额（万元）": sum(r.request_fen - r.recommended_fen for r in recs),
+        "压减金额（万元）": sum(r.request_fen - r.ex_ante_cut_fen - r.recommended_fen for r in recs),
         "增加金额（万元）": 0,
     }
     for header, fen in expected.items():

@@ -106,6 +106,7 @@ def test_demo_cycle_documents(
     assert "选取11个部门开展抽查复核工作，抽查比例20%" in text
     assert "9个项目、1项财政政策以及2家部门的整体支出等进行重点绩效评价，涉及资金160491.47万元" in text
     assert "在编制2026年部门预算时" in text
+    assert "将分析结果运用到2025年的预算编制" in text  # the cost pilot feeds the budget prepared in 2024
     # The seed's events, recorded in the demo's base workbook (工作记事), and the seed's names.
     assert (
         "2024年上级对烈山区财政局从绩效目标管理、绩效运行监控、绩效评价实施、绩效评价结果应用等进行了综合考核，"

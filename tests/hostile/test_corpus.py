@@ -22,7 +22,7 @@ from perfcycle.cli import app
 from perfcycle.loaders import import_file
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
 from tasks.cycle import open_cycle
-from tests.hostile.corpus import YEAR, Built, Case, GoodFiles, build_corpus, build_good, tolerated
+from tests.hostile.corpus import YEAR, Built, Case, GoodFiles, build_corpus, build_good, header_cases, tolerated
 
 runner = CliRunner()
 UNREAD_LIMIT_S = 1.0  # the 50 MB file and the zip bombs are refused by their sizes, before they are read
@@ -212,3 +212,28 @@ def test_the_limits_are_the_year_policy(
         assert problem.reason.startswith("数据行超过上限 2 行")
     finally:
         get_settings.cache_clear()
+
+
+# ------------------------------------------------------------------------- headers with invisible characters
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the reader's header check is still to word a mismatch with perfcycle.workbooks.formats.header_mismatch",
+)
+def test_a_header_with_an_invisible_character_is_refused_naming_it(
+    db_url: str, good: GoodFiles, tmp_path: Path
+) -> None:
+    seed(good)
+    digest = Digest(db_url)
+    before = digest()
+    failures: list[str] = []
+    for case in header_cases():
+        path = case.build(tmp_path, good)
+        with pytest.raises(ImportRejected) as refused:
+            import_file(path, year=YEAR, kind=case.kind)
+        problem = mismatch(case, path, refused.value.problems)
+        if problem:
+            failures.append(f"{case.name}: {problem}")
+    assert digest() == before
+    assert not failures, "\n".join(failures)
