@@ -9,7 +9,7 @@ it counts, so the 数据核对表 beside the annual report can name them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -41,6 +41,7 @@ from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals
 from perfcycle.rules.coverage import Coverage, coverage, reported_every_period
 from perfcycle.rules.disclosure import NOT_PUBLISHED, PUBLISHED_LATE, PUBLISHED_ON_TIME, publication_status
+from perfcycle.rules.lights import improved_overall
 
 Codes = tuple[str, ...]
 
@@ -294,15 +295,6 @@ class RedDepartment:
     not_improved: Codes  # the red quarters after which it did not improve
 
 
-def _every(verdicts: Sequence[bool | None]) -> bool | None:
-    """True when every verdict is, False as soon as one is not, None while any is unknown."""
-    if any(v is False for v in verdicts):
-        return False
-    if verdicts and all(v is True for v in verdicts):
-        return True
-    return None
-
-
 def _following(quarter: str) -> str | None:
     index = QUARTERS.index(quarter) if quarter in QUARTERS else -1
     return QUARTERS[index + 1] if 0 <= index < len(QUARTERS) - 1 else None
@@ -354,8 +346,8 @@ def warning_figures(session: Session, cycle_id: int) -> WarningFigures:
             RedDepartment(
                 code=code,
                 quarters=tuple(quarters),
-                improved=_every(improved),
-                turned_green=_every(green),
+                improved=improved_overall(improved),
+                turned_green=improved_overall(green),
                 not_improved=tuple(q for q, v in zip(quarters, improved, strict=True) if v is False),
             )
         )
