@@ -474,3 +474,22 @@ class WarningResponse(SQLModel, table=True):
     responded_by: str = Field(default="", max_length=100)
     versions: int = 1
     received_at: datetime = _stamp()
+
+
+class WorkEvent(SQLModel, table=True):
+    """工作记事: an event of the year the coordinator records because no other record holds it (a training
+    held, a ranking in the city's assessment, a press article), so the annual report can state it."""
+
+    __tablename__ = "work_event"
+    __table_args__ = (UniqueConstraint("year", "kind", "month", "day", "title"),)
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    kind: str = Field(max_length=10, description="培训 | 考核 | 宣传")
+    month: int | None = None
+    day: int | None = None
+    title: str = Field(max_length=300)
+    detail: str = Field(default="", max_length=300, description="考核: the group ranked in; 宣传: the media")
+    rank: int | None = None
+    source: str = Field(default="", max_length=500, description="the workbook it came from, or the command")
+    recorded_by: str = Field(default="", max_length=100)
+    recorded_at: datetime = _stamp()

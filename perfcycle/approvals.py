@@ -26,7 +26,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Literal
 
 from sqlmodel import Session, col, select
@@ -45,8 +44,9 @@ from models import (
 from models.audit import DecisionRefusal
 from models.tables import SHANGHAI
 from perfcycle import audit
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.money import MoneyError, fmt_wan, wan_to_fen
-from perfcycle.policy import ApprovalsPolicy, BudgetPolicy, Policy, load_policy, policy_from_json
+from perfcycle.policy import ApprovalsPolicy, BudgetPolicy, load_policy
 from perfcycle.rules.budget import override_problem
 
 Decision = Literal["approve", "reject", "return"]
@@ -171,15 +171,10 @@ def _norm(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-@lru_cache(maxsize=32)
-def _recorded_policy(policy_json: str) -> Policy:
-    return policy_from_json(policy_json)
-
-
 def approvals_policy(cycle: Cycle) -> ApprovalsPolicy:
     """The approver lists the cycle recorded; a cycle recorded before policies had them uses the file's."""
-    recorded = _recorded_policy(cycle.policy_json).approvals if cycle.policy_json else None
-    if recorded is not None and recorded.gates:
+    recorded = cycle_policy(cycle).approvals
+    if recorded.gates or not cycle.policy_json:
         return recorded
     return load_policy(cycle.year).approvals
 
@@ -420,7 +415,7 @@ def _lower_levels(session: Session, approval: Approval, policy: ApprovalsPolicy)
 
 def _budget_policy(cycle: Cycle) -> BudgetPolicy:
     """The result-application rules the cycle recorded; a cycle recorded without a policy uses the file's."""
-    return (_recorded_policy(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)).budget
+    return cycle_policy(cycle).budget
 
 
 def _check_overrides(

@@ -34,9 +34,10 @@ from models import (
 from models.rows import project_rows
 from perfcycle.approvals import GateGroup
 from perfcycle.documents.contexts import OBJECT_TYPE_LABELS
-from perfcycle.figures import budget_line
+from perfcycle.figures import budget_line, ex_ante_figures, sampling_figures, selection_figures
 from perfcycle.money import fmt_wan
 from perfcycle.rules.budget import budget_totals
+from perfcycle.rules.precision import percent_text
 
 #: Rows shown at most; the rest are counted ("…另有 N 行").
 MAX_ROWS = 60
@@ -151,14 +152,17 @@ def _ex_ante(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
                 fmt_wan(assessment.cut_fen),
             ]
         )
-    units = {p.department_id for _, p, _ in rows}
-    if rows:
+    assert cycle.id is not None
+    assessed = ex_ante_figures(session, cycle.id)
+    if assessed.projects:
         figures.lines.append(
-            f"{len(units)} 家单位 {len(rows)} 个项目，申请 {fmt_wan(sum(a.request_fen for a, _, _ in rows))} 万元，"
-            f"建议压减 {fmt_wan(sum(a.cut_fen for a, _, _ in rows))} 万元"
+            f"{len(assessed.units)} 家单位 {len(assessed.projects)} 个项目，申请 {fmt_wan(assessed.amount_fen)} 万元，"
+            f"建议压减 {fmt_wan(assessed.cut_fen)} 万元"
         )
-        conclusions = Counter(a.conclusion for a, _, _ in rows)
-        figures.lines.append("结论：" + "，".join(f"{k} {v} 个" for k, v in sorted(conclusions.items())))
+        if assessed.conclusions:
+            figures.lines.append(
+                "结论：" + "，".join(f"{k} {len(v)} 个" for k, v in sorted(assessed.conclusions.items()))
+            )
     else:
         figures.lines.append("没有读到任何专家评分（事前评估评分表），请核对填报目录后再决定")
     unassessed = _stage_summary(session, cycle, "ex_ante_assessment").get("unassessed") or []
@@ -181,11 +185,10 @@ def _sample(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
     figures.rows = [[d.code, d.name, str(m.tier)] for m, d in members]
     if members:
         figures.lists.append(("样本部门", [d.name for _, d in members]))
-    coverage = _stage_summary(session, cycle, "sampling_review").get("sample", {}).get("cumulative_coverage")
-    ratio = f"（比例 {sample.ratio:.0%}）" if sample.ratio is not None else ""
+    assert cycle.id is not None
+    drawn = sampling_figures(session, cycle.id)
     figures.lines.append(
-        f"抽取 {len(members)} 个部门{ratio}"
-        + (f"，累计覆盖率 {coverage:.1%}" if isinstance(coverage, int | float) else "")
+        f"抽取 {drawn.size} 个部门（比例 {percent_text(drawn.ratio)}），累计覆盖率 {drawn.cumulative.percent}"
     )
     figures.lines.append(
         f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:16]}…，算法 {sample.algorithm}（可复现）"
@@ -210,10 +213,11 @@ def _key_selection(session: Session, cycle: Cycle, group: GateGroup) -> GateFigu
         [OBJECT_TYPE_LABELS.get(s.object_type, s.object_type), s.object_code, s.name, fmt_wan(s.amount_fen), s.reason]
         for s in selection
     ]
-    counts = Counter(s.object_type for s in selection)
+    assert cycle.id is not None
+    selected = selection_figures(session, cycle.id)
     figures.lines.append(
-        "、".join(f"{OBJECT_TYPE_LABELS.get(t, t)} {counts[t]} 个" for t in order if counts[t])
-        + f"，涉及资金 {fmt_wan(sum(s.amount_fen for s in selection))} 万元"
+        "、".join(f"{OBJECT_TYPE_LABELS.get(t, t)} {len(selected.of(t))} 个" for t in order if selected.of(t))
+        + f"，涉及资金 {fmt_wan(selected.amount_fen)} 万元"
     )
     if selection:
         figures.lists.append(

@@ -438,10 +438,10 @@ def _stage_lines(
 
 def _due_dates(session: Session, cycle: Cycle) -> dict[str, date]:
     """Each collecting stage's form deadline: the window's once open, else the calendar's."""
-    from perfcycle.policy import load_policy, policy_from_json
+    from perfcycle.cycle_context import cycle_policy
 
     assert cycle.id is not None
-    policy = policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
+    policy = cycle_policy(cycle)
     dates = {}
     for stage, (form, quarter) in STAGE_FORMS.items():
         window = find_window(session, cycle.id, stage)

@@ -33,7 +33,7 @@ from models import Approval, Cycle, Department, Project, Submission, WarningNoti
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
-from perfcycle.policy import Policy, load_policy, policy_from_json
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.rules.identifiers import code_problem
 from perfcycle.rules.windows import (
     ARRIVED,
@@ -76,10 +76,6 @@ class WindowError(Exception):
 def today() -> date:
     """The bureau's date (Asia/Shanghai); the tests move it to either side of a deadline."""
     return now().date()
-
-
-def _policy(cycle: Cycle) -> Policy:
-    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
 
 
 def stage_for(stage: str, quarter: str | None = None) -> str:
@@ -157,7 +153,7 @@ def ensure_window(
             form=form,
             quarter=quarter,
             opens_on=opened,
-            due_on=_policy(cycle).calendar.deadline(form, quarter or None, cycle.year),
+            due_on=cycle_policy(cycle).calendar.deadline(form, quarter or None, cycle.year),
             folder=folder,
         )
         session.add(window)
@@ -284,7 +280,7 @@ def sync_returns(session: Session, cycle: Cycle, window: CollectionWindow) -> li
         .order_by(col(Department.code))
     )
     entries = _entries(session, window)
-    days = _policy(cycle).calendar.resubmission_days
+    days = cycle_policy(cycle).calendar.resubmission_days
     codes = []
     for approval, department in returned:
         entry = entries.get(department.id or 0)

@@ -18,7 +18,7 @@ from models import Cycle, Document, session_scope
 from perfcycle import audit
 from perfcycle.cycle_context import output_folder
 from perfcycle.documents.catalog import (
-    ANNUAL_REPORT,
+    GROUPS,
     SCORE_FORM_KINDS,
     SCORE_FORMS,
     STAGE_DOCUMENTS,
@@ -167,11 +167,12 @@ def prepare_score_form(cycle_id: int, stage: str, out_dir: str | None = None) ->
 
 @task(name="render-annual-report")
 def render_annual_report(cycle_id: int, out_dir: str | None = None) -> list[str]:
-    """关于{区}{年}年区级预算绩效管理工作开展情况的说明, every figure computed from the cycle's records."""
+    """关于{区}{年}年区级预算绩效管理工作开展情况的说明, every figure computed from the cycle's records, and
+    the 数据核对表 beside it."""
     with session_scope() as session:
         cycle = get_cycle(session, cycle_id)
         year, folder = cycle.year, out_dir or output_folder(cycle)
-        generated = write_and_record(session, cycle_id, folder, (ANNUAL_REPORT,))
+        generated = write_and_record(session, cycle_id, folder, GROUPS["annual_report"])
     paths = [str(doc.path) for doc in generated]
     _link_documents(year, "annual_report", paths, folder)
     return paths

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from models import Department, DepartmentLight, MonitoringRecord, WarningNotice, session_scope
 from models.rows import columns, update_by_id
+from perfcycle.figures import QuarterLights, quarter_lights
 from perfcycle.rules.lights import (
     LIGHT_LABELS,
     LIGHT_ORDER,
@@ -61,7 +62,6 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
         }
         departments = {d.id: d for d in session.exec(select(Department).order_by(Department.code))}
         with_projects = {p.department_id for p in projects.values()}
-        counts: Counter[str] = Counter()
         table: list[dict[str, Any]] = []
         for department_id, items in by_department.items():
             agg = department_light(items, quarter, policy)
@@ -81,7 +81,6 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
             row.target_light = agg.target_light
             row.light = agg.light
             session.add(row)
-            counts[agg.light] += 1
             table.append(
                 {
                     "部门": departments[department_id].name,
@@ -92,6 +91,9 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
             )
         missing = sorted(departments[d].code for d in with_projects - set(by_department))
         table.sort(key=lambda r: (-LIGHT_ORDER[_key(r["亮灯"])], r["部门"]))
+        session.flush()
+        lit = next((q for q in quarter_lights(session, cycle_id) if q.quarter == quarter), QuarterLights(quarter, {}))
+        counts = {light: len(lit.light(light)) for light in ("red", "yellow", "green")}
         publish_table(
             f"{cycle.year}-monitoring-{quarter.lower()}-lights",
             table,
@@ -99,8 +101,8 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
         )
         return {
             "quarter": quarter,
-            "departments_covered": len(by_department),
-            "lights": {"red": counts["red"], "yellow": counts["yellow"], "green": counts["green"]},
+            "departments_covered": lit.departments,
+            "lights": counts,
             "missing_departments": missing,
         }
 

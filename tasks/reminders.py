@@ -25,9 +25,10 @@ from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, WarningNotice, session_scope
 from perfcycle.approvals import GATE_NAMES, approvals_policy, gate_label, in_shanghai, may_decide
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.renderer import render_text
 from perfcycle.notify import Delivery, Message, Notifier, Recipient, dispatch, make_notifier
-from perfcycle.policy import RemindersPolicy, default_issuer, policy_from_json
+from perfcycle.policy import RemindersPolicy, default_issuer
 from perfcycle.rules.reminders import DUE, ESCALATION, OVERDUE, reminder_steps, step_kind, step_offset
 from perfcycle.stages import QUARTER_NAMES
 from tasks.artifacts import publish_table
@@ -84,12 +85,12 @@ def cn_date(day: date) -> str:
 
 
 def _rules(cycle: Cycle) -> RemindersPolicy:
-    return policy_from_json(cycle.policy_json).reminders if cycle.policy_json else RemindersPolicy()
+    return cycle_policy(cycle).reminders
 
 
 def issuer_of(cycle: Cycle) -> str:
     """The 发文机关 that signs the cycle's messages."""
-    return policy_from_json(cycle.policy_json).issuer if cycle.policy_json else default_issuer(cycle.district)
+    return cycle_policy(cycle).issuer
 
 
 def _open_cycles(session: Session) -> list[Cycle]:

@@ -266,3 +266,35 @@ def test_a_red_light_response_makes_the_waiting_cycle_go_on_as_a_submission_does
         assert "已记录区教育局（101）" in result.output and "已在 Prefect 中重新启动年度周期部署" in result.output
         (run,) = runs()
         assert run.parameters["submissions"] == str(places["submissions"])
+
+
+def test_every_reader_of_a_cycles_policy_reads_the_one_it_recorded(session: Session, tmp_path: Path) -> None:
+    """The recorded policy, else the year's file: the documents, the messages, the approvals and the stages'
+    calendar all read the same one, whichever of the two it is."""
+    from perfcycle.approvals import approvals_policy
+    from perfcycle.documents import annual_report_context
+    from perfcycle.documents.spreadsheets import monitoring_summary
+    from perfcycle.policy import Policy, load_policy
+    from tasks.common import cycle_policy
+    from tasks.reminders import issuer_of
+
+    file_policy = load_policy(YEAR)
+    recorded = file_policy.model_copy(update={"issuer": "某某区财政局", "district": "某某区"})
+    cycle = Cycle(year=YEAR, budget_year=YEAR + 2, district="某某区")  # no recorded policy yet
+    session.add(cycle)
+    session.commit()
+    cycle_id = cycle.id
+    assert cycle_id is not None
+
+    def read_by_all(expected: Policy) -> None:
+        assert cycle_context.cycle_policy(cycle) == cycle_policy(cycle) == expected
+        assert annual_report_context(session, cycle_id).issuer == expected.issuer
+        assert issuer_of(cycle) == expected.issuer
+        assert approvals_policy(cycle) == expected.approvals
+        assert monitoring_summary(session, cycle_id, "Q2").time_progress == expected.monitoring.time_progress["Q2"]
+
+    read_by_all(file_policy)
+    cycle.policy_json = recorded.as_json()
+    session.add(cycle)
+    session.commit()
+    read_by_all(recorded)

@@ -30,21 +30,24 @@ from models.tables import (
     SampleMember,
     Selection,
 )
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import chart_png
 from perfcycle.documents.contexts import (
     LIGHT_LABELS,
     OBJECT_TYPE_ORDER,
     QUARTER_LABELS,
     ContextError,
+    FigureCheckContext,
     QuarterLights,
     TargetFormContext,
     quarter_light_chart,
+    quarter_light_rows,
 )
 from perfcycle.documents.renderer import atomic_write
 from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
-from perfcycle.figures import budget_line
+from perfcycle.figures import budget_line, quarter_lights
 from perfcycle.money import FEN_PER_WAN
-from perfcycle.policy import QUARTERS, policy_from_json
+from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import budget_totals, grade_consequence, grade_cut_ratio
 from perfcycle.rules.scoring import grade_for
 from perfcycle.stages import SUBMISSION_FOLDERS
@@ -127,7 +130,7 @@ def _cycle(session: Session, cycle_id: int) -> Cycle:
 def _district(cycle: Cycle) -> str:
     if cycle.district:
         return cycle.district
-    return policy_from_json(cycle.policy_json).district if cycle.policy_json else ""
+    return cycle_policy(cycle).district
 
 
 def _titled_sheet(
@@ -179,8 +182,7 @@ class MonitoringSummary:
     title: str
     time_progress: Decimal | None
     rows: tuple[tuple[str, str, DepartmentLightRow], ...]  # department code, name, lights
-    so_far: tuple[str, ...]  # this quarter and the ones before it
-    lights_so_far: tuple[tuple[str, str], ...]  # (quarter, 综合灯) of every department light so far
+    so_far: tuple[QuarterLights, ...]  # the light counts of this quarter and the ones before it
 
 
 def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> MonitoringSummary:
@@ -192,12 +194,11 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
     # This quarter and the ones before it (for the chart); never a later quarter, so the summary of a
     # quarter stays the same when it is regenerated later in the year.
     so_far = QUARTERS[: QUARTERS.index(quarter) + 1]
-    lights = session.exec(
-        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, col(DepartmentLight.quarter).in_(so_far))
+    rows = session.exec(
+        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, DepartmentLight.quarter == quarter)
     ).all()
-    rows = [r for r in lights if r.quarter == quarter]
     ordered = sorted(rows, key=lambda r: departments[r.department_id].code if r.department_id in departments else "")
-    policy = policy_from_json(cycle.policy_json) if cycle.policy_json else None
+    policy = cycle_policy(cycle)
     title = f"{_district(cycle)}{cycle.year}年{QUARTER_LABELS[quarter]}预算绩效运行监控汇总表"
 
     def row(light: DepartmentLight) -> tuple[str, str, DepartmentLightRow]:
@@ -217,10 +218,9 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
         year=cycle.year,
         quarter=quarter,
         title=title,
-        time_progress=policy.monitoring.time_progress[quarter] if policy is not None else None,
+        time_progress=policy.monitoring.time_progress[quarter],
         rows=tuple(row(r) for r in ordered),
-        so_far=tuple(so_far),
-        lights_so_far=tuple((r.quarter, r.light) for r in lights),
+        so_far=tuple(quarter_light_rows(q for q in quarter_lights(session, cycle_id) if q.quarter in so_far)),
     )
 
 
@@ -274,25 +274,12 @@ def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str
             ["", "", f"{label}部门数", Formula(f'COUNTIF(K3:K{max(last, 3)},"{label}")')],
             [0, 0, styles[f"count_{light}"], 0],
         )
-    chart = _light_chart_sheet(summary.year, summary.so_far, summary.lights_so_far)
+    chart = _light_chart_sheet(summary.year, summary.so_far)
     return _save([sheet, chart], path, _stamp(summary.year))
 
 
-def _light_chart_sheet(year: int, quarters: Sequence[str], lights: Sequence[tuple[str, str]]) -> Sheet:
+def _light_chart_sheet(year: int, summary: Sequence[QuarterLights]) -> Sheet:
     """The second sheet: the light counts of each quarter so far, and the stacked-bar chart of them."""
-    counts = {q: Counter(light for quarter, light in lights if quarter == q) for q in quarters}
-    summary = [
-        QuarterLights(
-            quarter=q,
-            label=QUARTER_LABELS[q],
-            departments=sum(counts[q].values()),
-            green=counts[q]["green"],
-            yellow=counts[q]["yellow"],
-            red=counts[q]["red"],
-        )
-        for q in quarters
-        if counts[q]
-    ]
     styles = _styles()
     headers = ["季度", "部门数", LIGHT_LABELS["green"], LIGHT_LABELS["yellow"], LIGHT_LABELS["red"]]
     sheet = _titled_sheet(
@@ -515,7 +502,7 @@ def _consequences(
     policy as recommended; a department as the sum of its 事业发展类 lines as they stand (each keeps the larger of
     its own cut and the department's). With each row its amounts in 分 (涉及, 建议安排, 压减), for the 合计."""
     assert cycle.id is not None
-    policy = policy_from_json(cycle.policy_json) if cycle.policy_json else None
+    policy = cycle_policy(cycle)
     out: list[tuple[object, ...]] = []
     amounts: list[tuple[int, int, int]] = []
     for rec, fiscal_policy in session.exec(
@@ -541,8 +528,6 @@ def _consequences(
                 rec.explanation,
             )
         )
-    if policy is None:
-        return out, amounts
     evaluated = session.exec(
         select(Evaluation)
         .where(
@@ -912,9 +897,30 @@ def write_score_form(form: ScoreForm, path: Path) -> str:
 
 
 #: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
+# ---------------------------------------------------------------------------------------------- 数据核对表
+
+FIGURE_CHECK_HEADERS = ["序号", "章节", "数据项", "报告表述", "口径", "记录数", "所计记录（编码）"]
+FIGURE_CHECK_WIDTHS = [6, 22, 22, 22, 60, 8, 80]
+
+
+def write_figure_check(check: FigureCheckContext, path: Path) -> str:
+    """数据核对表 beside the annual report: each figure as the report states it, its definition and the codes of
+    the records it counts; returns the sha256."""
+    styles = _styles()
+    sheet = _titled_sheet("数据核对表", check.title, FIGURE_CHECK_HEADERS, FIGURE_CHECK_WIDTHS)
+    row_styles = [styles[name] for name in ("body", "wrapped", "wrapped", "body", "wrapped", "body", "wrapped")]
+    for number, figure in enumerate(check.figures, start=1):
+        count = "" if figure.count is None else figure.count
+        sheet.append(
+            [number, figure.section, figure.name, figure.stated, figure.definition, count, figure.records], row_styles
+        )
+    return _save([sheet], path, _stamp(check.year))
+
+
 WRITERS: dict[str, Callable[[Any, Path], str]] = {
     "monitoring_summary.xlsx": write_monitoring_summary_file,
     "budget_table.xlsx": write_budget_table_file,
     "target_form.xlsx": write_target_form,
     "score_form.xlsx": write_score_form,
+    "figure_check.xlsx": write_figure_check,
 }

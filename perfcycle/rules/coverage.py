@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from perfcycle.rules.precision import as_percent, rate
+from perfcycle.rules.precision import percent_text, rate
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,7 @@ class Coverage:
     @property
     def percent(self) -> str:
         """The ratio as a percentage without trailing zeros: "98.03%", "87.5%", "100%"."""
-        text = f"{as_percent(self.ratio):f}".rstrip("0").rstrip(".")
-        return f"{text}%"
+        return percent_text(self.ratio)
 
 
 def coverage(population: Iterable[str], reported: Collection[str]) -> Coverage:

@@ -41,6 +41,12 @@ def as_percent(ratio: Decimal) -> Decimal:
     return round_percent(ratio * _HUNDRED)
 
 
+def percent_text(ratio: Decimal) -> str:
+    """A ratio as the documents print it, at 0.01 % without trailing zeros: 0.9803 → "98.03%", 0.2 → "20%"."""
+    text = f"{as_percent(Decimal(ratio)):f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
 def execution_rate(spent_fen: int, budget_fen: int) -> Decimal:
     """执行率 e = spending / budget at 0.01 %, the one figure the lights, the self-evaluation and the budget use.
 

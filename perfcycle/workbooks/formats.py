@@ -20,6 +20,7 @@ ACHIEVEMENT = ("达成", "部分达成", "未达成")
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 YES_NO = ("是", "否")
 EVALUATION_KINDS = ("自评", "部门评价", "抽查复核", "财政重点评价")
+EVENT_KINDS = ("培训", "考核", "宣传")
 #: The workbooks' word for each kind of evaluated object, and the key it is recorded under.
 OBJECT_TYPE_KEYS = {"项目": "project", "部门": "department", "政策": "policy"}
 OBJECT_TYPE_LABELS = {key: label for label, key in OBJECT_TYPE_KEYS.items()}
@@ -75,7 +76,7 @@ BASE = WorkbookSpec(
     kind="base",
     title="区级预算绩效管理基础数据",
     per_department=False,
-    note="一个区一个年度一本：部门、项目、财政政策，以及以前年度的抽查和评价记录。",
+    note="一个区一个年度一本：部门、项目、财政政策，以前年度的抽查和评价记录，以及本年度的工作记事。",
     sheets=(
         SheetSpec(
             "部门",
@@ -135,6 +136,22 @@ BASE = WorkbookSpec(
             key=("year", "kind", "object_type", "object_code"),
             required=False,
             note="以前年度的评价结果；近两个周期评价过的对象不再列入重点评价建议。",
+        ),
+        SheetSpec(
+            "工作记事",
+            (
+                Column("类型", "kind", "choice", choices=EVENT_KINDS),
+                Column(
+                    "日期", "when", "text", required=False, note="培训写月份（2024-11）；报道写发表日期（2024-08-20）"
+                ),
+                Column("事项", "title", "text", required=False, note="培训名称；考核内容；报道标题"),
+                Column(
+                    "范围或媒体", "detail", "text", required=False, note="考核的排名范围（三区一县）；报道的发表媒体"
+                ),
+                Column("名次", "rank", "int", required=False, note="考核名次"),
+            ),
+            required=False,
+            note="本年度的培训、上级综合考核排名和宣传报道：年度说明据此表述，没有记事的事项不写入说明。",
         ),
     ),
 )

@@ -101,7 +101,7 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
     assert shown["targets"][0].startswith(f"54 个部门，{summary['projects']} 个项目（目标完整 {complete} 个），预算 ")
     assert shown["ex_ante_conclusions"][0] == "4 家单位 10 个项目，申请 16904.55 万元，建议压减 2090.55 万元"
     assert (
-        shown["sample"][0] == f"抽取 11 个部门（比例 20%），累计覆盖率 {summary['sampling']['cumulative_coverage']:.1%}"
+        shown["sample"][0] == f"抽取 11 个部门（比例 20%），累计覆盖率 {summary['sampling']['cumulative_coverage']:.2%}"
     )
     assert shown["key_evaluation_selection"] == ["项目 9 个、财政政策 1 个、部门整体支出 2 个，涉及资金 160491.47 万元"]
     assert shown["key_evaluation_reports"][0].startswith("评价对象 12 个（已选 12 个），等级：")
