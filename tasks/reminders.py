@@ -212,7 +212,50 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
             )
 
 
-OBLIGATION_SOURCES: list[ObligationSource] = [warning_responses, waiting_approvals, open_windows]
+def _cycles_with_loops(session: Session) -> list[Cycle]:
+    """Cycles whose findings and publications are still followed: open ones and those closed since."""
+    return list(session.exec(select(Cycle).where(Cycle.status != "historical").order_by(col(Cycle.year))))
+
+
+def open_findings(session: Session, today: date) -> Iterator[Obligation]:
+    """Findings a department has not answered yet (问题整改), one reminder per department and deadline listing them;
+    red lights are reminded as 预警整改 responses (`warning_responses`)."""
+    from perfcycle.findings import list_findings
+    from perfcycle.rules.findings import OPEN, OVERDUE
+
+    for cycle in _cycles_with_loops(session):
+        rules = _rules(cycle)
+        departments = {d.code: d for d in session.exec(select(Department))}
+        owed: dict[tuple[str, date], list[Any]] = defaultdict(list)
+        for row in list_findings(session, cycle.year, on=today):
+            if row.source != "red_light" and row.state in (OPEN, OVERDUE) and row.department_code in departments:
+                owed[(row.department_code, row.due_on)].append(row)
+        for (code, due), rows in owed.items():
+            department = departments[code]
+            head = department.head or f"{department.name}负责人"
+            ids = "、".join(str(r.id) for r in rows)
+            listed = "\n".join(f"{r.id}. {r.source_label}：{r.subject}——{r.text}" for r in rows)
+            yield Obligation(
+                item=f"findings:{cycle.year}:{code}:{due.isoformat()}",
+                title=f"{cycle.year}年度问题整改情况（{len(rows)}项，编号 {ids}）",
+                deadline=due,
+                submitted=False,
+                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
+                rules=rules,
+                district=cycle.district,
+                issuer=issuer_of(cycle),
+                department=department.name,
+                owner=department.contact,
+                escalate_to=Recipient(head, department.head_email),
+                detail=(
+                    f"须整改的问题：\n{listed}\n"
+                    f"反馈整改措施：perfcycle findings answer 编号 --measures 整改措施 --by 姓名；"
+                    f"perfcycle findings --year {cycle.year} --department {code} 列出本部门的整改事项。"
+                ),
+            )
+
+
+OBLIGATION_SOURCES: list[ObligationSource] = [warning_responses, waiting_approvals, open_windows, open_findings]
 
 
 def collect_obligations(

@@ -1,0 +1,149 @@
+"""`perfcycle findings [answer | verify]`: the rectification register (问题整改) from the command line.
+
+`perfcycle findings --year Y` lists the year's findings (by department, state); a department answers one with
+its measures (`answer`), a coordinator verifies the answer with a comment (`verify`). Every refusal is one
+message and exit code 1, and is audited.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from perfcycle.commands.common import DatabaseUrl, fail, friendly, out, use_database
+
+findings_app = typer.Typer(
+    help="问题整改：列出整改事项（--year），部门反馈整改措施（answer），绩效科验证（verify）",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+FindingId = Annotated[int, typer.Argument(help="整改事项编号（见 perfcycle findings --year 年度）")]
+
+
+@findings_app.callback()
+def list_findings(
+    ctx: typer.Context,
+    year: Annotated[int | None, typer.Option("--year", help="周期年度")] = None,
+    department: Annotated[str | None, typer.Option("--department", help="只列出该部门（编码）的整改事项")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="只列出该状态：待整改 | 已反馈 | 已整改 | 未整改 | 逾期")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """列出一个年度的整改事项：来源、部门、问题、整改期限和状态。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    if year is None:
+        fail("请用 --year 指明年度（如 perfcycle findings --year 2024）")
+    from models import session_scope
+    from perfcycle.findings import finding_figures
+    from perfcycle.findings import list_findings as findings_of
+    from perfcycle.rules.findings import SOURCES, state_for
+    from perfcycle.windows import get_cycle_for
+
+    with friendly():
+        try:
+            state = state_for(status) if status else None
+        except ValueError as exc:
+            fail(str(exc))
+        use_database(database_url)
+        with session_scope() as session:
+            cycle = get_cycle_for(session, year)
+            assert cycle.id is not None
+            rows = findings_of(session, year, department, state)
+            counts = finding_figures(session, cycle.id)
+    if as_json:
+        print(
+            json.dumps({"year": year, **counts.as_dict(), "findings": [r.as_json() for r in rows]}, ensure_ascii=False)
+        )
+        return
+    by_source = "、".join(f"{SOURCES[s]} {counts.by_source[s]}" for s in SOURCES if counts.by_source[s])
+    out.print(
+        f"{year} 年度问题整改：登记 {counts.registered} 项{f'（{by_source}）' if by_source else ''}，"
+        f"已反馈 {counts.responded}，已整改 {counts.closed}，逾期 {counts.overdue}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not rows:
+        out.print("没有符合条件的整改事项", highlight=False)
+        return
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    table.add_column("编号", no_wrap=True)
+    table.add_column("来源", no_wrap=True)
+    table.add_column("部门", overflow="fold")
+    table.add_column("问题", overflow="fold", ratio=1)
+    table.add_column("期限", no_wrap=True)
+    table.add_column("状态", no_wrap=True)
+    for row in rows:
+        what = f"{row.subject}\n{row.text}"
+        if row.measures:
+            what += f"\n整改措施（{row.answered_by}）：{row.measures}"
+        if row.comment:
+            what += f"\n验证意见（{row.verified_by}）：{row.comment}"
+        state = f"[red]{row.state_label}[/]" if row.state == "overdue" else row.state_label
+        table.add_row(
+            str(row.id), row.source_label, escape(row.department_name or "—"), escape(what), f"{row.due_on}", state
+        )
+    out.print(table)
+
+
+@findings_app.command("answer")
+def answer(
+    finding: FindingId,
+    measures: Annotated[str, typer.Option("--measures", help="整改措施")] = "",
+    cause: Annotated[str, typer.Option("--cause", help="原因分析（监控红灯的预警整改反馈必填）")] = "",
+    by: Annotated[str, typer.Option("--by", help="反馈人姓名（默认部门联系人）")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """部门反馈一项整改事项的整改措施；被验证为未整改的可再次反馈。"""
+    from models import session_scope
+    from perfcycle.findings import answer_finding
+    from perfcycle.rules.findings import SOURCES
+
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            row = answer_finding(session, finding, measures=measures, cause=cause, by=by)
+            due, answered, answers, source = row.due_on, row.answered_at, row.answers, row.source
+    late = "，已逾期" if answered is not None and answered.date() > due else ""
+    again = f"（第 {answers} 次反馈）" if answers > 1 else ""
+    out.print(
+        f"已记录整改事项 {finding}（{SOURCES[source]}）的整改措施{again}：整改期限 {due:%Y-%m-%d}{late}；"
+        "待财政局绩效科验证",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@findings_app.command("verify")
+def verify(
+    finding: FindingId,
+    by: Annotated[str, typer.Option("--by", help="验证人姓名（须为财政局绩效科的审批人）")],
+    comment: Annotated[str, typer.Option("--comment", help="验证意见（必填）")] = "",
+    fixed: Annotated[bool, typer.Option("--fixed", help="已整改：整改事项关闭")] = False,
+    unfixed: Annotated[bool, typer.Option("--unfixed", help="未整改：部门须再次反馈")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """绩效科验证部门反馈的整改措施：--fixed 已整改，--unfixed 未整改，并写明意见。"""
+    from models import session_scope
+    from perfcycle.findings import verify_finding
+
+    if fixed == unfixed:
+        fail("请指明验证结论：--fixed（已整改）或 --unfixed（未整改），二者选一")
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            verify_finding(session, finding, fixed=fixed, comment=comment, by=by)
+    verdict = "已整改，整改事项关闭" if fixed else "未整改，部门须再次反馈整改措施"
+    out.print(f"已记录整改事项 {finding} 的验证结论：{verdict}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `perfcycle findings` to the `perfcycle` app."""
+    app.add_typer(findings_app, name="findings")
