@@ -8,13 +8,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models import Cycle, Department, Evaluation, Finding, WarningNotice
+from models import BudgetRecommendation, Cycle, Department, Evaluation, Finding, Project, WarningNotice
 from models.audit import AuditEntry, Notification
 from models.tables import WarningResponse
 from perfcycle.cli import app
+from perfcycle.documents.spreadsheets import write_budget_table
 from perfcycle.findings import (
     FindingError,
     answer_finding,
@@ -394,3 +396,36 @@ def test_the_command_line_lists_answers_and_verifies(
     unknown = runner.invoke(app, ["findings", "--year", str(YEAR), "--status", "完成"])
     assert unknown.exit_code == 1 and "整改状态应为" in unknown.output
     assert runner.invoke(app, ["findings"]).exit_code == 1  # a year is needed
+
+
+def test_the_next_budget_table_states_open_findings_beside_the_lines(
+    session: Session, arranged: Arranged, bureau_day: BureauDay, tmp_path: Path
+) -> None:
+    cycle = cycle_of(session, arranged)
+    register_all(session, cycle)
+    following = Cycle(year=YEAR + 1, budget_year=YEAR + 3, district=cycle.district, policy_json=cycle.policy_json)
+    session.add(following)
+    session.flush()
+    for code, department in (("N01", "D01"), ("N02", "D05"), ("N03", "D07")):
+        project = Project(year=YEAR + 1, code=code, department_id=dept_id(session, department), name=f"新项目{code}",
+                          type="事业发展类", attribute="延续", request_fen=1_000_000)  # fmt: skip
+        session.add(project)
+        session.flush()
+        session.add(BudgetRecommendation(cycle_id=following.id or 0, project_id=project.id or 0,
+                                         budget_year=YEAR + 3, request_fen=1_000_000, recommended_fen=1_000_000))  # fmt: skip
+    session.commit()
+    path = tmp_path / "budget.xlsx"
+    write_budget_table(session, following.id or 0, path)
+    sheet = load_workbook(path).active
+    assert sheet is not None
+    header = [cell.value for cell in sheet[2]]
+    column = header.index("以前年度未整改问题") + 1
+    beside = {sheet.cell(row=r, column=3).value: sheet.cell(row=r, column=column).value for r in (3, 4, 5)}
+    inflated = finding(session, "inflated_claim", "project:P02").id
+    condition = finding(session, "ex_ante", "project:P02").id
+    review = finding(session, "review_flag", "project:P06").id
+    assert beside == {
+        "N01": f"2项：#{inflated} {YEAR}自评偏高（待整改）、#{condition} {YEAR}事前评估（待整改）",
+        "N02": f"1项：#{review} {YEAR}抽查复核（待整改）",
+        "N03": None,  # D07 has no finding
+    }
