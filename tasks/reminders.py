@@ -23,7 +23,7 @@ from prefect import get_run_logger, task
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from models import Approval, Cycle, Department, WarningNotice, session_scope
+from models import Approval, Cycle, Department, Publication, WarningNotice, session_scope
 from perfcycle.approvals import GATE_NAMES, approvals_policy, gate_label, in_shanghai, may_decide
 from perfcycle.documents.renderer import render_text
 from perfcycle.notify import Delivery, Message, Notifier, Recipient, dispatch, make_notifier
@@ -255,7 +255,50 @@ def open_findings(session: Session, today: date) -> Iterator[Obligation]:
             )
 
 
-OBLIGATION_SOURCES: list[ObligationSource] = [warning_responses, waiting_approvals, open_windows, open_findings]
+def due_publications(session: Session, today: date) -> Iterator[Obligation]:
+    """Self-evaluation reports not yet published (谁评价、谁公开), by each department's own deadline; a report is
+    accepted after the cycle closed, so its reminders go on too."""
+    for cycle in _cycles_with_loops(session):
+        rules = _rules(cycle)
+        publications = session.exec(
+            select(Publication, Department)
+            .join(Department, col(Department.id) == Publication.department_id)
+            .where(
+                Publication.cycle_id == cycle.id,
+                col(Publication.due_on).is_not(None),
+                col(Publication.published_on).is_(None),
+            )
+            .order_by(col(Department.code))
+        )
+        for publication, department in publications:
+            assert publication.due_on is not None
+            head = department.head or f"{department.name}负责人"
+            yield Obligation(
+                item=f"publication:{cycle.year}:{department.code}",
+                title=f"{cycle.year}年度绩效自评报告公开情况",
+                deadline=publication.due_on,
+                submitted=False,
+                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
+                rules=rules,
+                district=cycle.district,
+                issuer=issuer_of(cycle),
+                department=department.name,
+                owner=department.contact,
+                escalate_to=Recipient(head, department.head_email),
+                detail=(
+                    "请向社会公开本部门绩效自评报告，并报送公开日期和网址：perfcycle disclose "
+                    f"--year {cycle.year} --department {department.code} --date YYYY-MM-DD --url 公开网址。"
+                ),
+            )
+
+
+OBLIGATION_SOURCES: list[ObligationSource] = [
+    warning_responses,
+    waiting_approvals,
+    open_windows,
+    open_findings,
+    due_publications,
+]
 
 
 def collect_obligations(

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models import BudgetRecommendation, Cycle, Department, Evaluation, Finding, Project, WarningNotice
+from models import BudgetRecommendation, Cycle, Evaluation, Finding, Project, WarningNotice
 from models.audit import AuditEntry, Notification
 from models.tables import WarningResponse
 from perfcycle.cli import app
@@ -30,43 +30,23 @@ from perfcycle.findings import (
 from perfcycle.notify import OutboxNotifier
 from perfcycle.policy import policy_from_json
 from perfcycle.rules.findings import SOURCES
-from perfcycle.settings import get_settings
 from perfcycle.windows import WindowError, respond_to_warning
 from tasks.reminders import open_findings, run_reminders
-from tests.documents.records import YEAR, Arranged, arrange
+from tests.documents.records import YEAR, Arranged
+from tests.loops import COORDINATOR, OTHER_COORDINATOR, BureauDay, arrange_with_contacts, department_id
 
 runner = CliRunner()
 REGISTERED = date(2025, 3, 10)  # the bureau's date at registration
-COORDINATOR, OTHER_COORDINATOR = "周晓梅", "陈立军"
 
 
 @pytest.fixture
 def arranged(session: Session) -> Arranged:
-    """The test district, each department with a contact who answers for it and a head."""
-    records = arrange(session)
-    for department in session.exec(select(Department)):
-        department.contact, department.head = f"联系人{department.code}", f"负责人{department.code}"
-        department.email = f"{department.code.lower()}@example.invalid"
-        session.add(department)
-    session.commit()
-    return records
-
-
-class BureauDay:
-    """PERFCYCLE_TODAY: the bureau's date, moved by the test."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.monkeypatch = monkeypatch
-        self.move(REGISTERED)
-
-    def move(self, day: date) -> None:
-        self.monkeypatch.setenv("PERFCYCLE_TODAY", day.isoformat())
-        get_settings.cache_clear()
+    return arrange_with_contacts(session)
 
 
 @pytest.fixture
 def bureau_day(monkeypatch: pytest.MonkeyPatch) -> BureauDay:
-    return BureauDay(monkeypatch)
+    return BureauDay(monkeypatch, REGISTERED)
 
 
 def cycle_of(session: Session, arranged: Arranged) -> Cycle:
@@ -83,12 +63,6 @@ def register_all(session: Session, cycle: Cycle, on: date = REGISTERED) -> dict[
 
 def finding(session: Session, source: str, key: str) -> Finding:
     return session.exec(select(Finding).where(Finding.source == source, Finding.key == key)).one()
-
-
-def dept_id(session: Session, code: str) -> int:
-    department = session.exec(select(Department).where(Department.code == code)).one()
-    assert department.id is not None
-    return department.id
 
 
 def test_every_source_is_registered_once_with_its_deadline(
@@ -108,13 +82,13 @@ def test_every_source_is_registered_once_with_its_deadline(
     }
     red = finding(session, "red_light", "Q1:D03")
     assert (red.department_id, red.registered_on, red.due_on) == (
-        dept_id(session, "D03"),
+        department_id(session, "D03"),
         date(2024, 4, 10),
         date(2024, 4, 20),
     )
     assert "一季度" in red.text and "亮红灯" in red.text
     review = finding(session, "review_flag", "project:P06")
-    assert (review.department_id, review.object_name) == (dept_id(session, "D05"), "测试项目06")
+    assert (review.department_id, review.object_name) == (department_id(session, "D05"), "测试项目06")
     assert review.due_on == REGISTERED + timedelta(days=days["review_flag"]) and "复核得分低于自评17分" in review.text
     ex_ante = finding(session, "ex_ante", "project:P02")
     assert "调整后支持" in ex_ante.text and "620.02 万元" in ex_ante.text
@@ -133,7 +107,7 @@ def test_each_line_of_a_key_evaluation_that_asks_for_action_is_a_finding(
 ) -> None:
     cycle = cycle_of(session, arranged)
     evaluation = session.exec(select(Evaluation).where(Evaluation.kind == "fiscal")).one()
-    evaluation.grade, evaluation.department_id = "中", dept_id(session, "D01")
+    evaluation.grade, evaluation.department_id = "中", department_id(session, "D01")
     evaluation.findings = "资金支付进度偏慢。\n\n  档案资料不够规范。  "
     session.add(evaluation)
     session.commit()
@@ -271,7 +245,9 @@ def test_the_bureau_answers_a_finding_without_a_department_and_never_verifies_it
 
 def test_a_response_before_registration_reads_as_an_answer(session: Session, arranged: Arranged) -> None:
     cycle = cycle_of(session, arranged)
-    notice = session.exec(select(WarningNotice).where(WarningNotice.department_id == dept_id(session, "D03"))).one()
+    notice = session.exec(
+        select(WarningNotice).where(WarningNotice.department_id == department_id(session, "D03"))
+    ).one()
     session.add(WarningResponse(notice_id=notice.id or 0, cause="原因", measures="措施", responded_by="联系人D03"))
     session.commit()
     register(session, cycle, "red_light", REGISTERED)
@@ -330,8 +306,8 @@ def test_open_findings_of_earlier_cycles_go_to_the_next_cycle(
 
     assert open_findings_before(session, YEAR) == {}  # the cycle's own findings are for the next one
     following = open_findings_before(session, YEAR + 1, REGISTERED)
-    assert set(following) == {dept_id(session, code) for code in ("D01", "D02", "D03")}  # D05's was fixed
-    note = open_findings_note(following[dept_id(session, "D01")])
+    assert set(following) == {department_id(session, code) for code in ("D01", "D02", "D03")}  # D05's was fixed
+    note = open_findings_note(following[department_id(session, "D01")])
     assert note.startswith("2项：") and f"{YEAR}自评偏高（待整改）" in note and f"{YEAR}事前评估（待整改）" in note
 
 
@@ -407,7 +383,7 @@ def test_the_next_budget_table_states_open_findings_beside_the_lines(
     session.add(following)
     session.flush()
     for code, department in (("N01", "D01"), ("N02", "D05"), ("N03", "D07")):
-        project = Project(year=YEAR + 1, code=code, department_id=dept_id(session, department), name=f"新项目{code}",
+        project = Project(year=YEAR + 1, code=code, department_id=department_id(session, department), name=f"新项目{code}",
                           type="事业发展类", attribute="延续", request_fen=1_000_000)  # fmt: skip
         session.add(project)
         session.flush()

@@ -1,13 +1,19 @@
-"""`perfcycle findings [answer | verify]`: the rectification register (问题整改) from the command line.
+"""The loops that follow a cycle's results to their end, from the command line.
 
-`perfcycle findings --year Y` lists the year's findings (by department, state); a department answers one with
-its measures (`answer`), a coordinator verifies the answer with a comment (`verify`). Every refusal is one
-message and exit code 1, and is audited.
+- `perfcycle findings [answer | verify]`: the rectification register (问题整改). `perfcycle findings --year Y`
+  lists the year's findings; a department answers one with its measures (`answer`), a coordinator verifies the
+  answer with a comment (`verify`).
+- `perfcycle disclose` and `perfcycle publications`: a department reports when and where it published its
+  self-evaluation report (also after the cycle closed), the bureau its key-evaluation results; a coordinator
+  records the day a department's 决算 was approved (its report is due with it).
+
+Every refusal is one message and exit code 1, and is audited.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated
 
 import typer
@@ -144,6 +150,128 @@ def verify(
     out.print(f"已记录整改事项 {finding} 的验证结论：{verdict}", highlight=False, soft_wrap=True)
 
 
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        fail(f"{option} 应为日期 YYYY-MM-DD，不是 {text!r}")
+
+
+def disclose(
+    year: Annotated[int, typer.Option("--year", help="周期年度（公开的是该年度的评价结果）")],
+    department: Annotated[str | None, typer.Option("--department", help="部门编码")] = None,
+    bureau: Annotated[bool, typer.Option("--bureau", help="财政局公开财政重点评价结果（绩效科报送）")] = False,
+    published: Annotated[str | None, typer.Option("--date", help="公开日期 YYYY-MM-DD")] = None,
+    url: Annotated[str, typer.Option("--url", help="公开网址")] = "",
+    final_accounts: Annotated[
+        str | None, typer.Option("--final-accounts", help="部门决算批复日期 YYYY-MM-DD（绩效科登记，公开随同决算）")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="报送人姓名（部门默认联系人；财政局须为绩效科审批人）")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """报送绩效评价结果的公开情况（日期和网址），周期结束后也可报送；或登记部门决算批复日期。"""
+    from models import session_scope
+    from perfcycle.disclosure import record_final_accounts, report_bureau_publication, report_publication
+    from perfcycle.rules.disclosure import STATE_LABELS, publication_state
+    from perfcycle.windows import today
+
+    if bureau == (department is not None):
+        fail("请指明报送方：--department 部门编码，或 --bureau（财政局），二者选一")
+    approved_on, published_on = _day(final_accounts, "--final-accounts"), _day(published, "--date")
+    if approved_on is not None:
+        if bureau or published_on is not None:
+            fail("--final-accounts 只登记部门的决算批复日期，不与 --bureau 或 --date 同用")
+    elif published_on is None or not url.strip():
+        fail("请写明公开日期（--date）和公开网址（--url）")
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            if approved_on is not None:
+                assert department is not None
+                row = record_final_accounts(
+                    session, year=year, department_code=department, approved_on=approved_on, by=by
+                )
+                message = (
+                    f"已登记部门 {department.strip()} 的决算批复日期 {approved_on:%Y-%m-%d}："
+                    f"{year} 年度绩效自评报告应于 {row.due_on:%Y-%m-%d} 前随同决算公开"
+                )
+            elif bureau:
+                assert published_on is not None
+                result = report_bureau_publication(session, year=year, published_on=published_on, url=url, by=by)
+                message = f"已记录财政局 {year} 年度财政重点评价结果公开情况：{published_on:%Y-%m-%d}，{result.url}"
+            else:
+                assert published_on is not None and department is not None
+                row = report_publication(
+                    session, year=year, department_code=department, published_on=published_on, url=url, by=by
+                )
+                state = STATE_LABELS[publication_state(row.due_on, row.published_on, today())]
+                due = f"（截止 {row.due_on:%Y-%m-%d}）" if row.due_on else ""
+                message = (
+                    f"已记录部门 {department.strip()} {year} 年度绩效自评报告公开情况：{published_on:%Y-%m-%d}，"
+                    f"{row.url}；{state}{due}"
+                )
+    out.print(message, highlight=False, soft_wrap=True)
+
+
+def publications(
+    year: Annotated[int, typer.Option("--year", help="周期年度")],
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """列出一个年度各部门绩效自评报告和财政局重点评价结果的公开情况。"""
+    from models import session_scope
+    from perfcycle.disclosure import bureau_publication, disclosure_figures, publication_lines
+    from perfcycle.windows import get_cycle_for
+
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            cycle = get_cycle_for(session, year)
+            assert cycle.id is not None
+            lines = publication_lines(session, cycle.id)
+            figures = disclosure_figures(session, cycle.id)
+            bureau_row = bureau_publication(session, cycle.id)
+            bureau = (bureau_row.published_on, bureau_row.url) if bureau_row else (None, "")
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "year": year,
+                    **figures,
+                    "bureau": {"published_on": bureau[0].isoformat() if bureau[0] else None, "url": bureau[1]},
+                    "departments": [line.as_json() for line in lines],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    out.print(
+        f"{year} 年度绩效自评报告公开：{len(lines)} 个部门，按期公开 {figures['published']}，"
+        f"逾期 {figures['late']}，尚未到期 {figures['pending']}；财政重点评价结果"
+        + (f"已于 {bureau[0]:%Y-%m-%d} 公开（{bureau[1]}）" if bureau[0] else "尚未公开"),
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    for header in ("部门", "截止日期", "公开日期", "状态"):
+        table.add_column(header, no_wrap=header != "部门", overflow="fold")
+    table.add_column("公开网址", overflow="fold", ratio=1)
+    for line in lines:
+        state = f"[red]{line.state_label}[/]" if line.state in ("late", "overdue") else line.state_label
+        table.add_row(
+            escape(f"{line.department_name}（{line.department_code}）"),
+            f"{line.due_on or '—'}",
+            f"{line.published_on or '—'}",
+            state,
+            escape(line.url or "—"),
+        )
+    out.print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `perfcycle findings` to the `perfcycle` app."""
+    """Add `perfcycle findings`, `disclose` and `publications` to the `perfcycle` app."""
     app.add_typer(findings_app, name="findings")
+    app.command("disclose")(disclose)
+    app.command("publications")(publications)

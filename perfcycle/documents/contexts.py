@@ -30,17 +30,21 @@ from models.tables import (
     MonitoringRecord,
     Project,
     Publication,
+    ResultPublication,
     Sample,
     SampleMember,
     Selection,
     TargetReview,
     WarningNotice,
+    now,
 )
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy, policy_from_json
 from perfcycle.rules.budget import grade_consequence
+from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
+from perfcycle.rules.disclosure import is_late, publication_state
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -231,9 +235,8 @@ def _sampling(session: Session, cycle: Cycle, policy: Policy, departments_total:
 
 
 def _is_late(publication: Publication) -> bool:
-    if publication.published_on is None:
-        return True
-    return publication.due_on is not None and publication.published_on > publication.due_on
+    """Published after its deadline, or still not published once it has passed (never before)."""
+    return is_late(publication_state(publication.due_on, publication.published_on, now().date()))
 
 
 def _next_quarter(quarter: str) -> str | None:
@@ -1510,6 +1513,7 @@ class PublicationRow(_Context):
     department_name: str
     due_on: str
     published_on: str
+    url: str = ""
     status: str
 
 
@@ -1530,16 +1534,15 @@ class PublicationListContext(_Context):
     on_time: int
     late: int
     unpublished: int
+    pending: int = 0
     publications: list[PublicationRow]
+    bureau_published_on: str = ""  # the bureau's own publication of the key-evaluation results
+    bureau_url: str = ""
 
 
 def publication_status(publication: Publication) -> str:
-    """按期公开 / 逾期公开 / 未公开."""
-    if publication.published_on is None:
-        return "未公开"
-    if publication.due_on is not None and publication.published_on > publication.due_on:
-        return "逾期公开"
-    return "按期公开"
+    """按期公开 / 逾期公开 / 未公开 (its deadline passed) / 待公开 (not yet due)."""
+    return PUBLICATION_STATES[publication_state(publication.due_on, publication.published_on, now().date())]
 
 
 def publication_list_context(session: Session, cycle_id: int) -> PublicationListContext:
@@ -1555,6 +1558,7 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
             department_name=_dept_name(departments, p.department_id),
             due_on=fmt_date(p.due_on),
             published_on=fmt_date(p.published_on),
+            url=p.url,
             status=publication_status(p),
         )
         for p in sorted(
@@ -1590,5 +1594,15 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
         on_time=statuses["按期公开"],
         late=statuses["逾期公开"],
         unpublished=statuses["未公开"],
+        pending=statuses["待公开"],
         publications=rows,
+        **_bureau_publication(session, cycle_id),
     )
+
+
+def _bureau_publication(session: Session, cycle_id: int) -> dict[str, str]:
+    """The bureau's own publication of the key-evaluation results, once it reported it."""
+    row = session.exec(select(ResultPublication).where(ResultPublication.cycle_id == cycle_id)).first()
+    if row is None or row.published_on is None:
+        return {}
+    return {"bureau_published_on": fmt_date(row.published_on), "bureau_url": row.url}
