@@ -6,6 +6,8 @@
 - `perfcycle disclose` and `perfcycle publications`: a department reports when and where it published its
   self-evaluation report (also after the cycle closed), the bureau its key-evaluation results; a coordinator
   records the day a department's 决算 was approved (its report is due with it).
+- `perfcycle adoption [template | import]`: the budget the People's Congress adopted, compared with each line
+  of a cycle's approved recommendation table (采纳 / 调整 / 未采纳).
 
 Every refusal is one message and exit code 1, and is audited.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -270,8 +273,130 @@ def publications(
     out.print(table)
 
 
+adoption_app = typer.Typer(
+    help="采纳情况：写出人大批准预算表（template），导入（import），查看每行采纳 / 调整 / 未采纳（--year）",
+    invoke_without_command=True,
+)
+AdoptionYear = Annotated[int, typer.Option("--year", help="提出建议的评价年度（如 2024，对应 2026 年预算）")]
+
+
+@adoption_app.callback()
+def show_adoption(
+    ctx: typer.Context,
+    year: Annotated[int | None, typer.Option("--year", help="提出建议的评价年度")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """列出一个年度预算安排建议的采纳情况：采纳、调整（差额）、未采纳。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    if year is None:
+        fail("请用 --year 指明提出建议的年度（如 perfcycle adoption --year 2024）")
+    from models import session_scope
+    from perfcycle.adoption import adoption_lines, adoption_summary
+    from perfcycle.money import fmt_wan
+    from perfcycle.windows import get_cycle_for
+
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            cycle = get_cycle_for(session, year)
+            assert cycle.id is not None
+            lines = adoption_lines(session, cycle.id)
+            summary = adoption_summary(session, cycle.id)
+    if summary is None:
+        fail(f"{year} 年度尚未导入人大批准的预算：perfcycle adoption import 文件.xlsx --year {year}")
+    if as_json:
+        rows = [
+            {
+                "project_code": a.line.project_code,
+                "department_code": a.line.department_code,
+                "recommended_wan": fmt_wan(a.line.recommended_fen),
+                "adopted_wan": fmt_wan(a.adopted_fen),
+                "difference_wan": fmt_wan(a.difference_fen),
+                "status": a.status,
+            }
+            for a in lines
+        ]
+        print(json.dumps({"year": year, **summary.as_json(), "rate_pct": summary.rate_pct, "lines_detail": rows},
+                         ensure_ascii=False))  # fmt: skip
+        return
+    out.print(
+        f"{year} 年度提出的 {summary.budget_year} 年预算安排建议：{summary.lines} 个项目，采纳 {summary.adopted}，"
+        f"调整 {summary.changed}，未采纳 {summary.not_adopted}，采纳率 {summary.rate_pct}；"
+        f"建议 {summary.recommended_wan} 万元，批准 {summary.adopted_wan} 万元，差额 {summary.difference_wan} 万元",
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    for header in ("部门", "项目", "建议（万元）", "批准（万元）", "差额（万元）", "采纳情况"):
+        table.add_column(header, overflow="fold", justify="right" if "万元" in header else "left")
+    for a in lines:
+        if a.status != "adopted":
+            table.add_row(
+                escape(a.line.department_name),
+                escape(f"{a.line.project_code} {a.line.project_name}"),
+                fmt_wan(a.line.recommended_fen),
+                fmt_wan(a.adopted_fen),
+                fmt_wan(a.difference_fen),
+                a.status_label,
+            )
+    if table.row_count:
+        out.print(table)
+
+
+@adoption_app.command("template")
+def adoption_template(
+    year: AdoptionYear,
+    output: Annotated[Path, typer.Option("--out", help="输出文件")] = Path("人大批准预算表.xlsx"),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """写出人大批准预算表：预填审批通过的建议表全部项目，逐行填写批准金额。"""
+    from models import session_scope
+    from perfcycle.adoption import write_adoption_form
+
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            lines = write_adoption_form(session, year, output)
+    out.print(f"已写出 {output}：{year} 年度建议表 {lines} 个项目，请逐行填写批准金额（未安排的填 0）", highlight=False)
+
+
+@adoption_app.command("import")
+def adoption_import(
+    file: Annotated[Path, typer.Argument(help="填好的人大批准预算表 .xlsx")],
+    year: AdoptionYear,
+    by: Annotated[str, typer.Option("--by", help="导入人姓名")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """导入人大批准的预算，逐行与预算安排建议比较：全部通过才写入，任何问题都逐条指出。"""
+    from models import session_scope
+    from perfcycle.adoption import adoption_summary, import_adopted_budget
+    from perfcycle.windows import get_cycle_for
+
+    if not file.is_file():
+        fail(f"找不到文件 {file}")
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            result = import_adopted_budget(session, year=year, path=file, by=" ".join(by.split()))
+            cycle = get_cycle_for(session, year)
+            summary = adoption_summary(session, cycle.id or 0)
+    if result.unchanged:
+        out.print(f"{file.name} 与已导入的批准金额相同，未做改动", highlight=False)
+        return
+    assert summary is not None
+    out.print(
+        f"已导入 {result.budget_year} 年人大批准的预算（{result.lines} 个项目）：采纳 {summary.adopted}，"
+        f"调整 {summary.changed}，未采纳 {summary.not_adopted}，采纳率 {summary.rate_pct}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add `perfcycle findings`, `disclose` and `publications` to the `perfcycle` app."""
+    """Add `perfcycle findings`, `disclose`, `publications` and `adoption` to the `perfcycle` app."""
     app.add_typer(findings_app, name="findings")
     app.command("disclose")(disclose)
     app.command("publications")(publications)
+    app.add_typer(adoption_app, name="adoption")

@@ -38,6 +38,7 @@ from models.tables import (
     WarningNotice,
     now,
 )
+from perfcycle.adoption import AdoptionSummary, previous_adoption
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
 from perfcycle.money import FEN_PER_WAN, fmt_wan
@@ -353,6 +354,7 @@ class AnnualReportContext(_Context):
     budget_cut_wan: str
     budget_increased_projects: int
     budget_increase_wan: str
+    adoption: AdoptionSummary | None = None  # 采纳情况 of the previous cycle's recommendations, once imported
     # (五) cost pilot
     cost_pilot: CostPilot | None
     # 二、problems
@@ -553,6 +555,7 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
         budget_increase_wan=_wan_text(budget.increase_fen),
+        adoption=previous_adoption(session, cycle),
         cost_pilot=pilot,
         problems=problems,
         late_publications=len(late_names),
