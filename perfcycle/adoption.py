@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -98,7 +99,7 @@ def write_adoption_form(session: Session, year: int, path: Path) -> int:
         {
             "project_code": line.project_code,
             "project_name": line.project_name,
-            "recommended_wan": fmt_wan(line.recommended_fen),
+            "recommended_wan": Decimal(fmt_wan(line.recommended_fen)),
         }
         for line in lines
     ]
