@@ -17,14 +17,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
 from models import (
     Cycle,
     Department,
     DepartmentLight,
+    Document,
     Evaluation,
     ExAnteAssessment,
     Finding,
@@ -54,7 +57,15 @@ from perfcycle.rules.findings import (
     is_open,
 )
 from perfcycle.stages import QUARTER_NAMES
-from perfcycle.windows import SYSTEM, WindowError, check_submitter, coordinators, cycle_policy, today
+from perfcycle.windows import (
+    SYSTEM,
+    WindowError,
+    check_submitter,
+    coordinators,
+    cycle_policy,
+    get_cycle_for,
+    today,
+)
 
 OBJECT_LABELS = {"project": "项目", "department": "部门整体支出", "policy": "财政政策"}
 ADJUSTED = "调整后支持"  # the ex-ante conclusion that comes with conditions (perfcycle.rules.ex_ante)
@@ -624,3 +635,117 @@ def finding_figures(session: Session, cycle_id: int, on: date | None = None) -> 
         select(*columns(Finding, "source", "status", "due_on", "answers")).where(Finding.cycle_id == cycle_id)
     ).all()
     return count_findings(findings, on or today())
+
+
+# ---------------------------------------------------------------------------------------------- the 通报
+
+NOTICE_KIND = "问题整改情况通报"
+NOTICE_FOLDER = "09-问题整改"
+QUARTER_ENDS = {"Q1": (3, 31), "Q2": (6, 30), "Q3": (9, 30), "Q4": (12, 31)}
+
+
+def _cn_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+class NoticeRow(BaseModel):
+    """One finding still open, as the 通报 lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    department_name: str
+    source_label: str
+    text: str
+    due_on: str
+    state_label: str
+
+
+class FindingsNoticeContext(BaseModel):
+    """问题整改情况通报 of a quarter: the register's figures and every finding not fixed yet, by department."""
+
+    model_config = ConfigDict(frozen=True)
+
+    district: str
+    issuer: str
+    year: int
+    quarter_label: str
+    as_of: str
+    issued_on: str
+    addressees: str
+    registered: int
+    responded: int
+    fixed: int
+    open: int
+    overdue: int
+    unfixed: int
+    by_source: str
+    rows: list[NoticeRow]
+
+
+def findings_notice_context(session: Session, year: int, quarter: str, on: date | None = None) -> FindingsNoticeContext:
+    """The 通报 of `quarter` of `year`: the findings of that year's cycle and the earlier ones, in their state at the
+    quarter's end (or today, for a quarter not over yet)."""
+    if quarter not in QUARTER_ENDS:
+        raise FindingError(f"季度应为 {'、'.join(QUARTER_ENDS)} 之一，不是 {quarter!r}")
+    cycle = get_cycle_for(session, year)
+    policy = cycle_policy(cycle)
+    day = min(date(year, *QUARTER_ENDS[quarter]), on or today())
+    years = session.exec(
+        select(Cycle.year).where(Cycle.year <= year, Cycle.status != "historical").order_by(col(Cycle.year))
+    ).all()
+    rows = [row for cycle_year in years for row in list_findings(session, cycle_year, on=day)]
+    still = [row for row in rows if is_open(row.state)]
+    counts = count_findings(((r.source, r.state, r.due_on, int(r.answered_at is not None)) for r in rows), day)
+    departments = list(dict.fromkeys(row.department_name for row in still if row.department_name))
+    return FindingsNoticeContext(
+        district=policy.district,
+        issuer=policy.issuer,
+        year=year,
+        quarter_label=QUARTER_NAMES[quarter],
+        as_of=_cn_date(day),
+        issued_on=_cn_date(on or today()),
+        addressees="、".join(departments) or "各预算部门",
+        registered=counts.registered,
+        responded=counts.responded,
+        fixed=counts.closed,
+        open=len(still),
+        overdue=counts.overdue,
+        unfixed=sum(1 for row in still if row.state == UNFIXED),
+        by_source="、".join(f"{SOURCES[s]}{counts.by_source[s]}项" for s in SOURCES if counts.by_source[s]),
+        rows=[
+            NoticeRow(
+                id=row.id,
+                department_name=row.department_name or "财政局",
+                source_label=row.source_label,
+                text=f"{row.subject}：{row.text}" if row.object_type != "department" else row.text,
+                due_on=_cn_date(row.due_on),
+                state_label=row.state_label,
+            )
+            for row in sorted(still, key=lambda r: (r.department_code, r.year, r.id))
+        ],
+    )
+
+
+def write_findings_notice(session: Session, year: int, quarter: str, out_dir: Path) -> Path:
+    """Render the quarter's 通报 under out_dir/documents/<year>/09-问题整改 and record it (kind, subject, sha256)."""
+    from perfcycle.documents.catalog import year_folder
+    from perfcycle.documents.naming import safe_path
+    from perfcycle.documents.renderer import render_docx
+
+    context = findings_notice_context(session, year, quarter)
+    cycle = get_cycle_for(session, year)
+    assert cycle.id is not None
+    path = safe_path(year_folder(out_dir, year), NOTICE_FOLDER, f"{year}年{quarter}{NOTICE_KIND}.docx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sha = render_docx("findings_notice.md.j2", context, path)
+    document = session.exec(
+        select(Document).where(Document.cycle_id == cycle.id, Document.kind == NOTICE_KIND, Document.subject == quarter)
+    ).first() or Document(
+        cycle_id=cycle.id, stage="rectification", kind=NOTICE_KIND, subject=quarter, path="", sha256=""
+    )
+    audit.record_documents(session, [(document, path, sha)])
+    document.path, document.sha256 = str(path), sha
+    session.add(document)
+    session.flush()
+    return path

@@ -12,10 +12,11 @@ from openpyxl import load_workbook
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models import BudgetRecommendation, Cycle, Evaluation, Finding, Project, WarningNotice
+from models import BudgetRecommendation, Cycle, Document, Evaluation, Finding, Project, WarningNotice
 from models.audit import AuditEntry, Notification
 from models.tables import WarningResponse
 from perfcycle.cli import app
+from perfcycle.documents.renderer import docx_text
 from perfcycle.documents.spreadsheets import write_budget_table
 from perfcycle.findings import (
     FindingError,
@@ -405,3 +406,30 @@ def test_the_next_budget_table_states_open_findings_beside_the_lines(
         "N02": f"1项：#{review} {YEAR}抽查复核（待整改）",
         "N03": None,  # D07 has no finding
     }
+
+
+def test_the_quarterly_notice_lists_what_is_still_open(
+    session: Session, arranged: Arranged, bureau_day: BureauDay, tmp_path: Path
+) -> None:
+    cycle = cycle_of(session, arranged)
+    register_all(session, cycle)
+    review = finding(session, "review_flag", "project:P06")
+    answer_finding(session, review.id or 0, measures="补充材料", by="联系人D05")
+    session.commit()
+    verify_finding(session, review.id or 0, fixed=True, comment="已整改", by=COORDINATOR)
+    session.commit()
+
+    written = runner.invoke(app, ["findings", "notice", "--year", str(YEAR), "--quarter", "Q4", "--out", str(tmp_path)])
+    assert written.exit_code == 0, written.output
+    path = tmp_path / "documents" / str(YEAR) / "09-问题整改" / f"{YEAR}年Q4问题整改情况通报.docx"
+    text = docx_text(path)
+    assert f"关于{YEAR}年四季度预算绩效问题整改情况的通报" in text
+    assert "测试部门01、测试部门02、测试部门03：" in text  # the departments with findings still open
+    assert "共登记问题5项（监控红灯2项、抽查复核1项、自评偏高1项、事前评估1项）" in text
+    assert "已整改1项，尚未整改到位4项，其中2项逾期未反馈" in text  # the red lights, due 2024-04-20
+    assert "测试项目06" not in text and "项目 P02 测试项目02：事前绩效评估结论为调整后支持" in text
+    assert "请上述部门对照问题清单逐项落实整改" in text
+    document = session.exec(select(Document).where(Document.kind == "问题整改情况通报")).one()
+    assert (document.subject, Path(document.path)) == ("Q4", path)
+    bad = runner.invoke(app, ["findings", "notice", "--year", str(YEAR), "--quarter", "Q5", "--out", str(tmp_path)])
+    assert bad.exit_code == 1 and "季度应为" in bad.output

@@ -27,7 +27,7 @@ from rich.table import Table
 from perfcycle.commands.common import DatabaseUrl, fail, friendly, out, use_database
 
 findings_app = typer.Typer(
-    help="问题整改：列出整改事项（--year），部门反馈整改措施（answer），绩效科验证（verify）",
+    help="问题整改：列出整改事项（--year），部门反馈整改措施（answer），绩效科验证（verify），季度通报（notice）",
     no_args_is_help=False,
     invoke_without_command=True,
 )
@@ -151,6 +151,30 @@ def verify(
             verify_finding(session, finding, fixed=fixed, comment=comment, by=by)
     verdict = "已整改，整改事项关闭" if fixed else "未整改，部门须再次反馈整改措施"
     out.print(f"已记录整改事项 {finding} 的验证结论：{verdict}", highlight=False, soft_wrap=True)
+
+
+@findings_app.command("notice")
+def notice(
+    year: Annotated[int, typer.Option("--year", help="年度")],
+    quarter: Annotated[str, typer.Option("--quarter", help="季度 Q1..Q4")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="文件输出目录（默认：周期记录的目录，否则 PERFCYCLE_OUTPUT_DIR）")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """印发一个季度的问题整改情况通报：截至季度末尚未整改到位的问题，按部门列出。"""
+    from models import session_scope
+    from perfcycle.findings import write_findings_notice
+    from perfcycle.settings import get_settings
+    from perfcycle.windows import get_cycle_for
+
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            recorded = get_cycle_for(session, year).out_dir
+            folder = out_dir or Path(recorded or get_settings().output_dir)
+            path = write_findings_notice(session, year, quarter.strip().upper(), folder)
+    out.print(f"已写出 {path}", highlight=False, soft_wrap=True)
 
 
 def _day(text: str | None, option: str) -> date | None:
