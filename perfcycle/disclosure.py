@@ -85,6 +85,13 @@ def _coordinator(session: Session, cycle: Cycle, by: str, subject: str, what: st
         raise _refuse(session, by, subject, cycle.year, reason)
 
 
+def _publication_of(session: Session, cycle: Cycle, department: Department) -> Publication:
+    row = ensure_publications(session, cycle).get(department.id or 0)
+    if row is None:
+        raise WindowError(f"{department.name}在 {cycle.year} 年度没有项目，无需公开绩效自评报告")
+    return row
+
+
 def report_publication(
     session: Session,
     *,
@@ -103,10 +110,7 @@ def report_publication(
     assert department.id is not None and cycle.id is not None
     by = by or department.contact
     check_submitter(session, cycle, department, "publication", by, "", "公开情况")
-    rows = ensure_publications(session, cycle)
-    row = rows.get(department.id)
-    if row is None:
-        raise WindowError(f"{department.name}在 {year} 年度没有项目，无需公开绩效自评报告")
+    row = _publication_of(session, cycle, department)
     url, published_on = _checked_url(url), _checked_day(published_on, year)
     previous = {"published_on": row.published_on, "url": row.url}
     row.published_on, row.url = published_on, url[:1000]
@@ -140,9 +144,7 @@ def record_final_accounts(
     department = get_department(session, department_code)
     assert department.id is not None
     _coordinator(session, cycle, by, f"publication:{year}:{department.code}", "登记决算批复日期")
-    row = ensure_publications(session, cycle).get(department.id)
-    if row is None:
-        raise WindowError(f"{department.name}在 {year} 年度没有项目，无需公开绩效自评报告")
+    row = _publication_of(session, cycle, department)
     row.final_accounts_on = approved_on
     row.due_on = due_on(cycle, approved_on)
     session.add(row)

@@ -96,6 +96,22 @@ def _open_cycles(session: Session) -> list[Cycle]:
     return list(session.exec(select(Cycle).where(Cycle.status == "open").order_by(col(Cycle.year))))
 
 
+def owed_by_department(cycle: Cycle, department: Department, rules: RemindersPolicy, **owed: Any) -> Obligation:
+    """Something a department owes (`owed`: item, title, deadline …): its contact is reminded, its head hears of
+    it once it is late."""
+    head = department.head or f"{department.name}负责人"
+    return Obligation(
+        recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
+        rules=rules,
+        district=cycle.district,
+        issuer=issuer_of(cycle),
+        department=department.name,
+        owner=department.contact,
+        escalate_to=Recipient(head, department.head_email),
+        **owed,
+    )
+
+
 def warning_responses(session: Session, today: date) -> Iterator[Obligation]:
     """预警通知书 (red): the department's written response (原因分析 + 整改措施) by its response date."""
     for cycle in _open_cycles(session):
@@ -113,20 +129,15 @@ def warning_responses(session: Session, today: date) -> Iterator[Obligation]:
         for notice, department in notices:
             assert notice.response_due is not None
             quarter = QUARTER_NAMES.get(notice.quarter, notice.quarter)
-            head = department.head or f"{department.name}负责人"
-            yield Obligation(
+            yield owed_by_department(
+                cycle,
+                department,
+                rules,
                 item=f"warning:{cycle.year}:{notice.quarter}:{department.code}",
                 title=f"{cycle.year}年{quarter}绩效监控预警整改情况",
                 deadline=notice.response_due,
                 submitted=notice.responded_on is not None,
-                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
-                rules=rules,
-                district=cycle.district,
-                issuer=issuer_of(cycle),
                 template="warning_response.txt.j2",
-                department=department.name,
-                owner=department.contact,
-                escalate_to=Recipient(head, department.head_email),
             )
 
 
@@ -187,8 +198,10 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
             stage = "monitoring" if window.quarter else window.stage
             quarter = f" --quarter {window.quarter}" if window.quarter else ""
             resubmit = entry.status == "returned"
-            head = department.head or f"{department.name}负责人"
-            yield Obligation(
+            yield owed_by_department(
+                cycle,
+                department,
+                rules,
                 item=(
                     f"window:{cycle.year}:{window.stage}:{department.code}"
                     + (f":returned:{entry.returned_on}" if resubmit else "")
@@ -196,14 +209,7 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
                 title=f"{title}（退回修改后重新报送）" if resubmit else title,
                 deadline=entry.due_on,
                 submitted=False,
-                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
-                rules=rules,
-                district=cycle.district,
-                issuer=issuer_of(cycle),
                 template="submission_due.txt.j2",
-                department=department.name,
-                owner=department.contact,
-                escalate_to=Recipient(head, department.head_email),
                 opened_on=entry.returned_on if resubmit else None,
                 detail=(
                     f"报送方式：perfcycle submit --year {cycle.year} --stage {stage}{quarter} "
@@ -231,22 +237,16 @@ def open_findings(session: Session, today: date) -> Iterator[Obligation]:
             if row.source != "red_light" and row.state in (OPEN, OVERDUE) and row.department_code in departments:
                 owed[(row.department_code, row.due_on)].append(row)
         for (code, due), rows in owed.items():
-            department = departments[code]
-            head = department.head or f"{department.name}负责人"
             ids = "、".join(str(r.id) for r in rows)
             listed = "\n".join(f"{r.id}. {r.source_label}：{r.subject}——{r.text}" for r in rows)
-            yield Obligation(
+            yield owed_by_department(
+                cycle,
+                departments[code],
+                rules,
                 item=f"findings:{cycle.year}:{code}:{due.isoformat()}",
                 title=f"{cycle.year}年度问题整改情况（{len(rows)}项，编号 {ids}）",
                 deadline=due,
                 submitted=False,
-                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
-                rules=rules,
-                district=cycle.district,
-                issuer=issuer_of(cycle),
-                department=department.name,
-                owner=department.contact,
-                escalate_to=Recipient(head, department.head_email),
                 detail=(
                     f"须整改的问题：\n{listed}\n"
                     f"反馈整改措施：perfcycle findings answer 编号 --measures 整改措施 --by 姓名；"
@@ -272,19 +272,14 @@ def due_publications(session: Session, today: date) -> Iterator[Obligation]:
         )
         for publication, department in publications:
             assert publication.due_on is not None
-            head = department.head or f"{department.name}负责人"
-            yield Obligation(
+            yield owed_by_department(
+                cycle,
+                department,
+                rules,
                 item=f"publication:{cycle.year}:{department.code}",
                 title=f"{cycle.year}年度绩效自评报告公开情况",
                 deadline=publication.due_on,
                 submitted=False,
-                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
-                rules=rules,
-                district=cycle.district,
-                issuer=issuer_of(cycle),
-                department=department.name,
-                owner=department.contact,
-                escalate_to=Recipient(head, department.head_email),
                 detail=(
                     "请向社会公开本部门绩效自评报告，并报送公开日期和网址：perfcycle disclose "
                     f"--year {cycle.year} --department {department.code} --date YYYY-MM-DD --url 公开网址。"
