@@ -20,11 +20,13 @@ from bench.bare import run_bare
 from models import Cycle, Department, Finding, Project, Publication, Sample, SampleMember
 from models.audit import Notification
 from perfcycle.adoption import adoption_summary, import_adopted_budget, write_adoption_form
+from perfcycle.approvals import GateGroup
 from perfcycle.demo import DemoFiles
 from perfcycle.disclosure import report_publication
 from perfcycle.documents.contexts import annual_report_context
 from perfcycle.documents.spreadsheets import write_budget_table
 from perfcycle.findings import answer_finding, list_findings, verify_finding
+from perfcycle.gate_figures import gate_figures
 from perfcycle.notify import OutboxNotifier
 from perfcycle.policy import load_policy
 from perfcycle.rules.sampling import default_seed, draw_sample, population_hash
@@ -123,6 +125,10 @@ def test_what_the_first_year_leaves_open_changes_the_second(
     )
     assert members == never | {kept} and members != set(plain.members)
     assert (sample.open_findings, sample.algorithm) == (kept, "tiered-random-v2")
+    second = session.get(Cycle, second_id)
+    assert second is not None
+    figures = gate_figures(session, second, GateGroup(SECOND, "sample", 1, (), {}))  # what the approver reads
+    assert any("未整改" in line and kept in line for line in figures.lines)
 
     # Its lines in the 2025 budget table name its open findings; no other department's line names any.
     recommend_budgets.fn(second_id)
