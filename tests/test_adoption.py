@@ -18,27 +18,21 @@ from perfcycle.adoption import adoption_lines, adoption_summary, import_adopted_
 from perfcycle.cli import app
 from perfcycle.documents.contexts import annual_report_context
 from perfcycle.documents.renderer import docx_text, render_docx
-from perfcycle.money import fen_round_to_wan_cent, wan_to_fen
+from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.rules.adoption import adoption_rate, adoption_status
 from perfcycle.windows import WindowError
 from perfcycle.workbooks.reader import ImportRejected
 from tests.documents.records import YEAR, Arranged, arrange
 
 runner = CliRunner()
-# The adopted amounts (万元) against the arranged recommendations: P01, P04, P05 and P07 as recommended; P02 less
-# (no cut recommended); P03 at its whole request although the recommendation cut it; P06 between the two.
+# The adopted amounts (万元) against the arranged recommendations: P01, P04, P05 and P07 as recommended; P02 and P06
+# another amount below their request; P03 (事前评估不予支持, recommended 0) at its whole request.
 ADOPTED = {"P02": "3000.00", "P03": "7604.00", "P06": "1400.00"}
 
 
 @pytest.fixture
 def arranged(session: Session) -> Arranged:
-    """The test district, its recommendations at the published precision (0.01 万元) as the stage computes them."""
-    records = arrange(session)
-    for rec in records.recommendations:
-        rec.recommended_fen = fen_round_to_wan_cent(rec.recommended_fen)
-        session.add(rec)
-    session.commit()
-    return records
+    return arrange(session)
 
 
 def approve_table(session: Session, cycle_id: int) -> None:
@@ -180,7 +174,10 @@ def test_the_command_line_writes_imports_and_shows(session: Session, arranged: A
     shown = runner.invoke(app, ["adoption", "--year", str(YEAR), "--json"])
     data = json.loads(shown.output)
     assert (data["lines"], data["adopted"], data["changed"], data["not_adopted"]) == (7, 4, 2, 1)
-    assert {d["project_code"]: d["difference_wan"] for d in data["lines_detail"]}["P06"] == "50.00"
+    p06 = next(p for p in arranged.projects if p.code == "P06")
+    recommended = next(r.recommended_fen for r in arranged.recommendations if r.project_id == p06.id)
+    expected = fmt_wan(wan_to_fen("1400.00") - recommended)
+    assert {d["project_code"]: d["difference_wan"] for d in data["lines_detail"]}["P06"] == expected
     listed = runner.invoke(app, ["adoption", "--year", str(YEAR)])
     assert "P03" in listed.output and "未采纳" in listed.output and "P01" not in listed.output  # lines not adopted
     none = runner.invoke(app, ["adoption", "--year", str(YEAR + 1)])

@@ -4,8 +4,8 @@ The rectification register (问题整改) of every finding; where a department p
 report and the bureau its key-evaluation results; the departments a sample put first for their open
 findings; and the amounts the People's Congress adopted for each line of a recommendation table.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-20 10:00:00.000000
 """
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = '0010'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
