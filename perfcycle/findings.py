@@ -113,7 +113,9 @@ def red_lights(session: Session, cycle: Cycle, policy: Policy) -> list[Found]:
     departments = _department_names(session)
     found = []
     for notice in session.exec(
-        select(WarningNotice).where(WarningNotice.cycle_id == cycle.id, WarningNotice.level == "red")
+        select(WarningNotice)
+        .where(WarningNotice.cycle_id == cycle.id, WarningNotice.level == "red")
+        .order_by(col(WarningNotice.quarter), col(WarningNotice.department_id))
     ):
         department = departments[notice.department_id]
         light = lights.get((notice.department_id, notice.quarter))
@@ -143,9 +145,9 @@ def review_flags(session: Session, cycle: Cycle, policy: Policy) -> list[Found]:
     projects = _projects(session, cycle.year)
     found = []
     for review in session.exec(
-        select(Evaluation).where(
-            Evaluation.cycle_id == cycle.id, Evaluation.kind == "review", col(Evaluation.flagged).is_(True)
-        )
+        select(Evaluation)
+        .where(Evaluation.cycle_id == cycle.id, Evaluation.kind == "review", col(Evaluation.flagged).is_(True))
+        .order_by(col(Evaluation.object_code))
     ):
         project = projects.get(review.object_code)
         opinion = f"。复核意见：{review.findings.strip()}" if review.findings.strip() else ""
@@ -168,9 +170,9 @@ def inflated_claims(session: Session, cycle: Cycle, policy: Policy) -> list[Foun
     departments = _department_names(session)
     found = []
     for evaluation in session.exec(
-        select(Evaluation).where(
-            Evaluation.cycle_id == cycle.id, Evaluation.kind == "self", col(Evaluation.flagged).is_(True)
-        )
+        select(Evaluation)
+        .where(Evaluation.cycle_id == cycle.id, Evaluation.kind == "self", col(Evaluation.flagged).is_(True))
+        .order_by(col(Evaluation.object_type).desc(), col(Evaluation.object_code))
     ):
         if evaluation.object_type == "project":
             project = projects.get(evaluation.object_code)
@@ -200,7 +202,9 @@ def key_evaluations(session: Session, cycle: Cycle, policy: Policy) -> list[Foun
     grades = set(policy.rectification.key_evaluation_grades)
     found = []
     for evaluation in session.exec(
-        select(Evaluation).where(Evaluation.cycle_id == cycle.id, Evaluation.kind == "fiscal")
+        select(Evaluation)
+        .where(Evaluation.cycle_id == cycle.id, Evaluation.kind == "fiscal")
+        .order_by(col(Evaluation.object_type), col(Evaluation.object_code))
     ):
         if evaluation.grade not in grades:
             continue
@@ -225,6 +229,7 @@ def ex_ante_conditions(session: Session, cycle: Cycle, policy: Policy) -> list[F
         select(ExAnteAssessment, Project)
         .join(Project, col(Project.id) == ExAnteAssessment.project_id)
         .where(ExAnteAssessment.cycle_id == cycle.id, ExAnteAssessment.conclusion == ADJUSTED)
+        .order_by(col(Project.code))
     ):
         comment = f"：{assessment.comment.strip()}" if assessment.comment.strip() else ""
         found.append(
