@@ -10,6 +10,7 @@ from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
+from tasks.findings import register_findings
 from tasks.imports import import_submissions, wait_for_files
 from tasks.monitoring import compute_lights, issue_warnings
 from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
@@ -31,6 +32,7 @@ def quarterly_monitoring(
         return wait_for_forms(cycle_id, stage, {"received": received, "collection": collection})
     lights = compute_lights(cycle_id, quarter)
     warnings = issue_warnings(cycle_id, quarter)
+    register_findings(cycle_id, "red_light")
     documents = render_stage_documents(cycle_id, stage, out_dir)
     summary = {"received": received, **lights, **warnings, "collection": collection, "documents": documents}
     finish_stage(cycle_id, stage, summary)

@@ -252,7 +252,10 @@ class Evaluation(SQLModel, table=True):
 
 
 class Publication(SQLModel, table=True):
-    """谁评价、谁公开: whether and when a department published its self-evaluation report."""
+    """谁评价、谁公开: whether, when and where a department published its self-evaluation report.
+
+    Its deadline goes with the department's 决算 publication when the day its 决算 was approved is known
+    (`final_accounts_on`), else the policy's day; a report of publication is accepted after the cycle closed."""
 
     __table_args__ = (UniqueConstraint("cycle_id", "department_id"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -260,10 +263,29 @@ class Publication(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id")
     due_on: date | None = None
     published_on: date | None = None
+    url: str = Field(default="", max_length=1000)
+    final_accounts_on: date | None = None
+    reported_by: str = Field(default="", max_length=100)
+    reported_at: datetime | None = _stamp(nullable=True)
+
+
+class ResultPublication(SQLModel, table=True):
+    """The bureau's own publication of the cycle's key-evaluation results (the evaluator publishes)."""
+
+    __tablename__ = "result_publication"
+    __table_args__ = (UniqueConstraint("cycle_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")
+    due_on: date | None = None
+    published_on: date | None = None
+    url: str = Field(default="", max_length=1000)
+    reported_by: str = Field(default="", max_length=100)
+    reported_at: datetime | None = _stamp(nullable=True)
 
 
 class Sample(SQLModel, table=True):
-    """A sampling draw, reproducible from its seed, population hash and algorithm version."""
+    """A sampling draw, reproducible from its seed, population hash, algorithm version and the departments it
+    put first for their findings still open (`open_findings`, codes separated by commas)."""
 
     __table_args__ = (UniqueConstraint("cycle_id"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -271,6 +293,7 @@ class Sample(SQLModel, table=True):
     seed: str = Field(default="", max_length=64)
     population_hash: str = Field(default="", max_length=64)
     algorithm: str = Field(default="", max_length=40)
+    open_findings: str = Field(default="", sa_type=Text)
     ratio: Decimal | None = Field(default=None, sa_type=Numeric(5, 4), nullable=True)
     size: int = 0
     imported: bool = False
@@ -493,3 +516,47 @@ class WorkEvent(SQLModel, table=True):
     source: str = Field(default="", max_length=500, description="the workbook it came from, or the command")
     recorded_by: str = Field(default="", max_length=100)
     recorded_at: datetime = _stamp()
+
+
+class Finding(SQLModel, table=True):
+    """问题整改: something a department was asked to fix, from one source, followed until it is verified.
+
+    `key` names the finding within its source (e.g. ``Q2:101`` for a red light, ``project:LS-01`` for a review
+    flag, ``project:LS-01:2`` for a key evaluation's second finding line), so registering again changes nothing.
+    `status` is open → answered (the department's measures) → fixed / unfixed (the coordinator's verification);
+    an open finding past its deadline reads as overdue (`perfcycle.rules.findings.finding_state`)."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "source", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
+    source: str = Field(
+        max_length=20, description="red_light | review_flag | inflated_claim | key_evaluation | ex_ante"
+    )
+    key: str = Field(max_length=120)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    object_type: str = Field(default="", max_length=12, description="project | department | policy")
+    object_code: str = Field(default="", max_length=64)
+    object_name: str = Field(default="", max_length=300)
+    text: str = Field(default="", sa_type=Text)
+    registered_on: date
+    due_on: date
+    status: str = Field(default="open", max_length=12, description="open | answered | fixed | unfixed")
+    measures: str = Field(default="", sa_type=Text)
+    answers: int = 0
+    answered_by: str = Field(default="", max_length=100)
+    answered_at: datetime | None = _stamp(nullable=True)
+    verified_by: str = Field(default="", max_length=100)
+    verified_at: datetime | None = _stamp(nullable=True)
+    comment: str = Field(default="", sa_type=Text)
+
+
+class BudgetAdoption(SQLModel, table=True):
+    """采纳情况: the amount the People's Congress adopted for one line of a cycle's recommendation table."""
+
+    __tablename__ = "budget_adoption"
+    __table_args__ = (UniqueConstraint("cycle_id", "project_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
+    project_id: int = Field(foreign_key="project.id")
+    adopted_fen: int = _money()
+    remark: str = Field(default="", sa_type=Text)

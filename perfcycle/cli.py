@@ -399,6 +399,7 @@ from perfcycle.commands.approvals import register as _register_approvals  # noqa
 from perfcycle.commands.district import register as _register_district  # noqa: E402
 from perfcycle.commands.docs import register as _register_docs  # noqa: E402
 from perfcycle.commands.events import register as _register_events  # noqa: E402
+from perfcycle.commands.findings import register as _register_findings  # noqa: E402
 from perfcycle.commands.serve import register as _register_serve  # noqa: E402
 from perfcycle.commands.status import register as _register_status  # noqa: E402
 from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
@@ -408,6 +409,7 @@ _register_approvals(app)
 _register_district(app)
 _register_docs(app)
 _register_events(app)
+_register_findings(app)
 _register_serve(app)
 _register_status(app)
 _register_submissions(app)

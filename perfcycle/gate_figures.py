@@ -193,6 +193,10 @@ def _sample(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
     figures.lines.append(
         f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:16]}…，算法 {sample.algorithm}（可复现）"
     )
+    if sample.open_findings:  # the departments put first, after the never-sampled, for findings still open
+        figures.lines.append(
+            f"仍有以前年度未整改问题的部门（在从未抽中的部门之后优先抽取）：{sample.open_findings.replace(',', '、')}"
+        )
     return figures
 
 

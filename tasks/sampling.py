@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from models import Cycle, Department, Evaluation, Sample, SampleMember, session_scope
 from perfcycle.figures import evaluation_figures, sampling_figures
+from perfcycle.findings import open_findings_before
 from perfcycle.rules.precision import percent_text
 from perfcycle.rules.sampling import default_seed, draw_sample, population_hash, review_flag
 from perfcycle.rules.scoring import grade_for
@@ -35,7 +36,8 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
         if sample is None:
             counts = Counter(by_id[d] for d, year in earlier if year < cycle.year)
             digest = population_hash(codes)
-            draw = draw_sample(codes, counts, policy.sampling.ratio, default_seed(cycle.year, digest))
+            prior = sorted(by_id[d] for d in open_findings_before(session, cycle.year) if d in by_id)
+            draw = draw_sample(codes, counts, policy.sampling.ratio, default_seed(cycle.year, digest), prior)
             sample = Sample(
                 cycle_id=cycle_id,
                 seed=draw.seed,
@@ -43,6 +45,7 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
                 algorithm=draw.algorithm,
                 ratio=policy.sampling.ratio,
                 size=draw.size,
+                open_findings=",".join(prior),
             )
             session.add(sample)
             session.flush()
@@ -53,10 +56,16 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
         members = session.exec(select(SampleMember).where(SampleMember.sample_id == sample.id)).all()
         figures = sampling_figures(session, cycle_id)
         names = {d.id: d.name for d in departments}
+        first = set(filter(None, sample.open_findings.split(",")))
         publish_table(
             f"{cycle.year}-sample",
             [
-                {"部门编码": by_id[m.department_id], "部门名称": names[m.department_id], "此前被抽次数": m.tier}
+                {
+                    "部门编码": by_id[m.department_id],
+                    "部门名称": names[m.department_id],
+                    "此前被抽次数": m.tier,
+                    "有未整改问题": "是" if by_id[m.department_id] in first else "",
+                }
                 for m in sorted(members, key=lambda m: by_id[m.department_id])
             ],
             f"{cycle.year} 年抽查复核样本：{figures.size} 个部门（比例 {percent_text(figures.ratio)}），"

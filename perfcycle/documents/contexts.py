@@ -29,10 +29,13 @@ from models.tables import (
     MonitoringRecord,
     Project,
     Publication,
+    ResultPublication,
     Selection,
     TargetReview,
     WarningNotice,
+    now,
 )
+from perfcycle.adoption import AdoptionSummary, previous_adoption
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.documents.renderer import cn_num
@@ -52,7 +55,13 @@ from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy
 from perfcycle.rules.budget import grade_consequence
 from perfcycle.rules.coverage import Coverage
-from perfcycle.rules.disclosure import NOT_PUBLISHED, PUBLISHED_LATE, PUBLISHED_ON_TIME, publication_status
+from perfcycle.rules.disclosure import (
+    NOT_PUBLISHED,
+    PUBLISHED_LATE,
+    PUBLISHED_ON_TIME,
+    publication_state,
+)
+from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
 from perfcycle.rules.precision import percent_text
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
@@ -269,6 +278,7 @@ class AnnualReportContext(_Context):
     budget_cut_wan: str
     budget_increased_projects: int
     budget_increase_wan: str
+    adoption: AdoptionSummary | None = None  # 采纳情况 of the previous cycle's recommendations, once imported
     # (五) cost pilot
     cost_pilot: CostPilot | None
     # events the coordinator recorded (工作记事): the city's assessment, (六) trainings and articles
@@ -453,6 +463,7 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
         budget_increase_wan=_wan_text(budget.increase_fen),
+        adoption=previous_adoption(session, cycle),
         cost_pilot=_cost_pilot(figures, cycle, policy),
         rankings=[Ranking(scope=e.title, group=e.detail, rank=e.rank or 0) for e in figures.events.rankings],
         training_months="、".join(f"{m}月" for m in _training_months(figures.events)),
@@ -1756,6 +1767,7 @@ class PublicationRow(_Context):
     department_name: str
     due_on: str
     published_on: str
+    url: str = ""
     status: str
 
 
@@ -1776,7 +1788,15 @@ class PublicationListContext(_Context):
     on_time: int
     late: int
     unpublished: int
+    pending: int = 0
     publications: list[PublicationRow]
+    bureau_published_on: str = ""  # the bureau's own publication of the key-evaluation results
+    bureau_url: str = ""
+
+
+def _publication_label(publication: Publication) -> str:
+    """按期公开 / 逾期公开 / 未公开 (its deadline passed) / 待公开 (not yet due)."""
+    return PUBLICATION_STATES[publication_state(publication.due_on, publication.published_on, now().date())]
 
 
 def publication_list_context(session: Session, cycle_id: int) -> PublicationListContext:
@@ -1792,7 +1812,8 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
             department_name=_dept_name(departments, p.department_id),
             due_on=fmt_date(p.due_on),
             published_on=fmt_date(p.published_on),
-            status=publication_status(p.published_on, p.due_on),
+            url=p.url,
+            status=_publication_label(p),
         )
         for p in sorted(
             publications, key=lambda p: departments[p.department_id].code if p.department_id in departments else ""
@@ -1824,6 +1845,16 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
         due_on="、".join(fmt_date(d) for d in disclosed.due_on),
         on_time=len(disclosed.status(PUBLISHED_ON_TIME)),
         late=len(disclosed.status(PUBLISHED_LATE)),
-        unpublished=len(disclosed.status(NOT_PUBLISHED)),
+        unpublished=len(disclosed.overdue),
+        pending=len(disclosed.status(NOT_PUBLISHED)) - len(disclosed.overdue),
         publications=rows,
+        **_bureau_publication(session, cycle_id),
     )
+
+
+def _bureau_publication(session: Session, cycle_id: int) -> dict[str, str]:
+    """The bureau's own publication of the key-evaluation results, once it reported it."""
+    row = session.exec(select(ResultPublication).where(ResultPublication.cycle_id == cycle_id)).first()
+    if row is None or row.published_on is None:
+        return {}
+    return {"bureau_published_on": fmt_date(row.published_on), "bureau_url": row.url}

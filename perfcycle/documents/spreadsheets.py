@@ -46,6 +46,7 @@ from perfcycle.documents.contexts import (
 from perfcycle.documents.renderer import atomic_write
 from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
 from perfcycle.figures import budget_line, quarter_lights
+from perfcycle.findings import open_findings_before, open_findings_note
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import budget_totals, grade_consequence, grade_cut_ratio
@@ -324,6 +325,7 @@ BUDGET_HEADERS = [
     "调整理由",
     "压减金额（万元）",
     "增加金额（万元）",
+    "以前年度未整改问题",
 ]
 #: The styles of a recommendation's row by column number (the other columns are plain body cells).
 BUDGET_COLUMN_STYLES = {
@@ -338,8 +340,9 @@ BUDGET_COLUMN_STYLES = {
     17: "wrapped",
     18: "money",
     19: "money",
+    20: "wrapped",
 }
-BUDGET_WIDTHS = [6, 24, 14, 30, 14, 14, 14, 10, 8, 12, 10, 10, 14, 18, 40, 14, 24, 14, 14]
+BUDGET_WIDTHS = [6, 24, 14, 30, 14, 14, 14, 10, 8, 12, 10, 10, 14, 18, 40, 14, 24, 14, 14, 36]
 #: The money columns the 合计 row totals: every amount of the table as it stands.
 BUDGET_TOTAL_COLUMNS = (5, 6, 7, 13, 16, 18, 19)
 SCORE_SOURCES = {
@@ -438,6 +441,9 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     (审批调整 where an approver changed the amount); 压减/增加 are against the base."""
     cycle = _cycle(session, cycle_id)
     entries = budget_entries(session, cycle_id)
+    open_findings = {  # beside each line, its department's findings of earlier cycles still open
+        rows[0].department_code: open_findings_note(rows) for rows in open_findings_before(session, cycle.year).values()
+    }
     rows = []
     lines = []
     for index, entry in enumerate(entries, start=1):
@@ -468,6 +474,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
                 rec.override_reason,
                 _wan(line.cut_fen),
                 _wan(line.increase_fen),
+                open_findings.get(entry.department_code, ""),
             )
         )
     totals = budget_totals(lines)

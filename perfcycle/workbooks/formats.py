@@ -308,9 +308,51 @@ THIRD_PARTY_SCORES = WorkbookSpec(
     ),
 )
 
+ADOPTED_BUDGET = WorkbookSpec(
+    kind="adopted_budget",
+    title="人大批准预算表",
+    per_department=False,
+    note="人民代表大会批准预算后，财政局按预算安排建议表逐个项目填写批准的金额（未安排的填 0），"
+    "与建议比较得出采纳情况（采纳 / 调整 / 未采纳）。",
+    sheets=(
+        SheetSpec(
+            "批准预算",
+            (
+                PROJ,
+                Column("项目名称", "project_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
+                Column(
+                    "建议安排（万元）",
+                    "recommended_wan",
+                    "money",
+                    required=False,
+                    note="预填审批通过的建议金额，供核对；导入时不读取此列",
+                    reference=True,
+                ),
+                Column("批准金额（万元）", "adopted_wan", "money"),
+                Column("说明", "remark", "text", required=False),
+            ),
+            key=("project_code",),
+        ),
+    ),
+)
+
 SPECS: dict[str, WorkbookSpec] = {
     spec.kind: spec
-    for spec in (BASE, TARGETS, MONITORING, SELF_EVALUATION, PANEL_SCORES, REVIEW_SCORES, THIRD_PARTY_SCORES)
+    for spec in (
+        BASE,
+        TARGETS,
+        MONITORING,
+        SELF_EVALUATION,
+        PANEL_SCORES,
+        REVIEW_SCORES,
+        THIRD_PARTY_SCORES,
+        ADOPTED_BUDGET,
+    )
+}
+#: Workbooks imported by a command of their own, never from the submissions folder.
+OWN_COMMAND = {
+    "base": "`perfcycle import <文件> --year <年度>`，或 `perfcycle run --data <文件>`",
+    "adopted_budget": "`perfcycle adoption import <文件> --year <年度>`（评价年度，不是预算年度）",
 }
 
 

@@ -313,7 +313,7 @@ def test_budget_table_layout(session: Session, arranged: Arranged, tmp_path: Pat
     ws = load_workbook(path).active
     assert ws is not None
     total = 3 + len(arranged.recommendations)
-    assert {r.coord for r in ws.merged_cells.ranges} == {"A1:S1", f"A{total}:D{total}"}
+    assert {r.coord for r in ws.merged_cells.ranges} == {"A1:T1", f"A{total}:D{total}"}
     assert ws.freeze_panes == "A3" and ws.column_dimensions["O"].width == 40
     formats = [ws.cell(row=3, column=c).number_format for c in (1, 5, 6, 7, 8, 12, 13, 16, 18, 19)]
     assert formats == ["General", *["#,##0.00"] * 3, "0.00", "0.00%", *["#,##0.00"] * 4]
