@@ -167,7 +167,7 @@ def _forms(session: Session, cycle: Cycle, department: Department, day: date) ->
                 title=title,
                 due_on=due,
                 state=state,
-                open=cycle.status == "open" and (window is None or window.status == "open"),
+                open=cycle.status == "open" and window is not None and window.status == "open",
                 comments=_comments(session, cycle, department, returned),
                 receipts=tuple(
                     ReceiptLine(
