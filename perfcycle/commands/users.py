@@ -18,10 +18,12 @@ users_app = typer.Typer(help="工作台账号", no_args_is_help=True)
 Year = Annotated[int | None, typer.Option("--year", help="按该年度周期的策略确定审批人账号（默认最近的周期）")]
 
 
-def _synced(year: int | None) -> None:
+def _synced(database_url: str | None, year: int | None) -> None:
+    """The database ready and its accounts up to date with the base data and the policy."""
     from models import session_scope
     from perfcycle.accounts import sync_accounts
 
+    use_database(database_url)
     with session_scope() as session:
         for line in sync_accounts(session, year):
             err.print(line, highlight=False, soft_wrap=True)
@@ -38,8 +40,7 @@ def list_users(
     from perfcycle.accounts import account_rows, list_accounts
 
     with friendly():
-        use_database(database_url)
-        _synced(year)
+        _synced(database_url, year)
         with session_scope() as session:
             rows = account_rows(list_accounts(session), session)
     if as_json:
@@ -78,8 +79,7 @@ def invite(
     if (login is None) == (not every):
         fail("请给出一个账号，或用 --all 邀请所有还没有密码的账号")
     with friendly():
-        use_database(database_url)
-        _synced(year)
+        _synced(database_url, year)
         try:
             with session_scope() as session:
                 if every:
@@ -159,8 +159,7 @@ def web(
     from perfcycle.settings import get_settings
 
     with friendly():
-        use_database(database_url)
-        _synced(year)
+        _synced(database_url, year)
     settings = get_settings()
     out.print(
         f"工作台地址 http://{host}:{port}/（一次性链接指向 {settings.web_url}，由 PERFCYCLE_WEB_URL 设置）",
