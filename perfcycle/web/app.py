@@ -25,7 +25,7 @@ from perfcycle.web.security import Guard, NotSignedIn, Refused
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-UPLOAD_PATHS = ("/forms/",)
+UPLOAD_PATHS = ("/forms/", "/scores")
 log = logging.getLogger("perfcycle.web")
 
 _env = jinja2.Environment(
@@ -61,11 +61,12 @@ def create_app() -> ASGIApp:
     app = FastAPI(title="预算绩效管理工作台", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    from perfcycle.web import routes_auth, routes_bureau, routes_department
+    from perfcycle.web import routes_auth, routes_bureau, routes_department, routes_evaluator
 
     app.include_router(routes_auth.router)
     app.include_router(routes_department.router)
     app.include_router(routes_bureau.router)
+    app.include_router(routes_evaluator.router)
 
     @app.exception_handler(NotSignedIn)
     async def _to_login(request: Request, exc: NotSignedIn) -> Response:

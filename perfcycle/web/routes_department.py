@@ -24,7 +24,7 @@ from perfcycle.rules.access import DEPARTMENT
 from perfcycle.web.app import render
 from perfcycle.web.security import Refused, check_form, refuse, signed_in
 from perfcycle.windows import STAGE_FORMS, WindowError
-from perfcycle.worklist import department_work, document_for, latest_year, visible_documents
+from perfcycle.worklist import department_work, document_for, latest_year
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -71,19 +71,10 @@ def home(request: Request) -> Response:
 
         return bureau_page(request, identity)
     if identity.evaluator:
+        from perfcycle.web.routes_evaluator import evaluator_page
+
         return evaluator_page(request, identity)
     return department_page(request, identity)
-
-
-def evaluator_page(request: Request, identity: Identity) -> Response:
-    year = year_of(request)
-    documents: list[Any] = []
-    if year is not None:
-        from perfcycle.windows import get_cycle_for
-
-        with session_scope() as session:
-            documents = visible_documents(session, get_cycle_for(session, year), identity.role, None)
-    return render(request, "evaluator.html", identity, year=year, documents=documents)
 
 
 @router.get("/forms/{stage}/template")
@@ -103,7 +94,7 @@ def template(request: Request, stage: str) -> Response:
     return Response(content, media_type=XLSX, headers={"content-disposition": attachment(name)})
 
 
-def _upload_name(upload: UploadFile) -> str:
+def upload_name(upload: UploadFile) -> str:
     """The file's own name, without any folder a browser may send, as the receipt records it."""
     name = re.split(r"[\\/]", upload.filename or "")[-1].strip()
     name = "".join(c for c in name if c.isprintable())[:200]
@@ -140,7 +131,7 @@ async def upload(request: Request, stage: str) -> Response:
     if year is None:
         return department_page(request, identity, 400, error="还没有绩效管理周期")
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / _upload_name(upload)
+        path = Path(folder) / upload_name(upload)
         with path.open("wb") as handle:
             await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
         try:
