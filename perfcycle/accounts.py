@@ -512,8 +512,7 @@ def identify(session: Session, token: str, settings: Settings | None = None) -> 
     if account is None or account.status != ACTIVE:
         return None
     if at - _local(row.last_seen_at) > timedelta(seconds=60):  # one write a minute at most per browser
-        row.last_seen_at = at
-        session.add(row)
+        _touch(session, row.id, at)
     department = session.get(Department, account.department_id) if account.department_id else None
     assert account.id is not None and row.id is not None
     return Identity(
@@ -528,6 +527,18 @@ def identify(session: Session, token: str, settings: Settings | None = None) -> 
         row.id,
         row.csrf_token,
     )
+
+
+def _touch(session: Session, session_id: int | None, at: datetime) -> None:
+    """Keep a session alive; when another writer holds the database, the next request does it instead."""
+    from sqlalchemy import update
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        with session.begin_nested():
+            session.exec(update(WebSession).where(col(WebSession.id) == session_id).values(last_seen_at=at))
+    except OperationalError:
+        pass
 
 
 def end_session(session: Session, identity: Identity, address: str) -> None:

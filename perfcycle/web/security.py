@@ -8,8 +8,10 @@ A refusal is audited and answered with a page that says no more than it must.
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -167,6 +169,41 @@ class Guard:
         except BodyTooLarge:
             if not started:
                 await _too_large(send_with_headers)
+
+
+class OneWriterAtATime:
+    """ASGI middleware for a SQLite database: one state-changing request at a time across every worker.
+
+    SQLite refuses a transaction that read before another process wrote ("database is locked") instead of
+    waiting for it; taking turns on a lock file beside the database makes those requests wait instead.
+    A PostgreSQL database needs no such turn."""
+
+    def __init__(self, app: ASGIApp, lock_path: Callable[[], Path | None]) -> None:
+        self.app, self.lock_path = app, lock_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = self.lock_path() if scope["type"] == "http" and scope.get("method") == "POST" else None
+        if path is None:
+            await self.app(scope, receive, send)
+            return
+        from starlette.concurrency import run_in_threadpool
+
+        handle = path.open("a")
+        try:
+            await run_in_threadpool(fcntl.flock, handle, fcntl.LOCK_EX)
+            await self.app(scope, receive, send)
+        finally:
+            handle.close()  # closing releases the lock
+
+
+def sqlite_lock_path() -> Path | None:
+    """The turn-taking lock file of the configured database, when it is a SQLite file."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).with_name(Path(url.database).name + ".web-writer")
 
 
 class BodyTooLarge(Exception):

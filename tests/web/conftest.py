@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +135,26 @@ def browser(client: TestClient) -> Browser:
 def other_browser() -> Iterator[Browser]:
     with TestClient(create_app(), base_url="http://testserver", raise_server_exceptions=False) as test_client:
         yield Browser(test_client)
+
+
+@pytest.fixture
+def server(cycle: int) -> Iterator[str]:
+    """The workbench served by uvicorn in this process (so it sees the test's database), on a free port."""
+    import uvicorn
+
+    from perfcycle.web.app import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    served = uvicorn.Server(config)
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not served.started:
+        assert time.monotonic() < deadline, "the workbench did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    served.should_exit = True
+    thread.join(timeout=10)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,29 +36,6 @@ pytestmark = [
         CHROMIUM is None, reason="no Chromium from Debian's packages (apt-get install chromium-headless-shell)"
     ),
 ]
-
-
-@pytest.fixture
-def server(cycle: int) -> Iterator[str]:
-    """The workbench served by uvicorn in this process (so it sees the test's database), on a free port."""
-    import uvicorn
-
-    from perfcycle.web.app import create_app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not served.started:
-        assert time.monotonic() < deadline, "the workbench did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    served.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -167,3 +167,45 @@ def test_an_upload_larger_than_the_import_limit_is_refused_before_it_is_read(
     assert big.status_code == 413
     assert session.exec(select(WindowReceipt)).first() is None
     assert session.exec(select(AuditEntry).where(col(AuditEntry.action) == "submission.received")).first() is None
+
+
+def test_departments_uploading_at_the_same_moment_are_all_receipted(
+    session: Session, cycle: int, submissions: Path, web_demo: DemoFiles, server: str
+) -> None:
+    """Against uvicorn: concurrent uploads to one SQLite database wait for each other instead of failing."""
+    import threading
+
+    import httpx
+
+    from tests.web.conftest import CSRF, PASSWORD
+
+    run_targets(cycle, submissions)
+    codes = ["101", "102", "103", "104", "105", "106"]
+    clients = []
+    for code in codes:
+        activate(code)
+        client = httpx.Client(base_url=server, timeout=120)
+        token = CSRF.search(client.get("/login").text).group(1)  # type: ignore[union-attr]
+        assert client.post("/login", data={"login": code, "password": PASSWORD, "csrf": token}).status_code == 303
+        clients.append((code, client, CSRF.search(client.get("/").text).group(1)))  # type: ignore[union-attr]
+    barrier = threading.Barrier(len(clients))
+    answers: dict[str, int] = {}
+
+    def send(code: str, client: httpx.Client, token: str) -> None:
+        content = targets_file(web_demo, code).read_bytes()
+        barrier.wait()
+        answer = client.post(
+            "/forms/target_setting", data={"csrf": token}, files={"file": (f"{code}.xlsx", content, XLSX)}
+        )
+        answers[code] = answer.status_code
+
+    threads = [threading.Thread(target=send, args=args) for args in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == dict.fromkeys(codes, 200)
+    session.expire_all()
+    assert len(session.exec(select(WindowReceipt)).all()) == len(codes)
+    for _, client, _ in clients:
+        client.close()
