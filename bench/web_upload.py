@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-PASSWORD = "Deadline-hour-2027"
+PASSWORD = "Deadline-hour-rush"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

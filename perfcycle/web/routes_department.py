@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -111,37 +112,47 @@ def _submit(identity: Identity, year: int, stage: str, path: Path) -> Any:
         )
 
 
-@router.post("/forms/{stage}")
-async def upload(request: Request, stage: str) -> Response:
-    """A form sent from the page: checked as `perfcycle submit` checks it, filed and receipted, or every
-    problem listed (sheet · row · column · reason)."""
+async def take_upload(
+    request: Request, identity: Identity, submit: Callable[[Path], Any]
+) -> tuple[int, dict[str, Any]]:
+    """An uploaded workbook handed to `submit` (a service call, in a worker thread): the page's status and what
+    it shows — the service's answer as `done`, or the problems (sheet · row · column · reason), or the refusal."""
     from perfcycle.workbooks.reader import ImportRejected
 
-    identity = department_only(request)
-    if stage not in STAGE_FORMS:
-        raise Refused("没有这种填报表", 404)
     if request.headers.get("content-length") is None:
-        return department_page(request, identity, 411, error="上传须注明长度（Content-Length）")
+        return 411, {"error": "上传须注明长度（Content-Length）"}
     form = await request.form(max_files=1, max_fields=8)
     check_form(request, identity, form)
     upload = form.get("file")
-    year = year_of(request)
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return department_page(request, identity, 400, error="请选择要上传的 .xlsx 文件")
-    if year is None:
-        return department_page(request, identity, 400, error="还没有绩效管理周期")
+        return 400, {"error": "请选择要上传的 .xlsx 文件"}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / upload_name(upload)
         with path.open("wb") as handle:
             await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
         try:
-            receipt = await run_in_threadpool(_submit, identity, year, stage, path)
+            return 200, {"done": await run_in_threadpool(submit, path)}
         except ImportRejected as exc:
-            return department_page(request, identity, 422, problems=exc.problems, file=path.name, stage=stage)
+            return 422, {"problems": exc.problems, "file": path.name}
         except WindowError as exc:
-            return department_page(request, identity, 422, error=str(exc), stage=stage)
+            return 422, {"error": str(exc)}
+
+
+@router.post("/forms/{stage}")
+async def upload(request: Request, stage: str) -> Response:
+    """A form sent from the page: checked as `perfcycle submit` checks it, filed and receipted, or every
+    problem listed (sheet · row · column · reason)."""
+    identity = department_only(request)
+    if stage not in STAGE_FORMS:
+        raise Refused("没有这种填报表", 404)
+    year = year_of(request)
+    if year is None:
+        return department_page(request, identity, 400, error="还没有绩效管理周期")
+    status, shown = await take_upload(request, identity, lambda path: _submit(identity, year, stage, path))
+    if status != 200:
+        return department_page(request, identity, status, stage=stage, **shown)
     await run_in_threadpool(continue_on_server, year)
-    return department_page(request, identity, receipt=receipt, stage=stage)
+    return department_page(request, identity, receipt=shown["done"], stage=stage)
 
 
 def continue_on_server(year: int) -> None:

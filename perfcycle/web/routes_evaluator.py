@@ -3,23 +3,20 @@ and its upload, limited to those objects and signed by the person signed in (`pe
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
 from models import session_scope
 from perfcycle.accounts import Identity
 from perfcycle.score_uploads import ROLE_SHEETS, submit_scores
 from perfcycle.web.app import render
-from perfcycle.web.routes_department import XLSX, attachment, upload_name, year_of
-from perfcycle.web.security import Refused, check_form, refuse, signed_in
-from perfcycle.windows import WindowError, get_cycle_for
+from perfcycle.web.routes_department import XLSX, attachment, take_upload, year_of
+from perfcycle.web.security import Refused, refuse, signed_in
+from perfcycle.windows import get_cycle_for
 from perfcycle.worklist import visible_documents
 
 router = APIRouter()
@@ -84,25 +81,11 @@ def _submit(identity: Identity, year: int, kind: str, path: Path) -> Any:
 
 @router.post("/scores")
 async def upload_scores(request: Request) -> Response:
-    from perfcycle.workbooks.reader import ImportRejected
-
     identity, kind = scorer_only(request)
-    if request.headers.get("content-length") is None:
-        return evaluator_page(request, identity, 411, error="上传须注明长度（Content-Length）")
-    form = await request.form(max_files=1, max_fields=8)
-    check_form(request, identity, form)
-    upload = form.get("file")
     year = year_of(request)
-    if not isinstance(upload, UploadFile) or not upload.filename or year is None:
-        return evaluator_page(request, identity, 400, error="请选择要上传的 .xlsx 文件")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / upload_name(upload)
-        with path.open("wb") as handle:
-            await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
-        try:
-            received = await run_in_threadpool(_submit, identity, year, kind, path)
-        except ImportRejected as exc:
-            return evaluator_page(request, identity, 422, problems=exc.problems, file=path.name)
-        except WindowError as exc:
-            return evaluator_page(request, identity, 422, error=str(exc))
-    return evaluator_page(request, identity, scores_received=received)
+    if year is None:
+        return evaluator_page(request, identity, 400, error="还没有绩效管理周期")
+    status, shown = await take_upload(request, identity, lambda path: _submit(identity, year, kind, path))
+    if status != 200:
+        return evaluator_page(request, identity, status, **shown)
+    return evaluator_page(request, identity, scores_received=shown["done"])
