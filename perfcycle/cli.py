@@ -404,6 +404,7 @@ from perfcycle.commands.serve import register as _register_serve  # noqa: E402
 from perfcycle.commands.status import register as _register_status  # noqa: E402
 from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
 from perfcycle.commands.ui import register as _register_ui  # noqa: E402
+from perfcycle.commands.users import register as _register_users  # noqa: E402
 
 _register_approvals(app)
 _register_district(app)
@@ -414,6 +415,7 @@ _register_serve(app)
 _register_status(app)
 _register_submissions(app)
 _register_ui(app)
+_register_users(app)
 
 
 def spawn_as_module() -> None:
