@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from models.rows import IndicatorRow, ProjectRow, indicator_rows, project_rows
 from models.tables import (
     BudgetRecommendation,
+    CollectionWindow,
     Cycle,
     Department,
     DepartmentLight,
@@ -37,9 +38,11 @@ from models.tables import (
     WarningNotice,
 )
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
+from perfcycle.documents.frame import Frame, cn_date
 from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS, Policy, policy_from_json
+from perfcycle.stages import importing_stage
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -59,6 +62,15 @@ class ContextError(LookupError):
 
 class _Context(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Issued(_Context):
+    """A document the bureau issues as a 公文: its 主送机关, the date its records give it (None: the day it is first
+    written), and the frame the catalogue gives it (number, date, 版记) before it is rendered."""
+
+    addressee: str = ""
+    dated: dt.date | None = None
+    frame: Frame | None = None
 
 
 # ---------------------------------------------------------------------------------------------- format
@@ -99,9 +111,7 @@ def fmt_number(value: Decimal | int) -> str:
 
 def fmt_date(day: dt.date | None) -> str:
     """A date as 公文 write it: 2024年4月15日; "" when there is none."""
-    if day is None:
-        return ""
-    return f"{day.year}年{day.month}月{day.day}日"
+    return cn_date(day) if day is not None else ""
 
 
 def join_names(names: Iterable[str], unit: str = "家部门", limit: int = NAME_LIST_LIMIT) -> str:
@@ -283,7 +293,7 @@ class CostPilot(_Context):
     budget_wan: str
 
 
-class AnnualReportContext(_Context):
+class AnnualReportContext(Issued):
     """关于{区}{年}年区级预算绩效管理工作开展情况的说明 — every figure of the seed report, computed."""
 
     district: str
@@ -487,6 +497,7 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
         problems.append(f"{missing_targets}个项目绩效目标未设置或未通过审核，{cycle.budget_year}年预算未予安排")
 
     return AnnualReportContext(
+        addressee=policy.documents.congress,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -602,7 +613,7 @@ class ExAnteRow(_Context):
     comment: str
 
 
-class ExAnteReportContext(_Context):
+class ExAnteReportContext(Issued):
     """事前绩效评估报告."""
 
     district: str
@@ -661,6 +672,7 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
             )
         )
     return ExAnteReportContext(
+        addressee=policy.documents.government,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -697,7 +709,7 @@ class WarningProject(_Context):
     reason: str
 
 
-class WarningNoticeContext(_Context):
+class WarningNoticeContext(Issued):
     """绩效监控预警通知书 (red) or 提醒函 (yellow) to one department for one quarter."""
 
     district: str
@@ -800,6 +812,8 @@ def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> li
         dept_records = sorted(by_department.get(row.department_id, []), key=lambda r: projects[r.project_id].code)
         contexts.append(
             WarningNoticeContext(
+                addressee=dept.name if dept else "",
+                dated=issued_on,
                 district=district,
                 issuer=policy.issuer,
                 year=cycle.year,
@@ -858,7 +872,7 @@ class ReviewRow(_Context):
     flag_reason: str
 
 
-class ReviewResultContext(_Context):
+class ReviewResultContext(Issued):
     """抽查复核结果."""
 
     district: str
@@ -935,6 +949,7 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
             )
         )
     return ReviewResultContext(
+        addressee=policy.documents.departments,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -955,7 +970,7 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
 # ---------------------------------------------------------------------------------------------- fiscal evaluation
 
 
-class FiscalEvaluationReportContext(_Context):
+class FiscalEvaluationReportContext(Issued):
     """重点绩效评价报告 of one selected object."""
 
     district: str
@@ -1010,6 +1025,7 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
         evaluation = fiscal.get((s.object_type, s.object_code))
         contexts.append(
             FiscalEvaluationReportContext(
+                addressee=_dept_name(departments, dept) or policy.documents.government,
                 district=district,
                 issuer=policy.issuer,
                 year=cycle.year,
@@ -1060,7 +1076,7 @@ class InflatedRow(_Context):
     difference: str
 
 
-class SelfEvaluationSummaryContext(_Context):
+class SelfEvaluationSummaryContext(Issued):
     """绩效自评汇总."""
 
     district: str
@@ -1153,6 +1169,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
 
     average = fmt_score(sum(scores, Decimal(0)) / len(scores)) if scores else ""
     return SelfEvaluationSummaryContext(
+        addressee=policy.documents.departments,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -1201,7 +1218,7 @@ class NoticeDepartment(_Context):
     request_wan: str
 
 
-class TargetNoticeContext(_Context):
+class TargetNoticeContext(Issued):
     """绩效目标申报通知: what every department must declare, how, and the rules its targets are checked by."""
 
     district: str
@@ -1252,7 +1269,14 @@ def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContex
         )
         for d in _sort_by_code(departments, (d for d in per_department if d in departments))
     ]
+    window = session.exec(
+        select(CollectionWindow).where(
+            CollectionWindow.cycle_id == cycle_id, CollectionWindow.stage == importing_stage("targets")
+        )
+    ).first()
     return TargetNoticeContext(
+        addressee=policy.documents.departments,
+        dated=window.opens_on if window is not None else None,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -1290,7 +1314,7 @@ class ReviewedProject(_Context):
     reasons: list[str]
 
 
-class TargetReviewContext(_Context):
+class TargetReviewContext(Issued):
     """绩效目标审核意见 to one department: its approved, pending, returned and missing projects."""
 
     district: str
@@ -1352,6 +1376,7 @@ def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReview
             by_status[row.status].append(row)
         contexts.append(
             TargetReviewContext(
+                addressee=dept.name,
                 district=district,
                 issuer=policy.issuer,
                 year=cycle.year,
@@ -1510,7 +1535,7 @@ class PublicationRow(_Context):
     status: str
 
 
-class PublicationListContext(_Context):
+class PublicationListContext(Issued):
     """绩效评价结果公开清单: the key fiscal evaluation results the bureau publishes, and each department's
     publication of its self-evaluation report (谁评价、谁公开)."""
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -186,9 +187,10 @@ def test_other_documents_render(session: Session, arranged: Arranged, tmp_path: 
     ]
     assert notices[0].response_due == "2024年4月20日"
     assert [p.project_code for p in notices[0].projects] == ["P03"]
+    assert (notices[0].addressee, notices[0].dated) == ("测试部门02", dt.date(2024, 4, 10))
     render_docx("warning_notice.md.j2", notices[0], tmp_path / "notice.docx")
     notice_text = docx_text(tmp_path / "notice.docx")
-    assert "测试部门02：" in notice_text and "2024年4月20日前" in notice_text and "招标延迟" in notice_text
+    assert "2024年4月20日前" in notice_text and "招标延迟" in notice_text
     with pytest.raises(ContextError):
         warning_notice_contexts(session, arranged.cycle_id, "Q5")
 
