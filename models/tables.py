@@ -406,6 +406,24 @@ class Document(SQLModel, table=True):
     created_at: datetime = _stamp()
 
 
+class DocumentNumber(SQLModel, table=True):
+    """A document's 发文字号 (机关代字〔年份〕序号) and 成文日期, given once, when the document is first written.
+
+    One row per document (cycle, kind, subject); the serials of a 代字 and year run 1, 2, 3 … without gaps."""
+
+    __tablename__ = "document_number"
+    __table_args__ = (UniqueConstraint("cycle_id", "kind", "subject"), UniqueConstraint("code", "year", "serial"))
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
+    kind: str = Field(max_length=60)
+    subject: str = Field(default="*", max_length=120)
+    code: str = Field(max_length=20, description="机关代字, e.g. 烈财绩")
+    year: int = Field(description="the year of the 成文日期, printed in 〔〕")
+    serial: int
+    issued_on: date
+    created_at: datetime = _stamp()
+
+
 class CycleLock(SQLModel, table=True):
     """Who is running a year's cycle right now: one row per year at most (the unique year is the lock).
 

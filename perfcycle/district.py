@@ -2,7 +2,8 @@
 
 The file holds the district's name, its 发文机关, its approvers and its calendar; the rules' numbers start from
 the national rules and this system's defaults (report_templates/policy.yaml.j2). What the command is not told
-(the approvers) is written as a value marked 待填写, which the district replaces.
+(the approvers, the 附注 contact) is written as a value marked 待填写, which the district replaces; the 公文
+frame (机关代字, 抄送, 印发机关) starts from the district's name.
 """
 
 from __future__ import annotations
@@ -16,11 +17,20 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from perfcycle.policy import PLACEHOLDER, Policy, PolicyError, default_issuer, parse_policy
+from perfcycle.policy import (
+    ISSUER_CODE_SUFFIX,
+    PLACEHOLDER,
+    Policy,
+    PolicyError,
+    code_prefix,
+    default_issuer,
+    parse_policy,
+)
 
 TEMPLATE = "policy.yaml.j2"
 COORDINATORS_PLACEHOLDER = f"{PLACEHOLDER}：绩效科审批人"
 LEADERS_PLACEHOLDER = f"{PLACEHOLDER}：分管领导"
+CONTACT_PLACEHOLDER = f"{PLACEHOLDER}：联系人"
 _SEPARATORS = re.compile(r"[,，、;；\s]+")
 
 
@@ -36,6 +46,10 @@ class PolicyScaffold(BaseModel):
     leaders: str
     coordinators_missing: bool
     leaders_missing: bool
+    contact: str
+    contact_missing: bool
+    printer: str
+    code_prefix: str
 
 
 @dataclass(frozen=True)
@@ -72,11 +86,16 @@ def policy_text(
 
     district = district.strip()
     level1, level2 = list(coordinators), list(leaders)
+    signer = (issuer or "").strip() or default_issuer(district)
     scaffold = PolicyScaffold(
         year=year,
         district_text=district,
         district=_yaml(district),
-        issuer=_yaml((issuer or "").strip() or default_issuer(district)),
+        issuer=_yaml(signer),
+        contact=_yaml(level1[0] if level1 else CONTACT_PLACEHOLDER),
+        contact_missing=not level1,
+        printer=_yaml(f"{signer}办公室"),
+        code_prefix=code_prefix(district) + ISSUER_CODE_SUFFIX,
         cost_pilot=_yaml(cost_pilot.strip()) if cost_pilot and cost_pilot.strip() else "null",
         coordinators="[" + ", ".join(_yaml(n) for n in level1 or [COORDINATORS_PLACEHOLDER]) + "]",
         leaders="[" + ", ".join(_yaml(n) for n in level2 or [LEADERS_PLACEHOLDER]) + "]",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -323,6 +324,68 @@ class ImportsPolicy(_Strict):
         }
 
 
+ISSUED_KINDS = (
+    "绩效目标申报通知",
+    "绩效目标审核意见",
+    "事前绩效评估报告",
+    "绩效监控预警通知书",
+    "绩效监控提醒函",
+    "绩效自评汇总",
+    "抽查复核结果",
+    "重点绩效评价报告",
+    "绩效评价结果公开清单",
+    "工作开展情况说明",
+)
+"""The kinds of .docx the bureau issues as 公文, each numbered under its 机关代字 (`DocumentsPolicy.codes`)."""
+
+ISSUER_CODE_SUFFIX = "财"
+_CODE_CHAR = re.compile("[\u4e00-\u9fffA-Za-z]")
+
+
+def code_prefix(district: str) -> str:
+    """The district's short name in a 机关代字: its first Chinese character or letter (烈山区 → 烈), else ""."""
+    match = _CODE_CHAR.search(district)
+    return match.group(0) if match else ""
+
+
+class DocumentsPolicy(_Strict):
+    """The 公文 frame of every document the bureau issues (GB/T 9704-2012): 版头, 附注 and 版记.
+
+    `codes` gives each kind its 机关代字; the documents of one 代字 are numbered per year, 1, 2, 3 … without
+    gaps, so kinds sharing a 代字 share its numbers. A kind not listed is numbered under the district's
+    short name + 财 (烈山区 → 烈财). `letters` are the kinds issued as a 函, whose 发文机关标志 is the issuer's name
+    without 文件. `mark` and `printer` default to the issuer + 文件 and the issuer + 办公室."""
+
+    mark: Annotated[str, Field(max_length=40)] = ""
+    codes: dict[str, Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[^\s〔〕\[\]0-9]+$")]] = Field(
+        default_factory=dict
+    )
+    letters: list[str] = Field(default_factory=list)
+    contact: Annotated[str, Field(max_length=40)] = ""
+    phone: Annotated[str, Field(max_length=40)] = ""
+    copy_to: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(default_factory=list)
+    printer: Annotated[str, Field(max_length=60)] = ""
+    departments: Annotated[str, Field(min_length=1, max_length=60)] = "区直各预算部门"
+    government: Annotated[str, Field(min_length=1, max_length=60)] = "区人民政府"
+    congress: Annotated[str, Field(min_length=1, max_length=60)] = "区人大常委会"
+
+    @field_validator("codes")
+    @classmethod
+    def _known_code_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(ISSUED_KINDS))
+        if unknown:
+            raise ValueError(f"unknown document kind(s) {unknown}; kinds are {list(ISSUED_KINDS)}")
+        return value
+
+    @field_validator("letters")
+    @classmethod
+    def _known_letter_kinds(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(ISSUED_KINDS))
+        if unknown:
+            raise ValueError(f"unknown document kind(s) {unknown}; kinds are {list(ISSUED_KINDS)}")
+        return value
+
+
 def default_issuer(district: str) -> str:
     """The 发文机关 of a district that names none: its 财政局."""
     return f"{district.strip()}财政局"
@@ -357,6 +420,7 @@ class Policy(_Strict):
     reminders: RemindersPolicy = RemindersPolicy()
     imports: ImportsPolicy = ImportsPolicy()
     calendar: CalendarPolicy = CalendarPolicy()
+    documents: DocumentsPolicy = DocumentsPolicy()
 
     @model_validator(mode="before")
     @classmethod
@@ -390,8 +454,22 @@ class Policy(_Strict):
     def budget_year(self) -> int:
         return self.year + self.budget_year_offset
 
+    def document_code(self, kind: str) -> str:
+        """The 机关代字 a kind of document is numbered under."""
+        return self.documents.codes.get(kind) or f"{code_prefix(self.district)}{ISSUER_CODE_SUFFIX}"
+
+    def document_mark(self, kind: str) -> str:
+        """The 发文机关标志 (红头) of a kind: the issuer's name alone for a 函, else the 文件 mark."""
+        if kind in self.documents.letters:
+            return self.issuer
+        return self.documents.mark or f"{self.issuer}文件"
+
+    def printer(self) -> str:
+        """The 印发机关 of the 版记."""
+        return self.documents.printer or f"{self.issuer}办公室"
+
     def placeholders(self) -> list[str]:
-        """The approver levels still marked 待填写 in the file (those `perfcycle init` was not told), in words."""
+        """The approver levels and the 附注 contact still marked 待填写 (what `perfcycle init` was not told), in words."""
         levels = sorted(
             {
                 level
@@ -400,7 +478,8 @@ class Policy(_Strict):
                 if any(PLACEHOLDER in name for name in rule.approvers)
             }
         )
-        return [f"第{level}级审批人" for level in levels]
+        named = [f"第{level}级审批人" for level in levels]
+        return named + (["附注联系人"] if PLACEHOLDER in self.documents.contact else [])
 
     def as_json(self) -> str:
         """Canonical text of the policy, stored with the cycle so a run can be explained later."""

@@ -64,6 +64,7 @@ def write_and_record(
     # deployment.id is an API read of the flow run: ask only when the stage would fan out at all.
     fan_out = whole_stage and fans_out(len(planned), settings.document_shares, settings.document_shares_from)
     if fan_out and deployment.id is not None:
+        session.commit()  # the shares plan the same documents: they read the numbers given them above
         generated = render_on_workers(cycle, folder, planned, settings.document_shares)
     else:
         generated = write_planned(planned, workers=workers)

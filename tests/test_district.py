@@ -20,7 +20,7 @@ from perfcycle.workbooks.writer import write_workbook
 
 runner = CliRunner()
 YEAR = 2025
-DISTRICT_SPECIFIC = {"year", "district", "issuer", "approvals", "cost_pilot"}
+DISTRICT_SPECIFIC = {"year", "district", "issuer", "approvals", "cost_pilot", "documents"}
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_init_keeps_an_existing_file_unless_forced(workdir: Path) -> None:
 def test_approvers_not_given_are_placeholders_marked_to_fill_in(workdir: Path) -> None:
     result = runner.invoke(app, ["init", "--district", "青山区", "--year", str(YEAR)])
     assert result.exit_code == 0, result.output
-    assert "第1级审批人、第2级审批人尚未给出" in result.output and "待填写" in result.output
+    assert "第1级审批人、第2级审批人、附注联系人尚未给出" in result.output and "待填写" in result.output
     policy = load_policy(YEAR)
     assert policy.approvals.level("sample", 1).approvers == [COORDINATORS_PLACEHOLDER]  # type: ignore[union-attr]
     assert policy.approvals.level("annual_report", 2).approvers == [LEADERS_PLACEHOLDER]  # type: ignore[union-attr]
@@ -117,6 +117,26 @@ def test_a_new_district_starts_from_the_demos_rules_but_none_of_its_own(tmp_path
     assert {g: sorted(levels) for g, levels in new.approvals.gates.items()} == {
         g: sorted(levels) for g, levels in demo.approvals.gates.items()
     }
+
+
+def test_a_new_districts_documents_carry_its_own_name_and_numbers(tmp_path: Path) -> None:
+    """The 公文 frame starts from the district: its 机关代字, 印发机关, and the first coordinator as the 附注 contact."""
+    policy = write_policy(tmp_path, "青山区", YEAR, coordinators=["王芳", "赵磊"], leaders=["孙伟"]).policy
+    demo = load_policy(2024, DEMO_POLICY_DIR)
+    assert policy.document_code("抽查复核结果") == "青财绩复" and policy.document_code("工作开展情况说明") == "青财"
+    assert set(policy.documents.codes) == set(demo.documents.codes)
+    assert (policy.document_mark("抽查复核结果"), policy.document_mark("绩效监控提醒函")) == (
+        "青山区财政局文件",
+        "青山区财政局",
+    )
+    assert (policy.printer(), policy.documents.contact) == ("青山区财政局办公室", "王芳")
+    assert policy.documents.copy_to and policy.placeholders() == []
+    odd = write_policy(tmp_path / "odd", "#1 区", YEAR).policy
+    assert odd.document_code("绩效自评汇总") == "区财绩自" and odd.placeholders() == [
+        "第1级审批人",
+        "第2级审批人",
+        "附注联系人",
+    ]
 
 
 def test_any_name_is_written_as_given(tmp_path: Path) -> None:

@@ -26,6 +26,20 @@ def test_defaults_of_the_specification() -> None:
     assert policy.budget.grade_cut["中"] == Decimal("0.10")
 
 
+def test_documents_are_numbered_and_framed_from_the_policy() -> None:
+    policy = load_policy(2024)
+    assert policy.document_code("抽查复核结果") == "烈财绩复" and policy.document_code("工作开展情况说明") == "烈财"
+    assert policy.document_mark("抽查复核结果") == "烈山区财政局文件"
+    assert policy.document_mark("绩效监控提醒函") == "烈山区财政局"  # a 函
+    assert (policy.documents.contact, policy.printer()) == ("周晓梅", "烈山区财政局办公室")
+    # A policy recorded before the documents' section existed: one 代字 of the district for every kind.
+    recorded = json.loads(policy.as_json())
+    del recorded["documents"]
+    older = policy_from_json(json.dumps(recorded, ensure_ascii=False))
+    assert {older.document_code(kind) for kind in policy.documents.codes} == {"烈财"}
+    assert older.document_mark("绩效监控提醒函") == "烈山区财政局文件" and older.printer() == "烈山区财政局办公室"
+
+
 def test_a_year_without_a_file_uses_the_latest_earlier_one() -> None:
     policy = load_policy(2025)
     assert policy.year == 2025 and policy.budget_year == 2027
@@ -52,6 +66,8 @@ def test_the_recorded_policy_round_trips() -> None:
         ("  support_min: 80", "  support_min: 80\n  surprise: 1", "ex_ante.surprise"),
         ("{预算执行: 10, 产出: 50, 效益: 30, 满意度: 10}", "{预算执行: 10, 产出: 50, 效益: 30, 满意度: 20}", "100"),
         ("project_code: LS2018-136-01", 'project_code: "../LS2018"', "编码「../LS2018」含有路径分隔符「/」"),
+        ("    抽查复核结果: 烈财绩复", "    抽查复核结论: 烈财绩复", "documents.codes"),
+        ("    抽查复核结果: 烈财绩复", "    抽查复核结果: 烈财绩〔2024〕", "documents.codes.抽查复核结果"),
     ],
 )
 def test_a_broken_policy_names_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:

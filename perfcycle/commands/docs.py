@@ -2,7 +2,8 @@
 
 No Prefect run is needed: the documents are written through the same catalogue the stage tasks use
 (perfcycle/documents/catalog.py), so unchanged records give the same files, byte for byte. The database is
-only read; each regenerated file is compared with the sha256 recorded when its stage produced it.
+only read (but for the 发文字号 of a document never written before, given once as a stage would); each
+regenerated file is compared with the sha256 recorded when its stage produced it.
 """
 
 from __future__ import annotations

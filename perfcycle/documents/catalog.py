@@ -12,6 +12,7 @@ documents stay inside the one task of their stage, never one task each.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -26,8 +27,10 @@ from models.tables import Cycle
 from perfcycle import pools
 from perfcycle.documents import contexts, spreadsheets
 from perfcycle.documents.naming import is_whole, safe_filename, safe_path
+from perfcycle.documents.numbers import Numbering
 from perfcycle.documents.renderer import render_docx
 from perfcycle.faults import checkpoint
+from perfcycle.policy import policy_from_json
 from perfcycle.settings import get_settings
 from perfcycle.stages import QUARTERS
 from perfcycle.workbooks.formats import SPECS
@@ -337,13 +340,23 @@ def year_folder(out_dir: Path, year: int) -> Path:
 def plan_documents(
     session: Session, cycle: Cycle, out_dir: Path, kinds: Iterable[DocumentKind]
 ) -> list[tuple[DocumentKind, RenderJob]]:
-    """The files the given kinds of document of a cycle make, each with its context read from the records."""
+    """The files the given kinds of document of a cycle make, each with its context read from the records.
+
+    A document the bureau issues gets its 公文 frame here: its number and date from the register (given now if it has
+    none, in the order of the plan), the issuer, contact and 版记 from the cycle's policy."""
     base = year_folder(out_dir, cycle.year)
     planned: list[tuple[DocumentKind, RenderJob]] = []
+    numbering: Numbering | None = None
     for kind in kinds:
         folder = safe_path(base, kind.folder) if kind.folder else base
         folder.mkdir(parents=True, exist_ok=True)
-        planned.extend((kind, job) for job in kind.plan(session, cycle, folder))
+        for job in kind.plan(session, cycle, folder):
+            context = job.context
+            if isinstance(context, contexts.Issued):
+                numbering = numbering or Numbering(session, cycle, policy_from_json(cycle.policy_json))
+                frame = numbering.frame(kind.kind, job.subject, context.addressee, context.dated)
+                job = dataclasses.replace(job, context=context.model_copy(update={"frame": frame}))
+            planned.append((kind, job))
     return planned
 
 

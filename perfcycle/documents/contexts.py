@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from models.rows import IndicatorRow, ProjectRow, indicator_rows, project_rows
 from models.tables import (
     BudgetRecommendation,
+    CollectionWindow,
     Cycle,
     Department,
     DepartmentLight,
@@ -38,6 +39,7 @@ from models.tables import (
 from perfcycle.adoption import AdoptionSummary, previous_adoption
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
+from perfcycle.documents.frame import Frame, cn_date
 from perfcycle.documents.renderer import cn_num
 from perfcycle.figures import (
     CycleFigures,
@@ -63,6 +65,7 @@ from perfcycle.rules.disclosure import (
 )
 from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
 from perfcycle.rules.precision import percent_text
+from perfcycle.stages import importing_stage
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -82,6 +85,15 @@ class ContextError(LookupError):
 
 class _Context(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Issued(_Context):
+    """A document the bureau issues as a 公文: its 主送机关, the date its records give it (None: the day it is first
+    written), and the frame the catalogue gives it (number, date, 版记) before it is rendered."""
+
+    addressee: str = ""
+    dated: dt.date | None = None
+    frame: Frame | None = None
 
 
 # ---------------------------------------------------------------------------------------------- format
@@ -110,9 +122,7 @@ def fmt_number(value: Decimal | int) -> str:
 
 def fmt_date(day: dt.date | None) -> str:
     """A date as 公文 write it: 2024年4月15日; "" when there is none."""
-    if day is None:
-        return ""
-    return f"{day.year}年{day.month}月{day.day}日"
+    return cn_date(day) if day is not None else ""
 
 
 def join_names(names: Iterable[str], unit: str = "家部门", limit: int = NAME_LIST_LIMIT) -> str:
@@ -212,7 +222,7 @@ class Article(_Context):
     media: str
 
 
-class AnnualReportContext(_Context):
+class AnnualReportContext(Issued):
     """关于{区}{年}年区级预算绩效管理工作开展情况的说明 — every figure of the seed report, computed."""
 
     district: str
@@ -404,6 +414,7 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
         ).all()
     )
     return AnnualReportContext(
+        addressee=policy.documents.congress,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -863,7 +874,7 @@ class ExAnteRow(_Context):
     comment: str
 
 
-class ExAnteReportContext(_Context):
+class ExAnteReportContext(Issued):
     """事前绩效评估报告."""
 
     district: str
@@ -922,6 +933,7 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
             )
         )
     return ExAnteReportContext(
+        addressee=policy.documents.government,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -958,7 +970,7 @@ class WarningProject(_Context):
     reason: str
 
 
-class WarningNoticeContext(_Context):
+class WarningNoticeContext(Issued):
     """绩效监控预警通知书 (red) or 提醒函 (yellow) to one department for one quarter."""
 
     district: str
@@ -1061,6 +1073,8 @@ def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> li
         dept_records = sorted(by_department.get(row.department_id, []), key=lambda r: projects[r.project_id].code)
         contexts.append(
             WarningNoticeContext(
+                addressee=dept.name if dept else "",
+                dated=issued_on,
                 district=district,
                 issuer=policy.issuer,
                 year=cycle.year,
@@ -1119,7 +1133,7 @@ class ReviewRow(_Context):
     flag_reason: str
 
 
-class ReviewResultContext(_Context):
+class ReviewResultContext(Issued):
     """抽查复核结果."""
 
     district: str
@@ -1198,6 +1212,7 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
             )
         )
     return ReviewResultContext(
+        addressee=policy.documents.departments,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -1218,7 +1233,7 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
 # ---------------------------------------------------------------------------------------------- fiscal evaluation
 
 
-class FiscalEvaluationReportContext(_Context):
+class FiscalEvaluationReportContext(Issued):
     """重点绩效评价报告 of one selected object."""
 
     district: str
@@ -1269,6 +1284,7 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
         evaluation = fiscal.get((s.object_type, s.object_code))
         contexts.append(
             FiscalEvaluationReportContext(
+                addressee=_dept_name(departments, dept) or policy.documents.government,
                 district=district,
                 issuer=policy.issuer,
                 year=cycle.year,
@@ -1319,7 +1335,7 @@ class InflatedRow(_Context):
     difference: str
 
 
-class SelfEvaluationSummaryContext(_Context):
+class SelfEvaluationSummaryContext(Issued):
     """绩效自评汇总."""
 
     district: str
@@ -1413,6 +1429,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
 
     average = fmt_score(sum(scores, Decimal(0)) / len(scores)) if scores else ""
     return SelfEvaluationSummaryContext(
+        addressee=policy.documents.departments,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -1461,7 +1478,7 @@ class NoticeDepartment(_Context):
     request_wan: str
 
 
-class TargetNoticeContext(_Context):
+class TargetNoticeContext(Issued):
     """绩效目标申报通知: what every department must declare, how, and the rules its targets are checked by."""
 
     district: str
@@ -1512,7 +1529,14 @@ def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContex
         )
         for d in _sort_by_code(departments, (d for d in per_department if d in departments))
     ]
+    window = session.exec(
+        select(CollectionWindow).where(
+            CollectionWindow.cycle_id == cycle_id, CollectionWindow.stage == importing_stage("targets")
+        )
+    ).first()
     return TargetNoticeContext(
+        addressee=policy.documents.departments,
+        dated=window.opens_on if window is not None else None,
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
@@ -1550,7 +1574,7 @@ class ReviewedProject(_Context):
     reasons: list[str]
 
 
-class TargetReviewContext(_Context):
+class TargetReviewContext(Issued):
     """绩效目标审核意见 to one department: its approved, pending, returned and missing projects."""
 
     district: str
@@ -1612,6 +1636,7 @@ def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReview
             by_status[row.status].append(row)
         contexts.append(
             TargetReviewContext(
+                addressee=dept.name,
                 district=district,
                 issuer=policy.issuer,
                 year=cycle.year,
@@ -1771,7 +1796,7 @@ class PublicationRow(_Context):
     status: str
 
 
-class PublicationListContext(_Context):
+class PublicationListContext(Issued):
     """绩效评价结果公开清单: the key fiscal evaluation results the bureau publishes, and each department's
     publication of its self-evaluation report (谁评价、谁公开)."""
 

@@ -17,7 +17,14 @@ applied in exactly one place. Templates never format anything themselves; they w
     anything else          body text, 仿宋_GB2312 16 pt, first line indented 2 characters, fixed 28 pt
                            line spacing; consecutive body lines are joined into one paragraph
 
-A leading backslash makes a line plain body text (``\\# not a title``).
+A leading backslash makes a line plain body text (``\\# not a title``). A title after the first one begins an
+attachment (附件), on a page of its own after the signature.
+
+A document the bureau issues is rendered with its `Frame` (`perfcycle.documents.frame`): the renderer then makes it a
+whole 公文 — the 版头 (the red 发文机关标志, the 发文字号, the red line), the 主送机关 under the title, the 附件说明, the
+发文机关署名 over the 成文日期 with room for the seal and kept with the last of the text, the 附注, the attachments, and
+the 版记 in the footer of a last section that begins on an even page. The page has the grid of 22 lines × 28
+characters; the body's characters are drawn as wide as its cells.
 
 Record text is never markup. In a document template (``*.md.j2``) every value a ``{{ … }}`` writes is a
 literal run (`literal`): the markup signs in it (``# > | ! [ ] ( ) \\``) stand in as characters that mean
@@ -36,6 +43,7 @@ import datetime as dt
 import hashlib
 import io
 import itertools
+import math
 import os
 import posixpath
 import re
@@ -62,6 +70,7 @@ from pydantic import BaseModel
 
 from perfcycle.documents import wordml
 from perfcycle.documents.charts import CHART_WIDTH_MM, Chart, chart_png
+from perfcycle.documents.frame import Frame, text_units
 from perfcycle.rules.text import one_line
 from perfcycle.settings import get_settings
 
@@ -75,12 +84,31 @@ TITLE_SIZE = Pt(22)  # 2号
 BODY_SIZE = Pt(16)  # 3号
 TABLE_SIZE = Pt(12)  # 小4号, so that tables fit the type area
 PAGE_NUMBER_SIZE = Pt(14)  # 4号
+PAGE_NUMBER_LINE = Pt(18)
 CAPTION_SIZE = Pt(14)  # 4号, figure captions
 LINE_SPACING = Pt(28)
 TITLE_LINE_SPACING = Pt(36)
 INDENT_CHARS = 2
 RIGHT_INDENT_CHARS = 4  # 成文日期右空四字
 IMAGE_SPACE_BEFORE = Pt(6)
+CHARS_PER_LINE = 28  # the page's character grid: 22 lines of 28 characters
+LANGUAGE = "zh-CN"
+
+# The 公文 frame (GB/T 9704-2012 §7).
+RED = "FF0000"
+MARK_FONT = TITLE_FONT
+MARK_SIZE = Pt(42)  # 初号; smaller when a long 发文机关标志 would not fit the line
+MARK_TOP = Mm(35)  # 发文机关标志上边缘至版心上边缘
+MARK_GAP_LINES = 2  # 发文字号 under the mark, 空二行
+RULE_GAP = Pt(8)  # the red line about 4 mm under the 发文字号's characters
+RULE_EIGHTHS = 12  # the red line, 1.5 pt
+TITLE_GAP_LINES = 2  # 标题 under the red line, 空二行
+SEAL_LINES = 2  # room above the 署名 for the seal, whose top is within a line of the text
+ATTACHMENT_FONT = HEADING1_FONT  # 附件 and its number: 3号黑体, top left
+COLOPHON_SIZE = Pt(14)  # 版记: 4号仿宋
+COLOPHON_LINE = Pt(28)
+COLOPHON_THICK = 8  # 版记's first and last lines, 1 pt (≈ 0.35 mm)
+COLOPHON_THIN = 6  # and the line between, 0.75 pt (≈ 0.25 mm)
 
 PAGE_WIDTH = Mm(210)
 PAGE_HEIGHT = Mm(297)
@@ -88,7 +116,7 @@ MARGIN_TOP = Mm(37)
 MARGIN_BOTTOM = Mm(35)
 MARGIN_LEFT = Mm(28)
 MARGIN_RIGHT = Mm(26)
-FOOTER_DISTANCE = Mm(28)
+FOOTER_DISTANCE = Mm(25.3)  # the page number's dashes 7 mm under the type area
 
 FALLBACK_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
@@ -365,6 +393,9 @@ def _setup(doc: Document) -> None:
     _set_style_font(normal, BODY_FONT, BODY_SIZE)
     normal.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     normal.paragraph_format.line_spacing = LINE_SPACING
+    # Text is set to the page's grid by its size and width (see _GRID_SCALE), not snapped into its cells: snapped,
+    # a number is spread over whole cells and may be broken inside.
+    _no_snap(normal.element.get_or_add_pPr())
     # Page numbers: odd pages right, even pages left, one character in from the margin.
     doc.settings.odd_and_even_pages_header_footer = True
     odd = section.footer.paragraphs[0]
@@ -375,6 +406,61 @@ def _setup(doc: Document) -> None:
     even.alignment = WD_ALIGN_PARAGRAPH.LEFT
     even.paragraph_format.left_indent = PAGE_NUMBER_SIZE
     _page_number(even)
+    # The 版记 page shows no page number: its section's footers are an empty one (made here as the first page's).
+    section.different_first_page_header_footer = True
+    section.first_page_footer.is_linked_to_previous = False
+    for paragraph in (odd, even, section.first_page_footer.paragraphs[0]):
+        # A line of its own height, not the body's 28 pt: the footer then fits under the type area.
+        paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        paragraph.paragraph_format.line_spacing = PAGE_NUMBER_LINE
+    _character_grid(section._sectPr)
+    _chinese(doc)
+
+
+def _no_snap(ppr: Any) -> None:
+    """w:snapToGrid off, in its place among the w:pPr children."""
+    snap = OxmlElement("w:snapToGrid")
+    snap.set(_VAL, "0")
+    ppr.insert_element_before(snap, "w:spacing", "w:ind", "w:jc", "w:outlineLvl", "w:rPr", "w:sectPr")
+
+
+def _character_pitch() -> float:
+    """The width of a character cell of the grid, in points: the type area's width over 28."""
+    return Emu(PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT).pt / CHARS_PER_LINE
+
+
+# The body's characters are drawn this narrow (percent of their 3号 width), so that each fits its cell of the grid: a
+# word processor that does not squeeze text into the grid (LibreOffice) gives a character wider than its cell two.
+_GRID_SCALE = math.floor(_character_pitch() / BODY_SIZE.pt * 100)
+
+
+def _character_grid(sect_pr: Any) -> None:
+    """The page's grid of 22 lines × 28 characters (GB/T 9704 §5.2.2): the cell's difference from the 3号 body
+    characters' size, in 4096ths of a point."""
+    grid = sect_pr.find(qn("w:docGrid"))
+    grid.set(qn("w:type"), "linesAndChars")
+    grid.set(qn("w:linePitch"), str(LINE_SPACING.twips))
+    grid.set(qn("w:charSpace"), str(round((_character_pitch() - BODY_SIZE.pt) * 4096)))
+
+
+def _chinese(doc: Document) -> None:
+    """Text is Simplified Chinese (zh-CN) by default, in the styles and in the theme's font language."""
+    for element in doc.styles.element.iter(qn("w:lang")):
+        element.set(_VAL, LANGUAGE)
+        element.set(qn("w:eastAsia"), LANGUAGE)
+    for tag in ("w:sz", "w:szCs"):  # the default size is the body's, which the grid's cells are measured from
+        for element in doc.styles.element.find(qn("w:docDefaults")).iter(qn(tag)):
+            element.set(_VAL, str(round(BODY_SIZE.pt * 2)))
+    for element in doc.settings.element.iter(qn("w:themeFontLang")):
+        element.set(_VAL, LANGUAGE)
+        element.set(qn("w:eastAsia"), LANGUAGE)
+    for part in doc.part.package.iter_parts():
+        if str(part.partname) == "/word/stylesWithEffects.xml":
+            part._blob = re.sub(
+                rb'<w:lang w:val="[^"]*" w:eastAsia="[^"]*"',
+                f'<w:lang w:val="{LANGUAGE}" w:eastAsia="{LANGUAGE}"'.encode(),
+                part.blob,
+            )
 
 
 _DOCUMENT_PART = "word/document.xml"
@@ -390,7 +476,11 @@ class _Skeleton:
 
     parts: tuple[tuple[str, bytes | wordml.Deflated], ...]
     head: str  # document.xml up to and including <w:body>
-    tail: str  # the w:sectPr, </w:body></w:document>
+    section: str  # the body's w:sectPr: page, margins, grid and the page-number footers
+    colophon_section: str  # the 版记's: from the next even page, its one page's footer the 版记
+    end: str  # </w:body></w:document>
+    colophon_part: str  # the footer part that holds a document's 版记
+    colophon_head: str  # that part up to and including <w:ftr …>
     rels: str
     content_types: str
     media_at: int  # python-docx saves the image parts after the part of the document's last relationship
@@ -398,9 +488,13 @@ class _Skeleton:
     table_style: str
     block_width: int  # EMU between the margins
 
-    def entries(self, document: bytes, core: bytes, media: _Media) -> list[tuple[str, bytes | wordml.Deflated]]:
-        """The parts of one document, the media parts in their place."""
+    def entries(
+        self, document: bytes, core: bytes, media: _Media, colophon: bytes | None = None
+    ) -> list[tuple[str, bytes | wordml.Deflated]]:
+        """The parts of one document, the media parts in their place, the 版记 in its footer."""
         replaced: dict[str, bytes] = {_DOCUMENT_PART: document, _CORE_PART: core}
+        if colophon is not None:
+            replaced[self.colophon_part] = colophon
         if media.parts:
             replaced[_DOCUMENT_RELS] = self.rels.replace(
                 "</Relationships>", "".join(media.relationships) + "</Relationships>"
@@ -437,16 +531,36 @@ def _skeleton() -> _Skeleton:
     with zipfile.ZipFile(buffer) as archive:
         parts = [(info.filename, archive.read(info.filename)) for info in archive.infolist()]
     files = dict(parts)
+    rels = files[_DOCUMENT_RELS].decode("utf-8")
+    targets = dict(re.findall(r'<Relationship Id="([^"]*)"[^>]*Target="([^"]*)"', rels))
     document = files[_DOCUMENT_PART].decode("utf-8")
     body = document.index("<w:body>") + len("<w:body>")
-    rels = files[_DOCUMENT_RELS].decode("utf-8")
-    targets = re.findall(r'<Relationship [^>]*Target="([^"]*)"', rels)
+    section_at = document.index("<w:sectPr", body)
+    end_at = document.index("</w:sectPr>", section_at) + len("</w:sectPr>")
+    last_section = document[section_at:end_at]
+    first = re.search(r'<w:footerReference w:type="first" r:id="([^"]*)"/>', last_section)
+    assert first is not None
+    plain_section = last_section.replace(first[0], "").replace("<w:titlePg/>", "")
+    # The 版记's section: from the next even page (a blank page before it if need be), its footer the 版记, whose
+    # last line lies on the foot of the type area.
+    colophon_section = re.sub(
+        r'(<w:footerReference w:type="(?:default|even)" r:id=")[^"]*"', rf'\g<1>{first[1]}"', plain_section
+    )
+    colophon_section = colophon_section.replace("<w:pgSz ", '<w:type w:val="evenPage"/><w:pgSz ', 1)
+    colophon_section = re.sub(r'w:footer="\d+"', f'w:footer="{Emu(MARGIN_BOTTOM).twips}"', colophon_section)
+    colophon_part = posixpath.normpath(posixpath.join("word", targets[first[1]]))
+    footer = files[colophon_part].decode("utf-8")
+    footer_body = footer.index(">", footer.index("<w:ftr")) + 1
     names = [name for name, _data in parts]
-    media_at = names.index(posixpath.normpath(posixpath.join("word", targets[-1]))) + 1
+    media_at = names.index(posixpath.normpath(posixpath.join("word", list(targets.values())[-1]))) + 1
     return _Skeleton(
         parts=tuple((name, wordml.Deflated.of(data)) for name, data in parts),
         head=document[:body],
-        tail=document[body:],
+        section=plain_section,
+        colophon_section=colophon_section,
+        end=document[end_at:],
+        colophon_part=colophon_part,
+        colophon_head=footer[:footer_body],
         rels=rels,
         content_types=files[_CONTENT_TYPES].decode("utf-8"),
         media_at=media_at,
@@ -463,43 +577,69 @@ def _run_properties(font: str, size: Pt, bold: bool = False) -> str:
     return wordml.run_properties(font, round(size.pt * 2), bold)  # half-points
 
 
-_INDENT = wordml.first_line_indent(Pt(BODY_SIZE.pt * INDENT_CHARS).twips, INDENT_CHARS)
+_CHAR = math.floor(_character_pitch() * 20)  # one character of the body: a cell of the grid, in twips
+_INDENT = wordml.first_line_indent(INDENT_CHARS * _CHAR, INDENT_CHARS)
 _BLANK_LINE = wordml.paragraph(wordml.exact_spacing(LINE_SPACING.twips))  # under the title, after a table
 _CELL = wordml.spacing(before=0, after=0) + wordml.first_line_indent(0) + wordml.justification("center")
 _HEADINGS = {"h1": (HEADING1_FONT, 1), "h2": (HEADING2_FONT, 2), "h3": (BODY_FONT, 3)}
 
 
 def _text_paragraph(
-    text: str, properties: str, font: str = BODY_FONT, size: Pt = BODY_SIZE, line: Pt = LINE_SPACING
+    text: str,
+    properties: str,
+    font: str = BODY_FONT,
+    size: Pt = BODY_SIZE,
+    line: Pt = LINE_SPACING,
+    *,
+    lead: str = "",
+    before: int = 0,
+    color: str = "",
 ) -> str:
-    """A paragraph at a fixed line height, its text (if any) in one run of `font` at `size`."""
-    content = wordml.run(text, _run_properties(font, size)) if text else ""
-    return wordml.paragraph(wordml.exact_spacing(line.twips) + properties, content)
+    """A paragraph at a fixed line height, its text (if any) in one run of `font` at `size`; a line break in the
+    text is a line break in the paragraph. `lead` holds the w:pPr children that come before w:spacing (w:keepNext,
+    w:pBdr, w:snapToGrid …), `before` the space above in twips."""
+    scale = _GRID_SCALE if size == BODY_SIZE else 0
+    content = wordml.run(text, wordml.run_properties(font, round(size.pt * 2), color=color, scale=scale))
+    return wordml.paragraph(lead + wordml.exact_spacing(line.twips, before) + properties, content if text else "")
 
 
-def _block_xml(block: Block, media: _Media, skeleton: _Skeleton) -> str:
-    """The WordprocessingML of one block of the markup."""
+def _blank(lead: str = "") -> str:
+    """An empty line of the body."""
+    return wordml.paragraph(lead + wordml.exact_spacing(LINE_SPACING.twips)) if lead else _BLANK_LINE
+
+
+def _block_xml(block: Block, media: _Media, skeleton: _Skeleton, *, keep: bool = False, before: int = 0) -> str:
+    """The WordprocessingML of one block of the markup; `keep` keeps it on the page of what follows it (the
+    signature), `before` is space above a title (under the 版头's red line)."""
+    lead = wordml.keep_next() if keep else ""
     if block.kind == "image":
-        # Single spacing: a fixed line height would clip the picture.
+        # Single spacing: a fixed line height would clip the picture. The picture stays with its caption.
         centred = wordml.single_spacing(IMAGE_SPACE_BEFORE.twips) + wordml.first_line_indent(0)
-        picture = wordml.paragraph(centred + wordml.justification("center"), media.picture_run(block))
+        picture_lead = wordml.keep_next() if block.text or keep else ""
+        picture = wordml.paragraph(picture_lead + centred + wordml.justification("center"), media.picture_run(block))
         if not block.text:
             return picture
-        return picture + _text_paragraph(block.text, wordml.justification("center"), size=CAPTION_SIZE)
+        caption = _text_paragraph(block.text, wordml.justification("center"), size=CAPTION_SIZE, lead=lead)
+        return picture + caption
     if block.kind == "title":
         centred = wordml.justification("center") + wordml.outline_level(0)
-        return _text_paragraph(block.text, centred, TITLE_FONT, TITLE_SIZE, TITLE_LINE_SPACING) + _BLANK_LINE
+        title = _text_paragraph(
+            block.text, centred, TITLE_FONT, TITLE_SIZE, TITLE_LINE_SPACING, lead=wordml.keep_next(), before=before
+        )
+        return title + _blank(lead)
     if block.kind in _HEADINGS:
         font, level = _HEADINGS[block.kind]
-        return _text_paragraph(block.text, _INDENT + wordml.justification("both") + wordml.outline_level(level), font)
+        outline = _INDENT + wordml.justification("both") + wordml.outline_level(level)
+        return _text_paragraph(block.text, outline, font, lead=wordml.keep_next())  # never last on its page
     if block.kind == "addressee":
-        return _text_paragraph(block.text, wordml.justification("left"))
+        return _text_paragraph(block.text, wordml.justification("left"), lead=lead)
     if block.kind == "right":
-        indent = wordml.right_indent(Pt(BODY_SIZE.pt * RIGHT_INDENT_CHARS).twips)
-        return _text_paragraph(block.text, indent + wordml.justification("right"))
+        indent = wordml.right_indent(RIGHT_INDENT_CHARS * _CHAR)
+        return _text_paragraph(block.text, indent + wordml.justification("right"), lead=lead)
     if block.kind == "table":
-        return _table_xml(block.rows, skeleton) + _BLANK_LINE  # two tables never merge, body text keeps its distance
-    return _text_paragraph(block.text, _INDENT + wordml.justification("both"))
+        # Two tables never merge, body text keeps its distance.
+        return _table_xml(block.rows, skeleton) + _blank(lead)
+    return _text_paragraph(block.text, _INDENT + wordml.justification("both"), lead=lead)
 
 
 def _table_xml(rows: list[list[str]], skeleton: _Skeleton) -> str:
@@ -547,10 +687,173 @@ class _Media:
         )
 
 
+# ---------------------------------------------------------------------------------------------- docx: the 公文 frame
+
+
+def _type_width() -> int:
+    """The width of the type area (版心), in twips."""
+    return Emu(PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT).twips
+
+
+def _type_height() -> int:
+    return Emu(PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM).twips
+
+
+def _head_xml(frame: Frame) -> str:
+    """版头: the 发文机关标志 in red 35 mm under the top of the type area, the 发文字号 two lines under it, and the red
+    line under the number across the type area."""
+    width_pt = _type_width() / 20
+    size = Pt(min(MARK_SIZE.pt, math.floor(width_pt / max(text_units(frame.mark), 1))))
+    mark = _text_paragraph(
+        frame.mark,
+        wordml.justification("center"),
+        MARK_FONT,
+        size,
+        Pt(round(size.pt * 1.25)),
+        lead=wordml.keep_next(),
+        before=MARK_TOP.twips,
+        color=RED,
+    )
+    rule = wordml.paragraph_borders(wordml.border("bottom", RULE_EIGHTHS, RED, round(RULE_GAP.pt)))
+    number = _text_paragraph(
+        frame.number,
+        wordml.justification("center"),
+        lead=wordml.keep_next() + rule,
+        before=MARK_GAP_LINES * LINE_SPACING.twips,
+    )
+    return mark + number
+
+
+def _addressee_xml(frame: Frame) -> str:
+    """主送机关, one line under the title, flush left."""
+    return _text_paragraph(f"{frame.addressee}：", wordml.justification("left")) if frame.addressee else ""
+
+
+def _attachment_note_xml(titles: list[str]) -> str:
+    """附件说明 one line under the text: 附件：1. 名称, each further name aligned with the first."""
+    if not titles:
+        return ""
+    label = "附件："
+    numbered = len(titles) > 1
+    hang = round(text_units(label) * _CHAR)
+    parts = [_blank(wordml.keep_next())]
+    for index, title in enumerate(titles, start=1):
+        text = f"{index}. {title}" if numbered else title
+        indent = wordml.indent(left=INDENT_CHARS * _CHAR + hang, hanging=hang if index == 1 else 0)
+        first = label if index == 1 else ""
+        parts.append(_text_paragraph(first + text, indent + wordml.justification("left"), lead=wordml.keep_next()))
+    return "".join(parts)
+
+
+def _signature_xml(frame: Frame) -> str:
+    """The 发文机关署名 centred over the 成文日期 (右空四字), with room above for the seal, kept with the text and the
+    附注; the 附注 （联系人：…，电话：…） two characters in, under the date."""
+    keep = wordml.keep_next()
+    seal = "".join(_blank(keep) for _ in range(SEAL_LINES))
+    date_right = RIGHT_INDENT_CHARS * _CHAR
+    offset = (text_units(frame.date_text) - text_units(frame.signature)) / 2 * _CHAR
+    signature = _text_paragraph(
+        frame.signature,
+        wordml.right_indent(max(0, round(date_right + offset))) + wordml.justification("right"),
+        lead=keep,
+    )
+    note = frame.note
+    date = _text_paragraph(
+        frame.date_text, wordml.right_indent(date_right) + wordml.justification("right"), lead=keep if note else ""
+    )
+    annex = _text_paragraph(note, _INDENT + wordml.justification("left")) if note else ""
+    return seal + signature + date + annex
+
+
+def _attachment_head_xml(number: int, count: int, title: Block) -> str:
+    """An attachment's first page: 附件N on the first line, top left (3号黑体), its title centred on the third."""
+    label = "附件" if count == 1 else f"附件{number}"
+    head = _text_paragraph(
+        label,
+        wordml.first_line_indent(0) + wordml.justification("left"),
+        ATTACHMENT_FONT,
+        lead=wordml.keep_next() + wordml.page_break_before(),
+    )
+    return head + _blank(wordml.keep_next())
+
+
+def _colophon_xml(frame: Frame) -> str:
+    """版记, the footer of the last even page: 抄送 between a thick and a thin line, then the 印发机关 (左空一字) and the
+    印发日期 (右空一字) above the last thick line, which lies on the foot of the type area (GB/T 9704 §7.4)."""
+    width = _type_width()
+    char = COLOPHON_SIZE.twips
+    text_width = width - 2 * char
+    rows: list[tuple[str, str]] = []
+    if frame.copy_line:
+        label = round(text_units("抄送：") * char)
+        rows.append((frame.copy_line, wordml.indent(left=label, hanging=label)))
+    rows.append((f"{frame.printer or frame.signature}\t{frame.printed_line}", wordml.right_tab(text_width)))
+    cells = []
+    for index, (text, indent) in enumerate(rows):
+        line = _text_paragraph(text, indent + wordml.justification("left"), BODY_FONT, COLOPHON_SIZE, COLOPHON_LINE)
+        top = COLOPHON_THICK if index == 0 else 0
+        bottom = COLOPHON_THICK if index == len(rows) - 1 else COLOPHON_THIN
+        cells.append(wordml.colophon_row(width=width, margin=char, top=top, bottom=bottom, content=line))
+    end = wordml.paragraph(wordml.exact_spacing(20))  # a footer ends with a paragraph
+    return wordml.colophon_table(width, "".join(cells)) + end
+
+
+def _split_attachments(blocks: list[Block]) -> tuple[list[Block], list[tuple[Block, list[Block]]]]:
+    """The document's own blocks, and each attachment's title with its blocks: a title after the first one begins an
+    attachment."""
+    main: list[Block] = []
+    attachments: list[tuple[Block, list[Block]]] = []
+    for block in blocks:
+        if block.kind == "title" and (main and any(b.kind == "title" for b in main)):
+            attachments.append((block, []))
+        elif attachments:
+            attachments[-1][1].append(block)
+        else:
+            main.append(block)
+    return main, attachments
+
+
+def _plain(frame: Frame) -> Frame:
+    """The frame with each text on one line and writable: its names come from the records and the policy."""
+    values = {name: getattr(frame, name) for name in type(frame).model_fields}
+    for name, value in values.items():
+        if isinstance(value, str):
+            values[name] = _shown(literal(value))
+        elif isinstance(value, list):
+            values[name] = [_shown(literal(item)) for item in value]
+    return Frame(**values)
+
+
+def _body_xml(blocks: list[Block], media: _Media, skeleton: _Skeleton, frame: Frame | None) -> str:
+    """The body: with a frame, the 版头, the title, the 主送机关, the text, the 附件说明, the signature and 附注, the
+    attachments, and the 版记 in a section of its own beginning on an even page; without one, the blocks alone."""
+    if frame is None:
+        return "".join(_block_xml(block, media, skeleton) for block in blocks) + skeleton.section
+    main, attachments = _split_attachments(blocks)
+    parts = [_head_xml(frame)]
+    last = len(main) - 1
+    for index, block in enumerate(main):
+        if block.kind == "title" and index == 0:
+            parts.append(_block_xml(block, media, skeleton, before=TITLE_GAP_LINES * LINE_SPACING.twips))
+            parts.append(_addressee_xml(frame))
+        else:
+            parts.append(_block_xml(block, media, skeleton, keep=index == last))
+    parts.append(_attachment_note_xml([title.text.replace("\n", "") for title, _blocks in attachments]))
+    parts.append(_signature_xml(frame))
+    for number, (title, content) in enumerate(attachments, start=1):
+        parts.append(_attachment_head_xml(number, len(attachments), title))
+        parts.append(_block_xml(title, media, skeleton))
+        parts.extend(_block_xml(block, media, skeleton) for block in content)
+    body = "".join(parts)
+    at = body.rindex("</w:pPr>")  # the body's last paragraph ends its section; the 版记's page holds nothing else
+    return body[:at] + skeleton.section + body[at:] + wordml.paragraph("") + skeleton.colophon_section
+
+
 def document_stamp(context: BaseModel) -> dt.datetime:
-    """A fixed creation time derived from the context (never now()), so output is reproducible:
-    the context's `issued_on` date if it has one, else 31 December of its `year`."""
-    issued = getattr(context, "issued_on", None)
+    """A fixed creation time derived from the context (never now()), so output is reproducible: its frame's date
+    (成文日期), else its `issued_on` date if it has one, else 31 December of its `year`."""
+    frame = getattr(context, "frame", None)
+    issued = frame.dated if isinstance(frame, Frame) else getattr(context, "issued_on", None)
     if isinstance(issued, dt.date):
         return dt.datetime(issued.year, issued.month, issued.day, tzinfo=dt.UTC)
     year = getattr(context, "year", None)
@@ -566,19 +869,24 @@ def build_docx(
     author: str = "",
     stamp: dt.datetime = FALLBACK_STAMP,
     images: Mapping[str, bytes] | None = None,
+    frame: Frame | None = None,
 ) -> bytes:
     """The bytes of a .docx laid out from markup text; identical input gives identical bytes.
 
-    `images` maps the names used by image lines (`![图题](name)`) to PNG bytes."""
+    `images` maps the names used by image lines (`![图题](name)`) to PNG bytes; `frame` makes it a whole 公文."""
     skeleton = _skeleton()
     blocks = parse_markup(markup)
     media = _Media(images or {}, skeleton.used_rids)
-    body = "".join([_block_xml(block, media, skeleton) for block in blocks])
-    document = wordml.check_chars(skeleton.head + body + skeleton.tail).encode("utf-8")
-    core = wordml.core_properties(
-        title=title or next((b.text for b in blocks if b.kind == "title"), ""), author=author, stamp=stamp
-    )
-    return wordml.write_zip(skeleton.entries(document, core, media))
+    frame = _plain(frame) if frame is not None else None
+    body = _body_xml(blocks, media, skeleton, frame)
+    document = wordml.check_chars(skeleton.head + body + skeleton.end).encode("utf-8")
+    colophon = None
+    if frame is not None:
+        footer = skeleton.colophon_head + _colophon_xml(frame) + "</w:ftr>"
+        colophon = wordml.check_chars(footer).encode("utf-8")
+    first_title = next((b.text for b in blocks if b.kind == "title"), "")
+    core = wordml.core_properties(title=title or first_title.replace("\n", ""), author=author, stamp=stamp)
+    return wordml.write_zip(skeleton.entries(document, core, media, colophon))
 
 
 def normalize_zip(data: bytes) -> bytes:
@@ -625,11 +933,13 @@ def render_docx(
     settings; a worker process is handed the parent's, so that it renders what the parent would."""
     markup = render_text(template_name, context, templates_dir)
     author = next((v for v in (getattr(context, "issuer", ""), getattr(context, "district", "")) if v), "")
+    frame = getattr(context, "frame", None)
     data = build_docx(
         markup,
         author=author,
         stamp=document_stamp(context),
         images=context_images(context),
+        frame=frame if isinstance(frame, Frame) else None,
     )
     return atomic_write(path, data)
 

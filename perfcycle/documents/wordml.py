@@ -50,9 +50,9 @@ def attr(value: str) -> str:
 # ---------------------------------------------------------------------------------------------- paragraphs
 
 
-def exact_spacing(line: int) -> str:
-    """Fixed line height `line` (twips), nothing before or after."""
-    return f'<w:spacing w:lineRule="exact" w:line="{line}" w:before="0" w:after="0"/>'
+def exact_spacing(line: int, before: int = 0) -> str:
+    """Fixed line height `line` (twips), `before` twips above, nothing after."""
+    return f'<w:spacing w:lineRule="exact" w:line="{line}" w:before="{before}" w:after="0"/>'
 
 
 def single_spacing(before: int) -> str:
@@ -84,18 +84,50 @@ def outline_level(level: int) -> str:
     return f'<w:outlineLvl w:val="{level}"/>'
 
 
+def indent(*, left: int = 0, right: int = 0, hanging: int = 0) -> str:
+    """Left and right indents and a hanging first line, in twips."""
+    hang = f' w:hanging="{hanging}"' if hanging else ""
+    return f'<w:ind w:left="{left}" w:right="{right}"{hang}/>'
+
+
+def keep_next() -> str:
+    """w:keepNext: the paragraph stays on the page of the next one (the first of the w:pPr children written here)."""
+    return "<w:keepNext/>"
+
+
+def page_break_before() -> str:
+    return "<w:pageBreakBefore/>"
+
+
+def border(side: str, eighths: int, color: str, space: int = 0) -> str:
+    """One single line of a w:pBdr or w:tcBorders: `eighths` of a point thick, `space` points from the text."""
+    return f'<w:{side} w:val="single" w:sz="{eighths}" w:space="{space}" w:color="{color}"/>'
+
+
+def paragraph_borders(*borders: str) -> str:
+    return f"<w:pBdr>{''.join(borders)}</w:pBdr>"
+
+
+def right_tab(position: int) -> str:
+    """A right-aligned tab stop `position` twips from the left indent."""
+    return f'<w:tabs><w:tab w:val="right" w:pos="{position}"/></w:tabs>'
+
+
 def paragraph(properties: str, content: str = "") -> str:
     """A w:p with its w:pPr children and its runs."""
     return f"<w:p><w:pPr>{properties}</w:pPr>{content}</w:p>"
 
 
-def run_properties(font: str, half_points: int, bold: bool = False) -> str:
-    """w:rPr with the font in every script slot, the size and an explicit weight."""
+def run_properties(font: str, half_points: int, bold: bool = False, color: str = "", scale: int = 0) -> str:
+    """w:rPr with the font in every script slot, the size, an explicit weight and, if given, a colour (RRGGBB) and
+    a width `scale` in percent of the characters' own."""
     name = attr(font)
     weight = "<w:b/>" if bold else '<w:b w:val="0"/>'
+    hue = f'<w:color w:val="{color}"/>' if color else ""
+    width = f'<w:w w:val="{scale}"/>' if scale else ""
     return (
         f'<w:rPr><w:rFonts w:ascii="{name}" w:hAnsi="{name}" w:eastAsia="{name}" w:cs="{name}"/>'
-        f'{weight}<w:sz w:val="{half_points}"/></w:rPr>'
+        f'{weight}{hue}{width}<w:sz w:val="{half_points}"/></w:rPr>'
     )
 
 
@@ -155,6 +187,31 @@ def table(
         parts.append("</w:tr>")
     parts.append("</w:tbl>")
     return "".join(parts)
+
+
+def colophon_row(*, width: int, margin: int, top: int, bottom: int, content: str) -> str:
+    """A row of the 版记 across `width` twips: its text `margin` twips in on each side, a line `top` / `bottom`
+    eighths of a point thick above and below (0: none), no line at the sides; never split across pages."""
+    nil = 'w:val="nil"'
+    top_line = border("top", top, "000000") if top else f"<w:top {nil}/>"
+    bottom_line = border("bottom", bottom, "000000") if bottom else f"<w:bottom {nil}/>"
+    return (
+        f'<w:tr><w:trPr><w:cantSplit/></w:trPr><w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/>'
+        f"<w:tcBorders>{top_line}<w:left {nil}/>{bottom_line}<w:right {nil}/></w:tcBorders>"
+        f'<w:tcMar><w:top w:w="0" w:type="dxa"/><w:left w:w="{margin}" w:type="dxa"/>'
+        f'<w:bottom w:w="0" w:type="dxa"/><w:right w:w="{margin}" w:type="dxa"/></w:tcMar></w:tcPr>'
+        f"{content}</w:tc></w:tr>"
+    )
+
+
+def colophon_table(width: int, rows: str) -> str:
+    """The 版记's table: one column as wide as the type area, at its left edge."""
+    return (
+        f'<w:tbl><w:tblPr><w:tblW w:type="dxa" w:w="{width}"/><w:tblInd w:w="0" w:type="dxa"/>'
+        '<w:tblLayout w:type="fixed"/><w:tblLook w:firstColumn="0" w:firstRow="0" w:lastColumn="0" w:lastRow="0" '
+        f'w:noHBand="1" w:noVBand="1" w:val="0000"/></w:tblPr><w:tblGrid><w:gridCol w:w="{width}"/></w:tblGrid>'
+        f"{rows}</w:tbl>"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- pictures

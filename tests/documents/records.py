@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from docx.oxml.ns import qn
 from sqlmodel import Session
@@ -28,6 +29,7 @@ from models.tables import (
     TargetReview,
     WarningNotice,
 )
+from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.money import wan_to_fen
 from perfcycle.policy import CostPilotPolicy, load_policy_file, policy_from_json
 from perfcycle.rules.budget import budget_decision
@@ -57,10 +59,35 @@ def _id(row: object) -> int:
     return value
 
 
+CONTACT = ("张敏", "0561-1234567")
+
+
 def policy_json(pilot: str | None = PILOT) -> str:
     policy = load_policy_file(DEMO_POLICY_DIR / "2024.yaml")
-    update = {"district": DISTRICT, "issuer": f"{DISTRICT}财政局", "cost_pilot": CostPilotPolicy(project_code=pilot)}
+    documents = policy.documents.model_copy(
+        update={
+            "codes": {kind: code.replace("烈", "测") for kind, code in policy.documents.codes.items()},
+            "printer": f"{DISTRICT}财政局办公室",
+            "contact": CONTACT[0],
+            "phone": CONTACT[1],
+        }
+    )
+    update = {
+        "district": DISTRICT,
+        "issuer": f"{DISTRICT}财政局",
+        "cost_pilot": CostPilotPolicy(project_code=pilot),
+        "documents": documents,
+    }
     return policy.model_copy(update=update).as_json()
+
+
+def write_kind(session: Session, cycle_id: int, out: Path, kind: str) -> dict[str, Path]:
+    """The documents of one kind written as its stage writes them (numbered, in their 公文 frame), by subject."""
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None
+    kinds = [k for group in GROUPS.values() for k in group if k.kind == kind]
+    assert kinds, kind
+    return {d.subject: d.path for d in write_documents(session, cycle, out, kinds)}
 
 
 # Projects of the year: (code, department, name, attribute, budget 万元); P01..P03 went through ex-ante.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -222,9 +223,10 @@ def test_other_documents_render(session: Session, arranged: Arranged, tmp_path: 
     ]
     assert notices[0].response_due == "2024年4月20日"
     assert [p.project_code for p in notices[0].projects] == ["P03"]
+    assert (notices[0].addressee, notices[0].dated) == ("测试部门02", dt.date(2024, 4, 10))
     render_docx("warning_notice.md.j2", notices[0], tmp_path / "notice.docx")
     notice_text = docx_text(tmp_path / "notice.docx")
-    assert "测试部门02：" in notice_text and "2024年4月20日前" in notice_text and "招标延迟" in notice_text
+    assert "2024年4月20日前" in notice_text and "招标延迟" in notice_text
     with pytest.raises(ContextError):
         warning_notice_contexts(session, arranged.cycle_id, "Q5")
 
@@ -306,13 +308,15 @@ def test_budget_table_sum_formula(session: Session, arranged: Arranged, tmp_path
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
 _DATE_OR_YEAR = re.compile(r"\d+(?:年|月|日)")
+# The 公文's frame: its 发文字号 and its 附注 (contact and telephone) are no figures of the report.
+_FRAME = re.compile(r"^.*〔\d+〕\d+号.*$|^（联系人.*$", re.M)
 
 
 def stated_numbers(text: str, names: list[str]) -> set[str]:
     """The numbers a report states as figures: not inside a name from the records, not a year or a date."""
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, "")
-    return set(_NUMBER.findall(_DATE_OR_YEAR.sub("", text)))
+    return set(_NUMBER.findall(_DATE_OR_YEAR.sub("", _FRAME.sub("", text))))
 
 
 def checklist_rows(path: Path) -> list[dict[str, object]]:

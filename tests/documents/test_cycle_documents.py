@@ -50,7 +50,16 @@ from perfcycle.rules.ex_ante import needs_ex_ante
 from perfcycle.workbooks.formats import LEVEL1, LEVEL2, OPERATORS, TARGETS
 from perfcycle.workbooks.reader import read_workbook
 from tasks.documents import write_and_record
-from tests.documents.records import INDICATORS, RETURN_REASON, YEAR, Arranged, east_asia, mm, policy_json
+from tests.documents.records import (
+    INDICATORS,
+    RETURN_REASON,
+    YEAR,
+    Arranged,
+    east_asia,
+    mm,
+    policy_json,
+    write_kind,
+)
 
 FONTS = {TITLE_FONT, BODY_FONT, HEADING1_FONT, HEADING2_FONT, PAGE_NUMBER_FONT}
 H1 = re.compile(r"^[一二三四五六七八九十]+、")
@@ -86,9 +95,10 @@ def assert_official_format(path: Path) -> None:
         ascii_font, east_asia_font = rfonts.get(qn("w:ascii")), rfonts.get(qn("w:eastAsia"))
         assert ascii_font in FONTS and east_asia_font == ascii_font, (path.name, ascii_font, east_asia_font)
     paragraphs = [p for p in doc.paragraphs if p.text]
-    title = paragraphs[0]
+    first = next(i for i, p in enumerate(paragraphs) if outline_level(p) == 0)  # after the 版头, if any
+    title = paragraphs[first]
     assert title.alignment == WD_ALIGN_PARAGRAPH.CENTER and east_asia(title.runs[0]) == TITLE_FONT
-    for paragraph in paragraphs[1:]:
+    for paragraph in paragraphs[first + 1 :]:
         level = outline_level(paragraph)
         if level == 1:
             assert H1.match(paragraph.text) and east_asia(paragraph.runs[0]) == HEADING1_FONT, paragraph.text
@@ -119,8 +129,7 @@ def test_target_notice(session: Session, arranged: Arranged, tmp_path: Path) -> 
     assert [d.projects for d in ctx.departments] == [
         Counter(p.department_id for p in projects)[d.id] for d in arranged.departments if d.id in owners
     ]
-    path = tmp_path / "notice.docx"
-    render_docx("target_notice.md.j2", ctx, path)
+    path = write_kind(session, arranged.cycle_id, tmp_path, "绩效目标申报通知")["*"]
     text = docx_text(path)
     assert f"{YEAR}年区级{len(owners)}家预算部门的{len(projects)}个项目" in text
     assert f"涉及年度预算{ctx.budget_total_wan}万元" in text

@@ -128,7 +128,8 @@ def test_docx_page_setup_and_fonts(tmp_path: Path) -> None:
     assert addressee.paragraph_format.first_line_indent in (None, 0)
     assert _east_asia(body.runs[0]) == BODY_FONT
     assert body.runs[0].font.size == Pt(16)
-    assert body.paragraph_format.first_line_indent == Pt(32)
+    cell = Mm(210 - 28 - 26).pt / 28  # a character of the page's grid: 28 to the line
+    assert abs(body.paragraph_format.first_line_indent.pt - 2 * cell) < 0.2  # type: ignore[union-attr]
     assert body.paragraph_format.line_spacing_rule == WD_LINE_SPACING.EXACTLY
     assert body.paragraph_format.line_spacing == Pt(28)
     assert _east_asia(h1.runs[0]) == HEADING1_FONT
@@ -240,12 +241,17 @@ def _reference_paragraph(doc: Any, text: str, font: str, size: Pt, line: Pt = LI
     fmt.space_before = Pt(0)
     fmt.space_after = Pt(0)
     if text:
-        renderer._set_run_font(paragraph.add_run(text), font, size)
+        run = paragraph.add_run(text)
+        renderer._set_run_font(run, font, size)
+        if size == BODY_SIZE:  # the body's characters are as wide as the grid's cells
+            width = OxmlElement("w:w")
+            width.set(qn("w:val"), str(renderer._GRID_SCALE))
+            run._r.rPr.insert_element_before(width, "w:sz")
     return paragraph
 
 
 def _reference_indent_and_level(paragraph: Any, level: int | None) -> None:
-    paragraph.paragraph_format.first_line_indent = Pt(BODY_SIZE.pt * INDENT_CHARS)
+    paragraph.paragraph_format.first_line_indent = Twips(renderer._CHAR * INDENT_CHARS)
     ppr = paragraph._p.get_or_add_pPr()
     ppr.get_or_add_ind().set(qn("w:firstLineChars"), str(INDENT_CHARS * 100))
     if level is not None:
@@ -264,6 +270,7 @@ def _reference_block(doc: Any, block: Block, images: Mapping[str, bytes]) -> Non
         fmt.space_before = Pt(6)
         fmt.space_after = Pt(0)
         fmt.first_line_indent = Pt(0)
+        fmt.keep_with_next = bool(block.text) or None
         paragraph.alignment = center
         paragraph.add_run().add_picture(io.BytesIO(images[block.ref]), width=Mm(CHART_WIDTH_MM))
         paragraph._p.find(".//" + qn("wp:docPr")).set("descr", block.text or block.ref)
@@ -271,6 +278,7 @@ def _reference_block(doc: Any, block: Block, images: Mapping[str, bytes]) -> Non
             _reference_paragraph(doc, block.text, BODY_FONT, CAPTION_SIZE).alignment = center
     elif block.kind == "title":
         paragraph = _reference_paragraph(doc, block.text, TITLE_FONT, TITLE_SIZE, TITLE_LINE_SPACING)
+        paragraph.paragraph_format.keep_with_next = True
         paragraph.alignment = center
         outline = OxmlElement("w:outlineLvl")
         outline.set(qn("w:val"), "0")
@@ -279,6 +287,7 @@ def _reference_block(doc: Any, block: Block, images: Mapping[str, bytes]) -> Non
     elif block.kind in ("h1", "h2", "h3"):
         font = {"h1": HEADING1_FONT, "h2": HEADING2_FONT, "h3": BODY_FONT}[block.kind]
         paragraph = _reference_paragraph(doc, block.text, font, BODY_SIZE)
+        paragraph.paragraph_format.keep_with_next = True  # a heading is never last on its page
         paragraph.alignment = justify
         _reference_indent_and_level(paragraph, int(block.kind[1]))
     elif block.kind == "addressee":
@@ -286,7 +295,7 @@ def _reference_block(doc: Any, block: Block, images: Mapping[str, bytes]) -> Non
     elif block.kind == "right":
         paragraph = _reference_paragraph(doc, block.text, BODY_FONT, BODY_SIZE)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-        paragraph.paragraph_format.right_indent = Pt(BODY_SIZE.pt * 4)
+        paragraph.paragraph_format.right_indent = Twips(renderer._CHAR * 4)
     elif block.kind == "table":
         width = max(len(r) for r in block.rows)
         table = doc.add_table(rows=len(block.rows), cols=width)
@@ -312,6 +321,10 @@ def _reference_block(doc: Any, block: Block, images: Mapping[str, bytes]) -> Non
 def _reference_docx(markup: str, *, author: str, images: Mapping[str, bytes]) -> bytes:
     doc = Document()
     renderer._setup(doc)
+    sect_pr = doc.sections[0]._sectPr  # a document without a 版记 has one section: its first page is like the others
+    for element in [*sect_pr.findall(qn("w:titlePg")), *sect_pr.findall(qn("w:footerReference"))]:
+        if element.tag == qn("w:titlePg") or element.get(qn("w:type")) == "first":
+            sect_pr.remove(element)
     blocks = parse_markup(markup)
     for block in blocks:
         _reference_block(doc, block, images)

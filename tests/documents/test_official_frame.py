@@ -1,0 +1,160 @@
+"""Every document the bureau issues is a whole 公文 (GB/T 9704-2012 §7): the red 发文机关标志, the 发文字号 numbered per
+year and 机关代字 without gaps and kept on every rerun, the red line, the 主送机关, the 署名 and 成文日期 kept with the text
+and room for the seal, the 附注, and the 版记 (抄送, 印发机关 and 印发日期) on the last even page — read back from the
+.docx files of the small test district."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from docx import Document as open_docx
+from docx.oxml.ns import qn
+from docx.text.paragraph import Paragraph
+from sqlmodel import Session, select
+
+from models.tables import CollectionWindow, Cycle, DocumentNumber, WarningNotice
+from perfcycle.documents.catalog import GROUPS, write_documents
+from perfcycle.documents.frame import cn_date
+from perfcycle.documents.numbers import Numbering
+from perfcycle.policy import ISSUED_KINDS, policy_from_json
+from perfcycle.settings import get_settings
+from tests.documents.records import CONTACT, Arranged, write_kind
+
+RED = "FF0000"
+TODAY = dt.date(2025, 3, 18)
+
+
+@pytest.fixture
+def bureau_date(monkeypatch: pytest.MonkeyPatch) -> dt.date:
+    """The bureau's date on which documents without a date of their own are first written."""
+    monkeypatch.setenv("PERFCYCLE_TODAY", TODAY.isoformat())
+    get_settings.cache_clear()
+    yield TODAY
+    get_settings.cache_clear()
+
+
+def _cycle(session: Session, arranged: Arranged) -> Cycle:
+    cycle = session.get(Cycle, arranged.cycle_id)
+    assert cycle is not None
+    return cycle
+
+
+def _write_all(session: Session, arranged: Arranged, out: Path) -> dict[tuple[str, str], Path]:
+    kinds = [k for group in GROUPS.values() for k in group]
+    return {(d.kind, d.subject): d.path for d in write_documents(session, _cycle(session, arranged), out, kinds)}
+
+
+def _color(paragraph: Paragraph) -> str | None:
+    color = paragraph._p.find(f".//{qn('w:color')}")
+    return None if color is None else color.get(qn("w:val"))
+
+
+def _keeps(paragraph: Paragraph) -> bool:
+    return paragraph._p.pPr is not None and paragraph._p.pPr.find(qn("w:keepNext")) is not None
+
+
+def _rule(paragraph: Paragraph) -> str | None:
+    """The colour of the paragraph's bottom border (the 版头's red line), if it has one."""
+    line = paragraph._p.find(f"{qn('w:pPr')}/{qn('w:pBdr')}/{qn('w:bottom')}")
+    return None if line is None else line.get(qn("w:color"))
+
+
+def test_every_issued_document_is_a_whole_gongwen(
+    session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date
+) -> None:
+    written = _write_all(session, arranged, tmp_path)
+    policy = policy_from_json(_cycle(session, arranged).policy_json)
+    numbers = {(n.kind, n.subject): n for n in session.exec(select(DocumentNumber)).all()}
+    issued = {key: path for key, path in written.items() if path.suffix == ".docx"}
+    assert {kind for kind, _subject in issued} == set(ISSUED_KINDS)
+    assert set(numbers) == set(issued)  # every document the bureau issues has its number; nothing else has one
+    for (kind, subject), path in issued.items():
+        number = numbers[(kind, subject)]
+        doc = open_docx(str(path))
+        paragraphs = doc.paragraphs
+        mark, numbered = paragraphs[0], paragraphs[1]
+        assert (mark.text, _color(mark)) == (policy.document_mark(kind), RED), path.name
+        assert numbered.text == f"{policy.document_code(kind)}〔{number.year}〕{number.serial}号", path.name
+        assert _rule(numbered) == RED and number.year == number.issued_on.year
+        title_at = next(i for i, p in enumerate(paragraphs) if p.text and p._p.pPr.find(qn("w:outlineLvl")) is not None)
+        addressee = next(p.text for p in paragraphs[title_at + 1 :] if p.text)
+        if kind != "绩效评价结果公开清单":  # a list for the public is addressed to no one
+            assert addressee.endswith("：") and len(addressee) > 1, path.name
+        # 署名 over 成文日期, the 附注 under them; the text before them and the seal's room keep them company.
+        texts = [p.text for p in paragraphs]
+        at = max(i for i, text in enumerate(texts) if text == policy.issuer)
+        assert texts[at + 1] == cn_date(number.issued_on), path.name
+        assert texts[at + 2] == f"（联系人：{CONTACT[0]}，电话：{CONTACT[1]}）", path.name
+        assert texts[at - 2 : at] == ["", ""]  # room for the seal
+        assert all(_keeps(p) for p in paragraphs[at - 2 : at + 2]), path.name
+        before = paragraphs[at - 2]._p.getprevious()  # the last of the text: it goes with them to a new page
+        assert before.tag == qn("w:p") and before.pPr.find(qn("w:keepNext")) is not None, path.name
+        # The 版记: the footer of the last section, which begins on an even page and shows no page number.
+        last = doc.sections[-1]
+        assert last._sectPr.find(qn("w:type")).get(qn("w:val")) == "evenPage"
+        colophon = [Paragraph(p, last.footer).text for p in last.footer._element.iter(qn("w:p"))]
+        assert f"抄送：{'，'.join(policy.documents.copy_to)}。" in colophon, path.name
+        assert f"{policy.printer()}\t{cn_date(number.issued_on)}印发" in colophon, path.name
+        assert "PAGE" not in last.footer._element.xml and "PAGE" in doc.sections[0].footer._element.xml
+
+
+def test_numbers_run_per_code_and_year_without_gaps_and_stay(
+    session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date
+) -> None:
+    first = _write_all(session, arranged, tmp_path / "a")
+    rows = session.exec(select(DocumentNumber)).all()
+    serials: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for row in rows:
+        serials[(row.code, row.year)].append(row.serial)
+    assert all(sorted(found) == list(range(1, len(found) + 1)) for found in serials.values()), serials
+    reviews = sorted((r.subject, r.serial) for r in rows if r.kind == "绩效目标审核意见")
+    assert [serial for _subject, serial in reviews] == list(range(1, len(reviews) + 1))  # in the order written
+
+    # Written again (a rerun, `perfcycle docs`): the same numbers and dates, so the same bytes, and no new number.
+    second = _write_all(session, arranged, tmp_path / "b")
+    for key, path in first.items():
+        assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(second[key].read_bytes()).digest(), key
+    assert len(session.exec(select(DocumentNumber)).all()) == len(rows)
+
+    # A document first written later takes the next number of its 代字 and year.
+    cycle = _cycle(session, arranged)
+    numbering = Numbering(session, cycle, policy_from_json(cycle.policy_json))
+    late = numbering.number("绩效监控预警通知书", "Q3:D09", dt.date(2024, 10, 10))
+    q1 = [r for r in rows if r.kind == "绩效监控预警通知书" and r.year == 2024]
+    assert (late.code, late.year, late.serial) == ("测财绩预", 2024, len(q1) + 1)
+
+
+def test_a_documents_date_is_its_records_else_the_day_it_is_first_written(
+    session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = CollectionWindow(
+        cycle_id=arranged.cycle_id,
+        stage="target_setting",
+        form="targets",
+        opens_on=dt.date(2024, 1, 8),
+        due_on=dt.date(2024, 1, 31),
+    )
+    session.add(window)
+    session.flush()
+    write_kind(session, arranged.cycle_id, tmp_path, "绩效目标申报通知")
+    codes = {d.id: d.code for d in arranged.departments}
+    warnings = session.exec(select(WarningNotice).where(WarningNotice.level == "red")).all()
+    write_kind(session, arranged.cycle_id, tmp_path, "绩效监控预警通知书")
+    summary = write_kind(session, arranged.cycle_id, tmp_path, "绩效自评汇总")["*"]
+    dates = {(n.kind, n.subject): n.issued_on for n in session.exec(select(DocumentNumber)).all()}
+    assert dates[("绩效目标申报通知", "*")] == dt.date(2024, 1, 8)  # the day the targets window opened
+    for warning in warnings:  # the day each notice was issued
+        assert dates[("绩效监控预警通知书", f"{warning.quarter}:{codes[warning.department_id]}")] == warning.issued_on
+    assert dates[("绩效自评汇总", "*")] == TODAY  # no date of its own: the day it was first written
+    text = "\n".join(p.text for p in open_docx(str(summary)).paragraphs)
+    assert "2025年3月18日" in text and "测财绩自〔2025〕1号" in text
+
+    # Written again on a later day, it keeps its number and date.
+    monkeypatch.setenv("PERFCYCLE_TODAY", "2025-06-01")
+    get_settings.cache_clear()
+    again = write_kind(session, arranged.cycle_id, tmp_path / "later", "绩效自评汇总")["*"]
+    assert again.read_bytes() == summary.read_bytes()
