@@ -3,7 +3,8 @@
 Every document of the cycle goes through here, so the official format (GB/T 9704-2012 essentials) is
 applied in exactly one place. Templates never format anything themselves; they write this markup:
 
-    # 标题                 title: centred, 2号 (22 pt) 方正小标宋简体
+    # 标题                 title: centred, 2号 (22 pt) 方正小标宋简体; a title line right under another one is
+                           the title's next line (break a title by meaning, never inside a word)
     ## 一、…               level-1 heading: 黑体 3号 (16 pt)
     ### （一）…            level-2 heading: 楷体_GB2312 16 pt
     #### 1. …             level-3 heading: 仿宋_GB2312 16 pt
@@ -253,6 +254,7 @@ def parse_markup(text: str) -> list[Block]:
     blocks: list[Block] = []
     body: list[str] = []
     table: list[list[str]] = []
+    title_open = False  # the last line was a title's: a title line right after it is the title's next line
 
     def flush() -> None:
         if body:
@@ -264,6 +266,7 @@ def parse_markup(text: str) -> list[Block]:
 
     for raw in text.splitlines():
         line = raw.strip()
+        continued, title_open = title_open, False
         if not line:
             flush()
             continue
@@ -285,7 +288,12 @@ def parse_markup(text: str) -> list[Block]:
         for prefix, kind in _PREFIXES:
             if line.startswith(prefix) or line == prefix.strip():
                 flush()
-                blocks.append(Block(kind, _shown(line[len(prefix) :].strip())))
+                value = _shown(line[len(prefix) :].strip())
+                if kind == "title" and continued:
+                    blocks[-1].text += "\n" + value
+                else:
+                    blocks.append(Block(kind, value))
+                title_open = kind == "title"
                 break
         else:
             if table:
@@ -578,6 +586,25 @@ def _text_paragraph(
     return wordml.paragraph(lead + wordml.exact_spacing(line.twips, before) + properties, content if text else "")
 
 
+# Where a title too long for one line may break by meaning: after a leading 关于, after the year (2024年, 2024年度) or
+# the quarter (第一季度).
+_TITLE_BREAK = re.compile(r"(?<=^关于)|(?<=\d年度)|(?<=\d年)(?!度)|(?<=季度)")
+
+
+def broken_title(text: str) -> str:
+    """A title as its lines: as written when it has its lines or fits one; else broken, by `_TITLE_BREAK`, where the
+    two lines come closest to the same length, both fitting (left to the word processor when no break fits)."""
+    width = _type_width() / 20 / TITLE_SIZE.pt  # in characters of the title's size
+    if "\n" in text or _cell_units(text) <= width:
+        return text
+    best: tuple[float, int] | None = None
+    for match in _TITLE_BREAK.finditer(text):
+        left, right = _cell_units(text[: match.start()]), _cell_units(text[match.start() :])
+        if left and right and max(left, right) <= width:
+            best = min(best or (math.inf, 0), (abs(left - right), match.start()))
+    return text if best is None else f"{text[: best[1]]}\n{text[best[1] :]}"
+
+
 def _blank(lead: str = "") -> str:
     """An empty line of the body."""
     return wordml.paragraph(lead + wordml.exact_spacing(LINE_SPACING.twips)) if lead else _BLANK_LINE
@@ -599,7 +626,13 @@ def _block_xml(block: Block, media: _Media, skeleton: _Skeleton, *, keep: bool =
     if block.kind == "title":
         centred = wordml.justification("center") + wordml.outline_level(0)
         title = _text_paragraph(
-            block.text, centred, TITLE_FONT, TITLE_SIZE, TITLE_LINE_SPACING, lead=wordml.keep_next(), before=before
+            broken_title(block.text),
+            centred,
+            TITLE_FONT,
+            TITLE_SIZE,
+            TITLE_LINE_SPACING,
+            lead=wordml.keep_next(),
+            before=before,
         )
         return title + _blank(lead)
     if block.kind in _HEADINGS:

@@ -103,6 +103,29 @@ def test_parse_markup_blocks() -> None:
     assert parse_markup("\\# 不是标题")[0].text == "# 不是标题"
 
 
+def test_a_title_breaks_where_its_template_or_its_meaning_says() -> None:
+    """Title lines in a row are one title, broken there; a title too long for a line and given in one breaks after
+    关于 or the year, where the lines come out most alike; one that fits stays whole."""
+    (title, body) = parse_markup("# 关于测试区2024年区级预算绩效管理\n# 工作开展情况的说明\n\n正文\n")
+    assert (title.kind, title.text, body.text) == (
+        "title",
+        "关于测试区2024年区级预算绩效管理\n工作开展情况的说明",
+        "正文",
+    )
+    assert [b.kind for b in parse_markup("# 甲\n\n# 乙\n")] == ["title", "title"]  # a blank line between: two titles
+    assert (
+        renderer.broken_title("关于做好2024年度项目绩效目标申报工作的通知")
+        == "关于做好2024年度\n项目绩效目标申报工作的通知"
+    )
+    assert (
+        renderer.broken_title("2024年第二季度预算绩效运行监控预警通知书")
+        == "2024年第二季度\n预算绩效运行监控预警通知书"
+    )
+    assert renderer.broken_title("测试区2024年度绩效自评情况汇总") == "测试区2024年度绩效自评情况汇总"
+    unbreakable = "测" * 30
+    assert renderer.broken_title(unbreakable) == unbreakable  # no place that means a break: the line wraps
+
+
 def test_cn_num() -> None:
     assert [cn_num(i) for i in (1, 6, 10, 11, 20, 23)] == ["一", "六", "十", "十一", "二十", "二十三"]
 
@@ -148,6 +171,23 @@ def test_docx_page_setup_and_fonts(tmp_path: Path) -> None:
 
     footer_xml = section.footer._element.xml
     assert "PAGE" in footer_xml and "— " in footer_xml
+    # The page number's dashes 7 mm under the type area: its line's middle 35 - 7 = 28 mm above the page's edge.
+    line = section.footer.paragraphs[0].paragraph_format.line_spacing
+    assert abs(_mm(section.footer_distance) + line.mm / 2 - 28) < 1  # type: ignore[union-attr]
+
+    # 22 lines of 28 characters: the grid, and the body's characters as wide as its cells.
+    grid = section._sectPr.find(qn("w:docGrid"))
+    assert grid.get(qn("w:type")) == "linesAndChars" and grid.get(qn("w:linePitch")) == str(Pt(28).twips)
+    pitch = 16 + int(grid.get(qn("w:charSpace"))) / 4096
+    assert round(Mm(210 - 28 - 26).pt / pitch) == 28
+    assert 225 // Pt(28).mm == 22
+    width = body.runs[0]._r.rPr.find(qn("w:w"))
+    assert width is not None and 16 * int(width.get(qn("w:val"))) / 100 <= pitch
+    assert normal.element.pPr.find(qn("w:snapToGrid")).get(qn("w:val")) == "0"
+    # Chinese text is zh-CN, Latin text en-US (numbers are then never broken by the rules for Chinese).
+    langs = {(lang.get(qn("w:val")), lang.get(qn("w:eastAsia"))) for lang in doc.styles.element.iter(qn("w:lang"))}
+    assert langs == {("en-US", "zh-CN")}
+    assert doc.settings.element.find(qn("w:themeFontLang")).get(qn("w:eastAsia")) == "zh-CN"
 
 
 def test_docx_is_deterministic(tmp_path: Path) -> None:
