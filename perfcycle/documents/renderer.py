@@ -3,7 +3,8 @@
 Every document of the cycle goes through here, so the official format (GB/T 9704-2012 essentials) is
 applied in exactly one place. Templates never format anything themselves; they write this markup:
 
-    # 标题                 title: centred, 2号 (22 pt) 方正小标宋简体
+    # 标题                 title: centred, 2号 (22 pt) 方正小标宋简体; a title line right under another one is
+                           the title's next line (break a title by meaning, never inside a word)
     ## 一、…               level-1 heading: 黑体 3号 (16 pt)
     ### （一）…            level-2 heading: 楷体_GB2312 16 pt
     #### 1. …             level-3 heading: 仿宋_GB2312 16 pt
@@ -82,7 +83,9 @@ HEADING2_FONT = "楷体_GB2312"
 PAGE_NUMBER_FONT = "宋体"
 TITLE_SIZE = Pt(22)  # 2号
 BODY_SIZE = Pt(16)  # 3号
-TABLE_SIZE = Pt(12)  # 小4号, so that tables fit the type area
+TABLE_SIZE = Pt(10.5)  # 五号, single-spaced: a table's columns fit the type area
+TABLE_CELL_MARGIN = 57  # twips left and right of a cell's text (0.1 cm)
+TABLE_LEFT_WIDTH = 8  # a column whose longest text is wider than this many characters is set flush left
 PAGE_NUMBER_SIZE = Pt(14)  # 4号
 PAGE_NUMBER_LINE = Pt(18)
 CAPTION_SIZE = Pt(14)  # 4号, figure captions
@@ -92,7 +95,10 @@ INDENT_CHARS = 2
 RIGHT_INDENT_CHARS = 4  # 成文日期右空四字
 IMAGE_SPACE_BEFORE = Pt(6)
 CHARS_PER_LINE = 28  # the page's character grid: 22 lines of 28 characters
+# The language of the Chinese text; digits and Latin letters are en-US, as Word writes it in China: a number is then
+# never broken inside by the rules for breaking Chinese text.
 LANGUAGE = "zh-CN"
+LATIN_LANGUAGE = "en-US"
 
 # The 公文 frame (GB/T 9704-2012 §7).
 RED = "FF0000"
@@ -278,6 +284,7 @@ def parse_markup(text: str) -> list[Block]:
     blocks: list[Block] = []
     body: list[str] = []
     table: list[list[str]] = []
+    title_open = False  # the last line was a title's: a title line right after it is the title's next line
 
     def flush() -> None:
         if body:
@@ -289,6 +296,7 @@ def parse_markup(text: str) -> list[Block]:
 
     for raw in text.splitlines():
         line = raw.strip()
+        continued, title_open = title_open, False
         if not line:
             flush()
             continue
@@ -310,7 +318,12 @@ def parse_markup(text: str) -> list[Block]:
         for prefix, kind in _PREFIXES:
             if line.startswith(prefix) or line == prefix.strip():
                 flush()
-                blocks.append(Block(kind, _shown(line[len(prefix) :].strip())))
+                value = _shown(line[len(prefix) :].strip())
+                if kind == "title" and continued:
+                    blocks[-1].text += "\n" + value
+                else:
+                    blocks.append(Block(kind, value))
+                title_open = kind == "title"
                 break
         else:
             if table:
@@ -444,21 +457,21 @@ def _character_grid(sect_pr: Any) -> None:
 
 
 def _chinese(doc: Document) -> None:
-    """Text is Simplified Chinese (zh-CN) by default, in the styles and in the theme's font language."""
+    """Chinese text is Simplified Chinese (zh-CN) by default, in the styles and in the theme's font language."""
     for element in doc.styles.element.iter(qn("w:lang")):
-        element.set(_VAL, LANGUAGE)
+        element.set(_VAL, LATIN_LANGUAGE)
         element.set(qn("w:eastAsia"), LANGUAGE)
     for tag in ("w:sz", "w:szCs"):  # the default size is the body's, which the grid's cells are measured from
         for element in doc.styles.element.find(qn("w:docDefaults")).iter(qn(tag)):
             element.set(_VAL, str(round(BODY_SIZE.pt * 2)))
     for element in doc.settings.element.iter(qn("w:themeFontLang")):
-        element.set(_VAL, LANGUAGE)
+        element.set(_VAL, LATIN_LANGUAGE)
         element.set(qn("w:eastAsia"), LANGUAGE)
     for part in doc.part.package.iter_parts():
         if str(part.partname) == "/word/stylesWithEffects.xml":
             part._blob = re.sub(
                 rb'<w:lang w:val="[^"]*" w:eastAsia="[^"]*"',
-                f'<w:lang w:val="{LANGUAGE}" w:eastAsia="{LANGUAGE}"'.encode(),
+                f'<w:lang w:val="{LATIN_LANGUAGE}" w:eastAsia="{LANGUAGE}"'.encode(),
                 part.blob,
             )
 
@@ -580,7 +593,7 @@ def _run_properties(font: str, size: Pt, bold: bool = False) -> str:
 _CHAR = math.floor(_character_pitch() * 20)  # one character of the body: a cell of the grid, in twips
 _INDENT = wordml.first_line_indent(INDENT_CHARS * _CHAR, INDENT_CHARS)
 _BLANK_LINE = wordml.paragraph(wordml.exact_spacing(LINE_SPACING.twips))  # under the title, after a table
-_CELL = wordml.spacing(before=0, after=0) + wordml.first_line_indent(0) + wordml.justification("center")
+_CELL = wordml.single_spacing(0) + wordml.first_line_indent(0)
 _HEADINGS = {"h1": (HEADING1_FONT, 1), "h2": (HEADING2_FONT, 2), "h3": (BODY_FONT, 3)}
 
 
@@ -601,6 +614,25 @@ def _text_paragraph(
     scale = _GRID_SCALE if size == BODY_SIZE else 0
     content = wordml.run(text, wordml.run_properties(font, round(size.pt * 2), color=color, scale=scale))
     return wordml.paragraph(lead + wordml.exact_spacing(line.twips, before) + properties, content if text else "")
+
+
+# Where a title too long for one line may break by meaning: after a leading 关于, after the year (2024年, 2024年度) or
+# the quarter (第一季度).
+_TITLE_BREAK = re.compile(r"(?<=^关于)|(?<=\d年度)|(?<=\d年)(?!度)|(?<=季度)")
+
+
+def broken_title(text: str) -> str:
+    """A title as its lines: as written when it has its lines or fits one; else broken, by `_TITLE_BREAK`, where the
+    two lines come closest to the same length, both fitting (left to the word processor when no break fits)."""
+    width = _type_width() / 20 / TITLE_SIZE.pt  # in characters of the title's size
+    if "\n" in text or _cell_units(text) <= width:
+        return text
+    best: tuple[float, int] | None = None
+    for match in _TITLE_BREAK.finditer(text):
+        left, right = _cell_units(text[: match.start()]), _cell_units(text[match.start() :])
+        if left and right and max(left, right) <= width:
+            best = min(best or (math.inf, 0), (abs(left - right), match.start()))
+    return text if best is None else f"{text[: best[1]]}\n{text[best[1] :]}"
 
 
 def _blank(lead: str = "") -> str:
@@ -624,7 +656,13 @@ def _block_xml(block: Block, media: _Media, skeleton: _Skeleton, *, keep: bool =
     if block.kind == "title":
         centred = wordml.justification("center") + wordml.outline_level(0)
         title = _text_paragraph(
-            block.text, centred, TITLE_FONT, TITLE_SIZE, TITLE_LINE_SPACING, lead=wordml.keep_next(), before=before
+            broken_title(block.text),
+            centred,
+            TITLE_FONT,
+            TITLE_SIZE,
+            TITLE_LINE_SPACING,
+            lead=wordml.keep_next(),
+            before=before,
         )
         return title + _blank(lead)
     if block.kind in _HEADINGS:
@@ -638,19 +676,86 @@ def _block_xml(block: Block, media: _Media, skeleton: _Skeleton, *, keep: bool =
         return _text_paragraph(block.text, indent + wordml.justification("right"), lead=lead)
     if block.kind == "table":
         # Two tables never merge, body text keeps its distance.
-        return _table_xml(block.rows, skeleton) + _blank(lead)
+        return _table_xml(block.rows, skeleton, keep=keep) + _blank(lead)
     return _text_paragraph(block.text, _INDENT + wordml.justification("both"), lead=lead)
 
 
-def _table_xml(rows: list[list[str]], skeleton: _Skeleton) -> str:
-    """A centred Table Grid table sharing the type area evenly; 小4号 text centred in the cells, the header bold."""
+# What a table never breaks inside: a run of digits, Latin letters and their signs (1845.00, LS2017-124-05, 61.1%).
+_UNBROKEN = re.compile(r"[0-9A-Za-z.,%+\-−/:_#@&*()（）]+")
+_HALF_WIDTH = 0.55  # a digit or Latin letter, in characters of its size (a little wider than half: never too narrow)
+_HEADER_MIN = 2  # characters a header cell keeps on a line at least
+_WORD = 5  # a cell of this many characters or fewer is a word, never broken
+_SLACK = 0.4  # characters of room a column keeps beyond its text: bold headers and fonts a little wider
+
+
+def _cell_units(text: str) -> float:
+    """The width of a cell's text on one line, in characters of the table's size."""
+    return sum(1.0 if text_units(ch) == 1 else _HALF_WIDTH for ch in text)
+
+
+def _least_units(text: str, header: bool) -> float:
+    """The narrowest a cell's text can be set: a short word whole (有可能, 予以支持), its longest number or code, a
+    header's first characters, else one character."""
+    if not header and len(text) <= _WORD:
+        return _cell_units(text)
+    runs = [_cell_units(run) for run in _UNBROKEN.findall(text)]
+    least = max([*runs, 1.0 if text else 0.0])
+    return max(least, min(_cell_units(text), _HEADER_MIN)) if header else least
+
+
+def column_widths(rows: list[list[str]], total: int) -> list[int]:
+    """Columns sized to their content, in twips adding up to `total`: each at least as wide as its widest number or
+    code (never broken inside); a column whose texts fit on one line within a common limit gets what they need, the
+    longer ones share the rest alike and wrap; room to spare goes to each in proportion to its text."""
+    count = max(len(row) for row in rows)
+    char = TABLE_SIZE.twips
+    pad = 2 * TABLE_CELL_MARGIN
+    want = [0.0] * count
+    least = [0.0] * count
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            least[c] = max(least[c], (_least_units(text, header=r == 0) + _SLACK) * char)
+            if r > 0 or len(rows) == 1:  # a header may wrap: the columns share the room by what they hold
+                want[c] = max(want[c], (_cell_units(text) + _SLACK) * char)
+    want = [max(w, n) for w, n in zip(want, least, strict=True)]
+    room = total - pad * count
+    if sum(want) <= room:  # everything fits on one line: the rest shared in proportion
+        widths = [w + (room - sum(want)) * w / sum(want) if sum(want) else room / count for w in want]
+    elif sum(least) <= room:  # the longest texts wrap at a common limit, found by halving
+        low, high = 0.0, max(want)
+        for _ in range(60):
+            limit = (low + high) / 2
+            if sum(max(n, min(w, limit)) for w, n in zip(want, least, strict=True)) > room:
+                high = limit
+            else:
+                low = limit
+        widths = [max(n, min(w, low)) for w, n in zip(want, least, strict=True)]
+        widths[max(range(count), key=lambda c: want[c])] += room - sum(widths)
+    else:  # too many columns for the page: each in proportion to its narrowest
+        widths = [n * room / sum(least) for n in least]
+    out = [math.floor(w) + pad for w in widths]
+    out[max(range(count), key=lambda c: widths[c])] += total - sum(out)
+    return out
+
+
+def _table_xml(rows: list[list[str]], skeleton: _Skeleton, *, keep: bool = False) -> str:
+    """A centred Table Grid table as wide as the type area, its columns sized to their content; 五号 text single-spaced
+    and centred in the cells (a column of long text flush left), the header bold and repeated on every page, no row
+    split across pages."""
+    widths = column_widths(rows, Emu(skeleton.block_width).twips)
+    flush = [
+        max(_cell_units(row[c]) for row in rows[1:] if c < len(row)) > TABLE_LEFT_WIDTH if len(rows) > 1 else False
+        for c in range(len(widths))
+    ]
     return wordml.table(
         rows,
         style_id=skeleton.table_style,
-        col_width=Emu(skeleton.block_width // max(len(r) for r in rows)).twips,
-        cell_properties=_CELL,
+        widths=widths,
+        cell_properties=[_CELL + wordml.justification("left" if left else "center") for left in flush],
         header=_run_properties(BODY_FONT, TABLE_SIZE, bold=True),
         body=_run_properties(BODY_FONT, TABLE_SIZE),
+        margin=TABLE_CELL_MARGIN,
+        keep_last=keep,
     )
 
 
@@ -824,26 +929,34 @@ def _plain(frame: Frame) -> Frame:
     return Frame(**values)
 
 
+def _blocks_xml(blocks: list[Block], media: _Media, skeleton: _Skeleton, *, keep_last: bool = False) -> str:
+    """Blocks in a row: a text that introduces a table or a picture stays on its page; with `keep_last` so does the
+    last block with what follows (the signature)."""
+    parts = []
+    for index, block in enumerate(blocks):
+        following = blocks[index + 1].kind if index + 1 < len(blocks) else ""
+        introduces = block.kind in ("body", "addressee") and following in ("table", "image")
+        parts.append(_block_xml(block, media, skeleton, keep=introduces or (keep_last and not following)))
+    return "".join(parts)
+
+
 def _body_xml(blocks: list[Block], media: _Media, skeleton: _Skeleton, frame: Frame | None) -> str:
     """The body: with a frame, the 版头, the title, the 主送机关, the text, the 附件说明, the signature and 附注, the
     attachments, and the 版记 in a section of its own beginning on an even page; without one, the blocks alone."""
     if frame is None:
-        return "".join(_block_xml(block, media, skeleton) for block in blocks) + skeleton.section
+        return _blocks_xml(blocks, media, skeleton) + skeleton.section
     main, attachments = _split_attachments(blocks)
     parts = [_head_xml(frame)]
-    last = len(main) - 1
-    for index, block in enumerate(main):
-        if block.kind == "title" and index == 0:
-            parts.append(_block_xml(block, media, skeleton, before=TITLE_GAP_LINES * LINE_SPACING.twips))
-            parts.append(_addressee_xml(frame))
-        else:
-            parts.append(_block_xml(block, media, skeleton, keep=index == last))
+    if main and main[0].kind == "title":
+        parts.append(_block_xml(main[0], media, skeleton, before=TITLE_GAP_LINES * LINE_SPACING.twips))
+        parts.append(_addressee_xml(frame))
+        main = main[1:]
+    parts.append(_blocks_xml(main, media, skeleton, keep_last=True))
     parts.append(_attachment_note_xml([title.text.replace("\n", "") for title, _blocks in attachments]))
     parts.append(_signature_xml(frame))
     for number, (title, content) in enumerate(attachments, start=1):
         parts.append(_attachment_head_xml(number, len(attachments), title))
-        parts.append(_block_xml(title, media, skeleton))
-        parts.extend(_block_xml(block, media, skeleton) for block in content)
+        parts.append(_blocks_xml([title, *content], media, skeleton))
     body = "".join(parts)
     at = body.rindex("</w:pPr>")  # the body's last paragraph ends its section; the 版记's page holds nothing else
     return body[:at] + skeleton.section + body[at:] + wordml.paragraph("") + skeleton.colophon_section

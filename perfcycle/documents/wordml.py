@@ -159,28 +159,38 @@ def table(
     rows: list[list[str]],
     *,
     style_id: str,
-    col_width: int,
-    cell_properties: str,
+    widths: list[int],
+    cell_properties: list[str],
     header: str,
     body: str,
+    margin: int,
+    keep_last: bool = False,
 ) -> str:
-    """A centred grid of equal columns `col_width` twips wide (as many as the longest row), rows padded with
-    empty cells; `header` and `body` are the run properties of the first row and of the others."""
-    width = max(len(r) for r in rows)
-    empty = f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{col_width}"/></w:tcPr><w:p><w:pPr>{cell_properties}</w:pPr>'
+    """A centred grid with columns `widths` twips wide (as many as the longest row, rows padded with empty cells) and
+    a fixed layout. The first row is the header, repeated on every page; no row is split across pages; cells are
+    centred vertically. `cell_properties` are each column's w:pPr children, `header` and `body` the run properties
+    of the first row and of the others, `margin` the twips left and right of a cell's text; `keep_last` keeps the last row on the page of what follows the table."""
+    total = sum(widths)
     parts = [
-        f'<w:tbl><w:tblPr><w:tblStyle w:val="{attr(style_id)}"/><w:tblW w:type="auto" w:w="0"/>'
-        '<w:jc w:val="center"/><w:tblLook w:firstColumn="1" w:firstRow="1" w:lastColumn="0" w:lastRow="0" '
-        'w:noHBand="0" w:noVBand="1" w:val="04A0"/></w:tblPr><w:tblGrid>',
-        f'<w:gridCol w:w="{col_width}"/>' * width,
+        f'<w:tbl><w:tblPr><w:tblStyle w:val="{attr(style_id)}"/><w:tblW w:type="dxa" w:w="{total}"/>'
+        '<w:jc w:val="center"/><w:tblLayout w:type="fixed"/>'
+        f'<w:tblCellMar><w:left w:w="{margin}" w:type="dxa"/><w:right w:w="{margin}" w:type="dxa"/></w:tblCellMar>'
+        '<w:tblLook w:firstColumn="1" w:firstRow="1" '
+        'w:lastColumn="0" w:lastRow="0" w:noHBand="0" w:noVBand="1" w:val="04A0"/></w:tblPr><w:tblGrid>',
+        "".join(f'<w:gridCol w:w="{width}"/>' for width in widths),
         "</w:tblGrid>",
     ]
+    last = len(rows) - 1
     for r, values in enumerate(rows):
         properties = header if r == 0 else body
-        parts.append("<w:tr>")
-        for c in range(width):
+        keep = keep_next() if keep_last and r == last else ""
+        parts.append("<w:tr><w:trPr><w:cantSplit/>" + ("<w:tblHeader/>" if r == 0 else "") + "</w:trPr>")
+        for c, width in enumerate(widths):
             value = values[c] if c < len(values) else ""
-            parts.append(empty)
+            parts.append(
+                f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/><w:vAlign w:val="center"/></w:tcPr>'
+                f"<w:p><w:pPr>{keep}{cell_properties[c]}</w:pPr>"
+            )
             if value:
                 parts.append(run(value, properties))
             parts.append("</w:p></w:tc>")

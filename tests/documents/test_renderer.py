@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from docx import Document
-from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -103,6 +103,29 @@ def test_parse_markup_blocks() -> None:
     assert parse_markup("\\# 不是标题")[0].text == "# 不是标题"
 
 
+def test_a_title_breaks_where_its_template_or_its_meaning_says() -> None:
+    """Title lines in a row are one title, broken there; a title too long for a line and given in one breaks after
+    关于 or the year, where the lines come out most alike; one that fits stays whole."""
+    (title, body) = parse_markup("# 关于测试区2024年区级预算绩效管理\n# 工作开展情况的说明\n\n正文\n")
+    assert (title.kind, title.text, body.text) == (
+        "title",
+        "关于测试区2024年区级预算绩效管理\n工作开展情况的说明",
+        "正文",
+    )
+    assert [b.kind for b in parse_markup("# 甲\n\n# 乙\n")] == ["title", "title"]  # a blank line between: two titles
+    assert (
+        renderer.broken_title("关于做好2024年度项目绩效目标申报工作的通知")
+        == "关于做好2024年度\n项目绩效目标申报工作的通知"
+    )
+    assert (
+        renderer.broken_title("2024年第二季度预算绩效运行监控预警通知书")
+        == "2024年第二季度\n预算绩效运行监控预警通知书"
+    )
+    assert renderer.broken_title("测试区2024年度绩效自评情况汇总") == "测试区2024年度绩效自评情况汇总"
+    unbreakable = "测" * 30
+    assert renderer.broken_title(unbreakable) == unbreakable  # no place that means a break: the line wraps
+
+
 def test_cn_num() -> None:
     assert [cn_num(i) for i in (1, 6, 10, 11, 20, 23)] == ["一", "六", "十", "十一", "二十", "二十三"]
 
@@ -148,6 +171,23 @@ def test_docx_page_setup_and_fonts(tmp_path: Path) -> None:
 
     footer_xml = section.footer._element.xml
     assert "PAGE" in footer_xml and "— " in footer_xml
+    # The page number's dashes 7 mm under the type area: its line's middle 35 - 7 = 28 mm above the page's edge.
+    line = section.footer.paragraphs[0].paragraph_format.line_spacing
+    assert abs(_mm(section.footer_distance) + line.mm / 2 - 28) < 1  # type: ignore[union-attr]
+
+    # 22 lines of 28 characters: the grid, and the body's characters as wide as its cells.
+    grid = section._sectPr.find(qn("w:docGrid"))
+    assert grid.get(qn("w:type")) == "linesAndChars" and grid.get(qn("w:linePitch")) == str(Pt(28).twips)
+    pitch = 16 + int(grid.get(qn("w:charSpace"))) / 4096
+    assert round(Mm(210 - 28 - 26).pt / pitch) == 28
+    assert 225 // Pt(28).mm == 22
+    width = body.runs[0]._r.rPr.find(qn("w:w"))
+    assert width is not None and 16 * int(width.get(qn("w:val"))) / 100 <= pitch
+    assert normal.element.pPr.find(qn("w:snapToGrid")).get(qn("w:val")) == "0"
+    # Chinese text is zh-CN, Latin text en-US (numbers are then never broken by the rules for Chinese).
+    langs = {(lang.get(qn("w:val")), lang.get(qn("w:eastAsia"))) for lang in doc.styles.element.iter(qn("w:lang"))}
+    assert langs == {("en-US", "zh-CN")}
+    assert doc.settings.element.find(qn("w:themeFontLang")).get(qn("w:eastAsia")) == "zh-CN"
 
 
 def test_docx_is_deterministic(tmp_path: Path) -> None:
@@ -297,18 +337,43 @@ def _reference_block(doc: Any, block: Block, images: Mapping[str, bytes]) -> Non
         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         paragraph.paragraph_format.right_indent = Twips(renderer._CHAR * 4)
     elif block.kind == "table":
-        width = max(len(r) for r in block.rows)
-        table = doc.add_table(rows=len(block.rows), cols=width)
+        section = doc.sections[0]
+        widths = renderer.column_widths(
+            block.rows, Emu(section.page_width - section.left_margin - section.right_margin).twips
+        )
+        table = doc.add_table(rows=len(block.rows), cols=len(widths))
         table.style = doc.styles["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        table.autofit = False
+        tbl_pr = table._tbl.tblPr
+        tbl_w = tbl_pr.find(qn("w:tblW"))
+        tbl_w.set(qn("w:type"), "dxa")
+        tbl_w.set(qn("w:w"), str(sum(widths)))
+        margins = OxmlElement("w:tblCellMar")
+        for side in ("left", "right"):
+            margin = OxmlElement(f"w:{side}")
+            margin.set(qn("w:w"), str(renderer.TABLE_CELL_MARGIN))
+            margin.set(qn("w:type"), "dxa")
+            margins.append(margin)
+        tbl_pr.insert_element_before(margins, "w:tblLook")
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = Twips(width)
         for r, values in enumerate(block.rows):
-            for c in range(width):
-                paragraph = table.cell(r, c).paragraphs[0]
+            tr_pr = table.rows[r]._tr.get_or_add_trPr()
+            for tag in ("w:cantSplit", "w:tblHeader") if r == 0 else ("w:cantSplit",):
+                tr_pr.append(OxmlElement(tag))
+            for c, width in enumerate(widths):
+                cell = table.cell(r, c)
+                cell.width = Twips(width)
+                cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
+                paragraph = cell.paragraphs[0]
                 fmt = paragraph.paragraph_format
+                fmt.line_spacing_rule = WD_LINE_SPACING.SINGLE
                 fmt.space_before = Pt(0)
                 fmt.space_after = Pt(0)
                 fmt.first_line_indent = Pt(0)
-                paragraph.alignment = center
+                long = max((len(row[c]) for row in block.rows[1:] if c < len(row)), default=0) > 8
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.LEFT if long else center
                 if c < len(values) and values[c]:
                     renderer._set_run_font(paragraph.add_run(values[c]), BODY_FONT, TABLE_SIZE, bold=r == 0)
         _reference_paragraph(doc, "", BODY_FONT, BODY_SIZE)
@@ -435,7 +500,8 @@ def test_docx_table_with_ragged_rows(tmp_path: Path) -> None:
     section = doc.sections[0]
     assert section.page_width is not None and section.left_margin is not None and section.right_margin is not None
     type_area = section.page_width - section.left_margin - section.right_margin
-    assert [column.width for column in table.columns] == [Twips(Emu(type_area // 4).twips)] * 4
+    widths = [column.width for column in table.columns]
+    assert sum(widths) == Twips(Emu(type_area).twips) and min(widths) > Twips(400)  # type: ignore[operator]
     header, *rows = table.rows
     assert all(run.bold and run.font.size == TABLE_SIZE for cell in header.cells for run in cell.paragraphs[0].runs)
     assert all(run.bold is False for row in rows for cell in row.cells for run in cell.paragraphs[0].runs)
@@ -444,6 +510,39 @@ def test_docx_table_with_ragged_rows(tmp_path: Path) -> None:
     after = doc.element.body[list(doc.element.body).index(table._tbl) + 1]
     assert after.tag == qn("w:p") and not after.findall(qn("w:r"))  # the empty paragraph after the table
     assert docx_text(path).split("\n") == ["一|二|三|", "1|||", "2||4|", "5|6|7|8", "", "正文"]
+
+
+def test_table_columns_are_sized_to_their_content_and_its_rows_kept_whole(tmp_path: Path) -> None:
+    """A code or an amount never breaks inside: its column is at least as wide as it; long text takes the rest. The
+    header row repeats on every page, no row splits, and the cells are single-spaced 五号."""
+    reason = "上级资金下达较晚，配套资金拨付滞后，项目前期手续办理周期较长" * 2
+    rows = [["序号", "项目编码", "项目名称", "年度预算（万元）", "偏差原因"]]
+    rows += [[str(i), f"LS2017-124-{i:02d}", "文化惠民演出", "16904.55", reason] for i in range(1, 80)]
+    total = Emu(Mm(210 - 28 - 26)).twips
+    widths = renderer.column_widths(rows, total)
+    assert sum(widths) == total
+    digit = TABLE_SIZE.twips * 0.5  # a digit is about half a character wide
+    assert widths[1] > len("LS2017-124-01") * digit + 2 * renderer.TABLE_CELL_MARGIN
+    assert widths[3] > len("16904.55") * digit + 2 * renderer.TABLE_CELL_MARGIN
+    assert widths[2] >= 6 * TABLE_SIZE.twips  # a short name stays on one line
+    assert widths[4] == max(widths)  # the long text takes what the others leave
+    assert renderer.column_widths([["甲", "乙"], ["1", "2"]], total)[0] == total // 2  # alike columns, alike widths
+
+    path = tmp_path / "table.docx"
+    path.write_bytes(build_docx("如下表：\n" + "\n".join("|" + "|".join(row) + "|" for row in rows) + "\n"))
+    doc = Document(str(path))
+    (table,) = doc.tables
+    first, *others = table.rows
+    assert first._tr.trPr.find(qn("w:tblHeader")) is not None  # repeated at the top of every page
+    assert all(row._tr.trPr.find(qn("w:tblHeader")) is None for row in others)
+    assert all(row._tr.trPr.find(qn("w:cantSplit")) is not None for row in table.rows)
+    cell = others[0].cells[4].paragraphs[0]
+    assert cell.paragraph_format.line_spacing_rule == WD_LINE_SPACING.SINGLE and cell.runs[0].font.size == Pt(10.5)
+    assert (
+        cell.alignment == WD_ALIGN_PARAGRAPH.LEFT
+        and others[0].cells[3].paragraphs[0].alignment == WD_ALIGN_PARAGRAPH.CENTER
+    )
+    assert doc.paragraphs[0].paragraph_format.keep_with_next  # the sentence stays with the table it introduces
 
 
 def test_docx_bytes_are_the_same_in_a_fresh_process() -> None:
