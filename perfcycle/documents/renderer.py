@@ -675,8 +675,10 @@ def _least_units(text: str, header: bool) -> float:
 
 def column_widths(rows: list[list[str]], total: int) -> list[int]:
     """Columns sized to their content, in twips adding up to `total`: each at least as wide as its widest number or
-    code (never broken inside); a column whose texts fit on one line within a common limit gets what they need, the
-    longer ones share the rest alike and wrap; room to spare goes to each in proportion to its text."""
+    code (never broken inside). When the texts do not all fit on one line, the room is shared in proportion to what
+    each column's longest text needs, so that the long ones wrap to about as many lines; a column that would get more
+    than its text needs keeps just that, one that would get less than its numbers keeps those, and the others share
+    again. Room to spare goes to each in proportion to its text."""
     count = max(len(row) for row in rows)
     char = TABLE_SIZE.twips
     pad = 2 * TABLE_CELL_MARGIN
@@ -691,16 +693,17 @@ def column_widths(rows: list[list[str]], total: int) -> list[int]:
     room = total - pad * count
     if sum(want) <= room:  # everything fits on one line: the rest shared in proportion
         widths = [w + (room - sum(want)) * w / sum(want) if sum(want) else room / count for w in want]
-    elif sum(least) <= room:  # the longest texts wrap at a common limit, found by halving
-        low, high = 0.0, max(want)
-        for _ in range(60):
-            limit = (low + high) / 2
-            if sum(max(n, min(w, limit)) for w, n in zip(want, least, strict=True)) > room:
-                high = limit
-            else:
-                low = limit
-        widths = [max(n, min(w, low)) for w, n in zip(want, least, strict=True)]
-        widths[max(range(count), key=lambda c: want[c])] += room - sum(widths)
+    elif sum(least) <= room:
+        fixed: dict[int, float] = {}
+        while True:
+            free = [c for c in range(count) if c not in fixed]
+            share = (room - sum(fixed.values())) / sum(want[c] for c in free)
+            settle = {c: want[c] for c in free if want[c] * share >= want[c]}
+            settle |= {c: least[c] for c in free if want[c] * share < least[c]}
+            if not settle:
+                break
+            fixed |= settle
+        widths = [fixed.get(c, want[c] * share) for c in range(count)]
     else:  # too many columns for the page: each in proportion to its narrowest
         widths = [n * room / sum(least) for n in least]
     out = [math.floor(w) + pad for w in widths]
