@@ -38,7 +38,17 @@ from perfcycle.documents.contexts import (
     quarter_light_chart,
 )
 from perfcycle.documents.renderer import atomic_write
-from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
+from perfcycle.documents.sheetml import (
+    Calculated,
+    CellStyle,
+    Formula,
+    PageSetup,
+    Picture,
+    Sheet,
+    Stylesheet,
+    png_size,
+    xlsx,
+)
 from perfcycle.figures import budget_line
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS, policy_from_json
@@ -144,9 +154,11 @@ def _titled_sheet(
     return sheet
 
 
-def _save(sheets: Sequence[Sheet], path: Path, stamp: dt.datetime) -> str:
-    """Write the workbook atomically; returns its sha256."""
-    return atomic_write(path, xlsx(sheets, _styles(), stamp, AUTHOR))
+def _save(sheets: Sequence[Sheet], path: Path, year: int, district: str, title: str) -> str:
+    """Write the workbook of a cycle `year` atomically, set up to print with a header naming the district, the year
+    and the workbook; returns its sha256."""
+    page = PageSetup(header=f"{district}{year}年度预算绩效管理", title=title)
+    return atomic_write(path, xlsx(sheets, _styles(), _stamp(year), AUTHOR, page))
 
 
 def _stamp(year: int) -> dt.datetime:
@@ -173,6 +185,7 @@ class MonitoringSummary:
     year: int
     quarter: str
     title: str
+    district: str
     time_progress: Decimal | None
     rows: tuple[tuple[str, str, DepartmentLightRow], ...]  # department code, name, lights
     so_far: tuple[str, ...]  # this quarter and the ones before it
@@ -213,6 +226,7 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
         year=cycle.year,
         quarter=quarter,
         title=title,
+        district=_district(cycle),
         time_progress=policy.monitoring.time_progress[quarter] if policy is not None else None,
         rows=tuple(row(r) for r in ordered),
         so_far=tuple(so_far),
@@ -271,7 +285,7 @@ def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str
             [0, 0, styles[f"count_{light}"], 0],
         )
     chart = _light_chart_sheet(summary.year, summary.so_far, summary.lights_so_far)
-    return _save([sheet, chart], path, _stamp(summary.year))
+    return _save([sheet, chart], path, summary.year, summary.district, summary.title)
 
 
 def _light_chart_sheet(year: int, quarters: Sequence[str], lights: Sequence[tuple[str, str]]) -> Sheet:
@@ -353,6 +367,7 @@ class BudgetTable:
 
     year: int
     title: str
+    district: str
     rows: tuple[tuple[object, ...], ...]
     totals: tuple[tuple[int, Decimal], ...] = ()
 
@@ -442,6 +457,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     return BudgetTable(
         year=cycle.year,
         title=f"{_district(cycle)}{budget_year}年预算安排建议表",
+        district=_district(cycle),
         rows=tuple(rows),
         totals=(
             (5, _wan(totals.request_fen)),
@@ -477,7 +493,7 @@ def write_budget_table_file(table: BudgetTable, path: Path) -> str:
         total_styles[column - 1] = styles["total_money"]
     total = sheet.append(total_row, total_styles)
     sheet.merge(total, 1, 4)
-    return _save([sheet], path, _stamp(table.year))
+    return _save([sheet], path, table.year, table.district, table.title)
 
 
 def _guide_sheet(title: str, lines: list[tuple[str, str]], columns: Sequence[Any], styles: Stylesheet) -> Sheet:
@@ -585,7 +601,9 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
         columns,
         styles,
     )
-    return _save([indicators, projects, guide], path, _stamp(form.year))
+    return _save(
+        [indicators, projects, guide], path, form.year, form.district, f"{form.department_name}{TARGETS.title}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- score forms
@@ -743,7 +761,7 @@ def write_score_form(form: ScoreForm, path: Path) -> str:
         columns,
         styles,
     )
-    return _save([scores, guide], path, _stamp(form.year))
+    return _save([scores, guide], path, form.year, form.district, spec.title)
 
 
 #: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
