@@ -652,7 +652,10 @@ def _block_xml(block: Block, media: _Media, skeleton: _Skeleton, *, keep: bool =
 
 # What a table never breaks inside: a run of digits, Latin letters and their signs (1845.00, LS2017-124-05, 61.1%).
 _UNBROKEN = re.compile(r"[0-9A-Za-z.,%+\-−/:_#@&*()（）]+")
-_HALF_WIDTH = 0.55  # a digit or Latin letter, in characters of its size (a little wider than half: never too narrow)
+# The width of a digit, Latin letter or sign in characters of its size: the widest of the fonts a word processor may
+# set them in (a Latin font's digits are 0.5–0.64 of its size, its % nearly a whole): a number's cell never too narrow.
+_LATIN_WIDTHS = {"%": 1.0, ".": 0.35, ",": 0.35, ":": 0.35, "-": 0.45, "W": 1.0, "M": 0.9}
+_HALF_WIDTH = 0.65
 _HEADER_MIN = 2  # characters a header cell keeps on a line at least
 _WORD = 5  # a cell of this many characters or fewer is a word, never broken
 _SLACK = 0.4  # characters of room a column keeps beyond its text: bold headers and fonts a little wider
@@ -660,7 +663,7 @@ _SLACK = 0.4  # characters of room a column keeps beyond its text: bold headers 
 
 def _cell_units(text: str) -> float:
     """The width of a cell's text on one line, in characters of the table's size."""
-    return sum(1.0 if text_units(ch) == 1 else _HALF_WIDTH for ch in text)
+    return sum(1.0 if text_units(ch) == 1 else _LATIN_WIDTHS.get(ch, _HALF_WIDTH) for ch in text)
 
 
 def _least_units(text: str, header: bool) -> float:
@@ -728,7 +731,7 @@ def _table_xml(rows: list[list[str]], skeleton: _Skeleton, *, keep: bool = False
         header=_run_properties(BODY_FONT, TABLE_SIZE, bold=True),
         body=_run_properties(BODY_FONT, TABLE_SIZE),
         margin=TABLE_CELL_MARGIN,
-        keep_last=keep,
+        keep_with_next=keep,
     )
 
 
@@ -902,13 +905,20 @@ def _plain(frame: Frame) -> Frame:
     return Frame(**values)
 
 
+_INTRODUCTION = 2 * CHARS_PER_LINE  # a text this short before a table or a picture introduces it
+
+
 def _blocks_xml(blocks: list[Block], media: _Media, skeleton: _Skeleton, *, keep_last: bool = False) -> str:
-    """Blocks in a row: a text that introduces a table or a picture stays on its page; with `keep_last` so does the
-    last block with what follows (the signature)."""
+    """Blocks in a row: a short text that introduces a table or a picture (如下表：) stays on its page; with
+    `keep_last` so does the last block with what follows (the signature)."""
     parts = []
     for index, block in enumerate(blocks):
         following = blocks[index + 1].kind if index + 1 < len(blocks) else ""
-        introduces = block.kind in ("body", "addressee") and following in ("table", "image")
+        introduces = (
+            block.kind in ("body", "addressee")
+            and following in ("table", "image")
+            and text_units(block.text) <= _INTRODUCTION
+        )
         parts.append(_block_xml(block, media, skeleton, keep=introduces or (keep_last and not following)))
     return "".join(parts)
 
