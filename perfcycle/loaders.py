@@ -396,12 +396,6 @@ def _open_cycle(session: Session, year: int, problems: _Problems, cache: LoadCac
     return cycle
 
 
-def _cycle_policy(cycle: Cycle) -> Any:
-    from perfcycle.policy import load_policy, policy_from_json
-
-    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
-
-
 def _all_rows(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow]]:
     for sheet, rows in parsed.sheets.items():
         for row in rows:
@@ -608,10 +602,40 @@ def import_file(
 # ------------------------------------------------------------------------------------------------ base
 
 
+def _event_fields(row: ParsedRow) -> dict[str, Any]:
+    v = row.values
+    return {
+        "when": v.get("when") or "",
+        "title": v.get("title") or "",
+        "detail": v.get("detail") or "",
+        "rank": v.get("rank"),
+    }
+
+
+def _event_problems(row: ParsedRow, year: int) -> list[str]:
+    """What a 工作记事 row lacks or gets wrong (checked before anything is written)."""
+    from perfcycle.events import EventError, event_problems, normal_kind, parse_when
+
+    fields = _event_fields(row)
+    try:
+        kind = normal_kind(row.values.get("kind") or "")
+        when = parse_when(fields["when"], year) if fields["when"] else None
+    except EventError as exc:
+        return [str(exc)]
+    return event_problems(kind, when, " ".join(fields["title"].split()), fields["detail"].strip(), fields["rank"])
+
+
+def _record_event(session: Session, row: ParsedRow, year: int, source: str) -> None:
+    from perfcycle.events import record_event
+
+    record_event(session, year, row.values["kind"], source=source[:500], **_event_fields(row))
+
+
 def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _Problems) -> LoadResult:
     sheets = parsed.sheets
     dept_rows, project_rows, policy_rows = sheets["部门"], sheets["项目"], sheets["财政政策"]
     sample_rows, evaluation_rows = sheets["历年抽查"], sheets["历年评价"]
+    event_rows = sheets.get("工作记事", [])
     registered: dict[str, int] = dict(session.exec(select(Department.code, Department.id)).all())  # type: ignore[arg-type]
     known = set(registered) | {r.values["code"] for r in dept_rows if r.values["code"] is not None}
     for row in dept_rows:
@@ -653,6 +677,9 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
     for row in evaluation_rows:
         problems.score("历年评价", row, "score")
         problems.text_fits("历年评价", row, "object_code", Evaluation, "object_code")
+    for row in event_rows:
+        for problem in _event_problems(row, year):
+            problems.add(problem, "工作记事", row, "kind")
     problems.raise_if_any()
 
     messages: list[str] = []
@@ -719,6 +746,8 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
     session.flush()
     _load_history_samples(session, sample_rows, cycles, ids)
     _load_history_evaluations(session, evaluation_rows, cycles, ids)
+    for row in event_rows:
+        _record_event(session, row, year, parsed.path.name)
     session.flush()
     counted = {
         "departments": len(dept_rows),
@@ -726,12 +755,14 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
         "policies": len(policy_rows),
         "history_samples": len(sample_rows),
         "history_evaluations": len(evaluation_rows),
+        "events": len(event_rows),
     }
     _record_base_data(session, parsed, year, counted)
     messages.insert(
         0,
         f"部门 {len(dept_rows)} 个、项目 {len(project_rows)} 个、财政政策 {len(policy_rows)} 项、"
-        f"历年抽查 {len(sample_rows)} 行、历年评价 {len(evaluation_rows)} 行",
+        f"历年抽查 {len(sample_rows)} 行、历年评价 {len(evaluation_rows)} 行"
+        + (f"、工作记事 {len(event_rows)} 条" if event_rows else ""),
     )
     return LoadResult("base", parsed.rows, messages=messages)
 
@@ -1213,13 +1244,14 @@ def _check_panel_scores(
     problems: _Problems,
     cache: LoadCache,
 ) -> Writer:
+    from perfcycle.cycle_context import cycle_policy
     from perfcycle.rules.ex_ante import needs_ex_ante
 
     sheet = "评估评分"
     rows = parsed.sheets[sheet]
     assert cycle.id is not None
     cycle_id = cycle.id
-    policy = _cycle_policy(cycle).ex_ante
+    policy = cycle_policy(cycle).ex_ante
     dimensions = {name: problems.header(sheet, name) for name in PANEL_DIMENSIONS}
     if set(dimensions.values()) != set(policy.dimensions):
         raise problems.fail(
@@ -1384,7 +1416,9 @@ def _check_third_party_scores(
     projects = _projects_by_code(session, year, project_codes, cache)
     policies = {p.code: p for p in session.exec(select(FiscalPolicy).where(FiscalPolicy.year == year))}
     planned: list[tuple[Selection, Decimal, int | None, ParsedRow, dict[str, str]]] = []
-    dimensions = _cycle_policy(cycle).fiscal_evaluation.dimensions
+    from perfcycle.cycle_context import cycle_policy
+
+    dimensions = cycle_policy(cycle).fiscal_evaluation.dimensions
     for row in rows:
         v = row.values
         object_type = OBJECT_TYPE_KEYS.get(v["object_type"] or "")

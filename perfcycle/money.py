@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_WAN = 1_000_000  # 1 万元 = 10 000 元 = 1 000 000 分
 CENT = Decimal("0.01")
+THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
 
 
 class MoneyError(ValueError):
@@ -23,7 +25,11 @@ def to_decimal(value: object) -> Decimal:
     elif isinstance(value, float):
         result = Decimal(repr(value))
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("，", "")
+        text = value.strip().replace("，", ",")
+        if "," in text:
+            if not THOUSANDS.fullmatch(text):
+                raise MoneyError(f"不是数字: {value!r}（逗号只能作千位分隔，如 1,234.5；小数点请用“.”）")
+            text = text.replace(",", "")
         try:
             result = Decimal(text)
         except InvalidOperation as exc:

@@ -33,7 +33,7 @@ from models import Approval, Cycle, Department, Project, Submission, WarningNoti
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
-from perfcycle.policy import Policy, load_policy, policy_from_json
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.rules.identifiers import code_problem
 from perfcycle.rules.windows import (
     ARRIVED,
@@ -76,10 +76,6 @@ class WindowError(Exception):
 def today() -> date:
     """The bureau's date (Asia/Shanghai); the tests move it to either side of a deadline."""
     return now().date()
-
-
-def _policy(cycle: Cycle) -> Policy:
-    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
 
 
 def stage_for(stage: str, quarter: str | None = None) -> str:
@@ -157,7 +153,7 @@ def ensure_window(
             form=form,
             quarter=quarter,
             opens_on=opened,
-            due_on=_policy(cycle).calendar.deadline(form, quarter or None, cycle.year),
+            due_on=cycle_policy(cycle).calendar.deadline(form, quarter or None, cycle.year),
             folder=folder,
         )
         session.add(window)
@@ -284,7 +280,7 @@ def sync_returns(session: Session, cycle: Cycle, window: CollectionWindow) -> li
         .order_by(col(Department.code))
     )
     entries = _entries(session, window)
-    days = _policy(cycle).calendar.resubmission_days
+    days = cycle_policy(cycle).calendar.resubmission_days
     codes = []
     for approval, department in returned:
         entry = entries.get(department.id or 0)
@@ -791,14 +787,17 @@ def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
     ).first()
 
 
-def _check_submitter(session: Session, cycle: Cycle, department: Department, stage: str, by: str, name: str) -> None:
-    """Only the department's contact or head submits its forms; a refusal is audited and committed first."""
+def check_submitter(
+    session: Session, cycle: Cycle, department: Department, stage: str, by: str, name: str, what: str = "填报表"
+) -> None:
+    """Only the department's contact or head submits its forms (or `what` it owes); a refusal is audited and
+    committed first."""
     allowed = [n for n in (department.contact, department.head) if n and n.strip()]
     if by.casefold() in {n.strip().casefold() for n in allowed}:
         return
     reason = (
         f"{by or '（未署名）'} 不是{department.name}的填报联系人或负责人（{'、'.join(allowed) or '未登记'}），"
-        "不能报送该部门的填报表"
+        f"不能报送该部门的{what}"
     )
     audit.append(
         session,
@@ -841,7 +840,7 @@ def submit_form(
     department = get_department(session, department_code)
     assert department.id is not None
     by = " ".join(by.split()) or department.contact
-    _check_submitter(session, cycle, department, stage, by, file.name)
+    check_submitter(session, cycle, department, stage, by, file.name)
     form, quarter = STAGE_FORMS[stage]
     parsed = read_workbook(file, form, **import_limits(year).reader_limits())
     projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
@@ -1018,7 +1017,7 @@ def respond_to_warning(
     cycle = get_cycle_for(session, year)
     department = get_department(session, department_code)
     by = by or department.contact
-    _check_submitter(session, cycle, department, f"warning_response_{quarter}", by, "")
+    check_submitter(session, cycle, department, f"warning_response_{quarter}", by, "", "预警整改反馈")
     notice = session.exec(
         select(WarningNotice).where(
             WarningNotice.cycle_id == cycle.id,
@@ -1064,6 +1063,9 @@ def respond_to_warning(
         },
     )
     session.flush()
+    from perfcycle.findings import record_warning_answer
+
+    record_warning_answer(session, cycle, department, notice, response)
     return notice, response
 
 

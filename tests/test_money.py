@@ -25,3 +25,17 @@ def test_thousands_separators_and_rounding_half_up() -> None:
     assert to_decimal("1,234.50") == Decimal("1234.50")
     assert round_wan(Decimal("0.005")) == Decimal("0.01")
     assert round_wan(Decimal("0.004999")) == Decimal("0.00")
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [("12,345", "12345"), ("1,234,567.8", "1234567.8"), ("-1,000", "-1000"), ("1，000", "1000"), ("999", "999")],
+)
+def test_commas_that_group_thousands_are_read(text: str, amount: str) -> None:
+    assert to_decimal(text) == Decimal(amount)
+
+
+@pytest.mark.parametrize("text", ["1,5", "12,345,6", "1,23", "1234,567", ",123", "1,,234", "1,234.5,6"])
+def test_a_comma_that_is_not_a_thousands_separator_is_refused(text: str) -> None:
+    with pytest.raises(MoneyError, match="逗号只能作千位分隔"):
+        to_decimal(text)

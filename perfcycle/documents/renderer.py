@@ -72,6 +72,7 @@ from pydantic import BaseModel
 from perfcycle.documents import wordml
 from perfcycle.documents.charts import CHART_WIDTH_MM, Chart, chart_png
 from perfcycle.documents.frame import Frame, text_units
+from perfcycle.rules.text import one_line
 from perfcycle.settings import get_settings
 
 # Fonts and sizes of GB/T 9704-2012.
@@ -144,14 +145,7 @@ _SHOW = str.maketrans(_STAND_INS, MARKUP_SIGNS)
 _SIGN = re.compile(f"[{re.escape(MARKUP_SIGNS)}]")
 _STAND_IN = re.compile(f"[{_STAND_INS}]")
 _SPECIAL = re.compile(f"[{re.escape(MARKUP_SIGNS)}{_STAND_INS}\\x00-\\x1f\\x85\\u2028\\u2029\\ufffe\\uffff]")
-_LINE_BREAK = re.compile(r"[^\S\r\n\v\f\x1c-\x1e\x85\u2028\u2029]*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]\s*")
 _UNWRITABLE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff{_STAND_INS}]")
-
-
-def one_line(value: object) -> str:
-    """A value written by a plain-text template: its line breaks (with the spaces around them) one space."""
-    text = str(value)
-    return _LINE_BREAK.sub(" ", text) if _LINE_BREAK.search(text) else text
 
 
 def literal(value: object) -> str:
@@ -170,6 +164,32 @@ def _shown(text: str) -> str:
     return text.translate(_SHOW) if _STAND_IN.search(text) else text
 
 
+# Signs that make Markdown structure anywhere in a line, and those that do only where a value begins a block
+# (a list item's `-`/`+`, an ordered item's `1.`); `0.00` and `2024-01-15` stay as they are.
+_MARKDOWN_SIGN = re.compile(r"([\\`*_\[\]#!|<>~])")
+_MARKDOWN_START = re.compile(r"^(\s*(?:\d+)?)([-+=.)])(?=\s|$)")
+
+
+class CodeSpan(str):
+    """Markdown already made by the `code` filter (a code span), which `markdown_text` leaves as it is."""
+
+
+def code_span(value: object) -> CodeSpan:
+    """A command as a Markdown code span: one line, in a fence longer than any run of backticks it holds."""
+    text = one_line(value)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return CodeSpan(f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}")
+
+
+def markdown_text(value: object) -> str:
+    """A value written by a Markdown template (the Prefect UI's forms): one line, every Markdown sign escaped,
+    so a name or a reason shows as typed and never becomes emphasis, a link, a heading or a table cell."""
+    if isinstance(value, CodeSpan):
+        return value
+    text = _MARKDOWN_SIGN.sub(r"\\\1", one_line(value))
+    return _MARKDOWN_START.sub(r"\1\\\2", text)
+
+
 _DIGITS = "零一二三四五六七八九"
 
 
@@ -184,10 +204,18 @@ def cn_num(value: int) -> str:
 
 
 DOCUMENT_SUFFIX = ".md.j2"
+MARKDOWN_SUFFIX = ".markdown.j2"
+_FINALIZE = {"document": literal, "markdown": markdown_text, "text": one_line}
+
+
+def _kind(template_name: str) -> str:
+    if template_name.endswith(DOCUMENT_SUFFIX):
+        return "document"
+    return "markdown" if template_name.endswith(MARKDOWN_SUFFIX) else "text"
 
 
 @lru_cache(maxsize=8)
-def _environment(templates_dir: str, document: bool) -> jinja2.Environment:
+def _environment(templates_dir: str, kind: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir, encoding="utf-8"),
         undefined=jinja2.StrictUndefined,
@@ -195,8 +223,9 @@ def _environment(templates_dir: str, document: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        finalize=literal if document else one_line,
+        finalize=_FINALIZE[kind],
     )
+    env.filters["code"] = code_span
     env.filters["cell"] = _oneline
     env.filters["oneline"] = _oneline
     env.filters["cn_num"] = cn_num
@@ -205,9 +234,10 @@ def _environment(templates_dir: str, document: bool) -> jinja2.Environment:
 
 def environment(templates_dir: Path | None = None, template_name: str = "") -> jinja2.Environment:
     """The strict Jinja2 environment over `templates_dir` (default: settings.templates_dir) that renders
-    `template_name`: document markup for a `*.md.j2` template, plain text for any other."""
+    `template_name`: document markup for a `*.md.j2` template, Markdown for a `*.markdown.j2` one (the Prefect UI),
+    plain text for any other."""
     folder = templates_dir if templates_dir is not None else get_settings().templates_dir
-    return _environment(str(folder), template_name.endswith(DOCUMENT_SUFFIX))
+    return _environment(str(folder), _kind(template_name))
 
 
 def template_variables(template_name: str) -> set[str]:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from perfcycle.rules.identifiers import CODE_MAX_LENGTH, CODE_RULE
 from perfcycle.stages import QUARTERS, SUBMISSION_FOLDERS
-from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec
-from perfcycle.workbooks.reader import MAX_BYTES, MAX_ROWS
+from perfcycle.workbooks.formats import OWN_COMMAND, SPECS, Column, SheetSpec, WorkbookSpec
+from perfcycle.workbooks.package import column_letters
+from perfcycle.workbooks.reader import MAX_BYTES, MAX_COLUMNS, MAX_ROWS
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "workbooks.md"
 
@@ -36,7 +37,7 @@ KIND_RULES = {
         "不能有空格、全角字符、路径分隔符（/ \\）或不可见字符（如 U+200B）。"
     ),
     "money": "单位万元，不能为负数，最多两位小数，小于 100 亿万元；精确读取（不经过二进制浮点）。",
-    "number": "有限的数字（可写千分位逗号）。",
+    "number": "有限的数字（逗号只能作千位分隔，如 1,234.5；`1,5` 这样的小数逗号被拒绝）。",
     "percent": "0 到 100 之间；可填 85、85% 或百分比格式的单元格（显示为 85%）。",
     "int": "整数。",
     "year": "2000 到 2100 之间的整数。",
@@ -53,6 +54,9 @@ IMPORT_RULES = {
         "文件中列出的年度以文件为准（抽查名单和评价结果按文件替换）。由本系统运行过的年度的历年行被忽略并给出提示。",
         "历年评价的评价类型：自评 → self，部门评价 → department，抽查复核 → review，财政重点评价 → fiscal；"
         "对象类型：项目 → project，部门 → department，政策 → policy。得分 0–100。",
+        "「工作记事」的每行是导入年度的一件事：培训须有日期（月份即可）和名称；考核须有排名范围和名次；"
+        "报道须有发表日期（年月日）、标题和媒体。日期须在导入年度内。同一事项再次导入会更新而不重复；"
+        "也可以用 `perfcycle events add | list | remove` 记录。",
         "基础数据不登记为填报（Submission）。",
     ],
     "targets": [
@@ -85,6 +89,12 @@ IMPORT_RULES = {
         "决策、过程、产出、效益四项得分（策略 `fiscal_evaluation.dimensions` 的指标体系）全部填写或全部不填；填写时"
         "每项不超过其分值，四项之和等于得分。重点绩效评价报告列出指标体系和各项得分。",
     ],
+    "adopted_budget": [
+        "周期的预算安排建议表须已审批通过；每个项目必须是建议表中的项目，建议表的每个项目都必须有一行（未安排的填 0）。",
+        "批准金额与建议金额（审批调整后的金额）相同为「采纳」；建议压减而批准金额不低于申请额为「未采纳」；"
+        "其余为「调整」，并计算差额（批准 − 建议）。",
+        "再次导入替换此前导入的批准金额；内容相同的文件不做任何改动。周期结束后仍可导入。",
+    ],
 }
 
 
@@ -113,6 +123,7 @@ NEW_DISTRICT = [
 ]
 
 PREFILLED = {
+    "adopted_budget": "；`perfcycle adoption template --year <年度>` 写出预填了建议表全部项目（编码、名称和建议金额）的表",
     "review_scores": "；抽样后，抽查复核阶段在输出目录的 `documents/<年度>/05-抽查复核/` 下写出预填了"
     "抽中部门全部项目（编码和名称）的评分表，`perfcycle template review_scores --year <年度>` 可重新写出",
     "third_party_scores": "；重点评价对象确定后，财政重点评价阶段在输出目录的 `documents/<年度>/06-财政重点评价/` 下"
@@ -154,8 +165,8 @@ def _sheet_section(sheet: SheetSpec) -> list[str]:
 
 
 def _location(spec: WorkbookSpec) -> str:
-    if spec.kind == "base":
-        return "`perfcycle import <文件> --year <年度>`，或 `perfcycle run --data <文件>`"
+    if spec.kind in OWN_COMMAND:
+        return OWN_COMMAND[spec.kind]
     folder = SUBMISSION_FOLDERS.get(spec.kind, spec.kind)
     if spec.quarterly:
         return f"`<dir>/{folder}/Q1/*.xlsx` … `<dir>/{folder}/Q4/*.xlsx`"
@@ -216,7 +227,7 @@ def render_workbook_docs() -> str:
         "<dir>/",
     ]
     for spec in SPECS.values():
-        if spec.kind == "base":
+        if spec.kind in OWN_COMMAND:
             continue
         folder = SUBMISSION_FOLDERS.get(spec.kind, spec.kind)
         paths = [f"{folder}/{q}/*.xlsx" for q in QUARTERS] if spec.quarterly else [f"{folder}/*.xlsx"]
@@ -224,14 +235,19 @@ def render_workbook_docs() -> str:
     lines += [
         "```",
         "",
-        "基础数据（`base`）不在该目录中，用 `--data <文件>` 或 `perfcycle import` 导入。",
+        "基础数据（`base`）不在该目录中，用 `--data <文件>` 或 `perfcycle import` 导入；"
+        "人大批准预算表（`adopted_budget`）用 `perfcycle adoption import` 导入。",
         "",
         "## 通用规则",
         "",
         "- 文件必须是 `.xlsx`（Office Open XML）。旧版 `.xls`、设置了打开密码的文件、改了扩展名的其他文件都会被拒绝，"
         "并说明原因；请在 Excel 或 WPS 中“另存为” `.xlsx`。",
-        f"- 文件不能为空，不能超过 {MAX_BYTES // (1024 * 1024)} MB；数据行合计不超过 {MAX_ROWS:,} 行。",
-        "- 不指定类型时，按工作表名识别工作簿类型；多余的工作表（如填表说明）被忽略。",
+        f"- 文件不能为空，不能超过 {MAX_BYTES // (1024 * 1024)} MB；数据行合计不超过 {MAX_ROWS:,} 行，"
+        f"有内容的单元格不超过第 {MAX_COLUMNS} 列（{column_letters(MAX_COLUMNS)} 列）。",
+        "- 不指定类型时，按工作表名识别工作簿类型；多余的工作表（如填表说明）被忽略。"
+        "两个工作表的名称只差空格或不可见字符时，无法确定读哪一个，文件被拒绝。",
+        "- 读到的就是 Excel 显示的：文件的结构有歧义（同一单元格写了两次、行或列的顺序颠倒、压缩包中有同名部件、"
+        "含有 DTD 等）时，整个文件被拒绝并说明原因，请用 Excel 或 WPS 打开后重新保存。",
         "- 表头在第 1 行，列的顺序不限；每个规定的列都必须有（预填的名称列可以删除），不能有多余的列或重复的列，"
         "表头不能为空或合并单元格。"
         "表头比较时忽略空格，半角括号等同全角括号。表头右侧的空白列被忽略。",

@@ -21,6 +21,7 @@ from models.tables import CollectionWindow, Cycle, DocumentNumber, WarningNotice
 from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.frame import cn_date
 from perfcycle.documents.numbers import Numbering
+from perfcycle.findings import NOTICE_KIND, write_findings_notice
 from perfcycle.policy import ISSUED_KINDS, policy_from_json
 from perfcycle.settings import get_settings
 from tests.documents.records import CONTACT, FISCAL_PARTS, Arranged, write_kind
@@ -49,6 +50,10 @@ def _write_all(session: Session, arranged: Arranged, out: Path) -> dict[tuple[st
     return {(d.kind, d.subject): d.path for d in write_documents(session, _cycle(session, arranged), out, kinds)}
 
 
+def arranged_year(session: Session, arranged: Arranged) -> int:
+    return _cycle(session, arranged).year
+
+
 def _color(paragraph: Paragraph) -> str | None:
     color = paragraph._p.find(f".//{qn('w:color')}")
     return None if color is None else color.get(qn("w:val"))
@@ -68,6 +73,7 @@ def test_every_issued_document_is_a_whole_gongwen(
     session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date
 ) -> None:
     written = _write_all(session, arranged, tmp_path)
+    written[(NOTICE_KIND, "Q1")] = write_findings_notice(session, arranged_year(session, arranged), "Q1", tmp_path)
     policy = policy_from_json(_cycle(session, arranged).policy_json)
     numbers = {(n.kind, n.subject): n for n in session.exec(select(DocumentNumber)).all()}
     issued = {key: path for key, path in written.items() if path.suffix == ".docx"}

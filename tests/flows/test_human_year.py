@@ -377,7 +377,7 @@ def test_a_year_without_auto_approval(bureau: Bureau) -> None:
     report_doc = next((b.out / "documents").rglob("*工作开展情况的说明*.docx"))
     text = "".join(p.text for p in Docx(str(report_doc)).paragraphs)
     budget_text = text[text.index("预算安排建议") :]
-    stated_cut = re.search(r"压减(\d+\.\d{2})万元", budget_text)
+    stated_cut = re.search(r"建议安排\d+\.\d{2}万元，压减(\d+\.\d{2})万元", budget_text)  # not the ex-ante cut
     stated_recommended = re.search(r"建议安排(\d+\.\d{2})万元", budget_text)
     assert stated_cut is not None and Decimal(stated_cut.group(1)) == cut
     assert stated_recommended is not None and Decimal(stated_recommended.group(1)) == recommended

@@ -12,6 +12,7 @@ bombs by the sizes their archive declares before anything is inflated.
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 import zlib
@@ -501,7 +502,294 @@ def _broken_sheet(path: Path, good: GoodFiles) -> Path:
     member = sheet_member(path, "项目")
     with zipfile.ZipFile(path) as archive:
         original = archive.read(member)
-    return patch_member(path, member, original, b"<worksheet><sheetData><row r='2'><c r='A2' t='s'><v>99</v>")
+    return patch_member(path, member, original, b'<worksheet><sheetData><row r="2"><c r="A2"><v>99</v>')
+
+
+# ------------------------------------------------------------------------------------ raw workbooks
+#
+# Workbooks written part by part, as a script (or a careless hand) could: each case changes one thing in the
+# XML that no spreadsheet program writes.
+
+SPREADSHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+STRICT_SPREADSHEET_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+STRICT_RELATIONSHIPS_NS = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def column_letter(index: int) -> str:
+    """0 → A, 26 → AA."""
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+def cell_xml(ref: str, value: Any) -> str:
+    if value is None:
+        return f'<c r="{ref}"/>'
+    if isinstance(value, str):
+        return f'<c r="{ref}" t="inlineStr"><is><t>{_escape(value)}</t></is></c>'
+    return f'<c r="{ref}"><v>{value}</v></c>'
+
+
+def row_xml(number: int, values: Sequence[Any]) -> str:
+    cells = "".join(cell_xml(f"{column_letter(i)}{number}", value) for i, value in enumerate(values))
+    return f'<row r="{number}">{cells}</row>'
+
+
+def rows_xml(headers: Sequence[Any], rows: Rows) -> list[str]:
+    """The <row> elements of a sheet: the header on row 1, then the rows."""
+    return [row_xml(number, values) for number, values in enumerate([list(headers), *rows], start=1)]
+
+
+def worksheet_xml(rows: Sequence[str], namespace: str = SPREADSHEET_NS) -> str:
+    return f'<worksheet xmlns="{namespace}"><sheetData>{"".join(rows)}</sheetData></worksheet>'
+
+
+@dataclass(frozen=True)
+class RawSheet:
+    name: str
+    xml: str
+    hidden: bool = False
+
+
+def raw_parts(
+    sheets: Sequence[RawSheet], *, strict: bool = False, shared: Sequence[str] = ()
+) -> list[tuple[str, bytes]]:
+    """The parts of a minimal .xlsx holding `sheets` (and a shared-string table when `shared` is given)."""
+    main = STRICT_SPREADSHEET_NS if strict else SPREADSHEET_NS
+    rels_ns = STRICT_RELATIONSHIPS_NS if strict else RELATIONSHIPS_NS
+    package_rels = "http://schemas.openxmlformats.org/package/2006/relationships"
+    types = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for i in range(1, len(sheets) + 1)
+    )
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        f"{types}</Types>"
+    )
+    root_rels = (
+        f'<Relationships xmlns="{package_rels}"><Relationship Id="rId1" '
+        f'Type="{rels_ns}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    )
+    listed = "".join(
+        f'<sheet name="{_escape(sheet.name)}" sheetId="{i}" r:id="rId{i}"'
+        + (' state="hidden"' if sheet.hidden else "")
+        + "/>"
+        for i, sheet in enumerate(sheets, start=1)
+    )
+    book = f'<workbook xmlns="{main}" xmlns:r="{rels_ns}"><sheets>{listed}</sheets></workbook>'
+    targets = "".join(
+        f'<Relationship Id="rId{i}" Type="{rels_ns}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        for i in range(1, len(sheets) + 1)
+    )
+    if shared:
+        targets += f'<Relationship Id="rIdS" Type="{rels_ns}/sharedStrings" Target="sharedStrings.xml"/>'
+    parts = [
+        ("[Content_Types].xml", content_types.encode()),
+        ("_rels/.rels", root_rels.encode()),
+        ("xl/workbook.xml", book.encode()),
+        ("xl/_rels/workbook.xml.rels", f'<Relationships xmlns="{package_rels}">{targets}</Relationships>'.encode()),
+    ]
+    parts += [(f"xl/worksheets/sheet{i}.xml", sheet.xml.encode()) for i, sheet in enumerate(sheets, start=1)]
+    if shared:
+        items = "".join(f"<si><t>{_escape(text)}</t></si>" for text in shared)
+        parts.append(("xl/sharedStrings.xml", f'<sst xmlns="{main}">{items}</sst>'.encode()))
+    return parts
+
+
+def write_parts(path: Path, parts: Sequence[tuple[str, bytes]]) -> Path:
+    """A zip of exactly these parts, in this order (two parts of the same name included)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a duplicate name: that is the point of some cases
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in parts:
+                archive.writestr(name, data)
+    return path
+
+
+def base_sheets(dept_rows: Sequence[str] | None = None, project_rows: Sequence[str] | None = None) -> list[RawSheet]:
+    """部门 and 项目 of the good base data, as raw sheets (their <row> elements can be replaced)."""
+    return [
+        RawSheet("部门", worksheet_xml(dept_rows or rows_xml(DEPARTMENT_HEADERS, departments()))),
+        RawSheet("项目", worksheet_xml(project_rows or rows_xml(PROJECT_HEADERS, projects()))),
+    ]
+
+
+def raw_base(
+    change: Callable[[list[RawSheet]], list[RawSheet]] | None = None, **options: Any
+) -> Callable[[Path, GoodFiles], Path]:
+    """A builder of the good base data written part by part, with `change` applied to its sheets."""
+
+    def make(path: Path, good: GoodFiles) -> Path:
+        sheets = base_sheets()
+        return write_parts(path, raw_parts(change(sheets) if change else sheets, **options))
+
+    return make
+
+
+def _project_rows(order: Sequence[int] | None = None) -> list[str]:
+    """The 项目 sheet's <row> elements (header first), in the given order of their positions."""
+    rows = rows_xml(PROJECT_HEADERS, projects())
+    return [rows[i] for i in order] if order is not None else rows
+
+
+def _with_project_rows(rows: list[str]) -> Callable[[Path, GoodFiles], Path]:
+    return raw_base(lambda sheets: [sheets[0], RawSheet("项目", worksheet_xml(rows))])
+
+
+def _rows_backwards(path: Path, good: GoodFiles) -> Path:
+    """Rows numbered 1, 2, 4, 3: the last two written in reverse."""
+    return _with_project_rows(_project_rows([0, 1, 3, 2]))(path, good)
+
+
+def _cells_out_of_order(path: Path, good: GoodFiles) -> Path:
+    """Row 2 with its G cell written before its A cell."""
+    rows = _project_rows()
+    cells = re.findall(r"<c r=\"[A-Z]+2\".*?</c>", rows[1])
+    rows[1] = '<row r="2">' + cells[6] + "".join(cells[:6]) + "".join(cells[7:]) + "</row>"
+    return _with_project_rows(rows)(path, good)
+
+
+def _duplicate_cell(path: Path, good: GoodFiles) -> Path:
+    """Row 2 with a second F2 (年度预算) right after the first."""
+    rows = _project_rows()
+    rows[1] = rows[1].replace(cell_xml("F2", 1000), cell_xml("F2", 1000) + cell_xml("F2", 9999))
+    return _with_project_rows(rows)(path, good)
+
+
+def _shared_minus_one(path: Path, good: GoodFiles) -> Path:
+    """A 项目 sheet whose project name cells are shared strings, one of them number -1."""
+    rows = _project_rows()
+    names = [row[2] for row in projects()]
+    for at, name in enumerate(names):
+        index = -1 if at == 0 else at
+        rows[at + 1] = rows[at + 1].replace(cell_xml(f"C{at + 2}", name), f'<c r="C{at + 2}" t="s"><v>{index}</v></c>')
+    sheets = [base_sheets()[0], RawSheet("项目", worksheet_xml(rows))]
+    return write_parts(path, raw_parts(sheets, shared=names))
+
+
+def _twin_sheets(path: Path, good: GoodFiles) -> Path:
+    """A visible 项目 and a hidden 项目 with a trailing space."""
+    return raw_base(lambda sheets: [*sheets, RawSheet("项目 ", sheets[1].xml, hidden=True)])(path, good)
+
+
+def _invisible_twin(path: Path, good: GoodFiles) -> Path:
+    """A 部门 and a 部门 with a zero-width space inside its name."""
+    return raw_base(lambda sheets: [*sheets, RawSheet("部\u200b门", sheets[0].xml)])(path, good)
+
+
+def _duplicate_part(path: Path, good: GoodFiles) -> Path:
+    """Two zip entries named xl/worksheets/sheet2.xml, the second with another budget for P101."""
+    parts = raw_parts(base_sheets())
+    other = rows_xml(PROJECT_HEADERS, [["P101", *projects()[0][1:5], 1, 600, "是", "否"], *projects()[1:]])
+    return write_parts(path, [*parts, ("xl/worksheets/sheet2.xml", worksheet_xml(other).encode())])
+
+
+def _missing_sheet_part(path: Path, good: GoodFiles) -> Path:
+    """The workbook lists 部门, but its worksheet part is not in the zip."""
+    parts = [part for part in raw_parts(base_sheets()) if part[0] != "xl/worksheets/sheet1.xml"]
+    return write_parts(path, parts)
+
+
+def _dtd_in_part(path: Path, good: GoodFiles) -> Path:
+    """A worksheet with a DTD declaring an internal entity."""
+    sheets = base_sheets()
+    sheets[0] = RawSheet("部门", '<!DOCTYPE worksheet [<!ENTITY name "区教育局">]>' + sheets[0].xml)
+    return write_parts(path, raw_parts(sheets))
+
+
+def _amount_text(text: str) -> Callable[[Path, GoodFiles], Path]:
+    """年度预算 of P101 typed as text."""
+    rows = projects()
+    rows[0][5] = text
+    return _with_project_rows(rows_xml(PROJECT_HEADERS, rows))
+
+
+def _huge_row_number(path: Path, good: GoodFiles) -> Path:
+    """A row numbered 1 000 000 000 000 after the good rows."""
+    rows = _project_rows()
+    rows.append('<row r="1000000000000"><c r="A1000000000000" t="inlineStr"><is><t>P999</t></is></c></row>')
+    return _with_project_rows(rows)(path, good)
+
+
+def _far_right_values(path: Path, good: GoodFiles) -> Path:
+    """4 000 rows each holding one value at column XFD, the last column Excel has."""
+    rows = _project_rows()
+    rows += [f'<row r="{n}"><c r="XFD{n}"><v>1</v></c></row>' for n in range(5, 4005)]
+    return _with_project_rows(rows)(path, good)
+
+
+def _without_references(sheets: list[RawSheet]) -> list[RawSheet]:
+    """Rows and cells without their r attribute (allowed by the format; no spreadsheet program omits it)."""
+    return [RawSheet(s.name, re.sub(r' r="[A-Z0-9]+"', "", s.xml)) for s in sheets]
+
+
+def _prefixed(sheets: list[RawSheet]) -> list[RawSheet]:
+    """Every element of the sheets with a namespace prefix."""
+
+    def rewrite(xml: str) -> str:
+        xml = re.sub(r"<(/?)(worksheet|sheetData|row|c|v|is|t)\b", r"<\1x:\2", xml)
+        return xml.replace(f'xmlns="{SPREADSHEET_NS}"', f'xmlns:x="{SPREADSHEET_NS}"')
+
+    return [RawSheet(s.name, rewrite(s.xml)) for s in sheets]
+
+
+def _date_serial_zero(path: Path, good: GoodFiles) -> Path:
+    return save(self_evaluation_book(0, "yyyy-mm-dd"), path)
+
+
+def shared_strings_at_limit(path: Path, unpacked: int) -> Path:
+    """The good base data with a shared-string table that unpacks to `unpacked` bytes, compressing about 30
+    times (under the policy's ratio): what calamine holds in memory for a file at the policy's limits."""
+    import random
+
+    choose = random.Random(18)
+    block = b"".join(
+        b"<si><t>"
+        + b"a" * choose.randint(100, 300)
+        + bytes(choose.choices(b"abcdefghijklmnopqrstuvwxyz", k=6))
+        + b"</t></si>"
+        for _ in range(4000)
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, data in raw_parts(base_sheets(), shared=["x"]):
+            if name != "xl/sharedStrings.xml":
+                archive.writestr(name, data)
+                continue
+            with archive.open(name, "w", force_zip64=True) as handle:
+                handle.write(f'<sst xmlns="{SPREADSHEET_NS}">'.encode())
+                for _ in range(unpacked // len(block)):
+                    handle.write(block)
+                handle.write(b"</sst>")
+    return path
+
+
+def _lying_deflate(path: Path, good: GoodFiles) -> Path:
+    """The 部门 sheet's deflate stream inflates to 400 MB of spaces after its declared 1 KB or so."""
+    parts = raw_parts(base_sheets())
+    entries = []
+    for name, data in parts:
+        if name == "xl/worksheets/sheet1.xml":
+            compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+            stream = compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+            piece = compressor.compress(b" " * MB) + compressor.flush(zlib.Z_FULL_FLUSH)
+            stream += piece * 400 + compressor.flush()
+            entries.append((name, stream, zlib.crc32(data), len(data), 0))
+        else:
+            entries.append((name, _deflated(data), zlib.crc32(data), len(data), 0))
+    return _raw_zip(path, entries)
 
 
 MONEY = "年度预算（万元）"
@@ -645,7 +933,7 @@ def corpus() -> list[Case]:
             "nan-number",
             "a numeric cell holding NaN (no spreadsheet program writes it; a generator might)",
             file("nan-number.xlsx")(_numeric_raw(b"NaN")),
-            (e("项目", 2, MONEY, "单元格内容无法解析: 'NaN'"),),
+            (e("项目", 2, MONEY, "不是有限数字: nan"),),
         ),
         Case(
             "huge-money",
@@ -798,6 +1086,118 @@ def corpus() -> list[Case]:
                 ),
             ),
         ),
+        # ------------------------------------------------------------------- read exactly or refused
+        Case(
+            "rows-backwards",
+            "rows numbered 1, 2, 4, 3 (written out of order)",
+            file("rows-backwards.xlsx")(_rows_backwards),
+            (e("项目", 3, None, "第 3 行写在第 4 行之后（行的顺序颠倒）"),),
+        ),
+        Case(
+            "cells-out-of-order",
+            "G2 written before A2",
+            file("cells-out-of-order.xlsx")(_cells_out_of_order),
+            (e("项目", 2, None, "单元格 A2 写在 G2 之后（列的顺序颠倒"),),
+        ),
+        Case(
+            "duplicate-cell",
+            "the cell F2 twice in its row",
+            file("duplicate-cell.xlsx")(_duplicate_cell),
+            (e("项目", 2, None, "单元格 F2 在文件中出现了两次"),),
+        ),
+        Case(
+            "shared-string-minus-one",
+            "a shared-string index of -1",
+            file("shared-string-minus-one.xlsx")(_shared_minus_one),
+            (e("项目", 2, None, "文件已损坏：单元格 C2 引用的共享字符串（编号 -1）不存在"),),
+        ),
+        Case(
+            "twin-sheets",
+            "a visible 项目 and a hidden 项目 with a trailing space",
+            file("twin-sheets.xlsx")(_twin_sheets),
+            (e(None, None, None, "工作表「项目」与「项目 」的名称只差空格或不可见字符，无法确定该读哪一个"),),
+        ),
+        Case(
+            "invisible-twin-sheets",
+            "部门 and 部门 with a zero-width space inside",
+            file("invisible-twin-sheets.xlsx")(_invisible_twin),
+            (e(None, None, None, "工作表「部门」与「部\u200b门」的名称只差空格或不可见字符"),),
+        ),
+        Case(
+            "duplicate-part",
+            "two zip entries with the same part name",
+            file("duplicate-part.xlsx")(_duplicate_part),
+            (e(None, None, None, "文件已损坏：压缩包中有两个同名部件「xl/worksheets/sheet2.xml」"),),
+        ),
+        Case(
+            "missing-sheet-part",
+            "a sheet listed by the workbook whose part is not in the zip",
+            file("missing-sheet-part.xlsx")(_missing_sheet_part),
+            (e("部门", None, None, "文件已损坏：工作表「部门」的内容（xl/worksheets/sheet1.xml）不在文件中"),),
+        ),
+        Case(
+            "dtd-in-part",
+            "a DTD (with an entity) inside a worksheet part",
+            file("dtd-in-part.xlsx")(_dtd_in_part),
+            (e(None, None, None, "工作簿的部件「xl/worksheets/sheet1.xml」含有 DTD"),),
+        ),
+        Case(
+            "decimal-comma",
+            "an amount typed 1,5 (a decimal comma)",
+            file("decimal-comma.xlsx")(_amount_text("1,5")),
+            (e("项目", 2, MONEY, "不是数字: '1,5'（逗号只能作千位分隔"),),
+        ),
+        Case(
+            "broken-thousands",
+            "an amount typed 12,345,6 (not a thousands grouping)",
+            file("broken-thousands.xlsx")(_amount_text("12,345,6")),
+            (e("项目", 2, MONEY, "不是数字: '12,345,6'（逗号只能作千位分隔"),),
+        ),
+        Case(
+            "huge-row-number",
+            "a row numbered 1 000 000 000 000",
+            file("huge-row-number.xlsx")(_huge_row_number),
+            (e("项目", None, None, '工作表有单元格的位置缺失、不规范或超出 Excel 的范围（<c r="A1000000000000"'),),
+            tags=frozenset({"unread"}),
+        ),
+        Case(
+            "far-right-values",
+            "4 000 rows with a value at column XFD",
+            file("far-right-values.xlsx")(_far_right_values),
+            (e("项目", 5, None, "单元格 XFD5 超出第 30 列（上限）"),),
+            tags=frozenset({"unread"}),
+        ),
+        Case(
+            "no-references",
+            "rows and cells without references",
+            file("no-references.xlsx")(raw_base(_without_references)),
+            (
+                e("部门", None, None, '工作表有单元格的位置缺失、不规范或超出 Excel 的范围（<c t="inlineStr"'),
+                e("项目", None, None, '工作表有单元格的位置缺失、不规范或超出 Excel 的范围（<c t="inlineStr"'),
+            ),
+        ),
+        Case(
+            "prefixed-elements",
+            "every element of the sheets with a namespace prefix",
+            file("prefixed-elements.xlsx")(raw_base(_prefixed)),
+            (
+                e("部门", None, None, "工作表的元素带有命名空间前缀（<x:sheetData>）"),
+                e("项目", None, None, "工作表的元素带有命名空间前缀（<x:sheetData>）"),
+            ),
+        ),
+        Case(
+            "date-serial-zero",
+            "a date cell with serial 0",
+            file("date-serial-zero.xlsx")(_date_serial_zero),
+            (e("部门自评", 2, "自评报告公开日期", "日期序号为 0，不是日期"),),
+        ),
+        Case(
+            "lying-deflate",
+            "a 0.4 MB file whose sheet inflates to 400 MB past its declared size",
+            file("lying-deflate.xlsx")(_lying_deflate),
+            (e(None, None, None, "文件已损坏：压缩包中的「xl/worksheets/sheet1.xml」解压后与声明的大小不符"),),
+            tags=frozenset({"unread"}),
+        ),
         # ------------------------------------------------------------------------------- files
         Case(
             "empty-file",
@@ -874,7 +1274,7 @@ def corpus() -> list[Case]:
             "broken-sheet-xml",
             "a worksheet part that is not well-formed XML",
             file("broken-sheet-xml.xlsx")(_broken_sheet),
-            (e("项目", None, None, "无法读取工作表"),),
+            (e("项目", None, None, "文件已损坏：工作表不完整"),),
         ),
     ]
 
@@ -1017,6 +1417,28 @@ def build_corpus(folder: Path, good: GoodFiles) -> list[Built]:
 
 
 # ----------------------------------------------------------------------------------- tolerated variants
+
+
+def exact(folder: Path, good: GoodFiles) -> dict[str, Path]:
+    """Workbooks written unusually but unambiguously: each reads exactly as the good base data does (a sheet
+    written the way no spreadsheet program writes one is refused instead: see `corpus`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def far_right_blanks(sheets: list[RawSheet]) -> list[RawSheet]:
+        blanks = "".join(f'<row r="{n}"><c r="XFD{n}"/></row>' for n in range(5, 4005))
+        return [sheets[0], RawSheet("项目", sheets[1].xml.replace("</sheetData>", blanks + "</sheetData>"))]
+
+    def spaced_names(sheets: list[RawSheet]) -> list[RawSheet]:
+        return [RawSheet(" 部门", sheets[0].xml), RawSheet("项目 ", sheets[1].xml)]
+
+    builders: dict[str, Callable[[Path, GoodFiles], Path]] = {
+        "raw-parts": raw_base(),
+        "strict-open-xml": raw_base(strict=True),
+        "far-right-blank-cells": raw_base(far_right_blanks),
+        "spaced-sheet-names": raw_base(spaced_names),
+        "thousands-separator": _amount_text("1,000"),
+    }
+    return {name: build(folder / f"{name}.xlsx", good) for name, build in builders.items()}
 
 
 def tolerated(folder: Path) -> dict[str, Path]:

@@ -7,8 +7,8 @@ import sys
 
 
 def worker_state() -> tuple[bool, str | None]:
-    """Whether openpyxl's number formats are imported, and the BLAS threads asked for."""
-    return "openpyxl.styles.numbers" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS")
+    """Whether the cell reader's library is imported, and the BLAS threads asked for."""
+    return "python_calamine" in sys.modules, os.environ.get("OPENBLAS_NUM_THREADS")
 
 
 def loaded(module: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from perfcycle.workbooks.formats import BASE, MONITORING, SELF_EVALUATION, TARGE
 from perfcycle.workbooks.reader import (
     ImportProblem,
     ImportRejected,
+    ParsedRow,
     ParsedWorkbook,
     parse_workbook,
     read_workbook,
@@ -446,3 +448,222 @@ def test_docs_are_generated_from_the_specs() -> None:
     for header in ("年度预算（万元）", "目标完成进度（%）", "<dir>/monitoring/Q1/*.xlsx", "<dir>/targets/*.xlsx"):
         assert header in text or header.replace("<dir>/", "") in text
     assert DOCS_PATH.read_text(encoding="utf-8") == text, "run: python -m perfcycle.workbooks.docs"
+
+
+# ------------------------------------------------------------------------------- as spreadsheets save them
+
+MONITORING_HEADER = ["部门编码", "项目编码", "季度", "累计支出（万元）", "目标完成进度（%）", "完成可能性", "偏差原因"]
+
+
+def monitoring_workbook(path: Path, rows: list[list[Any]], edit: Any = None) -> Path:
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.title = "项目监控"
+    ws.append(MONITORING_HEADER)
+    for row in rows:
+        ws.append(row)
+    if edit is not None:
+        edit(ws)
+    workbook.save(path)
+    return path
+
+
+def test_text_codes_and_choices_however_typed(tmp_path: Path) -> None:
+    """Padded text, numeric codes, choice aliases and a lower-case quarter; gaps and cells beyond the header."""
+
+    def edit(ws: Any) -> None:
+        ws["Z6"] = "备注"  # a row with nothing under the header
+        ws["H2"] = "表外的说明"  # a cell beyond the header's last column
+        ws["D3"].number_format = "0.00"
+
+    path = monitoring_workbook(
+        tmp_path / "monitoring.xlsx",
+        [
+            ["  D01 ", 101, " q2", 12.5, "50%", " 有可能  ", "  进度慢\n  "],
+            [" D01", "P\u30002", "Q2", "3", 0.85, "确定能", None],
+            [],
+            [None, None, None, None, None, None, "   "],
+        ],
+        edit,
+    )
+    first, second = read_workbook(path).sheets["项目监控"]
+    assert (first.row, second.row) == (2, 3)
+    assert first.values == {
+        "department_code": "D01",
+        "project_code": "101",
+        "quarter": "Q2",
+        "spent_wan": D("12.5"),
+        "target_progress": D("50"),
+        "likelihood": "有可能",
+        "reason": "进度慢",
+    }
+    assert (second.values["project_code"], second.values["spent_wan"], second.values["target_progress"]) == (
+        "P\u30002",
+        D("3"),
+        D("0.85"),
+    )
+
+
+def test_rich_text_reads_as_its_text(tmp_path: Path) -> None:
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    def edit(ws: Any) -> None:
+        ws["G2"] = CellRichText(["进度", TextBlock(InlineFont(b=True), "偏慢"), "，已督促"])
+
+    path = monitoring_workbook(tmp_path / "rich.xlsx", [["D01", "P1", "Q2", 1, 50, "有可能", None]], edit)
+    assert read_workbook(path).sheets["项目监控"][0].values["reason"] == "进度偏慢，已督促"
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def with_shared_strings(path: Path, extra: dict[int, str]) -> None:
+    """Rewrite an openpyxl workbook the way Excel saves one: every text in xl/sharedStrings.xml, the cells
+    pointing at it; `extra` replaces the XML inside chosen <si> (rich text runs, phonetic runs)."""
+    from lxml import etree
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = etree.fromstring(parts["xl/worksheets/sheet1.xml"])
+    table = etree.Element(f"{{{MAIN}}}sst", nsmap={None: MAIN})
+    for cell in sheet.iter(f"{{{MAIN}}}c"):
+        if cell.get("t") == "inlineStr":
+            inline = cell.find(f"{{{MAIN}}}is")
+            assert inline is not None
+            item = etree.SubElement(table, f"{{{MAIN}}}si")
+            item.extend(list(inline))
+            cell.remove(inline)
+            cell.set("t", "s")
+            etree.SubElement(cell, f"{{{MAIN}}}v").text = str(len(table) - 1)
+    for index, xml in extra.items():
+        item = table[index]
+        item.clear()
+        item.extend(etree.fromstring(f'<si xmlns="{MAIN}">{xml}</si>'))
+    parts["xl/worksheets/sheet1.xml"] = etree.tostring(sheet, xml_declaration=True, encoding="UTF-8")
+    parts["xl/sharedStrings.xml"] = etree.tostring(table, xml_declaration=True, encoding="UTF-8")
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Override PartName="/xl/sharedStrings.xml" '
+        b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdStrings" Target="sharedStrings.xml" '
+        b'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/></Relationships>',
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+def test_shared_strings_with_rich_and_phonetic_runs(tmp_path: Path) -> None:
+    path = monitoring_workbook(
+        tmp_path / "excel.xlsx",
+        [["D01", "P1", "Q2", 1, 50, "有可能", "慢"], ["D01", "P2", "Q2", 2, 60, "确定能", "原因"]],
+    )
+    texts = 7 + 5 + 5  # the texts of the header and of the two rows, in order
+    with_shared_strings(
+        path,
+        {
+            texts - 1: "<r><t>进度</t></r><r><rPr><b/></rPr><t>偏慢</t></r><rPh sb='0' eb='1'><t>ジン</t></rPh>",
+            texts - 2: "<t>确定能</t><phoneticPr fontId='1'/>",
+            6: "<t>偏差原因</t>",
+        },
+    )
+    rows = read_workbook(path).sheets["项目监控"]
+    assert [(r.values["likelihood"], r.values["reason"]) for r in rows] == [("有可能", "慢"), ("确定能", "进度偏慢")]
+
+
+def test_a_score_sheet_without_its_name_columns(tmp_path: Path) -> None:
+    """The names beside the codes are pre-filled for the scorers' eyes: a sheet without them (deleted, or an
+    older template) is read all the same, and with them their text is read but never required."""
+    from perfcycle.workbooks.formats import REVIEW_SCORES
+
+    without = openpyxl.Workbook()
+    ws = without.active
+    assert ws is not None
+    ws.title = "复核评分"
+    ws.append(["部门编码", "项目编码", "复核得分", "复核意见", "复核人"])
+    ws.append(["D01", "P101", 82.5, None, "复核组"])
+    bare = tmp_path / "bare.xlsx"
+    without.save(bare)
+    named = write_workbook(
+        tmp_path / "named.xlsx",
+        REVIEW_SCORES,
+        {"复核评分": [{"department_code": "D01", "project_code": "P101", "score": 82.5, "reviewer": "复核组"}]},
+    )
+    for path in (bare, named):
+        (row,) = read_workbook(path, "review_scores").sheets["复核评分"]
+        assert (row.values["department_code"], row.values["project_code"], row.values["score"]) == (
+            "D01",
+            "P101",
+            D("82.5"),
+        )
+    misspelt = tmp_path / "misspelt.xlsx"
+    ws["F1"], ws["F2"] = "项目名", "义务教育保障"
+    without.save(misspelt)
+    (problem,) = parse_workbook(misspelt, "review_scores")[1]
+    assert (problem.column, problem.reason) == ("项目名", "F 列的列名「项目名」不符合格式，应为「项目名称」")
+
+
+@pytest.mark.parametrize(
+    ("value", "number_format", "reason"),
+    [
+        ("=1+1", None, "不接受公式，请复制后“粘贴为数值”"),
+        ("#N/A", None, "单元格是错误值 #N/A"),
+        (-5, None, "金额不能为负数: -5"),
+        (0.5, "hh:mm", "不是数字（单元格是时间 12:00:00）"),
+        (2, "0.00%", None),
+    ],
+)
+def test_formulas_errors_and_formats_are_seen_in_each_cell(
+    base_file: Path, value: Any, number_format: str | None, reason: str | None
+) -> None:
+    workbook = openpyxl.load_workbook(base_file)
+    workbook["项目"]["G2"] = value
+    if number_format:
+        workbook["项目"]["G2"].number_format = number_format
+    workbook.save(base_file)
+    if reason is None:  # a money cell shown as a percentage keeps its value
+        assert read_workbook(base_file).sheets["项目"][0].values["request_wan"] == D(value)
+        return
+    assert problems_of(base_file) == [ImportProblem("base.xlsx", "项目", 2, "预算年度申请（万元）", reason)]
+
+
+# ------------------------------------------------------------------------------------------ the digest
+
+
+def reference_json(kind: Any, sheets: dict[Any, list[Any]]) -> str:
+    """The digest text as it has always been made (the stored digests were made of it)."""
+    canonical = [
+        [name, [[(key, str(row.values[key])) for key in sorted(row.values)] for row in rows]]
+        for name, rows in sorted(sheets.items())
+    ]
+    return json.dumps([kind, canonical], ensure_ascii=False)
+
+
+AWKWARD = ['a"b\\c', "100% %s %%d", "tab\tnew\nline\r", "\x00\x1f\x7f", "\u2028\U0001f600", "", " 部门 "]
+
+
+@pytest.mark.parametrize(
+    "sheets",
+    [
+        {},
+        {"空": []},
+        {"表": [ParsedRow(2, {"b": value, "a%": "x"}) for value in AWKWARD]},
+        {"表": [ParsedRow(2, {"only": value}) for value in AWKWARD]},
+        {"表": [ParsedRow(2, {}), ParsedRow(3, {})]},
+        {
+            "数": [ParsedRow(2, {"n": D("1.50"), "d": date(2025, 3, 31), "t": True, "i": 7, "none": None})],
+            "另": [ParsedRow(2, {"when": datetime(2025, 1, 2, 3, 4), "f": 0.1})],
+        },
+        {"不齐": [ParsedRow(2, {"a": 1, "b": 2}), ParsedRow(3, {"a": 1, "c": 2}), ParsedRow(4, {"a": 1})]},
+        {'%s"': [ParsedRow(2, {'k"%': "v", "k\\": "w"})]},
+    ],
+    ids=["none", "empty sheet", "awkward text", "one key", "no keys", "value types", "uneven keys", "awkward names"],
+)
+def test_the_digest_is_the_one_it_always_was(sheets: dict[str, list[ParsedRow]]) -> None:
+    parsed = ParsedWorkbook(path=Path("x.xlsx"), kind="targets", sha256="", sheets=sheets)
+    assert parsed.content_digest == hashlib.sha256(reference_json("targets", sheets).encode()).hexdigest()

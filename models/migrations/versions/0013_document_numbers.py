@@ -3,8 +3,8 @@
 A document's number (机关代字〔年份〕序号) and date are given once, when it is first written, and read again
 whenever it is regenerated; the serials of a 代字 and year run without gaps.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06 10:00:00.000000
 """
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = '0013'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
