@@ -308,16 +308,15 @@ def test_budget_table_sum_formula(session: Session, arranged: Arranged, tmp_path
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
 _DATE_OR_YEAR = re.compile(r"\d+(?:年|月|日)")
-_FRAME_LINE = re.compile(r"^.*〔\d{4}〕\d+号$|^（联系人：.*）$")  # the 发文字号 and the 附注 of the 公文 frame
+# The 公文's frame: its 发文字号 and its 附注 (contact and telephone) are no figures of the report.
+_FRAME = re.compile(r"^.*〔\d+〕\d+号.*$|^（联系人.*$", re.M)
 
 
 def stated_numbers(text: str, names: list[str]) -> set[str]:
-    """The numbers a report states as figures: not inside a name from the records, not a year or a date, not its
-    document number or contact."""
-    text = "\n".join(line for line in text.splitlines() if not _FRAME_LINE.match(line))
+    """The numbers a report states as figures: not inside a name from the records, not a year or a date."""
     for name in sorted(names, key=len, reverse=True):
         text = text.replace(name, "")
-    return set(_NUMBER.findall(_DATE_OR_YEAR.sub("", text)))
+    return set(_NUMBER.findall(_DATE_OR_YEAR.sub("", _FRAME.sub("", text))))
 
 
 def checklist_rows(path: Path) -> list[dict[str, object]]:
