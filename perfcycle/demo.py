@@ -225,6 +225,10 @@ class ThirdPartyScore:
     object_code: str
     object_name: str
     score: Decimal
+    decision: Decimal  # the 指标体系's 决策 / 过程 / 产出 / 效益 scores, adding up to `score`
+    process: Decimal
+    output: Decimal
+    benefit: Decimal
     findings: str
     evaluator: str
 
@@ -1824,17 +1828,32 @@ def _build_third_party(
         score = Decimal(_THIRD_PARTY_SCORES[index % len(_THIRD_PARTY_SCORES)])
         grade = grade_for(score, b.policy.grades)
         template = _POLICY_FINDING if obj.object_type == POLICY else _FINDINGS.get(grade, _FINDINGS["良"])
+        decision, process, output, benefit = _dimension_scores(
+            score, [d.points for d in b.policy.fiscal_evaluation.dimensions.values()]
+        )
         out.append(
             ThirdPartyScore(
                 OBJECT_TYPE_LABELS[obj.object_type],
                 obj.code,
                 obj.name,
                 score,
+                decision,
+                process,
+                output,
+                benefit,
                 template.format(name=obj.name),
                 _EVALUATOR,
             )
         )
     return tuple(out)
+
+
+def _dimension_scores(score: Decimal, points: Sequence[Decimal]) -> list[Decimal]:
+    """A total split over the 指标体系's dimensions in proportion to their points, to the half point, the last one
+    taking what rounding leaves so that they add up to the total."""
+    half = Decimal("0.5")
+    parts = [(p * score / 100 / half).quantize(Decimal(1), rounding=ROUND_HALF_UP) * half for p in points[:-1]]
+    return [*parts, score - sum(parts, Decimal(0))]
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from models.rows import columns
 from models.tables import WarningResponse
 from perfcycle import audit
 from perfcycle.approvals import in_shanghai
+from perfcycle.documents.frame import Frame
 from perfcycle.money import fmt_wan
 from perfcycle.policy import Policy
 from perfcycle.rules.findings import (
@@ -686,6 +687,7 @@ class FindingsNoticeContext(BaseModel):
     unfixed: int
     by_source: str
     rows: list[NoticeRow]
+    frame: Frame | None = None  # the 公文 frame it is issued in: given by `write_findings_notice`
 
 
 def findings_notice_context(session: Session, year: int, quarter: str, on: date | None = None) -> FindingsNoticeContext:
@@ -736,11 +738,14 @@ def write_findings_notice(session: Session, year: int, quarter: str, out_dir: Pa
     """Render the quarter's 通报 under out_dir/documents/<year>/09-问题整改 and record it (kind, subject, sha256)."""
     from perfcycle.documents.catalog import year_folder
     from perfcycle.documents.naming import safe_path
+    from perfcycle.documents.numbers import Numbering
     from perfcycle.documents.renderer import render_docx
 
     context = findings_notice_context(session, year, quarter)
     cycle = get_cycle_for(session, year)
     assert cycle.id is not None
+    frame = Numbering(session, cycle, cycle_policy(cycle)).frame(NOTICE_KIND, quarter, context.addressees, None)
+    context = context.model_copy(update={"frame": frame})
     path = safe_path(year_folder(out_dir, year), NOTICE_FOLDER, f"{year}年{quarter}{NOTICE_KIND}.docx")
     path.parent.mkdir(parents=True, exist_ok=True)
     sha = render_docx("findings_notice.md.j2", context, path)

@@ -17,7 +17,7 @@ import functools
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -51,7 +51,7 @@ from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.rules.identifiers import code_problem
-from perfcycle.workbooks.formats import OBJECT_TYPE_KEYS, QUARTERS, SPECS
+from perfcycle.workbooks.formats import FISCAL_DIMENSION_FIELDS, OBJECT_TYPE_KEYS, QUARTERS, SPECS
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedRow, ParsedWorkbook, parse_workbook
 
 HISTORICAL = "historical"
@@ -1365,6 +1365,36 @@ def _check_review_scores(
     return write
 
 
+def _dimension_scores(
+    problems: _Problems,
+    sheet: str,
+    row: ParsedRow,
+    score: Decimal | None,
+    dimensions: Mapping[str, Any],
+) -> dict[str, str]:
+    """The scores of the 指标体系's 一级指标 on a row ({} when none is given): all of them, each within its points,
+    adding up to the row's score."""
+    given = {name: row.values.get(field) for name, field in FISCAL_DIMENSION_FIELDS.items()}
+    if all(value is None for value in given.values()):
+        return {}
+    missing = [name for name, value in given.items() if value is None]
+    if missing:
+        problems.add(f"{'、'.join(missing)}得分未填写：四项得分须全部填写或全部不填", sheet, row, "score")
+        return {}
+    scores: dict[str, Decimal] = {}
+    for name, column in FISCAL_DIMENSION_FIELDS.items():
+        points = dimensions[name].points
+        value = problems.score(sheet, row, column, points)
+        if value is None:
+            return {}
+        scores[name] = value
+    total = sum(scores.values(), Decimal(0))
+    if score is not None and total != score:
+        problems.add(f"四项得分之和 {total} 与得分 {score} 不一致", sheet, row, "score")
+        return {}
+    return {name: f"{value:f}" for name, value in scores.items()}
+
+
 def _check_third_party_scores(
     session: Session,
     parsed: ParsedWorkbook,
@@ -1385,7 +1415,10 @@ def _check_third_party_scores(
     project_codes = [r.values["object_code"] for r in rows if r.values["object_type"] == "项目"]
     projects = _projects_by_code(session, year, project_codes, cache)
     policies = {p.code: p for p in session.exec(select(FiscalPolicy).where(FiscalPolicy.year == year))}
-    planned: list[tuple[Selection, Decimal, int | None, ParsedRow]] = []
+    planned: list[tuple[Selection, Decimal, int | None, ParsedRow, dict[str, str]]] = []
+    from perfcycle.cycle_context import cycle_policy
+
+    dimensions = cycle_policy(cycle).fiscal_evaluation.dimensions
     for row in rows:
         v = row.values
         object_type = OBJECT_TYPE_KEYS.get(v["object_type"] or "")
@@ -1396,6 +1429,7 @@ def _check_third_party_scores(
             )
         score = problems.score(sheet, row, "score")
         problems.text_fits(sheet, row, "evaluator", Evaluation, "evaluator")
+        breakdown = _dimension_scores(problems, sheet, row, score, dimensions)
         if selection is None or score is None:
             continue
         department_id: int | None = None
@@ -1405,11 +1439,11 @@ def _check_third_party_scores(
             department_id = departments[v["object_code"]].id
         elif object_type == "policy" and v["object_code"] in policies:
             department_id = policies[v["object_code"]].department_id
-        planned.append((selection, score, department_id, row))
+        planned.append((selection, score, department_id, row, breakdown))
 
     def write() -> list[str]:
         existing = _evaluations(session, cycle_id, ("fiscal",), (s.object_code for s, *_ in planned))
-        for selection, score, department_id, row in planned:
+        for selection, score, department_id, row, breakdown in planned:
             key = ("fiscal", selection.object_type, selection.object_code)
             evaluation = existing.get(key) or Evaluation(
                 cycle_id=cycle_id, kind="fiscal", object_type=selection.object_type, object_code=selection.object_code
@@ -1420,6 +1454,7 @@ def _check_third_party_scores(
             evaluation.grade = ""
             evaluation.findings = row.values["findings"]
             evaluation.evaluator = row.values["evaluator"]
+            evaluation.breakdown_json = json.dumps(breakdown, ensure_ascii=False)
             session.add(evaluation)
         return [f"重点评价评分 {len(planned)} 个对象"]
 

@@ -68,3 +68,10 @@ def fen_round_to_wan_cent(fen: Decimal | int) -> int:
 def fmt_wan(fen: int) -> str:
     """Format 分 as 万元 with exactly 2 decimals, e.g. 16904.55."""
     return f"{round_wan(Decimal(fen) / FEN_PER_WAN):.2f}"
+
+
+def spoken_wan(fen: int) -> str:
+    """万元 as a sentence writes it: the same amount as `fmt_wan` without trailing zeros (363.00 → 363, 2090.50 →
+    2090.5); a table keeps the two decimals."""
+    text = fmt_wan(fen)
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -98,18 +98,53 @@ class GradeBand(_Strict):
 
 
 class SamplingPolicy(_Strict):
+    """`correction_days`: how long a department flagged by the review has, from the 通报, to explain and correct."""
+
     ratio: Annotated[Decimal, Field(gt=0, le=1)]
     coverage_target: Ratio
     algorithm: str
     review_gap_flag: Points
+    correction_days: Annotated[int, Field(ge=1, le=180)] = 30
+
+
+FISCAL_DIMENSIONS = ("决策", "过程", "产出", "效益")
+
+
+class EvaluationDimension(_Strict):
+    """One 一级指标 of the key evaluation's 指标体系: its points and its 二级指标."""
+
+    points: Annotated[Decimal, Field(gt=0, le=100)]
+    indicators: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+def _default_dimensions() -> dict[str, EvaluationDimension]:
+    """The 指标体系 of 财预〔2020〕10号's framework (项目支出绩效评价指标体系框架), with our default points."""
+    return {
+        "决策": EvaluationDimension(points=Decimal(20), indicators=["项目立项", "绩效目标", "资金投入"]),
+        "过程": EvaluationDimension(points=Decimal(20), indicators=["资金管理", "组织实施"]),
+        "产出": EvaluationDimension(points=Decimal(30), indicators=["产出数量", "产出质量", "产出时效", "产出成本"]),
+        "效益": EvaluationDimension(points=Decimal(30), indicators=["项目效益", "满意度"]),
+    }
 
 
 class FiscalEvaluationPolicy(_Strict):
+    """`dimensions` is the 指标体系 the third party scores each object by: 决策, 过程, 产出 and 效益, 100 points."""
+
     projects: Annotated[int, Field(ge=0)]
     policies: Annotated[int, Field(ge=0)]
     departments: Annotated[int, Field(ge=0)]
     project_min_budget_wan: Annotated[Decimal, Field(ge=0)]
     lookback_cycles: Annotated[int, Field(ge=0)]
+    dimensions: dict[str, EvaluationDimension] = Field(default_factory=_default_dimensions)
+
+    @field_validator("dimensions")
+    @classmethod
+    def _four_dimensions(cls, value: dict[str, EvaluationDimension]) -> dict[str, EvaluationDimension]:
+        if set(value) != set(FISCAL_DIMENSIONS) or len(value) != len(FISCAL_DIMENSIONS):
+            raise ValueError(f"dimensions needs exactly {', '.join(FISCAL_DIMENSIONS)}")
+        if sum(d.points for d in value.values()) != 100:
+            raise ValueError("dimensions' points must add up to 100")
+        return {name: value[name] for name in FISCAL_DIMENSIONS}  # in their order, however recorded
 
 
 class BudgetPolicy(_Strict):
@@ -335,6 +370,7 @@ ISSUED_KINDS = (
     "重点绩效评价报告",
     "绩效评价结果公开清单",
     "工作开展情况说明",
+    "问题整改情况通报",
 )
 """The kinds of .docx the bureau issues as 公文, each numbered under its 机关代字 (`DocumentsPolicy.codes`)."""
 

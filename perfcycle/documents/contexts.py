@@ -9,8 +9,9 @@ percentages as text ("61.1%"), so templates only place values and never compute 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +35,7 @@ from models.tables import (
     Selection,
     TargetReview,
     WarningNotice,
+    WindowEntry,
     now,
 )
 from perfcycle.adoption import AdoptionSummary, previous_adoption
@@ -53,7 +55,7 @@ from perfcycle.figures import (
     self_evaluation_coverage,
 )
 from perfcycle.figures import QuarterLights as QuarterLightFigures
-from perfcycle.money import FEN_PER_WAN, fmt_wan
+from perfcycle.money import FEN_PER_WAN, fmt_wan, spoken_wan
 from perfcycle.policy import QUARTERS, Policy
 from perfcycle.rules.budget import grade_consequence
 from perfcycle.rules.coverage import Coverage
@@ -65,6 +67,7 @@ from perfcycle.rules.disclosure import (
 )
 from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
 from perfcycle.rules.precision import percent_text
+from perfcycle.rules.windows import RETURNED
 from perfcycle.stages import importing_stage
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
@@ -135,6 +138,11 @@ def join_names(names: Iterable[str], unit: str = "家部门", limit: int = NAME_
 
 def _wan_text(fen: int) -> str:
     return fmt_wan(fen)
+
+
+def count_phrase(counts: Iterable[tuple[str, int]], unit: str, joiner: str = "、") -> str:
+    """ "予以支持7个、调整后支持2个": each label with its count, those that count nothing left out."""
+    return joiner.join(f"{label}{count}{unit}" for label, count in counts if count)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -867,6 +875,7 @@ class ExAnteRow(_Context):
     department_name: str
     attribute: str
     request_wan: str
+    scores: list[str]  # one per dimension of the policy, in its order
     total: str
     conclusion: str
     cut_wan: str
@@ -892,10 +901,15 @@ class ExAnteReportContext(Issued):
     amount_wan: str
     cut_wan: str
     supported_total_wan: str
+    amount_text: str
+    cut_text: str
+    supported_total_text: str
     has_comments: bool
     supported: int
     adjusted: int
     rejected: int
+    conclusion_counts: str
+    dimension_names: list[str]
     rows: list[ExAnteRow]
 
 
@@ -918,6 +932,7 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
     rows = []
     for a in sorted(assessments, key=key):
         project = projects.get(a.project_id)
+        scores = json.loads(a.scores_json or "{}")
         rows.append(
             ExAnteRow(
                 project_code=project.code if project else "",
@@ -925,6 +940,7 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
                 department_name=_dept_name(departments, project.department_id if project else None),
                 attribute=project.attribute if project else "",
                 request_wan=_wan_text(a.request_fen),
+                scores=[fmt_score(Decimal(scores[d])) if d in scores else "" for d in policy.ex_ante.dimensions],
                 total=fmt_score(a.total),
                 conclusion=a.conclusion,
                 cut_wan=_wan_text(a.cut_fen),
@@ -949,10 +965,15 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
         amount_wan=_wan_text(figures.amount_fen),
         cut_wan=_wan_text(figures.cut_fen),
         supported_total_wan=_wan_text(figures.amount_fen - figures.cut_fen),
+        amount_text=spoken_wan(figures.amount_fen),
+        cut_text=spoken_wan(figures.cut_fen),
+        supported_total_text=spoken_wan(figures.amount_fen - figures.cut_fen),
         has_comments=any(row.comment for row in rows),
         supported=len(figures.concluded("予以支持")),
         adjusted=len(figures.concluded("调整后支持")),
         rejected=len(figures.concluded("不予支持")),
+        conclusion_counts=count_phrase(((c, len(figures.concluded(c))) for c in CONCLUSIONS), "个"),
+        dimension_names=list(policy.ex_ante.dimensions),
         rows=rows,
     )
 
@@ -1133,8 +1154,15 @@ class ReviewRow(_Context):
     flag_reason: str
 
 
+class ReviewedDepartment(_Context):
+    department_name: str
+    reviewed: int
+    flagged: int
+
+
 class ReviewResultContext(Issued):
-    """抽查复核结果."""
+    """抽查复核结果, a 通报 to every department: each sampled department's result, the objects to correct and by
+    when; every re-scored object in its attachment."""
 
     district: str
     issuer: str
@@ -1149,6 +1177,10 @@ class ReviewResultContext(Issued):
     gap_flag_points: str
     review_count: int
     flagged_count: int
+    flagged_departments: int
+    correction_days: int
+    departments: list[ReviewedDepartment]
+    flagged: list[ReviewRow]
     rows: list[ReviewRow]
 
 
@@ -1226,6 +1258,17 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
         gap_flag_points=fmt_number(policy.sampling.review_gap_flag),
         review_count=len(reviewed.reviews),
         flagged_count=len(reviewed.review_flags),
+        flagged_departments=len({row.department_name for row in rows if row.flagged}),
+        correction_days=policy.sampling.correction_days,
+        departments=[
+            ReviewedDepartment(
+                department_name=name,
+                reviewed=sum(1 for row in rows if row.department_name == name),
+                flagged=sum(1 for row in rows if row.department_name == name and row.flagged),
+            )
+            for name in dict.fromkeys(row.department_name for row in rows)
+        ],
+        flagged=[row for row in rows if row.flagged],
         rows=rows,
     )
 
@@ -1233,8 +1276,17 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
 # ---------------------------------------------------------------------------------------------- fiscal evaluation
 
 
+class FiscalDimension(_Context):
+    """One 一级指标 of the 指标体系: its points, its 二级指标 and the object's score on it ("" when not given)."""
+
+    name: str
+    points: str
+    indicators: str
+    score: str
+
+
 class FiscalEvaluationReportContext(Issued):
-    """重点绩效评价报告 of one selected object."""
+    """重点绩效评价报告 of one selected object: the 指标体系 and the score on each of its dimensions."""
 
     district: str
     issuer: str
@@ -1246,12 +1298,15 @@ class FiscalEvaluationReportContext(Issued):
     object_name: str
     department_name: str
     amount_wan: str
+    amount_text: str
     evaluated: bool
     score: str
     grade: str
     evaluator: str
     findings: list[str]
     budget_consequence: str
+    dimensions: list[FiscalDimension]
+    dimensions_scored: bool
 
 
 def _grade_consequence(grade: str, policy: Policy) -> str:
@@ -1282,6 +1337,16 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
     for s in ordered:
         name, dept = names.get((s.object_type, s.object_code), (s.object_code, None))
         evaluation = fiscal.get((s.object_type, s.object_code))
+        breakdown = json.loads(evaluation.breakdown_json or "{}") if evaluation is not None else {}
+        dimensions = [
+            FiscalDimension(
+                name=dimension,
+                points=fmt_number(rule.points),
+                indicators="、".join(rule.indicators),
+                score=fmt_score(Decimal(breakdown[dimension])) if dimension in breakdown else "",
+            )
+            for dimension, rule in policy.fiscal_evaluation.dimensions.items()
+        ]
         contexts.append(
             FiscalEvaluationReportContext(
                 addressee=_dept_name(departments, dept) or policy.documents.government,
@@ -1295,6 +1360,7 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
                 object_name=s.name or name,
                 department_name=_dept_name(departments, dept),
                 amount_wan=_wan_text(s.amount_fen),
+                amount_text=spoken_wan(s.amount_fen),
                 evaluated=evaluation is not None and evaluation.score is not None,
                 score=fmt_score(evaluation.score) if evaluation else "",
                 grade=evaluation.grade if evaluation else "",
@@ -1303,6 +1369,8 @@ def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[F
                     line.strip() for line in (evaluation.findings if evaluation else "").splitlines() if line.strip()
                 ],
                 budget_consequence=_grade_consequence(evaluation.grade if evaluation else "", policy),
+                dimensions=dimensions,
+                dimensions_scored=all(d.score for d in dimensions),
             )
         )
     return contexts
@@ -1349,6 +1417,7 @@ class SelfEvaluationSummaryContext(Issued):
     department_evaluations: int
     average_score: str
     grade_counts: list[GradeCount]
+    grade_phrase: str
     inflation_flag_points: str
     inflated: list[InflatedRow]
     inflated_count: int
@@ -1441,6 +1510,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
         department_evaluations=len(evaluation_figures(session, cycle_id).department_evaluations),
         average_score=average,
         grade_counts=[GradeCount(grade=b.grade, count=grade_counter[b.grade]) for b in policy.grades],
+        grade_phrase=count_phrase(((b.grade, grade_counter[b.grade]) for b in policy.grades), "个"),
         inflation_flag_points=fmt_number(policy.self_evaluation.inflation_flag_points),
         inflated=inflated,
         inflated_count=len(inflated),
@@ -1455,6 +1525,13 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
 
 # ---------------------------------------------------------------------------------------------- target setting
 
+# How the 审核意见 sums up each status, in its order.
+REVIEW_PHRASES = (
+    ("approved", "绩效目标审核通过"),
+    ("submitted", "已报送待审批"),
+    ("returned", "退回修改"),
+    ("missing", "未报送绩效目标"),
+)
 TARGET_STATUS_LABELS = {
     "approved": "审核通过",
     "submitted": "待审批",
@@ -1503,6 +1580,9 @@ class TargetNoticeContext(Issued):
     ex_ante_attributes: str
     ex_ante_min_request_wan: str
     ex_ante_projects: int
+    budget_total_text: str
+    request_total_text: str
+    due_on: str
     departments: list[NoticeDepartment]
 
 
@@ -1559,6 +1639,9 @@ def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContex
         ex_ante_attributes="、".join(policy.ex_ante.attributes),
         ex_ante_min_request_wan=fmt_number(policy.ex_ante.min_request_wan),
         ex_ante_projects=sum(1 for p in projects if needs_ex_ante(p.attribute, p.request_fen, policy.ex_ante)),
+        budget_total_text=spoken_wan(sum(p.budget_fen for p in projects)),
+        request_total_text=spoken_wan(sum(p.request_fen for p in projects)),
+        due_on=fmt_date(window.due_on if window is not None else policy.calendar.deadline("targets", None, cycle.year)),
         departments=rows,
     )
 
@@ -1588,6 +1671,9 @@ class TargetReviewContext(Issued):
     submitted: int
     returned: int
     missing: int
+    summary: str
+    resubmit_due: str
+    resubmission_days: int
     no_targets_reason: str
     approved_projects: list[ReviewedProject]
     submitted_projects: list[ReviewedProject]
@@ -1627,6 +1713,18 @@ def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReview
             )
         )
     district = _district(cycle, policy)
+    returned_by = {
+        entry.department_id: entry.due_on
+        for entry, _window in session.exec(
+            select(WindowEntry, CollectionWindow)
+            .join(CollectionWindow, col(CollectionWindow.id) == col(WindowEntry.window_id))
+            .where(
+                CollectionWindow.cycle_id == cycle_id,
+                CollectionWindow.stage == importing_stage("targets"),
+                WindowEntry.status == RETURNED,
+            )
+        ).all()
+    }
     contexts = []
     for dept_id in _sort_by_code(departments, (d for d in per_department if d in departments)):
         dept = departments[dept_id]
@@ -1634,6 +1732,9 @@ def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReview
         by_status: dict[str, list[ReviewedProject]] = defaultdict(list)
         for row in rows:
             by_status[row.status].append(row)
+        summary = "，".join(
+            f"{len(by_status[status])}个项目{phrase}" for status, phrase in REVIEW_PHRASES if by_status[status]
+        )
         contexts.append(
             TargetReviewContext(
                 addressee=dept.name,
@@ -1648,6 +1749,9 @@ def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReview
                 submitted=len(by_status["submitted"]),
                 returned=len(by_status["returned"]),
                 missing=len(by_status["missing"]),
+                summary=summary,
+                resubmit_due=fmt_date(returned_by.get(dept_id)),
+                resubmission_days=policy.calendar.resubmission_days,
                 no_targets_reason=policy.targets.no_targets_reason,
                 approved_projects=by_status["approved"],
                 submitted_projects=by_status["submitted"],
@@ -1807,6 +1911,8 @@ class PublicationListContext(Issued):
     fiscal_policies: int
     fiscal_departments: int
     fiscal_amount_wan: str
+    fiscal_amount_text: str
+    fiscal_objects: str
     evaluations: list[PublishedEvaluation]
     departments_total: int
     due_on: str
@@ -1814,9 +1920,20 @@ class PublicationListContext(Issued):
     late: int
     unpublished: int
     pending: int = 0
+    status_phrase: str = ""
     publications: list[PublicationRow]
     bureau_published_on: str = ""  # the bureau's own publication of the key-evaluation results
     bureau_url: str = ""
+
+
+def object_phrase(counts: Mapping[str, int]) -> str:
+    """ "9个项目、1项财政政策以及2家部门的整体支出": the key evaluation's objects, kinds without any left out."""
+    parts = [
+        f"{counts[kind]}{unit}" for kind, unit in (("project", "个项目"), ("policy", "项财政政策")) if counts[kind]
+    ]
+    if counts["department"]:
+        parts.append(f"{counts['department']}家部门的整体支出")
+    return "以及".join(["、".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
 
 
 def _publication_label(publication: Publication) -> str:
@@ -1854,6 +1971,8 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
         fiscal_policies=len(selection.of("policy")),
         fiscal_departments=len(selection.of("department")),
         fiscal_amount_wan=_wan_text(selection.amount_fen),
+        fiscal_amount_text=spoken_wan(selection.amount_fen),
+        fiscal_objects=object_phrase({kind: len(selection.of(kind)) for kind in ("project", "policy", "department")}),
         evaluations=[
             PublishedEvaluation(
                 object_type_label=r.object_type_label,
@@ -1872,6 +1991,16 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
         late=len(disclosed.status(PUBLISHED_LATE)),
         unpublished=len(disclosed.overdue),
         pending=len(disclosed.status(NOT_PUBLISHED)) - len(disclosed.overdue),
+        status_phrase=count_phrase(
+            (
+                ("按期公开", len(disclosed.status(PUBLISHED_ON_TIME))),
+                ("逾期公开", len(disclosed.status(PUBLISHED_LATE))),
+                ("未公开", len(disclosed.overdue)),
+                ("尚未到公开截止日期", len(disclosed.status(NOT_PUBLISHED)) - len(disclosed.overdue)),
+            ),
+            "家",
+            "，",
+        ),
         publications=rows,
         **_bureau_publication(session, cycle_id),
     )

@@ -682,7 +682,10 @@ def _block_xml(block: Block, media: _Media, skeleton: _Skeleton, *, keep: bool =
 
 # What a table never breaks inside: a run of digits, Latin letters and their signs (1845.00, LS2017-124-05, 61.1%).
 _UNBROKEN = re.compile(r"[0-9A-Za-z.,%+\-−/:_#@&*()（）]+")
-_HALF_WIDTH = 0.55  # a digit or Latin letter, in characters of its size (a little wider than half: never too narrow)
+# The width of a digit, Latin letter or sign in characters of its size: the widest of the fonts a word processor may
+# set them in (a Latin font's digits are 0.5–0.64 of its size, its % nearly a whole): a number's cell never too narrow.
+_LATIN_WIDTHS = {"%": 1.0, ".": 0.35, ",": 0.35, ":": 0.35, "-": 0.45, "W": 1.0, "M": 0.9}
+_HALF_WIDTH = 0.65
 _HEADER_MIN = 2  # characters a header cell keeps on a line at least
 _WORD = 5  # a cell of this many characters or fewer is a word, never broken
 _SLACK = 0.4  # characters of room a column keeps beyond its text: bold headers and fonts a little wider
@@ -690,7 +693,7 @@ _SLACK = 0.4  # characters of room a column keeps beyond its text: bold headers 
 
 def _cell_units(text: str) -> float:
     """The width of a cell's text on one line, in characters of the table's size."""
-    return sum(1.0 if text_units(ch) == 1 else _HALF_WIDTH for ch in text)
+    return sum(1.0 if text_units(ch) == 1 else _LATIN_WIDTHS.get(ch, _HALF_WIDTH) for ch in text)
 
 
 def _least_units(text: str, header: bool) -> float:
@@ -705,8 +708,10 @@ def _least_units(text: str, header: bool) -> float:
 
 def column_widths(rows: list[list[str]], total: int) -> list[int]:
     """Columns sized to their content, in twips adding up to `total`: each at least as wide as its widest number or
-    code (never broken inside); a column whose texts fit on one line within a common limit gets what they need, the
-    longer ones share the rest alike and wrap; room to spare goes to each in proportion to its text."""
+    code (never broken inside). When the texts do not all fit on one line, the room is shared in proportion to what
+    each column's longest text needs, so that the long ones wrap to about as many lines; a column that would get more
+    than its text needs keeps just that, one that would get less than its numbers keeps those, and the others share
+    again. Room to spare goes to each in proportion to its text."""
     count = max(len(row) for row in rows)
     char = TABLE_SIZE.twips
     pad = 2 * TABLE_CELL_MARGIN
@@ -721,16 +726,17 @@ def column_widths(rows: list[list[str]], total: int) -> list[int]:
     room = total - pad * count
     if sum(want) <= room:  # everything fits on one line: the rest shared in proportion
         widths = [w + (room - sum(want)) * w / sum(want) if sum(want) else room / count for w in want]
-    elif sum(least) <= room:  # the longest texts wrap at a common limit, found by halving
-        low, high = 0.0, max(want)
-        for _ in range(60):
-            limit = (low + high) / 2
-            if sum(max(n, min(w, limit)) for w, n in zip(want, least, strict=True)) > room:
-                high = limit
-            else:
-                low = limit
-        widths = [max(n, min(w, low)) for w, n in zip(want, least, strict=True)]
-        widths[max(range(count), key=lambda c: want[c])] += room - sum(widths)
+    elif sum(least) <= room:
+        fixed: dict[int, float] = {}
+        while True:
+            free = [c for c in range(count) if c not in fixed]
+            share = (room - sum(fixed.values())) / sum(want[c] for c in free)
+            settle = {c: want[c] for c in free if want[c] * share >= want[c]}
+            settle |= {c: least[c] for c in free if want[c] * share < least[c]}
+            if not settle:
+                break
+            fixed |= settle
+        widths = [fixed.get(c, want[c] * share) for c in range(count)]
     else:  # too many columns for the page: each in proportion to its narrowest
         widths = [n * room / sum(least) for n in least]
     out = [math.floor(w) + pad for w in widths]
@@ -755,7 +761,7 @@ def _table_xml(rows: list[list[str]], skeleton: _Skeleton, *, keep: bool = False
         header=_run_properties(BODY_FONT, TABLE_SIZE, bold=True),
         body=_run_properties(BODY_FONT, TABLE_SIZE),
         margin=TABLE_CELL_MARGIN,
-        keep_last=keep,
+        keep_with_next=keep,
     )
 
 
@@ -929,13 +935,20 @@ def _plain(frame: Frame) -> Frame:
     return Frame(**values)
 
 
+_INTRODUCTION = 2 * CHARS_PER_LINE  # a text this short before a table or a picture introduces it
+
+
 def _blocks_xml(blocks: list[Block], media: _Media, skeleton: _Skeleton, *, keep_last: bool = False) -> str:
-    """Blocks in a row: a text that introduces a table or a picture stays on its page; with `keep_last` so does the
-    last block with what follows (the signature)."""
+    """Blocks in a row: a short text that introduces a table or a picture (如下表：) stays on its page; with
+    `keep_last` so does the last block with what follows (the signature)."""
     parts = []
     for index, block in enumerate(blocks):
         following = blocks[index + 1].kind if index + 1 < len(blocks) else ""
-        introduces = block.kind in ("body", "addressee") and following in ("table", "image")
+        introduces = (
+            block.kind in ("body", "addressee")
+            and following in ("table", "image")
+            and text_units(block.text) <= _INTRODUCTION
+        )
         parts.append(_block_xml(block, media, skeleton, keep=introduces or (keep_last and not following)))
     return "".join(parts)
 

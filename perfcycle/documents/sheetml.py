@@ -47,7 +47,9 @@ PART_TYPES = (
 )
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
-PAGE_MARGINS = '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+PAGE_MARGINS = '<pageMargins left="0.6" right="0.6" top="0.9" bottom="0.8" header="0.4" footer="0.4"/>'
+A4 = 9  # paperSize
+PORTRAIT_WIDTH = 100  # columns (in character widths) that print on A4 upright at a legible size; wider: landscape
 SHEET_FORMAT = '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/>'
 
 _LETTERS = [""] + [get_column_letter(i) for i in range(1, 703)]  # A … ZZ
@@ -177,8 +179,31 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
+@dataclass(frozen=True)
+class PageSetup:
+    """How a workbook prints: the header names the district and the year (`header`) and the workbook (`title`), the
+    footer numbers the pages."""
+
+    header: str
+    title: str
+
+    def header_footer(self) -> str:
+        """The sheet's w:headerFooter: header left and right, "第 N 页，共 M 页" centred in the footer."""
+
+        def text(value: str) -> str:
+            return escape(value.replace("&", "&&"))
+
+        return (
+            f"<headerFooter><oddHeader>&amp;L{text(self.header)}&amp;R{text(self.title)}</oddHeader>"
+            "<oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter>"
+        )
+
+
 class Sheet:
-    """One worksheet, written row by row from the top (rows may be skipped, never revisited)."""
+    """One worksheet, written row by row from the top (rows may be skipped, never revisited).
+
+    Printed, it fits the page's width (landscape when its columns are wide), its `frozen_rows` (the title and
+    header rows) repeat at the top of every page."""
 
     def __init__(self, name: str, widths: Sequence[float] = (), *, frozen_rows: int = 0) -> None:
         self.name = name
@@ -218,8 +243,12 @@ class Sheet:
             f"<formula1>{escape(formula)}</formula1></dataValidation>"
         )
 
-    def xml(self) -> str:
-        """The worksheet part."""
+    @property
+    def landscape(self) -> bool:
+        return sum(self.widths) > PORTRAIT_WIDTH
+
+    def xml(self, page: PageSetup | None = None) -> str:
+        """The worksheet part, set up to print when `page` is given."""
         last = f"{_LETTERS[max(self.last_column, 1)]}{max(self.last_row, 1)}"
         if self.frozen_rows:
             top = f"A{self.frozen_rows + 1}"
@@ -235,6 +264,7 @@ class Sheet:
         parts = [
             XML_DECLARATION,
             f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
+            '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>' if page is not None else "",
             f'<dimension ref="A1:{last}"/>',
             f'<sheetViews><sheetView workbookViewId="0">{view}</sheetView></sheetViews>',
             SHEET_FORMAT,
@@ -249,7 +279,13 @@ class Sheet:
             parts.append(
                 f'<dataValidations count="{len(self._validations)}">{"".join(self._validations)}</dataValidations>'
             )
+        if page is not None:
+            parts.append('<printOptions horizontalCentered="1"/>')
         parts.append(PAGE_MARGINS)
+        if page is not None:
+            orientation = "landscape" if self.landscape else "portrait"
+            parts.append(f'<pageSetup paperSize="{A4}" orientation="{orientation}" fitToWidth="1" fitToHeight="0"/>')
+            parts.append(page.header_footer())
         if self.picture is not None:
             parts.append('<drawing r:id="rId1"/>')
         parts.append("</worksheet>")
@@ -294,16 +330,29 @@ def _content_types(names: Sequence[str]) -> str:
     )
 
 
-def _workbook(sheets: Sequence[Sheet]) -> str:
+def _workbook(sheets: Sequence[Sheet], printed: bool = False) -> str:
     names = "".join(
         f'<sheet name="{attribute(sheet.name)}" sheetId="{i}" r:id="rId{i}"/>' for i, sheet in enumerate(sheets, 1)
     )
+    # Each printed sheet's title rows: the rows frozen at its top repeat on every page.
+    titles = "".join(
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+        f"{escape(_quote(sheet.name))}!$1:${sheet.frozen_rows}</definedName>"
+        for i, sheet in enumerate(sheets)
+        if printed and sheet.frozen_rows
+    )
+    defined = f"<definedNames>{titles}</definedNames>" if titles else ""
     # fullCalcOnLoad: the formulas are written without cached values.
     return (
         f'{XML_DECLARATION}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/>'
-        f'<bookViews><workbookView activeTab="0"/></bookViews><sheets>{names}</sheets>'
+        f'<bookViews><workbookView activeTab="0"/></bookViews><sheets>{names}</sheets>{defined}'
         '<calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>'
     )
+
+
+def _quote(sheet: str) -> str:
+    """A sheet's name as a formula names it: in single quotes, its own quotes doubled."""
+    return "'" + sheet.replace("'", "''") + "'"
 
 
 def _properties(stamp: dt.datetime, author: str) -> tuple[str, str]:
@@ -322,12 +371,15 @@ def _properties(stamp: dt.datetime, author: str) -> tuple[str, str]:
     return core, app
 
 
-def xlsx(sheets: Sequence[Sheet], styles: Stylesheet, stamp: dt.datetime, author: str) -> bytes:
-    """The whole .xlsx package: same sheets, styles, stamp and author → same bytes."""
+def xlsx(
+    sheets: Sequence[Sheet], styles: Stylesheet, stamp: dt.datetime, author: str, page: PageSetup | None = None
+) -> bytes:
+    """The whole .xlsx package: same sheets, styles, stamp, author and page setup → same bytes. With `page`, every
+    sheet prints (fit to the page's width, its title rows repeated, page numbers, the header naming it)."""
     parts: list[tuple[str, str | bytes]] = []
     pictures = 0
     for index, sheet in enumerate(sheets, 1):
-        parts.append((f"xl/worksheets/sheet{index}.xml", sheet.xml()))
+        parts.append((f"xl/worksheets/sheet{index}.xml", sheet.xml(page)))
         if sheet.picture is not None:
             pictures += 1
             drawing, image = f"xl/drawings/drawing{pictures}.xml", f"xl/media/image{pictures}.png"
@@ -349,7 +401,7 @@ def xlsx(sheets: Sequence[Sheet], styles: Stylesheet, stamp: dt.datetime, author
         ("_rels/.rels", _relationships(package_rels)),
         ("docProps/app.xml", app),
         ("docProps/core.xml", core),
-        ("xl/workbook.xml", _workbook(sheets)),
+        ("xl/workbook.xml", _workbook(sheets, printed=page is not None)),
         ("xl/_rels/workbook.xml.rels", _relationships(workbook_rels)),
         ("xl/styles.xml", styles.xml),
         ("xl/theme/theme1.xml", theme_xml),

@@ -44,7 +44,17 @@ from perfcycle.documents.contexts import (
     quarter_light_rows,
 )
 from perfcycle.documents.renderer import atomic_write
-from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
+from perfcycle.documents.sheetml import (
+    Calculated,
+    CellStyle,
+    Formula,
+    PageSetup,
+    Picture,
+    Sheet,
+    Stylesheet,
+    png_size,
+    xlsx,
+)
 from perfcycle.figures import budget_line, quarter_lights
 from perfcycle.findings import open_findings_before, open_findings_note
 from perfcycle.money import FEN_PER_WAN
@@ -152,9 +162,11 @@ def _titled_sheet(
     return sheet
 
 
-def _save(sheets: Sequence[Sheet], path: Path, stamp: dt.datetime) -> str:
-    """Write the workbook atomically; returns its sha256."""
-    return atomic_write(path, xlsx(sheets, _styles(), stamp, AUTHOR))
+def _save(sheets: Sequence[Sheet], path: Path, year: int, district: str, title: str) -> str:
+    """Write the workbook of a cycle `year` atomically, set up to print with a header naming the district, the year
+    and the workbook; returns its sha256."""
+    page = PageSetup(header=f"{district}{year}年度预算绩效管理", title=title)
+    return atomic_write(path, xlsx(sheets, _styles(), _stamp(year), AUTHOR, page))
 
 
 def _stamp(year: int) -> dt.datetime:
@@ -181,6 +193,7 @@ class MonitoringSummary:
     year: int
     quarter: str
     title: str
+    district: str
     time_progress: Decimal | None
     rows: tuple[tuple[str, str, DepartmentLightRow], ...]  # department code, name, lights
     so_far: tuple[QuarterLights, ...]  # the light counts of this quarter and the ones before it
@@ -219,6 +232,7 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
         year=cycle.year,
         quarter=quarter,
         title=title,
+        district=_district(cycle),
         time_progress=policy.monitoring.time_progress[quarter],
         rows=tuple(row(r) for r in ordered),
         so_far=tuple(quarter_light_rows(q for q in quarter_lights(session, cycle_id) if q.quarter in so_far)),
@@ -276,7 +290,7 @@ def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str
             [0, 0, styles[f"count_{light}"], 0],
         )
     chart = _light_chart_sheet(summary.year, summary.so_far)
-    return _save([sheet, chart], path, _stamp(summary.year))
+    return _save([sheet, chart], path, summary.year, summary.district, summary.title)
 
 
 def _light_chart_sheet(year: int, summary: Sequence[QuarterLights]) -> Sheet:
@@ -380,6 +394,7 @@ class BudgetTable:
 
     year: int
     title: str
+    district: str
     rows: tuple[tuple[object, ...], ...]
     totals: tuple[tuple[int, Decimal], ...] = ()
     consequences: tuple[tuple[object, ...], ...] = ()
@@ -492,6 +507,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     return BudgetTable(
         year=cycle.year,
         title=f"{_district(cycle)}{budget_year}年预算安排建议表",
+        district=_district(cycle),
         rows=tuple(rows),
         totals=tuple((column, _wan(amounts[column])) for column in BUDGET_TOTAL_COLUMNS),
         consequences=tuple(consequences),
@@ -634,7 +650,7 @@ def write_budget_table_file(table: BudgetTable, path: Path) -> str:
                 table.consequence_totals,
             )
         )
-    return _save(sheets, path, _stamp(table.year))
+    return _save(sheets, path, table.year, table.district, table.title)
 
 
 def _guide_sheet(title: str, lines: list[tuple[str, str]], columns: Sequence[Any], styles: Stylesheet) -> Sheet:
@@ -742,7 +758,9 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
         columns,
         styles,
     )
-    return _save([indicators, projects, guide], path, _stamp(form.year))
+    return _save(
+        [indicators, projects, guide], path, form.year, form.district, f"{form.department_name}{TARGETS.title}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- score forms
@@ -900,7 +918,7 @@ def write_score_form(form: ScoreForm, path: Path) -> str:
         columns,
         styles,
     )
-    return _save([scores, guide], path, _stamp(form.year))
+    return _save([scores, guide], path, form.year, form.district, spec.title)
 
 
 #: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
@@ -921,7 +939,7 @@ def write_figure_check(check: FigureCheckContext, path: Path) -> str:
         sheet.append(
             [number, figure.section, figure.name, figure.stated, figure.definition, count, figure.records], row_styles
         )
-    return _save([sheet], path, _stamp(check.year))
+    return _save([sheet], path, check.year, check.district, check.title)
 
 
 WRITERS: dict[str, Callable[[Any, Path], str]] = {

@@ -164,12 +164,13 @@ def table(
     header: str,
     body: str,
     margin: int,
-    keep_last: bool = False,
+    keep_with_next: bool = False,
 ) -> str:
     """A centred grid with columns `widths` twips wide (as many as the longest row, rows padded with empty cells) and
     a fixed layout. The first row is the header, repeated on every page; no row is split across pages; cells are
     centred vertically. `cell_properties` are each column's w:pPr children, `header` and `body` the run properties
-    of the first row and of the others, `margin` the twips left and right of a cell's text; `keep_last` keeps the last row on the page of what follows the table."""
+    of the first row and of the others, `margin` the twips left and right of a cell's text. `keep_with_next` keeps
+    the table with what follows it (every row's w:keepNext: Word keeps the last rows with it, LibreOffice the table)."""
     total = sum(widths)
     parts = [
         f'<w:tbl><w:tblPr><w:tblStyle w:val="{attr(style_id)}"/><w:tblW w:type="dxa" w:w="{total}"/>'
@@ -180,10 +181,9 @@ def table(
         "".join(f'<w:gridCol w:w="{width}"/>' for width in widths),
         "</w:tblGrid>",
     ]
-    last = len(rows) - 1
+    keep = keep_next() if keep_with_next else ""
     for r, values in enumerate(rows):
         properties = header if r == 0 else body
-        keep = keep_next() if keep_last and r == last else ""
         parts.append("<w:tr><w:trPr><w:cantSplit/>" + ("<w:tblHeader/>" if r == 0 else "") + "</w:trPr>")
         for c, width in enumerate(widths):
             value = values[c] if c < len(values) else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from perfcycle.policy import FISCAL_DIMENSIONS
 from perfcycle.rules.identifiers import invisible_chars, without_invisible
 
 CellKind = Literal["text", "code", "money", "number", "percent", "int", "year", "bool", "choice", "date"]
@@ -287,6 +288,10 @@ REVIEW_SCORES = WorkbookSpec(
     ),
 )
 
+# The key evaluation's 一级指标 (the policy's fiscal_evaluation.dimensions) and the fields of their score columns.
+FISCAL_DIMENSION_FIELDS = dict(zip(FISCAL_DIMENSIONS, ("decision", "process", "output", "benefit"), strict=True))
+DIMENSION_NOTE = "按策略的指标体系打分（不超过该项分值）；填写时四项都填，其和等于得分"
+
 THIRD_PARTY_SCORES = WorkbookSpec(
     kind="third_party_scores",
     title="财政重点评价评分表",
@@ -300,6 +305,10 @@ THIRD_PARTY_SCORES = WorkbookSpec(
                 Column("对象编码", "object_code", "code"),
                 Column("对象名称", "object_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
                 Column("得分", "score", "number"),
+                *(
+                    Column(f"{name}得分", field, "number", required=False, note=DIMENSION_NOTE)
+                    for name, field in FISCAL_DIMENSION_FIELDS.items()
+                ),
                 Column("主要发现", "findings", "text"),
                 Column("评价机构", "evaluator", "text"),
             ),

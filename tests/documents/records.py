@@ -4,6 +4,7 @@ helpers to read the official format back from .docx files. Tests compute every e
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -107,6 +108,15 @@ ASSESSMENTS = [
     ("P02", "70.50", "调整后支持", "620.02", ""),
     ("P03", "55.00", "不予支持", "7604.00", ""),
 ]
+# The panel's five dimensions (the policy's) and each assessed project's scores on them, adding up to its total.
+EX_ANTE_DIMENSIONS = ("立项必要性", "投入经济性", "绩效目标合理性", "实施方案可行性", "筹资合规性")
+PANEL_SCORES = {
+    "P01": ("17", "18", "17", "16", "17"),
+    "P02": ("14", "14.5", "14", "14", "14"),
+    "P03": ("11", "11", "11", "11", "11"),
+}
+# The third party's scores of P01 on the 指标体系's 决策 / 过程 / 产出 / 效益 (91.50 in all).
+FISCAL_PARTS = {"决策": "18.00", "过程": "18.50", "产出": "27.50", "效益": "27.50"}
 # Target reviews; P08 has none at all.
 TARGET_STATUS = {f"P0{i}": "approved" for i in range(1, 7)} | {"P07": "returned"}
 RETURN_REASON = "缺少满意度指标"
@@ -188,6 +198,7 @@ def arrange(session: Session, policy: str | None = None) -> Arranged:
             request_fen=proj[code].request_fen,
             cut_fen=wan_to_fen(cut),
             comment=comment,
+            scores_json=json.dumps(dict(zip(EX_ANTE_DIMENSIONS, PANEL_SCORES[code], strict=True)), ensure_ascii=False),
         )
         for code, total, conclusion, cut, comment in ASSESSMENTS
     ]
@@ -314,6 +325,7 @@ def arrange(session: Session, policy: str | None = None) -> Arranged:
             grade="优",
             evaluator="某咨询公司",
             findings="项目按期完成。\n资金使用规范。",
+            breakdown_json=json.dumps(FISCAL_PARTS, ensure_ascii=False),
         ),
     ]
     members = [

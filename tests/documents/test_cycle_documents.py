@@ -135,7 +135,8 @@ def test_target_notice(session: Session, arranged: Arranged, tmp_path: Path) -> 
     assert f"涉及年度预算{ctx.budget_total_wan}万元" in text
     assert "、".join(LEVEL1) in text and "、".join(OPERATORS) in text
     assert f"本年度涉及{ctx.ex_ante_projects}个项目" in text
-    assert "附件：项目绩效目标申报表" in text and "区直各预算部门：" in text
+    assert "附件：各部门项目和预算情况表" in text and "区直各预算部门：" in text
+    assert "于2024年1月31日前将工作簿报送" in text  # the policy's deadline: the test district opened no window
     assert_official_format(path)
 
 

@@ -21,6 +21,15 @@ from perfcycle.demo import generate_demo
 from perfcycle.documents.catalog import all_kinds
 from perfcycle.documents.renderer import docx_text
 from perfcycle.settings import get_settings
+from tests.documents.pdf import (
+    PDFTOTEXT,
+    SOFFICE,
+    assert_prints_as_issued,
+    needs_office,
+    pages,
+    print_to_pdf,
+    text_lines,
+)
 
 pytestmark = pytest.mark.prefect
 
@@ -134,9 +143,41 @@ def test_demo_cycle_documents(
     assert "file://" not in target_links and f"`{tmp_path.resolve().as_posix()}/" in target_links
     assert "绩效评价结果公开清单.docx" in _artifact_markdown("2024-reporting-documents")
 
+    printed = _print_representative_documents(documents, tmp_path / "printed")
+
     # `perfcycle docs` regenerates every document from the database: same layout, byte for byte.
     again = tmp_path / "regenerated"
     paths = docs_command(2024, None, again, db_url)
     assert {p.relative_to(again.resolve()): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths} == {
         Path(d.path).relative_to(tmp_path.resolve()): d.sha256 for d in documents
     }
+    if printed is None:
+        pytest.skip(needs_office.kwargs["reason"])
+
+
+def _print_representative_documents(documents: list[Document], folder: Path) -> list[Path] | None:
+    """The annual report, a 预警通知书, the 抽查复核结果 通报 and a 重点绩效评价报告 printed to PDF: each a document the
+    bureau can sign and send, the 通报 a few pages with its long table's header on every page. None without
+    LibreOffice."""
+    if SOFFICE is None or PDFTOTEXT is None:
+        return None
+    chosen = [
+        next(d for d in documents if d.kind == kind and (subject is None or d.subject == subject))
+        for kind, subject in (
+            ("工作开展情况说明", None),
+            ("绩效监控预警通知书", None),
+            ("抽查复核结果", None),
+            ("重点绩效评价报告", None),
+        )
+    ]
+    paths = [Path(d.path) for d in chosen]
+    pdfs = print_to_pdf(paths, folder)
+    for path, pdf in zip(paths, pdfs, strict=True):
+        assert_prints_as_issued(path, pages(pdf), "烈山区财政局")
+    review = pages(pdfs[2])
+    assert len(review) <= 10, len(review)  # 21 pages when the whole table was the text
+    attachment = next(i for i, page in enumerate(review) if "附件" in text_lines(page))
+    for page in review[attachment:-1]:  # every page of the detail table, the 版记's page last
+        top = "".join(text_lines(page)[:12])  # the header's cells, each maybe on two lines
+        assert all(cell in top for cell in ("序号", "部门", "评价对象", "差异")), text_lines(page)[:12]
+    return pdfs

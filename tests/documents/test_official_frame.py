@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from models.tables import CollectionWindow, Cycle, DocumentNumber, WarningNotice
 from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.frame import cn_date
 from perfcycle.documents.numbers import Numbering
+from perfcycle.findings import NOTICE_KIND, write_findings_notice
 from perfcycle.policy import ISSUED_KINDS, policy_from_json
 from perfcycle.settings import get_settings
-from tests.documents.records import CONTACT, Arranged, write_kind
+from tests.documents.records import CONTACT, FISCAL_PARTS, Arranged, write_kind
 
 RED = "FF0000"
 TODAY = dt.date(2025, 3, 18)
@@ -48,6 +50,10 @@ def _write_all(session: Session, arranged: Arranged, out: Path) -> dict[tuple[st
     return {(d.kind, d.subject): d.path for d in write_documents(session, _cycle(session, arranged), out, kinds)}
 
 
+def arranged_year(session: Session, arranged: Arranged) -> int:
+    return _cycle(session, arranged).year
+
+
 def _color(paragraph: Paragraph) -> str | None:
     color = paragraph._p.find(f".//{qn('w:color')}")
     return None if color is None else color.get(qn("w:val"))
@@ -67,6 +73,7 @@ def test_every_issued_document_is_a_whole_gongwen(
     session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date
 ) -> None:
     written = _write_all(session, arranged, tmp_path)
+    written[(NOTICE_KIND, "Q1")] = write_findings_notice(session, arranged_year(session, arranged), "Q1", tmp_path)
     policy = policy_from_json(_cycle(session, arranged).policy_json)
     numbers = {(n.kind, n.subject): n for n in session.exec(select(DocumentNumber)).all()}
     issued = {key: path for key, path in written.items() if path.suffix == ".docx"}
@@ -158,3 +165,64 @@ def test_a_documents_date_is_its_records_else_the_day_it_is_first_written(
     get_settings.cache_clear()
     again = write_kind(session, arranged.cycle_id, tmp_path / "later", "绩效自评汇总")["*"]
     assert again.read_bytes() == summary.read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------- each kind's content
+
+
+def _paragraphs(path: Path) -> list[str]:
+    """The text of a document's paragraphs outside its tables (its sentences)."""
+    return [p.text for p in open_docx(str(path)).paragraphs]
+
+
+def _table_rows(path: Path) -> list[list[str]]:
+    return [[cell.text for cell in row.cells] for table in open_docx(str(path)).tables for row in table.rows]
+
+
+def test_each_kind_carries_what_a_document_of_its_kind_says(
+    session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date
+) -> None:
+    written = _write_all(session, arranged, tmp_path)
+    policy = policy_from_json(_cycle(session, arranged).policy_json)
+
+    # 审核意见: the projects sent back, and by when they come back.
+    review_d05 = "\n".join(_paragraphs(written[("绩效目标审核意见", "D05")]))
+    assert "经审核，1个项目绩效目标审核通过，1个项目退回修改。" in review_d05
+    assert f"自收到本意见之日起{policy.calendar.resubmission_days}日内" in review_d05
+
+    # 抽查复核结果: a 通报 to every department, the objects to correct, by when, and every score in its attachment.
+    review = written[("抽查复核结果", "*")]
+    text = "\n".join(_paragraphs(review))
+    assert "抽查复核结果的通报" in text and f"{policy.documents.departments}：" in text
+    assert f"自本通报印发之日起{policy.sampling.correction_days}日内" in text
+    assert "附件：测试区2024年度部门绩效自评抽查复核明细表" in text
+    rows = _table_rows(review)
+    assert ["1", "测试部门05", "测试项目06", "82.00（良）", "65.00（中）", "-17.00", "复核得分低于自评17分"] in rows
+    assert any(row[2] == "测试项目06（需整改）" for row in rows)  # the attachment marks it among all of them
+
+    # 重点绩效评价报告: the 指标体系 with the score of each dimension.
+    report = written[("重点绩效评价报告", "project:P01")]
+    rows = _table_rows(report)
+    for name, rule in policy.fiscal_evaluation.dimensions.items():
+        assert [name, f"{rule.points}", "、".join(rule.indicators), FISCAL_PARTS[name]] in rows
+    assert ["合计", "100", "", "91.50"] in rows
+    assert "其中决策18.00分、过程18.50分、产出27.50分、效益27.50分" in "\n".join(_paragraphs(report))
+    unscored = _table_rows(written[("重点绩效评价报告", "project:P03")])
+    assert ["决策", "20", "项目立项、绩效目标、资金投入", "—"] in unscored
+
+    # 事前绩效评估报告: each project's score on the five dimensions.
+    rows = _table_rows(written[("事前绩效评估报告", "*")])
+    assert rows[0][2:7] == list(policy.ex_ante.dimensions)
+    assert ["1", "测试项目01", "17.00", "18.00", "17.00", "16.00", "17.00", "85.00", "予以支持"] in rows
+
+    # 公开清单: what has been published, nothing told to the departments.
+    public = "\n".join(_paragraphs(written[("绩效评价结果公开清单", "*")]))
+    assert "请" not in public and "尽快" not in public
+
+    # Sentences say no "0个", and amounts as a person writes them (363万元, not 363.00万元).
+    for (kind, _subject), path in written.items():
+        if path.suffix != ".docx" or kind == "工作开展情况说明":
+            continue
+        for sentence in _paragraphs(path):
+            assert not re.search(r"(?<![\d.])0(个|家|项|份)", sentence), (kind, sentence)
+            assert not re.search(r"\d\.\d0万元", sentence), (kind, sentence)

@@ -5,6 +5,7 @@ stage's import and ends as the evaluation records."""
 from __future__ import annotations
 
 import hashlib
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -103,21 +104,22 @@ def test_the_evaluation_form_names_its_objects_in_the_workbooks_terms_and_import
     assert path.relative_to(tmp_path.resolve()) == Path("out/documents/2024/06-财政重点评价/财政重点评价评分表.xlsx")
     assert rows(path) == [
         tuple(THIRD_PARTY_SCORES.sheets[0].headers),
-        ("项目", "P01", "测试项目01", None, None, None),
-        ("项目", "P03", "测试项目03", None, None, None),
-        ("政策", "ZC01", "测试财政政策", None, None, None),
-        ("部门", "D01", "测试部门01", None, None, None),
+        ("项目", "P01", "测试项目01", *[None] * 7),
+        ("项目", "P03", "测试项目03", *[None] * 7),
+        ("政策", "ZC01", "测试财政政策", *[None] * 7),
+        ("部门", "D01", "测试部门01", *[None] * 7),
     ]
     (validation,) = load_workbook(path).worksheets[0].data_validations.dataValidation
     assert validation.formula1 == '"项目,部门,政策"' and str(validation.sqref).startswith("A2:A")
     guide = [row[1] for row in load_workbook(path)["填报说明"].iter_rows(values_only=True)]
     assert "2 个项目、1 项政策、1 个部门" in guide
 
+    # The score, its 决策 / 过程 / 产出 / 效益 parts (all of them or none), the findings, the evaluator.
     scores = {
-        "P01": (Decimal("92.5"), "按期完成", "某评价公司"),
-        "P03": (Decimal("61"), "进度滞后", "某评价公司"),
-        "ZC01": (85, "效果良好", "某评价公司"),
-        "D01": (79, "预算执行偏慢", "某评价公司"),
+        "P01": (Decimal("92.5"), 19, Decimal("18.5"), Decimal("27.5"), Decimal("27.5"), "按期完成", "某评价公司"),
+        "P03": (Decimal("61"), 12, 13, 18, 18, "进度滞后", "某评价公司"),
+        "ZC01": (85, None, None, None, None, "效果良好", "某评价公司"),
+        "D01": (79, None, None, None, None, "预算执行偏慢", "某评价公司"),
     }
     fill(path, scores, code_column=1, first_score_column=3)
     root = tmp_path / "submissions"
@@ -134,6 +136,9 @@ def test_the_evaluation_form_names_its_objects_in_the_workbooks_terms_and_import
         ("policy", "ZC01", Decimal("85.00"), "效果良好", amounts["ZC01"]),
         ("department", "D01", Decimal("79.00"), "预算执行偏慢", amounts["D01"]),
     }
+    parts = {e.object_code: json.loads(e.breakdown_json) for e in fiscal}
+    assert parts["P01"] == {"决策": "19.00", "过程": "18.50", "产出": "27.50", "效益": "27.50"}
+    assert parts["ZC01"] == {}
 
     # The artifacts' old word for a department's overall spending is not one the workbook accepts.
     workbook = load_workbook(filed)
@@ -145,6 +150,29 @@ def test_the_evaluation_form_names_its_objects_in_the_workbooks_terms_and_import
         assert [(p.row, p.column) for p in exc.problems] == [(5, "对象类型")]
     else:
         raise AssertionError("部门整体支出 was accepted as an object type")
+
+
+def test_the_scores_of_the_dimensions_are_all_or_none_within_their_points_and_add_up(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    path = write_form(session, arranged, "fiscal_evaluation", tmp_path / "out")
+    scores = {
+        "P01": (90, 18, 18, 27, None, "缺一项", "某评价公司"),
+        "P03": (61, 12, 13, 18, 17, "和不等于得分", "某评价公司"),
+        "ZC01": (85, 25, 10, 25, 25, "决策超过其分值", "某评价公司"),
+        "D01": (79, 19, 18, 21, 21, "无误", "某评价公司"),
+    }
+    fill(path, scores, code_column=1, first_score_column=3)
+    try:
+        import_file(path, year=YEAR)
+    except ImportRejected as exc:
+        found = {(p.row, p.column): p.reason for p in exc.problems}
+    else:
+        raise AssertionError("the scores were accepted")
+    assert "效益得分未填写" in found[(2, "得分")]
+    assert "四项得分之和 60.00 与得分 61.00 不一致" in found[(3, "得分")]
+    assert "0 到 20 之间" in found[(4, "决策得分")]
+    assert all(row != 5 for row, _column in found)  # the department's scores are right
 
 
 def test_no_form_before_the_objects_are_known(session: Session, arranged: Arranged, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from perfcycle.documents.sheetml import png_size
 from perfcycle.workbooks.formats import LEVEL1, LEVEL2, OPERATORS, TARGETS
 from perfcycle.workbooks.reader import read_workbook
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW, write_workbook
-from tests.documents.records import INDICATORS, YEAR, Arranged
+from tests.documents.records import DISTRICT, INDICATORS, YEAR, Arranged
 
 SHEET = TARGETS.sheets[0]
 STAMP = dt.datetime(YEAR, 12, 31)
@@ -322,3 +322,25 @@ def test_budget_table_layout(session: Session, arranged: Arranged, tmp_path: Pat
     assert look(ws[f"E{total}"]) == (("宋体", 11, True), (None, None), THIN, (None, None, False), "#,##0.00")
     assert look(ws[f"F{total}"]) == look(ws[f"E{total}"])  # every money column is totalled
     assert look(ws[f"H{total}"]) == BODY
+
+
+def test_every_generated_spreadsheet_prints(session: Session, arranged: Arranged, tmp_path: Path) -> None:
+    """Fit to the page's width, landscape when wide, the title rows on every page, page numbers, and a header naming
+    the district and the year: the budget table no longer prints as 75 upright pages of three columns."""
+    cycle = session.get(Cycle, arranged.cycle_id)
+    assert cycle is not None
+    kinds = [k for group in GROUPS.values() for k in group]
+    workbooks = [d.path for d in write_documents(session, cycle, tmp_path, kinds) if d.path.suffix == ".xlsx"]
+    assert {p.name for p in workbooks} >= {"2026年预算安排建议表.xlsx", "Q1绩效监控汇总表.xlsx"}
+    for path in workbooks:
+        book = load_workbook(path)
+        for sheet in book.worksheets:
+            assert sheet.sheet_properties.pageSetUpPr.fitToPage, (path.name, sheet.title)
+            assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight, sheet.page_setup.paperSize) == (1, 0, 9)
+            assert f"{DISTRICT}{YEAR}年度" in sheet.oddHeader.left.text, (path.name, sheet.title)
+            assert "&P" in sheet.oddFooter.center.text and "&N" in sheet.oddFooter.center.text
+            frozen = sheet.freeze_panes
+            if frozen:  # the rows frozen above the body are the rows printed on every page
+                assert sheet.print_title_rows == f"$1:${int(frozen[1:]) - 1}", (path.name, sheet.title)
+    budget = load_workbook(next(p for p in workbooks if p.name.endswith("预算安排建议表.xlsx"))).worksheets[0]
+    assert budget.page_setup.orientation == "landscape" and budget.print_title_rows == "$1:$2"
