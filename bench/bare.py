@@ -19,6 +19,7 @@ from tasks import (
     documents,
     evaluation,
     ex_ante,
+    findings,
     fiscal,
     imports,
     monitoring,
@@ -69,6 +70,7 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
         timed("import", imports.import_submissions.fn, year, "panel_scores", submissions)
         result = ex_ante.assess_ex_ante.fn(cycle_id)
         gate("ex_ante_conclusions")
+        findings.register_findings.fn(cycle_id, "ex_ante")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "ex_ante_assessment", out_dir)
         return result
 
@@ -76,12 +78,14 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
         collected(f"monitoring_{quarter}", "monitoring", quarter)
         result = monitoring.compute_lights.fn(cycle_id, quarter)
         monitoring.issue_warnings.fn(cycle_id, quarter)
+        findings.register_findings.fn(cycle_id, "red_light")
         timed("documents", documents.render_stage_documents.fn, cycle_id, f"monitoring_{quarter}", out_dir)
         return result
 
     def self_evaluation_stage() -> dict[str, Any]:
         collected("self_evaluation", "self_evaluation")
         result = evaluation.score_self_evaluations.fn(cycle_id)
+        findings.register_findings.fn(cycle_id, "inflated_claim")
         disclosure.track_publication.fn(cycle_id)
         timed("documents", documents.render_stage_documents.fn, cycle_id, "self_evaluation", out_dir)
         return result
@@ -92,6 +96,7 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
         gate("sample")
         timed("import", imports.import_submissions.fn, year, "review_scores", submissions)
         sampling.flag_reviews.fn(cycle_id)
+        findings.register_findings.fn(cycle_id, "review_flag")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "sampling_review", out_dir)
         return {"sample": sample}
 
@@ -102,6 +107,7 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
         timed("import", imports.import_submissions.fn, year, "third_party_scores", submissions)
         fiscal.grade_key_evaluations.fn(cycle_id)
         gate("key_evaluation_reports")
+        findings.register_findings.fn(cycle_id, "key_evaluation")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "fiscal_evaluation", out_dir)
         return selection
 

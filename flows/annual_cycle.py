@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
-from prefect.runtime import deployment
+from prefect.runtime import deployment, flow_run
 
 from flows.budget_linkage import budget_linkage
 from flows.department_evaluation import department_evaluation
@@ -62,8 +62,9 @@ def annual_cycle(
     defaults to PERFCYCLE_OUTPUT_DIR): continuing a cycle never loses the forms it was reading.
     Run from a deployment, the run suspends at the oldest open gate's group (e.g. every department's targets)
     with one approval form for all of them, and continues when the form is answered (or `perfcycle approve`
-    resumes it); run in-process, it ends and says what it waits for:
-    a Completed state named 等待审批 or 等待报送, with a log line naming the gates or forms.
+    resumes it), recording the answer before the stages import what came in meanwhile; run in-process, it
+    ends and says what it waits for: a Completed state named 等待审批 or 等待报送, with a log line naming the
+    gates or forms.
     """
     cycle_id = open_cycle(
         year, auto_approve=auto_approve, data_source=data or "", submissions=submissions, out_dir=out_dir
@@ -71,17 +72,21 @@ def annual_cycle(
     context = read_cycle_context(cycle_id)
     if context["data"]:
         import_base_data(context["data"], year)
+    # A run resumed from its form takes the answer first: the stages may meanwhile have new forms to import.
+    group = find_open_group(cycle_id, waited_on_by=str(flow_run.id)) if deployment.id is not None else None
     for _ in range(DECISIONS_PER_RUN):
-        if run_due_stages(year, cycle_id, context["submissions"], str(context["out_dir"])):
-            close_cycle(cycle_id)
-            break
-        group = find_open_group(cycle_id)
-        if group is None or deployment.id is None:
-            break
+        if group is None:
+            if run_due_stages(year, cycle_id, context["submissions"], str(context["out_dir"])):
+                close_cycle(cycle_id)
+                break
+            group = find_open_group(cycle_id)
+            if group is None or deployment.id is None:
+                break
         answer = wait_for_decision(group)
         apply_group_decision(
             group, answer.model_dump(include={"approver", "decision", "comment", "subjects", "overrides"})
         )
+        group = None
     summary = summarize_cycle(cycle_id)
     if summary["status"] != "done":
         return end_waiting(cycle_id, None, summary)

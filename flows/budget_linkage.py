@@ -19,7 +19,7 @@ STAGE = "budget_linkage"
 
 @flow(name="budget-linkage", flow_run_name="{year} budget linkage")
 @holds_cycle
-def budget_linkage(year: int, cycle_id: int | None = None, out_dir: str = "out") -> dict[str, Any]:
+def budget_linkage(year: int, cycle_id: int | None = None, out_dir: str | None = None) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     computed = recommend_budgets(cycle_id)
     coordinator = request_approval(cycle_id, "budget_table", level=1)

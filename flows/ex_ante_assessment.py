@@ -12,6 +12,7 @@ from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.ex_ante import assess_ex_ante
+from tasks.findings import register_findings
 from tasks.imports import import_submissions, wait_for_files
 from tasks.waiting import end_waiting
 
@@ -21,7 +22,7 @@ STAGE = "ex_ante_assessment"
 @flow(name="ex-ante-assessment", flow_run_name="{year} ex-ante assessment")
 @holds_cycle
 def ex_ante_assessment(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     received = import_submissions(year, "panel_scores", submissions)
@@ -29,6 +30,8 @@ def ex_ante_assessment(
         return wait_for_files(cycle_id, STAGE, {"received": received})
     result = assess_ex_ante(cycle_id)
     decision = request_approval(cycle_id, "ex_ante_conclusions")
+    if decision == "approved":
+        register_findings(cycle_id, "ex_ante")
     documents = render_stage_documents(cycle_id, STAGE, out_dir) if decision == "approved" else []
     status = "done" if decision == "approved" else "waiting"
     summary = {"received": received, **result, "documents": documents}

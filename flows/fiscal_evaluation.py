@@ -11,6 +11,7 @@ from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import prepare_score_form, render_stage_documents
+from tasks.findings import register_findings
 from tasks.fiscal import grade_key_evaluations, propose_key_evaluations
 from tasks.imports import import_submissions, wait_for_files
 from tasks.waiting import end_waiting
@@ -21,7 +22,7 @@ STAGE = "fiscal_evaluation"
 @flow(name="fiscal-evaluation", flow_run_name="{year} key fiscal evaluation")
 @holds_cycle
 def fiscal_evaluation(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     selection = propose_key_evaluations(cycle_id)
@@ -42,6 +43,7 @@ def fiscal_evaluation(
             STAGE,
             {"status": "waiting", "summary": {"selection": selection, "form": form, "results": results}},
         )
+    register_findings(cycle_id, "key_evaluation")
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
     summary = {**selection, "form": form, "received": received, "results": results, "documents": documents}
     finish_stage(cycle_id, STAGE, summary)

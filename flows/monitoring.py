@@ -10,6 +10,7 @@ from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
+from tasks.findings import register_findings
 from tasks.imports import import_submissions, wait_for_files
 from tasks.monitoring import compute_lights, issue_warnings
 from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
@@ -18,7 +19,7 @@ from tasks.windows import check_collection_window, open_collection_window, wait_
 @flow(name="quarterly-monitoring", flow_run_name="{year} {quarter} monitoring")
 @holds_cycle
 def quarterly_monitoring(
-    year: int, quarter: str, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, quarter: str, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     stage = f"monitoring_{quarter}"
     cycle_id = start_stage(year, stage, cycle_id)
@@ -31,6 +32,7 @@ def quarterly_monitoring(
         return wait_for_forms(cycle_id, stage, {"received": received, "collection": collection})
     lights = compute_lights(cycle_id, quarter)
     warnings = issue_warnings(cycle_id, quarter)
+    register_findings(cycle_id, "red_light")
     documents = render_stage_documents(cycle_id, stage, out_dir)
     summary = {"received": received, **lights, **warnings, "collection": collection, "documents": documents}
     finish_stage(cycle_id, stage, summary)

@@ -19,7 +19,7 @@ STAGE = "reporting"
 
 @flow(name="reporting", flow_run_name="{year} annual report")
 @holds_cycle
-def reporting(year: int, cycle_id: int | None = None, out_dir: str = "out") -> dict[str, Any]:
+def reporting(year: int, cycle_id: int | None = None, out_dir: str | None = None) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     verify_audit_chain()
     documents = render_annual_report(cycle_id, out_dir) + render_stage_documents(cycle_id, STAGE, out_dir)

@@ -11,6 +11,7 @@ from perfcycle.progress import report
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import prepare_score_form, render_stage_documents
+from tasks.findings import register_findings
 from tasks.imports import import_submissions, wait_for_files
 from tasks.sampling import draw_review_sample, flag_reviews
 from tasks.waiting import end_waiting
@@ -21,7 +22,7 @@ STAGE = "sampling_review"
 @flow(name="sampling-review", flow_run_name="{year} sampling review")
 @holds_cycle
 def sampling_review(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     sample = draw_review_sample(cycle_id)
@@ -34,6 +35,7 @@ def sampling_review(
     if received["unplaced"]:
         return wait_for_files(cycle_id, STAGE, {"sample": sample, "form": form, "received": received})
     review = flag_reviews(cycle_id)
+    register_findings(cycle_id, "review_flag")
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
     summary = {"sample": sample, "form": form, "received": received, **review, "documents": documents}
     finish_stage(cycle_id, STAGE, summary)

@@ -12,6 +12,7 @@ from tasks.cycle import finish_stage, start_stage
 from tasks.disclosure import track_publication
 from tasks.documents import render_stage_documents
 from tasks.evaluation import score_self_evaluations
+from tasks.findings import register_findings
 from tasks.imports import import_submissions, wait_for_files
 from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
 
@@ -21,7 +22,7 @@ STAGE = "self_evaluation"
 @flow(name="self-evaluation", flow_run_name="{year} self-evaluation")
 @holds_cycle
 def self_evaluation(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     window = open_collection_window(cycle_id, STAGE, submissions)
@@ -32,6 +33,7 @@ def self_evaluation(
     if collection["waiting"]:
         return wait_for_forms(cycle_id, STAGE, {"received": received, "collection": collection})
     scores = score_self_evaluations(cycle_id)
+    register_findings(cycle_id, "inflated_claim")
     publication = track_publication(cycle_id)
     documents = render_stage_documents(cycle_id, STAGE, out_dir)
     summary = {

@@ -21,7 +21,7 @@ STAGE = "target_setting"
 @flow(name="target-setting", flow_run_name="{year} target setting")
 @holds_cycle
 def target_setting(
-    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str = "out"
+    year: int, cycle_id: int | None = None, submissions: str | None = None, out_dir: str | None = None
 ) -> dict[str, Any]:
     cycle_id = start_stage(year, STAGE, cycle_id)
     window = open_collection_window(cycle_id, STAGE, submissions)

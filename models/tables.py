@@ -252,7 +252,10 @@ class Evaluation(SQLModel, table=True):
 
 
 class Publication(SQLModel, table=True):
-    """谁评价、谁公开: whether and when a department published its self-evaluation report."""
+    """谁评价、谁公开: whether, when and where a department published its self-evaluation report.
+
+    Its deadline goes with the department's 决算 publication when the day its 决算 was approved is known
+    (`final_accounts_on`), else the policy's day; a report of publication is accepted after the cycle closed."""
 
     __table_args__ = (UniqueConstraint("cycle_id", "department_id"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -260,10 +263,29 @@ class Publication(SQLModel, table=True):
     department_id: int = Field(foreign_key="department.id")
     due_on: date | None = None
     published_on: date | None = None
+    url: str = Field(default="", max_length=1000)
+    final_accounts_on: date | None = None
+    reported_by: str = Field(default="", max_length=100)
+    reported_at: datetime | None = _stamp(nullable=True)
+
+
+class ResultPublication(SQLModel, table=True):
+    """The bureau's own publication of the cycle's key-evaluation results (the evaluator publishes)."""
+
+    __tablename__ = "result_publication"
+    __table_args__ = (UniqueConstraint("cycle_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")
+    due_on: date | None = None
+    published_on: date | None = None
+    url: str = Field(default="", max_length=1000)
+    reported_by: str = Field(default="", max_length=100)
+    reported_at: datetime | None = _stamp(nullable=True)
 
 
 class Sample(SQLModel, table=True):
-    """A sampling draw, reproducible from its seed, population hash and algorithm version."""
+    """A sampling draw, reproducible from its seed, population hash, algorithm version and the departments it
+    put first for their findings still open (`open_findings`, codes separated by commas)."""
 
     __table_args__ = (UniqueConstraint("cycle_id"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -271,6 +293,7 @@ class Sample(SQLModel, table=True):
     seed: str = Field(default="", max_length=64)
     population_hash: str = Field(default="", max_length=64)
     algorithm: str = Field(default="", max_length=40)
+    open_findings: str = Field(default="", sa_type=Text)
     ratio: Decimal | None = Field(default=None, sa_type=Numeric(5, 4), nullable=True)
     size: int = 0
     imported: bool = False
@@ -301,28 +324,51 @@ class Selection(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
 
 
-class BudgetRecommendation(SQLModel, table=True):
-    """A project's budget-year recommendation derived from its final score and execution."""
+class _Recommendation(SQLModel):
+    """What every line of the recommendation table states: its score and grade, the cut, the amount and its one
+    reason (kind and words) with the considerations behind it."""
+
+    budget_year: int
+    score: Decimal | None = _score()
+    grade: str = Field(default="", max_length=4)
+    cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
+    recommended_fen: int = _money()
+    priority: bool = False
+    reason_kind: str = Field(default="", max_length=20)
+    reason: str = Field(default="", max_length=300)
+    explanation: str = Field(default="", sa_type=Text)
+
+
+class BudgetRecommendation(_Recommendation, table=True):
+    """A project's budget-year recommendation: the original request and the ex-ante cut (base = request − cut),
+    where the final score came from, the cuts considered and any approver's override."""
 
     __tablename__ = "budget_recommendation"
     __table_args__ = (UniqueConstraint("cycle_id", "project_id"),)
     id: int | None = Field(default=None, primary_key=True)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     project_id: int = Field(foreign_key="project.id")
-    budget_year: int
     request_fen: int = _money()
-    score: Decimal | None = _score()
+    ex_ante_cut_fen: int = _money()
     score_source: str = Field(default="", max_length=20)
-    grade: str = Field(default="", max_length=4)
+    department_grade: str = Field(default="", max_length=4)
     execution_rate: Decimal | None = Field(default=None, sa_type=Numeric(9, 4), nullable=True)
     grade_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
+    department_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
     execution_cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
-    cut_ratio: Decimal = Field(default=Decimal(0), sa_type=Numeric(9, 4))
-    recommended_fen: int = _money()
-    priority: bool = False
-    reason: str = Field(default="", max_length=300)
     override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
     override_reason: str = Field(default="", sa_type=Text)
+
+
+class PolicyRecommendation(_Recommendation, table=True):
+    """A key-evaluated policy's budget-year funds under its grade's consequence."""
+
+    __tablename__ = "policy_recommendation"
+    __table_args__ = (UniqueConstraint("cycle_id", "policy_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    policy_id: int = Field(foreign_key="fiscal_policy.id")
+    funds_fen: int = _money()
 
 
 class Approval(SQLModel, table=True):
@@ -451,3 +497,66 @@ class WarningResponse(SQLModel, table=True):
     responded_by: str = Field(default="", max_length=100)
     versions: int = 1
     received_at: datetime = _stamp()
+
+
+class WorkEvent(SQLModel, table=True):
+    """工作记事: an event of the year the coordinator records because no other record holds it (a training
+    held, a ranking in the city's assessment, a press article), so the annual report can state it."""
+
+    __tablename__ = "work_event"
+    __table_args__ = (UniqueConstraint("year", "kind", "month", "day", "title"),)
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    kind: str = Field(max_length=10, description="培训 | 考核 | 宣传")
+    month: int | None = None
+    day: int | None = None
+    title: str = Field(max_length=300)
+    detail: str = Field(default="", max_length=300, description="考核: the group ranked in; 宣传: the media")
+    rank: int | None = None
+    source: str = Field(default="", max_length=500, description="the workbook it came from, or the command")
+    recorded_by: str = Field(default="", max_length=100)
+    recorded_at: datetime = _stamp()
+
+
+class Finding(SQLModel, table=True):
+    """问题整改: something a department was asked to fix, from one source, followed until it is verified.
+
+    `key` names the finding within its source (e.g. ``Q2:101`` for a red light, ``project:LS-01`` for a review
+    flag, ``project:LS-01:2`` for a key evaluation's second finding line), so registering again changes nothing.
+    `status` is open → answered (the department's measures) → fixed / unfixed (the coordinator's verification);
+    an open finding past its deadline reads as overdue (`perfcycle.rules.findings.finding_state`)."""
+
+    __table_args__ = (UniqueConstraint("cycle_id", "source", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
+    source: str = Field(
+        max_length=20, description="red_light | review_flag | inflated_claim | key_evaluation | ex_ante"
+    )
+    key: str = Field(max_length=120)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    object_type: str = Field(default="", max_length=12, description="project | department | policy")
+    object_code: str = Field(default="", max_length=64)
+    object_name: str = Field(default="", max_length=300)
+    text: str = Field(default="", sa_type=Text)
+    registered_on: date
+    due_on: date
+    status: str = Field(default="open", max_length=12, description="open | answered | fixed | unfixed")
+    measures: str = Field(default="", sa_type=Text)
+    answers: int = 0
+    answered_by: str = Field(default="", max_length=100)
+    answered_at: datetime | None = _stamp(nullable=True)
+    verified_by: str = Field(default="", max_length=100)
+    verified_at: datetime | None = _stamp(nullable=True)
+    comment: str = Field(default="", sa_type=Text)
+
+
+class BudgetAdoption(SQLModel, table=True):
+    """采纳情况: the amount the People's Congress adopted for one line of a cycle's recommendation table."""
+
+    __tablename__ = "budget_adoption"
+    __table_args__ = (UniqueConstraint("cycle_id", "project_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id")  # the unique key's first column serves its lookups
+    project_id: int = Field(foreign_key="project.id")
+    adopted_fen: int = _money()
+    remark: str = Field(default="", sa_type=Text)

@@ -26,7 +26,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Literal
 
 from sqlmodel import Session, col, select
@@ -45,8 +44,9 @@ from models import (
 from models.audit import DecisionRefusal
 from models.tables import SHANGHAI
 from perfcycle import audit
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.money import MoneyError, fmt_wan, wan_to_fen
-from perfcycle.policy import ApprovalsPolicy, BudgetPolicy, Policy, load_policy, policy_from_json
+from perfcycle.policy import ApprovalsPolicy, BudgetPolicy, load_policy
 from perfcycle.rules.budget import override_problem
 
 Decision = Literal["approve", "reject", "return"]
@@ -73,6 +73,7 @@ GATE_STAGES = {
     "annual_report": "reporting",
 }
 AUTO_APPROVER = "auto-policy"
+NO_DECIDER = "必须写明决定人（--by 姓名）"
 
 
 class DecisionRefused(Exception):
@@ -170,15 +171,10 @@ def _norm(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-@lru_cache(maxsize=32)
-def _recorded_policy(policy_json: str) -> Policy:
-    return policy_from_json(policy_json)
-
-
 def approvals_policy(cycle: Cycle) -> ApprovalsPolicy:
     """The approver lists the cycle recorded; a cycle recorded before policies had them uses the file's."""
-    recorded = _recorded_policy(cycle.policy_json).approvals if cycle.policy_json else None
-    if recorded is not None and recorded.gates:
+    recorded = cycle_policy(cycle).approvals
+    if recorded.gates or not cycle.policy_json:
         return recorded
     return load_policy(cycle.year).approvals
 
@@ -283,6 +279,21 @@ def preparers(session: Session, approval: Approval) -> set[str]:
             )
         )
     return {n for n in names if n and n.strip() and n != AUTO_APPROVER}
+
+
+def approver_problem(cycle: Cycle, gate: str, level: int, by: str, label: str) -> str | None:
+    """Why `by` may decide no gate of this kind and level (no name given, or not on the policy's list), or None.
+
+    `label` names what was to be decided: one gate, or a whole group of them."""
+    by = " ".join((by or "").split())
+    if not by:
+        return NO_DECIDER
+    rule = approvals_policy(cycle).level(gate, level)
+    if rule is None:
+        return f"{cycle.year}年度策略没有规定{label}的审批人"
+    if _norm(by) not in {_norm(n) for n in rule.approvers}:
+        return f"{by} 不在{label}的审批人名单中（可审批：{'、'.join(rule.approvers)}）"
+    return None
 
 
 def may_decide(session: Session, approval: Approval, cycle: Cycle) -> tuple[str, ...]:
@@ -404,7 +415,7 @@ def _lower_levels(session: Session, approval: Approval, policy: ApprovalsPolicy)
 
 def _budget_policy(cycle: Cycle) -> BudgetPolicy:
     """The result-application rules the cycle recorded; a cycle recorded without a policy uses the file's."""
-    return (_recorded_policy(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)).budget
+    return cycle_policy(cycle).budget
 
 
 def _check_overrides(
@@ -467,7 +478,7 @@ def decide(
     if decision not in DECISIONS:
         raise refuse(f"未知的决定 {decision!r}（应为 approve、reject 或 return）")
     if not by:
-        raise refuse("必须写明决定人（--by 姓名）")
+        raise refuse(NO_DECIDER)
     if approval is None:
         raise refuse(f"没有编号为 {approval_id} 的审批关口")
     cycle = session.get(Cycle, approval.cycle_id)
@@ -479,12 +490,10 @@ def decide(
             f"{label}已于 {when} 由 {approval.decided_by or '?'} 决定"
             f"（{STATUS_NAMES.get(approval.status, approval.status)}），不能再次决定"
         )
+    problem = approver_problem(cycle, approval.gate, approval.level, by, label)
+    if problem:
+        raise refuse(problem)
     policy = approvals_policy(cycle)
-    rule = policy.level(approval.gate, approval.level)
-    if rule is None:
-        raise refuse(f"{cycle.year}年度策略没有规定{label}的审批人")
-    if _norm(by) not in {_norm(n) for n in rule.approvers}:
-        raise refuse(f"{by} 不在{label}的审批人名单中（可审批：{'、'.join(rule.approvers)}）")
     for level, lower in _lower_levels(session, approval, policy).items():
         if lower is None or lower.status != "approved":
             state = "尚未开始" if lower is None else STATUS_NAMES.get(lower.status, lower.status)

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from models import Document
 from perfcycle.documents.catalog import STAGE_DOCUMENTS
 from perfcycle.documents.spreadsheets import BudgetEntry, budget_entries
+from perfcycle.figures import budget_line
 
 BUDGET_TABLE_KIND = STAGE_DOCUMENTS["budget_linkage"][0].kind
 
@@ -23,8 +24,10 @@ class BudgetGateView:
 
     @property
     def cut(self) -> tuple[BudgetEntry, ...]:
-        """The projects recommended below their request: the rows an adjustment usually concerns."""
-        return tuple(e for e in self.entries if e.recommendation.recommended_fen < e.recommendation.request_fen)
+        """The projects recommended below their base (the request after the ex-ante conclusion): the rows an
+        adjustment usually concerns."""
+        lines = [(e, budget_line(e.recommendation)) for e in self.entries]
+        return tuple(e for e, line in lines if line.recommended_fen < line.base_fen)
 
     @property
     def adjusted(self) -> tuple[BudgetEntry, ...]:

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -230,6 +231,7 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
 def _print_summary(summary: dict[str, Any]) -> None:
     """The cycle's figures, 未运行 for a stage without figures yet; then, unless it is done, where it stopped."""
     from perfcycle.commands.status import say_where_it_stops
+    from perfcycle.rules.precision import percent_text
 
     stages = summary.get("stages", {})
 
@@ -253,7 +255,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
         + figures(
             "sampling",
             "sampling_review",
-            lambda s: f"{s['departments']} 个部门（{s['ratio']:.0%}），累计覆盖率 {s['cumulative_coverage']:.1%}",
+            lambda s: (
+                f"{s['departments']} 个部门（{percent_text(Decimal(str(s['ratio'])))}），"
+                f"累计覆盖率 {percent_text(Decimal(str(s['cumulative_coverage'])))}"
+            ),
         ),
         "重点评价 "
         + figures(
@@ -393,18 +398,24 @@ def run(
 from perfcycle.commands.approvals import register as _register_approvals  # noqa: E402
 from perfcycle.commands.district import register as _register_district  # noqa: E402
 from perfcycle.commands.docs import register as _register_docs  # noqa: E402
+from perfcycle.commands.events import register as _register_events  # noqa: E402
+from perfcycle.commands.findings import register as _register_findings  # noqa: E402
 from perfcycle.commands.serve import register as _register_serve  # noqa: E402
 from perfcycle.commands.status import register as _register_status  # noqa: E402
 from perfcycle.commands.submissions import register as _register_submissions  # noqa: E402
 from perfcycle.commands.ui import register as _register_ui  # noqa: E402
+from perfcycle.commands.users import register as _register_users  # noqa: E402
 
 _register_approvals(app)
 _register_district(app)
 _register_docs(app)
+_register_events(app)
+_register_findings(app)
 _register_serve(app)
 _register_status(app)
 _register_submissions(app)
 _register_ui(app)
+_register_users(app)
 
 
 def spawn_as_module() -> None:

@@ -10,14 +10,27 @@ folder to PERFCYCLE_OUTPUT_DIR.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from models import Cycle
+from perfcycle.policy import Policy, load_policy, policy_from_json
 from perfcycle.settings import get_settings
 from perfcycle.stages import StageError
+
+
+def cycle_policy(cycle: Cycle) -> Policy:
+    """The policy the cycle recorded when it opened (never the file as edited since); a cycle that recorded
+    none (imported history, a cycle made before policies were recorded) runs under the year's policy file."""
+    return _recorded(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
+
+
+@functools.lru_cache(maxsize=32)
+def _recorded(policy_json: str) -> Policy:
+    return policy_from_json(policy_json)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ its workbooks reproduces the figures of 烈山区's 2024 report (关于烈山区
 - 双监控: 54 departments monitored every quarter;
 - 抽查复核: 11 departments (ratio 20 %), cumulative coverage 33/54 = 61.1 % (≥ 60 %);
 - 财政重点评价: 9 projects + 1 policy + 2 departments, 160491.47 万元;
-- 成本预算绩效管理试点: 区机关服务中心公车运行, 363 万元.
+- 成本预算绩效管理试点: 区机关服务中心公车运行, 363 万元;
+- 工作记事 (the base workbook's events): second of 三区一县 in the city's assessment, trainings in 11月 and
+  12月, the 8月20日 articles in 安徽经济报 and 淮北日报.
 
 The generator checks every one of these figures with the rule functions themselves and refuses to
 write a district that does not reproduce them. Sizes "M" and "L" are the same generator with more
@@ -37,6 +39,7 @@ from perfcycle.money import FEN_PER_WAN, wan_to_fen
 from perfcycle.policy import Policy, load_policy
 from perfcycle.rules.ex_ante import ex_ante_conclusion, ex_ante_cut, ex_ante_total, needs_ex_ante
 from perfcycle.rules.lights import RED, ProjectQuarter, department_light
+from perfcycle.rules.precision import execution_rate
 from perfcycle.rules.sampling import cumulative_coverage, default_seed, draw_sample, population_hash
 from perfcycle.rules.scoring import IndicatorInput, grade_for, project_score, weighted_score
 from perfcycle.rules.selection import (
@@ -806,7 +809,7 @@ _DEPARTMENTS: tuple[_Dept, ...] = (
         (_p("新闻宣传经费", "S", 180), _p("融媒体平台运维经费", "J", 120), _p("广播电视设备运维经费", "J", 90)),
     ),
     _Dept(
-        "区机关事务服务中心",
+        "区机关服务中心",
         "unit",
         (
             _p(
@@ -1462,7 +1465,7 @@ def district_model(year: int = 2024, size: str = "S", policy: Policy | None = No
     low_execution = tuple(
         p.code
         for p in b.projects
-        if p.budget_fen and Decimal(q4[p.code]) / p.budget_fen < policy.budget.execution_threshold
+        if p.budget_fen and execution_rate(q4[p.code], p.budget_fen) < policy.budget.execution_threshold
     )
 
     facts = DemoFacts(
@@ -1695,7 +1698,8 @@ def _build_actuals(
             out.append(IndicatorActual(ind.department_code, ind.project_code, ind.name, actual, achievement))
             target = None if ind.operator == "定性" else Decimal(ind.target)
             inputs.append(IndicatorInput(ind.level1, ind.operator, target, actual, achievement, ind.weight))
-        score = project_score(inputs, q4[project.code], project.budget_fen, b.policy.self_evaluation)
+        rate = execution_rate(q4[project.code], project.budget_fen)
+        score = project_score(inputs, rate, b.policy.self_evaluation)
         computed[project.code] = score.total
     return tuple(out), computed
 
@@ -1854,7 +1858,30 @@ def base_rows(model: DemoDistrict) -> dict[str, list[dict[str, Any]]]:
         "财政政策": [_fields(p, funds_wan=p.funds_fen) for p in model.policies],
         "历年抽查": [_fields(r) for r in model.sample_history],
         "历年评价": [_fields(e) for e in model.evaluation_history],
+        "工作记事": seed_events(model.year),
     }
+
+
+def seed_events(year: int) -> list[dict[str, Any]]:
+    """The seed report's events of the year: its place in the city's assessment, two trainings, the articles."""
+    return [
+        {
+            "kind": "考核",
+            "when": None,
+            "title": "绩效目标管理、绩效运行监控、绩效评价实施、绩效评价结果应用等",
+            "detail": "三区一县",
+            "rank": 2,
+        },
+        {"kind": "培训", "when": f"{year}-11", "title": "成本预算绩效管理业务培训", "detail": None, "rank": None},
+        {"kind": "培训", "when": f"{year}-12", "title": "绩效管理工作业务全方位培训", "detail": None, "rank": None},
+        {
+            "kind": "宣传",
+            "when": f"{year}-08-20",
+            "title": "淮北市烈山区财政管理突出绩效导向",
+            "detail": "安徽经济报和淮北日报",
+            "rank": None,
+        },
+    ]
 
 
 def _group(rows: Iterable[Any]) -> defaultdict[str, list[Any]]:

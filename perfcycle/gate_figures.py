@@ -1,6 +1,8 @@
-"""What a gate group decides on, as an approver reads it before deciding: headline figures and a table.
+"""What a gate group decides on, as an approver reads it before deciding: headline figures, named lists and a table.
 
-Read from the records the stage wrote (never recomputed), for the approval form of a suspended run.
+The one home of these figures: the approval form of a suspended run shows the lines and the table,
+`perfcycle approvals`, `perfcycle status` and a run's stop show the lines and the lists. Read from the records
+the stage wrote (never recomputed); the budget table's totals are `perfcycle.figures.budget_figures`.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,10 @@ from models import (
 from models.rows import project_rows
 from perfcycle.approvals import GateGroup
 from perfcycle.documents.contexts import OBJECT_TYPE_LABELS
+from perfcycle.figures import budget_line, ex_ante_figures, sampling_figures, selection_figures
 from perfcycle.money import fmt_wan
+from perfcycle.rules.budget import budget_totals
+from perfcycle.rules.precision import percent_text
 
 #: Rows shown at most; the rest are counted ("…另有 N 行").
 MAX_ROWS = 60
@@ -40,9 +45,11 @@ MAX_ROWS = 60
 
 @dataclass
 class GateFigures:
-    """Headline lines and one table (columns, rows); `more` rows were left out of the table."""
+    """Headline lines, named lists (departments, projects, objects) and one table (columns, rows); `more` rows
+    were left out of the table."""
 
     lines: list[str] = field(default_factory=list)
+    lists: list[tuple[str, list[str]]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     more: int = 0
@@ -105,6 +112,22 @@ def _targets(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
         f"{len(group.gates)} 个部门，{len(projects)} 个项目（目标完整 {sum(c['complete'] for c in per.values())} 个），"
         f"预算 {fmt_wan(sum(p.budget_fen for p in projects))} 万元，绩效指标 {sum(c['indicators'] for c in per.values())} 条"
     )
+    review = _stage_summary(session, cycle, "target_setting").get("review")
+    if review:
+        figures.lines.append(
+            f"全部 {review['projects']} 个项目：目标齐全 {review['complete']}，退回修改 {review['returned']}，"
+            f"未填报 {review['missing']}"
+        )
+    returned = Counter(
+        session.exec(
+            select(Department.code, Department.name)
+            .join(Project, col(Project.department_id) == Department.id)
+            .join(TargetReview, col(TargetReview.project_id) == Project.id)
+            .where(TargetReview.cycle_id == cycle.id, TargetReview.status == "returned")
+        )
+    )
+    if returned:
+        figures.lists.append(("退回修改的项目", [f"{name} {n} 个" for (_, name), n in sorted(returned.items())]))
     return figures
 
 
@@ -129,17 +152,22 @@ def _ex_ante(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
                 fmt_wan(assessment.cut_fen),
             ]
         )
-    units = {p.department_id for _, p, _ in rows}
-    figures.lines.append(
-        f"{len(units)} 家单位 {len(rows)} 个项目，申请 {fmt_wan(sum(a.request_fen for a, _, _ in rows))} 万元，"
-        f"建议压减 {fmt_wan(sum(a.cut_fen for a, _, _ in rows))} 万元"
-    )
-    conclusions = Counter(a.conclusion for a, _, _ in rows)
-    if conclusions:
-        figures.lines.append("结论：" + "，".join(f"{k} {v} 个" for k, v in sorted(conclusions.items())))
+    assert cycle.id is not None
+    assessed = ex_ante_figures(session, cycle.id)
+    if assessed.projects:
+        figures.lines.append(
+            f"{len(assessed.units)} 家单位 {len(assessed.projects)} 个项目，申请 {fmt_wan(assessed.amount_fen)} 万元，"
+            f"建议压减 {fmt_wan(assessed.cut_fen)} 万元"
+        )
+        if assessed.conclusions:
+            figures.lines.append(
+                "结论：" + "，".join(f"{k} {len(v)} 个" for k, v in sorted(assessed.conclusions.items()))
+            )
+    else:
+        figures.lines.append("没有读到任何专家评分（事前评估评分表），请核对填报目录后再决定")
     unassessed = _stage_summary(session, cycle, "ex_ante_assessment").get("unassessed") or []
     if unassessed:
-        figures.lines.append(f"应评未评（未收到专家评分）{len(unassessed)} 个：{'、'.join(unassessed)}")
+        figures.lists.append((f"没有专家评分的应评估项目（{len(unassessed)} 个）", list(unassessed)))
     return figures
 
 
@@ -155,15 +183,20 @@ def _sample(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
         .order_by(col(Department.code))
     ).all()
     figures.rows = [[d.code, d.name, str(m.tier)] for m, d in members]
-    coverage = _stage_summary(session, cycle, "sampling_review").get("sample", {}).get("cumulative_coverage")
-    ratio = f"（比例 {sample.ratio:.0%}）" if sample.ratio is not None else ""
+    if members:
+        figures.lists.append(("样本部门", [d.name for _, d in members]))
+    assert cycle.id is not None
+    drawn = sampling_figures(session, cycle.id)
     figures.lines.append(
-        f"抽取 {len(members)} 个部门{ratio}"
-        + (f"，累计覆盖率 {coverage:.1%}" if isinstance(coverage, int | float) else "")
+        f"抽取 {drawn.size} 个部门（比例 {percent_text(drawn.ratio)}），累计覆盖率 {drawn.cumulative.percent}"
     )
     figures.lines.append(
         f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:16]}…，算法 {sample.algorithm}（可复现）"
     )
+    if sample.open_findings:  # the departments put first, after the never-sampled, for findings still open
+        figures.lines.append(
+            f"仍有以前年度未整改问题的部门（在从未抽中的部门之后优先抽取）：{sample.open_findings.replace(',', '、')}"
+        )
     return figures
 
 
@@ -184,11 +217,19 @@ def _key_selection(session: Session, cycle: Cycle, group: GateGroup) -> GateFigu
         [OBJECT_TYPE_LABELS.get(s.object_type, s.object_type), s.object_code, s.name, fmt_wan(s.amount_fen), s.reason]
         for s in selection
     ]
-    counts = Counter(s.object_type for s in selection)
+    assert cycle.id is not None
+    selected = selection_figures(session, cycle.id)
     figures.lines.append(
-        "、".join(f"{OBJECT_TYPE_LABELS.get(t, t)} {counts[t]} 个" for t in order if counts[t])
-        + f"，涉及资金 {fmt_wan(sum(s.amount_fen for s in selection))} 万元"
+        "、".join(f"{OBJECT_TYPE_LABELS.get(t, t)} {len(selected.of(t))} 个" for t in order if selected.of(t))
+        + f"，涉及资金 {fmt_wan(selected.amount_fen)} 万元"
     )
+    if selection:
+        figures.lists.append(
+            (
+                "评价对象",
+                [f"{OBJECT_TYPE_LABELS.get(s.object_type, s.object_type)} {s.object_code} {s.name}" for s in selection],
+            )
+        )
     return figures
 
 
@@ -218,45 +259,68 @@ def _key_reports(session: Session, cycle: Cycle, group: GateGroup) -> GateFigure
         f"评价对象 {len(evaluations)} 个（已选 {len(names)} 个）"
         + ("，等级：" + "，".join(f"{g} {n} 个" for g, n in sorted(grades.items())) if grades else "")
     )
+    scored = {(e.object_type, e.object_code) for e in evaluations if e.score is not None}
+    missing = [
+        f"{OBJECT_TYPE_LABELS.get(kind, kind)} {code} {s.name}"
+        for (kind, code), s in names.items()
+        if (kind, code) not in scored
+    ]
+    if missing:
+        figures.lists.append((f"尚无评分（{len(missing)} 个）", sorted(missing)))
     return figures
 
 
 def _budget(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
+    assert cycle.id is not None
     rows = session.exec(
         select(BudgetRecommendation, Project, Department)
         .join(Project, col(Project.id) == BudgetRecommendation.project_id)
         .join(Department, col(Department.id) == Project.department_id)
         .where(BudgetRecommendation.cycle_id == cycle.id)
     ).all()
-    request = sum(r.request_fen for r, _, _ in rows)
-    recommended = sum(r.recommended_fen for r, _, _ in rows)
-    standing = sum(r.override_fen if r.override_fen is not None else r.recommended_fen for r, _, _ in rows)
-    cut = [(r, p, d) for r, p, d in rows if r.recommended_fen < r.request_fen or r.override_fen is not None]
-    cut.sort(key=lambda t: (t[0].override_fen is None, -(t[0].request_fen - t[0].recommended_fen), t[1].code))
+    lines = [(budget_line(r), r, p, d) for r, p, d in rows]
+    if not lines:
+        return GateFigures()
+    shown = [item for item in lines if item[0].recommended_fen < item[0].base_fen or item[1].override_fen is not None]
+    shown.sort(key=lambda t: (t[1].override_fen is None, -(t[0].base_fen - t[0].recommended_fen), t[2].code))
     figures = GateFigures(
-        columns=["项目编码", "项目", "部门", "申请（万元）", "建议（万元）", "调整为（万元）", "原因"],
+        columns=[
+            "项目编码",
+            "项目",
+            "部门",
+            "申请（万元）",
+            "安排基数（万元）",
+            "建议（万元）",
+            "调整为（万元）",
+            "理由",
+        ],
         rows=[
             [
                 p.code,
                 p.name,
                 d.name,
-                fmt_wan(r.request_fen),
-                fmt_wan(r.recommended_fen),
+                fmt_wan(line.request_fen),
+                fmt_wan(line.base_fen),
+                fmt_wan(line.recommended_fen),
                 fmt_wan(r.override_fen) if r.override_fen is not None else "",
                 r.override_reason or r.reason,
             ]
-            for r, p, d in cut
+            for line, r, p, d in shown
         ],
     )
-    overridden = sum(1 for r, _, _ in rows if r.override_fen is not None)
+    totals = budget_totals(line for line, _, _, _ in lines)
     figures.lines.append(
-        f"{cycle.budget_year} 年预算安排建议：{len(rows)} 个项目，申请 {fmt_wan(request)} 万元，"
-        f"建议安排 {fmt_wan(recommended)} 万元"
+        f"{cycle.budget_year} 年预算安排建议：{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
+        f"事前评估压减 {fmt_wan(totals.ex_ante_cut_fen)} 万元，建议安排 {fmt_wan(totals.computed_fen)} 万元"
     )
+    computed = budget_totals(replace(line, override_fen=None) for line, _, _, _ in lines)
     figures.lines.append(
-        f"压减 {sum(1 for r, _, _ in rows if r.recommended_fen < r.request_fen)} 个项目共 "
-        f"{fmt_wan(request - recommended)} 万元，优先保障 {sum(1 for r, _, _ in rows if r.priority)} 个"
-        + (f"；已调整 {overridden} 个，调整后合计 {fmt_wan(standing)} 万元" if overridden else "")
+        f"压减 {computed.cut_projects} 个项目共 {fmt_wan(computed.cut_fen)} 万元，优先保障 {computed.priority_projects} 个"
+        + (
+            f"；已调整 {totals.overridden_projects} 个，调整后合计 {fmt_wan(totals.recommended_fen)} 万元"
+            if totals.overridden_projects
+            else ""
+        )
     )
     return figures
 

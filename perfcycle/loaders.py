@@ -50,6 +50,7 @@ from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, upd
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
+from perfcycle.rules.identifiers import code_problem
 from perfcycle.workbooks.formats import OBJECT_TYPE_KEYS, QUARTERS, SPECS
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, ParsedRow, ParsedWorkbook, parse_workbook
 
@@ -98,11 +99,14 @@ class _Problems:
         self.spec = SPECS[parsed.kind]
         self.items: list[ImportProblem] = list(earlier)
         self._order = {sheet.name: index for index, sheet in enumerate(self.spec.sheets)}
+        self._malformed: set[tuple[str, int, str]] = set()  # cells holding no code: nothing more is said of them
 
     def header(self, sheet: str, field_name: str) -> str:
         return next((c.header for c in self.spec.sheet(sheet).columns if c.field == field_name), field_name)
 
     def add(self, reason: str, sheet: str | None = None, row: ParsedRow | None = None, field_name: str = "") -> None:
+        if sheet and row and (sheet, row.row, field_name) in self._malformed:
+            return
         column = self.header(sheet, field_name) if sheet and field_name else None
         self.items.append(ImportProblem(self.file, sheet, row.row if row else None, column, reason))
 
@@ -121,6 +125,12 @@ class _Problems:
         if self.items:
             raise self.rejected()
 
+    def codes(self, parsed: ParsedWorkbook) -> None:
+        """Refuse every code cell that is not a well-formed code (see `perfcycle.rules.identifiers`)."""
+        for sheet, row, field_name, reason in malformed_codes(parsed):
+            self.add(reason, sheet, row, field_name)
+            self._malformed.add((sheet, row.row, field_name))
+
     def text_fits(self, sheet: str, row: ParsedRow, field_name: str, model: type[SQLModel], attr: str) -> None:
         """Refuse text longer than its database column (PostgreSQL would fail the whole load otherwise)."""
         value = row.values.get(field_name)
@@ -137,6 +147,27 @@ class _Problems:
             self.add(f"得分应在 0 到 {maximum} 之间: {value}", sheet, row, field_name)
             return None
         return Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+
+
+def malformed_codes(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow, str, str]]:
+    """(sheet, row, field, reason) of each code cell of a workbook that is not a well-formed code."""
+    spec = SPECS[parsed.kind]
+    for sheet_name, rows in parsed.sheets.items():
+        for column in spec.sheet(sheet_name).columns:
+            if column.kind != "code" or column.reference:
+                continue
+            values = [row.values.get(column.field) for row in rows]
+            wrong = {value: reason for value in set(values) if value is not None and (reason := code_problem(value))}
+            for row, value in zip(rows, values, strict=True) if wrong else ():
+                if value in wrong:
+                    yield sheet_name, row, column.field, wrong[value]
+
+
+def code_problems(parsed: ParsedWorkbook) -> list[ImportProblem]:
+    """The problems of `malformed_codes`, located by sheet, row and column header."""
+    problems = _Problems(parsed)
+    problems.codes(parsed)
+    return problems.items
 
 
 @functools.cache
@@ -365,12 +396,6 @@ def _open_cycle(session: Session, year: int, problems: _Problems, cache: LoadCac
     return cycle
 
 
-def _cycle_policy(cycle: Cycle) -> Any:
-    from perfcycle.policy import load_policy, policy_from_json
-
-    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
-
-
 def _all_rows(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow]]:
     for sheet, rows in parsed.sheets.items():
         for row in rows:
@@ -428,6 +453,7 @@ def load(
         if problems.items:
             raise problems.rejected()
         raise problems.fail("工作簿中没有数据行（只有表头）")
+    problems.codes(parsed)
     if parsed.kind == "base":
         return _load_base(session, parsed, year, problems)
     if parsed.kind not in _CHECKERS:
@@ -576,10 +602,40 @@ def import_file(
 # ------------------------------------------------------------------------------------------------ base
 
 
+def _event_fields(row: ParsedRow) -> dict[str, Any]:
+    v = row.values
+    return {
+        "when": v.get("when") or "",
+        "title": v.get("title") or "",
+        "detail": v.get("detail") or "",
+        "rank": v.get("rank"),
+    }
+
+
+def _event_problems(row: ParsedRow, year: int) -> list[str]:
+    """What a 工作记事 row lacks or gets wrong (checked before anything is written)."""
+    from perfcycle.events import EventError, event_problems, normal_kind, parse_when
+
+    fields = _event_fields(row)
+    try:
+        kind = normal_kind(row.values.get("kind") or "")
+        when = parse_when(fields["when"], year) if fields["when"] else None
+    except EventError as exc:
+        return [str(exc)]
+    return event_problems(kind, when, " ".join(fields["title"].split()), fields["detail"].strip(), fields["rank"])
+
+
+def _record_event(session: Session, row: ParsedRow, year: int, source: str) -> None:
+    from perfcycle.events import record_event
+
+    record_event(session, year, row.values["kind"], source=source[:500], **_event_fields(row))
+
+
 def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _Problems) -> LoadResult:
     sheets = parsed.sheets
     dept_rows, project_rows, policy_rows = sheets["部门"], sheets["项目"], sheets["财政政策"]
     sample_rows, evaluation_rows = sheets["历年抽查"], sheets["历年评价"]
+    event_rows = sheets.get("工作记事", [])
     registered: dict[str, int] = dict(session.exec(select(Department.code, Department.id)).all())  # type: ignore[arg-type]
     known = set(registered) | {r.values["code"] for r in dept_rows if r.values["code"] is not None}
     for row in dept_rows:
@@ -621,6 +677,9 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
     for row in evaluation_rows:
         problems.score("历年评价", row, "score")
         problems.text_fits("历年评价", row, "object_code", Evaluation, "object_code")
+    for row in event_rows:
+        for problem in _event_problems(row, year):
+            problems.add(problem, "工作记事", row, "kind")
     problems.raise_if_any()
 
     messages: list[str] = []
@@ -687,6 +746,8 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
     session.flush()
     _load_history_samples(session, sample_rows, cycles, ids)
     _load_history_evaluations(session, evaluation_rows, cycles, ids)
+    for row in event_rows:
+        _record_event(session, row, year, parsed.path.name)
     session.flush()
     counted = {
         "departments": len(dept_rows),
@@ -694,12 +755,14 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
         "policies": len(policy_rows),
         "history_samples": len(sample_rows),
         "history_evaluations": len(evaluation_rows),
+        "events": len(event_rows),
     }
     _record_base_data(session, parsed, year, counted)
     messages.insert(
         0,
         f"部门 {len(dept_rows)} 个、项目 {len(project_rows)} 个、财政政策 {len(policy_rows)} 项、"
-        f"历年抽查 {len(sample_rows)} 行、历年评价 {len(evaluation_rows)} 行",
+        f"历年抽查 {len(sample_rows)} 行、历年评价 {len(evaluation_rows)} 行"
+        + (f"、工作记事 {len(event_rows)} 条" if event_rows else ""),
     )
     return LoadResult("base", parsed.rows, messages=messages)
 
@@ -1181,13 +1244,14 @@ def _check_panel_scores(
     problems: _Problems,
     cache: LoadCache,
 ) -> Writer:
+    from perfcycle.cycle_context import cycle_policy
     from perfcycle.rules.ex_ante import needs_ex_ante
 
     sheet = "评估评分"
     rows = parsed.sheets[sheet]
     assert cycle.id is not None
     cycle_id = cycle.id
-    policy = _cycle_policy(cycle).ex_ante
+    policy = cycle_policy(cycle).ex_ante
     dimensions = {name: problems.header(sheet, name) for name in PANEL_DIMENSIONS}
     if set(dimensions.values()) != set(policy.dimensions):
         raise problems.fail(

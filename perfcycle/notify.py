@@ -44,6 +44,7 @@ from models.audit import Notification
 from models.tables import SHANGHAI, now
 from perfcycle import audit
 from perfcycle.faults import checkpoint
+from perfcycle.rules.text import one_line
 
 if TYPE_CHECKING:
     from perfcycle.settings import Settings
@@ -165,16 +166,16 @@ class OutboxNotifier(Notifier):
         day = now().date().isoformat()
         path = self.folder / day / f"{message.dedup_key[:16]}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
-        lines = [
-            f"收件人: {message.recipient}",
-            f"地址: {message.public_address or '（无）'}",
-            f"事项: {message.item}",
-            f"步骤: {message.step}",
-            f"期限: {message.deadline or ''}",
-            f"主题: {message.subject}",
-            "",
-            message.body,
-        ]
+        header = {
+            "收件人": message.recipient,
+            "地址": message.public_address or "（无）",
+            "事项": message.item,
+            "步骤": message.step,
+            "期限": message.deadline or "",
+            "主题": message.subject,
+        }
+        # A header value is one line whatever a record holds: a line break in a name never forges a header.
+        lines = [f"{name}: {one_line(value)}" for name, value in header.items()] + ["", message.body]
         path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
         return Outcome(True)
 

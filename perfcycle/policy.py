@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,11 +50,14 @@ class ExAntePolicy(_Strict):
 
 
 class MonitoringPolicy(_Strict):
+    """`notice_after_days`: warnings (预警通知书 / 提醒) are dated this many days after the quarter closes."""
+
     time_progress: dict[str, Points]
     yellow_gap: Points
     red_gap: Points
     impossible_is_red: bool = True
     red_response_days: Annotated[int, Field(ge=1)]
+    notice_after_days: Annotated[int, Field(ge=0, le=90)] = 10
 
     @field_validator("time_progress")
     @classmethod
@@ -118,16 +121,56 @@ class BudgetPolicy(_Strict):
 
 
 class DisclosurePolicy(_Strict):
-    publish_by: Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    """谁评价、谁公开: a department publishes its self-evaluation report with its 部门决算, `with_final_accounts_days`
+    after its 决算 is approved when that day is known, else by `publish_by` ("MM-DD" of the year after the cycle
+    year); the bureau publishes the key-evaluation results by `publish_by`."""
 
-    def due_date(self, cycle_year: int) -> date:
-        """Self-evaluation reports are published in the year after the cycle year."""
+    publish_by: Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")] = "06-30"
+    with_final_accounts_days: Annotated[int, Field(ge=0, le=180)] = 20
+
+    def due_date(self, cycle_year: int, final_accounts_on: date | None = None) -> date:
+        """The day a cycle year's report is due: with the 决算 if its approval day is known, else `publish_by`."""
+        if final_accounts_on is not None:
+            return final_accounts_on + timedelta(days=self.with_final_accounts_days)
         month, day = (int(part) for part in self.publish_by.split("-"))
         return date(cycle_year + 1, month, day)
 
 
+class RectificationPolicy(_Strict):
+    """问题整改: the days a department has to answer each kind of finding with its measures, from the day the
+    finding is registered (a red light's answer is its 预警整改 response, due `monitoring.red_response_days` after
+    the notice), and the key-evaluation grades whose findings ask the department to act."""
+
+    answer_days: dict[str, Annotated[int, Field(ge=1, le=365)]] = Field(
+        default_factory=lambda: {"review_flag": 30, "inflated_claim": 30, "key_evaluation": 60, "ex_ante": 30}
+    )
+    key_evaluation_grades: list[str] = Field(default_factory=lambda: ["良", "中", "差"])
+
+    @field_validator("answer_days")
+    @classmethod
+    def _sources(cls, value: dict[str, int]) -> dict[str, int]:
+        from perfcycle.rules.findings import ANSWERED_BY_DAYS
+
+        if set(value) != set(ANSWERED_BY_DAYS):
+            raise ValueError(f"answer_days needs exactly {list(ANSWERED_BY_DAYS)}")
+        return value
+
+
 class CostPilotPolicy(_Strict):
+    """`budget_year_offset`: the pilot's analysis feeds the budget prepared in the cycle year (cycle year + 1)."""
+
     project_code: str | None = None
+    budget_year_offset: Annotated[int, Field(ge=0, le=5)] = 1
+
+    @field_validator("project_code")
+    @classmethod
+    def _a_code(cls, value: str | None) -> str | None:
+        from perfcycle.rules.identifiers import code_problem  # the rules read this module's policies
+
+        reason = code_problem(value) if value is not None else None
+        if reason is not None:
+            raise ValueError(reason)
+        return value
 
 
 APPROVAL_GATES = (
@@ -307,7 +350,8 @@ class Policy(_Strict):
     sampling: SamplingPolicy
     fiscal_evaluation: FiscalEvaluationPolicy
     budget: BudgetPolicy
-    disclosure: DisclosurePolicy
+    disclosure: DisclosurePolicy = DisclosurePolicy()
+    rectification: RectificationPolicy = RectificationPolicy()
     cost_pilot: CostPilotPolicy = CostPilotPolicy()
     approvals: ApprovalsPolicy = ApprovalsPolicy()
     reminders: RemindersPolicy = RemindersPolicy()
@@ -337,6 +381,9 @@ class Policy(_Strict):
         missing = set(names) - set(self.budget.grade_cut)
         if missing:
             raise ValueError(f"budget.grade_cut has no ratio for grade(s) {sorted(missing)}")
+        unknown = set(self.rectification.key_evaluation_grades) - set(names)
+        if unknown:
+            raise ValueError(f"rectification.key_evaluation_grades names unknown grade(s) {sorted(unknown)}")
         return self
 
     @property

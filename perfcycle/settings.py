@@ -69,6 +69,23 @@ class Settings(BaseSettings):
         "(deadlines, receipts, reminders and decisions are dated by it). Unset in production.",
     )
 
+    # The workbench (`perfcycle web`): who signs in, for how long, and how guessing passwords is slowed down.
+    web_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The workbench's address as people open it: one-time links to set a password point there.",
+    )
+    web_session_hours: float = Field(default=8, gt=0, le=72, description="A sign-in lasts at most this long.")
+    web_idle_minutes: float = Field(default=30, gt=0, le=24 * 60, description="…and ends after this long unused.")
+    web_link_hours: float = Field(default=48, gt=0, le=24 * 14, description="How long a one-time link stays valid.")
+    web_lockout_failures: int = Field(default=5, ge=1, le=100, description="Wrong passwords in a row that lock.")
+    web_lockout_minutes: float = Field(default=15, gt=0, le=24 * 60, description="How long a lockout lasts.")
+    web_address_failures: int = Field(
+        default=20, ge=1, le=10_000, description="Failed sign-ins from one address within the lockout time, then wait."
+    )
+    web_secure_cookies: bool = Field(
+        default=False, description="Mark cookies Secure although the request came over HTTP (behind a TLS proxy)."
+    )
+
     # Notifications (reminders, escalations, approvers waited for): the outbox keeps everything on this machine.
     notifier: Literal["outbox", "apprise"] = Field(
         default="outbox", description="outbox: files under outbox_dir; apprise: e-mail (SMTP) and webhooks."

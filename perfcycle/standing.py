@@ -10,12 +10,11 @@ record or the stage summary that holds it (the stages wrote them); nothing here 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -24,19 +23,14 @@ from models import (
     Cycle,
     Department,
     DepartmentLight,
-    ExAnteAssessment,
-    Project,
-    Sample,
-    SampleMember,
-    Selection,
     StageState,
-    TargetReview,
     WarningNotice,
     now,
 )
 from models.tables import SHANGHAI
-from perfcycle import windows
-from perfcycle.approvals import GATE_NAMES, GATE_STAGES, OpenGate, in_shanghai, list_open
+from perfcycle import approvals, windows
+from perfcycle.approvals import GATE_NAMES, GATE_STAGES, in_shanghai, list_open
+from perfcycle.gate_figures import GateFigures, gate_figures
 from perfcycle.rules.lights import LIGHT_LABELS
 from perfcycle.rules.windows import RETURNED, cell_label, deadline_passed, response_status
 from perfcycle.stages import QUARTERS, STAGES
@@ -62,7 +56,6 @@ STAGE_OPTIONS = {
     **{f"monitoring_{q}": f"--stage monitoring --quarter {q}" for q in QUARTERS},
     "self_evaluation": "--stage self_evaluation",
 }
-TYPE_NAMES = {"project": "项目", "policy": "政策", "department": "部门"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +89,7 @@ class GateGroup:
     name: str
     level: int
     stage: str
+    title: str  # the year, the gate, its level and how many departments: 2024年度绩效目标第1级审批（53 个部门）
     ids: tuple[int, ...]
     subjects: tuple[GateSubject, ...]
     opened_at: datetime
@@ -225,7 +219,7 @@ def approve_command(ids: Sequence[int], approvers: Sequence[str]) -> str:
     return f"perfcycle approve {id_args(ids)} --by {by}"
 
 
-# ---------------------------------------------------------------------------------------------- figures
+# ---------------------------------------------------------------------------------------------- gates
 
 
 def stage_summaries(session: Session, cycle_id: int) -> dict[str, dict[str, Any]]:
@@ -238,200 +232,51 @@ def _names(session: Session) -> dict[str, str]:
     return {d.code: d.name for d in session.exec(select(Department))}
 
 
-def _pct(value: Any) -> str:
-    return f"{float(value):.0%}"
-
-
-@dataclass
-class GateFigures:
-    """What a gate decides on: figures in a line each, and named lists (departments, projects, objects)."""
-
-    lines: list[str] = field(default_factory=list)
-    lists: list[tuple[str, list[str]]] = field(default_factory=list)
-
-
-def _targets(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    review = summary.get("review")
-    if review:
-        out.lines.append(
-            f"{review['projects']} 个项目：目标齐全 {review['complete']}，退回修改 {review['returned']}，"
-            f"未填报 {review['missing']}"
-        )
-    returned = Counter(
-        session.exec(
-            select(Department.code, Department.name)
-            .join(Project, col(Project.department_id) == Department.id)
-            .join(TargetReview, col(TargetReview.project_id) == Project.id)
-            .where(TargetReview.cycle_id == cycle.id, TargetReview.status == "returned")
-        )
+def gate_group(
+    session: Session, cycle: Cycle, group: approvals.GateGroup, on: datetime, figures: GateFigures | None = None
+) -> GateGroup:
+    """An open gate group as the coordinator reads it, with the figures it decides on (`perfcycle.gate_figures`,
+    or those already read for it)."""
+    members = group.gates
+    ids = tuple(group.ids)
+    approvers = tuple(dict.fromkeys(a for g in members for a in g.approvers))
+    dues = [g.due_at for g in members if g.due_at is not None]
+    subjects = tuple(
+        GateSubject(g.id, g.subject, group.names.get(g.subject, g.subject)) for g in members if g.subject != "*"
     )
-    if returned:
-        out.lists.append(("退回修改的项目", [f"{name} {n} 个" for (_, name), n in sorted(returned.items())]))
-
-
-def _ex_ante(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    if "units" not in summary:
-        return
-    out.lines.append(
-        f"{summary['units']} 家单位 {summary['projects']} 个项目，涉及 {summary['amount_wan']} 万元，"
-        f"压减 {summary['cut_wan']} 万元"
+    figures = figures or gate_figures(session, cycle, group)
+    commands = [approve_command(ids, approvers)]
+    by = approvers[0] if len(approvers) == 1 else "<审批人>"
+    if group.gate == "targets":
+        commands.append(f'perfcycle return <编号> --by {by} --comment "退回意见"')
+    elif group.gate == "budget_table":
+        commands.append(f'perfcycle approve {ids[0]} --by {by} --override 项目编码=金额(万元):"理由"')
+    return GateGroup(
+        year=cycle.year,
+        gate=group.gate,
+        name=GATE_NAMES.get(group.gate, group.gate),
+        level=group.level,
+        stage=GATE_STAGES.get(group.gate, ""),
+        title=group.label,
+        ids=ids,
+        subjects=subjects,
+        opened_at=min(g.opened_at for g in members),
+        due_at=min(dues) if dues else None,
+        overdue=sum(1 for g in members if g.overdue(on)),
+        approvers=approvers,
+        figures=tuple(figures.lines),
+        lists=tuple((label, tuple(items)) for label, items in figures.lists),
+        commands=tuple(commands),
     )
-    conclusions = Counter(
-        session.exec(
-            select(ExAnteAssessment.conclusion).where(
-                ExAnteAssessment.cycle_id == cycle.id, ExAnteAssessment.conclusion != ""
-            )
-        )
-    )
-    if conclusions:
-        out.lines.append("结论：" + "，".join(f"{k} {v} 个" for k, v in sorted(conclusions.items())))
-    if summary["projects"] == 0:
-        out.lines.append("没有读到任何专家评分（事前评估评分表），请核对填报目录后再决定")
-    if summary.get("unassessed"):
-        out.lists.append((f"没有专家评分的应评估项目（{len(summary['unassessed'])} 个）", summary["unassessed"]))
-
-
-def _sample(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    sample = summary.get("sample")
-    if not sample:
-        return
-    out.lines.append(
-        f"抽取 {sample['departments']} 个部门（{_pct(sample['ratio'])}），"
-        f"累计覆盖率 {float(sample['cumulative_coverage']):.1%}，随机种子 {sample['seed']}"
-    )
-    members = session.exec(
-        select(Department.name)
-        .join(SampleMember, col(SampleMember.department_id) == Department.id)
-        .join(Sample, col(Sample.id) == SampleMember.sample_id)
-        .where(Sample.cycle_id == cycle.id)
-        .order_by(col(Department.code))
-    ).all()
-    if members:
-        out.lists.append(("样本部门", list(members)))
-
-
-def _selection(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    selection = summary.get("selection") or summary
-    if "projects" not in selection:
-        return
-    out.lines.append(
-        f"{selection['projects']} 个项目、{selection['policies']} 项政策、{selection['departments']} 个部门整体支出，"
-        f"涉及 {selection['amount_wan']} 万元"
-    )
-    rows = session.exec(select(Selection).where(Selection.cycle_id == cycle.id)).all()
-    ordered = sorted(rows, key=lambda r: (list(TYPE_NAMES).index(r.object_type), r.rank))
-    out.lists.append(("评价对象", [f"{TYPE_NAMES[r.object_type]} {r.object_code} {r.name}" for r in ordered]))
-
-
-def _reports(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    results = summary.get("results")
-    if not results:
-        return
-    grades = "，".join(f"{k} {v} 个" for k, v in sorted(results["grades"].items()))
-    out.lines.append(f"已评分 {results['scored']} 个对象" + (f"：{grades}" if grades else ""))
-    if results.get("missing"):
-        out.lists.append((f"尚无评分（{len(results['missing'])} 个）", results["missing"]))
-
-
-def _budget(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    from perfcycle.figures import budget_figures
-    from perfcycle.money import fmt_wan
-
-    assert cycle.id is not None
-    totals = budget_figures(session, cycle.id)
-    if not totals.projects:
-        return
-    out.lines.append(
-        f"{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
-        f"建议安排 {fmt_wan(totals.recommended_fen)} 万元"
-    )
-    out.lines.append(
-        f"压减 {totals.cut_projects} 个项目共 {fmt_wan(totals.cut_fen)} 万元，优先保障 {totals.priority_projects} 个"
-    )
-    if totals.increased_projects:
-        out.lines.append(f"调增 {totals.increased_projects} 个项目共 {fmt_wan(totals.increase_fen)} 万元")
-    if totals.overridden_projects:
-        out.lines.append(f"已调整 {totals.overridden_projects} 个项目的金额")
-
-
-def _annual_report(session: Session, cycle: Cycle, summary: dict[str, Any], out: GateFigures) -> None:
-    documents = summary.get("documents") or []
-    if documents:
-        out.lists.append(("文件", [Path(p).name for p in documents]))
-
-
-_FIGURES = {
-    "targets": _targets,
-    "ex_ante_conclusions": _ex_ante,
-    "sample": _sample,
-    "key_evaluation_selection": _selection,
-    "key_evaluation_reports": _reports,
-    "budget_table": _budget,
-    "annual_report": _annual_report,
-}
-
-
-def gate_figures(session: Session, cycle: Cycle, gate: str, summaries: dict[str, dict[str, Any]]) -> GateFigures:
-    """What a gate decides on, in the figures its stage recorded (and the records behind them)."""
-    figures = GateFigures()
-    if gate in _FIGURES:
-        _FIGURES[gate](session, cycle, summaries.get(GATE_STAGES[gate], {}), figures)
-    return figures
-
-
-def _group_gates(
-    session: Session, cycle: Cycle, gates: list[OpenGate], summaries: dict[str, dict[str, Any]], on: datetime
-) -> list[GateGroup]:
-    names = _names(session)
-    grouped: dict[tuple[str, int], list[OpenGate]] = defaultdict(list)
-    for open_gate in gates:
-        grouped[(open_gate.gate, open_gate.level)].append(open_gate)
-    groups = []
-    for (gate, level), members in grouped.items():
-        ids = tuple(g.id for g in members)
-        approvers = tuple(dict.fromkeys(a for g in members for a in g.approvers))
-        dues = [g.due_at for g in members if g.due_at is not None]
-        subjects = tuple(
-            GateSubject(g.id, g.subject, names.get(g.subject, g.subject)) for g in members if g.subject != "*"
-        )
-        figures = gate_figures(session, cycle, gate, summaries)
-        commands = [approve_command(ids, approvers)]
-        by = approvers[0] if len(approvers) == 1 else "<审批人>"
-        if gate == "targets":
-            commands.append(f'perfcycle return <编号> --by {by} --comment "退回意见"')
-        elif gate == "budget_table":
-            commands.append(f'perfcycle approve {ids[0]} --by {by} --override 项目编码=金额(万元):"理由"')
-        groups.append(
-            GateGroup(
-                year=cycle.year,
-                gate=gate,
-                name=GATE_NAMES.get(gate, gate),
-                level=level,
-                stage=GATE_STAGES.get(gate, ""),
-                ids=ids,
-                subjects=subjects,
-                opened_at=min(g.opened_at for g in members),
-                due_at=min(dues) if dues else None,
-                overdue=sum(1 for g in members if g.overdue(on)),
-                approvers=approvers,
-                figures=tuple(figures.lines),
-                lists=tuple((label, tuple(items)) for label, items in figures.lists),
-                commands=tuple(commands),
-            )
-        )
-    return groups
 
 
 def gate_groups(session: Session, year: int | None = None, at: datetime | None = None) -> list[GateGroup]:
     """The gates waiting for a decision (of one cycle year, or of all), by kind and level, oldest first."""
-    by_year: dict[int, list[OpenGate]] = defaultdict(list)
-    for gate in list_open(session, year):
-        by_year[gate.year].append(gate)
+    years = [year] if year is not None else sorted({gate.year for gate in list_open(session)})
     groups = []
-    for cycle_year, gates in by_year.items():
+    for cycle_year in years:
         cycle = get_cycle_for(session, cycle_year)
-        assert cycle.id is not None
-        groups += _group_gates(session, cycle, gates, stage_summaries(session, cycle.id), at or now())
+        groups += [gate_group(session, cycle, g, at or now()) for g in approvals.open_groups(session, cycle_year)]
     return groups
 
 
@@ -593,10 +438,10 @@ def _stage_lines(
 
 def _due_dates(session: Session, cycle: Cycle) -> dict[str, date]:
     """Each collecting stage's form deadline: the window's once open, else the calendar's."""
-    from perfcycle.policy import load_policy, policy_from_json
+    from perfcycle.cycle_context import cycle_policy
 
     assert cycle.id is not None
-    policy = policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
+    policy = cycle_policy(cycle)
     dates = {}
     for stage, (form, quarter) in STAGE_FORMS.items():
         window = find_window(session, cycle.id, stage)

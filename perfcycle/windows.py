@@ -33,7 +33,8 @@ from models import Approval, Cycle, Department, Project, Submission, WarningNoti
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
-from perfcycle.policy import Policy, load_policy, policy_from_json
+from perfcycle.cycle_context import cycle_policy
+from perfcycle.rules.identifiers import code_problem
 from perfcycle.rules.windows import (
     ARRIVED,
     MISSING,
@@ -77,10 +78,6 @@ def today() -> date:
     return now().date()
 
 
-def _policy(cycle: Cycle) -> Policy:
-    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
-
-
 def stage_for(stage: str, quarter: str | None = None) -> str:
     """The stage a person names: targets (or target_setting), monitoring with --quarter, self_evaluation."""
     name = stage.strip().lower().replace("-", "_")
@@ -111,6 +108,10 @@ def get_cycle_for(session: Session, year: int) -> Cycle:
 
 
 def get_department(session: Session, code: str) -> Department:
+    """The department of a code typed by a person; a text that is no code is refused with the reason."""
+    reason = code_problem(code.strip())
+    if reason is not None:
+        raise WindowError(f"部门{reason}")
     department = session.exec(select(Department).where(Department.code == code.strip())).first()
     if department is None:
         raise WindowError(f"没有编码为 {code} 的部门（请先在基础数据中登记）")
@@ -152,7 +153,7 @@ def ensure_window(
             form=form,
             quarter=quarter,
             opens_on=opened,
-            due_on=_policy(cycle).calendar.deadline(form, quarter or None, cycle.year),
+            due_on=cycle_policy(cycle).calendar.deadline(form, quarter or None, cycle.year),
             folder=folder,
         )
         session.add(window)
@@ -279,7 +280,7 @@ def sync_returns(session: Session, cycle: Cycle, window: CollectionWindow) -> li
         .order_by(col(Department.code))
     )
     entries = _entries(session, window)
-    days = _policy(cycle).calendar.resubmission_days
+    days = cycle_policy(cycle).calendar.resubmission_days
     codes = []
     for approval, department in returned:
         entry = entries.get(department.id or 0)
@@ -677,14 +678,31 @@ def unread_files(session: Session, window: CollectionWindow) -> list[Path]:
     return [p for p in submission_files(_form_folder(Path(window.folder), window)) if file_sha256(p) not in seen]
 
 
+def _form_folders(window: CollectionWindow) -> tuple[str, ...]:
+    folder = SUBMISSION_FOLDERS[window.form]
+    return (folder, window.quarter) if window.quarter else (folder,)
+
+
 def _form_folder(root: Path, window: CollectionWindow) -> Path:
-    folder = root / SUBMISSION_FOLDERS[window.form]
-    return folder / window.quarter if window.quarter else folder
+    return root.joinpath(*_form_folders(window))
+
+
+def _form_file(root: Path, window: CollectionWindow, code: str) -> Path:
+    """Where a department's form is filed: `<root>/<form>[/<quarter>]/<code>.xlsx`, and never anywhere else."""
+    return _inside(root, *_form_folders(window), f"{code}.xlsx")
 
 
 def _history_folder(root: Path, window: CollectionWindow, code: str) -> Path:
-    folder = root / "history" / SUBMISSION_FOLDERS[window.form]
-    return (folder / window.quarter if window.quarter else folder) / code
+    return _inside(root, "history", *_form_folders(window), code)
+
+
+def _inside(folder: Path, *names: str) -> Path:
+    from perfcycle.documents.naming import inside
+
+    try:
+        return inside(folder, *names)
+    except ValueError as exc:
+        raise WindowError(f"拒绝写入填报目录以外的位置：{exc}") from None
 
 
 def _check_department(
@@ -704,8 +722,8 @@ def _check_department(
         for row in rows
         if row.values.get("department_code") is not None
     }
-    if len(stated) == 1 and (code := stated.pop()) != department.code:
-        owner = f"{code}（{by_code[code].name}）" if code in by_code else code
+    if len(stated) == 1 and (code := stated.pop()) != department.code and code_problem(code) is None:
+        owner = f"{code}（{by_code[code].name}）" if code in by_code else f"{code} "
         rows = sum(len(rows) for rows in parsed.sheets.values())
         return [
             ImportProblem(
@@ -713,7 +731,7 @@ def _check_department(
                 None,
                 None,
                 None,
-                f"这是部门 {owner} 的填报表（全部 {rows} 行的部门编码都是 {code}），"
+                f"这是部门 {owner}的填报表（全部 {rows} 行的部门编码都是 {code}），"
                 f"不能作为 {department.code}（{department.name}）的报送：请确认选择的是本部门的文件",
             )
         ]
@@ -722,7 +740,7 @@ def _check_department(
         headers = {c.field: c.header for c in spec.sheet(sheet_name).columns}
         for row in rows:
             code = row.values.get("department_code")
-            if code is not None and str(code) != department.code:
+            if code is not None and str(code) != department.code and code_problem(str(code)) is None:
                 problems.append(
                     ImportProblem(
                         parsed.path.name,
@@ -769,14 +787,17 @@ def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
     ).first()
 
 
-def _check_submitter(session: Session, cycle: Cycle, department: Department, stage: str, by: str, name: str) -> None:
-    """Only the department's contact or head submits its forms; a refusal is audited and committed first."""
+def check_submitter(
+    session: Session, cycle: Cycle, department: Department, stage: str, by: str, name: str, what: str = "填报表"
+) -> None:
+    """Only the department's contact or head submits its forms (or `what` it owes); a refusal is audited and
+    committed first."""
     allowed = [n for n in (department.contact, department.head) if n and n.strip()]
     if by.casefold() in {n.strip().casefold() for n in allowed}:
         return
     reason = (
         f"{by or '（未署名）'} 不是{department.name}的填报联系人或负责人（{'、'.join(allowed) or '未登记'}），"
-        "不能报送该部门的填报表"
+        f"不能报送该部门的{what}"
     )
     audit.append(
         session,
@@ -805,6 +826,7 @@ def submit_form(
     A new version replaces the department's file; the earlier one moves to the history folder and stays
     recorded. Nothing is written when anything is wrong (`ImportRejected` or `WindowError`).
     """
+    from perfcycle.loaders import code_problems
     from perfcycle.policy import import_limits
     from perfcycle.workbooks.reader import ImportRejected, read_workbook
 
@@ -818,14 +840,14 @@ def submit_form(
     department = get_department(session, department_code)
     assert department.id is not None
     by = " ".join(by.split()) or department.contact
-    _check_submitter(session, cycle, department, stage, by, file.name)
+    check_submitter(session, cycle, department, stage, by, file.name)
     form, quarter = STAGE_FORMS[stage]
     parsed = read_workbook(file, form, **import_limits(year).reader_limits())
     projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
     if not any(p.department_id == department.id for p in projects.values()):
         raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
     departments = {d.id: d for d in session.exec(select(Department)) if d.id is not None}
-    problems = _check_department(parsed, department, projects, departments)
+    problems = code_problems(parsed) + _check_department(parsed, department, projects, departments)
     if problems:
         raise ImportRejected(problems)
 
@@ -877,7 +899,7 @@ def submit_form(
         )
     )
     current = next((r for r in receipts if r.current), None)
-    target = _form_folder(root, window) / f"{department.code}.xlsx"
+    target = _form_file(root, window, department.code)
     if current is not None and current.sha256 == sha and entry.status != RETURNED and target.exists():
         return Receipt(title, department.name, current.version, entry.status, entry.due_on, target, parsed.rows, True)
 
@@ -900,10 +922,10 @@ def submit_form(
     )
     moved: dict[str, Path] = {}
     for name in sorted(earlier_names):
-        path = target.parent / name
+        path = _inside(target.parent, name)
         if path.is_file() and path.suffix == ".xlsx":
             history.mkdir(parents=True, exist_ok=True)
-            kept = history / f"{stamp}-{name}"
+            kept = _inside(history, f"{stamp}-{name}")
             os.replace(path, kept)
             moved[str(path.resolve())] = kept.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -995,7 +1017,7 @@ def respond_to_warning(
     cycle = get_cycle_for(session, year)
     department = get_department(session, department_code)
     by = by or department.contact
-    _check_submitter(session, cycle, department, f"warning_response_{quarter}", by, "")
+    check_submitter(session, cycle, department, f"warning_response_{quarter}", by, "", "预警整改反馈")
     notice = session.exec(
         select(WarningNotice).where(
             WarningNotice.cycle_id == cycle.id,
@@ -1041,6 +1063,9 @@ def respond_to_warning(
         },
     )
     session.flush()
+    from perfcycle.findings import record_warning_answer
+
+    record_warning_answer(session, cycle, department, notice, response)
     return notice, response
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Literal, get_args
 
 from prefect import task
@@ -23,6 +24,7 @@ from perfcycle.approvals import (
     DECISION_NAMES,
     BudgetOverride,
     DecisionRefused,
+    approver_problem,
     decide,
     in_shanghai,
     latest_refusals,
@@ -33,7 +35,7 @@ from perfcycle.approvals import (
 )
 from perfcycle.documents.renderer import render_text
 from perfcycle.gate_figures import gate_figures
-from perfcycle.standing import approve_command
+from perfcycle.standing import gate_group
 from tasks.common import run_logger
 from tasks.waiting import gate_group_line
 
@@ -118,6 +120,8 @@ FormDecision = Literal["通过", "不予通过", "退回修改"]
 #: The form's words for the decisions `perfcycle.approvals.decide` takes.
 FORM_DECISIONS = {name: key for key, name in DECISION_NAMES.items()}
 AS_A_WHOLE: Literal["按总体决定"] = "按总体决定"
+#: How the reason of a refusal of a whole group ends (recorded once, on the group's first gate).
+GROUP_REFUSED = "；本组对象均未决定"
 assert set(get_args(FormDecision)) == set(FORM_DECISIONS)
 
 
@@ -151,6 +155,7 @@ class GateDecision(RunInput):
 
 class FormFigures(BaseModel):
     lines: list[str]
+    lists: list[tuple[str, list[str]]]
     columns: list[str]
     rows: list[list[str]]
     more: int
@@ -181,9 +186,10 @@ def _cell(value: str) -> str:
 
 
 @task(name="find-open-group")
-def find_open_group(cycle_id: int) -> dict[str, Any] | None:
+def find_open_group(cycle_id: int, waited_on_by: str | None = None) -> dict[str, Any] | None:
     """The group of the oldest gate still waiting for a decision (the same gate at the same level: e.g. every
-    department's targets), with what its form shows and its key.
+    department's targets), with what its form shows and its key; with `waited_on_by`, only the gates that flow
+    run was suspended at (the form a resumed run was answered on).
 
     The key names the group's gates with their openings and refused attempts, so after a resume the rerun gets
     this form's answer back, and a group that changed, opened again or was refused asks anew."""
@@ -191,6 +197,10 @@ def find_open_group(cycle_id: int) -> dict[str, Any] | None:
         cycle = session.get(Cycle, cycle_id)
         assert cycle is not None
         groups = open_groups(session, cycle.year)
+        if waited_on_by is not None:  # its gates only, though others may have opened since
+            waited = set(session.exec(select(Approval.id).where(Approval.flow_run_id == waited_on_by)))
+            restricted = (replace(g, gates=tuple(m for m in g.gates if m.id in waited)) for g in groups)
+            groups = [g for g in restricted if g.gates]
         if not groups:
             return None
         group = groups[0]
@@ -202,10 +212,13 @@ def find_open_group(cycle_id: int) -> dict[str, Any] | None:
         attempts = len(session.exec(select(DecisionRefusal.id).where(col(DecisionRefusal.approval_id).in_(ids))).all())
         digest = hashlib.sha256(json.dumps([opened, attempts]).encode()).hexdigest()[:16]
         figures = gate_figures(session, cycle, group)
+        read = gate_group(session, cycle, group, now(), figures)
         by_id = {g.id: g for g in group.gates}
         refusals = [
             FormRefusal(
-                subject=group.subject_name(by_id[gate_id].subject),
+                subject="本组全部对象"
+                if refusal.reason.endswith(GROUP_REFUSED)
+                else group.subject_name(by_id[gate_id].subject),
                 actor=refusal.actor,
                 decision=DECISION_NAMES.get(refusal.decision, refusal.decision),
                 reason=refusal.reason,
@@ -220,17 +233,18 @@ def find_open_group(cycle_id: int) -> dict[str, Any] | None:
             "ids": ids,
             "rows": [{"gate_id": g.id, "subject": group.subject_name(g.subject)} for g in group.gates],
             "due": f"{min(dues):%Y-%m-%d %H:%M}" if dues else "",
-            "approvers": list(group.gates[0].approvers),
+            "approvers": list(read.approvers),
             "others": len(groups) - 1,
-            "command": approve_command(ids, ()),
+            "command": read.commands[0],
             "figures": FormFigures(
                 lines=figures.lines,
+                lists=[(label, [_cell(item) for item in items]) for label, items in figures.lists],
                 columns=figures.columns,
                 rows=[[_cell(c) for c in row] for row in figures.rows],
                 more=figures.more,
             ).model_dump(),
             "refusals": [r.model_dump() for r in refusals],
-            "waiting": gate_group_line(group, on_server=True),
+            "waiting": gate_group_line(read, on_server=True),
         }
 
 
@@ -245,7 +259,7 @@ def record_waiting_run(approval_ids: list[int], flow_run_id: str) -> None:
 
 def approval_form(group: dict[str, Any]) -> type[GateDecision]:
     """The group's form: its description (the figures, earlier refusals) and one row per gate, to decide."""
-    text = render_text("gate_form.txt.j2", GateFormText(**group))
+    text = render_text("gate_form.markdown.j2", GateFormText(**group))
     return GateDecision.with_initial_data(description=text, subjects=[SubjectDecision(**row) for row in group["rows"]])
 
 
@@ -264,12 +278,23 @@ def apply_group_decision(group: dict[str, Any], answer: dict[str, Any]) -> dict[
     """Record the form's decision on each gate it lists, through `decide` as the command line does.
 
     A gate already decided (on the command line) stands; a refused row is recorded with its reason, which the
-    form shows when it asks again for the gates still open; the accepted rows stand."""
+    form shows when it asks again for the gates still open; the accepted rows stand. An approver who may decide
+    none of them (no name, not on the policy's list) is refused once for the whole group."""
     logger = run_logger()
     approver = str(answer.get("approver", ""))
     whole = FORM_DECISIONS[answer["decision"]]
     overrides = [BudgetOverride(o["project_code"], o["amount_wan"], o["reason"]) for o in answer.get("overrides", [])]
     members = set(group["ids"])
+    with session_scope() as session:
+        first = session.get(Approval, group["ids"][0])
+        cycle = session.get(Cycle, first.cycle_id) if first is not None else None
+        assert first is not None and cycle is not None
+        problem = approver_problem(cycle, first.gate, first.level, approver, group["label"])
+        if problem:  # one refusal for the group: nobody's decision, whatever its rows say
+            reason = f"{problem}{GROUP_REFUSED}"
+            refuse(session, first.id or 0, whole, approver, str(answer.get("comment", "")), reason)
+            logger.warning("%s的决定未被接受：%s", group["label"], reason)
+            return {"recorded": 0, "refused": [reason], "kept": 0}
     recorded: Counter[str] = Counter()
     refused: list[str] = []
     kept = 0

@@ -10,8 +10,10 @@ from sqlmodel import Session, select
 
 from models import Cycle, Project, StageState, now
 from models.rows import ProjectRow, project_rows
-from perfcycle.policy import Policy, load_policy, policy_from_json
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.stages import StageError
+
+__all__ = ["cycle_policy", "get_cycle", "projects_of", "run_logger", "set_stage"]
 
 
 def get_cycle(session: Session, cycle_id: int) -> Cycle:
@@ -19,11 +21,6 @@ def get_cycle(session: Session, cycle_id: int) -> Cycle:
     if cycle is None:
         raise StageError(f"没有编号为 {cycle_id} 的周期")
     return cycle
-
-
-def cycle_policy(cycle: Cycle) -> Policy:
-    """The policy the cycle recorded when it opened (never the file as edited since)."""
-    return policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
 
 
 def projects_of(session: Session, year: int) -> list[ProjectRow]:

@@ -1,36 +1,41 @@
-"""Disclosure (谁评价、谁公开): which departments published their self-evaluation reports on time."""
+"""Disclosure (谁评价、谁公开): every department's publication record with its deadline, and where they stand."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prefect import task
-from sqlmodel import select
 
-from models import Department, Publication, session_scope
+from models import session_scope
+from perfcycle.disclosure import disclosure_figures, ensure_publications, publication_lines
+from perfcycle.rules.disclosure import is_late
 from tasks.artifacts import publish_table
-from tasks.common import cycle_policy, get_cycle, projects_of
+from tasks.common import get_cycle
 
 
 @task(name="track-publication")
 def track_publication(cycle_id: int) -> dict[str, Any]:
-    """Give every department a publication record with its due date, so a missing one counts as late."""
+    """Give every department a publication record due on its own deadline; late only once that has passed."""
     with session_scope() as session:
         cycle = get_cycle(session, cycle_id)
-        due = cycle_policy(cycle).disclosure.due_date(cycle.year)
-        departments = {p.department_id for p in projects_of(session, cycle.year)}
-        rows = {p.department_id: p for p in session.exec(select(Publication).where(Publication.cycle_id == cycle_id))}
-        names = {d.id: d.name for d in session.exec(select(Department))}
-        late: list[dict[str, Any]] = []
-        for department_id in sorted(departments):
-            row = rows.get(department_id) or Publication(cycle_id=cycle_id, department_id=department_id)
-            row.due_on = due
-            session.add(row)
-            if row.published_on is None or row.published_on > due:
-                late.append({"部门": names[department_id], "公开日期": str(row.published_on or "未公开")})
+        ensure_publications(session, cycle)
+        lines = publication_lines(session, cycle_id)
+        figures = disclosure_figures(session, cycle_id)
+        late = [
+            {
+                "部门": line.department_name,
+                "公开截止日期": str(line.due_on or "—"),
+                "公开日期": str(line.published_on or "未公开"),
+                "状态": line.state_label,
+            }
+            for line in lines
+            if is_late(line.state)
+        ]
         publish_table(
             f"{cycle.year}-publication",
             late,
-            f"{cycle.year} 年自评报告公开：应公开 {len(departments)} 个部门，逾期或未公开 {len(late)} 个（截止 {due}）",
+            f"{cycle.year} 年自评报告公开：应公开 {len(lines)} 个部门，按期公开 {figures['published']}，"
+            f"逾期 {figures['late']}，尚未到期 {figures['pending']}",
         )
-        return {"departments": len(departments), "late": len(late), "due_on": str(due)}
+        due = sorted({str(line.due_on) for line in lines if line.due_on})
+        return {"departments": len(lines), "late": figures["late"], "due_on": "、".join(due)}

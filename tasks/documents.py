@@ -16,8 +16,9 @@ from sqlmodel import Session, select
 
 from models import Cycle, Document, session_scope
 from perfcycle import audit
+from perfcycle.cycle_context import output_folder
 from perfcycle.documents.catalog import (
-    ANNUAL_REPORT,
+    GROUPS,
     SCORE_FORM_KINDS,
     SCORE_FORMS,
     STAGE_DOCUMENTS,
@@ -57,7 +58,7 @@ def write_and_record(
     New or changed documents are audited in one batch, in the order they were written."""
     cycle = get_cycle(session, cycle_id)
     settings = get_settings()
-    folder = Path(out_dir or settings.output_dir)
+    folder = Path(out_dir or output_folder(cycle))
     planned = plan_documents(session, cycle, folder, kinds)
     whole_stage = bool(kinds) and kinds == STAGE_DOCUMENTS.get(kinds[0].stage)
     # deployment.id is an API read of the flow run: ask only when the stage would fan out at all.
@@ -136,12 +137,13 @@ def render_document_share(cycle_id: int, stage: str, out_dir: str, share: int, s
 def render_stage_documents(cycle_id: int, stage: str, out_dir: str | None = None) -> list[str]:
     """All of one stage's documents in one task (a department's notice is a file, not a task run).
 
-    `out_dir` None means the configured PERFCYCLE_OUTPUT_DIR."""
+    `out_dir` None means the cycle's recorded output folder (a stage deployment run on its own)."""
     with session_scope() as session:
-        year = get_cycle(session, cycle_id).year
-        generated = write_and_record(session, cycle_id, out_dir, STAGE_DOCUMENTS[stage])
+        cycle = get_cycle(session, cycle_id)
+        year, folder = cycle.year, out_dir or output_folder(cycle)
+        generated = write_and_record(session, cycle_id, folder, STAGE_DOCUMENTS[stage])
     paths = [str(doc.path) for doc in generated]
-    _link_documents(year, stage, paths, out_dir)
+    _link_documents(year, stage, paths, folder)
     return paths
 
 
@@ -164,23 +166,24 @@ def prepare_score_form(cycle_id: int, stage: str, out_dir: str | None = None) ->
 
 
 @task(name="render-annual-report")
-def render_annual_report(cycle_id: int, out_dir: str) -> list[str]:
-    """关于{区}{年}年区级预算绩效管理工作开展情况的说明, every figure computed from the cycle's records."""
+def render_annual_report(cycle_id: int, out_dir: str | None = None) -> list[str]:
+    """关于{区}{年}年区级预算绩效管理工作开展情况的说明, every figure computed from the cycle's records, and
+    the 数据核对表 beside it."""
     with session_scope() as session:
-        year = get_cycle(session, cycle_id).year
-        generated = write_and_record(session, cycle_id, out_dir, (ANNUAL_REPORT,))
+        cycle = get_cycle(session, cycle_id)
+        year, folder = cycle.year, out_dir or output_folder(cycle)
+        generated = write_and_record(session, cycle_id, folder, GROUPS["annual_report"])
     paths = [str(doc.path) for doc in generated]
-    _link_documents(year, "annual_report", paths, out_dir)
+    _link_documents(year, "annual_report", paths, folder)
     return paths
 
 
-def _link_documents(year: int, stage: str, paths: list[str], out_dir: str | None) -> None:
+def _link_documents(year: int, stage: str, paths: list[str], folder: str) -> None:
     """The stage's documents as an artifact: links where the output folder is served (PERFCYCLE_DOCUMENTS_URL),
     else each path as text (a file:// link opens nothing in a browser on another machine)."""
     if not paths:
         return
     settings = get_settings()
-    folder = out_dir or settings.output_dir
     lines = [document_line(p, folder, settings.documents_url) for p in paths[:200]]
     if len(paths) > 200:
         lines.append(f"- …共 {len(paths)} 份，见 {Path(folder).as_posix()}")

@@ -12,6 +12,7 @@ from sqlmodel import select
 from models import Department, Evaluation, Indicator, MonitoringRecord, session_scope
 from models.rows import ProjectRow, columns
 from perfcycle.figures import SelfEvaluationCoverage, self_evaluation_coverage
+from perfcycle.rules.precision import execution_rate
 from perfcycle.rules.scoring import IndicatorInput, grade_for, is_inflated, project_score, weighted_score
 from perfcycle.rules.selection import propose_department_evaluation
 from tasks.artifacts import publish_table
@@ -53,9 +54,9 @@ def score_self_evaluations(cycle_id: int) -> dict[str, Any]:
         flagged: list[dict[str, Any]] = []
         for project in projects:
             assert project.id is not None
-            breakdown = project_score(
-                indicators[project.id], year_end.get(project.id, 0), project.budget_fen, policy.self_evaluation
-            )
+            spent = year_end.get(project.id)
+            rate = None if spent is None else execution_rate(spent, project.budget_fen)
+            breakdown = project_score(indicators[project.id], rate, policy.self_evaluation)
             evaluation = existing.get(("project", project.code)) or Evaluation(
                 cycle_id=cycle_id, kind="self", object_type="project", object_code=project.code
             )

@@ -10,6 +10,7 @@ from prefect import task
 from sqlmodel import select
 
 from models import Department, ExAnteAssessment, session_scope
+from perfcycle.figures import ex_ante_figures
 from perfcycle.money import fmt_wan
 from perfcycle.rules.ex_ante import ex_ante_conclusion, ex_ante_cut, ex_ante_total, needs_ex_ante
 from tasks.artifacts import publish_table
@@ -31,8 +32,6 @@ def assess_ex_ante(cycle_id: int) -> dict[str, Any]:
         departments = {d.id: d for d in session.exec(select(Department))}
         rows: list[dict[str, Any]] = []
         unassessed: list[str] = []
-        units: set[int] = set()
-        amount = cut = 0
         for project in in_scope:
             assessment = assessments.get(project.id)
             if assessment is None:
@@ -46,9 +45,6 @@ def assess_ex_ante(cycle_id: int) -> dict[str, Any]:
             assessment.request_fen = project.request_fen
             assessment.cut_fen = ex_ante_cut(conclusion, project.request_fen, assessment.proposed_cut_fen)
             session.add(assessment)
-            units.add(project.department_id)
-            amount += project.request_fen
-            cut += assessment.cut_fen
             rows.append(
                 {
                     "单位": departments[project.department_id].name,
@@ -59,11 +55,13 @@ def assess_ex_ante(cycle_id: int) -> dict[str, Any]:
                     "压减（万元）": fmt_wan(assessment.cut_fen),
                 }
             )
+        session.flush()
+        figures = ex_ante_figures(session, cycle_id)
         summary = {
-            "units": len(units),
-            "projects": len(rows),
-            "amount_wan": fmt_wan(amount),
-            "cut_wan": fmt_wan(cut),
+            "units": len(figures.units),
+            "projects": len(figures.projects),
+            "amount_wan": fmt_wan(figures.amount_fen),
+            "cut_wan": fmt_wan(figures.cut_fen),
             "unassessed": unassessed,
         }
         publish_table(

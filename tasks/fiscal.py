@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from models import Cycle, Department, Evaluation, FiscalPolicy, Selection, session_scope
 from perfcycle.documents.contexts import OBJECT_TYPE_ORDER
+from perfcycle.figures import selection_figures
 from perfcycle.money import fmt_wan
 from perfcycle.rules.scoring import grade_for
 from perfcycle.rules.selection import ProjectCandidate, SimpleCandidate, propose_selection
@@ -57,8 +58,8 @@ def propose_key_evaluations(cycle_id: int) -> dict[str, Any]:
                 )
                 session.add(row)
                 selection.append(row)
-        counts = {t: sum(1 for s in selection if s.object_type == t) for t in OBJECT_TYPE_ORDER}
-        total = sum(s.amount_fen for s in selection)
+        session.flush()
+        figures = selection_figures(session, cycle_id)
         publish_table(
             f"{cycle.year}-key-evaluation-selection",
             [
@@ -71,14 +72,14 @@ def propose_key_evaluations(cycle_id: int) -> dict[str, Any]:
                 }
                 for s in sorted(selection, key=lambda s: (OBJECT_TYPE_ORDER[s.object_type], s.rank))
             ],
-            f"{cycle.year} 年财政重点评价：{counts['project']} 个项目、{counts['policy']} 项政策、"
-            f"{counts['department']} 个部门（整体支出），涉及资金 {fmt_wan(total)} 万元",
+            f"{cycle.year} 年财政重点评价：{len(figures.of('project'))} 个项目、{len(figures.of('policy'))} 项政策、"
+            f"{len(figures.of('department'))} 个部门（整体支出），涉及资金 {fmt_wan(figures.amount_fen)} 万元",
         )
         return {
-            "projects": counts["project"],
-            "policies": counts["policy"],
-            "departments": counts["department"],
-            "amount_wan": fmt_wan(total),
+            "projects": len(figures.of("project")),
+            "policies": len(figures.of("policy")),
+            "departments": len(figures.of("department")),
+            "amount_wan": fmt_wan(figures.amount_fen),
         }
 
 

@@ -44,7 +44,9 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     A department's refused form is recorded as a refused receipt and the department is told why; it still owes
     the form. A refused file that cannot be credited to a department (a shared workbook, a stray file) is
     listed under `unplaced`, for the stage to wait until it is put right. Refusals are reported, not raised.
+    Without `root` (a stage deployment run on its own), the folder is the one the year's cycle recorded.
     """
+    root = root or _cycle_folder(year)
     folder = Path(root) / SUBMISSION_FOLDERS[kind] if root else None
     if folder is not None and quarter and kind == "monitoring":
         folder = folder / quarter
@@ -109,6 +111,13 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
         ],
         "unplaced": unplaced,
     }
+
+
+def _cycle_folder(year: int) -> str | None:
+    """The submissions folder of the year's cycle: recorded with it, else its windows', else the setting."""
+    with session_scope() as session:
+        cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+        return windows.submissions_root(session, cycle.id, None) if cycle is not None and cycle.id else None
 
 
 def _intake(session: Session, year: int, stage: str) -> windows.FolderIntake | None:

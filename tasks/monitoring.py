@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from datetime import date, timedelta
+from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 from prefect import task
@@ -11,7 +11,16 @@ from sqlmodel import select
 
 from models import Department, DepartmentLight, MonitoringRecord, WarningNotice, session_scope
 from models.rows import columns, update_by_id
-from perfcycle.rules.lights import LIGHT_LABELS, LIGHT_ORDER, ProjectQuarter, department_light, project_light
+from perfcycle.figures import QuarterLights, quarter_lights
+from perfcycle.rules.lights import (
+    LIGHT_LABELS,
+    LIGHT_ORDER,
+    ProjectQuarter,
+    department_light,
+    improved,
+    notice_date,
+    project_light,
+)
 from perfcycle.stages import QUARTERS
 from tasks.artifacts import publish_table
 from tasks.common import cycle_policy, get_cycle, projects_of
@@ -20,14 +29,6 @@ LIGHT_FIELDS = ("execution_progress", "execution_light", "target_light", "light"
 RECORD_COLUMNS = columns(
     MonitoringRecord, "id", "project_id", "spent_fen", "target_progress", "likelihood", *LIGHT_FIELDS
 )
-QUARTER_END = {"Q1": (3, 31), "Q2": (6, 30), "Q3": (9, 30), "Q4": (12, 31)}
-NOTICE_AFTER_DAYS = 10
-
-
-def notice_date(year: int, quarter: str) -> date:
-    """Warnings go out a fixed number of days after the quarter closes, so reruns give the same dates."""
-    month, day = QUARTER_END[quarter]
-    return date(year, month, day) + timedelta(days=NOTICE_AFTER_DAYS)
 
 
 @task(name="compute-lights")
@@ -61,7 +62,6 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
         }
         departments = {d.id: d for d in session.exec(select(Department).order_by(Department.code))}
         with_projects = {p.department_id for p in projects.values()}
-        counts: Counter[str] = Counter()
         table: list[dict[str, Any]] = []
         for department_id, items in by_department.items():
             agg = department_light(items, quarter, policy)
@@ -81,7 +81,6 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
             row.target_light = agg.target_light
             row.light = agg.light
             session.add(row)
-            counts[agg.light] += 1
             table.append(
                 {
                     "部门": departments[department_id].name,
@@ -92,6 +91,9 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
             )
         missing = sorted(departments[d].code for d in with_projects - set(by_department))
         table.sort(key=lambda r: (-LIGHT_ORDER[_key(r["亮灯"])], r["部门"]))
+        session.flush()
+        lit = next((q for q in quarter_lights(session, cycle_id) if q.quarter == quarter), QuarterLights(quarter, {}))
+        counts = {light: len(lit.light(light)) for light in ("red", "yellow", "green")}
         publish_table(
             f"{cycle.year}-monitoring-{quarter.lower()}-lights",
             table,
@@ -99,8 +101,8 @@ def compute_lights(cycle_id: int, quarter: str) -> dict[str, Any]:
         )
         return {
             "quarter": quarter,
-            "departments_covered": len(by_department),
-            "lights": {"red": counts["red"], "yellow": counts["yellow"], "green": counts["green"]},
+            "departments_covered": lit.departments,
+            "lights": counts,
             "missing_departments": missing,
         }
 
@@ -125,14 +127,13 @@ def issue_warnings(cycle_id: int, quarter: str) -> dict[str, Any]:
             (n.department_id, n.quarter): n
             for n in session.exec(select(WarningNotice).where(WarningNotice.cycle_id == cycle_id))
         }
-        issued_on = notice_date(cycle.year, quarter)
+        issued_on = notice_date(cycle.year, quarter, policy)
         index = QUARTERS.index(quarter)
         if index > 0:
             previous = QUARTERS[index - 1]
             for (department_id, q), notice in notices.items():
                 if q == previous and department_id in lights:
-                    now_light = lights[department_id].light
-                    notice.improved = LIGHT_ORDER[now_light] < LIGHT_ORDER[notice.level]
+                    notice.improved = improved(notice.level, lights[department_id].light)
                     session.add(notice)
         red = yellow = 0
         for department_id, light in lights.items():

@@ -23,11 +23,12 @@ from prefect import get_run_logger, task
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from models import Approval, Cycle, Department, WarningNotice, session_scope
+from models import Approval, Cycle, Department, Publication, WarningNotice, session_scope
 from perfcycle.approvals import GATE_NAMES, approvals_policy, gate_label, in_shanghai, may_decide
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.renderer import render_text
 from perfcycle.notify import Delivery, Message, Notifier, Recipient, dispatch, make_notifier
-from perfcycle.policy import RemindersPolicy, default_issuer, policy_from_json
+from perfcycle.policy import RemindersPolicy, default_issuer
 from perfcycle.rules.reminders import DUE, ESCALATION, OVERDUE, reminder_steps, step_kind, step_offset
 from perfcycle.stages import QUARTER_NAMES
 from tasks.artifacts import publish_table
@@ -84,16 +85,32 @@ def cn_date(day: date) -> str:
 
 
 def _rules(cycle: Cycle) -> RemindersPolicy:
-    return policy_from_json(cycle.policy_json).reminders if cycle.policy_json else RemindersPolicy()
+    return cycle_policy(cycle).reminders
 
 
 def issuer_of(cycle: Cycle) -> str:
     """The 发文机关 that signs the cycle's messages."""
-    return policy_from_json(cycle.policy_json).issuer if cycle.policy_json else default_issuer(cycle.district)
+    return cycle_policy(cycle).issuer
 
 
 def _open_cycles(session: Session) -> list[Cycle]:
     return list(session.exec(select(Cycle).where(Cycle.status == "open").order_by(col(Cycle.year))))
+
+
+def owed_by_department(cycle: Cycle, department: Department, rules: RemindersPolicy, **owed: Any) -> Obligation:
+    """Something a department owes (`owed`: item, title, deadline …): its contact is reminded, its head hears of
+    it once it is late."""
+    head = department.head or f"{department.name}负责人"
+    return Obligation(
+        recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
+        rules=rules,
+        district=cycle.district,
+        issuer=issuer_of(cycle),
+        department=department.name,
+        owner=department.contact,
+        escalate_to=Recipient(head, department.head_email),
+        **owed,
+    )
 
 
 def warning_responses(session: Session, today: date) -> Iterator[Obligation]:
@@ -113,20 +130,15 @@ def warning_responses(session: Session, today: date) -> Iterator[Obligation]:
         for notice, department in notices:
             assert notice.response_due is not None
             quarter = QUARTER_NAMES.get(notice.quarter, notice.quarter)
-            head = department.head or f"{department.name}负责人"
-            yield Obligation(
+            yield owed_by_department(
+                cycle,
+                department,
+                rules,
                 item=f"warning:{cycle.year}:{notice.quarter}:{department.code}",
                 title=f"{cycle.year}年{quarter}绩效监控预警整改情况",
                 deadline=notice.response_due,
                 submitted=notice.responded_on is not None,
-                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
-                rules=rules,
-                district=cycle.district,
-                issuer=issuer_of(cycle),
                 template="warning_response.txt.j2",
-                department=department.name,
-                owner=department.contact,
-                escalate_to=Recipient(head, department.head_email),
             )
 
 
@@ -187,8 +199,10 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
             stage = "monitoring" if window.quarter else window.stage
             quarter = f" --quarter {window.quarter}" if window.quarter else ""
             resubmit = entry.status == "returned"
-            head = department.head or f"{department.name}负责人"
-            yield Obligation(
+            yield owed_by_department(
+                cycle,
+                department,
+                rules,
                 item=(
                     f"window:{cycle.year}:{window.stage}:{department.code}"
                     + (f":returned:{entry.returned_on}" if resubmit else "")
@@ -196,14 +210,7 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
                 title=f"{title}（退回修改后重新报送）" if resubmit else title,
                 deadline=entry.due_on,
                 submitted=False,
-                recipients=(Recipient(department.contact or department.name, department.email, department.webhook),),
-                rules=rules,
-                district=cycle.district,
-                issuer=issuer_of(cycle),
                 template="submission_due.txt.j2",
-                department=department.name,
-                owner=department.contact,
-                escalate_to=Recipient(head, department.head_email),
                 opened_on=entry.returned_on if resubmit else None,
                 detail=(
                     f"报送方式：perfcycle submit --year {cycle.year} --stage {stage}{quarter} "
@@ -212,7 +219,82 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
             )
 
 
-OBLIGATION_SOURCES: list[ObligationSource] = [warning_responses, waiting_approvals, open_windows]
+def _cycles_with_loops(session: Session) -> list[Cycle]:
+    """Cycles whose findings and publications are still followed: open ones and those closed since."""
+    return list(session.exec(select(Cycle).where(Cycle.status != "historical").order_by(col(Cycle.year))))
+
+
+def open_findings(session: Session, today: date) -> Iterator[Obligation]:
+    """Findings a department has not answered yet (问题整改), one reminder per department and deadline listing them;
+    red lights are reminded as 预警整改 responses (`warning_responses`)."""
+    from perfcycle.findings import list_findings
+    from perfcycle.rules.findings import OPEN, OVERDUE
+
+    for cycle in _cycles_with_loops(session):
+        rules = _rules(cycle)
+        departments = {d.code: d for d in session.exec(select(Department))}
+        owed: dict[tuple[str, date], list[Any]] = defaultdict(list)
+        for row in list_findings(session, cycle.year, on=today):
+            if row.source != "red_light" and row.state in (OPEN, OVERDUE) and row.department_code in departments:
+                owed[(row.department_code, row.due_on)].append(row)
+        for (code, due), rows in owed.items():
+            ids = "、".join(str(r.id) for r in rows)
+            listed = "\n".join(f"{r.id}. {r.source_label}：{r.subject}——{r.text}" for r in rows)
+            yield owed_by_department(
+                cycle,
+                departments[code],
+                rules,
+                item=f"findings:{cycle.year}:{code}:{due.isoformat()}",
+                title=f"{cycle.year}年度问题整改情况（{len(rows)}项，编号 {ids}）",
+                deadline=due,
+                submitted=False,
+                detail=(
+                    f"须整改的问题：\n{listed}\n"
+                    f"反馈整改措施：perfcycle findings answer 编号 --measures 整改措施 --by 姓名；"
+                    f"perfcycle findings --year {cycle.year} --department {code} 列出本部门的整改事项。"
+                ),
+            )
+
+
+def due_publications(session: Session, today: date) -> Iterator[Obligation]:
+    """Self-evaluation reports not yet published (谁评价、谁公开), by each department's own deadline; a report is
+    accepted after the cycle closed, so its reminders go on too."""
+    for cycle in _cycles_with_loops(session):
+        rules = _rules(cycle)
+        publications = session.exec(
+            select(Publication, Department)
+            .join(Department, col(Department.id) == Publication.department_id)
+            .where(
+                Publication.cycle_id == cycle.id,
+                col(Publication.due_on).is_not(None),
+                col(Publication.published_on).is_(None),
+            )
+            .order_by(col(Department.code))
+        )
+        for publication, department in publications:
+            assert publication.due_on is not None
+            yield owed_by_department(
+                cycle,
+                department,
+                rules,
+                item=f"publication:{cycle.year}:{department.code}",
+                title=f"{cycle.year}年度绩效自评报告公开情况",
+                deadline=publication.due_on,
+                submitted=False,
+                detail=(
+                    "请向社会公开本部门绩效自评报告，并报送公开日期和网址：perfcycle disclose "
+                    f"--year {cycle.year} --department {department.code} --date YYYY-MM-DD --url 公开网址。"
+                ),
+            )
+
+
+OBLIGATION_SOURCES: list[ObligationSource] = [
+    warning_responses,
+    waiting_approvals,
+    open_windows,
+    open_findings,
+    due_publications,
+]
 
 
 def collect_obligations(

@@ -9,7 +9,10 @@ from prefect import task
 from sqlmodel import select
 
 from models import Cycle, Department, Evaluation, Sample, SampleMember, session_scope
-from perfcycle.rules.sampling import cumulative_coverage, default_seed, draw_sample, population_hash, review_flag
+from perfcycle.figures import evaluation_figures, sampling_figures
+from perfcycle.findings import open_findings_before
+from perfcycle.rules.precision import percent_text
+from perfcycle.rules.sampling import default_seed, draw_sample, population_hash, review_flag
 from perfcycle.rules.scoring import grade_for
 from tasks.artifacts import publish_table
 from tasks.common import cycle_policy, get_cycle
@@ -33,7 +36,8 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
         if sample is None:
             counts = Counter(by_id[d] for d, year in earlier if year < cycle.year)
             digest = population_hash(codes)
-            draw = draw_sample(codes, counts, policy.sampling.ratio, default_seed(cycle.year, digest))
+            prior = sorted(by_id[d] for d in open_findings_before(session, cycle.year) if d in by_id)
+            draw = draw_sample(codes, counts, policy.sampling.ratio, default_seed(cycle.year, digest), prior)
             sample = Sample(
                 cycle_id=cycle_id,
                 seed=draw.seed,
@@ -41,6 +45,7 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
                 algorithm=draw.algorithm,
                 ratio=policy.sampling.ratio,
                 size=draw.size,
+                open_findings=",".join(prior),
             )
             session.add(sample)
             session.flush()
@@ -49,25 +54,27 @@ def draw_review_sample(cycle_id: int) -> dict[str, Any]:
                 session.add(SampleMember(sample_id=sample.id, department_id=ids[code], tier=draw.tiers[code]))  # type: ignore[arg-type]
             session.flush()
         members = session.exec(select(SampleMember).where(SampleMember.sample_id == sample.id)).all()
-        sampled_sets: dict[int, set[str]] = {}
-        for department_id, year in [*earlier, *((m.department_id, cycle.year) for m in members)]:
-            if year <= cycle.year:
-                sampled_sets.setdefault(year, set()).add(by_id[department_id])
-        coverage = cumulative_coverage(sampled_sets.values(), codes)
+        figures = sampling_figures(session, cycle_id)
         names = {d.id: d.name for d in departments}
+        first = set(filter(None, sample.open_findings.split(",")))
         publish_table(
             f"{cycle.year}-sample",
             [
-                {"部门编码": by_id[m.department_id], "部门名称": names[m.department_id], "此前被抽次数": m.tier}
+                {
+                    "部门编码": by_id[m.department_id],
+                    "部门名称": names[m.department_id],
+                    "此前被抽次数": m.tier,
+                    "有未整改问题": "是" if by_id[m.department_id] in first else "",
+                }
                 for m in sorted(members, key=lambda m: by_id[m.department_id])
             ],
-            f"{cycle.year} 年抽查复核样本：{len(members)} 个部门（比例 {policy.sampling.ratio:.0%}），"
-            f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:12]}…，累计覆盖率 {coverage:.1%}",
+            f"{cycle.year} 年抽查复核样本：{figures.size} 个部门（比例 {percent_text(figures.ratio)}），"
+            f"随机种子 {sample.seed}，总体哈希 {sample.population_hash[:12]}…，累计覆盖率 {figures.cumulative.percent}",
         )
         return {
-            "departments": len(members),
-            "ratio": float(policy.sampling.ratio),
-            "cumulative_coverage": float(coverage),
+            "departments": figures.size,
+            "ratio": float(figures.ratio),
+            "cumulative_coverage": float(figures.cumulative.ratio),
             "seed": sample.seed,
             "population_hash": sample.population_hash,
             "algorithm": sample.algorithm,
@@ -110,9 +117,11 @@ def flag_reviews(cycle_id: int) -> dict[str, Any]:
                         "问题": reason,
                     }
                 )
+        session.flush()
+        figures = evaluation_figures(session, cycle_id)
         publish_table(
             f"{cycle.year}-review-flags",
             rows,
-            f"{cycle.year} 年抽查复核：复核 {len(reviews)} 个项目，需说明整改 {len(rows)} 个",
+            f"{cycle.year} 年抽查复核：复核 {len(figures.reviews)} 个项目，需说明整改 {len(figures.review_flags)} 个",
         )
-        return {"reviewed_projects": len(reviews), "flagged": len(rows)}
+        return {"reviewed_projects": len(figures.reviews), "flagged": len(figures.review_flags)}

@@ -1,82 +1,106 @@
-"""The cycle's headline figures, read back from the records the stages wrote."""
+"""The cycle's headline figures, read from perfcycle.figures: the records as they stand after every decision."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prefect import task
-from sqlmodel import func, select
+from sqlmodel import select
 
-from models import Department, DepartmentLight, Document, session_scope
-from perfcycle.figures import budget_figures, budget_summary, monitoring_coverage, self_evaluation_coverage
-from perfcycle.stages import QUARTERS, STAGES
+from models import Document, session_scope
+from perfcycle.figures import CycleFigures, budget_summary, cycle_figures
+from perfcycle.money import fmt_wan
+from perfcycle.stages import STAGES
 from perfcycle.standing import stage_summaries
-from tasks.common import get_cycle, projects_of
+from tasks.common import get_cycle
 
 
-def _figures(stage: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any] | None:
-    """The stage's recorded figures; None when it has recorded none yet (not run, or stopped before them)."""
-    if not all(key in stage for key in keys):
+def _ex_ante(figures: CycleFigures, done: bool) -> dict[str, Any] | None:
+    ex_ante = figures.ex_ante
+    if not ex_ante.projects and not done:
         return None
-    return {key: kind(stage[key]) for key, kind in keys.items()}
+    return {
+        "units": len(ex_ante.units),
+        "projects": len(ex_ante.projects),
+        "amount_wan": float(fmt_wan(ex_ante.amount_fen)),
+        "cut_wan": float(fmt_wan(ex_ante.cut_fen)),
+    }
+
+
+def _monitoring(figures: CycleFigures) -> dict[str, Any]:
+    monitored = figures.monitoring if figures.quarters else None
+    lights: dict[str, dict[str, int] | None] = dict.fromkeys(("Q1", "Q2", "Q3", "Q4"))
+    for quarter in figures.quarters:
+        lights[quarter.quarter] = {light: len(quarter.light(light)) for light in ("red", "yellow", "green")}
+    return {
+        "departments_covered": monitored.covered if monitored else None,
+        "coverage": float(monitored.ratio) if monitored else None,
+        "lights": lights,
+    }
+
+
+def _self_evaluation(figures: CycleFigures) -> dict[str, Any] | None:
+    evaluated = figures.self_evaluation
+    if not (evaluated.projects.covered or evaluated.departments.covered):
+        return None
+    return {
+        "projects": evaluated.projects.covered,
+        "departments": evaluated.departments.covered,
+        "coverage": float(evaluated.projects.ratio),
+    }
+
+
+def _sampling(figures: CycleFigures) -> dict[str, Any] | None:
+    sampling = figures.sampling
+    if not sampling.drawn:
+        return None
+    return {
+        "departments": sampling.size,
+        "ratio": float(sampling.ratio),
+        "cumulative_coverage": float(sampling.cumulative.ratio),
+        "seed": sampling.seed,
+    }
+
+
+def _fiscal(figures: CycleFigures, done: bool) -> dict[str, Any] | None:
+    selection = figures.selection
+    if not selection.total and not done:
+        return None
+    return {
+        "projects": len(selection.of("project")),
+        "policies": len(selection.of("policy")),
+        "departments": len(selection.of("department")),
+        "amount_wan": float(fmt_wan(selection.amount_fen)),
+    }
 
 
 @task(name="summarize-cycle")
 def summarize_cycle(cycle_id: int) -> dict[str, Any]:
-    """The figures a coordinator quotes (and `--json` prints); budget and coverage as the documents state them.
+    """The figures a coordinator quotes (and `--json` prints), as every document states them.
 
     A stage that has not produced its figures yet gives null, never zeros that would read as results; a
     stage waiting at its gate gives the figures the gate decides on. `stages` says where each one stands.
     """
     with session_scope() as session:
         cycle = get_cycle(session, cycle_id)
-        stages = stage_summaries(session, cycle_id)
-        departments = session.exec(select(func.count()).select_from(Department)).one()
-        projects = len(projects_of(session, cycle.year))
-        monitoring = {q: stages.get(f"monitoring_{q}", {}) for q in QUARTERS}
-        fiscal = stages.get("fiscal_evaluation", {})
+        states = {stage: state.get("status", "pending") for stage, state in stage_summaries(session, cycle_id).items()}
+        figures = cycle_figures(session, cycle_id)
         documents = session.exec(
             select(Document.path).where(Document.cycle_id == cycle_id).order_by(Document.path)
         ).all()
-        waiting = [s for s, v in stages.items() if v.get("status") == "waiting"]
-        # Figures come from the records (after every decision); a block with no record behind it yet is null.
-        lit = session.exec(select(DepartmentLight.id).where(DepartmentLight.cycle_id == cycle_id).limit(1)).first()
-        monitored = monitoring_coverage(session, cycle_id) if lit is not None else None
-        evaluated = self_evaluation_coverage(session, cycle_id)
-        self_evaluated = evaluated if evaluated.projects.covered or evaluated.departments.covered else None
-        budget = budget_figures(session, cycle_id)
         return {
             "year": cycle.year,
             "budget_year": cycle.budget_year,
             "status": cycle.status,
-            "waiting": waiting,
-            "stages": {stage: stages.get(stage, {}).get("status", "pending") for stage, _ in STAGES},
-            "departments": departments,
-            "projects": projects,
-            "ex_ante": _figures(
-                stages.get("ex_ante_assessment", {}),
-                {"units": int, "projects": int, "amount_wan": float, "cut_wan": float},
-            ),
-            "monitoring": {
-                "departments_covered": monitored.covered if monitored else None,
-                "coverage": float(monitored.ratio) if monitored else None,
-                "lights": {q: m.get("lights") for q, m in monitoring.items()},
-            },
-            "self_evaluation": {
-                "projects": self_evaluated.projects.covered,
-                "departments": self_evaluated.departments.covered,
-                "coverage": float(self_evaluated.projects.ratio),
-            }
-            if self_evaluated
-            else None,
-            "sampling": _figures(
-                stages.get("sampling_review", {}).get("sample", {}),
-                {"departments": int, "ratio": float, "cumulative_coverage": float, "seed": str},
-            ),
-            "fiscal_evaluation": _figures(
-                fiscal.get("selection", fiscal),
-                {"projects": int, "policies": int, "departments": int, "amount_wan": float},
-            ),
-            "budget": budget_summary(budget) if budget.projects else None,
+            "waiting": [stage for stage, status in states.items() if status == "waiting"],
+            "stages": {stage: states.get(stage, "pending") for stage, _ in STAGES},
+            "departments": len(figures.departments),
+            "projects": len(figures.targets.projects),
+            "ex_ante": _ex_ante(figures, states.get("ex_ante_assessment") == "done"),
+            "monitoring": _monitoring(figures),
+            "self_evaluation": _self_evaluation(figures),
+            "sampling": _sampling(figures),
+            "fiscal_evaluation": _fiscal(figures, states.get("fiscal_evaluation") == "done"),
+            "budget": budget_summary(figures.budget) if figures.budget.projects else None,
             "documents": list(documents),
         }

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from models import Approval
 from models.audit import DecisionRefusal
 from perfcycle.approvals import decide, form_answer
-from tasks.approvals import apply_group_decision, approval_form, find_open_group
+from tasks.approvals import apply_group_decision, approval_form, decide_gate, find_open_group, record_waiting_run
 from tests.test_approvals import COORDINATOR, arrange, gate
 
 
@@ -86,18 +86,26 @@ def test_a_refused_answer_is_recorded_and_the_form_asks_again_with_its_reason(se
     group = find_open_group.fn(cycle.id)
     assert group is not None
 
-    # Someone the policy does not know: every row is refused and recorded, nothing is decided.
+    # Someone the policy does not know: refused once for the whole group (recorded once), nothing is decided.
     result = apply_group_decision.fn(group, answer(approver="王五", a=row(g101.id), b=row(g102.id)))
-    assert result["recorded"] == 0 and len(result["refused"]) == 2
+    assert result["recorded"] == 0 and len(result["refused"]) == 1
+    assert result["refused"][0].startswith("王五 不在2024年度绩效目标第1级审批（2 个部门）的审批人名单中")
     assert statuses(session)["targets:101"] == statuses(session)["targets:102"] == "open"
+    refusals = session.exec(select(DecisionRefusal)).all()
+    assert [(r.approval_id, r.actor) for r in refusals] == [(g101.id, "王五")]
     again = find_open_group.fn(cycle.id)
     assert again is not None and again["ids"] == group["ids"] and again["key"] != group["key"]
-    assert [(r["subject"], r["actor"], r["decision"]) for r in again["refusals"]] == [
-        ("101 区教育局", "王五", "通过"),
-        ("102 区卫健委", "王五", "通过"),
-    ]
+    assert [(r["subject"], r["actor"], r["decision"]) for r in again["refusals"]] == [("本组全部对象", "王五", "通过")]
     shown = approval_form(again)._description
     assert isinstance(shown, str) and "上次提交的决定未被接受" in shown and "王五 不在" in shown
+    assert "本组对象均未决定" in shown
+
+    # Nobody named: the same, once.
+    result = apply_group_decision.fn(again, answer(approver=" ", a=row(g101.id), b=row(g102.id)))
+    assert result["refused"] == ["必须写明决定人（--by 姓名）；本组对象均未决定"]
+    assert len(session.exec(select(DecisionRefusal)).all()) == 2
+    again = find_open_group.fn(cycle.id)
+    assert again is not None
 
     # A return without its comment: that row is refused, the other one stands; the form asks for that one only.
     result = apply_group_decision.fn(again, answer(a=row(g101.id), b=row(g102.id, "退回修改")))
@@ -118,7 +126,7 @@ def test_a_refused_answer_is_recorded_and_the_form_asks_again_with_its_reason(se
     fifth = find_open_group.fn(cycle.id)
     assert fifth is not None and fifth["key"] != fourth["key"]
     reasons = session.exec(select(DecisionRefusal.reason).where(DecisionRefusal.approval_id == g102.id)).all()
-    assert len(reasons) == 4
+    assert len(reasons) == 3
 
 
 def test_a_decision_taken_on_the_command_line_is_not_recorded_again(session: Session) -> None:
@@ -138,3 +146,54 @@ def test_a_decision_taken_on_the_command_line_is_not_recorded_again(session: Ses
     assert [a.id for a in decided] == [g101.id]
     following = find_open_group.fn(cycle.id)
     assert following is not None and following["ids"] == [g102.id] and following["key"] != group["key"]
+
+
+def test_record_text_in_the_form_shows_as_typed_and_never_becomes_markdown(session: Session) -> None:
+    from markdown_it import MarkdownIt
+
+    from models import Department
+
+    cycle = arrange(session)
+    assert cycle.id is not None
+    hostile = "**区教育局**|[链接](http://x)\n## 伪造标题 <b>"
+    department = session.exec(select(Department).where(Department.code == "101")).one()
+    department.name = hostile
+    session.add(department)
+    session.commit()
+
+    group = find_open_group.fn(cycle.id)
+    assert group is not None
+    description = approval_form(group)._description
+    assert isinstance(description, str)
+    tokens = MarkdownIt("commonmark").enable("table").parse(description)
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
+    assert not kinds & {"strong_open", "link_open", "html_inline", "html_block"}
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert "伪造标题" not in " ".join(headings)
+    rows = [t for t in tokens if t.type == "tr_open"]
+    cells = [t for t in tokens if t.type == "td_open"]
+    assert len(rows) == 3 and len(cells) == 2 * len(group["figures"]["columns"])  # header + one row a department
+    text = " ".join(t.content for t in tokens if t.type == "inline")
+    assert "**区教育局**｜[链接](http://x) ## 伪造标题 <b>" in text.replace("\\", "")  # a cell's | is ｜
+    assert "perfcycle approve" in text and "--by <审批人>" in text  # the command is a code span, as typed
+
+
+def test_a_resumed_run_finds_the_form_it_was_suspended_at_though_other_gates_opened_since(session: Session) -> None:
+    cycle = arrange(session)
+    assert cycle.id is not None
+    g101, g102 = gate(session, "targets", "101"), gate(session, "targets", "102")
+    asked = find_open_group.fn(cycle.id)
+    assert asked is not None
+    record_waiting_run.fn(asked["ids"], "run-1")
+    assert find_open_group.fn(cycle.id, waited_on_by="run-2") is None
+
+    # Another department's targets came in and opened a gate while the run waited: the run's form is unchanged.
+    with Session(session.get_bind()) as own:
+        own_cycle = own.get(type(cycle), cycle.id)
+        assert own_cycle is not None
+        decide_gate(own, own_cycle, "targets", "103")
+        own.commit()
+    now_open = find_open_group.fn(cycle.id)
+    assert now_open is not None and len(now_open["ids"]) == 3 and now_open["key"] != asked["key"]
+    waited = find_open_group.fn(cycle.id, waited_on_by="run-1")
+    assert waited is not None and waited["key"] == asked["key"] and waited["ids"] == [g101.id, g102.id]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from sqlmodel import Session, select
 
-from models import Cycle, session_scope
+from models import Cycle, Department, WarningNotice, session_scope
 from models.tables import CollectionWindow
 from perfcycle import cycle_context, windows
 from perfcycle.demo import DemoFiles
@@ -148,13 +152,37 @@ def test_a_form_submitted_to_a_named_folder_makes_it_the_cycles_folder(
     assert read_cycle_context.fn(cycle_id)["submissions"] == str(folder.resolve())
 
 
+@contextmanager
+def cycle_deployment(year: int, **parameters: str) -> Iterator[Callable[[], list[Any]]]:
+    """An annual-cycle deployment of the year on the test server, deleted with its runs afterwards; yields how
+    to read its runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("annual-cycle")
+        deployment_id = client.create_deployment(
+            flow_id, f"annual-cycle-{year}", parameters={"year": year, **parameters}
+        )
+
+    def runs() -> list[Any]:
+        with get_client(sync_client=True) as client:
+            only = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            return list(client.read_flow_runs(deployment_filter=only))
+
+    try:
+        yield runs
+    finally:
+        with get_client(sync_client=True) as client:
+            for flow_run in runs():
+                client.delete_flow_run(flow_run.id)
+            client.delete_deployment(deployment_id)
+
+
 @pytest.mark.prefect
 def test_a_submission_starts_the_cycles_deployment_again_with_its_recorded_data_and_folders(
     db_url: str, session: Session, prefect_harness: None, places: dict[str, Path]
 ) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-
     from perfcycle.orchestration import continue_cycle
 
     year = 2031  # a year no other test runs on the shared server
@@ -173,23 +201,100 @@ def test_a_submission_starts_the_cycles_deployment_again_with_its_recorded_data_
         )
     )
     session.commit()
-    with get_client(sync_client=True) as client:
-        flow_id = client.create_flow_from_name("annual-cycle")
-        deployment_id = client.create_deployment(
-            flow_id, f"annual-cycle-{year}", parameters={"year": year, "submissions": "submissions", "out_dir": "out"}
-        )
-    try:
+    with cycle_deployment(year, submissions="submissions", out_dir="out") as runs:
         assert continue_cycle(year) == "started"
-        with get_client(sync_client=True) as client:
-            (run,) = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            )
+        (run,) = runs()
         assert {name: run.parameters.get(name) for name in recorded} == recorded  # not the deployment's defaults
         assert run.parameters["year"] == year
-    finally:
-        with get_client(sync_client=True) as client:
-            for flow_run in client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
-            ):
-                client.delete_flow_run(flow_run.id)
-            client.delete_deployment(deployment_id)
+
+
+@pytest.mark.prefect
+def test_a_stage_deployment_run_on_its_own_reads_and_writes_where_the_cycle_does(
+    db_url: str, session: Session, prefect_harness: None, demo_2024: DemoFiles, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from flows.target_setting import target_setting
+
+    import_file(demo_2024.base, year=YEAR)
+    folder, out = tmp_path / "填报", tmp_path / "文件"
+    (folder / "targets").mkdir(parents=True)
+    for code in ("101", "102"):
+        shutil.copy(demo_2024.submissions / "targets" / f"{code}.xlsx", folder / "targets" / f"{code}.xlsx")
+    open_cycle.fn(YEAR, auto_approve=False, submissions=str(folder), out_dir=str(out))
+    # The worker runs elsewhere, in a folder that has a submissions folder of its own (another district's).
+    worker = tmp_path / "worker"
+    (worker / "submissions" / "targets").mkdir(parents=True)
+    shutil.copy(demo_2024.submissions / "targets" / "103.xlsx", worker / "submissions" / "targets" / "103.xlsx")
+    monkeypatch.chdir(worker)
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "prefect.yaml").read_text(encoding="utf-8"))
+    deployment = next(d for d in config["deployments"] if d["name"] == "target-setting")
+    result = target_setting(**deployment["parameters"])
+
+    window = session.exec(select(CollectionWindow).where(CollectionWindow.stage == "target_setting")).one()
+    assert window.folder == str(folder)
+    received = result["summary"]["received"]
+    assert received["files"] == 2 and received["folder"] == str(folder / "targets")
+    documents = [Path(p) for p in result["summary"]["documents"]]
+    assert documents and all(p.is_relative_to(out) and p.is_file() for p in documents)
+    assert not (worker / "out").exists()
+
+
+@pytest.mark.prefect
+def test_a_red_light_response_makes_the_waiting_cycle_go_on_as_a_submission_does(
+    db_url: str, session: Session, prefect_harness: None, places: dict[str, Path]
+) -> None:
+    from typer.testing import CliRunner
+
+    from perfcycle.cli import app
+
+    year = 2032  # a year no other test runs on the shared server
+    cycle = Cycle(
+        year=year, budget_year=year + 2, submissions_dir=str(places["submissions"]), out_dir=str(places["out"])
+    )
+    department = Department(code="101", name="区教育局", contact="王芳")
+    session.add_all([cycle, department])
+    session.flush()
+    assert cycle.id is not None and department.id is not None
+    session.add(WarningNotice(cycle_id=cycle.id, department_id=department.id, quarter="Q2", level="red",
+                              issued_on=date(year, 7, 10), response_due=date(year, 7, 20)))  # fmt: skip
+    session.commit()
+    with cycle_deployment(year) as runs:
+        result = CliRunner().invoke(app, ["respond", "--year", str(year), "--quarter", "Q2", "--department", "101",
+                                          "--cause", "招标延期", "--measures", "倒排工期"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "已记录区教育局（101）" in result.output and "已在 Prefect 中重新启动年度周期部署" in result.output
+        (run,) = runs()
+        assert run.parameters["submissions"] == str(places["submissions"])
+
+
+def test_every_reader_of_a_cycles_policy_reads_the_one_it_recorded(session: Session, tmp_path: Path) -> None:
+    """The recorded policy, else the year's file: the documents, the messages, the approvals and the stages'
+    calendar all read the same one, whichever of the two it is."""
+    from perfcycle.approvals import approvals_policy
+    from perfcycle.documents import annual_report_context
+    from perfcycle.documents.spreadsheets import monitoring_summary
+    from perfcycle.policy import Policy, load_policy
+    from tasks.common import cycle_policy
+    from tasks.reminders import issuer_of
+
+    file_policy = load_policy(YEAR)
+    recorded = file_policy.model_copy(update={"issuer": "某某区财政局", "district": "某某区"})
+    cycle = Cycle(year=YEAR, budget_year=YEAR + 2, district="某某区")  # no recorded policy yet
+    session.add(cycle)
+    session.commit()
+    cycle_id = cycle.id
+    assert cycle_id is not None
+
+    def read_by_all(expected: Policy) -> None:
+        assert cycle_context.cycle_policy(cycle) == cycle_policy(cycle) == expected
+        assert annual_report_context(session, cycle_id).issuer == expected.issuer
+        assert issuer_of(cycle) == expected.issuer
+        assert approvals_policy(cycle) == expected.approvals
+        assert monitoring_summary(session, cycle_id, "Q2").time_progress == expected.monitoring.time_progress["Q2"]
+
+    read_by_all(file_policy)
+    cycle.policy_json = recorded.as_json()
+    session.add(cycle)
+    session.commit()
+    read_by_all(recorded)

@@ -88,7 +88,7 @@ def test_departments(files: DemoFiles, parsed: dict[Path, ParsedWorkbook]) -> No
     assert len(departments) == 54
     assert [d["code"] for d in departments] == [str(c) for c in range(101, 155)]
     names = {d["name"] for d in departments}
-    for name in ("区教育局", "区卫生健康委员会", "区财政局", "区机关事务服务中心", "任楼街道办事处", "古饶镇人民政府"):
+    for name in ("区教育局", "区卫生健康委员会", "区财政局", "区机关服务中心", "任楼街道办事处", "古饶镇人民政府"):
         assert name in names
     assert all(d["email"].endswith("@lieshan.gov.cn.invalid") for d in departments)
     projects = _rows(parsed, files.base, "项目")

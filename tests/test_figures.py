@@ -3,6 +3,8 @@ the 预算安排建议表 and the stage artifacts state the same budget and cove
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,14 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from models.tables import Approval, Cycle, DepartmentLight, Project
+from models.tables import Approval, Cycle, DepartmentLight, Project, StageState, WarningNotice
 from perfcycle.approvals import BudgetOverride, decide
 from perfcycle.documents import annual_report_context, render_docx, self_evaluation_summary_context, write_budget_table
 from perfcycle.documents.renderer import docx_text
+from perfcycle.figures import publication_figures
 from perfcycle.money import fmt_wan
 from perfcycle.policy import policy_from_json
+from perfcycle.settings import get_settings
 from tasks.approvals import decide_gate
 from tasks.summary import summarize_cycle
 from tests.documents.records import Arranged, arrange
@@ -50,6 +54,16 @@ def gate_id(session: Session, cycle: Cycle, level: int) -> int:
     return approval.id
 
 
+def department_light(session: Session, arranged: Arranged, code: str, quarter: str) -> DepartmentLight:
+    """A department's overall light of a quarter, as arranged."""
+    department = next(d for d in arranged.departments if d.code == code)
+    return session.exec(
+        select(DepartmentLight).where(
+            DepartmentLight.department_id == department.id, DepartmentLight.quarter == quarter
+        )
+    ).one()
+
+
 def report_text(session: Session, cycle_id: int, path: Path) -> str:
     render_docx("annual_report.md.j2", annual_report_context(session, cycle_id), path)
     return docx_text(path)
@@ -81,33 +95,40 @@ def test_an_override_changes_every_statement_of_the_cut_alike(
 ) -> None:
     recs = arranged.recommendations
     code = {p.id: p.code for p in arranged.projects}
-    p03 = next(r for r in recs if code[r.project_id] == "P03")  # 中: cut by 10 %
+    p02 = next(r for r in recs if code[r.project_id] == "P02")  # 中: 10 % off its base after the ex-ante cut
+    base = {r.project_id: r.request_fen - r.ex_ante_cut_fen for r in recs}
     request = sum(r.request_fen for r in recs)
-    computed_cut = sum(r.request_fen - r.recommended_fen for r in recs)
-    cut_after = computed_cut - (p03.request_fen - p03.recommended_fen)  # P03 restored to its request
-    recommended_after = sum(r.recommended_fen for r in recs) + (p03.request_fen - p03.recommended_fen)
+    ex_ante_cut = sum(r.ex_ante_cut_fen for r in recs)
+    computed_cut = sum(base[r.project_id] - r.recommended_fen for r in recs)
+    restored = base[p02.project_id] - p02.recommended_fen  # P02 restored to its base
+    cut_after = computed_cut - restored
+    recommended_after = sum(r.recommended_fen for r in recs) + restored
 
     before, text, totals = stated(session, arranged.cycle_id, tmp_path, "before")
     assert before["budget"]["cut_wan"] == float(fmt_wan(computed_cut))
     assert f"压减{fmt_wan(computed_cut)}万元" in text
     assert totals["压减金额（万元）"] == Decimal(fmt_wan(computed_cut))
 
-    approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P03", fmt_wan(p03.request_fen), "区委议定")])
+    approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P02", fmt_wan(base[p02.project_id]), "区委议定")])
 
     after, text, totals = stated(session, arranged.cycle_id, tmp_path, "after")
     budget = after["budget"]
     assert budget["cut_wan"] == float(fmt_wan(cut_after)) != before["budget"]["cut_wan"]
     assert budget["recommended_wan"] == float(fmt_wan(recommended_after))
-    assert (budget["request_wan"], budget["cut_projects"]) == (
+    assert (budget["request_wan"], budget["ex_ante_cut_wan"], budget["cut_projects"]) == (
         float(fmt_wan(request)),
+        float(fmt_wan(ex_ante_cut)),
         before["budget"]["cut_projects"] - 1,
     )
     assert (
-        f"申请资金{fmt_wan(request)}万元，建议安排{fmt_wan(recommended_after)}万元，压减{fmt_wan(cut_after)}万元"
+        f"申请资金{fmt_wan(request)}万元，经事前绩效评估压减{fmt_wan(ex_ante_cut)}万元后安排基数为"
+        f"{fmt_wan(request - ex_ante_cut)}万元，建议安排{fmt_wan(recommended_after)}万元，压减{fmt_wan(cut_after)}万元"
         in text
     )
     assert f"，{budget['cut_projects']}个项目压减资金" in text
     assert totals["预算年度申请（万元）"] == Decimal(fmt_wan(request))
+    assert totals["事前评估压减（万元）"] == Decimal(fmt_wan(ex_ante_cut))
+    assert totals["安排基数（万元）"] == Decimal(fmt_wan(request - ex_ante_cut))
     assert totals["调整后安排（万元）"] == Decimal(fmt_wan(recommended_after))
     assert totals["压减金额（万元）"] == Decimal(fmt_wan(cut_after))
     assert totals["增加金额（万元）"] == 0
@@ -128,7 +149,7 @@ def test_an_increase_the_policy_allows_is_stated_as_an_increase(
     pilot = session.exec(select(Project).where(Project.code == "P04", Project.year == 2024)).one()  # 差: cut to 0
     raised = pilot.request_fen + 23_589_610_000
     recs = arranged.recommendations
-    cut_after = sum(r.request_fen - r.recommended_fen for r in recs if r.project_id != pilot.id)
+    cut_after = sum(r.request_fen - r.ex_ante_cut_fen - r.recommended_fen for r in recs if r.project_id != pilot.id)
 
     approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P04", fmt_wan(raised), "区委常委会议定")])
 
@@ -147,11 +168,7 @@ def test_an_increase_the_policy_allows_is_stated_as_an_increase(
 def test_a_department_missing_a_quarter_is_not_covered_anywhere(
     session: Session, arranged: Arranged, tmp_path: Path
 ) -> None:
-    d07 = next(d for d in arranged.departments if d.code == "D07")
-    light = session.exec(
-        select(DepartmentLight).where(DepartmentLight.department_id == d07.id, DepartmentLight.quarter == "Q2")
-    ).one()
-    session.delete(light)
+    session.delete(department_light(session, arranged, "D07", "Q2"))
     session.commit()
 
     summary = summarize_cycle.fn(arranged.cycle_id)
@@ -194,7 +211,7 @@ def test_the_stage_artifacts_state_the_same_figures(
     from tasks.budget import publish_budget_table
     from tasks.evaluation import score_self_evaluations
 
-    p03 = session.exec(select(Project).where(Project.code == "P03", Project.year == 2024)).one()
+    p03 = session.exec(select(Project).where(Project.code == "P03", Project.year == 2024)).one()  # 不予支持: base 0
     approve_budget_table(session, arranged.cycle_id, [BudgetOverride("P03", fmt_wan(p03.request_fen), "区委议定")])
 
     @flow
@@ -219,8 +236,98 @@ def test_the_stage_artifacts_state_the_same_figures(
 
     budget = summary["budget"]
     assert (
-        f"压减 {budget['cut_projects']} 个共 {budget['cut_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个"
+        f"压减 {budget['cut_projects']} 个共 {budget['cut_wan']:.2f} 万元，调增 {budget['increased_projects']} 个共 "
+        f"{budget['increase_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个"
         in description("2024-budget-cuts")
     )
+    assert budget["increase_wan"] == float(fmt_wan(p03.request_fen))  # restored from a base of 0: an increase
     flags = description("2024-self-evaluation-flags")
     assert "7/8 个项目（87.5%）、5/10 个部门完成自评" in flags and "全覆盖" not in flags
+
+
+def test_a_red_light_that_turns_yellow_improved_but_did_not_turn_green(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    """D02 went red → green, D03 red → red; now D03 goes red → yellow, and its notice says it improved."""
+    d03 = next(d for d in arranged.departments if d.code == "D03")
+    light = department_light(session, arranged, "D03", "Q2")
+    light.light = light.execution_light = light.target_light = "yellow"
+    notice = session.exec(
+        select(WarningNotice).where(WarningNotice.department_id == d03.id, WarningNotice.quarter == "Q1")
+    ).one()
+    notice.improved = True
+    session.add_all([light, notice])
+    session.commit()
+
+    ctx = annual_report_context(session, arranged.cycle_id)
+    assert (ctx.red_department_count, ctx.red_improved_count, ctx.red_green_count) == (2, 2, 1)
+    text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
+    assert "2家亮红灯部门中2家部门下一季度亮灯好转（其中1家转为绿灯）" in text
+    assert "2家部门下一季度已整改转为绿灯" not in text
+    assert "仍未改善" not in text
+
+
+def test_the_summary_states_the_records_not_a_stage_summary(session: Session, arranged: Arranged) -> None:
+    """A stage's summary records what the stage did; the figures come from the records as they stand, so a
+    summary written before a later change (or none at all) is never quoted."""
+    session.add_all(
+        [
+            StageState(
+                cycle_id=arranged.cycle_id,
+                stage=stage,
+                status="done",
+                summary_json=json.dumps(stale),
+            )
+            for stage, stale in (
+                ("ex_ante_assessment", {"units": 9, "projects": 9, "amount_wan": "1.00", "cut_wan": "0.00"}),
+                ("sampling_review", {"sample": {"departments": 1, "ratio": 0.5, "cumulative_coverage": 0.1}}),
+                ("fiscal_evaluation", {"selection": {"projects": 0, "policies": 0, "departments": 0}}),
+                ("monitoring_Q1", {"lights": {"red": 0, "yellow": 0, "green": 10}}),
+            )
+        ]
+    )
+    session.commit()
+    summary = summarize_cycle.fn(arranged.cycle_id)
+    ctx = annual_report_context(session, arranged.cycle_id)
+    assert summary["ex_ante"] == {
+        "units": ctx.ex_ante_units,
+        "projects": ctx.ex_ante_projects,
+        "amount_wan": float(ctx.ex_ante_amount_wan),
+        "cut_wan": float(ctx.ex_ante_cut_wan),
+    }
+    assert (summary["ex_ante"]["units"], summary["ex_ante"]["projects"]) == (2, 3)
+    sampling = summary["sampling"]
+    assert (sampling["departments"], f"{sampling['ratio']:.0%}") == (ctx.sample_size, ctx.sample_ratio_pct)
+    assert f"{sampling['cumulative_coverage']:.0%}" == ctx.cumulative_coverage_pct == "60%"
+    assert summary["fiscal_evaluation"] == {
+        "projects": ctx.fiscal_projects,
+        "policies": ctx.fiscal_policies,
+        "departments": ctx.fiscal_departments,
+        "amount_wan": float(ctx.fiscal_amount_wan),
+    }
+    lights = summary["monitoring"]["lights"]
+    assert [(q, lights[q]) for q in ("Q1", "Q2")] == [
+        (q.quarter, {"red": q.red, "yellow": q.yellow, "green": q.green}) for q in ctx.quarters
+    ]
+    assert lights["Q1"] == {"red": 2, "yellow": 1, "green": 7}
+
+
+def test_a_report_not_yet_due_is_not_late(
+    session: Session, arranged: Arranged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D01 published on time, D02 after its deadline (2025-03-01), D03 not yet: late only once the deadline
+    has passed."""
+    assert publication_figures(session, arranged.cycle_id, date(2025, 3, 1)).not_on_time == ("D02",)
+    assert publication_figures(session, arranged.cycle_id, date(2025, 3, 2)).not_on_time == ("D02", "D03")
+
+    monkeypatch.setenv("PERFCYCLE_TODAY", "2025-02-28")
+    get_settings.cache_clear()
+    try:
+        text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
+        listed = self_evaluation_summary_context(session, arranged.cycle_id)
+    finally:
+        monkeypatch.delenv("PERFCYCLE_TODAY")
+        get_settings.cache_clear()
+    assert "1家部门未按期公开绩效自评报告（测试部门02）" in text
+    assert "督促1家未按期公开的部门" in text
+    assert listed.late_publications == 1

@@ -197,6 +197,7 @@ def test_good_base_import_then_reimport_changes_nothing(db_url: str, tmp_path: P
     assert json.loads(recorded.payload_json) == {
         "file": "base.xlsx", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": 12,
         "departments": 3, "projects": 4, "policies": 1, "history_samples": 2, "history_evaluations": 2,
+        "events": 0,
     }  # fmt: skip
     (p101,) = fetch(db_url, Project, Project.code == "P101")
     assert (p101.year, p101.budget_fen, p101.request_fen) == (YEAR, 1000 * WAN, 600 * WAN)

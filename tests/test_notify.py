@@ -97,6 +97,16 @@ def test_the_outbox_is_the_default_and_writes_files(
     assert [e.action for e in session.exec(select(AuditEntry))] == ["notification.sent"]
 
 
+def test_a_line_break_in_a_name_never_forges_an_outbox_header(tmp_path: Path) -> None:
+    notifier = OutboxNotifier(tmp_path / "outbox")
+    (message,) = messages_for(notifier, Recipient("张敏\n主题: 伪造的主题\r\n地址: x", "a@example.invalid", ""))
+    assert notifier.send(message).ok
+    (file,) = (tmp_path / "outbox").rglob("*.txt")
+    header = file.read_text(encoding="utf-8").split("\n\n", 1)[0].splitlines()
+    assert [line.split(":", 1)[0] for line in header] == ["收件人", "地址", "事项", "步骤", "期限", "主题"]
+    assert header[0] == "收件人: 张敏 主题: 伪造的主题 地址: x"
+
+
 def test_email_and_webhook_go_out_once(
     db_url: str,
     session: Session,

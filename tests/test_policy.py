@@ -51,6 +51,7 @@ def test_the_recorded_policy_round_trips() -> None:
         ("budget_year_offset: 2 ", "budget_year_offset: two ", "budget_year_offset"),
         ("  support_min: 80", "  support_min: 80\n  surprise: 1", "ex_ante.surprise"),
         ("{预算执行: 10, 产出: 50, 效益: 30, 满意度: 10}", "{预算执行: 10, 产出: 50, 效益: 30, 满意度: 20}", "100"),
+        ("project_code: LS2018-136-01", 'project_code: "../LS2018"', "编码「../LS2018」含有路径分隔符「/」"),
     ],
 )
 def test_a_broken_policy_names_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:

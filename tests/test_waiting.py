@@ -57,7 +57,7 @@ def test_a_stopped_stage_names_its_gates_then_the_departments_that_owe_the_form(
     assert f"perfcycle approve {gates[0].id}-{gates[1].id} --by <审批人> --resume" in decision
     assert forms.startswith(f"等待报送：{YEAR}年绩效目标申报表，截止 {YEAR}-01-31，尚未报送 {len(names) - 2} 个部门：")
     assert names["103"] in forms and names["101"] not in forms
-    assert "--stage targets --department 编码" in forms and "perfcycle close-window" in forms
+    assert "--stage targets --department <部门编码>" in forms and "perfcycle close-window" in forms
 
     on_server = explain_waiting.fn(cycle_id, STAGE, on_server=True)["message"]
     assert "审批表单（Resume）" in on_server and "--resume" not in on_server.splitlines()[0]

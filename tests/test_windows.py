@@ -425,6 +425,43 @@ def test_only_the_departments_contact_or_head_may_submit_and_a_refusal_is_record
     assert code == 0, output  # without --by: the department's contact
 
 
+def _files(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("bad", ["../../x", "a/b", "..\\x", "../x.xlsx", "101\u200b"])
+def test_submit_refuses_a_department_code_that_is_no_code_and_writes_nothing(
+    session: Session, cycle_id: int, demo: DemoFiles, root: Path, tmp_path: Path, bad: str
+) -> None:
+    """A code names the form's file: one that would land outside the submissions folder (or in a folder no stage
+    reads) is refused by what is wrong with it, before anything is looked up or written."""
+    form = shutil.copy(targets_file(demo, "101"), tmp_path / "form.xlsx")
+    before = _files(tmp_path)
+    code, output = submit(str(form), "--stage", "targets", "--department", bad, "--year", str(YEAR),
+                          "--submissions", str(root))  # fmt: skip
+    assert code == 1 and "Traceback" not in output
+    why = "含有不可见字符 U+200B" if "\u200b" in bad else "含有路径分隔符"
+    assert why in output.replace("\n", "") and "部门编码「" in output
+    assert _files(tmp_path) == before
+    assert not (tmp_path.parent / "x").exists() and not (root.parent / "x.xlsx").exists()
+    session.expire_all()
+    assert session.exec(select(WindowReceipt)).all() == []
+
+
+def test_submit_names_an_invisible_character_in_a_forms_department_code(
+    session: Session, cycle_id: int, demo: DemoFiles, root: Path, tmp_path: Path
+) -> None:
+    """ "101" followed by U+200B looks like 101: the refusal says so, not "cannot submit another department's data"."""
+    form = edited(targets_file(demo, "101"), tmp_path, "不可见.xlsx", row=2, column=1, value="101\u200b")
+    code, output = submit(str(form), "--stage", "targets", "--department", "101", "--year", str(YEAR),
+                          "--submissions", str(root))  # fmt: skip
+    assert code == 1 and "Traceback" not in output
+    text = output.replace("\n", "")
+    assert "第 2 行" in text and "列「部门编码」" in text
+    assert "编码「101」含有不可见字符 U+200B" in text and "不能报送部门" not in text
+    assert not (root / "targets" / "101.xlsx").exists()
+
+
 def test_right_after_a_return_the_department_resubmits_and_the_others_still_submit_at_once(
     session: Session, cycle_id: int, demo: DemoFiles, root: Path, tmp_path: Path, on: list[date]
 ) -> None:

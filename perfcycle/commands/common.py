@@ -34,6 +34,7 @@ def friendly() -> Iterator[None]:
     """Known problems (refused decisions and submissions, bad files or policy, a database another process
     holds or that fails) become one line and exit code 1."""
     from perfcycle.approvals import DecisionRefused
+    from perfcycle.events import EventError
     from perfcycle.locks import database_problem
     from perfcycle.policy import PolicyError
     from perfcycle.stages import StageError
@@ -42,7 +43,7 @@ def friendly() -> Iterator[None]:
 
     try:
         yield
-    except (DecisionRefused, PolicyError, StageError, ImportRejected, WindowError) as exc:
+    except (DecisionRefused, EventError, PolicyError, StageError, ImportRejected, WindowError) as exc:
         fail(escape(str(exc)))
     except Exception as exc:
         message = database_problem(exc)

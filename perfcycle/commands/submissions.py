@@ -2,7 +2,7 @@
 
 A form is checked exactly as the stage's import will check it, filed where the stage reads it (the
 earlier version moves to the history folder) and recorded with its receipt; then the cycle is asked to go
-on. Every problem is one message and exit code 1, never a traceback.
+on, as after a closed window or a red-light response. Every problem is one message and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def respond(
     by: Annotated[str, typer.Option("--by", help="填报人姓名（默认部门联系人）")] = "",
     database_url: DatabaseUrl = None,
 ) -> None:
-    """反馈绩效监控预警通知书：原因分析和整改措施；反馈后不再催办。"""
+    """反馈绩效监控预警通知书：原因分析和整改措施；反馈后不再催办，周期随即继续。"""
     from models import Department, session_scope
     from perfcycle.stages import QUARTER_NAMES
     from perfcycle.windows import respond_to_warning
@@ -161,6 +161,7 @@ def respond(
         highlight=False,
         soft_wrap=True,
     )
+    continue_on_server(year, "反馈")
 
 
 def register(app: typer.Typer) -> None:

@@ -36,6 +36,7 @@ from perfcycle.documents.contexts import (
 from perfcycle.documents.naming import safe_filename, safe_path
 from perfcycle.documents.renderer import docx_text, render_docx, render_text, template_variables
 from perfcycle.documents.spreadsheets import write_budget_table, write_monitoring_summary, write_target_form
+from perfcycle.findings import FindingsNoticeContext
 
 #: Each template and the context model whose fields are its variables.
 TEMPLATES: dict[str, type[BaseModel]] = {
@@ -48,6 +49,7 @@ TEMPLATES: dict[str, type[BaseModel]] = {
     "fiscal_evaluation_report.md.j2": FiscalEvaluationReportContext,
     "self_evaluation_summary.md.j2": SelfEvaluationSummaryContext,
     "publication_list.md.j2": PublicationListContext,
+    "findings_notice.md.j2": FindingsNoticeContext,
 }
 
 __all__ = [

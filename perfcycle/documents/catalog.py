@@ -199,6 +199,12 @@ def _annual_report(session: Session, cycle: Cycle, folder: Path) -> list[RenderJ
     return [RenderJob("*", "annual_report.md.j2", context, path)]
 
 
+def _figure_check(session: Session, cycle: Cycle, folder: Path) -> list[RenderJob]:
+    check = contexts.figure_check_context(session, _cycle_id(cycle))
+    path = safe_path(folder, f"{check.title}.xlsx")
+    return [RenderJob("*", "figure_check.xlsx", check, path)]
+
+
 # ---------------------------------------------------------------------------------------------- rendering
 
 
@@ -291,6 +297,8 @@ STAGE_DOCUMENTS: dict[str, tuple[DocumentKind, ...]] = {
 
 #: The annual 工作开展情况说明: stage "reporting", rendered by its own task before the leader's approval.
 ANNUAL_REPORT = DocumentKind(ANNUAL_REPORT_KIND, "reporting", YEAR_FOLDER, _annual_report)
+#: Beside it, the 数据核对表: every figure the report states, what it means and the records it counts.
+FIGURE_CHECK = DocumentKind("数据核对表", "reporting", YEAR_FOLDER, _figure_check)
 
 #: The score sheet each scoring stage hands out as soon as its objects are known (the sample, the selection),
 #: pre-filled with them and written beside the stage's documents; its kind is the workbook's title.
@@ -307,7 +315,7 @@ def _groups() -> dict[str, tuple[DocumentKind, ...]]:
         if stage in SCORE_FORMS:
             groups[f"{stage}_form"] = (SCORE_FORMS[stage],)
         groups[stage] = documents
-    groups["annual_report"] = (ANNUAL_REPORT,)
+    groups["annual_report"] = (ANNUAL_REPORT, FIGURE_CHECK)
     return groups
 
 

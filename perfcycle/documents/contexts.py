@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict
@@ -30,16 +29,40 @@ from models.tables import (
     MonitoringRecord,
     Project,
     Publication,
-    Sample,
-    SampleMember,
+    ResultPublication,
     Selection,
     TargetReview,
     WarningNotice,
+    now,
 )
+from perfcycle.adoption import AdoptionSummary, previous_adoption
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
-from perfcycle.figures import budget_figures, monitoring_coverage, self_evaluation_coverage
+from perfcycle.documents.renderer import cn_num
+from perfcycle.figures import (
+    CycleFigures,
+    EventFigures,
+    cycle_figures,
+    evaluation_figures,
+    ex_ante_figures,
+    publication_figures,
+    sampling_figures,
+    selection_figures,
+    self_evaluation_coverage,
+)
+from perfcycle.figures import QuarterLights as QuarterLightFigures
 from perfcycle.money import FEN_PER_WAN, fmt_wan
-from perfcycle.policy import QUARTERS, Policy, policy_from_json
+from perfcycle.policy import QUARTERS, Policy
+from perfcycle.rules.budget import grade_consequence
+from perfcycle.rules.coverage import Coverage
+from perfcycle.rules.disclosure import (
+    NOT_PUBLISHED,
+    PUBLISHED_LATE,
+    PUBLISHED_ON_TIME,
+    publication_state,
+)
+from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
+from perfcycle.rules.precision import percent_text
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -70,18 +93,6 @@ def pct(value: Decimal | int) -> str:
     if text.endswith(".0"):
         text = text[:-2]
     return f"{text}%"
-
-
-def ratio_pct(numerator: int, denominator: int) -> str:
-    """numerator / denominator as a percentage ("0%" when there is nothing to divide by)."""
-    if denominator <= 0:
-        return "0%"
-    return pct(Decimal(numerator) * _HUNDRED / Decimal(denominator))
-
-
-def policy_pct(ratio: Decimal) -> str:
-    """A policy ratio (0.20) as a percentage ("20%")."""
-    return pct(ratio * _HUNDRED)
 
 
 def fmt_score(score: Decimal | None) -> str:
@@ -126,12 +137,6 @@ def _cycle(session: Session, cycle_id: int) -> Cycle:
     return cycle
 
 
-def _policy(cycle: Cycle) -> Policy:
-    if not cycle.policy_json:
-        raise ContextError(f"{cycle.year} 年周期没有记录策略")
-    return policy_from_json(cycle.policy_json)
-
-
 def _district(cycle: Cycle, policy: Policy) -> str:
     return cycle.district or policy.district
 
@@ -166,97 +171,6 @@ def _sort_by_code(departments: dict[int, Department], ids: Iterable[int]) -> lis
     return sorted(ids, key=lambda i: (departments[i].code if i in departments else "", i))
 
 
-# ---------------------------------------------------------------------------------------------- shared figures
-
-
-@dataclass(frozen=True)
-class _ExAnteFigures:
-    units: int
-    projects: int
-    amount_fen: int
-    cut_fen: int
-    conclusions: Counter[str]
-
-
-def _ex_ante(assessments: Sequence[ExAnteAssessment], projects: dict[int, ProjectRow]) -> _ExAnteFigures:
-    units = {projects[a.project_id].department_id for a in assessments if a.project_id in projects}
-    return _ExAnteFigures(
-        units=len(units),
-        projects=len({a.project_id for a in assessments}),
-        amount_fen=sum(a.request_fen for a in assessments),
-        cut_fen=sum(a.cut_fen for a in assessments),
-        conclusions=Counter(a.conclusion for a in assessments),
-    )
-
-
-@dataclass(frozen=True)
-class _SamplingFigures:
-    size: int
-    members: list[int]
-    ratio_pct: str
-    covered: int
-    cumulative_pct: str
-    target_pct: str
-    target_met: bool
-    target_exceeded: bool
-
-
-def _sampling(session: Session, cycle: Cycle, policy: Policy, departments_total: int) -> _SamplingFigures:
-    """This cycle's draw and the rotation's cumulative coverage over all cycles up to this year."""
-    rows = session.exec(
-        select(Sample.cycle_id, SampleMember.department_id)
-        .join(SampleMember, col(SampleMember.sample_id) == col(Sample.id))
-        .join(Cycle, col(Cycle.id) == col(Sample.cycle_id))
-        .where(Cycle.year <= cycle.year)
-    ).all()
-    members = sorted({dept for cycle_id, dept in rows if cycle_id == cycle.id})
-    covered = len({dept for _cycle_id, dept in rows})
-    own = session.exec(select(Sample).where(Sample.cycle_id == cycle.id)).first()
-    size = len(members) if members else (own.size if own is not None else 0)
-    cumulative = ratio_pct(covered, departments_total)
-    # Compare the percentages as stated, so the sentence never contradicts its own figures.
-    stated = Decimal(cumulative.rstrip("%"))
-    target = policy.sampling.coverage_target * _HUNDRED
-    return _SamplingFigures(
-        size=size,
-        members=members,
-        ratio_pct=policy_pct(policy.sampling.ratio),
-        covered=covered,
-        cumulative_pct=cumulative,
-        target_pct=policy_pct(policy.sampling.coverage_target),
-        target_met=stated >= target,
-        target_exceeded=stated > target,
-    )
-
-
-def _is_late(publication: Publication) -> bool:
-    if publication.published_on is None:
-        return True
-    return publication.due_on is not None and publication.published_on > publication.due_on
-
-
-def _next_quarter(quarter: str) -> str | None:
-    index = QUARTERS.index(quarter) if quarter in QUARTERS else -1
-    return QUARTERS[index + 1] if 0 <= index < len(QUARTERS) - 1 else None
-
-
-def _improved(
-    department_id: int,
-    quarter: str,
-    notices: dict[tuple[int, str], WarningNotice],
-    lights: dict[tuple[int, str], str],
-) -> bool | None:
-    """Whether a red/yellow department was green the next quarter: the stage's verdict on the notice,
-    else the next quarter's light; None while the next quarter is not known."""
-    notice = notices.get((department_id, quarter))
-    if notice is not None and notice.improved is not None:
-        return notice.improved
-    following = _next_quarter(quarter)
-    if following is None or (department_id, following) not in lights:
-        return None
-    return lights[(department_id, following)] == "green"
-
-
 # ---------------------------------------------------------------------------------------------- annual report
 
 
@@ -281,6 +195,21 @@ class CostPilot(_Context):
     department_name: str
     label: str
     budget_wan: str
+    budget_year: int  # the budget its analysis feeds: the one prepared in the cycle year
+
+
+class Ranking(_Context):
+    """考核: what the city assessed, among whom, and the district's place."""
+
+    scope: str
+    group: str
+    rank: int
+
+
+class Article(_Context):
+    date: str
+    title: str
+    media: str
 
 
 class AnnualReportContext(_Context):
@@ -312,6 +241,7 @@ class AnnualReportContext(_Context):
     red_departments: list[RedDepartment]
     red_department_count: int
     red_improved_count: int
+    red_green_count: int
     red_notices: int
     yellow_notices: int
     # (三) evaluation
@@ -342,12 +272,21 @@ class AnnualReportContext(_Context):
     budget_cancelled_projects: int
     budget_low_execution_projects: int
     budget_request_wan: str
+    budget_ex_ante_cut_wan: str
+    budget_base_wan: str
     budget_recommended_wan: str
     budget_cut_wan: str
     budget_increased_projects: int
     budget_increase_wan: str
+    adoption: AdoptionSummary | None = None  # 采纳情况 of the previous cycle's recommendations, once imported
     # (五) cost pilot
     cost_pilot: CostPilot | None
+    # events the coordinator recorded (工作记事): the city's assessment, (六) trainings and articles
+    rankings: list[Ranking]
+    training_months: str
+    training_several_months: bool
+    training_titles: str
+    articles: list[Article]
     # 二、problems
     problems: list[str]
     late_publications: int
@@ -357,204 +296,189 @@ class AnnualReportContext(_Context):
     grade_chart: Chart | None
 
 
-def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
-    """Every figure of the annual 工作开展情况说明, from the records of the cycle."""
-    cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
-    departments = _departments(session)
-
-    assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
-    reviews = session.exec(select(TargetReview).where(TargetReview.cycle_id == cycle_id)).all()
-    lights = session.exec(select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id)).all()
-    notices = session.exec(select(WarningNotice).where(WarningNotice.cycle_id == cycle_id)).all()
-    evaluations = session.exec(select(Evaluation).where(Evaluation.cycle_id == cycle_id)).all()
-    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
-    recommendations = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
-    projects = _projects(session, cycle.year, (a.project_id for a in assessments))
-    year_projects = [p for p in projects.values() if p.year == cycle.year]
-
-    ex_ante = _ex_ante(assessments, projects)
-
-    # Targets: a project of the year without an approved target review gets no budget.
-    status = {r.project_id: r.status for r in reviews}
-    year_status = Counter(status.get(p.id, "missing") for p in year_projects if p.id is not None)
-    approved = year_status["approved"]
-    returned = year_status["returned"]
-
-    # Monitoring: department overall lights per quarter.
-    light_of = {(row.department_id, row.quarter): row.light for row in lights}
-    per_quarter: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in lights:
-        per_quarter[row.quarter][row.light] += 1
-    quarters = [
+def quarter_light_rows(quarters: Iterable[QuarterLightFigures]) -> list[QuarterLights]:
+    """Each quarter's light counts as the documents print them."""
+    return [
         QuarterLights(
-            quarter=q,
-            label=QUARTER_LABELS[q],
-            departments=sum(per_quarter[q].values()),
-            green=per_quarter[q]["green"],
-            yellow=per_quarter[q]["yellow"],
-            red=per_quarter[q]["red"],
+            quarter=q.quarter,
+            label=QUARTER_LABELS[q.quarter],
+            departments=q.departments,
+            green=len(q.light("green")),
+            yellow=len(q.light("yellow")),
+            red=len(q.light("red")),
         )
-        for q in QUARTERS
-        if q in per_quarter
+        for q in quarters
     ]
-    notice_of = {(n.department_id, n.quarter): n for n in notices}
-    red_quarters: dict[int, list[str]] = defaultdict(list)
-    for (dept, quarter), light in sorted(light_of.items(), key=lambda item: item[0][1]):
-        if light == "red":
-            red_quarters[dept].append(quarter)
-    red_departments: list[RedDepartment] = []
-    not_improved: list[str] = []
-    for dept in _sort_by_code(departments, red_quarters):
-        verdicts = [_improved(dept, q, notice_of, light_of) for q in red_quarters[dept]]
-        if any(v is False for v in verdicts):
-            overall: bool | None = False
-        elif verdicts and all(v is True for v in verdicts):
-            overall = True
-        else:
-            overall = None
-        name = _dept_name(departments, dept)
-        red_departments.append(
-            RedDepartment(
-                name=name,
-                quarters="、".join(QUARTER_LABELS.get(q, q) for q in red_quarters[dept]),
-                improved=overall,
-            )
-        )
-        failed = [QUARTER_LABELS.get(q, q) for q, v in zip(red_quarters[dept], verdicts, strict=True) if v is False]
-        if failed:
-            not_improved.append(f"{name}（{'、'.join(failed)}）")
 
-    monitored = monitoring_coverage(session, cycle_id)
-    code_names = {d.code: d.name for d in departments.values()}
 
-    # Evaluations.
-    by_kind: dict[str, list[Evaluation]] = defaultdict(list)
-    for ev in evaluations:
-        by_kind[ev.kind].append(ev)
-    self_evaluated = self_evaluation_coverage(session, cycle_id)
-    inflated = [e for e in by_kind["self"] if e.flagged]
-    review_flags = [e for e in by_kind["review"] if e.flagged]
+def _quarters_text(quarters: Iterable[str]) -> str:
+    return "、".join(QUARTER_LABELS.get(q, q) for q in quarters)
 
-    sampling = _sampling(session, cycle, policy, len(departments))
 
-    fiscal_counts = Counter(s.object_type for s in selections)
-
-    # Budget linkage: the table as it stands, the approvers' overrides included.
-    budget = budget_figures(session, cycle_id)
-
-    # Cost pilot.
-    pilot: CostPilot | None = None
-    code = policy.cost_pilot.project_code
-    if code:
-        project = next((p for p in year_projects if p.code == code), None)
-        if project is not None:
-            dept_name = _dept_name(departments, project.department_id)
-            label = project.name if project.name.startswith(dept_name) else f"{dept_name}{project.name}"
-            if not label.endswith("项目"):
-                label += "项目"
-            pilot = CostPilot(
-                project_code=project.code,
-                project_name=project.name,
-                department_name=dept_name,
-                label=label,
-                budget_wan=_wan_text(project.budget_fen),
-            )
-
-    # 二、存在问题: sentences derived from the records.
-    late = [p for p in publications if _is_late(p)]
-    late_names = [_dept_name(departments, d) for d in _sort_by_code(departments, {p.department_id for p in late})]
-    missing_targets = len(year_projects) - approved
+def _problems(figures: CycleFigures, policy: Policy) -> list[str]:
+    """二、存在问题: one sentence per kind of problem the records show."""
     problems: list[str] = []
-    if late_names:
-        problems.append(
-            f"绩效评价结果公开不够规范，{len(late_names)}家部门未按期公开绩效自评报告（{join_names(late_names)}）"
-        )
+    late = figures.names(figures.publications.not_on_time)
+    if late:
+        problems.append(f"绩效评价结果公开不够规范，{len(late)}家部门未按期公开绩效自评报告（{join_names(late)}）")
+    not_improved = [
+        f"{figures.departments.get(d.code, d.code)}（{_quarters_text(d.not_improved)}）"
+        for d in figures.warnings.not_improved
+    ]
     if not_improved:
         problems.append(
             f"部分部门预算执行和绩效目标实现进度偏慢，{join_names(not_improved)}"
             f"亮红灯后下一季度仍未改善，共涉及{len(not_improved)}家部门"
         )
+    inflated = figures.evaluations.inflated
     if inflated:
         problems.append(
             f"部分单位绩效自评不够客观，{len(inflated)}个自评对象自报得分高出核定得分"
             f"{fmt_number(policy.self_evaluation.inflation_flag_points)}分以上"
         )
-    if review_flags:
-        problems.append(f"抽查复核发现{len(review_flags)}个项目复核结果与自评结果差异较大，自评质量有待提高")
-    if missing_targets:
-        problems.append(f"{missing_targets}个项目绩效目标未设置或未通过审核，{cycle.budget_year}年预算未予安排")
+    flags = figures.evaluations.review_flags
+    if flags:
+        problems.append(f"抽查复核发现{len(flags)}个项目复核结果与自评结果差异较大，自评质量有待提高")
+    missing = figures.targets.not_approved
+    if missing:
+        problems.append(f"{len(missing)}个项目绩效目标未设置或未通过审核，{figures.budget_year}年预算未予安排")
+    return problems
 
+
+def _cost_pilot(figures: CycleFigures, cycle: Cycle, policy: Policy) -> CostPilot | None:
+    pilot = figures.cost_pilot
+    if pilot is None:
+        return None
+    dept_name = figures.departments.get(pilot.department_code, "")
+    label = pilot.project_name if pilot.project_name.startswith(dept_name) else f"{dept_name}{pilot.project_name}"
+    if not label.endswith("项目"):
+        label += "项目"
+    return CostPilot(
+        project_code=pilot.project_code,
+        project_name=pilot.project_name,
+        department_name=dept_name,
+        label=label,
+        budget_wan=_wan_text(pilot.budget_fen),
+        budget_year=cycle.year + policy.cost_pilot.budget_year_offset,
+    )
+
+
+def _training_months(events: EventFigures) -> list[int]:
+    return sorted({e.month for e in events.trainings if e.month is not None})
+
+
+def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
+    """Every figure of the annual 工作开展情况说明, from the cycle's figures (perfcycle.figures)."""
+    cycle = _cycle(session, cycle_id)
+    return _annual_report(session, cycle, cycle_policy(cycle), cycle_figures(session, cycle_id))
+
+
+def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: CycleFigures) -> AnnualReportContext:
+    assert cycle.id is not None
+    cycle_id = cycle.id
+    ex_ante, targets, warnings = figures.ex_ante, figures.targets, figures.warnings
+    monitored, self_evaluated, evaluations = figures.monitoring, figures.self_evaluation, figures.evaluations
+    sampling, selection, budget = figures.sampling, figures.selection, figures.budget
+    quarters = quarter_light_rows(figures.quarters)
+    red_departments = [
+        RedDepartment(
+            name=figures.departments.get(d.code, d.code), quarters=_quarters_text(d.quarters), improved=d.improved
+        )
+        for d in warnings.red_departments
+    ]
+    self_grades = Counter(
+        session.exec(
+            select(Evaluation.grade).where(
+                Evaluation.cycle_id == cycle_id,
+                Evaluation.kind == "self",
+                Evaluation.object_type == "project",
+                Evaluation.grade != "",
+            )
+        ).all()
+    )
+    final_grades = Counter(
+        session.exec(
+            select(BudgetRecommendation.grade).where(
+                BudgetRecommendation.cycle_id == cycle_id, BudgetRecommendation.grade != ""
+            )
+        ).all()
+    )
     return AnnualReportContext(
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
         budget_year=cycle.budget_year,
-        ex_ante_units=ex_ante.units,
-        ex_ante_projects=ex_ante.projects,
+        ex_ante_units=len(ex_ante.units),
+        ex_ante_projects=len(ex_ante.projects),
         ex_ante_amount_wan=_wan_text(ex_ante.amount_fen),
         ex_ante_cut_wan=_wan_text(ex_ante.cut_fen),
-        ex_ante_supported=ex_ante.conclusions["予以支持"],
-        ex_ante_adjusted=ex_ante.conclusions["调整后支持"],
-        ex_ante_rejected=ex_ante.conclusions["不予支持"],
-        projects_total=len(year_projects),
-        targets_approved=approved,
-        targets_returned=returned,
-        targets_missing=missing_targets,
-        departments_total=len(departments),
+        ex_ante_supported=len(ex_ante.concluded("予以支持")),
+        ex_ante_adjusted=len(ex_ante.concluded("调整后支持")),
+        ex_ante_rejected=len(ex_ante.concluded("不予支持")),
+        projects_total=len(targets.projects),
+        targets_approved=len(targets.status("approved")),
+        targets_returned=len(targets.status("returned")),
+        targets_missing=len(targets.not_approved),
+        departments_total=monitored.total,
         monitoring_departments=monitored.covered,
         monitoring_full_coverage=monitored.full,
         monitoring_coverage_pct=monitored.percent,
-        monitoring_missing_names=join_names(code_names.get(code, code) for code in monitored.missing),
+        monitoring_missing_names=join_names(figures.names(monitored.missing)),
         quarters=quarters,
         red_departments=red_departments,
         red_department_count=len(red_departments),
-        red_improved_count=sum(1 for r in red_departments if r.improved is True),
-        red_notices=sum(1 for n in notices if n.level == "red"),
-        yellow_notices=sum(1 for n in notices if n.level == "yellow"),
+        red_improved_count=len(warnings.improved),
+        red_green_count=len(warnings.turned_green),
+        red_notices=len(warnings.red_notices),
+        yellow_notices=len(warnings.yellow_notices),
         self_eval_projects=self_evaluated.projects.covered,
         self_eval_departments=self_evaluated.departments.covered,
         self_eval_coverage_pct=self_evaluated.projects.percent,
         self_eval_full_coverage=self_evaluated.projects.full and self_evaluated.departments.full,
         self_eval_missing_projects=len(self_evaluated.projects.missing),
         self_eval_missing_departments=len(self_evaluated.departments.missing),
-        department_evaluations=len(by_kind["department"]),
+        department_evaluations=len(evaluations.department_evaluations),
         sample_size=sampling.size,
-        sample_ratio_pct=sampling.ratio_pct,
-        cumulative_covered=sampling.covered,
-        cumulative_coverage_pct=sampling.cumulative_pct,
-        coverage_target_pct=sampling.target_pct,
+        sample_ratio_pct=percent_text(sampling.ratio),
+        cumulative_covered=sampling.cumulative.covered,
+        cumulative_coverage_pct=sampling.cumulative.percent,
+        coverage_target_pct=percent_text(sampling.target),
         coverage_target_met=sampling.target_met,
         coverage_target_exceeded=sampling.target_exceeded,
-        review_count=len(by_kind["review"]),
-        review_flags=len(review_flags),
-        fiscal_projects=fiscal_counts["project"],
-        fiscal_policies=fiscal_counts["policy"],
-        fiscal_departments=fiscal_counts["department"],
-        fiscal_amount_wan=_wan_text(sum(s.amount_fen for s in selections)),
+        review_count=len(evaluations.reviews),
+        review_flags=len(evaluations.review_flags),
+        fiscal_projects=len(selection.of("project")),
+        fiscal_policies=len(selection.of("policy")),
+        fiscal_departments=len(selection.of("department")),
+        fiscal_amount_wan=_wan_text(selection.amount_fen),
         budget_projects=budget.projects,
         budget_cut_projects=budget.cut_projects,
         budget_priority_projects=budget.priority_projects,
         budget_cancelled_projects=budget.cancelled_projects,
         budget_low_execution_projects=budget.low_execution_projects,
         budget_request_wan=_wan_text(budget.request_fen),
+        budget_ex_ante_cut_wan=_wan_text(budget.ex_ante_cut_fen) if budget.ex_ante_cut_fen else "",
+        budget_base_wan=_wan_text(budget.base_fen),
         budget_recommended_wan=_wan_text(budget.recommended_fen),
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
         budget_increase_wan=_wan_text(budget.increase_fen),
-        cost_pilot=pilot,
-        problems=problems,
-        late_publications=len(late_names),
-        inflated_self_evaluations=len(inflated),
+        adoption=previous_adoption(session, cycle),
+        cost_pilot=_cost_pilot(figures, cycle, policy),
+        rankings=[Ranking(scope=e.title, group=e.detail, rank=e.rank or 0) for e in figures.events.rankings],
+        training_months="、".join(f"{m}月" for m in _training_months(figures.events)),
+        training_several_months=len(_training_months(figures.events)) > 1,
+        training_titles="及".join(dict.fromkeys(e.title for e in figures.events.trainings)),
+        articles=[
+            Article(date=f"{cycle.year}年{e.month}月{e.day}日", title=e.title, media=e.detail)
+            for e in figures.events.articles
+        ],
+        problems=_problems(figures, policy),
+        late_publications=len(figures.publications.not_on_time),
+        inflated_self_evaluations=len(evaluations.inflated),
         light_chart=quarter_light_chart(cycle.year, quarters),
         grade_chart=_grade_distribution_chart(
-            cycle.year,
-            policy,
-            [
-                ("项目自评等级", Counter(e.grade for e in by_kind["self"] if e.object_type == "project" and e.grade)),
-                ("最终评价等级", Counter(r.grade for r in recommendations if r.grade)),
-            ],
+            cycle.year, policy, [("项目自评等级", self_grades), ("最终评价等级", final_grades)]
         ),
     )
 
@@ -583,6 +507,343 @@ def _grade_distribution_chart(year: int, policy: Policy, series: list[tuple[str,
         present,
         title=f"{year}年项目绩效评价等级分布",
         caption="项目绩效评价等级分布（单位：个）",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- 数据核对表
+
+#: Longest text of the records column (an xlsx cell holds 32767 characters).
+RECORDS_LIMIT = 30000
+
+
+class CheckedFigure(_Context):
+    """One figure the annual report states: where, what it is called, its value as printed, what it counts."""
+
+    section: str
+    name: str
+    value: str
+    unit: str
+    definition: str
+    count: int | None  # how many records it counts (None: an amount, a ratio or a policy number)
+    records: str  # their codes
+
+    @property
+    def stated(self) -> str:
+        """The figure as the report prints it: "4家单位", "16904.55万元", "61.11%"."""
+        return f"{self.value}{self.unit}"
+
+
+class FigureCheckContext(_Context):
+    """数据核对表: every figure of the annual report, so an auditor can check any sentence against the records."""
+
+    district: str
+    year: int
+    title: str
+    report: str  # the annual report's title
+    figures: list[CheckedFigure]
+
+
+def _records(codes: Sequence[str]) -> str:
+    """The codes as one cell's text; a list too long for a cell ends with how many there are in all."""
+    text = "、".join(codes)
+    if len(text) <= RECORDS_LIMIT:
+        return text
+    return text[:RECORDS_LIMIT].rsplit("、", 1)[0] + f"…（共{len(codes)}条）"
+
+
+class _Rows:
+    """Collects the checklist's rows, section by section."""
+
+    def __init__(self) -> None:
+        self.rows: list[CheckedFigure] = []
+        self.section = ""
+
+    def add(self, name: str, value: object, unit: str, definition: str, codes: Sequence[str] | None = None) -> None:
+        listed = tuple(codes) if codes is not None else ()
+        self.rows.append(
+            CheckedFigure(
+                section=self.section,
+                name=name,
+                value=str(value),
+                unit=unit,
+                definition=definition,
+                count=len(listed) if codes is not None else None,
+                records=_records(listed),
+            )
+        )
+
+
+def _figure_rows(ctx: AnnualReportContext, figures: CycleFigures, policy: Policy) -> list[CheckedFigure]:
+    """The figures the report states, in its order: each with the same value and under the same condition as
+    the template prints it, its definition in words and the codes it counts."""
+    out = _Rows()
+    events, ex_ante, targets = figures.events, figures.ex_ante, figures.targets
+    out.section = "开篇"
+    for event, ranking in zip(events.rankings, ctx.rankings, strict=True):
+        out.add(
+            "上级综合考核名次",
+            f"第{cn_num(ranking.rank)}",
+            "",
+            f"工作记事记录的上级综合考核排名（{ranking.group}中）",
+            [event.record],
+        )
+    out.section = "一（一）事前评估和目标管理"
+    if ctx.ex_ante_projects:
+        concluded = "事前绩效评估作出结论的项目"
+        out.add("评估单位", ctx.ex_ante_units, "家单位", f"{concluded}所属的部门（按部门编码计）", ex_ante.units)
+        out.add("评估项目", ctx.ex_ante_projects, "个项目", concluded, ex_ante.projects)
+        out.add(
+            "事前评估涉及资金", ctx.ex_ante_amount_wan, "万元", f"{concluded}的预算年度申请额合计", ex_ante.projects
+        )
+        out.add(
+            "事前评估压减资金",
+            ctx.ex_ante_cut_wan,
+            "万元",
+            f"{concluded}的压减额合计（不予支持压减全部申请额）",
+            ex_ante.projects,
+        )
+        for conclusion, value in zip(
+            CONCLUSIONS, (ctx.ex_ante_supported, ctx.ex_ante_adjusted, ctx.ex_ante_rejected), strict=True
+        ):
+            out.add(conclusion, value, "个", f"评估结论为{conclusion}的项目", ex_ante.concluded(conclusion))
+    if ctx.projects_total:
+        out.add("项目总数", ctx.projects_total, "个项目", f"{ctx.year}年度基础数据中的项目", targets.projects)
+        out.add("目标审核通过", ctx.targets_approved, "个项目", "绩效目标审核通过的项目", targets.status("approved"))
+        if ctx.targets_returned:
+            out.add(
+                "目标退回修改", ctx.targets_returned, "个项目", "绩效目标退回修改的项目", targets.status("returned")
+            )
+    out.section = "一（二）绩效运行监控"
+    monitored = figures.monitoring
+    every_quarter = "已完成监控的每个季度都有部门整体监控记录的部门"
+    if ctx.monitoring_full_coverage:
+        out.add("监控全覆盖部门", ctx.monitoring_departments, "家部门", every_quarter, sorted(figures.departments))
+    else:
+        out.add("部门总数", ctx.departments_total, "家部门", "基础数据中的全部部门", sorted(figures.departments))
+        covered = sorted(set(figures.departments) - set(monitored.missing))
+        out.add("纳入监控部门", ctx.monitoring_departments, "家部门", every_quarter, covered)
+        out.add("监控覆盖率", ctx.monitoring_coverage_pct, "", "纳入监控部门数 ÷ 部门总数，四舍五入到0.01%", covered)
+        if ctx.monitoring_missing_names:
+            out.add(
+                "有季度未报送的部门", ctx.monitoring_missing_names, "", "有季度没有监控记录的部门", monitored.missing
+            )
+    for q, lights in zip(ctx.quarters, figures.quarters, strict=True):
+        codes = sorted(code for light in ("green", "yellow", "red") for code in lights.light(light))
+        out.add(f"{q.label}监控部门", q.departments, "家部门", f"{q.label}有部门整体亮灯记录的部门", codes)
+        for light, label in LIGHT_LABELS.items():
+            count = {"green": q.green, "yellow": q.yellow, "red": q.red}[light]
+            out.add(f"{q.label}{label}", count, "家", f"{q.label}部门整体亮{label}的部门", lights.light(light))
+    warnings = figures.warnings
+    if ctx.red_notices or ctx.yellow_notices:
+        out.add("预警通知书", ctx.red_notices, "份", "向亮红灯部门发出的预警通知书（部门:季度）", warnings.red_notices)
+        out.add("提醒函", ctx.yellow_notices, "份", "向亮黄灯部门发出的提醒函（部门:季度）", warnings.yellow_notices)
+    if ctx.red_departments:
+        red = [d.code for d in warnings.red_departments]
+        out.add("亮红灯部门", ctx.red_department_count, "家", "任一季度部门整体亮红灯的部门", red)
+        out.add(
+            "下一季度亮灯好转",
+            ctx.red_improved_count,
+            "家部门",
+            "每次亮红灯后，下一季度亮灯均好于红灯的部门（以预警通知书记录的下一季度结果为准）",
+            warnings.improved,
+        )
+        if ctx.red_green_count:
+            out.add(
+                "其中转为绿灯", ctx.red_green_count, "家", "每次亮红灯后，下一季度均亮绿灯的部门", warnings.turned_green
+            )
+    out.section = "一（三）绩效评价"
+    evaluated, evaluations = figures.self_evaluation, figures.evaluations
+    sent = "报送了自评（自报得分）的"
+    out.add(
+        "完成自评项目",
+        ctx.self_eval_projects,
+        "个项目",
+        f"{sent}{ctx.year}年度项目",
+        _covered(targets.projects, evaluated.projects),
+    )
+    out.add(
+        "完成自评部门",
+        ctx.self_eval_departments,
+        "家部门",
+        f"{sent}部门整体支出",
+        _covered(figures.departments, evaluated.departments),
+    )
+    out.add(
+        "项目自评覆盖率",
+        ctx.self_eval_coverage_pct,
+        "",
+        "完成自评项目数 ÷ 项目总数，四舍五入到0.01%",
+        _covered(targets.projects, evaluated.projects),
+    )
+    if not ctx.self_eval_full_coverage:
+        if ctx.self_eval_missing_projects:
+            out.add(
+                "未完成自评项目",
+                ctx.self_eval_missing_projects,
+                "个项目",
+                "没有报送自评的项目",
+                evaluated.projects.missing,
+            )
+        if ctx.self_eval_missing_departments:
+            out.add(
+                "未完成整体支出自评部门",
+                ctx.self_eval_missing_departments,
+                "家部门",
+                "没有报送部门整体支出自评的部门",
+                evaluated.departments.missing,
+            )
+    if ctx.department_evaluations:
+        out.add(
+            "部门评价", ctx.department_evaluations, "项", "部门评价有得分的项目", evaluations.department_evaluations
+        )
+    sampling = figures.sampling
+    if ctx.sample_size:
+        out.add("抽查部门", ctx.sample_size, "个部门", f"{ctx.year}年抽查复核抽中的部门", sampling.members)
+        out.add("抽查比例", ctx.sample_ratio_pct, "", "抽样时记录的抽查比例（年度策略）")
+    covered_codes = _covered(figures.departments, sampling.cumulative)
+    out.add(
+        "累计部门覆盖率",
+        ctx.cumulative_coverage_pct,
+        "",
+        "历年（含本年）抽中过的现有部门数 ÷ 部门总数，四舍五入到0.01%",
+        covered_codes,
+    )
+    out.add("覆盖率目标", ctx.coverage_target_pct, "", "年度策略规定的累计覆盖率目标")
+    if ctx.review_flags:
+        out.add("复核项目", ctx.review_count, "个项目", "复核组重新评分的对象", evaluations.reviews)
+        out.add(
+            "复核差异较大",
+            ctx.review_flags,
+            "个",
+            "复核得分与自评相差达到策略规定分值或等级不同的对象",
+            evaluations.review_flags,
+        )
+    selection = figures.selection
+    if ctx.fiscal_projects or ctx.fiscal_policies or ctx.fiscal_departments:
+        for label, value, object_type in (
+            ("重点评价项目", ctx.fiscal_projects, "project"),
+            ("重点评价财政政策", ctx.fiscal_policies, "policy"),
+            ("重点评价部门整体支出", ctx.fiscal_departments, "department"),
+        ):
+            unit = {"project": "个项目", "policy": "项财政政策", "department": "家部门"}[object_type]
+            out.add(
+                label,
+                value,
+                unit,
+                f"选定开展财政重点评价的{OBJECT_TYPE_LABELS[object_type]}",
+                selection.of(object_type),
+            )
+        everything = [code for t in OBJECT_TYPE_ORDER for code in selection.of(t)]
+        out.add(
+            "重点评价涉及资金", ctx.fiscal_amount_wan, "万元", "项目预算、政策资金和部门整体支出预算之和", everything
+        )
+    out.section = "一（四）评价结果应用"
+    lines = figures.budget_codes
+    if ctx.budget_projects:
+        out.add(
+            "提出建议项目", ctx.budget_projects, "个项目", f"{ctx.budget_year}年预算安排建议表的项目", lines.projects
+        )
+        out.add("申请资金", ctx.budget_request_wan, "万元", "建议表各行的预算年度申请额（原申请）合计", lines.projects)
+        if ctx.budget_ex_ante_cut_wan:
+            out.add(
+                "事前评估压减（建议表）",
+                ctx.budget_ex_ante_cut_wan,
+                "万元",
+                "建议表各行按事前绩效评估结论压减的金额合计",
+                lines.ex_ante_cut,
+            )
+            out.add("安排基数", ctx.budget_base_wan, "万元", "各行申请额减去事前评估压减额后的合计", lines.projects)
+        out.add(
+            "建议安排", ctx.budget_recommended_wan, "万元", "各行现行安排额合计（审批调整后的金额为准）", lines.projects
+        )
+        if ctx.budget_cut_projects:
+            out.add("压减资金", ctx.budget_cut_wan, "万元", "各行安排基数高于现行安排额的差额合计", lines.cut)
+        if ctx.budget_increased_projects:
+            out.add(
+                "经审批增加", ctx.budget_increase_wan, "万元", "各行现行安排额高于安排基数的差额合计", lines.increased
+            )
+            out.add(
+                "增加项目", ctx.budget_increased_projects, "个项目", "现行安排额高于安排基数的项目", lines.increased
+            )
+    if ctx.budget_cut_projects:
+        out.add("压减项目", ctx.budget_cut_projects, "个项目", "现行安排额低于安排基数的项目", lines.cut)
+        if ctx.budget_cancelled_projects:
+            out.add(
+                "原则上取消",
+                ctx.budget_cancelled_projects,
+                "个项目",
+                "理由为原则上取消的项目（评价等级为差）",
+                lines.cancelled,
+            )
+    if ctx.budget_priority_projects:
+        out.add(
+            "优先保障",
+            ctx.budget_priority_projects,
+            "个",
+            "理由为优先保障的项目（评价等级为优且未压减）",
+            lines.priority,
+        )
+    if ctx.budget_low_execution_projects:
+        out.add(
+            "执行率低压减", ctx.budget_low_execution_projects, "个", "理由为按执行率压减的项目", lines.low_execution
+        )
+    if ctx.cost_pilot is not None:
+        out.section = "一（五）成本预算绩效管理试点"
+        out.add(
+            "试点项目资金",
+            ctx.cost_pilot.budget_wan,
+            "万元",
+            "年度策略指定的试点项目的年度预算",
+            [ctx.cost_pilot.project_code],
+        )
+    if ctx.training_titles or ctx.articles:
+        out.section = "一（六）培训宣传"
+        for event in events.trainings:
+            out.add("培训", event.when, "", f"工作记事：{event.title}", [event.record])
+        for event in events.articles:
+            out.add("宣传报道", event.when, "", f"工作记事：《{event.title}》（{event.detail}）", [event.record])
+    out.section = "二、存在问题"
+    late = figures.publications.not_on_time
+    if late:
+        out.add("未按期公开", len(late), "家部门", "逾期公开，或截止日期已过仍未公开自评报告的部门", late)
+    not_improved = [d.code for d in warnings.not_improved]
+    if not_improved:
+        out.add("亮红灯后仍未改善", len(not_improved), "家部门", "亮红灯后下一季度亮灯未好转的部门", not_improved)
+    if evaluations.inflated:
+        out.add(
+            "自评不够客观",
+            len(evaluations.inflated),
+            "个自评对象",
+            "自报得分高出核定得分达到策略规定分值的自评对象",
+            evaluations.inflated,
+        )
+        points = fmt_number(policy.self_evaluation.inflation_flag_points)
+        out.add("自评偏高认定分值", points, "分", "年度策略规定的自评偏高分值")
+    if targets.not_approved:
+        out.add(
+            "目标未通过", len(targets.not_approved), "个项目", "绩效目标未设置或未审核通过的项目", targets.not_approved
+        )
+    return out.rows
+
+
+def _covered(population: Iterable[str], coverage: Coverage) -> list[str]:
+    """The codes a coverage counts: its population without those missing."""
+    return sorted(set(population) - set(coverage.missing))
+
+
+def figure_check_context(session: Session, cycle_id: int) -> FigureCheckContext:
+    """The 数据核对表 of the annual report: the same figures from the same module, with what they count."""
+    cycle = _cycle(session, cycle_id)
+    policy = cycle_policy(cycle)
+    figures = cycle_figures(session, cycle_id)
+    ctx = _annual_report(session, cycle, policy, figures)
+    district = _district(cycle, policy)
+    return FigureCheckContext(
+        district=district,
+        year=cycle.year,
+        title=f"{district}{cycle.year}年区级预算绩效管理工作开展情况数据核对表",
+        report=f"关于{district}{cycle.year}年区级预算绩效管理工作开展情况的说明",
+        figures=_figure_rows(ctx, figures, policy),
     )
 
 
@@ -630,11 +891,11 @@ class ExAnteReportContext(_Context):
 def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportContext:
     """The panel's assessments of the cycle with their totals."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     assessments = session.exec(select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cycle_id)).all()
     projects = _projects(session, cycle.year, (a.project_id for a in assessments))
-    figures = _ex_ante(assessments, projects)
+    figures = ex_ante_figures(session, cycle_id)
 
     def key(a: ExAnteAssessment) -> tuple[str, str]:
         project = projects.get(a.project_id)
@@ -671,15 +932,15 @@ def ex_ante_report_context(session: Session, cycle_id: int) -> ExAnteReportConte
         dimension_max=fmt_number(policy.ex_ante.dimension_max),
         support_min=fmt_number(policy.ex_ante.support_min),
         adjust_min=fmt_number(policy.ex_ante.adjust_min),
-        units=figures.units,
-        projects=figures.projects,
+        units=len(figures.units),
+        projects=len(figures.projects),
         amount_wan=_wan_text(figures.amount_fen),
         cut_wan=_wan_text(figures.cut_fen),
         supported_total_wan=_wan_text(figures.amount_fen - figures.cut_fen),
         has_comments=any(row.comment for row in rows),
-        supported=figures.conclusions["予以支持"],
-        adjusted=figures.conclusions["调整后支持"],
-        rejected=figures.conclusions["不予支持"],
+        supported=len(figures.concluded("予以支持")),
+        adjusted=len(figures.concluded("调整后支持")),
+        rejected=len(figures.concluded("不予支持")),
         rows=rows,
     )
 
@@ -755,7 +1016,7 @@ def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> li
     if quarter not in QUARTERS:
         raise ContextError(f"未知季度: {quarter!r}")
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     lights = session.exec(
         select(DepartmentLight).where(
@@ -895,7 +1156,7 @@ def _object_names(
 def review_result_context(session: Session, cycle_id: int) -> ReviewResultContext:
     """The sampled departments, each re-scored object against its self-evaluation, and the flags."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = _projects(session, cycle.year)
     names = _object_names(session, cycle.year, projects, departments)
@@ -904,7 +1165,9 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
     ).all()
     self_of = {(e.object_type, e.object_code): e for e in evaluations if e.kind == "self"}
     reviews = [e for e in evaluations if e.kind == "review"]
-    sampling = _sampling(session, cycle, policy, len(departments))
+    sampling = sampling_figures(session, cycle_id)
+    reviewed = evaluation_figures(session, cycle_id)
+    codes = {d.code: d.id for d in departments.values()}
 
     def dept_of(e: Evaluation) -> int | None:
         return names.get((e.object_type, e.object_code), ("", e.department_id))[1] or e.department_id
@@ -940,14 +1203,14 @@ def review_result_context(session: Session, cycle_id: int) -> ReviewResultContex
         year=cycle.year,
         departments_total=len(departments),
         sample_size=sampling.size,
-        sample_ratio_pct=sampling.ratio_pct,
-        sampled_departments="、".join(_dept_name(departments, d) for d in _sort_by_code(departments, sampling.members)),
-        cumulative_covered=sampling.covered,
-        cumulative_coverage_pct=sampling.cumulative_pct,
-        coverage_target_pct=sampling.target_pct,
+        sample_ratio_pct=percent_text(sampling.ratio),
+        sampled_departments="、".join(_dept_name(departments, codes.get(code)) for code in sampling.members),
+        cumulative_covered=sampling.cumulative.covered,
+        cumulative_coverage_pct=sampling.cumulative.percent,
+        coverage_target_pct=percent_text(sampling.target),
         gap_flag_points=fmt_number(policy.sampling.review_gap_flag),
-        review_count=len(reviews),
-        flagged_count=sum(1 for e in reviews if e.flagged),
+        review_count=len(reviewed.reviews),
+        flagged_count=len(reviewed.review_flags),
         rows=rows,
     )
 
@@ -977,21 +1240,17 @@ class FiscalEvaluationReportContext(_Context):
 
 
 def _grade_consequence(grade: str, policy: Policy) -> str:
-    """What the grade means for the budget under the policy; the amounts follow in the budget stage."""
+    """What the grade means for the budget under the policy (the rule's words); the amounts follow in the budget
+    stage, which applies it to the object's line."""
     if grade not in policy.budget.grade_cut:
         return ""
-    ratio = policy.budget.grade_cut[grade]
-    if ratio == 0:
-        return "优先保障" if grade in policy.budget.priority_grades else "据实保障"
-    if ratio >= 1:
-        return "原则上取消"
-    return f"压减{pct(ratio * _HUNDRED)}"
+    return grade_consequence(grade, policy.budget)
 
 
 def fiscal_evaluation_report_contexts(session: Session, cycle_id: int) -> list[FiscalEvaluationReportContext]:
     """One report context per object selected for key fiscal evaluation (projects, policies, departments)."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = _projects(session, cycle.year)
     names = _object_names(session, cycle.year, projects, departments)
@@ -1088,7 +1347,7 @@ class SelfEvaluationSummaryContext(_Context):
 def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEvaluationSummaryContext:
     """Coverage, grade distribution, inflated claims and each department's overall self-evaluation."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = _projects(session, cycle.year)
     names = _object_names(session, cycle.year, projects, departments)
@@ -1103,6 +1362,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
     project_selfs = {e.object_code: e for e in selfs if e.object_type == "project"}
     dept_selfs = {e.object_code: e for e in selfs if e.object_type == "department"}
     covered = self_evaluation_coverage(session, cycle_id)
+    disclosed = publication_figures(session, cycle_id)
     not_sent = set(covered.projects.missing)
     evaluated_projects = [p for p in year_projects if p.code not in not_sent]
     missing = [p for p in year_projects if p.code in not_sent]
@@ -1161,7 +1421,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
         self_eval_coverage_pct=covered.projects.percent,
         departments_total=covered.departments.total,
         self_eval_departments=covered.departments.covered,
-        department_evaluations=sum(1 for e in evaluations if e.kind == "department"),
+        department_evaluations=len(evaluation_figures(session, cycle_id).department_evaluations),
         average_score=average,
         grade_counts=[GradeCount(grade=b.grade, count=grade_counter[b.grade]) for b in policy.grades],
         inflation_flag_points=fmt_number(policy.self_evaluation.inflation_flag_points),
@@ -1169,8 +1429,8 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
         inflated_count=len(inflated),
         missing_projects=len(missing),
         missing_project_names=join_names((p.name for p in missing), unit="个项目"),
-        published=sum(1 for p in publications.values() if p.published_on is not None),
-        late_publications=sum(1 for p in publications.values() if _is_late(p)),
+        published=len(disclosed.published),
+        late_publications=len(disclosed.not_on_time),
         departments=rows,
         grade_chart=_grade_distribution_chart(cycle.year, policy, [("项目自评等级", grade_counter)]),
     )
@@ -1236,7 +1496,7 @@ def target_notice_context(session: Session, cycle_id: int) -> TargetNoticeContex
     from perfcycle.workbooks.formats import LEVEL1, LEVEL2, OPERATORS, TARGETS
 
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = [p for p in _projects(session, cycle.year).values() if p.year == cycle.year]
     per_department: dict[int, list[ProjectRow]] = defaultdict(list)
@@ -1314,7 +1574,7 @@ class TargetReviewContext(_Context):
 def target_review_contexts(session: Session, cycle_id: int) -> list[TargetReviewContext]:
     """One 审核意见 per department with projects in the cycle year, from the TargetReview records."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = sorted(
         (p for p in _projects(session, cycle.year).values() if p.year == cycle.year), key=lambda p: p.code
@@ -1420,7 +1680,7 @@ def _target_text(indicator: IndicatorRow) -> str:
 def target_form_contexts(session: Session, cycle_id: int) -> list[TargetFormContext]:
     """One 申报表 per department with projects in the cycle year (its current indicators pre-filled)."""
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     projects = sorted(
         (p for p in _projects(session, cycle.year).values() if p.year == cycle.year), key=lambda p: p.code
@@ -1507,6 +1767,7 @@ class PublicationRow(_Context):
     department_name: str
     due_on: str
     published_on: str
+    url: str = ""
     status: str
 
 
@@ -1527,23 +1788,22 @@ class PublicationListContext(_Context):
     on_time: int
     late: int
     unpublished: int
+    pending: int = 0
     publications: list[PublicationRow]
+    bureau_published_on: str = ""  # the bureau's own publication of the key-evaluation results
+    bureau_url: str = ""
 
 
-def publication_status(publication: Publication) -> str:
-    """按期公开 / 逾期公开 / 未公开."""
-    if publication.published_on is None:
-        return "未公开"
-    if publication.due_on is not None and publication.published_on > publication.due_on:
-        return "逾期公开"
-    return "按期公开"
+def _publication_label(publication: Publication) -> str:
+    """按期公开 / 逾期公开 / 未公开 (its deadline passed) / 待公开 (not yet due)."""
+    return PUBLICATION_STATES[publication_state(publication.due_on, publication.published_on, now().date())]
 
 
 def publication_list_context(session: Session, cycle_id: int) -> PublicationListContext:
     """The evaluation results to publish, from the Selection/Evaluation and Publication records."""
     reports = fiscal_evaluation_report_contexts(session, cycle_id)
     cycle = _cycle(session, cycle_id)
-    policy = _policy(cycle)
+    policy = cycle_policy(cycle)
     departments = _departments(session)
     publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
     rows = [
@@ -1552,24 +1812,23 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
             department_name=_dept_name(departments, p.department_id),
             due_on=fmt_date(p.due_on),
             published_on=fmt_date(p.published_on),
-            status=publication_status(p),
+            url=p.url,
+            status=_publication_label(p),
         )
         for p in sorted(
             publications, key=lambda p: departments[p.department_id].code if p.department_id in departments else ""
         )
     ]
-    statuses = Counter(row.status for row in rows)
-    due_dates = sorted({p.due_on for p in publications if p.due_on is not None})
-    selections = session.exec(select(Selection).where(Selection.cycle_id == cycle_id)).all()
-    counts = Counter(s.object_type for s in selections)
+    disclosed = publication_figures(session, cycle_id)
+    selection = selection_figures(session, cycle_id)
     return PublicationListContext(
         district=_district(cycle, policy),
         issuer=policy.issuer,
         year=cycle.year,
-        fiscal_projects=counts["project"],
-        fiscal_policies=counts["policy"],
-        fiscal_departments=counts["department"],
-        fiscal_amount_wan=_wan_text(sum(s.amount_fen for s in selections)),
+        fiscal_projects=len(selection.of("project")),
+        fiscal_policies=len(selection.of("policy")),
+        fiscal_departments=len(selection.of("department")),
+        fiscal_amount_wan=_wan_text(selection.amount_fen),
         evaluations=[
             PublishedEvaluation(
                 object_type_label=r.object_type_label,
@@ -1583,9 +1842,19 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
             for r in reports
         ],
         departments_total=len(rows),
-        due_on="、".join(fmt_date(d) for d in due_dates),
-        on_time=statuses["按期公开"],
-        late=statuses["逾期公开"],
-        unpublished=statuses["未公开"],
+        due_on="、".join(fmt_date(d) for d in disclosed.due_on),
+        on_time=len(disclosed.status(PUBLISHED_ON_TIME)),
+        late=len(disclosed.status(PUBLISHED_LATE)),
+        unpublished=len(disclosed.overdue),
+        pending=len(disclosed.status(NOT_PUBLISHED)) - len(disclosed.overdue),
         publications=rows,
+        **_bureau_publication(session, cycle_id),
     )
+
+
+def _bureau_publication(session: Session, cycle_id: int) -> dict[str, str]:
+    """The bureau's own publication of the key-evaluation results, once it reported it."""
+    row = session.exec(select(ResultPublication).where(ResultPublication.cycle_id == cycle_id)).first()
+    if row is None or row.published_on is None:
+        return {}
+    return {"bureau_published_on": fmt_date(row.published_on), "bureau_url": row.url}

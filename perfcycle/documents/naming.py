@@ -83,3 +83,17 @@ def safe_path(out_dir: Path, *parts: str) -> Path:
     if candidate == base or not candidate.is_relative_to(base):
         raise ValueError(f"路径越出输出目录: {parts!r}")
     return candidate
+
+
+def inside(folder: Path, *names: str) -> Path:
+    """`folder / name / …` with each name taken as it is (a code, a received file's name), never cleaned: a name
+    that is not one plain path component, or a result whose folders resolve (symlinks followed) outside `folder`,
+    raises ValueError. For names that must be kept exactly; `safe_path` cleans names made from free text."""
+    for name in names:
+        if name.strip() in ("", ".", "..") or any(ch in name for ch in "/\\\0"):
+            raise ValueError(f"不是单独的文件名: {name!r}")
+    base = folder.resolve()
+    path = base.joinpath(*names)
+    if not path.parent.resolve().is_relative_to(base):
+        raise ValueError(f"路径越出目录 {base}: {'/'.join(names)!r}")
+    return path

@@ -19,6 +19,13 @@ applied in exactly one place. Templates never format anything themselves; they w
 
 A leading backslash makes a line plain body text (``\\# not a title``).
 
+Record text is never markup. In a document template (``*.md.j2``) every value a ``{{ … }}`` writes is a
+literal run (`literal`): the markup signs in it (``# > | ! [ ] ( ) \\``) stand in as characters that mean
+nothing to the parser and are printed as themselves, so a name or finding holding ``# …``, ``## …``,
+``|a|b|`` or ``![图](name)`` stays text where it stands, and a line break in it is a space (it never starts a
+new line of markup). Other templates are plain text (notices, the policy file): a line break in a value
+becomes a space there too, so no record can forge a line of its own (a subject, a 落款).
+
 python-docx sets up the page, styles and footers once per process; each document's body is written as
 WordprocessingML text (`wordml`) into that skeleton, as the same XML python-docx would produce.
 """
@@ -55,6 +62,7 @@ from pydantic import BaseModel
 
 from perfcycle.documents import wordml
 from perfcycle.documents.charts import CHART_WIDTH_MM, Chart, chart_png
+from perfcycle.rules.text import one_line
 from perfcycle.settings import get_settings
 
 # Fonts and sizes of GB/T 9704-2012.
@@ -88,14 +96,64 @@ FALLBACK_STAMP = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 # ---------------------------------------------------------------------------------------------- Jinja
 
 
-def _cell(value: object) -> str:
-    """Make a value safe inside a table cell: no pipes, no line breaks."""
-    return " ".join(str(value).replace("|", "｜").split())
-
-
 def _oneline(value: object) -> str:
-    """Flatten record text (findings, reasons) onto one body line."""
+    """Record text (findings, reasons, a table cell) on one line, its runs of whitespace one space each."""
     return " ".join(str(value).split())
+
+
+# The characters the markup's structure is made of. In a literal run each stands in as a private-use character
+# that means nothing to `parse_markup`, and is itself again in the blocks' text; a record's own private-use
+# character of that range, or a character XML cannot hold, becomes U+FFFD.
+MARKUP_SIGNS = "#>|![]()\\"
+_STAND_INS = "".join(chr(0xE000 + index) for index in range(len(MARKUP_SIGNS)))
+_HIDE = str.maketrans(MARKUP_SIGNS, _STAND_INS)
+_SHOW = str.maketrans(_STAND_INS, MARKUP_SIGNS)
+_SIGN = re.compile(f"[{re.escape(MARKUP_SIGNS)}]")
+_STAND_IN = re.compile(f"[{_STAND_INS}]")
+_SPECIAL = re.compile(f"[{re.escape(MARKUP_SIGNS)}{_STAND_INS}\\x00-\\x1f\\x85\\u2028\\u2029\\ufffe\\uffff]")
+_UNWRITABLE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff{_STAND_INS}]")
+
+
+def literal(value: object) -> str:
+    """A value written by a document template: a literal run of one line, which `parse_markup` keeps as text."""
+    text = str(value)
+    if not _SPECIAL.search(text):
+        return text
+    text = one_line(text)
+    if _UNWRITABLE.search(text):
+        text = _UNWRITABLE.sub("\ufffd", text)
+    return text.translate(_HIDE) if _SIGN.search(text) else text
+
+
+def _shown(text: str) -> str:
+    """A block's text as printed: the markup signs of its literal runs themselves again."""
+    return text.translate(_SHOW) if _STAND_IN.search(text) else text
+
+
+# Signs that make Markdown structure anywhere in a line, and those that do only where a value begins a block
+# (a list item's `-`/`+`, an ordered item's `1.`); `0.00` and `2024-01-15` stay as they are.
+_MARKDOWN_SIGN = re.compile(r"([\\`*_\[\]#!|<>~])")
+_MARKDOWN_START = re.compile(r"^(\s*(?:\d+)?)([-+=.)])(?=\s|$)")
+
+
+class CodeSpan(str):
+    """Markdown already made by the `code` filter (a code span), which `markdown_text` leaves as it is."""
+
+
+def code_span(value: object) -> CodeSpan:
+    """A command as a Markdown code span: one line, in a fence longer than any run of backticks it holds."""
+    text = one_line(value)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return CodeSpan(f"{fence} {text} {fence}" if "`" in text else f"{fence}{text}{fence}")
+
+
+def markdown_text(value: object) -> str:
+    """A value written by a Markdown template (the Prefect UI's forms): one line, every Markdown sign escaped,
+    so a name or a reason shows as typed and never becomes emphasis, a link, a heading or a table cell."""
+    if isinstance(value, CodeSpan):
+        return value
+    text = _MARKDOWN_SIGN.sub(r"\\\1", one_line(value))
+    return _MARKDOWN_START.sub(r"\1\\\2", text)
 
 
 _DIGITS = "零一二三四五六七八九"
@@ -111,8 +169,19 @@ def cn_num(value: int) -> str:
     return text + (_DIGITS[ones] if ones else "")
 
 
+DOCUMENT_SUFFIX = ".md.j2"
+MARKDOWN_SUFFIX = ".markdown.j2"
+_FINALIZE = {"document": literal, "markdown": markdown_text, "text": one_line}
+
+
+def _kind(template_name: str) -> str:
+    if template_name.endswith(DOCUMENT_SUFFIX):
+        return "document"
+    return "markdown" if template_name.endswith(MARKDOWN_SUFFIX) else "text"
+
+
 @lru_cache(maxsize=8)
-def _environment(templates_dir: str) -> jinja2.Environment:
+def _environment(templates_dir: str, kind: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir, encoding="utf-8"),
         undefined=jinja2.StrictUndefined,
@@ -120,16 +189,21 @@ def _environment(templates_dir: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_FINALIZE[kind],
     )
-    env.filters["cell"] = _cell
+    env.filters["code"] = code_span
+    env.filters["cell"] = _oneline
     env.filters["oneline"] = _oneline
     env.filters["cn_num"] = cn_num
     return env
 
 
-def environment(templates_dir: Path | None = None) -> jinja2.Environment:
-    """The strict Jinja2 environment over `templates_dir` (default: settings.templates_dir)."""
-    return _environment(str(templates_dir if templates_dir is not None else get_settings().templates_dir))
+def environment(templates_dir: Path | None = None, template_name: str = "") -> jinja2.Environment:
+    """The strict Jinja2 environment over `templates_dir` (default: settings.templates_dir) that renders
+    `template_name`: document markup for a `*.md.j2` template, Markdown for a `*.markdown.j2` one (the Prefect UI),
+    plain text for any other."""
+    folder = templates_dir if templates_dir is not None else get_settings().templates_dir
+    return _environment(str(folder), _kind(template_name))
 
 
 def template_variables(template_name: str) -> set[str]:
@@ -146,8 +220,10 @@ def _variables(context: BaseModel) -> dict[str, Any]:
 
 
 def render_text(template_name: str, context: BaseModel, templates_dir: Path | None = None) -> str:
-    """The markup text of a template rendered with a context model."""
-    return environment(templates_dir).get_template(template_name).render(_variables(context))
+    """The text of a template rendered with a context model: document markup, its record values literal runs, for
+    a `*.md.j2` template; plain text, each record value on one line, for any other."""
+    env = environment(templates_dir, template_name)
+    return env.get_template(template_name).render(_variables(context))
 
 
 # ---------------------------------------------------------------------------------------------- markup
@@ -170,17 +246,17 @@ _PREFIXES = (("#### ", "h3"), ("### ", "h2"), ("## ", "h1"), ("# ", "title"), ("
 
 
 def parse_markup(text: str) -> list[Block]:
-    """Split the markup into blocks (see the module docstring)."""
+    """Split the markup into blocks (see the module docstring); a literal run is text wherever it stands."""
     blocks: list[Block] = []
     body: list[str] = []
     table: list[list[str]] = []
 
     def flush() -> None:
         if body:
-            blocks.append(Block("body", "".join(body)))
+            blocks.append(Block("body", _shown("".join(body))))
             body.clear()
         if table:
-            blocks.append(Block("table", rows=[list(r) for r in table]))
+            blocks.append(Block("table", rows=[[_shown(cell) for cell in row] for row in table]))
             table.clear()
 
     for raw in text.splitlines():
@@ -196,7 +272,7 @@ def parse_markup(text: str) -> list[Block]:
         image = _IMAGE.match(line)
         if image:
             flush()
-            blocks.append(Block("image", image["caption"].strip(), ref=image["ref"]))
+            blocks.append(Block("image", _shown(image["caption"].strip()), ref=image["ref"]))
             continue
         if line.startswith("|") and line.endswith("|") and len(line) > 1:
             if body:
@@ -206,7 +282,7 @@ def parse_markup(text: str) -> list[Block]:
         for prefix, kind in _PREFIXES:
             if line.startswith(prefix) or line == prefix.strip():
                 flush()
-                blocks.append(Block(kind, line[len(prefix) :].strip()))
+                blocks.append(Block(kind, _shown(line[len(prefix) :].strip())))
                 break
         else:
             if table:

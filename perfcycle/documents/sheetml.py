@@ -16,13 +16,13 @@ from decimal import Decimal
 from functools import lru_cache
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill
 from openpyxl.styles.stylesheet import write_stylesheet
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import IllegalCharacterError
 from openpyxl.writer.theme import theme_xml
 from openpyxl.xml.functions import tostring
+
+from perfcycle.workbooks.ooxml import cell_text
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 MAX_TEXT = 32767  # Excel's longest cell text; openpyxl cuts there too
@@ -135,10 +135,9 @@ def _number(value: int | float | Decimal) -> str:
 
 @lru_cache(maxsize=4096)
 def _inline(value: str) -> str:
-    """The rest of a text cell after its reference and style (codes and choices recur on every row)."""
-    text = value[:MAX_TEXT]
-    if ILLEGAL_CHARACTERS_RE.search(text):
-        raise IllegalCharacterError(f"{text} cannot be used in worksheets.")
+    """The rest of a text cell after its reference and style (codes and choices recur on every row): always
+    text, never a formula, shown by Excel exactly as given (see `perfcycle.workbooks.ooxml`)."""
+    text = cell_text(value[:MAX_TEXT])
     space = ' xml:space="preserve"' if text != text.strip() else ""
     return f' t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
 

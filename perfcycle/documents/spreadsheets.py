@@ -22,27 +22,35 @@ from models.tables import (
     Cycle,
     Department,
     DepartmentLight,
+    Evaluation,
+    FiscalPolicy,
+    PolicyRecommendation,
     Project,
     Sample,
     SampleMember,
     Selection,
 )
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import chart_png
 from perfcycle.documents.contexts import (
     LIGHT_LABELS,
     OBJECT_TYPE_ORDER,
     QUARTER_LABELS,
     ContextError,
+    FigureCheckContext,
     QuarterLights,
     TargetFormContext,
     quarter_light_chart,
+    quarter_light_rows,
 )
 from perfcycle.documents.renderer import atomic_write
 from perfcycle.documents.sheetml import Calculated, CellStyle, Formula, Picture, Sheet, Stylesheet, png_size, xlsx
-from perfcycle.figures import budget_line
+from perfcycle.figures import budget_line, quarter_lights
+from perfcycle.findings import open_findings_before, open_findings_note
 from perfcycle.money import FEN_PER_WAN
-from perfcycle.policy import QUARTERS, policy_from_json
-from perfcycle.rules.budget import budget_totals
+from perfcycle.policy import QUARTERS
+from perfcycle.rules.budget import budget_totals, grade_consequence, grade_cut_ratio
+from perfcycle.rules.scoring import grade_for
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
@@ -123,7 +131,7 @@ def _cycle(session: Session, cycle_id: int) -> Cycle:
 def _district(cycle: Cycle) -> str:
     if cycle.district:
         return cycle.district
-    return policy_from_json(cycle.policy_json).district if cycle.policy_json else ""
+    return cycle_policy(cycle).district
 
 
 def _titled_sheet(
@@ -175,8 +183,7 @@ class MonitoringSummary:
     title: str
     time_progress: Decimal | None
     rows: tuple[tuple[str, str, DepartmentLightRow], ...]  # department code, name, lights
-    so_far: tuple[str, ...]  # this quarter and the ones before it
-    lights_so_far: tuple[tuple[str, str], ...]  # (quarter, 综合灯) of every department light so far
+    so_far: tuple[QuarterLights, ...]  # the light counts of this quarter and the ones before it
 
 
 def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> MonitoringSummary:
@@ -188,12 +195,11 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
     # This quarter and the ones before it (for the chart); never a later quarter, so the summary of a
     # quarter stays the same when it is regenerated later in the year.
     so_far = QUARTERS[: QUARTERS.index(quarter) + 1]
-    lights = session.exec(
-        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, col(DepartmentLight.quarter).in_(so_far))
+    rows = session.exec(
+        select(DepartmentLight).where(DepartmentLight.cycle_id == cycle_id, DepartmentLight.quarter == quarter)
     ).all()
-    rows = [r for r in lights if r.quarter == quarter]
     ordered = sorted(rows, key=lambda r: departments[r.department_id].code if r.department_id in departments else "")
-    policy = policy_from_json(cycle.policy_json) if cycle.policy_json else None
+    policy = cycle_policy(cycle)
     title = f"{_district(cycle)}{cycle.year}年{QUARTER_LABELS[quarter]}预算绩效运行监控汇总表"
 
     def row(light: DepartmentLight) -> tuple[str, str, DepartmentLightRow]:
@@ -213,10 +219,9 @@ def monitoring_summary(session: Session, cycle_id: int, quarter: str) -> Monitor
         year=cycle.year,
         quarter=quarter,
         title=title,
-        time_progress=policy.monitoring.time_progress[quarter] if policy is not None else None,
+        time_progress=policy.monitoring.time_progress[quarter],
         rows=tuple(row(r) for r in ordered),
-        so_far=tuple(so_far),
-        lights_so_far=tuple((r.quarter, r.light) for r in lights),
+        so_far=tuple(quarter_light_rows(q for q in quarter_lights(session, cycle_id) if q.quarter in so_far)),
     )
 
 
@@ -270,25 +275,12 @@ def write_monitoring_summary_file(summary: MonitoringSummary, path: Path) -> str
             ["", "", f"{label}部门数", Formula(f'COUNTIF(K3:K{max(last, 3)},"{label}")')],
             [0, 0, styles[f"count_{light}"], 0],
         )
-    chart = _light_chart_sheet(summary.year, summary.so_far, summary.lights_so_far)
+    chart = _light_chart_sheet(summary.year, summary.so_far)
     return _save([sheet, chart], path, _stamp(summary.year))
 
 
-def _light_chart_sheet(year: int, quarters: Sequence[str], lights: Sequence[tuple[str, str]]) -> Sheet:
+def _light_chart_sheet(year: int, summary: Sequence[QuarterLights]) -> Sheet:
     """The second sheet: the light counts of each quarter so far, and the stacked-bar chart of them."""
-    counts = {q: Counter(light for quarter, light in lights if quarter == q) for q in quarters}
-    summary = [
-        QuarterLights(
-            quarter=q,
-            label=QUARTER_LABELS[q],
-            departments=sum(counts[q].values()),
-            green=counts[q]["green"],
-            yellow=counts[q]["yellow"],
-            red=counts[q]["red"],
-        )
-        for q in quarters
-        if counts[q]
-    ]
     styles = _styles()
     headers = ["季度", "部门数", LIGHT_LABELS["green"], LIGHT_LABELS["yellow"], LIGHT_LABELS["red"]]
     sheet = _titled_sheet(
@@ -319,42 +311,79 @@ BUDGET_HEADERS = [
     "项目编码",
     "项目名称",
     "预算年度申请（万元）",
+    "事前评估压减（万元）",
+    "安排基数（万元）",
     "绩效得分",
     "评价等级",
     "得分来源",
+    "部门整体评价等级",
     "压减比例",
     "测算安排（万元）",
-    "优先保障",
     "理由",
+    "说明",
     "调整后安排（万元）",
     "调整理由",
     "压减金额（万元）",
     "增加金额（万元）",
+    "以前年度未整改问题",
 ]
 #: The styles of a recommendation's row by column number (the other columns are plain body cells).
 BUDGET_COLUMN_STYLES = {
     5: "money",
-    6: "decimal",
-    9: "percent",
-    10: "money",
-    12: "wrapped",
+    6: "money",
+    7: "money",
+    8: "decimal",
+    12: "percent",
     13: "money",
-    15: "money",
+    15: "wrapped",
     16: "money",
+    17: "wrapped",
+    18: "money",
+    19: "money",
+    20: "wrapped",
 }
-BUDGET_WIDTHS = [6, 24, 14, 30, 14, 10, 8, 12, 10, 14, 8, 36, 14, 24, 14, 14]
-SCORE_SOURCES = {"fiscal": "财政重点评价", "review": "抽查复核", "self": "绩效自评", "none": "无"}
+BUDGET_WIDTHS = [6, 24, 14, 30, 14, 14, 14, 10, 8, 12, 10, 10, 14, 18, 40, 14, 24, 14, 14, 36]
+#: The money columns the 合计 row totals: every amount of the table as it stands.
+BUDGET_TOTAL_COLUMNS = (5, 6, 7, 13, 16, 18, 19)
+SCORE_SOURCES = {
+    "fiscal": "财政重点评价",
+    "review": "抽查复核",
+    "department": "部门评价",
+    "self": "绩效自评",
+    "none": "无",
+}
+CONSEQUENCE_SHEET = "政策和部门整体"
+CONSEQUENCE_HEADERS = [
+    "序号",
+    "对象类型",
+    "编码",
+    "名称",
+    "评价得分",
+    "评价等级",
+    "结果应用",
+    "压减比例",
+    "涉及资金（万元）",
+    "建议安排（万元）",
+    "压减金额（万元）",
+    "说明",
+]
+CONSEQUENCE_COLUMN_STYLES = {5: "decimal", 8: "percent", 9: "money", 10: "money", 11: "money", 12: "wrapped"}
+CONSEQUENCE_WIDTHS = [6, 14, 14, 30, 10, 8, 16, 10, 14, 14, 14, 40]
+CONSEQUENCE_TOTAL_COLUMNS = (9, 10, 11)
 
 
 @dataclass(frozen=True)
 class BudgetTable:
     """What the 预算安排建议表 shows, read from the records: its title, the cells of each row, and the
-    合计 of each money column (column number, 万元) as the annual report states it."""
+    合计 of each money column (column number, 万元) as the annual report states it; then the key-evaluated
+    policies' and departments' grade consequences (政策和部门整体) with their own 合计."""
 
     year: int
     title: str
     rows: tuple[tuple[object, ...], ...]
     totals: tuple[tuple[int, Decimal], ...] = ()
+    consequences: tuple[tuple[object, ...], ...] = ()
+    consequence_totals: tuple[tuple[int, Decimal], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -408,15 +437,22 @@ def budget_entries(session: Session, cycle_id: int) -> list[BudgetEntry]:
 
 def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     """The records behind the 预算安排建议表: one row per project's recommendation, as it stands after the
-    approvers (调整后安排 is the amount that stands on every row; 压减/增加 are against the request)."""
+    approvers — the original request, the ex-ante cut and the base apart; 理由 is the one reason that stands
+    (审批调整 where an approver changed the amount); 压减/增加 are against the base."""
     cycle = _cycle(session, cycle_id)
     entries = budget_entries(session, cycle_id)
+    open_findings = {  # beside each line, its department's findings of earlier cycles still open
+        rows[0].department_code: open_findings_note(rows) for rows in open_findings_before(session, cycle.year).values()
+    }
     rows = []
     lines = []
     for index, entry in enumerate(entries, start=1):
         rec = entry.recommendation
         line = budget_line(rec)
         lines.append(line)
+        explanation = rec.explanation
+        if line.overridden:
+            explanation = f"测算理由：{rec.reason}" + (f"；{explanation}" if explanation else "")
         rows.append(
             (
                 index,
@@ -424,33 +460,123 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
                 entry.project_code,
                 entry.project_name,
                 _wan(line.request_fen),
+                _wan(line.request_fen - line.base_fen),
+                _wan(line.base_fen),
                 rec.score,
                 rec.grade,
                 SCORE_SOURCES.get(rec.score_source, rec.score_source),
+                rec.department_grade,
                 rec.cut_ratio,
                 _wan(line.recommended_fen),
-                "是" if line.prioritised else "",
-                rec.reason,
+                line.standing_reason,
+                explanation,
                 _wan(line.effective_fen),
                 rec.override_reason,
                 _wan(line.cut_fen),
                 _wan(line.increase_fen),
+                open_findings.get(entry.department_code, ""),
             )
         )
     totals = budget_totals(lines)
+    amounts = {
+        5: totals.request_fen,
+        6: totals.ex_ante_cut_fen,
+        7: totals.base_fen,
+        13: totals.computed_fen,
+        16: totals.recommended_fen,
+        18: totals.cut_fen,
+        19: totals.increase_fen,
+    }
+    consequences, consequence_fen = _consequences(session, cycle, entries)
     budget_year = entries[0].recommendation.budget_year if entries else cycle.budget_year
     return BudgetTable(
         year=cycle.year,
         title=f"{_district(cycle)}{budget_year}年预算安排建议表",
         rows=tuple(rows),
-        totals=(
-            (5, _wan(totals.request_fen)),
-            (10, _wan(totals.computed_fen)),
-            (13, _wan(totals.recommended_fen)),
-            (15, _wan(totals.cut_fen)),
-            (16, _wan(totals.increase_fen)),
+        totals=tuple((column, _wan(amounts[column])) for column in BUDGET_TOTAL_COLUMNS),
+        consequences=tuple(consequences),
+        consequence_totals=tuple(
+            (column, _wan(sum(amounts[i] for amounts in consequence_fen)))
+            for i, column in enumerate(CONSEQUENCE_TOTAL_COLUMNS)
         ),
     )
+
+
+def _consequences(
+    session: Session, cycle: Cycle, entries: Sequence[BudgetEntry]
+) -> tuple[list[tuple[object, ...]], list[tuple[int, int, int]]]:
+    """The key-evaluated policies' funds and departments' 事业发展类 requests under their grades' consequence: a
+    policy as recommended; a department as the sum of its 事业发展类 lines as they stand (each keeps the larger of
+    its own cut and the department's). With each row its amounts in 分 (涉及, 建议安排, 压减), for the 合计."""
+    assert cycle.id is not None
+    policy = cycle_policy(cycle)
+    out: list[tuple[object, ...]] = []
+    amounts: list[tuple[int, int, int]] = []
+    for rec, fiscal_policy in session.exec(
+        select(PolicyRecommendation, FiscalPolicy)
+        .join(FiscalPolicy, col(FiscalPolicy.id) == PolicyRecommendation.policy_id)
+        .where(PolicyRecommendation.cycle_id == cycle.id)
+        .order_by(col(FiscalPolicy.code))
+    ):
+        amounts.append((rec.funds_fen, rec.recommended_fen, rec.funds_fen - rec.recommended_fen))
+        out.append(
+            (
+                len(out) + 1,
+                OBJECT_TYPE_LABELS["policy"],
+                fiscal_policy.code,
+                fiscal_policy.name,
+                rec.score,
+                rec.grade,
+                rec.reason,
+                rec.cut_ratio,
+                _wan(rec.funds_fen),
+                _wan(rec.recommended_fen),
+                _wan(rec.funds_fen - rec.recommended_fen),
+                rec.explanation,
+            )
+        )
+    evaluated = session.exec(
+        select(Evaluation)
+        .where(
+            Evaluation.cycle_id == cycle.id,
+            Evaluation.kind == "fiscal",
+            Evaluation.object_type == "department",
+            col(Evaluation.score).is_not(None),
+        )
+        .order_by(col(Evaluation.object_code))
+    ).all()
+    names = {d.code: d.name for d in session.exec(select(Department))}
+    for evaluation in evaluated:
+        code, score = evaluation.object_code, evaluation.score
+        assert score is not None
+        grade = grade_for(score, policy.grades)
+        lines = [
+            budget_line(e.recommendation)
+            for e in entries
+            if e.department_code == code and e.recommendation.department_grade
+        ]
+        base = sum(line.base_fen for line in lines)
+        standing = sum(line.effective_fen for line in lines)
+        kind = policy.targets.development_type
+        note = f"{len(lines)}个{kind}项目，各按自身与部门整体压减中较高者安排" if lines else f"无{kind}项目"
+        amounts.append((base, standing, max(base - standing, 0)))
+        out.append(
+            (
+                len(out) + 1,
+                OBJECT_TYPE_LABELS["department"],
+                code,
+                names.get(code, code),
+                score,
+                grade,
+                grade_consequence(grade, policy.budget),
+                grade_cut_ratio(grade, policy.budget),
+                _wan(base),
+                _wan(standing),
+                _wan(max(base - standing, 0)),
+                note,
+            )
+        )
+    return out, amounts
 
 
 def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
@@ -458,26 +584,57 @@ def write_budget_table(session: Session, cycle_id: int, path: Path) -> str:
     return write_budget_table_file(budget_table(session, cycle_id), path)
 
 
-def write_budget_table_file(table: BudgetTable, path: Path) -> str:
-    """Write the 预算安排建议表 from its data; returns the sha256.
-
-    The 合计 row is SUM formulas that also store the totals they come to, so a reader that does not
-    calculate (a viewer, a script) sees the same totals as the annual report."""
+def _table_sheet(
+    name: str,
+    title: str,
+    headers: Sequence[str],
+    widths: Sequence[int],
+    column_styles: Mapping[int, str],
+    rows: Sequence[Sequence[object]],
+    totals: Sequence[tuple[int, Decimal]],
+) -> Sheet:
+    """A titled sheet of rows and a 合计 row of SUM formulas that also store the totals they come to."""
     styles = _styles()
-    sheet = _titled_sheet("预算安排建议", table.title, BUDGET_HEADERS, BUDGET_WIDTHS)
-    row_styles = [styles[BUDGET_COLUMN_STYLES.get(c, "body")] for c in range(1, len(BUDGET_HEADERS) + 1)]
-    for values in table.rows:
+    sheet = _titled_sheet(name, title, headers, widths)
+    row_styles = [styles[column_styles.get(c, "body")] for c in range(1, len(headers) + 1)]
+    for values in rows:
         sheet.append(values, row_styles)
-    first, last = 3, 2 + len(table.rows)
-    total_row: list[object] = ["合计", *([""] * (len(BUDGET_HEADERS) - 1))]
-    total_styles = [styles["total_label"], *([styles["body"]] * (len(BUDGET_HEADERS) - 1))]
-    for column, amount in table.totals:
+    first, last = 3, 2 + len(rows)
+    total_row: list[object] = ["合计", *([""] * (len(headers) - 1))]
+    total_styles = [styles["total_label"], *([styles["body"]] * (len(headers) - 1))]
+    for column, amount in totals:
         letter = get_column_letter(column)
         total_row[column - 1] = Calculated(f"SUM({letter}{first}:{letter}{last})", amount) if last >= first else 0
         total_styles[column - 1] = styles["total_money"]
     total = sheet.append(total_row, total_styles)
     sheet.merge(total, 1, 4)
-    return _save([sheet], path, _stamp(table.year))
+    return sheet
+
+
+def write_budget_table_file(table: BudgetTable, path: Path) -> str:
+    """Write the 预算安排建议表 from its data; returns the sha256.
+
+    The 合计 rows are SUM formulas that also store the totals they come to, so a reader that does not
+    calculate (a viewer, a script) sees the same totals as the annual report. The key-evaluated policies' and
+    departments' consequences follow on their own sheet when there are any."""
+    sheets = [
+        _table_sheet(
+            "预算安排建议", table.title, BUDGET_HEADERS, BUDGET_WIDTHS, BUDGET_COLUMN_STYLES, table.rows, table.totals
+        )
+    ]
+    if table.consequences:
+        sheets.append(
+            _table_sheet(
+                CONSEQUENCE_SHEET,
+                f"{table.title}（重点评价政策和部门整体支出）",
+                CONSEQUENCE_HEADERS,
+                CONSEQUENCE_WIDTHS,
+                CONSEQUENCE_COLUMN_STYLES,
+                table.consequences,
+                table.consequence_totals,
+            )
+        )
+    return _save(sheets, path, _stamp(table.year))
 
 
 def _guide_sheet(title: str, lines: list[tuple[str, str]], columns: Sequence[Any], styles: Stylesheet) -> Sheet:
@@ -747,9 +904,30 @@ def write_score_form(form: ScoreForm, path: Path) -> str:
 
 
 #: The spreadsheet writers a rendering job names (perfcycle/documents/catalog.py): data in, sha256 out.
+# ---------------------------------------------------------------------------------------------- 数据核对表
+
+FIGURE_CHECK_HEADERS = ["序号", "章节", "数据项", "报告表述", "口径", "记录数", "所计记录（编码）"]
+FIGURE_CHECK_WIDTHS = [6, 22, 22, 22, 60, 8, 80]
+
+
+def write_figure_check(check: FigureCheckContext, path: Path) -> str:
+    """数据核对表 beside the annual report: each figure as the report states it, its definition and the codes of
+    the records it counts; returns the sha256."""
+    styles = _styles()
+    sheet = _titled_sheet("数据核对表", check.title, FIGURE_CHECK_HEADERS, FIGURE_CHECK_WIDTHS)
+    row_styles = [styles[name] for name in ("body", "wrapped", "wrapped", "body", "wrapped", "body", "wrapped")]
+    for number, figure in enumerate(check.figures, start=1):
+        count = "" if figure.count is None else figure.count
+        sheet.append(
+            [number, figure.section, figure.name, figure.stated, figure.definition, count, figure.records], row_styles
+        )
+    return _save([sheet], path, _stamp(check.year))
+
+
 WRITERS: dict[str, Callable[[Any, Path], str]] = {
     "monitoring_summary.xlsx": write_monitoring_summary_file,
     "budget_table.xlsx": write_budget_table_file,
     "target_form.xlsx": write_target_form,
     "score_form.xlsx": write_score_form,
+    "figure_check.xlsx": write_figure_check,
 }

@@ -1,6 +1,13 @@
 """The cycle's business rules as pure functions: no Prefect, no database, no I/O."""
 
-from perfcycle.rules.budget import BudgetDecision, budget_decision, final_score
+from perfcycle.rules.budget import (
+    BudgetDecision,
+    budget_base,
+    budget_decision,
+    final_score,
+    grade_consequence,
+    policy_decision,
+)
 from perfcycle.rules.ex_ante import (
     CONCLUSION_ADJUST,
     CONCLUSION_REJECT,
@@ -10,6 +17,7 @@ from perfcycle.rules.ex_ante import (
     ex_ante_total,
     needs_ex_ante,
 )
+from perfcycle.rules.identifiers import CODE_RULE, code_problem, invisible_chars, is_code
 from perfcycle.rules.lights import (
     GREEN,
     LIGHT_LABELS,
@@ -22,11 +30,15 @@ from perfcycle.rules.lights import (
     department_light,
     execution_light,
     execution_progress,
+    improved,
+    improved_overall,
     light_for_gap,
+    notice_date,
     project_light,
     target_light,
     worse,
 )
+from perfcycle.rules.precision import execution_rate, round_percent, round_rate, round_score
 from perfcycle.rules.sampling import (
     ALGORITHM,
     SampleDraw,
@@ -59,6 +71,7 @@ from perfcycle.rules.targets import TargetIndicator, check_targets
 
 __all__ = [
     "ALGORITHM",
+    "CODE_RULE",
     "CONCLUSION_ADJUST",
     "CONCLUSION_REJECT",
     "CONCLUSION_SUPPORT",
@@ -78,8 +91,10 @@ __all__ = [
     "SelectedObject",
     "SimpleCandidate",
     "TargetIndicator",
+    "budget_base",
     "budget_decision",
     "check_targets",
+    "code_problem",
     "cumulative_coverage",
     "default_seed",
     "department_light",
@@ -89,19 +104,30 @@ __all__ = [
     "ex_ante_total",
     "execution_light",
     "execution_progress",
+    "execution_rate",
     "execution_score",
     "final_score",
+    "grade_consequence",
     "grade_for",
+    "improved",
+    "improved_overall",
     "indicator_ratio",
+    "invisible_chars",
+    "is_code",
     "is_inflated",
     "light_for_gap",
     "needs_ex_ante",
+    "notice_date",
+    "policy_decision",
     "population_hash",
     "project_light",
     "project_score",
     "propose_department_evaluation",
     "propose_selection",
     "review_flag",
+    "round_percent",
+    "round_rate",
+    "round_score",
     "sample_size",
     "selection_total",
     "target_light",

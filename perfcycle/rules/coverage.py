@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-_RATIO = Decimal("0.0001")  # 0.01 %
+from perfcycle.rules.precision import percent_text, rate
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,12 @@ class Coverage:
         """covered / total, half up to 0.01 % (0.9803); 0 when there is no one."""
         if self.total <= 0:
             return Decimal(0)
-        return (Decimal(self.covered) / Decimal(self.total)).quantize(_RATIO, rounding=ROUND_HALF_UP)
+        return rate(self.covered, self.total)
 
     @property
     def percent(self) -> str:
         """The ratio as a percentage without trailing zeros: "98.03%", "87.5%", "100%"."""
-        value = (self.ratio * 100).quantize(Decimal("0.01"))
-        text = f"{value:f}".rstrip("0").rstrip(".")
-        return f"{text}%"
+        return percent_text(self.ratio)
 
 
 def coverage(population: Iterable[str], reported: Collection[str]) -> Coverage:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import ExAntePolicy
+from perfcycle.rules.precision import round_score
 
 CONCLUSION_SUPPORT = "予以支持"
 CONCLUSION_ADJUST = "调整后支持"
@@ -35,10 +36,11 @@ def ex_ante_total(scores: Mapping[str, Decimal], policy: ExAntePolicy) -> Decima
 
 
 def ex_ante_conclusion(total: Decimal, policy: ExAntePolicy) -> str:
-    """Panel conclusion from the total against the policy's support and adjust minimums."""
-    if total >= policy.support_min:
+    """Panel conclusion from the total at its published 0.01 against the policy's support and adjust minimums."""
+    published = round_score(total)
+    if published >= policy.support_min:
         return CONCLUSION_SUPPORT
-    if total >= policy.adjust_min:
+    if published >= policy.adjust_min:
         return CONCLUSION_ADJUST
     return CONCLUSION_REJECT
 

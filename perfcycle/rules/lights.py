@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, timedelta
+from decimal import Decimal
 
-from perfcycle.policy import MonitoringPolicy
+from perfcycle.policy import QUARTER_ENDS, MonitoringPolicy
+from perfcycle.rules.precision import as_percent, execution_rate, round_percent
 
 GREEN = "green"
 YELLOW = "yellow"
@@ -14,9 +16,6 @@ RED = "red"
 LIGHT_LABELS = {GREEN: "绿灯", YELLOW: "黄灯", RED: "红灯"}
 LIGHT_ORDER = {GREEN: 0, YELLOW: 1, RED: 2}
 IMPOSSIBLE = "完全不可能"
-
-_PERCENT = Decimal("0.01")
-_HUNDRED = Decimal(100)
 
 
 def light_for_gap(gap: Decimal, yellow_gap: Decimal, red_gap: Decimal) -> str:
@@ -29,10 +28,8 @@ def light_for_gap(gap: Decimal, yellow_gap: Decimal, red_gap: Decimal) -> str:
 
 
 def execution_progress(spent_fen: int, budget_fen: int) -> Decimal:
-    """Percent of the annual budget spent; a project without budget counts as fully executed."""
-    if budget_fen == 0:
-        return Decimal("100.00")
-    return (Decimal(spent_fen) * _HUNDRED / Decimal(budget_fen)).quantize(_PERCENT, rounding=ROUND_HALF_UP)
+    """The execution rate as the percentage the monitoring table prints (79.99), the figure the light is given on."""
+    return as_percent(execution_rate(spent_fen, budget_fen))
 
 
 def _time_progress(quarter: str, policy: MonitoringPolicy) -> Decimal:
@@ -53,7 +50,7 @@ def target_light(target_progress: Decimal, likelihood: str, quarter: str, policy
     """Target light from the reported progress; a target that cannot be met is red regardless."""
     if likelihood == IMPOSSIBLE and policy.impossible_is_red:
         return RED
-    gap = _time_progress(quarter, policy) - target_progress
+    gap = _time_progress(quarter, policy) - round_percent(target_progress)
     return light_for_gap(gap, policy.yellow_gap, policy.red_gap)
 
 
@@ -96,7 +93,7 @@ def project_light(item: ProjectQuarter, quarter: str, policy: MonitoringPolicy) 
     tgt_light = target_light(item.target_progress, item.likelihood, quarter, policy)
     return LightResult(
         execution_progress=progress,
-        target_progress=item.target_progress,
+        target_progress=round_percent(item.target_progress),
         execution_light=exec_light,
         target_light=tgt_light,
         light=worse(exec_light, tgt_light),
@@ -110,7 +107,7 @@ def _weighted_target_progress(items: Sequence[ProjectQuarter]) -> Decimal:
     else:
         weighted = sum((Decimal(item.budget_fen) * item.target_progress for item in items), Decimal(0))
         mean = weighted / Decimal(total_budget)
-    return mean.quantize(_PERCENT, rounding=ROUND_HALF_UP)
+    return round_percent(mean)
 
 
 def department_light(items: Sequence[ProjectQuarter], quarter: str, policy: MonitoringPolicy) -> DepartmentLightResult:
@@ -132,3 +129,33 @@ def department_light(items: Sequence[ProjectQuarter], quarter: str, policy: Moni
         budget_fen=budget,
         spent_fen=spent,
     )
+
+
+# ---------------------------------------------------------------------------------------------- after a warning
+
+
+def notice_date(year: int, quarter: str, policy: MonitoringPolicy) -> date:
+    """Warnings are dated the policy's number of days after the quarter closes, so reruns give the same dates."""
+    if quarter not in QUARTER_ENDS:
+        raise ValueError(f"未知季度: {quarter!r}")
+    month, day = QUARTER_ENDS[quarter]
+    return date(year, month, day) + timedelta(days=policy.notice_after_days)
+
+
+def improved(warned: str, following: str | None) -> bool | None:
+    """Whether a warned light improved: the next quarter's light is better than the one warned about (red → yellow
+    counts, as does red → green); None while the next quarter's light is not known."""
+    if following is None:
+        return None
+    return LIGHT_ORDER[following] < LIGHT_ORDER[worse(warned)]
+
+
+def improved_overall(verdicts: Iterable[bool | None]) -> bool | None:
+    """A department warned in several quarters improved only if it improved after every warning; one failure
+    decides; otherwise unknown while any verdict is."""
+    found = list(verdicts)
+    if any(v is False for v in found):
+        return False
+    if found and all(v is True for v in found):
+        return True
+    return None

@@ -6,15 +6,13 @@ import hashlib
 import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from perfcycle.policy import GradeBand
+from perfcycle.rules.precision import round_rate, round_score
 from perfcycle.rules.scoring import grade_for
 
-ALGORITHM = "tiered-random-v1"
-
-_COVERAGE = Decimal("0.0001")
-_CENT = Decimal("0.01")
+ALGORITHM = "tiered-random-v2"
 
 
 @dataclass(frozen=True)
@@ -45,35 +43,47 @@ def default_seed(year: int, population_hash: str) -> str:
     return hashlib.sha256(f"{year}:{population_hash}".encode()).hexdigest()[:16]
 
 
-def draw_sample(codes: Sequence[str], sample_counts: Mapping[str, int], ratio: Decimal, seed: str) -> SampleDraw:
-    """Draw n = ceil(ratio × len(codes)) departments, least-sampled first (algorithm tiered-random-v1).
+def draw_sample(
+    codes: Sequence[str],
+    sample_counts: Mapping[str, int],
+    ratio: Decimal,
+    seed: str,
+    open_findings: Collection[str] = (),
+) -> SampleDraw:
+    """Draw n = ceil(ratio × len(codes)) departments, least-sampled first (algorithm tiered-random-v2).
 
     1. The tier of a department is how many times it was sampled in earlier cycles
        (``sample_counts``; a department not listed has tier 0).
-    2. Tiers are taken whole from tier 0 upwards while they fit in the remaining places.
-    3. In the first tier that does not fit, ``random.Random(seed).sample`` picks the remaining
-       places from that tier's codes in sorted order; it is the only random step.
+    2. Groups are taken in order: the never-sampled (tier 0); then the departments with findings of
+       earlier cycles still open (``open_findings``), whatever their tier; then the others tier by tier.
+       Each group is taken whole while it fits in the remaining places.
+    3. In the first group that does not fit, ``random.Random(seed).sample`` picks the remaining
+       places from that group's codes in sorted order; it is the only random step.
     4. ``members`` is returned sorted, with each member's tier.
 
-    The draw is therefore a pure function of (codes, sample_counts, ratio, seed), and the stored
-    population hash, seed and algorithm name let anyone repeat it.
+    Without open findings this is tiered-random-v1. The draw is a pure function of (codes, sample_counts,
+    ratio, seed, open_findings), and the stored population hash, seed, algorithm name and open-findings
+    departments let anyone repeat it.
     """
     if len(set(codes)) != len(codes):
         raise ValueError("部门代码重复，无法抽样")
     size = sample_size(len(codes), ratio)
-    by_tier: dict[int, list[str]] = {}
+    first = set(open_findings)
+    groups: dict[tuple[int, int], list[str]] = {}
     for code in codes:
-        by_tier.setdefault(sample_counts.get(code, 0), []).append(code)
+        tier = sample_counts.get(code, 0)
+        group = (0, 0) if tier == 0 else (1, 0) if code in first else (2, tier)
+        groups.setdefault(group, []).append(code)
     chosen: list[str] = []
-    for tier in sorted(by_tier):
+    for group in sorted(groups):
         remaining = size - len(chosen)
         if remaining <= 0:
             break
-        tier_codes = sorted(by_tier[tier])
-        if len(tier_codes) <= remaining:
-            chosen.extend(tier_codes)
+        group_codes = sorted(groups[group])
+        if len(group_codes) <= remaining:
+            chosen.extend(group_codes)
         else:
-            chosen.extend(random.Random(seed).sample(tier_codes, remaining))
+            chosen.extend(random.Random(seed).sample(group_codes, remaining))
     members = tuple(sorted(chosen))
     return SampleDraw(
         members=members,
@@ -91,7 +101,7 @@ def cumulative_coverage(sampled: Iterable[Iterable[str]], population: Collection
         return Decimal("0.0000")
     members = set(population)
     covered = {code for draw in sampled for code in draw if code in members}
-    return (Decimal(len(covered)) / Decimal(len(members))).quantize(_COVERAGE, rounding=ROUND_HALF_UP)
+    return round_rate(Decimal(len(covered)) / Decimal(len(members)))
 
 
 def review_flag(
@@ -101,9 +111,9 @@ def review_flag(
     if self_score is None:
         return "无自评得分"
     reasons = []
-    difference = abs(review_score - self_score)
+    difference = abs(round_score(review_score) - round_score(self_score))
     if difference >= gap:
-        reasons.append(f"复核得分与自评得分相差{difference.quantize(_CENT, rounding=ROUND_HALF_UP)}分")
+        reasons.append(f"复核得分与自评得分相差{difference}分")
     self_grade = grade_for(self_score, grades)
     review_grade = grade_for(review_score, grades)
     if self_grade != review_grade:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from perfcycle.policy import GradeBand, SelfEvaluationPolicy
+from perfcycle.rules.precision import round_score
 
 EXECUTION_LEVEL = "预算执行"
 QUALITATIVE = "定性"
@@ -14,8 +15,6 @@ OPERATORS = ("≥", "≤", "=", QUALITATIVE)
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-_CENT = Decimal("0.01")
-_RATE = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class ScoreBreakdown:
     total: Decimal
     execution: Decimal
     by_level: dict[str, Decimal]
-    execution_rate: Decimal
+    execution_rate: Decimal | None
 
 
 def _clamp(value: Decimal) -> Decimal:
@@ -62,11 +61,12 @@ def indicator_ratio(ind: IndicatorInput, qualitative: Mapping[str, Decimal]) -> 
     return _clamp(_ONE - abs(actual - target) / abs(target))
 
 
-def execution_score(spent_fen: int, budget_fen: int, weight: Decimal) -> Decimal:
-    """Budget-execution points = weight × min(e, 1); nothing to spend counts as fully executed."""
-    if budget_fen == 0:
-        return weight
-    return weight * _clamp(Decimal(spent_fen) / Decimal(budget_fen))
+def execution_score(execution_rate: Decimal | None, weight: Decimal) -> Decimal:
+    """Budget-execution points = weight × min(e, 1), e the published execution rate (0.01 %); a year-end
+    spending never reported earns nothing, as any missing figure does."""
+    if execution_rate is None:
+        return _ZERO
+    return weight * _clamp(execution_rate)
 
 
 def _level_points(by_level: Mapping[str, Sequence[IndicatorInput]], policy: SelfEvaluationPolicy) -> dict[str, Decimal]:
@@ -96,9 +96,10 @@ def _level_score(indicators: Sequence[IndicatorInput], points: Decimal, policy: 
 
 
 def project_score(
-    indicators: Sequence[IndicatorInput], spent_fen: int, budget_fen: int, policy: SelfEvaluationPolicy
+    indicators: Sequence[IndicatorInput], execution_rate: Decimal | None, policy: SelfEvaluationPolicy
 ) -> ScoreBreakdown:
-    """A project's computed self-evaluation score, exact until the total is rounded to 0.01."""
+    """A project's computed self-evaluation score from its published year-end execution rate (None when not
+    reported), exact until the total is rounded half up to 0.01."""
     levels = [level for level in policy.weights if level != EXECUTION_LEVEL]
     grouped: dict[str, list[IndicatorInput]] = {level: [] for level in levels}
     for ind in indicators:
@@ -107,23 +108,24 @@ def project_score(
         grouped[ind.level1].append(ind)
     points = _level_points(grouped, policy)
     level_scores = {level: _level_score(grouped[level], points[level], policy) for level in levels}
-    execution = execution_score(spent_fen, budget_fen, policy.weights[EXECUTION_LEVEL])
+    execution = execution_score(execution_rate, policy.weights[EXECUTION_LEVEL])
     total = execution + sum(level_scores.values(), _ZERO)
-    rate = _ONE if budget_fen == 0 else Decimal(spent_fen) / Decimal(budget_fen)
     return ScoreBreakdown(
-        total=total.quantize(_CENT, rounding=ROUND_HALF_UP),
-        execution=execution.quantize(_CENT, rounding=ROUND_HALF_UP),
-        by_level={level: s.quantize(_CENT, rounding=ROUND_HALF_UP) for level, s in level_scores.items()},
-        execution_rate=rate.quantize(_RATE, rounding=ROUND_HALF_UP),
+        total=round_score(total),
+        execution=round_score(execution),
+        by_level={level: round_score(s) for level, s in level_scores.items()},
+        execution_rate=execution_rate,
     )
 
 
 def grade_for(score: Decimal, grades: Sequence[GradeBand]) -> str:
-    """Grade of a score; bands are listed highest first, so the first band reached wins."""
+    """Grade of a score at its published 0.01 (89.995 is 90.00, 优); bands are listed highest first, so the
+    first band reached wins."""
     if not grades:
         raise ValueError("没有等级划分")
+    published = round_score(score)
     for band in grades:
-        if score >= band.min:
+        if published >= band.min:
             return band.grade
     return grades[-1].grade
 
@@ -132,7 +134,7 @@ def is_inflated(claimed: Decimal | None, computed: Decimal, threshold: Decimal) 
     """A claimed score this far above the computed one is flagged (严禁刻意抬高分数)."""
     if claimed is None:
         return False
-    return claimed - computed >= threshold
+    return round_score(claimed) - round_score(computed) >= threshold
 
 
 def weighted_score(items: Sequence[tuple[int, Decimal]]) -> Decimal | None:
@@ -144,4 +146,4 @@ def weighted_score(items: Sequence[tuple[int, Decimal]]) -> Decimal | None:
         mean = sum((score for _, score in items), _ZERO) / len(items)
     else:
         mean = sum((Decimal(budget) * score for budget, score in items), _ZERO) / Decimal(total_budget)
-    return mean.quantize(_CENT, rounding=ROUND_HALF_UP)
+    return round_score(mean)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from perfcycle.rules.identifiers import CODE_MAX_LENGTH, CODE_RULE
 from perfcycle.stages import QUARTERS, SUBMISSION_FOLDERS
-from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec
+from perfcycle.workbooks.formats import OWN_COMMAND, SPECS, Column, SheetSpec, WorkbookSpec
 from perfcycle.workbooks.package import column_letters
 from perfcycle.workbooks.reader import MAX_BYTES, MAX_COLUMNS, MAX_ROWS
 
@@ -30,7 +31,11 @@ KIND_LABELS = {
 
 KIND_RULES = {
     "text": "按文本读取，去掉首尾空格；数字单元格按原样转为文字（百分比格式的 0.95 读作 95%）。",
-    "code": "按文本读取，去掉首尾空格；数字单元格 101 或 101.0 读作「101」。以 0 开头的编码请设为文本格式。",
+    "code": (
+        "按文本读取，去掉首尾空格；数字单元格 101 或 101.0 读作「101」。以 0 开头的编码请设为文本格式。"
+        f"{CODE_RULE}，不以「.」结尾、不含「..」，最多 {CODE_MAX_LENGTH} 个字符；"
+        "不能有空格、全角字符、路径分隔符（/ \\）或不可见字符（如 U+200B）。"
+    ),
     "money": "单位万元，不能为负数，最多两位小数，小于 100 亿万元；精确读取（不经过二进制浮点）。",
     "number": "有限的数字（逗号只能作千位分隔，如 1,234.5；`1,5` 这样的小数逗号被拒绝）。",
     "percent": "0 到 100 之间；可填 85、85% 或百分比格式的单元格（显示为 85%）。",
@@ -49,6 +54,9 @@ IMPORT_RULES = {
         "文件中列出的年度以文件为准（抽查名单和评价结果按文件替换）。由本系统运行过的年度的历年行被忽略并给出提示。",
         "历年评价的评价类型：自评 → self，部门评价 → department，抽查复核 → review，财政重点评价 → fiscal；"
         "对象类型：项目 → project，部门 → department，政策 → policy。得分 0–100。",
+        "「工作记事」的每行是导入年度的一件事：培训须有日期（月份即可）和名称；考核须有排名范围和名次；"
+        "报道须有发表日期（年月日）、标题和媒体。日期须在导入年度内。同一事项再次导入会更新而不重复；"
+        "也可以用 `perfcycle events add | list | remove` 记录。",
         "基础数据不登记为填报（Submission）。",
     ],
     "targets": [
@@ -79,6 +87,12 @@ IMPORT_RULES = {
     "third_party_scores": [
         "对象（对象类型 + 对象编码）必须是本周期确定的重点评价对象；得分 0–100；金额取自重点评价对象清单。",
     ],
+    "adopted_budget": [
+        "周期的预算安排建议表须已审批通过；每个项目必须是建议表中的项目，建议表的每个项目都必须有一行（未安排的填 0）。",
+        "批准金额与建议金额（审批调整后的金额）相同为「采纳」；建议压减而批准金额不低于申请额为「未采纳」；"
+        "其余为「调整」，并计算差额（批准 − 建议）。",
+        "再次导入替换此前导入的批准金额；内容相同的文件不做任何改动。周期结束后仍可导入。",
+    ],
 }
 
 
@@ -107,6 +121,7 @@ NEW_DISTRICT = [
 ]
 
 PREFILLED = {
+    "adopted_budget": "；`perfcycle adoption template --year <年度>` 写出预填了建议表全部项目（编码、名称和建议金额）的表",
     "review_scores": "；抽样后，抽查复核阶段在输出目录的 `documents/<年度>/05-抽查复核/` 下写出预填了"
     "抽中部门全部项目（编码和名称）的评分表，`perfcycle template review_scores --year <年度>` 可重新写出",
     "third_party_scores": "；重点评价对象确定后，财政重点评价阶段在输出目录的 `documents/<年度>/06-财政重点评价/` 下"
@@ -148,8 +163,8 @@ def _sheet_section(sheet: SheetSpec) -> list[str]:
 
 
 def _location(spec: WorkbookSpec) -> str:
-    if spec.kind == "base":
-        return "`perfcycle import <文件> --year <年度>`，或 `perfcycle run --data <文件>`"
+    if spec.kind in OWN_COMMAND:
+        return OWN_COMMAND[spec.kind]
     folder = SUBMISSION_FOLDERS.get(spec.kind, spec.kind)
     if spec.quarterly:
         return f"`<dir>/{folder}/Q1/*.xlsx` … `<dir>/{folder}/Q4/*.xlsx`"
@@ -210,7 +225,7 @@ def render_workbook_docs() -> str:
         "<dir>/",
     ]
     for spec in SPECS.values():
-        if spec.kind == "base":
+        if spec.kind in OWN_COMMAND:
             continue
         folder = SUBMISSION_FOLDERS.get(spec.kind, spec.kind)
         paths = [f"{folder}/{q}/*.xlsx" for q in QUARTERS] if spec.quarterly else [f"{folder}/*.xlsx"]
@@ -218,7 +233,8 @@ def render_workbook_docs() -> str:
     lines += [
         "```",
         "",
-        "基础数据（`base`）不在该目录中，用 `--data <文件>` 或 `perfcycle import` 导入。",
+        "基础数据（`base`）不在该目录中，用 `--data <文件>` 或 `perfcycle import` 导入；"
+        "人大批准预算表（`adopted_budget`）用 `perfcycle adoption import` 导入。",
         "",
         "## 通用规则",
         "",

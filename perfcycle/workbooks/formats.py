@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from perfcycle.rules.identifiers import invisible_chars, without_invisible
+
 CellKind = Literal["text", "code", "money", "number", "percent", "int", "year", "bool", "choice", "date"]
 
 PROJECT_TYPES = ("机构运行保障类", "事业发展类")
@@ -18,6 +20,7 @@ ACHIEVEMENT = ("达成", "部分达成", "未达成")
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 YES_NO = ("是", "否")
 EVALUATION_KINDS = ("自评", "部门评价", "抽查复核", "财政重点评价")
+EVENT_KINDS = ("培训", "考核", "宣传")
 #: The workbooks' word for each kind of evaluated object, and the key it is recorded under.
 OBJECT_TYPE_KEYS = {"项目": "project", "部门": "department", "政策": "policy"}
 OBJECT_TYPE_LABELS = {key: label for label, key in OBJECT_TYPE_KEYS.items()}
@@ -73,7 +76,7 @@ BASE = WorkbookSpec(
     kind="base",
     title="区级预算绩效管理基础数据",
     per_department=False,
-    note="一个区一个年度一本：部门、项目、财政政策，以及以前年度的抽查和评价记录。",
+    note="一个区一个年度一本：部门、项目、财政政策，以前年度的抽查和评价记录，以及本年度的工作记事。",
     sheets=(
         SheetSpec(
             "部门",
@@ -133,6 +136,22 @@ BASE = WorkbookSpec(
             key=("year", "kind", "object_type", "object_code"),
             required=False,
             note="以前年度的评价结果；近两个周期评价过的对象不再列入重点评价建议。",
+        ),
+        SheetSpec(
+            "工作记事",
+            (
+                Column("类型", "kind", "choice", choices=EVENT_KINDS),
+                Column(
+                    "日期", "when", "text", required=False, note="培训写月份（2024-11）；报道写发表日期（2024-08-20）"
+                ),
+                Column("事项", "title", "text", required=False, note="培训名称；考核内容；报道标题"),
+                Column(
+                    "范围或媒体", "detail", "text", required=False, note="考核的排名范围（三区一县）；报道的发表媒体"
+                ),
+                Column("名次", "rank", "int", required=False, note="考核名次"),
+            ),
+            required=False,
+            note="本年度的培训、上级综合考核排名和宣传报道：年度说明据此表述，没有记事的事项不写入说明。",
         ),
     ),
 )
@@ -289,9 +308,51 @@ THIRD_PARTY_SCORES = WorkbookSpec(
     ),
 )
 
+ADOPTED_BUDGET = WorkbookSpec(
+    kind="adopted_budget",
+    title="人大批准预算表",
+    per_department=False,
+    note="人民代表大会批准预算后，财政局按预算安排建议表逐个项目填写批准的金额（未安排的填 0），"
+    "与建议比较得出采纳情况（采纳 / 调整 / 未采纳）。",
+    sheets=(
+        SheetSpec(
+            "批准预算",
+            (
+                PROJ,
+                Column("项目名称", "project_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
+                Column(
+                    "建议安排（万元）",
+                    "recommended_wan",
+                    "money",
+                    required=False,
+                    note="预填审批通过的建议金额，供核对；导入时不读取此列",
+                    reference=True,
+                ),
+                Column("批准金额（万元）", "adopted_wan", "money"),
+                Column("说明", "remark", "text", required=False),
+            ),
+            key=("project_code",),
+        ),
+    ),
+)
+
 SPECS: dict[str, WorkbookSpec] = {
     spec.kind: spec
-    for spec in (BASE, TARGETS, MONITORING, SELF_EVALUATION, PANEL_SCORES, REVIEW_SCORES, THIRD_PARTY_SCORES)
+    for spec in (
+        BASE,
+        TARGETS,
+        MONITORING,
+        SELF_EVALUATION,
+        PANEL_SCORES,
+        REVIEW_SCORES,
+        THIRD_PARTY_SCORES,
+        ADOPTED_BUDGET,
+    )
+}
+#: Workbooks imported by a command of their own, never from the submissions folder.
+OWN_COMMAND = {
+    "base": "`perfcycle import <文件> --year <年度>`，或 `perfcycle run --data <文件>`",
+    "adopted_budget": "`perfcycle adoption import <文件> --year <年度>`（评价年度，不是预算年度）",
 }
 
 
@@ -301,6 +362,18 @@ def spec_for(kind: str) -> WorkbookSpec:
         return SPECS[kind]
     except KeyError:
         raise KeyError(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}") from None
+
+
+def header_mismatch(letter: str, found: str, expected: str) -> str:
+    """Why column `letter`'s header `found` is not `expected`, naming any character a person cannot see
+    (U+200B, a BOM …): two headers that look identical otherwise leave nothing to correct."""
+    hidden = invisible_chars(found)
+    if hidden:
+        return (
+            f"{letter} 列的列名「{without_invisible(found)}」含有不可见字符 {'、'.join(hidden)}，应为「{expected}」："
+            "请删除该字符或重新输入列名"
+        )
+    return f"{letter} 列的列名「{found}」不符合格式，应为「{expected}」"
 
 
 def detect_kind(sheet_names: list[str]) -> str | None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from perfcycle.money import CENT, MoneyError, to_decimal
-from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec, detect_kind
+from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec, detect_kind, header_mismatch
 from perfcycle.workbooks.package import MB, RESAVE, Layout, Limits, Package, Refused, RowLimit, Sheet, column_letters
 
 # Defaults of the limits; the year's policy (`imports:` in perfcycle/policies/<year>.yaml) sets the real ones.
@@ -455,7 +455,7 @@ def _match_headers(
             len(missing) == len(extras) or difflib.SequenceMatcher(None, text, best.header).ratio() >= 0.4
         ):
             missing.remove(best)
-            found.add(f"{letter} 列的列名「{text}」不符合格式，应为「{best.header}」", sheet.name, 1, text)
+            found.add(header_mismatch(letter, text, best.header), sheet.name, 1, text)
         else:
             found.add(
                 f"{letter} 列「{text}」不是本工作表的列（请删除）；应有的列: {'、'.join(sheet.headers)}",

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.writer.excel import ExcelWriter
 
 from perfcycle.workbooks.formats import SheetSpec, WorkbookSpec
+from perfcycle.workbooks.ooxml import cell_text
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -92,7 +95,7 @@ def write_workbook(
                 cell.fill = HEADER_FILL
             _decorate(ws, sheet)
         for row in rows.get(sheet.name, ()):
-            ws.append([_cell(row.get(c.field)) for c in sheet.columns])
+            ws.append([_cell(ws, row.get(c.field)) for c in sheet.columns])
     data = _workbook_bytes(workbook, stamp)
     if stamp is not None and path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return path
@@ -102,13 +105,21 @@ def write_workbook(
     return path
 
 
-def _cell(value: Any) -> Any:
+def _cell(ws: Any, value: Any) -> Any:
+    """A row's value as its cell: text shown as it is (`_xHHHH_` escaped) and never a formula."""
     from decimal import Decimal
 
     if isinstance(value, Decimal):
         return float(value) if value == value.quantize(Decimal("0.01")) else str(value)
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, str):
+        text = cell_text(value)
+        if not text.startswith("="):
+            return text
+        cell = WriteOnlyCell(ws, text) if isinstance(ws, WriteOnlyWorksheet) else Cell(ws, value=text)
+        cell.data_type = "s"  # openpyxl takes a leading "=" for a formula
+        return cell
     return value
 
 

@@ -30,6 +30,7 @@ from models.tables import (
 )
 from perfcycle.money import wan_to_fen
 from perfcycle.policy import CostPilotPolicy, load_policy_file, policy_from_json
+from perfcycle.rules.budget import budget_decision
 from perfcycle.settings import DEMO_POLICY_DIR
 
 YEAR = 2024
@@ -95,15 +96,16 @@ INDICATORS = [
 NOT_GREEN = {"Q1": {"D02": "red", "D03": "red", "D04": "yellow"}, "Q2": {"D03": "red"}}
 # Sampling rotation: two imported historical draws, then this year's.
 SAMPLED = {2022: {"D01", "D02"}, 2023: {"D03", "D04", "D02"}, YEAR: {"D05", "D06"}}
-# Budget recommendations: (project, grade, cut ratio, priority, execution cut ratio).
+# Budget recommendations, as the rule gives them: (project, final grade, year-end execution rate). P01 and P02 come
+# after an ex-ante cut, P03 was 不予支持, P07's targets were returned.
 RECOMMENDATIONS = [
-    ("P01", "优", "0", True, "0"),
-    ("P02", "良", "0", False, "0"),
-    ("P03", "中", "0.10", False, "0"),
-    ("P04", "差", "1.00", False, "0"),
-    ("P05", "良", "0.25", False, "0.25"),
-    ("P06", "中", "0.10", False, "0"),
-    ("P07", "良", "0", True, "0"),
+    ("P01", "良", "1"),
+    ("P02", "中", "1"),
+    ("P03", "优", "1"),
+    ("P04", "差", "1"),
+    ("P05", "中", "0.75"),
+    ("P06", "优", "1"),
+    ("P07", "良", "1"),
 ]
 
 
@@ -326,24 +328,42 @@ def arrange(session: Session, policy: str | None = None) -> Arranged:
             rank=1,
         ),
     ]
-    recommendations = [
-        BudgetRecommendation(
-            cycle_id=cid,
-            project_id=pid[code],
-            budget_year=YEAR + 2,
-            request_fen=proj[code].request_fen,
-            score=Decimal("80.00"),
-            score_source="self",
-            grade=grade,
-            cut_ratio=Decimal(cut),
-            grade_cut_ratio=Decimal(cut),
-            execution_cut_ratio=Decimal(execution_cut),
-            recommended_fen=int(proj[code].request_fen * (1 - Decimal(cut))),
-            priority=priority,
-            reason=f"评价等级{grade}",
+    budget_policy = policy_from_json(policy)
+    ex_ante = {code: (conclusion, wan_to_fen(cut)) for code, _, conclusion, cut, _ in ASSESSMENTS}
+    recommendations = []
+    for code, grade, rate in RECOMMENDATIONS:
+        conclusion, ex_ante_cut = ex_ante.get(code, (None, 0))
+        decision = budget_decision(
+            proj[code].request_fen,
+            grade,
+            Decimal(rate),
+            TARGET_STATUS.get(code) == "approved",
+            budget_policy.budget,
+            budget_policy.targets.no_targets_reason,
+            ex_ante_conclusion=conclusion,
+            ex_ante_cut_fen=ex_ante_cut,
         )
-        for code, grade, cut, priority, execution_cut in RECOMMENDATIONS
-    ]
+        recommendations.append(
+            BudgetRecommendation(
+                cycle_id=cid,
+                project_id=pid[code],
+                budget_year=YEAR + 2,
+                request_fen=proj[code].request_fen,
+                ex_ante_cut_fen=proj[code].request_fen - decision.base_fen,
+                score=Decimal("80.00"),
+                score_source="self",
+                grade=grade,
+                execution_rate=Decimal(rate),
+                cut_ratio=decision.cut_ratio,
+                grade_cut_ratio=decision.grade_cut_ratio,
+                execution_cut_ratio=decision.execution_cut_ratio,
+                recommended_fen=decision.recommended_fen,
+                priority=decision.priority,
+                reason_kind=decision.reason_kind,
+                reason=decision.reason,
+                explanation=decision.explanation,
+            )
+        )
     due_on = dt.date(2025, 3, 1)
     publications = [
         Publication(cycle_id=cid, department_id=dept["D01"], due_on=due_on, published_on=dt.date(2025, 2, 20)),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,9 +12,9 @@ import pytest
 from docx import Document
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from models.tables import Cycle
+from models.tables import Cycle, Department, DepartmentLight
 from perfcycle.documents import (
     annual_report_context,
     ex_ante_report_context,
@@ -25,8 +26,10 @@ from perfcycle.documents import (
     write_budget_table,
     write_monitoring_summary,
 )
+from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.contexts import ContextError
 from perfcycle.documents.renderer import BODY_FONT, docx_text, render_text
+from perfcycle.events import record_event
 from perfcycle.money import fmt_wan
 from tests.documents.records import (
     DISTRICT,
@@ -72,13 +75,19 @@ def test_annual_context_figures(session: Session, arranged: Arranged) -> None:
     assert ctx.budget_projects == len(recs)
     assert ctx.budget_request_wan == fmt_wan(sum(r.request_fen for r in recs))
     assert ctx.budget_recommended_wan == fmt_wan(sum(r.recommended_fen for r in recs))
-    assert ctx.budget_cut_wan == fmt_wan(sum(r.request_fen - r.recommended_fen for r in recs))
-    assert ctx.budget_cut_projects == sum(1 for r in recs if r.recommended_fen < r.request_fen)
-    assert ctx.budget_priority_projects == sum(1 for r in recs if r.priority)
+    assert ctx.budget_ex_ante_cut_wan == fmt_wan(sum(r.ex_ante_cut_fen for r in recs))
+    assert ctx.budget_base_wan == fmt_wan(sum(r.request_fen - r.ex_ante_cut_fen for r in recs))
+    base = {r.project_id: r.request_fen - r.ex_ante_cut_fen for r in recs}
+    assert ctx.budget_cut_wan == fmt_wan(sum(base[r.project_id] - r.recommended_fen for r in recs))
+    assert ctx.budget_cut_projects == sum(1 for r in recs if r.recommended_fen < base[r.project_id])
+    assert ctx.budget_priority_projects == sum(1 for r in recs if r.priority) == 1
+    # 原则上取消 is grade 差 only: not the 不予支持 project nor the one without targets, though both stand at 0
+    assert sum(1 for r in recs if r.recommended_fen == 0) == 3
     assert ctx.budget_cancelled_projects == 1 and ctx.budget_low_execution_projects == 1
     assert ctx.cost_pilot is not None
     pilot = next(p for p in arranged.projects if p.code == PILOT)
     assert ctx.cost_pilot.budget_wan == fmt_wan(pilot.budget_fen)
+    assert ctx.cost_pilot.budget_year == YEAR + 1  # the budget prepared in the cycle year
     assert ctx.cost_pilot.label == "测试部门03公车运行项目"
     assert ctx.targets_approved == 6 and ctx.targets_returned == 1 and ctx.targets_missing == 2
     assert ctx.late_publications == 2 and ctx.inflated_self_evaluations == 1 and ctx.review_flags == 1
@@ -112,7 +121,6 @@ def test_annual_report_docx(session: Session, arranged: Arranged, tmp_path: Path
         "（三）严把绩效评价质量关",
         "（四）严把评价结果应用关",
         "（五）全力推进成本预算绩效管理试点工作",
-        "（六）加强绩效管理培训宣传力度",
         "二、存在问题",
         "三、下一步工作打算",
     ]
@@ -137,11 +145,17 @@ def test_annual_report_docx(session: Session, arranged: Arranged, tmp_path: Path
     recs = arranged.recommendations
     assert f"在编制{YEAR + 2}年部门预算时" in text
     assert f"申请资金{fmt_wan(sum(r.request_fen for r in recs))}万元" in text
+    ex_ante = fmt_wan(sum(r.ex_ante_cut_fen for r in recs))
+    base = fmt_wan(sum(r.request_fen - r.ex_ante_cut_fen for r in recs))
+    assert f"经事前绩效评估压减{ex_ante}万元后安排基数为{base}万元" in text
     assert f"建议安排{fmt_wan(sum(r.recommended_fen for r in recs))}万元" in text
     pilot = next(p for p in arranged.projects if p.code == PILOT)
     assert f"公车运行项目，涉及资金{fmt_wan(pilot.budget_fen)}万元" in text
+    assert f"将分析结果运用到{YEAR + 1}年的预算编制" in text
     assert "一是绩效评价结果公开不够规范" in text and "五是" in text
-    assert "三区一县" not in text
+    # No event recorded (工作记事): no ranking, training or article is stated, and (六) is left out.
+    assert "三区一县" not in text and "综合考核" not in text and "举办了" not in text and "发表于" not in text
+    assert not any(p.startswith("（六）") for p in paragraphs)
 
     # Official format.
     section = doc.sections[0]
@@ -155,6 +169,28 @@ def test_annual_report_docx(session: Session, arranged: Arranged, tmp_path: Path
     again = tmp_path / "again.docx"
     assert render_docx("annual_report.md.j2", annual_report_context(session, arranged.cycle_id), again) == sha
     assert docx_text(again) == docx_text(path)
+
+
+def test_recorded_events_are_stated_as_recorded(session: Session, arranged: Arranged, tmp_path: Path) -> None:
+    """The coordinator's 工作记事 become the report's sentences: the ranking after the opening, the trainings
+    and the articles in (六)."""
+    record_event(session, YEAR, "考核", title="绩效目标管理、绩效运行监控等", detail="三区一县", rank=2)
+    record_event(session, YEAR, "training", when=f"{YEAR}-12", title="绩效管理工作业务全方位培训")
+    record_event(session, YEAR, "培训", when=f"{YEAR}年11月", title="成本预算绩效管理业务培训")
+    record_event(session, YEAR, "宣传", when=f"{YEAR}-08-20", title="测试区财政管理突出绩效导向", detail="某某日报")
+    record_event(session, YEAR - 1, "培训", when=f"{YEAR - 1}-05", title="上一年度的培训")
+    session.commit()
+
+    render_docx("annual_report.md.j2", annual_report_context(session, arranged.cycle_id), tmp_path / "r.docx")
+    paragraphs = [p.text for p in Document(str(tmp_path / "r.docx")).paragraphs if p.text]
+    ranking = f"{YEAR}年上级对{DISTRICT}财政局从绩效目标管理、绩效运行监控等进行了综合考核，在三区一县中，位居第二。"
+    assert paragraphs[2] == ranking  # after the title and the opening paragraph
+    six = paragraphs.index("（六）加强绩效管理培训宣传力度")
+    assert (
+        "分别在11月、12月举办了成本预算绩效管理业务培训及绩效管理工作业务全方位培训。"
+        f"{YEAR}年8月20日《测试区财政管理突出绩效导向》发表于某某日报。"
+    ) in paragraphs[six + 1]
+    assert "上一年度的培训" not in "\n".join(paragraphs)
 
 
 def test_annual_report_without_records(session: Session) -> None:
@@ -249,9 +285,11 @@ def test_budget_table_sum_formula(session: Session, arranged: Arranged, tmp_path
     recs = arranged.recommendations
     expected = {
         "预算年度申请（万元）": sum(r.request_fen for r in recs),
+        "事前评估压减（万元）": sum(r.ex_ante_cut_fen for r in recs),
+        "安排基数（万元）": sum(r.request_fen - r.ex_ante_cut_fen for r in recs),
         "测算安排（万元）": sum(r.recommended_fen for r in recs),
         "调整后安排（万元）": sum(r.recommended_fen for r in recs),
-        "压减金额（万元）": sum(r.request_fen - r.recommended_fen for r in recs),
+        "压减金额（万元）": sum(r.request_fen - r.ex_ante_cut_fen - r.recommended_fen for r in recs),
         "增加金额（万元）": 0,
     }
     for header, fen in expected.items():
@@ -262,3 +300,85 @@ def test_budget_table_sum_formula(session: Session, arranged: Arranged, tmp_path
         assert sum(values) == Decimal(fmt_wan(fen)), header
         assert Decimal(str(stored.cell(row=total, column=column).value)) == Decimal(fmt_wan(fen)), header
     assert re.fullmatch(r"\d{4}年预算安排建议表", str(ws["A1"].value).removeprefix(DISTRICT))
+
+
+# ---------------------------------------------------------------------------------------------- 数据核对表
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
+_DATE_OR_YEAR = re.compile(r"\d+(?:年|月|日)")
+
+
+def stated_numbers(text: str, names: list[str]) -> set[str]:
+    """The numbers a report states as figures: not inside a name from the records, not a year or a date."""
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, "")
+    return set(_NUMBER.findall(_DATE_OR_YEAR.sub("", text)))
+
+
+def checklist_rows(path: Path) -> list[dict[str, object]]:
+    ws = load_workbook(path).active
+    assert ws is not None
+    headers = [c.value for c in ws[2]]
+    return [dict(zip(headers, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=3)]
+
+
+def write_both(session: Session, cycle_id: int, folder: Path) -> tuple[str, list[dict[str, object]]]:
+    """The annual report and its 数据核对表, written as the reporting stage writes them, read back."""
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None
+    written = write_documents(session, cycle, folder, GROUPS["annual_report"])
+    assert [d.kind for d in written] == ["工作开展情况说明", "数据核对表"]
+    report, checklist = (d.path for d in written)
+    assert checklist.parent == report.parent and checklist.suffix == ".xlsx"
+    return docx_text(report), checklist_rows(checklist)
+
+
+def some_events(session: Session) -> None:
+    record_event(session, YEAR, "考核", title="绩效目标管理等", detail="三区一县", rank=2)
+    record_event(session, YEAR, "培训", when=f"{YEAR}-11", title="业务培训")
+    record_event(session, YEAR, "宣传", when=f"{YEAR}-08-20", title="财政管理突出绩效导向", detail="某某日报")
+
+
+def a_department_misses_a_quarter(session: Session) -> None:
+    light = session.exec(
+        select(DepartmentLight)
+        .join(Department, col(Department.id) == DepartmentLight.department_id)
+        .where(Department.code == "D07", DepartmentLight.quarter == "Q2")
+    ).one()
+    session.delete(light)
+
+
+@pytest.mark.parametrize("change", [None, some_events, a_department_misses_a_quarter])
+def test_the_figure_check_lists_every_figure_the_report_states(
+    session: Session, arranged: Arranged, tmp_path: Path, change: Callable[[Session], None] | None
+) -> None:
+    if change is not None:
+        change(session)
+        session.commit()
+    text, rows = write_both(session, arranged.cycle_id, tmp_path)
+    assert rows and all(row["报告表述"] and row["口径"] for row in rows)
+    for row in rows:  # every figure listed is stated so in the report, with as many records as it counts
+        assert str(row["报告表述"]) in text, row
+        records = str(row["所计记录（编码）"] or "")
+        assert row["记录数"] in (None, len(records.split("、")) if records else 0), row
+        number = str(row["报告表述"]).removesuffix(str(row["报告表述"]).lstrip("0123456789"))
+        if number and row["记录数"] is not None and not str(row["报告表述"]).endswith(("万元", "%", "月", "日")):
+            assert int(number) == row["记录数"], row  # a count is the number of records it names
+    listed = {found[0] for row in rows if (found := _NUMBER.match(str(row["报告表述"]))) is not None}
+    names = [d.name for d in arranged.departments] + [p.name for p in arranged.projects]
+    assert stated_numbers(text, names) <= listed  # and every figure the report states is listed
+
+
+def test_the_figure_check_names_the_records_a_figure_counts(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    _, rows = write_both(session, arranged.cycle_id, tmp_path)
+    by_name = {(row["章节"], row["数据项"]): row for row in rows}
+    assessed = by_name[("一（一）事前评估和目标管理", "不予支持")]
+    assert (assessed["报告表述"], assessed["记录数"], assessed["所计记录（编码）"]) == ("1个", 1, "P03")
+    red = by_name[("一（二）绩效运行监控", "第一季度红灯")]
+    assert (red["报告表述"], red["所计记录（编码）"]) == ("2家", "D02、D03")
+    late = by_name[("二、存在问题", "未按期公开")]
+    assert (late["报告表述"], late["所计记录（编码）"]) == ("2家部门", "D02、D03")
+    target = by_name[("一（三）绩效评价", "覆盖率目标")]
+    assert (target["报告表述"], target["记录数"]) == ("60%", None)

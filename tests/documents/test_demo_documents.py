@@ -92,6 +92,7 @@ def test_demo_cycle_documents(
     counts = Counter(d.kind for d in documents)
     assert counts["绩效目标申报表"] == counts["绩效目标审核意见"] == 54
     assert counts["绩效目标申报通知"] == counts["工作开展情况说明"] == counts["绩效评价结果公开清单"] == 1
+    assert counts["数据核对表"] == 1
     assert counts["绩效监控汇总表"] == 4 and counts["重点绩效评价报告"] == 12
 
     # The annual report: the seed's figures, the seed's headings, both charts.
@@ -105,6 +106,23 @@ def test_demo_cycle_documents(
     assert "选取11个部门开展抽查复核工作，抽查比例20%" in text
     assert "9个项目、1项财政政策以及2家部门的整体支出等进行重点绩效评价，涉及资金160491.47万元" in text
     assert "在编制2026年部门预算时" in text
+    assert "将分析结果运用到2025年的预算编制" in text  # the cost pilot feeds the budget prepared in 2024
+    # The seed's events, recorded in the demo's base workbook (工作记事), and the seed's names.
+    assert (
+        "2024年上级对烈山区财政局从绩效目标管理、绩效运行监控、绩效评价实施、绩效评价结果应用等进行了综合考核，"
+        "在三区一县中，位居第二。"
+    ) in text
+    assert "分别在11月、12月举办了成本预算绩效管理业务培训及绩效管理工作业务全方位培训" in text
+    assert "2024年8月20日《淮北市烈山区财政管理突出绩效导向》发表于安徽经济报和淮北日报" in text
+    assert "我区选取了区机关服务中心公车运行项目，涉及资金363.00万元" in text
+    # Beside it, the 数据核对表: every figure it lists is stated so in the report.
+    check = Path(next(d.path for d in documents if d.kind == "数据核对表"))
+    assert check.parent == report.parent
+    sheet = load_workbook(check).active
+    assert sheet is not None
+    stated = [str(row[3]) for row in sheet.iter_rows(min_row=3, values_only=True)]
+    assert "54家部门" in stated and "160491.47万元" in stated and "第二" in stated
+    assert [figure for figure in stated if figure not in text] == []
     assert _headings(report) == SEED_HEADINGS
     assert len(open_docx(str(report)).inline_shapes) == 2
     q4 = Path(next(d.path for d in documents if d.kind == "绩效监控汇总表" and d.subject == "Q4"))

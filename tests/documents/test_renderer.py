@@ -25,7 +25,7 @@ from lxml import etree
 from pydantic import BaseModel
 
 from perfcycle.documents import TEMPLATES, renderer
-from perfcycle.documents.naming import safe_filename, safe_path
+from perfcycle.documents.naming import inside, safe_filename, safe_path
 from perfcycle.documents.renderer import (
     BODY_FONT,
     BODY_SIZE,
@@ -516,3 +516,19 @@ def test_safe_path_stays_inside(tmp_path: Path) -> None:
     (out / "link").symlink_to(outside)
     with pytest.raises(ValueError):
         safe_path(out, "link", "x.docx")
+
+
+def test_inside_keeps_a_name_as_it_is_and_refuses_what_would_leave_the_folder(tmp_path: Path) -> None:
+    root = tmp_path / "submissions"
+    (root / "targets").mkdir(parents=True)
+    assert inside(root, "targets", "D01.xlsx") == root.resolve() / "targets" / "D01.xlsx"
+    assert inside(root, "history", "targets", "D01") == root.resolve() / "history" / "targets" / "D01"
+    for name in ("../../x.xlsx", "a/b.xlsx", "..\\x.xlsx", "..", ".", "", " ", "x\0.xlsx"):
+        with pytest.raises(ValueError):
+            inside(root, "targets", name)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (root / "linked").symlink_to(outside)
+    with pytest.raises(ValueError, match="路径越出目录"):
+        inside(root, "linked", "D01.xlsx")
+    assert not any(outside.iterdir())

@@ -5,6 +5,7 @@ the reader's paths; the same data gives the same bytes."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -12,15 +13,16 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from openpyxl.utils.exceptions import IllegalCharacterError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from models.tables import Cycle, Department, Project, Selection
 from perfcycle.documents import target_form_contexts, write_budget_table, write_monitoring_summary, write_target_form
+from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.contexts import FormIndicator, FormProject, TargetFormContext
 from perfcycle.documents.sheetml import png_size
 from perfcycle.workbooks.formats import LEVEL1, LEVEL2, OPERATORS, TARGETS
 from perfcycle.workbooks.reader import read_workbook
-from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
+from perfcycle.workbooks.writer import MAX_VALIDATED_ROW, write_workbook
 from tests.documents.records import INDICATORS, YEAR, Arranged
 
 SHEET = TARGETS.sheets[0]
@@ -186,9 +188,66 @@ def test_text_stays_text_whatever_it_holds(tmp_path: Path) -> None:
     parsed = read_workbook(path, "targets").sheets[SHEET.name][0].values
     assert parsed["name"] == name and parsed["unit"] == "个"
 
-    with pytest.raises(IllegalCharacterError):
-        write_target_form(form_with(indicator={"name": "bell\x07"}), tmp_path / "bad.xlsx")
-    assert not (tmp_path / "bad.xlsx").exists()
+
+def excel_shows(stored: str) -> str:
+    """The text Excel shows for a cell's stored text: `_xHHHH_` is U+HHHH (ECMA-376 Part 1, 22.9.2.19)."""
+    return re.sub(r"_x([0-9A-F]{4})_", lambda code: chr(int(code[1], 16)), stored, flags=re.IGNORECASE)
+
+
+ESCAPE_LIKE = [
+    "_x0041__x0001_",
+    "_x005F_x0041_",
+    "a_X00E9_b",
+    "bell\x07 and\x1f",
+    '=HYPERLINK("http://example.invalid","点我")',
+    "_x004_ _x00411_ x0041_",
+]
+
+
+@pytest.mark.parametrize("text", ESCAPE_LIKE)
+def test_record_text_is_shown_as_written_never_decoded_nor_a_formula(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "form.xlsx"
+    write_target_form(form_with(indicator={"name": text}, project={"project_name": text}), path)
+    workbook = load_workbook(path)
+    for cell in (workbook[SHEET.name]["E2"], workbook["项目清单"]["B2"]):
+        assert cell.data_type == "s"
+        assert excel_shows(cell.value) == text
+    with zipfile.ZipFile(path) as archive:
+        assert not any(b"<f>" in archive.read(name) for name in archive.namelist() if "worksheets" in name)
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_written_workbooks_show_record_text_as_written(tmp_path: Path, fast: bool) -> None:
+    path = write_workbook(tmp_path / "form.xlsx", TARGETS, {SHEET.name: [{"name": t} for t in ESCAPE_LIKE]}, fast=fast)
+    cells = [row[4] for row in load_workbook(path)[SHEET.name].iter_rows(min_row=2)]
+    assert [(excel_shows(c.value), c.data_type) for c in cells] == [(t, "s") for t in ESCAPE_LIKE]
+
+
+def test_generated_spreadsheets_hold_no_formula_or_escape_from_a_record(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    """Every spreadsheet of the cycle, from records whose names look like formulas and escapes."""
+    hostile = '=HYPERLINK("http://example.invalid","点我")_x0041__x0001_'
+    for row in [*session.exec(select(Department)), *session.exec(select(Project)), *session.exec(select(Selection))]:
+        row.name = f"{row.name}{hostile}"
+        session.add(row)
+    session.commit()
+    cycle = session.get(Cycle, arranged.cycle_id)
+    assert cycle is not None
+    kinds = [k for group in GROUPS.values() for k in group]
+    sheets = [d.path for d in write_documents(session, cycle, tmp_path, kinds) if d.path.suffix == ".xlsx"]
+    assert len(sheets) >= 5
+    shown = 0
+    for path in sheets:
+        for ws in load_workbook(path).worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        assert "HYPERLINK" not in str(cell.value) and "_x" not in str(cell.value), (path, cell)
+                    elif isinstance(cell.value, str) and "HYPERLINK" in cell.value:
+                        assert excel_shows(cell.value).endswith(hostile), (path.name, cell.coordinate, cell.value)
+                        shown += 1
+    assert shown >= len(sheets)
 
 
 def test_numbers_are_written_exactly(tmp_path: Path) -> None:
@@ -254,11 +313,12 @@ def test_budget_table_layout(session: Session, arranged: Arranged, tmp_path: Pat
     ws = load_workbook(path).active
     assert ws is not None
     total = 3 + len(arranged.recommendations)
-    assert {r.coord for r in ws.merged_cells.ranges} == {"A1:P1", f"A{total}:D{total}"}
-    assert ws.freeze_panes == "A3" and ws.column_dimensions["L"].width == 36
-    formats = [ws.cell(row=3, column=c).number_format for c in (1, 5, 6, 9, 10, 13, 15, 16)]
-    assert formats == ["General", "#,##0.00", "0.00", "0.00%", *["#,##0.00"] * 4]
-    assert look(ws["L3"])[3] == (None, "center", True)
+    assert {r.coord for r in ws.merged_cells.ranges} == {"A1:T1", f"A{total}:D{total}"}
+    assert ws.freeze_panes == "A3" and ws.column_dimensions["O"].width == 40
+    formats = [ws.cell(row=3, column=c).number_format for c in (1, 5, 6, 7, 8, 12, 13, 16, 18, 19)]
+    assert formats == ["General", *["#,##0.00"] * 3, "0.00", "0.00%", *["#,##0.00"] * 4]
+    assert look(ws["O3"])[3] == (None, "center", True)
     assert look(ws[f"A{total}"]) == (("宋体", 11, True), (None, None), THIN, ("center", None, False), "General")
     assert look(ws[f"E{total}"]) == (("宋体", 11, True), (None, None), THIN, (None, None, False), "#,##0.00")
-    assert look(ws[f"F{total}"]) == BODY
+    assert look(ws[f"F{total}"]) == look(ws[f"E{total}"])  # every money column is totalled
+    assert look(ws[f"H{total}"]) == BODY

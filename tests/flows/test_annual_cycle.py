@@ -101,14 +101,14 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
     assert shown["targets"][0].startswith(f"54 个部门，{summary['projects']} 个项目（目标完整 {complete} 个），预算 ")
     assert shown["ex_ante_conclusions"][0] == "4 家单位 10 个项目，申请 16904.55 万元，建议压减 2090.55 万元"
     assert (
-        shown["sample"][0] == f"抽取 11 个部门（比例 20%），累计覆盖率 {summary['sampling']['cumulative_coverage']:.1%}"
+        shown["sample"][0] == f"抽取 11 个部门（比例 20%），累计覆盖率 {summary['sampling']['cumulative_coverage']:.2%}"
     )
     assert shown["key_evaluation_selection"] == ["项目 9 个、财政政策 1 个、部门整体支出 2 个，涉及资金 160491.47 万元"]
     assert shown["key_evaluation_reports"][0].startswith("评价对象 12 个（已选 12 个），等级：")
     budget = summary["budget"]
     assert shown["budget_table"] == [
-        f"2026 年预算安排建议：{budget['projects']} 个项目，申请 {shown['budget_table'][0].split('申请 ')[1].split(' ')[0]} 万元，"
-        f"建议安排 {budget['recommended_wan']:.2f} 万元",
+        f"2026 年预算安排建议：{budget['projects']} 个项目，申请 {budget['request_wan']:.2f} 万元，"
+        f"事前评估压减 {budget['ex_ante_cut_wan']:.2f} 万元，建议安排 {budget['recommended_wan']:.2f} 万元",
         f"压减 {budget['cut_projects']} 个项目共 {budget['cut_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个",
     ]
     assert "关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx" in shown["annual_report"][0]

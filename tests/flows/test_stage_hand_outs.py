@@ -186,16 +186,16 @@ def test_the_leader_decides_on_a_budget_table_with_codes_and_sees_the_adjustment
         (e.project_code, e.project_name) for e in view.cut
     }
 
-    # The leader adjusts a cut project by the code read from the table (建议安排 below 预算年度申请).
-    code = next(code for code, row in rows.items() if row[9] < row[4])
+    # The leader adjusts a cut project by the code read from the table (测算安排 below 安排基数).
+    code = next(code for code, row in rows.items() if row[12] < row[6])
     approve(db_url, "budget_table", COORDINATOR)
     approve(db_url, "budget_table", LEADER, level=2, overrides=(BudgetOverride(code, "123.45", "据实调整"),))
     done = budget_linkage(year=YEAR, cycle_id=arranged.cycle_id, out_dir=str(out))
 
     assert done["status"] == "done"
     adjusted = table()[code]
-    assert (adjusted[12], adjusted[13]) == (123.45, "据实调整")  # 调整后安排, 调整理由
-    assert all(row[12] == row[9] and not row[13] for other, row in table().items() if other != code)
+    assert (adjusted[15], adjusted[16]) == (123.45, "据实调整")  # 调整后安排, 调整理由
+    assert all(row[15] == row[12] and not row[16] for other, row in table().items() if other != code)
     with Session(get_engine(db_url)) as fresh:
         assert [e.project_code for e in budget_gate_view(fresh, arranged.cycle_id).adjusted] == [code]
         (rec,) = fresh.exec(

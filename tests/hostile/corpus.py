@@ -1279,6 +1279,132 @@ def corpus() -> list[Case]:
     ]
 
 
+# ------------------------------------------------------------------------- codes are identifiers
+
+POLICY_HEADERS = BASE.sheet("财政政策").headers
+CODE_RULE_TEXT = "（编码只能由英文字母、数字和 - _ . 组成，以字母或数字开头）"
+
+
+def _department(code: str) -> list[Any]:
+    return [code, "区伪造局", "钱七", "wz@example.cn", None, "孙八", None]
+
+
+def _base_with_departments(*codes: str) -> Callable[[Path, GoodFiles], Path]:
+    """The good base data with departments of these codes added after D01 and D02 (rows 4, 5 …)."""
+    return lambda path, good: save(base_book(dept_rows=departments() + [_department(c) for c in codes]), path)
+
+
+def _base_with_policy(code: str) -> Callable[[Path, GoodFiles], Path]:
+    def make(path: Path, good: GoodFiles) -> Path:
+        book = base_book()
+        sheet = book.create_sheet("财政政策")
+        sheet.append(POLICY_HEADERS)
+        sheet.append([code, "义务教育补助政策", "D01", 500])
+        return save(book, path)
+
+    return make
+
+
+def code_cases() -> list[Case]:
+    """Codes that would name a file outside its folder (or in one no stage reads), or that differ from a good
+    code only by what nobody can see: refused where they come in, base data and forms alike."""
+    e = Expected
+    return [
+        Case(
+            "code-path-traversal",
+            "a department code ../../x in the base data (submit would file its form outside the folder)",
+            file("code-path-traversal.xlsx")(_base_with_departments("../../x")),
+            (e("部门", 4, "部门编码", "编码「../../x」含有路径分隔符「/」", (CODE_RULE_TEXT,)),),
+        ),
+        Case(
+            "code-path-separators",
+            "department codes a/b and ..\\x (filed in folders the stage never reads)",
+            file("code-path-separators.xlsx")(_base_with_departments("a/b", "..\\x")),
+            (
+                e("部门", 4, "部门编码", "编码「a/b」含有路径分隔符「/」"),
+                e("部门", 5, "部门编码", "编码「..\\x」含有路径分隔符「\\」"),
+            ),
+        ),
+        Case(
+            "code-dots-and-spaces",
+            "department codes .., a..b, a leading dot, a trailing dot and a space inside",
+            file("code-dots-and-spaces.xlsx")(_base_with_departments("..", "a..b", ".D03", "D03.", "D 03")),
+            (
+                e("部门", 4, "部门编码", "编码「..」含有「..」"),
+                e("部门", 5, "部门编码", "编码「a..b」含有「..」"),
+                e("部门", 6, "部门编码", "编码「.D03」不能以「.」开头"),
+                e("部门", 7, "部门编码", "编码「D03.」不能以「.」结尾"),
+                e("部门", 8, "部门编码", "编码「D 03」中有空格、换行或制表符"),
+            ),
+        ),
+        Case(
+            "code-invisible-character",
+            "a project code P101 followed by a zero-width space (looks exactly like P101)",
+            file("code-invisible-character.xlsx")(base_with("A2", "P101\u200b")),
+            (e("项目", 2, "项目编码", "编码「P101」含有不可见字符 U+200B，请删除后重新输入"),),
+        ),
+        Case(
+            "code-byte-order-mark",
+            "a department code of a project starting with a BOM (U+FEFF), as pasted from a text file",
+            file("code-byte-order-mark.xlsx")(base_with("B3", "\ufeffD01")),
+            (e("项目", 3, "部门编码", "编码「D01」含有不可见字符 U+FEFF"),),
+        ),
+        Case(
+            "code-full-width",
+            "a project code typed with full-width digits (Ｐ１０１)",
+            file("code-full-width.xlsx")(base_with("A2", "Ｐ１０１")),
+            (e("项目", 2, "项目编码", "编码「Ｐ１０１」含有全角字符「Ｐ」，请用半角输入"),),
+        ),
+        Case(
+            "policy-code-traversal",
+            "a policy code ../p in the 财政政策 sheet",
+            file("policy-code-traversal.xlsx")(_base_with_policy("../p")),
+            (e("财政政策", 2, "政策编码", "编码「../p」含有路径分隔符「/」"),),
+        ),
+        Case(
+            "form-code-invisible",
+            "a targets form whose department code is D01 with a zero-width joiner: named, not 'unknown department'",
+            file("form-code-invisible.xlsx")(
+                _targets_with(["D01\u200d", "P101", "产出", "数量", "培训人次", "≥", "500", "人次", None], 0)
+            ),
+            (e("绩效指标", 2, "部门编码", "编码「D01」含有不可见字符 U+200D"),),
+            kind="targets",
+        ),
+        Case(
+            "form-code-separator",
+            "a targets form naming project P1/01",
+            file("form-code-separator.xlsx")(
+                _targets_with(["D01", "P1/01", "产出", "数量", "培训人次", "≥", "500", "人次", None], 0)
+            ),
+            (e("绩效指标", 2, "项目编码", "编码「P1/01」含有路径分隔符「/」"),),
+            kind="targets",
+        ),
+    ]
+
+
+def header_cases() -> list[Case]:
+    """Headers that look exactly right but hold a character nobody can see: the refusal names it by code point."""
+    e = Expected
+    return [
+        Case(
+            "header-invisible-character",
+            "the 项目名称 header with a zero-width space inside (U+200B)",
+            file("header-invisible-character.xlsx")(
+                lambda path, good: save(with_cell(base_book(), "项目", "C1", "项目\u200b名称"), path)
+            ),
+            (e("项目", 1, "项目\u200b名称", "C 列的列名「项目名称」含有不可见字符 U+200B，应为「项目名称」"),),
+        ),
+        Case(
+            "header-byte-order-mark",
+            "the first header of 部门 starting with a BOM (U+FEFF), as pasted from a text file",
+            file("header-byte-order-mark.xlsx")(
+                lambda path, good: save(with_cell(base_book(), "部门", "A1", "\ufeff部门编码"), path)
+            ),
+            (e("部门", 1, "\ufeff部门编码", "A 列的列名「部门编码」含有不可见字符 U+FEFF，应为「部门编码」"),),
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Built:
     case: Case
@@ -1287,7 +1413,7 @@ class Built:
 
 def build_corpus(folder: Path, good: GoodFiles) -> list[Built]:
     folder.mkdir(parents=True, exist_ok=True)
-    return [Built(case, case.build(folder, good)) for case in corpus()]
+    return [Built(case, case.build(folder, good)) for case in [*corpus(), *code_cases()]]
 
 
 # ----------------------------------------------------------------------------------- tolerated variants

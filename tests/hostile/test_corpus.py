@@ -35,6 +35,7 @@ from tests.hostile.corpus import (
     build_corpus,
     build_good,
     exact,
+    header_cases,
     shared_strings_at_limit,
     tolerated,
 )
@@ -227,6 +228,27 @@ def test_the_limits_are_the_year_policy(
         assert problem.reason.startswith("数据行超过上限 2 行")
     finally:
         get_settings.cache_clear()
+
+
+# ------------------------------------------------------------------------- headers with invisible characters
+
+
+def test_a_header_with_an_invisible_character_is_refused_naming_it(
+    db_url: str, good: GoodFiles, tmp_path: Path
+) -> None:
+    seed(good)
+    digest = Digest(db_url)
+    before = digest()
+    failures: list[str] = []
+    for case in header_cases():
+        path = case.build(tmp_path, good)
+        with pytest.raises(ImportRejected) as refused:
+            import_file(path, year=YEAR, kind=case.kind)
+        problem = mismatch(case, path, refused.value.problems)
+        if problem:
+            failures.append(f"{case.name}: {problem}")
+    assert digest() == before
+    assert not failures, "\n".join(failures)
 
 
 def records(path: Path) -> dict[str, list[tuple[int, dict[str, Any]]]]:

@@ -1,4 +1,5 @@
-"""Result application: final score source and budget-year recommendation."""
+"""Result application: final score source, base after the ex-ante conclusion, one reason per line, the grade
+consequences of departments and policies, and the table as it stands after the approvers."""
 
 from __future__ import annotations
 
@@ -9,13 +10,26 @@ import pytest
 from perfcycle.money import wan_to_fen
 from perfcycle.policy import BudgetPolicy, Policy, load_policy
 from perfcycle.rules.budget import (
+    AS_NEEDED,
+    CANCELLED,
+    EX_ANTE_REJECTED,
+    GRADE_CUT,
+    LOW_EXECUTION,
+    NO_TARGETS,
+    OVERRIDDEN,
+    PRIORITY,
     BudgetDecision,
     BudgetLine,
+    budget_base,
     budget_decision,
     budget_totals,
     final_score,
+    grade_consequence,
     override_problem,
+    policy_decision,
 )
+from perfcycle.rules.ex_ante import CONCLUSION_ADJUST, CONCLUSION_REJECT, CONCLUSION_SUPPORT
+from perfcycle.rules.scoring import grade_for
 
 D = Decimal
 
@@ -31,19 +45,91 @@ def bp(policy: Policy) -> BudgetPolicy:
 
 
 def decide(
-    bp: BudgetPolicy, request_wan: str, grade: str | None, rate: str | None, approved: bool = True
+    bp: BudgetPolicy,
+    request_wan: str,
+    grade: str | None,
+    rate: str | None,
+    approved: bool = True,
+    *,
+    conclusion: str | None = None,
+    ex_ante_cut_wan: str = "0",
+    department_grade: str | None = None,
 ) -> BudgetDecision:
     return budget_decision(
-        wan_to_fen(request_wan), grade, None if rate is None else D(rate), approved, bp, "未设置绩效目标"
+        wan_to_fen(request_wan),
+        grade,
+        None if rate is None else D(rate),
+        approved,
+        bp,
+        "未设置绩效目标",
+        ex_ante_conclusion=conclusion,
+        ex_ante_cut_fen=wan_to_fen(ex_ante_cut_wan),
+        department_grade=department_grade,
     )
 
 
+# ---------------------------------------------------------------------------------------------- final score
+
+
 def test_final_score_precedence() -> None:
-    assert final_score(D("70"), D("80"), D("90")) == (D("70"), "fiscal")
-    assert final_score(None, D("80"), D("90")) == (D("80"), "review")
-    assert final_score(None, None, D("90")) == (D("90"), "self")
-    assert final_score(None, None, None) == (None, "none")
-    assert final_score(D("0"), None, D("90")) == (D("0"), "fiscal")  # zero is a score
+    assert final_score(D("70"), D("80"), D("85"), D("90")) == (D("70"), "fiscal")
+    assert final_score(None, D("80"), D("85"), D("90")) == (D("80"), "review")
+    assert final_score(None, None, D("85"), D("90")) == (D("85"), "department")
+    assert final_score(None, None, None, D("90")) == (D("90"), "self")
+    assert final_score(None, None, None, None) == (None, "none")
+    assert final_score(D("0"), None, None, D("90")) == (D("0"), "fiscal")  # zero is a score
+
+
+def test_the_department_evaluation_decides_over_the_self_evaluation(bp: BudgetPolicy, policy: Policy) -> None:
+    score, source = final_score(None, None, D("72.50"), D("93.00"))
+    grade = grade_for(score, policy.grades) if score is not None else None
+    assert (source, grade) == ("department", "中")
+    assert decide(bp, "100.00", grade, "1").recommended_fen == wan_to_fen("90.00")
+
+
+# ---------------------------------------------------------------------------------------------- base
+
+
+@pytest.mark.parametrize(
+    ("conclusion", "cut", "base"),
+    [
+        (None, "0", "812.35"),  # not assessed: the request
+        (None, "32.35", "812.35"),  # a cut without a conclusion is no cut
+        (CONCLUSION_SUPPORT, "0", "812.35"),
+        (CONCLUSION_SUPPORT, "12.35", "800.00"),
+        (CONCLUSION_ADJUST, "32.35", "780.00"),
+        (CONCLUSION_ADJUST, "900.00", "0.00"),  # never below 0
+        (CONCLUSION_REJECT, "0", "0.00"),  # 不予支持: nothing, whatever the proposed cut
+    ],
+)
+def test_budget_base(conclusion: str | None, cut: str, base: str) -> None:
+    assert budget_base(wan_to_fen("812.35"), conclusion, wan_to_fen(cut)) == wan_to_fen(base)
+
+
+def test_the_cut_applies_to_the_base(bp: BudgetPolicy) -> None:
+    decision = decide(bp, "812.35", "中", "1", conclusion=CONCLUSION_ADJUST, ex_ante_cut_wan="32.35")
+    assert decision.base_fen == wan_to_fen("780.00")
+    assert decision.recommended_fen == wan_to_fen("702.00")
+    assert (decision.reason_kind, decision.reason) == (GRADE_CUT, "压减10%（中）")
+
+
+def test_a_rejected_project_gets_nothing_and_no_priority(bp: BudgetPolicy) -> None:
+    decision = decide(bp, "812.35", "优", "1", conclusion=CONCLUSION_REJECT, ex_ante_cut_wan="812.35")
+    assert (decision.base_fen, decision.recommended_fen) == (0, 0)
+    assert decision.priority is False
+    assert (decision.reason_kind, decision.reason) == (EX_ANTE_REJECTED, "事前评估不予支持")
+    assert decision.explanation == "事前绩效评估结论为不予支持，安排基数为0"  # never "优先保障"
+
+
+def test_priority_only_without_any_cut(bp: BudgetPolicy) -> None:
+    whole = decide(bp, "500.00", "优", "1", conclusion=CONCLUSION_SUPPORT)
+    assert (whole.priority, whole.reason) == (True, "优先保障")
+    trimmed = decide(bp, "500.00", "优", "1", conclusion=CONCLUSION_ADJUST, ex_ante_cut_wan="50.00")
+    assert (trimmed.priority, trimmed.reason_kind, trimmed.reason) == (False, AS_NEEDED, "据实保障")
+    assert trimmed.recommended_fen == wan_to_fen("450.00")
+
+
+# ---------------------------------------------------------------------------------------------- one reason per line
 
 
 def test_no_targets_no_budget(bp: BudgetPolicy, policy: Policy) -> None:
@@ -51,21 +137,21 @@ def test_no_targets_no_budget(bp: BudgetPolicy, policy: Policy) -> None:
     assert decision.recommended_fen == 0
     assert decision.cut_ratio == 1
     assert decision.priority is False
-    assert decision.reason == "未设置绩效目标"
+    assert (decision.reason_kind, decision.reason) == (NO_TARGETS, "未设置绩效目标")
 
 
 @pytest.mark.parametrize(
-    ("grade", "cut", "recommended", "priority", "reason"),
+    ("grade", "cut", "recommended", "priority", "kind", "reason"),
     [
-        ("优", "0", "1000.00", True, "评价等级优，优先保障"),
-        ("良", "0", "1000.00", False, "评价等级良，据实保障"),
-        ("中", "0.10", "900.00", False, "评价等级中，压减10%"),
-        ("差", "1.00", "0.00", False, "评价等级差，原则上取消"),
-        (None, "0", "1000.00", False, "无评价等级，据实保障"),
+        ("优", "0", "1000.00", True, PRIORITY, "优先保障"),
+        ("良", "0", "1000.00", False, AS_NEEDED, "据实保障"),
+        ("中", "0.10", "900.00", False, GRADE_CUT, "压减10%（中）"),
+        ("差", "1.00", "0.00", False, CANCELLED, "原则上取消（差）"),
+        (None, "0", "1000.00", False, AS_NEEDED, "据实保障"),
     ],
 )
 def test_grade_cuts(
-    grade: str | None, cut: str, recommended: str, priority: bool, reason: str, bp: BudgetPolicy
+    grade: str | None, cut: str, recommended: str, priority: bool, kind: str, reason: str, bp: BudgetPolicy
 ) -> None:
     decision = decide(bp, "1000.00", grade, "0.95")
     assert decision.grade_cut_ratio == D(cut)
@@ -73,7 +159,7 @@ def test_grade_cuts(
     assert decision.cut_ratio == D(cut)
     assert decision.recommended_fen == wan_to_fen(recommended)
     assert decision.priority is priority
-    assert decision.reason == reason
+    assert (decision.reason_kind, decision.reason) == (kind, reason)
 
 
 def test_execution_threshold_boundary(bp: BudgetPolicy) -> None:
@@ -84,34 +170,42 @@ def test_execution_threshold_boundary(bp: BudgetPolicy) -> None:
     assert below.execution_cut_ratio == D("0.2001")
     assert below.cut_ratio == D("0.2001")
     assert below.recommended_fen == wan_to_fen("799.90")
-    assert below.reason == "执行率79.99%低于80%，按实际执行压减20.01%"
+    assert (below.reason_kind, below.reason) == (LOW_EXECUTION, "按执行率压减")
+    assert below.explanation == "评价等级良；执行率79.99%低于80%，按实际执行压减20.01%"
 
 
-def test_execution_cut_reason(bp: BudgetPolicy) -> None:
-    decision = decide(bp, "400.00", None, "0.75")
-    assert decision.reason == "执行率75.00%低于80%，按实际执行压减25.00%"
-    assert decision.recommended_fen == wan_to_fen("300.00")
+def test_the_rate_is_compared_at_its_published_precision(bp: BudgetPolicy) -> None:
+    # 0.79995 is published as 80.00 %: at the threshold, no cut
+    assert decide(bp, "1000.00", "良", "0.79995").execution_cut_ratio == 0
+    # 0.79985 is published as 79.99 % (half up, not half-even's 79.98 %): cut 20.01 %
+    decision = decide(bp, "1000.00", "良", "0.79985")
+    assert decision.execution_cut_ratio == D("0.2001")
+    assert decision.recommended_fen == wan_to_fen("799.90")
 
 
 def test_execution_cut_removes_priority(bp: BudgetPolicy) -> None:
     decision = decide(bp, "400.00", "优", "0.5")
     assert decision.priority is False
     assert decision.cut_ratio == D("0.5")
-    assert decision.reason == "执行率50.00%低于80%，按实际执行压减50.00%"
+    assert (decision.reason_kind, decision.reason) == (LOW_EXECUTION, "按执行率压减")
 
 
-def test_both_cuts_take_the_larger(bp: BudgetPolicy) -> None:
+def test_both_cuts_take_the_larger_and_state_one_reason(bp: BudgetPolicy) -> None:
     execution_decides = decide(bp, "1000.00", "中", "0.70")
     assert execution_decides.grade_cut_ratio == D("0.10")
     assert execution_decides.execution_cut_ratio == D("0.30")
     assert execution_decides.cut_ratio == D("0.30")
     assert execution_decides.recommended_fen == wan_to_fen("700.00")
-    assert execution_decides.reason == (
-        "评价等级中，压减10%；执行率70.00%低于80%，按实际执行压减30.00%；按两者中较高的30.00%压减"
+    assert execution_decides.reason == "按执行率压减"
+    assert execution_decides.explanation == (
+        "评价等级中，压减10%；执行率70.00%低于80%，按实际执行压减30.00%；按其中较高的30.00%压减"
     )
     grade_decides = decide(bp, "1000.00", "差", "0.70")
     assert grade_decides.cut_ratio == 1
     assert grade_decides.recommended_fen == 0
+    assert grade_decides.reason == "原则上取消（差）"
+    # equal cuts: the grade is the reason (差 at 100 % against an execution of 0)
+    assert decide(bp, "1000.00", "差", "0").reason_kind == CANCELLED
 
 
 def test_no_execution_rate_means_no_execution_cut(bp: BudgetPolicy) -> None:
@@ -148,14 +242,59 @@ def test_grade_cut_rounding(bp: BudgetPolicy) -> None:
 
 def test_percent_figures_follow_policy(bp: BudgetPolicy) -> None:
     custom = bp.model_copy(update={"grade_cut": {**bp.grade_cut, "中": D("0.125")}, "execution_threshold": D("0.85")})
-    assert budget_decision(100 * 1_000_000, "中", D("1"), True, custom, "").reason == "评价等级中，压减12.5%"
+    assert budget_decision(100 * 1_000_000, "中", D("1"), True, custom, "").reason == "压减12.5%（中）"
     decision = budget_decision(100 * 1_000_000, "良", D("0.84"), True, custom, "")
-    assert decision.reason == "执行率84.00%低于85%，按实际执行压减16.00%"
+    assert decision.explanation == "评价等级良；执行率84.00%低于85%，按实际执行压减16.00%"
 
 
 def test_unknown_grade(bp: BudgetPolicy) -> None:
     with pytest.raises(ValueError, match="甲"):
         decide(bp, "100", "甲", "1")
+
+
+@pytest.mark.parametrize(
+    ("grade", "words"), [("优", "优先保障"), ("良", "据实保障"), ("中", "压减10%"), ("差", "原则上取消")]
+)
+def test_grade_consequence(grade: str, words: str, bp: BudgetPolicy) -> None:
+    assert grade_consequence(grade, bp) == words
+
+
+# ---------------------------------------------------------------------------------------------- consequences
+
+
+def test_a_project_keeps_the_larger_of_its_own_and_its_departments_cut(bp: BudgetPolicy) -> None:
+    department = decide(bp, "1000.00", "良", "1", department_grade="中")
+    assert (department.department_cut_ratio, department.cut_ratio) == (D("0.10"), D("0.10"))
+    assert department.recommended_fen == wan_to_fen("900.00")
+    assert (department.reason_kind, department.reason) == (GRADE_CUT, "压减10%（部门整体中）")
+    assert department.explanation == "评价等级良；部门整体评价等级中，压减10%"
+    own = decide(bp, "1000.00", "中", "1", department_grade="中")
+    assert own.reason == "压减10%（中）"  # equal: the project's own grade is the reason
+    larger = decide(bp, "1000.00", "差", "1", department_grade="中")
+    assert (larger.recommended_fen, larger.reason) == (0, "原则上取消（差）")
+    cancelled = decide(bp, "1000.00", "优", "1", department_grade="差")
+    assert (cancelled.recommended_fen, cancelled.reason_kind) == (0, CANCELLED)
+    assert cancelled.reason == "原则上取消（部门整体差）"
+    assert cancelled.priority is False
+    kept = decide(bp, "1000.00", "优", "1", department_grade="良")
+    assert (kept.reason, kept.priority) == ("优先保障", True)
+
+
+@pytest.mark.parametrize(
+    ("grade", "recommended", "kind", "reason"),
+    [
+        ("优", "4321.09", PRIORITY, "优先保障"),
+        ("良", "4321.09", AS_NEEDED, "据实保障"),
+        ("中", "3888.98", GRADE_CUT, "压减10%（中）"),  # 3888.981
+        ("差", "0.00", CANCELLED, "原则上取消（差）"),
+    ],
+)
+def test_a_policys_funds_get_its_grades_consequence(
+    grade: str, recommended: str, kind: str, reason: str, bp: BudgetPolicy
+) -> None:
+    decision = policy_decision(wan_to_fen("4321.09"), grade, bp)
+    assert decision.recommended_fen == wan_to_fen(recommended)
+    assert (decision.reason_kind, decision.reason) == (kind, reason)
 
 
 # ---------------------------------------------------------------------------------------------- the table as it stands
@@ -165,17 +304,17 @@ def line(
     request: str,
     recommended: str,
     override: str | None = None,
-    priority: bool = False,
-    execution_cut_ratio: Decimal = D(0),
-    reason: str = "",
+    kind: str = AS_NEEDED,
+    reason: str = "据实保障",
+    ex_ante_cut: str = "0",
 ) -> BudgetLine:
     return BudgetLine(
         wan_to_fen(request),
         wan_to_fen(recommended),
         None if override is None else wan_to_fen(override),
-        priority,
-        execution_cut_ratio,
+        kind,
         reason,
+        wan_to_fen(ex_ante_cut),
     )
 
 
@@ -191,28 +330,54 @@ def test_an_override_is_the_amount_that_stands() -> None:
     assert (zeroed.effective_fen, zeroed.cut_fen) == (0, wan_to_fen("100.00"))
 
 
-def test_totals_count_the_amounts_as_they_stand() -> None:
+def test_an_increase_is_stated_as_one_never_as_a_negative_cut() -> None:
+    # an approver puts a 不予支持 project back at 500 of its 812.35: nothing is cut, 500 is added to its base of 0
+    restored = line("812.35", "0", "500.00", EX_ANTE_REJECTED, "事前评估不予支持", ex_ante_cut="812.35")
+    assert (restored.base_fen, restored.cut_fen, restored.increase_fen) == (0, 0, wan_to_fen("500.00"))
+    totals = budget_totals([restored, line("100.00", "90.00", "30000.00")])
+    assert totals.cut_fen == 0 and totals.cut_projects == 0
+    assert totals.increase_fen == wan_to_fen("30400.00") and totals.increased_projects == 2
+
+
+def test_totals_count_the_amounts_and_the_reasons_as_they_stand() -> None:
     totals = budget_totals(
         [
-            line("100.00", "100.00", priority=True, reason="优先保障"),
-            line("200.00", "180.00", reason="压减10%"),
-            line("50.00", "0", reason="原则上取消"),
-            line("80.00", "40.00", "80.00", execution_cut_ratio=D("0.5"), reason="按执行率压减"),  # restored
-            line("60.00", "45.00", execution_cut_ratio=D("0.25"), reason="按执行率压减"),
-            line("30.00", "30.00", "35.00", reason="据实保障"),  # raised
-            line("40.00", "40.00", "30.00", priority=True, reason="优先保障"),  # a cut stands: not 优先保障
+            line("100.00", "100.00", kind=PRIORITY, reason="优先保障"),
+            line("200.00", "180.00", kind=GRADE_CUT, reason="压减10%（中）"),
+            line("50.00", "0", kind=CANCELLED, reason="原则上取消（差）"),
+            line("80.00", "40.00", "80.00", LOW_EXECUTION, "按执行率压减"),  # restored by an approver
+            line("60.00", "45.00", kind=LOW_EXECUTION, reason="按执行率压减"),
+            line("30.00", "30.00", "35.00"),  # raised
+            line("40.00", "40.00", "30.00", PRIORITY, "优先保障"),  # a cut stands: not 优先保障
+            line("70.00", "0", kind=NO_TARGETS, reason="未设置绩效目标"),  # at 0, yet not 原则上取消
+            line("812.35", "0", kind=EX_ANTE_REJECTED, reason="事前评估不予支持", ex_ante_cut="812.35"),
+            line("812.35", "702.00", kind=GRADE_CUT, reason="压减10%（中）", ex_ante_cut="32.35"),
+            line("20.00", "20.00", "20.00", PRIORITY, "优先保障"),  # confirmed at the computed amount
         ]
     )
-    assert totals.projects == 7
-    assert totals.request_fen == wan_to_fen("560.00")
-    assert totals.computed_fen == wan_to_fen("435.00")
-    assert totals.recommended_fen == wan_to_fen("470.00")
-    assert totals.cut_fen == wan_to_fen("95.00")  # 20 + 50 + 15 + 10
+    assert totals.projects == 11
+    assert totals.request_fen == wan_to_fen("2274.70")
+    assert totals.ex_ante_cut_fen == wan_to_fen("844.70")
+    assert totals.base_fen == wan_to_fen("1430.00")
+    assert totals.computed_fen == wan_to_fen("1157.00")
+    assert totals.recommended_fen == wan_to_fen("1192.00")
+    assert totals.cut_fen == wan_to_fen("243.00")  # 20 + 50 + 15 + 10 + 70 + 78
     assert totals.increase_fen == wan_to_fen("5.00")
-    assert totals.request_fen - totals.cut_fen + totals.increase_fen == totals.recommended_fen
-    assert (totals.cut_projects, totals.increased_projects, totals.overridden_projects) == (4, 1, 3)
-    assert (totals.priority_projects, totals.cancelled_projects, totals.low_execution_projects) == (1, 1, 1)
-    assert totals.reasons == {"优先保障": 2, "压减10%": 1, "原则上取消": 1, "按执行率压减": 2, "据实保障": 1}
+    assert totals.request_fen - totals.ex_ante_cut_fen == totals.base_fen
+    assert totals.base_fen - totals.cut_fen + totals.increase_fen == totals.recommended_fen
+    assert (totals.cut_projects, totals.increased_projects, totals.overridden_projects) == (6, 1, 4)
+    assert (totals.priority_projects, totals.cancelled_projects, totals.low_execution_projects) == (2, 1, 1)
+    assert totals.reasons == {
+        "事前评估不予支持": 1,
+        "优先保障": 2,
+        "原则上取消（差）": 1,
+        "压减10%（中）": 2,
+        "审批调整": 3,
+        "按执行率压减": 1,
+        "未设置绩效目标": 1,
+    }
+    assert sum(totals.reasons.values()) == totals.projects
+    assert totals.kinds[OVERRIDDEN] == 3 and totals.kinds[CANCELLED] == totals.cancelled_projects
 
 
 def test_an_empty_table_has_zero_totals() -> None:

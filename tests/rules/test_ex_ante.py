@@ -94,6 +94,9 @@ def test_total_unknown_dimension(ea: ExAntePolicy) -> None:
         ("60", CONCLUSION_ADJUST),
         ("59.99", CONCLUSION_REJECT),
         ("0", CONCLUSION_REJECT),
+        ("79.995", CONCLUSION_SUPPORT),  # concluded on the published total, 80.00
+        ("79.994", CONCLUSION_ADJUST),
+        ("59.995", CONCLUSION_ADJUST),
     ],
 )
 def test_conclusion_boundaries(total: str, expected: str, ea: ExAntePolicy) -> None:

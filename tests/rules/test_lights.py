@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -19,7 +20,10 @@ from perfcycle.rules.lights import (
     department_light,
     execution_light,
     execution_progress,
+    improved,
+    improved_overall,
     light_for_gap,
+    notice_date,
     project_light,
     target_light,
     worse,
@@ -201,3 +205,61 @@ def test_department_light_zero_budgets_use_plain_mean(monitoring: MonitoringPoli
 def test_department_light_needs_items(monitoring: MonitoringPolicy) -> None:
     with pytest.raises(ValueError):
         department_light([], "Q1", monitoring)
+
+
+def test_target_progress_is_compared_at_its_published_precision(monitoring: MonitoringPolicy) -> None:
+    # 65.004 % is published as 65.00 %: 10.00 points behind 75 % is yellow (the unrounded 9.996 would be green)
+    assert target_light(D("65.004"), "有可能", "Q3", monitoring) == YELLOW
+    assert target_light(D("65.005"), "有可能", "Q3", monitoring) == GREEN  # 65.01 %: 9.99 points
+    item = ProjectQuarter(100 * WAN, 75 * WAN, D("65.004"), "有可能")
+    assert project_light(item, "Q3", monitoring).target_progress == D("65.00")
+
+
+def test_execution_progress_is_the_published_rate() -> None:
+    # 0.79985 → 79.99 % half up (half-even would give 79.98 %)
+    assert execution_progress(79_985, 100_000) == D("79.99")
+
+
+@pytest.mark.parametrize(
+    ("warned", "following", "expected"),
+    [
+        (RED, GREEN, True),
+        (RED, YELLOW, True),  # red → yellow improved, though not green
+        (RED, RED, False),
+        (YELLOW, GREEN, True),
+        (YELLOW, YELLOW, False),
+        (YELLOW, RED, False),
+        (RED, None, None),  # the next quarter is not known yet
+    ],
+)
+def test_improved_after_a_warning(warned: str, following: str | None, expected: bool | None) -> None:
+    assert improved(warned, following) is expected
+
+
+def test_improved_rejects_an_unknown_light() -> None:
+    with pytest.raises(ValueError, match="blue"):
+        improved("blue", GREEN)
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ([True, True], True),
+        ([True, False], False),
+        ([False, None], False),
+        ([True, None], None),
+        ([], None),
+    ],
+)
+def test_improved_overall(verdicts: list[bool | None], expected: bool | None) -> None:
+    assert improved_overall(verdicts) is expected
+
+
+def test_notice_date_follows_the_policy(monitoring: MonitoringPolicy) -> None:
+    assert monitoring.notice_after_days == 10
+    assert notice_date(2024, "Q1", monitoring) == date(2024, 4, 10)
+    assert notice_date(2024, "Q4", monitoring) == date(2025, 1, 10)
+    later = monitoring.model_copy(update={"notice_after_days": 15})
+    assert notice_date(2024, "Q2", later) == date(2024, 7, 15)
+    with pytest.raises(ValueError, match="Q5"):
+        notice_date(2024, "Q5", monitoring)

@@ -35,7 +35,7 @@ def grades() -> list[GradeBand]:
 
 
 def test_algorithm_matches_policy(sp: SamplingPolicy) -> None:
-    assert sp.algorithm == ALGORITHM == "tiered-random-v1"
+    assert sp.algorithm == ALGORITHM == "tiered-random-v2"
 
 
 @pytest.mark.parametrize(
@@ -116,6 +116,36 @@ def test_never_sampled_come_first(sp: SamplingPolicy) -> None:
     extra = set(draw.members) - set(CODES[44:])
     assert len(extra) == 1
     assert draw.tiers[extra.pop()] == 1
+
+
+def test_open_findings_come_right_after_the_never_sampled(sp: SamplingPolicy) -> None:
+    counts = {code: (2 if i < 40 else 1) for i, code in enumerate(CODES) if i < 50}
+    # never sampled: D051..D054; open findings: two of tier 2, which tier 1 (D041..D050) would otherwise beat
+    draw = draw_sample(CODES, counts, sp.ratio, "y", open_findings={"D001", "D002"})
+    assert set(CODES[50:]) | {"D001", "D002"} <= set(draw.members)
+    assert len(set(draw.members) & set(CODES[40:50])) == 5  # the remaining places go to tier 1
+    assert draw.algorithm == ALGORITHM
+
+
+def test_open_findings_never_pass_the_never_sampled(sp: SamplingPolicy) -> None:
+    counts = dict.fromkeys(CODES[:40], 1)  # 14 never sampled: more than the 11 places
+    draw = draw_sample(CODES, counts, sp.ratio, "z", open_findings=set(CODES[:5]))
+    assert set(draw.members) <= set(CODES[40:])
+    assert draw.members == draw_sample(CODES, counts, sp.ratio, "z").members
+
+
+def test_too_many_open_findings_are_drawn_at_random(sp: SamplingPolicy) -> None:
+    counts = dict.fromkeys(CODES[:50], 1)  # four never sampled, seven places for 20 with open findings
+    first = set(CODES[:20])
+    draw = draw_sample(CODES, counts, sp.ratio, "s", open_findings=first)
+    expected = sorted(CODES[50:] + random.Random("s").sample(sorted(first), 7))
+    assert list(draw.members) == expected
+
+
+def test_a_never_sampled_department_with_open_findings_stays_in_the_first_tier(sp: SamplingPolicy) -> None:
+    counts = dict.fromkeys(CODES[:43], 3)  # exactly 11 never sampled
+    draw = draw_sample(CODES, counts, sp.ratio, "w", open_findings={CODES[50], CODES[0]})
+    assert list(draw.members) == CODES[43:]
 
 
 def test_tiers_are_taken_in_order(sp: SamplingPolicy) -> None:

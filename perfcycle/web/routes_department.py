@@ -1,0 +1,207 @@
+"""A department's worklist: its forms with their templates and uploads, its notices and responses, its documents.
+
+A department acts only on its own: the department is the signed-in account's, never a value of the
+request. Uploads go through `perfcycle.windows.submit_form`, as `perfcycle submit` does.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+from starlette.datastructures import UploadFile
+
+from models import session_scope
+from perfcycle.accounts import Identity
+from perfcycle.rules.access import DEPARTMENT
+from perfcycle.web.app import render
+from perfcycle.web.security import Refused, check_form, refuse, signed_in
+from perfcycle.windows import STAGE_FORMS, WindowError
+from perfcycle.worklist import department_work, document_for, latest_year
+
+router = APIRouter()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def year_of(request: Request) -> int | None:
+    """The year asked for (?year=), else the newest cycle's."""
+    asked = request.query_params.get("year", "")
+    with session_scope() as session:
+        latest = latest_year(session)
+    return int(asked) if asked.isdigit() and len(asked) == 4 else latest
+
+
+def attachment(name: str) -> str:
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def department_only(request: Request) -> Identity:
+    identity = signed_in(request)
+    if identity.role != DEPARTMENT or identity.department_id is None:
+        raise refuse(request, identity, "not_a_department", "只有预算部门的账号可以这样做")
+    return identity
+
+
+def department_page(request: Request, identity: Identity, status: int = 200, **result: Any) -> Response:
+    year = year_of(request)
+    if year is None:
+        return render(request, "department.html", identity, status, work=None, result=result)
+    assert identity.department_id is not None
+    try:
+        with session_scope() as session:
+            work = department_work(session, year, identity.department_id)
+    except WindowError as exc:
+        return render(request, "department.html", identity, status, work=None, result={"error": str(exc)})
+    return render(request, "department.html", identity, status, work=work, result=result)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    identity = signed_in(request)
+    if identity.bureau:
+        from perfcycle.web.routes_bureau import bureau_page
+
+        return bureau_page(request, identity)
+    if identity.evaluator:
+        from perfcycle.web.routes_evaluator import evaluator_page
+
+        return evaluator_page(request, identity)
+    return department_page(request, identity)
+
+
+@router.get("/forms/{stage}/template")
+def template(request: Request, stage: str) -> Response:
+    """The form's empty workbook, with its headers and choice lists."""
+    identity = department_only(request)
+    if stage not in STAGE_FORMS:
+        raise Refused("没有这种填报表", 404)
+    from perfcycle.workbooks.formats import spec_for
+    from perfcycle.workbooks.writer import write_template
+
+    spec = spec_for(STAGE_FORMS[stage][0])
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_template(Path(folder) / "template.xlsx", spec)
+        content = path.read_bytes()
+    name = f"{identity.department_code}-{spec.title}.xlsx"
+    return Response(content, media_type=XLSX, headers={"content-disposition": attachment(name)})
+
+
+def upload_name(upload: UploadFile) -> str:
+    """The file's own name, without any folder a browser may send, as the receipt records it."""
+    name = re.split(r"[\\/]", upload.filename or "")[-1].strip()
+    name = "".join(c for c in name if c.isprintable())[:200]
+    return name if name not in ("", ".", "..") else "upload.xlsx"
+
+
+def _submit(identity: Identity, year: int, stage: str, path: Path) -> Any:
+    from perfcycle.windows import submit_form
+
+    assert identity.department_code is not None
+    with session_scope() as session:
+        return submit_form(
+            session, year=year, stage=stage, department_code=identity.department_code, file=path, by=identity.name
+        )
+
+
+async def take_upload(
+    request: Request, identity: Identity, submit: Callable[[Path], Any]
+) -> tuple[int, dict[str, Any]]:
+    """An uploaded workbook handed to `submit` (a service call, in a worker thread): the page's status and what
+    it shows — the service's answer as `done`, or the problems (sheet · row · column · reason), or the refusal."""
+    from perfcycle.workbooks.reader import ImportRejected
+
+    if request.headers.get("content-length") is None:
+        return 411, {"error": "上传须注明长度（Content-Length）"}
+    form = await request.form(max_files=1, max_fields=8)
+    check_form(request, identity, form)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return 400, {"error": "请选择要上传的 .xlsx 文件"}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / upload_name(upload)
+        with path.open("wb") as handle:
+            await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
+        try:
+            return 200, {"done": await run_in_threadpool(submit, path)}
+        except ImportRejected as exc:
+            return 422, {"problems": exc.problems, "file": path.name}
+        except WindowError as exc:
+            return 422, {"error": str(exc)}
+
+
+@router.post("/forms/{stage}")
+async def upload(request: Request, stage: str) -> Response:
+    """A form sent from the page: checked as `perfcycle submit` checks it, filed and receipted, or every
+    problem listed (sheet · row · column · reason)."""
+    identity = department_only(request)
+    if stage not in STAGE_FORMS:
+        raise Refused("没有这种填报表", 404)
+    year = year_of(request)
+    if year is None:
+        return department_page(request, identity, 400, error="还没有绩效管理周期")
+    status, shown = await take_upload(request, identity, lambda path: _submit(identity, year, stage, path))
+    if status != 200:
+        return department_page(request, identity, status, stage=stage, **shown)
+    await run_in_threadpool(continue_on_server, year)
+    return department_page(request, identity, receipt=shown["done"], stage=stage)
+
+
+def continue_on_server(year: int) -> None:
+    """With a Prefect server: let the year's cycle go on (a submission or decision is recorded already)."""
+    from perfcycle.orchestration import continue_cycle
+
+    try:
+        continue_cycle(year)
+    except Exception:  # the next run of the cycle reads what was recorded
+        return
+
+
+@router.post("/warnings/{quarter}")
+async def respond(request: Request, quarter: str) -> Response:
+    """The department's 预警整改反馈: causes and measures, through the same service as `perfcycle respond`."""
+    from perfcycle.windows import respond_to_warning
+
+    identity = department_only(request)
+    form = await request.form(max_files=0, max_fields=8)
+    check_form(request, identity, form)
+    year = year_of(request)
+    assert identity.department_code is not None
+    if year is None:
+        return department_page(request, identity, 400, error="还没有绩效管理周期")
+    try:
+        with session_scope() as session:
+            respond_to_warning(
+                session,
+                year=year,
+                quarter=quarter,
+                department_code=identity.department_code,
+                cause=str(form.get("cause", "")),
+                measures=str(form.get("measures", "")),
+                by=identity.name,
+            )
+    except WindowError as exc:
+        return department_page(request, identity, 422, error=str(exc))
+    return department_page(request, identity, responded=quarter)
+
+
+@router.get("/documents/{document_id}")
+def document(request: Request, document_id: int) -> Response:
+    """A document the person may open; another's is refused (and audited) as if it did not exist."""
+    identity = signed_in(request)
+    with session_scope() as session:
+        found = document_for(session, document_id, identity.role, identity.department_code)
+    if found is None:
+        raise refuse(request, identity, "document_not_visible", "没有这个文件，或无权查看", 404)
+    if not Path(found.path).is_file():
+        raise Refused("这份文件已不在服务器上，请联系财政局绩效科", 404)
+    path = Path(found.path)
+    return FileResponse(path, headers={"content-disposition": attachment(path.name)})
