@@ -823,7 +823,7 @@ def corpus() -> list[Case]:
                     None,
                     None,
                     None,
-                    "缺少工作表「项目」（区级预算绩效管理基础数据应有: 部门、项目、财政政策、历年抽查、历年评价）",
+                    f"缺少工作表「项目」（{BASE.title}应有: {'、'.join(sheet.name for sheet in BASE.sheets)}）",
                 ),
             ),
             kind="base",
