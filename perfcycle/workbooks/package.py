@@ -18,6 +18,7 @@ Everything is read from the bytes in memory, a piece of at most `PIECE` bytes in
 from __future__ import annotations
 
 import functools
+import io
 import re
 import struct
 import zipfile
@@ -37,8 +38,9 @@ EXCEL_ROWS = 1_048_576
 EXCEL_COLUMNS = 16_384
 
 _WORKBOOK_REL = "/officeDocument"
+_BOOK = "xl/workbook.xml"
+_USUAL_PARTS = {"sharedStrings": "xl/sharedStrings.xml", "styles": "xl/styles.xml"}  # by relationship type
 _WORKSHEET_REL = "/worksheet"
-_CHARTSHEET_REL = "/chartsheet"
 
 DAMAGED = "文件已损坏"
 RESAVE = "请用 Excel 或 WPS 打开后重新保存为 .xlsx 再提交"
@@ -71,7 +73,6 @@ class Sheet:
 
     name: str
     part: str | None
-    chart: bool
 
 
 @dataclass
@@ -135,7 +136,7 @@ class Package:
         if not data.startswith(ZIP_MAGIC):
             raise Refused("不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 打开后“另存为” .xlsx")
         try:
-            with zipfile.ZipFile(_Bytes(data)) as archive:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 infos = archive.infolist()
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
             raise Refused(f"{DAMAGED}（不是完整的 .xlsx 压缩包）；请重新保存后再提交") from None
@@ -283,28 +284,31 @@ class Package:
         }
 
     def _read_sheets(self) -> list[Sheet]:
-        book = "xl/workbook.xml"
+        """The sheets the workbook lists; its parts must be where calamine reads them (the usual places)."""
         for kind, part in self._targets("_rels/.rels", "").values():
-            if kind.endswith(_WORKBOOK_REL):
-                book = part
-        if book not in self.entries:
-            raise Refused(f"{DAMAGED}：找不到工作簿部件「{book}」；{RESAVE}")
-        listed = self._parsed(book, _sheet_list)
-        folder = book.rpartition("/")[0]
-        rels = self._targets(f"{folder}/_rels/{book.rpartition('/')[2]}.rels", folder + "/" if folder else "")
+            if kind.endswith(_WORKBOOK_REL) and part != _BOOK:
+                raise Refused(f"工作簿的部件位置不常见（{part}），无法确认读到的就是 Excel 显示的；{RESAVE}")
+        if _BOOK not in self.entries:
+            raise Refused(f"{DAMAGED}：找不到工作簿部件「{_BOOK}」；{RESAVE}")
+        listed = self._parsed(_BOOK, _sheet_list)
+        rels = self._targets("xl/_rels/workbook.xml.rels", "xl/")
+        for kind, part in rels.values():
+            usual = _USUAL_PARTS.get(kind.rpartition("/")[2])
+            if usual is not None and part != usual:
+                raise Refused(f"工作簿的部件位置不常见（{part}），无法确认读到的就是 Excel 显示的；{RESAVE}")
         sheets: list[Sheet] = []
         for name, rel_id in listed:
             kind, part = rels.get(rel_id, ("", ""))
             if not kind.endswith(_WORKSHEET_REL):
-                sheets.append(Sheet(name, None, kind.endswith(_CHARTSHEET_REL)))
+                sheets.append(Sheet(name, None))
             elif part not in self.entries:
                 raise Refused(f"{DAMAGED}：工作表「{name}」的内容（{part or '无'}）不在文件中；{RESAVE}", name)
             else:
-                sheets.append(Sheet(name, part, False))
+                sheets.append(Sheet(name, part))
         return sheets
 
     def _count_shared_strings(self) -> int:
-        name = "xl/sharedStrings.xml"
+        name = _USUAL_PARTS["sharedStrings"]
         if name not in self.entries:
             return 0
         most = self.limits.max_rows * self.limits.max_columns  # as many as the cells a workbook may fill
@@ -319,7 +323,7 @@ class Package:
         return count
 
     def _read_styles(self) -> tuple[frozenset[int], frozenset[int]]:
-        name = "xl/styles.xml"
+        name = _USUAL_PARTS["styles"]
         if name not in self.entries:
             return frozenset(), frozenset()
         return self._parsed(name, _number_styles)
@@ -345,30 +349,6 @@ class Package:
                 yield joined[:cut]
         if carry.strip():
             yield carry
-
-
-class _Bytes:
-    """A read-only file over bytes that does not copy them (io.BytesIO would, for zipfile's directory read)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._view = memoryview(data)
-        self._at = 0
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        self._at = offset if whence == 0 else (self._at + offset if whence == 1 else len(self._view) + offset)
-        return self._at
-
-    def tell(self) -> int:
-        return self._at
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._view) if size is None or size < 0 else self._at + size
-        chunk = bytes(self._view[self._at : end])
-        self._at += len(chunk)
-        return chunk
-
-    def seekable(self) -> bool:
-        return True
 
 
 def _local(tag: str) -> str:

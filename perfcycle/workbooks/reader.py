@@ -41,7 +41,7 @@ MAX_MONEY_WAN = Decimal(10) ** 10  # 100 亿万元: anything this large is a typ
 MAX_NUMBER = Decimal(10) ** 15
 FIRST_DATE = date(2000, 1, 1)
 LAST_DATE = date(2100, 12, 31)
-
+DATE_HINT = f"请填 {FIRST_DATE.year} 到 {LAST_DATE.year} 年之间的日期"
 
 YES = ("是",)
 NO = ("否",)
@@ -51,9 +51,6 @@ SHORT_YEAR_DATE = re.compile(r"^(\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 YEAR_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?$")
 OTHER_CALENDARS = ("民国", "令和", "平成", "昭和", "农历", "阴历", "癸卯", "甲辰", "乙巳", "丙午")
 QUANTITATIVE = ("≥", "≤", "=")
-
-
-DATE_HINT = f"请填 {FIRST_DATE.year} 到 {LAST_DATE.year} 年之间的日期"
 
 
 @dataclass(frozen=True)

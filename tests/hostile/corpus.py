@@ -703,6 +703,16 @@ def _missing_sheet_part(path: Path, good: GoodFiles) -> Path:
     return write_parts(path, parts)
 
 
+def _shared_strings_elsewhere(path: Path, good: GoodFiles) -> Path:
+    """The shared-string table at xl/strings.xml, named so by the workbook's relationships."""
+    parts = []
+    for name, data in raw_parts(base_sheets(), shared=["x"]):
+        if name == "xl/_rels/workbook.xml.rels":
+            data = data.replace(b'Target="sharedStrings.xml"', b'Target="strings.xml"')
+        parts.append(("xl/strings.xml" if name == "xl/sharedStrings.xml" else name, data))
+    return write_parts(path, parts)
+
+
 def _dtd_in_part(path: Path, good: GoodFiles) -> Path:
     """A worksheet with a DTD declaring an internal entity."""
     sheets = base_sheets()
@@ -823,7 +833,7 @@ def corpus() -> list[Case]:
                     None,
                     None,
                     None,
-                    "缺少工作表「项目」（区级预算绩效管理基础数据应有: 部门、项目、财政政策、历年抽查、历年评价）",
+                    f"缺少工作表「项目」（{BASE.title}应有: {'、'.join(sheet.name for sheet in BASE.sheets)}）",
                 ),
             ),
             kind="base",
@@ -1134,6 +1144,12 @@ def corpus() -> list[Case]:
             "a sheet listed by the workbook whose part is not in the zip",
             file("missing-sheet-part.xlsx")(_missing_sheet_part),
             (e("部门", None, None, "文件已损坏：工作表「部门」的内容（xl/worksheets/sheet1.xml）不在文件中"),),
+        ),
+        Case(
+            "shared-strings-elsewhere",
+            "the shared strings in a part of another name than spreadsheet programs give it",
+            file("shared-strings-elsewhere.xlsx")(_shared_strings_elsewhere),
+            (e(None, None, None, "工作簿的部件位置不常见（xl/strings.xml）"),),
         ),
         Case(
             "dtd-in-part",
