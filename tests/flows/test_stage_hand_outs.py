@@ -60,12 +60,15 @@ def stage_summary(db_url: str, stage: str) -> dict[str, Any]:
         return {"status": state.status, **json.loads(state.summary_json)}
 
 
-def score(path: Path, scores: dict[str, tuple[object, ...]], code_column: int, first_score_column: int) -> None:
-    """Score the sheet as a person would in Excel, row by row next to the pre-filled codes and names."""
+def score(path: Path, scores: dict[str, tuple[object, ...]], code_column: int, headers: tuple[str, ...]) -> None:
+    """Score the sheet as a person would in Excel, row by row next to the pre-filled codes and names, each value
+    in the column under its header."""
     workbook = load_workbook(path)
-    for row in workbook.worksheets[0].iter_rows(min_row=2):
-        for offset, value in enumerate(scores[row[code_column].value]):
-            row[first_score_column + offset].value = value
+    sheet = workbook.worksheets[0]
+    columns = [[c.value for c in sheet[1]].index(header) for header in headers]
+    for row in sheet.iter_rows(min_row=2):
+        for column, value in zip(columns, scores[row[code_column].value], strict=True):
+            row[column].value = value
     workbook.save(path)
 
 
@@ -101,7 +104,7 @@ def test_the_review_team_gets_its_sheet_at_the_draw_and_its_scores_come_back_thr
     )
 
     scores = {"P06": (Decimal("64.5"), "佐证不足", "复核组"), "P07": (81, None, "复核组"), "P08": (77, "", "复核组")}
-    score(form, scores, code_column=2, first_score_column=4)
+    score(form, scores, code_column=2, headers=("复核得分", "复核意见", "复核人"))
     file_in(form, submissions / "review_scores")
     approve(db_url, "sample", COORDINATOR)
     done = sampling_review(**run)
@@ -142,7 +145,7 @@ def test_the_third_party_gets_its_objects_in_the_workbooks_terms_and_its_scores_
     )
 
     scores = {code: (Decimal("80") + i, f"发现{i}", "某评价公司") for i, (_, code, _) in enumerate(listed)}
-    score(form, scores, code_column=1, first_score_column=3)
+    score(form, scores, code_column=1, headers=("得分", "主要发现", "评价机构"))
     file_in(form, submissions / "third_party_scores")
     approve(db_url, "key_evaluation_selection", COORDINATOR)
     reports = fiscal_evaluation(**run)
