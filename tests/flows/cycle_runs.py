@@ -28,7 +28,7 @@ YEAR = 2024
 
 VOLATILE = {
     "created_at", "finished_at", "started_at", "reviewed_at", "received_at", "decided_at", "opened_at", "due_at",
-    "at", "path", "hash", "prev_hash", "payload_json",
+    "at", "recorded_at", "path", "hash", "prev_hash", "payload_json",
 }  # fmt: skip
 
 

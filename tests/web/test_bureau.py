@@ -204,6 +204,8 @@ def test_continuing_the_cycle_starts_a_run_in_the_background_under_the_signed_in
             assert kwargs["start_new_session"] is True
 
     monkeypatch.setattr("perfcycle.background.subprocess.Popen", Process)
+    # The embedded default: no Prefect server (another test of this process may have started one).
+    monkeypatch.setattr("perfcycle.orchestration._api_url", lambda: "")
     monkeypatch.chdir(tmp_path)
     signed_in(browser, session, COORDINATOR)
     answer = browser.post("/cycle/continue")
