@@ -8,8 +8,10 @@ A refusal is audited and answered with a page that says no more than it must.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -175,8 +177,10 @@ class OneWriterAtATime:
     """ASGI middleware for a SQLite database: one state-changing request at a time across every worker.
 
     SQLite refuses a transaction that read before another process wrote ("database is locked") instead of
-    waiting for it; taking turns on a lock file beside the database makes those requests wait instead.
-    A PostgreSQL database needs no such turn."""
+    waiting for it; taking turns on a lock file beside the database makes those requests wait instead. A
+    request takes its turn only once its whole body has arrived (kept in a temporary file past 1 MB), so a
+    slow sender never holds the others up, and waits for it without holding a thread. A PostgreSQL database
+    needs no such turn."""
 
     def __init__(self, app: ASGIApp, lock_path: Callable[[], Path | None]) -> None:
         self.app, self.lock_path = app, lock_path
@@ -186,14 +190,34 @@ class OneWriterAtATime:
         if path is None:
             await self.app(scope, receive, send)
             return
-        from starlette.concurrency import run_in_threadpool
+        with tempfile.SpooledTemporaryFile(max_size=1 << 20) as body:
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body.write(message.get("body", b""))
+                more = bool(message.get("more_body", False))
+            size, _ = body.tell(), body.seek(0)
 
-        handle = path.open("a")
-        try:
-            await run_in_threadpool(fcntl.flock, handle, fcntl.LOCK_EX)
-            await self.app(scope, receive, send)
-        finally:
-            handle.close()  # closing releases the lock
+            handed = False
+
+            async def replay() -> Message:
+                nonlocal handed
+                if handed:
+                    return await receive()  # the body was handed over: only a disconnect is left to hear
+                chunk = body.read(1 << 16)
+                handed = body.tell() >= size
+                return {"type": "http.request", "body": chunk, "more_body": not handed}
+
+            with path.open("a") as handle:
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        await asyncio.sleep(0.01)
+                await self.app(scope, replay, send)  # closing the file releases the turn
 
 
 def sqlite_lock_path() -> Path | None:
