@@ -40,7 +40,13 @@ from perfcycle.money import fmt_wan
 from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals
 from perfcycle.rules.coverage import Coverage, coverage, reported_every_period
-from perfcycle.rules.disclosure import NOT_PUBLISHED, PUBLISHED_LATE, PUBLISHED_ON_TIME, publication_status
+from perfcycle.rules.disclosure import (
+    OVERDUE,
+    PUBLISHED_LATE,
+    PUBLISHED_ON_TIME,
+    publication_state,
+    publication_status,
+)
 from perfcycle.rules.lights import improved_overall
 
 Codes = tuple[str, ...]
@@ -536,7 +542,7 @@ def publication_figures(session: Session, cycle_id: int, today: date | None = No
     for code, published_on, due_on in rows:
         status = publication_status(published_on, due_on)
         by_status[status].append(code)
-        if status == NOT_PUBLISHED and due_on is not None and day > due_on:
+        if publication_state(due_on, published_on, day) == OVERDUE:
             overdue.append(code)
     return PublicationFigures(
         by_status={k: tuple(v) for k, v in by_status.items()},
