@@ -167,6 +167,35 @@ def test_a_documents_date_is_its_records_else_the_day_it_is_first_written(
     assert again.read_bytes() == summary.read_bytes()
 
 
+def test_a_year_written_after_the_fact_is_dated_by_its_calendar_whatever_the_day(
+    session: Session, arranged: Arranged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written for the first time on two days long after the year (a fresh register each time), every document has
+    the same bytes, and each is dated in the year's calendar, never the day it was written."""
+    policy = policy_from_json(_cycle(session, arranged).policy_json)
+    written: dict[str, dict[tuple[str, str], bytes]] = {}
+    dated: dict[str, dict[tuple[str, str], dt.date]] = {}
+    for day in ("2026-12-06", "2027-05-02"):
+        monkeypatch.setenv("PERFCYCLE_TODAY", day)
+        get_settings.cache_clear()
+        for row in session.exec(select(DocumentNumber)).all():
+            session.delete(row)
+        session.flush()
+        paths = _write_all(session, arranged, tmp_path / day)
+        written[day] = {key: path.read_bytes() for key, path in paths.items()}
+        dated[day] = {(n.kind, n.subject): n.issued_on for n in session.exec(select(DocumentNumber)).all()}
+    get_settings.cache_clear()
+    assert written["2026-12-06"] == written["2027-05-02"]
+    assert dated["2026-12-06"] == dated["2027-05-02"]
+    year = arranged_year(session, arranged)
+    for (kind, _subject), day in dated["2026-12-06"].items():
+        latest = policy.document_day(kind)
+        if latest is not None:
+            assert day == latest, kind  # nothing recorded earlier: the calendar's day
+        assert dt.date(year, 1, 1) <= day <= dt.date(year + 1, 12, 31), kind
+    assert dated["2026-12-06"][("工作开展情况说明", "*")] == dt.date(year + 1, 7, 31)
+
+
 # ---------------------------------------------------------------------------------------------- each kind's content
 
 
