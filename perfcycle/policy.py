@@ -529,9 +529,13 @@ class Policy(_Strict):
         text = self.documents.dated.get(kind)
         return deadline_on(text, self.year) if text else None
 
+    def is_letter(self, kind: str) -> bool:
+        """Whether a kind is issued as a 函 (信函格式)."""
+        return kind in self.documents.letters
+
     def document_mark(self, kind: str) -> str:
         """The 发文机关标志 (红头) of a kind: the issuer's name alone for a 函, else the 文件 mark."""
-        if kind in self.documents.letters:
+        if self.is_letter(kind):
             return self.issuer
         return self.documents.mark or f"{self.issuer}文件"
 

@@ -77,4 +77,5 @@ class Numbering:
             phone=documents.phone,
             copy_to=list(documents.copy_to),
             printer=self._policy.printer(),
+            letter=self._policy.is_letter(kind),
         )
