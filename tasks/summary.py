@@ -47,6 +47,7 @@ def _self_evaluation(figures: CycleFigures) -> dict[str, Any] | None:
         "projects": evaluated.projects.covered,
         "departments": evaluated.departments.covered,
         "coverage": float(evaluated.projects.ratio),
+        "department_evaluations": len(figures.evaluations.department_evaluations),
     }
 
 

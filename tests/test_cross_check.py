@@ -1,5 +1,6 @@
 """The cross-check: on a district where the rules' edges meet — an override at level 2, a department missing from
-one quarter, a red light that turns yellow, a 不予支持 project, a tie in the key-evaluation selection — the
+one quarter, a red light that turns yellow, a department-evaluation score that decides a project's final score,
+a 不予支持 project, a tie in the key-evaluation selection — the
 `--json` summary, the stage artifacts, the annual report (docx), its 数据核对表 and the 预算安排建议表 (xlsx) state
 the same value of every figure."""
 
@@ -16,8 +17,11 @@ from sqlmodel import Session, select
 from models.tables import (
     Approval,
     Cycle,
+    BudgetRecommendation,
     Department,
+    Evaluation,
     ExAnteAssessment,
+    MonitoringRecord,
     Project,
     Selection,
     WarningNotice,
@@ -38,7 +42,11 @@ COORDINATOR, LEADER = "周晓梅", "刘建国"
 @pytest.fixture
 def district(session: Session) -> Arranged:
     """The test district with the edges: D07 has no light in Q2, D03 goes red → yellow (its notice says it
-    improved), P03 was not supported (不予支持), and P02 and P06 tie for the last project of the selection."""
+    improved), P03 was not supported (不予支持), P02 and P06 tie for the last project of the selection, and P04's
+    department evaluation (中) outranks its self-evaluation (良). The table is then recommended by the stage's
+    own task, so every line is the rule's (P05 spent 75 % by the year's end)."""
+    from tasks.budget import recommend_budgets
+
     arranged = arrange(session)
     cid = arranged.cycle_id
     dept = {d.code: d.id for d in arranged.departments}
@@ -60,8 +68,26 @@ def district(session: Session) -> Arranged:
     cycle.policy_json = policy.model_copy(
         update={"fiscal_evaluation": policy.fiscal_evaluation.model_copy(update={"projects": 3})}
     ).as_json()
-    session.add_all([turned, notice, p06, cycle])
+    p04 = session.exec(select(Project).where(Project.code == "P04", Project.year == 2024)).one()
+    p05 = session.exec(select(Project).where(Project.code == "P05", Project.year == 2024)).one()
+    department_evaluation = Evaluation(
+        cycle_id=cid, kind="department", object_type="project", object_code="P04", score=Decimal("70.00")
+    )
+    year_end = MonitoringRecord(
+        cycle_id=cid,
+        project_id=p05.id,
+        quarter="Q4",
+        spent_fen=p05.budget_fen * 3 // 4,
+        target_progress=Decimal("100"),
+        execution_progress=Decimal("75.00"),
+        likelihood="能够",
+    )
+    session.add_all([turned, notice, p06, cycle, department_evaluation, year_end])
     session.commit()
+    recommend_budgets.fn(cid)
+    session.expire_all()
+    p04_line = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.project_id == p04.id)).one()
+    assert (p04_line.score, p04_line.score_source, p04_line.grade) == (Decimal("70.00"), "department", "中")
     rejected = session.exec(
         select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cid, ExAnteAssessment.conclusion == "不予支持")
     ).all()
@@ -103,6 +129,15 @@ def budget_totals_row(path: Path) -> dict[str, str]:
     headers = [str(c.value) for c in ws[2]]
     total = next(row for row in ws.iter_rows(min_row=3) if row[0].value == "合计")
     return {h: f"{Decimal(str(c.value)):.2f}" for h, c in zip(headers, total, strict=True) if h.endswith("（万元）")}
+
+
+def budget_row(path: Path, code: str) -> dict[str, object]:
+    """A project's row of the 预算安排建议表 as stored, by header."""
+    ws = load_workbook(path, data_only=True).active
+    assert ws is not None
+    headers = [str(c.value) for c in ws[2]]
+    row = next(row for row in ws.iter_rows(min_row=3, values_only=True) if row[2] == code)
+    return dict(zip(headers, row, strict=True))
 
 
 def checklist(path: Path) -> dict[str, str]:
@@ -201,6 +236,24 @@ def test_every_statement_of_every_figure_agrees(
         f"{evaluated['projects']}/8 个项目（{percent}）、{evaluated['departments']}/10 个部门完成自评"
         in (artifacts["self-evaluation-flags"])
     )
+
+    # P04: its department evaluation (70, 中) decided its final score over its self-evaluation (82, 良), and so its
+    # line: 压减10%（中）, as P06's review (65, 中) did for P06.
+    assert evaluated["department_evaluations"] == 3  # P01 (fiscal wins), P04 (decides), P06 (review wins)
+    assert f"共开展部门评价{evaluated['department_evaluations']}项" in report and stated["部门评价"] == "3项"
+    p04 = session.exec(select(Project).where(Project.code == "P04", Project.year == cycle.year)).one()
+    p04_line = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.project_id == p04.id)).one()
+    p04_amount = fmt_wan(p04.request_fen * 9 // 10)
+    assert (fmt_wan(p04_line.recommended_fen), p04_line.reason) == (p04_amount, "压减10%（中）")
+    row = budget_row(paths["预算安排建议表"], "P04")
+    assert (Decimal(str(row["绩效得分"])), row["评价等级"], row["得分来源"], row["理由"]) == (
+        Decimal("70.00"),
+        "中",
+        "部门评价",
+        "压减10%（中）",
+    )
+    assert f"{Decimal(str(row['调整后安排（万元）'])):.2f}" == str(p04_amount)
+    assert summary["budget"]["reasons"]["压减10%（中）"] == 2  # P04 and P06
 
     # Sampling.
     sampling = summary["sampling"]
