@@ -22,8 +22,11 @@ from models.tables import (
     Cycle,
     Department,
     DepartmentLight,
+    DepartmentRecommendation,
     Evaluation,
     ExAnteAssessment,
+    FiscalPolicy,
+    PolicyRecommendation,
     Project,
     Publication,
     Sample,
@@ -38,7 +41,7 @@ from perfcycle.cycle_context import cycle_policy
 from perfcycle.events import PRESS, RANKING, TRAINING, events_of, when_text
 from perfcycle.money import fmt_wan
 from perfcycle.policy import QUARTERS
-from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals
+from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals, department_line, grade_consequence
 from perfcycle.rules.coverage import Coverage, coverage, reported_every_period
 from perfcycle.rules.disclosure import (
     OVERDUE,
@@ -129,6 +132,107 @@ def budget_summary(totals: BudgetTotals) -> dict[str, Any]:
         "cancelled_projects": totals.cancelled_projects,
         "low_execution_projects": totals.low_execution_projects,
         "reasons": dict(totals.reasons),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- consequences
+
+
+@dataclass(frozen=True)
+class ConsequenceLine:
+    """A key-evaluated policy or department under its grade's consequence, as it stands after the approvers: a
+    policy's funds; a department's 事业发展类 lines taken together (its own override sets their amount)."""
+
+    object_type: str  # "policy" | "department"
+    code: str
+    name: str
+    score: Decimal | None
+    grade: str
+    consequence: str  # the grade's consequence in the table's words: 压减10%, 优先保障 …
+    cut_ratio: Decimal
+    line: BudgetLine
+    override_reason: str
+    explanation: str
+
+
+def consequence_lines(session: Session, cycle_id: int) -> tuple[ConsequenceLine, ...]:
+    """The policies' lines by code, then the departments' by code."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        return ()
+    policy = cycle_policy(cycle)
+    out: list[ConsequenceLine] = []
+    for rec, fiscal_policy in session.exec(
+        select(PolicyRecommendation, FiscalPolicy)
+        .join(FiscalPolicy, col(FiscalPolicy.id) == PolicyRecommendation.policy_id)
+        .where(PolicyRecommendation.cycle_id == cycle_id)
+        .order_by(col(FiscalPolicy.code))
+    ):
+        line = BudgetLine(rec.funds_fen, rec.recommended_fen, rec.override_fen, rec.reason_kind, rec.reason)
+        out.append(
+            ConsequenceLine(
+                "policy",
+                fiscal_policy.code,
+                fiscal_policy.name,
+                rec.score,
+                rec.grade,
+                rec.reason,
+                rec.cut_ratio,
+                line,
+                rec.override_reason,
+                rec.explanation,
+            )
+        )
+    developed: dict[int, list[BudgetLine]] = defaultdict(list)
+    for department_id, rec in session.exec(
+        select(Project.department_id, BudgetRecommendation)
+        .join(Project, col(Project.id) == BudgetRecommendation.project_id)
+        .where(BudgetRecommendation.cycle_id == cycle_id, col(BudgetRecommendation.department_grade) != "")
+    ):
+        developed[department_id].append(budget_line(rec))
+    kind = policy.targets.development_type
+    for rec, department in session.exec(
+        select(DepartmentRecommendation, Department)
+        .join(Department, col(Department.id) == DepartmentRecommendation.department_id)
+        .where(DepartmentRecommendation.cycle_id == cycle_id)
+        .order_by(col(Department.code))
+    ):
+        lines = developed.get(rec.department_id, [])
+        note = f"{len(lines)}个{kind}项目，各按自身与部门整体压减中较高者安排" if lines else f"无{kind}项目"
+        out.append(
+            ConsequenceLine(
+                "department",
+                department.code,
+                department.name,
+                rec.score,
+                rec.grade,
+                grade_consequence(rec.grade, policy.budget),
+                rec.cut_ratio,
+                department_line(lines, rec.reason_kind, rec.reason, rec.override_fen),
+                rec.override_reason,
+                note,
+            )
+        )
+    return tuple(out)
+
+
+def consequence_figures(lines: Iterable[ConsequenceLine]) -> BudgetTotals:
+    """The policies' and departments' lines totalled as the project table is: over the amounts as they stand."""
+    return budget_totals(c.line for c in lines)
+
+
+def consequence_summary(lines: Iterable[ConsequenceLine]) -> dict[str, Any]:
+    """The consequence lines' figures as the `--json` summary states them."""
+    items = list(lines)
+    totals = consequence_figures(items)
+    return {
+        "policies": sum(1 for c in items if c.object_type == "policy"),
+        "departments": sum(1 for c in items if c.object_type == "department"),
+        "funds_wan": float(fmt_wan(totals.base_fen)),
+        "recommended_wan": float(fmt_wan(totals.recommended_fen)),
+        "cut_wan": float(fmt_wan(totals.cut_fen)),
+        "increase_wan": float(fmt_wan(totals.increase_fen)),
+        "overridden": totals.overridden_projects,
     }
 
 
@@ -646,6 +750,11 @@ class CycleFigures:
     publications: PublicationFigures
     cost_pilot: CostPilotFigures | None
     events: EventFigures
+    consequences: tuple[ConsequenceLine, ...] = ()  # the key-evaluated policies' and departments' lines
+
+    @property
+    def consequence_totals(self) -> BudgetTotals:
+        return consequence_figures(self.consequences)
 
     def names(self, codes: Iterable[str]) -> list[str]:
         """Department names for codes (a code without a department stays a code)."""
@@ -675,4 +784,5 @@ def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
         publications=publication_figures(session, cycle_id),
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
+        consequences=consequence_lines(session, cycle_id),
     )

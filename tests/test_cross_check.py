@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from models.tables import (
     Approval,
-    Cycle,
     BudgetRecommendation,
+    Cycle,
     Department,
     Evaluation,
     ExAnteAssessment,
