@@ -184,55 +184,88 @@ def consequence_lines(session: Session, cycle_id: int) -> tuple[ConsequenceLine,
             )
         )
     developed: dict[int, list[BudgetLine]] = defaultdict(list)
-    for department_id, rec in session.exec(
+    for department_id, project_rec in session.exec(
         select(Project.department_id, BudgetRecommendation)
         .join(Project, col(Project.id) == BudgetRecommendation.project_id)
         .where(BudgetRecommendation.cycle_id == cycle_id, col(BudgetRecommendation.department_grade) != "")
     ):
-        developed[department_id].append(budget_line(rec))
+        developed[department_id].append(budget_line(project_rec))
     kind = policy.targets.development_type
-    for rec, department in session.exec(
+    for department_rec, department in session.exec(
         select(DepartmentRecommendation, Department)
         .join(Department, col(Department.id) == DepartmentRecommendation.department_id)
         .where(DepartmentRecommendation.cycle_id == cycle_id)
         .order_by(col(Department.code))
     ):
-        lines = developed.get(rec.department_id, [])
+        lines = developed.get(department_rec.department_id, [])
         note = f"{len(lines)}个{kind}项目，各按自身与部门整体压减中较高者安排" if lines else f"无{kind}项目"
         out.append(
             ConsequenceLine(
                 "department",
                 department.code,
                 department.name,
-                rec.score,
-                rec.grade,
-                grade_consequence(rec.grade, policy.budget),
-                rec.cut_ratio,
-                department_line(lines, rec.reason_kind, rec.reason, rec.override_fen),
-                rec.override_reason,
+                department_rec.score,
+                department_rec.grade,
+                grade_consequence(department_rec.grade, policy.budget),
+                department_rec.cut_ratio,
+                department_line(lines, department_rec.reason_kind, department_rec.reason, department_rec.override_fen),
+                department_rec.override_reason,
                 note,
             )
         )
     return tuple(out)
 
 
-def consequence_figures(lines: Iterable[ConsequenceLine]) -> BudgetTotals:
-    """The policies' and departments' lines totalled as the project table is: over the amounts as they stand."""
-    return budget_totals(c.line for c in lines)
+@dataclass(frozen=True)
+class ConsequenceFigures:
+    """The policies' and departments' lines, totalled as the project table is: over the amounts as they stand."""
+
+    lines: tuple[ConsequenceLine, ...] = ()
+
+    def codes(self, object_type: str) -> Codes:
+        return tuple(c.code for c in self.lines if c.object_type == object_type)
+
+    @property
+    def totals(self) -> BudgetTotals:
+        return budget_totals(c.line for c in self.lines)
+
+    @property
+    def overridden(self) -> Codes:
+        """The lines an approver set at another amount, as 政策:ZC01 / 部门:131."""
+        return tuple(_line_code(c) for c in self.lines if c.line.override_fen is not None)
+
+    @property
+    def cut(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines if c.line.cut_fen)
+
+    @property
+    def increased(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines if c.line.increase_fen)
+
+    @property
+    def all(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines)
 
 
-def consequence_summary(lines: Iterable[ConsequenceLine]) -> dict[str, Any]:
+def _line_code(line: ConsequenceLine) -> str:
+    return f"{'政策' if line.object_type == 'policy' else '部门'}:{line.code}"
+
+
+def consequence_figures(session: Session, cycle_id: int) -> ConsequenceFigures:
+    return ConsequenceFigures(consequence_lines(session, cycle_id))
+
+
+def consequence_summary(figures: ConsequenceFigures) -> dict[str, Any]:
     """The consequence lines' figures as the `--json` summary states them."""
-    items = list(lines)
-    totals = consequence_figures(items)
+    totals = figures.totals
     return {
-        "policies": sum(1 for c in items if c.object_type == "policy"),
-        "departments": sum(1 for c in items if c.object_type == "department"),
+        "policies": len(figures.codes("policy")),
+        "departments": len(figures.codes("department")),
         "funds_wan": float(fmt_wan(totals.base_fen)),
         "recommended_wan": float(fmt_wan(totals.recommended_fen)),
         "cut_wan": float(fmt_wan(totals.cut_fen)),
         "increase_wan": float(fmt_wan(totals.increase_fen)),
-        "overridden": totals.overridden_projects,
+        "overridden": len(figures.overridden),
     }
 
 
@@ -750,11 +783,7 @@ class CycleFigures:
     publications: PublicationFigures
     cost_pilot: CostPilotFigures | None
     events: EventFigures
-    consequences: tuple[ConsequenceLine, ...] = ()  # the key-evaluated policies' and departments' lines
-
-    @property
-    def consequence_totals(self) -> BudgetTotals:
-        return consequence_figures(self.consequences)
+    consequences: ConsequenceFigures = field(default_factory=ConsequenceFigures)  # policies' and departments' lines
 
     def names(self, codes: Iterable[str]) -> list[str]:
         """Department names for codes (a code without a department stays a code)."""
@@ -784,5 +813,5 @@ def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
         publications=publication_figures(session, cycle_id),
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
-        consequences=consequence_lines(session, cycle_id),
+        consequences=consequence_figures(session, cycle_id),
     )

@@ -23,11 +23,11 @@ from models import (
 )
 from models.rows import insert_rows, update_by_id
 from perfcycle.figures import (
+    ConsequenceFigures,
     budget_figures,
     budget_line,
     budget_summary,
     consequence_figures,
-    consequence_lines,
     consequence_summary,
 )
 from perfcycle.money import fmt_wan
@@ -254,7 +254,7 @@ def publish_budget_table(cycle_id: int) -> dict[str, Any]:
             if totals.increased_projects
             else ""
         )
-        consequences = consequence_lines(session, cycle_id)
+        consequences = consequence_figures(session, cycle_id)
         publish_table(
             f"{cycle.year}-budget-cuts",
             rows,
@@ -267,15 +267,15 @@ def publish_budget_table(cycle_id: int) -> dict[str, Any]:
         return {**budget_summary(totals), "consequences": consequence_summary(consequences)}
 
 
-def _consequence_sentence(lines: Any) -> str:
+def _consequence_sentence(consequences: ConsequenceFigures) -> str:
     """The key-evaluated policies' and departments' lines in one clause, over their amounts as they stand."""
-    if not lines:
+    if not consequences.lines:
         return ""
-    totals = consequence_figures(lines)
-    policies = sum(1 for c in lines if c.object_type == "policy")
-    adjusted = f"（审批调整 {totals.overridden_projects} 项）" if totals.overridden_projects else ""
+    totals = consequences.totals
+    adjusted = f"（审批调整 {len(consequences.overridden)} 项）" if consequences.overridden else ""
     increase = f"，增加 {fmt_wan(totals.increase_fen)} 万元" if totals.increase_fen else ""
     return (
-        f"；重点评价政策 {policies} 项、部门整体 {len(lines) - policies} 个，涉及 {fmt_wan(totals.base_fen)} 万元，"
-        f"建议安排 {fmt_wan(totals.recommended_fen)} 万元，压减 {fmt_wan(totals.cut_fen)} 万元{increase}{adjusted}"
+        f"；重点评价政策 {len(consequences.codes('policy'))} 项、部门整体 {len(consequences.codes('department'))} 个，"
+        f"涉及 {fmt_wan(totals.base_fen)} 万元，建议安排 {fmt_wan(totals.recommended_fen)} 万元，"
+        f"压减 {fmt_wan(totals.cut_fen)} 万元{increase}{adjusted}"
     )

@@ -52,7 +52,7 @@ from perfcycle.documents.sheetml import (
     png_size,
     xlsx,
 )
-from perfcycle.figures import budget_line, consequence_lines, quarter_lights
+from perfcycle.figures import budget_line, consequence_figures, quarter_lights
 from perfcycle.findings import open_findings_before, open_findings_note
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS
@@ -537,7 +537,7 @@ def _consequences(
     assert cycle.id is not None
     out: list[tuple[object, ...]] = []
     amounts: list[tuple[int, ...]] = []
-    for c in consequence_lines(session, cycle.id):
+    for c in consequence_figures(session, cycle.id).lines:
         line = c.line
         amounts.append((line.base_fen, line.recommended_fen, line.effective_fen, line.cut_fen, line.increase_fen))
         out.append(

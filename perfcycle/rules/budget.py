@@ -327,9 +327,7 @@ def budget_totals(lines: Iterable[BudgetLine]) -> BudgetTotals:
     )
 
 
-def department_line(
-    lines: Iterable[BudgetLine], kind: str, reason: str, override_fen: int | None = None
-) -> BudgetLine:
+def department_line(lines: Iterable[BudgetLine], kind: str, reason: str, override_fen: int | None = None) -> BudgetLine:
     """A key-evaluated department's 事业发展类 lines taken together: their requests, ex-ante cuts and amounts as they
     stand (each project's own override included); an override of the department sets the amount of them all."""
     items = list(lines)
