@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -70,10 +70,12 @@ def budget_line(rec: BudgetRecommendation) -> BudgetLine:
     )
 
 
-def budget_figures(session: Session, cycle_id: int) -> BudgetTotals:
-    """Request, the amounts that stand, cuts, increases and the counts of the cycle's recommendation table."""
+def budget_figures(session: Session, cycle_id: int, *, as_computed: bool = False) -> BudgetTotals:
+    """Request, the amounts that stand, cuts, increases and the counts of the cycle's recommendation table;
+    `as_computed`: as the rule computed it, before any approver's override (what the approvers decide on)."""
     recs = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    return budget_totals(budget_line(rec) for rec in recs)
+    lines = (budget_line(rec) for rec in recs)
+    return budget_totals(replace(line, override_fen=None) if as_computed else line for line in lines)
 
 
 @dataclass(frozen=True)

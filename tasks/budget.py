@@ -33,8 +33,10 @@ from perfcycle.figures import (
 from perfcycle.money import fmt_wan
 from perfcycle.rules.budget import (
     BudgetDecision,
+    BudgetLine,
     budget_decision,
     department_consequence,
+    department_line,
     final_score,
     grade_cut_ratio,
     policy_decision,
@@ -172,17 +174,25 @@ def _recommend_departments(
             continue
         grade = grade_for(score, policy.grades)
         kind, reason = department_consequence(grade, policy.budget)
-        own = [line for line in lines if line["department_grade"] and owner.get(line["project_id"]) == department_id]
+        own = department_line(
+            (
+                BudgetLine(row["request_fen"], row["recommended_fen"], ex_ante_cut_fen=row["ex_ante_cut_fen"])
+                for row in lines
+                if row["department_grade"] and owner.get(row["project_id"]) == department_id
+            ),
+            kind,
+            reason,
+        )
         rows.append(
             {
                 "cycle_id": cycle_id,
                 "department_id": department_id,
                 "budget_year": budget_year,
-                "request_fen": sum(line["request_fen"] for line in own),
+                "request_fen": own.request_fen,
                 "score": score,
                 "grade": grade,
                 "cut_ratio": grade_cut_ratio(grade, policy.budget),
-                "recommended_fen": sum(line["recommended_fen"] for line in own),
+                "recommended_fen": own.recommended_fen,
                 "priority": False,
                 "reason_kind": kind,
                 "reason": reason,

@@ -52,11 +52,10 @@ from perfcycle.documents.sheetml import (
     png_size,
     xlsx,
 )
-from perfcycle.figures import budget_line, consequence_figures, quarter_lights
+from perfcycle.figures import budget_figures, budget_line, consequence_figures, quarter_lights
 from perfcycle.findings import open_findings_before, open_findings_note
 from perfcycle.money import FEN_PER_WAN
 from perfcycle.policy import QUARTERS
-from perfcycle.rules.budget import budget_totals
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
@@ -470,11 +469,9 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         rows[0].department_code: open_findings_note(rows) for rows in open_findings_before(session, cycle.year).values()
     }
     rows = []
-    lines = []
     for index, entry in enumerate(entries, start=1):
         rec = entry.recommendation
         line = budget_line(rec)
-        lines.append(line)
         explanation = rec.explanation
         if line.overridden:
             explanation = f"测算理由：{rec.reason}" + (f"；{explanation}" if explanation else "")
@@ -502,7 +499,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
                 open_findings.get(entry.department_code, ""),
             )
         )
-    totals = budget_totals(lines)
+    totals = budget_figures(session, cycle_id)  # the 合计 the annual report and --json state
     amounts = {
         5: totals.request_fen,
         6: totals.ex_ante_cut_fen,
