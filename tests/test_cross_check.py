@@ -336,6 +336,10 @@ def test_every_statement_of_every_figure_agrees(
         standing,
         trimmed,
     )
+    for code in ("P01", "P02"):  # D01's lines say what the leader set them at together
+        assert "部门整体事业发展类项目经审批合计安排8000.00万元（区政府常务会议定）" in str(
+            budget_row(paths["预算安排建议表"], code)["说明"]
+        )
     assert (
         f"涉及 {funds} 万元，建议安排 {standing} 万元，压减 {trimmed} 万元（审批调整 2 项）" in artifacts["budget-cuts"]
     )

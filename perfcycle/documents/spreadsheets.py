@@ -52,9 +52,9 @@ from perfcycle.documents.sheetml import (
     png_size,
     xlsx,
 )
-from perfcycle.figures import budget_figures, budget_line, consequence_figures, quarter_lights
+from perfcycle.figures import ConsequenceFigures, budget_figures, budget_line, consequence_figures, quarter_lights
 from perfcycle.findings import open_findings_before, open_findings_note
-from perfcycle.money import FEN_PER_WAN
+from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
@@ -468,6 +468,12 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     open_findings = {  # beside each line, its department's findings of earlier cycles still open
         rows[0].department_code: open_findings_note(rows) for rows in open_findings_before(session, cycle.year).values()
     }
+    consequences = consequence_figures(session, cycle_id)
+    adjusted = {  # a department whose 事业发展类 lines an approver set together: said beside each of them
+        c.code: f"部门整体事业发展类项目经审批合计安排{fmt_wan(c.line.effective_fen)}万元（{c.override_reason}）"
+        for c in consequences.lines
+        if c.object_type == "department" and c.line.overridden
+    }
     rows = []
     for index, entry in enumerate(entries, start=1):
         rec = entry.recommendation
@@ -475,6 +481,8 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         explanation = rec.explanation
         if line.overridden:
             explanation = f"测算理由：{rec.reason}" + (f"；{explanation}" if explanation else "")
+        if rec.department_grade and entry.department_code in adjusted:
+            explanation = "；".join(part for part in (explanation, adjusted[entry.department_code]) if part)
         rows.append(
             (
                 index,
@@ -509,7 +517,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         18: totals.cut_fen,
         19: totals.increase_fen,
     }
-    consequences, consequence_fen = _consequences(session, cycle, entries)
+    consequence_rows, consequence_fen = _consequences(consequences)
     budget_year = entries[0].recommendation.budget_year if entries else cycle.budget_year
     return BudgetTable(
         year=cycle.year,
@@ -517,7 +525,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         district=_district(cycle),
         rows=tuple(rows),
         totals=tuple((column, _wan(amounts[column])) for column in BUDGET_TOTAL_COLUMNS),
-        consequences=tuple(consequences),
+        consequences=tuple(consequence_rows),
         consequence_totals=tuple(
             (column, _wan(sum(amounts[i] for amounts in consequence_fen)))
             for i, column in enumerate(CONSEQUENCE_TOTAL_COLUMNS)
@@ -525,16 +533,13 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     )
 
 
-def _consequences(
-    session: Session, cycle: Cycle, entries: Sequence[BudgetEntry]
-) -> tuple[list[tuple[object, ...]], list[tuple[int, ...]]]:
+def _consequences(consequences: ConsequenceFigures) -> tuple[list[tuple[object, ...]], list[tuple[int, ...]]]:
     """The key-evaluated policies' funds and departments' 事业发展类 requests under their grades' consequence, as
     perfcycle.figures states them after the approvers; with each row its amounts in 分 (涉及, 建议安排, 调整后安排,
     压减, 增加), for the 合计."""
-    assert cycle.id is not None
     out: list[tuple[object, ...]] = []
     amounts: list[tuple[int, ...]] = []
-    for c in consequence_figures(session, cycle.id).lines:
+    for c in consequences.lines:
         line = c.line
         amounts.append((line.base_fen, line.recommended_fen, line.effective_fen, line.cut_fen, line.increase_fen))
         out.append(
