@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -22,8 +22,11 @@ from models.tables import (
     Cycle,
     Department,
     DepartmentLight,
+    DepartmentRecommendation,
     Evaluation,
     ExAnteAssessment,
+    FiscalPolicy,
+    PolicyRecommendation,
     Project,
     Publication,
     Sample,
@@ -38,7 +41,7 @@ from perfcycle.cycle_context import cycle_policy
 from perfcycle.events import PRESS, RANKING, TRAINING, events_of, when_text
 from perfcycle.money import fmt_wan
 from perfcycle.policy import QUARTERS
-from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals
+from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals, department_line, grade_consequence
 from perfcycle.rules.coverage import Coverage, coverage, reported_every_period
 from perfcycle.rules.disclosure import (
     OVERDUE,
@@ -67,10 +70,12 @@ def budget_line(rec: BudgetRecommendation) -> BudgetLine:
     )
 
 
-def budget_figures(session: Session, cycle_id: int) -> BudgetTotals:
-    """Request, the amounts that stand, cuts, increases and the counts of the cycle's recommendation table."""
+def budget_figures(session: Session, cycle_id: int, *, as_computed: bool = False) -> BudgetTotals:
+    """Request, the amounts that stand, cuts, increases and the counts of the cycle's recommendation table;
+    `as_computed`: as the rule computed it, before any approver's override (what the approvers decide on)."""
     recs = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    return budget_totals(budget_line(rec) for rec in recs)
+    lines = (budget_line(rec) for rec in recs)
+    return budget_totals(replace(line, override_fen=None) if as_computed else line for line in lines)
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,140 @@ def budget_summary(totals: BudgetTotals) -> dict[str, Any]:
         "cancelled_projects": totals.cancelled_projects,
         "low_execution_projects": totals.low_execution_projects,
         "reasons": dict(totals.reasons),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- consequences
+
+
+@dataclass(frozen=True)
+class ConsequenceLine:
+    """A key-evaluated policy or department under its grade's consequence, as it stands after the approvers: a
+    policy's funds; a department's 事业发展类 lines taken together (its own override sets their amount)."""
+
+    object_type: str  # "policy" | "department"
+    code: str
+    name: str
+    score: Decimal | None
+    grade: str
+    consequence: str  # the grade's consequence in the table's words: 压减10%, 优先保障 …
+    cut_ratio: Decimal
+    line: BudgetLine
+    override_reason: str
+    explanation: str
+
+
+def consequence_lines(session: Session, cycle_id: int) -> tuple[ConsequenceLine, ...]:
+    """The policies' lines by code, then the departments' by code."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        return ()
+    policy = cycle_policy(cycle)
+    out: list[ConsequenceLine] = []
+    for rec, fiscal_policy in session.exec(
+        select(PolicyRecommendation, FiscalPolicy)
+        .join(FiscalPolicy, col(FiscalPolicy.id) == PolicyRecommendation.policy_id)
+        .where(PolicyRecommendation.cycle_id == cycle_id)
+        .order_by(col(FiscalPolicy.code))
+    ):
+        line = BudgetLine(rec.funds_fen, rec.recommended_fen, rec.override_fen, rec.reason_kind, rec.reason)
+        out.append(
+            ConsequenceLine(
+                "policy",
+                fiscal_policy.code,
+                fiscal_policy.name,
+                rec.score,
+                rec.grade,
+                rec.reason,
+                rec.cut_ratio,
+                line,
+                rec.override_reason,
+                rec.explanation,
+            )
+        )
+    developed: dict[int, list[BudgetLine]] = defaultdict(list)
+    for department_id, project_rec in session.exec(
+        select(Project.department_id, BudgetRecommendation)
+        .join(Project, col(Project.id) == BudgetRecommendation.project_id)
+        .where(BudgetRecommendation.cycle_id == cycle_id, col(BudgetRecommendation.department_grade) != "")
+    ):
+        developed[department_id].append(budget_line(project_rec))
+    kind = policy.targets.development_type
+    for department_rec, department in session.exec(
+        select(DepartmentRecommendation, Department)
+        .join(Department, col(Department.id) == DepartmentRecommendation.department_id)
+        .where(DepartmentRecommendation.cycle_id == cycle_id)
+        .order_by(col(Department.code))
+    ):
+        lines = developed.get(department_rec.department_id, [])
+        note = f"{len(lines)}个{kind}项目，各按自身与部门整体压减中较高者安排" if lines else f"无{kind}项目"
+        out.append(
+            ConsequenceLine(
+                "department",
+                department.code,
+                department.name,
+                department_rec.score,
+                department_rec.grade,
+                grade_consequence(department_rec.grade, policy.budget),
+                department_rec.cut_ratio,
+                department_line(lines, department_rec.reason_kind, department_rec.reason, department_rec.override_fen),
+                department_rec.override_reason,
+                note,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ConsequenceFigures:
+    """The policies' and departments' lines, totalled as the project table is: over the amounts as they stand."""
+
+    lines: tuple[ConsequenceLine, ...] = ()
+
+    def codes(self, object_type: str) -> Codes:
+        return tuple(c.code for c in self.lines if c.object_type == object_type)
+
+    @property
+    def totals(self) -> BudgetTotals:
+        return budget_totals(c.line for c in self.lines)
+
+    @property
+    def overridden(self) -> Codes:
+        """The lines an approver set at another amount, as 政策:ZC01 / 部门:131."""
+        return tuple(_line_code(c) for c in self.lines if c.line.override_fen is not None)
+
+    @property
+    def cut(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines if c.line.cut_fen)
+
+    @property
+    def increased(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines if c.line.increase_fen)
+
+    @property
+    def all(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines)
+
+
+def _line_code(line: ConsequenceLine) -> str:
+    return f"{'政策' if line.object_type == 'policy' else '部门'}:{line.code}"
+
+
+def consequence_figures(session: Session, cycle_id: int) -> ConsequenceFigures:
+    return ConsequenceFigures(consequence_lines(session, cycle_id))
+
+
+def consequence_summary(figures: ConsequenceFigures) -> dict[str, Any]:
+    """The consequence lines' figures as the `--json` summary states them."""
+    totals = figures.totals
+    return {
+        "policies": len(figures.codes("policy")),
+        "departments": len(figures.codes("department")),
+        "funds_wan": float(fmt_wan(totals.base_fen)),
+        "recommended_wan": float(fmt_wan(totals.recommended_fen)),
+        "cut_wan": float(fmt_wan(totals.cut_fen)),
+        "increase_wan": float(fmt_wan(totals.increase_fen)),
+        "overridden": len(figures.overridden),
     }
 
 
@@ -646,6 +785,7 @@ class CycleFigures:
     publications: PublicationFigures
     cost_pilot: CostPilotFigures | None
     events: EventFigures
+    consequences: ConsequenceFigures = field(default_factory=ConsequenceFigures)  # policies' and departments' lines
 
     def names(self, codes: Iterable[str]) -> list[str]:
         """Department names for codes (a code without a department stays a code)."""
@@ -675,4 +815,5 @@ def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
         publications=publication_figures(session, cycle_id),
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
+        consequences=consequence_figures(session, cycle_id),
     )

@@ -8,7 +8,7 @@ from prefect import task
 from sqlmodel import select
 
 from models import Document, session_scope
-from perfcycle.figures import CycleFigures, budget_summary, cycle_figures
+from perfcycle.figures import CycleFigures, budget_summary, consequence_summary, cycle_figures
 from perfcycle.money import fmt_wan
 from perfcycle.stages import STAGES
 from perfcycle.standing import stage_summaries
@@ -47,6 +47,7 @@ def _self_evaluation(figures: CycleFigures) -> dict[str, Any] | None:
         "projects": evaluated.projects.covered,
         "departments": evaluated.departments.covered,
         "coverage": float(evaluated.projects.ratio),
+        "department_evaluations": len(figures.evaluations.department_evaluations),
     }
 
 
@@ -101,6 +102,10 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
             "self_evaluation": _self_evaluation(figures),
             "sampling": _sampling(figures),
             "fiscal_evaluation": _fiscal(figures, states.get("fiscal_evaluation") == "done"),
-            "budget": budget_summary(figures.budget) if figures.budget.projects else None,
+            "budget": (
+                {**budget_summary(figures.budget), "consequences": consequence_summary(figures.consequences)}
+                if figures.budget.projects
+                else None
+            ),
             "documents": list(documents),
         }

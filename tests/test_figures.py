@@ -191,7 +191,12 @@ def test_full_monitoring_coverage_is_stated_as_such(session: Session, arranged: 
 def test_self_evaluation_coverage_is_the_same_everywhere(session: Session, arranged: Arranged, tmp_path: Path) -> None:
     """7 of the 8 projects and 5 of the 10 departments sent their self-evaluation."""
     summary = summarize_cycle.fn(arranged.cycle_id)
-    assert summary["self_evaluation"] == {"projects": 7, "departments": 5, "coverage": 0.875}
+    assert summary["self_evaluation"] == {
+        "projects": 7,
+        "departments": 5,
+        "coverage": 0.875,
+        "department_evaluations": 2,
+    }
     text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
     assert "7个项目、5家部门完成自评，项目自评覆盖率87.5%，1个项目未完成自评，5家部门未完成部门整体支出自评" in text
     assert "自评全覆盖" not in text

@@ -297,6 +297,14 @@ class AnnualReportContext(Issued):
     budget_cut_wan: str
     budget_increased_projects: int
     budget_increase_wan: str
+    # the key-evaluated policies' and departments' lines, after the approvers
+    consequence_policies: int
+    consequence_departments: int
+    consequence_funds_wan: str
+    consequence_recommended_wan: str
+    consequence_cut_wan: str  # "" when nothing is cut
+    consequence_increase_wan: str  # "" when nothing is increased
+    consequence_overridden: int
     adoption: AdoptionSummary | None = None  # 采纳情况 of the previous cycle's recommendations, once imported
     # (五) cost pilot
     cost_pilot: CostPilot | None
@@ -398,6 +406,7 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
     ex_ante, targets, warnings = figures.ex_ante, figures.targets, figures.warnings
     monitored, self_evaluated, evaluations = figures.monitoring, figures.self_evaluation, figures.evaluations
     sampling, selection, budget = figures.sampling, figures.selection, figures.budget
+    consequences = figures.consequences.totals
     quarters = quarter_light_rows(figures.quarters)
     red_departments = [
         RedDepartment(
@@ -483,6 +492,13 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
         budget_increase_wan=_wan_text(budget.increase_fen),
+        consequence_policies=len(figures.consequences.codes("policy")),
+        consequence_departments=len(figures.consequences.codes("department")),
+        consequence_funds_wan=_wan_text(consequences.base_fen),
+        consequence_recommended_wan=_wan_text(consequences.recommended_fen),
+        consequence_cut_wan=_wan_text(consequences.cut_fen) if consequences.cut_fen else "",
+        consequence_increase_wan=_wan_text(consequences.increase_fen) if consequences.increase_fen else "",
+        consequence_overridden=len(figures.consequences.overridden),
         adoption=previous_adoption(session, cycle),
         cost_pilot=_cost_pilot(figures, cycle, policy),
         rankings=[Ranking(scope=e.title, group=e.detail, rank=e.rank or 0) for e in figures.events.rankings],
@@ -807,6 +823,62 @@ def _figure_rows(ctx: AnnualReportContext, figures: CycleFigures, policy: Policy
         out.add(
             "执行率低压减", ctx.budget_low_execution_projects, "个", "理由为按执行率压减的项目", lines.low_execution
         )
+    consequences = figures.consequences
+    if consequences.lines:
+        if ctx.consequence_policies:
+            out.add(
+                "结果应用政策",
+                ctx.consequence_policies,
+                "项",
+                "按评价等级应用结果的重点评价政策",
+                consequences.codes("policy"),
+            )
+        if ctx.consequence_departments:
+            out.add(
+                "结果应用部门整体",
+                ctx.consequence_departments,
+                "家部门",
+                "按部门整体评价等级应用结果的部门（其事业发展类项目合为一行）",
+                consequences.codes("department"),
+            )
+        out.add(
+            "结果应用涉及资金",
+            ctx.consequence_funds_wan,
+            "万元",
+            "重点评价政策的资金与部门整体事业发展类项目安排基数之和",
+            consequences.all,
+        )
+        out.add(
+            "结果应用建议安排",
+            ctx.consequence_recommended_wan,
+            "万元",
+            "政策和部门整体各行现行安排额合计（审批调整后的金额为准）",
+            consequences.all,
+        )
+        if ctx.consequence_cut_wan:
+            out.add(
+                "结果应用压减",
+                ctx.consequence_cut_wan,
+                "万元",
+                "各行涉及资金高于现行安排额的差额合计",
+                consequences.cut,
+            )
+        if ctx.consequence_increase_wan:
+            out.add(
+                "结果应用经审批增加",
+                ctx.consequence_increase_wan,
+                "万元",
+                "各行现行安排额高于涉及资金的差额合计",
+                consequences.increased,
+            )
+        if ctx.consequence_overridden:
+            out.add(
+                "结果应用审批调整",
+                ctx.consequence_overridden,
+                "项",
+                "审批人调整金额的政策和部门整体",
+                consequences.overridden,
+            )
     if ctx.cost_pilot is not None:
         out.section = "一（五）成本预算绩效管理试点"
         out.add(
