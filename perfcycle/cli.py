@@ -206,7 +206,13 @@ def _progress_printer() -> Callable[[str, str, str], None]:
     return show
 
 
-def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None:
+def _run_cycle(
+    parameters: dict[str, Any],
+    as_json: bool,
+    verbose: bool,
+    after: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> None:
+    """Run the cycle and print its figures; `after` continues from a finished cycle and gives its new summary."""
     configure_prefect(quiet=not verbose)
     if not verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
@@ -223,6 +229,8 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
         progress.listen(_progress_printer())
         err.print("正在启动 Prefect 并运行年度周期…", highlight=False)
         summary = run_annual_cycle(**parameters)
+        if after is not None and summary.get("status") == "done":
+            summary = after(summary)
     _print_summary(summary)
     if as_json:
         print(json.dumps({k: v for k, v in summary.items() if k not in ("status", "waiting")}, ensure_ascii=False))
@@ -309,6 +317,7 @@ def demo(
     os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the demo district's rules, never a district's own
     _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
     from perfcycle.demo import generate_demo
+    from perfcycle.demo_life import after_the_cycle
     from perfcycle.policy import load_policy
 
     with friendly_errors():
@@ -323,6 +332,7 @@ def demo(
         },
         as_json,
         verbose,
+        after=lambda _summary: after_the_cycle(year, out_dir),
     )
 
 
