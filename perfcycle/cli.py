@@ -286,6 +286,24 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ),
         f"文件 {len(summary['documents'])} 份",
     ]
+    findings, disclosure, adoption = (summary.get(key) for key in ("findings", "disclosure", "adoption"))
+    if findings:
+        lines.insert(
+            -1,
+            f"问题整改 登记 {findings['registered']} 项，已反馈 {findings['responded']}，已整改 {findings['closed']}，"
+            f"逾期 {findings['overdue']}",
+        )
+    if disclosure:
+        lines.insert(
+            -1,
+            f"自评公开 按期 {disclosure['published']}，未按期 {disclosure['late']}，未到期 {disclosure['pending']}",
+        )
+    if adoption:
+        lines.insert(
+            -1,
+            f"采纳情况 {adoption['lines']} 个项目：采纳 {adoption['adopted']}，调整 {adoption['changed']}，"
+            f"未采纳 {adoption['not_adopted']}",
+        )
     for line in lines:
         err.print(line, highlight=False, markup=False)
     if summary.get("status") != "done":
