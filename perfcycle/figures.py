@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
@@ -51,6 +51,9 @@ from perfcycle.rules.disclosure import (
 )
 from perfcycle.rules.findings import SOURCES, count_findings
 from perfcycle.rules.lights import improved_overall
+
+if TYPE_CHECKING:
+    from perfcycle.adoption import AdoptionSummary
 
 Codes = tuple[str, ...]
 
@@ -625,7 +628,7 @@ def finding_figures(session: Session, cycle_id: int, today: date | None = None) 
 class AdoptionFigures:
     """采纳情况 as the annual report states it (`perfcycle.adoption.stated_adoption`), with each status's projects."""
 
-    summary: Any  # perfcycle.adoption.AdoptionSummary
+    summary: AdoptionSummary
     codes: Mapping[str, Codes] = field(default_factory=dict)  # adopted / changed / not_adopted → project codes
 
     @property
