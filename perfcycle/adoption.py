@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from models import Approval, BudgetAdoption, BudgetRecommendation, Cycle, Department, Project
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.figures import budget_line
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.rules.adoption import ADOPTION_LABELS, adoption_rate, adoption_status
@@ -94,7 +95,8 @@ def _approved_lines(session: Session, year: int) -> tuple[Cycle, list[TableLine]
 
 def write_adoption_form(session: Session, year: int, path: Path) -> int:
     """The 人大批准预算表 with every line of the approved table filled in (the adopted amounts left to enter)."""
-    _, lines = _approved_lines(session, year)
+    cycle, lines = _approved_lines(session, year)
+    district = cycle.district or cycle_policy(cycle).district
     rows = [
         {
             "project_code": line.project_code,
@@ -103,7 +105,7 @@ def write_adoption_form(session: Session, year: int, path: Path) -> int:
         }
         for line in lines
     ]
-    write_workbook(path, ADOPTED_BUDGET, {SHEET.name: rows})
+    write_workbook(path, ADOPTED_BUDGET, {SHEET.name: rows}, district=district, year=year)
     return len(rows)
 
 

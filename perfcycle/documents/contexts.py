@@ -68,6 +68,7 @@ from perfcycle.rules.disclosure import (
 )
 from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
 from perfcycle.rules.findings import SOURCES as FINDING_SOURCES
+from perfcycle.rules.lights import notice_date
 from perfcycle.rules.precision import percent_text
 from perfcycle.rules.windows import RETURNED
 from perfcycle.stages import importing_stage
@@ -1191,7 +1192,8 @@ def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> li
         dept = departments.get(row.department_id)
         notice = notices.get(row.department_id)
         level = notice.level if notice is not None else row.light
-        issued_on = notice.issued_on if notice is not None else None
+        # A light without its notice's record is dated as the notice would be (the quarter's end + the policy's days).
+        issued_on = notice.issued_on if notice is not None else notice_date(cycle.year, quarter, policy.monitoring)
         due = notice.response_due if notice is not None else None
         if due is None and issued_on is not None and level == "red":
             due = issued_on + dt.timedelta(days=policy.monitoring.red_response_days)

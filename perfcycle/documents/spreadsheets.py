@@ -48,7 +48,6 @@ from perfcycle.documents.sheetml import (
     Calculated,
     CellStyle,
     Formula,
-    PageSetup,
     Picture,
     Sheet,
     Stylesheet,
@@ -63,6 +62,7 @@ from perfcycle.rules.budget import budget_totals, grade_consequence, grade_cut_r
 from perfcycle.rules.scoring import grade_for
 from perfcycle.stages import SUBMISSION_FOLDERS
 from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
+from perfcycle.workbooks.printing import PageSetup
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
 
 LIGHT_FILLS = {"red": "FFC7CE", "yellow": "FFEB9C", "green": "C6EFCE"}
@@ -165,7 +165,7 @@ def _titled_sheet(
 def _save(sheets: Sequence[Sheet], path: Path, year: int, district: str, title: str) -> str:
     """Write the workbook of a cycle `year` atomically, set up to print with a header naming the district, the year
     and the workbook; returns its sha256."""
-    page = PageSetup(header=f"{district}{year}年度预算绩效管理", title=title)
+    page = PageSetup.of(district, year, title)
     return atomic_write(path, xlsx(sheets, _styles(), _stamp(year), AUTHOR, page))
 
 
