@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
+from models.rows import columns
 from models.tables import (
     BudgetRecommendation,
     Cycle,
@@ -25,6 +26,7 @@ from models.tables import (
     DepartmentRecommendation,
     Evaluation,
     ExAnteAssessment,
+    Finding,
     FiscalPolicy,
     PolicyRecommendation,
     Project,
@@ -50,7 +52,11 @@ from perfcycle.rules.disclosure import (
     publication_state,
     publication_status,
 )
+from perfcycle.rules.findings import SOURCES, count_findings
 from perfcycle.rules.lights import improved_overall
+
+if TYPE_CHECKING:
+    from perfcycle.adoption import AdoptionSummary
 
 Codes = tuple[str, ...]
 
@@ -665,6 +671,17 @@ class PublicationFigures:
     def published(self) -> Codes:
         return tuple(sorted({*self.status(PUBLISHED_ON_TIME), *self.status(PUBLISHED_LATE)}))
 
+    @property
+    def on_time(self) -> Codes:
+        """按期公开: published on or before the deadline."""
+        return self.status(PUBLISHED_ON_TIME)
+
+    @property
+    def pending(self) -> Codes:
+        """尚未到期: not published, and the deadline has not passed yet."""
+        counted = {*self.on_time, *self.not_on_time}
+        return tuple(code for codes in self.by_status.values() for code in codes if code not in counted)
+
 
 def publication_figures(session: Session, cycle_id: int, today: date | None = None) -> PublicationFigures:
     """As of `today` (the bureau's date by default): a report not yet published is overdue only once its
@@ -688,6 +705,92 @@ def publication_figures(session: Session, cycle_id: int, today: date | None = No
         due_on=tuple(sorted({due for _, _, due in rows if due is not None})),
         overdue=tuple(overdue),
     )
+
+
+# ---------------------------------------------------------------------------------------------- rectification
+
+
+@dataclass(frozen=True)
+class FindingFigures:
+    """问题整改: the cycle's findings (as "#编号"), registered, answered at least once, verified fixed and overdue
+    on the day, and registered by source."""
+
+    registered: Codes = ()
+    responded: Codes = ()
+    closed: Codes = ()
+    overdue: Codes = ()
+    by_source: Mapping[str, Codes] = field(default_factory=dict)
+
+    def source(self, source: str) -> Codes:
+        return self.by_source.get(source, ())
+
+    def summary(self) -> dict[str, Any]:
+        """As `--json` states them: counts, and by source only the sources with findings."""
+        return {
+            "registered": len(self.registered),
+            "responded": len(self.responded),
+            "closed": len(self.closed),
+            "overdue": len(self.overdue),
+            "by_source": {s: len(self.source(s)) for s in SOURCES if self.source(s)},
+        }
+
+
+def finding_figures(session: Session, cycle_id: int, today: date | None = None) -> FindingFigures:
+    """As of `today` (the bureau's date by default), by the register's rule (`count_findings`) applied to each
+    finding alone, so a count and its codes cannot differ."""
+    day = today or now().date()
+    rows = session.exec(
+        select(*columns(Finding, "id", "source", "status", "due_on", "answers"))
+        .where(Finding.cycle_id == cycle_id)
+        .order_by(col(Finding.id))
+    ).all()
+    alone = [
+        (f"#{id_}", count_findings([(source, status, due, answers)], day)) for id_, source, status, due, answers in rows
+    ]
+
+    def counted(count: str) -> Codes:
+        return tuple(code for code, counts in alone if getattr(counts, count))
+
+    return FindingFigures(
+        registered=tuple(code for code, _ in alone),
+        responded=counted("responded"),
+        closed=counted("closed"),
+        overdue=counted("overdue"),
+        by_source={s: tuple(code for code, counts in alone if counts.by_source[s]) for s in SOURCES},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- adoption
+
+
+@dataclass(frozen=True)
+class AdoptionFigures:
+    """采纳情况 as the annual report states it (`perfcycle.adoption.stated_adoption`), with each status's projects."""
+
+    summary: AdoptionSummary
+    codes: Mapping[str, Codes] = field(default_factory=dict)  # adopted / changed / not_adopted → project codes
+
+    @property
+    def lines(self) -> Codes:
+        return tuple(sorted(code for codes in self.codes.values() for code in codes))
+
+    def status(self, status: str) -> Codes:
+        return self.codes.get(status, ())
+
+
+def adoption_figures(session: Session, cycle_id: int) -> AdoptionFigures | None:
+    """The adoption the cycle's report states, or None while no adopted budget is imported for it."""
+    from perfcycle.adoption import adoption_lines, stated_adoption
+
+    cycle = session.get(Cycle, cycle_id)
+    stated = stated_adoption(session, cycle) if cycle is not None else None
+    if stated is None:
+        return None
+    cycle_of, summary = stated
+    codes: dict[str, list[str]] = defaultdict(list)
+    for line in adoption_lines(session, cycle_of):
+        codes[line.status].append(line.line.project_code)
+    return AdoptionFigures(summary, {k: tuple(v) for k, v in codes.items()})
 
 
 # ---------------------------------------------------------------------------------------------- cost pilot
@@ -786,6 +889,8 @@ class CycleFigures:
     cost_pilot: CostPilotFigures | None
     events: EventFigures
     consequences: ConsequenceFigures = field(default_factory=ConsequenceFigures)  # policies' and departments' lines
+    findings: FindingFigures = FindingFigures()
+    adoption: AdoptionFigures | None = None
 
     def names(self, codes: Iterable[str]) -> list[str]:
         """Department names for codes (a code without a department stays a code)."""
@@ -816,4 +921,6 @@ def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
         consequences=consequence_figures(session, cycle_id),
+        findings=finding_figures(session, cycle_id),
+        adoption=adoption_figures(session, cycle_id),
     )

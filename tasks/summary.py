@@ -75,6 +75,25 @@ def _fiscal(figures: CycleFigures, done: bool) -> dict[str, Any] | None:
     }
 
 
+def _findings(figures: CycleFigures, done: bool) -> dict[str, Any] | None:
+    """问题整改 as the annual report states it; null while nothing is registered in a cycle still under way."""
+    if not figures.findings.registered and not done:
+        return None
+    return figures.findings.summary()
+
+
+def _disclosure(figures: CycleFigures) -> dict[str, int] | None:
+    """谁评价、谁公开: on time, late (or overdue), not yet due; null before any department owes a publication."""
+    publications = figures.publications
+    if not publications.by_status:
+        return None
+    return {
+        "published": len(publications.on_time),
+        "late": len(publications.not_on_time),
+        "pending": len(publications.pending),
+    }
+
+
 @task(name="summarize-cycle")
 def summarize_cycle(cycle_id: int) -> dict[str, Any]:
     """The figures a coordinator quotes (and `--json` prints), as every document states them.
@@ -107,5 +126,8 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
                 if figures.budget.projects
                 else None
             ),
+            "findings": _findings(figures, cycle.status == "done"),
+            "disclosure": _disclosure(figures),
+            "adoption": figures.adoption.summary.as_json() if figures.adoption is not None else None,
             "documents": list(documents),
         }
