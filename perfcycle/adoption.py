@@ -301,12 +301,6 @@ def adoption_summary(session: Session, cycle_id: int, flush: bool = False) -> Ad
     )
 
 
-def previous_adoption(session: Session, cycle: Cycle) -> AdoptionSummary | None:
-    """The 采纳情况 of the previous cycle's recommendations, which the next annual report states."""
-    previous = session.exec(select(Cycle).where(Cycle.year == cycle.year - 1, Cycle.status != "historical")).first()
-    return adoption_summary(session, previous.id) if previous is not None and previous.id is not None else None
-
-
 def stated_adoption(session: Session, cycle: Cycle) -> tuple[int, AdoptionSummary] | None:
     """The 采纳情况 a cycle's annual report states: of its own recommendations once their adopted budget is
     imported (a report written after the budget year's budget passed), else of the previous cycle's; with the
