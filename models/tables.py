@@ -382,6 +382,12 @@ class Approval(SQLModel, table=True):
     level: int = 1
     status: str = Field(default="open", max_length=12, description="open | approved | rejected | returned")
     decided_by: str = Field(default="", max_length=100)
+    entered_by: str = Field(
+        default="",
+        max_length=100,
+        description="Who typed the decision in on behalf of `decided_by` (the administrator on the command line, "
+        "the Prefect UI's shared account); empty when the person decided under their own sign-in.",
+    )
     decided_at: datetime | None = _stamp(nullable=True)
     comment: str = Field(default="", sa_type=Text)
     data_digest: str = Field(default="", max_length=64)

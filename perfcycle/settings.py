@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     web_address_failures: int = Field(
         default=20, ge=1, le=10_000, description="Failed sign-ins from one address within the lockout time, then wait."
     )
+    prefect_ui_actor: str = Field(
+        default="Prefect 界面共用账号",
+        max_length=60,
+        description="Who a decision answered in the Prefect UI's form is recorded as entered by (everyone opens "
+        "the UI under one shared credential), on behalf of the approver the form names.",
+    )
     web_secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure although the request came over HTTP (behind a TLS proxy)."
     )

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Document, Project, TargetReview, WarningNotice
 from models.tables import WarningResponse, WindowEntry, WindowReceipt
-from perfcycle.approvals import in_shanghai
+from perfcycle.approvals import in_shanghai, signed_as
 from perfcycle.policy import load_policy, policy_from_json
 from perfcycle.rules.access import document_visible
 from perfcycle.rules.lights import LIGHT_LABELS
@@ -114,7 +114,7 @@ def _comments(session: Session, cycle: Cycle, department: Department, returned: 
     ).first()
     if gate is not None:
         when = f"{in_shanghai(gate.decided_at):%Y-%m-%d}" if gate.decided_at else ""
-        lines.append(f"审核意见（{gate.decided_by} {when}）：{gate.comment}")
+        lines.append(f"审核意见（{signed_as(gate.decided_by, gate.entered_by)} {when}）：{gate.comment}")
     for project, review in session.exec(
         select(Project, TargetReview)
         .join(TargetReview, col(TargetReview.project_id) == Project.id)

@@ -77,6 +77,18 @@ def department(request: Request, code: str) -> Response:
     return render(request, "department.html", identity, work=work, result={}, read_only=True)
 
 
+@router.get("/decisions")
+def decisions(request: Request) -> Response:
+    """The year's decided gates: who decided, and who typed a decision in on whose behalf."""
+    from perfcycle.approvals import decision_history
+
+    identity = bureau_only(request)
+    year = year_of(request)
+    with session_scope() as session:
+        decided = decision_history(session, year) if year is not None else []
+    return render(request, "decisions.html", identity, year=year, decided=decided)
+
+
 def _group(year: int, gate: str, level: int) -> Any:
     with session_scope() as session:
         for group in open_groups(session, year):

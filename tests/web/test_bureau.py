@@ -83,6 +83,9 @@ def test_the_targets_group_is_decided_with_one_return_and_the_department_resubmi
     }
     actors = [e.actor for e in session.exec(select(AuditEntry).where(AuditEntry.action == "approval.decided"))]
     assert actors == [COORDINATOR] * 3
+    assert {g.entered_by for g in gates.values()} == {""}  # signed in: nobody typed it in on another's behalf
+    history = browser.client.get("/decisions").text
+    assert history.count(f"<td>{COORDINATOR}</td>") == 3 and "录入</td>" not in history
 
     signed_in(other_browser, session, session.exec(select(Department).where(Department.code == "102")).one().contact)
     returned = other_browser.client.get("/").text
