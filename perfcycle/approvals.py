@@ -419,7 +419,9 @@ def decision_history(session: Session, year: int | None = None) -> list[DecidedG
             year=cycle.year,
             gate=approval.gate,
             subject=approval.subject,
-            subject_name="" if approval.subject == "*" else f"{approval.subject} {names.get(approval.subject, '')}".strip(),
+            subject_name=""
+            if approval.subject == "*"
+            else f"{approval.subject} {names.get(approval.subject, '')}".strip(),
             level=approval.level,
             status=approval.status,
             decided_at=in_shanghai(approval.decided_at) if approval.decided_at else None,
