@@ -26,7 +26,11 @@ from perfcycle.windows import FORM_NAMES, REFUSED, STAGE_FORMS, find_window, get
 from perfcycle.workbooks.formats import SPECS
 
 #: The score sheet each evaluator role is handed (a document of the stage that drew its objects).
-EVALUATOR_DOCUMENTS = {"review": (SPECS["review_scores"].title,), "third_party": (SPECS["third_party_scores"].title,)}
+EVALUATOR_DOCUMENTS = {
+    "panel": (SPECS["panel_scores"].title,),
+    "review": (SPECS["review_scores"].title,),
+    "third_party": (SPECS["third_party_scores"].title,),
+}
 
 
 @dataclass(frozen=True)
