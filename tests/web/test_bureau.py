@@ -194,6 +194,60 @@ def test_the_coordinator_closes_a_collection_and_a_leader_is_refused(
     assert (window.status, window.closed_by, window.close_reason) == ("closed", COORDINATOR, "coordinator")
 
 
+def outbox_files(outbox: Path) -> list[Path]:
+    return sorted(outbox.rglob("*.txt")) if outbox.exists() else []
+
+
+def test_remind_now_sends_through_the_reminders_once_a_day_and_says_so(
+    session: Session,
+    cycle: int,
+    submissions: Path,
+    web_demo: DemoFiles,
+    browser: Browser,
+    other_browser: Browser,
+    outbox: Path,
+) -> None:
+    put_targets(web_demo, submissions, "101")
+    run_targets(cycle, submissions)
+    signed_in(browser, session, COORDINATOR)
+    assert "/windows/target_setting/remind" in browser.client.get("/").text
+    assert "/departments/102/remind" in browser.client.get("/matrix").text
+    assert outbox_files(outbox) == []
+
+    one = browser.post("/departments/102/remind")
+    assert one.status_code == 200 and "向 1 个部门发出提醒 1 条" in one.text  # type: ignore[attr-defined]
+    (only,) = outbox_files(outbox)
+    contact = session.exec(select(Department).where(Department.code == "102")).one().contact
+    assert contact in only.read_text(encoding="utf-8")
+
+    window = browser.post("/windows/target_setting/remind")
+    assert window.status_code == 200  # type: ignore[attr-defined]
+    owing = len(outbox_files(outbox))
+    items = {
+        line for f in outbox_files(outbox) for line in f.read_text(encoding="utf-8").splitlines() if "事项" in line
+    }
+    assert owing > 2 and len(items) == owing and not any(i.endswith(":101") for i in items)  # 101 sent its form
+    assert f"发出提醒 {owing - 1} 条；另有 1 条今天已发送过，未重复发送" in window.text  # type: ignore[attr-defined]
+
+    again = browser.post("/windows/target_setting/remind")
+    assert "今天已提醒过这" in again.text and "未重复发送" in again.text  # type: ignore[attr-defined]
+    assert len(outbox_files(outbox)) == owing
+    sent_now = session.exec(select(AuditEntry).where(AuditEntry.action == "reminders.sent_now")).all()
+    assert [(e.actor, json.loads(e.payload_json)["sent"]) for e in sent_now] == [
+        (COORDINATOR, 1),
+        (COORDINATOR, owing - 1),
+        (COORDINATOR, 0),
+    ]
+
+    assert browser.client.post("/windows/target_setting/remind", data={}).status_code == 403  # no form token
+    signed_in(other_browser, session, LEADER)
+    refused = other_browser.post("/windows/target_setting/remind")
+    assert refused.status_code == 422 and "不能发送催报提醒" in refused.text  # type: ignore[attr-defined]
+    (entry,) = session.exec(select(AuditEntry).where(AuditEntry.action == "reminders.refused")).all()
+    assert entry.actor == LEADER
+    assert len(outbox_files(outbox)) == owing
+
+
 def test_continuing_the_cycle_starts_a_run_in_the_background_under_the_signed_in_name(
     session: Session, cycle: int, browser: Browser, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
