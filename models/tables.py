@@ -109,6 +109,8 @@ class StageState(SQLModel, table=True):
     started_at: datetime | None = _stamp(nullable=True)
     finished_at: datetime | None = _stamp(nullable=True)
     summary_json: str = Field(default="{}", sa_type=Text)
+    flow_run_id: str = Field(default="", max_length=36, description="The Prefect flow run that last ran the stage.")
+    flow_run_name: str = Field(default="", max_length=200, description="…and its name, e.g. 2024 target setting.")
 
 
 class Submission(SQLModel, table=True):

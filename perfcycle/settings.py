@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     web_address_failures: int = Field(
         default=20, ge=1, le=10_000, description="Failed sign-ins from one address within the lockout time, then wait."
     )
+    prefect_ui_url: str = Field(
+        default="",
+        description="The Prefect UI's address as people open it (e.g. http://10.0.0.5:4200): the workbench links "
+        "each run there; unset, Prefect's PREFECT_UI_URL (or the one its PREFECT_API_URL implies) is used, and "
+        "without either the run is named as text.",
+    )
     prefect_ui_actor: str = Field(
         default="Prefect 界面共用账号",
         max_length=60,

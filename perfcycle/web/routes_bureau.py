@@ -34,15 +34,16 @@ def bureau_only(request: Request) -> Identity:
 
 def bureau_page(request: Request, identity: Identity, status: int = 200, **result: Any) -> Response:
     from perfcycle.background import running
-    from perfcycle.standing import cycle_standing
+    from perfcycle.standing import cycle_standing, stage_runs
 
     year = year_of(request)
     if year is None:
-        return render(request, "bureau.html", identity, status, standing=None, result=result, running=None)
+        return render(request, "bureau.html", identity, status, standing=None, result=result, running=None, runs={})
     with session_scope() as session:
         standing = cycle_standing(session, year, matrix=False)
         holder = running(session, year)
-    return render(request, "bureau.html", identity, status, standing=standing, result=result, running=holder)
+        runs = stage_runs(session, year)
+    return render(request, "bureau.html", identity, status, standing=standing, result=result, running=holder, runs=runs)
 
 
 @router.get("/matrix")

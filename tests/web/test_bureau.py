@@ -271,3 +271,58 @@ def test_continuing_the_cycle_starts_a_run_in_the_background_under_the_signed_in
     assert started == [[started[0][0], "-m", "perfcycle", "run", "--year", str(year)]]
     (entry,) = session.exec(select(AuditEntry).where(AuditEntry.action == "cycle.continued")).all()
     assert entry.actor == COORDINATOR and json.loads(entry.payload_json)["how"] == "started-here"
+
+
+RUN_ID = "0b8f3c1e-5a8b-4d7e-9c2f-1a2b3c4d5e6f"
+
+
+def test_the_timeline_links_each_stages_run_to_the_prefect_ui_or_names_it(
+    session: Session, cycle: int, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import StageState
+    from perfcycle.settings import get_settings
+
+    year = session.get(Cycle, cycle).year  # type: ignore[union-attr]
+    name = f"{year} target setting"
+    state = session.exec(
+        select(StageState).where(StageState.cycle_id == cycle, StageState.stage == "target_setting")
+    ).one()
+    state.flow_run_id, state.flow_run_name = RUN_ID, name  # as the stage's flow records it (tests/tasks/test_cycle.py)
+    session.add(state)
+    session.commit()
+    monkeypatch.setattr("perfcycle.orchestration._prefect_ui_setting", lambda: "")  # no Prefect UI of this process
+    monkeypatch.delenv("PERFCYCLE_PREFECT_UI_URL", raising=False)
+    get_settings.cache_clear()
+    signed_in(browser, session, COORDINATOR)
+    page = browser.client.get("/").text
+    assert f"{name}（{RUN_ID}）" in page and "/runs/flow-run/" not in page
+
+    monkeypatch.setenv("PERFCYCLE_PREFECT_UI_URL", "http://10.0.0.5:4200")
+    get_settings.cache_clear()
+    page = browser.client.get("/").text
+    assert f'href="http://10.0.0.5:4200/runs/flow-run/{RUN_ID}"' in page and f"{name}（在 Prefect 界面中查看）" in page
+    get_settings.cache_clear()
+
+
+def test_continuing_on_a_server_links_to_the_run_it_started(
+    session: Session, cycle: int, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfcycle.orchestration import RunRef
+    from perfcycle.settings import get_settings
+
+    year = session.get(Cycle, cycle).year  # type: ignore[union-attr]
+    # What the server answers (tests/flows/test_deployed_cycle.py starts the deployment on a real one).
+    monkeypatch.setattr(
+        "perfcycle.orchestration.continue_cycle_run", lambda y: ("started", RunRef(RUN_ID, f"{y} annual cycle"))
+    )
+    monkeypatch.setattr("perfcycle.orchestration._prefect_ui_setting", lambda: "")
+    monkeypatch.setenv("PERFCYCLE_PREFECT_UI_URL", "http://10.0.0.5:4200")
+    get_settings.cache_clear()
+    signed_in(browser, session, COORDINATOR)
+    answer = browser.post("/cycle/continue")
+    get_settings.cache_clear()
+    assert "已在 Prefect 中重新启动年度周期部署" in answer.text  # type: ignore[attr-defined]
+    assert f'href="http://10.0.0.5:4200/runs/flow-run/{RUN_ID}"' in answer.text  # type: ignore[attr-defined]
+    assert f"{year} annual cycle" in answer.text  # type: ignore[attr-defined]
+    (entry,) = session.exec(select(AuditEntry).where(AuditEntry.action == "cycle.continued")).all()
+    assert json.loads(entry.payload_json)["flow_run_id"] == RUN_ID
