@@ -363,7 +363,7 @@ class BudgetRecommendation(_Recommendation, table=True):
 
 
 class PolicyRecommendation(_Recommendation, table=True):
-    """A key-evaluated policy's budget-year funds under its grade's consequence."""
+    """A key-evaluated policy's budget-year funds under its grade's consequence, and any approver's override."""
 
     __tablename__ = "policy_recommendation"
     __table_args__ = (UniqueConstraint("cycle_id", "policy_id"),)
@@ -371,6 +371,22 @@ class PolicyRecommendation(_Recommendation, table=True):
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     policy_id: int = Field(foreign_key="fiscal_policy.id")
     funds_fen: int = _money()
+    override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    override_reason: str = Field(default="", sa_type=Text)
+
+
+class DepartmentRecommendation(_Recommendation, table=True):
+    """A key-evaluated department's 事业发展类 lines taken together under its overall grade's consequence: their
+    original requests and, as recommended, their sum; an approver may set the department's amount instead."""
+
+    __tablename__ = "department_recommendation"
+    __table_args__ = (UniqueConstraint("cycle_id", "department_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    request_fen: int = _money()
+    override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    override_reason: str = Field(default="", sa_type=Text)
 
 
 class Approval(SQLModel, table=True):

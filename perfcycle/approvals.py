@@ -11,8 +11,9 @@ written:
   table at level 1 cannot also pass it at level 2);
 - a level is decided only after every lower level of the same gate passed;
 - a gate is decided once: a second decision on a closed gate is refused;
-- rejecting or returning needs a comment; budget-table overrides need a reason each and lie between 0
-  and the project's original request unless the cycle's policy allows more.
+- rejecting or returning needs a comment; budget-table overrides (of a project's line, or of a key-evaluated
+  policy's or department's) need a reason each and lie between 0 and the line's original amount unless the
+  cycle's policy allows more.
 
 A refusal is recorded (a `DecisionRefusal` row and an audit entry) and committed on the session before
 `DecisionRefused` is raised, so the caller's rollback never loses it: give `decide` a session of its own.
@@ -36,8 +37,11 @@ from models import (
     BudgetRecommendation,
     Cycle,
     Department,
+    DepartmentRecommendation,
     Evaluation,
     ExAnteAssessment,
+    FiscalPolicy,
+    PolicyRecommendation,
     Project,
     TargetReview,
     now,
@@ -83,11 +87,19 @@ class DecisionRefused(Exception):
 
 @dataclass(frozen=True)
 class BudgetOverride:
-    """The amount (万元) that stands for one project instead of the computed recommendation, and why."""
+    """The amount (万元) that stands for one line of the budget table instead of the computed one, and why: a
+    project's line by its code, a key-evaluated policy's or department's by its own (政策:编码 / 部门:编码 where
+    a project has the same code)."""
 
     project_code: str
     amount_wan: Decimal | str
     reason: str
+
+
+#: The lines an adjustment may name, by the prefix that names one explicitly.
+LINE_PREFIXES = {"项目": "project", "政策": "policy", "部门": "department"}
+LINE_NAMES = {kind: name for name, kind in LINE_PREFIXES.items()}
+Overridable = BudgetRecommendation | PolicyRecommendation | DepartmentRecommendation
 
 
 @dataclass(frozen=True)
@@ -511,38 +523,89 @@ def _budget_policy(cycle: Cycle) -> BudgetPolicy:
     return cycle_policy(cycle).budget
 
 
-def _check_overrides(
-    session: Session, cycle: Cycle, overrides: Sequence[BudgetOverride]
-) -> tuple[list[tuple[BudgetRecommendation, int, str]], str | None]:
-    """Each override names a project of the table, a reason, and an amount in 万元 within the policy's bounds."""
-    planned: list[tuple[BudgetRecommendation, int, str]] = []
-    codes = [o.project_code.strip() for o in overrides]
-    if len(set(codes)) != len(codes):
-        return [], "同一项目只能调整一次"
-    policy = _budget_policy(cycle)
-    rows = {
-        project.code: (rec, project.request_fen)
+def _named_line(code: str) -> tuple[str | None, str]:
+    """(kind, code) of what an adjustment names: 政策:ZC01 → (policy, ZC01); a bare code → (None, code)."""
+    for prefix, kind in LINE_PREFIXES.items():
+        for separator in (":", "："):
+            if code.startswith(prefix + separator):
+                return kind, code[len(prefix) + 1 :].strip()
+    return None, code
+
+
+def _overridable(
+    session: Session, cycle: Cycle, codes: Sequence[str]
+) -> dict[tuple[str, str], tuple[Overridable, int]]:
+    """(kind, code) → the line's record and its original amount: a project's request, a policy's funds, a
+    department's 事业发展类 requests."""
+    lines: dict[tuple[str, str], tuple[Overridable, int]] = {
+        ("project", project.code): (rec, project.request_fen)
         for rec, project in session.exec(
             select(BudgetRecommendation, Project)
             .join(Project, col(Project.id) == BudgetRecommendation.project_id)
-            .where(BudgetRecommendation.cycle_id == cycle.id, col(Project.code).in_(codes))
+            .where(BudgetRecommendation.cycle_id == cycle.id, col(Project.code).in_(list(codes)))
         )
     }
-    for override, code in zip(overrides, codes, strict=True):
-        if code not in rows:
-            return [], f"预算安排建议表中没有项目 {code}"
-        rec, original_request = rows[code]
+    for policy_rec, fiscal_policy in session.exec(
+        select(PolicyRecommendation, FiscalPolicy)
+        .join(FiscalPolicy, col(FiscalPolicy.id) == PolicyRecommendation.policy_id)
+        .where(PolicyRecommendation.cycle_id == cycle.id)
+    ):
+        lines[("policy", fiscal_policy.code)] = (policy_rec, policy_rec.funds_fen)
+    for department_rec, department in session.exec(
+        select(DepartmentRecommendation, Department)
+        .join(Department, col(Department.id) == DepartmentRecommendation.department_id)
+        .where(DepartmentRecommendation.cycle_id == cycle.id)
+    ):
+        lines[("department", department.code)] = (department_rec, department_rec.request_fen)
+    return lines
+
+
+def _check_overrides(
+    session: Session, cycle: Cycle, overrides: Sequence[BudgetOverride]
+) -> tuple[list[tuple[Overridable, int, str]], str | None]:
+    """Each override names a line of the table (a project, or a key-evaluated policy or department), a reason,
+    and an amount in 万元 within the policy's bounds."""
+    planned: list[tuple[Overridable, int, str]] = []
+    named = [_named_line(o.project_code.strip()) for o in overrides]
+    lines = _overridable(session, cycle, [code for _, code in named])
+    keys: list[tuple[str, str]] = []
+    for kind, code in named:
+        found = [key for key in lines if key[1] == code and kind in (None, key[0])]
+        if not found:
+            what = LINE_NAMES[kind] if kind else "项目"
+            return [], f"预算安排建议表中没有{what} {code}"
+        if len(found) > 1:
+            names = "、".join(f"{LINE_NAMES[k]}:{c}" for k, c in found)
+            return [], f"编码 {code} 不止一行（{names}），请写明是哪一行"
+        keys.append(found[0])
+    if len(set(keys)) != len(keys):
+        return [], "同一行只能调整一次"
+    policy = _budget_policy(cycle)
+    for override, key in zip(overrides, keys, strict=True):
+        label = f"{LINE_NAMES[key[0]]} {key[1]}"
+        rec, original = lines[key]
         if not override.reason.strip():
-            return [], f"项目 {code} 的调整金额必须写明理由"
+            return [], f"{label} 的调整金额必须写明理由"
         try:
             fen = wan_to_fen(override.amount_wan)
         except MoneyError as exc:
-            return [], f"项目 {code} 的调整金额无效：{exc}"
-        problem = override_problem(fen, original_request, policy)
+            return [], f"{label} 的调整金额无效：{exc}"
+        problem = override_problem(fen, original, policy)
         if problem:
-            return [], f"项目 {code} 的{problem}"
+            return [], f"{label} 的{problem}"
         planned.append((rec, fen, override.reason.strip()))
     return planned, None
+
+
+def _override_entry(rec: Overridable, fen: int, reason: str) -> dict[str, object]:
+    """An override as the audit log keeps it: the line's record, the amount and the reason."""
+    if isinstance(rec, PolicyRecommendation):
+        line: dict[str, object] = {"policy_id": rec.policy_id}
+    elif isinstance(rec, DepartmentRecommendation):
+        line = {"department_id": rec.department_id}
+    else:
+        line = {"project_id": rec.project_id}
+    return {**line, "amount_wan": fmt_wan(fen), "reason": reason}
 
 
 def decide(
@@ -601,7 +664,7 @@ def decide(
         raise refuse(f"{by} 提交或已审批过{label}所依据的材料，不能再审批（职责分离：不得审批自己的提交）")
     if decision in ("reject", "return") and not comment:
         raise refuse(f"{DECISION_NAMES[decision]}必须写明意见（--comment）")
-    planned: list[tuple[BudgetRecommendation, int, str]] = []
+    planned: list[tuple[Overridable, int, str]] = []
     if override_list:
         if approval.gate != "budget_table" or decision != "approve":
             raise refuse("调整金额只适用于通过预算安排建议表的决定")
@@ -624,9 +687,7 @@ def decide(
         **_audit_payload(approval, cycle),
         "decision": decision,
         "comment": comment,
-        "overrides": [
-            {"project_id": rec.project_id, "amount_wan": fmt_wan(fen), "reason": reason} for rec, fen, reason in planned
-        ],
+        "overrides": [_override_entry(rec, fen, reason) for rec, fen, reason in planned],
         "returned_projects": returned_projects,
     }
     if entered_by:

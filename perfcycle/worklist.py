@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from models import Approval, Cycle, Department, Document, Project, TargetReview, WarningNotice
 from models.tables import WarningResponse, WindowEntry, WindowReceipt
 from perfcycle.approvals import in_shanghai, signed_as
-from perfcycle.policy import load_policy, policy_from_json
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.rules.access import document_visible
 from perfcycle.rules.lights import LIGHT_LABELS
 from perfcycle.rules.windows import cell_label, response_status
@@ -137,7 +137,7 @@ def _comments(session: Session, cycle: Cycle, department: Department, returned: 
 
 def _forms(session: Session, cycle: Cycle, department: Department, day: date) -> list[FormLine]:
     assert cycle.id is not None
-    policy = policy_from_json(cycle.policy_json) if cycle.policy_json else load_policy(cycle.year)
+    policy = cycle_policy(cycle)
     lines = []
     for stage, (form, quarter) in STAGE_FORMS.items():
         window = find_window(session, cycle.id, stage)

@@ -110,9 +110,10 @@ def request_approval(cycle_id: int, gate: str, subject: str = "*", level: int = 
 
 
 class OverrideInput(BaseModel):
-    """One row of the budget table that stands at another amount than computed, and why."""
+    """One line of the budget table (a project, or a key-evaluated policy or department) that stands at another
+    amount than computed, and why."""
 
-    project_code: str = PydanticField(title="项目编码")
+    project_code: str = PydanticField(title="项目编码", description="重点评价政策、部门整体写 政策:编码、部门:编码")
     amount_wan: str = PydanticField(title="金额（万元）", pattern=r"^\d+(\.\d{1,2})?$")
     reason: str = PydanticField(title="理由", min_length=1)
 
@@ -150,7 +151,9 @@ class GateDecision(RunInput):
         description="本次决定的对象，可逐个改为其他决定并写明意见；删去的对象留待下次决定",
     )
     overrides: list[OverrideInput] = PydanticField(
-        default_factory=list, title="预算调整", description="仅用于预算安排建议表：项目编码、金额（万元）、理由"
+        default_factory=list,
+        title="预算调整",
+        description="仅用于预算安排建议表：项目编码（或 政策:编码、部门:编码）、金额（万元）、理由",
     )
 
 

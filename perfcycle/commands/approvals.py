@@ -155,7 +155,7 @@ def _parse_overrides(values: list[str]) -> list[BudgetOverride]:
     for value in values:
         match = _OVERRIDE.match(value)
         if match is None:
-            fail(f"调整格式应为 项目编码=金额(万元):理由，收到: {value}")
+            fail(f"调整格式应为 项目编码=金额(万元):理由（或 政策:编码=…、部门:编码=…），收到: {value}")
         overrides.append(BudgetOverride(match["code"], match["amount"], match["reason"].strip()))
     return overrides
 
@@ -270,7 +270,10 @@ def approve(
     comment: Annotated[str, typer.Option("--comment", help="审批意见")] = "",
     override: Annotated[
         list[str] | None,
-        typer.Option("--override", help="预算安排建议表的调整：项目编码=金额(万元):理由，可重复"),
+        typer.Option(
+            "--override",
+            help="预算安排建议表的调整：项目编码=金额(万元):理由（重点评价政策、部门整体写 政策:编码、部门:编码），可重复",
+        ),
     ] = None,
     resume: Resume = False,
     out_dir: OutDir = None,

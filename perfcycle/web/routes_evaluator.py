@@ -76,7 +76,7 @@ def score_sheet(request: Request) -> Response:
 
 
 def _submit(identity: Identity, year: int, kind: str, path: Path) -> Any:
-    with session_scope() as session:
+    with session_scope(writing=True) as session:
         return submit_scores(session, year=year, kind=kind, file=path, by=identity.name, login=identity.login)
 
 
@@ -86,7 +86,7 @@ async def upload_scores(request: Request) -> Response:
     year = year_of(request)
     if year is None:
         return evaluator_page(request, identity, 400, error="还没有绩效管理周期")
-    status, shown = await take_upload(request, identity, lambda path: _submit(identity, year, kind, path))
+    status, shown = await take_upload(request, identity, lambda path, _: _submit(identity, year, kind, path))
     if status != 200:
         return evaluator_page(request, identity, status, **shown)
     return evaluator_page(request, identity, scores_received=shown["done"])

@@ -3,8 +3,8 @@
 Each stage records the Prefect flow run that last ran it, so the workbench's timeline links to the run
 in the Prefect UI (or names it when no UI address is configured).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 12:30:00.000000
 """
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0015'
-down_revision: str | None = '0014'
+revision: str = '0016'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
