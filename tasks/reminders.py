@@ -29,7 +29,7 @@ from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.renderer import render_text
 from perfcycle.notify import Delivery, Message, Notifier, Recipient, dispatch, make_notifier
 from perfcycle.policy import RemindersPolicy, default_issuer
-from perfcycle.rules.reminders import DUE, ESCALATION, OVERDUE, reminder_steps, step_kind, step_offset
+from perfcycle.rules.reminders import DUE, ESCALATION, OVERDUE, reminder_now, reminder_steps, step_kind, step_offset
 from perfcycle.stages import QUARTER_NAMES
 from tasks.artifacts import publish_table
 
@@ -55,6 +55,9 @@ class Obligation:
     escalate_to: Recipient | None = None
     detail: str = ""
     opened_on: date | None = None  # owed since that day (targets sent back): announced that day too
+    year: int | None = None  # the cycle year it belongs to, and the form's stage and the department's code
+    stage: str = ""  # when it is a form of a collection window (what "remind now" picks it by)
+    department_code: str = ""
 
 
 ObligationSource = Callable[[Session, date], Iterable[Obligation]]
@@ -107,6 +110,8 @@ def owed_by_department(cycle: Cycle, department: Department, rules: RemindersPol
         district=cycle.district,
         issuer=issuer_of(cycle),
         department=department.name,
+        department_code=department.code,
+        year=cycle.year,
         owner=department.contact,
         escalate_to=Recipient(head, department.head_email),
         **owed,
@@ -211,6 +216,7 @@ def open_windows(session: Session, today: date) -> Iterator[Obligation]:
                 deadline=entry.due_on,
                 submitted=False,
                 template="submission_due.txt.j2",
+                stage=window.stage,
                 opened_on=entry.returned_on if resubmit else None,
                 detail=(
                     f"报送方式：perfcycle submit --year {cycle.year} --stage {stage}{quarter} "
@@ -343,11 +349,20 @@ def compose(obligation: Obligation, step: str, today: date) -> list[tuple[Recipi
     return composed
 
 
-def plan_messages(obligations: Iterable[Obligation], today: date, notifier: Notifier) -> list[Message]:
-    """Every message the day implies, one per recipient and channel."""
+def plan_messages(
+    obligations: Iterable[Obligation], today: date, notifier: Notifier, *, now: bool = False
+) -> list[Message]:
+    """Every message the day implies, one per recipient and channel; `now`: the reminders the coordinator
+    sends at once (`reminder_now`), one per obligation, under the dedup key of the day's own step."""
     messages = []
     for obligation in obligations:
-        steps = reminder_steps(today, obligation.deadline, obligation.submitted, obligation.rules, obligation.opened_on)
+        if now:
+            step_now = reminder_now(today, obligation.deadline, obligation.submitted)
+            steps = [step_now] if step_now else []
+        else:
+            steps = reminder_steps(
+                today, obligation.deadline, obligation.submitted, obligation.rules, obligation.opened_on
+            )
         for step in steps:
             for recipient, subject, body in compose(obligation, step, today):
                 for channel, address in notifier.routes(recipient):
