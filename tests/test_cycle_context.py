@@ -276,8 +276,8 @@ def test_every_reader_of_a_cycles_policy_reads_the_one_it_recorded(session: Sess
     from perfcycle.documents import annual_report_context
     from perfcycle.documents.spreadsheets import monitoring_summary
     from perfcycle.policy import Policy, load_policy
+    from perfcycle.reminding import issuer_of
     from tasks.common import cycle_policy
-    from tasks.reminders import issuer_of
 
     file_policy = load_policy(YEAR)
     recorded = file_policy.model_copy(update={"issuer": "某某区财政局", "district": "某某区"})

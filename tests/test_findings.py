@@ -31,9 +31,9 @@ from perfcycle.findings import (
 )
 from perfcycle.notify import OutboxNotifier
 from perfcycle.policy import policy_from_json
+from perfcycle.reminding import open_findings, run_reminders
 from perfcycle.rules.findings import SOURCES
 from perfcycle.windows import WindowError, respond_to_warning
-from tasks.reminders import open_findings, run_reminders
 from tests.documents.records import YEAR, Arranged
 from tests.loops import COORDINATOR, OTHER_COORDINATOR, BureauDay, arrange_with_contacts, department_id
 

@@ -42,10 +42,10 @@ from perfcycle.approvals import decide
 from perfcycle.cli import app
 from perfcycle.demo import DemoFiles, generate_demo
 from perfcycle.loaders import import_file
+from perfcycle.reminding import open_windows, run_reminders, warning_responses
 from perfcycle.settings import DEMO_POLICY_DIR, get_settings
 from tasks.cycle import open_cycle
 from tasks.imports import import_submissions
-from tasks.reminders import open_windows, run_reminders, warning_responses
 from tasks.targets import approve_targets, review_targets
 from tasks.windows import check_collection_window, open_collection_window
 
