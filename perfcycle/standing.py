@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -44,9 +44,6 @@ from perfcycle.windows import (
     window_summary,
     window_title,
 )
-
-if TYPE_CHECKING:
-    from perfcycle.orchestration import RunRef
 
 NOT_STARTED, RUNNING, DONE = "未开始", "进行中", "已完成"
 AWAITING_DECISION, AWAITING_FORMS, AWAITING_BOTH = "等待审批", "等待报送", "等待报送和审批"
@@ -439,15 +436,13 @@ def _stage_lines(
     return lines
 
 
-def stage_runs(session: Session, year: int) -> dict[str, RunRef]:
-    """The Prefect flow run that last ran each stage of the year's cycle (the timeline links to it)."""
-    from perfcycle.orchestration import RunRef
-
+def stage_runs(session: Session, year: int) -> dict[str, tuple[str, str]]:
+    """The Prefect flow run (id, name) that last ran each stage of the year's cycle (the timeline links to it)."""
     cycle = session.exec(select(Cycle).where(Cycle.year == year, Cycle.status != "historical")).first()
     if cycle is None:
         return {}
     return {
-        row.stage: RunRef(row.flow_run_id, row.flow_run_name)
+        row.stage: (row.flow_run_id, row.flow_run_name)
         for row in session.exec(select(StageState).where(StageState.cycle_id == cycle.id))
         if row.flow_run_id
     }

@@ -34,6 +34,7 @@ def bureau_only(request: Request) -> Identity:
 
 def bureau_page(request: Request, identity: Identity, status: int = 200, **result: Any) -> Response:
     from perfcycle.background import running
+    from perfcycle.orchestration import RunRef
     from perfcycle.standing import cycle_standing, stage_runs
 
     year = year_of(request)
@@ -42,7 +43,7 @@ def bureau_page(request: Request, identity: Identity, status: int = 200, **resul
     with session_scope() as session:
         standing = cycle_standing(session, year, matrix=False)
         holder = running(session, year)
-        runs = stage_runs(session, year)
+        runs = {stage: RunRef(*run) for stage, run in stage_runs(session, year).items()}
     return render(request, "bureau.html", identity, status, standing=standing, result=result, running=holder, runs=runs)
 
 
