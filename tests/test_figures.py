@@ -315,19 +315,27 @@ def test_the_summary_states_the_records_not_a_stage_summary(session: Session, ar
 def test_a_report_not_yet_due_is_not_late(
     session: Session, arranged: Arranged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """D01 published on time, D02 after its deadline (2025-03-01), D03 not yet: late only once the deadline
-    has passed."""
-    assert publication_figures(session, arranged.cycle_id, date(2025, 3, 1)).not_on_time == ("D02",)
+    """D01 published on time, D02 after its deadline (2025-03-01, published 03-09), D03 not yet: late only once
+    the deadline has passed, and D02's publication counts from its day on."""
+    assert publication_figures(session, arranged.cycle_id, date(2025, 3, 1)).not_on_time == ()
     assert publication_figures(session, arranged.cycle_id, date(2025, 3, 2)).not_on_time == ("D02", "D03")
+    later = publication_figures(session, arranged.cycle_id, date(2025, 3, 9))
+    assert later.not_on_time == ("D02", "D03") and later.status("逾期公开") == ("D02",)
 
-    monkeypatch.setenv("PERFCYCLE_TODAY", "2025-02-28")
-    get_settings.cache_clear()
-    try:
-        text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
-        listed = self_evaluation_summary_context(session, arranged.cycle_id)
-    finally:
-        monkeypatch.delenv("PERFCYCLE_TODAY")
+    def written_on(day: str) -> tuple[str, int]:
+        monkeypatch.setenv("PERFCYCLE_TODAY", day)
         get_settings.cache_clear()
-    assert "1家部门未按期公开绩效自评报告（测试部门02）" in text
-    assert "督促1家未按期公开的部门" in text
-    assert listed.late_publications == 1
+        try:
+            text = report_text(session, arranged.cycle_id, tmp_path / f"report-{day}.docx")
+            listed = self_evaluation_summary_context(session, arranged.cycle_id)
+        finally:
+            monkeypatch.delenv("PERFCYCLE_TODAY")
+            get_settings.cache_clear()
+        return text, listed.late_publications
+
+    text, late = written_on("2025-02-28")
+    assert "未按期公开" not in text and late == 0
+    text, late = written_on("2025-03-02")
+    assert "2家部门未按期公开绩效自评报告（测试部门02、测试部门03）" in text
+    assert "督促2家未按期公开的部门" in text
+    assert late == 2
