@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from models.tables import Approval, Cycle, DepartmentLight, Project, StageState, WarningNotice
 from perfcycle.approvals import BudgetOverride, decide
 from perfcycle.documents import annual_report_context, render_docx, self_evaluation_summary_context, write_budget_table
+from perfcycle.documents.contexts import SelfEvaluationSummaryContext
 from perfcycle.documents.renderer import docx_text
 from perfcycle.figures import publication_figures
 from perfcycle.money import fmt_wan
@@ -322,7 +323,7 @@ def test_a_report_not_yet_due_is_not_late(
     later = publication_figures(session, arranged.cycle_id, date(2025, 3, 9))
     assert later.not_on_time == ("D02", "D03") and later.status("逾期公开") == ("D02",)
 
-    def written_on(day: str) -> tuple[str, int]:
+    def written_on(day: str) -> tuple[str, SelfEvaluationSummaryContext]:
         monkeypatch.setenv("PERFCYCLE_TODAY", day)
         get_settings.cache_clear()
         try:
@@ -331,11 +332,13 @@ def test_a_report_not_yet_due_is_not_late(
         finally:
             monkeypatch.delenv("PERFCYCLE_TODAY")
             get_settings.cache_clear()
-        return text, listed.late_publications
+        return text, listed
 
-    text, late = written_on("2025-02-28")
-    assert "未按期公开" not in text and late == 0
-    text, late = written_on("2025-03-02")
+    text, listed = written_on("2025-02-28")
+    assert "未按期公开" not in text and listed.late_publications == 0
+    dates = {row.department_name: row.published_on for row in listed.departments}
+    assert (listed.published, dates["测试部门01"], dates["测试部门02"]) == (1, "2025年2月20日", "")  # D02: 03-09
+    text, listed = written_on("2025-03-02")
     assert "2家部门未按期公开绩效自评报告（测试部门02、测试部门03）" in text
     assert "督促2家未按期公开的部门" in text
-    assert late == 2
+    assert listed.late_publications == 2
