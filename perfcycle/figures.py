@@ -46,11 +46,13 @@ from perfcycle.policy import QUARTERS
 from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals, department_line, grade_consequence
 from perfcycle.rules.coverage import Coverage, coverage, reported_every_period
 from perfcycle.rules.disclosure import (
+    LATE,
+    NOT_PUBLISHED,
+    ON_TIME,
     OVERDUE,
     PUBLISHED_LATE,
     PUBLISHED_ON_TIME,
     publication_state,
-    publication_status,
 )
 from perfcycle.rules.findings import SOURCES, count_findings
 from perfcycle.rules.lights import improved_overall
@@ -683,9 +685,13 @@ class PublicationFigures:
         return tuple(code for codes in self.by_status.values() for code in codes if code not in counted)
 
 
+#: The states a publication is counted by: published on time, late, else not (yet) published.
+PUBLICATION_LABELS = {ON_TIME: PUBLISHED_ON_TIME, LATE: PUBLISHED_LATE}
+
+
 def publication_figures(session: Session, cycle_id: int, today: date | None = None) -> PublicationFigures:
-    """As of `today` (the bureau's date by default): a report not yet published is overdue only once its
-    deadline has passed."""
+    """As of `today` (the bureau's date by default; a document's own date for a document): a report published
+    later is not yet published, and one not yet published is overdue only once its deadline has passed."""
     day = today or now().date()
     rows = session.exec(
         select(Department.code, col(Publication.published_on), col(Publication.due_on))
@@ -696,9 +702,9 @@ def publication_figures(session: Session, cycle_id: int, today: date | None = No
     by_status: dict[str, list[str]] = defaultdict(list)
     overdue = []
     for code, published_on, due_on in rows:
-        status = publication_status(published_on, due_on)
-        by_status[status].append(code)
-        if publication_state(due_on, published_on, day) == OVERDUE:
+        state = publication_state(due_on, published_on, day)
+        by_status[PUBLICATION_LABELS.get(state, NOT_PUBLISHED)].append(code)
+        if state == OVERDUE:
             overdue.append(code)
     return PublicationFigures(
         by_status={k: tuple(v) for k, v in by_status.items()},
@@ -897,8 +903,9 @@ class CycleFigures:
         return [self.departments.get(code, code) for code in codes]
 
 
-def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
-    """All of the cycle's figures from its records, as they stand now."""
+def cycle_figures(session: Session, cycle_id: int, as_of: date | None = None) -> CycleFigures:
+    """All of the cycle's figures from its records, as they stand now; the publications as of `as_of` (a
+    document's own date) when given."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"没有编号为 {cycle_id} 的绩效管理周期")
@@ -917,7 +924,7 @@ def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
         selection=selection_figures(session, cycle_id),
         budget=budget_figures(session, cycle_id),
         budget_codes=budget_codes(session, cycle_id),
-        publications=publication_figures(session, cycle_id),
+        publications=publication_figures(session, cycle_id, as_of),
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
         consequences=consequence_figures(session, cycle_id),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from perfcycle.rules.findings import (
     ANSWERED,
     FIXED,
     OPEN,
+    OVERDUE,
     SOURCES,
     STATE_LABELS,
     UNFIXED,
@@ -56,7 +57,9 @@ from perfcycle.rules.findings import (
     finding_lines,
     finding_state,
     is_open,
+    status_on,
 )
+from perfcycle.rules.lights import notice_date
 from perfcycle.stages import QUARTER_NAMES
 from perfcycle.windows import (
     SYSTEM,
@@ -518,6 +521,16 @@ class FindingRow:
     answered_at: datetime | None
     verified_by: str
     comment: str
+    verified_at: datetime | None = None
+
+    def on(self, day: date) -> FindingRow | None:
+        """The finding as it stood at the end of `day`; None if it was registered later."""
+        if self.registered_on > day:
+            return None
+        status = status_on(
+            OPEN if self.state == OVERDUE else self.state, _day_of(self.answered_at), _day_of(self.verified_at), day
+        )
+        return replace(self, state=finding_state(status, self.due_on, day))
 
     @property
     def source_label(self) -> str:
@@ -584,6 +597,7 @@ def _rows(session: Session, pairs: Iterable[tuple[Finding, Cycle]], day: date) -
                 answered_at=finding.answered_at,
                 verified_by=finding.verified_by,
                 comment=finding.comment,
+                verified_at=finding.verified_at,
             )
         )
     return rows
@@ -654,6 +668,11 @@ NOTICE_FOLDER = "09-问题整改"
 QUARTER_ENDS = {"Q1": (3, 31), "Q2": (6, 30), "Q3": (9, 30), "Q4": (12, 31)}
 
 
+def _day_of(moment: datetime | None) -> date | None:
+    """The day (北京时间) of a recorded moment."""
+    return in_shanghai(moment).date() if moment is not None else None
+
+
 def _cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
@@ -694,9 +713,14 @@ class FindingsNoticeContext(BaseModel):
     frame: Frame | None = None  # the 公文 frame it is issued in: given by `write_findings_notice`
 
 
+def notice_latest_day(policy: Policy, year: int, quarter: str) -> date:
+    """The latest 成文日期 of a quarter's 通报: the day the quarter's warnings are dated (its records' day)."""
+    return notice_date(year, quarter, policy.monitoring)
+
+
 def findings_notice_context(session: Session, year: int, quarter: str, on: date | None = None) -> FindingsNoticeContext:
-    """The 通报 of `quarter` of `year`: the findings of that year's cycle and the earlier ones, in their state at the
-    quarter's end (or today, for a quarter not over yet)."""
+    """The 通报 of `quarter` of `year`, dated `on` (today by default): the findings of that year's cycle and the
+    earlier ones as they stood at the quarter's end (or on `on`, for a quarter not over then)."""
     if quarter not in QUARTER_ENDS:
         raise FindingError(f"季度应为 {'、'.join(QUARTER_ENDS)} 之一，不是 {quarter!r}")
     cycle = get_cycle_for(session, year)
@@ -705,9 +729,10 @@ def findings_notice_context(session: Session, year: int, quarter: str, on: date 
     years = session.exec(
         select(Cycle.year).where(Cycle.year <= year, Cycle.status != "historical").order_by(col(Cycle.year))
     ).all()
-    rows = [row for cycle_year in years for row in list_findings(session, cycle_year, on=day)]
+    listed = (row.on(day) for cycle_year in years for row in list_findings(session, cycle_year, on=day))
+    rows = [row for row in listed if row is not None]
     still = [row for row in rows if is_open(row.state)]
-    counts = count_findings(((r.source, r.state, r.due_on, int(r.answered_at is not None)) for r in rows), day)
+    counts = count_findings(((r.source, r.state, r.due_on, int(r.state not in (OPEN, OVERDUE))) for r in rows), day)
     departments = list(dict.fromkeys(row.department_name for row in still if row.department_name))
     return FindingsNoticeContext(
         district=policy.district,
@@ -745,10 +770,16 @@ def write_findings_notice(session: Session, year: int, quarter: str, out_dir: Pa
     from perfcycle.documents.numbers import Numbering
     from perfcycle.documents.renderer import render_docx
 
-    context = findings_notice_context(session, year, quarter)
     cycle = get_cycle_for(session, year)
     assert cycle.id is not None
-    frame = Numbering(session, cycle, cycle_policy(cycle)).frame(NOTICE_KIND, quarter, context.addressees, None)
+    policy = cycle_policy(cycle)
+    numbering = Numbering(session, cycle, policy)
+    if quarter not in QUARTER_ENDS:
+        raise FindingError(f"季度应为 {'、'.join(QUARTER_ENDS)} 之一，不是 {quarter!r}")
+    latest = notice_latest_day(policy, year, quarter)
+    dated = numbering.day(NOTICE_KIND, quarter, None, latest)
+    context = findings_notice_context(session, year, quarter, dated)
+    frame = numbering.frame(NOTICE_KIND, quarter, context.addressees, None, latest)
     context = context.model_copy(update={"frame": frame})
     path = safe_path(year_folder(out_dir, year), NOTICE_FOLDER, f"{year}年{quarter}{NOTICE_KIND}.docx")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from docx import Document as open_docx
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models import Cycle, Publication
+from models import Cycle, DocumentNumber, Publication
 from models.audit import AuditEntry, Notification
 from perfcycle.cli import app
 from perfcycle.disclosure import (
@@ -28,7 +29,7 @@ from perfcycle.notify import OutboxNotifier
 from perfcycle.reminding import due_publications, run_reminders
 from perfcycle.windows import WindowError
 from tasks.disclosure import track_publication
-from tests.documents.records import YEAR, Arranged
+from tests.documents.records import YEAR, Arranged, write_kind
 from tests.loops import COORDINATOR, BureauDay, arrange_with_contacts
 
 runner = CliRunner()
@@ -253,3 +254,39 @@ def test_the_publication_artifact_says_pending_until_the_deadline_has_passed(
     assert f"按期公开 2，逾期 {late}，未到期待公开 {pending}" in str(artifact.description)
     rows = artifact.data if isinstance(artifact.data, list) else json.loads(str(artifact.data))
     assert [row["状态"] for row in rows] == listed
+
+
+def test_the_public_list_states_the_publications_as_of_its_own_date(
+    session: Session, arranged: Arranged, bureau_day: BureauDay, tmp_path: Path
+) -> None:
+    """Dated before D04 publishes and before the deadline, the list keeps saying so (待公开) when it is written
+    again after both, whatever the day: the same bytes; D01, published before its date, is 按期公开."""
+    cycle = closed_cycle(session, arranged)
+    ensure_publications(session, cycle)
+    session.commit()
+    first = write_kind(session, arranged.cycle_id, tmp_path / "first", "绩效评价结果公开清单")["*"]
+    rows = {row[1]: row for row in _list_rows(first)}
+    assert rows["测试部门01"][-1] == "按期公开" and rows["测试部门04"][-1] == "待公开"
+
+    bureau_day.move(DUE + timedelta(days=3))
+    report_publication(session, year=YEAR, department_code="D04", published_on=DUE, url="https://a.gov.cn/d04_2024")
+    session.commit()
+    written = [write_kind(session, arranged.cycle_id, tmp_path / "again", "绩效评价结果公开清单")["*"]]
+    bureau_day.move(DUE + timedelta(days=40))
+    written.append(write_kind(session, arranged.cycle_id, tmp_path / "later", "绩效评价结果公开清单")["*"])
+    assert all(path.read_bytes() == first.read_bytes() for path in written)
+
+    # Dated after D04's publication and the deadline (a fresh register), the list says both.
+    for row in session.exec(select(DocumentNumber)).all():
+        session.delete(row)
+    session.flush()
+    after = write_kind(session, arranged.cycle_id, tmp_path / "after", "绩效评价结果公开清单")["*"]
+    rows = {row[1]: row for row in _list_rows(after)}
+    assert rows["测试部门04"][-3:] == ["2025年6月30日", "https://a.gov.cn/d04_2024", "按期公开"]
+    assert rows["测试部门03"][-1] == "未公开"  # never published, its deadline passed by the list's date
+
+
+def _list_rows(path: Path) -> list[list[str]]:
+    """The rows of the departments' table of a 公开清单 (the last table)."""
+    table = open_docx(str(path)).tables[-1]
+    return [[cell.text for cell in row.cells] for row in table.rows]

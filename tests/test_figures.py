@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from models.tables import Approval, Cycle, DepartmentLight, Project, StageState, WarningNotice
 from perfcycle.approvals import BudgetOverride, decide
 from perfcycle.documents import annual_report_context, render_docx, self_evaluation_summary_context, write_budget_table
+from perfcycle.documents.contexts import SelfEvaluationSummaryContext
 from perfcycle.documents.renderer import docx_text
 from perfcycle.figures import publication_figures
 from perfcycle.money import fmt_wan
@@ -320,29 +321,40 @@ def test_the_summary_states_the_records_not_a_stage_summary(session: Session, ar
 def test_a_report_not_yet_due_is_not_late(
     session: Session, arranged: Arranged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """D01 published on time, D02 after its deadline (2025-03-01), D03 not yet: late only once the deadline
-    has passed."""
-    assert publication_figures(session, arranged.cycle_id, date(2025, 3, 1)).not_on_time == ("D02",)
+    """D01 published on time, D02 after its deadline (2025-03-01, published 03-09), D03 not yet: late only once
+    the deadline has passed, and D02's publication counts from its day on."""
+    assert publication_figures(session, arranged.cycle_id, date(2025, 3, 1)).not_on_time == ()
     assert publication_figures(session, arranged.cycle_id, date(2025, 3, 2)).not_on_time == ("D02", "D03")
+    later = publication_figures(session, arranged.cycle_id, date(2025, 3, 9))
+    assert later.not_on_time == ("D02", "D03") and later.status("逾期公开") == ("D02",)
 
-    monkeypatch.setenv("PERFCYCLE_TODAY", "2025-02-28")
-    get_settings.cache_clear()
-    try:
-        text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
-        listed = self_evaluation_summary_context(session, arranged.cycle_id)
-    finally:
-        monkeypatch.delenv("PERFCYCLE_TODAY")
+    def written_on(day: str) -> tuple[str, SelfEvaluationSummaryContext]:
+        monkeypatch.setenv("PERFCYCLE_TODAY", day)
         get_settings.cache_clear()
-    assert "1家部门未按期公开绩效自评报告（测试部门02）" in text
-    assert "督促1家未按期公开的部门" in text
-    assert listed.late_publications == 1
+        try:
+            text = report_text(session, arranged.cycle_id, tmp_path / f"report-{day}.docx")
+            listed = self_evaluation_summary_context(session, arranged.cycle_id)
+        finally:
+            monkeypatch.delenv("PERFCYCLE_TODAY")
+            get_settings.cache_clear()
+        return text, listed
+
+    text, listed = written_on("2025-02-28")
+    assert "未按期公开" not in text and listed.late_publications == 0
+    dates = {row.department_name: row.published_on for row in listed.departments}
+    assert (listed.published, dates["测试部门01"], dates["测试部门02"]) == (1, "2025年2月20日", "")  # D02: 03-09
+    text, listed = written_on("2025-03-02")
+    assert "2家部门未按期公开绩效自评报告（测试部门02、测试部门03）" in text
+    assert "督促2家未按期公开的部门" in text
+    assert listed.late_publications == 2
 
 
 def test_the_loops_are_stated_alike_on_either_side_of_a_deadline(
     session: Session, arranged: Arranged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """D03's report and an unanswered finding, both due 2025-03-01: pending the day before and on the day, late
-    and overdue the day after; the summary and the report say the same on each day."""
+    """D02's and D03's reports and an unanswered finding, all due 2025-03-01 (D02 publishes on 03-09): pending
+    the day before and on the day, late and overdue the day after; the summary and the report say the same on
+    each day."""
     from models.tables import Finding
 
     cid = arranged.cycle_id
@@ -394,9 +406,9 @@ def test_the_loops_are_stated_alike_on_either_side_of_a_deadline(
             "overdue": 0,
             "by_source": {"review_flag": 2, "ex_ante": 1},
         }
-        assert disclosure == {"published": 1, "late": 1, "pending": 1}
+        assert disclosure == {"published": 1, "late": 0, "pending": 2}  # D02 publishes on 03-09, after the day
         assert "共登记问题3项（抽查复核2项、事前评估1项），部门已反馈整改措施2项，经核实已整改到位1项。" in text
-        assert "1家部门按期公开，1家部门未按期公开，1家部门尚未到公开截止日期。" in text
+        assert "1家部门按期公开，2家部门尚未到公开截止日期。" in text
     findings, disclosure, text = stated["2025-03-02"]
     assert findings["overdue"] == 1 and disclosure == {"published": 1, "late": 2, "pending": 0}
     assert "经核实已整改到位1项，1项逾期未反馈整改措施。" in text

@@ -412,25 +412,47 @@ def test_the_next_budget_table_states_open_findings_beside_the_lines(
 def test_the_quarterly_notice_lists_what_is_still_open(
     session: Session, arranged: Arranged, bureau_day: BureauDay, tmp_path: Path
 ) -> None:
+    """The Q4 通报 is dated by its records (at the latest the day the quarter's warnings are) and states the register
+    as it stood at the quarter's end: written again after later findings and answers, it has the same bytes."""
     cycle = cycle_of(session, arranged)
-    register_all(session, cycle)
+    in_year = date(YEAR, 12, 15)
+    bureau_day.move(in_year)
+    for source in SOURCES:
+        if source != "inflated_claim":
+            register(session, cycle, source, in_year)
+    session.commit()
     review = finding(session, "review_flag", "project:P06")
     answer_finding(session, review.id or 0, measures="补充材料", by="联系人D05")
     session.commit()
     verify_finding(session, review.id or 0, fixed=True, comment="已整改", by=COORDINATOR)
     session.commit()
 
-    written = runner.invoke(app, ["findings", "notice", "--year", str(YEAR), "--quarter", "Q4", "--out", str(tmp_path)])
-    assert written.exit_code == 0, written.output
-    path = tmp_path / "documents" / str(YEAR) / "09-问题整改" / f"{YEAR}年Q4问题整改情况通报.docx"
+    def notice(day: date, out: Path) -> Path:
+        bureau_day.move(day)
+        written = runner.invoke(app, ["findings", "notice", "--year", str(YEAR), "--quarter", "Q4", "--out", str(out)])
+        assert written.exit_code == 0, written.output
+        return out / "documents" / str(YEAR) / "09-问题整改" / f"{YEAR}年Q4问题整改情况通报.docx"
+
+    path = notice(date(YEAR + 1, 3, 10), tmp_path / "first")  # after the fact: dated 10 days after the quarter
     text = docx_text(path)
     assert f"关于{YEAR}年四季度预算绩效\n问题整改情况的通报" in text  # the title broken by meaning
+    assert f"现将截至{YEAR}年12月31日预算绩效问题整改情况通报如下" in text and f"{YEAR + 1}年1月10日" in text
     assert "测试部门01、测试部门02、测试部门03：" in text  # the departments with findings still open
-    assert "共登记问题5项（监控红灯2项、抽查复核1项、自评偏高1项、事前评估1项）" in text
-    assert "已整改1项，尚未整改到位4项，其中2项逾期未反馈" in text  # the red lights, due 2024-04-20
+    assert "共登记问题4项（监控红灯2项、抽查复核1项、事前评估1项）" in text
+    assert "已整改1项，尚未整改到位3项，其中2项逾期未反馈" in text  # the red lights, due 2024-04-20
     assert "测试项目06" not in text and "项目 P02 测试项目02：事前绩效评估结论为调整后支持" in text
     assert "请上述部门对照问题清单逐项落实整改" in text
     document = session.exec(select(Document).where(Document.kind == "问题整改情况通报")).one()
     assert (document.subject, Path(document.path)) == ("Q4", path)
+
+    # Later: a new finding, an answer. The 通报 of the quarter still says what it said, byte for byte.
+    later = date(YEAR + 1, 4, 2)
+    bureau_day.move(later)
+    register(session, cycle, "inflated_claim", later)
+    ex_ante = finding(session, "ex_ante", "project:P02")
+    answer_finding(session, ex_ante.id or 0, measures="调整绩效目标", by="联系人D01")
+    session.commit()
+    assert notice(later, tmp_path / "again").read_bytes() == path.read_bytes()
+
     bad = runner.invoke(app, ["findings", "notice", "--year", str(YEAR), "--quarter", "Q5", "--out", str(tmp_path)])
     assert bad.exit_code == 1 and "季度应为" in bad.output

@@ -273,7 +273,7 @@ def render_jobs(jobs: Sequence[RenderJob], workers: int | None = None) -> Iterat
 
 # ---------------------------------------------------------------------------------------------- catalogue
 
-ANNUAL_REPORT_KIND = "工作开展情况说明"
+ANNUAL_REPORT_KIND = contexts.ANNUAL_REPORT_KIND
 
 #: Each stage's documents, in the order they are written (the annual report is its own group, below).
 STAGE_DOCUMENTS: dict[str, tuple[DocumentKind, ...]] = {
@@ -291,11 +291,13 @@ STAGE_DOCUMENTS: dict[str, tuple[DocumentKind, ...]] = {
         )
         for q in QUARTERS
     },
-    "self_evaluation": (DocumentKind("绩效自评汇总", "self_evaluation", "03-绩效自评", _self_evaluation),),
+    "self_evaluation": (
+        DocumentKind(contexts.SELF_EVALUATION_KIND, "self_evaluation", "03-绩效自评", _self_evaluation),
+    ),
     "sampling_review": (DocumentKind("抽查复核结果", "sampling_review", "05-抽查复核", _review),),
     "fiscal_evaluation": (DocumentKind("重点绩效评价报告", "fiscal_evaluation", "06-财政重点评价", _fiscal),),
     "budget_linkage": (DocumentKind("预算安排建议表", "budget_linkage", "07-评价结果应用", _budget),),
-    "reporting": (DocumentKind("绩效评价结果公开清单", "reporting", "08-公开与报告", _publication_list),),
+    "reporting": (DocumentKind(contexts.PUBLICATION_LIST_KIND, "reporting", "08-公开与报告", _publication_list),),
 }
 
 #: The annual 工作开展情况说明: stage "reporting", rendered by its own task before the leader's approval.

@@ -36,12 +36,12 @@ from models.tables import (
     TargetReview,
     WarningNotice,
     WindowEntry,
-    now,
 )
 from perfcycle.adoption import AdoptionSummary
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.documents.frame import Frame, cn_date
+from perfcycle.documents.numbers import document_day
 from perfcycle.documents.renderer import cn_num
 from perfcycle.figures import (
     CycleFigures,
@@ -91,6 +91,12 @@ class ContextError(LookupError):
 
 class _Context(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+#: The kinds dated by the register whose text states something as of their own date (the publications' states).
+ANNUAL_REPORT_KIND = "工作开展情况说明"
+SELF_EVALUATION_KIND = "绩效自评汇总"
+PUBLICATION_LIST_KIND = "绩效评价结果公开清单"
 
 
 class Issued(_Context):
@@ -411,10 +417,17 @@ def _training_months(events: EventFigures) -> list[int]:
     return sorted({e.month for e in events.trainings if e.month is not None})
 
 
+def _report_figures(session: Session, cycle: Cycle, policy: Policy) -> CycleFigures:
+    """The cycle's figures as the annual report states them: the publications as of the report's own date."""
+    assert cycle.id is not None
+    return cycle_figures(session, cycle.id, document_day(session, cycle, policy, ANNUAL_REPORT_KIND))
+
+
 def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
-    """Every figure of the annual 工作开展情况说明, from the cycle's figures (perfcycle.figures)."""
+    """Every figure of the annual 工作开展情况说明, from the cycle's figures (perfcycle.figures) as of its date."""
     cycle = _cycle(session, cycle_id)
-    return _annual_report(session, cycle, cycle_policy(cycle), cycle_figures(session, cycle_id))
+    policy = cycle_policy(cycle)
+    return _annual_report(session, cycle, policy, _report_figures(session, cycle, policy))
 
 
 def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: CycleFigures) -> AnnualReportContext:
@@ -1031,7 +1044,7 @@ def figure_check_context(session: Session, cycle_id: int) -> FigureCheckContext:
     """The 数据核对表 of the annual report: the same figures from the same module, with what they count."""
     cycle = _cycle(session, cycle_id)
     policy = cycle_policy(cycle)
-    figures = cycle_figures(session, cycle_id)
+    figures = _report_figures(session, cycle, policy)
     ctx = _annual_report(session, cycle, policy, figures)
     district = _district(cycle, policy)
     return FigureCheckContext(
@@ -1625,7 +1638,8 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
     project_selfs = {e.object_code: e for e in selfs if e.object_type == "project"}
     dept_selfs = {e.object_code: e for e in selfs if e.object_type == "department"}
     covered = self_evaluation_coverage(session, cycle_id)
-    disclosed = publication_figures(session, cycle_id)
+    as_of = document_day(session, cycle, policy, SELF_EVALUATION_KIND)
+    disclosed = publication_figures(session, cycle_id, as_of)
     not_sent = set(covered.projects.missing)
     evaluated_projects = [p for p in year_projects if p.code not in not_sent]
     missing = [p for p in year_projects if p.code in not_sent]
@@ -1670,7 +1684,7 @@ def self_evaluation_summary_context(session: Session, cycle_id: int) -> SelfEval
                 overall_score=fmt_score(overall.score) if overall else "",
                 overall_grade=overall.grade if overall else "",
                 flagged=flagged,
-                published_on=fmt_date(publication.published_on) if publication else "",
+                published_on=fmt_date(_published_by(publication, as_of)),
             )
         )
 
@@ -2114,9 +2128,16 @@ def object_phrase(counts: Mapping[str, int]) -> str:
     return "以及".join(["、".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
 
 
-def _publication_label(publication: Publication) -> str:
-    """按期公开 / 逾期公开 / 未公开 (its deadline passed) / 待公开 (not yet due)."""
-    return PUBLICATION_STATES[publication_state(publication.due_on, publication.published_on, now().date())]
+def _publication_label(publication: Publication, as_of: dt.date) -> str:
+    """按期公开 / 逾期公开 / 未公开 (its deadline passed) / 待公开 (not yet due), as of the document's date."""
+    return PUBLICATION_STATES[publication_state(publication.due_on, publication.published_on, as_of)]
+
+
+def _published_by(publication: Publication | None, as_of: dt.date) -> dt.date | None:
+    """The day of a publication made by `as_of`; None for one not made yet then."""
+    if publication is None or publication.published_on is None or publication.published_on > as_of:
+        return None
+    return publication.published_on
 
 
 def publication_list_context(session: Session, cycle_id: int) -> PublicationListContext:
@@ -2125,21 +2146,22 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
     cycle = _cycle(session, cycle_id)
     policy = cycle_policy(cycle)
     departments = _departments(session)
+    as_of = document_day(session, cycle, policy, PUBLICATION_LIST_KIND)
     publications = session.exec(select(Publication).where(Publication.cycle_id == cycle_id)).all()
     rows = [
         PublicationRow(
             department_code=departments[p.department_id].code if p.department_id in departments else "",
             department_name=_dept_name(departments, p.department_id),
             due_on=fmt_date(p.due_on),
-            published_on=fmt_date(p.published_on),
-            url=p.url,
-            status=_publication_label(p),
+            published_on=fmt_date(_published_by(p, as_of)),
+            url=p.url if _published_by(p, as_of) else "",
+            status=_publication_label(p, as_of),
         )
         for p in sorted(
             publications, key=lambda p: departments[p.department_id].code if p.department_id in departments else ""
         )
     ]
-    disclosed = publication_figures(session, cycle_id)
+    disclosed = publication_figures(session, cycle_id, as_of)
     selection = selection_figures(session, cycle_id)
     return PublicationListContext(
         district=_district(cycle, policy),
@@ -2180,13 +2202,13 @@ def publication_list_context(session: Session, cycle_id: int) -> PublicationList
             "，",
         ),
         publications=rows,
-        **_bureau_publication(session, cycle_id),
+        **_bureau_publication(session, cycle_id, as_of),
     )
 
 
-def _bureau_publication(session: Session, cycle_id: int) -> dict[str, str]:
-    """The bureau's own publication of the key-evaluation results, once it reported it."""
+def _bureau_publication(session: Session, cycle_id: int, as_of: dt.date) -> dict[str, str]:
+    """The bureau's own publication of the key-evaluation results, once it reported it (by `as_of`)."""
     row = session.exec(select(ResultPublication).where(ResultPublication.cycle_id == cycle_id)).first()
-    if row is None or row.published_on is None:
+    if row is None or row.published_on is None or row.published_on > as_of:
         return {}
     return {"bureau_published_on": fmt_date(row.published_on), "bureau_url": row.url}

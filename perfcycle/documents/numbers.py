@@ -42,12 +42,19 @@ class Numbering:
         self._last[(code, year)] += 1
         return self._last[(code, year)]
 
-    def number(self, kind: str, subject: str, dated: dt.date | None) -> DocumentNumber:
+    def day(self, kind: str, subject: str, dated: dt.date | None, latest: dt.date | None = None) -> dt.date:
+        """The document's 成文日期: the one it was given, else the one `number` gives it now."""
+        row = self._numbers.get((kind, subject))
+        if row is not None:
+            return row.issued_on
+        return issue_day(dated, now().date(), latest or self._policy.document_day(kind))
+
+    def number(self, kind: str, subject: str, dated: dt.date | None, latest: dt.date | None = None) -> DocumentNumber:
         """The document's number, given now if it has none: dated `dated`, else the bureau's date today, at the latest
-        the kind's day in the calendar."""
+        `latest` (a day its records give), else the kind's day in the calendar."""
         row = self._numbers.get((kind, subject))
         if row is None:
-            day = issue_day(dated, now().date(), self._policy.document_day(kind))
+            day = self.day(kind, subject, dated, latest)
             code = self._policy.document_code(kind)
             row = DocumentNumber(
                 cycle_id=self._cycle_id,
@@ -63,9 +70,11 @@ class Numbering:
             self._numbers[(kind, subject)] = row
         return row
 
-    def frame(self, kind: str, subject: str, addressee: str, dated: dt.date | None) -> Frame:
+    def frame(
+        self, kind: str, subject: str, addressee: str, dated: dt.date | None, latest: dt.date | None = None
+    ) -> Frame:
         """The 公文 frame of one document: the policy's issuer, contact and 版记, the document's number and date."""
-        row = self.number(kind, subject, dated)
+        row = self.number(kind, subject, dated, latest)
         documents = self._policy.documents
         return Frame(
             mark=self._policy.document_mark(kind),
@@ -79,3 +88,8 @@ class Numbering:
             printer=self._policy.printer(),
             letter=self._policy.is_letter(kind),
         )
+
+
+def document_day(session: Session, cycle: Cycle, policy: Policy, kind: str, subject: str = "*") -> dt.date:
+    """The 成文日期 of a document dated by the register (not by its records): what it states is as of that day."""
+    return Numbering(session, cycle, policy).day(kind, subject, None)

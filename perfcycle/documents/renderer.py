@@ -418,6 +418,9 @@ def _setup(doc: Document) -> None:
     _set_style_font(normal, BODY_FONT, BODY_SIZE)
     normal.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
     normal.paragraph_format.line_spacing = LINE_SPACING
+    # Every page holds its 22 lines (§5.2.2): a paragraph breaks at the page's last line, even leaving one line on
+    # either side (word processors otherwise move two lines on, which empties the foot of a page).
+    normal.paragraph_format.widow_control = False
     # Text is set to the page's grid by its size and width (see _GRID_SCALE), not snapped into its cells: snapped,
     # a number is spread over whole cells and may be broken inside.
     _no_snap(normal.element.get_or_add_pPr())

@@ -2,7 +2,8 @@
 
 A publication is due on its own deadline; published on or before it is on time, after it late. One not yet
 published is pending until its deadline has passed, and overdue after: a department is never late before
-its deadline.
+its deadline. On a given day, a publication made after it is not made yet (a document states the states as of
+its own date).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ STATE_LABELS = {ON_TIME: "按期公开", LATE: "逾期公开", PENDING: "待公�
 
 
 def publication_state(due_on: date | None, published_on: date | None, today: date) -> str:
-    """On time, late, pending (not yet published, not yet due) or overdue (not published, deadline passed)."""
-    if published_on is not None:
+    """On time, late, pending (not yet published, not yet due) or overdue (not published, deadline passed), on
+    `today`: a publication after `today` is not yet made."""
+    if published_on is not None and published_on <= today:
         return LATE if due_on is not None and published_on > due_on else ON_TIME
     return OVERDUE if due_on is not None and today > due_on else PENDING
 

@@ -42,6 +42,18 @@ def finding_state(status: str, due_on: date, today: date) -> str:
     return status
 
 
+def status_on(status: str, answered_on: date | None, verified_on: date | None, day: date) -> str:
+    """The status a finding had at the end of `day`, from its status now and the days of its last answer and
+    verification (a document dated `day` states it so, whenever it is written)."""
+    answered = answered_on is not None and answered_on <= day
+    verified = verified_on is not None and verified_on <= day
+    if status in (FIXED, UNFIXED):  # verified last: answered before
+        return status if verified else ANSWERED if answered else OPEN
+    if status == ANSWERED and not answered:  # answered again after 未整改, or answered after the day
+        return UNFIXED if verified else OPEN
+    return status
+
+
 def is_open(status: str) -> bool:
     """Whether a finding still asks something of its department: everything not verified as fixed."""
     return status != FIXED

@@ -105,3 +105,39 @@ def assert_prints_as_issued(document: Path, printed: list[list[Line]], issuer: s
     printed_lines = [line.text for page in printed for line in page]
     for token in set(NUMBER.findall(docx_text(document))):
         assert any(token in text for text in printed_lines), (name, token)
+
+
+#: A heading of the body (一、… or （一）…) as printed on a line of its own.
+HEADING = re.compile(r"^[一二三四五六七八九十]+、|^（[一二三四五六七八九十]+）")
+#: The most lines a page may leave empty at its foot before a heading: a heading (or two) kept with the first lines
+#: of its paragraph goes to the next page whole when they do not fit. Before running text, no more than one.
+MOST_EMPTY_LINES = 3
+
+
+def empty_lines(page: list[Line]) -> int:
+    """The whole lines of 28 pt left empty between a page's last line of text and the foot of its type area."""
+    return int((TYPE_BOTTOM - max(line.y1 for line in page if not is_page_number(line))) // 28)
+
+
+def _runs_on(page: list[Line]) -> bool:
+    """Whether a page begins with running text at the top of its type area: not a heading, not a picture, not the
+    line that introduces a table (如下：)."""
+    first = next(line for line in page if not is_page_number(line) and line.text.strip())
+    return first.y0 < TYPE_TOP + 28 and not HEADING.match(first.text) and not first.text.endswith("：")
+
+
+def assert_pages_filled(document: Path, printed: list[list[Line]], issuer: str) -> None:
+    """Only what must stay together is kept together (a heading with its first lines, a table's caption with its
+    first rows, the text's last paragraph with the signature), and a paragraph breaks at the foot of a page (no widow
+    control): a page before running text is filled to its last line or so, one before a heading, a table or a picture
+    to within `MOST_EMPTY_LINES` of its foot; the page just before the signature's may end early only when the
+    signature's page begins with the text's last paragraph (which goes with the signature), not with a heading."""
+    signed = max(number for number, page in enumerate(printed) if issuer in text_lines(page))
+    assert signed == len(printed) - 2, (document.name, [text_lines(page) for page in printed])  # then the 版记
+    empty = [empty_lines(page) for page in printed[:signed]]
+    for number in range(signed):
+        following = printed[number + 1]
+        if number + 1 == signed and not HEADING.match(text_lines(following)[0]):
+            continue  # the last paragraph, kept with the signature
+        most = 1 if _runs_on(following) else MOST_EMPTY_LINES
+        assert empty[number] <= most, (document.name, number + 1, empty, text_lines(following)[:3])

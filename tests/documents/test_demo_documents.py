@@ -24,6 +24,7 @@ from perfcycle.settings import get_settings
 from tests.documents.pdf import (
     PDFTOTEXT,
     SOFFICE,
+    assert_pages_filled,
     assert_prints_as_issued,
     needs_office,
     pages,
@@ -174,6 +175,8 @@ def _print_representative_documents(documents: list[Document], folder: Path) -> 
     pdfs = print_to_pdf(paths, folder)
     for path, pdf in zip(paths, pdfs, strict=True):
         assert_prints_as_issued(path, pages(pdf), "烈山区财政局")
+    for path, pdf in ((paths[0], pdfs[0]), (paths[3], pdfs[3])):  # the annual report, the 重点绩效评价报告
+        assert_pages_filled(path, pages(pdf), "烈山区财政局")
     review = pages(pdfs[2])
     assert len(review) <= 10, len(review)  # 21 pages when the whole table was the text
     attachment = next(i for i, page in enumerate(review) if "附件" in text_lines(page))

@@ -23,6 +23,7 @@ from tests.documents.pdf import (
     MM,
     SIGNATURE,
     TYPE_BOTTOM,
+    assert_pages_filled,
     assert_prints_as_issued,
     is_page_number,
     needs_office,
@@ -150,3 +151,16 @@ def test_a_letter_prints_in_the_letter_format(session: Session, arranged: Arrang
         lower = [y for y in rows if y > 200]
         assert upper and mark.y0 / MM + 10 < min(upper) < number.y0 / MM, (rows, mark, number)  # under the mark
         assert lower and abs(max(lower) - (297 - 20)) < 2, rows
+
+
+@pytest.mark.parametrize(("kind", "subject"), [("重点绩效评价报告", "project:P01"), ("工作开展情况说明", "*")])
+def test_pages_are_filled_and_only_the_last_paragraph_goes_with_the_signature(
+    session: Session, arranged: Arranged, tmp_path: Path, kind: str, subject: str
+) -> None:
+    cycle = session.get(Cycle, arranged.cycle_id)
+    assert cycle is not None
+    kinds = [k for group in GROUPS.values() for k in group if k.kind == kind]
+    written = {d.subject: d.path for d in write_documents(session, cycle, tmp_path / "out", kinds)}
+    document = written[subject]
+    printed = pages(print_to_pdf([document], tmp_path / "pdf")[0])
+    assert_pages_filled(document, printed, policy_from_json(cycle.policy_json).issuer)

@@ -21,6 +21,8 @@ DUE = date(2025, 6, 30)
         (None, DUE - timedelta(days=40), "pending"),  # not yet published, not yet due: not late
         (None, DUE, "pending"),
         (None, DUE + timedelta(days=1), "overdue"),
+        (DUE - timedelta(days=1), DUE - timedelta(days=2), "pending"),  # published after the day: not yet then
+        (DUE + timedelta(days=5), DUE + timedelta(days=2), "overdue"),
     ],
 )
 def test_state_on_each_side_of_the_deadline(published: date | None, today: date, state: str) -> None:
