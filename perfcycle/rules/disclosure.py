@@ -40,10 +40,3 @@ def disclosure_counts(states: Iterable[str]) -> dict[str, int]:
 
 
 PUBLISHED_ON_TIME, PUBLISHED_LATE, NOT_PUBLISHED = STATE_LABELS[ON_TIME], STATE_LABELS[LATE], "未公开"
-
-
-def publication_status(published_on: date | None, due_on: date | None) -> str:
-    """按期公开 or 逾期公开 by `publication_state`, 未公开 while not published (whether or not yet due)."""
-    if published_on is None:
-        return NOT_PUBLISHED
-    return STATE_LABELS[publication_state(due_on, published_on, published_on)]
