@@ -53,6 +53,7 @@ from perfcycle.rules.findings import (
     UNFIXED,
     FindingCounts,
     answer_due,
+    awaits_verification,
     count_findings,
     finding_lines,
     finding_state,
@@ -382,16 +383,26 @@ def answer_finding(
     *,
     measures: str,
     cause: str = "",
+    progress: str = "",
     by: str = "",
     at: datetime | None = None,
 ) -> Finding:
-    """The department's answer: what it did about the finding. A red light is answered by its 预警整改 response
-    (causes and measures). Only the department's contact or head answers (a finding without a department: a
-    coordinator); a new answer after 未整改 replaces the earlier one (the audit log keeps every answer)."""
-    measures, cause, by = measures.strip(), cause.strip(), " ".join(by.split())
+    """The department's answer: what it did about the finding (its measures and, if given, how far they went:
+    完成情况). A red light is answered by its 预警整改 response (causes and measures). Only the department's
+    contact or head answers (a finding without a department: a coordinator); a new answer after 未整改 replaces
+    the earlier one (the audit log keeps every answer); a finding verified as fixed takes no answer."""
+    measures, cause, progress, by = measures.strip(), cause.strip(), progress.strip(), " ".join(by.split())
+    if measures and progress:
+        measures = f"{measures}\n完成情况：{progress}"
     finding, cycle = get_finding(session, finding_id)
     label = _label(finding, cycle.year)
     department = session.get(Department, finding.department_id) if finding.department_id is not None else None
+    if finding.status == FIXED:
+        if department is not None:
+            check_submitter(
+                session, cycle, department, f"finding_{finding_id}", by or department.contact, "", "整改反馈"
+            )
+        raise _refuse(session, by, "finding.answer_refused", finding_id, f"{label}已验证为已整改，无需再反馈")
     if finding.source == "red_light":
         from perfcycle.windows import respond_to_warning
 
@@ -415,8 +426,6 @@ def answer_finding(
         check_submitter(session, cycle, department, f"finding_{finding_id}", by, "", "整改反馈")
     elif by.casefold() not in {n.casefold() for n in coordinators(cycle)}:
         raise _refuse(session, by, "finding.answer_refused", finding_id, f"{label}没有责任部门，由财政局绩效科反馈")
-    if finding.status == FIXED:
-        raise _refuse(session, by, "finding.answer_refused", finding_id, f"{label}已验证为已整改，无需再反馈")
     previous = {"status": finding.status, "measures": finding.measures, "comment": finding.comment}
     received = in_shanghai(at) if at else now()
     finding.measures = measures
@@ -541,6 +550,21 @@ class FindingRow:
         return STATE_LABELS[self.state]
 
     @property
+    def asks_cause(self) -> bool:
+        """A red light is answered with its causes as well (the 预警整改 response)."""
+        return self.source == "red_light"
+
+    @property
+    def answerable(self) -> bool:
+        """The department may answer it (again): anything not verified as fixed."""
+        return is_open(self.state)
+
+    @property
+    def verifiable(self) -> bool:
+        """A coordinator may verify it: answered, not verified since."""
+        return awaits_verification(self.state)
+
+    @property
     def subject(self) -> str:
         """What the finding is about, e.g. 项目 LS-01 道路养护 or 部门整体支出."""
         label = OBJECT_LABELS.get(self.object_type, "")
@@ -628,6 +652,12 @@ def list_findings(
         rows = [row for row in rows if row.state == state]
     order = list(SOURCES)
     return sorted(rows, key=lambda r: (r.department_code, order.index(r.source), r.id))
+
+
+def of_department(session: Session, finding_id: int, department_id: int) -> bool:
+    """Whether the finding exists and is the department's own (a department answers nothing else)."""
+    finding = session.get(Finding, finding_id)
+    return finding is not None and finding.department_id == department_id
 
 
 def open_findings_before(session: Session, year: int, on: date | None = None) -> dict[int, list[FindingRow]]:

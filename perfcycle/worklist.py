@@ -1,5 +1,5 @@
 """What one department owes and has received in a year's cycle: its forms with their state and every version
-sent, its warning notices and their responses, and the documents addressed to it.
+sent, its warning notices and their responses, its findings (问题整改), and the documents addressed to it.
 
 A read of the records for the workbench's department page; the states are those of the status matrix
 (`perfcycle.rules.windows.cell_label`), the deadlines those of the windows or the calendar, and what may
@@ -18,6 +18,7 @@ from models import Approval, Cycle, Department, Document, Project, TargetReview,
 from models.tables import WarningResponse, WindowEntry, WindowReceipt
 from perfcycle.approvals import in_shanghai, signed_as
 from perfcycle.cycle_context import cycle_policy
+from perfcycle.findings import FindingRow, list_findings
 from perfcycle.rules.access import document_visible
 from perfcycle.rules.lights import LIGHT_LABELS
 from perfcycle.rules.windows import cell_label, response_status
@@ -95,6 +96,7 @@ class DepartmentWork:
     notices: tuple[NoticeLine, ...]
     documents: tuple[DocumentLine, ...]
     projects: tuple[tuple[str, str], ...]
+    findings: tuple[FindingRow, ...] = ()
 
 
 def latest_year(session: Session) -> int | None:
@@ -259,4 +261,5 @@ def department_work(session: Session, year: int, department_id: int, on: date | 
         notices=tuple(_notices(session, cycle, department, day)),
         documents=tuple(visible_documents(session, cycle, "department", department.code)),
         projects=tuple((code, name) for code, name in projects),
+        findings=tuple(list_findings(session, year, department.code, on=day)),
     )

@@ -219,6 +219,28 @@ def test_a_red_light_is_answered_by_its_warning_response(
     assert other.status == "fixed"
 
 
+def test_an_answer_states_its_completion_and_a_red_light_verified_fixed_takes_no_new_response(
+    session: Session, arranged: Arranged, bureau_day: BureauDay
+) -> None:
+    cycle = cycle_of(session, arranged)
+    register_all(session, cycle)
+    review = finding(session, "review_flag", "project:P06")
+    answer_finding(session, review.id or 0, measures="补充佐证材料", progress="已完成 80%", by="联系人D05")
+    session.commit()
+    assert review.measures == "补充佐证材料\n完成情况：已完成 80%"
+
+    red = finding(session, "red_light", "Q1:D02")
+    answer_finding(session, red.id or 0, cause="项目招标延期", measures="倒排工期", by="联系人D02")
+    session.commit()
+    verify_finding(session, red.id or 0, fixed=True, comment="已转绿灯", by=COORDINATOR)
+    session.commit()
+    with pytest.raises(FindingError, match="已验证为已整改"):
+        answer_finding(session, red.id or 0, cause="再分析", measures="再整改", by="联系人D02")
+    session.refresh(red)
+    assert (red.status, red.comment) == ("fixed", "已转绿灯")
+    assert session.exec(select(WarningResponse)).one().versions == 1  # the response was not touched
+
+
 def test_the_bureau_answers_a_finding_without_a_department_and_never_verifies_its_own_answer(
     session: Session, arranged: Arranged, bureau_day: BureauDay
 ) -> None:

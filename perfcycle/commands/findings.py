@@ -107,6 +107,7 @@ def answer(
     finding: FindingId,
     measures: Annotated[str, typer.Option("--measures", help="整改措施")] = "",
     cause: Annotated[str, typer.Option("--cause", help="原因分析（监控红灯的预警整改反馈必填）")] = "",
+    progress: Annotated[str, typer.Option("--progress", help="完成情况（可选，记在整改措施之后）")] = "",
     by: Annotated[str, typer.Option("--by", help="反馈人姓名（默认部门联系人）")] = "",
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -118,7 +119,7 @@ def answer(
     with friendly():
         use_database(database_url)
         with session_scope() as session:
-            row = answer_finding(session, finding, measures=measures, cause=cause, by=by)
+            row = answer_finding(session, finding, measures=measures, cause=cause, progress=progress, by=by)
             due, answered, answers, source = row.due_on, row.answered_at, row.answers, row.source
     late = "，已逾期" if answered is not None and answered.date() > due else ""
     again = f"（第 {answers} 次反馈）" if answers > 1 else ""

@@ -59,6 +59,11 @@ def is_open(status: str) -> bool:
     return status != FIXED
 
 
+def awaits_verification(state: str) -> bool:
+    """Whether a coordinator may verify a finding now: it has been answered and not verified since."""
+    return state == ANSWERED
+
+
 def state_for(text: str) -> str:
     """A state as a person types it, in English or as the register shows it (待整改 …)."""
     value = text.strip()

@@ -2,7 +2,8 @@
 a person decides them, closing a collection and letting the cycle go on.
 
 Decisions go through `perfcycle.approvals.decide` under the signed-in person's name, one gate per
-transaction (as the command line does), so a refused row never undoes the accepted ones.
+transaction (as the command line does), so a refused row never undoes the accepted ones; verifications of
+findings through `perfcycle.findings.verify_finding`, as `perfcycle findings verify` does.
 """
 
 from __future__ import annotations
@@ -174,6 +175,69 @@ async def decide_gate(request: Request, gate: str, level: int) -> Response:
     assert year is not None
     continue_on_server(year)
     return gate_page(request, identity, gate, level, 200, outcomes)
+
+
+def findings_page(request: Request, identity: Identity, status: int = 200, **result: Any) -> Response:
+    """The year's findings, filtered by the state asked for (?status=待整改 | 已反馈 | …), with their figures."""
+    from perfcycle.findings import finding_figures, list_findings
+    from perfcycle.rules.findings import STATE_LABELS, state_for
+
+    year = year_of(request)
+    asked = request.query_params.get("status", "").strip()
+    try:
+        state = state_for(asked) if asked else None
+    except ValueError as exc:
+        state, result = None, {"error": str(exc), **result}
+    rows, counts = [], None
+    if year is not None:
+        try:
+            with session_scope() as session:
+                cycle = get_cycle_for(session, year)
+                rows = list_findings(session, year, state=state)
+                counts = finding_figures(session, cycle.id or 0)
+        except WindowError as exc:
+            result = {"error": str(exc), **result}
+    return render(
+        request,
+        "findings.html",
+        identity,
+        status,
+        year=year,
+        rows=rows,
+        counts=counts,
+        state=state,
+        states=STATE_LABELS,
+        result=result,
+    )
+
+
+@router.get("/findings")
+def findings(request: Request) -> Response:
+    """The rectification register as `perfcycle findings --year Y [--status S]` lists it."""
+    return findings_page(request, bureau_only(request))
+
+
+@router.post("/findings/{finding_id}/verify")
+async def verify(request: Request, finding_id: int) -> Response:
+    """A coordinator's verification (已整改 / 未整改 with a comment) through the same service as `perfcycle
+    findings verify`, under the signed-in name: the service decides who may verify, and audits a refusal."""
+    from perfcycle.findings import verify_finding
+    from perfcycle.rules.findings import FIXED, VERIFICATIONS
+
+    identity = bureau_only(request)
+    form = await request.form(max_files=0, max_fields=8)
+    check_form(request, identity, form)
+    verdict = str(form.get("verdict", ""))
+    if verdict not in VERIFICATIONS:
+        return findings_page(request, identity, 422, error="请选择验证结论：已整改或未整改")
+    try:
+        with session_scope() as session:
+            verify_finding(
+                session, finding_id, fixed=verdict == FIXED, comment=str(form.get("comment", "")), by=identity.name
+            )
+    except WindowError as exc:
+        return findings_page(request, identity, 422, error=str(exc))
+    return findings_page(request, identity, verified=(finding_id, VERIFICATIONS[verdict]))
 
 
 @router.post("/windows/{stage}/close")

@@ -1,7 +1,8 @@
 """A department's worklist: its forms with their templates and uploads, its notices and responses, its documents.
 
 A department acts only on its own: the department is the signed-in account's, never a value of the
-request. Uploads go through `perfcycle.windows.submit_form`, as `perfcycle submit` does.
+request. Uploads go through `perfcycle.windows.submit_form`, as `perfcycle submit` does; answers to findings
+through `perfcycle.findings.answer_finding`, as `perfcycle findings answer` does.
 """
 
 from __future__ import annotations
@@ -208,6 +209,35 @@ async def respond(request: Request, quarter: str) -> Response:
     except WindowError as exc:
         return department_page(request, identity, 422, error=str(exc))
     return department_page(request, identity, responded=quarter)
+
+
+@router.post("/findings/{finding_id}/answer")
+async def answer(request: Request, finding_id: int) -> Response:
+    """The department's answer to one of its findings (整改措施, 完成情况; a red light's causes too), through the
+    same service as `perfcycle findings answer`. Another department's finding is refused as if it did not exist."""
+    from perfcycle.findings import answer_finding, of_department
+
+    identity = department_only(request)
+    form = await request.form(max_files=0, max_fields=8)
+    check_form(request, identity, form)
+    assert identity.department_id is not None
+    with session_scope() as session:
+        own = of_department(session, finding_id, identity.department_id)
+    if not own:
+        raise refuse(request, identity, "finding_not_visible", "没有这个整改事项，或无权反馈", 404)
+    try:
+        with session_scope() as session:
+            answer_finding(
+                session,
+                finding_id,
+                measures=str(form.get("measures", "")),
+                cause=str(form.get("cause", "")),
+                progress=str(form.get("progress", "")),
+                by=identity.name,
+            )
+    except WindowError as exc:  # the service's refusal (audited there), or what the answer lacks
+        return department_page(request, identity, 422, error=str(exc))
+    return department_page(request, identity, answered=finding_id)
 
 
 @router.get("/documents/{document_id}")
