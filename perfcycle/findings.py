@@ -327,6 +327,21 @@ def _sync_warning_answers(session: Session, cycle: Cycle) -> None:
         record_warning_answer(session, cycle, departments[notice.department_id], notice, response)
 
 
+def red_light_fixed(session: Session, cycle: Cycle, department: Department, quarter: str) -> bool:
+    """Whether the coordinator verified the red light's finding as 已整改 (no new 预警整改 response then)."""
+    return (
+        session.exec(
+            select(Finding.id).where(
+                Finding.cycle_id == cycle.id,
+                Finding.source == "red_light",
+                Finding.key == f"{quarter}:{department.code}",
+                Finding.status == FIXED,
+            )
+        ).first()
+        is not None
+    )
+
+
 def record_warning_answer(
     session: Session, cycle: Cycle, department: Department, notice: WarningNotice, response: WarningResponse
 ) -> None:

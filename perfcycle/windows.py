@@ -1089,6 +1089,10 @@ def respond_to_warning(
         raise WindowError(f"{department.name}在{label}没有收到绩效监控预警通知书，无需反馈")
     if notice.level != "red" or notice.response_due is None:
         raise WindowError(f"{department.name}{label}收到的是黄灯提醒，不需要书面反馈整改情况")
+    from perfcycle.findings import record_warning_answer, red_light_fixed
+
+    if red_light_fixed(session, cycle, department, quarter):
+        raise WindowError(f"{department.name}{label}红灯预警的整改已验证为已整改，无需再反馈")
     assert notice.id is not None
     received = in_shanghai(at) if at else now()
     response = session.exec(select(WarningResponse).where(WarningResponse.notice_id == notice.id)).first()
@@ -1122,8 +1126,6 @@ def respond_to_warning(
         },
     )
     session.flush()
-    from perfcycle.findings import record_warning_answer
-
     record_warning_answer(session, cycle, department, notice, response)
     return notice, response
 

@@ -236,6 +236,11 @@ def test_an_answer_states_its_completion_and_a_red_light_verified_fixed_takes_no
     session.commit()
     with pytest.raises(FindingError, match="已验证为已整改"):
         answer_finding(session, red.id or 0, cause="再分析", measures="再整改", by="联系人D02")
+    with pytest.raises(WindowError, match="已验证为已整改"):  # nor by `perfcycle respond` / the warnings form
+        respond_to_warning(
+            session, year=YEAR, quarter="Q1", department_code="D02", cause="再分析", measures="再整改", by="联系人D02"
+        )
+    session.rollback()
     session.refresh(red)
     assert (red.status, red.comment) == ("fixed", "已转绿灯")
     assert session.exec(select(WarningResponse)).one().versions == 1  # the response was not touched
