@@ -649,65 +649,38 @@ def _read_sheets(
             )
             return None
         spec = SPECS[detected]
-    import python_calamine
-
-    wanted = {by_key[sheet.name].part for sheet in spec.sheets if sheet.name in by_key}
-    package.verify_rest({part for part in wanted if part is not None})
-    try:
-        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(package.data))
-    except Exception as exc:  # calamine's refusal of what the checks let through: one sentence, no traceback
-        raise Refused(f"无法读取工作簿（{_calamine_reason(exc)}）；{RESAVE}") from None
-    with book:
-        if book.sheet_names != names:
-            raise Refused(f"无法读取工作簿（工作表列表不一致）；{RESAVE}")
-        parsed: dict[str, list[ParsedRow]] = {}
-        budget = [max_rows]
-        missing_required = False
-        for sheet in spec.sheets:
-            parsed[sheet.name] = []
-            found_sheet = by_key.get(sheet.name)
-            if found_sheet is None:
-                if sheet.required:
-                    missing_required = True
-                    others = [n for n in keys if n not in {s.name for s in spec.sheets}]
-                    similar = _similar_sheets(sheet.name, others)
-                    hint = f"；工作表「{similar[0]}」是否应命名为「{sheet.name}」？" if similar else ""
-                    found.add(
-                        f"缺少工作表「{sheet.name}」（{spec.title}应有: {'、'.join(s.name for s in spec.sheets)}）{hint}"
-                    )
-                continue
-            if found_sheet.part is None:
-                found.add("是图表页，不是数据表；请把数据填在普通工作表中", sheet.name)
-                continue
-            if budget[0] < 0:
-                continue
-            try:
-                layout = package.scan(found_sheet, max(budget[0], 0))
-            except RowLimit as refused:
-                found.add(refused.reason, refused.sheet, refused.row)
-                budget[0] = -1
-                continue
-            except Refused as refused:
-                found.add(refused.reason, refused.sheet, refused.row, refused.column)
-                continue
-            try:
-                cells = [book.get_sheet_by_name(found_sheet.name)]  # handed over: freed once its rows are read
-            except Exception as exc:  # a sheet calamine cannot read after all: name it, never a traceback
-                found.add(f"无法读取工作表（{_calamine_reason(exc)}）；{RESAVE}", sheet.name)
-                continue
-            parsed[sheet.name] = _read_sheet(cells, layout, spec.kind, sheet, found, budget, max_rows)
+    parsed: dict[str, list[ParsedRow]] = {}
+    budget = [max_rows]
+    missing_required = False
+    for sheet in spec.sheets:
+        parsed[sheet.name] = []
+        found_sheet = by_key.get(sheet.name)
+        if found_sheet is None:
+            if sheet.required:
+                missing_required = True
+                others = [n for n in keys if n not in {s.name for s in spec.sheets}]
+                similar = _similar_sheets(sheet.name, others)
+                hint = f"；工作表「{similar[0]}」是否应命名为「{sheet.name}」？" if similar else ""
+                found.add(f"缺少工作表「{sheet.name}」（{spec.title}应有: {'、'.join(s.name for s in spec.sheets)}）{hint}")
+            continue
+        if found_sheet.part is None:
+            found.add("是图表页，不是数据表；请把数据填在普通工作表中", sheet.name)
+            continue
+        if budget[0] < 0:
+            continue
+        try:
+            layout = package.scan(found_sheet, max(budget[0], 0))
+            cells = [package.cells(found_sheet, names)]  # handed over: freed once its rows are read
+        except Refused as refused:
+            found.add(refused.reason, refused.sheet, refused.row, refused.column)
+            budget[0] = -1 if isinstance(refused, RowLimit) else budget[0]
+            continue
+        parsed[sheet.name] = _read_sheet(cells, layout, spec.kind, sheet, found, budget, max_rows)
     if missing_required:
         other = detect_kind(keys)
         if other is not None and other != spec.kind:
             found.add(f"这个工作簿像是「{SPECS[other].title}」（{other}），不是「{spec.title}」（{spec.kind}）")
     return parsed, spec.kind
-
-
-def _calamine_reason(exc: Exception) -> str:
-    text = str(exc)
-    if "shared strings" in text:
-        return "单元格引用了不存在的共享字符串"
-    return f"{type(exc).__name__}: {text[:200]}"
 
 
 def _has_row_rules(kind: str, sheet: SheetSpec) -> bool:
