@@ -145,6 +145,8 @@ class Package:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 infos, directory = archive.infolist(), archive.start_dir
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+            if data.count(END_MAGIC) > 1:
+                raise _odd_archive("压缩包有不止一个目录结尾记录") from None
             raise Refused(f"{DAMAGED}（不是完整的 .xlsx 压缩包）；请重新保存后再提交") from None
         self.data, self.limits = data, limits
         self.entries = {info.filename: info for info in infos}
