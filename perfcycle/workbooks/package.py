@@ -27,8 +27,6 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice, repeat
-from operator import add, lt, mul
 from typing import Any
 from xml.etree import ElementTree
 
@@ -42,7 +40,6 @@ WHOLE_PART_LIMIT = 64 * MB  # the workbook, relationship and style parts are par
 KEPT = 64 * MB  # inflated bytes handed to calamine as they are; larger parts go as their checked deflate stream
 EXCEL_ROWS = 1_048_576
 EXCEL_COLUMNS = 16_384
-_KEY = 36**3  # a cell's place as one number: row × _KEY + its letters read in base 36 (A1 < Z1 < AA1 < A2)
 
 _BOOK = "xl/workbook.xml"
 _USUAL_PARTS = {"sharedStrings": "xl/sharedStrings.xml", "styles": "xl/styles.xml"}  # by relationship type
@@ -501,14 +498,16 @@ _SHARED = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="s"(?:[^>]*[^>/])?>\s*(?
 _BAD_SHARED = re.compile(rb't="s"(?:[^>]*[^>/])?>(?!<v>[0-9]{1,9}</v>|</c>)')
 
 
+_COLUMNS: dict[bytes, int] = {}  # B → 2, met so far
+
+
 class _Scanner:
     def __init__(self, sheet: str, limits: Limits, rows: int, shared: int, styles: _Styles) -> None:
         self.sheet, self.limits, self.shared, self.styles = sheet, limits, shared, styles
         self.max_row = min(rows + 1, EXCEL_ROWS)  # a sheet's last row with content: the header and `rows`
         self.max_column = min(limits.max_columns, EXCEL_COLUMNS)
-        self.widest = int(column_letters(self.max_column), 36)
         self.layout = Layout()
-        self.row = self.column = self.last = 0  # the place of the last cell met, and as one number
+        self.row = self.column = 0  # the place of the last cell met
 
     def _refuse(self, reason: str, row: int | None = None) -> Refused:
         return Refused(f"{reason}；{RESAVE}", self.sheet, row)
@@ -573,22 +572,24 @@ class _Scanner:
                 found.add((int(digits), _column_number(letters)))
 
     def _in_order(self, piece: bytes, start: int, end: int) -> bool:
-        """Whether every cell of the piece has its place, after the last, within the limits: all at once."""
+        """Whether every cell of the piece has its place, after the last and within the limits: the common case,
+        checked at the least cost (a cell's row is compared as its digits until it changes)."""
         places = _REFS.findall(piece, start, end)
         if len(places) != piece.count(b"<c", start, end):  # <c without its place, or <color> in rich text
             return False
-        if not places:
-            return True
-        letters, digits = zip(*places, strict=True)
-        columns = list(map(int, letters, repeat(36)))
-        keys = [self.last, *map(add, map(mul, map(int, digits), repeat(_KEY)), columns)]
-        if (
-            max(columns) > self.widest
-            or keys[-1] // _KEY > self.max_row
-            or not all(map(lt, keys, islice(keys, 1, None)))
-        ):
-            return False
-        self.last, self.row, self.column = keys[-1], keys[-1] // _KEY, _column_number(letters[-1])
+        row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
+        row_digits = b"%d" % row
+        for letters, digits in places:
+            if digits != row_digits:  # a later row, never an earlier one or the same written otherwise
+                number = int(digits)
+                if number < row or number > max_row:
+                    return False
+                row_digits, row, column = digits, number, 0
+            following = _COLUMNS.get(letters) or _COLUMNS.setdefault(letters, _column_number(letters))
+            if following <= column or following > max_column:
+                return False
+            column = following
+        self.row, self.column = row, column
         return True
 
     def _walk(self, piece: bytes, start: int, end: int) -> None:
@@ -600,7 +601,7 @@ class _Scanner:
             row, column = int(digits), _column_number(letters)
             if (row, column) <= (self.row, self.column):
                 raise self._order(row, column)
-            self.row, self.column, self.last = row, column, row * _KEY + int(letters, 36)
+            self.row, self.column = row, column
             if row > EXCEL_ROWS or column > EXCEL_COLUMNS:
                 raise self._refuse(f"单元格 {letters.decode()}{row} 超出 Excel 的范围", row)
             if empty:
