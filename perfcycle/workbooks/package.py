@@ -104,24 +104,13 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _ole_problem(data: bytes) -> str:
-    """What an OLE compound file (the pre-2007 container) most likely is, from its stream names."""
-
-    def has(*names: str) -> bool:
-        return any(name.encode("utf-16-le") in data for name in names)
-
-    if has("EncryptedPackage", "EncryptionInfo"):
-        return (
-            "工作簿设置了打开密码（已加密），系统无法读取；请在 Excel 中“文件 → 信息 → 保护工作簿 → 用密码进行加密”"
-            "清空密码，保存为 .xlsx 后再提交"
-        )
-    if has("Workbook", "Book"):
-        return (
-            "这是旧版 Excel 97-2003 工作簿（.xls），只是扩展名改成了 .xlsx；请在 Excel 或 WPS 中“另存为” .xlsx 后再提交"
-        )
-    if has("WordDocument"):
-        return "这是旧版 Word 文档（.doc），不是 Excel 工作簿；请提交 .xlsx 格式的工作簿"
-    return "这是旧版 .xls 文件（或其他旧版 Office 文件）或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交"
+_OLD_FILES = (  # the stream names of an OLE compound file (the pre-2007 container), and what the file then is
+    (("EncryptedPackage", "EncryptionInfo"), "工作簿设置了打开密码（已加密），系统无法读取；请在 Excel 中“文件 → 信息 → "
+     "保护工作簿 → 用密码进行加密”清空密码，保存为 .xlsx 后再提交"),
+    (("Workbook", "Book"), "这是旧版 Excel 97-2003 工作簿（.xls），只是扩展名改成了 .xlsx；请在 Excel 或 WPS 中“另存为” .xlsx 后再提交"),
+    (("WordDocument",), "这是旧版 Word 文档（.doc），不是 Excel 工作簿；请提交 .xlsx 格式的工作簿"),
+    ((), "这是旧版 .xls 文件（或其他旧版 Office 文件）或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交"),
+)  # fmt: skip
 
 
 def _odd_archive(what: str) -> Refused:
@@ -133,7 +122,9 @@ class Package:
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         if data.startswith(OLE_MAGIC):
-            raise Refused(_ole_problem(data))
+            raise Refused(
+                next(why for names, why in _OLD_FILES if not names or any(n.encode("utf-16-le") in data for n in names))
+            )
         if not data.startswith(ZIP_MAGIC):
             if END_MAGIC in data[-66_000:] and ZIP_MAGIC in data:
                 raise _odd_archive("压缩包之前附加了其他数据（如自解压程序）")
@@ -154,7 +145,7 @@ class Package:
         self.verified: set[str] = set()
         self.sheets = self._read_sheets()
         self.shared_strings = self._count_shared_strings()
-        self.styles = _Styles(*_number_styles(self.whole(_USUAL_PARTS["styles"]) if self.has("styles") else b""))
+        self.styles = self._parsed(_USUAL_PARTS["styles"], _Styles.of) if self.has("styles") else _Styles.of(b"")
 
     def has(self, kind: str) -> bool:
         return _USUAL_PARTS[kind] in self.entries
@@ -444,34 +435,6 @@ def _sheet_list(raw: bytes) -> tuple[tuple[str, str], ...]:
     )
 
 
-@functools.lru_cache(maxsize=32)
-def _number_styles(raw: bytes) -> tuple[frozenset[int], frozenset[int]]:
-    """The cell styles whose number format is a percentage, and those whose format is a date."""
-    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-
-    if not raw:
-        return frozenset(), frozenset()
-    try:
-        root = ElementTree.fromstring(raw)
-    except ElementTree.ParseError:
-        raise Refused(f"无法读取工作簿（部件「{_USUAL_PARTS['styles']}」不是完整的 XML）；{RESAVE}") from None
-    custom, xfs = {}, []
-    for element in root:
-        if _local(element.tag) == "numFmts":
-            custom = {fmt.get("numFmtId", ""): fmt.get("formatCode", "") for fmt in element}
-        elif _local(element.tag) == "cellXfs":
-            xfs = [xf for xf in element if _local(xf.tag) == "xf"]
-    percent, dates = set(), set()
-    for index, xf in enumerate(xfs):
-        number = xf.get("numFmtId", "0")
-        code = custom.get(number) or (BUILTIN_FORMATS.get(int(number), "") if number.isdigit() else "")
-        if "%" in code:
-            percent.add(index)
-        elif is_date_format(code):
-            dates.add(index)
-    return frozenset(percent), frozenset(dates)
-
-
 class _Styles:
     """The cell styles whose number format is a percentage or a date, and the pattern that finds their cells."""
 
@@ -480,13 +443,34 @@ class _Styles:
         ids = b"|".join(str(index).encode() for index in sorted(percent | dates))
         self.pattern = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*?\ss="(' + ids + rb')"') if ids else None
 
+    @staticmethod
+    @functools.lru_cache(maxsize=32)
+    def of(raw: bytes) -> _Styles:
+        from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+
+        custom, xfs = {}, []
+        for element in ElementTree.fromstring(raw) if raw else ():
+            if _local(element.tag) == "numFmts":
+                custom = {fmt.get("numFmtId", ""): fmt.get("formatCode", "") for fmt in element}
+            elif _local(element.tag) == "cellXfs":
+                xfs = [xf for xf in element if _local(xf.tag) == "xf"]
+        percent, dates = set(), set()
+        for index, xf in enumerate(xfs):
+            number = xf.get("numFmtId", "0")
+            code = custom.get(number) or (BUILTIN_FORMATS.get(int(number), "") if number.isdigit() else "")
+            if "%" in code:
+                percent.add(index)
+            elif is_date_format(code):
+                dates.add(index)
+        return _Styles(frozenset(percent), frozenset(dates))
+
 
 # ------------------------------------------------------------------------------------- the sheet scan
 #
 # Inside sheetData, spreadsheet programs write <c r="A1" …> with the reference first, attributes in double
 # quotes, values in <v> or inline strings, and no prefixes, comments or processing instructions. That is what
-# the scan reads, by counting and regular expressions over each piece: the places of its cells are checked at
-# once (in C) and one by one only when that check fails, to name the cell. A sheet written otherwise is refused.
+# the scan reads, by counting and regular expressions over each piece: the places of its cells in one tight pass,
+# and one by one, knowing which are empty, only when that fails. A sheet written otherwise is refused.
 
 _REFS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
 _CELLS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"[^>]*?(/?)>|<(?:[!?]|c[\s/>])')  # others give ''
@@ -513,20 +497,18 @@ class _Scanner:
         return Refused(f"{reason}；{RESAVE}", self.sheet, row)
 
     def scan(self, pieces: Iterator[bytes]) -> Layout:
-        started = ended = False
+        started = ended = False  # one sheetData, with nothing odd before or after it
         for piece in pieces:
             start, end = 0, len(piece)
             if not started:
                 found = piece.find(b"<sheetData")
-                head = piece if found < 0 else piece[:found]
-                if b"sheetData" in head or b"<!" in head or b"<?" in head[5:]:
-                    raise self._odd(head, 0, len(head))
-                if found < 0:
-                    continue
-                started, start = True, found
-            elif ended:
-                if b"sheetData" in piece or b"<!" in piece or b"<?" in piece:
-                    raise self._odd(piece, 0, end)
+                outside = piece[5:] if found < 0 else piece[5:found]  # after an <?xml …?> declaration
+                started, start = found >= 0, found
+            else:
+                outside = piece if ended else b""
+            if b"sheetData" in outside or b"<!" in outside or b"<?" in outside:
+                raise self._odd(outside, 0, len(outside))
+            if not started or ended:
                 continue
             close = piece.find(b"</sheetData>", start)
             if close >= 0:

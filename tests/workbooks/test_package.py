@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from perfcycle.workbooks.reader import ImportRejected, read_workbook
-from tests.hostile.corpus import base_sheets, raw_parts
+from tests.hostile.corpus import base_sheets, raw_parts, write_parts
 
 ODD = "文件已损坏或结构异常："
 
@@ -159,3 +159,37 @@ def test_zip64_sizes_and_data_descriptors_read_exactly_as_the_plain_archive(tmp_
     assert [row[1]["code"] for row in expected["项目"]] == ["P101", "P102", "P201"]
     assert records(zip64) == expected
     assert records(streamed) == expected
+
+
+SHEET_CHANGES: dict[str, tuple[Callable[[str], str], str]] = {
+    "comment-before": (lambda xml: xml.replace("<sheetData>", "<!-- x --><sheetData>"), "工作表含有注释"),
+    "comment-inside": (lambda xml: xml.replace("</row>", "<!-- y --></row>", 1), "工作表含有注释"),
+    "instruction-after": (lambda xml: xml.replace("</sheetData>", "</sheetData><?pi x?>"), "工作表含有处理指令"),
+    "cdata-value": (lambda xml: xml.replace("<t>D01</t>", "<t><![CDATA[D01]]></t>", 1), "工作表含有 CDATA 或 DTD"),
+    "single-quotes": (lambda xml: xml.replace('<c r="A2"', "<c r='A2'", 1), "工作表的属性使用了单引号"),
+    "second-sheet-data": (
+        lambda xml: xml.replace("</sheetData>", "</sheetData><sheetData></sheetData>"),
+        "工作表有单元格的位置缺失、不规范",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SHEET_CHANGES))
+def test_a_sheet_written_unlike_any_spreadsheet_program_is_refused(tmp_path: Path, case: str) -> None:
+    """What calamine would skip or read otherwise than the checks (comments, CDATA, a second sheetData)."""
+    change, reason = SHEET_CHANGES[case]
+    sheets = base_sheets()
+    sheets[0] = type(sheets[0])(sheets[0].name, change(sheets[0].xml))
+    path = tmp_path / f"{case}.xlsx"
+    write_parts(path, raw_parts(sheets))
+    with pytest.raises(ImportRejected) as refused:
+        read_workbook(path, "base")
+    (problem,) = refused.value.problems
+    assert (problem.sheet, problem.reason[: len(reason)]) == ("部门", reason)
+
+
+def test_an_xml_declaration_is_not_an_instruction(tmp_path: Path) -> None:
+    sheets = base_sheets()
+    sheets[0] = type(sheets[0])(sheets[0].name, '<?xml version="1.0" encoding="UTF-8"?>\n' + sheets[0].xml)
+    path = write_parts(tmp_path / "declared.xlsx", raw_parts(sheets))
+    assert [row.values["code"] for row in read_workbook(path, "base").sheets["部门"]] == ["D01", "D02"]
