@@ -129,7 +129,7 @@ def _content_json(kind: str, sheets: dict[str, list[ParsedRow]]) -> str:
         dicts = [row.values for row in rows]
         keys = sorted(dicts[0]) if dicts else []
         if all(type(key) is str for key in [kind, name, *keys]) and all(len(d) == len(keys) for d in dicts):
-            get = itemgetter(*keys) if keys else None
+            get: Any = itemgetter(*keys) if keys else None
             try:
                 values = itertools.chain.from_iterable(map(get, dicts)) if len(keys) > 1 else map(get, dicts)
                 texts = tuple(map(quote, map(str, values)))
@@ -152,10 +152,6 @@ class _CellError(ValueError):
 #
 # A converter takes the cell's value as calamine reads it (str, float, bool, date, datetime, time, timedelta;
 # '' for an empty cell) and whether its number format shows it as a percentage.
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _plain_number_text(amount: Decimal) -> str:
@@ -228,10 +224,6 @@ def _money(value: Any, percent: bool) -> Decimal:
     if amount >= MAX_MONEY_WAN:
         raise _CellError(f"金额过大（万元）: {_plain_number_text(amount)}")
     return amount
-
-
-def _decimal(value: Any, percent: bool) -> Decimal:
-    return _number(value)
 
 
 def _percent(value: Any, percent: bool) -> Decimal:
@@ -333,7 +325,7 @@ _CONVERTERS: dict[str, Callable[[Any, bool], Any]] = {
     "text": _text,
     "code": _code,
     "money": _money,
-    "number": _decimal,
+    "number": lambda value, percent: _number(value),
     "percent": _percent,
     "int": _int,
     "year": _year,
@@ -355,7 +347,7 @@ def convert_cell(
     """The value of one cell for `column`, or `_CellError` with the reason; blank optional cells give None."""
     if column.kind in _NUMERIC_KINDS and isinstance(value, str) and value.lstrip().startswith("="):
         raise _CellError("不接受公式，请复制后“粘贴为数值”")
-    if _is_blank(value):
+    if value is None or (isinstance(value, str) and not value.strip()):
         if column.required:
             raise _CellError("必填")
         return None
@@ -365,15 +357,12 @@ def convert_cell(
 # ------------------------------------------------------------------------------------------- headers
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_header(value: Any) -> str:
     """Headers compare without whitespace and with full-width brackets, as users retype them."""
     text = "" if value is None else str(value)
     text = re.sub(r"\s+", "", text).replace("\u3000", "")
     return text.replace("(", "（").replace(")", "）").replace("％", "%")
-
-
-def _column_letter(index: int) -> str:
-    return column_letters(index + 1)
 
 
 def sheet_key(name: str) -> str:
@@ -422,12 +411,12 @@ def _match_headers(
     extras: list[tuple[int, str]] = []
     blanks: list[int] = []
     for index, text in enumerate(texts):
-        letter = _column_letter(index)
+        letter = column_letters(index + 1)
         if not text:
             blanks.append(index)
         elif text in first_seen:
             found.add(
-                f"表头重复：{letter} 列与 {_column_letter(first_seen[text])} 列同名",
+                f"表头重复：{letter} 列与 {column_letters(first_seen[text] + 1)} 列同名",
                 sheet.name,
                 1,
                 expected[text].header,
@@ -439,7 +428,7 @@ def _match_headers(
             extras.append((index, text))
     missing = [c for key, c in expected.items() if key not in first_seen]
     for index, text in extras:
-        letter = _column_letter(index)
+        letter = column_letters(index + 1)
         best = max(missing, key=lambda c: difflib.SequenceMatcher(None, text, c.header).ratio(), default=None)
         if best is not None and (
             len(missing) == len(extras) or difflib.SequenceMatcher(None, text, best.header).ratio() >= 0.4
@@ -454,7 +443,7 @@ def _match_headers(
                 text,
             )
     for index in blanks:
-        letter = _column_letter(index)
+        letter = column_letters(index + 1)
         if missing:
             column = missing.pop(0)
             found.add(f"{letter} 列的表头为空（合并单元格？），应为「{column.header}」", sheet.name, 1, column.header)
@@ -562,11 +551,11 @@ def _read_sheets(
     package: Package, spec: WorkbookSpec | None, found: _Collector, max_rows: int
 ) -> tuple[dict[str, list[ParsedRow]], str] | None:
     by_key: dict[str, Sheet] = {}  # the sheets by the name a person sees: two that look the same are refused
-    for sheet in package.sheets:
-        other = by_key.setdefault(sheet_key(sheet.name), sheet)
-        if other is not sheet:
+    for listed in package.sheets:
+        other = by_key.setdefault(sheet_key(listed.name), listed)
+        if other is not listed:
             found.add(
-                f"工作表「{other.name}」与「{sheet.name}」的名称只差空格或不可见字符，无法确定该读哪一个；请删除或改名其中一个"
+                f"工作表「{other.name}」与「{listed.name}」的名称只差空格或不可见字符，无法确定该读哪一个；请删除或改名其中一个"
             )
             return None
     names, keys = [sheet.name for sheet in package.sheets], list(by_key)
@@ -585,8 +574,8 @@ def _read_sheets(
             missing_required = True
             similar = _similar_sheet(sheet.name, [n for n in keys if n not in {s.name for s in spec.sheets}])
             hint = f"；工作表「{similar}」是否应命名为「{sheet.name}」？" if similar else ""
-            listed = "、".join(s.name for s in spec.sheets)
-            found.add(f"缺少工作表「{sheet.name}」（{spec.title}应有: {listed}）{hint}")
+            wanted = "、".join(s.name for s in spec.sheets)
+            found.add(f"缺少工作表「{sheet.name}」（{spec.title}应有: {wanted}）{hint}")
         elif present is not None and present.part is None:
             found.add("是图表页，不是数据表；请把数据填在普通工作表中", sheet.name)
         elif present is not None and budget[0] >= 0:
@@ -598,9 +587,9 @@ def _read_sheets(
                 budget[0] = -1 if isinstance(refused, RowLimit) else budget[0]
                 continue
             parsed[sheet.name] = _read_sheet(cells, layout, spec.kind, sheet, found, budget, max_rows)
-    other = detect_kind(keys) if missing_required else None
-    if other is not None and other != spec.kind:
-        found.add(f"这个工作簿像是「{SPECS[other].title}」（{other}），不是「{spec.title}」（{spec.kind}）")
+    likely = detect_kind(keys) if missing_required else None
+    if likely is not None and likely != spec.kind:
+        found.add(f"这个工作簿像是「{SPECS[likely].title}」（{likely}），不是「{spec.title}」（{spec.kind}）")
     return parsed, spec.kind
 
 
@@ -743,10 +732,10 @@ def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | Non
     amounts = list(map(_exact, numbers))
     if not all(map(check, amounts)):
         return None
-    amounts = amounts if column.kind != "int" else list(map(int, amounts))
-    if len(amounts) == len(values):
-        return amounts
-    converted = iter(amounts)
+    plain: list[Any] = amounts if column.kind != "int" else list(map(int, amounts))
+    if len(plain) == len(values):
+        return plain
+    converted = iter(plain)
     return [None if type(value) is str else next(converted) for value in values]
 
 
