@@ -88,7 +88,7 @@ class ImportRejected(Exception):
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     """One data row: its Excel row number and the converted values keyed by column field.
 
@@ -128,7 +128,7 @@ def _content_json(kind: str, sheets: dict[str, list[ParsedRow]]) -> str:
     for name, rows in sorted(sheets.items()):
         dicts = [row.values for row in rows]
         keys = sorted(dicts[0]) if dicts else []
-        if all(type(key) is str for key in [kind, name, *keys]) and all(len(d) == len(keys) for d in dicts):
+        if all(type(key) is str for key in [kind, name, *keys]) and set(map(len, dicts)) <= {len(keys)}:
             get: Any = itemgetter(*keys) if keys else None
             try:
                 values = itertools.chain.from_iterable(map(get, dicts)) if len(keys) > 1 else map(get, dicts)
@@ -622,12 +622,12 @@ def _read_sheet(
     missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in columns}
     fields, template = [column.field for column in columns], dict.fromkeys(missing)
     values = zip(*converted, strict=True) if fields else [()] * len(numbers)
-    result = [
-        ParsedRow(number, {**template, **dict(zip(fields, row, strict=True))}, set(missing))
+    dicts = map(dict, map(zip, itertools.repeat(fields), values))  # each row has a value per field
+    result = (
+        [ParsedRow(number, {**template, **row}, set(missing)) for number, row in zip(numbers, dicts, strict=True)]
         if missing
-        else ParsedRow(number, dict(zip(fields, row, strict=True)))
-        for number, row in zip(numbers, values, strict=True)
-    ]
+        else list(map(ParsedRow, numbers, dicts))
+    )
     for at, refused in errors.items():
         result[at].errors |= refused
     _check_rows(result, kind, sheet, problems)
@@ -710,7 +710,7 @@ def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | Non
     is its own value once stripped, numbers read as floats that fit the column, blank cells of an optional one."""
     kinds = set(map(type, values))
     if kinds == {str} and column.kind in ("text", "code", "choice", "bool"):
-        stripped = [value.strip() for value in values]
+        stripped = list(map(str.strip, values))
         if column.kind == "bool":
             return [text == YES[0] for text in stripped] if set(stripped) <= {*YES, *NO} else None
         if column.required and "" in stripped:
@@ -729,7 +729,10 @@ def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | Non
     numbers = [value for value in values if type(value) is float]
     if not all(map(math.isfinite, numbers)):
         return None
-    amounts = list(map(_exact, numbers))
+    texts = list(map(str.removesuffix, map(repr, numbers), itertools.repeat(".0")))  # as `_exact` reads each
+    amounts = list(
+        map(Decimal, texts if "-0" not in texts else [text.lstrip("-") if text == "-0" else text for text in texts])
+    )
     if not all(map(check, amounts)):
         return None
     plain: list[Any] = amounts if column.kind != "int" else list(map(int, amounts))
