@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from prefect import flow
 
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
+from perfcycle.rules.precision import percent_text
 from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import prepare_score_form, render_stage_documents
@@ -42,7 +44,8 @@ def sampling_review(
     report(
         STAGE,
         "done",
-        f"抽取 {sample['departments']} 个部门（{sample['ratio']:.0%}），累计覆盖 {sample['cumulative_coverage']:.1%}，"
+        f"抽取 {sample['departments']} 个部门（{percent_text(Decimal(str(sample['ratio'])))}），"
+        f"累计覆盖 {percent_text(Decimal(str(sample['cumulative_coverage'])))}，"
         f"需整改 {review['flagged']}",
     )
     return {"status": "done", "summary": summary}

@@ -102,10 +102,15 @@ def dispose_engines() -> None:
 
 
 @contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error: all or nothing."""
+def session_scope(url: str | None = None, *, writing: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error: all or nothing.
+
+    `writing`: on SQLite, the transaction holds the write lock from its start (BEGIN IMMEDIATE), so that
+    another process's write between this one's reads and writes cannot make it fail ("database is locked")."""
     with Session(get_engine(url), expire_on_commit=False) as session:
         try:
+            if writing and session.get_bind().dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
             session.commit()
         except BaseException:

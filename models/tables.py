@@ -109,6 +109,8 @@ class StageState(SQLModel, table=True):
     started_at: datetime | None = _stamp(nullable=True)
     finished_at: datetime | None = _stamp(nullable=True)
     summary_json: str = Field(default="{}", sa_type=Text)
+    flow_run_id: str = Field(default="", max_length=36, description="The Prefect flow run that last ran the stage.")
+    flow_run_name: str = Field(default="", max_length=200, description="…and its name, e.g. 2024 target setting.")
 
 
 class Submission(SQLModel, table=True):
@@ -361,7 +363,7 @@ class BudgetRecommendation(_Recommendation, table=True):
 
 
 class PolicyRecommendation(_Recommendation, table=True):
-    """A key-evaluated policy's budget-year funds under its grade's consequence."""
+    """A key-evaluated policy's budget-year funds under its grade's consequence, and any approver's override."""
 
     __tablename__ = "policy_recommendation"
     __table_args__ = (UniqueConstraint("cycle_id", "policy_id"),)
@@ -369,6 +371,22 @@ class PolicyRecommendation(_Recommendation, table=True):
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     policy_id: int = Field(foreign_key="fiscal_policy.id")
     funds_fen: int = _money()
+    override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    override_reason: str = Field(default="", sa_type=Text)
+
+
+class DepartmentRecommendation(_Recommendation, table=True):
+    """A key-evaluated department's 事业发展类 lines taken together under its overall grade's consequence: their
+    original requests and, as recommended, their sum; an approver may set the department's amount instead."""
+
+    __tablename__ = "department_recommendation"
+    __table_args__ = (UniqueConstraint("cycle_id", "department_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    department_id: int = Field(foreign_key="department.id")
+    request_fen: int = _money()
+    override_fen: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    override_reason: str = Field(default="", sa_type=Text)
 
 
 class Approval(SQLModel, table=True):
@@ -382,6 +400,12 @@ class Approval(SQLModel, table=True):
     level: int = 1
     status: str = Field(default="open", max_length=12, description="open | approved | rejected | returned")
     decided_by: str = Field(default="", max_length=100)
+    entered_by: str = Field(
+        default="",
+        max_length=100,
+        description="Who typed the decision in on behalf of `decided_by` (the administrator on the command line, "
+        "the Prefect UI's shared account); empty when the person decided under their own sign-in.",
+    )
     decided_at: datetime | None = _stamp(nullable=True)
     comment: str = Field(default="", sa_type=Text)
     data_digest: str = Field(default="", max_length=64)

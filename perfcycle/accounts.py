@@ -28,8 +28,9 @@ from models import Cycle, Department, Project, now
 from models.accounts import AccountToken, SignInAttempt, UserAccount, WebSession
 from models.tables import SHANGHAI
 from perfcycle import audit
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.notify import Delivery, Notifier, Recipient, dispatch, make_notifier
-from perfcycle.policy import ApprovalsPolicy, load_policy, policy_from_json
+from perfcycle.policy import ApprovalsPolicy, load_policy
 from perfcycle.rules.access import (
     BUREAU_ROLES,
     COORDINATOR,
@@ -93,10 +94,10 @@ def _latest_approvals(session: Session, year: int | None) -> ApprovalsPolicy | N
     cycle = session.exec(
         query.where(Cycle.year == year) if year is not None else query.order_by(col(Cycle.year).desc())
     ).first()
-    if cycle is not None and cycle.policy_json:
-        return policy_from_json(cycle.policy_json).approvals
     try:
-        return load_policy(year if year is not None else (cycle.year if cycle else now().year)).approvals
+        if cycle is not None:
+            return cycle_policy(cycle).approvals
+        return load_policy(year if year is not None else now().year).approvals
     except Exception:  # no policy file yet: only the departments' accounts
         return None
 

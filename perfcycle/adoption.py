@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from models import Approval, BudgetAdoption, BudgetRecommendation, Cycle, Department, Project
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.figures import budget_line
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.rules.adoption import ADOPTION_LABELS, adoption_rate, adoption_status
@@ -94,7 +95,8 @@ def _approved_lines(session: Session, year: int) -> tuple[Cycle, list[TableLine]
 
 def write_adoption_form(session: Session, year: int, path: Path) -> int:
     """The 人大批准预算表 with every line of the approved table filled in (the adopted amounts left to enter)."""
-    _, lines = _approved_lines(session, year)
+    cycle, lines = _approved_lines(session, year)
+    district = cycle.district or cycle_policy(cycle).district
     rows = [
         {
             "project_code": line.project_code,
@@ -103,7 +105,7 @@ def write_adoption_form(session: Session, year: int, path: Path) -> int:
         }
         for line in lines
     ]
-    write_workbook(path, ADOPTED_BUDGET, {SHEET.name: rows})
+    write_workbook(path, ADOPTED_BUDGET, {SHEET.name: rows}, district=district, year=year)
     return len(rows)
 
 
@@ -299,7 +301,16 @@ def adoption_summary(session: Session, cycle_id: int, flush: bool = False) -> Ad
     )
 
 
-def previous_adoption(session: Session, cycle: Cycle) -> AdoptionSummary | None:
-    """The 采纳情况 of the previous cycle's recommendations, which the next annual report states."""
+def stated_adoption(session: Session, cycle: Cycle) -> tuple[int, AdoptionSummary] | None:
+    """The 采纳情况 a cycle's annual report states: of its own recommendations once their adopted budget is
+    imported (a report written after the budget year's budget passed), else of the previous cycle's; with the
+    cycle whose table it compares."""
+    assert cycle.id is not None
+    own = adoption_summary(session, cycle.id)
+    if own is not None:
+        return cycle.id, own
     previous = session.exec(select(Cycle).where(Cycle.year == cycle.year - 1, Cycle.status != "historical")).first()
-    return adoption_summary(session, previous.id) if previous is not None and previous.id is not None else None
+    if previous is None or previous.id is None:
+        return None
+    summary = adoption_summary(session, previous.id)
+    return (previous.id, summary) if summary is not None else None

@@ -11,13 +11,15 @@ written:
   table at level 1 cannot also pass it at level 2);
 - a level is decided only after every lower level of the same gate passed;
 - a gate is decided once: a second decision on a closed gate is refused;
-- rejecting or returning needs a comment; budget-table overrides need a reason each and lie between 0
-  and the project's original request unless the cycle's policy allows more.
+- rejecting or returning needs a comment; budget-table overrides (of a project's line, or of a key-evaluated
+  policy's or department's) need a reason each and lie between 0 and the line's original amount unless the
+  cycle's policy allows more.
 
 A refusal is recorded (a `DecisionRefusal` row and an audit entry) and committed on the session before
 `DecisionRefused` is raised, so the caller's rollback never loses it: give `decide` a session of its own.
 No Prefect here: the command line and a flow's resume handler call the same functions and end in the
-same records.
+same records. A decision typed in there (`entered_by`: the administrator, the Prefect UI's shared account)
+is recorded as entered on behalf of the person it names; one from the workbench under its signer alone.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ from models import (
     BudgetRecommendation,
     Cycle,
     Department,
+    DepartmentRecommendation,
     Evaluation,
     ExAnteAssessment,
+    FiscalPolicy,
+    PolicyRecommendation,
     Project,
     TargetReview,
     now,
@@ -82,11 +87,19 @@ class DecisionRefused(Exception):
 
 @dataclass(frozen=True)
 class BudgetOverride:
-    """The amount (万元) that stands for one project instead of the computed recommendation, and why."""
+    """The amount (万元) that stands for one line of the budget table instead of the computed one, and why: a
+    project's line by its code, a key-evaluated policy's or department's by its own (政策:编码 / 部门:编码 where
+    a project has the same code)."""
 
     project_code: str
     amount_wan: Decimal | str
     reason: str
+
+
+#: The lines an adjustment may name, by the prefix that names one explicitly.
+LINE_PREFIXES = {"项目": "project", "政策": "policy", "部门": "department"}
+LINE_NAMES = {kind: name for name, kind in LINE_PREFIXES.items()}
+Overridable = BudgetRecommendation | PolicyRecommendation | DepartmentRecommendation
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,13 @@ def group_key_prefix(year: int, gate: str, level: int) -> str:
     return f"gate-{year}-{gate.replace('_', '-')}-{level}-"
 
 
+def signed_as(decided_by: str, entered_by: str = "") -> str:
+    """Who decided, as records show it: the signer, or "管理员 root 代 周晓梅 录入" for a typed-in decision."""
+    if not entered_by or entered_by == decided_by:
+        return decided_by
+    return f"{entered_by} 代 {decided_by} 录入"
+
+
 def in_shanghai(value: datetime) -> datetime:
     """In Asia/Shanghai; SQLite returns the stored wall time without its zone, PostgreSQL in its own zone."""
     return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
@@ -226,10 +246,16 @@ def open_gate(
 
 def reopen_gate(session: Session, cycle: Cycle, approval: Approval, data_digest: str) -> None:
     """A returned gate opens again when the data it decides on changed (the resubmission arrived)."""
-    previous = {"status": approval.status, "decided_by": approval.decided_by, "comment": approval.comment}
+    previous = {
+        "status": approval.status,
+        "decided_by": approval.decided_by,
+        "entered_by": approval.entered_by,
+        "comment": approval.comment,
+    }
     opened = now()
     approval.status = "open"
     approval.decided_by = ""
+    approval.entered_by = ""
     approval.decided_at = None
     approval.comment = ""
     approval.data_digest = data_digest
@@ -353,13 +379,87 @@ def open_groups(session: Session, year: int) -> list[GateGroup]:
     ]
 
 
+@dataclass(frozen=True)
+class DecidedGate:
+    """A gate decided by a person (or by policy), as the decision history shows it."""
+
+    id: int
+    year: int
+    gate: str
+    subject: str
+    subject_name: str
+    level: int
+    status: str
+    decided_at: datetime | None
+    decided_by: str
+    entered_by: str
+    comment: str
+
+    @property
+    def gate_name(self) -> str:
+        return GATE_NAMES.get(self.gate, self.gate)
+
+    @property
+    def status_name(self) -> str:
+        return STATUS_NAMES.get(self.status, self.status)
+
+    @property
+    def signed(self) -> str:
+        return signed_as(self.decided_by, self.entered_by)
+
+
+def decision_history(session: Session, year: int | None = None) -> list[DecidedGate]:
+    """Every decided gate (of one cycle year, or of all), in the order of the decisions."""
+    query = (
+        select(Approval, Cycle)
+        .join(Cycle, col(Cycle.id) == Approval.cycle_id)
+        .where(Approval.status != "open", Cycle.status != "historical")
+        .order_by(col(Cycle.year), col(Approval.decided_at), col(Approval.id))
+    )
+    if year is not None:
+        query = query.where(Cycle.year == year)
+    rows = list(session.exec(query))
+    codes = {a.subject for a, _ in rows if a.subject != "*"}
+    names = (
+        {d.code: d.name for d in session.exec(select(Department).where(col(Department.code).in_(codes)))}
+        if codes
+        else {}
+    )
+    return [
+        DecidedGate(
+            id=approval.id or 0,
+            year=cycle.year,
+            gate=approval.gate,
+            subject=approval.subject,
+            subject_name=""
+            if approval.subject == "*"
+            else f"{approval.subject} {names.get(approval.subject, '')}".strip(),
+            level=approval.level,
+            status=approval.status,
+            decided_at=in_shanghai(approval.decided_at) if approval.decided_at else None,
+            decided_by=approval.decided_by,
+            entered_by=approval.entered_by,
+            comment=approval.comment,
+        )
+        for approval, cycle in rows
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- deciding
 
 
 def _refuse(
-    session: Session, approval_id: int, approval: Approval | None, decision: str, by: str, comment: str, reason: str
+    session: Session,
+    approval_id: int,
+    approval: Approval | None,
+    decision: str,
+    by: str,
+    comment: str,
+    reason: str,
+    entered_by: str = "",
 ) -> DecisionRefused:
-    """Record the refusal (who, when, what, why) and commit it, then hand back the exception to raise."""
+    """Record the refusal (who, when, what, why; who typed it in for whom) and commit it, then hand back the
+    exception to raise."""
     refusal = DecisionRefusal(
         approval_id=approval_id, actor=by[:100], decision=decision[:12], comment=comment, reason=reason
     )
@@ -368,16 +468,21 @@ def _refuse(
     payload: dict[str, object] = {"decision": decision, "comment": comment, "reason": reason}
     if approval is not None:
         payload.update(gate=approval.gate, subject=approval.subject, level=approval.level, status=approval.status)
-    audit.append(session, by or "(未署名)", "approval.refused", subject, payload)
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by or "(未署名)", "approval.refused", subject, payload)
     session.commit()
     return DecisionRefused(reason)
 
 
-def refuse(session: Session, approval_id: int, decision: str, by: str, comment: str, reason: str) -> DecisionRefused:
+def refuse(
+    session: Session, approval_id: int, decision: str, by: str, comment: str, reason: str, entered_by: str = ""
+) -> DecisionRefused:
     """Record a decision refused before `decide` is asked (by the approval form's own checks), as `decide`
     records its refusals, and hand back the exception to raise or report."""
     approval = session.get(Approval, approval_id)
-    return _refuse(session, approval_id, approval, decision, " ".join((by or "").split()), comment.strip(), reason)
+    by = " ".join((by or "").split())
+    return _refuse(session, approval_id, approval, decision, by, comment.strip(), reason, entered_by)
 
 
 def latest_refusals(session: Session, approval_ids: Sequence[int]) -> dict[int, DecisionRefusal]:
@@ -418,38 +523,89 @@ def _budget_policy(cycle: Cycle) -> BudgetPolicy:
     return cycle_policy(cycle).budget
 
 
-def _check_overrides(
-    session: Session, cycle: Cycle, overrides: Sequence[BudgetOverride]
-) -> tuple[list[tuple[BudgetRecommendation, int, str]], str | None]:
-    """Each override names a project of the table, a reason, and an amount in 万元 within the policy's bounds."""
-    planned: list[tuple[BudgetRecommendation, int, str]] = []
-    codes = [o.project_code.strip() for o in overrides]
-    if len(set(codes)) != len(codes):
-        return [], "同一项目只能调整一次"
-    policy = _budget_policy(cycle)
-    rows = {
-        project.code: (rec, project.request_fen)
+def _named_line(code: str) -> tuple[str | None, str]:
+    """(kind, code) of what an adjustment names: 政策:ZC01 → (policy, ZC01); a bare code → (None, code)."""
+    for prefix, kind in LINE_PREFIXES.items():
+        for separator in (":", "："):
+            if code.startswith(prefix + separator):
+                return kind, code[len(prefix) + 1 :].strip()
+    return None, code
+
+
+def _overridable(
+    session: Session, cycle: Cycle, codes: Sequence[str]
+) -> dict[tuple[str, str], tuple[Overridable, int]]:
+    """(kind, code) → the line's record and its original amount: a project's request, a policy's funds, a
+    department's 事业发展类 requests."""
+    lines: dict[tuple[str, str], tuple[Overridable, int]] = {
+        ("project", project.code): (rec, project.request_fen)
         for rec, project in session.exec(
             select(BudgetRecommendation, Project)
             .join(Project, col(Project.id) == BudgetRecommendation.project_id)
-            .where(BudgetRecommendation.cycle_id == cycle.id, col(Project.code).in_(codes))
+            .where(BudgetRecommendation.cycle_id == cycle.id, col(Project.code).in_(list(codes)))
         )
     }
-    for override, code in zip(overrides, codes, strict=True):
-        if code not in rows:
-            return [], f"预算安排建议表中没有项目 {code}"
-        rec, original_request = rows[code]
+    for policy_rec, fiscal_policy in session.exec(
+        select(PolicyRecommendation, FiscalPolicy)
+        .join(FiscalPolicy, col(FiscalPolicy.id) == PolicyRecommendation.policy_id)
+        .where(PolicyRecommendation.cycle_id == cycle.id)
+    ):
+        lines[("policy", fiscal_policy.code)] = (policy_rec, policy_rec.funds_fen)
+    for department_rec, department in session.exec(
+        select(DepartmentRecommendation, Department)
+        .join(Department, col(Department.id) == DepartmentRecommendation.department_id)
+        .where(DepartmentRecommendation.cycle_id == cycle.id)
+    ):
+        lines[("department", department.code)] = (department_rec, department_rec.request_fen)
+    return lines
+
+
+def _check_overrides(
+    session: Session, cycle: Cycle, overrides: Sequence[BudgetOverride]
+) -> tuple[list[tuple[Overridable, int, str]], str | None]:
+    """Each override names a line of the table (a project, or a key-evaluated policy or department), a reason,
+    and an amount in 万元 within the policy's bounds."""
+    planned: list[tuple[Overridable, int, str]] = []
+    named = [_named_line(o.project_code.strip()) for o in overrides]
+    lines = _overridable(session, cycle, [code for _, code in named])
+    keys: list[tuple[str, str]] = []
+    for kind, code in named:
+        found = [key for key in lines if key[1] == code and kind in (None, key[0])]
+        if not found:
+            what = LINE_NAMES[kind] if kind else "项目"
+            return [], f"预算安排建议表中没有{what} {code}"
+        if len(found) > 1:
+            names = "、".join(f"{LINE_NAMES[k]}:{c}" for k, c in found)
+            return [], f"编码 {code} 不止一行（{names}），请写明是哪一行"
+        keys.append(found[0])
+    if len(set(keys)) != len(keys):
+        return [], "同一行只能调整一次"
+    policy = _budget_policy(cycle)
+    for override, key in zip(overrides, keys, strict=True):
+        label = f"{LINE_NAMES[key[0]]} {key[1]}"
+        rec, original = lines[key]
         if not override.reason.strip():
-            return [], f"项目 {code} 的调整金额必须写明理由"
+            return [], f"{label} 的调整金额必须写明理由"
         try:
             fen = wan_to_fen(override.amount_wan)
         except MoneyError as exc:
-            return [], f"项目 {code} 的调整金额无效：{exc}"
-        problem = override_problem(fen, original_request, policy)
+            return [], f"{label} 的调整金额无效：{exc}"
+        problem = override_problem(fen, original, policy)
         if problem:
-            return [], f"项目 {code} 的{problem}"
+            return [], f"{label} 的{problem}"
         planned.append((rec, fen, override.reason.strip()))
     return planned, None
+
+
+def _override_entry(rec: Overridable, fen: int, reason: str) -> dict[str, object]:
+    """An override as the audit log keeps it: the line's record, the amount and the reason."""
+    if isinstance(rec, PolicyRecommendation):
+        line: dict[str, object] = {"policy_id": rec.policy_id}
+    elif isinstance(rec, DepartmentRecommendation):
+        line = {"department_id": rec.department_id}
+    else:
+        line = {"project_id": rec.project_id}
+    return {**line, "amount_wan": fmt_wan(fen), "reason": reason}
 
 
 def decide(
@@ -459,8 +615,14 @@ def decide(
     by: str,
     comment: str = "",
     overrides: Iterable[BudgetOverride] = (),
+    *,
+    entered_by: str = "",
 ) -> Approval:
     """Record a person's decision on an open gate, or refuse it (recorded) with `DecisionRefused`.
+
+    `by` is the person whose decision it is (checked against the policy and the separation of duties);
+    `entered_by`, when given, who typed it in on their behalf (the administrator on the command line, the
+    Prefect UI's shared account): the audit entry is theirs, naming `by` as the one on whose behalf.
 
     Approving a level opens the gate's next level when the policy has one. Returning a department's
     targets sets its projects' target reviews back to "returned" with the comment as the reason and reopens
@@ -473,7 +635,7 @@ def decide(
     approval = session.get(Approval, approval_id)
 
     def refuse(reason: str) -> DecisionRefused:
-        return _refuse(session, approval_id, approval, str(decision), by, comment, reason)
+        return _refuse(session, approval_id, approval, str(decision), by, comment, reason, entered_by)
 
     if decision not in DECISIONS:
         raise refuse(f"未知的决定 {decision!r}（应为 approve、reject 或 return）")
@@ -487,7 +649,7 @@ def decide(
     if approval.status != "open":
         when = in_shanghai(approval.decided_at).strftime("%Y-%m-%d %H:%M") if approval.decided_at else "此前"
         raise refuse(
-            f"{label}已于 {when} 由 {approval.decided_by or '?'} 决定"
+            f"{label}已于 {when} 由 {signed_as(approval.decided_by, approval.entered_by) or '?'} 决定"
             f"（{STATUS_NAMES.get(approval.status, approval.status)}），不能再次决定"
         )
     problem = approver_problem(cycle, approval.gate, approval.level, by, label)
@@ -502,7 +664,7 @@ def decide(
         raise refuse(f"{by} 提交或已审批过{label}所依据的材料，不能再审批（职责分离：不得审批自己的提交）")
     if decision in ("reject", "return") and not comment:
         raise refuse(f"{DECISION_NAMES[decision]}必须写明意见（--comment）")
-    planned: list[tuple[BudgetRecommendation, int, str]] = []
+    planned: list[tuple[Overridable, int, str]] = []
     if override_list:
         if approval.gate != "budget_table" or decision != "approve":
             raise refuse("调整金额只适用于通过预算安排建议表的决定")
@@ -512,6 +674,7 @@ def decide(
 
     approval.status = DECISIONS[decision]
     approval.decided_by = by[:100]
+    approval.entered_by = entered_by[:100]
     approval.decided_at = now()
     approval.comment = comment
     session.add(approval)
@@ -524,12 +687,12 @@ def decide(
         **_audit_payload(approval, cycle),
         "decision": decision,
         "comment": comment,
-        "overrides": [
-            {"project_id": rec.project_id, "amount_wan": fmt_wan(fen), "reason": reason} for rec, fen, reason in planned
-        ],
+        "overrides": [_override_entry(rec, fen, reason) for rec, fen, reason in planned],
         "returned_projects": returned_projects,
     }
-    audit.append(session, by, "approval.decided", audit.approval_subject(approval), payload)
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by, "approval.decided", audit.approval_subject(approval), payload)
     if decision == "return" and approval.gate == "targets":
         from perfcycle.windows import reopen_returned_targets
 

@@ -206,7 +206,13 @@ def _progress_printer() -> Callable[[str, str, str], None]:
     return show
 
 
-def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None:
+def _run_cycle(
+    parameters: dict[str, Any],
+    as_json: bool,
+    verbose: bool,
+    after: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> None:
+    """Run the cycle and print its figures; `after` continues from a finished cycle and gives its new summary."""
     configure_prefect(quiet=not verbose)
     if not verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
@@ -223,6 +229,8 @@ def _run_cycle(parameters: dict[str, Any], as_json: bool, verbose: bool) -> None
         progress.listen(_progress_printer())
         err.print("正在启动 Prefect 并运行年度周期…", highlight=False)
         summary = run_annual_cycle(**parameters)
+        if after is not None and summary.get("status") == "done":
+            summary = after(summary)
     _print_summary(summary)
     if as_json:
         print(json.dumps({k: v for k, v in summary.items() if k not in ("status", "waiting")}, ensure_ascii=False))
@@ -278,6 +286,24 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ),
         f"文件 {len(summary['documents'])} 份",
     ]
+    findings, disclosure, adoption = (summary.get(key) for key in ("findings", "disclosure", "adoption"))
+    if findings:
+        lines.insert(
+            -1,
+            f"问题整改 登记 {findings['registered']} 项，已反馈 {findings['responded']}，已整改 {findings['closed']}，"
+            f"逾期 {findings['overdue']}",
+        )
+    if disclosure:
+        lines.insert(
+            -1,
+            f"自评公开 按期 {disclosure['published']}，未按期 {disclosure['late']}，未到期 {disclosure['pending']}",
+        )
+    if adoption:
+        lines.insert(
+            -1,
+            f"采纳情况 {adoption['lines']} 个项目：采纳 {adoption['adopted']}，调整 {adoption['changed']}，"
+            f"未采纳 {adoption['not_adopted']}",
+        )
     for line in lines:
         err.print(line, highlight=False, markup=False)
     if summary.get("status") != "done":
@@ -309,6 +335,7 @@ def demo(
     os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the demo district's rules, never a district's own
     _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
     from perfcycle.demo import generate_demo
+    from perfcycle.demo_life import after_the_cycle
     from perfcycle.policy import load_policy
 
     with friendly_errors():
@@ -323,6 +350,7 @@ def demo(
         },
         as_json,
         verbose,
+        after=lambda _summary: after_the_cycle(year, out_dir),
     )
 
 

@@ -1928,7 +1928,13 @@ def generate_demo(
     stamp = datetime(year, 1, 1)  # the workbooks' creation time: a rerun finds the same bytes and keeps them
     out_dir = Path(out_dir)
     base = write_workbook(
-        out_dir / "data" / f"{DISTRICT}{year}基础数据.xlsx", BASE, base_rows(model), fast=fast, stamp=stamp
+        out_dir / "data" / f"{DISTRICT}{year}基础数据.xlsx",
+        BASE,
+        base_rows(model),
+        fast=fast,
+        stamp=stamp,
+        district=DISTRICT,
+        year=year,
     )
     root = out_dir / forms
     codes = [d.code for d in model.departments]
@@ -1939,7 +1945,9 @@ def generate_demo(
     _prune(folder, names)
     for code in codes:
         rows = [_fields(i) for i in indicators[code]]
-        write_workbook(folder / f"{code}.xlsx", TARGETS, {"绩效指标": rows}, fast=fast, stamp=stamp)
+        write_workbook(
+            folder / f"{code}.xlsx", TARGETS, {"绩效指标": rows}, fast=fast, stamp=stamp, district=DISTRICT, year=year
+        )
 
     write_workbook(
         root / "panel_scores" / "事前评估评分.xlsx",
@@ -1947,6 +1955,8 @@ def generate_demo(
         {"评估评分": [_fields(r, proposed_cut_wan=r.proposed_cut_fen) for r in model.panel_scores]},
         fast=fast,
         stamp=stamp,
+        district=DISTRICT,
+        year=year,
     )
 
     by_quarter: dict[str, defaultdict[str, list[MonitoringRecord]]] = {
@@ -1957,7 +1967,15 @@ def generate_demo(
         _prune(folder, names)
         for code in codes:
             rows = [_fields(r, spent_wan=r.spent_fen) for r in grouped[code]]
-            write_workbook(folder / f"{code}.xlsx", MONITORING, {"项目监控": rows}, fast=fast, stamp=stamp)
+            write_workbook(
+                folder / f"{code}.xlsx",
+                MONITORING,
+                {"项目监控": rows},
+                fast=fast,
+                stamp=stamp,
+                district=DISTRICT,
+                year=year,
+            )
 
     actuals = _group(model.indicator_actuals)
     claims = _group(model.project_self_evaluations)
@@ -1970,7 +1988,9 @@ def generate_demo(
             "项目自评": [_fields(r) for r in claims[code]],
             "部门自评": [_fields(departments[code])],
         }
-        write_workbook(folder / f"{code}.xlsx", SELF_EVALUATION, sheets, fast=fast, stamp=stamp)
+        write_workbook(
+            folder / f"{code}.xlsx", SELF_EVALUATION, sheets, fast=fast, stamp=stamp, district=DISTRICT, year=year
+        )
 
     write_workbook(
         root / "review_scores" / "抽查复核评分.xlsx",
@@ -1978,6 +1998,8 @@ def generate_demo(
         {"复核评分": [_fields(r) for r in model.review_scores]},
         fast=fast,
         stamp=stamp,
+        district=DISTRICT,
+        year=year,
     )
     write_workbook(
         root / "third_party_scores" / "重点评价评分.xlsx",
@@ -1985,5 +2007,7 @@ def generate_demo(
         {"重点评价": [_fields(r) for r in model.third_party_scores]},
         fast=fast,
         stamp=stamp,
+        district=DISTRICT,
+        year=year,
     )
     return DemoFiles(base=base, submissions=root)

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
+from models.rows import columns
 from models.tables import (
     BudgetRecommendation,
     Cycle,
     Department,
     DepartmentLight,
+    DepartmentRecommendation,
     Evaluation,
     ExAnteAssessment,
+    Finding,
+    FiscalPolicy,
+    PolicyRecommendation,
     Project,
     Publication,
     Sample,
@@ -38,7 +43,7 @@ from perfcycle.cycle_context import cycle_policy
 from perfcycle.events import PRESS, RANKING, TRAINING, events_of, when_text
 from perfcycle.money import fmt_wan
 from perfcycle.policy import QUARTERS
-from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals
+from perfcycle.rules.budget import BudgetLine, BudgetTotals, budget_totals, department_line, grade_consequence
 from perfcycle.rules.coverage import Coverage, coverage, reported_every_period
 from perfcycle.rules.disclosure import (
     OVERDUE,
@@ -47,7 +52,11 @@ from perfcycle.rules.disclosure import (
     publication_state,
     publication_status,
 )
+from perfcycle.rules.findings import SOURCES, count_findings
 from perfcycle.rules.lights import improved_overall
+
+if TYPE_CHECKING:
+    from perfcycle.adoption import AdoptionSummary
 
 Codes = tuple[str, ...]
 
@@ -67,10 +76,12 @@ def budget_line(rec: BudgetRecommendation) -> BudgetLine:
     )
 
 
-def budget_figures(session: Session, cycle_id: int) -> BudgetTotals:
-    """Request, the amounts that stand, cuts, increases and the counts of the cycle's recommendation table."""
+def budget_figures(session: Session, cycle_id: int, *, as_computed: bool = False) -> BudgetTotals:
+    """Request, the amounts that stand, cuts, increases and the counts of the cycle's recommendation table;
+    `as_computed`: as the rule computed it, before any approver's override (what the approvers decide on)."""
     recs = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    return budget_totals(budget_line(rec) for rec in recs)
+    lines = (budget_line(rec) for rec in recs)
+    return budget_totals(replace(line, override_fen=None) if as_computed else line for line in lines)
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,140 @@ def budget_summary(totals: BudgetTotals) -> dict[str, Any]:
         "cancelled_projects": totals.cancelled_projects,
         "low_execution_projects": totals.low_execution_projects,
         "reasons": dict(totals.reasons),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- consequences
+
+
+@dataclass(frozen=True)
+class ConsequenceLine:
+    """A key-evaluated policy or department under its grade's consequence, as it stands after the approvers: a
+    policy's funds; a department's 事业发展类 lines taken together (its own override sets their amount)."""
+
+    object_type: str  # "policy" | "department"
+    code: str
+    name: str
+    score: Decimal | None
+    grade: str
+    consequence: str  # the grade's consequence in the table's words: 压减10%, 优先保障 …
+    cut_ratio: Decimal
+    line: BudgetLine
+    override_reason: str
+    explanation: str
+
+
+def consequence_lines(session: Session, cycle_id: int) -> tuple[ConsequenceLine, ...]:
+    """The policies' lines by code, then the departments' by code."""
+    cycle = session.get(Cycle, cycle_id)
+    if cycle is None:
+        return ()
+    policy = cycle_policy(cycle)
+    out: list[ConsequenceLine] = []
+    for rec, fiscal_policy in session.exec(
+        select(PolicyRecommendation, FiscalPolicy)
+        .join(FiscalPolicy, col(FiscalPolicy.id) == PolicyRecommendation.policy_id)
+        .where(PolicyRecommendation.cycle_id == cycle_id)
+        .order_by(col(FiscalPolicy.code))
+    ):
+        line = BudgetLine(rec.funds_fen, rec.recommended_fen, rec.override_fen, rec.reason_kind, rec.reason)
+        out.append(
+            ConsequenceLine(
+                "policy",
+                fiscal_policy.code,
+                fiscal_policy.name,
+                rec.score,
+                rec.grade,
+                rec.reason,
+                rec.cut_ratio,
+                line,
+                rec.override_reason,
+                rec.explanation,
+            )
+        )
+    developed: dict[int, list[BudgetLine]] = defaultdict(list)
+    for department_id, project_rec in session.exec(
+        select(Project.department_id, BudgetRecommendation)
+        .join(Project, col(Project.id) == BudgetRecommendation.project_id)
+        .where(BudgetRecommendation.cycle_id == cycle_id, col(BudgetRecommendation.department_grade) != "")
+    ):
+        developed[department_id].append(budget_line(project_rec))
+    kind = policy.targets.development_type
+    for department_rec, department in session.exec(
+        select(DepartmentRecommendation, Department)
+        .join(Department, col(Department.id) == DepartmentRecommendation.department_id)
+        .where(DepartmentRecommendation.cycle_id == cycle_id)
+        .order_by(col(Department.code))
+    ):
+        lines = developed.get(department_rec.department_id, [])
+        note = f"{len(lines)}个{kind}项目，各按自身与部门整体压减中较高者安排" if lines else f"无{kind}项目"
+        out.append(
+            ConsequenceLine(
+                "department",
+                department.code,
+                department.name,
+                department_rec.score,
+                department_rec.grade,
+                grade_consequence(department_rec.grade, policy.budget),
+                department_rec.cut_ratio,
+                department_line(lines, department_rec.reason_kind, department_rec.reason, department_rec.override_fen),
+                department_rec.override_reason,
+                note,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ConsequenceFigures:
+    """The policies' and departments' lines, totalled as the project table is: over the amounts as they stand."""
+
+    lines: tuple[ConsequenceLine, ...] = ()
+
+    def codes(self, object_type: str) -> Codes:
+        return tuple(c.code for c in self.lines if c.object_type == object_type)
+
+    @property
+    def totals(self) -> BudgetTotals:
+        return budget_totals(c.line for c in self.lines)
+
+    @property
+    def overridden(self) -> Codes:
+        """The lines an approver set at another amount, as 政策:ZC01 / 部门:131."""
+        return tuple(_line_code(c) for c in self.lines if c.line.override_fen is not None)
+
+    @property
+    def cut(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines if c.line.cut_fen)
+
+    @property
+    def increased(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines if c.line.increase_fen)
+
+    @property
+    def all(self) -> Codes:
+        return tuple(_line_code(c) for c in self.lines)
+
+
+def _line_code(line: ConsequenceLine) -> str:
+    return f"{'政策' if line.object_type == 'policy' else '部门'}:{line.code}"
+
+
+def consequence_figures(session: Session, cycle_id: int) -> ConsequenceFigures:
+    return ConsequenceFigures(consequence_lines(session, cycle_id))
+
+
+def consequence_summary(figures: ConsequenceFigures) -> dict[str, Any]:
+    """The consequence lines' figures as the `--json` summary states them."""
+    totals = figures.totals
+    return {
+        "policies": len(figures.codes("policy")),
+        "departments": len(figures.codes("department")),
+        "funds_wan": float(fmt_wan(totals.base_fen)),
+        "recommended_wan": float(fmt_wan(totals.recommended_fen)),
+        "cut_wan": float(fmt_wan(totals.cut_fen)),
+        "increase_wan": float(fmt_wan(totals.increase_fen)),
+        "overridden": len(figures.overridden),
     }
 
 
@@ -526,6 +671,17 @@ class PublicationFigures:
     def published(self) -> Codes:
         return tuple(sorted({*self.status(PUBLISHED_ON_TIME), *self.status(PUBLISHED_LATE)}))
 
+    @property
+    def on_time(self) -> Codes:
+        """按期公开: published on or before the deadline."""
+        return self.status(PUBLISHED_ON_TIME)
+
+    @property
+    def pending(self) -> Codes:
+        """尚未到期: not published, and the deadline has not passed yet."""
+        counted = {*self.on_time, *self.not_on_time}
+        return tuple(code for codes in self.by_status.values() for code in codes if code not in counted)
+
 
 def publication_figures(session: Session, cycle_id: int, today: date | None = None) -> PublicationFigures:
     """As of `today` (the bureau's date by default): a report not yet published is overdue only once its
@@ -549,6 +705,92 @@ def publication_figures(session: Session, cycle_id: int, today: date | None = No
         due_on=tuple(sorted({due for _, _, due in rows if due is not None})),
         overdue=tuple(overdue),
     )
+
+
+# ---------------------------------------------------------------------------------------------- rectification
+
+
+@dataclass(frozen=True)
+class FindingFigures:
+    """问题整改: the cycle's findings (as "#编号"), registered, answered at least once, verified fixed and overdue
+    on the day, and registered by source."""
+
+    registered: Codes = ()
+    responded: Codes = ()
+    closed: Codes = ()
+    overdue: Codes = ()
+    by_source: Mapping[str, Codes] = field(default_factory=dict)
+
+    def source(self, source: str) -> Codes:
+        return self.by_source.get(source, ())
+
+    def summary(self) -> dict[str, Any]:
+        """As `--json` states them: counts, and by source only the sources with findings."""
+        return {
+            "registered": len(self.registered),
+            "responded": len(self.responded),
+            "closed": len(self.closed),
+            "overdue": len(self.overdue),
+            "by_source": {s: len(self.source(s)) for s in SOURCES if self.source(s)},
+        }
+
+
+def finding_figures(session: Session, cycle_id: int, today: date | None = None) -> FindingFigures:
+    """As of `today` (the bureau's date by default), by the register's rule (`count_findings`) applied to each
+    finding alone, so a count and its codes cannot differ."""
+    day = today or now().date()
+    rows = session.exec(
+        select(*columns(Finding, "id", "source", "status", "due_on", "answers"))
+        .where(Finding.cycle_id == cycle_id)
+        .order_by(col(Finding.id))
+    ).all()
+    alone = [
+        (f"#{id_}", count_findings([(source, status, due, answers)], day)) for id_, source, status, due, answers in rows
+    ]
+
+    def counted(count: str) -> Codes:
+        return tuple(code for code, counts in alone if getattr(counts, count))
+
+    return FindingFigures(
+        registered=tuple(code for code, _ in alone),
+        responded=counted("responded"),
+        closed=counted("closed"),
+        overdue=counted("overdue"),
+        by_source={s: tuple(code for code, counts in alone if counts.by_source[s]) for s in SOURCES},
+    )
+
+
+# ---------------------------------------------------------------------------------------------- adoption
+
+
+@dataclass(frozen=True)
+class AdoptionFigures:
+    """采纳情况 as the annual report states it (`perfcycle.adoption.stated_adoption`), with each status's projects."""
+
+    summary: AdoptionSummary
+    codes: Mapping[str, Codes] = field(default_factory=dict)  # adopted / changed / not_adopted → project codes
+
+    @property
+    def lines(self) -> Codes:
+        return tuple(sorted(code for codes in self.codes.values() for code in codes))
+
+    def status(self, status: str) -> Codes:
+        return self.codes.get(status, ())
+
+
+def adoption_figures(session: Session, cycle_id: int) -> AdoptionFigures | None:
+    """The adoption the cycle's report states, or None while no adopted budget is imported for it."""
+    from perfcycle.adoption import adoption_lines, stated_adoption
+
+    cycle = session.get(Cycle, cycle_id)
+    stated = stated_adoption(session, cycle) if cycle is not None else None
+    if stated is None:
+        return None
+    cycle_of, summary = stated
+    codes: dict[str, list[str]] = defaultdict(list)
+    for line in adoption_lines(session, cycle_of):
+        codes[line.status].append(line.line.project_code)
+    return AdoptionFigures(summary, {k: tuple(v) for k, v in codes.items()})
 
 
 # ---------------------------------------------------------------------------------------------- cost pilot
@@ -646,6 +888,9 @@ class CycleFigures:
     publications: PublicationFigures
     cost_pilot: CostPilotFigures | None
     events: EventFigures
+    consequences: ConsequenceFigures = field(default_factory=ConsequenceFigures)  # policies' and departments' lines
+    findings: FindingFigures = FindingFigures()
+    adoption: AdoptionFigures | None = None
 
     def names(self, codes: Iterable[str]) -> list[str]:
         """Department names for codes (a code without a department stays a code)."""
@@ -675,4 +920,7 @@ def cycle_figures(session: Session, cycle_id: int) -> CycleFigures:
         publications=publication_figures(session, cycle_id),
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
+        consequences=consequence_figures(session, cycle_id),
+        findings=finding_figures(session, cycle_id),
+        adoption=adoption_figures(session, cycle_id),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,15 @@ from models import (
 from models.rows import project_rows
 from perfcycle.approvals import GateGroup
 from perfcycle.documents.contexts import OBJECT_TYPE_LABELS
-from perfcycle.figures import budget_line, ex_ante_figures, sampling_figures, selection_figures
+from perfcycle.figures import (
+    budget_figures,
+    budget_line,
+    consequence_figures,
+    ex_ante_figures,
+    sampling_figures,
+    selection_figures,
+)
 from perfcycle.money import fmt_wan
-from perfcycle.rules.budget import budget_totals
 from perfcycle.rules.precision import percent_text
 
 #: Rows shown at most; the rest are counted ("…另有 N 行").
@@ -308,12 +314,12 @@ def _budget(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
             for line, r, p, d in shown
         ],
     )
-    totals = budget_totals(line for line, _, _, _ in lines)
+    totals = budget_figures(session, cycle.id)
     figures.lines.append(
         f"{cycle.budget_year} 年预算安排建议：{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
         f"事前评估压减 {fmt_wan(totals.ex_ante_cut_fen)} 万元，建议安排 {fmt_wan(totals.computed_fen)} 万元"
     )
-    computed = budget_totals(replace(line, override_fen=None) for line, _, _, _ in lines)
+    computed = budget_figures(session, cycle.id, as_computed=True)
     figures.lines.append(
         f"压减 {computed.cut_projects} 个项目共 {fmt_wan(computed.cut_fen)} 万元，优先保障 {computed.priority_projects} 个"
         + (
@@ -322,6 +328,27 @@ def _budget(session: Session, cycle: Cycle, group: GateGroup) -> GateFigures:
             else ""
         )
     )
+    consequences = consequence_figures(session, cycle.id)
+    if consequences.lines:
+        for code, c in zip(consequences.all, consequences.lines, strict=True):
+            figures.rows.append(
+                [
+                    code,  # what an adjustment names: 政策:编码 / 部门:编码
+                    c.name,
+                    OBJECT_TYPE_LABELS.get(c.object_type, c.object_type),
+                    fmt_wan(c.line.request_fen),
+                    fmt_wan(c.line.base_fen),
+                    fmt_wan(c.line.recommended_fen),
+                    fmt_wan(c.line.override_fen) if c.line.override_fen is not None else "",
+                    c.override_reason or c.consequence,
+                ]
+            )
+        standing = consequences.totals
+        figures.lines.append(
+            f"重点评价政策 {len(consequences.codes('policy'))} 项、部门整体 {len(consequences.codes('department'))} 个"
+            f"按评价等级安排：涉及 {fmt_wan(standing.base_fen)} 万元，建议安排 {fmt_wan(standing.recommended_fen)} 万元"
+            + (f"（已调整 {len(consequences.overridden)} 项）" if consequences.overridden else "")
+        )
     return figures
 
 

@@ -374,6 +374,18 @@ ISSUED_KINDS = (
 )
 """The kinds of .docx the bureau issues as 公文, each numbered under its 机关代字 (`DocumentsPolicy.codes`)."""
 
+#: Each kind's 成文日期 in the year's calendar, where the stage that issues it ends (our default; `DocumentsPolicy.dated`).
+DOCUMENT_DAYS = {
+    "绩效目标申报通知": "01-05",
+    "绩效目标审核意见": "02-15",
+    "事前绩效评估报告": "02-28",
+    "绩效自评汇总": "next 04-20",
+    "抽查复核结果": "next 05-31",
+    "重点绩效评价报告": "next 06-30",
+    "绩效评价结果公开清单": "next 07-15",
+    "工作开展情况说明": "next 07-31",
+}
+
 ISSUER_CODE_SUFFIX = "财"
 _CODE_CHAR = re.compile("[\u4e00-\u9fffA-Za-z]")
 
@@ -390,13 +402,17 @@ class DocumentsPolicy(_Strict):
     `codes` gives each kind its 机关代字; the documents of one 代字 are numbered per year, 1, 2, 3 … without
     gaps, so kinds sharing a 代字 share its numbers. A kind not listed is numbered under the district's
     short name + 财 (烈山区 → 烈财). `letters` are the kinds issued as a 函, whose 发文机关标志 is the issuer's name
-    without 文件. `mark` and `printer` default to the issuer + 文件 and the issuer + 办公室."""
+    without 文件. `mark` and `printer` default to the issuer + 文件 and the issuer + 办公室. `dated` is each kind's
+    成文日期 in the year's calendar ("MM-DD" of the cycle year, "next MM-DD" of the year after): a document is dated
+    the day its records give it or it is first written, never later than that day (a year run after the fact is
+    dated as its calendar has it). A warning's date is its record's (`monitoring.notice_after_days`)."""
 
     mark: Annotated[str, Field(max_length=40)] = ""
     codes: dict[str, Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[^\s〔〕\[\]0-9]+$")]] = Field(
         default_factory=dict
     )
     letters: list[str] = Field(default_factory=list)
+    dated: dict[str, str] = Field(default_factory=lambda: dict(DOCUMENT_DAYS))
     contact: Annotated[str, Field(max_length=40)] = ""
     phone: Annotated[str, Field(max_length=40)] = ""
     copy_to: list[Annotated[str, Field(min_length=1, max_length=60)]] = Field(default_factory=list)
@@ -412,6 +428,18 @@ class DocumentsPolicy(_Strict):
         if unknown:
             raise ValueError(f"unknown document kind(s) {unknown}; kinds are {list(ISSUED_KINDS)}")
         return value
+
+    @field_validator("dated")
+    @classmethod
+    def _document_days(cls, value: dict[str, str]) -> dict[str, str]:
+        from perfcycle.rules.windows import parse_deadline
+
+        unknown = sorted(set(value) - set(ISSUED_KINDS))
+        if unknown:
+            raise ValueError(f"unknown document kind(s) {unknown}; kinds are {list(ISSUED_KINDS)}")
+        for text in value.values():
+            parse_deadline(text)  # raises ValueError naming the text at fault
+        return {**DOCUMENT_DAYS, **value}
 
     @field_validator("letters")
     @classmethod
@@ -494,9 +522,20 @@ class Policy(_Strict):
         """The 机关代字 a kind of document is numbered under."""
         return self.documents.codes.get(kind) or f"{code_prefix(self.district)}{ISSUER_CODE_SUFFIX}"
 
+    def document_day(self, kind: str) -> date | None:
+        """The latest 成文日期 of a kind of document of this year in the calendar; None for a kind dated by its records."""
+        from perfcycle.rules.windows import deadline_on
+
+        text = self.documents.dated.get(kind)
+        return deadline_on(text, self.year) if text else None
+
+    def is_letter(self, kind: str) -> bool:
+        """Whether a kind is issued as a 函 (信函格式)."""
+        return kind in self.documents.letters
+
     def document_mark(self, kind: str) -> str:
         """The 发文机关标志 (红头) of a kind: the issuer's name alone for a 函, else the 文件 mark."""
-        if kind in self.documents.letters:
+        if self.is_letter(kind):
             return self.issuer
         return self.documents.mark or f"{self.issuer}文件"
 

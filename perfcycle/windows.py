@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
@@ -134,6 +135,12 @@ def _entries(session: Session, window: CollectionWindow) -> dict[int, WindowEntr
     return {e.department_id: e for e in session.exec(select(WindowEntry).where(WindowEntry.window_id == window.id))}
 
 
+def _entry(session: Session, window: CollectionWindow, department_id: int) -> WindowEntry | None:
+    return session.exec(
+        select(WindowEntry).where(WindowEntry.window_id == window.id, WindowEntry.department_id == department_id)
+    ).first()
+
+
 def _window_subject(cycle: Cycle, window: CollectionWindow) -> str:
     return f"window:{cycle.year}:{window.stage}"
 
@@ -169,11 +176,16 @@ def ensure_window(
         window.folder = folder
         session.add(window)
     if window.status == "open":
-        entries = _entries(session, window)
-        for department in owing_departments(session, cycle.year):
-            assert department.id is not None and window.id is not None
-            if department.id not in entries:
-                session.add(WindowEntry(window_id=window.id, department_id=department.id, due_on=window.due_on))
+        has_entry = select(WindowEntry.department_id).where(WindowEntry.window_id == window.id)
+        added = session.exec(
+            select(Project.department_id)
+            .distinct()
+            .where(Project.year == cycle.year, col(Project.department_id).not_in(has_entry))
+            .order_by(col(Project.department_id))
+        ).all()
+        for department_id in added:
+            assert window.id is not None
+            session.add(WindowEntry(window_id=window.id, department_id=department_id, due_on=window.due_on))
         session.flush()
     return window
 
@@ -278,7 +290,9 @@ def sync_returns(session: Session, cycle: Cycle, window: CollectionWindow) -> li
             Approval.status == "returned",
         )
         .order_by(col(Department.code))
-    )
+    ).all()
+    if not returned:
+        return []
     entries = _entries(session, window)
     days = cycle_policy(cycle).calendar.resubmission_days
     codes = []
@@ -481,7 +495,13 @@ class FolderIntake:
 
 
 def _close(
-    session: Session, cycle: Cycle, window: CollectionWindow, by: str, reason: str, entries: Iterable[WindowEntry]
+    session: Session,
+    cycle: Cycle,
+    window: CollectionWindow,
+    by: str,
+    reason: str,
+    entries: Iterable[WindowEntry],
+    entered_by: str = "",
 ) -> None:
     for entry in entries:
         if entry.status in OUTSTANDING:
@@ -494,13 +514,15 @@ def _close(
     session.add(window)
     session.flush()
     summary = window_summary(session, window)
-    audit.append(
-        session,
-        by,
-        "window.closed",
-        _window_subject(cycle, window),
-        {"year": cycle.year, "reason": reason, "late": summary["late"], "missing": summary["missing"]},
-    )
+    payload: dict[str, object] = {
+        "year": cycle.year,
+        "reason": reason,
+        "late": summary["late"],
+        "missing": summary["missing"],
+    }
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by, "window.closed", _window_subject(cycle, window), payload)
 
 
 def close_if_due(session: Session, cycle: Cycle, window: CollectionWindow, on: date | None = None) -> bool:
@@ -532,8 +554,9 @@ def coordinators(cycle: Cycle) -> tuple[str, ...]:
     return tuple(names)
 
 
-def close_by_coordinator(session: Session, year: int, stage: str, by: str) -> CollectionWindow:
-    """The coordinator ends a collection early; anyone else is refused, and the refusal is audited (committed)."""
+def close_by_coordinator(session: Session, year: int, stage: str, by: str, entered_by: str = "") -> CollectionWindow:
+    """The coordinator ends a collection early; anyone else is refused, and the refusal is audited (committed).
+    `entered_by`: who typed it in on `by`'s behalf (the administrator on the command line)."""
     by = " ".join((by or "").split())
     cycle = get_cycle_for(session, year)
     assert cycle.id is not None
@@ -550,11 +573,14 @@ def close_by_coordinator(session: Session, year: int, stage: str, by: str) -> Co
     elif window.status != "open":
         reason = f"{window_title(year, window)}的收集已经截止，不能再次截止"
     if reason:
-        audit.append(session, by or "(未署名)", "window.close_refused", subject, {"year": year, "reason": reason})
+        payload: dict[str, object] = {"year": year, "reason": reason}
+        if entered_by:
+            payload.update(entered_by=entered_by, on_behalf_of=by)
+        audit.append(session, entered_by or by or "(未署名)", "window.close_refused", subject, payload)
         session.commit()
         raise WindowError(reason)
     assert window is not None
-    _close(session, cycle, window, by, "coordinator", _entries(session, window).values())
+    _close(session, cycle, window, by, "coordinator", _entries(session, window).values(), entered_by)
     return window
 
 
@@ -767,16 +793,30 @@ def _check_department(
     return problems
 
 
+def _named(parsed: Any, fields: tuple[str, ...]) -> set[str]:
+    """Every value the form gives in `fields` (the codes it names)."""
+    return {
+        str(value)
+        for rows in parsed.sheets.values()
+        for row in rows
+        for field_name in fields
+        if (value := row.values.get(field_name)) is not None
+    }
+
+
+def _projects_named(session: Session, parsed: Any, year: int, department: Department) -> dict[str, Project]:
+    """The department's projects of the year and any other the form names (the checks need no more)."""
+    named = _named(parsed, ("project_code", "evaluated_project_code"))
+    mine = col(Project.department_id) == department.id
+    wanted = or_(mine, col(Project.code).in_(sorted(named))) if named else mine
+    return {p.code: p for p in session.exec(select(Project).where(Project.year == year, wanted))}
+
+
 def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None) -> None:
-    """Every cross-reference the stage's import will check, in a savepoint that is rolled back: in the command's
-    own transaction, as a second connection would wait for the writes this one already made (SQLite)."""
+    """Every cross-reference the stage's import will check, as it checks them, with nothing written."""
     from perfcycle.loaders import load
 
-    savepoint = session.begin_nested()
-    try:
-        load(session, parsed, year=year, quarter=quarter)
-    finally:
-        savepoint.rollback()
+    load(session, parsed, year=year, quarter=quarter, check_only=True)
 
 
 def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
@@ -810,6 +850,15 @@ def check_submitter(
     raise WindowError(reason)
 
 
+def read_form(year: int, stage: str, file: Path) -> Any:
+    """A department's workbook read as the stage's form, within the year's limits (`ImportRejected` if it is
+    not one); no record is read, so it needs no turn of the database."""
+    from perfcycle.policy import import_limits
+    from perfcycle.workbooks.reader import read_workbook
+
+    return read_workbook(Path(file), STAGE_FORMS[stage][0], **import_limits(year).reader_limits())
+
+
 def submit_form(
     session: Session,
     *,
@@ -820,15 +869,16 @@ def submit_form(
     by: str = "",
     root: Path | None = None,
     at: datetime | None = None,
+    parsed: Any = None,
 ) -> Receipt:
     """Check a department's workbook, file it where the stage imports from, and record its receipt.
 
     A new version replaces the department's file; the earlier one moves to the history folder and stays
-    recorded. Nothing is written when anything is wrong (`ImportRejected` or `WindowError`).
+    recorded. Nothing is written when anything is wrong (`ImportRejected` or `WindowError`). `parsed` is the
+    file as `read_form` read it, when the caller read it already.
     """
     from perfcycle.loaders import code_problems
-    from perfcycle.policy import import_limits
-    from perfcycle.workbooks.reader import ImportRejected, read_workbook
+    from perfcycle.workbooks.reader import ImportRejected
 
     file = Path(file)
     if not file.is_file():
@@ -842,11 +892,19 @@ def submit_form(
     by = " ".join(by.split()) or department.contact
     check_submitter(session, cycle, department, stage, by, file.name)
     form, quarter = STAGE_FORMS[stage]
-    parsed = read_workbook(file, form, **import_limits(year).reader_limits())
-    projects = {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
+    parsed = parsed if parsed is not None else read_form(year, stage, file)
+    projects = _projects_named(session, parsed, year, department)
     if not any(p.department_id == department.id for p in projects.values()):
         raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
-    departments = {d.id: d for d in session.exec(select(Department)) if d.id is not None}
+    owners = {p.department_id for p in projects.values()} | {department.id}
+    stated = sorted(_named(parsed, ("department_code",)))
+    departments = {
+        d.id: d
+        for d in session.exec(
+            select(Department).where(or_(col(Department.id).in_(owners), col(Department.code).in_(stated)))
+        )
+        if d.id is not None
+    }
     problems = code_problems(parsed) + _check_department(parsed, department, projects, departments)
     if problems:
         raise ImportRejected(problems)
@@ -854,7 +912,7 @@ def submit_form(
     window = find_window(session, cycle.id, stage)
     if window is not None:
         sync_returns(session, cycle, window)
-    entry = _entries(session, window).get(department.id) if window is not None else None
+    entry = _entry(session, window, department.id) if window is not None else None
     gate = _targets_gate(session, cycle, department.code) if form == "targets" else None
     title = f"{year}年{QUARTER_NAMES.get(quarter, '')}{FORM_NAMES[form]}"
     if window is not None and window.status != "open":
@@ -888,7 +946,8 @@ def submit_form(
     window = ensure_window(session, cycle, stage, folder=str(root.resolve()), on=(at or now()).date())
     sync_returns(session, cycle, window)
     assert window.id is not None
-    entry = _entries(session, window)[department.id]
+    entry = _entry(session, window, department.id)
+    assert entry is not None
     received = in_shanghai(at) if at else now()
     sha = file_sha256(file)
     receipts = list(

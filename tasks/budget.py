@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from models import (
     BudgetRecommendation,
     Department,
+    DepartmentRecommendation,
     Evaluation,
     ExAnteAssessment,
     FiscalPolicy,
@@ -21,9 +22,25 @@ from models import (
     session_scope,
 )
 from models.rows import insert_rows, update_by_id
-from perfcycle.figures import budget_figures, budget_line, budget_summary
+from perfcycle.figures import (
+    ConsequenceFigures,
+    budget_figures,
+    budget_line,
+    budget_summary,
+    consequence_figures,
+    consequence_summary,
+)
 from perfcycle.money import fmt_wan
-from perfcycle.rules.budget import BudgetDecision, budget_decision, final_score, policy_decision
+from perfcycle.rules.budget import (
+    BudgetDecision,
+    BudgetLine,
+    budget_decision,
+    department_consequence,
+    department_line,
+    final_score,
+    grade_cut_ratio,
+    policy_decision,
+)
 from perfcycle.rules.precision import execution_rate
 from perfcycle.rules.scoring import grade_for
 from tasks.artifacts import publish_table
@@ -135,7 +152,55 @@ def recommend_budgets(cycle_id: int) -> dict[str, Any]:
             )
         _upsert(session, BudgetRecommendation, "project_id", cycle_id, rows)
         policies = _recommend_policies(session, cycle_id, cycle.year, cycle.budget_year, policy)
-        return {"projects": len(projects), "policies": policies}
+        departments = _recommend_departments(session, cycle_id, cycle.budget_year, department_scores, rows, policy)
+        return {"projects": len(projects), "policies": policies, "departments": departments}
+
+
+def _recommend_departments(
+    session: Any,
+    cycle_id: int,
+    budget_year: int,
+    scores: dict[str, dict[str, Decimal]],
+    lines: list[dict[str, Any]],
+    policy: Any,
+) -> int:
+    """Each key-evaluated department's 事业发展类 lines taken together under its overall grade (the line an
+    approver may adjust as one); the number of departments recommended."""
+    owner = dict(session.exec(select(Project.id, Project.department_id)).all())
+    rows: list[dict[str, Any]] = []
+    for department_id, code in session.exec(select(Department.id, Department.code).order_by(Department.code)):
+        score = scores.get(code, {}).get("fiscal")
+        if score is None:
+            continue
+        grade = grade_for(score, policy.grades)
+        kind, reason = department_consequence(grade, policy.budget)
+        own = department_line(
+            (
+                BudgetLine(row["request_fen"], row["recommended_fen"], ex_ante_cut_fen=row["ex_ante_cut_fen"])
+                for row in lines
+                if row["department_grade"] and owner.get(row["project_id"]) == department_id
+            ),
+            kind,
+            reason,
+        )
+        rows.append(
+            {
+                "cycle_id": cycle_id,
+                "department_id": department_id,
+                "budget_year": budget_year,
+                "request_fen": own.request_fen,
+                "score": score,
+                "grade": grade,
+                "cut_ratio": grade_cut_ratio(grade, policy.budget),
+                "recommended_fen": own.recommended_fen,
+                "priority": False,
+                "reason_kind": kind,
+                "reason": reason,
+                "explanation": "",
+            }
+        )
+    _upsert(session, DepartmentRecommendation, "department_id", cycle_id, rows)
+    return len(rows)
 
 
 def _recommend_policies(session: Any, cycle_id: int, year: int, budget_year: int, policy: Any) -> int:
@@ -199,12 +264,28 @@ def publish_budget_table(cycle_id: int) -> dict[str, Any]:
             if totals.increased_projects
             else ""
         )
+        consequences = consequence_figures(session, cycle_id)
         publish_table(
             f"{cycle.year}-budget-cuts",
             rows,
             f"{cycle.budget_year} 年预算安排建议：{totals.projects} 个项目，申请 {fmt_wan(totals.request_fen)} 万元，"
             f"事前评估压减 {fmt_wan(totals.ex_ante_cut_fen)} 万元，安排基数 {fmt_wan(totals.base_fen)} 万元，"
             f"建议安排 {fmt_wan(totals.recommended_fen)} 万元；压减 {totals.cut_projects} 个共 "
-            f"{fmt_wan(totals.cut_fen)} 万元{increase}，优先保障 {totals.priority_projects} 个",
+            f"{fmt_wan(totals.cut_fen)} 万元{increase}，优先保障 {totals.priority_projects} 个"
+            + _consequence_sentence(consequences),
         )
-        return budget_summary(totals)
+        return {**budget_summary(totals), "consequences": consequence_summary(consequences)}
+
+
+def _consequence_sentence(consequences: ConsequenceFigures) -> str:
+    """The key-evaluated policies' and departments' lines in one clause, over their amounts as they stand."""
+    if not consequences.lines:
+        return ""
+    totals = consequences.totals
+    adjusted = f"（审批调整 {len(consequences.overridden)} 项）" if consequences.overridden else ""
+    increase = f"，增加 {fmt_wan(totals.increase_fen)} 万元" if totals.increase_fen else ""
+    return (
+        f"；重点评价政策 {len(consequences.codes('policy'))} 项、部门整体 {len(consequences.codes('department'))} 个，"
+        f"涉及 {fmt_wan(totals.base_fen)} 万元，建议安排 {fmt_wan(totals.recommended_fen)} 万元，"
+        f"压减 {fmt_wan(totals.cut_fen)} 万元{increase}{adjusted}"
+    )

@@ -8,7 +8,7 @@ from prefect import task
 
 from models import session_scope
 from perfcycle.disclosure import disclosure_figures, ensure_publications, publication_lines
-from perfcycle.rules.disclosure import is_late
+from perfcycle.rules.disclosure import PENDING, STATE_LABELS, is_late
 from tasks.artifacts import publish_table
 from tasks.common import get_cycle
 
@@ -35,7 +35,7 @@ def track_publication(cycle_id: int) -> dict[str, Any]:
             f"{cycle.year}-publication",
             late,
             f"{cycle.year} 年自评报告公开：应公开 {len(lines)} 个部门，按期公开 {figures['published']}，"
-            f"逾期 {figures['late']}，尚未到期 {figures['pending']}",
+            f"逾期 {figures['late']}，未到期{STATE_LABELS[PENDING]} {figures['pending']}",
         )
         due = sorted({str(line.due_on) for line in lines if line.due_on})
         return {"departments": len(lines), "late": figures["late"], "due_on": "、".join(due)}

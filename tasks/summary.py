@@ -8,7 +8,7 @@ from prefect import task
 from sqlmodel import select
 
 from models import Document, session_scope
-from perfcycle.figures import CycleFigures, budget_summary, cycle_figures
+from perfcycle.figures import CycleFigures, budget_summary, consequence_summary, cycle_figures
 from perfcycle.money import fmt_wan
 from perfcycle.stages import STAGES
 from perfcycle.standing import stage_summaries
@@ -47,6 +47,7 @@ def _self_evaluation(figures: CycleFigures) -> dict[str, Any] | None:
         "projects": evaluated.projects.covered,
         "departments": evaluated.departments.covered,
         "coverage": float(evaluated.projects.ratio),
+        "department_evaluations": len(figures.evaluations.department_evaluations),
     }
 
 
@@ -71,6 +72,25 @@ def _fiscal(figures: CycleFigures, done: bool) -> dict[str, Any] | None:
         "policies": len(selection.of("policy")),
         "departments": len(selection.of("department")),
         "amount_wan": float(fmt_wan(selection.amount_fen)),
+    }
+
+
+def _findings(figures: CycleFigures, done: bool) -> dict[str, Any] | None:
+    """问题整改 as the annual report states it; null while nothing is registered in a cycle still under way."""
+    if not figures.findings.registered and not done:
+        return None
+    return figures.findings.summary()
+
+
+def _disclosure(figures: CycleFigures) -> dict[str, int] | None:
+    """谁评价、谁公开: on time, late (or overdue), not yet due; null before any department owes a publication."""
+    publications = figures.publications
+    if not publications.by_status:
+        return None
+    return {
+        "published": len(publications.on_time),
+        "late": len(publications.not_on_time),
+        "pending": len(publications.pending),
     }
 
 
@@ -101,6 +121,13 @@ def summarize_cycle(cycle_id: int) -> dict[str, Any]:
             "self_evaluation": _self_evaluation(figures),
             "sampling": _sampling(figures),
             "fiscal_evaluation": _fiscal(figures, states.get("fiscal_evaluation") == "done"),
-            "budget": budget_summary(figures.budget) if figures.budget.projects else None,
+            "budget": (
+                {**budget_summary(figures.budget), "consequences": consequence_summary(figures.consequences)}
+                if figures.budget.projects
+                else None
+            ),
+            "findings": _findings(figures, cycle.status == "done"),
+            "disclosure": _disclosure(figures),
+            "adoption": figures.adoption.summary.as_json() if figures.adoption is not None else None,
             "documents": list(documents),
         }

@@ -13,7 +13,18 @@ from rich.console import Console
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models import Approval, BudgetRecommendation, Cycle, Department, Project, StageState, TargetReview
+from models import (
+    Approval,
+    BudgetRecommendation,
+    Cycle,
+    Department,
+    DepartmentRecommendation,
+    FiscalPolicy,
+    PolicyRecommendation,
+    Project,
+    StageState,
+    TargetReview,
+)
 from models.audit import AuditEntry, DecisionRefusal
 from models.tables import SHANGHAI
 from perfcycle import audit
@@ -332,6 +343,93 @@ def cli() -> typer.Typer:
     return app
 
 
+def with_consequence_lines(session: Session, cycle: Cycle) -> tuple[PolicyRecommendation, DepartmentRecommendation]:
+    """A key-evaluated policy (200 万元, 中: 180) and department 101 (P1 and P2 together, 200 万元: 180)."""
+    d1 = session.exec(select(Department).where(Department.code == "101")).one()
+    assert d1.id and cycle.id
+    fiscal_policy = FiscalPolicy(year=2024, code="ZC01", name="测试政策", department_id=d1.id, funds_fen=200_000_000)
+    session.add(fiscal_policy)
+    session.flush()
+    assert fiscal_policy.id
+    policy_rec = PolicyRecommendation(
+        cycle_id=cycle.id, policy_id=fiscal_policy.id, budget_year=2026, funds_fen=200_000_000, grade="中"
+    )
+    policy_rec.recommended_fen, policy_rec.reason_kind, policy_rec.reason = 180_000_000, "grade_cut", "压减10%（中）"
+    department_rec = DepartmentRecommendation(
+        cycle_id=cycle.id, department_id=d1.id, budget_year=2026, request_fen=200_000_000, grade="中"
+    )
+    department_rec.recommended_fen, department_rec.reason_kind = 180_000_000, "grade_cut"
+    for rec in session.exec(select(BudgetRecommendation)).all():
+        rec.department_grade = "中"
+        session.add(rec)
+    session.add_all([policy_rec, department_rec])
+    session.commit()
+    return policy_rec, department_rec
+
+
+def test_cli_overrides_a_policys_and_a_departments_line(
+    db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named 政策:编码 / 部门:编码 (or the bare code where no project has it), bounded by the line's original
+    amount, with a reason, audited; the lines' totals are over the amounts as adjusted."""
+    from perfcycle.figures import consequence_figures
+
+    monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
+    cycle = arrange(session)
+    policy_rec, department_rec = with_consequence_lines(session, cycle)
+    level1 = gate(session, "budget_table")
+
+    def approve(*overrides: str) -> Any:
+        args = ["approve", str(level1.id), "--by", COORDINATOR]
+        return runner.invoke(cli(), [*args, *(a for o in overrides for a in ("--override", o))])
+
+    too_much = approve("政策:ZC01=200.01:区政府常务会议定")
+    assert too_much.exit_code == 1 and "政策 ZC01 的调整金额不能超过原申请额 200.00 万元" in too_much.output
+    no_reason = approve("部门:101=150:")
+    assert no_reason.exit_code == 1 and "部门 101 的调整金额必须写明理由" in no_reason.output
+    unknown = approve("政策:ZC09=1:x")
+    assert unknown.exit_code == 1 and "没有政策 ZC09" in unknown.output
+    twice = approve("101=150:x", "部门:101=160:y")
+    assert twice.exit_code == 1 and "同一行只能调整一次" in twice.output
+    assert gate(session, "budget_table").status == "open"
+
+    ok = approve("政策:ZC01=200.00:区政府常务会议定", "101=150.00:压减低效支出", "P3=95:据实")
+    assert ok.exit_code == 0, ok.output
+    session.refresh(policy_rec)
+    session.refresh(department_rec)
+    assert (policy_rec.override_fen, policy_rec.override_reason) == (200_000_000, "区政府常务会议定")
+    assert (department_rec.override_fen, department_rec.override_reason) == (150_000_000, "压减低效支出")
+    entries = audited(session, "approval.decided")[-1]["overrides"]
+    assert [e.get("policy_id") or e.get("department_id") or e.get("project_id") for e in entries] == [
+        policy_rec.policy_id,
+        department_rec.department_id,
+        session.exec(select(Project.id).where(Project.code == "P3")).one(),
+    ]
+    assert audit.verify(session) == []
+
+    figures = consequence_figures(session, cycle.id or 0)
+    totals = figures.totals
+    assert (totals.base_fen, totals.recommended_fen) == (400_000_000, 350_000_000)  # 200 + 150, not 180 + 180
+    assert (totals.cut_fen, figures.overridden) == (50_000_000, ("政策:ZC01", "部门:101"))
+
+
+def test_a_code_of_two_lines_must_be_named(session: Session) -> None:
+    cycle = arrange(session)
+    policy_rec, _ = with_consequence_lines(session, cycle)
+    fiscal_policy = session.get(FiscalPolicy, policy_rec.policy_id)
+    assert fiscal_policy is not None
+    fiscal_policy.code = "P1"  # a policy with a project's code
+    session.add(fiscal_policy)
+    session.commit()
+    level1 = gate(session, "budget_table")
+    assert level1.id
+    refused(session, level1.id, "approve", COORDINATOR, "编码 P1 不止一行", overrides=[BudgetOverride("P1", "1", "x")])
+    decide(session, level1.id, "approve", COORDINATOR, overrides=[BudgetOverride("项目:P1", "1", "x")])
+    session.commit()
+    session.refresh(policy_rec)
+    assert policy_rec.override_fen is None
+
+
 def test_cli_lists_decides_and_refuses_in_one_line(
     db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,6 +464,49 @@ def test_cli_lists_decides_and_refuses_in_one_line(
     bad = runner.invoke(cli(), ["approve", "99999", "--by", COORDINATOR])
     assert bad.exit_code == 1 and "没有编号为 99999" in bad.output
     assert len(refusals(session)) == 4
+
+
+def test_a_decision_typed_on_the_command_line_is_the_administrators_on_behalf_of_the_named_person(
+    db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfcycle.accounts import admin_actor
+
+    monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
+    arrange(session)
+    targets = gate(session, "targets", "101")
+    ok = runner.invoke(cli(), ["approve", str(targets.id), "--by", COORDINATOR, "--comment", "同意"])
+    assert ok.exit_code == 0, ok.output
+    admin = admin_actor()
+    assert f"{admin} 代 {COORDINATOR} 录入" in ok.output
+    session.expire_all()
+    decided = gate(session, "targets", "101")
+    assert (decided.decided_by, decided.entered_by) == (COORDINATOR, admin)
+    entry = audited(session, "approval.decided")[-1]
+    assert (entry["actor"], entry["on_behalf_of"], entry["entered_by"]) == (admin, COORDINATOR, admin)
+
+    refused = runner.invoke(cli(), ["approve", str(gate(session, "targets", "102").id), "--by", "路人甲"])
+    assert refused.exit_code == 1
+    assert refusals(session)[-1].actor == "路人甲"
+    entry = audited(session, "approval.refused")[-1]
+    assert (entry["actor"], entry["on_behalf_of"]) == (admin, "路人甲")
+
+    history = runner.invoke(cli(), ["approvals", "--year", "2024", "--decided"])
+    assert history.exit_code == 0, history.output
+    assert "已决定的关口" in history.output and f"{admin} 代 {COORDINATOR} 录入" in history.output
+
+
+def test_a_decision_under_ones_own_name_names_nobody_else(session: Session) -> None:
+    """As the workbench decides: the signer alone, in the record and in the audit entry."""
+    from perfcycle.approvals import decision_history
+
+    arrange(session)
+    decide(session, gate(session, "targets", "101").id or 0, "approve", COORDINATOR, "同意")
+    decided = gate(session, "targets", "101")
+    assert (decided.decided_by, decided.entered_by) == (COORDINATOR, "")
+    entry = audited(session, "approval.decided")[-1]
+    assert entry["actor"] == COORDINATOR and "on_behalf_of" not in entry
+    (line,) = decision_history(session, 2024)
+    assert line.signed == COORDINATOR and line.subject_name == "101 区教育局"
 
 
 def test_approve_takes_numbers_as_the_list_shows_them(

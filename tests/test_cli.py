@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from models import Cycle
 from perfcycle.cli import app
+from perfcycle.documents.renderer import docx_text
 from perfcycle.workbooks.formats import BASE, REVIEW_SCORES
 from tests.documents.records import arrange
 
@@ -162,6 +163,18 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     for noise in ("Traceback", "ERROR", "telemetry", "Failed to send"):
         assert noise not in first.stderr, first.stderr
 
+    # The demo lives its loops after the cycle, and its report states them as `--json` does.
+    findings, disclosure, adoption = summary["findings"], summary["disclosure"], summary["adoption"]
+    assert 0 < findings["closed"] < findings["responded"] < findings["registered"] and findings["overdue"] > 0
+    assert disclosure["published"] > 0 and disclosure["late"] > 0
+    assert adoption["changed"] > 0 and adoption["not_adopted"] > 0
+    text = docx_text(report)
+    assert f"共登记问题{findings['registered']}项" in text and f"经核实已整改到位{findings['closed']}项" in text
+    assert f"{disclosure['late']}家部门未按期公开" in text
+    assert f"{adoption['lines']}个项目中采纳{adoption['adopted']}个" in text
+    assert f"问题整改 登记 {findings['registered']} 项" in first.stderr
+    written = {p: p.read_bytes() for p in (out_dir / "documents").rglob("*") if p.is_file()}
+
     flows, tasks = _prefect_runs(home)
     assert ("2024 annual cycle", "COMPLETED") in flows
     assert ("2024 Q2 monitoring", "COMPLETED") in flows
@@ -173,6 +186,7 @@ def test_demo_command_end_to_end(tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout.strip().splitlines()[-1]) == summary
     assert _table_counts(out_dir / "perfcycle.db") == counts
+    assert {p: p.read_bytes() for p in (out_dir / "documents").rglob("*") if p.is_file()} == written
 
 
 SCRIPT = """import sys

@@ -1,5 +1,7 @@
 """The cross-check: on a district where the rules' edges meet — an override at level 2, a department missing from
-one quarter, a red light that turns yellow, a 不予支持 project, a tie in the key-evaluation selection — the
+one quarter, a red light that turns yellow, a department-evaluation score that decides a project's final score,
+a 不予支持 project, a tie in the key-evaluation selection, a key-evaluated policy's and department's lines
+adjusted at level 2 — the
 `--json` summary, the stage artifacts, the annual report (docx), its 数据核对表 and the 预算安排建议表 (xlsx) state
 the same value of every figure."""
 
@@ -15,9 +17,12 @@ from sqlmodel import Session, select
 
 from models.tables import (
     Approval,
+    BudgetRecommendation,
     Cycle,
     Department,
+    Evaluation,
     ExAnteAssessment,
+    MonitoringRecord,
     Project,
     Selection,
     WarningNotice,
@@ -38,7 +43,11 @@ COORDINATOR, LEADER = "周晓梅", "刘建国"
 @pytest.fixture
 def district(session: Session) -> Arranged:
     """The test district with the edges: D07 has no light in Q2, D03 goes red → yellow (its notice says it
-    improved), P03 was not supported (不予支持), and P02 and P06 tie for the last project of the selection."""
+    improved), P03 was not supported (不予支持), P02 and P06 tie for the last project of the selection, and P04's
+    department evaluation (中) outranks its self-evaluation (良). The table is then recommended by the stage's
+    own task, so every line is the rule's (P05 spent 75 % by the year's end)."""
+    from tasks.budget import recommend_budgets
+
     arranged = arrange(session)
     cid = arranged.cycle_id
     dept = {d.code: d.id for d in arranged.departments}
@@ -60,8 +69,30 @@ def district(session: Session) -> Arranged:
     cycle.policy_json = policy.model_copy(
         update={"fiscal_evaluation": policy.fiscal_evaluation.model_copy(update={"projects": 3})}
     ).as_json()
-    session.add_all([turned, notice, p06, cycle])
+    p04 = session.exec(select(Project).where(Project.code == "P04", Project.year == 2024)).one()
+    p05 = session.exec(select(Project).where(Project.code == "P05", Project.year == 2024)).one()
+    department_evaluation = Evaluation(
+        cycle_id=cid, kind="department", object_type="project", object_code="P04", score=Decimal("70.00")
+    )
+    key_evaluations = [  # D01 (P01, P02) and ZC01 graded 中: their lines are cut 10 %
+        Evaluation(cycle_id=cid, kind="fiscal", object_type="department", object_code="D01", score=Decimal("70.00")),
+        Evaluation(cycle_id=cid, kind="fiscal", object_type="policy", object_code="ZC01", score=Decimal("72.00")),
+    ]
+    year_end = MonitoringRecord(
+        cycle_id=cid,
+        project_id=p05.id,
+        quarter="Q4",
+        spent_fen=p05.budget_fen * 3 // 4,
+        target_progress=Decimal("100"),
+        execution_progress=Decimal("75.00"),
+        likelihood="能够",
+    )
+    session.add_all([turned, notice, p06, cycle, department_evaluation, year_end, *key_evaluations])
     session.commit()
+    recommend_budgets.fn(cid)
+    session.expire_all()
+    p04_line = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.project_id == p04.id)).one()
+    assert (p04_line.score, p04_line.score_source, p04_line.grade) == (Decimal("70.00"), "department", "中")
     rejected = session.exec(
         select(ExAnteAssessment).where(ExAnteAssessment.cycle_id == cid, ExAnteAssessment.conclusion == "不予支持")
     ).all()
@@ -70,7 +101,8 @@ def district(session: Session) -> Arranged:
 
 
 def approve_with_an_override_at_level_2(session: Session, cycle_id: int, code: str) -> None:
-    """The coordinator passes the table as computed; the bureau leader restores one line to its request."""
+    """The coordinator passes the table as computed; the bureau leader restores one project's line to its request,
+    the policy's to its funds, and sets D01's 事业发展类 lines together at 8000 万元."""
     cycle = session.get(Cycle, cycle_id)
     assert cycle is not None
     decide_gate(session, cycle, "budget_table", level=1)
@@ -83,7 +115,11 @@ def approve_with_an_override_at_level_2(session: Session, cycle_id: int, code: s
         _gate(session, cycle_id, 2),
         "approve",
         LEADER,
-        overrides=[BudgetOverride(code, fmt_wan(project.request_fen), "区政府常务会议定")],
+        overrides=[
+            BudgetOverride(code, fmt_wan(project.request_fen), "区政府常务会议定"),
+            BudgetOverride("政策:ZC01", "4321.09", "区政府常务会议定"),
+            BudgetOverride("部门:D01", "8000.00", "区政府常务会议定"),
+        ],
     )
     session.commit()
 
@@ -100,6 +136,23 @@ def budget_totals_row(path: Path) -> dict[str, str]:
     """The 合计 row of the 预算安排建议表 as stored (what a reader that does not calculate sees)."""
     ws = load_workbook(path, data_only=True).active
     assert ws is not None
+    headers = [str(c.value) for c in ws[2]]
+    total = next(row for row in ws.iter_rows(min_row=3) if row[0].value == "合计")
+    return {h: f"{Decimal(str(c.value)):.2f}" for h, c in zip(headers, total, strict=True) if h.endswith("（万元）")}
+
+
+def budget_row(path: Path, code: str) -> dict[str, object]:
+    """A project's row of the 预算安排建议表 as stored, by header."""
+    ws = load_workbook(path, data_only=True).active
+    assert ws is not None
+    headers = [str(c.value) for c in ws[2]]
+    row = next(row for row in ws.iter_rows(min_row=3, values_only=True) if row[2] == code)
+    return dict(zip(headers, row, strict=True))
+
+
+def consequence_totals_row(path: Path) -> dict[str, str]:
+    """The 合计 row of the 政策和部门整体 sheet as stored."""
+    ws = load_workbook(path, data_only=True)["政策和部门整体"]
     headers = [str(c.value) for c in ws[2]]
     total = next(row for row in ws.iter_rows(min_row=3) if row[0].value == "合计")
     return {h: f"{Decimal(str(c.value)):.2f}" for h, c in zip(headers, total, strict=True) if h.endswith("（万元）")}
@@ -202,6 +255,24 @@ def test_every_statement_of_every_figure_agrees(
         in (artifacts["self-evaluation-flags"])
     )
 
+    # P04: its department evaluation (70, 中) decided its final score over its self-evaluation (82, 良), and so its
+    # line: 压减10%（中）, as P06's review (65, 中) did for P06.
+    assert evaluated["department_evaluations"] == 3  # P01 (fiscal wins), P04 (decides), P06 (review wins)
+    assert f"共开展部门评价{evaluated['department_evaluations']}项" in report and stated["部门评价"] == "3项"
+    p04 = session.exec(select(Project).where(Project.code == "P04", Project.year == cycle.year)).one()
+    p04_line = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.project_id == p04.id)).one()
+    p04_amount = fmt_wan(p04.request_fen * 9 // 10)
+    assert (fmt_wan(p04_line.recommended_fen), p04_line.reason) == (p04_amount, "压减10%（中）")
+    row = budget_row(paths["预算安排建议表"], "P04")
+    assert (Decimal(str(row["绩效得分"])), row["评价等级"], row["得分来源"], row["理由"]) == (
+        Decimal("70.00"),
+        "中",
+        "部门评价",
+        "压减10%（中）",
+    )
+    assert f"{Decimal(str(row['调整后安排（万元）'])):.2f}" == str(p04_amount)
+    assert summary["budget"]["reasons"]["压减10%（中）"] == 2  # P04 and P06
+
     # Sampling.
     sampling = summary["sampling"]
     cumulative = stated["累计部门覆盖率"]
@@ -242,6 +313,36 @@ def test_every_statement_of_every_figure_agrees(
         in (artifacts["budget-cuts"])
     )
     assert budget["cut_projects"] == computed["cut_projects"] - 1  # P05, cut for its execution, stands
+
+    # The policy's and D01's lines as the leader adjusted them: ZC01 back to its funds, D01 at 8000 of its base.
+    consequences = budget["consequences"]
+    funds, standing, trimmed = (f"{consequences[k]:.2f}" for k in ("funds_wan", "recommended_wan", "cut_wan"))
+    assert (consequences["policies"], consequences["departments"], consequences["overridden"]) == (1, 1, 2)
+    assert Decimal(standing) == Decimal("4321.09") + Decimal("8000.00")
+    assert Decimal(funds) - Decimal(trimmed) == Decimal(standing) and consequences["increase_wan"] == 0
+    assert (
+        f"对重点评价的1项财政政策和1家部门整体支出按评价等级应用评价结果，涉及资金{funds}万元，"
+        f"建议安排{standing}万元，压减{trimmed}万元（其中2项经审批调整）" in report
+    )
+    assert (stated["结果应用涉及资金"], stated["结果应用建议安排"], stated["结果应用压减"]) == (
+        f"{funds}万元",
+        f"{standing}万元",
+        f"{trimmed}万元",
+    )
+    assert stated["结果应用审批调整"] == "2项"
+    sheet = consequence_totals_row(paths["预算安排建议表"])
+    assert (sheet["涉及资金（万元）"], sheet["调整后安排（万元）"], sheet["压减金额（万元）"]) == (
+        funds,
+        standing,
+        trimmed,
+    )
+    for code in ("P01", "P02"):  # D01's lines say what the leader set them at together
+        assert "部门整体事业发展类项目经审批合计安排8000.00万元（区政府常务会议定）" in str(
+            budget_row(paths["预算安排建议表"], code)["说明"]
+        )
+    assert (
+        f"涉及 {funds} 万元，建议安排 {standing} 万元，压减 {trimmed} 万元（审批调整 2 项）" in artifacts["budget-cuts"]
+    )
 
     # Every department named in the report's lists is a department of the records.
     names = set(session.exec(select(Department.name)).all())

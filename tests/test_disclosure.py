@@ -25,9 +25,9 @@ from perfcycle.disclosure import (
 from perfcycle.documents.contexts import annual_report_context, publication_list_context
 from perfcycle.documents.renderer import docx_text, render_docx
 from perfcycle.notify import OutboxNotifier
+from perfcycle.reminding import due_publications, run_reminders
 from perfcycle.windows import WindowError
 from tasks.disclosure import track_publication
-from tasks.reminders import due_publications, run_reminders
 from tests.documents.records import YEAR, Arranged
 from tests.loops import COORDINATOR, BureauDay, arrange_with_contacts
 
@@ -216,3 +216,40 @@ def test_the_command_line_reports_and_lists(session: Session, arranged: Arranged
     ]
     text = runner.invoke(app, ["publications", "--year", str(YEAR)]).output
     assert "按期公开 3" in text and "财政重点评价结果尚未公开" in " ".join(text.split())
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize(
+    ("day", "late", "pending", "listed"),
+    [(DUE, 0, 4, []), (DUE + timedelta(days=1), 4, 0, ["未公开"] * 4)],
+    ids=["the-deadline-day", "the-day-after"],
+)
+def test_the_publication_artifact_says_pending_until_the_deadline_has_passed(
+    session: Session,
+    arranged: Arranged,
+    bureau_day: BureauDay,
+    prefect_harness: None,
+    day: date,
+    late: int,
+    pending: int,
+    listed: list[str],
+) -> None:
+    """On its deadline day an unpublished report is 待公开, not late; the day after it is overdue (未公开)."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    bureau_day.move(day)
+
+    @flow
+    def disclosure(cycle_id: int) -> None:
+        track_publication(cycle_id)
+
+    state = disclosure(arranged.cycle_id, return_state=True)
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
+    assert f"按期公开 2，逾期 {late}，未到期待公开 {pending}" in str(artifact.description)
+    rows = artifact.data if isinstance(artifact.data, list) else json.loads(str(artifact.data))
+    assert [row["状态"] for row in rows] == listed

@@ -191,7 +191,12 @@ def test_full_monitoring_coverage_is_stated_as_such(session: Session, arranged: 
 def test_self_evaluation_coverage_is_the_same_everywhere(session: Session, arranged: Arranged, tmp_path: Path) -> None:
     """7 of the 8 projects and 5 of the 10 departments sent their self-evaluation."""
     summary = summarize_cycle.fn(arranged.cycle_id)
-    assert summary["self_evaluation"] == {"projects": 7, "departments": 5, "coverage": 0.875}
+    assert summary["self_evaluation"] == {
+        "projects": 7,
+        "departments": 5,
+        "coverage": 0.875,
+        "department_evaluations": 2,
+    }
     text = report_text(session, arranged.cycle_id, tmp_path / "report.docx")
     assert "7个项目、5家部门完成自评，项目自评覆盖率87.5%，1个项目未完成自评，5家部门未完成部门整体支出自评" in text
     assert "自评全覆盖" not in text
@@ -331,3 +336,68 @@ def test_a_report_not_yet_due_is_not_late(
     assert "1家部门未按期公开绩效自评报告（测试部门02）" in text
     assert "督促1家未按期公开的部门" in text
     assert listed.late_publications == 1
+
+
+def test_the_loops_are_stated_alike_on_either_side_of_a_deadline(
+    session: Session, arranged: Arranged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D03's report and an unanswered finding, both due 2025-03-01: pending the day before and on the day, late
+    and overdue the day after; the summary and the report say the same on each day."""
+    from models.tables import Finding
+
+    cid = arranged.cycle_id
+    session.add_all(
+        [
+            Finding(
+                cycle_id=cid,
+                source="review_flag",
+                key="project:P01",
+                registered_on=date(2025, 1, 30),
+                due_on=date(2025, 3, 1),
+            ),
+            Finding(
+                cycle_id=cid,
+                source="review_flag",
+                key="project:P02",
+                registered_on=date(2025, 1, 30),
+                due_on=date(2025, 3, 1),
+                status="fixed",
+                answers=1,
+            ),
+            Finding(
+                cycle_id=cid,
+                source="ex_ante",
+                key="project:P03",
+                registered_on=date(2025, 1, 30),
+                due_on=date(2025, 2, 1),
+                status="unfixed",
+                answers=1,
+            ),
+        ]
+    )
+    session.commit()
+    stated = {}
+    for day in ("2025-02-28", "2025-03-01", "2025-03-02"):
+        monkeypatch.setenv("PERFCYCLE_TODAY", day)
+        get_settings.cache_clear()
+        summary = summarize_cycle.fn(cid)
+        stated[day] = (summary["findings"], summary["disclosure"], report_text(session, cid, tmp_path / f"{day}.docx"))
+    monkeypatch.delenv("PERFCYCLE_TODAY")
+    get_settings.cache_clear()
+
+    for day in ("2025-02-28", "2025-03-01"):
+        findings, disclosure, text = stated[day]
+        assert findings == {
+            "registered": 3,
+            "responded": 2,
+            "closed": 1,
+            "overdue": 0,
+            "by_source": {"review_flag": 2, "ex_ante": 1},
+        }
+        assert disclosure == {"published": 1, "late": 1, "pending": 1}
+        assert "共登记问题3项（抽查复核2项、事前评估1项），部门已反馈整改措施2项，经核实已整改到位1项。" in text
+        assert "1家部门按期公开，1家部门未按期公开，1家部门尚未到公开截止日期。" in text
+    findings, disclosure, text = stated["2025-03-02"]
+    assert findings["overdue"] == 1 and disclosure == {"published": 1, "late": 2, "pending": 0}
+    assert "经核实已整改到位1项，1项逾期未反馈整改措施。" in text
+    assert "1家部门按期公开，2家部门未按期公开。" in text

@@ -25,12 +25,12 @@ from sqlmodel import Session
 
 from models.tables import Cycle
 from perfcycle import pools
+from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents import contexts, spreadsheets
 from perfcycle.documents.naming import is_whole, safe_filename, safe_path
 from perfcycle.documents.numbers import Numbering
 from perfcycle.documents.renderer import render_docx
 from perfcycle.faults import checkpoint
-from perfcycle.policy import policy_from_json
 from perfcycle.settings import get_settings
 from perfcycle.stages import QUARTERS
 from perfcycle.workbooks.formats import SPECS
@@ -353,7 +353,7 @@ def plan_documents(
         for job in kind.plan(session, cycle, folder):
             context = job.context
             if isinstance(context, contexts.Issued):
-                numbering = numbering or Numbering(session, cycle, policy_from_json(cycle.policy_json))
+                numbering = numbering or Numbering(session, cycle, cycle_policy(cycle))
                 frame = numbering.frame(kind.kind, job.subject, context.addressee, context.dated)
                 job = dataclasses.replace(job, context=context.model_copy(update={"frame": frame}))
             planned.append((kind, job))

@@ -38,7 +38,7 @@ from models.tables import (
     WindowEntry,
     now,
 )
-from perfcycle.adoption import AdoptionSummary, previous_adoption
+from perfcycle.adoption import AdoptionSummary
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.documents.frame import Frame, cn_date
@@ -46,6 +46,7 @@ from perfcycle.documents.renderer import cn_num
 from perfcycle.figures import (
     CycleFigures,
     EventFigures,
+    FindingFigures,
     cycle_figures,
     evaluation_figures,
     ex_ante_figures,
@@ -66,6 +67,8 @@ from perfcycle.rules.disclosure import (
     publication_state,
 )
 from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
+from perfcycle.rules.findings import SOURCES as FINDING_SOURCES
+from perfcycle.rules.lights import notice_date
 from perfcycle.rules.precision import percent_text
 from perfcycle.rules.windows import RETURNED
 from perfcycle.stages import importing_stage
@@ -296,7 +299,23 @@ class AnnualReportContext(Issued):
     budget_cut_wan: str
     budget_increased_projects: int
     budget_increase_wan: str
-    adoption: AdoptionSummary | None = None  # 采纳情况 of the previous cycle's recommendations, once imported
+    # the key-evaluated policies' and departments' lines, after the approvers
+    consequence_policies: int
+    consequence_departments: int
+    consequence_funds_wan: str
+    consequence_recommended_wan: str
+    consequence_cut_wan: str  # "" when nothing is cut
+    consequence_increase_wan: str  # "" when nothing is increased
+    consequence_overridden: int
+    adoption: AdoptionSummary | None = None  # 采纳情况 as perfcycle.adoption.stated_adoption gives it, once imported
+    # 问题整改 and 谁评价、谁公开 (perfcycle.figures: finding_figures, publication_figures)
+    findings_registered: int = 0
+    findings_by_source: str = ""  # e.g. 监控红灯5项、抽查复核3项
+    findings_responded: int = 0
+    findings_closed: int = 0
+    findings_overdue: int = 0
+    publications_on_time: int = 0
+    publications_pending: int = 0
     # (五) cost pilot
     cost_pilot: CostPilot | None
     # events the coordinator recorded (工作记事): the city's assessment, (六) trainings and articles
@@ -363,6 +382,13 @@ def _problems(figures: CycleFigures, policy: Policy) -> list[str]:
     return problems
 
 
+def _by_source(findings: FindingFigures) -> str:
+    """The findings registered by source, in the register's order: 监控红灯5项、抽查复核3项."""
+    return "、".join(
+        f"{label}{len(findings.source(s))}项" for s, label in FINDING_SOURCES.items() if findings.source(s)
+    )
+
+
 def _cost_pilot(figures: CycleFigures, cycle: Cycle, policy: Policy) -> CostPilot | None:
     pilot = figures.cost_pilot
     if pilot is None:
@@ -397,6 +423,7 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
     ex_ante, targets, warnings = figures.ex_ante, figures.targets, figures.warnings
     monitored, self_evaluated, evaluations = figures.monitoring, figures.self_evaluation, figures.evaluations
     sampling, selection, budget = figures.sampling, figures.selection, figures.budget
+    consequences = figures.consequences.totals
     quarters = quarter_light_rows(figures.quarters)
     red_departments = [
         RedDepartment(
@@ -482,7 +509,21 @@ def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: Cycl
         budget_cut_wan=_wan_text(budget.cut_fen),
         budget_increased_projects=budget.increased_projects,
         budget_increase_wan=_wan_text(budget.increase_fen),
-        adoption=previous_adoption(session, cycle),
+        consequence_policies=len(figures.consequences.codes("policy")),
+        consequence_departments=len(figures.consequences.codes("department")),
+        consequence_funds_wan=_wan_text(consequences.base_fen),
+        consequence_recommended_wan=_wan_text(consequences.recommended_fen),
+        consequence_cut_wan=_wan_text(consequences.cut_fen) if consequences.cut_fen else "",
+        consequence_increase_wan=_wan_text(consequences.increase_fen) if consequences.increase_fen else "",
+        consequence_overridden=len(figures.consequences.overridden),
+        adoption=figures.adoption.summary if figures.adoption is not None else None,
+        findings_registered=len(figures.findings.registered),
+        findings_by_source=_by_source(figures.findings),
+        findings_responded=len(figures.findings.responded),
+        findings_closed=len(figures.findings.closed),
+        findings_overdue=len(figures.findings.overdue),
+        publications_on_time=len(figures.publications.on_time),
+        publications_pending=len(figures.publications.pending),
         cost_pilot=_cost_pilot(figures, cycle, policy),
         rankings=[Ranking(scope=e.title, group=e.detail, rank=e.rank or 0) for e in figures.events.rankings],
         training_months="、".join(f"{m}月" for m in _training_months(figures.events)),
@@ -806,6 +847,63 @@ def _figure_rows(ctx: AnnualReportContext, figures: CycleFigures, policy: Policy
         out.add(
             "执行率低压减", ctx.budget_low_execution_projects, "个", "理由为按执行率压减的项目", lines.low_execution
         )
+    consequences = figures.consequences
+    if consequences.lines:
+        if ctx.consequence_policies:
+            out.add(
+                "结果应用政策",
+                ctx.consequence_policies,
+                "项",
+                "按评价等级应用结果的重点评价政策",
+                consequences.codes("policy"),
+            )
+        if ctx.consequence_departments:
+            out.add(
+                "结果应用部门整体",
+                ctx.consequence_departments,
+                "家部门",
+                "按部门整体评价等级应用结果的部门（其事业发展类项目合为一行）",
+                consequences.codes("department"),
+            )
+        out.add(
+            "结果应用涉及资金",
+            ctx.consequence_funds_wan,
+            "万元",
+            "重点评价政策的资金与部门整体事业发展类项目安排基数之和",
+            consequences.all,
+        )
+        out.add(
+            "结果应用建议安排",
+            ctx.consequence_recommended_wan,
+            "万元",
+            "政策和部门整体各行现行安排额合计（审批调整后的金额为准）",
+            consequences.all,
+        )
+        if ctx.consequence_cut_wan:
+            out.add(
+                "结果应用压减",
+                ctx.consequence_cut_wan,
+                "万元",
+                "各行涉及资金高于现行安排额的差额合计",
+                consequences.cut,
+            )
+        if ctx.consequence_increase_wan:
+            out.add(
+                "结果应用经审批增加",
+                ctx.consequence_increase_wan,
+                "万元",
+                "各行现行安排额高于涉及资金的差额合计",
+                consequences.increased,
+            )
+        if ctx.consequence_overridden:
+            out.add(
+                "结果应用审批调整",
+                ctx.consequence_overridden,
+                "项",
+                "审批人调整金额的政策和部门整体",
+                consequences.overridden,
+            )
+    _loop_rows(out, ctx, figures)
     if ctx.cost_pilot is not None:
         out.section = "一（五）成本预算绩效管理试点"
         out.add(
@@ -843,6 +941,85 @@ def _figure_rows(ctx: AnnualReportContext, figures: CycleFigures, policy: Policy
             "目标未通过", len(targets.not_approved), "个项目", "绩效目标未设置或未审核通过的项目", targets.not_approved
         )
     return out.rows
+
+
+def _loop_rows(out: _Rows, ctx: AnnualReportContext, figures: CycleFigures) -> None:
+    """采纳情况, 问题整改 and 公开: the figures of （四） after the budget table, as the template states them."""
+    adoption = ctx.adoption
+    if adoption is not None and figures.adoption is not None:
+        codes = figures.adoption
+        of = f"{adoption.year}年度预算安排建议表的项目（{adoption.budget_year}年人大批准预算）"
+        out.add("采纳情况比较项目", adoption.lines, "个项目", f"导入了人大批准金额的{of}", codes.lines)
+        if adoption.adopted:
+            out.add("采纳", adoption.adopted, "个", "批准金额等于建议安排的项目", codes.status("adopted"))
+        if adoption.changed:
+            out.add("调整", adoption.changed, "个", "批准金额不同于建议安排的其他项目", codes.status("changed"))
+        if adoption.not_adopted:
+            out.add(
+                "未采纳",
+                adoption.not_adopted,
+                "个",
+                "建议压减、批准金额不低于原申请额的项目",
+                codes.status("not_adopted"),
+            )
+        out.add("采纳率", adoption.rate_pct, "", "采纳项目数 ÷ 比较项目数，四舍五入到0.01%", codes.status("adopted"))
+        out.add("建议安排（采纳情况）", adoption.recommended_wan, "万元", "比较项目的建议安排合计", codes.lines)
+        out.add("人大批准", adoption.adopted_wan, "万元", "比较项目的批准金额合计", codes.lines)
+        if adoption.difference_wan != "0.00":
+            out.add("批准与建议差额", adoption.difference_wan, "万元", "批准金额合计减建议安排合计", codes.lines)
+    findings = figures.findings
+    if ctx.findings_registered:
+        out.add(
+            "登记问题", ctx.findings_registered, "项", f"{ctx.year}年度周期登记的整改问题（编号）", findings.registered
+        )
+        for source, label in FINDING_SOURCES.items():
+            if findings.source(source):
+                out.add(
+                    f"登记问题（{label}）",
+                    len(findings.source(source)),
+                    "项",
+                    f"来源为{label}的整改问题",
+                    findings.source(source),
+                )
+        if ctx.findings_responded:
+            out.add(
+                "已反馈整改措施", ctx.findings_responded, "项", "部门至少反馈过一次整改措施的问题", findings.responded
+            )
+        if ctx.findings_closed:
+            out.add("已整改到位", ctx.findings_closed, "项", "绩效科验证为已整改的问题", findings.closed)
+        if ctx.findings_overdue:
+            out.add(
+                "逾期未反馈",
+                ctx.findings_overdue,
+                "项",
+                "整改期限已过、部门尚未反馈整改措施的问题（按生成之日计）",
+                findings.overdue,
+            )
+    publications = figures.publications
+    if ctx.publications_on_time:
+        out.add(
+            "按期公开",
+            ctx.publications_on_time,
+            "家部门",
+            "截止日期前（含当日）公开自评报告的部门",
+            publications.on_time,
+        )
+    if ctx.late_publications:
+        out.add(
+            "未按期公开（公开情况）",
+            ctx.late_publications,
+            "家部门",
+            "逾期公开，或截止日期已过仍未公开自评报告的部门",
+            publications.not_on_time,
+        )
+    if ctx.publications_pending:
+        out.add(
+            "尚未到公开截止日期",
+            ctx.publications_pending,
+            "家部门",
+            "尚未公开、截止日期未过的部门（按生成之日计）",
+            publications.pending,
+        )
 
 
 def _covered(population: Iterable[str], coverage: Coverage) -> list[str]:
@@ -1087,7 +1264,8 @@ def warning_notice_contexts(session: Session, cycle_id: int, quarter: str) -> li
         dept = departments.get(row.department_id)
         notice = notices.get(row.department_id)
         level = notice.level if notice is not None else row.light
-        issued_on = notice.issued_on if notice is not None else None
+        # A light without its notice's record is dated as the notice would be (the quarter's end + the policy's days).
+        issued_on = notice.issued_on if notice is not None else notice_date(cycle.year, quarter, policy.monitoring)
         due = notice.response_due if notice is not None else None
         if due is None and issued_on is not None and level == "red":
             due = issued_on + dt.timedelta(days=policy.monitoring.red_response_days)

@@ -38,6 +38,7 @@ class Frame(BaseModel):
     phone: str = ""
     copy_to: list[str] = Field(default_factory=list)
     printer: str = Field(default="", description="印发机关")
+    letter: bool = Field(default=False, description="issued as a 函 (信函格式, GB/T 9704-2012 §10.1)")
 
     @property
     def date_text(self) -> str:

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 from models.tables import Cycle, DocumentNumber, now
 from perfcycle.documents.frame import Frame
 from perfcycle.policy import Policy
+from perfcycle.rules.issuing import issue_day
 
 
 class Numbering:
@@ -42,10 +43,11 @@ class Numbering:
         return self._last[(code, year)]
 
     def number(self, kind: str, subject: str, dated: dt.date | None) -> DocumentNumber:
-        """The document's number, given now if it has none: dated `dated`, else the bureau's date today."""
+        """The document's number, given now if it has none: dated `dated`, else the bureau's date today, at the latest
+        the kind's day in the calendar."""
         row = self._numbers.get((kind, subject))
         if row is None:
-            day = dated or now().date()
+            day = issue_day(dated, now().date(), self._policy.document_day(kind))
             code = self._policy.document_code(kind)
             row = DocumentNumber(
                 cycle_id=self._cycle_id,
@@ -75,4 +77,5 @@ class Numbering:
             phone=documents.phone,
             copy_to=list(documents.copy_to),
             printer=self._policy.printer(),
+            letter=self._policy.is_letter(kind),
         )

@@ -116,6 +116,18 @@ COLOPHON_LINE = Pt(28)
 COLOPHON_THICK = 8  # 版记's first and last lines, 1 pt (≈ 0.35 mm)
 COLOPHON_THIN = 6  # and the line between, 0.75 pt (≈ 0.25 mm)
 
+# The 信函格式 of a 函 (GB/T 9704-2012 §10.1).
+LETTER_MARK_TOP = Mm(30)  # 发文机关标志上边缘至上页边
+LETTER_RULE_GAP = Mm(4)  # the first red double line 4 mm under the mark
+LETTER_RULE_FOOT = Mm(20)  # the second 20 mm above the foot of the page
+LETTER_RULE_LENGTH = Mm(170)  # both 170 mm long, centred on the page
+LETTER_RULE_THICK = Pt(2.25)
+LETTER_RULE_THIN = Pt(0.75)
+LETTER_RULE_PITCH = Mm(1.2)  # from the middle of one line of a double line to the middle of the other
+LETTER_MARK_INK = 0.85  # the height of the mark's characters in its size: the double line is 4 mm under them
+LETTER_HEAD_FOOT = Mm(2.7)  # the header ends this far under the double line: the 发文字号's characters, in the body's
+# first line, then begin 7/8 of a 3号 character's height under the line
+
 PAGE_WIDTH = Mm(210)
 PAGE_HEIGHT = Mm(297)
 MARGIN_TOP = Mm(37)
@@ -422,6 +434,7 @@ def _setup(doc: Document) -> None:
     # The 版记 page shows no page number: its section's footers are an empty one (made here as the first page's).
     section.different_first_page_header_footer = True
     section.first_page_footer.is_linked_to_previous = False
+    section.first_page_header.is_linked_to_previous = False  # a 函's 版头 (its section alone shows it)
     for paragraph in (odd, even, section.first_page_footer.paragraphs[0]):
         # A line of its own height, not the body's 28 pt: the footer then fits under the type area.
         paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
@@ -494,6 +507,9 @@ class _Skeleton:
     end: str  # </w:body></w:document>
     colophon_part: str  # the footer part that holds a document's 版记
     colophon_head: str  # that part up to and including <w:ftr …>
+    letter_section: str  # a 函's: its first page's header the 版头 with the red double lines, no page number there
+    letter_head_part: str  # the header part that holds a 函's 版头
+    letter_head_head: str  # that part up to and including <w:hdr …>
     rels: str
     content_types: str
     media_at: int  # python-docx saves the image parts after the part of the document's last relationship
@@ -502,12 +518,19 @@ class _Skeleton:
     block_width: int  # EMU between the margins
 
     def entries(
-        self, document: bytes, core: bytes, media: _Media, colophon: bytes | None = None
+        self,
+        document: bytes,
+        core: bytes,
+        media: _Media,
+        colophon: bytes | None = None,
+        letter_head: bytes | None = None,
     ) -> list[tuple[str, bytes | wordml.Deflated]]:
-        """The parts of one document, the media parts in their place, the 版记 in its footer."""
+        """The parts of one document, the media parts in their place, the 版记 in its footer, a 函's 版头 in its header."""
         replaced: dict[str, bytes] = {_DOCUMENT_PART: document, _CORE_PART: core}
         if colophon is not None:
             replaced[self.colophon_part] = colophon
+        if letter_head is not None:
+            replaced[self.letter_head_part] = letter_head
         if media.parts:
             replaced[_DOCUMENT_RELS] = self.rels.replace(
                 "</Relationships>", "".join(media.relationships) + "</Relationships>"
@@ -552,8 +575,15 @@ def _skeleton() -> _Skeleton:
     end_at = document.index("</w:sectPr>", section_at) + len("</w:sectPr>")
     last_section = document[section_at:end_at]
     first = re.search(r'<w:footerReference w:type="first" r:id="([^"]*)"/>', last_section)
-    assert first is not None
-    plain_section = last_section.replace(first[0], "").replace("<w:titlePg/>", "")
+    first_head = re.search(r'<w:headerReference w:type="first" r:id="([^"]*)"/>', last_section)
+    assert first is not None and first_head is not None
+    plain_section = last_section.replace(first[0], "").replace(first_head[0], "").replace("<w:titlePg/>", "")
+    # A 函's section: its first page shows the first-page header (the 版头, 30 mm from the top of the page) and the
+    # empty first-page footer (no page number); the other pages are numbered as every document's.
+    letter_section = re.sub(r'w:header="\d+"', f'w:header="{Emu(LETTER_MARK_TOP).twips}"', last_section)
+    letter_head_part = posixpath.normpath(posixpath.join("word", targets[first_head[1]]))
+    header = files[letter_head_part].decode("utf-8")
+    header_body = header.index(">", header.index("<w:hdr")) + 1
     # The 版记's section: from the next even page (a blank page before it if need be), its footer the 版记, whose
     # last line lies on the foot of the type area.
     colophon_section = re.sub(
@@ -574,6 +604,9 @@ def _skeleton() -> _Skeleton:
         end=document[end_at:],
         colophon_part=colophon_part,
         colophon_head=footer[:footer_body],
+        letter_section=letter_section,
+        letter_head_part=letter_head_part,
+        letter_head_head=header[:header_body],
         rels=rels,
         content_types=files[_CONTENT_TYPES].decode("utf-8"),
         media_at=media_at,
@@ -813,8 +846,7 @@ def _type_height() -> int:
 def _head_xml(frame: Frame) -> str:
     """版头: the 发文机关标志 in red 35 mm under the top of the type area, the 发文字号 two lines under it, and the red
     line under the number across the type area."""
-    width_pt = _type_width() / 20
-    size = Pt(min(MARK_SIZE.pt, math.floor(width_pt / max(text_units(frame.mark), 1))))
+    size = _mark_size(frame.mark, _type_width() / 20)
     mark = _text_paragraph(
         frame.mark,
         wordml.justification("center"),
@@ -833,6 +865,67 @@ def _head_xml(frame: Frame) -> str:
         before=MARK_GAP_LINES * LINE_SPACING.twips,
     )
     return mark + number
+
+
+def _mark_size(mark: str, width_pt: float) -> Pt:
+    """初号, smaller when the mark would not fit `width_pt` on one line."""
+    return Pt(min(MARK_SIZE.pt, math.floor(width_pt / max(text_units(mark), 1))))
+
+
+def _double_line(first_id: int, y: int, *, thick_first: bool) -> str:
+    """A red double line across 170 mm centred on the page, its upper line's middle `y` EMU under the top of the page:
+    上粗下细 (`thick_first`) or 上细下粗."""
+    x = (PAGE_WIDTH - LETTER_RULE_LENGTH) // 2
+    weights = (LETTER_RULE_THICK, LETTER_RULE_THIN) if thick_first else (LETTER_RULE_THIN, LETTER_RULE_THICK)
+    return "".join(
+        wordml.line_run(
+            shape_id=first_id + index,
+            x=x,
+            y=y + index * LETTER_RULE_PITCH,
+            length=LETTER_RULE_LENGTH,
+            weight=weight,
+            color=RED,
+        )
+        for index, weight in enumerate(weights)
+    )
+
+
+def _letter_head_xml(frame: Frame) -> str:
+    """A 函's 版头 (信函格式, GB/T 9704 §10.1), the header of its first page: the 发文机关标志 in red centred 30 mm from
+    the top of the page, a red double line 上粗下细 4 mm under it and one 上细下粗 20 mm above the foot of the page,
+    both 170 mm long and centred; the header reaches past the first line so that the text begins under it."""
+    size = _mark_size(frame.mark, _type_width() / 20)
+    first = LETTER_MARK_TOP + round(size * LETTER_MARK_INK) + LETTER_RULE_GAP
+    second = PAGE_HEIGHT - LETTER_RULE_FOOT - LETTER_RULE_PITCH
+    lines = _double_line(1, first, thick_first=True) + _double_line(3, second, thick_first=False)
+    mark = wordml.paragraph(
+        wordml.exact_spacing(size.twips) + wordml.first_line_indent(0) + wordml.justification("center"),
+        wordml.run(frame.mark, wordml.run_properties(MARK_FONT, round(size.pt * 2), color=RED)) + lines,
+    )
+    below = Emu(first + LETTER_RULE_PITCH + LETTER_HEAD_FOOT - LETTER_MARK_TOP - size).twips
+    return mark + wordml.paragraph(wordml.exact_spacing(below) + wordml.first_line_indent(0))
+
+
+def _letter_number_xml(frame: Frame) -> str:
+    """A 函's 发文字号, flush right under the first red double line."""
+    return _text_paragraph(frame.number, wordml.justification("right"), lead=wordml.keep_next())
+
+
+def _letter_colophon_xml(frame: Frame) -> str:
+    """A 函's 版记: the 抄送 alone, without the 印发机关, the 印发日期 or the lines, at the foot of the type area of its
+    last page (GB/T 9704 §10.1)."""
+    if not frame.copy_line:
+        return ""
+    char = COLOPHON_SIZE.twips
+    label = round(text_units("抄送：") * char)
+    return _text_paragraph(
+        frame.copy_line,
+        wordml.indent(left=char + label, right=char, hanging=label) + wordml.justification("left"),
+        BODY_FONT,
+        COLOPHON_SIZE,
+        COLOPHON_LINE,
+        lead=wordml.bottom_frame(_type_width()),
+    )
 
 
 def _addressee_xml(frame: Frame) -> str:
@@ -959,7 +1052,7 @@ def _body_xml(blocks: list[Block], media: _Media, skeleton: _Skeleton, frame: Fr
     if frame is None:
         return _blocks_xml(blocks, media, skeleton) + skeleton.section
     main, attachments = _split_attachments(blocks)
-    parts = [_head_xml(frame)]
+    parts = [_letter_number_xml(frame) if frame.letter else _head_xml(frame)]
     if main and main[0].kind == "title":
         parts.append(_block_xml(main[0], media, skeleton, before=TITLE_GAP_LINES * LINE_SPACING.twips))
         parts.append(_addressee_xml(frame))
@@ -970,6 +1063,8 @@ def _body_xml(blocks: list[Block], media: _Media, skeleton: _Skeleton, frame: Fr
     for number, (title, content) in enumerate(attachments, start=1):
         parts.append(_attachment_head_xml(number, len(attachments), title))
         parts.append(_blocks_xml([title, *content], media, skeleton))
+    if frame.letter:  # 信函格式: the 版头 is the first page's header, the 版记 at the foot of the last page
+        return "".join(parts) + _letter_colophon_xml(frame) + skeleton.letter_section
     body = "".join(parts)
     at = body.rindex("</w:pPr>")  # the body's last paragraph ends its section; the 版记's page holds nothing else
     return body[:at] + skeleton.section + body[at:] + wordml.paragraph("") + skeleton.colophon_section
@@ -1006,13 +1101,16 @@ def build_docx(
     frame = _plain(frame) if frame is not None else None
     body = _body_xml(blocks, media, skeleton, frame)
     document = wordml.check_chars(skeleton.head + body + skeleton.end).encode("utf-8")
-    colophon = None
-    if frame is not None:
+    colophon = letter_head = None
+    if frame is not None and frame.letter:
+        header = skeleton.letter_head_head + _letter_head_xml(frame) + "</w:hdr>"
+        letter_head = wordml.check_chars(header).encode("utf-8")
+    elif frame is not None:
         footer = skeleton.colophon_head + _colophon_xml(frame) + "</w:ftr>"
         colophon = wordml.check_chars(footer).encode("utf-8")
     first_title = next((b.text for b in blocks if b.kind == "title"), "")
     core = wordml.core_properties(title=title or first_title.replace("\n", ""), author=author, stamp=stamp)
-    return wordml.write_zip(skeleton.entries(document, core, media, colophon))
+    return wordml.write_zip(skeleton.entries(document, core, media, colophon, letter_head))
 
 
 def normalize_zip(data: bytes) -> bytes:

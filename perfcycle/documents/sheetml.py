@@ -23,6 +23,7 @@ from openpyxl.writer.theme import theme_xml
 from openpyxl.xml.functions import tostring
 
 from perfcycle.workbooks.ooxml import cell_text
+from perfcycle.workbooks.printing import A4, MARGINS, PageSetup, landscape
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 MAX_TEXT = 32767  # Excel's longest cell text; openpyxl cuts there too
@@ -47,9 +48,7 @@ PART_TYPES = (
 )
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
-PAGE_MARGINS = '<pageMargins left="0.6" right="0.6" top="0.9" bottom="0.8" header="0.4" footer="0.4"/>'
-A4 = 9  # paperSize
-PORTRAIT_WIDTH = 100  # columns (in character widths) that print on A4 upright at a legible size; wider: landscape
+PAGE_MARGINS = "<pageMargins " + " ".join(f'{side}="{inches:g}"' for side, inches in MARGINS.items()) + "/>"
 SHEET_FORMAT = '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/>'
 
 _LETTERS = [""] + [get_column_letter(i) for i in range(1, 703)]  # A … ZZ
@@ -179,26 +178,6 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
-@dataclass(frozen=True)
-class PageSetup:
-    """How a workbook prints: the header names the district and the year (`header`) and the workbook (`title`), the
-    footer numbers the pages."""
-
-    header: str
-    title: str
-
-    def header_footer(self) -> str:
-        """The sheet's w:headerFooter: header left and right, "第 N 页，共 M 页" centred in the footer."""
-
-        def text(value: str) -> str:
-            return escape(value.replace("&", "&&"))
-
-        return (
-            f"<headerFooter><oddHeader>&amp;L{text(self.header)}&amp;R{text(self.title)}</oddHeader>"
-            "<oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter>"
-        )
-
-
 class Sheet:
     """One worksheet, written row by row from the top (rows may be skipped, never revisited).
 
@@ -245,7 +224,7 @@ class Sheet:
 
     @property
     def landscape(self) -> bool:
-        return sum(self.widths) > PORTRAIT_WIDTH
+        return landscape(self.widths)
 
     def xml(self, page: PageSetup | None = None) -> str:
         """The worksheet part, set up to print when `page` is given."""

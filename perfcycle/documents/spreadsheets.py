@@ -22,9 +22,6 @@ from models.tables import (
     Cycle,
     Department,
     DepartmentLight,
-    Evaluation,
-    FiscalPolicy,
-    PolicyRecommendation,
     Project,
     Sample,
     SampleMember,
@@ -48,21 +45,26 @@ from perfcycle.documents.sheetml import (
     Calculated,
     CellStyle,
     Formula,
-    PageSetup,
     Picture,
     Sheet,
     Stylesheet,
     png_size,
     xlsx,
 )
-from perfcycle.figures import budget_line, quarter_lights
+from perfcycle.figures import ConsequenceFigures, budget_figures, budget_line, consequence_figures, quarter_lights
 from perfcycle.findings import open_findings_before, open_findings_note
-from perfcycle.money import FEN_PER_WAN
+from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS
-from perfcycle.rules.budget import budget_totals, grade_consequence, grade_cut_ratio
-from perfcycle.rules.scoring import grade_for
 from perfcycle.stages import SUBMISSION_FOLDERS
-from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
+from perfcycle.workbooks.formats import (
+    OBJECT_TYPE_LABELS,
+    PANEL_SCORES,
+    REVIEW_SCORES,
+    SPECS,
+    TARGETS,
+    THIRD_PARTY_SCORES,
+)
+from perfcycle.workbooks.printing import PageSetup
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
 
 LIGHT_FILLS = {"red": "FFC7CE", "yellow": "FFEB9C", "green": "C6EFCE"}
@@ -165,7 +167,7 @@ def _titled_sheet(
 def _save(sheets: Sequence[Sheet], path: Path, year: int, district: str, title: str) -> str:
     """Write the workbook of a cycle `year` atomically, set up to print with a header naming the district, the year
     and the workbook; returns its sha256."""
-    page = PageSetup(header=f"{district}{year}年度预算绩效管理", title=title)
+    page = PageSetup.of(district, year, title)
     return atomic_write(path, xlsx(sheets, _styles(), _stamp(year), AUTHOR, page))
 
 
@@ -378,12 +380,26 @@ CONSEQUENCE_HEADERS = [
     "压减比例",
     "涉及资金（万元）",
     "建议安排（万元）",
+    "调整后安排（万元）",
+    "调整理由",
     "压减金额（万元）",
+    "增加金额（万元）",
     "说明",
 ]
-CONSEQUENCE_COLUMN_STYLES = {5: "decimal", 8: "percent", 9: "money", 10: "money", 11: "money", 12: "wrapped"}
-CONSEQUENCE_WIDTHS = [6, 14, 14, 30, 10, 8, 16, 10, 14, 14, 14, 40]
-CONSEQUENCE_TOTAL_COLUMNS = (9, 10, 11)
+CONSEQUENCE_COLUMN_STYLES = {
+    5: "decimal",
+    8: "percent",
+    9: "money",
+    10: "money",
+    11: "money",
+    12: "wrapped",
+    13: "money",
+    14: "money",
+    15: "wrapped",
+}
+CONSEQUENCE_WIDTHS = [6, 14, 14, 30, 10, 8, 16, 10, 14, 14, 14, 24, 14, 14, 40]
+#: The money columns of the consequences' 合计: every amount as it stands after the approvers.
+CONSEQUENCE_TOTAL_COLUMNS = (9, 10, 11, 13, 14)
 
 
 @dataclass(frozen=True)
@@ -459,15 +475,21 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     open_findings = {  # beside each line, its department's findings of earlier cycles still open
         rows[0].department_code: open_findings_note(rows) for rows in open_findings_before(session, cycle.year).values()
     }
+    consequences = consequence_figures(session, cycle_id)
+    adjusted = {  # a department whose 事业发展类 lines an approver set together: said beside each of them
+        c.code: f"部门整体事业发展类项目经审批合计安排{fmt_wan(c.line.effective_fen)}万元（{c.override_reason}）"
+        for c in consequences.lines
+        if c.object_type == "department" and c.line.overridden
+    }
     rows = []
-    lines = []
     for index, entry in enumerate(entries, start=1):
         rec = entry.recommendation
         line = budget_line(rec)
-        lines.append(line)
         explanation = rec.explanation
         if line.overridden:
             explanation = f"测算理由：{rec.reason}" + (f"；{explanation}" if explanation else "")
+        if rec.department_grade and entry.department_code in adjusted:
+            explanation = "；".join(part for part in (explanation, adjusted[entry.department_code]) if part)
         rows.append(
             (
                 index,
@@ -492,7 +514,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
                 open_findings.get(entry.department_code, ""),
             )
         )
-    totals = budget_totals(lines)
+    totals = budget_figures(session, cycle_id)  # the 合计 the annual report and --json state
     amounts = {
         5: totals.request_fen,
         6: totals.ex_ante_cut_fen,
@@ -502,7 +524,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         18: totals.cut_fen,
         19: totals.increase_fen,
     }
-    consequences, consequence_fen = _consequences(session, cycle, entries)
+    consequence_rows, consequence_fen = _consequences(consequences)
     budget_year = entries[0].recommendation.budget_year if entries else cycle.budget_year
     return BudgetTable(
         year=cycle.year,
@@ -510,7 +532,7 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
         district=_district(cycle),
         rows=tuple(rows),
         totals=tuple((column, _wan(amounts[column])) for column in BUDGET_TOTAL_COLUMNS),
-        consequences=tuple(consequences),
+        consequences=tuple(consequence_rows),
         consequence_totals=tuple(
             (column, _wan(sum(amounts[i] for amounts in consequence_fen)))
             for i, column in enumerate(CONSEQUENCE_TOTAL_COLUMNS)
@@ -518,78 +540,32 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     )
 
 
-def _consequences(
-    session: Session, cycle: Cycle, entries: Sequence[BudgetEntry]
-) -> tuple[list[tuple[object, ...]], list[tuple[int, int, int]]]:
-    """The key-evaluated policies' funds and departments' 事业发展类 requests under their grades' consequence: a
-    policy as recommended; a department as the sum of its 事业发展类 lines as they stand (each keeps the larger of
-    its own cut and the department's). With each row its amounts in 分 (涉及, 建议安排, 压减), for the 合计."""
-    assert cycle.id is not None
-    policy = cycle_policy(cycle)
+def _consequences(consequences: ConsequenceFigures) -> tuple[list[tuple[object, ...]], list[tuple[int, ...]]]:
+    """The key-evaluated policies' funds and departments' 事业发展类 requests under their grades' consequence, as
+    perfcycle.figures states them after the approvers; with each row its amounts in 分 (涉及, 建议安排, 调整后安排,
+    压减, 增加), for the 合计."""
     out: list[tuple[object, ...]] = []
-    amounts: list[tuple[int, int, int]] = []
-    for rec, fiscal_policy in session.exec(
-        select(PolicyRecommendation, FiscalPolicy)
-        .join(FiscalPolicy, col(FiscalPolicy.id) == PolicyRecommendation.policy_id)
-        .where(PolicyRecommendation.cycle_id == cycle.id)
-        .order_by(col(FiscalPolicy.code))
-    ):
-        amounts.append((rec.funds_fen, rec.recommended_fen, rec.funds_fen - rec.recommended_fen))
+    amounts: list[tuple[int, ...]] = []
+    for c in consequences.lines:
+        line = c.line
+        amounts.append((line.base_fen, line.recommended_fen, line.effective_fen, line.cut_fen, line.increase_fen))
         out.append(
             (
                 len(out) + 1,
-                OBJECT_TYPE_LABELS["policy"],
-                fiscal_policy.code,
-                fiscal_policy.name,
-                rec.score,
-                rec.grade,
-                rec.reason,
-                rec.cut_ratio,
-                _wan(rec.funds_fen),
-                _wan(rec.recommended_fen),
-                _wan(rec.funds_fen - rec.recommended_fen),
-                rec.explanation,
-            )
-        )
-    evaluated = session.exec(
-        select(Evaluation)
-        .where(
-            Evaluation.cycle_id == cycle.id,
-            Evaluation.kind == "fiscal",
-            Evaluation.object_type == "department",
-            col(Evaluation.score).is_not(None),
-        )
-        .order_by(col(Evaluation.object_code))
-    ).all()
-    names = {d.code: d.name for d in session.exec(select(Department))}
-    for evaluation in evaluated:
-        code, score = evaluation.object_code, evaluation.score
-        assert score is not None
-        grade = grade_for(score, policy.grades)
-        lines = [
-            budget_line(e.recommendation)
-            for e in entries
-            if e.department_code == code and e.recommendation.department_grade
-        ]
-        base = sum(line.base_fen for line in lines)
-        standing = sum(line.effective_fen for line in lines)
-        kind = policy.targets.development_type
-        note = f"{len(lines)}个{kind}项目，各按自身与部门整体压减中较高者安排" if lines else f"无{kind}项目"
-        amounts.append((base, standing, max(base - standing, 0)))
-        out.append(
-            (
-                len(out) + 1,
-                OBJECT_TYPE_LABELS["department"],
-                code,
-                names.get(code, code),
-                score,
-                grade,
-                grade_consequence(grade, policy.budget),
-                grade_cut_ratio(grade, policy.budget),
-                _wan(base),
-                _wan(standing),
-                _wan(max(base - standing, 0)),
-                note,
+                OBJECT_TYPE_LABELS[c.object_type],
+                c.code,
+                c.name,
+                c.score,
+                c.grade,
+                c.consequence,
+                c.cut_ratio,
+                _wan(line.base_fen),
+                _wan(line.recommended_fen),
+                _wan(line.effective_fen),
+                c.override_reason,
+                _wan(line.cut_fen),
+                _wan(line.increase_fen),
+                c.explanation,
             )
         )
     return out, amounts
@@ -768,8 +744,9 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
 
 @dataclass(frozen=True)
 class ScoreForm:
-    """A score sheet pre-filled with exactly the objects assigned to the people who score them (复核组, 第三方
-    机构), in the import format of `kind`: filled in with scores, it goes back through the stage's import."""
+    """A score sheet pre-filled with exactly the objects assigned to the people who score them (事前评估专家组,
+    复核组, 第三方机构), in the import format of `kind`: filled in with scores, it goes back through the stage's
+    import."""
 
     kind: str
     district: str
@@ -779,9 +756,14 @@ class ScoreForm:
 
 
 #: Who scores each kind of score sheet, and the stage that imports it.
-SCORERS = {REVIEW_SCORES.kind: ("复核组", "抽查复核"), THIRD_PARTY_SCORES.kind: ("第三方评价机构", "财政重点评价")}
+SCORERS = {
+    PANEL_SCORES.kind: ("事前评估专家组", "事前绩效评估"),
+    REVIEW_SCORES.kind: ("复核组", "抽查复核"),
+    THIRD_PARTY_SCORES.kind: ("第三方评价机构", "财政重点评价"),
+}
 #: The columns of each score sheet that name the objects: filled in here, the scorers fill in the others.
 PREFILLED = {
+    PANEL_SCORES.kind: ("department_name", "project_code", "project_name"),
     REVIEW_SCORES.kind: ("department_code", "department_name", "project_code", "project_name"),
     THIRD_PARTY_SCORES.kind: ("object_type", "object_code", "object_name"),
 }
@@ -790,6 +772,35 @@ PREFILLED = {
 def _form_rows(kind: str, rows: Sequence[Mapping[str, object]]) -> tuple[tuple[object, ...], ...]:
     columns = SPECS[kind].sheets[0].columns
     return tuple(tuple(row.get(c.field) for c in columns) for row in rows)
+
+
+def panel_form(session: Session, cycle_id: int) -> ScoreForm | None:
+    """The 事前绩效评估评分表: every project of the year in the ex-ante scope of the cycle's policy (new or
+    extended, asking at least its threshold); None when no project is in scope."""
+    from perfcycle.rules.ex_ante import needs_ex_ante
+
+    cycle = _cycle(session, cycle_id)
+    scope = cycle_policy(cycle).ex_ante
+    rows = [
+        {"department_name": department.name, "project_code": project.code, "project_name": project.name}
+        for project, department in session.exec(
+            select(Project, Department)
+            .join(Department, col(Department.id) == Project.department_id)
+            .where(Project.year == cycle.year)
+            .order_by(col(Project.code))
+        )
+        if needs_ex_ante(project.attribute, project.request_fen, scope)
+    ]
+    if not rows:
+        return None
+    units = len({row["department_name"] for row in rows})
+    return ScoreForm(
+        kind=PANEL_SCORES.kind,
+        district=_district(cycle),
+        year=cycle.year,
+        assigned=f"{units} 家单位 {len(rows)} 个项目（{'、'.join(scope.attributes)}且申请 ≥ {scope.min_request_wan} 万元）",
+        rows=_form_rows(PANEL_SCORES.kind, rows),
+    )
 
 
 def review_form(session: Session, cycle_id: int) -> ScoreForm | None:
@@ -852,11 +863,16 @@ def evaluation_form(session: Session, cycle_id: int) -> ScoreForm | None:
 
 #: Each kind of score sheet and what builds it from the records.
 SCORE_FORM_BUILDERS: dict[str, Callable[[Session, int], ScoreForm | None]] = {
+    PANEL_SCORES.kind: panel_form,
     REVIEW_SCORES.kind: review_form,
     THIRD_PARTY_SCORES.kind: evaluation_form,
 }
 #: Why a cycle has no score sheet of a kind yet.
-UNASSIGNED = {REVIEW_SCORES.kind: "尚未抽样", THIRD_PARTY_SCORES.kind: "尚未提出重点评价对象"}
+UNASSIGNED = {
+    PANEL_SCORES.kind: "没有需要事前评估的项目",
+    REVIEW_SCORES.kind: "尚未抽样",
+    THIRD_PARTY_SCORES.kind: "尚未提出重点评价对象",
+}
 
 
 def score_form_of_year(session: Session, kind: str, year: int) -> ScoreForm | None:

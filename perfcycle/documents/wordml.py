@@ -244,6 +244,37 @@ def picture_run(*, shape_id: int, rid: str, filename: str, cx: int, cy: int, des
     )
 
 
+_SHAPE_URI = "http://schemas.microsoft.com/office/word/2010/wordprocessingShape"
+
+
+def line_run(*, shape_id: int, x: int, y: int, length: int, weight: int, color: str) -> str:
+    """A w:r holding a horizontal line `length` EMU long and `weight` EMU thick, its middle `y` EMU under the top of
+    the page and its start `x` EMU from the page's left edge, behind the text and taking no room."""
+    half = weight // 2
+    return (
+        '<w:r><w:drawing><wp:anchor distT="0" distB="0" distL="0" distR="0" simplePos="0" '
+        f'relativeHeight="{251658240 + shape_id}" behindDoc="1" locked="1" layoutInCell="1" allowOverlap="1">'
+        '<wp:simplePos x="0" y="0"/>'
+        f'<wp:positionH relativeFrom="page"><wp:posOffset>{x}</wp:posOffset></wp:positionH>'
+        f'<wp:positionV relativeFrom="page"><wp:posOffset>{y}</wp:posOffset></wp:positionV>'
+        f'<wp:extent cx="{length}" cy="0"/><wp:effectExtent l="0" t="{half}" r="0" b="{half}"/><wp:wrapNone/>'
+        f'<wp:docPr id="{shape_id}" name="Line {shape_id}"/><wp:cNvGraphicFramePr/>'
+        '<a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+        f'<a:graphicData uri="{_SHAPE_URI}"><wps:wsp><wps:cNvCnPr/><wps:spPr>'
+        f'<a:xfrm><a:off x="0" y="0"/><a:ext cx="{length}" cy="0"/></a:xfrm><a:prstGeom prst="line"><a:avLst/></a:prstGeom>'
+        f'<a:ln w="{weight}"><a:solidFill><a:srgbClr val="{color}"/></a:solidFill></a:ln></wps:spPr>'
+        "<wps:bodyPr/></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing></w:r>"
+    )
+
+
+def bottom_frame(width: int) -> str:
+    """w:framePr: the paragraph set `width` twips wide at the foot of the type area, flush left (a 函's 版记)."""
+    return (
+        f'<w:framePr w:w="{width}" w:wrap="notBeside" w:vAnchor="margin" w:hAnchor="margin" '
+        'w:xAlign="left" w:yAlign="bottom"/>'
+    )
+
+
 def image_relationship(rid: str, target: str) -> str:
     return (
         f'<Relationship Id="{rid}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" '

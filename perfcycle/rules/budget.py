@@ -210,6 +210,15 @@ def budget_decision(
     )
 
 
+def department_consequence(grade: str, policy: BudgetPolicy) -> tuple[str, str]:
+    """(kind, words) of a key-evaluated department's line: its overall grade's consequence for its 事业发展类
+    projects, e.g. (grade_cut, 压减10%（部门整体中）)."""
+    ratio = grade_cut_ratio(grade, policy)
+    if ratio == 0:
+        return (PRIORITY, PRIORITY_LABEL) if grade in policy.priority_grades else (AS_NEEDED, AS_NEEDED_LABEL)
+    return _grade_reason(grade, ratio, DEPARTMENT)
+
+
 def policy_decision(funds_fen: int, grade: str, policy: BudgetPolicy) -> BudgetDecision:
     """A key-evaluated policy's funds under its grade's consequence, by the project rule without an ex-ante
     conclusion, a department or an execution rate: funds × (1 − the grade's cut), to 0.01 万元."""
@@ -318,8 +327,23 @@ def budget_totals(lines: Iterable[BudgetLine]) -> BudgetTotals:
     )
 
 
+def department_line(lines: Iterable[BudgetLine], kind: str, reason: str, override_fen: int | None = None) -> BudgetLine:
+    """A key-evaluated department's 事业发展类 lines taken together: their requests, ex-ante cuts and amounts as they
+    stand (each project's own override included); an override of the department sets the amount of them all."""
+    items = list(lines)
+    return BudgetLine(
+        request_fen=sum(line.request_fen for line in items),
+        recommended_fen=sum(line.effective_fen for line in items),
+        override_fen=override_fen,
+        reason_kind=kind,
+        reason=reason,
+        ex_ante_cut_fen=sum(line.request_fen - line.base_fen for line in items),
+    )
+
+
 def override_problem(amount_fen: int, original_request_fen: int, policy: BudgetPolicy) -> str | None:
-    """Why an approver's amount cannot stand, or None: 0 up to the original request unless the policy allows more."""
+    """Why an approver's amount cannot stand, or None: 0 up to the original request (a policy's funds, a
+    department's requests) unless the policy allows more."""
     if amount_fen < 0:
         return "调整金额不能为负数"
     if amount_fen > original_request_fen and not policy.overrides_may_exceed_request:

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from perfcycle.accounts import Identity
-from perfcycle.web.security import Guard, NotSignedIn, OneWriterAtATime, Refused, sqlite_lock_path
+from perfcycle.web.security import Guard, NotSignedIn, OneWriterAtATime, Refused
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -98,4 +98,4 @@ def create_app() -> ASGIApp:
             message="服务器处理请求时出错，已记录；请稍后再试或联系财政局绩效科",
         )
 
-    return Guard(OneWriterAtATime(app, sqlite_lock_path), UPLOAD_PATHS, _upload_limit)
+    return Guard(OneWriterAtATime(app, UPLOAD_PATHS), UPLOAD_PATHS, _upload_limit)

@@ -23,8 +23,8 @@ from models import session_scope
 from perfcycle.accounts import Identity
 from perfcycle.rules.access import DEPARTMENT
 from perfcycle.web.app import render
-from perfcycle.web.security import Refused, check_form, refuse, signed_in
-from perfcycle.windows import STAGE_FORMS, WindowError
+from perfcycle.web.security import Refused, check_form, refuse, signed_in, writer_turn
+from perfcycle.windows import STAGE_FORMS, WindowError, read_form
 from perfcycle.worklist import department_work, document_for, latest_year
 
 router = APIRouter()
@@ -102,21 +102,31 @@ def upload_name(upload: UploadFile) -> str:
     return name if name not in ("", ".", "..") else "upload.xlsx"
 
 
-def _submit(identity: Identity, year: int, stage: str, path: Path) -> Any:
+def _submit(identity: Identity, year: int, stage: str, path: Path, parsed: Any) -> Any:
     from perfcycle.windows import submit_form
 
     assert identity.department_code is not None
-    with session_scope() as session:
+    with session_scope(writing=True) as session:
         return submit_form(
-            session, year=year, stage=stage, department_code=identity.department_code, file=path, by=identity.name
+            session,
+            year=year,
+            stage=stage,
+            department_code=identity.department_code,
+            file=path,
+            by=identity.name,
+            parsed=parsed,
         )
 
 
 async def take_upload(
-    request: Request, identity: Identity, submit: Callable[[Path], Any]
+    request: Request,
+    identity: Identity,
+    submit: Callable[[Path, Any], Any],
+    read: Callable[[Path], Any] = lambda path: None,
 ) -> tuple[int, dict[str, Any]]:
-    """An uploaded workbook handed to `submit` (a service call, in a worker thread): the page's status and what
-    it shows — the service's answer as `done`, or the problems (sheet · row · column · reason), or the refusal."""
+    """An uploaded workbook read by `read`, then handed to `submit` (service calls, in worker threads): the
+    page's status and what it shows — the service's answer as `done`, or the problems (sheet · row · column ·
+    reason), or the refusal. Only `submit` takes the writers' turn: reading a workbook needs none."""
     from perfcycle.workbooks.reader import ImportRejected
 
     if request.headers.get("content-length") is None:
@@ -131,7 +141,9 @@ async def take_upload(
         with path.open("wb") as handle:
             await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
         try:
-            return 200, {"done": await run_in_threadpool(submit, path)}
+            parsed = await run_in_threadpool(read, path)
+            async with writer_turn():
+                return 200, {"done": await run_in_threadpool(submit, path, parsed)}
         except ImportRejected as exc:
             return 422, {"problems": exc.problems, "file": path.name}
         except WindowError as exc:
@@ -148,7 +160,12 @@ async def upload(request: Request, stage: str) -> Response:
     year = year_of(request)
     if year is None:
         return department_page(request, identity, 400, error="还没有绩效管理周期")
-    status, shown = await take_upload(request, identity, lambda path: _submit(identity, year, stage, path))
+    status, shown = await take_upload(
+        request,
+        identity,
+        lambda path, parsed: _submit(identity, year, stage, path, parsed),
+        lambda path: read_form(year, stage, path),
+    )
     if status != 200:
         return department_page(request, identity, status, stage=stage, **shown)
     await run_in_threadpool(continue_on_server, year)

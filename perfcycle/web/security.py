@@ -12,7 +12,8 @@ import asyncio
 import fcntl
 import secrets
 import tempfile
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,21 @@ def signed_in(request: Request) -> Identity:
 def refuse(
     request: Request, identity: Identity | None, reason: str, message: str = "无权访问", status: int = 403
 ) -> Refused:
-    """Audit that `identity` asked for what is not theirs; the exception to raise."""
-    with session_scope() as session:
-        refuse_access(session, identity, f"{request.method} {request.url.path}", reason, client_address(request))
+    """Audit that `identity` asked for what is not theirs; the exception to raise.
+
+    A refusal takes no writers' turn: when another writer got in between (SQLite), it is written again."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            with session_scope() as session:
+                refuse_access(
+                    session, identity, f"{request.method} {request.url.path}", reason, client_address(request)
+                )
+            break
+        except OperationalError:
+            if attempt == 4:
+                raise
     return Refused(message, status)
 
 
@@ -177,17 +190,21 @@ class OneWriterAtATime:
     """ASGI middleware for a SQLite database: one state-changing request at a time across every worker.
 
     SQLite refuses a transaction that read before another process wrote ("database is locked") instead of
-    waiting for it; taking turns on a lock file beside the database makes those requests wait instead. A
-    request takes its turn only once its whole body has arrived (kept in a temporary file past 1 MB), so a
-    slow sender never holds the others up, and waits for it without holding a thread. A PostgreSQL database
-    needs no such turn."""
+    waiting for it; taking turns (`writer_turn`) makes those requests wait instead. A request takes its turn
+    only once its whole body has arrived (kept in a temporary file past 1 MB), so a slow sender never holds
+    the others up. Uploads (`own_turn` paths) take their turn themselves, for their write alone: reading the
+    upload and showing the page after it need none. A PostgreSQL database needs no such turn."""
 
-    def __init__(self, app: ASGIApp, lock_path: Callable[[], Path | None]) -> None:
-        self.app, self.lock_path = app, lock_path
+    def __init__(self, app: ASGIApp, own_turn: tuple[str, ...] = ()) -> None:
+        self.app, self.own_turn = app, own_turn
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = self.lock_path() if scope["type"] == "http" and scope.get("method") == "POST" else None
-        if path is None:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or str(scope.get("path", "")).startswith(self.own_turn)
+            or sqlite_lock_path() is None
+        ):
             await self.app(scope, receive, send)
             return
         with tempfile.SpooledTemporaryFile(max_size=1 << 20) as body:
@@ -210,14 +227,29 @@ class OneWriterAtATime:
                 handed = body.tell() >= size
                 return {"type": "http.request", "body": chunk, "more_body": not handed}
 
-            with path.open("a") as handle:
-                while True:
-                    try:
-                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        await asyncio.sleep(0.01)
-                await self.app(scope, replay, send)  # closing the file releases the turn
+            async with writer_turn():
+                await self.app(scope, replay, send)
+
+
+@asynccontextmanager
+async def writer_turn() -> AsyncIterator[None]:
+    """One writer of the workbench at a time on a SQLite file (across its workers); waits without a thread."""
+    path = sqlite_lock_path()
+    if path is None:
+        yield
+        return
+    async with _worker_turn:  # the worker's own requests queue in order; one of them asks the other workers
+        with path.open("a") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(0.002)
+            yield  # closing the file releases the turn
+
+
+_worker_turn = asyncio.Lock()
 
 
 def sqlite_lock_path() -> Path | None:

@@ -13,12 +13,14 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.writer.excel import ExcelWriter
 
 from perfcycle.workbooks.formats import SheetSpec, WorkbookSpec
 from perfcycle.workbooks.ooxml import cell_text
+from perfcycle.workbooks.printing import PageSetup, policy_district, set_up_printing
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -54,10 +56,14 @@ def _workbook_bytes(workbook: Workbook, stamp: dt.datetime | None) -> bytes:
     return buffer.getvalue()
 
 
+def _widths(sheet: SheetSpec) -> list[int]:
+    """Each column wide enough for its header."""
+    return [max(12, len(column.header) * 2 + 2) for column in sheet.columns]
+
+
 def _decorate(ws: Any, sheet: SheetSpec) -> None:
     for index, column in enumerate(sheet.columns, start=1):
         letter = ws.cell(row=1, column=index).column_letter
-        ws.column_dimensions[letter].width = max(12, len(column.header) * 2 + 2)
         if column.choices:
             validation = DataValidation(
                 type="list", formula1='"' + ",".join(column.choices) + '"', allow_blank=not column.required
@@ -74,8 +80,13 @@ def write_workbook(
     *,
     fast: bool = False,
     stamp: dt.datetime | None = None,
+    district: str = "",
+    year: int | None = None,
 ) -> Path:
     """Write `rows` (per sheet name, dicts keyed by column field) under the Chinese headers of `spec`.
+
+    Every sheet prints (`perfcycle.workbooks.printing`): its header row on every page, the page header naming the
+    `district` and the `year` (when given) and the workbook.
 
     `fast` streams rows without styling, for the many generated submission files of a large district. With a
     `stamp` (the workbook's creation time, UTC) the same rows give the same bytes, and a file that already holds
@@ -83,11 +94,16 @@ def write_workbook(
     """
     rows = rows or {}
     path.parent.mkdir(parents=True, exist_ok=True)
+    page = PageSetup.of(district, year, spec.title) if district else PageSetup("", spec.title)
     workbook = Workbook(write_only=fast)
     if not fast:
         workbook.remove(workbook.active)
     for sheet in spec.sheets:
         ws = workbook.create_sheet(sheet.name)
+        widths = _widths(sheet)
+        for index, width in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = width
+        set_up_printing(ws, page, widths, title_rows=1)
         ws.append(sheet.headers)
         if not fast:
             for cell in ws[1]:
@@ -123,6 +139,9 @@ def _cell(ws: Any, value: Any) -> Any:
     return value
 
 
-def write_template(path: Path, spec: WorkbookSpec) -> Path:
-    """An empty workbook with the headers and the choice lists, ready for a department to fill in."""
-    return write_workbook(path, spec)
+def write_template(path: Path, spec: WorkbookSpec, district: str = "", year: int | None = None) -> Path:
+    """An empty workbook with the headers and the choice lists, ready for a department to fill in; its pages name
+    the `district` and `year`, by default those of the newest policy file (`perfcycle init`)."""
+    if not district:
+        district, year = policy_district()
+    return write_workbook(path, spec, district=district, year=year)

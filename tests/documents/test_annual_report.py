@@ -206,6 +206,44 @@ def test_annual_report_without_records(session: Session) -> None:
     assert "各环节未发现突出问题" in text
 
 
+def test_the_loops_leave_out_a_clause_whose_count_is_0(session: Session, arranged: Arranged, tmp_path: Path) -> None:
+    """问题整改, 公开 and 采纳情况 as a 绩效科 writes them: a count of 0 is not stated, the other clauses are."""
+    from perfcycle.adoption import AdoptionSummary
+
+    adoption = AdoptionSummary(
+        year=YEAR,
+        budget_year=YEAR + 2,
+        lines=5,
+        adopted=0,
+        changed=4,
+        not_adopted=1,
+        rate_pct="0.00%",
+        recommended_wan="100.00",
+        adopted_wan="100.00",
+        difference_wan="0.00",
+        rows=[],
+    )
+    ctx = annual_report_context(session, arranged.cycle_id).model_copy(
+        update={
+            "adoption": adoption,
+            "findings_registered": 3,
+            "findings_by_source": "抽查复核3项",
+            "findings_responded": 2,
+            "findings_closed": 0,
+            "findings_overdue": 1,
+            "publications_on_time": 0,
+            "late_publications": 2,
+            "publications_pending": 4,
+        }
+    )
+    render_docx("annual_report.md.j2", ctx, tmp_path / "说明.docx")
+    text = docx_text(tmp_path / "说明.docx")
+    assert "5个项目中调整4个、未采纳1个，采纳率0.00%；建议安排100.00万元，批准100.00万元。" in text
+    assert "共登记问题3项（抽查复核3项），部门已反馈整改措施2项，1项逾期未反馈整改措施。" in text
+    assert "督促部门向社会公开绩效自评报告，2家部门未按期公开，4家部门尚未到公开截止日期。" in text
+    assert "采纳0个" not in text and "已整改到位" not in text and "家部门按期公开" not in text and "，差额" not in text
+
+
 # ---------------------------------------------------------------------------------------------- other documents
 
 

@@ -10,9 +10,11 @@ import hashlib
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from docx import Document as open_docx
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.text.paragraph import Paragraph
 from sqlmodel import Session, select
@@ -69,6 +71,52 @@ def _rule(paragraph: Paragraph) -> str | None:
     return None if line is None else line.get(qn("w:color"))
 
 
+_EMU_PER_MM = 36000
+
+
+def _letter_lines(doc: Any) -> list[tuple[float, float, float, float]]:
+    """The red lines of a 函's first-page header: (top, left, length, weight) in mm, from the top-left of the page."""
+    lines = []
+    header = doc.sections[0].first_page_header._element
+    for anchor in header.iter(qn("wp:anchor")):
+        offsets = [float(o.text) / _EMU_PER_MM for o in anchor.iter(qn("wp:posOffset"))]
+        frames = [
+            anchor.find(f"{qn('wp:positionH')}").get("relativeFrom"),
+            anchor.find(qn("wp:positionV")).get("relativeFrom"),
+        ]
+        assert frames == ["page", "page"]
+        extent = float(anchor.find(qn("wp:extent")).get("cx")) / _EMU_PER_MM
+        outline = next(anchor.iter(qn("a:ln")))
+        assert outline.find(f"{qn('a:solidFill')}/{qn('a:srgbClr')}").get("val") == RED
+        lines.append((round(offsets[1], 2), round(offsets[0], 2), round(extent, 2), float(outline.get("w")) / 12700))
+    return sorted(lines)
+
+
+def test_a_letter_has_the_letter_layout(
+    session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date
+) -> None:
+    """A 函 (信函格式, GB/T 9704-2012 §10.1): the mark 30 mm from the top of the page, a red double line 上粗下细 4 mm
+    under its characters and one 上细下粗 20 mm above the foot of the page, both 170 mm long and centred; the 发文字号
+    flush right under the first."""
+    policy = policy_from_json(_cycle(session, arranged).policy_json)
+    letters = [kind for kind in policy.documents.letters]
+    assert "绩效监控提醒函" in letters
+    path = next(iter(write_kind(session, arranged.cycle_id, tmp_path, "绩效监控提醒函").values()))
+    doc = open_docx(str(path))
+    section = doc.sections[0]
+    assert round(section.header_distance.mm) == 30
+    lines = _letter_lines(doc)
+    assert len(lines) == 4
+    (top1, left, length, thick), (top2, _, _, thin), (top3, _, _, thin3), (top4, _, _, thick4) = lines
+    assert (left, length) == (20.0, 170.0)  # centred on the 210 mm page
+    assert thick > thin and thin3 < thick4  # 上粗下细, then 上细下粗
+    mark_size = float(section.first_page_header.paragraphs[0].runs[0].font.size.mm)
+    assert abs(top1 - (30 + 0.85 * mark_size + 4)) < 0.1 and 0 < top2 - top1 < 2
+    assert abs(top4 - (297 - 20)) < 0.1 and 0 < top4 - top3 < 2
+    number = doc.paragraphs[0]
+    assert number.paragraph_format.alignment == WD_ALIGN_PARAGRAPH.RIGHT and number.text.startswith("测财绩函")
+
+
 def test_every_issued_document_is_a_whole_gongwen(
     session: Session, arranged: Arranged, tmp_path: Path, bureau_date: dt.date
 ) -> None:
@@ -83,10 +131,16 @@ def test_every_issued_document_is_a_whole_gongwen(
         number = numbers[(kind, subject)]
         doc = open_docx(str(path))
         paragraphs = doc.paragraphs
-        mark, numbered = paragraphs[0], paragraphs[1]
+        letter = policy.is_letter(kind)
+        if letter:  # 信函格式: the mark in the first page's header, the 发文字号 the body's first line
+            mark, numbered = doc.sections[0].first_page_header.paragraphs[0], paragraphs[0]
+            assert _letter_lines(doc) != [], path.name
+        else:
+            mark, numbered = paragraphs[0], paragraphs[1]
+            assert _rule(numbered) == RED
         assert (mark.text, _color(mark)) == (policy.document_mark(kind), RED), path.name
         assert numbered.text == f"{policy.document_code(kind)}〔{number.year}〕{number.serial}号", path.name
-        assert _rule(numbered) == RED and number.year == number.issued_on.year
+        assert number.year == number.issued_on.year
         title_at = next(i for i, p in enumerate(paragraphs) if p.text and p._p.pPr.find(qn("w:outlineLvl")) is not None)
         addressee = next(p.text for p in paragraphs[title_at + 1 :] if p.text)
         if kind != "绩效评价结果公开清单":  # a list for the public is addressed to no one
@@ -100,6 +154,13 @@ def test_every_issued_document_is_a_whole_gongwen(
         assert all(_keeps(p) for p in paragraphs[at - 2 : at + 2]), path.name
         before = paragraphs[at - 2]._p.getprevious()  # the last of the text: it goes with them to a new page
         assert before.tag == qn("w:p") and before.pPr.find(qn("w:keepNext")) is not None, path.name
+        if letter:  # the 抄送 alone at the foot of the last page's type area; no page number on the first page
+            assert texts[-1] == f"抄送：{'，'.join(policy.documents.copy_to)}。", path.name
+            assert paragraphs[-1]._p.pPr.find(qn("w:framePr")).get(qn("w:yAlign")) == "bottom"
+            assert len(doc.sections) == 1 and doc.sections[0].different_first_page_header_footer
+            assert "PAGE" not in doc.sections[0].first_page_footer._element.xml
+            assert "PAGE" in doc.sections[0].footer._element.xml and "印发" not in "".join(texts)
+            continue
         # The 版记: the footer of the last section, which begins on an even page and shows no page number.
         last = doc.sections[-1]
         assert last._sectPr.find(qn("w:type")).get(qn("w:val")) == "evenPage"
@@ -165,6 +226,35 @@ def test_a_documents_date_is_its_records_else_the_day_it_is_first_written(
     get_settings.cache_clear()
     again = write_kind(session, arranged.cycle_id, tmp_path / "later", "绩效自评汇总")["*"]
     assert again.read_bytes() == summary.read_bytes()
+
+
+def test_a_year_written_after_the_fact_is_dated_by_its_calendar_whatever_the_day(
+    session: Session, arranged: Arranged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written for the first time on two days long after the year (a fresh register each time), every document has
+    the same bytes, and each is dated in the year's calendar, never the day it was written."""
+    policy = policy_from_json(_cycle(session, arranged).policy_json)
+    written: dict[str, dict[tuple[str, str], bytes]] = {}
+    dated: dict[str, dict[tuple[str, str], dt.date]] = {}
+    for day in ("2026-12-06", "2027-05-02"):
+        monkeypatch.setenv("PERFCYCLE_TODAY", day)
+        get_settings.cache_clear()
+        for row in session.exec(select(DocumentNumber)).all():
+            session.delete(row)
+        session.flush()
+        paths = _write_all(session, arranged, tmp_path / day)
+        written[day] = {key: path.read_bytes() for key, path in paths.items()}
+        dated[day] = {(n.kind, n.subject): n.issued_on for n in session.exec(select(DocumentNumber)).all()}
+    get_settings.cache_clear()
+    assert written["2026-12-06"] == written["2027-05-02"]
+    assert dated["2026-12-06"] == dated["2027-05-02"]
+    year = arranged_year(session, arranged)
+    for (kind, _subject), day in dated["2026-12-06"].items():
+        latest = policy.document_day(kind)
+        if latest is not None:
+            assert day == latest, kind  # nothing recorded earlier: the calendar's day
+        assert dt.date(year, 1, 1) <= day <= dt.date(year + 1, 12, 31), kind
+    assert dated["2026-12-06"][("工作开展情况说明", "*")] == dt.date(year + 1, 7, 31)
 
 
 # ---------------------------------------------------------------------------------------------- each kind's content

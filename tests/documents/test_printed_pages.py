@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,21 @@ from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.frame import Frame
 from perfcycle.documents.renderer import build_docx
 from perfcycle.policy import policy_from_json
-from tests.documents.pdf import MM, assert_prints_as_issued, needs_office, pages, print_to_pdf, text_lines
+from tests.documents.pdf import (
+    MM,
+    SIGNATURE,
+    TYPE_BOTTOM,
+    assert_prints_as_issued,
+    is_page_number,
+    needs_office,
+    pages,
+    print_to_pdf,
+    text_lines,
+)
 from tests.documents.records import Arranged
 
 pytestmark = needs_office
+PDFTOPPM = shutil.which("pdftoppm")
 
 REPRESENTATIVE = [
     ("工作开展情况说明", "*"),
@@ -91,3 +104,49 @@ def test_a_notices_first_page_carries_the_red_head_and_number(
     mark, number = first[0], first[1]
     assert mark.text == "测试区财政局文件" and re.fullmatch(r"测财绩预〔2024〕\d+号", number.text)
     assert abs(mark.y0 - (37 + 35) * MM) < 8 * MM  # 35 mm under the top of the type area
+
+
+def _red_rows(pdf: Path, folder: Path) -> list[float]:
+    """The heights (mm from the top of the first page) of the rows of the first page that are mostly red: the lines."""
+    from PIL import Image
+
+    assert PDFTOPPM is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([PDFTOPPM, "-png", "-r", "100", "-f", "1", "-l", "1", str(pdf), str(folder / "page")], check=True)
+    image = Image.open(next(folder.glob("page*.png"))).convert("RGB")
+    pixels = image.load()
+    width, height = image.size
+    rows = []
+    for y in range(height):
+        red = sum(1 for x in range(0, width, 2) if pixels[x, y][0] > 180 and pixels[x, y][1] < 100)
+        if red * 2 > width * 0.7:  # a line across most of the page, not the mark's characters
+            rows.append(y * 25.4 / 100)
+    return rows
+
+
+def test_a_letter_prints_in_the_letter_format(session: Session, arranged: Arranged, tmp_path: Path) -> None:
+    """A 提醒函 as printed: the mark 30 mm from the top of the page, a red double line under it and one 20 mm above the
+    foot, the 发文字号 flush right between the mark's line and the title, no page number on the first page, the 抄送
+    at the foot of the last page's type area, the signature never alone."""
+    cycle = session.get(Cycle, arranged.cycle_id)
+    assert cycle is not None
+    kinds = [k for group in GROUPS.values() for k in group if k.kind == "绩效监控提醒函"]
+    (letter, *_rest) = [d.path for d in write_documents(session, cycle, tmp_path / "out", kinds)]
+    pdf = print_to_pdf([letter], tmp_path / "pdf")[0]
+    printed = pages(pdf)
+    first = printed[0]
+    mark, number = first[0], first[1]
+    assert mark.text == "测试区财政局" and abs(mark.y0 - 30 * MM) < 3 * MM, mark
+    assert re.fullmatch(r"测财绩函〔\d{4}〕\d+号", number.text) and abs(number.x1 - (210 - 26) * MM) < 3 * MM
+    assert not any(is_page_number(line) for line in first)
+    copy_line = printed[-1][-1] if not is_page_number(printed[-1][-1]) else printed[-1][-2]
+    assert copy_line.text.startswith("抄送：") and TYPE_BOTTOM - 12 * MM < copy_line.y1 <= TYPE_BOTTOM + 1
+    for page in printed:
+        texts = text_lines(page)
+        assert texts and not all(SIGNATURE.match(text) for text in texts), texts
+    if PDFTOPPM is not None:
+        rows = _red_rows(pdf, tmp_path / "png")
+        upper = [y for y in rows if y < 100]
+        lower = [y for y in rows if y > 200]
+        assert upper and mark.y0 / MM + 10 < min(upper) < number.y0 / MM, (rows, mark, number)  # under the mark
+        assert lower and abs(max(lower) - (297 - 20)) < 2, rows

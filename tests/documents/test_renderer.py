@@ -387,7 +387,8 @@ def _reference_docx(markup: str, *, author: str, images: Mapping[str, bytes]) ->
     doc = Document()
     renderer._setup(doc)
     sect_pr = doc.sections[0]._sectPr  # a document without a 版记 has one section: its first page is like the others
-    for element in [*sect_pr.findall(qn("w:titlePg")), *sect_pr.findall(qn("w:footerReference"))]:
+    references = [*sect_pr.findall(qn("w:footerReference")), *sect_pr.findall(qn("w:headerReference"))]
+    for element in [*sect_pr.findall(qn("w:titlePg")), *references]:
         if element.tag == qn("w:titlePg") or element.get(qn("w:type")) == "first":
             sect_pr.remove(element)
     blocks = parse_markup(markup)

@@ -110,6 +110,9 @@ def test_demo_cycle_reproduces_the_seed_and_reruns_change_nothing(
         f"2026 年预算安排建议：{budget['projects']} 个项目，申请 {budget['request_wan']:.2f} 万元，"
         f"事前评估压减 {budget['ex_ante_cut_wan']:.2f} 万元，建议安排 {budget['recommended_wan']:.2f} 万元",
         f"压减 {budget['cut_projects']} 个项目共 {budget['cut_wan']:.2f} 万元，优先保障 {budget['priority_projects']} 个",
+        f"重点评价政策 {budget['consequences']['policies']} 项、部门整体 {budget['consequences']['departments']} 个"
+        f"按评价等级安排：涉及 {budget['consequences']['funds_wan']:.2f} 万元，"
+        f"建议安排 {budget['consequences']['recommended_wan']:.2f} 万元",
     ]
     assert "关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx" in shown["annual_report"][0]
 

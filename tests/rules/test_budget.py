@@ -23,6 +23,8 @@ from perfcycle.rules.budget import (
     budget_base,
     budget_decision,
     budget_totals,
+    department_consequence,
+    department_line,
     final_score,
     grade_consequence,
     override_problem,
@@ -396,3 +398,40 @@ def test_override_bounds(bp: BudgetPolicy) -> None:
     assert override_problem(request * 30, request, allowing) is None
     assert "负数" in (override_problem(-10_000, request, allowing) or "")
     assert bp.overrides_may_exceed_request is False  # the 2024 policy keeps overrides within the request
+
+
+def test_a_departments_line_is_its_development_lines_taken_together() -> None:
+    """Each project's own override counts in the department's amount; the department's override sets it."""
+    lines = [
+        line("812.35", "702.00", kind=GRADE_CUT, reason="压减10%（部门整体中）", ex_ante_cut="32.35"),
+        line("100.00", "90.00", "100.00", GRADE_CUT, "压减10%（部门整体中）"),  # restored by an approver
+    ]
+    computed = department_line(lines, GRADE_CUT, "压减10%（部门整体中）")
+    assert (computed.request_fen, computed.base_fen) == (wan_to_fen("912.35"), wan_to_fen("880.00"))
+    assert (computed.recommended_fen, computed.effective_fen) == (wan_to_fen("802.00"), wan_to_fen("802.00"))
+    assert not computed.overridden and computed.cut_fen == wan_to_fen("78.00")
+    adjusted = department_line(lines, GRADE_CUT, "压减10%（部门整体中）", wan_to_fen("900.00"))
+    assert adjusted.overridden and adjusted.standing_reason == "审批调整"
+    assert (adjusted.cut_fen, adjusted.increase_fen) == (0, wan_to_fen("20.00"))  # above its base: an increase
+    assert department_line([], AS_NEEDED, "据实保障").base_fen == 0
+
+
+def test_the_consequence_lines_total_over_their_amounts_as_adjusted(bp: BudgetPolicy) -> None:
+    """A policy's funds and a department's line, each overridable within its original amount like a project's."""
+    funds = wan_to_fen("4321.09")
+    decision = policy_decision(funds, "中", bp)
+    policy_line = BudgetLine(funds, decision.recommended_fen, None, decision.reason_kind, decision.reason)
+    kind, reason = department_consequence("中", bp)
+    assert (kind, reason) == (GRADE_CUT, "压减10%（部门整体中）")
+    assert department_consequence("优", bp) == (PRIORITY, "优先保障")
+    department = department_line([line("1000.00", "900.00", kind=kind, reason=reason)], kind, reason)
+    computed = budget_totals([policy_line, department])
+    assert computed.recommended_fen == wan_to_fen("3888.98") + wan_to_fen("900.00")
+    assert override_problem(funds, funds, bp) is None
+    assert "超过原申请额 4321.09 万元" in (override_problem(funds + 1, funds, bp) or "")
+    assert "超过原申请额 1000.00 万元" in (override_problem(wan_to_fen("1000.01"), department.request_fen, bp) or "")
+    restored = BudgetLine(funds, decision.recommended_fen, funds, decision.reason_kind, decision.reason)
+    adjusted = department_line([line("1000.00", "900.00", kind=kind, reason=reason)], kind, reason, 0)
+    totals = budget_totals([restored, adjusted])
+    assert (totals.recommended_fen, totals.cut_fen, totals.overridden_projects) == (funds, wan_to_fen("1000.00"), 2)
+    assert totals.base_fen - totals.cut_fen + totals.increase_fen == totals.recommended_fen
