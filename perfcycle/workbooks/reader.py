@@ -644,24 +644,22 @@ def _data_rows(
     """The row numbers and the format's cells of the rows that are not blank (a formula or an error value
     counts as content), within the allowance; the row number at which the allowance ran out, if it did."""
     pick = itemgetter(*positions) if len(positions) > 1 else lambda values: (values[positions[0]],)
-    blank = ("",) * len(positions)
-    numbers: list[int] = []
-    picked: list[tuple[Any, ...]] = []
-    for number, values in enumerate(itertools.chain([] if second is None else [second], rows), start=2):
-        chosen = pick(values)
-        if chosen == blank and number not in special:
-            continue
-        for value in chosen:
-            if value != "" and (type(value) is not str or value.strip()):
-                break
-        else:
-            if number not in special:
-                continue
-        if len(numbers) == budget[0]:
-            budget[0] = -1
-            return numbers, picked, number
-        numbers.append(number)
-        picked.append(chosen)
+    picked = list(map(pick, itertools.chain([] if second is None else [second], rows)))
+    firsts = next(zip(*picked, strict=True), ())  # a blank row has a blank first cell: only those are looked at
+    blank = {
+        at
+        for at, first in enumerate(firsts)
+        if (first == "" or (type(first) is str and not first.strip()))
+        and at + 2 not in special
+        and all(type(value) is str and not value.strip() for value in picked[at])
+    }
+    numbers = [at + 2 for at in range(len(picked)) if at not in blank] if blank else list(range(2, len(picked) + 2))
+    if blank:
+        picked = [cells for at, cells in enumerate(picked) if at not in blank]
+    allowed = budget[0]
+    if len(numbers) > allowed:
+        budget[0] = -1
+        return numbers[:allowed], picked[:allowed], numbers[allowed]
     budget[0] -= len(numbers)
     return numbers, picked, None
 
