@@ -1,18 +1,20 @@
-"""The checks an .xlsx passes before any cell of it is read: its zip, its XML parts and the layout of its sheets.
+"""The checks an .xlsx passes before any cell of it is read, and the archive the cells are then read from.
 
-The cells themselves are read by python-calamine (`perfcycle.workbooks.reader`). What calamine would take on
-trust is checked here first, each refusal one sentence a department can act on:
+python-calamine reads the cells (`perfcycle.workbooks.reader`); what it would take on trust is checked here first,
+each refusal one sentence a department can act on:
 
-- the container: an OOXML zip, unencrypted, no two entries with the same part name (part names compare without
-  case, as the packaging standard says), the archive's declared sizes and compression ratios within the policy,
-  and every entry inflating to exactly its declared size and CRC (inflated piece by piece, never beyond);
-- every XML part: UTF-8 and without a DTD (the packaging standard makes a DTD an error);
-- each worksheet calamine will read: its cells in reading order (no row or cell before one already seen, so no
-  cell twice), inside Excel's grid and the policy's rows and columns, before calamine lays the sheet out in
-  memory; and what calamine would read without a word (formulas, error values, an invalid shared-string
-  index) or without its number format (percent and date styles) is noted by cell.
+- the container: one OOXML zip and nothing else (no data before, between or after its entries, one end record,
+  entries that neither overlap nor disagree with their local headers), unencrypted, no two entries with the same
+  part name (compared without case, as the packaging standard says), declared sizes and ratios within the policy;
+- each part that is read: inflated once, piece by piece, to exactly its declared size and CRC, never beyond;
+  UTF-8 and without a DTD (the packaging standard makes a DTD an error);
+- each worksheet: its cells in reading order (none before one already seen, so none twice), inside Excel's grid
+  and the policy's rows and columns before calamine lays the sheet out; and what calamine would read without a
+  word (formulas, error values, an invalid shared-string index) or without its number format (percent and date
+  styles) is noted by cell.
 
-Everything is read from the bytes in memory, a piece of at most `PIECE` bytes inflated at a time.
+calamine is handed an archive written here of the checked parts only (inflated, or their checked deflate stream
+when large): no other zip reader's view of the file can count, and no part is inflated twice unless it is large.
 """
 
 from __future__ import annotations
@@ -23,24 +25,24 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
+END_MAGIC = b"PK\x05\x06"
 MB = 1024 * 1024
 RATIO_FLOOR = 1024 * 1024  # parts smaller than this unpacked are never a bomb, however well they compress
 PIECE = 4 * MB  # inflated at a time
 WHOLE_PART_LIMIT = 64 * MB  # the workbook, relationship and style parts are parsed whole: no real one is this large
+KEPT = 64 * MB  # inflated bytes handed to calamine as they are; larger parts go as their checked deflate stream
 EXCEL_ROWS = 1_048_576
 EXCEL_COLUMNS = 16_384
 
-_WORKBOOK_REL = "/officeDocument"
 _BOOK = "xl/workbook.xml"
 _USUAL_PARTS = {"sharedStrings": "xl/sharedStrings.xml", "styles": "xl/styles.xml"}  # by relationship type
-_WORKSHEET_REL = "/worksheet"
 
 DAMAGED = "文件已损坏"
 RESAVE = "请用 Excel 或 WPS 打开后重新保存为 .xlsx 再提交"
@@ -51,10 +53,11 @@ class Refused(Exception):
 
     def __init__(self, reason: str, sheet: str | None = None, row: int | None = None, column: str | None = None):
         super().__init__(reason)
-        self.reason = reason
-        self.sheet = sheet
-        self.row = row
-        self.column = column
+        self.reason, self.sheet, self.row, self.column = reason, sheet, row, column
+
+
+class RowLimit(Refused):
+    """A sheet with content below the rows the workbook's allowance has left."""
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,12 @@ class Sheet:
 
 @dataclass
 class Layout:
-    """What the scan of a worksheet found that calamine's values do not say, by (row, column), both from 1.
-
-    `percent` and `dates` are the cells whose number format is a percentage or a date; `errors` maps error cells
-    to their text (#DIV/0!)."""
+    """What the scan of a worksheet found that calamine's values do not say, by (row, column), both from 1."""
 
     formulas: set[tuple[int, int]] = field(default_factory=set)
-    errors: dict[tuple[int, int], str] = field(default_factory=dict)
-    percent: set[tuple[int, int]] = field(default_factory=set)
-    dates: set[tuple[int, int]] = field(default_factory=set)
+    errors: dict[tuple[int, int], str] = field(default_factory=dict)  # the error's text (#DIV/0!)
+    percent: set[tuple[int, int]] = field(default_factory=set)  # cells shown as a percentage
+    dates: set[tuple[int, int]] = field(default_factory=set)  # cells shown as a date
 
 
 def column_letters(number: int) -> str:
@@ -104,27 +104,17 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-# ------------------------------------------------------------------------------------------ the container
+_OLD_FILES = (  # the stream names of an OLE compound file (the pre-2007 container), and what the file then is
+    (("EncryptedPackage", "EncryptionInfo"), "工作簿设置了打开密码（已加密），系统无法读取；请在 Excel 中“文件 → 信息 → "
+     "保护工作簿 → 用密码进行加密”清空密码，保存为 .xlsx 后再提交"),
+    (("Workbook", "Book"), "这是旧版 Excel 97-2003 工作簿（.xls），只是扩展名改成了 .xlsx；请在 Excel 或 WPS 中“另存为” .xlsx 后再提交"),
+    (("WordDocument",), "这是旧版 Word 文档（.doc），不是 Excel 工作簿；请提交 .xlsx 格式的工作簿"),
+    ((), "这是旧版 .xls 文件（或其他旧版 Office 文件）或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交"),
+)  # fmt: skip
 
 
-def _ole_problem(data: bytes) -> str:
-    """What an OLE compound file (the pre-2007 container) most likely is, from its stream names."""
-
-    def has(name: str) -> bool:
-        return name.encode("utf-16-le") in data
-
-    if has("EncryptedPackage") or has("EncryptionInfo"):
-        return (
-            "工作簿设置了打开密码（已加密），系统无法读取；请在 Excel 中“文件 → 信息 → 保护工作簿 → 用密码进行加密”"
-            "清空密码，保存为 .xlsx 后再提交"
-        )
-    if has("Workbook") or has("Book"):
-        return (
-            "这是旧版 Excel 97-2003 工作簿（.xls），只是扩展名改成了 .xlsx；请在 Excel 或 WPS 中“另存为” .xlsx 后再提交"
-        )
-    if has("WordDocument"):
-        return "这是旧版 Word 文档（.doc），不是 Excel 工作簿；请提交 .xlsx 格式的工作簿"
-    return "这是旧版 .xls 文件（或其他旧版 Office 文件）或设置了打开密码的工作簿；请在 Excel 中取消密码并“另存为” .xlsx 后再提交"
+def _odd_archive(what: str) -> Refused:
+    return Refused(f"{DAMAGED}或结构异常：{what}，不同的程序可能读出不同的内容；{RESAVE}")
 
 
 class Package:
@@ -132,22 +122,79 @@ class Package:
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         if data.startswith(OLE_MAGIC):
-            raise Refused(_ole_problem(data))
+            raise Refused(
+                next(why for names, why in _OLD_FILES if not names or any(n.encode("utf-16-le") in data for n in names))
+            )
         if not data.startswith(ZIP_MAGIC):
+            if END_MAGIC in data[-66_000:] and ZIP_MAGIC in data:
+                raise _odd_archive("压缩包之前附加了其他数据（如自解压程序）")
             raise Refused("不是 Excel 工作簿（.xlsx）；请用 Excel 或 WPS 打开后“另存为” .xlsx")
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                infos = archive.infolist()
+                infos, directory = archive.infolist(), archive.start_dir
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error):
+            if data.count(END_MAGIC) > 1:
+                raise _odd_archive("压缩包有不止一个目录结尾记录") from None
             raise Refused(f"{DAMAGED}（不是完整的 .xlsx 压缩包）；请重新保存后再提交") from None
-        self.data = data
-        self.limits = limits
+        self.data, self.limits = data, limits
         self.entries = {info.filename: info for info in infos}
+        self.starts: dict[str, int] = {}  # where each entry's packed bytes begin
+        self._check_layout(infos, directory)
         self._check_directory(infos)
+        self.kept: dict[str, bytes] = {}  # inflated parts handed to calamine as they are
         self.verified: set[str] = set()
         self.sheets = self._read_sheets()
         self.shared_strings = self._count_shared_strings()
-        self.styles = _Styles(*self._read_styles())
+        self.styles = self._parsed(_USUAL_PARTS["styles"], _Styles.of) if self.has("styles") else _Styles.of(b"")
+
+    def has(self, kind: str) -> bool:
+        return _USUAL_PARTS[kind] in self.entries
+
+    def _check_layout(self, infos: list[zipfile.ZipInfo], directory: int) -> None:
+        """The entries one after another from the first byte, the directory after them and its end record last:
+        what zipfile reads is then all there is, for any zip reader."""
+        data = self.data
+        end = data.rfind(END_MAGIC)
+        if end < directory or data.count(END_MAGIC, directory) != 1:
+            raise _odd_archive("压缩包有不止一个目录结尾记录")
+        comment, listed = struct.unpack("<H", data[end + 20 : end + 22])[0], data[end + 10 : end + 12]
+        if end + 22 + comment != len(data):
+            raise _odd_archive(f"压缩包的结尾之后还有 {len(data) - end - 22 - comment:,} 字节的其他数据")
+        if listed != b"\xff\xff" and struct.unpack("<H", listed)[0] != len(infos):
+            raise _odd_archive("压缩包目录记录的条目数与实际不符")
+        ordered = sorted(infos, key=lambda info: info.header_offset)
+        at = 0
+        for info, following in zip(ordered, [*(info.header_offset for info in ordered[1:]), directory], strict=True):
+            if info.header_offset != at:
+                where = (
+                    "之前附加了其他数据"
+                    if not at
+                    else "中有重叠的条目"
+                    if info.header_offset < at
+                    else "中夹有其他数据"
+                )
+                raise _odd_archive(f"压缩包{where}（「{info.filename}」处）")
+            header = data[at : at + 30]
+            if len(header) < 30 or not header.startswith(ZIP_MAGIC):
+                raise _odd_archive(f"压缩包中的「{info.filename}」找不到")
+            flags, method, crc, packed, size, name_length, extra_length = struct.unpack("<2H4x3I2H", header[6:30])
+            local = data[at + 30 : at + 30 + name_length].decode("utf-8" if flags & 0x800 else "cp437", "replace")
+            central = (info.CRC, info.compress_size, info.file_size)
+            recorded = central if flags & 0x8 else (crc, packed, size)  # with a descriptor: zeros here
+            if (
+                local != info.orig_filename
+                or method != info.compress_type
+                or any(mine not in (theirs, 0xFFFFFFFF) for mine, theirs in zip(recorded, central, strict=True))
+            ):
+                raise _odd_archive(f"压缩包中「{info.filename}」的两处记录不一致")
+            self.starts[info.filename] = at + 30 + name_length + extra_length
+            at = self.starts[info.filename] + info.compress_size
+            descriptor = data[at:following]  # after the data when flag 8 is set: CRC and sizes, signed or not
+            signed = descriptor.startswith(b"PK\x07\x08") and len(descriptor) in (16, 24)
+            if flags & 0x8 and (signed or len(descriptor) in (12, 20)):
+                at += len(descriptor) if descriptor[4 * signed :][:4] == struct.pack("<I", info.CRC) else 0
+        if at != directory:
+            raise _odd_archive("压缩包的条目与目录之间夹有其他数据" if at < directory else "压缩包中有重叠的条目")
 
     def _check_directory(self, infos: list[zipfile.ZipInfo]) -> None:
         names = [info.filename for info in infos]
@@ -165,7 +212,7 @@ class Package:
             seen[key] = name
         limits = self.limits
         total = sum(info.file_size for info in infos)
-        if total > limits.max_uncompressed_bytes:
+        if total > limits.max_uncompressed_bytes or total >= 0xFFFFFFFF:
             raise Refused(
                 f"工作簿解压后共 {total / MB:,.0f} MB，超过上限 {limits.max_uncompressed_bytes / MB:,.0f} MB"
                 "（可能是“压缩炸弹”），拒绝读取"
@@ -183,96 +230,79 @@ class Package:
     # ---------------------------------------------------------------------------------------- inflating
 
     def pieces(self, name: str) -> Iterator[bytes]:
-        """The inflated bytes of a part, piece by piece; refused as soon as it inflates to more (or, at its
-        end, to less or to other bytes) than its directory entry declares."""
+        """The inflated bytes of an XML part, piece by piece; refused as soon as it inflates to more (or, at its
+        end, to less or to other bytes) than its directory entry declares, or is not UTF-8, or has a DTD. A part
+        small enough is kept to be handed to calamine as it is."""
         info = self.entries[name]
-        start = info.header_offset
-        header = self.data[start : start + 30]
-        if len(header) < 30 or header[:4] != ZIP_MAGIC:
-            raise Refused(f"{DAMAGED}：压缩包中的「{name}」找不到；{RESAVE}")
-        flags, method = struct.unpack("<HH", header[6:10])
-        name_length, extra_length = struct.unpack("<HH", header[26:30])
-        local = self.data[start + 30 : start + 30 + name_length]
-        encoding = "utf-8" if flags & 0x800 else "cp437"
-        if method != info.compress_type or local.decode(encoding, "replace") != info.orig_filename:
-            raise Refused(f"{DAMAGED}：压缩包中「{name}」的两处记录不一致；{RESAVE}")
-        begin = start + 30 + name_length + extra_length
+        begin = self.starts[name]
         packed = memoryview(self.data)[begin : begin + info.compress_size]
-        if len(packed) != info.compress_size:
-            raise Refused(f"{DAMAGED}：压缩包中的「{name}」不完整；{RESAVE}")
-        left = info.file_size
-        crc = 0
+        left, crc, tail = info.file_size, 0, b""
+        keep: list[bytes] | None = [] if sum(map(len, self.kept.values())) + left <= KEPT else None
         lying = f"{DAMAGED}：压缩包中的「{name}」解压后与声明的大小不符（{info.file_size:,} 字节），拒绝读取"
-        if info.compress_type == zipfile.ZIP_STORED:
-            for at in range(0, len(packed), PIECE):
-                piece = bytes(packed[at : at + PIECE])
-                crc = zlib.crc32(piece, crc)
-                yield piece
-            left = 0
-        else:
-            inflater = zlib.decompressobj(-15)
-            pending: bytes | memoryview = packed
-            try:
-                while not inflater.eof:
+        inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        pending: bytes | memoryview = packed
+        try:
+            while True:
+                if inflater is None:
+                    piece, pending = bytes(pending[:PIECE]), pending[PIECE:]
+                else:
                     piece = inflater.decompress(pending, min(PIECE, left + 1))
                     pending = inflater.unconsumed_tail
-                    if len(piece) > left:
-                        raise Refused(lying)
-                    left -= len(piece)
-                    crc = zlib.crc32(piece, crc)
-                    if piece:
-                        yield piece
-                    elif not pending:
-                        break
-            except zlib.error:
-                raise Refused(f"{DAMAGED}：压缩包中的「{name}」无法解压；{RESAVE}") from None
-            if not inflater.eof:
-                raise Refused(f"{DAMAGED}：压缩包中的「{name}」不完整；{RESAVE}")
+                if len(piece) > left:
+                    raise Refused(lying)
+                if left == info.file_size and piece.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+                    raise Refused(f"工作簿的部件「{name}」不是 UTF-8 编码；{RESAVE}")
+                if b"<!DOCTYPE" in tail + piece[:16] or b"<!DOCTYPE" in piece:
+                    raise Refused(
+                        f"工作簿的部件「{name}」含有 DTD（<!DOCTYPE>），按 Office 文件格式标准不予读取；{RESAVE}"
+                    )
+                left -= len(piece)
+                crc = zlib.crc32(piece, crc)
+                tail = piece[-16:]
+                if keep is not None:
+                    keep.append(piece)
+                if piece:
+                    yield piece
+                if (inflater is None and not pending) or (
+                    inflater is not None and (inflater.eof or (not piece and not pending))
+                ):
+                    break
+        except zlib.error:
+            raise Refused(f"{DAMAGED}：压缩包中的「{name}」无法解压；{RESAVE}") from None
+        if inflater is not None and not inflater.eof:
+            raise Refused(f"{DAMAGED}：压缩包中的「{name}」不完整；{RESAVE}")
         if left or crc != info.CRC:
             raise Refused(lying if left else f"{DAMAGED}：压缩包中的「{name}」校验失败（CRC）；{RESAVE}")
         self.verified.add(name)
-
-    def xml_pieces(self, name: str) -> Iterator[bytes]:
-        """`pieces` of an XML part, refused when it is not UTF-8 or carries a DTD."""
-        tail = b""
-        first = True
-        for piece in self.pieces(name):
-            if first:
-                first = False
-                if piece.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
-                    raise Refused(f"工作簿的部件「{name}」不是 UTF-8 编码；{RESAVE}")
-            if b"<!DOCTYPE" in tail + piece[:16] or b"<!DOCTYPE" in piece:
-                raise Refused(f"工作簿的部件「{name}」含有 DTD（<!DOCTYPE>），按 Office 文件格式标准不予读取；{RESAVE}")
-            tail = piece[-16:]
-            yield piece
+        if keep is not None:
+            self.kept[name] = b"".join(keep)
 
     def whole(self, name: str) -> bytes:
         """A small XML part, whole (workbook, relationships, styles)."""
         info = self.entries[name]
         if info.file_size > WHOLE_PART_LIMIT:
             raise Refused(f"工作簿的部件「{name}」解压后 {info.file_size / MB:,.0f} MB，不像是正常的工作簿；{RESAVE}")
-        return b"".join(self.xml_pieces(name))
+        return b"".join(self.pieces(name))
 
-    def verify_rest(self, skip: set[str]) -> None:
-        """Inflate and check every part not read yet but those in `skip` (the worksheets `scan` will read):
-        calamine must find nothing the checks have not seen."""
-        for name in self.entries:
-            if name in self.verified or name in skip:
-                continue
-            if name.endswith((".xml", ".rels", ".vml")):
-                for _ in self.xml_pieces(name):
-                    pass
-            else:
-                for _ in self.pieces(name):
-                    pass
+    def _tag_pieces(self, name: str) -> Iterator[bytes]:
+        """`pieces` cut after a '>', so that no tag is split between two pieces."""
+        carry = b""
+        for piece in self.pieces(name):
+            joined = carry + piece if carry else piece
+            cut = joined.rfind(b">") + 1
+            carry = joined[cut:]
+            if cut:
+                yield joined[:cut] if carry else joined
+        if carry.strip():
+            yield carry
 
-    # ----------------------------------------------------------------------------------- the workbook
-
-    def _parsed(self, name: str, parse: Callable[[bytes], Any]) -> Any:
+    def _parsed(self, name: str, parse: Any) -> Any:
         try:
             return parse(self.whole(name))
         except ElementTree.ParseError:
             raise Refused(f"无法读取工作簿（部件「{name}」不是完整的 XML）；{RESAVE}") from None
+
+    # ---------------------------------------------------------------------------------- the workbook
 
     def _targets(self, rels_name: str, base: str) -> dict[str, tuple[str, str]]:
         """Id → (relationship type, part name) of a relationships part."""
@@ -285,35 +315,31 @@ class Package:
 
     def _read_sheets(self) -> list[Sheet]:
         """The sheets the workbook lists; its parts must be where calamine reads them (the usual places)."""
+        unusual = f"工作簿的部件位置不常见（{{}}），无法确认读到的就是 Excel 显示的；{RESAVE}"
         for kind, part in self._targets("_rels/.rels", "").values():
-            if kind.endswith(_WORKBOOK_REL) and part != _BOOK:
-                raise Refused(f"工作簿的部件位置不常见（{part}），无法确认读到的就是 Excel 显示的；{RESAVE}")
+            if kind.endswith("/officeDocument") and part != _BOOK:
+                raise Refused(unusual.format(part))
         if _BOOK not in self.entries:
             raise Refused(f"{DAMAGED}：找不到工作簿部件「{_BOOK}」；{RESAVE}")
         listed = self._parsed(_BOOK, _sheet_list)
         rels = self._targets("xl/_rels/workbook.xml.rels", "xl/")
         for kind, part in rels.values():
-            usual = _USUAL_PARTS.get(kind.rpartition("/")[2])
-            if usual is not None and part != usual:
-                raise Refused(f"工作簿的部件位置不常见（{part}），无法确认读到的就是 Excel 显示的；{RESAVE}")
+            if _USUAL_PARTS.get(kind.rpartition("/")[2], part) != part:
+                raise Refused(unusual.format(part))
         sheets: list[Sheet] = []
         for name, rel_id in listed:
             kind, part = rels.get(rel_id, ("", ""))
-            if not kind.endswith(_WORKSHEET_REL):
-                sheets.append(Sheet(name, None))
-            elif part not in self.entries:
+            if kind.endswith("/worksheet") and part not in self.entries:
                 raise Refused(f"{DAMAGED}：工作表「{name}」的内容（{part or '无'}）不在文件中；{RESAVE}", name)
-            else:
-                sheets.append(Sheet(name, part))
+            sheets.append(Sheet(name, part if kind.endswith("/worksheet") else None))
         return sheets
 
     def _count_shared_strings(self) -> int:
-        name = _USUAL_PARTS["sharedStrings"]
-        if name not in self.entries:
+        if not self.has("sharedStrings"):
             return 0
         most = self.limits.max_rows * self.limits.max_columns  # as many as the cells a workbook may fill
         count = 0
-        for piece in self._tag_pieces(name):
+        for piece in self._tag_pieces(_USUAL_PARTS["sharedStrings"]):
             count += piece.count(b"<si>") + piece.count(b"<si ") + piece.count(b":si>") + piece.count(b":si ")
             if count > most:
                 raise Refused(
@@ -322,33 +348,64 @@ class Package:
                 )
         return count
 
-    def _read_styles(self) -> tuple[frozenset[int], frozenset[int]]:
-        name = _USUAL_PARTS["styles"]
-        if name not in self.entries:
-            return frozenset(), frozenset()
-        return self._parsed(name, _number_styles)
-
     # ------------------------------------------------------------------------------------ worksheets
 
     def scan(self, sheet: Sheet, rows: int) -> Layout:
         """The layout of a worksheet, refused on the first cell calamine could read otherwise than Excel shows
         it, or beyond the limits; no content below data row `rows` (what is left of the workbook's allowance)."""
         assert sheet.part is not None
-        return _Scanner(sheet.name, self.limits, rows, self.shared_strings, self.styles).scan(
-            self._tag_pieces(sheet.part)
-        )
+        scanner = _Scanner(sheet.name, self.limits, rows, self.shared_strings, self.styles)
+        return scanner.scan(self._tag_pieces(sheet.part))
 
-    def _tag_pieces(self, name: str) -> Iterator[bytes]:
-        """`xml_pieces` cut after a '>', so that no tag is split between two pieces."""
-        carry = b""
-        for piece in self.xml_pieces(name):
-            joined = carry + piece
-            cut = joined.rfind(b">") + 1
-            carry = joined[cut:]
-            if cut:
-                yield joined[:cut]
-        if carry.strip():
-            yield carry
+    def cells(self, sheet: Sheet, names: list[str]) -> Any:
+        """calamine's reading of a scanned worksheet, from an archive of the checked parts only."""
+        import python_calamine
+
+        wanted = ["_rels/.rels", _BOOK, "xl/_rels/workbook.xml.rels", *_USUAL_PARTS.values(), sheet.part]
+        archive = _archive([self._entry(name) for name in wanted if name in self.entries])
+        try:
+            with python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(archive)) as book:
+                if book.sheet_names != names:
+                    raise Refused(f"无法读取工作簿（工作表列表不一致）；{RESAVE}")
+                return book.get_sheet_by_name(sheet.name)
+        except Refused:
+            raise
+        except Exception as exc:  # calamine's refusal of what the checks let through: one sentence, no traceback
+            text = (
+                "单元格引用了不存在的共享字符串"
+                if "shared strings" in str(exc)
+                else f"{type(exc).__name__}: {str(exc)[:200]}"
+            )
+            raise Refused(f"无法读取工作表（{text}）；{RESAVE}", sheet.name) from None
+
+    def _entry(self, name: str) -> tuple[str, bytes | memoryview, int, int, int]:
+        """A part as calamine is handed it: inflated, or (when large) its packed bytes, checked either way."""
+        info = self.entries[name]
+        if name not in self.verified:
+            for _ in self.pieces(name):
+                pass
+        if name in self.kept:
+            return name, self.kept[name], zipfile.ZIP_STORED, info.CRC, info.file_size
+        begin = self.starts[name]
+        packed = memoryview(self.data)[begin : begin + info.compress_size]
+        return name, packed, info.compress_type, info.CRC, info.file_size
+
+
+def _archive(entries: list[tuple[str, bytes | memoryview, int, int, int]]) -> bytes:
+    """A plain zip of (name, data, method, crc, size) entries: no comments, extras, gaps or descriptors."""
+    out: list[bytes | memoryview] = []
+    directory = []
+    at = 0
+    for name, data, method, crc, size in entries:
+        encoded = name.encode()
+        sizes = (0x800, method, 0, 0x21, crc, len(data), size, len(encoded), 0)
+        header = struct.pack("<4s5H3I2H", ZIP_MAGIC, 20, *sizes)
+        directory.append(struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, *sizes, 0, 0, 0, 0, at) + encoded)
+        out += [header, encoded, data]
+        at += len(header) + len(encoded) + len(data)
+    central = b"".join(directory)
+    end = struct.pack("<4s4H2IH", END_MAGIC, 0, 0, len(entries), len(entries), len(central), at, 0)
+    return b"".join([*out, central, end])
 
 
 def _local(tag: str) -> str:
@@ -378,38 +435,45 @@ def _sheet_list(raw: bytes) -> tuple[tuple[str, str], ...]:
     )
 
 
-@functools.lru_cache(maxsize=32)
-def _number_styles(raw: bytes) -> tuple[frozenset[int], frozenset[int]]:
-    """The cell styles whose number format is a percentage, and those whose format is a date."""
-    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+class _Styles:
+    """The cell styles whose number format is a percentage or a date, and the pattern that finds their cells."""
 
-    custom = {}
-    xfs: list[ElementTree.Element] = []
-    for element in ElementTree.fromstring(raw):
-        if _local(element.tag) == "numFmts":
-            custom = {fmt.get("numFmtId", ""): fmt.get("formatCode", "") for fmt in element}
-        elif _local(element.tag) == "cellXfs":
-            xfs = [xf for xf in element if _local(xf.tag) == "xf"]
-    percent, dates = set(), set()
-    for index, xf in enumerate(xfs):
-        number = xf.get("numFmtId", "0")
-        code = custom.get(number) or (BUILTIN_FORMATS.get(int(number), "") if number.isdigit() else "")
-        if "%" in code:
-            percent.add(index)
-        elif is_date_format(code):
-            dates.add(index)
-    return frozenset(percent), frozenset(dates)
+    def __init__(self, percent: frozenset[int], dates: frozenset[int]) -> None:
+        self.percent, self.dates = percent, dates
+        ids = b"|".join(str(index).encode() for index in sorted(percent | dates))
+        self.pattern = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*?\ss="(' + ids + rb')"') if ids else None
+
+    @staticmethod
+    @functools.lru_cache(maxsize=32)
+    def of(raw: bytes) -> _Styles:
+        from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+
+        custom, xfs = {}, []
+        for element in ElementTree.fromstring(raw) if raw else ():
+            if _local(element.tag) == "numFmts":
+                custom = {fmt.get("numFmtId", ""): fmt.get("formatCode", "") for fmt in element}
+            elif _local(element.tag) == "cellXfs":
+                xfs = [xf for xf in element if _local(xf.tag) == "xf"]
+        percent, dates = set(), set()
+        for index, xf in enumerate(xfs):
+            number = xf.get("numFmtId", "0")
+            code = custom.get(number) or (BUILTIN_FORMATS.get(int(number), "") if number.isdigit() else "")
+            if "%" in code:
+                percent.add(index)
+            elif is_date_format(code):
+                dates.add(index)
+        return _Styles(frozenset(percent), frozenset(dates))
 
 
 # ------------------------------------------------------------------------------------- the sheet scan
 #
 # Inside sheetData, spreadsheet programs write <c r="A1" …> with the reference first, attributes in double
 # quotes, values in <v> or inline strings, and no prefixes, comments or processing instructions. That is what
-# the scan reads, by regular expressions over each piece (the cells' places, in one pass); a sheet written
-# otherwise is refused, saying how to make it readable.
+# the scan reads, by counting and regular expressions over each piece: the places of its cells in one tight pass,
+# and one by one, knowing which are empty, only when that fails. A sheet written otherwise is refused.
 
-_CELLS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"|<(?:[!?]|c[\s/>])')  # the others give ('', '')
-_CELLS_EMPTY = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"[^>]*?(/?)>|<(?:[!?]|c[\s/>])')
+_REFS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
+_CELLS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"[^>]*?(/?)>|<(?:[!?]|c[\s/>])')  # others give ''
 _ODD = re.compile(rb'<(?:[!?]|c(?:[>/]|\s(?!r="[A-Z]{1,3}[1-9][0-9]{0,6}")))[^>]{0,60}')
 _PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row|v|f|is|sheetData)[\s/>]")
 _FORMULA = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*>\s*<f[\s/>]')
@@ -418,46 +482,33 @@ _SHARED = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="s"(?:[^>]*[^>/])?>\s*(?
 _BAD_SHARED = re.compile(rb't="s"(?:[^>]*[^>/])?>(?!<v>[0-9]{1,9}</v>|</c>)')
 
 
-class RowLimit(Refused):
-    """A sheet with content below the rows the workbook's allowance has left."""
-
-
-class _Beyond(Exception):
-    """A cell beyond the limits: whether it has content decides."""
+_COLUMNS: dict[bytes, int] = {}  # B → 2, met so far
 
 
 class _Scanner:
     def __init__(self, sheet: str, limits: Limits, rows: int, shared: int, styles: _Styles) -> None:
-        self.sheet = sheet
-        self.limits = limits
+        self.sheet, self.limits, self.shared, self.styles = sheet, limits, shared, styles
         self.max_row = min(rows + 1, EXCEL_ROWS)  # a sheet's last row with content: the header and `rows`
         self.max_column = min(limits.max_columns, EXCEL_COLUMNS)
-        self.shared = shared
-        self.styles = styles
         self.layout = Layout()
-        self.row = 0  # the place of the last cell met
-        self.column = 0
-        self.columns: dict[bytes, int] = {}
+        self.row = self.column = 0  # the place of the last cell met
 
     def _refuse(self, reason: str, row: int | None = None) -> Refused:
         return Refused(f"{reason}；{RESAVE}", self.sheet, row)
 
     def scan(self, pieces: Iterator[bytes]) -> Layout:
-        started = ended = False
+        started = ended = False  # one sheetData, with nothing odd before or after it
         for piece in pieces:
             start, end = 0, len(piece)
             if not started:
                 found = piece.find(b"<sheetData")
-                head = piece if found < 0 else piece[:found]
-                if b"sheetData" in head or b"<!" in head or b"<?" in head[5:]:
-                    raise self._odd(head, 0, len(head))
-                if found < 0:
-                    continue
-                started = True
-                start = found
-            elif ended:
-                if b"sheetData" in piece or b"<!" in piece or b"<?" in piece:
-                    raise self._odd(piece, 0, end)
+                outside = piece[5:] if found < 0 else piece[5:found]  # after an <?xml …?> declaration
+                started, start = found >= 0, found
+            else:
+                outside = piece if ended else b""
+            if b"sheetData" in outside or b"<!" in outside or b"<?" in outside:
+                raise self._odd(outside, 0, len(outside))
+            if not started or ended:
                 continue
             close = piece.find(b"</sheetData>", start)
             if close >= 0:
@@ -471,68 +522,62 @@ class _Scanner:
         return self.layout
 
     def _piece(self, piece: bytes, start: int, end: int) -> None:
-        if _PREFIXED.search(piece, start, end):
+        def has(text: bytes) -> bool:  # a rare byte first: one byte is searched for much faster than two
+            return piece.find(text[-1:], start, end) >= 0 and piece.find(text, start, end) >= 0
+
+        if has(b"<!") or has(b"<?") or (has(b":") and _PREFIXED.search(piece, start, end)):
             raise self._odd(piece, start, end)
-        quoted = piece.find(b"='", start, end)
-        if quoted >= 0:
+        if has(b"='"):
+            quoted = piece.find(b"='", start, end)
             raise self._refuse(
                 f"工作表的属性使用了单引号（{_shown(piece[max(start, quoted - 20) : quoted + 20])}），不是常见的写法，无法确认读到的就是 Excel 显示的"
             )
-        place = (self.row, self.column)
-        try:
-            self._walk(_CELLS.findall(piece, start, end), piece, start, end)
-        except _Beyond:  # which of the cells beyond the limits are empty, and so take no memory
-            self.row, self.column = place
-            self._walk_empty(_CELLS_EMPTY.findall(piece, start, end), piece, start, end)
+        if not self._in_order(piece, start, end):
+            self._walk(piece, start, end)
+        layout = self.layout
         if piece.find(b"<f", start, end) >= 0:
             for letters, digits in _FORMULA.findall(piece, start, end):
-                self.layout.formulas.add((int(digits), _column_number(letters)))
+                layout.formulas.add((int(digits), _column_number(letters)))
         if piece.find(b't="e"', start, end) >= 0:
             for letters, digits, text in _ERROR.findall(piece, start, end):
-                self.layout.errors[(int(digits), _column_number(letters))] = text.decode(errors="replace").strip()
-        shared = piece.find(b't="s"', start, end) >= 0
-        if shared and (not self.shared or _BAD_SHARED.search(piece, start, end)):
+                layout.errors[(int(digits), _column_number(letters))] = text.decode(errors="replace").strip()
+        if piece.find(b't="s"', start, end) >= 0 and (not self.shared or _BAD_SHARED.search(piece, start, end)):
             for letters, digits, index in _SHARED.findall(piece, start, end):
                 if not index.isdigit() or len(index) > 9 or int(index) >= self.shared:
-                    raise self._refuse(
-                        f"{DAMAGED}：单元格 {letters.decode()}{int(digits)} 引用的共享字符串（编号 {_shown(index)}）不存在",
-                        int(digits),
-                    )
+                    shown = f"{letters.decode()}{int(digits)} 引用的共享字符串（编号 {_shown(index)}）"
+                    raise self._refuse(f"{DAMAGED}：单元格 {shown}不存在", int(digits))
             raise self._refuse(f"{DAMAGED}：有单元格的共享字符串编号无法识别")
-        if self.styles.pattern is not None:
-            for letters, digits, style in self.styles.pattern.findall(piece, start, end):
-                self.styles.note(self.layout, int(style), int(digits), _column_number(letters))
+        styles = self.styles
+        if styles.pattern is not None:
+            for letters, digits, style in styles.pattern.findall(piece, start, end):
+                found = layout.percent if int(style) in styles.percent else layout.dates
+                found.add((int(digits), _column_number(letters)))
 
-    def _walk(self, cells: list[tuple[bytes, bytes]], piece: bytes, start: int, end: int) -> None:
-        """Check the places of the cells: each after the last, none beyond the limits (`_Beyond` if one is)."""
-        row, column, columns, max_row, max_column = self.row, self.column, self.columns, self.max_row, self.max_column
+    def _in_order(self, piece: bytes, start: int, end: int) -> bool:
+        """Whether every cell of the piece has its place, after the last and within the limits: the common case,
+        checked at the least cost (a cell's row is compared as its digits until it changes)."""
+        places = _REFS.findall(piece, start, end)
+        if len(places) != piece.count(b"<c", start, end):  # <c without its place, or <color> in rich text
+            return False
+        row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
         row_digits = b"%d" % row
-        for letters, digits in cells:
-            if digits != row_digits:  # the next row: it must come after the last one
-                if not digits:
-                    raise self._odd(piece, start, end)
+        for letters, digits in places:
+            if digits != row_digits:  # a later row, never an earlier one or the same written otherwise
                 number = int(digits)
-                if number < row:
-                    self.row, self.column = row, column
-                    raise self._order(number, columns.get(letters) or _column_number(letters))
-                if number > max_row:
-                    raise _Beyond
+                if number < row or number > max_row:
+                    return False
                 row_digits, row, column = digits, number, 0
-            following = columns.get(letters, 0)
-            if not following:
-                following = columns[letters] = _column_number(letters)
-            if following > max_column:
-                raise _Beyond
-            if following <= column:
-                self.row, self.column = row, column
-                raise self._order(row, following)
+            following = _COLUMNS.get(letters) or _COLUMNS.setdefault(letters, _column_number(letters))
+            if following <= column or following > max_column:
+                return False
             column = following
         self.row, self.column = row, column
+        return True
 
-    def _walk_empty(self, cells: list[tuple[bytes, bytes, bytes]], piece: bytes, start: int, end: int) -> None:
-        """`_walk` knowing which cells are empty: those may lie beyond the policy's limits, not beyond Excel's."""
+    def _walk(self, piece: bytes, start: int, end: int) -> None:
+        """The cells one by one: each after the last, inside Excel's grid; those with content within the limits."""
         limits = self.limits
-        for letters, digits, empty in cells:
+        for letters, digits, empty in _CELLS.findall(piece, start, end):
             if not digits:
                 raise self._odd(piece, start, end)
             row, column = int(digits), _column_number(letters)
@@ -591,19 +636,3 @@ class _Scanner:
 
 def _shown(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")[:60]
-
-
-class _Styles:
-    """The cell styles whose number format is a percentage or a date, and the pattern that finds their cells."""
-
-    def __init__(self, percent: frozenset[int], dates: frozenset[int]) -> None:
-        self.percent = percent
-        self.dates = dates
-        ids = b"|".join(str(index).encode() for index in sorted(percent | dates))
-        self.pattern = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*?\ss="(' + ids + rb')"') if ids else None
-
-    def note(self, layout: Layout, style: int, row: int, column: int) -> None:
-        if style in self.percent:
-            layout.percent.add((row, column))
-        elif style in self.dates:
-            layout.dates.add((row, column))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import functools
 import hashlib
-import io
 import itertools
 import json
 import math
@@ -29,7 +28,7 @@ from typing import Any
 
 from perfcycle.money import CENT, MoneyError, to_decimal
 from perfcycle.workbooks.formats import SPECS, Column, SheetSpec, WorkbookSpec, detect_kind, header_mismatch
-from perfcycle.workbooks.package import MB, RESAVE, Layout, Limits, Package, Refused, RowLimit, Sheet, column_letters
+from perfcycle.workbooks.package import MB, Layout, Limits, Package, Refused, RowLimit, Sheet, column_letters
 
 # Defaults of the limits; the year's policy (`imports:` in perfcycle/policies/<year>.yaml) sets the real ones.
 MAX_ROWS = 200_000
@@ -89,7 +88,7 @@ class ImportRejected(Exception):
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(slots=True)
 class ParsedRow:
     """One data row: its Excel row number and the converted values keyed by column field.
 
@@ -121,41 +120,28 @@ class ParsedWorkbook:
         return hashlib.sha256(_content_json(self.kind, self.sheets).encode()).hexdigest()
 
 
-def _canonical(values: dict[str, Any]) -> list[tuple[str, str]]:
-    """`sorted((k, str(v)) for k, v in values.items())`: the keys are distinct, so sorting them is enough."""
-    return [(key, str(values[key])) for key in sorted(values)]
-
-
 def _content_json(kind: str, sheets: dict[str, list[ParsedRow]]) -> str:
-    """`json.dumps([kind, [[name, [_canonical(row.values) for row in rows]] for name, rows in sorted(sheets.items())]],
-    ensure_ascii=False)`, the text the digests in the database were made of, built with one formatting per sheet."""
-    if not isinstance(kind, str) or not all(isinstance(name, str) for name in sheets):
-        canonical = [[name, [_canonical(row.values) for row in rows]] for name, rows in sorted(sheets.items())]
-        return json.dumps([kind, canonical], ensure_ascii=False)
-    quote = json.encoder.encode_basestring
-    parts = [f"[{quote(name)}, [{_rows_json(rows)}]]" for name, rows in sorted(sheets.items())]
-    return f"[{quote(kind)}, [{', '.join(parts)}]]"
-
-
-def _rows_json(rows: list[ParsedRow]) -> str:
-    """The JSON of `[_canonical(row.values) for row in rows]` without its brackets: when every row has the same
-    text keys (as every row of a sheet has), one template of the keys takes all the values at once."""
-    quote = json.encoder.encode_basestring
-    dicts = [row.values for row in rows]
-    keys = sorted(dicts[0]) if dicts else []
-    if keys and set(map(len, dicts)) == {len(keys)} and all(type(key) is str for key in keys):
-        try:
-            values = (
-                list(itertools.chain.from_iterable(map(itemgetter(*keys), dicts)))
-                if len(keys) > 1
-                else list(map(itemgetter(keys[0]), dicts))
-            )
-        except KeyError:  # another row has other keys
-            pass
-        else:
-            row = "[" + ", ".join(f"[{quote(key).replace('%', '%%')}, %s]" for key in keys) + "]"
-            return ", ".join([row] * len(rows)) % tuple(map(quote, map(str, values)))
-    return json.dumps([_canonical(values) for values in dicts], ensure_ascii=False)[1:-1]
+    """`json.dumps([kind, [[name, [sorted((k, str(v)) for k, v in row.values.items()) for row in rows]] for name, rows
+    in sorted(sheets.items())]], ensure_ascii=False)`, the text of the digests in the database, built by template
+    when every row of a sheet has the same text keys (as every row the reader makes has)."""
+    quote, parts = json.encoder.encode_basestring, []
+    for name, rows in sorted(sheets.items()):
+        dicts = [row.values for row in rows]
+        keys = sorted(dicts[0]) if dicts else []
+        if all(type(key) is str for key in [kind, name, *keys]) and set(map(len, dicts)) <= {len(keys)}:
+            get: Any = itemgetter(*keys) if keys else None
+            try:
+                values = itertools.chain.from_iterable(map(get, dicts)) if len(keys) > 1 else map(get, dicts)
+                texts = tuple(map(quote, map(str, values)))
+            except (KeyError, TypeError):  # another row has other keys
+                pass
+            else:
+                row = "[" + ", ".join(f"[{quote(key).replace('%', '%%')}, %s]" for key in keys) + "]"
+                parts.append(f"[{quote(name)}, [" + ", ".join([row] * len(rows)) % texts + "]]")
+                continue
+        canonical = [[(key, str(values[key])) for key in sorted(values)] for values in dicts]
+        parts.append(json.dumps([name, canonical], ensure_ascii=False))
+    return f"[{json.dumps(kind, ensure_ascii=False)}, [{', '.join(parts)}]]"
 
 
 class _CellError(ValueError):
@@ -166,10 +152,6 @@ class _CellError(ValueError):
 #
 # A converter takes the cell's value as calamine reads it (str, float, bool, date, datetime, time, timedelta;
 # '' for an empty cell) and whether its number format shows it as a percentage.
-
-
-def _is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _plain_number_text(amount: Decimal) -> str:
@@ -242,10 +224,6 @@ def _money(value: Any, percent: bool) -> Decimal:
     if amount >= MAX_MONEY_WAN:
         raise _CellError(f"金额过大（万元）: {_plain_number_text(amount)}")
     return amount
-
-
-def _decimal(value: Any, percent: bool) -> Decimal:
-    return _number(value)
 
 
 def _percent(value: Any, percent: bool) -> Decimal:
@@ -347,7 +325,7 @@ _CONVERTERS: dict[str, Callable[[Any, bool], Any]] = {
     "text": _text,
     "code": _code,
     "money": _money,
-    "number": _decimal,
+    "number": lambda value, percent: _number(value),
     "percent": _percent,
     "int": _int,
     "year": _year,
@@ -369,7 +347,7 @@ def convert_cell(
     """The value of one cell for `column`, or `_CellError` with the reason; blank optional cells give None."""
     if column.kind in _NUMERIC_KINDS and isinstance(value, str) and value.lstrip().startswith("="):
         raise _CellError("不接受公式，请复制后“粘贴为数值”")
-    if _is_blank(value):
+    if value is None or (isinstance(value, str) and not value.strip()):
         if column.required:
             raise _CellError("必填")
         return None
@@ -379,15 +357,12 @@ def convert_cell(
 # ------------------------------------------------------------------------------------------- headers
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_header(value: Any) -> str:
     """Headers compare without whitespace and with full-width brackets, as users retype them."""
     text = "" if value is None else str(value)
     text = re.sub(r"\s+", "", text).replace("\u3000", "")
     return text.replace("(", "（").replace(")", "）").replace("％", "%")
-
-
-def _column_letter(index: int) -> str:
-    return column_letters(index + 1)
 
 
 def sheet_key(name: str) -> str:
@@ -402,6 +377,10 @@ class _Collector:
 
     def add(self, reason: str, sheet: str | None = None, row: int | None = None, column: str | None = None) -> None:
         self.problems.append(ImportProblem(self.file, sheet, row, column, reason))
+
+    def fail(self, reason: str, *where: Any) -> list[ImportProblem]:
+        self.add(reason, *where)
+        return self.problems
 
 
 def _match_headers(
@@ -432,12 +411,12 @@ def _match_headers(
     extras: list[tuple[int, str]] = []
     blanks: list[int] = []
     for index, text in enumerate(texts):
-        letter = _column_letter(index)
+        letter = column_letters(index + 1)
         if not text:
             blanks.append(index)
         elif text in first_seen:
             found.add(
-                f"表头重复：{letter} 列与 {_column_letter(first_seen[text])} 列同名",
+                f"表头重复：{letter} 列与 {column_letters(first_seen[text] + 1)} 列同名",
                 sheet.name,
                 1,
                 expected[text].header,
@@ -449,7 +428,7 @@ def _match_headers(
             extras.append((index, text))
     missing = [c for key, c in expected.items() if key not in first_seen]
     for index, text in extras:
-        letter = _column_letter(index)
+        letter = column_letters(index + 1)
         best = max(missing, key=lambda c: difflib.SequenceMatcher(None, text, c.header).ratio(), default=None)
         if best is not None and (
             len(missing) == len(extras) or difflib.SequenceMatcher(None, text, best.header).ratio() >= 0.4
@@ -464,7 +443,7 @@ def _match_headers(
                 text,
             )
     for index in blanks:
-        letter = _column_letter(index)
+        letter = column_letters(index + 1)
         if missing:
             column = missing.pop(0)
             found.add(f"{letter} 列的表头为空（合并单元格？），应为「{column.header}」", sheet.name, 1, column.header)
@@ -479,29 +458,12 @@ def _match_headers(
 # -------------------------------------------------------------------------------------------- files
 
 
-def read_workbook(
-    path: Path,
-    kind: str | None = None,
-    *,
-    max_rows: int = MAX_ROWS,
-    max_columns: int = MAX_COLUMNS,
-    max_bytes: int = MAX_BYTES,
-    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES,
-    max_compression_ratio: int = MAX_COMPRESSION_RATIO,
-) -> ParsedWorkbook:
+def read_workbook(path: Path, kind: str | None = None, **limits: int) -> ParsedWorkbook:
     """Read and validate one workbook; raise `ImportRejected` listing every problem found.
 
-    The limits default to the built-in ones; callers pass the year's policy (`Policy.imports.reader_limits()`).
-    """
-    parsed, problems = parse_workbook(
-        path,
-        kind,
-        max_rows=max_rows,
-        max_columns=max_columns,
-        max_bytes=max_bytes,
-        max_uncompressed_bytes=max_uncompressed_bytes,
-        max_compression_ratio=max_compression_ratio,
-    )
+    `limits` (max_rows, max_columns, max_bytes, max_uncompressed_bytes, max_compression_ratio) default to the
+    built-in ones; callers pass the year's policy (`Policy.imports.reader_limits()`)."""
+    parsed, problems = parse_workbook(path, kind, **limits)
     if problems or parsed is None:
         raise ImportRejected(problems)
     return parsed
@@ -529,51 +491,34 @@ def parse_workbook(
     """
     path = Path(path)
     found = _Collector(path.name)
-    spec: WorkbookSpec | None = None
-    if kind is not None:
-        if kind not in SPECS:
-            found.add(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}")
-            return None, found.problems
-        spec = SPECS[kind]
-    if not path.exists():
-        found.add("文件不存在")
-        return None, found.problems
+    if kind is not None and kind not in SPECS:
+        return None, found.fail(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}")
     if not path.is_file():
-        found.add("不是文件")
-        return None, found.problems
-    size = path.stat().st_size
-    if size == 0:
-        found.add("文件是空的（0 字节）")
-        return None, found.problems
-    if size > max_bytes:
-        found.add(_too_large(size, max_bytes))
-        return None, found.problems
+        return None, found.fail("文件不存在" if not path.exists() else "不是文件")
+    data = b""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(size + 1)  # a buffer of the file's size, not of the limit
-            if len(data) > size:  # the file grew meanwhile: read on, never more than the limit
-                data += handle.read(max_bytes + 1 - len(data))
+        size = path.stat().st_size
+        if size <= max_bytes:  # nothing is read of a file too large
+            with path.open("rb") as handle:
+                data = handle.read(size + 1)  # a buffer of the file's size, not of the limit
+                if len(data) > size:  # the file grew meanwhile: read on, never more than the limit
+                    data += handle.read(max_bytes + 1 - len(data))
     except OSError as exc:
-        found.add(f"无法读取文件（{exc.strerror or type(exc).__name__}）")
-        return None, found.problems
-    if len(data) > max_bytes:
-        found.add(_too_large(len(data), max_bytes))
-        return None, found.problems
+        return None, found.fail(f"无法读取文件（{exc.strerror or type(exc).__name__}）")
+    if max(size, len(data)) > max_bytes:
+        size = max(size, len(data))
+        return None, found.fail(f"文件过大（{size / MB:.1f} MB，上限 {max_bytes / MB:.0f} MB），未读取")
     if not data:
-        found.add("文件是空的（0 字节）")
-        return None, found.problems
-    limits = Limits(max_rows, max_columns, max_uncompressed_bytes, max_compression_ratio)
+        return None, found.fail("文件是空的（0 字节）")
     try:
-        package = Package(data, limits)
-        sheets = _read_sheets(package, spec, found, max_rows)
+        package = Package(data, Limits(max_rows, max_columns, max_uncompressed_bytes, max_compression_ratio))
+        sheets = _read_sheets(package, SPECS[kind] if kind else None, found, max_rows)
     except Refused as refused:
-        found.add(refused.reason, refused.sheet, refused.row, refused.column)
-        return None, found.problems
+        return None, found.fail(refused.reason, refused.sheet, refused.row, refused.column)
     if sheets is None:
         return None, found.problems
-    parsed, detected = sheets
     digest = hashlib.sha256(data).hexdigest()
-    return ParsedWorkbook(path=path, kind=detected, sha256=digest, sheets=parsed), found.problems
+    return ParsedWorkbook(path=path, kind=sheets[1], sha256=digest, sheets=sheets[0]), found.problems
 
 
 def import_dependencies() -> None:
@@ -583,189 +528,106 @@ def import_dependencies() -> None:
     from openpyxl.styles import numbers  # noqa: F401
 
 
-def _too_large(size: int, max_bytes: int) -> str:
-    return f"文件过大（{size / MB:.1f} MB，上限 {max_bytes / MB:.0f} MB），未读取"
+def _similar_sheet(wanted: str, names: Sequence[str]) -> str | None:
+    return next(iter(difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.5)), None)
 
 
-def _similar_sheets(wanted: str, names: Sequence[str]) -> list[str]:
-    return difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.5)
-
-
-def _closest_spec(names: Sequence[str]) -> WorkbookSpec | None:
-    """The kind most of whose sheets are there (none when no sheet name matches at all, or on a tie)."""
-    scores = sorted(((sum(s.name in names for s in spec.sheets), spec.kind) for spec in SPECS.values()), reverse=True)
-    if not scores or scores[0][0] == 0 or (len(scores) > 1 and scores[1][0] == scores[0][0]):
-        return None
-    return SPECS[scores[0][1]]
-
-
-def _sheet_hints(spec: WorkbookSpec | None, names: Sequence[str]) -> str:
-    """「部门信息」是否应为「部门」: the likely renamed sheets of a workbook."""
-    if spec is None:
-        return ""
-    hints = []
-    for sheet in spec.sheets:
-        if sheet.name in names:
-            continue
-        for similar in _similar_sheets(sheet.name, [n for n in names if n not in {s.name for s in spec.sheets}]):
-            hints.append(f"工作表「{similar}」是否应命名为「{sheet.name}」？")
-    return "".join(hints)
-
-
-def _sheet_names(package: Package, found: _Collector) -> dict[str, Sheet] | None:
-    """The workbook's sheets by the name a person sees; None (and a problem) when two look the same."""
-    by_key: dict[str, Sheet] = {}
-    for sheet in package.sheets:
-        key = sheet_key(sheet.name)
-        other = by_key.get(key)
-        if other is not None:
-            found.add(
-                f"工作表「{other.name}」与「{sheet.name}」的名称只差空格或不可见字符，无法确定该读哪一个；"
-                "请删除或改名其中一个"
-            )
-            return None
-        by_key[key] = sheet
-    return by_key
+def _unknown_kind(keys: list[str], names: list[str]) -> str:
+    """无法识别表格类型, with the likely renamed sheets of the kind most of whose sheets are there (none on a tie)."""
+    expected = "；".join(f"{s.title}: {'、'.join(sh.name for sh in s.sheets if sh.required)}" for s in SPECS.values())
+    scores = sorted(((sum(s.name in keys for s in spec.sheets), spec.kind) for spec in SPECS.values()), reverse=True)
+    hints = ""
+    if scores and scores[0][0] and (len(scores) == 1 or scores[1][0] < scores[0][0]):
+        spec = SPECS[scores[0][1]]
+        others = [n for n in keys if n not in {s.name for s in spec.sheets}]
+        for sheet in spec.sheets:
+            similar = None if sheet.name in keys else _similar_sheet(sheet.name, others)
+            hints += f"工作表「{similar}」是否应命名为「{sheet.name}」？" if similar else ""
+    shown = "、".join(names) or "（无）"
+    return f"无法识别表格类型：工作表为 {shown}；应包含以下之一 —— {expected}" + (f"。{hints}" if hints else "")
 
 
 def _read_sheets(
     package: Package, spec: WorkbookSpec | None, found: _Collector, max_rows: int
 ) -> tuple[dict[str, list[ParsedRow]], str] | None:
-    by_key = _sheet_names(package, found)
-    if by_key is None:
-        return None
-    names = [sheet.name for sheet in package.sheets]
-    keys = list(by_key)
-    if spec is None:
-        detected = detect_kind(keys)
-        if detected is None:
-            expected = "；".join(
-                f"{s.title}: {'、'.join(sh.name for sh in s.sheets if sh.required)}" for s in SPECS.values()
-            )
-            hints = _sheet_hints(_closest_spec(keys), keys)
-            shown = "、".join(names) or "（无）"
+    by_key: dict[str, Sheet] = {}  # the sheets by the name a person sees: two that look the same are refused
+    for listed in package.sheets:
+        other = by_key.setdefault(sheet_key(listed.name), listed)
+        if other is not listed:
             found.add(
-                f"无法识别表格类型：工作表为 {shown}；应包含以下之一 —— {expected}" + (f"。{hints}" if hints else "")
+                f"工作表「{other.name}」与「{listed.name}」的名称只差空格或不可见字符，无法确定该读哪一个；请删除或改名其中一个"
             )
             return None
-        spec = SPECS[detected]
-    import python_calamine
-
-    wanted = {by_key[sheet.name].part for sheet in spec.sheets if sheet.name in by_key}
-    package.verify_rest({part for part in wanted if part is not None})
-    try:
-        book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(package.data))
-    except Exception as exc:  # calamine's refusal of what the checks let through: one sentence, no traceback
-        raise Refused(f"无法读取工作簿（{_calamine_reason(exc)}）；{RESAVE}") from None
-    with book:
-        if book.sheet_names != names:
-            raise Refused(f"无法读取工作簿（工作表列表不一致）；{RESAVE}")
-        parsed: dict[str, list[ParsedRow]] = {}
-        budget = [max_rows]
-        missing_required = False
-        for sheet in spec.sheets:
-            parsed[sheet.name] = []
-            found_sheet = by_key.get(sheet.name)
-            if found_sheet is None:
-                if sheet.required:
-                    missing_required = True
-                    others = [n for n in keys if n not in {s.name for s in spec.sheets}]
-                    similar = _similar_sheets(sheet.name, others)
-                    hint = f"；工作表「{similar[0]}」是否应命名为「{sheet.name}」？" if similar else ""
-                    found.add(
-                        f"缺少工作表「{sheet.name}」（{spec.title}应有: {'、'.join(s.name for s in spec.sheets)}）{hint}"
-                    )
-                continue
-            if found_sheet.part is None:
-                found.add("是图表页，不是数据表；请把数据填在普通工作表中", sheet.name)
-                continue
-            if budget[0] < 0:
-                continue
+    names, keys = [sheet.name for sheet in package.sheets], list(by_key)
+    detected = spec.kind if spec is not None else detect_kind(keys)
+    if detected is None:
+        found.add(_unknown_kind(keys, names))
+        return None
+    spec = SPECS[detected]
+    parsed: dict[str, list[ParsedRow]] = {}
+    budget = [max_rows]
+    missing_required = False
+    for sheet in spec.sheets:
+        parsed[sheet.name] = []
+        present = by_key.get(sheet.name)
+        if present is None and sheet.required:
+            missing_required = True
+            similar = _similar_sheet(sheet.name, [n for n in keys if n not in {s.name for s in spec.sheets}])
+            hint = f"；工作表「{similar}」是否应命名为「{sheet.name}」？" if similar else ""
+            wanted = "、".join(s.name for s in spec.sheets)
+            found.add(f"缺少工作表「{sheet.name}」（{spec.title}应有: {wanted}）{hint}")
+        elif present is not None and present.part is None:
+            found.add("是图表页，不是数据表；请把数据填在普通工作表中", sheet.name)
+        elif present is not None and budget[0] >= 0:
             try:
-                layout = package.scan(found_sheet, max(budget[0], 0))
-            except RowLimit as refused:
-                found.add(refused.reason, refused.sheet, refused.row)
-                budget[0] = -1
-                continue
+                layout = package.scan(present, budget[0])
+                cells = [package.cells(present, names)]  # handed over: freed once its rows are read
             except Refused as refused:
                 found.add(refused.reason, refused.sheet, refused.row, refused.column)
-                continue
-            try:
-                cells = [book.get_sheet_by_name(found_sheet.name)]  # handed over: freed once its rows are read
-            except Exception as exc:  # a sheet calamine cannot read after all: name it, never a traceback
-                found.add(f"无法读取工作表（{_calamine_reason(exc)}）；{RESAVE}", sheet.name)
+                budget[0] = -1 if isinstance(refused, RowLimit) else budget[0]
                 continue
             parsed[sheet.name] = _read_sheet(cells, layout, spec.kind, sheet, found, budget, max_rows)
-    if missing_required:
-        other = detect_kind(keys)
-        if other is not None and other != spec.kind:
-            found.add(f"这个工作簿像是「{SPECS[other].title}」（{other}），不是「{spec.title}」（{spec.kind}）")
+    likely = detect_kind(keys) if missing_required else None
+    if likely is not None and likely != spec.kind:
+        found.add(f"这个工作簿像是「{SPECS[likely].title}」（{likely}），不是「{spec.title}」（{spec.kind}）")
     return parsed, spec.kind
-
-
-def _calamine_reason(exc: Exception) -> str:
-    text = str(exc)
-    if "shared strings" in text:
-        return "单元格引用了不存在的共享字符串"
-    return f"{type(exc).__name__}: {text[:200]}"
-
-
-def _has_row_rules(kind: str, sheet: SheetSpec) -> bool:
-    return kind == "targets" and sheet.name == "绩效指标"
-
-
-def _row_rules(kind: str, sheet: SheetSpec, values: dict[str, Any], errors: set[str]) -> list[tuple[str, str]]:
-    """(field, reason) of what is wrong between the cells of one row (each cell being fine by itself)."""
-    if _has_row_rules(kind, sheet):
-        operator = values.get("operator")
-        if operator in QUANTITATIVE and values.get("target") is None and "target" not in errors:
-            return [("target", f"定量指标（运算符 {operator}）必须填写目标值（数字）")]
-    return []
 
 
 def _read_sheet(
     cells: list[Any], layout: Layout, kind: str, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int
 ) -> list[ParsedRow]:
-    """The rows of one sheet, each cell converted or named in a problem; the problems in reading order.
-
-    `cells` holds calamine's sheet, which is let go once its rows are read: its memory is free for the records."""
+    """The rows of one sheet, converted column by column, each refused cell named in a problem; the problems in
+    reading order. `cells` holds calamine's sheet, let go once its rows are read: its memory is free for the records."""
     offset = cells[0].start[1] if cells[0].start else 0  # calamine's rows begin at the first column with content
     rows = iter(cells.pop().iter_rows())
     pad = [""] * offset
     header = pad + next(rows, [])
     second_row = next(rows, None)
-    second = None if second_row is None else pad + second_row
-    mapping = _match_headers(header, sheet, found, second)
+    mapping = _match_headers(header, sheet, found, None if second_row is None else pad + second_row)
     if mapping is None:
         return []
     columns = list(mapping.values())
-    special_rows = {row for row, column in (*layout.formulas, *layout.errors) if column - 1 in mapping}
-    numbers, picked, limit = _data_rows(rows, second_row, [index - offset for index in mapping], special_rows, budget)
+    special = {row for row, column in (*layout.formulas, *layout.errors) if column - 1 in mapping}
+    numbers, picked, limit = _data_rows(rows, second_row, [index - offset for index in mapping], special, budget)
     del rows, second_row  # calamine's sheet
     problems: list[tuple[int, int, int, str, str]] = []  # row, phase, column, header, reason: sorted at the end
     errors: dict[int, set[str]] = {}
     by_column = list(zip(*picked, strict=True)) if picked else [()] * len(columns)
     del picked
-    converted_columns = [
+    converted = [
         _convert_column(values, column, index + 1, numbers, layout, problems, errors)
         for column, index, values in zip(columns, mapping, by_column, strict=True)
     ]
     del by_column
     missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in columns}
-    fields = [column.field for column in columns]
-    template = dict.fromkeys(missing)
-    result = [
-        ParsedRow(
-            number,
-            {**template, **dict(zip(fields, values, strict=True))}
-            if missing
-            else dict(zip(fields, values, strict=True)),
-            set(missing),
-        )
-        for number, values in zip(
-            numbers, zip(*converted_columns, strict=True) if fields else [()] * len(numbers), strict=True
-        )
-    ]
+    fields, template = [column.field for column in columns], dict.fromkeys(missing)
+    values = zip(*converted, strict=True) if fields else [()] * len(numbers)
+    dicts = map(dict, map(zip, itertools.repeat(fields), values))  # each row has a value per field
+    result = (
+        [ParsedRow(number, {**template, **row}, set(missing)) for number, row in zip(numbers, dicts, strict=True)]
+        if missing
+        else list(map(ParsedRow, numbers, dicts))
+    )
     for at, refused in errors.items():
         result[at].errors |= refused
     _check_rows(result, kind, sheet, problems)
@@ -777,29 +639,27 @@ def _read_sheet(
 
 
 def _data_rows(
-    rows: Any, second: list[Any] | None, positions: list[int], special_rows: set[int], budget: list[int]
+    rows: Any, second: list[Any] | None, positions: list[int], special: set[int], budget: list[int]
 ) -> tuple[list[int], list[tuple[Any, ...]], int | None]:
     """The row numbers and the format's cells of the rows that are not blank (a formula or an error value
     counts as content), within the allowance; the row number at which the allowance ran out, if it did."""
     pick = itemgetter(*positions) if len(positions) > 1 else lambda values: (values[positions[0]],)
-    blank = ("",) * len(positions)
-    numbers: list[int] = []
-    picked: list[tuple[Any, ...]] = []
-    for number, values in enumerate(itertools.chain([] if second is None else [second], rows), start=2):
-        chosen = pick(values)
-        if chosen == blank and number not in special_rows:
-            continue
-        for value in chosen:
-            if value != "" and (type(value) is not str or value.strip()):
-                break
-        else:
-            if number not in special_rows:
-                continue
-        if len(numbers) == budget[0]:
-            budget[0] = -1
-            return numbers, picked, number
-        numbers.append(number)
-        picked.append(chosen)
+    picked = list(map(pick, itertools.chain([] if second is None else [second], rows)))
+    firsts = next(zip(*picked, strict=True), ())  # a blank row has a blank first cell: only those are looked at
+    blank = {
+        at
+        for at, first in enumerate(firsts)
+        if (first == "" or (type(first) is str and not first.strip()))
+        and at + 2 not in special
+        and all(type(value) is str and not value.strip() for value in picked[at])
+    }
+    numbers = [at + 2 for at in range(len(picked)) if at not in blank] if blank else list(range(2, len(picked) + 2))
+    if blank:
+        picked = [cells for at, cells in enumerate(picked) if at not in blank]
+    allowed = budget[0]
+    if len(numbers) > allowed:
+        budget[0] = -1
+        return numbers[:allowed], picked[:allowed], numbers[allowed]
     budget[0] -= len(numbers)
     return numbers, picked, None
 
@@ -813,8 +673,14 @@ def _convert_column(
     problems: list[tuple[int, int, int, str, str]],
     errors: dict[int, set[str]],
 ) -> list[Any]:
-    """The converted cells of one column of the format (its `number`, from 1), refused ones None."""
-    fast = _convert_plainly(values, column) if not _touches(layout, number) else None
+    """The converted cells of one column of the format (its `number`, from 1), refused ones None: the whole
+    column at once when its cells are of the common kinds and fine, else cell by cell."""
+    marked = any(
+        place[1] == number
+        for found in (layout.formulas, layout.errors, layout.percent, layout.dates)
+        for place in found
+    )
+    fast = None if marked else _convert_plainly(values, column)
     if fast is not None:
         return fast
     converter = _converter(column)
@@ -822,7 +688,13 @@ def _convert_column(
     for at, value in enumerate(values):
         place = (rows[at], number)
         try:
-            _check_special(layout, place, column.kind, value)
+            if place in layout.formulas:
+                raise _CellError("不接受公式，请复制后“粘贴为数值”")
+            if place in layout.errors:
+                raise _CellError(f"单元格是错误值 {layout.errors[place]}")
+            if column.kind == "date" and place in layout.dates and isinstance(value, float):
+                shown = _plain_number_text(Decimal(repr(value)))
+                raise _CellError(f"日期序号 {shown} 超出 Excel 的日期范围；{DATE_HINT}")
             converted.append(convert_cell(column, value, place in layout.percent, converter))
         except _CellError as exc:
             problems.append((rows[at], 0, number, column.header, str(exc)))
@@ -831,35 +703,22 @@ def _convert_column(
     return converted
 
 
-def _touches(layout: Layout, number: int) -> bool:
-    """Whether any cell of the column needs what its value alone does not say (formula, error, format)."""
-    return any(
-        place[1] == number
-        for found in (layout.formulas, layout.errors, layout.percent, layout.dates)
-        for place in found
-    )
-
-
 def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | None:
-    """The column converted at once when every cell is of the common kind and fine (None otherwise, and
-    `convert_cell` decides cell by cell): text that is its own value once stripped, numbers read as floats
-    that fit the column, blank cells of an optional column."""
+    """The column converted at once when every cell is of the common kind and fine (None otherwise): text that
+    is its own value once stripped, numbers read as floats that fit the column, blank cells of an optional one."""
     kinds = set(map(type, values))
-    if kinds == {str} and column.kind in _TEXT_KINDS:
-        stripped = [value.strip() for value in values]
-        blanks = "" in stripped
-        if blanks and column.required:
+    if kinds == {str} and column.kind in ("text", "code", "choice", "bool"):
+        stripped = list(map(str.strip, values))
+        if column.kind == "bool":
+            return [text == YES[0] for text in stripped] if set(stripped) <= {*YES, *NO} else None
+        if column.required and "" in stripped:
             return None
-        if column.kind == "code":
-            joined = "".join(stripped)
-            if "\n" in joined or "\r" in joined or "\t" in joined:
-                return None
-        elif column.kind == "choice" and not set(stripped) - {""} <= set(column.choices):
+        joined = "".join(stripped) if column.kind == "code" else ""
+        if "\n" in joined or "\r" in joined or "\t" in joined:
             return None
-        return [text or None for text in stripped] if blanks else stripped
-    if kinds == {str} and column.kind == "bool":
-        stripped = [value.strip() for value in values]
-        return [text == YES[0] for text in stripped] if set(stripped) <= {*YES, *NO} else None
+        if column.kind == "choice" and not set(stripped) - {""} <= set(column.choices):
+            return None
+        return [text or None for text in stripped] if "" in stripped else stripped
     check = _PLAIN_NUMBERS.get(column.kind)
     if check is None or not kinds <= {float, str}:
         return None
@@ -868,16 +727,19 @@ def _convert_plainly(values: tuple[Any, ...], column: Column) -> list[Any] | Non
     numbers = [value for value in values if type(value) is float]
     if not all(map(math.isfinite, numbers)):
         return None
-    amounts = list(map(_exact, numbers))
+    texts = list(map(str.removesuffix, map(repr, numbers), itertools.repeat(".0")))  # as `_exact` reads each
+    amounts = list(
+        map(Decimal, texts if "-0" not in texts else [text.lstrip("-") if text == "-0" else text for text in texts])
+    )
     if not all(map(check, amounts)):
         return None
-    if len(amounts) == len(values):
-        return amounts if column.kind != "int" else list(map(int, amounts))
-    converted = iter(amounts if column.kind != "int" else list(map(int, amounts)))
+    plain: list[Any] = amounts if column.kind != "int" else list(map(int, amounts))
+    if len(plain) == len(values):
+        return plain
+    converted = iter(plain)
     return [None if type(value) is str else next(converted) for value in values]
 
 
-_TEXT_KINDS = ("text", "code", "choice")
 _PLAIN_NUMBERS: dict[str, Callable[[Decimal], bool]] = {
     "number": lambda amount: -MAX_NUMBER < amount < MAX_NUMBER,
     "money": lambda amount: 0 <= amount < MAX_MONEY_WAN and amount == amount.quantize(CENT),
@@ -887,13 +749,15 @@ _PLAIN_NUMBERS: dict[str, Callable[[Decimal], bool]] = {
 
 
 def _check_rows(rows: list[ParsedRow], kind: str, sheet: SheetSpec, problems: list[Any]) -> None:
-    """The checks between the cells of a row, and of the sheet's key across rows."""
-    by_field = {c.field: c for c in sheet.columns}
-    if _has_row_rules(kind, sheet):
+    """The checks between the cells of a row (a quantitative target needs its value), and of the sheet's key
+    across rows."""
+    if kind == "targets" and sheet.name == "绩效指标":
+        header = next(c.header for c in sheet.columns if c.field == "target")
         for row in rows:
-            for field_name, reason in _row_rules(kind, sheet, row.values, row.errors):
-                problems.append((row.row, 1, 0, by_field[field_name].header, reason))
-                row.errors.add(field_name)
+            operator = row.values.get("operator")
+            if operator in QUANTITATIVE and row.values.get("target") is None and "target" not in row.errors:
+                problems.append((row.row, 1, 0, header, f"定量指标（运算符 {operator}）必须填写目标值（数字）"))
+                row.errors.add("target")
     key_columns = [c for c in sheet.columns if c.field in sheet.key]
     if not key_columns:
         return
@@ -911,14 +775,3 @@ def _check_rows(rows: list[ParsedRow], kind: str, sheet: SheetSpec, problems: li
             problems.append(
                 (row.row, 2, 0, key_label, f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复")
             )
-
-
-def _check_special(layout: Layout, place: tuple[int, int], kind: str, value: Any) -> None:
-    """What the cell's value alone does not say: a formula, an error value, a date serial beyond Excel's dates."""
-    if place in layout.formulas:
-        raise _CellError("不接受公式，请复制后“粘贴为数值”")
-    error = layout.errors.get(place)
-    if error is not None:
-        raise _CellError(f"单元格是错误值 {error}")
-    if kind == "date" and place in layout.dates and isinstance(value, float):
-        raise _CellError(f"日期序号 {_plain_number_text(Decimal(repr(value)))} 超出 Excel 的日期范围；{DATE_HINT}")
