@@ -131,13 +131,16 @@ def assert_pages_filled(document: Path, printed: list[list[Line]], issuer: str) 
     first rows, the text's last paragraph with the signature), and a paragraph breaks at the foot of a page (no widow
     control): a page before running text is filled to its last line or so, one before a heading, a table or a picture
     to within `MOST_EMPTY_LINES` of its foot; the page just before the signature's may end early only when the
-    signature's page begins with the text's last paragraph (which goes with the signature), not with a heading."""
+    signature's page begins with the text's last paragraph (which goes with the signature), or with the heading of
+    the last section when that paragraph is all the section holds (the heading goes with it)."""
     signed = max(number for number, page in enumerate(printed) if issuer in text_lines(page))
     assert signed == len(printed) - 2, (document.name, [text_lines(page) for page in printed])  # then the 版记
     empty = [empty_lines(page) for page in printed[:signed]]
     for number in range(signed):
         following = printed[number + 1]
-        if number + 1 == signed and not HEADING.match(text_lines(following)[0]):
-            continue  # the last paragraph, kept with the signature
+        if number + 1 == signed and sum(1 for line in text_lines(following) if HEADING.match(line)) <= (
+            1 if HEADING.match(text_lines(following)[0]) else 0
+        ):
+            continue  # the last paragraph (and the heading over it alone), kept with the signature
         most = 1 if _runs_on(following) else MOST_EMPTY_LINES
         assert empty[number] <= most, (document.name, number + 1, empty, text_lines(following)[:3])
