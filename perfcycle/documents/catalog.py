@@ -273,7 +273,7 @@ def render_jobs(jobs: Sequence[RenderJob], workers: int | None = None) -> Iterat
 
 # ---------------------------------------------------------------------------------------------- catalogue
 
-ANNUAL_REPORT_KIND = "工作开展情况说明"
+ANNUAL_REPORT_KIND = contexts.ANNUAL_REPORT_KIND
 
 #: Each stage's documents, in the order they are written (the annual report is its own group, below).
 STAGE_DOCUMENTS: dict[str, tuple[DocumentKind, ...]] = {

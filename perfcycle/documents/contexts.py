@@ -42,6 +42,7 @@ from perfcycle.adoption import AdoptionSummary
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.charts import Chart, grade_chart, light_chart
 from perfcycle.documents.frame import Frame, cn_date
+from perfcycle.documents.numbers import issued_on
 from perfcycle.documents.renderer import cn_num
 from perfcycle.figures import (
     CycleFigures,
@@ -72,6 +73,8 @@ from perfcycle.rules.lights import notice_date
 from perfcycle.rules.precision import percent_text
 from perfcycle.rules.windows import RETURNED
 from perfcycle.stages import importing_stage
+
+ANNUAL_REPORT_KIND = "工作开展情况说明"  # the annual report's kind of document, dated by the calendar
 
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
@@ -414,7 +417,14 @@ def _training_months(events: EventFigures) -> list[int]:
 def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
     """Every figure of the annual 工作开展情况说明, from the cycle's figures (perfcycle.figures)."""
     cycle = _cycle(session, cycle_id)
-    return _annual_report(session, cycle, cycle_policy(cycle), cycle_figures(session, cycle_id))
+    policy = cycle_policy(cycle)
+    return _annual_report(session, cycle, policy, _report_figures(session, cycle, policy))
+
+
+def _report_figures(session: Session, cycle: Cycle, policy: Policy) -> CycleFigures:
+    """The cycle's figures as of the annual report's 成文日期: it states what had happened by the day it is dated."""
+    assert cycle.id is not None
+    return cycle_figures(session, cycle.id, on=issued_on(session, cycle, policy, ANNUAL_REPORT_KIND))
 
 
 def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: CycleFigures) -> AnnualReportContext:
@@ -1031,7 +1041,7 @@ def figure_check_context(session: Session, cycle_id: int) -> FigureCheckContext:
     """The 数据核对表 of the annual report: the same figures from the same module, with what they count."""
     cycle = _cycle(session, cycle_id)
     policy = cycle_policy(cycle)
-    figures = cycle_figures(session, cycle_id)
+    figures = _report_figures(session, cycle, policy)
     ctx = _annual_report(session, cycle, policy, figures)
     district = _district(cycle, policy)
     return FigureCheckContext(

@@ -79,3 +79,14 @@ class Numbering:
             printer=self._policy.printer(),
             letter=self._policy.is_letter(kind),
         )
+
+
+def issued_on(session: Session, cycle: Cycle, policy: Policy, kind: str, subject: str = "*") -> dt.date:
+    """A document's 成文日期: the one it was given when first written, else the one it gets if written today (a
+    document the records do not date), so what it states can be read as of that day before it is written."""
+    row = session.exec(
+        select(DocumentNumber).where(
+            DocumentNumber.cycle_id == cycle.id, DocumentNumber.kind == kind, DocumentNumber.subject == subject
+        )
+    ).first()
+    return row.issued_on if row is not None else issue_day(None, now().date(), policy.document_day(kind))
