@@ -345,7 +345,7 @@ def demo(
     os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the demo district's rules, never a district's own
     _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
     from perfcycle.demo import generate_demo
-    from perfcycle.demo_life import after_the_cycle
+    from perfcycle.demo_life import after_the_cycle, before_the_report
     from perfcycle.policy import load_policy
 
     with friendly_errors():
@@ -360,6 +360,7 @@ def demo(
         },
         as_json,
         verbose,
+        before=("reporting", lambda: before_the_report(year)),
         after=lambda _summary: after_the_cycle(year, out_dir),
     )
 
