@@ -27,9 +27,7 @@ from tasks.waiting import end_waiting
 DECISIONS_PER_RUN = 1000  # a guard against a loop, far above the gates of any district
 
 
-def run_due_stages(
-    year: int, cycle_id: int, submissions: str | None, out_dir: str, until: str | None = None
-) -> bool:
+def run_due_stages(year: int, cycle_id: int, submissions: str | None, out_dir: str, until: str | None = None) -> bool:
     """Run, in order, each stage not yet done (up to the stage `until`, not included); False as soon as one
     stops at a gate or a deadline."""
     done = {stage for stage, state in read_stage_states(cycle_id).items() if state["status"] == "done"}

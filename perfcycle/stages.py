@@ -26,6 +26,7 @@ def stages_before(stage: str) -> int:
         raise StageError(f"没有名为 {stage} 的阶段（可选：{'、'.join(order)}）")
     return order.index(stage)
 
+
 # Where each stage finds its submissions under the submissions folder (see docs/workbooks.md).
 SUBMISSION_FOLDERS = {
     "targets": "targets",
