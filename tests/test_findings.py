@@ -93,7 +93,10 @@ def test_every_source_is_registered_once_with_its_deadline(
     assert review.due_on == REGISTERED + timedelta(days=days["review_flag"]) and "复核得分低于自评17分" in review.text
     ex_ante = finding(session, "ex_ante", "project:P02")
     assert "调整后支持" in ex_ante.text and "620.02 万元" in ex_ante.text
-    assert ex_ante.due_on == REGISTERED + timedelta(days=days["ex_ante"])
+    # Registered after the 事前绩效评估报告's day in the calendar (02-28): on that day, as the report found it.
+    assert ex_ante.registered_on == date(2024, 2, 28) < REGISTERED
+    assert ex_ante.due_on == ex_ante.registered_on + timedelta(days=days["ex_ante"])
+    assert review.registered_on == REGISTERED  # before the 抽查复核结果's day: the bureau's date
 
     again = register_all(session, cycle, REGISTERED + timedelta(days=7))  # a rerun a week later
     assert all(r["registered"] == 0 and r["withdrawn"] == 0 for r in again.values())
@@ -272,10 +275,11 @@ def test_the_register_lists_by_department_and_state(
         ("D03", "red_light"),
         ("D05", "review_flag"),
     ]
-    # The red lights were due 2024-04-20: overdue; the others are due later and still open, or answered.
-    assert [r.state_label for r in rows] == ["待整改", "待整改", "逾期", "逾期", "已反馈"]
+    # The red lights were due 2024-04-20 and the ex-ante condition (registered on its report's day, 2024-02-28)
+    # 2024-03-29: overdue; the others are due later and still open, or answered.
+    assert [r.state_label for r in rows] == ["待整改", "逾期", "逾期", "逾期", "已反馈"]
     assert [r.id for r in list_findings(session, YEAR, state="overdue", on=REGISTERED)] == [
-        r.id for r in rows if r.source == "red_light"
+        r.id for r in rows if r.source in ("red_light", "ex_ante")
     ]
     assert [r.subject for r in list_findings(session, YEAR, department_code="D05")] == ["项目 P06 测试项目06"]
     later = REGISTERED + timedelta(days=31)
@@ -285,7 +289,7 @@ def test_the_register_lists_by_department_and_state(
         "registered": 5,
         "responded": 1,
         "closed": 0,
-        "overdue": 2,
+        "overdue": 3,
         "by_source": {"red_light": 2, "review_flag": 1, "inflated_claim": 1, "ex_ante": 1},
     }
     with pytest.raises(FindingError, match="没有编码为 D99 的部门"):
@@ -307,7 +311,9 @@ def test_open_findings_of_earlier_cycles_go_to_the_next_cycle(
     following = open_findings_before(session, YEAR + 1, REGISTERED)
     assert set(following) == {department_id(session, code) for code in ("D01", "D02", "D03")}  # D05's was fixed
     note = open_findings_note(following[department_id(session, "D01")])
-    assert note.startswith("2项：") and f"{YEAR}自评偏高（待整改）" in note and f"{YEAR}事前评估（待整改）" in note
+    assert (
+        note.startswith("2项：") and f"{YEAR}自评偏高（待整改）" in note and f"{YEAR}事前评估（逾期）" in note
+    )  # due 30 days after 2024-02-28
 
 
 def test_reminders_go_to_departments_that_have_not_answered(
@@ -321,7 +327,8 @@ def test_reminders_go_to_departments_that_have_not_answered(
     due = REGISTERED + timedelta(days=30)
 
     obligations = {o.item: o for o in open_findings(session, due)}
-    assert set(obligations) == {f"findings:{YEAR}:D01:{due}", f"findings:{YEAR}:D05:{due}"}  # no red light
+    ex_ante = f"findings:{YEAR}:D01:2024-03-29"  # registered on its report's day 2024-02-28, overdue since
+    assert set(obligations) == {f"findings:{YEAR}:D01:{due}", f"findings:{YEAR}:D05:{due}", ex_ante}  # no red light
     d01 = obligations[f"findings:{YEAR}:D01:{due}"]
     assert d01.deadline == due and "2项" in d01.title and "perfcycle findings answer" in d01.detail
     assert d01.escalate_to is not None and d01.escalate_to.name == "负责人D01"
