@@ -109,6 +109,8 @@ class StageState(SQLModel, table=True):
     started_at: datetime | None = _stamp(nullable=True)
     finished_at: datetime | None = _stamp(nullable=True)
     summary_json: str = Field(default="{}", sa_type=Text)
+    flow_run_id: str = Field(default="", max_length=36, description="The Prefect flow run that last ran the stage.")
+    flow_run_name: str = Field(default="", max_length=200, description="…and its name, e.g. 2024 target setting.")
 
 
 class Submission(SQLModel, table=True):
@@ -398,6 +400,12 @@ class Approval(SQLModel, table=True):
     level: int = 1
     status: str = Field(default="open", max_length=12, description="open | approved | rejected | returned")
     decided_by: str = Field(default="", max_length=100)
+    entered_by: str = Field(
+        default="",
+        max_length=100,
+        description="Who typed the decision in on behalf of `decided_by` (the administrator on the command line, "
+        "the Prefect UI's shared account); empty when the person decided under their own sign-in.",
+    )
     decided_at: datetime | None = _stamp(nullable=True)
     comment: str = Field(default="", sa_type=Text)
     data_digest: str = Field(default="", max_length=64)

@@ -18,7 +18,8 @@ written:
 A refusal is recorded (a `DecisionRefusal` row and an audit entry) and committed on the session before
 `DecisionRefused` is raised, so the caller's rollback never loses it: give `decide` a session of its own.
 No Prefect here: the command line and a flow's resume handler call the same functions and end in the
-same records.
+same records. A decision typed in there (`entered_by`: the administrator, the Prefect UI's shared account)
+is recorded as entered on behalf of the person it names; one from the workbench under its signer alone.
 """
 
 from __future__ import annotations
@@ -174,6 +175,13 @@ def group_key_prefix(year: int, gate: str, level: int) -> str:
     return f"gate-{year}-{gate.replace('_', '-')}-{level}-"
 
 
+def signed_as(decided_by: str, entered_by: str = "") -> str:
+    """Who decided, as records show it: the signer, or "管理员 root 代 周晓梅 录入" for a typed-in decision."""
+    if not entered_by or entered_by == decided_by:
+        return decided_by
+    return f"{entered_by} 代 {decided_by} 录入"
+
+
 def in_shanghai(value: datetime) -> datetime:
     """In Asia/Shanghai; SQLite returns the stored wall time without its zone, PostgreSQL in its own zone."""
     return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value.astimezone(SHANGHAI)
@@ -238,10 +246,16 @@ def open_gate(
 
 def reopen_gate(session: Session, cycle: Cycle, approval: Approval, data_digest: str) -> None:
     """A returned gate opens again when the data it decides on changed (the resubmission arrived)."""
-    previous = {"status": approval.status, "decided_by": approval.decided_by, "comment": approval.comment}
+    previous = {
+        "status": approval.status,
+        "decided_by": approval.decided_by,
+        "entered_by": approval.entered_by,
+        "comment": approval.comment,
+    }
     opened = now()
     approval.status = "open"
     approval.decided_by = ""
+    approval.entered_by = ""
     approval.decided_at = None
     approval.comment = ""
     approval.data_digest = data_digest
@@ -365,13 +379,87 @@ def open_groups(session: Session, year: int) -> list[GateGroup]:
     ]
 
 
+@dataclass(frozen=True)
+class DecidedGate:
+    """A gate decided by a person (or by policy), as the decision history shows it."""
+
+    id: int
+    year: int
+    gate: str
+    subject: str
+    subject_name: str
+    level: int
+    status: str
+    decided_at: datetime | None
+    decided_by: str
+    entered_by: str
+    comment: str
+
+    @property
+    def gate_name(self) -> str:
+        return GATE_NAMES.get(self.gate, self.gate)
+
+    @property
+    def status_name(self) -> str:
+        return STATUS_NAMES.get(self.status, self.status)
+
+    @property
+    def signed(self) -> str:
+        return signed_as(self.decided_by, self.entered_by)
+
+
+def decision_history(session: Session, year: int | None = None) -> list[DecidedGate]:
+    """Every decided gate (of one cycle year, or of all), in the order of the decisions."""
+    query = (
+        select(Approval, Cycle)
+        .join(Cycle, col(Cycle.id) == Approval.cycle_id)
+        .where(Approval.status != "open", Cycle.status != "historical")
+        .order_by(col(Cycle.year), col(Approval.decided_at), col(Approval.id))
+    )
+    if year is not None:
+        query = query.where(Cycle.year == year)
+    rows = list(session.exec(query))
+    codes = {a.subject for a, _ in rows if a.subject != "*"}
+    names = (
+        {d.code: d.name for d in session.exec(select(Department).where(col(Department.code).in_(codes)))}
+        if codes
+        else {}
+    )
+    return [
+        DecidedGate(
+            id=approval.id or 0,
+            year=cycle.year,
+            gate=approval.gate,
+            subject=approval.subject,
+            subject_name=""
+            if approval.subject == "*"
+            else f"{approval.subject} {names.get(approval.subject, '')}".strip(),
+            level=approval.level,
+            status=approval.status,
+            decided_at=in_shanghai(approval.decided_at) if approval.decided_at else None,
+            decided_by=approval.decided_by,
+            entered_by=approval.entered_by,
+            comment=approval.comment,
+        )
+        for approval, cycle in rows
+    ]
+
+
 # ---------------------------------------------------------------------------------------------- deciding
 
 
 def _refuse(
-    session: Session, approval_id: int, approval: Approval | None, decision: str, by: str, comment: str, reason: str
+    session: Session,
+    approval_id: int,
+    approval: Approval | None,
+    decision: str,
+    by: str,
+    comment: str,
+    reason: str,
+    entered_by: str = "",
 ) -> DecisionRefused:
-    """Record the refusal (who, when, what, why) and commit it, then hand back the exception to raise."""
+    """Record the refusal (who, when, what, why; who typed it in for whom) and commit it, then hand back the
+    exception to raise."""
     refusal = DecisionRefusal(
         approval_id=approval_id, actor=by[:100], decision=decision[:12], comment=comment, reason=reason
     )
@@ -380,16 +468,21 @@ def _refuse(
     payload: dict[str, object] = {"decision": decision, "comment": comment, "reason": reason}
     if approval is not None:
         payload.update(gate=approval.gate, subject=approval.subject, level=approval.level, status=approval.status)
-    audit.append(session, by or "(未署名)", "approval.refused", subject, payload)
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by or "(未署名)", "approval.refused", subject, payload)
     session.commit()
     return DecisionRefused(reason)
 
 
-def refuse(session: Session, approval_id: int, decision: str, by: str, comment: str, reason: str) -> DecisionRefused:
+def refuse(
+    session: Session, approval_id: int, decision: str, by: str, comment: str, reason: str, entered_by: str = ""
+) -> DecisionRefused:
     """Record a decision refused before `decide` is asked (by the approval form's own checks), as `decide`
     records its refusals, and hand back the exception to raise or report."""
     approval = session.get(Approval, approval_id)
-    return _refuse(session, approval_id, approval, decision, " ".join((by or "").split()), comment.strip(), reason)
+    by = " ".join((by or "").split())
+    return _refuse(session, approval_id, approval, decision, by, comment.strip(), reason, entered_by)
 
 
 def latest_refusals(session: Session, approval_ids: Sequence[int]) -> dict[int, DecisionRefusal]:
@@ -522,8 +615,14 @@ def decide(
     by: str,
     comment: str = "",
     overrides: Iterable[BudgetOverride] = (),
+    *,
+    entered_by: str = "",
 ) -> Approval:
     """Record a person's decision on an open gate, or refuse it (recorded) with `DecisionRefused`.
+
+    `by` is the person whose decision it is (checked against the policy and the separation of duties);
+    `entered_by`, when given, who typed it in on their behalf (the administrator on the command line, the
+    Prefect UI's shared account): the audit entry is theirs, naming `by` as the one on whose behalf.
 
     Approving a level opens the gate's next level when the policy has one. Returning a department's
     targets sets its projects' target reviews back to "returned" with the comment as the reason and reopens
@@ -536,7 +635,7 @@ def decide(
     approval = session.get(Approval, approval_id)
 
     def refuse(reason: str) -> DecisionRefused:
-        return _refuse(session, approval_id, approval, str(decision), by, comment, reason)
+        return _refuse(session, approval_id, approval, str(decision), by, comment, reason, entered_by)
 
     if decision not in DECISIONS:
         raise refuse(f"未知的决定 {decision!r}（应为 approve、reject 或 return）")
@@ -550,7 +649,7 @@ def decide(
     if approval.status != "open":
         when = in_shanghai(approval.decided_at).strftime("%Y-%m-%d %H:%M") if approval.decided_at else "此前"
         raise refuse(
-            f"{label}已于 {when} 由 {approval.decided_by or '?'} 决定"
+            f"{label}已于 {when} 由 {signed_as(approval.decided_by, approval.entered_by) or '?'} 决定"
             f"（{STATUS_NAMES.get(approval.status, approval.status)}），不能再次决定"
         )
     problem = approver_problem(cycle, approval.gate, approval.level, by, label)
@@ -575,6 +674,7 @@ def decide(
 
     approval.status = DECISIONS[decision]
     approval.decided_by = by[:100]
+    approval.entered_by = entered_by[:100]
     approval.decided_at = now()
     approval.comment = comment
     session.add(approval)
@@ -590,7 +690,9 @@ def decide(
         "overrides": [_override_entry(rec, fen, reason) for rec, fen, reason in planned],
         "returned_projects": returned_projects,
     }
-    audit.append(session, by, "approval.decided", audit.approval_subject(approval), payload)
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by, "approval.decided", audit.approval_subject(approval), payload)
     if decision == "return" and approval.gate == "targets":
         from perfcycle.windows import reopen_returned_targets
 

@@ -15,6 +15,7 @@ from models import now
 from models.tables import CycleLock
 from perfcycle import audit
 from perfcycle.locks import is_stale
+from perfcycle.orchestration import RunRef
 
 RUN_LOGS = Path("runs")  # beside the database of the working folder, one log per run started here
 
@@ -26,6 +27,7 @@ class Continued:
     how: str  # server outcome (resumed, started, running, waiting, no-deployment) or "started-here"
     pid: int | None = None
     log: Path | None = None
+    run: RunRef | None = None  # the annual-cycle run on the server, which the page links to
 
 
 def running(session: Session, year: int) -> str | None:
@@ -38,13 +40,14 @@ def running(session: Session, year: int) -> str | None:
 
 def continue_cycle(session: Session, year: int, by: str, logs: Path = RUN_LOGS) -> Continued:
     """Make the year's cycle go on now; audited under `by` (committed before the run starts)."""
-    from perfcycle.orchestration import continue_cycle as on_server
+    from perfcycle.orchestration import continue_cycle_run
 
-    outcome = on_server(year)
+    outcome, run = continue_cycle_run(year)
     if outcome:
-        audit.append(session, by, "cycle.continued", f"cycle:{year}", {"year": year, "how": outcome})
+        payload = {"year": year, "how": outcome, "flow_run_id": run.id if run else ""}
+        audit.append(session, by, "cycle.continued", f"cycle:{year}", payload)
         session.commit()
-        return Continued(outcome)
+        return Continued(outcome, run=run)
     logs.mkdir(parents=True, exist_ok=True)
     log = (logs / f"{year}-{now():%Y%m%d-%H%M%S}.log").resolve()
     audit.append(

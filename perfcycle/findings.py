@@ -360,9 +360,13 @@ def get_finding(session: Session, finding_id: int) -> tuple[Finding, Cycle]:
     return finding, cycle
 
 
-def _refuse(session: Session, by: str, action: str, finding_id: int, reason: str) -> FindingError:
-    """Record a refused answer or verification (who, what, why) and commit it, then hand back the exception."""
-    audit.append(session, by or "(未署名)", action, f"finding:{finding_id}", {"finding": finding_id, "reason": reason})
+def _refuse(session: Session, by: str, action: str, finding_id: int, reason: str, entered_by: str = "") -> FindingError:
+    """Record a refused answer or verification (who, what, why; who typed it in for whom) and commit it, then
+    hand back the exception."""
+    payload: dict[str, object] = {"finding": finding_id, "reason": reason}
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by or "(未署名)", action, f"finding:{finding_id}", payload)
     session.commit()
     return FindingError(reason)
 
@@ -441,11 +445,19 @@ def answer_finding(
 
 
 def verify_finding(
-    session: Session, finding_id: int, *, fixed: bool, comment: str, by: str, at: datetime | None = None
+    session: Session,
+    finding_id: int,
+    *,
+    fixed: bool,
+    comment: str,
+    by: str,
+    at: datetime | None = None,
+    entered_by: str = "",
 ) -> Finding:
     """The coordinator's verification of an answer: 已整改 closes the finding, 未整改 leaves it open for a new
     answer. Anyone else, a verification without a comment or before an answer, or of one's own answer, is
-    refused; the refusal is audited and committed."""
+    refused; the refusal is audited and committed. `entered_by`: who typed it in on `by`'s behalf (the
+    administrator on the command line), whose audit entry it then is."""
     comment, by = comment.strip(), " ".join(by.split())
     finding = session.get(Finding, finding_id)
     reason = ""
@@ -454,7 +466,7 @@ def verify_finding(
     elif finding is None:
         reason = f"没有编号为 {finding_id} 的整改事项（见 perfcycle findings --year 年度）"
     if finding is None or reason:
-        raise _refuse(session, by, "finding.verify_refused", finding_id, reason)
+        raise _refuse(session, by, "finding.verify_refused", finding_id, reason, entered_by)
     cycle = session.get(Cycle, finding.cycle_id)
     assert cycle is not None
     label = _label(finding, cycle.year)
@@ -471,25 +483,22 @@ def verify_finding(
     elif by.casefold() == finding.answered_by.casefold():
         reason = f"{by} 反馈了{label}的整改措施，不能再验证（职责分离）"
     if reason:
-        raise _refuse(session, by, "finding.verify_refused", finding_id, reason)
+        raise _refuse(session, by, "finding.verify_refused", finding_id, reason, entered_by)
     finding.status = FIXED if fixed else UNFIXED
     finding.verified_by = by[:100]
     finding.verified_at = in_shanghai(at) if at else now()
     finding.comment = comment
     session.add(finding)
-    audit.append(
-        session,
-        by,
-        "finding.verified",
-        f"finding:{finding_id}",
-        {
-            "year": cycle.year,
-            "source": finding.source,
-            "key": finding.key,
-            "status": finding.status,
-            "comment": comment,
-        },
-    )
+    payload: dict[str, object] = {
+        "year": cycle.year,
+        "source": finding.source,
+        "key": finding.key,
+        "status": finding.status,
+        "comment": comment,
+    }
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by, "finding.verified", f"finding:{finding_id}", payload)
     session.flush()
     return finding
 

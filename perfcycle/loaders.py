@@ -440,8 +440,9 @@ def load(
     quarter: str | None = None,
     reader_problems: Sequence[ImportProblem] = (),
     cache: LoadCache | None = None,
+    check_only: bool = False,
 ) -> LoadResult:
-    """Check every cross-reference of a parsed workbook, then write it; the caller commits.
+    """Check every cross-reference of a parsed workbook, then write it (unless `check_only`); the caller commits.
 
     `reader_problems` are the cell and header problems `parse_workbook` found: the cross-references are
     still checked, and one `ImportRejected` lists them all. Nothing is written when there is any problem.
@@ -480,6 +481,8 @@ def load(
     arrived = arrival(parsed.path)
     write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems, cache)
     problems.raise_if_any()
+    if check_only:
+        return LoadResult(parsed.kind, parsed.rows, skipped=True, scope=scope, sha256=parsed.sha256)
     for submission in previous:
         if submission.current and submission is not same:
             _change(cache, submission, current=False)

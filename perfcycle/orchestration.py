@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -280,6 +281,46 @@ def resume_gate_run(approval_id: int, flow_run_id: str, answer: dict[str, Any]) 
     return True
 
 
+@dataclass(frozen=True)
+class RunRef:
+    """A Prefect flow run as the workbench names it: a link into the Prefect UI when its address is known."""
+
+    id: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        return run_url(self.id)
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}（{self.id}）" if self.name else self.id
+
+
+def prefect_ui_url() -> str:
+    """The Prefect UI's address for links to runs: PERFCYCLE_PREFECT_UI_URL, else Prefect's PREFECT_UI_URL (set,
+    or derived from a server's PREFECT_API_URL); "" when none is configured or it is this process's own
+    ephemeral server, which nobody else can open."""
+    from perfcycle.settings import get_settings
+
+    configured = get_settings().prefect_ui_url.strip()
+    return configured.rstrip("/") if configured else _prefect_ui_setting()
+
+
+def _prefect_ui_setting() -> str:
+    """Prefect's own PREFECT_UI_URL, unless it is that of this process's ephemeral server."""
+    from prefect.settings import PREFECT_UI_URL
+
+    ui = str(PREFECT_UI_URL.value() or "").rstrip("/")
+    return "" if _embedded is not None and ui and _embedded.url.startswith(ui) else ui
+
+
+def run_url(run_id: str) -> str:
+    """The flow run's page in the Prefect UI; "" without a UI address (the page then names the run as text)."""
+    base = prefect_ui_url()
+    return f"{base}/runs/flow-run/{run_id}" if base and run_id else ""
+
+
 def continue_cycle(year: int) -> str:
     """After a decision or a submission: make the year's cycle go on where a Prefect server runs it.
 
@@ -287,29 +328,35 @@ def continue_cycle(year: int) -> str:
     when a run is already under way or suspended at a gate, "resumed" when a run waiting without a form
     was resumed, "started" when the annual-cycle deployment was started again, "no-deployment" otherwise.
     """
+    return continue_cycle_run(year)[0]
+
+
+def continue_cycle_run(year: int) -> tuple[str, RunRef | None]:
+    """`continue_cycle`, with the annual-cycle run it found, resumed or started (None when there is none)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
     from prefect.flow_runs import resume_flow_run
 
     if not _api_url():
-        return ""
+        return "", None
     with get_client(sync_client=True) as client:
         runs = _cycle_runs(client, year)
-        if any(r.state is not None and not r.state.is_paused() for r in runs):
-            return "running"
+        for run in runs:
+            if run.state is not None and not run.state.is_paused():
+                return "running", RunRef(str(run.id), run.name)
         for run in runs:
             if run.state is not None and run.state.state_details.run_input_keyset is None:
                 resume_flow_run(run.id)
-                return "resumed"
+                return "resumed", RunRef(str(run.id), run.name)
         if runs:
-            return "waiting"
+            return "waiting", RunRef(str(runs[0].id), runs[0].name)
         deployments = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=["annual-cycle"])))
         chosen = [d for d in deployments if (d.parameters or {}).get("year") == year] or list(deployments)
         if not chosen:
-            return "no-deployment"
+            return "no-deployment", None
         parameters = {**_last_parameters(client, year), **_recorded_parameters(year)}
-        client.create_flow_run_from_deployment(chosen[0].id, parameters=parameters)
-        return "started"
+        started = client.create_flow_run_from_deployment(chosen[0].id, parameters=parameters)
+        return "started", RunRef(str(started.id), started.name)
 
 
 def _recorded_parameters(year: int) -> dict[str, str]:

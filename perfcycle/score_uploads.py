@@ -1,8 +1,10 @@
-"""Score sheets sent by the people who score (复核组, 第三方机构): only the objects assigned to them, signed by them.
+"""Score sheets sent by the people who score (事前评估专家组, 复核组, 第三方机构): only the objects assigned to them,
+signed by them.
 
 A sheet is read with the year's import limits, every row must name an object of the score sheet the
 stage handed out (`perfcycle.documents.spreadsheets.score_form_of_year`) and carry the sender's own name
-as its scorer, and the stage's import is tried on it and rolled back. Accepted, it is filed in the
+as its scorer, and the stage's import is tried on it and rolled back. A sheet naming objects not assigned
+to its sender is refused, and the refusal audited with those objects. Accepted, it is filed in the
 submissions folder the stage imports from, as `<folder>/<login>.xlsx` (an earlier one of the same sender
 moves to `history/`), and audited under the sender's name. The stage's next run imports it.
 """
@@ -24,8 +26,8 @@ from perfcycle.windows import WindowError, file_sha256, get_cycle_for, submissio
 from perfcycle.workbooks.formats import SPECS
 
 #: The score sheet each role sends, and the column that names who scored.
-ROLE_SHEETS = {"review": "review_scores", "third_party": "third_party_scores"}
-SCORER_FIELDS = {"review_scores": "reviewer", "third_party_scores": "evaluator"}
+ROLE_SHEETS = {"panel": "panel_scores", "review": "review_scores", "third_party": "third_party_scores"}
+SCORER_FIELDS = {"panel_scores": "assessor", "review_scores": "reviewer", "third_party_scores": "evaluator"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class ScoresReceived:
     rows: int
     path: Path
     replaced: bool
+
+
+def scorer_header(kind: str) -> str:
+    """The column of the score sheet where its sender writes their own name (评估人, 复核人, 评价机构)."""
+    return next(c.header for c in SPECS[kind].sheets[0].columns if c.field == SCORER_FIELDS[kind])
 
 
 def assigned_keys(session: Session, kind: str, year: int) -> set[tuple[str, ...]]:
@@ -62,12 +69,14 @@ def submit_scores(session: Session, *, year: int, kind: str, file: Path, by: str
     parsed = read_workbook(file, kind, **import_limits(year).reader_limits())
     spec = SPECS[kind]
     problems = code_problems(parsed)
+    outsiders: list[str] = []
     for sheet_name, rows in parsed.sheets.items():
         sheet = spec.sheet(sheet_name)
         headers = {c.field: c.header for c in sheet.columns}
         for row in rows:
             key = tuple(str(row.values.get(f)) for f in sheet.key)
             if sheet.key == spec.sheets[0].key and key not in keys:
+                outsiders.append(" ".join(key))
                 problems.append(
                     ImportProblem(
                         file.name,
@@ -88,6 +97,15 @@ def submit_scores(session: Session, *, year: int, kind: str, file: Path, by: str
                         f"应填写本人（{by}），不能以「{scorer}」的名义报送评分",
                     )
                 )
+    if outsiders:  # objects not assigned to this sender: a refusal the bureau must be able to find
+        audit.append(
+            session,
+            by,
+            "scores.refused",
+            f"scores:{year}:{kind}:{login}",
+            {"year": year, "kind": kind, "file": file.name, "reason": "not_assigned", "objects": outsiders},
+        )
+        session.commit()
     if problems:
         raise ImportRejected(problems)
     savepoint = session.begin_nested()

@@ -82,6 +82,18 @@ class Settings(BaseSettings):
     web_address_failures: int = Field(
         default=20, ge=1, le=10_000, description="Failed sign-ins from one address within the lockout time, then wait."
     )
+    prefect_ui_url: str = Field(
+        default="",
+        description="The Prefect UI's address as people open it (e.g. http://10.0.0.5:4200): the workbench links "
+        "each run there; unset, Prefect's PREFECT_UI_URL (or the one its PREFECT_API_URL implies) is used, and "
+        "without either the run is named as text.",
+    )
+    prefect_ui_actor: str = Field(
+        default="Prefect 界面共用账号",
+        max_length=60,
+        description="Who a decision answered in the Prefect UI's form is recorded as entered by (everyone opens "
+        "the UI under one shared credential), on behalf of the approver the form names.",
+    )
     web_secure_cookies: bool = Field(
         default=False, description="Mark cookies Secure although the request came over HTTP (behind a TLS proxy)."
     )

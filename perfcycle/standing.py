@@ -436,6 +436,18 @@ def _stage_lines(
     return lines
 
 
+def stage_runs(session: Session, year: int) -> dict[str, tuple[str, str]]:
+    """The Prefect flow run (id, name) that last ran each stage of the year's cycle (the timeline links to it)."""
+    cycle = session.exec(select(Cycle).where(Cycle.year == year, Cycle.status != "historical")).first()
+    if cycle is None:
+        return {}
+    return {
+        row.stage: (row.flow_run_id, row.flow_run_name)
+        for row in session.exec(select(StageState).where(StageState.cycle_id == cycle.id))
+        if row.flow_run_id
+    }
+
+
 def _due_dates(session: Session, cycle: Cycle) -> dict[str, date]:
     """Each collecting stage's form deadline: the window's once open, else the calendar's."""
     from perfcycle.cycle_context import cycle_policy

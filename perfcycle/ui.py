@@ -9,7 +9,6 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote
 
 #: Telemetry off for the server and every client: a bureau's data stays on its machines (see runtime.py).
 NO_TELEMETRY = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
@@ -37,23 +36,3 @@ def serve_folder(folder: Path, host: str, port: int) -> ThreadingHTTPServer:
     httpd = ThreadingHTTPServer((host, port), handler)
     threading.Thread(target=httpd.serve_forever, name="perfcycle-documents", daemon=True).start()
     return httpd
-
-
-def document_reference(path: str | Path, out_dir: str | Path, base_url: str) -> tuple[str, str | None]:
-    """How an artifact names a generated document: its file name, and the address a browser elsewhere opens
-    (the output folder served at `base_url`, PERFCYCLE_DOCUMENTS_URL) — None without one: a file:// link
-    would open an empty tab on any other machine, so the path is stated as text instead."""
-    document = Path(path)
-    if not base_url:
-        return document.name, None
-    try:
-        relative = document.resolve().relative_to(Path(out_dir).resolve())
-    except ValueError:
-        return document.name, None
-    return document.name, f"{base_url.rstrip('/')}/{quote(relative.as_posix())}"
-
-
-def document_line(path: str | Path, out_dir: str | Path, base_url: str) -> str:
-    """One Markdown list item for a document: a link when the output folder is served, else its path as text."""
-    name, url = document_reference(path, out_dir, base_url)
-    return f"- [{name}]({url})" if url else f"- {name}：`{Path(path).as_posix()}`"

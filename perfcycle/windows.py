@@ -495,7 +495,13 @@ class FolderIntake:
 
 
 def _close(
-    session: Session, cycle: Cycle, window: CollectionWindow, by: str, reason: str, entries: Iterable[WindowEntry]
+    session: Session,
+    cycle: Cycle,
+    window: CollectionWindow,
+    by: str,
+    reason: str,
+    entries: Iterable[WindowEntry],
+    entered_by: str = "",
 ) -> None:
     for entry in entries:
         if entry.status in OUTSTANDING:
@@ -508,13 +514,15 @@ def _close(
     session.add(window)
     session.flush()
     summary = window_summary(session, window)
-    audit.append(
-        session,
-        by,
-        "window.closed",
-        _window_subject(cycle, window),
-        {"year": cycle.year, "reason": reason, "late": summary["late"], "missing": summary["missing"]},
-    )
+    payload: dict[str, object] = {
+        "year": cycle.year,
+        "reason": reason,
+        "late": summary["late"],
+        "missing": summary["missing"],
+    }
+    if entered_by:
+        payload.update(entered_by=entered_by, on_behalf_of=by)
+    audit.append(session, entered_by or by, "window.closed", _window_subject(cycle, window), payload)
 
 
 def close_if_due(session: Session, cycle: Cycle, window: CollectionWindow, on: date | None = None) -> bool:
@@ -546,8 +554,9 @@ def coordinators(cycle: Cycle) -> tuple[str, ...]:
     return tuple(names)
 
 
-def close_by_coordinator(session: Session, year: int, stage: str, by: str) -> CollectionWindow:
-    """The coordinator ends a collection early; anyone else is refused, and the refusal is audited (committed)."""
+def close_by_coordinator(session: Session, year: int, stage: str, by: str, entered_by: str = "") -> CollectionWindow:
+    """The coordinator ends a collection early; anyone else is refused, and the refusal is audited (committed).
+    `entered_by`: who typed it in on `by`'s behalf (the administrator on the command line)."""
     by = " ".join((by or "").split())
     cycle = get_cycle_for(session, year)
     assert cycle.id is not None
@@ -564,11 +573,14 @@ def close_by_coordinator(session: Session, year: int, stage: str, by: str) -> Co
     elif window.status != "open":
         reason = f"{window_title(year, window)}的收集已经截止，不能再次截止"
     if reason:
-        audit.append(session, by or "(未署名)", "window.close_refused", subject, {"year": year, "reason": reason})
+        payload: dict[str, object] = {"year": year, "reason": reason}
+        if entered_by:
+            payload.update(entered_by=entered_by, on_behalf_of=by)
+        audit.append(session, entered_by or by or "(未署名)", "window.close_refused", subject, payload)
         session.commit()
         raise WindowError(reason)
     assert window is not None
-    _close(session, cycle, window, by, "coordinator", _entries(session, window).values())
+    _close(session, cycle, window, by, "coordinator", _entries(session, window).values(), entered_by)
     return window
 
 
@@ -801,15 +813,10 @@ def _projects_named(session: Session, parsed: Any, year: int, department: Depart
 
 
 def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None) -> None:
-    """Every cross-reference the stage's import will check, in a savepoint that is rolled back: in the command's
-    own transaction, as a second connection would wait for the writes this one already made (SQLite)."""
+    """Every cross-reference the stage's import will check, as it checks them, with nothing written."""
     from perfcycle.loaders import load
 
-    savepoint = session.begin_nested()
-    try:
-        load(session, parsed, year=year, quarter=quarter)
-    finally:
-        savepoint.rollback()
+    load(session, parsed, year=year, quarter=quarter, check_only=True)
 
 
 def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Document, Project, TargetReview, WarningNotice
 from models.tables import WarningResponse, WindowEntry, WindowReceipt
-from perfcycle.approvals import in_shanghai
+from perfcycle.approvals import in_shanghai, signed_as
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.rules.access import document_visible
 from perfcycle.rules.lights import LIGHT_LABELS
@@ -26,7 +26,11 @@ from perfcycle.windows import FORM_NAMES, REFUSED, STAGE_FORMS, find_window, get
 from perfcycle.workbooks.formats import SPECS
 
 #: The score sheet each evaluator role is handed (a document of the stage that drew its objects).
-EVALUATOR_DOCUMENTS = {"review": (SPECS["review_scores"].title,), "third_party": (SPECS["third_party_scores"].title,)}
+EVALUATOR_DOCUMENTS = {
+    "panel": (SPECS["panel_scores"].title,),
+    "review": (SPECS["review_scores"].title,),
+    "third_party": (SPECS["third_party_scores"].title,),
+}
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def _comments(session: Session, cycle: Cycle, department: Department, returned: 
     ).first()
     if gate is not None:
         when = f"{in_shanghai(gate.decided_at):%Y-%m-%d}" if gate.decided_at else ""
-        lines.append(f"审核意见（{gate.decided_by} {when}）：{gate.comment}")
+        lines.append(f"审核意见（{signed_as(gate.decided_by, gate.entered_by)} {when}）：{gate.comment}")
     for project, review in session.exec(
         select(Project, TargetReview)
         .join(TargetReview, col(TargetReview.project_id) == Project.id)

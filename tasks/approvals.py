@@ -32,6 +32,7 @@ from perfcycle.approvals import (
     open_groups,
     refuse,
     reopen_gate,
+    signed_as,
 )
 from perfcycle.documents.renderer import render_text
 from perfcycle.gate_figures import gate_figures
@@ -282,9 +283,14 @@ def apply_group_decision(group: dict[str, Any], answer: dict[str, Any]) -> dict[
 
     A gate already decided (on the command line) stands; a refused row is recorded with its reason, which the
     form shows when it asks again for the gates still open; the accepted rows stand. An approver who may decide
-    none of them (no name, not on the policy's list) is refused once for the whole group."""
+    none of them (no name, not on the policy's list) is refused once for the whole group. The UI is opened under
+    one shared credential, so each decision is recorded as entered by that account on the named approver's
+    behalf (`PERFCYCLE_PREFECT_UI_ACTOR`)."""
+    from perfcycle.settings import get_settings
+
     logger = run_logger()
     approver = str(answer.get("approver", ""))
+    entered_by = get_settings().prefect_ui_actor
     whole = FORM_DECISIONS[answer["decision"]]
     overrides = [BudgetOverride(o["project_code"], o["amount_wan"], o["reason"]) for o in answer.get("overrides", [])]
     members = set(group["ids"])
@@ -295,7 +301,7 @@ def apply_group_decision(group: dict[str, Any], answer: dict[str, Any]) -> dict[
         problem = approver_problem(cycle, first.gate, first.level, approver, group["label"])
         if problem:  # one refusal for the group: nobody's decision, whatever its rows say
             reason = f"{problem}{GROUP_REFUSED}"
-            refuse(session, first.id or 0, whole, approver, str(answer.get("comment", "")), reason)
+            refuse(session, first.id or 0, whole, approver, str(answer.get("comment", "")), reason, entered_by)
             logger.warning("%s的决定未被接受：%s", group["label"], reason)
             return {"recorded": 0, "refused": [reason], "kept": 0}
     recorded: Counter[str] = Counter()
@@ -314,8 +320,8 @@ def apply_group_decision(group: dict[str, Any], answer: dict[str, Any]) -> dict[
             with session_scope() as session:
                 if gate_id not in members:  # refused on the form's gates, so that the form asks again
                     reason = f"审批编号 {gate_id} 不在本次审批的关口中"
-                    raise refuse(session, group["ids"][0], decision, approver, comment, reason)
-                decide(session, gate_id, decision, approver, comment, overrides)
+                    raise refuse(session, group["ids"][0], decision, approver, comment, reason, entered_by)
+                decide(session, gate_id, decision, approver, comment, overrides, entered_by=entered_by)
             recorded[DECISION_NAMES[decision]] += 1
         except DecisionRefused as exc:
             refused.append(str(exc))
@@ -326,12 +332,12 @@ def apply_group_decision(group: dict[str, Any], answer: dict[str, Any]) -> dict[
         ).one()
         if not recorded and not refused and still_open == len(members):
             reason = "答复没有列出本组任何待审批的对象，未作决定"
-            refuse(session, group["ids"][0], whole, approver, str(answer.get("comment", "")), reason)
+            refuse(session, group["ids"][0], whole, approver, str(answer.get("comment", "")), reason, entered_by)
             refused.append(reason)
             logger.warning(reason)
     if recorded:
         said = "、".join(f"{name} {count} 个" for name, count in recorded.items())
-        logger.info("已记录 %s：%s（%s）", group["label"], said, approver)
+        logger.info("已记录 %s：%s（%s）", group["label"], said, signed_as(approver, entered_by))
     if kept:
         logger.info("%s 中 %d 个关口已另行决定（命令行），不再重复记录", group["label"], kept)
     return {"recorded": sum(recorded.values()), "refused": refused, "kept": kept}

@@ -28,13 +28,31 @@ def projects_of(session: Session, year: int) -> list[ProjectRow]:
     return project_rows(session, Project.year == year)
 
 
+def current_flow_run() -> tuple[str, str]:
+    """The id and name of the Prefect flow run this code runs in; empty outside a run."""
+    from prefect.context import FlowRunContext
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    if not run_id:
+        return "", ""
+    context = FlowRunContext.get()  # the name without asking the server: the run's own context
+    name = context.flow_run.name if context is not None and context.flow_run is not None else ""
+    return str(run_id), str(name or "")
+
+
 def set_stage(
     session: Session, cycle_id: int, stage: str, status: str, summary: Mapping[str, Any] | None = None
 ) -> None:
-    """Record where a stage stands; the driver reads these rows to know what is due."""
+    """Record where a stage stands (and, as it starts, the flow run that runs it, which the timeline links to);
+    the driver reads these rows to know what is due."""
     state = session.exec(select(StageState).where(StageState.cycle_id == cycle_id, StageState.stage == stage)).first()
     if state is None:
         state = StageState(cycle_id=cycle_id, stage=stage)
+    if status == "running":
+        run_id, run_name = current_flow_run()
+        if run_id:
+            state.flow_run_id, state.flow_run_name = run_id[:36], run_name[:200]
     if status == "running" and state.started_at is None:
         state.started_at = now()
     if status == "done":

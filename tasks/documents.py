@@ -30,11 +30,11 @@ from perfcycle.documents.catalog import (
     render_jobs,
     write_planned,
 )
+from perfcycle.documents.links import document_line
 from perfcycle.documents.spreadsheets import score_form_instructions
 from perfcycle.faults import checkpoint
 from perfcycle.settings import get_settings
 from perfcycle.stages import STAGE_NAMES, StageError
-from perfcycle.ui import document_line
 from tasks.artifacts import publish_markdown
 from tasks.common import get_cycle
 

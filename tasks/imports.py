@@ -170,7 +170,7 @@ class RefusalContext(BaseModel):
 def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refusal) -> list[Message]:
     """The notice of a refused form to the department's contact, over each of its channels."""
     from perfcycle.documents.renderer import render_text
-    from tasks.reminders import cn_date, issuer_of, split_message
+    from perfcycle.reminding import cn_date, issuer_of, split_message
 
     cycle = windows.get_cycle_for(session, refusal.year)
     department = windows.get_department(session, refusal.department)

@@ -197,3 +197,28 @@ def test_a_resumed_run_finds_the_form_it_was_suspended_at_though_other_gates_ope
     assert now_open is not None and len(now_open["ids"]) == 3 and now_open["key"] != asked["key"]
     waited = find_open_group.fn(cycle.id, waited_on_by="run-1")
     assert waited is not None and waited["key"] == asked["key"] and waited["ids"] == [g101.id, g102.id]
+
+
+def test_a_decision_answered_in_the_prefect_form_is_the_shared_accounts_on_behalf_of_the_named_approver(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everyone opens the Prefect UI under one credential: the form's approver is who it was entered for."""
+    import json
+
+    from models.audit import AuditEntry
+    from perfcycle.settings import get_settings
+
+    monkeypatch.setenv("PERFCYCLE_PREFECT_UI_ACTOR", "admin")
+    get_settings.cache_clear()
+    cycle = arrange(session)
+    assert cycle.id is not None
+    group = find_open_group.fn(cycle.id)
+    assert group is not None
+    result = apply_group_decision.fn(group, answer(a=row(group["ids"][0]), b=row(group["ids"][1])))
+    get_settings.cache_clear()
+    assert result["recorded"] == 2
+    session.expire_all()
+    decided = [session.get(Approval, i) for i in group["ids"]]
+    assert {(a.decided_by, a.entered_by) for a in decided if a is not None} == {(COORDINATOR, "admin")}
+    entries = session.exec(select(AuditEntry).where(AuditEntry.action == "approval.decided")).all()
+    assert [(e.actor, json.loads(e.payload_json)["on_behalf_of"]) for e in entries] == [("admin", COORDINATOR)] * 2

@@ -466,6 +466,49 @@ def test_cli_lists_decides_and_refuses_in_one_line(
     assert len(refusals(session)) == 4
 
 
+def test_a_decision_typed_on_the_command_line_is_the_administrators_on_behalf_of_the_named_person(
+    db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfcycle.accounts import admin_actor
+
+    monkeypatch.setattr("perfcycle.commands.approvals.out", Console(width=200))
+    arrange(session)
+    targets = gate(session, "targets", "101")
+    ok = runner.invoke(cli(), ["approve", str(targets.id), "--by", COORDINATOR, "--comment", "同意"])
+    assert ok.exit_code == 0, ok.output
+    admin = admin_actor()
+    assert f"{admin} 代 {COORDINATOR} 录入" in ok.output
+    session.expire_all()
+    decided = gate(session, "targets", "101")
+    assert (decided.decided_by, decided.entered_by) == (COORDINATOR, admin)
+    entry = audited(session, "approval.decided")[-1]
+    assert (entry["actor"], entry["on_behalf_of"], entry["entered_by"]) == (admin, COORDINATOR, admin)
+
+    refused = runner.invoke(cli(), ["approve", str(gate(session, "targets", "102").id), "--by", "路人甲"])
+    assert refused.exit_code == 1
+    assert refusals(session)[-1].actor == "路人甲"
+    entry = audited(session, "approval.refused")[-1]
+    assert (entry["actor"], entry["on_behalf_of"]) == (admin, "路人甲")
+
+    history = runner.invoke(cli(), ["approvals", "--year", "2024", "--decided"])
+    assert history.exit_code == 0, history.output
+    assert "已决定的关口" in history.output and f"{admin} 代 {COORDINATOR} 录入" in history.output
+
+
+def test_a_decision_under_ones_own_name_names_nobody_else(session: Session) -> None:
+    """As the workbench decides: the signer alone, in the record and in the audit entry."""
+    from perfcycle.approvals import decision_history
+
+    arrange(session)
+    decide(session, gate(session, "targets", "101").id or 0, "approve", COORDINATOR, "同意")
+    decided = gate(session, "targets", "101")
+    assert (decided.decided_by, decided.entered_by) == (COORDINATOR, "")
+    entry = audited(session, "approval.decided")[-1]
+    assert entry["actor"] == COORDINATOR and "on_behalf_of" not in entry
+    (line,) = decision_history(session, 2024)
+    assert line.signed == COORDINATOR and line.subject_name == "101 区教育局"
+
+
 def test_approve_takes_numbers_as_the_list_shows_them(
     db_url: str, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -183,7 +183,7 @@ def cycle_deployment(year: int, **parameters: str) -> Iterator[Callable[[], list
 def test_a_submission_starts_the_cycles_deployment_again_with_its_recorded_data_and_folders(
     db_url: str, session: Session, prefect_harness: None, places: dict[str, Path]
 ) -> None:
-    from perfcycle.orchestration import continue_cycle
+    from perfcycle.orchestration import continue_cycle_run
 
     year = 2031  # a year no other test runs on the shared server
     recorded = {
@@ -202,8 +202,9 @@ def test_a_submission_starts_the_cycles_deployment_again_with_its_recorded_data_
     )
     session.commit()
     with cycle_deployment(year, submissions="submissions", out_dir="out") as runs:
-        assert continue_cycle(year) == "started"
+        outcome, started = continue_cycle_run(year)
         (run,) = runs()
+        assert outcome == "started" and started is not None and (started.id, started.name) == (str(run.id), run.name)
         assert {name: run.parameters.get(name) for name in recorded} == recorded  # not the deployment's defaults
         assert run.parameters["year"] == year
 
@@ -275,8 +276,8 @@ def test_every_reader_of_a_cycles_policy_reads_the_one_it_recorded(session: Sess
     from perfcycle.documents import annual_report_context
     from perfcycle.documents.spreadsheets import monitoring_summary
     from perfcycle.policy import Policy, load_policy
+    from perfcycle.reminding import issuer_of
     from tasks.common import cycle_policy
-    from tasks.reminders import issuer_of
 
     file_policy = load_policy(YEAR)
     recorded = file_policy.model_copy(update={"issuer": "某某区财政局", "district": "某某区"})

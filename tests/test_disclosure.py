@@ -25,9 +25,9 @@ from perfcycle.disclosure import (
 from perfcycle.documents.contexts import annual_report_context, publication_list_context
 from perfcycle.documents.renderer import docx_text, render_docx
 from perfcycle.notify import OutboxNotifier
+from perfcycle.reminding import due_publications, run_reminders
 from perfcycle.windows import WindowError
 from tasks.disclosure import track_publication
-from tasks.reminders import due_publications, run_reminders
 from tests.documents.records import YEAR, Arranged
 from tests.loops import COORDINATOR, BureauDay, arrange_with_contacts
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from models import BudgetRecommendation, Cycle, Document, Evaluation, Finding, Project, WarningNotice
 from models.audit import AuditEntry, Notification
 from models.tables import WarningResponse
+from perfcycle.accounts import admin_actor
 from perfcycle.cli import app
 from perfcycle.documents.renderer import docx_text
 from perfcycle.documents.spreadsheets import write_budget_table
@@ -30,9 +31,9 @@ from perfcycle.findings import (
 )
 from perfcycle.notify import OutboxNotifier
 from perfcycle.policy import policy_from_json
+from perfcycle.reminding import open_findings, run_reminders
 from perfcycle.rules.findings import SOURCES
 from perfcycle.windows import WindowError, respond_to_warning
-from tasks.reminders import open_findings, run_reminders
 from tests.documents.records import YEAR, Arranged
 from tests.loops import COORDINATOR, OTHER_COORDINATOR, BureauDay, arrange_with_contacts, department_id
 
@@ -369,6 +370,8 @@ def test_the_command_line_lists_answers_and_verifies(
         app, ["findings", "verify", str(review.id), "--unfixed", "--comment", "材料不全", "--by", COORDINATOR]
     )
     assert verified.exit_code == 0 and "未整改" in verified.output
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "finding.verified")).one()
+    assert (entry.actor, json.loads(entry.payload_json)["on_behalf_of"]) == (admin_actor(), COORDINATOR)
 
     as_json = runner.invoke(app, ["findings", "--year", str(YEAR), "--status", "未整改", "--json"])
     assert as_json.exit_code == 0, as_json.output

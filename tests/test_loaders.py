@@ -287,6 +287,24 @@ def test_submission_needs_an_open_cycle(db_url: str, tmp_path: Path) -> None:
     assert counts(db_url)["submission"] == 0
 
 
+def test_a_check_only_load_checks_as_the_import_does_and_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    """A department's form is checked at submission as the stage will import it, without a write to undo."""
+    import_base(tmp_path, db_url)
+    open_cycle(db_url)
+    before = digest(db_url)
+    good = read_workbook(targets_file(tmp_path, [indicator("D01", "P101", "学校数")], "good.xlsx"), "targets")
+    bad = read_workbook(targets_file(tmp_path, [indicator("D01", "P999", "不存在的项目")], "bad.xlsx"), "targets")
+    with Session(get_engine(db_url)) as session:
+        result = load(session, good, year=YEAR, check_only=True)
+        assert (result.kind, result.rows, result.scope) == ("targets", 1, "D01")
+        assert not session.new and not session.dirty
+        with pytest.raises(ImportRejected) as caught:
+            load(session, bad, year=YEAR, check_only=True)
+        assert [p.reason for p in caught.value.problems] == ["项目「P999」不是 2024 年度的项目（基础数据中没有）"]
+        session.commit()
+    assert digest(db_url) == before
+
+
 def test_targets_for_another_departments_project_are_refused(db_url: str, tmp_path: Path) -> None:
     import_base(tmp_path, db_url)
     open_cycle(db_url)

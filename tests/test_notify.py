@@ -209,7 +209,7 @@ def test_urls_are_shown_without_their_secrets() -> None:
 )
 def test_reminder_templates_read_only_their_context(template: str) -> None:
     from perfcycle.documents.renderer import template_variables
-    from tasks.reminders import ReminderContext
+    from perfcycle.reminding import ReminderContext
 
     variables = template_variables(template)
     assert variables and variables <= set(ReminderContext.model_fields), variables - set(ReminderContext.model_fields)

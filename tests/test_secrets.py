@@ -21,8 +21,8 @@ from flows.reminders import reminders  # imported before any test: Prefect sets 
 from models import Department, get_engine
 from models.audit import Notification
 from perfcycle.notify import AppriseNotifier, OutboxNotifier, Recipient, SecretUnavailable, dispatch, load_secret
+from perfcycle.reminding import run_reminders
 from perfcycle.settings import Settings, get_settings
-from tasks.reminders import run_reminders
 from tests.notices import arrange_red_notices
 from tests.servers import (  # noqa: F401  (fixtures)
     SMTP_PASSWORD,

@@ -29,10 +29,10 @@ from perfcycle.findings import answer_finding, list_findings, verify_finding
 from perfcycle.gate_figures import gate_figures
 from perfcycle.notify import OutboxNotifier
 from perfcycle.policy import load_policy
+from perfcycle.reminding import due_publications, run_reminders
 from perfcycle.rules.sampling import default_seed, draw_sample, population_hash
 from tasks.budget import recommend_budgets
 from tasks.cycle import open_cycle
-from tasks.reminders import due_publications, run_reminders
 from tasks.sampling import draw_review_sample
 
 FIRST, SECOND = 2024, 2025

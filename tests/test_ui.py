@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from perfcycle.ui import document_line, document_reference
+from perfcycle.documents.links import document_line, document_reference
 from tests.servers import free_port
 
 ROOT = Path(__file__).parents[1]

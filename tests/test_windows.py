@@ -37,14 +37,15 @@ from models import (
 from models.audit import AuditEntry, Notification
 from models.tables import SHANGHAI, CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit, windows
+from perfcycle.accounts import admin_actor
 from perfcycle.approvals import decide
 from perfcycle.cli import app
 from perfcycle.demo import DemoFiles, generate_demo
 from perfcycle.loaders import import_file
+from perfcycle.reminding import open_windows, run_reminders, warning_responses
 from perfcycle.settings import DEMO_POLICY_DIR, get_settings
 from tasks.cycle import open_cycle
 from tasks.imports import import_submissions
-from tasks.reminders import open_windows, run_reminders, warning_responses
 from tasks.targets import approve_targets, review_targets
 from tasks.windows import check_collection_window, open_collection_window
 
@@ -243,13 +244,16 @@ def test_the_coordinator_closes_a_window_early_and_anyone_else_is_refused(
     assert result.exit_code == 1 and "不是财政局绩效科的审批人" in result.output
     session.expire_all()
     refusal = session.exec(select(AuditEntry).where(AuditEntry.action == "window.close_refused")).one()
-    assert refusal.actor == "张敏"
+    # Typed on the server's command line: the administrator's entry, on the named person's behalf.
+    assert (refusal.actor, json.loads(refusal.payload_json)["on_behalf_of"]) == (admin_actor(), "张敏")
 
     result = runner.invoke(app, ["close-window", "--year", str(YEAR), "--stage", "target_setting", "--by", "周晓梅"])
     assert result.exit_code == 0, result.output
     assert "未提交 1（105）" in result.output
     window = session.exec(select(CollectionWindow)).one()
     assert (window.status, window.closed_by, window.close_reason) == ("closed", "周晓梅", "coordinator")
+    closed = session.exec(select(AuditEntry).where(AuditEntry.action == "window.closed")).one()
+    assert (closed.actor, json.loads(closed.payload_json)["on_behalf_of"]) == (admin_actor(), "周晓梅")
     assert entry_status(session, "105").status == "missing"
     assert not run_stage(cycle_id, None)["collection"]["waiting"]
 

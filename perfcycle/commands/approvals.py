@@ -68,8 +68,39 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "—"
 
 
+def list_decided(year: int | None, database_url: str | None) -> None:
+    """The decided gates: who decided (a decision typed in here or in the Prefect UI says on whose behalf)."""
+    from models import session_scope
+    from perfcycle.approvals import decision_history
+
+    with friendly():
+        use_database(database_url)
+        with session_scope() as session:
+            decided = decision_history(session, year)
+    if not decided:
+        out.print("还没有已决定的关口" + (f"（{year} 年度）" if year else ""))
+        return
+    table = Table(title="已决定的关口", caption=TIMES_NOTE, box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    for header in ("编号", "关口", "对象", "决定", "时间", "决定人", "意见"):
+        table.add_column(header, overflow="fold")
+    for d in decided:
+        table.add_row(
+            str(d.id),
+            f"{d.year}年{d.gate_name}第{d.level}级",
+            escape(d.subject_name or "—"),
+            d.status_name,
+            _when(d.decided_at),
+            escape(d.signed),
+            escape(d.comment or ""),
+        )
+    out.print(table)
+
+
 def list_approvals(
     year: Annotated[int | None, typer.Option(help="只列出该年度周期的关口")] = None,
+    decided: Annotated[
+        bool, typer.Option("--decided", help="列出已决定的关口及决定人（代为录入的注明由谁代谁录入）")
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """列出等待审批的关口：编号、关口、审批内容（数据）、期限、可审批人；各部门的绩效目标合为一组。"""
@@ -77,6 +108,9 @@ def list_approvals(
     from perfcycle.commands.status import id_ranges, list_lines, print_commands
     from perfcycle.standing import gate_groups
 
+    if decided:
+        list_decided(year, database_url)
+        return
     with friendly():
         use_database(database_url)
         with session_scope() as session:
@@ -166,10 +200,12 @@ def _record(
     from sqlmodel import select
 
     from models import Approval, Cycle, session_scope
-    from perfcycle.approvals import DECISION_NAMES, decide, gate_label
+    from perfcycle.accounts import admin_actor
+    from perfcycle.approvals import DECISION_NAMES, decide, gate_label, signed_as
 
     with session_scope() as session:
-        approval = decide(session, approval_id, decision, by, comment, parsed)
+        approval = decide(session, approval_id, decision, by, comment, parsed, entered_by=admin_actor())
+        signed = signed_as(approval.decided_by, approval.entered_by)
         cycle = session.get(Cycle, approval.cycle_id)
         assert cycle is not None
         label = gate_label(approval, cycle.year)
@@ -194,7 +230,7 @@ def _record(
             if due is not None:
                 next_line = f"该部门须于 {due:%Y-%m-%d} 前按审核意见重新报送绩效目标申报表；催办即日开始"
         result = (approval_id, approval.flow_run_id, cycle.year)
-    out.print(f"已记录：{label} —— {DECISION_NAMES[decision]}（{by.strip()}）", highlight=False, soft_wrap=True)
+    out.print(f"已记录：{label} —— {DECISION_NAMES[decision]}（{signed}）", highlight=False, soft_wrap=True)
     if parsed:
         out.print(f"预算调整 {len(parsed)} 项已记录", highlight=False, soft_wrap=True)
     if next_line:

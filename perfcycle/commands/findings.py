@@ -141,6 +141,7 @@ def verify(
 ) -> None:
     """绩效科验证部门反馈的整改措施：--fixed 已整改，--unfixed 未整改，并写明意见。"""
     from models import session_scope
+    from perfcycle.accounts import admin_actor
     from perfcycle.findings import verify_finding
 
     if fixed == unfixed:
@@ -148,7 +149,7 @@ def verify(
     with friendly():
         use_database(database_url)
         with session_scope() as session:
-            verify_finding(session, finding, fixed=fixed, comment=comment, by=by)
+            verify_finding(session, finding, fixed=fixed, comment=comment, by=by, entered_by=admin_actor())
     verdict = "已整改，整改事项关闭" if fixed else "未整改，部门须再次反馈整改措施"
     out.print(f"已记录整改事项 {finding} 的验证结论：{verdict}", highlight=False, soft_wrap=True)
 

@@ -101,13 +101,14 @@ def close_window(
 ) -> None:
     """提前截止一个阶段的收集：未报送的部门记为未提交，阶段随即继续。"""
     from models import session_scope
+    from perfcycle.accounts import admin_actor
     from perfcycle.windows import close_by_coordinator, stage_for, unread_files, window_summary, window_title
 
     with friendly():
         use_database(database_url)
         stage_name = stage_for(stage, quarter)
         with session_scope() as session:
-            window = close_by_coordinator(session, year, stage_name, by)
+            window = close_by_coordinator(session, year, stage_name, by, entered_by=admin_actor())
             summary = window_summary(session, window)
             title = window_title(year, window)
             unread = unread_files(session, window)

@@ -56,7 +56,14 @@ from perfcycle.findings import open_findings_before, open_findings_note
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS
 from perfcycle.stages import SUBMISSION_FOLDERS
-from perfcycle.workbooks.formats import OBJECT_TYPE_LABELS, REVIEW_SCORES, SPECS, TARGETS, THIRD_PARTY_SCORES
+from perfcycle.workbooks.formats import (
+    OBJECT_TYPE_LABELS,
+    PANEL_SCORES,
+    REVIEW_SCORES,
+    SPECS,
+    TARGETS,
+    THIRD_PARTY_SCORES,
+)
 from perfcycle.workbooks.printing import PageSetup
 from perfcycle.workbooks.writer import MAX_VALIDATED_ROW
 
@@ -737,8 +744,9 @@ def write_target_form(form: TargetFormContext, path: Path) -> str:
 
 @dataclass(frozen=True)
 class ScoreForm:
-    """A score sheet pre-filled with exactly the objects assigned to the people who score them (复核组, 第三方
-    机构), in the import format of `kind`: filled in with scores, it goes back through the stage's import."""
+    """A score sheet pre-filled with exactly the objects assigned to the people who score them (事前评估专家组,
+    复核组, 第三方机构), in the import format of `kind`: filled in with scores, it goes back through the stage's
+    import."""
 
     kind: str
     district: str
@@ -748,9 +756,14 @@ class ScoreForm:
 
 
 #: Who scores each kind of score sheet, and the stage that imports it.
-SCORERS = {REVIEW_SCORES.kind: ("复核组", "抽查复核"), THIRD_PARTY_SCORES.kind: ("第三方评价机构", "财政重点评价")}
+SCORERS = {
+    PANEL_SCORES.kind: ("事前评估专家组", "事前绩效评估"),
+    REVIEW_SCORES.kind: ("复核组", "抽查复核"),
+    THIRD_PARTY_SCORES.kind: ("第三方评价机构", "财政重点评价"),
+}
 #: The columns of each score sheet that name the objects: filled in here, the scorers fill in the others.
 PREFILLED = {
+    PANEL_SCORES.kind: ("department_name", "project_code", "project_name"),
     REVIEW_SCORES.kind: ("department_code", "department_name", "project_code", "project_name"),
     THIRD_PARTY_SCORES.kind: ("object_type", "object_code", "object_name"),
 }
@@ -759,6 +772,35 @@ PREFILLED = {
 def _form_rows(kind: str, rows: Sequence[Mapping[str, object]]) -> tuple[tuple[object, ...], ...]:
     columns = SPECS[kind].sheets[0].columns
     return tuple(tuple(row.get(c.field) for c in columns) for row in rows)
+
+
+def panel_form(session: Session, cycle_id: int) -> ScoreForm | None:
+    """The 事前绩效评估评分表: every project of the year in the ex-ante scope of the cycle's policy (new or
+    extended, asking at least its threshold); None when no project is in scope."""
+    from perfcycle.rules.ex_ante import needs_ex_ante
+
+    cycle = _cycle(session, cycle_id)
+    scope = cycle_policy(cycle).ex_ante
+    rows = [
+        {"department_name": department.name, "project_code": project.code, "project_name": project.name}
+        for project, department in session.exec(
+            select(Project, Department)
+            .join(Department, col(Department.id) == Project.department_id)
+            .where(Project.year == cycle.year)
+            .order_by(col(Project.code))
+        )
+        if needs_ex_ante(project.attribute, project.request_fen, scope)
+    ]
+    if not rows:
+        return None
+    units = len({row["department_name"] for row in rows})
+    return ScoreForm(
+        kind=PANEL_SCORES.kind,
+        district=_district(cycle),
+        year=cycle.year,
+        assigned=f"{units} 家单位 {len(rows)} 个项目（{'、'.join(scope.attributes)}且申请 ≥ {scope.min_request_wan} 万元）",
+        rows=_form_rows(PANEL_SCORES.kind, rows),
+    )
 
 
 def review_form(session: Session, cycle_id: int) -> ScoreForm | None:
@@ -821,11 +863,16 @@ def evaluation_form(session: Session, cycle_id: int) -> ScoreForm | None:
 
 #: Each kind of score sheet and what builds it from the records.
 SCORE_FORM_BUILDERS: dict[str, Callable[[Session, int], ScoreForm | None]] = {
+    PANEL_SCORES.kind: panel_form,
     REVIEW_SCORES.kind: review_form,
     THIRD_PARTY_SCORES.kind: evaluation_form,
 }
 #: Why a cycle has no score sheet of a kind yet.
-UNASSIGNED = {REVIEW_SCORES.kind: "尚未抽样", THIRD_PARTY_SCORES.kind: "尚未提出重点评价对象"}
+UNASSIGNED = {
+    PANEL_SCORES.kind: "没有需要事前评估的项目",
+    REVIEW_SCORES.kind: "尚未抽样",
+    THIRD_PARTY_SCORES.kind: "尚未提出重点评价对象",
+}
 
 
 def score_form_of_year(session: Session, kind: str, year: int) -> ScoreForm | None:

@@ -38,6 +38,20 @@ def reminder_steps(
     return steps
 
 
+def reminder_now(today: date, deadline: date, submitted: bool) -> str | None:
+    """The step a reminder sent at once by the coordinator is: the day's own step (``due:T-5``, ``due:T``,
+    ``overdue:T+2``), so it shares its dedup key with that day's scheduled reminder and goes once a day at most;
+    None once the thing has been submitted. It never escalates: escalation follows the policy's calendar."""
+    if submitted:
+        return None
+    offset = (today - deadline).days
+    if offset < 0:
+        return f"{DUE}:T{offset}"
+    if offset == 0:
+        return f"{DUE}:T"
+    return f"{OVERDUE}:T+{offset}"
+
+
 def step_kind(step: str) -> str:
     """``overdue:T+2`` → ``overdue``."""
     return step.split(":", 1)[0]

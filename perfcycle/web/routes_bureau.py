@@ -34,29 +34,35 @@ def bureau_only(request: Request) -> Identity:
 
 def bureau_page(request: Request, identity: Identity, status: int = 200, **result: Any) -> Response:
     from perfcycle.background import running
-    from perfcycle.standing import cycle_standing
+    from perfcycle.orchestration import RunRef
+    from perfcycle.standing import cycle_standing, stage_runs
 
     year = year_of(request)
     if year is None:
-        return render(request, "bureau.html", identity, status, standing=None, result=result, running=None)
+        return render(request, "bureau.html", identity, status, standing=None, result=result, running=None, runs={})
     with session_scope() as session:
         standing = cycle_standing(session, year, matrix=False)
         holder = running(session, year)
-    return render(request, "bureau.html", identity, status, standing=standing, result=result, running=holder)
+        runs = {stage: RunRef(*run) for stage, run in stage_runs(session, year).items()}
+    return render(request, "bureau.html", identity, status, standing=standing, result=result, running=holder, runs=runs)
 
 
 @router.get("/matrix")
 def matrix(request: Request) -> Response:
     """Every department × form, as `perfcycle status --matrix` shows it."""
+    return matrix_page(request, bureau_only(request))
+
+
+def matrix_page(request: Request, identity: Identity, status: int = 200, **result: Any) -> Response:
     from perfcycle.windows import status_matrix
 
-    identity = bureau_only(request)
     year = year_of(request)
     rows: list[dict[str, str]] = []
     if year is not None:
         with session_scope() as session:
             rows = status_matrix(session, get_cycle_for(session, year))
-    return render(request, "matrix.html", identity, year=year, rows=rows, columns=list(rows[0]) if rows else [])
+    columns = list(rows[0]) if rows else []
+    return render(request, "matrix.html", identity, status, year=year, rows=rows, columns=columns, result=result)
 
 
 @router.get("/departments/{code}")
@@ -75,6 +81,18 @@ def department(request: Request, code: str) -> Response:
     if work is None:
         raise Refused("没有这个部门", 404)
     return render(request, "department.html", identity, work=work, result={}, read_only=True)
+
+
+@router.get("/decisions")
+def decisions(request: Request) -> Response:
+    """The year's decided gates: who decided, and who typed a decision in on whose behalf."""
+    from perfcycle.approvals import decision_history
+
+    identity = bureau_only(request)
+    year = year_of(request)
+    with session_scope() as session:
+        decided = decision_history(session, year) if year is not None else []
+    return render(request, "decisions.html", identity, year=year, decided=decided)
 
 
 def _group(year: int, gate: str, level: int) -> Any:
@@ -174,6 +192,42 @@ async def close_window(request: Request, stage: str) -> Response:
     except WindowError as exc:
         return bureau_page(request, identity, 422, error=str(exc))
     return bureau_page(request, identity, closed=stage)
+
+
+@router.post("/windows/{stage}/remind")
+async def remind_window(request: Request, stage: str) -> Response:
+    """The coordinator reminds now every department still owing the window's form (once a day at most)."""
+    from perfcycle.reminding import remind_now
+
+    identity = bureau_only(request)
+    check_form(request, identity, await request.form(max_files=0, max_fields=4))
+    year = year_of(request)
+    if stage not in STAGE_FORMS or year is None:
+        raise Refused("没有这种收集", 404)
+    try:
+        with session_scope() as session:
+            reminded = remind_now(session, year, by=identity.name, stage=stage)
+    except WindowError as exc:
+        return bureau_page(request, identity, 422, error=str(exc))
+    return bureau_page(request, identity, reminded=reminded)
+
+
+@router.post("/departments/{code}/remind")
+async def remind_department(request: Request, code: str) -> Response:
+    """The coordinator reminds now one department of every form it still owes (a row of the matrix)."""
+    from perfcycle.reminding import remind_now
+
+    identity = bureau_only(request)
+    check_form(request, identity, await request.form(max_files=0, max_fields=4))
+    year = year_of(request)
+    if year is None:
+        return matrix_page(request, identity, 400, error="还没有绩效管理周期")
+    try:
+        with session_scope() as session:
+            reminded = remind_now(session, year, by=identity.name, department_code=code)
+    except WindowError as exc:
+        return matrix_page(request, identity, 422, error=str(exc))
+    return matrix_page(request, identity, reminded=reminded)
 
 
 @router.post("/cycle/continue")

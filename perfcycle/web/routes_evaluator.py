@@ -1,4 +1,4 @@
-"""The review team's and the third party's page: the objects assigned to them, their pre-filled score sheet,
+"""The ex-ante panel's, the review team's and the third party's page: the objects assigned to them, their pre-filled score sheet,
 and its upload, limited to those objects and signed by the person signed in (`perfcycle.score_uploads`)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from models import session_scope
 from perfcycle.accounts import Identity
-from perfcycle.score_uploads import ROLE_SHEETS, submit_scores
+from perfcycle.score_uploads import ROLE_SHEETS, scorer_header, submit_scores
 from perfcycle.web.app import render
 from perfcycle.web.routes_department import XLSX, attachment, take_upload, year_of
 from perfcycle.web.security import Refused, refuse, signed_in
@@ -25,7 +25,7 @@ router = APIRouter()
 def scorer_only(request: Request) -> tuple[Identity, str]:
     identity = signed_in(request)
     if identity.role not in ROLE_SHEETS:
-        raise refuse(request, identity, "not_a_scorer", "只有复核组和第三方机构的账号可以这样做")
+        raise refuse(request, identity, "not_a_scorer", "只有事前评估专家组、复核组和第三方机构的账号可以这样做")
     return identity, ROLE_SHEETS[identity.role]
 
 
@@ -50,6 +50,7 @@ def evaluator_page(request: Request, identity: Identity, status: int = 200, **re
         documents=documents,
         assigned=assigned,
         scores=identity.role in ROLE_SHEETS,
+        scorer=scorer_header(ROLE_SHEETS[identity.role]) if identity.role in ROLE_SHEETS else "",
         result=result,
     )
 

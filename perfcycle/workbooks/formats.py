@@ -251,7 +251,9 @@ PANEL_SCORES = WorkbookSpec(
         SheetSpec(
             "评估评分",
             (
+                Column("部门名称", "department_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
                 PROJ,
+                Column("项目名称", "project_name", "text", required=False, note=REFERENCE_NOTE, reference=True),
                 Column("立项必要性", "necessity", "number"),
                 Column("投入经济性", "economy", "number"),
                 Column("绩效目标合理性", "targets", "number"),

@@ -14,8 +14,8 @@ from perfcycle.district import write_policy
 from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.renderer import docx_text
 from perfcycle.policy import load_policy
+from perfcycle.reminding import collect_obligations, compose
 from perfcycle.settings import DEMO_POLICY_DIR
-from tasks.reminders import collect_obligations, compose
 from tests.documents.records import YEAR, arrange
 
 DISTRICT, ISSUER = "青山区", "青山区人民政府财政局"

@@ -32,7 +32,7 @@ from models.tables import (
 )
 from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.renderer import build_docx, parse_markup, render_text
-from tasks.reminders import ReminderContext, split_message
+from perfcycle.reminding import ReminderContext, split_message
 from tests.documents.records import YEAR, Arranged
 
 # What a careless or hostile department can type into a cell, and how each must read in the document.

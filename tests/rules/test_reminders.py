@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from perfcycle.policy import RemindersPolicy, load_policy
-from perfcycle.rules.reminders import reminder_steps, step_kind, step_offset
+from perfcycle.rules.reminders import reminder_now, reminder_steps, step_kind, step_offset
 
 DEADLINE = date(2024, 5, 10)
 
@@ -102,3 +102,17 @@ def test_something_owed_from_a_day_is_announced_that_day(rules: RemindersPolicy,
     assert reminder_steps(day, DEADLINE, True, rules, opened_on=day) == []
     quiet = RemindersPolicy(before_days=[1], on_the_day=False)
     assert reminder_steps(day, DEADLINE, False, quiet, opened_on=day) == steps
+
+
+@pytest.mark.parametrize(
+    ("offset", "step"),
+    [(-20, "due:T-20"), (-3, "due:T-3"), (-1, "due:T-1"), (0, "due:T"), (1, "overdue:T+1"), (9, "overdue:T+9")],
+)
+def test_a_reminder_sent_now_is_the_days_own_step(rules: RemindersPolicy, offset: int, step: str) -> None:
+    """So it shares the dedup key of the day's scheduled reminder: once a day, whichever goes first."""
+    deadline = date(2024, 1, 31)
+    today = deadline + timedelta(days=offset)
+    assert reminder_now(today, deadline, submitted=False) == step
+    scheduled = reminder_steps(today, deadline, False, rules)
+    assert not scheduled or scheduled[0] == step
+    assert reminder_now(today, deadline, submitted=True) is None

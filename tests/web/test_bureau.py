@@ -83,6 +83,9 @@ def test_the_targets_group_is_decided_with_one_return_and_the_department_resubmi
     }
     actors = [e.actor for e in session.exec(select(AuditEntry).where(AuditEntry.action == "approval.decided"))]
     assert actors == [COORDINATOR] * 3
+    assert {g.entered_by for g in gates.values()} == {""}  # signed in: nobody typed it in on another's behalf
+    history = browser.client.get("/decisions").text
+    assert history.count(f"<td>{COORDINATOR}</td>") == 3 and "录入</td>" not in history
 
     signed_in(other_browser, session, session.exec(select(Department).where(Department.code == "102")).one().contact)
     returned = other_browser.client.get("/").text
@@ -191,6 +194,60 @@ def test_the_coordinator_closes_a_collection_and_a_leader_is_refused(
     assert (window.status, window.closed_by, window.close_reason) == ("closed", COORDINATOR, "coordinator")
 
 
+def outbox_files(outbox: Path) -> list[Path]:
+    return sorted(outbox.rglob("*.txt")) if outbox.exists() else []
+
+
+def test_remind_now_sends_through_the_reminders_once_a_day_and_says_so(
+    session: Session,
+    cycle: int,
+    submissions: Path,
+    web_demo: DemoFiles,
+    browser: Browser,
+    other_browser: Browser,
+    outbox: Path,
+) -> None:
+    put_targets(web_demo, submissions, "101")
+    run_targets(cycle, submissions)
+    signed_in(browser, session, COORDINATOR)
+    assert "/windows/target_setting/remind" in browser.client.get("/").text
+    assert "/departments/102/remind" in browser.client.get("/matrix").text
+    assert outbox_files(outbox) == []
+
+    one = browser.post("/departments/102/remind")
+    assert one.status_code == 200 and "向 1 个部门发出提醒 1 条" in one.text  # type: ignore[attr-defined]
+    (only,) = outbox_files(outbox)
+    contact = session.exec(select(Department).where(Department.code == "102")).one().contact
+    assert contact in only.read_text(encoding="utf-8")
+
+    window = browser.post("/windows/target_setting/remind")
+    assert window.status_code == 200  # type: ignore[attr-defined]
+    owing = len(outbox_files(outbox))
+    items = {
+        line for f in outbox_files(outbox) for line in f.read_text(encoding="utf-8").splitlines() if "事项" in line
+    }
+    assert owing > 2 and len(items) == owing and not any(i.endswith(":101") for i in items)  # 101 sent its form
+    assert f"发出提醒 {owing - 1} 条；另有 1 条今天已发送过，未重复发送" in window.text  # type: ignore[attr-defined]
+
+    again = browser.post("/windows/target_setting/remind")
+    assert "今天已提醒过这" in again.text and "未重复发送" in again.text  # type: ignore[attr-defined]
+    assert len(outbox_files(outbox)) == owing
+    sent_now = session.exec(select(AuditEntry).where(AuditEntry.action == "reminders.sent_now")).all()
+    assert [(e.actor, json.loads(e.payload_json)["sent"]) for e in sent_now] == [
+        (COORDINATOR, 1),
+        (COORDINATOR, owing - 1),
+        (COORDINATOR, 0),
+    ]
+
+    assert browser.client.post("/windows/target_setting/remind", data={}).status_code == 403  # no form token
+    signed_in(other_browser, session, LEADER)
+    refused = other_browser.post("/windows/target_setting/remind")
+    assert refused.status_code == 422 and "不能发送催报提醒" in refused.text  # type: ignore[attr-defined]
+    (entry,) = session.exec(select(AuditEntry).where(AuditEntry.action == "reminders.refused")).all()
+    assert entry.actor == LEADER
+    assert len(outbox_files(outbox)) == owing
+
+
 def test_continuing_the_cycle_starts_a_run_in_the_background_under_the_signed_in_name(
     session: Session, cycle: int, browser: Browser, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -214,3 +271,58 @@ def test_continuing_the_cycle_starts_a_run_in_the_background_under_the_signed_in
     assert started == [[started[0][0], "-m", "perfcycle", "run", "--year", str(year)]]
     (entry,) = session.exec(select(AuditEntry).where(AuditEntry.action == "cycle.continued")).all()
     assert entry.actor == COORDINATOR and json.loads(entry.payload_json)["how"] == "started-here"
+
+
+RUN_ID = "0b8f3c1e-5a8b-4d7e-9c2f-1a2b3c4d5e6f"
+
+
+def test_the_timeline_links_each_stages_run_to_the_prefect_ui_or_names_it(
+    session: Session, cycle: int, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models import StageState
+    from perfcycle.settings import get_settings
+
+    year = session.get(Cycle, cycle).year  # type: ignore[union-attr]
+    name = f"{year} target setting"
+    state = session.exec(
+        select(StageState).where(StageState.cycle_id == cycle, StageState.stage == "target_setting")
+    ).one()
+    state.flow_run_id, state.flow_run_name = RUN_ID, name  # as the stage's flow records it (tests/tasks/test_cycle.py)
+    session.add(state)
+    session.commit()
+    monkeypatch.setattr("perfcycle.orchestration._prefect_ui_setting", lambda: "")  # no Prefect UI of this process
+    monkeypatch.delenv("PERFCYCLE_PREFECT_UI_URL", raising=False)
+    get_settings.cache_clear()
+    signed_in(browser, session, COORDINATOR)
+    page = browser.client.get("/").text
+    assert f"{name}（{RUN_ID}）" in page and "/runs/flow-run/" not in page
+
+    monkeypatch.setenv("PERFCYCLE_PREFECT_UI_URL", "http://10.0.0.5:4200")
+    get_settings.cache_clear()
+    page = browser.client.get("/").text
+    assert f'href="http://10.0.0.5:4200/runs/flow-run/{RUN_ID}"' in page and f"{name}（在 Prefect 界面中查看）" in page
+    get_settings.cache_clear()
+
+
+def test_continuing_on_a_server_links_to_the_run_it_started(
+    session: Session, cycle: int, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from perfcycle.orchestration import RunRef
+    from perfcycle.settings import get_settings
+
+    year = session.get(Cycle, cycle).year  # type: ignore[union-attr]
+    # What the server answers (tests/flows/test_deployed_cycle.py starts the deployment on a real one).
+    monkeypatch.setattr(
+        "perfcycle.orchestration.continue_cycle_run", lambda y: ("started", RunRef(RUN_ID, f"{y} annual cycle"))
+    )
+    monkeypatch.setattr("perfcycle.orchestration._prefect_ui_setting", lambda: "")
+    monkeypatch.setenv("PERFCYCLE_PREFECT_UI_URL", "http://10.0.0.5:4200")
+    get_settings.cache_clear()
+    signed_in(browser, session, COORDINATOR)
+    answer = browser.post("/cycle/continue")
+    get_settings.cache_clear()
+    assert "已在 Prefect 中重新启动年度周期部署" in answer.text  # type: ignore[attr-defined]
+    assert f'href="http://10.0.0.5:4200/runs/flow-run/{RUN_ID}"' in answer.text  # type: ignore[attr-defined]
+    assert f"{year} annual cycle" in answer.text  # type: ignore[attr-defined]
+    (entry,) = session.exec(select(AuditEntry).where(AuditEntry.action == "cycle.continued")).all()
+    assert json.loads(entry.payload_json)["flow_run_id"] == RUN_ID

@@ -1,0 +1,91 @@
+"""The README's layout rule, checked on the code: interfaces on top, then flows → tasks → services →
+rules/models; a module imports only from its own layer or below, and a rule is a pure function."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from perfcycle.settings import PROJECT_ROOT
+
+INTERFACES = (
+    "perfcycle.__main__",
+    "perfcycle.cli",
+    "perfcycle.commands",
+    "perfcycle.web",
+    "perfcycle.orchestration",
+    "perfcycle.serve",
+    "perfcycle.ui",
+    "perfcycle.embedded_app",
+    "perfcycle.background",
+    "perfcycle.demo_life",
+)
+FOUNDATION = ("perfcycle.settings", "perfcycle.policy", "perfcycle.money")  # configuration and values
+LAYERS = ["interface", "flow", "task", "service", "rule, model or foundation"]
+NOT_IN_A_RULE = ("prefect", "sqlmodel", "sqlalchemy", "models", "fastapi", "starlette")
+
+
+def layer(module: str) -> int | None:
+    """The layer of a module of the project (0 is the top), None for one from elsewhere."""
+    if module.startswith(INTERFACES):
+        return 0
+    if module.split(".")[0] == "flows":
+        return 1
+    if module.split(".")[0] == "tasks":
+        return 2
+    if module.startswith(("perfcycle.rules", *FOUNDATION)) or module.split(".")[0] == "models":
+        return 4
+    if module.split(".")[0] == "perfcycle":
+        return 3
+    return None
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """Every absolute import of a module, at any depth (imports inside functions count too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+    return found
+
+
+def project_modules() -> list[tuple[str, Path]]:
+    paths = [p for folder in ("perfcycle", "flows", "tasks", "models") for p in (PROJECT_ROOT / folder).rglob("*.py")]
+    return sorted(
+        (".".join(p.relative_to(PROJECT_ROOT).with_suffix("").parts), p) for p in paths if "migrations" not in p.parts
+    )
+
+
+def test_every_module_imports_only_from_its_own_layer_or_below() -> None:
+    upward = []
+    for module, path in project_modules():
+        mine = layer(module)
+        assert mine is not None, module
+        for line, imported in imports(path):
+            theirs = layer(imported)
+            if theirs is not None and theirs < mine:
+                upward.append(f"{module}:{line} ({LAYERS[mine]}) imports {imported} ({LAYERS[theirs]})")
+    assert upward == []
+
+
+def test_a_rule_knows_no_database_no_prefect_and_no_service() -> None:
+    impure = []
+    for module, path in project_modules():
+        if not module.startswith("perfcycle.rules"):
+            continue
+        for line, imported in imports(path):
+            outside = imported.split(".")[0] in NOT_IN_A_RULE
+            service = layer(imported) is not None and not imported.startswith(("perfcycle.rules", *FOUNDATION))
+            if outside or service:
+                impure.append(f"{module}:{line} imports {imported}")
+    assert impure == []
+
+
+def test_the_checks_see_an_upward_import(tmp_path: Path) -> None:
+    """The checker itself: a task importing a flow is found, wherever the import sits."""
+    module = tmp_path / "bad.py"
+    module.write_text("def f():\n    from flows.annual_cycle import annual_cycle\n", encoding="utf-8")
+    assert imports(module) == [(2, "flows.annual_cycle")]
+    assert layer("flows.annual_cycle") == 1 < layer("tasks.cycle") == 2  # type: ignore[operator]
