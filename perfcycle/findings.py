@@ -268,8 +268,9 @@ def _of_source(session: Session, cycle_id: int, source: str) -> dict[str, Findin
 
 def register(session: Session, cycle: Cycle, source: str, on: date | None = None) -> dict[str, int]:
     """Bring the register in line with what `source` finds now: new findings are registered (on the day, at the
-    latest on the 成文日期 of the document that finds them, and due the policy's days later), those no one has answered yet take the source's current text, and those the source no longer
-    finds are withdrawn unless the department already answered them. Audited once per change."""
+    latest on the 成文日期 of the document that finds them, and due the policy's days later), those no one has
+    answered yet take the source's current text, and those the source no longer finds are withdrawn unless the
+    department already answered them. Audited once per change."""
     assert cycle.id is not None
     policy = cycle_policy(cycle)
     day = on or today()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -321,6 +322,10 @@ def test_reminders_go_to_departments_that_have_not_answered(
     session: Session, arranged: Arranged, bureau_day: BureauDay, tmp_path: Path
 ) -> None:
     cycle = cycle_of(session, arranged)
+    # D01's overall self-evaluation is claimed too high as well: two findings of D01 due the same day.
+    overall = session.exec(select(Evaluation).where(Evaluation.kind == "self", Evaluation.object_code == "D01")).one()
+    overall.claimed_score, overall.flagged, overall.flag_reason = Decimal("92.00"), True, "自评高于核定11分"
+    session.add(overall)
     register_all(session, cycle)
     cycle.status = "done"  # findings are followed after the cycle closed
     session.add(cycle)
@@ -328,13 +333,17 @@ def test_reminders_go_to_departments_that_have_not_answered(
     due = REGISTERED + timedelta(days=30)
 
     obligations = {o.item: o for o in open_findings(session, due)}
-    ex_ante = f"findings:{YEAR}:D01:2024-03-29"  # registered on its report's day 2024-02-28, overdue since
-    assert set(obligations) == {f"findings:{YEAR}:D01:{due}", f"findings:{YEAR}:D05:{due}", ex_ante}  # no red light
+    # The ex-ante condition was found by the 事前绩效评估报告 of 2024-02-28: due 30 days after that day, overdue,
+    # reminded on its own deadline. No red light: those are answered as 预警整改 responses.
+    ex_ante = f"findings:{YEAR}:D01:2024-03-29"
+    assert set(obligations) == {f"findings:{YEAR}:D01:{due}", f"findings:{YEAR}:D05:{due}", ex_ante}
     d01 = obligations[f"findings:{YEAR}:D01:{due}"]
     assert d01.deadline == due and "2项" in d01.title and "perfcycle findings answer" in d01.detail
     assert d01.escalate_to is not None and d01.escalate_to.name == "负责人D01"
+    assert obligations[ex_ante].deadline == date(2024, 3, 29) and "1项" in obligations[ex_ante].title
 
     answer_finding(session, finding(session, "review_flag", "project:P06").id or 0, measures="整改", by="联系人D05")
+    answer_finding(session, finding(session, "ex_ante", "project:P02").id or 0, measures="调整规模", by="联系人D01")
     session.commit()
     assert {o.item for o in open_findings(session, due)} == {f"findings:{YEAR}:D01:{due}"}
 
@@ -410,7 +419,8 @@ def test_the_next_budget_table_states_open_findings_beside_the_lines(
     condition = finding(session, "ex_ante", "project:P02").id
     review = finding(session, "review_flag", "project:P06").id
     assert beside == {
-        "N01": f"2项：#{inflated} {YEAR}自评偏高（待整改）、#{condition} {YEAR}事前评估（待整改）",
+        # The ex-ante condition was found on 2024-02-28 and due 30 days later: overdue on the bureau's date.
+        "N01": f"2项：#{inflated} {YEAR}自评偏高（待整改）、#{condition} {YEAR}事前评估（逾期）",
         "N02": f"1项：#{review} {YEAR}抽查复核（待整改）",
         "N03": None,  # D07 has no finding
     }
@@ -434,7 +444,8 @@ def test_the_quarterly_notice_lists_what_is_still_open(
     assert f"关于{YEAR}年四季度预算绩效\n问题整改情况的通报" in text  # the title broken by meaning
     assert "测试部门01、测试部门02、测试部门03：" in text  # the departments with findings still open
     assert "共登记问题5项（监控红灯2项、抽查复核1项、自评偏高1项、事前评估1项）" in text
-    assert "已整改1项，尚未整改到位4项，其中2项逾期未反馈" in text  # the red lights, due 2024-04-20
+    # The red lights, due 2024-04-20, and the ex-ante condition found on 2024-02-28, due 2024-03-29.
+    assert "已整改1项，尚未整改到位4项，其中3项逾期未反馈" in text
     assert "测试项目06" not in text and "项目 P02 测试项目02：事前绩效评估结论为调整后支持" in text
     assert "请上述部门对照问题清单逐项落实整改" in text
     document = session.exec(select(Document).where(Document.kind == "问题整改情况通报")).one()
