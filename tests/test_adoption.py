@@ -184,9 +184,16 @@ def test_the_command_line_writes_imports_and_shows(session: Session, arranged: A
     written = runner.invoke(app, ["adoption", "template", "--year", str(YEAR), "--out", str(form)])
     assert written.exit_code == 0 and "7 个项目" in written.output
     filled_form(session, form, ADOPTED)
-    imported = runner.invoke(app, ["adoption", "import", str(form), "--year", str(YEAR), "--by", "周晓梅"])
+    undated = runner.invoke(app, ["adoption", "import", str(form), "--year", str(YEAR), "--on", "1月20日"])
+    assert undated.exit_code == 1 and "--on 应为日期 YYYY-MM-DD" in undated.output
+    assert session.exec(select(BudgetAdoption)).all() == []
+    imported = runner.invoke(
+        app, ["adoption", "import", str(form), "--year", str(YEAR), "--by", "周晓梅", "--on", f"{YEAR + 2}-01-20"]
+    )
     assert imported.exit_code == 0, imported.output
     assert "采纳 4，调整 2，未采纳 1，采纳率 57.14%" in imported.output
+    session.expire_all()
+    assert {a.imported_on for a in session.exec(select(BudgetAdoption))} == {date(YEAR + 2, 1, 20)}
     shown = runner.invoke(app, ["adoption", "--year", str(YEAR), "--json"])
     data = json.loads(shown.output)
     assert (data["lines"], data["adopted"], data["changed"], data["not_adopted"]) == (7, 4, 2, 1)
