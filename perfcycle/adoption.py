@@ -266,6 +266,11 @@ class AdoptionSummary(BaseModel):
     difference_wan: str
     rows: list[AdoptionRow]
 
+    @property
+    def differs(self) -> bool:
+        """Whether the adopted total differs from the recommended one (the report then states the difference)."""
+        return self.adopted_wan != self.recommended_wan
+
     def as_json(self) -> dict[str, int]:
         return {"lines": self.lines, "adopted": self.adopted, "changed": self.changed, "not_adopted": self.not_adopted}
 

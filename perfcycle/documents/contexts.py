@@ -975,7 +975,7 @@ def _loop_rows(out: _Rows, ctx: AnnualReportContext, figures: CycleFigures) -> N
         out.add("采纳率", adoption.rate_pct, "", "采纳项目数 ÷ 比较项目数，四舍五入到0.01%", codes.status("adopted"))
         out.add("建议安排（采纳情况）", adoption.recommended_wan, "万元", "比较项目的建议安排合计", codes.lines)
         out.add("人大批准", adoption.adopted_wan, "万元", "比较项目的批准金额合计", codes.lines)
-        if adoption.difference_wan != "0.00":
+        if adoption.differs:
             out.add("批准与建议差额", adoption.difference_wan, "万元", "批准金额合计减建议安排合计", codes.lines)
     findings = figures.findings
     if ctx.findings_registered:
