@@ -6,6 +6,7 @@ The order mirrors flows/annual_cycle.py and the stage flows; it exists only to m
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from perfcycle.runtime import settle_heap
@@ -30,8 +31,16 @@ from tasks import (
 )
 
 
-def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict[str, float]) -> dict[str, Any]:
-    """Run every stage in order with auto-approval; `timings` collects import and document seconds."""
+def run_bare(
+    year: int,
+    data: str,
+    submissions: str,
+    out_dir: str,
+    timings: dict[str, float],
+    before_reporting: Callable[[], object] | None = None,
+) -> dict[str, Any]:
+    """Run every stage in order with auto-approval; `timings` collects import and document seconds.
+    `before_reporting` runs once every stage before the annual report is done (as `annual_cycle(until=...)`)."""
 
     def timed(bucket: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -135,6 +144,8 @@ def run_bare(year: int, data: str, submissions: str, out_dir: str, timings: dict
     stage("sampling_review", sampling_stage)
     stage("fiscal_evaluation", fiscal_stage)
     stage("budget_linkage", budget_stage)
+    if before_reporting is not None:
+        before_reporting()
     stage("reporting", reporting_stage)
     cycle.close_cycle.fn(cycle_id)
     return summary.summarize_cycle.fn(cycle_id)

@@ -17,7 +17,7 @@ from flows.sampling_review import sampling_review
 from flows.self_evaluation import self_evaluation
 from flows.target_setting import target_setting
 from perfcycle.locks import holds_cycle
-from perfcycle.stages import QUARTERS
+from perfcycle.stages import QUARTERS, stages_before
 from tasks.approvals import apply_group_decision, find_open_group, wait_for_decision
 from tasks.cycle import close_cycle, open_cycle, read_cycle_context, read_stage_states
 from tasks.imports import import_base_data
@@ -27,8 +27,9 @@ from tasks.waiting import end_waiting
 DECISIONS_PER_RUN = 1000  # a guard against a loop, far above the gates of any district
 
 
-def run_due_stages(year: int, cycle_id: int, submissions: str | None, out_dir: str) -> bool:
-    """Run, in order, each stage not yet done; False as soon as one stops at a gate or a deadline."""
+def run_due_stages(year: int, cycle_id: int, submissions: str | None, out_dir: str, until: str | None = None) -> bool:
+    """Run, in order, each stage not yet done (up to the stage `until`, not included); False as soon as one
+    stops at a gate or a deadline."""
     done = {stage for stage, state in read_stage_states(cycle_id).items() if state["status"] == "done"}
     steps: list[tuple[str, Any]] = [
         ("target_setting", lambda: target_setting(year, cycle_id, submissions, out_dir)),
@@ -44,7 +45,8 @@ def run_due_stages(year: int, cycle_id: int, submissions: str | None, out_dir: s
         ("budget_linkage", lambda: budget_linkage(year, cycle_id, out_dir)),
         ("reporting", lambda: reporting(year, cycle_id, out_dir)),
     ]
-    return all(stage in done or run_stage()["status"] == "done" for stage, run_stage in steps)
+    due = steps[: stages_before(until)] if until else steps
+    return all(stage in done or run_stage()["status"] == "done" for stage, run_stage in due)
 
 
 @flow(name="annual-cycle", flow_run_name="{year} annual cycle")
@@ -55,6 +57,7 @@ def annual_cycle(
     submissions: str | None = None,
     out_dir: str | None = None,
     auto_approve: bool = False,
+    until: str | None = None,
 ) -> dict[str, Any]:
     """Each (re)run reads the stage states, skips what is done and continues from where the cycle stands.
 
@@ -65,7 +68,11 @@ def annual_cycle(
     resumes it), recording the answer before the stages import what came in meanwhile; run in-process, it
     ends and says what it waits for: a Completed state named 等待审批 or 等待报送, with a log line naming the
     gates or forms.
+    With `until` (a stage), it runs the stages before that one and ends there, the cycle left open: what has to
+    happen before that stage (e.g. the loops the annual report states) happens, and a run without it continues.
     """
+    if until is not None:
+        stages_before(until)  # a stage the cycle does not have is refused before anything runs
     cycle_id = open_cycle(
         year, auto_approve=auto_approve, data_source=data or "", submissions=submissions, out_dir=out_dir
     )
@@ -74,10 +81,13 @@ def annual_cycle(
         import_base_data(context["data"], year)
     # A run resumed from its form takes the answer first: the stages may meanwhile have new forms to import.
     group = find_open_group(cycle_id, waited_on_by=str(flow_run.id)) if deployment.id is not None else None
+    reached = False
     for _ in range(DECISIONS_PER_RUN):
         if group is None:
-            if run_due_stages(year, cycle_id, context["submissions"], str(context["out_dir"])):
-                close_cycle(cycle_id)
+            reached = run_due_stages(year, cycle_id, context["submissions"], str(context["out_dir"]), until)
+            if reached:
+                if until is None:
+                    close_cycle(cycle_id)
                 break
             group = find_open_group(cycle_id)
             if group is None or deployment.id is None:
@@ -88,6 +98,6 @@ def annual_cycle(
         )
         group = None
     summary = summarize_cycle(cycle_id)
-    if summary["status"] != "done":
+    if summary["status"] != "done" and not reached:
         return end_waiting(cycle_id, None, summary)
     return summary

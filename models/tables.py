@@ -602,3 +602,4 @@ class BudgetAdoption(SQLModel, table=True):
     project_id: int = Field(foreign_key="project.id")
     adopted_fen: int = _money()
     remark: str = Field(default="", sa_type=Text)
+    imported_on: date | None = None  # the day the adopted budget was imported: a report dated before it cannot state it

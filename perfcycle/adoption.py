@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -119,12 +120,16 @@ class AdoptionImport:
     unchanged: bool
 
 
-def import_adopted_budget(session: Session, *, year: int, path: Path, by: str = "") -> AdoptionImport:
-    """Import the adopted amount of every line of `year`'s approved recommendation table, all or nothing.
+def import_adopted_budget(
+    session: Session, *, year: int, path: Path, by: str = "", on: date | None = None
+) -> AdoptionImport:
+    """Import the adopted amount of every line of `year`'s approved recommendation table, all or nothing, on the
+    day `on` (the bureau's date by default): a report dated before that day does not state it.
 
     Accepted whenever it comes (the cycle has long closed when the budget is adopted); a later import replaces
     the earlier amounts."""
     from perfcycle.policy import import_limits
+    from perfcycle.windows import today
 
     cycle, lines = _approved_lines(session, year)
     assert cycle.id is not None
@@ -173,6 +178,7 @@ def import_adopted_budget(session: Session, *, year: int, path: Path, by: str = 
         for project_id, (fen, remark) in adopted.items():
             record = existing.get(project_id) or BudgetAdoption(cycle_id=cycle.id, project_id=project_id)
             record.adopted_fen, record.remark = fen, remark
+            record.imported_on = on or today()
             session.add(record)
         for project_id in set(existing) - set(adopted):
             session.delete(existing[project_id])
@@ -187,6 +193,7 @@ def import_adopted_budget(session: Session, *, year: int, path: Path, by: str = 
                 "file": parsed.path.name,
                 "sha256": parsed.sha256,
                 "lines": len(adopted),
+                "imported_on": on or today(),
                 "figures": summary.as_json() if summary else {},
             },
         )
@@ -259,6 +266,11 @@ class AdoptionSummary(BaseModel):
     difference_wan: str
     rows: list[AdoptionRow]
 
+    @property
+    def differs(self) -> bool:
+        """Whether the adopted total differs from the recommended one (the report then states the difference)."""
+        return self.adopted_wan != self.recommended_wan
+
     def as_json(self) -> dict[str, int]:
         return {"lines": self.lines, "adopted": self.adopted, "changed": self.changed, "not_adopted": self.not_adopted}
 
@@ -301,16 +313,24 @@ def adoption_summary(session: Session, cycle_id: int, flush: bool = False) -> Ad
     )
 
 
-def stated_adoption(session: Session, cycle: Cycle) -> tuple[int, AdoptionSummary] | None:
-    """The 采纳情况 a cycle's annual report states: of its own recommendations once their adopted budget is
-    imported (a report written after the budget year's budget passed), else of the previous cycle's; with the
-    cycle whose table it compares."""
+def imported_by(session: Session, cycle_id: int, on: date | None) -> bool:
+    """Whether the cycle's adopted budget was imported by the day `on` (any day: whether it was imported at all)."""
+    days = session.exec(select(col(BudgetAdoption.imported_on)).where(BudgetAdoption.cycle_id == cycle_id)).all()
+    if on is None:
+        return bool(days)
+    return bool(days) and all(day is not None and day <= on for day in days)
+
+
+def stated_adoption(session: Session, cycle: Cycle, on: date | None = None) -> tuple[int, AdoptionSummary] | None:
+    """The 采纳情况 a cycle's annual report dated `on` states: of the latest cycle, its own or the previous one,
+    whose adopted budget was imported by that day. Normally the previous cycle's: the budget year of a cycle's
+    own recommendations is adopted after its report (`on` None: the latest imported, as the records stand now)."""
     assert cycle.id is not None
-    own = adoption_summary(session, cycle.id)
-    if own is not None:
-        return cycle.id, own
     previous = session.exec(select(Cycle).where(Cycle.year == cycle.year - 1, Cycle.status != "historical")).first()
-    if previous is None or previous.id is None:
-        return None
-    summary = adoption_summary(session, previous.id)
-    return (previous.id, summary) if summary is not None else None
+    for candidate in (cycle, previous):
+        if candidate is None or candidate.id is None or not imported_by(session, candidate.id, on):
+            continue
+        summary = adoption_summary(session, candidate.id)
+        if summary is not None:
+            return candidate.id, summary
+    return None

@@ -211,8 +211,10 @@ def _run_cycle(
     as_json: bool,
     verbose: bool,
     after: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    before: tuple[str, Callable[[], object]] | None = None,
 ) -> None:
-    """Run the cycle and print its figures; `after` continues from a finished cycle and gives its new summary."""
+    """Run the cycle and print its figures. `before` (a stage, some work) runs the stages before that one, does
+    the work, then continues the cycle; `after` continues from a finished cycle and gives its new summary."""
     configure_prefect(quiet=not verbose)
     if not verbose:
         os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
@@ -220,6 +222,7 @@ def _run_cycle(
     from perfcycle import progress
     from perfcycle.commands.common import context_line
     from perfcycle.orchestration import run_annual_cycle, start_ephemeral_server
+    from perfcycle.stages import STAGES, stages_before
 
     with friendly_errors():
         start_ephemeral_server()
@@ -228,7 +231,14 @@ def _run_cycle(
         err.print(context_line(int(parameters["year"]), **given), highlight=False, soft_wrap=True)
         progress.listen(_progress_printer())
         err.print("正在启动 Prefect 并运行年度周期…", highlight=False)
-        summary = run_annual_cycle(**parameters)
+        if before is not None:
+            stage, work = before
+            summary = run_annual_cycle(**parameters, until=stage)
+            if all(summary["stages"][name] == "done" for name, _ in STAGES[: stages_before(stage)]):
+                work()
+                summary = run_annual_cycle(**parameters)
+        else:
+            summary = run_annual_cycle(**parameters)
         if after is not None and summary.get("status") == "done":
             summary = after(summary)
     _print_summary(summary)
@@ -335,7 +345,7 @@ def demo(
     os.environ["PERFCYCLE_POLICY_DIR"] = str(DEMO_POLICY_DIR)  # the demo district's rules, never a district's own
     _use_database(os.environ.get("PERFCYCLE_DEMO_DATABASE_URL") or f"sqlite:///{out_dir / 'perfcycle.db'}")
     from perfcycle.demo import generate_demo
-    from perfcycle.demo_life import after_the_cycle
+    from perfcycle.demo_life import after_the_cycle, before_the_report
     from perfcycle.policy import load_policy
 
     with friendly_errors():
@@ -350,6 +360,7 @@ def demo(
         },
         as_json,
         verbose,
+        before=("reporting", lambda: before_the_report(year)),
         after=lambda _summary: after_the_cycle(year, out_dir),
     )
 
@@ -403,8 +414,20 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="最后一行输出 JSON 摘要")] = False,
     verbose: Annotated[bool, typer.Option(help="显示 Prefect 日志")] = False,
     database_url: Annotated[str | None, typer.Option(help="覆盖 PERFCYCLE_DATABASE_URL")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="只运行到该阶段之前（如 reporting：先运行其前各阶段，周期留待继续），不加则运行到结束",
+        ),
+    ] = None,
 ) -> None:
     """在本区自己的数据上运行（或继续运行）年度周期。"""
+    from perfcycle.stages import stages_before
+
+    if until:
+        with friendly_errors():
+            stages_before(until)
     _use_database(database_url)
     for path in (data, submissions):
         if path is not None and not path.exists():
@@ -417,6 +440,7 @@ def run(
             "submissions": str(submissions.resolve()) if submissions else None,
             "out_dir": str(out_dir.resolve()) if out_dir else None,
             "auto_approve": auto_approve,
+            **({"until": until} if until else {}),
         },
         as_json,
         verbose,

@@ -1755,7 +1755,7 @@ def _build_department_self_evaluations(
         if department.code in unpublished:
             published: date | None = None
         elif department.code in late:
-            published = due + timedelta(days=prng.randint(12, 60))
+            published = due + timedelta(days=prng.randint(12, 30))  # late, before the annual report's date
         else:
             published = due - timedelta(days=prng.randint(3, 50))
         out.append(DepartmentSelfEvaluation(department.code, claimed, evaluated, evaluation, published))

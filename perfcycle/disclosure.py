@@ -160,7 +160,7 @@ def record_final_accounts(
 
 
 def report_bureau_publication(
-    session: Session, *, year: int, published_on: date, url: str, by: str
+    session: Session, *, year: int, published_on: date, url: str, by: str, at: datetime | None = None
 ) -> ResultPublication:
     """The bureau's publication of the cycle's key-evaluation results (谁评价、谁公开), reported by a coordinator."""
     by = " ".join(by.split())
@@ -172,7 +172,7 @@ def report_bureau_publication(
     row = row or ResultPublication(cycle_id=cycle.id)
     row.due_on = due_on(cycle)
     row.published_on, row.url = published_on, url[:1000]
-    row.reported_by, row.reported_at = by[:100], now()
+    row.reported_by, row.reported_at = by[:100], in_shanghai(at) if at else now()
     session.add(row)
     audit.append(
         session,

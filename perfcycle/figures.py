@@ -784,12 +784,13 @@ class AdoptionFigures:
         return self.codes.get(status, ())
 
 
-def adoption_figures(session: Session, cycle_id: int) -> AdoptionFigures | None:
-    """The adoption the cycle's report states, or None while no adopted budget is imported for it."""
+def adoption_figures(session: Session, cycle_id: int, on: date | None = None) -> AdoptionFigures | None:
+    """The adoption the cycle's report dated `on` states (any day: the latest imported), or None when no adopted
+    budget is imported by then."""
     from perfcycle.adoption import adoption_lines, stated_adoption
 
     cycle = session.get(Cycle, cycle_id)
-    stated = stated_adoption(session, cycle) if cycle is not None else None
+    stated = stated_adoption(session, cycle, on) if cycle is not None else None
     if stated is None:
         return None
     cycle_of, summary = stated
@@ -903,9 +904,9 @@ class CycleFigures:
         return [self.departments.get(code, code) for code in codes]
 
 
-def cycle_figures(session: Session, cycle_id: int, as_of: date | None = None) -> CycleFigures:
-    """All of the cycle's figures from its records, as they stand now; the publications as of `as_of` (a
-    document's own date) when given."""
+def cycle_figures(session: Session, cycle_id: int, on: date | None = None) -> CycleFigures:
+    """All of the cycle's figures from its records, as they stand now; the loops (findings, publications,
+    adoption) as of `on` (the annual report's date), else today."""
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"没有编号为 {cycle_id} 的绩效管理周期")
@@ -924,10 +925,10 @@ def cycle_figures(session: Session, cycle_id: int, as_of: date | None = None) ->
         selection=selection_figures(session, cycle_id),
         budget=budget_figures(session, cycle_id),
         budget_codes=budget_codes(session, cycle_id),
-        publications=publication_figures(session, cycle_id, as_of),
+        publications=publication_figures(session, cycle_id, on),
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
         consequences=consequence_figures(session, cycle_id),
-        findings=finding_figures(session, cycle_id),
-        adoption=adoption_figures(session, cycle_id),
+        findings=finding_figures(session, cycle_id, on),
+        adoption=adoption_figures(session, cycle_id, on),
     )

@@ -46,6 +46,7 @@ from perfcycle.policy import Policy
 from perfcycle.rules.findings import (
     ANSWERED,
     FIXED,
+    FOUND_IN,
     OPEN,
     OVERDUE,
     SOURCES,
@@ -60,6 +61,7 @@ from perfcycle.rules.findings import (
     is_open,
     status_on,
 )
+from perfcycle.rules.issuing import issue_day
 from perfcycle.rules.lights import notice_date
 from perfcycle.stages import QUARTER_NAMES
 from perfcycle.windows import (
@@ -269,9 +271,10 @@ def _of_source(session: Session, cycle_id: int, source: str) -> dict[str, Findin
 
 
 def register(session: Session, cycle: Cycle, source: str, on: date | None = None) -> dict[str, int]:
-    """Bring the register in line with what `source` finds now: new findings are registered (due the policy's
-    days later), those no one has answered yet take the source's current text, and those the source no longer
-    finds are withdrawn unless the department already answered them. Audited once per change."""
+    """Bring the register in line with what `source` finds now: new findings are registered (on the day, at the
+    latest on the 成文日期 of the document that finds them, and due the policy's days later), those no one has
+    answered yet take the source's current text, and those the source no longer finds are withdrawn unless the
+    department already answered them. Audited once per change."""
     assert cycle.id is not None
     policy = cycle_policy(cycle)
     day = on or today()
@@ -281,7 +284,7 @@ def register(session: Session, cycle: Cycle, source: str, on: date | None = None
     for key, item in found.items():
         finding = existing.get(key)
         if finding is None:
-            registered = item.registered_on or day
+            registered = issue_day(item.registered_on, day, policy.document_day(FOUND_IN.get(source, "")))
             finding = Finding(
                 cycle_id=cycle.id,
                 source=source,
@@ -470,7 +473,14 @@ def answer_finding(
 
 
 def verify_finding(
-    session: Session, finding_id: int, *, fixed: bool, comment: str, by: str, entered_by: str = ""
+    session: Session,
+    finding_id: int,
+    *,
+    fixed: bool,
+    comment: str,
+    by: str,
+    at: datetime | None = None,
+    entered_by: str = "",
 ) -> Finding:
     """The coordinator's verification of an answer: 已整改 closes the finding, 未整改 leaves it open for a new
     answer. Anyone else, a verification without a comment or before an answer, or of one's own answer, is
@@ -504,7 +514,7 @@ def verify_finding(
         raise _refuse(session, by, "finding.verify_refused", finding_id, reason, entered_by)
     finding.status = FIXED if fixed else UNFIXED
     finding.verified_by = by[:100]
-    finding.verified_at = now()
+    finding.verified_at = in_shanghai(at) if at else now()
     finding.comment = comment
     session.add(finding)
     payload: dict[str, object] = {

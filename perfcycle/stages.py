@@ -18,6 +18,15 @@ STAGES: tuple[tuple[str, str], ...] = (
 )
 STAGE_NAMES = dict(STAGES)
 
+
+def stages_before(stage: str) -> int:
+    """How many stages come before `stage` in the cycle; a stage not in the cycle is refused by name."""
+    order = [name for name, _ in STAGES]
+    if stage not in order:
+        raise StageError(f"没有名为 {stage} 的阶段（可选：{'、'.join(order)}）")
+    return order.index(stage)
+
+
 # Where each stage finds its submissions under the submissions folder (see docs/workbooks.md).
 SUBMISSION_FOLDERS = {
     "targets": "targets",

@@ -4,6 +4,7 @@ not adopted, and the next annual report's sentence and table — on the small te
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +15,13 @@ from typer.testing import CliRunner
 
 from models import Approval, BudgetAdoption, BudgetRecommendation, Cycle, Project
 from models.audit import AuditEntry
-from perfcycle.adoption import adoption_lines, adoption_summary, import_adopted_budget, write_adoption_form
+from perfcycle.adoption import (
+    adoption_lines,
+    adoption_summary,
+    import_adopted_budget,
+    stated_adoption,
+    write_adoption_form,
+)
 from perfcycle.cli import app
 from perfcycle.documents.contexts import annual_report_context
 from perfcycle.documents.renderer import docx_text, render_docx
@@ -140,15 +147,23 @@ def test_a_workbook_with_a_line_missing_or_unknown_is_refused_whole(
 def test_the_next_annual_report_states_the_adoption(session: Session, arranged: Arranged, tmp_path: Path) -> None:
     current = session.get(Cycle, arranged.cycle_id)
     assert current is not None
-    following = Cycle(year=YEAR + 1, budget_year=YEAR + 3, district=current.district, policy_json=current.policy_json)
+    policy = {**json.loads(current.policy_json), "year": YEAR + 1}  # the next year's (its calendar a year on)
+    following = Cycle(year=YEAR + 1, budget_year=YEAR + 3, district=current.district, policy_json=json.dumps(policy))
     session.add(following)
     session.commit()
     assert annual_report_context(session, following.id or 0).adoption is None  # nothing imported yet
     approve_table(session, arranged.cycle_id)
-    import_adopted_budget(session, year=YEAR, path=filled_form(session, tmp_path / "a.xlsx", ADOPTED))
+    adopted_on = date(YEAR + 2, 1, 20)  # the budget year's budget, adopted after the cycle's own report
+    form = filled_form(session, tmp_path / "a.xlsx", ADOPTED)
+    import_adopted_budget(session, year=YEAR, path=form, on=adopted_on)
     session.commit()
-    own = annual_report_context(session, arranged.cycle_id).adoption  # its report written again after the budget
-    assert own is not None and (own.year, own.budget_year, own.rate_pct) == (YEAR, YEAR + 2, "57.14%")
+    # Its own report, dated before the adoption (its calendar's day), does not state it, written again or not.
+    assert annual_report_context(session, arranged.cycle_id).adoption is None
+    own = stated_adoption(session, current)  # as the records stand now (--json)
+    assert own is not None and own[0] == arranged.cycle_id and own[1].rate_pct == "57.14%"
+    assert stated_adoption(session, current, adopted_on - timedelta(days=1)) is None
+    assert stated_adoption(session, following, adopted_on - timedelta(days=1)) is None  # not imported yet that day
+    assert stated_adoption(session, following, adopted_on) == own
 
     context = annual_report_context(session, following.id or 0)
     assert context.adoption is not None and context.adoption.rate_pct == "57.14%"
@@ -169,9 +184,16 @@ def test_the_command_line_writes_imports_and_shows(session: Session, arranged: A
     written = runner.invoke(app, ["adoption", "template", "--year", str(YEAR), "--out", str(form)])
     assert written.exit_code == 0 and "7 个项目" in written.output
     filled_form(session, form, ADOPTED)
-    imported = runner.invoke(app, ["adoption", "import", str(form), "--year", str(YEAR), "--by", "周晓梅"])
+    undated = runner.invoke(app, ["adoption", "import", str(form), "--year", str(YEAR), "--on", "1月20日"])
+    assert undated.exit_code == 1 and "--on 应为日期 YYYY-MM-DD" in undated.output
+    assert session.exec(select(BudgetAdoption)).all() == []
+    imported = runner.invoke(
+        app, ["adoption", "import", str(form), "--year", str(YEAR), "--by", "周晓梅", "--on", f"{YEAR + 2}-01-20"]
+    )
     assert imported.exit_code == 0, imported.output
     assert "采纳 4，调整 2，未采纳 1，采纳率 57.14%" in imported.output
+    session.expire_all()
+    assert {a.imported_on for a in session.exec(select(BudgetAdoption))} == {date(YEAR + 2, 1, 20)}
     shown = runner.invoke(app, ["adoption", "--year", str(YEAR), "--json"])
     data = json.loads(shown.output)
     assert (data["lines"], data["adopted"], data["changed"], data["not_adopted"]) == (7, 4, 2, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,10 @@ def test_every_source_is_registered_once_with_its_deadline(
     assert review.due_on == REGISTERED + timedelta(days=days["review_flag"]) and "复核得分低于自评17分" in review.text
     ex_ante = finding(session, "ex_ante", "project:P02")
     assert "调整后支持" in ex_ante.text and "620.02 万元" in ex_ante.text
-    assert ex_ante.due_on == REGISTERED + timedelta(days=days["ex_ante"])
+    # Registered after the 事前绩效评估报告's day in the calendar (02-28): on that day, as the report found it.
+    assert ex_ante.registered_on == date(2024, 2, 28) < REGISTERED
+    assert ex_ante.due_on == ex_ante.registered_on + timedelta(days=days["ex_ante"])
+    assert review.registered_on == REGISTERED  # before the 抽查复核结果's day: the bureau's date
 
     again = register_all(session, cycle, REGISTERED + timedelta(days=7))  # a rerun a week later
     assert all(r["registered"] == 0 and r["withdrawn"] == 0 for r in again.values())
@@ -300,10 +304,11 @@ def test_the_register_lists_by_department_and_state(
         ("D03", "red_light"),
         ("D05", "review_flag"),
     ]
-    # The red lights were due 2024-04-20: overdue; the others are due later and still open, or answered.
-    assert [r.state_label for r in rows] == ["待整改", "待整改", "逾期", "逾期", "已反馈"]
+    # The red lights were due 2024-04-20 and the ex-ante condition (registered on its report's day, 2024-02-28)
+    # 2024-03-29: overdue; the others are due later and still open, or answered.
+    assert [r.state_label for r in rows] == ["待整改", "逾期", "逾期", "逾期", "已反馈"]
     assert [r.id for r in list_findings(session, YEAR, state="overdue", on=REGISTERED)] == [
-        r.id for r in rows if r.source == "red_light"
+        r.id for r in rows if r.source in ("red_light", "ex_ante")
     ]
     assert [r.subject for r in list_findings(session, YEAR, department_code="D05")] == ["项目 P06 测试项目06"]
     later = REGISTERED + timedelta(days=31)
@@ -313,7 +318,7 @@ def test_the_register_lists_by_department_and_state(
         "registered": 5,
         "responded": 1,
         "closed": 0,
-        "overdue": 2,
+        "overdue": 3,
         "by_source": {"red_light": 2, "review_flag": 1, "inflated_claim": 1, "ex_ante": 1},
     }
     with pytest.raises(FindingError, match="没有编码为 D99 的部门"):
@@ -335,13 +340,19 @@ def test_open_findings_of_earlier_cycles_go_to_the_next_cycle(
     following = open_findings_before(session, YEAR + 1, REGISTERED)
     assert set(following) == {department_id(session, code) for code in ("D01", "D02", "D03")}  # D05's was fixed
     note = open_findings_note(following[department_id(session, "D01")])
-    assert note.startswith("2项：") and f"{YEAR}自评偏高（待整改）" in note and f"{YEAR}事前评估（待整改）" in note
+    assert (
+        note.startswith("2项：") and f"{YEAR}自评偏高（待整改）" in note and f"{YEAR}事前评估（逾期）" in note
+    )  # due 30 days after 2024-02-28
 
 
 def test_reminders_go_to_departments_that_have_not_answered(
     session: Session, arranged: Arranged, bureau_day: BureauDay, tmp_path: Path
 ) -> None:
     cycle = cycle_of(session, arranged)
+    # D01's overall self-evaluation is claimed too high as well: two findings of D01 due the same day.
+    overall = session.exec(select(Evaluation).where(Evaluation.kind == "self", Evaluation.object_code == "D01")).one()
+    overall.claimed_score, overall.flagged, overall.flag_reason = Decimal("92.00"), True, "自评高于核定11分"
+    session.add(overall)
     register_all(session, cycle)
     cycle.status = "done"  # findings are followed after the cycle closed
     session.add(cycle)
@@ -349,12 +360,17 @@ def test_reminders_go_to_departments_that_have_not_answered(
     due = REGISTERED + timedelta(days=30)
 
     obligations = {o.item: o for o in open_findings(session, due)}
-    assert set(obligations) == {f"findings:{YEAR}:D01:{due}", f"findings:{YEAR}:D05:{due}"}  # no red light
+    # The ex-ante condition was found by the 事前绩效评估报告 of 2024-02-28: due 30 days after that day, overdue,
+    # reminded on its own deadline. No red light: those are answered as 预警整改 responses.
+    ex_ante = f"findings:{YEAR}:D01:2024-03-29"
+    assert set(obligations) == {f"findings:{YEAR}:D01:{due}", f"findings:{YEAR}:D05:{due}", ex_ante}
     d01 = obligations[f"findings:{YEAR}:D01:{due}"]
     assert d01.deadline == due and "2项" in d01.title and "perfcycle findings answer" in d01.detail
     assert d01.escalate_to is not None and d01.escalate_to.name == "负责人D01"
+    assert obligations[ex_ante].deadline == date(2024, 3, 29) and "1项" in obligations[ex_ante].title
 
     answer_finding(session, finding(session, "review_flag", "project:P06").id or 0, measures="整改", by="联系人D05")
+    answer_finding(session, finding(session, "ex_ante", "project:P02").id or 0, measures="调整规模", by="联系人D01")
     session.commit()
     assert {o.item for o in open_findings(session, due)} == {f"findings:{YEAR}:D01:{due}"}
 
@@ -430,7 +446,8 @@ def test_the_next_budget_table_states_open_findings_beside_the_lines(
     condition = finding(session, "ex_ante", "project:P02").id
     review = finding(session, "review_flag", "project:P06").id
     assert beside == {
-        "N01": f"2项：#{inflated} {YEAR}自评偏高（待整改）、#{condition} {YEAR}事前评估（待整改）",
+        # The ex-ante condition was found on 2024-02-28 and due 30 days later: overdue on the bureau's date.
+        "N01": f"2项：#{inflated} {YEAR}自评偏高（待整改）、#{condition} {YEAR}事前评估（逾期）",
         "N02": f"1项：#{review} {YEAR}抽查复核（待整改）",
         "N03": None,  # D07 has no finding
     }
@@ -466,7 +483,8 @@ def test_the_quarterly_notice_lists_what_is_still_open(
     assert f"现将截至{YEAR}年12月31日预算绩效问题整改情况通报如下" in text and f"{YEAR + 1}年1月10日" in text
     assert "测试部门01、测试部门02、测试部门03：" in text  # the departments with findings still open
     assert "共登记问题4项（监控红灯2项、抽查复核1项、事前评估1项）" in text
-    assert "已整改1项，尚未整改到位3项，其中2项逾期未反馈" in text  # the red lights, due 2024-04-20
+    # The red lights, due 2024-04-20, and the ex-ante condition found on 2024-02-28, due 2024-03-29.
+    assert "已整改1项，尚未整改到位3项，其中3项逾期未反馈" in text
     assert "测试项目06" not in text and "项目 P02 测试项目02：事前绩效评估结论为调整后支持" in text
     assert "请上述部门对照问题清单逐项落实整改" in text
     document = session.exec(select(Document).where(Document.kind == "问题整改情况通报")).one()

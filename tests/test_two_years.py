@@ -10,7 +10,7 @@ imported and the 2025 annual report states its adoption.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -196,7 +196,7 @@ def test_adoption_is_computed_from_the_imported_adopted_budget(
             sheet.cell(row=row, column=recommended).value + (row == 2) * 10, 2
         )
     book.save(form)
-    import_adopted_budget(session, year=FIRST, path=form, by=COORDINATORS[0])
+    import_adopted_budget(session, year=FIRST, path=form, by=COORDINATORS[0], on=date(FIRST + 2, 1, 20))
     session.commit()
     summary = adoption_summary(session, first.id or 0)
     assert summary is not None

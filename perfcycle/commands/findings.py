@@ -393,6 +393,9 @@ def adoption_import(
     file: Annotated[Path, typer.Argument(help="填好的人大批准预算表 .xlsx")],
     year: AdoptionYear,
     by: Annotated[str, typer.Option("--by", help="导入人姓名")] = "",
+    on: Annotated[
+        str | None, typer.Option("--on", help="导入日期 YYYY-MM-DD（默认为财政局当日）：此前成文的报告不陈述")
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """导入人大批准的预算，逐行与预算安排建议比较：全部通过才写入，任何问题都逐条指出。"""
@@ -402,10 +405,11 @@ def adoption_import(
 
     if not file.is_file():
         fail(f"找不到文件 {file}")
+    imported_on = _day(on, "--on")
     with friendly():
         use_database(database_url)
         with session_scope() as session:
-            result = import_adopted_budget(session, year=year, path=file, by=" ".join(by.split()))
+            result = import_adopted_budget(session, year=year, path=file, by=" ".join(by.split()), on=imported_on)
             cycle = get_cycle_for(session, year)
             summary = adoption_summary(session, cycle.id or 0)
     if result.unchanged:

@@ -73,6 +73,8 @@ from perfcycle.rules.precision import percent_text
 from perfcycle.rules.windows import RETURNED
 from perfcycle.stages import importing_stage
 
+ANNUAL_REPORT_KIND = "工作开展情况说明"  # the annual report's kind of document, dated by the calendar
+
 QUARTER_LABELS = {"Q1": "第一季度", "Q2": "第二季度", "Q3": "第三季度", "Q4": "第四季度"}
 LIGHT_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
 OBJECT_TYPE_LABELS = {"project": "项目", "policy": "财政政策", "department": "部门整体支出"}
@@ -417,17 +419,17 @@ def _training_months(events: EventFigures) -> list[int]:
     return sorted({e.month for e in events.trainings if e.month is not None})
 
 
-def _report_figures(session: Session, cycle: Cycle, policy: Policy) -> CycleFigures:
-    """The cycle's figures as the annual report states them: the publications as of the report's own date."""
-    assert cycle.id is not None
-    return cycle_figures(session, cycle.id, document_day(session, cycle, policy, ANNUAL_REPORT_KIND))
-
-
 def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContext:
     """Every figure of the annual 工作开展情况说明, from the cycle's figures (perfcycle.figures) as of its date."""
     cycle = _cycle(session, cycle_id)
     policy = cycle_policy(cycle)
     return _annual_report(session, cycle, policy, _report_figures(session, cycle, policy))
+
+
+def _report_figures(session: Session, cycle: Cycle, policy: Policy) -> CycleFigures:
+    """The cycle's figures as of the annual report's 成文日期: it states what had happened by the day it is dated."""
+    assert cycle.id is not None
+    return cycle_figures(session, cycle.id, on=document_day(session, cycle, policy, ANNUAL_REPORT_KIND))
 
 
 def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: CycleFigures) -> AnnualReportContext:
@@ -978,7 +980,7 @@ def _loop_rows(out: _Rows, ctx: AnnualReportContext, figures: CycleFigures) -> N
         out.add("采纳率", adoption.rate_pct, "", "采纳项目数 ÷ 比较项目数，四舍五入到0.01%", codes.status("adopted"))
         out.add("建议安排（采纳情况）", adoption.recommended_wan, "万元", "比较项目的建议安排合计", codes.lines)
         out.add("人大批准", adoption.adopted_wan, "万元", "比较项目的批准金额合计", codes.lines)
-        if adoption.difference_wan != "0.00":
+        if adoption.differs:
             out.add("批准与建议差额", adoption.difference_wan, "万元", "批准金额合计减建议安排合计", codes.lines)
     findings = figures.findings
     if ctx.findings_registered:

@@ -24,6 +24,14 @@ SOURCES = {
 #: The sources whose answer is due a policy number of days after registration (a red light's answer is the
 #: 预警整改 response, due when the notice says).
 ANSWERED_BY_DAYS = ("review_flag", "inflated_claim", "key_evaluation", "ex_ante")
+#: The document in which each source's findings are found: a finding is registered no later than that document's
+#: 成文日期 in the year's calendar (a year run after the fact registers them as its calendar has it).
+FOUND_IN = {
+    "ex_ante": "事前绩效评估报告",
+    "inflated_claim": "绩效自评汇总",
+    "review_flag": "抽查复核结果",
+    "key_evaluation": "重点绩效评价报告",
+}
 
 OPEN, ANSWERED, FIXED, UNFIXED, OVERDUE = "open", "answered", "fixed", "unfixed", "overdue"
 STATE_LABELS = {OPEN: "待整改", ANSWERED: "已反馈", FIXED: "已整改", UNFIXED: "未整改", OVERDUE: "逾期"}

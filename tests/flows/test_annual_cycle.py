@@ -21,11 +21,21 @@ from perfcycle.settings import get_settings
 
 pytestmark = pytest.mark.prefect
 
-VOLATILE = {"created_at", "finished_at", "started_at", "reviewed_at", "received_at", "decided_at", "opened_at"}
+# Timestamps and the Prefect run that last ran a stage record when and which run, not what.
+VOLATILE = {
+    "created_at",
+    "finished_at",
+    "started_at",
+    "reviewed_at",
+    "received_at",
+    "decided_at",
+    "opened_at",
+    "flow_run_id",
+}
 
 
 def table_digest(url: str) -> dict[str, str]:
-    """A digest of every table's rows, leaving out timestamps (which record when, not what)."""
+    """A digest of every table's rows, leaving out what is VOLATILE."""
     engine = get_engine(url)
     digests = {}
     with engine.connect() as conn:
