@@ -20,7 +20,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
 from models import (
@@ -40,7 +39,7 @@ from models.rows import columns
 from models.tables import WarningResponse
 from perfcycle import audit
 from perfcycle.approvals import in_shanghai
-from perfcycle.documents.frame import Frame
+from perfcycle.documents.contexts import FindingsNoticeContext, NoticeRow
 from perfcycle.money import fmt_wan
 from perfcycle.policy import Policy
 from perfcycle.rules.findings import (
@@ -730,42 +729,6 @@ def _day_of(moment: datetime | None) -> date | None:
 
 def _cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-class NoticeRow(BaseModel):
-    """One finding still open, as the 通报 lists it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    department_name: str
-    source_label: str
-    text: str
-    due_on: str
-    state_label: str
-
-
-class FindingsNoticeContext(BaseModel):
-    """问题整改情况通报 of a quarter: the register's figures and every finding not fixed yet, by department."""
-
-    model_config = ConfigDict(frozen=True)
-
-    district: str
-    issuer: str
-    year: int
-    quarter_label: str
-    as_of: str
-    issued_on: str
-    addressees: str
-    registered: int
-    responded: int
-    fixed: int
-    open: int
-    overdue: int
-    unfixed: int
-    by_source: str
-    rows: list[NoticeRow]
-    frame: Frame | None = None  # the 公文 frame it is issued in: given by `write_findings_notice`
 
 
 def notice_latest_day(policy: Policy, year: int, quarter: str) -> date:

@@ -14,6 +14,7 @@ from perfcycle.documents.contexts import (
     AnnualReportContext,
     ContextError,
     ExAnteReportContext,
+    FindingsNoticeContext,
     FiscalEvaluationReportContext,
     PublicationListContext,
     ReviewResultContext,
@@ -36,7 +37,6 @@ from perfcycle.documents.contexts import (
 from perfcycle.documents.naming import safe_filename, safe_path
 from perfcycle.documents.renderer import docx_text, render_docx, render_text, template_variables
 from perfcycle.documents.spreadsheets import write_budget_table, write_monitoring_summary, write_target_form
-from perfcycle.findings import FindingsNoticeContext
 
 #: Each template and the context model whose fields are its variables.
 TEMPLATES: dict[str, type[BaseModel]] = {

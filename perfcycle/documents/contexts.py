@@ -2214,3 +2214,42 @@ def _bureau_publication(session: Session, cycle_id: int, as_of: dt.date) -> dict
     if row is None or row.published_on is None or row.published_on > as_of:
         return {}
     return {"bureau_published_on": fmt_date(row.published_on), "bureau_url": row.url}
+
+
+# ---------------------------------------------------------------------------------------------- findings
+
+
+class NoticeRow(BaseModel):
+    """One finding still open, as the 通报 lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    department_name: str
+    source_label: str
+    text: str
+    due_on: str
+    state_label: str
+
+
+class FindingsNoticeContext(BaseModel):
+    """问题整改情况通报 of a quarter: the register's figures and every finding not fixed yet, by department."""
+
+    model_config = ConfigDict(frozen=True)
+
+    district: str
+    issuer: str
+    year: int
+    quarter_label: str
+    as_of: str
+    issued_on: str
+    addressees: str
+    registered: int
+    responded: int
+    fixed: int
+    open: int
+    overdue: int
+    unfixed: int
+    by_source: str
+    rows: list[NoticeRow]
+    frame: Frame | None = None  # the 公文 frame it is issued in: given by `write_findings_notice`

@@ -52,7 +52,6 @@ from perfcycle.documents.sheetml import (
     xlsx,
 )
 from perfcycle.figures import ConsequenceFigures, budget_figures, budget_line, consequence_figures, quarter_lights
-from perfcycle.findings import open_findings_before, open_findings_note
 from perfcycle.money import FEN_PER_WAN, fmt_wan
 from perfcycle.policy import QUARTERS
 from perfcycle.stages import SUBMISSION_FOLDERS
@@ -470,6 +469,8 @@ def budget_table(session: Session, cycle_id: int) -> BudgetTable:
     """The records behind the 预算安排建议表: one row per project's recommendation, as it stands after the
     approvers — the original request, the ex-ante cut and the base apart; 理由 is the one reason that stands
     (审批调整 where an approver changed the amount); 压减/增加 are against the base."""
+    from perfcycle.findings import open_findings_before, open_findings_note  # findings issue documents themselves
+
     cycle = _cycle(session, cycle_id)
     entries = budget_entries(session, cycle_id)
     open_findings = {  # beside each line, its department's findings of earlier cycles still open
