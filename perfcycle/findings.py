@@ -329,32 +329,27 @@ def _sync_warning_answers(session: Session, cycle: Cycle) -> None:
         record_warning_answer(session, cycle, departments[notice.department_id], notice, response)
 
 
+def _red_light_finding(session: Session, cycle: Cycle, department: Department, quarter: str) -> Finding | None:
+    return session.exec(
+        select(Finding).where(
+            Finding.cycle_id == cycle.id,
+            Finding.source == "red_light",
+            Finding.key == f"{quarter}:{department.code}",
+        )
+    ).first()
+
+
 def red_light_fixed(session: Session, cycle: Cycle, department: Department, quarter: str) -> bool:
     """Whether the coordinator verified the red light's finding as 已整改 (no new 预警整改 response then)."""
-    return (
-        session.exec(
-            select(Finding.id).where(
-                Finding.cycle_id == cycle.id,
-                Finding.source == "red_light",
-                Finding.key == f"{quarter}:{department.code}",
-                Finding.status == FIXED,
-            )
-        ).first()
-        is not None
-    )
+    finding = _red_light_finding(session, cycle, department, quarter)
+    return finding is not None and finding.status == FIXED
 
 
 def record_warning_answer(
     session: Session, cycle: Cycle, department: Department, notice: WarningNotice, response: WarningResponse
 ) -> None:
     """A 预警整改 response answers the red light's finding (once registered): its causes and measures."""
-    finding = session.exec(
-        select(Finding).where(
-            Finding.cycle_id == cycle.id,
-            Finding.source == "red_light",
-            Finding.key == f"{notice.quarter}:{department.code}",
-        )
-    ).first()
+    finding = _red_light_finding(session, cycle, department, notice.quarter)
     if finding is None or finding.answers >= response.versions:
         return
     finding.measures = f"原因分析：{response.cause}\n整改措施：{response.measures}"

@@ -742,12 +742,7 @@ def _check_department(
 
     spec = SPECS[parsed.kind]
     by_code = {d.code: d for d in others.values()}
-    stated = {
-        str(row.values["department_code"])
-        for rows in parsed.sheets.values()
-        for row in rows
-        if row.values.get("department_code") is not None
-    }
+    stated = _named(parsed, ("department_code",))
     if len(stated) == 1 and (code := stated.pop()) != department.code and code_problem(code) is None:
         owner = f"{code}（{by_code[code].name}）" if code in by_code else f"{code} "
         rows = sum(len(rows) for rows in parsed.sheets.values())
