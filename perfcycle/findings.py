@@ -14,7 +14,7 @@ No Prefect here: the command line and the stage tasks call the same functions.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -102,8 +102,12 @@ def _projects(session: Session, year: int) -> dict[str, Project]:
     return {p.code: p for p in session.exec(select(Project).where(Project.year == year))}
 
 
-def _department_names(session: Session) -> dict[int, Department]:
-    return {d.id: d for d in session.exec(select(Department)) if d.id is not None}
+def _department_names(session: Session, ids: Iterable[int | None] | None = None) -> dict[int, Department]:
+    """The departments by id: all of them, or only those of `ids` (a department's page reads its own)."""
+    query = select(Department)
+    if ids is not None:
+        query = query.where(col(Department.id).in_({i for i in ids if i is not None}))
+    return {d.id: d for d in session.exec(query) if d.id is not None}
 
 
 def _pct(value: Any) -> str:
@@ -615,8 +619,8 @@ class FindingRow:
         }
 
 
-def _rows(session: Session, pairs: Iterable[tuple[Finding, Cycle]], day: date) -> list[FindingRow]:
-    departments = _department_names(session)
+def _rows(session: Session, pairs: Sequence[tuple[Finding, Cycle]], day: date) -> list[FindingRow]:
+    departments = _department_names(session, (finding.department_id for finding, _ in pairs))
     rows = []
     for finding, cycle in pairs:
         assert finding.id is not None

@@ -854,40 +854,31 @@ def read_form(year: int, stage: str, file: Path) -> Any:
     return read_workbook(Path(file), STAGE_FORMS[stage][0], **import_limits(year).reader_limits())
 
 
-def submit_form(
-    session: Session,
-    *,
-    year: int,
-    stage: str,
-    department_code: str,
-    file: Path,
-    by: str = "",
-    root: Path | None = None,
-    at: datetime | None = None,
-    parsed: Any = None,
-) -> Receipt:
-    """Check a department's workbook, file it where the stage imports from, and record its receipt.
-
-    A new version replaces the department's file; the earlier one moves to the history folder and stays
-    recorded. Nothing is written when anything is wrong (`ImportRejected` or `WindowError`). `parsed` is the
-    file as `read_form` read it, when the caller read it already.
-    """
-    from perfcycle.loaders import code_problems
-    from perfcycle.workbooks.reader import ImportRejected
-
-    file = Path(file)
-    if not file.is_file():
-        raise WindowError(f"找不到文件 {file}")
+def check_submission(session: Session, *, year: int, stage: str, department_code: str, parsed: Any) -> None:
+    """Everything `submit_form` checks that only reads: the form's rows and every cross-reference of the
+    stage's import, and whether the department may still send it. The workbench runs it before taking the
+    writers' turn, so that the turn is spent on writing alone (`submit_form(checked=True)`)."""
     cycle = get_cycle_for(session, year)
     assert cycle.id is not None
     if cycle.status != "open":
         raise WindowError(f"{year} 年度周期已结束，不再接收报送")
     department = get_department(session, department_code)
     assert department.id is not None
-    by = " ".join(by.split()) or department.contact
-    check_submitter(session, cycle, department, stage, by, file.name)
-    form, quarter = STAGE_FORMS[stage]
-    parsed = parsed if parsed is not None else read_form(year, stage, file)
+    _check_rows(session, parsed, cycle, department)
+    window = find_window(session, cycle.id, stage)
+    gate = _targets_gate(session, cycle, department.code) if window is not None and window.form == "targets" else None
+    if gate is None or gate.status != "returned":  # a return is taken in (`sync_returns`) by the write itself
+        entry = _entry(session, window, department.id) if window is not None else None
+        _still_open(session, cycle, department, stage, window, entry, parsed)
+    _dry_run(session, parsed, year, STAGE_FORMS[stage][1] or None)
+
+
+def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Department) -> None:
+    """Every row is the department's own and names codes that exist (`ImportRejected` lists every problem)."""
+    from perfcycle.loaders import code_problems
+    from perfcycle.workbooks.reader import ImportRejected
+
+    year = cycle.year
     projects = _projects_named(session, parsed, year, department)
     if not any(p.department_id == department.id for p in projects.values()):
         raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
@@ -904,21 +895,31 @@ def submit_form(
     if problems:
         raise ImportRejected(problems)
 
-    window = find_window(session, cycle.id, stage)
-    if window is not None:
-        sync_returns(session, cycle, window)
-    entry = _entry(session, window, department.id) if window is not None else None
-    gate = _targets_gate(session, cycle, department.code) if form == "targets" else None
-    title = f"{year}年{QUARTER_NAMES.get(quarter, '')}{FORM_NAMES[form]}"
+
+def _still_open(
+    session: Session,
+    cycle: Cycle,
+    department: Department,
+    stage: str,
+    window: CollectionWindow | None,
+    entry: WindowEntry | None,
+    parsed: Any,
+) -> str:
+    """The form's title, once it is certain the department may still send it: the window is open, its targets
+    are not under review or approved, and a version sent back is not sent again unchanged."""
+    form, quarter = STAGE_FORMS[stage]
+    title = f"{cycle.year}年{QUARTER_NAMES.get(quarter, '')}{FORM_NAMES[form]}"
+    returned = entry is not None and entry.status == RETURNED
     if window is not None and window.status != "open":
         raise WindowError(
             f"{title}的收集已于 {in_shanghai(window.finished_at).date() if window.finished_at else window.due_on}"
             f" 截止（{CLOSE_REASONS.get(window.close_reason, window.close_reason)}），不再接收；如有特殊情况请联系财政局绩效科"
         )
-    if gate is not None and gate.status in ("open", "approved") and (entry is None or entry.status != RETURNED):
+    gate = _targets_gate(session, cycle, department.code) if form == "targets" else None
+    if gate is not None and gate.status in ("open", "approved") and not returned:
         state = "已审核通过" if gate.status == "approved" else f"正在审核（审批编号 {gate.id}）"
         raise WindowError(f"{department.name}的{title}{state}，不能再修改；如需修改请联系财政局绩效科退回")
-    if entry is not None and entry.status == RETURNED:
+    if returned:
         previous = session.exec(
             select(Submission).where(
                 Submission.cycle_id == cycle.id,
@@ -928,9 +929,52 @@ def submit_form(
             )
         ).first()
         if previous is not None and previous.sha256 == parsed.content_digest:
-            raise WindowError(f"{file.name} 与退回修改的版本内容相同：请按审核意见修改后再报送")
+            raise WindowError(f"{parsed.path.name} 与退回修改的版本内容相同：请按审核意见修改后再报送")
+    return title
 
-    _dry_run(session, parsed, year, quarter or None)
+
+def submit_form(
+    session: Session,
+    *,
+    year: int,
+    stage: str,
+    department_code: str,
+    file: Path,
+    by: str = "",
+    root: Path | None = None,
+    at: datetime | None = None,
+    parsed: Any = None,
+    checked: bool = False,
+) -> Receipt:
+    """Check a department's workbook, file it where the stage imports from, and record its receipt.
+
+    A new version replaces the department's file; the earlier one moves to the history folder and stays
+    recorded. Nothing is written when anything is wrong (`ImportRejected` or `WindowError`). `parsed` is the
+    file as `read_form` read it, when the caller read it already; `checked` says `check_submission` passed
+    on it, so only what another submission or decision can have changed since is checked again.
+    """
+    file = Path(file)
+    if not file.is_file():
+        raise WindowError(f"找不到文件 {file}")
+    cycle = get_cycle_for(session, year)
+    assert cycle.id is not None
+    if cycle.status != "open":
+        raise WindowError(f"{year} 年度周期已结束，不再接收报送")
+    department = get_department(session, department_code)
+    assert department.id is not None
+    by = " ".join(by.split()) or department.contact
+    check_submitter(session, cycle, department, stage, by, file.name)
+    form, quarter = STAGE_FORMS[stage]
+    parsed = parsed if parsed is not None else read_form(year, stage, file)
+    if not checked:
+        _check_rows(session, parsed, cycle, department)
+    window = find_window(session, cycle.id, stage)
+    if window is not None:
+        sync_returns(session, cycle, window)
+    entry = _entry(session, window, department.id) if window is not None else None
+    title = _still_open(session, cycle, department, stage, window, entry, parsed)
+    if not checked:
+        _dry_run(session, parsed, year, quarter or None)
 
     if root is not None:  # a folder the department names becomes the one the cycle's runs read
         cycle.submissions_dir = str(root.resolve())
@@ -938,11 +982,15 @@ def submit_form(
     root = root or (Path(r) if (r := submissions_root(session, cycle.id, None)) else None)
     if root is None:
         raise WindowError("不知道填报文件目录：请设置 PERFCYCLE_SUBMISSIONS_DIR，或用 --submissions 指定")
-    window = ensure_window(session, cycle, stage, folder=str(root.resolve()), on=(at or now()).date())
-    sync_returns(session, cycle, window)
-    assert window.id is not None
-    entry = _entry(session, window, department.id)
-    assert entry is not None
+    folder = str(root.resolve())
+    if window is None or entry is None:
+        window = ensure_window(session, cycle, stage, folder=folder, on=(at or now()).date())
+        sync_returns(session, cycle, window)
+        entry = _entry(session, window, department.id)
+    elif window.folder != folder:
+        window.folder = folder
+        session.add(window)
+    assert window.id is not None and entry is not None
     received = in_shanghai(at) if at else now()
     sha = file_sha256(file)
     receipts = list(

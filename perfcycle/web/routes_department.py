@@ -103,6 +103,17 @@ def upload_name(upload: UploadFile) -> str:
     return name if name not in ("", ".", "..") else "upload.xlsx"
 
 
+def _check(identity: Identity, year: int, stage: str, path: Path) -> Any:
+    """The upload read and checked as `perfcycle submit` checks it, reading records only (no turn needed)."""
+    from perfcycle.windows import check_submission
+
+    assert identity.department_code is not None
+    parsed = read_form(year, stage, path)
+    with session_scope() as session:
+        check_submission(session, year=year, stage=stage, department_code=identity.department_code, parsed=parsed)
+    return parsed
+
+
 def _submit(identity: Identity, year: int, stage: str, path: Path, parsed: Any) -> Any:
     from perfcycle.windows import submit_form
 
@@ -116,6 +127,7 @@ def _submit(identity: Identity, year: int, stage: str, path: Path, parsed: Any) 
             file=path,
             by=identity.name,
             parsed=parsed,
+            checked=True,
         )
 
 
@@ -123,11 +135,12 @@ async def take_upload(
     request: Request,
     identity: Identity,
     submit: Callable[[Path, Any], Any],
-    read: Callable[[Path], Any] = lambda path: None,
+    check: Callable[[Path], Any] = lambda path: None,
 ) -> tuple[int, dict[str, Any]]:
-    """An uploaded workbook read by `read`, then handed to `submit` (service calls, in worker threads): the
-    page's status and what it shows — the service's answer as `done`, or the problems (sheet · row · column ·
-    reason), or the refusal. Only `submit` takes the writers' turn: reading a workbook needs none."""
+    """An uploaded workbook read and checked by `check`, then handed to `submit` (service calls, in worker
+    threads): the page's status and what it shows — the service's answer as `done`, or the problems (sheet ·
+    row · column · reason), or the refusal. Only `submit` takes the writers' turn: `check` reads records only,
+    so the turns are spent on writing alone."""
     from perfcycle.workbooks.reader import ImportRejected
 
     if request.headers.get("content-length") is None:
@@ -142,7 +155,7 @@ async def take_upload(
         with path.open("wb") as handle:
             await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
         try:
-            parsed = await run_in_threadpool(read, path)
+            parsed = await run_in_threadpool(check, path)
             async with writer_turn():
                 return 200, {"done": await run_in_threadpool(submit, path, parsed)}
         except ImportRejected as exc:
@@ -165,7 +178,7 @@ async def upload(request: Request, stage: str) -> Response:
         request,
         identity,
         lambda path, parsed: _submit(identity, year, stage, path, parsed),
-        lambda path: read_form(year, stage, path),
+        lambda path: _check(identity, year, stage, path),
     )
     if status != 200:
         return department_page(request, identity, status, stage=stage, **shown)
