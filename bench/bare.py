@@ -12,22 +12,22 @@ from typing import Any
 from perfcycle.runtime import settle_heap
 from perfcycle.stages import QUARTERS
 from tasks import (
-    approvals,
-    audit,
     budget,
+    collection,
     cycle,
-    disclosure,
     documents,
     evaluation,
     ex_ante,
-    findings,
     fiscal,
+    gates,
     imports,
+    integrity,
     monitoring,
+    publication,
+    rectification,
     sampling,
     summary,
     targets,
-    windows,
 )
 
 
@@ -55,23 +55,23 @@ def run_bare(
         cycle.finish_stage.fn(cycle_id, name, result)
 
     def gate(name: str, level: int = 1) -> None:
-        approvals.request_approval.fn(cycle_id, name, level=level)
+        gates.request_approval.fn(cycle_id, name, level=level)
 
     settle_heap()  # as `perfcycle.orchestration.run_annual_cycle` does before the flow
     cycle_id = cycle.open_cycle.fn(year, auto_approve=True, data_source=data)
     timed("import", imports.import_base_data.fn, data, year)
 
     def collected(stage_name: str, kind: str, quarter: str | None = None) -> None:
-        folder = windows.open_collection_window.fn(cycle_id, stage_name, submissions)["folder"]
+        folder = collection.open_collection_window.fn(cycle_id, stage_name, submissions)["folder"]
         timed("import", imports.import_submissions.fn, year, kind, folder, quarter)
-        windows.check_collection_window.fn(cycle_id, stage_name)
+        collection.check_collection_window.fn(cycle_id, stage_name)
 
     def target_setting() -> dict[str, Any]:
-        folder = windows.open_collection_window.fn(cycle_id, "target_setting", submissions)["folder"]
+        folder = collection.open_collection_window.fn(cycle_id, "target_setting", submissions)["folder"]
         timed("import", imports.import_submissions.fn, year, "targets", folder)
         targets.review_targets.fn(cycle_id)
         result = targets.approve_targets.fn(cycle_id)
-        windows.check_collection_window.fn(cycle_id, "target_setting")
+        collection.check_collection_window.fn(cycle_id, "target_setting")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "target_setting", out_dir)
         return result
 
@@ -79,7 +79,7 @@ def run_bare(
         timed("import", imports.import_submissions.fn, year, "panel_scores", submissions)
         result = ex_ante.assess_ex_ante.fn(cycle_id)
         gate("ex_ante_conclusions")
-        findings.register_findings.fn(cycle_id, "ex_ante")
+        rectification.register_findings.fn(cycle_id, "ex_ante")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "ex_ante_assessment", out_dir)
         return result
 
@@ -87,15 +87,15 @@ def run_bare(
         collected(f"monitoring_{quarter}", "monitoring", quarter)
         result = monitoring.compute_lights.fn(cycle_id, quarter)
         monitoring.issue_warnings.fn(cycle_id, quarter)
-        findings.register_findings.fn(cycle_id, "red_light")
+        rectification.register_findings.fn(cycle_id, "red_light")
         timed("documents", documents.render_stage_documents.fn, cycle_id, f"monitoring_{quarter}", out_dir)
         return result
 
     def self_evaluation_stage() -> dict[str, Any]:
         collected("self_evaluation", "self_evaluation")
         result = evaluation.score_self_evaluations.fn(cycle_id)
-        findings.register_findings.fn(cycle_id, "inflated_claim")
-        disclosure.track_publication.fn(cycle_id)
+        rectification.register_findings.fn(cycle_id, "inflated_claim")
+        publication.track_publication.fn(cycle_id)
         timed("documents", documents.render_stage_documents.fn, cycle_id, "self_evaluation", out_dir)
         return result
 
@@ -105,7 +105,7 @@ def run_bare(
         gate("sample")
         timed("import", imports.import_submissions.fn, year, "review_scores", submissions)
         sampling.flag_reviews.fn(cycle_id)
-        findings.register_findings.fn(cycle_id, "review_flag")
+        rectification.register_findings.fn(cycle_id, "review_flag")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "sampling_review", out_dir)
         return {"sample": sample}
 
@@ -116,7 +116,7 @@ def run_bare(
         timed("import", imports.import_submissions.fn, year, "third_party_scores", submissions)
         fiscal.grade_key_evaluations.fn(cycle_id)
         gate("key_evaluation_reports")
-        findings.register_findings.fn(cycle_id, "key_evaluation")
+        rectification.register_findings.fn(cycle_id, "key_evaluation")
         timed("documents", documents.render_stage_documents.fn, cycle_id, "fiscal_evaluation", out_dir)
         return selection
 
@@ -129,7 +129,7 @@ def run_bare(
         return {**result, **table}
 
     def reporting_stage() -> dict[str, Any]:
-        audit.verify_audit_chain.fn()
+        integrity.verify_audit_chain.fn()
         timed("documents", documents.render_annual_report.fn, cycle_id, out_dir)
         timed("documents", documents.render_stage_documents.fn, cycle_id, "reporting", out_dir)
         gate("annual_report", 2)

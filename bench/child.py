@@ -36,7 +36,7 @@ def counts(url: str) -> tuple[int, int]:
     from sqlmodel import func, select
 
     from models import Document, Submission, session_scope
-    from models.audit import AuditEntry
+    from models.audit_log import AuditEntry
     from perfcycle.loaders import BASE_DATA_IMPORTED
 
     with session_scope(url) as session:

@@ -42,8 +42,8 @@ def prepare(workdir: Path, departments: int, year: int) -> list[tuple[str, Path]
     from perfcycle.accounts import set_password, sync_accounts
     from perfcycle.demo import generate_demo
     from perfcycle.loaders import import_file
+    from tasks.collection import open_collection_window
     from tasks.cycle import open_cycle
-    from tasks.windows import open_collection_window
 
     files = generate_demo(workdir, year, size="M")
     upgrade()
@@ -127,9 +127,9 @@ def check_records(expected: dict[str, Path]) -> dict[str, Any]:
     from sqlmodel import col, func, select
 
     from models import Department, session_scope
-    from models.audit import AuditEntry
+    from models.audit_log import AuditEntry
     from models.tables import WindowEntry, WindowReceipt
-    from perfcycle.windows import file_sha256
+    from perfcycle.collecting import file_sha256
 
     with session_scope() as session:
         receipts = session.exec(

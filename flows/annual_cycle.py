@@ -18,8 +18,8 @@ from flows.self_evaluation import self_evaluation
 from flows.target_setting import target_setting
 from perfcycle.locks import holds_cycle
 from perfcycle.stages import QUARTERS, stages_before
-from tasks.approvals import apply_group_decision, find_open_group, wait_for_decision
 from tasks.cycle import close_cycle, open_cycle, read_cycle_context, read_stage_states
+from tasks.gates import apply_group_decision, find_open_group, wait_for_decision
 from tasks.imports import import_base_data
 from tasks.summary import summarize_cycle
 from tasks.waiting import end_waiting

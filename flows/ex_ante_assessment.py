@@ -8,12 +8,12 @@ from prefect import flow
 
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
-from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.ex_ante import assess_ex_ante
-from tasks.findings import register_findings
+from tasks.gates import request_approval
 from tasks.imports import import_submissions, wait_for_files
+from tasks.rectification import register_findings
 from tasks.waiting import end_waiting
 
 STAGE = "ex_ante_assessment"

@@ -8,12 +8,12 @@ from prefect import flow
 
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
-from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import prepare_score_form, render_stage_documents
-from tasks.findings import register_findings
 from tasks.fiscal import grade_key_evaluations, propose_key_evaluations
+from tasks.gates import request_approval
 from tasks.imports import import_submissions, wait_for_files
+from tasks.rectification import register_findings
 from tasks.waiting import end_waiting
 
 STAGE = "fiscal_evaluation"

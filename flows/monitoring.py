@@ -8,12 +8,12 @@ from prefect import flow
 
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
+from tasks.collection import check_collection_window, open_collection_window, wait_for_forms
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
-from tasks.findings import register_findings
 from tasks.imports import import_submissions, wait_for_files
 from tasks.monitoring import compute_lights, issue_warnings
-from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
+from tasks.rectification import register_findings
 
 
 @flow(name="quarterly-monitoring", flow_run_name="{year} {quarter} monitoring")

@@ -8,10 +8,10 @@ from prefect import flow
 
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
-from tasks.approvals import request_approval
-from tasks.audit import verify_audit_chain
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_annual_report, render_stage_documents
+from tasks.gates import request_approval
+from tasks.integrity import verify_audit_chain
 from tasks.waiting import end_waiting
 
 STAGE = "reporting"

@@ -10,11 +10,11 @@ from prefect import flow
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
 from perfcycle.rules.precision import percent_text
-from tasks.approvals import request_approval
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import prepare_score_form, render_stage_documents
-from tasks.findings import register_findings
+from tasks.gates import request_approval
 from tasks.imports import import_submissions, wait_for_files
+from tasks.rectification import register_findings
 from tasks.sampling import draw_review_sample, flag_reviews
 from tasks.waiting import end_waiting
 

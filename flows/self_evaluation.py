@@ -8,13 +8,13 @@ from prefect import flow
 
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
+from tasks.collection import check_collection_window, open_collection_window, wait_for_forms
 from tasks.cycle import finish_stage, start_stage
-from tasks.disclosure import track_publication
 from tasks.documents import render_stage_documents
 from tasks.evaluation import score_self_evaluations
-from tasks.findings import register_findings
 from tasks.imports import import_submissions, wait_for_files
-from tasks.windows import check_collection_window, open_collection_window, wait_for_forms
+from tasks.publication import track_publication
+from tasks.rectification import register_findings
 
 STAGE = "self_evaluation"
 

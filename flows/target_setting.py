@@ -8,12 +8,12 @@ from prefect import flow
 
 from perfcycle.locks import holds_cycle
 from perfcycle.progress import report
+from tasks.collection import check_collection_window, open_collection_window
 from tasks.cycle import finish_stage, start_stage
 from tasks.documents import render_stage_documents
 from tasks.imports import import_submissions, wait_for_files
 from tasks.targets import approve_targets, review_targets
 from tasks.waiting import end_waiting
-from tasks.windows import check_collection_window, open_collection_window
 
 STAGE = "target_setting"
 

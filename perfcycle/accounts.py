@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlmodel import Session, col, func, select
 
 from models import Cycle, Department, Project, now
-from models.accounts import AccountToken, SignInAttempt, UserAccount, WebSession
+from models.people import AccountToken, SignInAttempt, UserAccount, WebSession
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.cycle_context import cycle_policy

@@ -23,11 +23,11 @@ from sqlmodel import Session, col, select
 from models import Approval, BudgetAdoption, BudgetRecommendation, Cycle, Department, Project
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy
+from perfcycle.collecting import WindowError, get_cycle_for
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.figures import budget_line
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.rules.adoption import ADOPTION_LABELS, adoption_rate, adoption_status
-from perfcycle.windows import WindowError, get_cycle_for
 from perfcycle.workbooks.formats import ADOPTED_BUDGET
 from perfcycle.workbooks.reader import ImportProblem, ImportRejected, read_workbook
 from perfcycle.workbooks.writer import write_workbook
@@ -128,8 +128,8 @@ def import_adopted_budget(
 
     Accepted whenever it comes (the cycle has long closed when the budget is adopted); a later import replaces
     the earlier amounts."""
+    from perfcycle.collecting import today
     from perfcycle.policy import import_limits
-    from perfcycle.windows import today
 
     cycle, lines = _approved_lines(session, year)
     assert cycle.id is not None

@@ -1,6 +1,6 @@
 """Approval gates as a service: opening a gate, listing what waits, and recording a person's decision.
 
-The database is the authority on every gate (see `tasks.approvals.decide_gate` for how the flows open
+The database is the authority on every gate (see `tasks.gates.decide_gate` for how the flows open
 them). A decision is checked against the cycle's policy and the separation of duties before anything is
 written:
 
@@ -46,7 +46,7 @@ from models import (
     TargetReview,
     now,
 )
-from models.audit import DecisionRefusal
+from models.audit_log import DecisionRefusal
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.cycle_context import cycle_policy
@@ -159,7 +159,7 @@ def form_answer(
     decision: str, approver: str, comment: str, gate_ids: Sequence[int], overrides: Sequence[dict[str, str]] = ()
 ) -> dict[str, object]:
     """Decisions taken on the command line as an answer to a suspended run's approval form (the schema of
-    `tasks.approvals.GateDecision`): the rerun finds each of these gates decided and records nothing twice."""
+    `tasks.gates.GateDecision`): the rerun finds each of these gates decided and records nothing twice."""
     name = DECISION_NAMES[decision]
     return {
         "approver": approver,
@@ -694,7 +694,7 @@ def decide(
         payload.update(entered_by=entered_by, on_behalf_of=by)
     audit.append(session, entered_by or by, "approval.decided", audit.approval_subject(approval), payload)
     if decision == "return" and approval.gate == "targets":
-        from perfcycle.windows import reopen_returned_targets
+        from perfcycle.collecting import reopen_returned_targets
 
         reopen_returned_targets(session, cycle)  # the department owes a new version now: its reminders start
     if decision == "approve" and policy.level(approval.gate, approval.level + 1) is not None:

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from models.rows import insert_rows
 from models.tables import SHANGHAI, Document, now
 

@@ -70,7 +70,7 @@ def record(cycle: Cycle, *, data: str | None, submissions: str | None, out_dir: 
 
 def recorded(session: Session, cycle: Cycle) -> CycleContext:
     """What a run of the cycle uses when it is given nothing: the recorded ones, else the settings."""
-    from perfcycle.windows import submissions_root
+    from perfcycle.collecting import submissions_root
 
     assert cycle.id is not None
     return CycleContext(

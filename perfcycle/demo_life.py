@@ -26,6 +26,7 @@ from models import Cycle, Department, Finding, Publication
 from models.tables import SHANGHAI
 from perfcycle.adoption import import_adopted_budget, table_lines
 from perfcycle.approvals import in_shanghai
+from perfcycle.collecting import coordinators, cycle_policy, get_cycle_for
 from perfcycle.demo import DISTRICT, _rng
 from perfcycle.disclosure import bureau_publication, report_bureau_publication, report_publication
 from perfcycle.documents.contexts import ANNUAL_REPORT_KIND
@@ -33,7 +34,6 @@ from perfcycle.documents.numbers import document_day
 from perfcycle.findings import answer_finding, verify_finding
 from perfcycle.money import fmt_wan
 from perfcycle.rules.findings import ANSWERED, OPEN
-from perfcycle.windows import coordinators, cycle_policy, get_cycle_for
 from perfcycle.workbooks.formats import ADOPTED_BUDGET
 from perfcycle.workbooks.writer import write_workbook
 

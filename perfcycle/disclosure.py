@@ -20,8 +20,7 @@ from sqlmodel import Session, select
 from models import Cycle, Department, Publication, ResultPublication, now
 from perfcycle import audit
 from perfcycle.approvals import in_shanghai
-from perfcycle.rules.disclosure import STATE_LABELS, disclosure_counts, publication_state
-from perfcycle.windows import (
+from perfcycle.collecting import (
     WindowError,
     check_submitter,
     coordinators,
@@ -31,6 +30,7 @@ from perfcycle.windows import (
     owing_departments,
     today,
 )
+from perfcycle.rules.disclosure import STATE_LABELS, disclosure_counts, publication_state
 
 
 def due_on(cycle: Cycle, final_accounts_on: date | None = None) -> date:

@@ -39,6 +39,15 @@ from models.rows import columns
 from models.tables import WarningResponse
 from perfcycle import audit
 from perfcycle.approvals import in_shanghai
+from perfcycle.collecting import (
+    SYSTEM,
+    WindowError,
+    check_submitter,
+    coordinators,
+    cycle_policy,
+    get_cycle_for,
+    today,
+)
 from perfcycle.documents.contexts import FindingsNoticeContext, NoticeRow
 from perfcycle.money import fmt_wan
 from perfcycle.policy import Policy
@@ -63,15 +72,6 @@ from perfcycle.rules.findings import (
 from perfcycle.rules.issuing import issue_day
 from perfcycle.rules.lights import notice_date
 from perfcycle.stages import QUARTER_NAMES
-from perfcycle.windows import (
-    SYSTEM,
-    WindowError,
-    check_submitter,
-    coordinators,
-    cycle_policy,
-    get_cycle_for,
-    today,
-)
 
 OBJECT_LABELS = {"project": "项目", "department": "部门整体支出", "policy": "财政政策"}
 ADJUSTED = "调整后支持"  # the ex-ante conclusion that comes with conditions (perfcycle.rules.ex_ante)
@@ -420,7 +420,7 @@ def answer_finding(
             )
         raise _refuse(session, by, "finding.answer_refused", finding_id, f"{label}已验证为已整改，无需再反馈")
     if finding.source == "red_light":
-        from perfcycle.windows import respond_to_warning
+        from perfcycle.collecting import respond_to_warning
 
         quarter, _, code = finding.key.partition(":")
         respond_to_warning(

@@ -45,7 +45,7 @@ from models import (
     now,
     session_scope,
 )
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, update_rows
 from models.tables import SHANGHAI
 from perfcycle import audit

@@ -40,7 +40,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models.audit import Notification
+from models.audit_log import Notification
 from models.tables import SHANGHAI, now
 from perfcycle import audit
 from perfcycle.faults import checkpoint

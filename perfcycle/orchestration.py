@@ -255,7 +255,7 @@ def _last_parameters(client: Any, year: int) -> dict[str, Any]:
 
 def resume_gate_run(approval_id: int, flow_run_id: str, answer: dict[str, Any]) -> bool:
     """Resume the run suspended at this gate's group, handing it the decision already recorded (the form's
-    schema, `tasks.approvals.form_answer`): its rerun finds the decision recorded and goes on."""
+    schema, `perfcycle.approvals.form_answer`): its rerun finds the decision recorded and goes on."""
     from uuid import UUID
 
     from prefect.client.orchestration import get_client

@@ -292,7 +292,7 @@ class CalendarPolicy(_Strict):
     @field_validator("targets", "self_evaluation")
     @classmethod
     def _deadline(cls, value: str) -> str:
-        from perfcycle.rules.windows import parse_deadline
+        from perfcycle.rules.deadlines import parse_deadline
 
         parse_deadline(value)
         return value
@@ -300,7 +300,7 @@ class CalendarPolicy(_Strict):
     @field_validator("monitoring")
     @classmethod
     def _quarters(cls, value: dict[str, str]) -> dict[str, str]:
-        from perfcycle.rules.windows import deadline_on
+        from perfcycle.rules.deadlines import deadline_on
 
         if tuple(value) != QUARTERS:
             raise ValueError(f"monitoring needs exactly {', '.join(QUARTERS)} in order")
@@ -313,7 +313,7 @@ class CalendarPolicy(_Strict):
 
     @model_validator(mode="after")
     def _after_the_year(self) -> CalendarPolicy:
-        from perfcycle.rules.windows import deadline_on
+        from perfcycle.rules.deadlines import deadline_on
 
         if deadline_on(self.self_evaluation, 2000) <= date(2000, 12, 31):
             raise ValueError(f"self_evaluation is due {self.self_evaluation!r}: it must fall in the next year")
@@ -321,7 +321,7 @@ class CalendarPolicy(_Strict):
 
     def deadline(self, form: str, quarter: str | None, cycle_year: int) -> date:
         """The day a department's form of `cycle_year` is due."""
-        from perfcycle.rules.windows import deadline_on
+        from perfcycle.rules.deadlines import deadline_on
 
         if form == "monitoring":
             if quarter not in self.monitoring:
@@ -432,7 +432,7 @@ class DocumentsPolicy(_Strict):
     @field_validator("dated")
     @classmethod
     def _document_days(cls, value: dict[str, str]) -> dict[str, str]:
-        from perfcycle.rules.windows import parse_deadline
+        from perfcycle.rules.deadlines import parse_deadline
 
         unknown = sorted(set(value) - set(ISSUED_KINDS))
         if unknown:
@@ -524,7 +524,7 @@ class Policy(_Strict):
 
     def document_day(self, kind: str) -> date | None:
         """The latest 成文日期 of a kind of document of this year in the calendar; None for a kind dated by its records."""
-        from perfcycle.rules.windows import deadline_on
+        from perfcycle.rules.deadlines import deadline_on
 
         text = self.documents.dated.get(kind)
         return deadline_on(text, self.year) if text else None

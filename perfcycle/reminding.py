@@ -3,7 +3,7 @@
 Everything owed is an `Obligation` (who owes what by when, and whether it arrived). Each source in
 `OBLIGATION_SOURCES` reads some of them from the records: red-light warning notices waiting for their
 response, gates waiting for their approvers, and the forms of open collection windows each department
-still owes (`perfcycle.windows`). Another source plugs in the same way: append a function
+still owes (`perfcycle.collecting`). Another source plugs in the same way: append a function
 `(session, today) -> Iterable[Obligation]`.
 
 For each obligation `perfcycle.rules.reminders.reminder_steps` says which steps fall on the day; each step
@@ -31,14 +31,14 @@ from sqlmodel import Session, col, select
 from models import Approval, Cycle, Department, Publication, WarningNotice, session_scope
 from perfcycle import audit
 from perfcycle.approvals import GATE_NAMES, approvals_policy, gate_label, in_shanghai, may_decide
+from perfcycle.collecting import STAGE_FORMS, WindowError, coordinators, find_window, get_cycle_for, window_title
+from perfcycle.collecting import today as bureau_today
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.documents.renderer import render_text
 from perfcycle.notify import Delivery, Message, Notifier, Recipient, dispatch, make_notifier
 from perfcycle.policy import RemindersPolicy, default_issuer
 from perfcycle.rules.reminders import DUE, ESCALATION, OVERDUE, reminder_now, reminder_steps, step_kind, step_offset
 from perfcycle.stages import QUARTER_NAMES
-from perfcycle.windows import STAGE_FORMS, WindowError, coordinators, find_window, get_cycle_for, window_title
-from perfcycle.windows import today as bureau_today
 
 TEMPLATES = {OVERDUE: "reminder_overdue.txt.j2", ESCALATION: "escalation.txt.j2"}
 
@@ -202,7 +202,7 @@ def waiting_approvals(session: Session, today: date) -> Iterator[Obligation]:
 
 def open_windows(session: Session, today: date) -> Iterator[Obligation]:
     """Forms of an open collection window that a department still owes (never those already received)."""
-    from perfcycle.windows import pending_entries, window_title
+    from perfcycle.collecting import pending_entries, window_title
 
     for cycle in _open_cycles(session):
         rules = _rules(cycle)

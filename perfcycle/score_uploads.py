@@ -20,9 +20,9 @@ from sqlmodel import Session
 
 from models import now
 from perfcycle import audit
+from perfcycle.collecting import WindowError, file_sha256, get_cycle_for, submissions_root
 from perfcycle.documents.naming import inside
 from perfcycle.stages import SUBMISSION_FOLDERS
-from perfcycle.windows import WindowError, file_sha256, get_cycle_for, submissions_root
 from perfcycle.workbooks.formats import SPECS
 
 #: The score sheet each role sends, and the column that names who scored.

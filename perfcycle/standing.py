@@ -28,13 +28,9 @@ from models import (
     now,
 )
 from models.tables import SHANGHAI
-from perfcycle import approvals, windows
+from perfcycle import approvals, collecting
 from perfcycle.approvals import GATE_NAMES, GATE_STAGES, in_shanghai, list_open
-from perfcycle.gate_figures import GateFigures, gate_figures
-from perfcycle.rules.lights import LIGHT_LABELS
-from perfcycle.rules.windows import RETURNED, cell_label, deadline_passed, response_status
-from perfcycle.stages import QUARTERS, STAGES
-from perfcycle.windows import (
+from perfcycle.collecting import (
     CLOSE_REASONS,
     STAGE_FORMS,
     find_window,
@@ -44,6 +40,10 @@ from perfcycle.windows import (
     window_summary,
     window_title,
 )
+from perfcycle.gate_figures import GateFigures, gate_figures
+from perfcycle.rules.deadlines import RETURNED, cell_label, deadline_passed, response_status
+from perfcycle.rules.lights import LIGHT_LABELS
+from perfcycle.stages import QUARTERS, STAGES
 
 NOT_STARTED, RUNNING, DONE = "未开始", "进行中", "已完成"
 AWAITING_DECISION, AWAITING_FORMS, AWAITING_BOTH = "等待审批", "等待报送", "等待报送和审批"
@@ -467,7 +467,7 @@ def cycle_standing(session: Session, year: int, on: date | None = None, *, matri
     """Where the year's cycle stands on the day `on` (today in Asia/Shanghai by default)."""
     cycle = get_cycle_for(session, year)
     assert cycle.id is not None
-    day = on or windows.today()
+    day = on or collecting.today()
     moment = now() if on is None else datetime.combine(on, time.max, tzinfo=SHANGHAI)
     gates = gate_groups(session, year, moment)
     forms = _forms(session, cycle)

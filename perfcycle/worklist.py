@@ -2,7 +2,7 @@
 sent, its warning notices and their responses, its findings (问题整改), and the documents addressed to it.
 
 A read of the records for the workbench's department page; the states are those of the status matrix
-(`perfcycle.rules.windows.cell_label`), the deadlines those of the windows or the calendar, and what may
+(`perfcycle.rules.deadlines.cell_label`), the deadlines those of the windows or the calendar, and what may
 be seen is `perfcycle.rules.access`. Nothing here writes.
 """
 
@@ -17,13 +17,13 @@ from sqlmodel import Session, col, select
 from models import Approval, Cycle, Department, Document, Project, TargetReview, WarningNotice
 from models.tables import WarningResponse, WindowEntry, WindowReceipt
 from perfcycle.approvals import in_shanghai, signed_as
+from perfcycle.collecting import FORM_NAMES, REFUSED, STAGE_FORMS, find_window, get_cycle_for, today
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.findings import FindingRow, list_findings
 from perfcycle.rules.access import document_visible
+from perfcycle.rules.deadlines import cell_label, response_status
 from perfcycle.rules.lights import LIGHT_LABELS
-from perfcycle.rules.windows import cell_label, response_status
 from perfcycle.stages import QUARTER_NAMES
-from perfcycle.windows import FORM_NAMES, REFUSED, STAGE_FORMS, find_window, get_cycle_for, today
 from perfcycle.workbooks.formats import SPECS
 
 #: The score sheet each evaluator role is handed (a document of the stage that drew its objects).

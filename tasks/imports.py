@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from models import Cycle, session_scope
-from perfcycle import windows
+from perfcycle import collecting
 from perfcycle.faults import checkpoint
 from perfcycle.loaders import LoadResult, arrival, load, load_stage
 from perfcycle.notify import Message, Notifier, Recipient, dispatch, make_notifier
@@ -50,10 +50,10 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     folder = Path(root) / SUBMISSION_FOLDERS[kind] if root else None
     if folder is not None and quarter and kind == "monitoring":
         folder = folder / quarter
-    files = windows.submission_files(folder) if folder is not None else []
+    files = collecting.submission_files(folder) if folder is not None else []
     limits = import_limits(year).reader_limits() if files else {}
     stage = importing_stage(kind, quarter)
-    refusals: list[windows.Refusal] = []
+    refusals: list[collecting.Refusal] = []
     unplaced: list[dict[str, Any]] = []
     with collection_paused(), session_scope() as session:
         outcomes = load_stage(
@@ -117,14 +117,14 @@ def _cycle_folder(year: int) -> str | None:
     """The submissions folder of the year's cycle: recorded with it, else its windows', else the setting."""
     with session_scope() as session:
         cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
-        return windows.submissions_root(session, cycle.id, None) if cycle is not None and cycle.id else None
+        return collecting.submissions_root(session, cycle.id, None) if cycle is not None and cycle.id else None
 
 
-def _intake(session: Session, year: int, stage: str) -> windows.FolderIntake | None:
+def _intake(session: Session, year: int, stage: str) -> collecting.FolderIntake | None:
     """The receipts of the collection window a stage's department forms arrive in, once the stage opened it."""
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
-    window = windows.find_window(session, cycle.id, stage) if cycle is not None and cycle.id is not None else None
-    return windows.FolderIntake(session, cycle, window) if cycle is not None and window is not None else None
+    window = collecting.find_window(session, cycle.id, stage) if cycle is not None and cycle.id is not None else None
+    return collecting.FolderIntake(session, cycle, window) if cycle is not None and window is not None else None
 
 
 def _digest(path: Path, problems: list[str]) -> str:
@@ -132,12 +132,12 @@ def _digest(path: Path, problems: list[str]) -> str:
     import hashlib
 
     try:
-        return windows.file_sha256(path)
+        return collecting.file_sha256(path)
     except OSError:
         return hashlib.sha256("\n".join(problems).encode()).hexdigest()
 
 
-def _told(refusal: windows.Refusal) -> str:
+def _told(refusal: collecting.Refusal) -> str:
     if not refusal.new:
         return "此前已通知该部门"
     return "已通知该部门改正后重新报送" if refusal.window_open else "已通知该部门（收集已截止，不再接收）"
@@ -167,14 +167,14 @@ class RefusalContext(BaseModel):
     command: str
 
 
-def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refusal) -> list[Message]:
+def refusal_messages(session: Session, notifier: Notifier, refusal: collecting.Refusal) -> list[Message]:
     """The notice of a refused form to the department's contact, over each of its channels."""
     from perfcycle.documents.renderer import render_text
     from perfcycle.reminding import cn_date, issuer_of, split_message
 
-    cycle = windows.get_cycle_for(session, refusal.year)
-    department = windows.get_department(session, refusal.department)
-    form, quarter = windows.STAGE_FORMS[refusal.stage]
+    cycle = collecting.get_cycle_for(session, refusal.year)
+    department = collecting.get_department(session, refusal.department)
+    form, quarter = collecting.STAGE_FORMS[refusal.stage]
     stage = f"monitoring --quarter {quarter}" if quarter else refusal.stage
     recipient = Recipient(department.contact or department.name, department.email, department.webhook)
     context = RefusalContext(
@@ -186,9 +186,9 @@ def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refu
         version=refusal.version,
         problems=list(refusal.problems),
         deadline=cn_date(refusal.due_on),
-        overdue=windows.today() > refusal.due_on,
+        overdue=collecting.today() > refusal.due_on,
         window_open=refusal.window_open,
-        today=cn_date(windows.today()),
+        today=cn_date(collecting.today()),
         command=(
             f"perfcycle submit --year {refusal.year} --stage {stage} --department {department.code} 文件.xlsx"
             f"（格式见 perfcycle template {form}）"
@@ -210,7 +210,7 @@ def refusal_messages(session: Session, notifier: Notifier, refusal: windows.Refu
     ]
 
 
-def tell_refused(refusals: list[windows.Refusal]) -> None:
+def tell_refused(refusals: list[collecting.Refusal]) -> None:
     """Each department whose form was refused hears why, once per file (a rerun finds the notice sent)."""
     notifier = make_notifier()
     with session_scope() as session:

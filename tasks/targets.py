@@ -14,9 +14,9 @@ from sqlmodel import select
 from models import Department, Indicator, TargetReview, now, session_scope
 from models.rows import ProjectRow, columns
 from perfcycle.rules.targets import TargetIndicator, check_targets
-from tasks.approvals import decide_gate
 from tasks.artifacts import publish_table
 from tasks.common import cycle_policy, get_cycle, projects_of
+from tasks.gates import decide_gate
 
 #: What a department's targets gate decides on, per indicator.
 DIGEST_COLUMNS = columns(

@@ -13,9 +13,9 @@ from prefect.runtime import deployment
 from prefect.states import Completed
 
 from models import session_scope
+from perfcycle.collecting import FORM_NAMES, STAGE_FORMS
 from perfcycle.stages import STAGE_NAMES
 from perfcycle.standing import FormCount, GateGroup, OwedForm, cycle_standing, run_command
-from perfcycle.windows import FORM_NAMES, STAGE_FORMS
 from tasks.common import get_cycle, run_logger
 
 WAITING_FOR_DECISION = "等待审批"

@@ -154,7 +154,7 @@ LONG_MODULES = [
     "tests/test_cli.py",
     "tests/flows/test_distributed_cycle.py",
     "tests/test_approvals.py",
-    "tests/test_windows.py",
+    "tests/test_collecting.py",
     "tests/test_locks.py",
     "tests/test_notify_crash.py",
     "tests/documents/test_cycle_documents.py",

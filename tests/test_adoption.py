@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from models import Approval, BudgetAdoption, BudgetRecommendation, Cycle, Project
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from perfcycle.adoption import (
     adoption_lines,
     adoption_summary,
@@ -23,11 +23,11 @@ from perfcycle.adoption import (
     write_adoption_form,
 )
 from perfcycle.cli import app
+from perfcycle.collecting import WindowError
 from perfcycle.documents.contexts import annual_report_context
 from perfcycle.documents.renderer import docx_text, render_docx
 from perfcycle.money import fmt_wan, wan_to_fen
 from perfcycle.rules.adoption import adoption_rate, adoption_status
-from perfcycle.windows import WindowError
 from perfcycle.workbooks.reader import ImportRejected
 from tests.documents.records import YEAR, Arranged, arrange
 

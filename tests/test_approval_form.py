@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from models import Approval
-from models.audit import DecisionRefusal
+from models.audit_log import DecisionRefusal
 from perfcycle.approvals import decide, form_answer
-from tasks.approvals import apply_group_decision, approval_form, decide_gate, find_open_group, record_waiting_run
+from tasks.gates import apply_group_decision, approval_form, decide_gate, find_open_group, record_waiting_run
 from tests.test_approvals import COORDINATOR, arrange, gate
 
 
@@ -205,7 +205,7 @@ def test_a_decision_answered_in_the_prefect_form_is_the_shared_accounts_on_behal
     """Everyone opens the Prefect UI under one credential: the form's approver is who it was entered for."""
     import json
 
-    from models.audit import AuditEntry
+    from models.audit_log import AuditEntry
     from perfcycle.settings import get_settings
 
     monkeypatch.setenv("PERFCYCLE_PREFECT_UI_ACTOR", "admin")

@@ -25,14 +25,14 @@ from models import (
     StageState,
     TargetReview,
 )
-from models.audit import AuditEntry, DecisionRefusal
+from models.audit_log import AuditEntry, DecisionRefusal
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.approvals import BudgetOverride, DecisionRefused, decide, list_open
 from perfcycle.commands.approvals import register
 from perfcycle.demo import DemoFiles
 from perfcycle.policy import ApprovalLevelPolicy, ApprovalsPolicy, Policy, load_policy
-from tasks.approvals import decide_gate
+from tasks.gates import decide_gate
 
 COORDINATOR, COORDINATOR_2, LEADER = "周晓梅", "陈立军", "刘建国"
 runner = CliRunner()

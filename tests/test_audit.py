@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from models import Cycle, Document, get_engine
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from perfcycle import audit
 from perfcycle.commands.approvals import register
 from perfcycle.policy import load_policy
@@ -116,7 +116,7 @@ def test_a_broken_chain_stops_the_annual_report(db_url: str) -> None:
     import pytest
 
     from perfcycle.stages import StageError
-    from tasks.audit import verify_audit_chain
+    from tasks.integrity import verify_audit_chain
 
     write_entries(db_url)
     assert verify_audit_chain.fn() == 5

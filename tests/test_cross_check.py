@@ -32,7 +32,7 @@ from perfcycle.documents.catalog import GROUPS, write_documents
 from perfcycle.documents.renderer import docx_text
 from perfcycle.money import fmt_wan
 from perfcycle.policy import policy_from_json
-from tasks.approvals import decide_gate
+from tasks.gates import decide_gate
 from tasks.summary import summarize_cycle
 from tests.documents.records import Arranged, arrange
 from tests.test_figures import department_light

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from models import Cycle, Department, WarningNotice, session_scope
 from models.tables import CollectionWindow
-from perfcycle import cycle_context, windows
+from perfcycle import collecting, cycle_context
 from perfcycle.demo import DemoFiles
 from perfcycle.loaders import import_file
 from perfcycle.settings import get_settings
@@ -136,7 +136,7 @@ def test_a_form_submitted_to_a_named_folder_makes_it_the_cycles_folder(
     import_file(demo_2024.base, year=YEAR)
     cycle_id = open_cycle.fn(YEAR, auto_approve=False, submissions=str(demo_2024.submissions))
     folder = tmp_path / "报送"
-    receipt = windows.submit_form(
+    receipt = collecting.submit_form(
         session,
         year=YEAR,
         stage="target_setting",

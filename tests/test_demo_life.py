@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from bench.bare import run_bare
 from models import BudgetAdoption, Cycle, Document, DocumentNumber, Finding, Publication, ResultPublication
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from perfcycle.approvals import in_shanghai
 from perfcycle.demo import DemoFiles
 from perfcycle.demo_life import DemoLife, adopt_the_budget, live_the_loops

@@ -13,8 +13,9 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from models import Cycle, DocumentNumber, Publication
-from models.audit import AuditEntry, Notification
+from models.audit_log import AuditEntry, Notification
 from perfcycle.cli import app
+from perfcycle.collecting import WindowError
 from perfcycle.disclosure import (
     disclosure_figures,
     ensure_publications,
@@ -27,8 +28,7 @@ from perfcycle.documents.contexts import annual_report_context, publication_list
 from perfcycle.documents.renderer import docx_text, render_docx
 from perfcycle.notify import OutboxNotifier
 from perfcycle.reminding import due_publications, run_reminders
-from perfcycle.windows import WindowError
-from tasks.disclosure import track_publication
+from tasks.publication import track_publication
 from tests.documents.records import YEAR, Arranged, write_kind
 from tests.loops import COORDINATOR, BureauDay, arrange_with_contacts
 

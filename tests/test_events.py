@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from models.tables import WorkEvent
 from perfcycle.cli import app
 from perfcycle.events import EventError, When, events_of, parse_when, record_event, remove_event

@@ -22,7 +22,7 @@ from perfcycle.figures import publication_figures
 from perfcycle.money import fmt_wan
 from perfcycle.policy import policy_from_json
 from perfcycle.settings import get_settings
-from tasks.approvals import decide_gate
+from tasks.gates import decide_gate
 from tasks.summary import summarize_cycle
 from tests.documents.records import Arranged, arrange
 

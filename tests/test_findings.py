@@ -14,10 +14,11 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from models import BudgetRecommendation, Cycle, Document, Evaluation, Finding, Project, WarningNotice
-from models.audit import AuditEntry, Notification
+from models.audit_log import AuditEntry, Notification
 from models.tables import WarningResponse
 from perfcycle.accounts import admin_actor
 from perfcycle.cli import app
+from perfcycle.collecting import WindowError, respond_to_warning
 from perfcycle.documents.renderer import docx_text
 from perfcycle.documents.spreadsheets import write_budget_table
 from perfcycle.findings import (
@@ -34,7 +35,6 @@ from perfcycle.notify import OutboxNotifier
 from perfcycle.policy import policy_from_json
 from perfcycle.reminding import open_findings, run_reminders
 from perfcycle.rules.findings import SOURCES
-from perfcycle.windows import WindowError, respond_to_warning
 from tests.documents.records import YEAR, Arranged
 from tests.loops import COORDINATOR, OTHER_COORDINATOR, BureauDay, arrange_with_contacts, department_id
 

@@ -1,5 +1,6 @@
 """The README's layout rule, checked on the code: interfaces on top, then flows → tasks → services →
-rules/models; a module imports only from its own layer or below, and a rule is a pure function."""
+rules/models; a module imports only from its own layer or below, a rule is a pure function, and a service, a
+task module and a model module never share a name."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ INTERFACES = (
 FOUNDATION = ("perfcycle.settings", "perfcycle.policy", "perfcycle.money")  # configuration and values
 LAYERS = ["interface", "flow", "task", "service", "rule, model or foundation"]
 NOT_IN_A_RULE = ("prefect", "sqlmodel", "sqlalchemy", "models", "fastapi", "starlette")
+NAMED_APART = ("perfcycle", "tasks", "models")  # the services (top level only), the task modules, the model modules
+RETIRED_NAMES = ("windows",)  # a name that meant a different thing in each layer
 
 
 def layer(module: str) -> int | None:
@@ -83,6 +86,37 @@ def test_a_rule_knows_no_database_no_prefect_and_no_service() -> None:
             if outside or service:
                 impure.append(f"{module}:{line} imports {imported}")
     assert impure == []
+
+
+def shared_names(root: Path) -> dict[str, list[str]]:
+    """Each module name found in more than one of the folders that must name their modules apart, with the
+    modules that share it (a package's `__init__` and `__main__` are no topic)."""
+    owners: dict[str, list[str]] = {}
+    for folder in NAMED_APART:
+        for path in sorted((root / folder).glob("*.py")):
+            if path.stem not in ("__init__", "__main__"):
+                owners.setdefault(path.stem, []).append(f"{folder}.{path.stem}")
+    return {name: modules for name, modules in owners.items() if len(modules) > 1}
+
+
+def test_a_service_a_task_module_and_a_model_module_never_share_a_name() -> None:
+    assert shared_names(PROJECT_ROOT) == {}
+
+
+def test_no_module_keeps_a_retired_name() -> None:
+    retired = [module for module, _ in project_modules() if set(module.split(".")) & set(RETIRED_NAMES)]
+    assert retired == []
+
+
+def test_the_check_sees_a_shared_name(tmp_path: Path) -> None:
+    """The checker itself: a task module named as a service is found; a rule may share a service's name."""
+    for folder, name in [("perfcycle", "collecting"), ("tasks", "collecting"), ("tasks", "__init__")]:
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / f"{name}.py").write_text("", encoding="utf-8")
+    (tmp_path / "perfcycle" / "rules").mkdir()
+    (tmp_path / "perfcycle" / "rules" / "collecting.py").write_text("", encoding="utf-8")
+    (tmp_path / "perfcycle" / "__init__.py").write_text("", encoding="utf-8")
+    assert shared_names(tmp_path) == {"collecting": ["perfcycle.collecting", "tasks.collecting"]}
 
 
 def test_every_module_imports_first_in_a_fresh_process() -> None:

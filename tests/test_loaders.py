@@ -34,7 +34,7 @@ from models import (
     get_engine,
     now,
 )
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from perfcycle import audit
 from perfcycle.approvals import in_shanghai
 from perfcycle.loaders import LoadCache, LoadResult, Refused, arrival, import_file, load, load_stage

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from models import get_engine
-from models.audit import AuditEntry, Notification
+from models.audit_log import AuditEntry, Notification
 from perfcycle.notify import (
     AppriseNotifier,
     Message,

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import Session, select
 
 from models import Department
-from models.audit import AuditEntry, Notification
+from models.audit_log import AuditEntry, Notification
 from perfcycle import audit
 from tests.notices import arrange_red_notices
 from tests.servers import (  # noqa: F401  (fixtures)

@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, select
 
 from flows.reminders import reminders  # imported before any test: Prefect sets up logging on its first import
 from models import Department, get_engine
-from models.audit import Notification
+from models.audit_log import Notification
 from perfcycle.notify import AppriseNotifier, OutboxNotifier, Recipient, SecretUnavailable, dispatch, load_secret
 from perfcycle.reminding import run_reminders
 from perfcycle.settings import Settings, get_settings

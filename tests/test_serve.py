@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from models import Cycle, Department, WarningNotice, now
-from models.audit import Notification
+from models.audit_log import Notification
 from models.tables import SHANGHAI
 from perfcycle import serve
 from perfcycle.cli import app

@@ -22,19 +22,19 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from models import Cycle, Department, DepartmentLight, WarningNotice, now
-from perfcycle import windows
+from perfcycle import collecting
 from perfcycle.cli import _print_summary, app
 from perfcycle.commands.status import command_lines, id_ranges, list_lines, print_stop
 from perfcycle.demo import DemoFiles
 from perfcycle.loaders import import_file
 from perfcycle.standing import cycle_standing
-from tasks.approvals import request_approval
 from tasks.budget import publish_budget_table, recommend_budgets
+from tasks.collection import check_collection_window, open_collection_window
 from tasks.cycle import finish_stage, open_cycle, start_stage
+from tasks.gates import request_approval
 from tasks.imports import import_submissions
 from tasks.summary import summarize_cycle
 from tasks.targets import approve_targets, review_targets
-from tasks.windows import check_collection_window, open_collection_window
 from tests.conftest import once_per_run
 
 YEAR = now().year + 1
@@ -60,7 +60,7 @@ def demo(run_shared: Path) -> DemoFiles:
 def on(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[date]]:
     """The bureau's date as the window rules see it: set day[0] to move it."""
     day = [now().date()]
-    monkeypatch.setattr(windows, "today", lambda: day[0])
+    monkeypatch.setattr(collecting, "today", lambda: day[0])
     yield day
 
 
@@ -330,9 +330,9 @@ def test_submit_and_close_window_say_targets_as_the_readme_does_and_accept_both(
         stage_help = next(line for line in result.output.splitlines() if "--stage" in line)
         assert "targets" in stage_help and "target_setting" not in stage_help
         assert "monitoring" in stage_help and "self_evaluation" in stage_help
-    assert windows.stage_for("targets") == windows.stage_for("target_setting") == STAGE
-    with pytest.raises(windows.WindowError, match="可用：targets"):
-        windows.stage_for("budget")
+    assert collecting.stage_for("targets") == collecting.stage_for("target_setting") == STAGE
+    with pytest.raises(collecting.WindowError, match="可用：targets"):
+        collecting.stage_for("budget")
 
 
 def test_long_commands_and_lists_are_cut_to_the_width_without_losing_anything() -> None:

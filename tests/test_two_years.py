@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from bench.bare import run_bare
 from models import Cycle, Department, Finding, Project, Publication, Sample, SampleMember
-from models.audit import Notification
+from models.audit_log import Notification
 from perfcycle.adoption import adoption_summary, import_adopted_budget, write_adoption_form
 from perfcycle.approvals import GateGroup
 from perfcycle.demo import DemoFiles

@@ -12,11 +12,11 @@ from models import Approval, Department, now
 from perfcycle.approvals import decide
 from perfcycle.demo import DemoFiles, generate_demo
 from perfcycle.loaders import import_file
+from tasks.collection import check_collection_window, open_collection_window
 from tasks.cycle import open_cycle
 from tasks.imports import import_submissions
 from tasks.targets import approve_targets, review_targets
 from tasks.waiting import explain_waiting
-from tasks.windows import check_collection_window, open_collection_window
 
 YEAR = now().year + 1  # the calendar's deadlines are still ahead: windows stay open
 STAGE = "target_setting"

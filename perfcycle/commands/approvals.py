@@ -224,7 +224,7 @@ def _record(
             else ""
         )
         if decision == "return" and approval.gate == "targets":
-            from perfcycle.windows import returned_due
+            from perfcycle.collecting import returned_due
 
             due = returned_due(session, cycle, approval.subject)
             if due is not None:

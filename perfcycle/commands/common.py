@@ -34,11 +34,11 @@ def friendly() -> Iterator[None]:
     """Known problems (refused decisions and submissions, bad files or policy, a database another process
     holds or that fails) become one line and exit code 1."""
     from perfcycle.approvals import DecisionRefused
+    from perfcycle.collecting import WindowError
     from perfcycle.events import EventError
     from perfcycle.locks import database_problem
     from perfcycle.policy import PolicyError
     from perfcycle.stages import StageError
-    from perfcycle.windows import WindowError
     from perfcycle.workbooks.reader import ImportRejected
 
     try:

@@ -51,10 +51,10 @@ def list_findings(
     if year is None:
         fail("请用 --year 指明年度（如 perfcycle findings --year 2024）")
     from models import session_scope
+    from perfcycle.collecting import get_cycle_for
     from perfcycle.findings import finding_figures
     from perfcycle.findings import list_findings as findings_of
     from perfcycle.rules.findings import SOURCES, state_for
-    from perfcycle.windows import get_cycle_for
 
     with friendly():
         try:
@@ -166,9 +166,9 @@ def notice(
 ) -> None:
     """印发一个季度的问题整改情况通报：截至季度末尚未整改到位的问题，按部门列出。"""
     from models import session_scope
+    from perfcycle.collecting import get_cycle_for
     from perfcycle.findings import write_findings_notice
     from perfcycle.settings import get_settings
-    from perfcycle.windows import get_cycle_for
 
     with friendly():
         use_database(database_url)
@@ -202,9 +202,9 @@ def disclose(
 ) -> None:
     """报送绩效评价结果的公开情况（日期和网址），周期结束后也可报送；或登记部门决算批复日期。"""
     from models import session_scope
+    from perfcycle.collecting import today
     from perfcycle.disclosure import record_final_accounts, report_bureau_publication, report_publication
     from perfcycle.rules.disclosure import STATE_LABELS, publication_state
-    from perfcycle.windows import today
 
     if bureau == (department is not None):
         fail("请指明报送方：--department 部门编码，或 --bureau（财政局），二者选一")
@@ -251,8 +251,8 @@ def publications(
 ) -> None:
     """列出一个年度各部门绩效自评报告和财政局重点评价结果的公开情况。"""
     from models import session_scope
+    from perfcycle.collecting import get_cycle_for
     from perfcycle.disclosure import bureau_publication, disclosure_figures, publication_lines
-    from perfcycle.windows import get_cycle_for
 
     with friendly():
         use_database(database_url)
@@ -320,8 +320,8 @@ def show_adoption(
         fail("请用 --year 指明提出建议的年度（如 perfcycle adoption --year 2024）")
     from models import session_scope
     from perfcycle.adoption import adoption_lines, adoption_summary
+    from perfcycle.collecting import get_cycle_for
     from perfcycle.money import fmt_wan
-    from perfcycle.windows import get_cycle_for
 
     with friendly():
         use_database(database_url)
@@ -401,7 +401,7 @@ def adoption_import(
     """导入人大批准的预算，逐行与预算安排建议比较：全部通过才写入，任何问题都逐条指出。"""
     from models import session_scope
     from perfcycle.adoption import adoption_summary, import_adopted_budget
-    from perfcycle.windows import get_cycle_for
+    from perfcycle.collecting import get_cycle_for
 
     if not file.is_file():
         fail(f"找不到文件 {file}")

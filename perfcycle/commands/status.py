@@ -19,8 +19,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
+from perfcycle.collecting import COLUMN_NAMES
 from perfcycle.commands.common import DatabaseUrl, friendly, out, use_database
-from perfcycle.windows import COLUMN_NAMES
 
 if TYPE_CHECKING:
     from perfcycle.standing import FormCount, GateGroup, OwedForm, Standing

@@ -52,7 +52,7 @@ def submit(
 ) -> None:
     """报送本部门的填报表：校验后存入填报目录，重新报送会替换此前的版本（旧版本保留）。"""
     from models import session_scope
-    from perfcycle.windows import stage_for, submit_form
+    from perfcycle.collecting import stage_for, submit_form
 
     with friendly():
         use_database(database_url)
@@ -102,7 +102,7 @@ def close_window(
     """提前截止一个阶段的收集：未报送的部门记为未提交，阶段随即继续。"""
     from models import session_scope
     from perfcycle.accounts import admin_actor
-    from perfcycle.windows import close_by_coordinator, stage_for, unread_files, window_summary, window_title
+    from perfcycle.collecting import close_by_coordinator, stage_for, unread_files, window_summary, window_title
 
     with friendly():
         use_database(database_url)
@@ -141,8 +141,8 @@ def respond(
 ) -> None:
     """反馈绩效监控预警通知书：原因分析和整改措施；反馈后不再催办，周期随即继续。"""
     from models import Department, session_scope
+    from perfcycle.collecting import respond_to_warning
     from perfcycle.stages import QUARTER_NAMES
-    from perfcycle.windows import respond_to_warning
 
     with friendly():
         use_database(database_url)

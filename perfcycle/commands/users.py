@@ -72,7 +72,7 @@ def invite(
     from sqlmodel import select
 
     from models import session_scope
-    from models.accounts import UserAccount
+    from models.people import UserAccount
     from perfcycle.accounts import INVITED, AccountError, create_account
     from perfcycle.accounts import invite as send_link
 

@@ -60,6 +60,7 @@ from perfcycle.money import FEN_PER_WAN, fmt_wan, spoken_wan
 from perfcycle.policy import QUARTERS, Policy
 from perfcycle.rules.budget import grade_consequence
 from perfcycle.rules.coverage import Coverage
+from perfcycle.rules.deadlines import RETURNED
 from perfcycle.rules.disclosure import (
     NOT_PUBLISHED,
     PUBLISHED_LATE,
@@ -70,7 +71,6 @@ from perfcycle.rules.disclosure import STATE_LABELS as PUBLICATION_STATES
 from perfcycle.rules.findings import SOURCES as FINDING_SOURCES
 from perfcycle.rules.lights import notice_date
 from perfcycle.rules.precision import percent_text
-from perfcycle.rules.windows import RETURNED
 from perfcycle.stages import importing_stage
 
 ANNUAL_REPORT_KIND = "工作开展情况说明"  # the annual report's kind of document, dated by the calendar

@@ -17,10 +17,10 @@ from starlette.datastructures import FormData
 from models import session_scope
 from perfcycle.accounts import Identity
 from perfcycle.approvals import DECISION_NAMES, BudgetOverride, DecisionRefused, decide, open_groups
+from perfcycle.collecting import STAGE_FORMS, WindowError, get_cycle_for
 from perfcycle.web.app import render
 from perfcycle.web.routes_department import year_of
 from perfcycle.web.security import Refused, check_form, refuse, signed_in
-from perfcycle.windows import STAGE_FORMS, WindowError, get_cycle_for
 
 router = APIRouter()
 OVERRIDE_ROWS = 5
@@ -55,7 +55,7 @@ def matrix(request: Request) -> Response:
 
 
 def matrix_page(request: Request, identity: Identity, status: int = 200, **result: Any) -> Response:
-    from perfcycle.windows import status_matrix
+    from perfcycle.collecting import status_matrix
 
     year = year_of(request)
     rows: list[dict[str, str]] = []
@@ -243,7 +243,7 @@ async def verify(request: Request, finding_id: int) -> Response:
 @router.post("/windows/{stage}/close")
 async def close_window(request: Request, stage: str) -> Response:
     """The coordinator ends a collection early (`perfcycle close-window`)."""
-    from perfcycle.windows import close_by_coordinator
+    from perfcycle.collecting import close_by_coordinator
 
     identity = bureau_only(request)
     check_form(request, identity, await request.form(max_files=0, max_fields=4))

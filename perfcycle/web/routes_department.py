@@ -1,7 +1,7 @@
 """A department's worklist: its forms with their templates and uploads, its notices and responses, its documents.
 
 A department acts only on its own: the department is the signed-in account's, never a value of the
-request. Uploads go through `perfcycle.windows.submit_form`, as `perfcycle submit` does; answers to findings
+request. Uploads go through `perfcycle.collecting.submit_form`, as `perfcycle submit` does; answers to findings
 through `perfcycle.findings.answer_finding`, as `perfcycle findings answer` does.
 """
 
@@ -22,10 +22,10 @@ from starlette.datastructures import UploadFile
 
 from models import session_scope
 from perfcycle.accounts import Identity
+from perfcycle.collecting import STAGE_FORMS, WindowError, read_form
 from perfcycle.rules.access import DEPARTMENT
 from perfcycle.web.app import render
 from perfcycle.web.security import Refused, check_form, refuse, signed_in, writer_turn
-from perfcycle.windows import STAGE_FORMS, WindowError, read_form
 from perfcycle.worklist import department_work, document_for, latest_year
 
 router = APIRouter()
@@ -115,7 +115,7 @@ def _check(identity: Identity, year: int, stage: str, path: Path) -> Any:
 
 
 def _submit(identity: Identity, year: int, stage: str, path: Path, parsed: Any) -> Any:
-    from perfcycle.windows import submit_form
+    from perfcycle.collecting import submit_form
 
     assert identity.department_code is not None
     with session_scope(writing=True) as session:
@@ -199,7 +199,7 @@ def continue_on_server(year: int) -> None:
 @router.post("/warnings/{quarter}")
 async def respond(request: Request, quarter: str) -> Response:
     """The department's 预警整改反馈: causes and measures, through the same service as `perfcycle respond`."""
-    from perfcycle.windows import respond_to_warning
+    from perfcycle.collecting import respond_to_warning
 
     identity = department_only(request)
     form = await request.form(max_files=0, max_fields=8)

@@ -12,11 +12,11 @@ from fastapi.responses import Response
 
 from models import session_scope
 from perfcycle.accounts import Identity
+from perfcycle.collecting import get_cycle_for
 from perfcycle.score_uploads import ROLE_SHEETS, scorer_header, submit_scores
 from perfcycle.web.app import render
 from perfcycle.web.routes_department import XLSX, attachment, take_upload, year_of
 from perfcycle.web.security import Refused, refuse, signed_in
-from perfcycle.windows import get_cycle_for
 from perfcycle.worklist import visible_documents
 
 router = APIRouter()

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from bench.bare import run_bare
 from models import Cycle, Document, get_engine
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from perfcycle import audit
 from perfcycle.demo import generate_demo
 from perfcycle.documents import catalog

@@ -44,7 +44,7 @@ from sqlmodel import Session, col, create_engine, select
 
 from bench.server import PrefectServer, stop_worker
 from models import Approval, BudgetRecommendation, Cycle, Department, Project, StageState, WarningNotice
-from models.audit import AuditEntry, DecisionRefusal
+from models.audit_log import AuditEntry, DecisionRefusal
 from models.tables import CollectionWindow, WindowEntry, WindowReceipt
 from perfcycle.demo import generate_demo
 from perfcycle.money import FEN_PER_WAN

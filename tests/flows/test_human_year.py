@@ -30,7 +30,7 @@ from sqlalchemy import Engine, create_engine
 from sqlmodel import Session, col, select
 
 from models import Approval, BudgetRecommendation, Cycle, Department, Project, StageState, WarningNotice
-from models.audit import AuditEntry, DecisionRefusal
+from models.audit_log import AuditEntry, DecisionRefusal
 from models.tables import CollectionWindow, WindowEntry
 from perfcycle.money import FEN_PER_WAN
 

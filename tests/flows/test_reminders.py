@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from flows.reminders import reminders
 from models import Approval, Cycle, Department, WarningNotice
-from models.audit import Notification
+from models.audit_log import Notification
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.settings import get_settings

@@ -21,10 +21,10 @@ from perfcycle.demo import DemoFiles, generate_demo
 from perfcycle.loaders import import_file
 from perfcycle.settings import get_settings
 from perfcycle.web.app import create_app
+from tasks.collection import check_collection_window, open_collection_window
 from tasks.cycle import open_cycle
 from tasks.imports import import_submissions
 from tasks.targets import approve_targets, review_targets
-from tasks.windows import check_collection_window, open_collection_window
 
 YEAR = now().year + 1  # the calendar's deadlines are still ahead
 PASSWORD = "绩效工作台-Passw0rd"

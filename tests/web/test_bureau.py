@@ -11,14 +11,14 @@ import pytest
 from sqlmodel import Session, col, select
 
 from models import Approval, BudgetRecommendation, Cycle, Department, Project
-from models.audit import AuditEntry, DecisionRefusal
+from models.audit_log import AuditEntry, DecisionRefusal
 from models.tables import CollectionWindow
 from perfcycle.demo import DemoFiles
 from tests.web.conftest import COORDINATOR, LEADER, Browser, activate, put_targets, run_targets
 
 
 def login_of(session: Session, name: str) -> str:
-    from models.accounts import UserAccount
+    from models.people import UserAccount
 
     return session.exec(select(UserAccount).where(UserAccount.name == name)).one().login
 

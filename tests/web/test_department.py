@@ -12,7 +12,7 @@ import openpyxl
 from sqlmodel import Session, col, select
 
 from models import Cycle, Department, Document, WarningNotice, now
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from models.tables import WarningResponse, WindowEntry, WindowReceipt
 from perfcycle.demo import DemoFiles
 from tests.web.conftest import Browser, activate, run_targets, targets_file

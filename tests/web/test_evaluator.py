@@ -10,7 +10,7 @@ import openpyxl
 from sqlmodel import Session, col, select
 
 from models import Cycle, Department, Project, Sample, SampleMember, session_scope
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from perfcycle.accounts import create_account
 from tests.web.conftest import Browser, activate, run_targets
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from models import Department, Finding, now
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from tests.web.conftest import COORDINATOR, LEADER, Browser, activate
 from tests.web.test_bureau import login_of
 

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from models import Department, now, session_scope
-from models.accounts import AccountToken, SignInAttempt, UserAccount, WebSession
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
+from models.people import AccountToken, SignInAttempt, UserAccount, WebSession
 from perfcycle import audit
 from perfcycle.accounts import invite
 from perfcycle.cli import app

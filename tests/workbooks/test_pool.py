@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from models import Indicator, Submission, get_engine
-from models.audit import AuditEntry
+from models.audit_log import AuditEntry
 from perfcycle.demo import DemoFiles
 from perfcycle.loaders import import_file
 from perfcycle.settings import get_settings

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perfcycle.policy import CalendarPolicy, PolicyError, load_policy, load_policy_file
-from perfcycle.rules.windows import (
+from perfcycle.rules.deadlines import (
     LATE,
     MISSING,
     PENDING,

@@ -17,7 +17,7 @@ from pydantic import Field as PydanticField
 from sqlmodel import Session, col, func, select
 
 from models import Approval, Cycle, now, session_scope
-from models.audit import DecisionRefusal
+from models.audit_log import DecisionRefusal
 from perfcycle import audit
 from perfcycle.approvals import (
     AUTO_APPROVER,

@@ -1,7 +1,7 @@
 """Department submissions with deadlines, on the demo district's real workbooks for a cycle still to come.
 
 The cycle year is next year, so the calendar's deadlines (targets 01-31, Q1 monitoring 04-10 …) are still
-ahead; moving `perfcycle.windows.today` past a deadline is how a test lets it pass.
+ahead; moving `perfcycle.collecting.today` past a deadline is how a test lets it pass.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from models import (
     now,
     session_scope,
 )
-from models.audit import AuditEntry, Notification
+from models.audit_log import AuditEntry, Notification
 from models.tables import SHANGHAI, CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
-from perfcycle import audit, windows
+from perfcycle import audit, collecting
 from perfcycle.accounts import admin_actor
 from perfcycle.approvals import decide
 from perfcycle.cli import app
@@ -44,10 +44,10 @@ from perfcycle.demo import DemoFiles, generate_demo
 from perfcycle.loaders import import_file
 from perfcycle.reminding import open_windows, run_reminders, warning_responses
 from perfcycle.settings import DEMO_POLICY_DIR, get_settings
+from tasks.collection import check_collection_window, open_collection_window
 from tasks.cycle import open_cycle
 from tasks.imports import import_submissions
 from tasks.targets import approve_targets, review_targets
-from tasks.windows import check_collection_window, open_collection_window
 
 YEAR = now().year + 1
 STAGE = "target_setting"
@@ -76,7 +76,7 @@ def root(tmp_path: Path) -> Path:
 def on(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[date]]:
     """The bureau's date as the window rules see it: set day[0] to move it."""
     day = [now().date()]
-    monkeypatch.setattr(windows, "today", lambda: day[0])
+    monkeypatch.setattr(collecting, "today", lambda: day[0])
     yield day
 
 
@@ -199,7 +199,7 @@ def test_the_stage_waits_for_missing_departments_then_the_deadline_closes_the_wi
     assert all(o.deadline == due and not o.submitted for o in obligations)
     assert "perfcycle submit" in obligations[0].detail
 
-    matrix = {row["部门编码"]: row for row in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    matrix = {row["部门编码"]: row for row in collecting.status_matrix(session, session.get(Cycle, cycle_id))}
     assert matrix["101"]["绩效目标"] == "已提交" and matrix["103"]["绩效目标"] == "待提交（截止 01-31）"
     assert matrix["101"]["一季度监控"] == "—"
 
@@ -383,7 +383,7 @@ def test_a_red_light_response_is_recorded_audited_and_stops_its_reminders(sessio
     assert all(o.submitted for o in warning_responses(session, issued) if o.item.endswith(":Q1:101"))
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "warning.responded")).one()
     assert entry.actor == department.contact and "倒排工期" in entry.payload_json
-    matrix = {r["部门编码"]: r for r in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    matrix = {r["部门编码"]: r for r in collecting.status_matrix(session, session.get(Cycle, cycle_id))}
     assert matrix["101"]["预警整改"].startswith("Q1 ")
 
 
@@ -584,7 +584,7 @@ def test_on_prefect_a_bad_form_is_refused_alone_told_and_waited_for(
     assert receipts_of(session, "101") == [(1, "accepted", True, None)]
     (kept,) = session.exec(select(WindowReceipt).where(WindowReceipt.status == "refused")).all()
     assert kept.problems == problem and kept.source_name == "102.xlsx"
-    matrix = {row["部门编码"]: row for row in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    matrix = {row["部门编码"]: row for row in collecting.status_matrix(session, session.get(Cycle, cycle_id))}
     assert matrix["102"]["一季度监控"] == "被拒收，待重报（截止 04-10）"
     assert matrix["101"]["一季度监控"] == "已提交"
 
@@ -729,7 +729,7 @@ def test_a_form_imported_after_its_window_closed_counts_as_late_not_missing(
     with session_scope() as decision:
         decide(decision, gate.id, "approve", "周晓梅")
     run_stage(past_cycle, None, 2024)
-    matrix = {row["部门编码"]: row for row in windows.status_matrix(session, session.get(Cycle, past_cycle))}
+    matrix = {row["部门编码"]: row for row in collecting.status_matrix(session, session.get(Cycle, past_cycle))}
     assert matrix["104"]["绩效目标"] == "逾期提交"
 
 
@@ -749,7 +749,9 @@ def test_forms_imported_after_the_coordinator_closed_the_window_are_counted(
     collection = run_stage(cycle_id, None)["collection"]
     assert collection["received"] == collection["departments"] - 1
     assert collection["missing"] == ["105"] and collection["late"] == []
-    matrix = {row["部门编码"]: row["绩效目标"] for row in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    matrix = {
+        row["部门编码"]: row["绩效目标"] for row in collecting.status_matrix(session, session.get(Cycle, cycle_id))
+    }
     assert matrix["101"] == "已提交" and matrix["105"] == "未提交"
 
 
@@ -800,7 +802,9 @@ def test_a_return_reopens_the_entry_and_its_reminders_at_once(
     returned = now().date()
     assert (entry.status, entry.returned_on, entry.due_on) == ("returned", returned, returned + timedelta(days=5))
     assert session.exec(select(CollectionWindow)).one().status == "open"
-    matrix = {row["部门编码"]: row["绩效目标"] for row in windows.status_matrix(session, session.get(Cycle, cycle_id))}
+    matrix = {
+        row["部门编码"]: row["绩效目标"] for row in collecting.status_matrix(session, session.get(Cycle, cycle_id))
+    }
     assert matrix["101"] == f"退回修改（截止 {entry.due_on:%m-%d}）"
 
     run_reminders(returned)  # the day's reminders, that same day

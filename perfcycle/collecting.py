@@ -35,8 +35,7 @@ from models.tables import CollectionWindow, WarningResponse, WindowEntry, Window
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
 from perfcycle.cycle_context import cycle_policy
-from perfcycle.rules.identifiers import code_problem
-from perfcycle.rules.windows import (
+from perfcycle.rules.deadlines import (
     ARRIVED,
     MISSING,
     OUTSTANDING,
@@ -51,6 +50,7 @@ from perfcycle.rules.windows import (
     should_close,
     status_after_deadline,
 )
+from perfcycle.rules.identifiers import code_problem
 from perfcycle.stages import QUARTER_NAMES, QUARTERS, SUBMISSION_FOLDERS
 
 SYSTEM = "perfcycle"

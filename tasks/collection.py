@@ -1,4 +1,4 @@
-"""Collection windows of the stages that wait for department forms (see `perfcycle.windows`)."""
+"""Collection windows of the stages that wait for department forms (see `perfcycle.collecting`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from prefect import task
 
 from models import session_scope
-from perfcycle import windows
+from perfcycle import collecting
 from tasks.artifacts import publish_table
 from tasks.common import get_cycle, run_logger
 
@@ -17,8 +17,8 @@ def open_collection_window(cycle_id: int, stage: str, submissions: str | None) -
     """Open the stage's window with the calendar's deadline (once) and say which folder the stage imports."""
     with session_scope() as session:
         cycle = get_cycle(session, cycle_id)
-        root = windows.submissions_root(session, cycle_id, submissions)
-        window = windows.ensure_window(session, cycle, stage, folder=root or "")
+        root = collecting.submissions_root(session, cycle_id, submissions)
+        window = collecting.ensure_window(session, cycle, stage, folder=root or "")
         return {"folder": root, "due_on": window.due_on.isoformat(), "status": window.status}
 
 
@@ -30,13 +30,13 @@ def check_collection_window(cycle_id: int, stage: str) -> dict[str, Any]:
     """
     with session_scope() as session:
         cycle = get_cycle(session, cycle_id)
-        window = windows.ensure_window(session, cycle, stage)
-        windows.sync_returns(session, cycle, window)
-        windows.record_arrivals(session, cycle, window)
-        windows.close_if_due(session, cycle, window)
-        summary = windows.window_summary(session, window)
-        matrix = windows.status_matrix(session, cycle)
-        title = windows.window_title(cycle.year, window)
+        window = collecting.ensure_window(session, cycle, stage)
+        collecting.sync_returns(session, cycle, window)
+        collecting.record_arrivals(session, cycle, window)
+        collecting.close_if_due(session, cycle, window)
+        summary = collecting.window_summary(session, window)
+        matrix = collecting.status_matrix(session, cycle)
+        title = collecting.window_title(cycle.year, window)
     owed = summary["pending"] + summary["returned"]
     if owed:
         run_logger().info("%s：截止 %s，尚未报送 %d 个部门：%s", title, summary["due_on"], len(owed), "、".join(owed))
