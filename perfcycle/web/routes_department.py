@@ -105,7 +105,7 @@ def upload_name(upload: UploadFile) -> str:
 
 def _check(identity: Identity, year: int, stage: str, path: Path) -> Any:
     """The upload read and checked as `perfcycle submit` checks it, reading records only (no turn needed)."""
-    from perfcycle.windows import check_submission
+    from perfcycle.collecting import check_submission
 
     assert identity.department_code is not None
     parsed = read_form(year, stage, path)
