@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -116,6 +116,12 @@ def session_scope(url: str | None = None, *, writing: bool = False) -> Iterator[
         except BaseException:
             session.rollback()
             raise
+
+
+def refresh_statistics(session: Session) -> None:
+    """Let the query planner see the data after a bulk load: without statistics SQLite reads a year's
+    10 000 projects to find one department's 20 (it cannot tell which index is the narrow one)."""
+    session.execute(text("ANALYZE"))
 
 
 def create_all(url: str | None = None) -> None:

@@ -25,12 +25,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
+from models.rows import ProjectRef, project_refs
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
@@ -52,6 +53,9 @@ from perfcycle.rules.deadlines import (
 )
 from perfcycle.rules.identifiers import code_problem
 from perfcycle.stages import QUARTER_NAMES, QUARTERS, SUBMISSION_FOLDERS
+
+if TYPE_CHECKING:
+    from perfcycle.loaders import LoadCache
 
 SYSTEM = "perfcycle"
 STAGE_FORMS: dict[str, tuple[str, str]] = {
@@ -732,7 +736,7 @@ def _inside(folder: Path, *names: str) -> Path:
 
 
 def _check_department(
-    parsed: Any, department: Department, projects: dict[str, Project], others: dict[int, Department]
+    parsed: Any, department: Department, projects: dict[str, ProjectRef], others: dict[int, Department]
 ) -> list[Any]:
     """Every row is the department's own: its code, and projects of its own (a form for another's is refused).
 
@@ -799,19 +803,20 @@ def _named(parsed: Any, fields: tuple[str, ...]) -> set[str]:
     }
 
 
-def _projects_named(session: Session, parsed: Any, year: int, department: Department) -> dict[str, Project]:
+def _projects_named(session: Session, parsed: Any, year: int, department: Department) -> dict[str, ProjectRef]:
     """The department's projects of the year and any other the form names (the checks need no more)."""
     named = _named(parsed, ("project_code", "evaluated_project_code"))
     mine = col(Project.department_id) == department.id
     wanted = or_(mine, col(Project.code).in_(sorted(named))) if named else mine
-    return {p.code: p for p in session.exec(select(Project).where(Project.year == year, wanted))}
+    return {p.code: p for p in project_refs(session, Project.year == year, wanted)}
 
 
-def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None) -> None:
-    """Every cross-reference the stage's import will check, as it checks them, with nothing written."""
+def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None, read: LoadCache) -> None:
+    """Every cross-reference the stage's import will check, as it checks them, with nothing written; `read` is
+    what `_check_rows` read already."""
     from perfcycle.loaders import load
 
-    load(session, parsed, year=year, quarter=quarter, check_only=True)
+    load(session, parsed, year=year, quarter=quarter, check_only=True, cache=read)
 
 
 def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
@@ -864,18 +869,21 @@ def check_submission(session: Session, *, year: int, stage: str, department_code
         raise WindowError(f"{year} 年度周期已结束，不再接收报送")
     department = get_department(session, department_code)
     assert department.id is not None
-    _check_rows(session, parsed, cycle, department)
+    read = _check_rows(session, parsed, cycle, department)
     window = find_window(session, cycle.id, stage)
     gate = _targets_gate(session, cycle, department.code) if window is not None and window.form == "targets" else None
     if gate is None or gate.status != "returned":  # a return is taken in (`sync_returns`) by the write itself
         entry = _entry(session, window, department.id) if window is not None else None
         _still_open(session, cycle, department, stage, window, entry, parsed)
-    _dry_run(session, parsed, year, STAGE_FORMS[stage][1] or None)
+    _dry_run(session, parsed, year, STAGE_FORMS[stage][1] or None, read)
 
 
-def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Department) -> None:
-    """Every row is the department's own and names codes that exist (`ImportRejected` lists every problem)."""
-    from perfcycle.loaders import code_problems
+def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Department) -> LoadCache:
+    """Every row is the department's own and names codes that exist (`ImportRejected` lists every problem).
+
+    Returns what was read for it, for the dry run of the stage's import to check against without reading it
+    again."""
+    from perfcycle.loaders import DepartmentRef, LoadCache, code_problems
     from perfcycle.workbooks.reader import ImportRejected
 
     year = cycle.year
@@ -883,7 +891,7 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
     if not any(p.department_id == department.id for p in projects.values()):
         raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
     owners = {p.department_id for p in projects.values()} | {department.id}
-    stated = sorted(_named(parsed, ("department_code",)))
+    stated = sorted(_named(parsed, ("department_code", "object_code")))
     departments = {
         d.id: d
         for d in session.exec(
@@ -894,6 +902,10 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
     problems = code_problems(parsed) + _check_department(parsed, department, projects, departments)
     if problems:
         raise ImportRejected(problems)
+    read = LoadCache(departments={d.code: DepartmentRef(i, d.code, d.name) for i, d in departments.items()})
+    named = _named(parsed, ("project_code", "evaluated_project_code"))
+    read.projects_named[year] = {code: projects.get(code) for code in named | projects.keys()}
+    return read
 
 
 def _still_open(
@@ -966,15 +978,14 @@ def submit_form(
     check_submitter(session, cycle, department, stage, by, file.name)
     form, quarter = STAGE_FORMS[stage]
     parsed = parsed if parsed is not None else read_form(year, stage, file)
-    if not checked:
-        _check_rows(session, parsed, cycle, department)
+    read = _check_rows(session, parsed, cycle, department) if not checked else None
     window = find_window(session, cycle.id, stage)
     if window is not None:
         sync_returns(session, cycle, window)
     entry = _entry(session, window, department.id) if window is not None else None
     title = _still_open(session, cycle, department, stage, window, entry, parsed)
-    if not checked:
-        _dry_run(session, parsed, year, quarter or None)
+    if read is not None:
+        _dry_run(session, parsed, year, quarter or None, read)
 
     if root is not None:  # a folder the department names becomes the one the cycle's runs read
         cycle.submissions_dir = str(root.resolve())
@@ -992,7 +1003,7 @@ def submit_form(
         session.add(window)
     assert window.id is not None and entry is not None
     received = in_shanghai(at) if at else now()
-    sha = file_sha256(file)
+    sha = parsed.sha256 if parsed.path == file else file_sha256(file)
     receipts = list(
         session.exec(
             select(WindowReceipt)

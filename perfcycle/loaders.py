@@ -46,6 +46,7 @@ from models import (
     session_scope,
 )
 from models.audit_log import AuditEntry
+from models.db import refresh_statistics
 from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, update_rows
 from models.tables import SHANGHAI
 from perfcycle import audit
@@ -579,6 +580,7 @@ def load_stage(
         if loaded is not None:
             loaded(result)
     write_received(session, cache)
+    refresh_statistics(session)
     return outcomes
 
 
@@ -800,6 +802,7 @@ def _load_base(session: Session, parsed: ParsedWorkbook, year: int, problems: _P
         f"历年抽查 {len(sample_rows)} 行、历年评价 {len(evaluation_rows)} 行"
         + (f"、工作记事 {len(event_rows)} 条" if event_rows else ""),
     )
+    refresh_statistics(session)
     return LoadResult("base", parsed.rows, messages=messages)
 
 

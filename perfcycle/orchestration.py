@@ -333,12 +333,12 @@ def continue_cycle(year: int) -> str:
 
 def continue_cycle_run(year: int) -> tuple[str, RunRef | None]:
     """`continue_cycle`, with the annual-cycle run it found, resumed or started (None when there is none)."""
+    if not _api_url():  # before importing Prefect's client: the embedded default never needs it
+        return "", None
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
     from prefect.flow_runs import resume_flow_run
 
-    if not _api_url():
-        return "", None
     with get_client(sync_client=True) as client:
         runs = _cycle_runs(client, year)
         for run in runs:

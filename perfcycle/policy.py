@@ -332,6 +332,10 @@ class CalendarPolicy(_Strict):
         return deadline_on(self.targets if form == "targets" else self.self_evaluation, cycle_year)
 
 
+#: The smallest file limit a policy may set: a file no larger is within every year's limit.
+LEAST_FILE_MB = 1
+
+
 class ImportsPolicy(_Strict):
     """Limits on a workbook before it is read: the guard against huge, inflated (zip bomb) or endless files.
 
@@ -341,7 +345,7 @@ class ImportsPolicy(_Strict):
     is an archive whose entries add up to more than `max_uncompressed_mb` once unpacked.
     """
 
-    max_file_mb: Annotated[int, Field(ge=1, le=1024)] = 50
+    max_file_mb: Annotated[int, Field(ge=LEAST_FILE_MB, le=1024)] = 50
     max_rows: Annotated[int, Field(ge=1, le=10_000_000)] = 200_000
     max_columns: Annotated[int, Field(ge=10, le=16_384)] = 30
     max_uncompressed_mb: Annotated[int, Field(ge=1, le=16_384)] = 500

@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Document, Project, TargetReview, WarningNotice
-from models.tables import WarningResponse, WindowEntry, WindowReceipt
+from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle.approvals import in_shanghai, signed_as
-from perfcycle.collecting import FORM_NAMES, REFUSED, STAGE_FORMS, find_window, get_cycle_for, today
+from perfcycle.collecting import FORM_NAMES, REFUSED, STAGE_FORMS, get_cycle_for, today
 from perfcycle.cycle_context import cycle_policy
 from perfcycle.findings import FindingRow, list_findings
 from perfcycle.rules.access import document_visible
@@ -138,29 +138,36 @@ def _comments(session: Session, cycle: Cycle, department: Department, returned: 
 
 
 def _forms(session: Session, cycle: Cycle, department: Department, day: date) -> list[FormLine]:
+    """Each form of the year with its state and receipts: the cycle's windows, the department's entries and
+    receipts each read in one query (the page is what a department waits for after every upload)."""
     assert cycle.id is not None
     policy = cycle_policy(cycle)
+    windows = {w.stage: w for w in session.exec(select(CollectionWindow).where(CollectionWindow.cycle_id == cycle.id))}
+    ids = [w.id for w in windows.values()]
+    entries = {
+        e.window_id: e
+        for e in session.exec(
+            select(WindowEntry).where(col(WindowEntry.window_id).in_(ids), WindowEntry.department_id == department.id)
+        )
+    }
+    by_window: dict[int, list[WindowReceipt]] = {}
+    for receipt in session.exec(
+        select(WindowReceipt)
+        .where(col(WindowReceipt.window_id).in_(ids), WindowReceipt.department_id == department.id)
+        .order_by(col(WindowReceipt.version).desc())
+    ):
+        by_window.setdefault(receipt.window_id, []).append(receipt)
     lines = []
     for stage, (form, quarter) in STAGE_FORMS.items():
-        window = find_window(session, cycle.id, stage)
+        window = windows.get(stage)
         title = f"{cycle.year}年{QUARTER_NAMES.get(quarter, '')}{FORM_NAMES[form]}"
         if window is None:
             due = policy.calendar.deadline(form, quarter or None, cycle.year)
             state = cell_label(None, None)
             entry, receipts = None, []
         else:
-            entry = session.exec(
-                select(WindowEntry).where(
-                    WindowEntry.window_id == window.id, WindowEntry.department_id == department.id
-                )
-            ).first()
-            receipts = list(
-                session.exec(
-                    select(WindowReceipt)
-                    .where(WindowReceipt.window_id == window.id, WindowReceipt.department_id == department.id)
-                    .order_by(col(WindowReceipt.version).desc())
-                )
-            )
+            entry = entries.get(window.id or 0)
+            receipts = by_window.get(window.id or 0, [])
             refused = bool(receipts) and receipts[0].status == REFUSED
             due = entry.due_on if entry is not None else window.due_on
             state = cell_label(entry.status, entry.due_on, refused) if entry is not None else cell_label(None, None)

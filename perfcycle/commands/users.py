@@ -14,6 +14,9 @@ import typer
 
 from perfcycle.commands.common import DatabaseUrl, err, fail, friendly, out, use_database
 
+#: How long the workbench keeps an idle connection open: longer than browsers keep one (a few minutes).
+KEEP_ALIVE_SECONDS = 330
+
 users_app = typer.Typer(help="工作台账号", no_args_is_help=True)
 Year = Annotated[int | None, typer.Option("--year", help="按该年度周期的策略确定审批人账号（默认最近的周期）")]
 
@@ -175,6 +178,9 @@ def web(
         access_log=False,  # a one-time link's token is in its address: no line of any log keeps it
         proxy_headers=True,
         server_header=False,
+        # A connection the workbench closes just as the browser sends an upload on it is reset: the upload
+        # is lost to the person sending it. So the browser, not the workbench, is the one to close it.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

@@ -41,19 +41,37 @@ def render(
     return HTMLResponse(page, status_code=status)
 
 
-def _upload_limit() -> int:
-    """The largest upload body: the import limit of the latest cycle's policy, plus room for the form's fields."""
+def _upload_limit(declared: int | None = None) -> int:
+    """The largest upload body: the import limit of the latest cycle's policy, plus room for the form's fields.
+    A body that declares no more than any policy allows needs no lookup (at the deadline hour, none does)."""
     from models import session_scope
-    from perfcycle.policy import import_limits
+    from perfcycle.policy import LEAST_FILE_MB, import_limits
     from perfcycle.worklist import latest_year
 
+    if declared is not None and declared <= _body_limit(LEAST_FILE_MB):
+        return _body_limit(LEAST_FILE_MB)
     try:
         with session_scope() as session:
             year = latest_year(session)
         mb = import_limits(year).max_file_mb if year is not None else 50
     except Exception:  # no database or policy yet: the default limit of the policy
         mb = 50
+    return _body_limit(mb)
+
+
+def _body_limit(mb: int) -> int:
     return mb * 1024 * 1024 + 64 * 1024
+
+
+def _load_upload_path() -> None:
+    """Import and compile what an upload runs, as the worker starts: at the deadline hour every worker's first
+    uploads would otherwise wait together for these imports (about a second)."""
+
+    import perfcycle.collecting
+    import perfcycle.loaders
+    import perfcycle.workbooks.reader  # noqa: F401
+
+    _env.get_template("department.html")
 
 
 def create_app() -> ASGIApp:
@@ -62,6 +80,8 @@ def create_app() -> ASGIApp:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     from perfcycle.web import routes_auth, routes_bureau, routes_department, routes_evaluator
+
+    _load_upload_path()
 
     app.include_router(routes_auth.router)
     app.include_router(routes_department.router)

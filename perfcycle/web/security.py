@@ -135,10 +135,10 @@ def login_csrf(request: Request) -> str:
 class Guard:
     """ASGI middleware: security headers on every response, and no request body larger than it may be.
 
-    An upload may send what its path allows (`upload_limit`), anything else `FORM_BODY_LIMIT`; a body
+    An upload may send what its path allows (`upload_limit` of its declared length), anything else `FORM_BODY_LIMIT`; a body
     longer than its Content-Length, or one without a length where a limit applies, is cut off with 413."""
 
-    def __init__(self, app: ASGIApp, upload_paths: tuple[str, ...], upload_limit: Callable[[], int]) -> None:
+    def __init__(self, app: ASGIApp, upload_paths: tuple[str, ...], upload_limit: Callable[[int | None], int]) -> None:
         self.app, self.upload_paths, self.upload_limit = app, upload_paths, upload_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,7 +146,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        limit = self.upload_limit() if path.startswith(self.upload_paths) else FORM_BODY_LIMIT
+        declared = _content_length(scope)
+        limit = self.upload_limit(declared) if path.startswith(self.upload_paths) else FORM_BODY_LIMIT
         https = scope.get("scheme") == "https"
         started = False
 
@@ -164,7 +165,6 @@ class Guard:
                 message["headers"] = headers
             await send(message)
 
-        declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(send_with_headers)
             return
