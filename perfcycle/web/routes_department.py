@@ -26,7 +26,7 @@ from perfcycle.accounts import Identity
 from perfcycle.collecting import STAGE_FORMS, WindowError, read_form
 from perfcycle.rules.access import DEPARTMENT
 from perfcycle.web.app import render
-from perfcycle.web.security import Refused, check_form, refuse, signed_in, writer_turn
+from perfcycle.web.security import Refused, check_form, refuse, signed_in, writer_turn_held
 from perfcycle.worklist import department_work, document_for, latest_year
 
 router = APIRouter()
@@ -160,8 +160,8 @@ async def take_upload(
         try:
             async with _checking:
                 parsed = await run_in_threadpool(check, path)
-            async with writer_turn():
-                return 200, {"done": await run_in_threadpool(submit, path, parsed)}
+            async with _writing:
+                return 200, {"done": await run_in_threadpool(_in_turn, submit, path, parsed)}
         except ImportRejected as exc:
             return 422, {"problems": exc.problems, "file": path.name}
         except WindowError as exc:
@@ -171,18 +171,27 @@ async def take_upload(
 #: Uploads a worker checks at once. Checking is Python work under one interpreter lock: more threads at once
 #: finish no sooner, they only make every upload of the deadline hour wait for all the others.
 _checking = asyncio.Semaphore(2)
+#: One thread a worker waits for the writers' turn; the others wait here, without a thread.
+_writing = asyncio.Semaphore(1)
+
+
+def _in_turn(submit: Callable[[Path, Any], Any], path: Path, parsed: Any) -> Any:
+    """`submit` in the writers' turn, taken and given back by the thread that writes: the turn lasts as long
+    as the write, not until the event loop, busy with other uploads, comes back to it."""
+    with writer_turn_held():
+        return submit(path, parsed)
 
 
 @router.post("/forms/{stage}")
 async def upload(request: Request, stage: str) -> Response:
     """A form sent from the page: checked as `perfcycle submit` checks it, filed and receipted, or every
     problem listed (sheet · row · column · reason)."""
-    identity = department_only(request)
+    identity = await run_in_threadpool(department_only, request)
     if stage not in STAGE_FORMS:
         raise Refused("没有这种填报表", 404)
-    year = year_of(request)
+    year = await run_in_threadpool(year_of, request)
     if year is None:
-        return department_page(request, identity, 400, error="还没有绩效管理周期")
+        return await run_in_threadpool(department_page, request, identity, 400, error="还没有绩效管理周期")
     status, shown = await take_upload(
         request,
         identity,
@@ -190,9 +199,9 @@ async def upload(request: Request, stage: str) -> Response:
         lambda path: _check(identity, year, stage, path),
     )
     if status != 200:
-        return department_page(request, identity, status, year, stage=stage, **shown)
+        return await run_in_threadpool(department_page, request, identity, status, year, stage=stage, **shown)
     await run_in_threadpool(continue_on_server, year)
-    return department_page(request, identity, year=year, receipt=shown["done"], stage=stage)
+    return await run_in_threadpool(department_page, request, identity, year=year, receipt=shown["done"], stage=stage)
 
 
 def continue_on_server(year: int) -> None:

@@ -12,8 +12,8 @@ import asyncio
 import fcntl
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +250,19 @@ async def writer_turn() -> AsyncIterator[None]:
 
 
 _worker_turn = asyncio.Lock()
+
+
+@contextmanager
+def writer_turn_held() -> Iterator[None]:
+    """`writer_turn` for the thread that writes: it waits for the turn blocked on the lock, and gives the turn
+    back as soon as its write is done."""
+    path = sqlite_lock_path()
+    if path is None:
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the turn
 
 
 def sqlite_lock_path() -> Path | None:
