@@ -501,20 +501,26 @@ def identify(session: Session, token: str, settings: Settings | None = None) -> 
     settings = settings or get_settings()
     if not token or len(token) > 128:
         return None
-    row = session.exec(select(WebSession).where(WebSession.token_hash == digest(token))).first()
+    found = session.exec(
+        select(WebSession, UserAccount, Department)
+        .join(UserAccount, col(UserAccount.id) == WebSession.account_id)
+        .join(Department, col(Department.id) == UserAccount.department_id, isouter=True)
+        .where(WebSession.token_hash == digest(token))
+    ).first()
     at = now()
-    if row is None or row.ended_at is not None or _local(row.expires_at) <= at:
+    if found is None:
+        return None
+    row, account, department = found
+    if row.ended_at is not None or _local(row.expires_at) <= at:
         return None
     if at - _local(row.last_seen_at) > timedelta(minutes=settings.web_idle_minutes):
         row.ended_at = at
         session.add(row)
         return None
-    account = session.get(UserAccount, row.account_id)
-    if account is None or account.status != ACTIVE:
+    if account.status != ACTIVE:
         return None
     if at - _local(row.last_seen_at) > timedelta(seconds=60):  # one write a minute at most per browser
         _touch(session, row.id, at)
-    department = session.get(Department, account.department_id) if account.department_id else None
     assert account.id is not None and row.id is not None
     return Identity(
         account.id,

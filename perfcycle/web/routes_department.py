@@ -155,17 +155,22 @@ async def take_upload(
         return 400, {"error": "请选择要上传的 .xlsx 文件"}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / upload_name(upload)
-        with path.open("wb") as handle:
-            await run_in_threadpool(shutil.copyfileobj, upload.file, handle, 1 << 20)
         try:
             async with _checking:
-                parsed = await run_in_threadpool(check, path)
+                parsed = await run_in_threadpool(_saved_and_checked, upload, path, check)
             async with _writing:
                 return 200, {"done": await run_in_threadpool(_in_turn, submit, path, parsed)}
         except ImportRejected as exc:
             return 422, {"problems": exc.problems, "file": path.name}
         except WindowError as exc:
             return 422, {"error": str(exc)}
+
+
+def _saved_and_checked(upload: UploadFile, path: Path, check: Callable[[Path], Any]) -> Any:
+    """The upload written to `path` (it may have been spooled to disk), then `check` of it."""
+    with path.open("wb") as handle:
+        shutil.copyfileobj(upload.file, handle, 1 << 20)
+    return check(path)
 
 
 #: Uploads a worker checks at once. Checking is Python work under one interpreter lock: more threads at once
@@ -186,10 +191,9 @@ def _in_turn(submit: Callable[[Path, Any], Any], path: Path, parsed: Any) -> Any
 async def upload(request: Request, stage: str) -> Response:
     """A form sent from the page: checked as `perfcycle submit` checks it, filed and receipted, or every
     problem listed (sheet · row · column · reason)."""
-    identity = await run_in_threadpool(department_only, request)
+    identity, year = await run_in_threadpool(lambda: (department_only(request), year_of(request)))
     if stage not in STAGE_FORMS:
         raise Refused("没有这种填报表", 404)
-    year = await run_in_threadpool(year_of, request)
     if year is None:
         return await run_in_threadpool(department_page, request, identity, 400, error="还没有绩效管理周期")
     status, shown = await take_upload(
@@ -200,8 +204,13 @@ async def upload(request: Request, stage: str) -> Response:
     )
     if status != 200:
         return await run_in_threadpool(department_page, request, identity, status, year, stage=stage, **shown)
-    await run_in_threadpool(continue_on_server, year)
-    return await run_in_threadpool(department_page, request, identity, year=year, receipt=shown["done"], stage=stage)
+    return await run_in_threadpool(_continued, request, identity, year, receipt=shown["done"], stage=stage)
+
+
+def _continued(request: Request, identity: Identity, year: int, **result: Any) -> Response:
+    """The page after a submission, once the cycle was told to go on (`continue_on_server`)."""
+    continue_on_server(year)
+    return department_page(request, identity, year=year, **result)
 
 
 def continue_on_server(year: int) -> None:
