@@ -8,9 +8,12 @@ lives in the services and perfcycle/rules/.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -75,9 +78,20 @@ def _load_upload_path() -> None:
     PREFECT_API_URL.value()  # read after each upload (is a Prefect server running the cycle?); 0.9 s the first time
 
 
+#: Threads a worker runs the pages' and services' Python in: a few keep both cores busy; more only queue for
+#: the interpreter lock, and every page waits for all the others.
+WORKER_THREADS = 4
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    yield
+
+
 def create_app() -> ASGIApp:
     """The workbench, with no interactive API docs (every path is a page of its own), inside its guard."""
-    app = FastAPI(title="预算绩效管理工作台", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="预算绩效管理工作台", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     from perfcycle.web import routes_auth, routes_bureau, routes_department, routes_evaluator
