@@ -106,7 +106,10 @@ def _department_names(session: Session, ids: Iterable[int | None] | None = None)
     """The departments by id: all of them, or only those of `ids` (a department's page reads its own)."""
     query = select(Department)
     if ids is not None:
-        query = query.where(col(Department.id).in_({i for i in ids if i is not None}))
+        wanted = {i for i in ids if i is not None}
+        if not wanted:
+            return {}
+        query = query.where(col(Department.id).in_(wanted))
     return {d.id: d for d in session.exec(query) if d.id is not None}
 
 

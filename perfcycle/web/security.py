@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
@@ -267,9 +268,14 @@ def writer_turn_held() -> Iterator[None]:
 
 def sqlite_lock_path() -> Path | None:
     """The turn-taking lock file of the configured database, when it is a SQLite file."""
+    return _lock_path_of(get_settings().database_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _lock_path_of(database_url: str) -> Path | None:
     from sqlalchemy.engine import make_url
 
-    url = make_url(get_settings().database_url)
+    url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(url.database).with_name(Path(url.database).name + ".web-writer")
