@@ -85,7 +85,10 @@ WORKER_THREADS = 4
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from perfcycle.runtime import settle_heap
+
     anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    settle_heap()  # the worker's modules and compiled templates live as long as it does
     yield
 
 
