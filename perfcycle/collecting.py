@@ -903,6 +903,7 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
     if problems:
         raise ImportRejected(problems)
     read = LoadCache(departments={d.code: DepartmentRef(i, d.code, d.name) for i, d in departments.items()})
+    read.cycles[year] = cycle
     named = _named(parsed, ("project_code", "evaluated_project_code"))
     read.projects_named[year] = {code: projects.get(code) for code in named | projects.keys()}
     return read
