@@ -135,7 +135,8 @@ def _prefect_runs(home: Path) -> tuple[list[tuple[str, str]], list[str]]:
 
 def _table_counts(db: Path) -> dict[str, int]:
     with sqlite3.connect(db) as conn:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        tables = "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite%'"  # not SQLite's own
+        names = [r[0] for r in conn.execute(tables)]
         return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
