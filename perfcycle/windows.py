@@ -31,6 +31,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
+from models.rows import insert_rows
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
@@ -377,16 +378,44 @@ class Refusal:
     window_open: bool = True  # a form may still be sent (the collection has not ended)
 
 
+class _Taken:
+    """A receipt of a form taken in, as the row `FolderIntake.write` inserts."""
+
+    __slots__ = ("row",)
+    status = ACCEPTED
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+
+    @property
+    def version(self) -> int:
+        return int(self.row["version"])
+
+    @property
+    def sha256(self) -> str:
+        return str(self.row["sha256"])
+
+    @property
+    def current(self) -> bool:
+        return bool(self.row["current"])
+
+    @current.setter
+    def current(self, value: bool) -> None:
+        self.row["current"] = value
+
+
 class FolderIntake:
     """The forms a stage found in its folder, as receipts of its window: each imported one is a version of its
     department's receipts (unless `submit` filed it, which recorded it already), each refused one a refused
-    version with its problems. What it reads is read once for all the stage's files; the caller commits."""
+    version with its problems. What it reads is read once for all the stage's files; the caller writes the
+    receipts taken in (`write`) and commits."""
 
     def __init__(self, session: Session, cycle: Cycle, window: CollectionWindow) -> None:
         self.session, self.cycle, self.window = session, cycle, window
         self.entries = _entries(session, window)
         self.departments = {d.code: d for d in session.exec(select(Department))}
-        self.receipts: dict[int, list[WindowReceipt]] = defaultdict(list)
+        self.receipts: dict[int, list[WindowReceipt | _Taken]] = defaultdict(list)
+        self.taken: list[_Taken] = []  # written by `write`
         for receipt in session.exec(
             select(WindowReceipt).where(WindowReceipt.window_id == window.id).order_by(col(WindowReceipt.version))
         ):
@@ -402,14 +431,18 @@ class FolderIntake:
                 return department
         return None
 
-    def _add(self, department: Department, receipt: WindowReceipt) -> None:
+    def _add(self, department: Department, receipt: WindowReceipt | _Taken) -> None:
         assert department.id is not None
         self.receipts[department.id].append(receipt)
         entry = self.entries[department.id]
         entry.versions = receipt.version
-        self.session.add_all([receipt, entry])
+        self.session.add(entry)
+        if isinstance(receipt, _Taken):
+            self.taken.append(receipt)
+        else:
+            self.session.add(receipt)
 
-    def _next(self, department: Department) -> tuple[int, WindowReceipt | None]:
+    def _next(self, department: Department) -> tuple[int, WindowReceipt | _Taken | None]:
         """The next version's number, and the version current now."""
         receipts = self.receipts[department.id or 0]
         return (receipts[-1].version if receipts else 0) + 1, next((r for r in receipts if r.current), None)
@@ -422,19 +455,26 @@ class FolderIntake:
             return
         if current is not None:
             current.current = False
-            self.session.add(current)
-        receipt = WindowReceipt(
-            window_id=self.window.id,
-            department_id=department.id,
-            version=version,
-            source_name=path.name[:500],
-            path=str(path.resolve())[:1000],
-            sha256=sha256,
-            rows=rows,
-            received_at=at,
-            replaces=current.version if current is not None else None,
-        )
-        self._add(department, receipt)
+            if isinstance(current, WindowReceipt):
+                self.session.add(current)
+        receipt = {
+            "window_id": self.window.id,
+            "department_id": department.id,
+            "version": version,
+            "source_name": path.name[:500],
+            "path": str(path.resolve())[:1000],
+            "sha256": sha256,
+            "rows": rows,
+            "current": True,
+            "received_at": at,
+            "replaces": current.version if current is not None else None,
+        }
+        self._add(department, _Taken(receipt))
+
+    def write(self) -> None:
+        """Write the receipts of the forms taken in (one statement for all of them, not an object each)."""
+        taken, self.taken = self.taken, []
+        insert_rows(self.session, WindowReceipt, [receipt.row for receipt in taken])
 
     def refuse(
         self, department: Department, path: Path, *, sha256: str, problems: Sequence[str], at: datetime

@@ -78,6 +78,8 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
                 refusals.append(intake.refuse(department, path, sha256=sha256, problems=problems, at=at))
             else:
                 unplaced.append({"file": path.name, "problems": problems})
+        if intake is not None:
+            intake.write()
     loaded = [o for o in outcomes if isinstance(o, LoadResult)]
     rows = sum(result.rows for result in loaded)
     skipped = sum(1 for result in loaded if result.skipped)
