@@ -19,7 +19,7 @@ from perfcycle.progress import report
 from perfcycle.runtime import collection_paused
 from perfcycle.stages import SUBMISSION_FOLDERS, importing_stage
 from perfcycle.workbooks.formats import SPECS
-from perfcycle.workbooks.pool import read_outcomes, warm_up
+from perfcycle.workbooks.pool import POOL_START_FILES, read_outcomes, shutdown_pool, warm_up, warm_up_ahead
 from perfcycle.workbooks.reader import read_workbook
 from tasks.common import run_logger
 from tasks.cycle import finish_stage
@@ -30,8 +30,13 @@ SHOWN_PROBLEMS = 3  # problems of a refused file named in a log or progress line
 @task(name="import-base-data")
 def import_base_data(path: str, year: int) -> dict[str, Any]:
     """The district's departments, projects, policies and history, validated before anything is written."""
+    ahead = warm_up_ahead(Path(path))
     parsed = read_workbook(Path(path), "base", **import_limits(year).reader_limits())
-    warm_up(len(parsed.sheets["部门"]))  # each department sends a workbook per stage
+    departments = len(parsed.sheets["部门"])  # each department sends a workbook per stage
+    if ahead and departments < POOL_START_FILES:
+        shutdown_pool()
+    elif not ahead:
+        warm_up(departments)
     with session_scope() as session:
         result = load(session, parsed, year=year)
     return {"file": Path(path).name, "rows": result.rows, "skipped": result.skipped}

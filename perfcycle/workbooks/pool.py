@@ -33,6 +33,9 @@ from perfcycle.workbooks.reader import (
 #: enough to hand them a share. Fewer are read here.
 POOL_START_FILES = 150
 POOL_MIN_FILES = 16
+#: A district's base workbook this large lists about POOL_START_FILES departments or more (≈ 1 KB a department
+#: with its projects and history): the readers are started before it is read (`warm_up_ahead`).
+AHEAD_BYTES = 256 * 1024
 BATCHES_PER_WORKER = 12
 READERS_NICENESS = 5
 
@@ -195,6 +198,17 @@ def warm_up(files: int, *, workers: int | None = None) -> bool:
         return False
     _pool.warm(read_batch, [], None, {})
     return True
+
+
+def warm_up_ahead(base_workbook: Path, *, workers: int | None = None) -> bool:
+    """`warm_up` before a district's base workbook is read, when its size says the district is large enough: the
+    readers' start then takes the core that reading and loading it leave idle, not the first stage's time. The
+    caller stops them (`shutdown_pool`) if the workbook lists fewer departments than its size promised."""
+    try:
+        size = base_workbook.stat().st_size
+    except OSError:
+        return False
+    return size >= AHEAD_BYTES and warm_up(POOL_START_FILES, workers=workers)
 
 
 def reading_workers() -> int:

@@ -257,3 +257,19 @@ def test_a_stage_import_reads_in_the_pool_and_loads_each_file_once(
     assert counts(db_url) == (indicators, submissions, entries)
     assert pooled == [True, True]
     get_settings.cache_clear()
+
+
+def test_a_large_base_workbook_starts_the_readers_before_it_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pool.shutdown_pool()
+    monkeypatch.setattr(pool, "AHEAD_BYTES", 100)
+    small, large = tmp_path / "small.xlsx", tmp_path / "large.xlsx"
+    small.write_bytes(b"x" * 99)
+    large.write_bytes(b"x" * 100)
+    assert pool.warm_up_ahead(tmp_path / "missing.xlsx", workers=2) is False
+    assert pool.warm_up_ahead(small, workers=2) is False and pool._pool.current is None
+    assert pool.warm_up_ahead(large, workers=2) is True
+    running = pool._pool.current
+    assert running is not None and len(running._processes) == 2
+    pool.shutdown_pool()
