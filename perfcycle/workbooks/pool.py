@@ -161,8 +161,7 @@ def read_outcomes(
     pool = _shared_pool(count, len(paths)) if count > 1 else None
     done = 0
     if pool is not None:
-        size = max(1, -(-len(paths) // (count * BATCHES_PER_WORKER)))
-        batches = [list(paths[start : start + size]) for start in range(0, len(paths), size)]
+        batches = _batches(paths, count)
         try:
             for packed in pool.map(read_batch_packed, batches, [kind] * len(batches), [limits] * len(batches)):
                 for outcome in unpack_batch(packed):
@@ -174,6 +173,20 @@ def read_outcomes(
             return
     for path in paths[done:]:
         yield from read_batch([path], kind, limits)
+
+
+def _batches(paths: Sequence[Path], workers: int) -> list[list[Path]]:
+    """The files in batches of about BATCHES_PER_WORKER a worker, the last ones smaller and smaller (a quarter of
+    what is left, for two workers): the workers finish nearly together, and what the loader is left to load after
+    the last is read is a file or two, not a whole batch."""
+    size = max(1, -(-len(paths) // (workers * BATCHES_PER_WORKER)))
+    batches: list[list[Path]] = []
+    start = 0
+    while start < len(paths):
+        take = min(size, max(1, (len(paths) - start) // (2 * workers)))
+        batches.append(list(paths[start : start + take]))
+        start += take
+    return batches
 
 
 def read_workbooks(

@@ -273,3 +273,13 @@ def test_a_large_base_workbook_starts_the_readers_before_it_is_read(
     running = pool._pool.current
     assert running is not None and len(running._processes) == 2
     pool.shutdown_pool()
+
+
+@pytest.mark.parametrize("files", [1, 3, 16, 150, 500, 3000])
+def test_the_last_files_go_in_smaller_batches(files: int) -> None:
+    paths = [Path(f"{n}.xlsx") for n in range(files)]
+    batches = pool._batches(paths, 2)
+    assert [path for batch in batches for path in batch] == paths
+    sizes = [len(batch) for batch in batches]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
+    assert sizes[0] == -(-files // (2 * pool.BATCHES_PER_WORKER))
