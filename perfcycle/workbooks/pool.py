@@ -24,6 +24,7 @@ from perfcycle.workbooks.reader import (
     ImportRejected,
     ParsedRow,
     ParsedWorkbook,
+    SheetColumns,
     import_dependencies,
     read_workbook,
 )
@@ -66,28 +67,38 @@ def unpack_batch(packed: bytes) -> list[Outcome]:
         return [_unpack(outcome) for outcome in pickle.loads(packed)]
 
 
-_Packed = tuple[str, str, str, list[tuple[str, Any, Any, Any]], str | None]
+_Packed = tuple[str, str, str, list[tuple[str, Any, Any, Any, Any]], str | None]
 _DECIMALS = {Decimal, type(None)}
 _TEXTS = {str, type(None)}
 
 
 def _pack(outcome: Outcome) -> _Packed | list[ImportProblem]:
+    """A workbook as it travels: each sheet as (name, fields, (row numbers, packed columns), refused fields by row
+    position, the missing fields), its rows made in the process that loads it; or, for rows naming different
+    fields (never made by the reader), (name, None, rows, None, None)."""
     if isinstance(outcome, list):
         return outcome
-    sheets: list[tuple[str, Any, Any, Any]] = []
-    for name, rows in outcome.sheets.items():
-        fields = tuple(rows[0].values) if rows else ()
-        if all(tuple(row.values) == fields for row in rows):
-            errors = [(at, row.errors) for at, row in enumerate(rows) if row.errors]
-            values = [tuple(row.values.values()) for row in rows]
-            columns = [_pack_column(column) for column in zip(*values, strict=True)]
-            sheets.append((name, fields, ([row.row for row in rows], columns), errors))
-        else:  # rows naming different fields (not seen from the readers) travel as they are
-            sheets.append((name, None, rows, None))
+    sheets: list[tuple[str, Any, Any, Any, Any]] = []
+    read = outcome.as_columns
+    if read is not None:  # as read: its columns as they are, no row made
+        for name, sheet in read.items():
+            columns = [_pack_column(column) for column in sheet.columns]
+            errors = sorted(sheet.errors.items())
+            sheets.append((name, tuple(sheet.fields), (sheet.numbers, columns), errors, tuple(sheet.missing)))
+    else:
+        for name, rows in outcome.sheets.items():
+            fields = tuple(rows[0].values) if rows else ()
+            if all(tuple(row.values) == fields for row in rows):
+                errors = [(at, row.errors) for at, row in enumerate(rows) if row.errors]
+                values = [tuple(row.values.values()) for row in rows]
+                columns = [_pack_column(column) for column in zip(*values, strict=True)]
+                sheets.append((name, fields, ([row.row for row in rows], columns), errors, ()))
+            else:  # rows naming different fields (not seen from the readers) travel as they are
+                sheets.append((name, None, rows, None, None))
     return str(outcome.path), outcome.kind, outcome.sha256, sheets, outcome.__dict__.get("content_digest")
 
 
-def _pack_column(values: tuple[Any, ...]) -> tuple[bool, Sequence[Any], list[int] | None]:
+def _pack_column(values: Sequence[Any]) -> tuple[bool, Sequence[Any], list[int] | None]:
     """A column as it travels: amounts as their exact text (pickling a Decimal costs five times its `str`), and
     a column of text that repeats itself (codes, levels, units) as its distinct texts and an index per row."""
     kinds = set(map(type, values))
@@ -118,23 +129,22 @@ def _unpack(packed: _Packed | list[ImportProblem]) -> Outcome:
     if isinstance(packed, list):
         return packed
     path, kind, sha256, packed_sheets, digest = packed
-    sheets: dict[str, list[ParsedRow]] = {}
-    for name, fields, rows, errors in packed_sheets:
+    columns: dict[str, SheetColumns] = {}
+    as_rows: dict[str, list[ParsedRow]] = {}
+    for name, fields, rows, errors, missing in packed_sheets:
         if fields is None:
-            sheets[name] = rows
+            as_rows[name] = rows
             continue
-        numbers, columns = rows
-        if len(columns) != len(fields):
-            raise ValueError(f"{name}: {len(columns)} columns for {len(fields)} fields")
-        values = zip(*map(_unpack_column, columns), strict=True) if columns else [()] * len(numbers)
-        unpacked = [
-            ParsedRow(number, dict(zip(fields, row)), set())  # noqa: B905 (each row has a value per column)
-            for number, row in zip(numbers, values, strict=True)
-        ]
-        for at, refused in errors:
-            unpacked[at].errors = refused
-        sheets[name] = unpacked
-    workbook = ParsedWorkbook(Path(path), kind, sha256, sheets)
+        numbers, packed_columns = rows
+        if len(packed_columns) != len(fields):
+            raise ValueError(f"{name}: {len(packed_columns)} columns for {len(fields)} fields")
+        values = [_unpack_column(column) for column in packed_columns]
+        columns[name] = SheetColumns(numbers, list(fields), values, dict(errors), frozenset(missing))
+    if as_rows:
+        sheets = {name: as_rows[name] if name in as_rows else columns[name].rows() for name, _, *_ in packed_sheets}
+        workbook = ParsedWorkbook(Path(path), kind, sha256, sheets)
+    else:  # its rows are made when the loader first reads them
+        workbook = ParsedWorkbook(Path(path), kind, sha256, columns=columns)
     if digest is not None:
         workbook.__dict__["content_digest"] = digest  # the cached property, as worked out where it was read
     return workbook
