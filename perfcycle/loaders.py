@@ -411,16 +411,17 @@ def department_scope(parsed: ParsedWorkbook) -> str:
     return next(iter(codes)) if len(codes) == 1 else "*"
 
 
-def arrival(path: Path) -> datetime:
-    """When a file came into the submissions folder: its modification time, never later than now.
+def arrival(path: Path, modified: float | None = None) -> datetime:
+    """When a file came into the submissions folder: its modification time (`modified`, as it was when the file
+    was read, else as it is now), never later than now.
 
     A form put in the folder on time stays on time however late the run that imports it."""
     moment = now()
     try:
-        modified = datetime.fromtimestamp(path.stat().st_mtime, SHANGHAI)
+        stamp = datetime.fromtimestamp(path.stat().st_mtime if modified is None else modified, SHANGHAI)
     except (OSError, ValueError, OverflowError):
         return moment
-    return min(modified, moment)
+    return min(stamp, moment)
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -478,7 +479,7 @@ def load(
             messages=[f"{parsed.path.name} 与已导入的内容相同"],
             sha256=parsed.sha256,
         )
-    arrived = arrival(parsed.path)
+    arrived = arrival(parsed.path, parsed.modified)
     write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems, cache)
     problems.raise_if_any()
     if check_only:

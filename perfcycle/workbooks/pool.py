@@ -67,7 +67,7 @@ def unpack_batch(packed: bytes) -> list[Outcome]:
         return [_unpack(outcome) for outcome in pickle.loads(packed)]
 
 
-_Packed = tuple[str, str, str, list[tuple[str, Any, Any, Any, Any]], str | None]
+_Packed = tuple[str, str, str, list[tuple[str, Any, Any, Any, Any]], str | None, float | None]
 _DECIMALS = {Decimal, type(None)}
 _TEXTS = {str, type(None)}
 
@@ -95,7 +95,8 @@ def _pack(outcome: Outcome) -> _Packed | list[ImportProblem]:
                 sheets.append((name, fields, ([row.row for row in rows], columns), errors, ()))
             else:  # rows naming different fields (not seen from the readers) travel as they are
                 sheets.append((name, None, rows, None, None))
-    return str(outcome.path), outcome.kind, outcome.sha256, sheets, outcome.__dict__.get("content_digest")
+    digest = outcome.__dict__.get("content_digest")
+    return str(outcome.path), outcome.kind, outcome.sha256, sheets, digest, outcome.modified
 
 
 def _pack_column(values: Sequence[Any]) -> tuple[bool, Sequence[Any], list[int] | None]:
@@ -128,7 +129,7 @@ def _unpack_column(packed: tuple[bool, Sequence[Any], list[int] | None]) -> Sequ
 def _unpack(packed: _Packed | list[ImportProblem]) -> Outcome:
     if isinstance(packed, list):
         return packed
-    path, kind, sha256, packed_sheets, digest = packed
+    path, kind, sha256, packed_sheets, digest, modified = packed
     columns: dict[str, SheetColumns] = {}
     as_rows: dict[str, list[ParsedRow]] = {}
     for name, fields, rows, errors, missing in packed_sheets:
@@ -142,9 +143,9 @@ def _unpack(packed: _Packed | list[ImportProblem]) -> Outcome:
         columns[name] = SheetColumns(numbers, list(fields), values, dict(errors), frozenset(missing))
     if as_rows:
         sheets = {name: as_rows[name] if name in as_rows else columns[name].rows() for name, _, *_ in packed_sheets}
-        workbook = ParsedWorkbook(Path(path), kind, sha256, sheets)
+        workbook = ParsedWorkbook(Path(path), kind, sha256, sheets, modified=modified)
     else:  # its rows are made when the loader first reads them
-        workbook = ParsedWorkbook(Path(path), kind, sha256, columns=columns)
+        workbook = ParsedWorkbook(Path(path), kind, sha256, columns=columns, modified=modified)
     if digest is not None:
         workbook.__dict__["content_digest"] = digest  # the cached property, as worked out where it was read
     return workbook

@@ -142,11 +142,13 @@ class ParsedWorkbook:
         sheets: dict[str, list[ParsedRow]] | None = None,
         *,
         columns: dict[str, SheetColumns] | None = None,
+        modified: float | None = None,
     ) -> None:
         if (sheets is None) == (columns is None):
             raise TypeError("a ParsedWorkbook has its sheets as rows or as columns")
         self.path, self.kind, self.sha256 = path, kind, sha256
         self.columns = columns
+        self.modified = modified  # the file's modification time (st_mtime) when it was read
         if sheets is not None:
             self.__dict__["sheets"] = sheets
 
@@ -570,9 +572,10 @@ def parse_workbook(
         return None, found.fail(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}")
     if not path.is_file():
         return None, found.fail("文件不存在" if not path.exists() else "不是文件")
-    data = b""
+    data, modified = b"", None
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        size, modified = status.st_size, status.st_mtime
         if size <= max_bytes:  # nothing is read of a file too large
             with path.open("rb") as handle:
                 data = handle.read(size + 1)  # a buffer of the file's size, not of the limit
@@ -593,7 +596,7 @@ def parse_workbook(
     if sheets is None:
         return None, found.problems
     digest = hashlib.sha256(data).hexdigest()
-    return ParsedWorkbook(path, sheets[1], digest, columns=sheets[0]), found.problems
+    return ParsedWorkbook(path, sheets[1], digest, columns=sheets[0], modified=modified), found.problems
 
 
 def import_dependencies() -> None:

@@ -107,7 +107,8 @@ def test_the_compact_form_between_processes_gives_back_the_same_outcomes(tmp_pat
         ParsedRow(5, {"code": "101", "amount": Decimal("-0E+2"), "note": "x", "n": 1}),
     ]
     mixed = [ParsedRow(2, {"code": "101"}), ParsedRow(4, {"name": "乙", "code": "103"}, {"name"})]
-    workbook = ParsedWorkbook(tmp_path / "a.xlsx", "targets", "f" * 64, {"甲": rows, "乙": mixed, "丙": []})
+    sheets = {"甲": rows, "乙": mixed, "丙": []}
+    workbook = ParsedWorkbook(tmp_path / "a.xlsx", "targets", "f" * 64, sheets, modified=1733450000.25)
     digest = workbook.content_digest
     problems = [ImportProblem("b.xlsx", "甲", 3, "金额", "不是数字")]
     back = pool.unpack_batch(pool.pickle.dumps([pool._pack(workbook), pool._pack(problems)]))
@@ -117,6 +118,7 @@ def test_the_compact_form_between_processes_gives_back_the_same_outcomes(tmp_pat
     assert summary(unpacked) == summary(workbook)
     assert [list(r.values) for r in unpacked.sheets["乙"]] == [["code"], ["name", "code"]]
     assert vars(unpacked)["content_digest"] == digest
+    assert unpacked.modified == 1733450000.25  # when the file was read: the loader dates its arrival by it
     assert unpacked.sheets["甲"][0].errors is not unpacked.sheets["甲"][1].errors
     amounts = [(type(r.values["n"]), str(r.values["amount"])) for r in unpacked.sheets["甲"]]
     assert amounts == [(int, "1.50"), (float, "None"), (bool, "1.5"), (int, "-0E+2")]  # types and exponents kept
