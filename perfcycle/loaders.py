@@ -522,9 +522,11 @@ def load_stage(
     year: int,
     quarter: str | None = None,
     loaded: Callable[[LoadResult], object] | None = None,
+    each: Callable[[LoadResult | Refused], object] | None = None,
 ) -> list[LoadResult | Refused]:
     """`load` of each workbook in order, as one after the other, with their submission records and audit entries
-    written together after the last (fewer statements); `loaded` follows each file that loaded. The caller commits.
+    written together after the last (fewer statements); `loaded` follows each file that loaded, `each` every file's
+    outcome, in order, as soon as it is known (the files after it may still be being read). The caller commits.
 
     Each file is loaded or refused on its own, all or nothing: one department's bad form does not stop the
     others. `workbooks` may also hold the problems that refused a file as it was read (`read_outcomes`), so that
@@ -535,17 +537,19 @@ def load_stage(
     for parsed in workbooks:
         if isinstance(parsed, list):
             outcomes.append(Refused(parsed))
-            continue
-        try:
-            result = load(session, parsed, year=year, quarter=quarter, cache=cache)
-        except ImportRejected as exc:  # checked before anything of it was written: the others go on
-            spec = SPECS.get(parsed.kind)
-            scope = department_scope(parsed) if spec is not None and spec.per_department else "*"
-            outcomes.append(Refused(exc.problems, parsed.sha256, scope))
-            continue
-        outcomes.append(result)
-        if loaded is not None:
-            loaded(result)
+        else:
+            try:
+                result = load(session, parsed, year=year, quarter=quarter, cache=cache)
+            except ImportRejected as exc:  # checked before anything of it was written: the others go on
+                spec = SPECS.get(parsed.kind)
+                scope = department_scope(parsed) if spec is not None and spec.per_department else "*"
+                outcomes.append(Refused(exc.problems, parsed.sha256, scope))
+            else:
+                outcomes.append(result)
+                if loaded is not None:
+                    loaded(result)
+        if each is not None:
+            each(outcomes[-1])
     write_received(session, cache)
     return outcomes
 

@@ -434,13 +434,12 @@ class FolderIntake:
     def _add(self, department: Department, receipt: WindowReceipt | _Taken) -> None:
         assert department.id is not None
         self.receipts[department.id].append(receipt)
+        if isinstance(receipt, _Taken):
+            self.taken.append(receipt)  # written, with its entry's count of versions, by `write`
+            return
         entry = self.entries[department.id]
         entry.versions = receipt.version
-        self.session.add(entry)
-        if isinstance(receipt, _Taken):
-            self.taken.append(receipt)
-        else:
-            self.session.add(receipt)
+        self.session.add_all([receipt, entry])
 
     def _next(self, department: Department) -> tuple[int, WindowReceipt | _Taken | None]:
         """The next version's number, and the version current now."""
@@ -472,8 +471,13 @@ class FolderIntake:
         self._add(department, _Taken(receipt))
 
     def write(self) -> None:
-        """Write the receipts of the forms taken in (one statement for all of them, not an object each)."""
+        """Write the receipts of the forms taken in (one statement for all of them, not an object each), and their
+        entries' count of versions (taken in while a stage's files load, they leave nothing to flush meanwhile)."""
         taken, self.taken = self.taken, []
+        for department_id in dict.fromkeys(receipt.row["department_id"] for receipt in taken):
+            entry = self.entries[department_id]
+            entry.versions = self.receipts[department_id][-1].version
+            self.session.add(entry)
         insert_rows(self.session, WindowReceipt, [receipt.row for receipt in taken])
 
     def refuse(

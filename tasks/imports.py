@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from models import Cycle, session_scope
 from perfcycle import windows
 from perfcycle.faults import checkpoint
-from perfcycle.loaders import LoadResult, arrival, load, load_stage
+from perfcycle.loaders import LoadResult, Refused, arrival, load, load_stage
 from perfcycle.notify import Message, Notifier, Recipient, dispatch, make_notifier
 from perfcycle.policy import import_limits
 from perfcycle.progress import report
@@ -61,21 +61,32 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     refusals: list[windows.Refusal] = []
     unplaced: list[dict[str, Any]] = []
     with collection_paused(), session_scope() as session:
+        intake = _intake(session, year, stage) if SPECS[kind].per_department else None
+        paths = iter(files)
+        later: list[tuple[Path, LoadResult | Refused]] = []  # from the first refused file on, in order after the load
+
+        def received(outcome: LoadResult | Refused) -> None:
+            """A loaded file's receipt, taken while the next files are read."""
+            path = next(paths)
+            if later or not isinstance(outcome, LoadResult):
+                later.append((path, outcome))
+            elif intake is not None:
+                _take_in(intake, path, outcome)
+
         outcomes = load_stage(
             session,
             read_outcomes(files, kind, limits),
             year=year,
             quarter=quarter,
             loaded=lambda _: checkpoint("import-file"),
+            each=received,
         )
-        intake = _intake(session, year, stage) if SPECS[kind].per_department else None
-        for path, outcome in zip(files, outcomes, strict=True):
-            department = intake.department(path.name, outcome.scope) if intake is not None else None
+        for path, outcome in later:
             if isinstance(outcome, LoadResult):
-                if intake is not None and department is not None and not outcome.skipped:
-                    at = outcome.arrived_at or arrival(path)
-                    intake.take_in(department, path, sha256=outcome.sha256, rows=outcome.rows, at=at)
+                if intake is not None:
+                    _take_in(intake, path, outcome)
                 continue
+            department = intake.department(path.name, outcome.scope) if intake is not None else None
             problems = [str(problem) for problem in outcome.problems]
             if intake is not None and department is not None:
                 sha256 = outcome.sha256 or _digest(path, problems)
@@ -118,6 +129,14 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
         ],
         "unplaced": unplaced,
     }
+
+
+def _take_in(intake: windows.FolderIntake, path: Path, outcome: LoadResult) -> None:
+    """A loaded form as its department's current version (a file whose content was imported already: none)."""
+    department = intake.department(path.name, outcome.scope)
+    if department is not None and not outcome.skipped:
+        at = outcome.arrived_at or arrival(path)
+        intake.take_in(department, path, sha256=outcome.sha256, rows=outcome.rows, at=at)
 
 
 def _cycle_folder(year: int) -> str | None:
