@@ -185,6 +185,9 @@ def test_readers_started_ahead_are_ready_to_read(monkeypatch: pytest.MonkeyPatch
     running = pool._pool.current
     assert running is not None
     assert running.submit(probe.worker_state).result(timeout=120) == (True, "1")
+    # and only that: not the policy and its validation library (what the cycle's rules read)
+    assert running.submit(probe.loaded, "perfcycle.policy").result() is False
+    assert running.submit(probe.loaded, "pydantic").result() is False
     pool.shutdown_pool()
 
 
