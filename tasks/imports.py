@@ -61,6 +61,7 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     refusals: list[windows.Refusal] = []
     unplaced: list[dict[str, Any]] = []
     with collection_paused(), session_scope() as session:
+        reading = read_outcomes(files, kind, limits)  # the readers start now, the intake is read meanwhile
         intake = _intake(session, year, stage) if SPECS[kind].per_department else None
         paths = iter(files)
         later: list[tuple[Path, LoadResult | Refused]] = []  # from the first refused file on, in order after the load
@@ -75,7 +76,7 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
 
         outcomes = load_stage(
             session,
-            read_outcomes(files, kind, limits),
+            reading,
             year=year,
             quarter=quarter,
             loaded=lambda _: checkpoint("import-file"),

@@ -164,17 +164,30 @@ def read_outcomes(
     paths: Sequence[Path], kind: str | None, limits: dict[str, int] | None = None, *, workers: int | None = None
 ) -> Iterator[Outcome]:
     """Each file's workbook or problems, in the files' order, each as soon as it and the files before it are
-    read: the caller can load the first files while the pool still reads the rest.
+    read: the caller can load the first files while the pool still reads the rest. The pool starts reading
+    them at this call, before the first is asked for.
 
     `workers` None means `reading_workers()`; with 1, or too few files for the pool, they are read here."""
     limits = limits or {}
     count = reading_workers() if workers is None else workers
     pool = _shared_pool(count, len(paths)) if count > 1 else None
-    done = 0
+    results: Iterator[bytes] | None = None
     if pool is not None:
         batches = _batches(paths, count)
         try:
-            for packed in pool.map(read_batch_packed, batches, [kind] * len(batches), [limits] * len(batches)):
+            results = pool.map(read_batch_packed, batches, [kind] * len(batches), [limits] * len(batches))
+        except BrokenProcessPool:
+            shutdown_pool()
+    return _outcomes(paths, kind, limits, results)
+
+
+def _outcomes(
+    paths: Sequence[Path], kind: str | None, limits: dict[str, int], results: Iterator[bytes] | None
+) -> Iterator[Outcome]:
+    done = 0
+    if results is not None:
+        try:
+            for packed in results:
                 for outcome in unpack_batch(packed):
                     done += 1
                     yield outcome
