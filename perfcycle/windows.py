@@ -416,6 +416,7 @@ class FolderIntake:
         self.departments = {d.code: d for d in session.exec(select(Department))}
         self.receipts: dict[int, list[WindowReceipt | _Taken]] = defaultdict(list)
         self.taken: list[_Taken] = []  # written by `write`
+        self.folders: dict[Path, Path] = {}  # resolved, by `_resolved`
         for receipt in session.exec(
             select(WindowReceipt).where(WindowReceipt.window_id == window.id).order_by(col(WindowReceipt.version))
         ):
@@ -461,7 +462,7 @@ class FolderIntake:
             "department_id": department.id,
             "version": version,
             "source_name": path.name[:500],
-            "path": str(path.resolve())[:1000],
+            "path": str(self._resolved(path))[:1000],
             "sha256": sha256,
             "rows": rows,
             "current": True,
@@ -469,6 +470,16 @@ class FolderIntake:
             "replaces": current.version if current is not None else None,
         }
         self._add(department, _Taken(receipt))
+
+    def _resolved(self, path: Path) -> Path:
+        """`path.resolve()`, with the stage's folder resolved once for all its files, not component by component
+        for each (a file that is itself a link is resolved on its own)."""
+        if path.is_symlink():
+            return path.resolve()
+        folder = self.folders.get(path.parent)
+        if folder is None:
+            folder = self.folders[path.parent] = path.parent.resolve()
+        return folder / path.name
 
     def write(self) -> None:
         """Write the receipts of the forms taken in (one statement for all of them, not an object each), and their
