@@ -31,7 +31,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
-from models.rows import ProjectRef, project_refs
+from models.rows import ProjectRef, insert_rows, project_refs
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
@@ -381,16 +381,45 @@ class Refusal:
     window_open: bool = True  # a form may still be sent (the collection has not ended)
 
 
+class _Taken:
+    """A receipt of a form taken in, as the row `FolderIntake.write` inserts."""
+
+    __slots__ = ("row",)
+    status = ACCEPTED
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+
+    @property
+    def version(self) -> int:
+        return int(self.row["version"])
+
+    @property
+    def sha256(self) -> str:
+        return str(self.row["sha256"])
+
+    @property
+    def current(self) -> bool:
+        return bool(self.row["current"])
+
+    @current.setter
+    def current(self, value: bool) -> None:
+        self.row["current"] = value
+
+
 class FolderIntake:
     """The forms a stage found in its folder, as receipts of its window: each imported one is a version of its
     department's receipts (unless `submit` filed it, which recorded it already), each refused one a refused
-    version with its problems. What it reads is read once for all the stage's files; the caller commits."""
+    version with its problems. What it reads is read once for all the stage's files; the caller writes the
+    receipts taken in (`write`) and commits."""
 
     def __init__(self, session: Session, cycle: Cycle, window: CollectionWindow) -> None:
         self.session, self.cycle, self.window = session, cycle, window
         self.entries = _entries(session, window)
         self.departments = {d.code: d for d in session.exec(select(Department))}
-        self.receipts: dict[int, list[WindowReceipt]] = defaultdict(list)
+        self.receipts: dict[int, list[WindowReceipt | _Taken]] = defaultdict(list)
+        self.taken: list[_Taken] = []  # written by `write`
+        self.folders: dict[Path, Path] = {}  # resolved, by `_resolved`
         for receipt in session.exec(
             select(WindowReceipt).where(WindowReceipt.window_id == window.id).order_by(col(WindowReceipt.version))
         ):
@@ -406,14 +435,17 @@ class FolderIntake:
                 return department
         return None
 
-    def _add(self, department: Department, receipt: WindowReceipt) -> None:
+    def _add(self, department: Department, receipt: WindowReceipt | _Taken) -> None:
         assert department.id is not None
         self.receipts[department.id].append(receipt)
+        if isinstance(receipt, _Taken):
+            self.taken.append(receipt)  # written, with its entry's count of versions, by `write`
+            return
         entry = self.entries[department.id]
         entry.versions = receipt.version
         self.session.add_all([receipt, entry])
 
-    def _next(self, department: Department) -> tuple[int, WindowReceipt | None]:
+    def _next(self, department: Department) -> tuple[int, WindowReceipt | _Taken | None]:
         """The next version's number, and the version current now."""
         receipts = self.receipts[department.id or 0]
         return (receipts[-1].version if receipts else 0) + 1, next((r for r in receipts if r.current), None)
@@ -426,19 +458,41 @@ class FolderIntake:
             return
         if current is not None:
             current.current = False
-            self.session.add(current)
-        receipt = WindowReceipt(
-            window_id=self.window.id,
-            department_id=department.id,
-            version=version,
-            source_name=path.name[:500],
-            path=str(path.resolve())[:1000],
-            sha256=sha256,
-            rows=rows,
-            received_at=at,
-            replaces=current.version if current is not None else None,
-        )
-        self._add(department, receipt)
+            if isinstance(current, WindowReceipt):
+                self.session.add(current)
+        receipt = {
+            "window_id": self.window.id,
+            "department_id": department.id,
+            "version": version,
+            "source_name": path.name[:500],
+            "path": str(self._resolved(path))[:1000],
+            "sha256": sha256,
+            "rows": rows,
+            "current": True,
+            "received_at": at,
+            "replaces": current.version if current is not None else None,
+        }
+        self._add(department, _Taken(receipt))
+
+    def _resolved(self, path: Path) -> Path:
+        """`path.resolve()`, with the stage's folder resolved once for all its files, not component by component
+        for each (a file that is itself a link is resolved on its own)."""
+        if path.is_symlink():
+            return path.resolve()
+        folder = self.folders.get(path.parent)
+        if folder is None:
+            folder = self.folders[path.parent] = path.parent.resolve()
+        return folder / path.name
+
+    def write(self) -> None:
+        """Write the receipts of the forms taken in (one statement for all of them, not an object each), and their
+        entries' count of versions (taken in while a stage's files load, they leave nothing to flush meanwhile)."""
+        taken, self.taken = self.taken, []
+        for department_id in dict.fromkeys(receipt.row["department_id"] for receipt in taken):
+            entry = self.entries[department_id]
+            entry.versions = self.receipts[department_id][-1].version
+            self.session.add(entry)
+        insert_rows(self.session, WindowReceipt, [receipt.row for receipt in taken])
 
     def refuse(
         self, department: Department, path: Path, *, sha256: str, problems: Sequence[str], at: datetime

@@ -443,16 +443,17 @@ def department_scope(parsed: ParsedWorkbook) -> str:
     return next(iter(codes)) if len(codes) == 1 else "*"
 
 
-def arrival(path: Path) -> datetime:
-    """When a file came into the submissions folder: its modification time, never later than now.
+def arrival(path: Path, modified: float | None = None) -> datetime:
+    """When a file came into the submissions folder: its modification time (`modified`, as it was when the file
+    was read, else as it is now), never later than now.
 
     A form put in the folder on time stays on time however late the run that imports it."""
     moment = now()
     try:
-        modified = datetime.fromtimestamp(path.stat().st_mtime, SHANGHAI)
+        stamp = datetime.fromtimestamp(path.stat().st_mtime if modified is None else modified, SHANGHAI)
     except (OSError, ValueError, OverflowError):
         return moment
-    return min(modified, moment)
+    return min(stamp, moment)
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -512,7 +513,7 @@ def load(
             messages=[f"{parsed.path.name} 与已导入的内容相同"],
             sha256=parsed.sha256,
         )
-    arrived = arrival(parsed.path)
+    arrived = arrival(parsed.path, parsed.modified)
     write = _CHECKERS[parsed.kind](session, parsed, cycle, year, quarter, problems, cache)
     problems.raise_if_any()
     if check_only:
@@ -555,9 +556,11 @@ def load_stage(
     year: int,
     quarter: str | None = None,
     loaded: Callable[[LoadResult], object] | None = None,
+    each: Callable[[LoadResult | Refused], object] | None = None,
 ) -> list[LoadResult | Refused]:
     """`load` of each workbook in order, as one after the other, with their submission records and audit entries
-    written together after the last (fewer statements); `loaded` follows each file that loaded. The caller commits.
+    written together after the last (fewer statements); `loaded` follows each file that loaded, `each` every file's
+    outcome, in order, as soon as it is known (the files after it may still be being read). The caller commits.
 
     Each file is loaded or refused on its own, all or nothing: one department's bad form does not stop the
     others. `workbooks` may also hold the problems that refused a file as it was read (`read_outcomes`), so that
@@ -568,17 +571,19 @@ def load_stage(
     for parsed in workbooks:
         if isinstance(parsed, list):
             outcomes.append(Refused(parsed))
-            continue
-        try:
-            result = load(session, parsed, year=year, quarter=quarter, cache=cache)
-        except ImportRejected as exc:  # checked before anything of it was written: the others go on
-            spec = SPECS.get(parsed.kind)
-            scope = department_scope(parsed) if spec is not None and spec.per_department else "*"
-            outcomes.append(Refused(exc.problems, parsed.sha256, scope))
-            continue
-        outcomes.append(result)
-        if loaded is not None:
-            loaded(result)
+        else:
+            try:
+                result = load(session, parsed, year=year, quarter=quarter, cache=cache)
+            except ImportRejected as exc:  # checked before anything of it was written: the others go on
+                spec = SPECS.get(parsed.kind)
+                scope = department_scope(parsed) if spec is not None and spec.per_department else "*"
+                outcomes.append(Refused(exc.problems, parsed.sha256, scope))
+            else:
+                outcomes.append(result)
+                if loaded is not None:
+                    loaded(result)
+        if each is not None:
+            each(outcomes[-1])
     write_received(session, cache)
     refresh_statistics(session)
     return outcomes

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from perfcycle.workbooks.formats import FISCAL_DIMENSIONS  # the score sheet's columns: a policy weighs these
+
 Points = Annotated[Decimal, Field(ge=0, le=100)]
 Ratio = Annotated[Decimal, Field(ge=0, le=1)]
 QUARTERS = ("Q1", "Q2", "Q3", "Q4")
@@ -105,9 +107,6 @@ class SamplingPolicy(_Strict):
     algorithm: str
     review_gap_flag: Points
     correction_days: Annotated[int, Field(ge=1, le=180)] = 30
-
-
-FISCAL_DIMENSIONS = ("决策", "过程", "产出", "效益")
 
 
 class EvaluationDimension(_Strict):

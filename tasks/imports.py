@@ -12,14 +12,14 @@ from sqlmodel import Session, select
 from models import Cycle, session_scope
 from perfcycle import collecting
 from perfcycle.faults import checkpoint
-from perfcycle.loaders import LoadResult, arrival, load, load_stage
+from perfcycle.loaders import LoadResult, Refused, arrival, load, load_stage
 from perfcycle.notify import Message, Notifier, Recipient, dispatch, make_notifier
 from perfcycle.policy import import_limits
 from perfcycle.progress import report
 from perfcycle.runtime import collection_paused
 from perfcycle.stages import SUBMISSION_FOLDERS, importing_stage
 from perfcycle.workbooks.formats import SPECS
-from perfcycle.workbooks.pool import read_outcomes, warm_up
+from perfcycle.workbooks.pool import POOL_START_FILES, read_outcomes, shutdown_pool, warm_up, warm_up_ahead
 from perfcycle.workbooks.reader import read_workbook
 from tasks.common import run_logger
 from tasks.cycle import finish_stage
@@ -30,8 +30,13 @@ SHOWN_PROBLEMS = 3  # problems of a refused file named in a log or progress line
 @task(name="import-base-data")
 def import_base_data(path: str, year: int) -> dict[str, Any]:
     """The district's departments, projects, policies and history, validated before anything is written."""
+    ahead = warm_up_ahead(Path(path))
     parsed = read_workbook(Path(path), "base", **import_limits(year).reader_limits())
-    warm_up(len(parsed.sheets["部门"]))  # each department sends a workbook per stage
+    departments = len(parsed.sheets["部门"])  # each department sends a workbook per stage
+    if ahead and departments < POOL_START_FILES:
+        shutdown_pool()
+    elif not ahead:
+        warm_up(departments)
     with session_scope() as session:
         result = load(session, parsed, year=year)
     return {"file": Path(path).name, "rows": result.rows, "skipped": result.skipped}
@@ -56,21 +61,33 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
     refusals: list[collecting.Refusal] = []
     unplaced: list[dict[str, Any]] = []
     with collection_paused(), session_scope() as session:
+        reading = read_outcomes(files, kind, limits)  # the readers start now, the intake is read meanwhile
+        intake = _intake(session, year, stage) if SPECS[kind].per_department else None
+        paths = iter(files)
+        later: list[tuple[Path, LoadResult | Refused]] = []  # from the first refused file on, in order after the load
+
+        def received(outcome: LoadResult | Refused) -> None:
+            """A loaded file's receipt, taken while the next files are read."""
+            path = next(paths)
+            if later or not isinstance(outcome, LoadResult):
+                later.append((path, outcome))
+            elif intake is not None:
+                _take_in(intake, path, outcome)
+
         outcomes = load_stage(
             session,
-            read_outcomes(files, kind, limits),
+            reading,
             year=year,
             quarter=quarter,
             loaded=lambda _: checkpoint("import-file"),
+            each=received,
         )
-        intake = _intake(session, year, stage) if SPECS[kind].per_department else None
-        for path, outcome in zip(files, outcomes, strict=True):
-            department = intake.department(path.name, outcome.scope) if intake is not None else None
+        for path, outcome in later:
             if isinstance(outcome, LoadResult):
-                if intake is not None and department is not None and not outcome.skipped:
-                    at = outcome.arrived_at or arrival(path)
-                    intake.take_in(department, path, sha256=outcome.sha256, rows=outcome.rows, at=at)
+                if intake is not None:
+                    _take_in(intake, path, outcome)
                 continue
+            department = intake.department(path.name, outcome.scope) if intake is not None else None
             problems = [str(problem) for problem in outcome.problems]
             if intake is not None and department is not None:
                 sha256 = outcome.sha256 or _digest(path, problems)
@@ -78,6 +95,8 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
                 refusals.append(intake.refuse(department, path, sha256=sha256, problems=problems, at=at))
             else:
                 unplaced.append({"file": path.name, "problems": problems})
+        if intake is not None:
+            intake.write()
     loaded = [o for o in outcomes if isinstance(o, LoadResult)]
     rows = sum(result.rows for result in loaded)
     skipped = sum(1 for result in loaded if result.skipped)
@@ -111,6 +130,14 @@ def import_submissions(year: int, kind: str, root: str | None, quarter: str | No
         ],
         "unplaced": unplaced,
     }
+
+
+def _take_in(intake: collecting.FolderIntake, path: Path, outcome: LoadResult) -> None:
+    """A loaded form as its department's current version (a file whose content was imported already: none)."""
+    department = intake.department(path.name, outcome.scope)
+    if department is not None and not outcome.skipped:
+        at = outcome.arrived_at or arrival(path)
+        intake.take_in(department, path, sha256=outcome.sha256, rows=outcome.rows, at=at)
 
 
 def _cycle_folder(year: int) -> str | None:

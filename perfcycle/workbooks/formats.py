@@ -6,9 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from perfcycle.policy import FISCAL_DIMENSIONS
-from perfcycle.rules.identifiers import invisible_chars, without_invisible
-
 CellKind = Literal["text", "code", "money", "number", "percent", "int", "year", "bool", "choice", "date"]
 
 PROJECT_TYPES = ("机构运行保障类", "事业发展类")
@@ -290,7 +287,8 @@ REVIEW_SCORES = WorkbookSpec(
     ),
 )
 
-# The key evaluation's 一级指标 (the policy's fiscal_evaluation.dimensions) and the fields of their score columns.
+# The key evaluation's 一级指标 (a policy's fiscal_evaluation.dimensions are these) and their score columns' fields.
+FISCAL_DIMENSIONS = ("决策", "过程", "产出", "效益")
 FISCAL_DIMENSION_FIELDS = dict(zip(FISCAL_DIMENSIONS, ("decision", "process", "output", "benefit"), strict=True))
 DIMENSION_NOTE = "按策略的指标体系打分（不超过该项分值）；填写时四项都填，其和等于得分"
 
@@ -378,6 +376,9 @@ def spec_for(kind: str) -> WorkbookSpec:
 def header_mismatch(letter: str, found: str, expected: str) -> str:
     """Why column `letter`'s header `found` is not `expected`, naming any character a person cannot see
     (U+200B, a BOM …): two headers that look identical otherwise leave nothing to correct."""
+    from perfcycle.rules.identifiers import invisible_chars, without_invisible  # the rules and the policy they
+    # read are not imported by a reading process for a header that is right (its start is on a stage's clock)
+
     hidden = invisible_chars(found)
     if hidden:
         return (

@@ -24,6 +24,7 @@ from perfcycle.workbooks.reader import (
     ImportRejected,
     ParsedRow,
     ParsedWorkbook,
+    SheetColumns,
     import_dependencies,
     read_workbook,
 )
@@ -33,6 +34,9 @@ from perfcycle.workbooks.reader import (
 #: enough to hand them a share. Fewer are read here.
 POOL_START_FILES = 150
 POOL_MIN_FILES = 16
+#: A district's base workbook this large lists about POOL_START_FILES departments or more (≈ 1 KB a department
+#: with its projects and history): the readers are started before it is read (`warm_up_ahead`).
+AHEAD_BYTES = 256 * 1024
 BATCHES_PER_WORKER = 12
 READERS_NICENESS = 5
 
@@ -63,28 +67,39 @@ def unpack_batch(packed: bytes) -> list[Outcome]:
         return [_unpack(outcome) for outcome in pickle.loads(packed)]
 
 
-_Packed = tuple[str, str, str, list[tuple[str, Any, Any, Any]], str | None]
+_Packed = tuple[str, str, str, list[tuple[str, Any, Any, Any, Any]], str | None, float | None]
 _DECIMALS = {Decimal, type(None)}
 _TEXTS = {str, type(None)}
 
 
 def _pack(outcome: Outcome) -> _Packed | list[ImportProblem]:
+    """A workbook as it travels: each sheet as (name, fields, (row numbers, packed columns), refused fields by row
+    position, the missing fields), its rows made in the process that loads it; or, for rows naming different
+    fields (never made by the reader), (name, None, rows, None, None)."""
     if isinstance(outcome, list):
         return outcome
-    sheets: list[tuple[str, Any, Any, Any]] = []
-    for name, rows in outcome.sheets.items():
-        fields = tuple(rows[0].values) if rows else ()
-        if all(tuple(row.values) == fields for row in rows):
-            errors = [(at, row.errors) for at, row in enumerate(rows) if row.errors]
-            values = [tuple(row.values.values()) for row in rows]
-            columns = [_pack_column(column) for column in zip(*values, strict=True)]
-            sheets.append((name, fields, ([row.row for row in rows], columns), errors))
-        else:  # rows naming different fields (not seen from the readers) travel as they are
-            sheets.append((name, None, rows, None))
-    return str(outcome.path), outcome.kind, outcome.sha256, sheets, outcome.__dict__.get("content_digest")
+    sheets: list[tuple[str, Any, Any, Any, Any]] = []
+    read = outcome.as_columns
+    if read is not None:  # as read: its columns as they are, no row made
+        for name, sheet in read.items():
+            columns = [_pack_column(column) for column in sheet.columns]
+            errors = sorted(sheet.errors.items())
+            sheets.append((name, tuple(sheet.fields), (sheet.numbers, columns), errors, tuple(sheet.missing)))
+    else:
+        for name, rows in outcome.sheets.items():
+            fields = tuple(rows[0].values) if rows else ()
+            if all(tuple(row.values) == fields for row in rows):
+                errors = [(at, row.errors) for at, row in enumerate(rows) if row.errors]
+                values = [tuple(row.values.values()) for row in rows]
+                columns = [_pack_column(column) for column in zip(*values, strict=True)]
+                sheets.append((name, fields, ([row.row for row in rows], columns), errors, ()))
+            else:  # rows naming different fields (not seen from the readers) travel as they are
+                sheets.append((name, None, rows, None, None))
+    digest = outcome.__dict__.get("content_digest")
+    return str(outcome.path), outcome.kind, outcome.sha256, sheets, digest, outcome.modified
 
 
-def _pack_column(values: tuple[Any, ...]) -> tuple[bool, Sequence[Any], list[int] | None]:
+def _pack_column(values: Sequence[Any]) -> tuple[bool, Sequence[Any], list[int] | None]:
     """A column as it travels: amounts as their exact text (pickling a Decimal costs five times its `str`), and
     a column of text that repeats itself (codes, levels, units) as its distinct texts and an index per row."""
     kinds = set(map(type, values))
@@ -114,24 +129,23 @@ def _unpack_column(packed: tuple[bool, Sequence[Any], list[int] | None]) -> Sequ
 def _unpack(packed: _Packed | list[ImportProblem]) -> Outcome:
     if isinstance(packed, list):
         return packed
-    path, kind, sha256, packed_sheets, digest = packed
-    sheets: dict[str, list[ParsedRow]] = {}
-    for name, fields, rows, errors in packed_sheets:
+    path, kind, sha256, packed_sheets, digest, modified = packed
+    columns: dict[str, SheetColumns] = {}
+    as_rows: dict[str, list[ParsedRow]] = {}
+    for name, fields, rows, errors, missing in packed_sheets:
         if fields is None:
-            sheets[name] = rows
+            as_rows[name] = rows
             continue
-        numbers, columns = rows
-        if len(columns) != len(fields):
-            raise ValueError(f"{name}: {len(columns)} columns for {len(fields)} fields")
-        values = zip(*map(_unpack_column, columns), strict=True) if columns else [()] * len(numbers)
-        unpacked = [
-            ParsedRow(number, dict(zip(fields, row)), set())  # noqa: B905 (each row has a value per column)
-            for number, row in zip(numbers, values, strict=True)
-        ]
-        for at, refused in errors:
-            unpacked[at].errors = refused
-        sheets[name] = unpacked
-    workbook = ParsedWorkbook(Path(path), kind, sha256, sheets)
+        numbers, packed_columns = rows
+        if len(packed_columns) != len(fields):
+            raise ValueError(f"{name}: {len(packed_columns)} columns for {len(fields)} fields")
+        values = [_unpack_column(column) for column in packed_columns]
+        columns[name] = SheetColumns(numbers, list(fields), values, dict(errors), frozenset(missing))
+    if as_rows:
+        sheets = {name: as_rows[name] if name in as_rows else columns[name].rows() for name, _, *_ in packed_sheets}
+        workbook = ParsedWorkbook(Path(path), kind, sha256, sheets, modified=modified)
+    else:  # its rows are made when the loader first reads them
+        workbook = ParsedWorkbook(Path(path), kind, sha256, columns=columns, modified=modified)
     if digest is not None:
         workbook.__dict__["content_digest"] = digest  # the cached property, as worked out where it was read
     return workbook
@@ -150,18 +164,30 @@ def read_outcomes(
     paths: Sequence[Path], kind: str | None, limits: dict[str, int] | None = None, *, workers: int | None = None
 ) -> Iterator[Outcome]:
     """Each file's workbook or problems, in the files' order, each as soon as it and the files before it are
-    read: the caller can load the first files while the pool still reads the rest.
+    read: the caller can load the first files while the pool still reads the rest. The pool starts reading
+    them at this call, before the first is asked for.
 
     `workers` None means `reading_workers()`; with 1, or too few files for the pool, they are read here."""
     limits = limits or {}
     count = reading_workers() if workers is None else workers
     pool = _shared_pool(count, len(paths)) if count > 1 else None
-    done = 0
+    results: Iterator[bytes] | None = None
     if pool is not None:
-        size = max(1, -(-len(paths) // (count * BATCHES_PER_WORKER)))
-        batches = [list(paths[start : start + size]) for start in range(0, len(paths), size)]
+        batches = _batches(paths, count)
         try:
-            for packed in pool.map(read_batch_packed, batches, [kind] * len(batches), [limits] * len(batches)):
+            results = pool.map(read_batch_packed, batches, [kind] * len(batches), [limits] * len(batches))
+        except BrokenProcessPool:
+            shutdown_pool()
+    return _outcomes(paths, kind, limits, results)
+
+
+def _outcomes(
+    paths: Sequence[Path], kind: str | None, limits: dict[str, int], results: Iterator[bytes] | None
+) -> Iterator[Outcome]:
+    done = 0
+    if results is not None:
+        try:
+            for packed in results:
                 for outcome in unpack_batch(packed):
                     done += 1
                     yield outcome
@@ -171,6 +197,20 @@ def read_outcomes(
             return
     for path in paths[done:]:
         yield from read_batch([path], kind, limits)
+
+
+def _batches(paths: Sequence[Path], workers: int) -> list[list[Path]]:
+    """The files in batches of about BATCHES_PER_WORKER a worker, the last ones smaller and smaller (a quarter of
+    what is left, for two workers): the workers finish nearly together, and what the loader is left to load after
+    the last is read is a file or two, not a whole batch."""
+    size = max(1, -(-len(paths) // (workers * BATCHES_PER_WORKER)))
+    batches: list[list[Path]] = []
+    start = 0
+    while start < len(paths):
+        take = min(size, max(1, (len(paths) - start) // (2 * workers)))
+        batches.append(list(paths[start : start + take]))
+        start += take
+    return batches
 
 
 def read_workbooks(
@@ -195,6 +235,17 @@ def warm_up(files: int, *, workers: int | None = None) -> bool:
         return False
     _pool.warm(read_batch, [], None, {})
     return True
+
+
+def warm_up_ahead(base_workbook: Path, *, workers: int | None = None) -> bool:
+    """`warm_up` before a district's base workbook is read, when its size says the district is large enough: the
+    readers' start then takes the core that reading and loading it leave idle, not the first stage's time. The
+    caller stops them (`shutdown_pool`) if the workbook lists fewer departments than its size promised."""
+    try:
+        size = base_workbook.stat().st_size
+    except OSError:
+        return False
+    return size >= AHEAD_BYTES and warm_up(POOL_START_FILES, workers=workers)
 
 
 def reading_workers() -> int:

@@ -101,23 +101,83 @@ class ParsedRow:
     errors: set[str] = field(default_factory=set)
 
 
-@dataclass
-class ParsedWorkbook:
-    """A workbook that passed every format check; `sheets` has every sheet of the spec (optional ones may be empty)."""
+@dataclass(slots=True)
+class SheetColumns:
+    """One sheet's data rows as read, column by column: their Excel row numbers, the fields (a format's column that
+    is missing first: None in every row, and named in every row's errors), each field's values in row order, and
+    by row position the fields whose cell was refused. `rows` makes them the `ParsedRow`s the loader reads."""
 
-    path: Path
-    kind: str
-    sha256: str
-    sheets: dict[str, list[ParsedRow]]
+    numbers: list[int]
+    fields: list[str]
+    columns: list[Sequence[Any]]
+    errors: dict[int, set[str]] = field(default_factory=dict)
+    missing: frozenset[str] = frozenset()
+
+    def column(self, name: str) -> Sequence[Any] | None:
+        return self.columns[self.fields.index(name)] if name in self.fields else None
+
+    def rows(self) -> list[ParsedRow]:
+        values = zip(*self.columns, strict=True) if self.columns else itertools.repeat((), len(self.numbers))
+        dicts = map(dict, map(zip, itertools.repeat(self.fields), values))  # each row has a value per field
+        if self.missing:
+            rows = [ParsedRow(number, row, set(self.missing)) for number, row in zip(self.numbers, dicts, strict=True)]
+        else:
+            rows = list(map(ParsedRow, self.numbers, dicts))
+        for at, refused in self.errors.items():
+            rows[at].errors |= refused
+        return rows
+
+
+class ParsedWorkbook:
+    """A workbook that passed every format check; `sheets` has every sheet of the spec (optional ones may be empty).
+
+    As read, the sheets are held as `columns` and made rows when first asked for (a reading process hands the
+    columns over without ever making the rows)."""
+
+    def __init__(
+        self,
+        path: Path,
+        kind: str,
+        sha256: str,
+        sheets: dict[str, list[ParsedRow]] | None = None,
+        *,
+        columns: dict[str, SheetColumns] | None = None,
+        modified: float | None = None,
+    ) -> None:
+        if (sheets is None) == (columns is None):
+            raise TypeError("a ParsedWorkbook has its sheets as rows or as columns")
+        self.path, self.kind, self.sha256 = path, kind, sha256
+        self.columns = columns
+        self.modified = modified  # the file's modification time (st_mtime) when it was read
+        if sheets is not None:
+            self.__dict__["sheets"] = sheets
+
+    def __repr__(self) -> str:
+        return f"ParsedWorkbook(path={self.path!r}, kind={self.kind!r}, sha256={self.sha256!r})"
+
+    @functools.cached_property
+    def sheets(self) -> dict[str, list[ParsedRow]]:
+        assert self.columns is not None
+        return {name: sheet.rows() for name, sheet in self.columns.items()}
+
+    @property
+    def as_columns(self) -> dict[str, SheetColumns] | None:
+        """The sheets as columns while no rows were made of them (rows may be changed; columns then say nothing)."""
+        return self.columns if "sheets" not in self.__dict__ else None
 
     @property
     def rows(self) -> int:
+        columns = self.as_columns
+        if columns is not None:
+            return sum(len(sheet.numbers) for sheet in columns.values())
         return sum(len(rows) for rows in self.sheets.values())
 
     @functools.cached_property
     def content_digest(self) -> str:
         """sha256 of the kind and the cell values: the same data saved again is the same submission."""
-        return hashlib.sha256(_content_json(self.kind, self.sheets).encode()).hexdigest()
+        columns = self.as_columns
+        text = _content_json(self.kind, self.sheets) if columns is None else _columns_json(self.kind, columns)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _content_json(kind: str, sheets: dict[str, list[ParsedRow]]) -> str:
@@ -136,12 +196,29 @@ def _content_json(kind: str, sheets: dict[str, list[ParsedRow]]) -> str:
             except (KeyError, TypeError):  # another row has other keys
                 pass
             else:
-                row = "[" + ", ".join(f"[{quote(key).replace('%', '%%')}, %s]" for key in keys) + "]"
-                parts.append(f"[{quote(name)}, [" + ", ".join([row] * len(rows)) % texts + "]]")
+                parts.append(_sheet_json(name, keys, len(rows), texts))
                 continue
         canonical = [[(key, str(values[key])) for key in sorted(values)] for values in dicts]
         parts.append(json.dumps([name, canonical], ensure_ascii=False))
     return f"[{json.dumps(kind, ensure_ascii=False)}, [{', '.join(parts)}]]"
+
+
+def _columns_json(kind: str, sheets: dict[str, SheetColumns]) -> str:
+    """`_content_json` of the rows the columns make, from the columns (no row made)."""
+    quote, parts = json.encoder.encode_basestring, []
+    for name, sheet in sorted(sheets.items()):
+        keys = sorted(sheet.fields)
+        texts = [list(map(quote, map(str, sheet.columns[sheet.fields.index(key)]))) for key in keys]
+        values = tuple(itertools.chain.from_iterable(zip(*texts, strict=True)))
+        parts.append(_sheet_json(name, keys, len(sheet.numbers), values))
+    return f"[{json.dumps(kind, ensure_ascii=False)}, [{', '.join(parts)}]]"
+
+
+def _sheet_json(name: str, keys: list[str], rows: int, texts: tuple[str, ...]) -> str:
+    """A sheet's part of `_content_json`: rows of the same text `keys`, with `texts` the quoted values row by row."""
+    quote = json.encoder.encode_basestring
+    row = "[" + ", ".join(f"[{quote(key).replace('%', '%%')}, %s]" for key in keys) + "]"
+    return f"[{quote(name)}, [" + ", ".join([row] * rows) % texts + "]]"
 
 
 class _CellError(ValueError):
@@ -495,9 +572,10 @@ def parse_workbook(
         return None, found.fail(f"未知的表格类型 {kind!r}；可用: {', '.join(SPECS)}")
     if not path.is_file():
         return None, found.fail("文件不存在" if not path.exists() else "不是文件")
-    data = b""
+    data, modified = b"", None
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        size, modified = status.st_size, status.st_mtime
         if size <= max_bytes:  # nothing is read of a file too large
             with path.open("rb") as handle:
                 data = handle.read(size + 1)  # a buffer of the file's size, not of the limit
@@ -518,7 +596,7 @@ def parse_workbook(
     if sheets is None:
         return None, found.problems
     digest = hashlib.sha256(data).hexdigest()
-    return ParsedWorkbook(path=path, kind=sheets[1], sha256=digest, sheets=sheets[0]), found.problems
+    return ParsedWorkbook(path, sheets[1], digest, columns=sheets[0], modified=modified), found.problems
 
 
 def import_dependencies() -> None:
@@ -549,7 +627,7 @@ def _unknown_kind(keys: list[str], names: list[str]) -> str:
 
 def _read_sheets(
     package: Package, spec: WorkbookSpec | None, found: _Collector, max_rows: int
-) -> tuple[dict[str, list[ParsedRow]], str] | None:
+) -> tuple[dict[str, SheetColumns], str] | None:
     by_key: dict[str, Sheet] = {}  # the sheets by the name a person sees: two that look the same are refused
     for listed in package.sheets:
         other = by_key.setdefault(sheet_key(listed.name), listed)
@@ -564,11 +642,11 @@ def _read_sheets(
         found.add(_unknown_kind(keys, names))
         return None
     spec = SPECS[detected]
-    parsed: dict[str, list[ParsedRow]] = {}
+    parsed: dict[str, SheetColumns] = {}
     budget = [max_rows]
     missing_required = False
     for sheet in spec.sheets:
-        parsed[sheet.name] = []
+        parsed[sheet.name] = SheetColumns([], [], [])
         present = by_key.get(sheet.name)
         if present is None and sheet.required:
             missing_required = True
@@ -595,7 +673,7 @@ def _read_sheets(
 
 def _read_sheet(
     cells: list[Any], layout: Layout, kind: str, sheet: SheetSpec, found: _Collector, budget: list[int], max_rows: int
-) -> list[ParsedRow]:
+) -> SheetColumns:
     """The rows of one sheet, converted column by column, each refused cell named in a problem; the problems in
     reading order. `cells` holds calamine's sheet, let go once its rows are read: its memory is free for the records."""
     offset = cells[0].start[1] if cells[0].start else 0  # calamine's rows begin at the first column with content
@@ -605,7 +683,7 @@ def _read_sheet(
     second_row = next(rows, None)
     mapping = _match_headers(header, sheet, found, None if second_row is None else pad + second_row)
     if mapping is None:
-        return []
+        return SheetColumns([], [], [])
     columns = list(mapping.values())
     special = {row for row, column in (*layout.formulas, *layout.errors) if column - 1 in mapping}
     numbers, picked, limit = _data_rows(rows, second_row, [index - offset for index in mapping], special, budget)
@@ -620,16 +698,13 @@ def _read_sheet(
     ]
     del by_column
     missing = {c.field for c in sheet.columns if not c.reference} - {c.field for c in columns}
-    fields, template = [column.field for column in columns], dict.fromkeys(missing)
-    values = zip(*converted, strict=True) if fields else [()] * len(numbers)
-    dicts = map(dict, map(zip, itertools.repeat(fields), values))  # each row has a value per field
-    result = (
-        [ParsedRow(number, {**template, **row}, set(missing)) for number, row in zip(numbers, dicts, strict=True)]
-        if missing
-        else list(map(ParsedRow, numbers, dicts))
+    result = SheetColumns(
+        numbers,
+        [*missing, *(column.field for column in columns)],
+        [*([None] * len(numbers) for _ in missing), *converted],
+        errors,
+        frozenset(missing),
     )
-    for at, refused in errors.items():
-        result[at].errors |= refused
     _check_rows(result, kind, sheet, problems)
     for number, _, _, header_text, reason in sorted(problems, key=lambda p: p[:3]):
         found.add(reason, sheet.name, number, header_text)
@@ -748,30 +823,37 @@ _PLAIN_NUMBERS: dict[str, Callable[[Decimal], bool]] = {
 }
 
 
-def _check_rows(rows: list[ParsedRow], kind: str, sheet: SheetSpec, problems: list[Any]) -> None:
+def _check_rows(rows: SheetColumns, kind: str, sheet: SheetSpec, problems: list[Any]) -> None:
     """The checks between the cells of a row (a quantitative target needs its value), and of the sheet's key
     across rows."""
+    blank = [None] * len(rows.numbers)
     if kind == "targets" and sheet.name == "绩效指标":
         header = next(c.header for c in sheet.columns if c.field == "target")
-        for row in rows:
-            operator = row.values.get("operator")
-            if operator in QUANTITATIVE and row.values.get("target") is None and "target" not in row.errors:
-                problems.append((row.row, 1, 0, header, f"定量指标（运算符 {operator}）必须填写目标值（数字）"))
-                row.errors.add("target")
+        targets = rows.column("target") or blank
+        refused = rows.errors
+        for at, operator in enumerate(rows.column("operator") or blank):
+            if (
+                operator in QUANTITATIVE
+                and targets[at] is None
+                and "target" not in rows.missing
+                and "target" not in refused.get(at, ())
+            ):
+                problems.append(
+                    (rows.numbers[at], 1, 0, header, f"定量指标（运算符 {operator}）必须填写目标值（数字）")
+                )
+                refused.setdefault(at, set()).add("target")
     key_columns = [c for c in sheet.columns if c.field in sheet.key]
     if not key_columns:
         return
     key_label = "、".join(c.header for c in key_columns)
     seen: dict[tuple[Any, ...], int] = {}
-    get = itemgetter(*(c.field for c in key_columns))
-    single = len(key_columns) == 1
-    for row in rows:
-        key = (get(row.values),) if single else get(row.values)
+    keys = zip(*(rows.column(c.field) or blank for c in key_columns), strict=True)
+    for number, key in zip(rows.numbers, keys, strict=True):
         if None in key:
             continue
-        first = seen.setdefault(key, row.row)
-        if first != row.row:
+        first = seen.setdefault(key, number)
+        if first != number:
             shown = " + ".join(str(part) for part in key)
             problems.append(
-                (row.row, 2, 0, key_label, f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复")
+                (number, 2, 0, key_label, f"与第 {first} 行重复（{shown}）；{key_label}在本工作表中不能重复")
             )

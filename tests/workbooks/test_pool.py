@@ -107,7 +107,8 @@ def test_the_compact_form_between_processes_gives_back_the_same_outcomes(tmp_pat
         ParsedRow(5, {"code": "101", "amount": Decimal("-0E+2"), "note": "x", "n": 1}),
     ]
     mixed = [ParsedRow(2, {"code": "101"}), ParsedRow(4, {"name": "乙", "code": "103"}, {"name"})]
-    workbook = ParsedWorkbook(tmp_path / "a.xlsx", "targets", "f" * 64, {"甲": rows, "乙": mixed, "丙": []})
+    sheets = {"甲": rows, "乙": mixed, "丙": []}
+    workbook = ParsedWorkbook(tmp_path / "a.xlsx", "targets", "f" * 64, sheets, modified=1733450000.25)
     digest = workbook.content_digest
     problems = [ImportProblem("b.xlsx", "甲", 3, "金额", "不是数字")]
     back = pool.unpack_batch(pool.pickle.dumps([pool._pack(workbook), pool._pack(problems)]))
@@ -117,6 +118,7 @@ def test_the_compact_form_between_processes_gives_back_the_same_outcomes(tmp_pat
     assert summary(unpacked) == summary(workbook)
     assert [list(r.values) for r in unpacked.sheets["乙"]] == [["code"], ["name", "code"]]
     assert vars(unpacked)["content_digest"] == digest
+    assert unpacked.modified == 1733450000.25  # when the file was read: the loader dates its arrival by it
     assert unpacked.sheets["甲"][0].errors is not unpacked.sheets["甲"][1].errors
     amounts = [(type(r.values["n"]), str(r.values["amount"])) for r in unpacked.sheets["甲"]]
     assert amounts == [(int, "1.50"), (float, "None"), (bool, "1.5"), (int, "-0E+2")]  # types and exponents kept
@@ -183,6 +185,9 @@ def test_readers_started_ahead_are_ready_to_read(monkeypatch: pytest.MonkeyPatch
     running = pool._pool.current
     assert running is not None
     assert running.submit(probe.worker_state).result(timeout=120) == (True, "1")
+    # and only that: not the policy and its validation library (what the cycle's rules read)
+    assert running.submit(probe.loaded, "perfcycle.policy").result() is False
+    assert running.submit(probe.loaded, "pydantic").result() is False
     pool.shutdown_pool()
 
 
@@ -257,3 +262,29 @@ def test_a_stage_import_reads_in_the_pool_and_loads_each_file_once(
     assert counts(db_url) == (indicators, submissions, entries)
     assert pooled == [True, True]
     get_settings.cache_clear()
+
+
+def test_a_large_base_workbook_starts_the_readers_before_it_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pool.shutdown_pool()
+    monkeypatch.setattr(pool, "AHEAD_BYTES", 100)
+    small, large = tmp_path / "small.xlsx", tmp_path / "large.xlsx"
+    small.write_bytes(b"x" * 99)
+    large.write_bytes(b"x" * 100)
+    assert pool.warm_up_ahead(tmp_path / "missing.xlsx", workers=2) is False
+    assert pool.warm_up_ahead(small, workers=2) is False and pool._pool.current is None
+    assert pool.warm_up_ahead(large, workers=2) is True
+    running = pool._pool.current
+    assert running is not None and len(running._processes) == 2
+    pool.shutdown_pool()
+
+
+@pytest.mark.parametrize("files", [1, 3, 16, 150, 500, 3000])
+def test_the_last_files_go_in_smaller_batches(files: int) -> None:
+    paths = [Path(f"{n}.xlsx") for n in range(files)]
+    batches = pool._batches(paths, 2)
+    assert [path for batch in batches for path in batch] == paths
+    sizes = [len(batch) for batch in batches]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] == 1
+    assert sizes[0] == -(-files // (2 * pool.BATCHES_PER_WORKER))

@@ -20,6 +20,7 @@ from perfcycle.workbooks.reader import (
     ImportRejected,
     ParsedRow,
     ParsedWorkbook,
+    SheetColumns,
     parse_workbook,
     read_workbook,
 )
@@ -667,3 +668,32 @@ AWKWARD = ['a"b\\c', "100% %s %%d", "tab\tnew\nline\r", "\x00\x1f\x7f", "\u2028\
 def test_the_digest_is_the_one_it_always_was(sheets: dict[str, list[ParsedRow]]) -> None:
     parsed = ParsedWorkbook(path=Path("x.xlsx"), kind="targets", sha256="", sheets=sheets)
     assert parsed.content_digest == hashlib.sha256(reference_json("targets", sheets).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {},
+        {"空": SheetColumns([], [], [])},
+        {"表": SheetColumns(list(range(2, 9)), ["b", "a%"], [AWKWARD, ["x"] * len(AWKWARD)])},
+        {"表": SheetColumns([2, 3], [], [])},
+        {
+            "数": SheetColumns(
+                [2, 3],
+                ["n", "d", "t", "none"],
+                [[D("1.50"), D("-0E+2")], [date(2025, 3, 31)] * 2, [True, 7], [None, "x"]],
+            ),
+            "另": SheetColumns([5], ["missing", "f"], [[None], [0.1]], {0: {"f"}}, frozenset({"missing"})),
+        },
+        {'%s"': SheetColumns([2], ['k"%', "k\\"], [["v"], ["w"]])},
+    ],
+    ids=["none", "empty sheet", "awkward text", "no keys", "value types", "awkward names"],
+)
+def test_the_digest_of_the_columns_as_read_is_that_of_their_rows(columns: dict[str, SheetColumns]) -> None:
+    parsed = ParsedWorkbook(Path("x.xlsx"), "targets", "", columns=columns)
+    rows = {name: sheet.rows() for name, sheet in columns.items()}
+    assert parsed.content_digest == hashlib.sha256(reference_json("targets", rows).encode()).hexdigest()
+    assert parsed.rows == sum(map(len, rows.values()))
+    assert [(r.row, r.values, r.errors) for rows in parsed.sheets.values() for r in rows] == [
+        (r.row, r.values, r.errors) for rows in rows.values() for r in rows
+    ]
