@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from perfcycle.workbooks.formats import FISCAL_DIMENSIONS  # the score sheet's columns: a policy weighs these
+from perfcycle.dimensions import FISCAL_DIMENSIONS
 
 Points = Annotated[Decimal, Field(ge=0, le=100)]
 Ratio = Annotated[Decimal, Field(ge=0, le=1)]

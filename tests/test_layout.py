@@ -23,7 +23,12 @@ INTERFACES = (
     "perfcycle.background",
     "perfcycle.demo_life",
 )
-FOUNDATION = ("perfcycle.settings", "perfcycle.policy", "perfcycle.money")  # configuration and values
+FOUNDATION = (
+    "perfcycle.settings",
+    "perfcycle.policy",
+    "perfcycle.money",
+    "perfcycle.dimensions",
+)  # configuration and values
 LAYERS = ["interface", "flow", "task", "service", "rule, model or foundation"]
 NOT_IN_A_RULE = ("prefect", "sqlmodel", "sqlalchemy", "models", "fastapi", "starlette")
 NAMED_APART = ("perfcycle", "tasks", "models")  # the services (top level only), the task modules, the model modules

@@ -155,10 +155,11 @@ async def take_upload(
         return 400, {"error": "请选择要上传的 .xlsx 文件"}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / upload_name(upload)
+        checking, writing = _upload_slots()
         try:
-            async with _checking:
+            async with checking:
                 parsed = await run_in_threadpool(_saved_and_checked, upload, path, check)
-            async with _writing:
+            async with writing:
                 return 200, {"done": await run_in_threadpool(_in_turn, submit, path, parsed)}
         except ImportRejected as exc:
             return 422, {"problems": exc.problems, "file": path.name}
@@ -175,9 +176,17 @@ def _saved_and_checked(upload: UploadFile, path: Path, check: Callable[[Path], A
 
 #: Uploads a worker checks at once. Checking is Python work under one interpreter lock: more threads at once
 #: finish no sooner, they only make every upload of the deadline hour wait for all the others.
-_checking = asyncio.Semaphore(2)
-#: One thread a worker waits for the writers' turn; the others wait here, without a thread.
-_writing = asyncio.Semaphore(1)
+CHECKING_AT_ONCE = 2
+_slots: dict[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, asyncio.Semaphore]] = {}
+
+
+def _upload_slots() -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
+    """The worker's (checking, writing) slots: uploads checked at once, and the one thread that waits for the
+    writers' turn (the others wait without a thread). One pair per event loop, as a semaphore belongs to one."""
+    loop = asyncio.get_running_loop()
+    if loop not in _slots:
+        _slots[loop] = (asyncio.Semaphore(CHECKING_AT_ONCE), asyncio.Semaphore(1))
+    return _slots[loop]
 
 
 def _in_turn(submit: Callable[[Path, Any], Any], path: Path, parsed: Any) -> Any:

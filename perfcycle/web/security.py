@@ -239,7 +239,7 @@ async def writer_turn() -> AsyncIterator[None]:
     if path is None:
         yield
         return
-    async with _worker_turn:  # the worker's own requests queue in order; one of them asks the other workers
+    async with _worker_turn():  # the worker's own requests queue in order; one of them asks the other workers
         with path.open("a") as handle:
             while True:
                 try:
@@ -250,7 +250,12 @@ async def writer_turn() -> AsyncIterator[None]:
             yield  # closing the file releases the turn
 
 
-_worker_turn = asyncio.Lock()
+_turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+def _worker_turn() -> asyncio.Lock:
+    """The worker's queue for the writers' turn: one per event loop, as a lock belongs to one."""
+    return _turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 @contextmanager

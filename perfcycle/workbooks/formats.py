@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from perfcycle.dimensions import FISCAL_DIMENSIONS
+
 CellKind = Literal["text", "code", "money", "number", "percent", "int", "year", "bool", "choice", "date"]
 
 PROJECT_TYPES = ("机构运行保障类", "事业发展类")
@@ -287,8 +289,7 @@ REVIEW_SCORES = WorkbookSpec(
     ),
 )
 
-# The key evaluation's 一级指标 (a policy's fiscal_evaluation.dimensions are these) and their score columns' fields.
-FISCAL_DIMENSIONS = ("决策", "过程", "产出", "效益")
+# The fields of the score columns of the key evaluation's 一级指标.
 FISCAL_DIMENSION_FIELDS = dict(zip(FISCAL_DIMENSIONS, ("decision", "process", "output", "benefit"), strict=True))
 DIMENSION_NOTE = "按策略的指标体系打分（不超过该项分值）；填写时四项都填，其和等于得分"
 
