@@ -913,16 +913,20 @@ def read_form(year: int, stage: str, file: Path) -> Any:
     return read_workbook(Path(file), STAGE_FORMS[stage][0], **import_limits(year).reader_limits())
 
 
+def _sender(session: Session, year: int, department_code: str) -> tuple[Cycle, Department]:
+    """The year's cycle, still taking forms, and the department sending one."""
+    cycle = get_cycle_for(session, year)
+    if cycle.status != "open":
+        raise WindowError(f"{year} 年度周期已结束，不再接收报送")
+    return cycle, get_department(session, department_code)
+
+
 def check_submission(session: Session, *, year: int, stage: str, department_code: str, parsed: Any) -> None:
     """Everything `submit_form` checks that only reads: the form's rows and every cross-reference of the
     stage's import, and whether the department may still send it. The workbench runs it before taking the
     writers' turn, so that the turn is spent on writing alone (`submit_form(checked=True)`)."""
-    cycle = get_cycle_for(session, year)
-    assert cycle.id is not None
-    if cycle.status != "open":
-        raise WindowError(f"{year} 年度周期已结束，不再接收报送")
-    department = get_department(session, department_code)
-    assert department.id is not None
+    cycle, department = _sender(session, year, department_code)
+    assert cycle.id is not None and department.id is not None
     read = _check_rows(session, parsed, cycle, department)
     window = find_window(session, cycle.id, stage)
     gate = _targets_gate(session, cycle, department.code) if window is not None and window.form == "targets" else None
@@ -1023,12 +1027,8 @@ def submit_form(
     file = Path(file)
     if not file.is_file():
         raise WindowError(f"找不到文件 {file}")
-    cycle = get_cycle_for(session, year)
-    assert cycle.id is not None
-    if cycle.status != "open":
-        raise WindowError(f"{year} 年度周期已结束，不再接收报送")
-    department = get_department(session, department_code)
-    assert department.id is not None
+    cycle, department = _sender(session, year, department_code)
+    assert cycle.id is not None and department.id is not None
     by = " ".join(by.split()) or department.contact
     check_submitter(session, cycle, department, stage, by, file.name)
     form, quarter = STAGE_FORMS[stage]

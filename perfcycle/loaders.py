@@ -250,37 +250,6 @@ def _departments(session: Session, cache: LoadCache) -> dict[str, DepartmentRef]
     return cache.departments
 
 
-#: The fields whose values a checker looks departments up by, and those naming projects whose owners it names.
-_DEPARTMENT_FIELDS = ("department_code", "object_code")
-_PROJECT_FIELDS = ("project_code", "evaluated_project_code", "object_code")
-
-
-def _departments_named(session: Session, year: int, parsed: ParsedWorkbook) -> dict[str, DepartmentRef]:
-    """The departments one workbook can refer to (those it names and the owners of the projects it names): all
-    a dry run of one form needs, without reading every department of the district."""
-    table: Any = Department
-    values = [row.values for rows in parsed.sheets.values() for row in rows]
-    codes = {str(v[f]) for v in values for f in _DEPARTMENT_FIELDS if v.get(f) is not None}
-    named = {str(v[f]) for v in values for f in _PROJECT_FIELDS if v.get(f) is not None}
-    owners = {
-        p.department_id
-        for batch in _chunks(sorted(named))
-        for p in project_refs(session, Project.year == year, col(Project.code).in_(batch))
-    }
-    found: dict[str, DepartmentRef] = {}
-    for batch in _chunks(sorted(codes)):
-        found.update(
-            (row[1], DepartmentRef(*row))
-            for row in session.execute(select(table.id, table.code, table.name).where(table.code.in_(batch)))
-        )
-    for batch in _chunks(sorted(owners)):
-        found.update(
-            (row[1], DepartmentRef(*row))
-            for row in session.execute(select(table.id, table.code, table.name).where(table.id.in_(batch)))
-        )
-    return found
-
-
 def _department_codes(cache: LoadCache) -> dict[int, str]:
     """department id → code, of the departments `_departments` read into the cache."""
     if cache.department_codes is None:
@@ -494,8 +463,6 @@ def load(
         raise problems.fail(f"未知的表格类型 {parsed.kind!r}")
     cycle = _open_cycle(session, year, problems, cache)
     assert cycle.id is not None
-    if check_only and cache.departments is None:
-        cache.departments = _departments_named(session, year, parsed)
     scope = department_scope(parsed) if SPECS[parsed.kind].per_department else "*"
     if parsed.kind == "monitoring":
         quarter = _monitoring_quarter(parsed, quarter, problems)

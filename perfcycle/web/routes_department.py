@@ -26,7 +26,7 @@ from perfcycle.accounts import Identity
 from perfcycle.collecting import STAGE_FORMS, WindowError, read_form
 from perfcycle.rules.access import DEPARTMENT
 from perfcycle.web.app import render
-from perfcycle.web.security import Refused, check_form, refuse, signed_in, writer_turn_held
+from perfcycle.web.security import Refused, check_form, of_this_loop, refuse, signed_in, writer_turn_held
 from perfcycle.worklist import department_work, document_for, latest_year
 
 router = APIRouter()
@@ -177,16 +177,12 @@ def _saved_and_checked(upload: UploadFile, path: Path, check: Callable[[Path], A
 #: Uploads a worker checks at once. Checking is Python work under one interpreter lock: more threads at once
 #: finish no sooner, they only make every upload of the deadline hour wait for all the others.
 CHECKING_AT_ONCE = 2
-_slots: dict[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, asyncio.Semaphore]] = {}
 
 
 def _upload_slots() -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
     """The worker's (checking, writing) slots: uploads checked at once, and the one thread that waits for the
-    writers' turn (the others wait without a thread). One pair per event loop, as a semaphore belongs to one."""
-    loop = asyncio.get_running_loop()
-    if loop not in _slots:
-        _slots[loop] = (asyncio.Semaphore(CHECKING_AT_ONCE), asyncio.Semaphore(1))
-    return _slots[loop]
+    writers' turn (the others wait without a thread)."""
+    return of_this_loop("uploads", lambda: (asyncio.Semaphore(CHECKING_AT_ONCE), asyncio.Semaphore(1)))
 
 
 def _in_turn(submit: Callable[[Path, Any], Any], path: Path, parsed: Any) -> Any:

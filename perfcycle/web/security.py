@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fastapi import Request
 from starlette.datastructures import FormData
@@ -250,12 +250,22 @@ async def writer_turn() -> AsyncIterator[None]:
             yield  # closing the file releases the turn
 
 
-_turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+T = TypeVar("T")
+_per_loop: dict[tuple[asyncio.AbstractEventLoop, str], Any] = {}
+
+
+def of_this_loop(name: str, make: Callable[[], T]) -> T:
+    """The worker's `name` (a lock, semaphores), made once for the running event loop: an asyncio lock or
+    semaphore belongs to one loop, and the tests run the workbench on many."""
+    key = (asyncio.get_running_loop(), name)
+    if key not in _per_loop:
+        _per_loop[key] = make()
+    return cast(T, _per_loop[key])
 
 
 def _worker_turn() -> asyncio.Lock:
-    """The worker's queue for the writers' turn: one per event loop, as a lock belongs to one."""
-    return _turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    """The worker's queue for the writers' turn."""
+    return of_this_loop("turn", asyncio.Lock)
 
 
 @contextmanager
