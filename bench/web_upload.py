@@ -122,7 +122,7 @@ def sign_in(base: str, login: str) -> Any:
 
 
 def upload_all(
-    clients: list[tuple[str, Path, Any]], errors: list[str], span: list[float], at_start: Any = None
+    clients: list[tuple[str, Path, Any]], year: int, errors: list[str], span: list[float], at_start: Any = None
 ) -> list[tuple[str, int, float]]:
     """Every department's upload at once, each from its own thread over its own open connection and session (a
     browser each); (code, status, seconds) each (status 0: no answer, said in `errors`). `span` gets the moment
@@ -143,7 +143,7 @@ def upload_all(
         started = time.perf_counter()
         try:
             answer = client.post(
-                "/forms/target_setting",
+                f"/forms/target_setting?year={year}",  # as the page's form posts it
                 data={"csrf": client.headers["x-csrf"]},
                 files={"file": (path.name, content, XLSX)},
             )
@@ -278,7 +278,7 @@ def main() -> None:
                 before["machine"] = machine_cpu_seconds()
 
             span: list[float] = []
-            results = upload_all(clients, errors, span, at_start)
+            results = upload_all(clients, year, errors, span, at_start)
             wall = span[-1] - span[0]
             server_cpu = group_cpu_seconds(server.pid) - before["server"]
             client_cpu = time.process_time() - before["client"]

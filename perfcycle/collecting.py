@@ -27,7 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
@@ -736,6 +736,10 @@ class Receipt:
     unchanged: bool = False
     replaces: int | None = None  # the version this one replaces
     replaced_status: str = ""  # what had become of it (returned: 退回修改)
+    received_at: datetime | None = None  # when the version was received (Asia/Shanghai)
+    source_name: str = ""  # the file's name as the department sent it
+    sha256: str = ""  # the digest of the file's bytes: what a receipt proves was received
+    submitted_by: str = ""
 
 
 def file_sha256(path: Path) -> str:
@@ -873,14 +877,6 @@ def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None, read
     load(session, parsed, year=year, quarter=quarter, check_only=True, cache=read)
 
 
-def _targets_gate(session: Session, cycle: Cycle, code: str) -> Approval | None:
-    return session.exec(
-        select(Approval).where(
-            Approval.cycle_id == cycle.id, Approval.gate == "targets", Approval.subject == code, Approval.level == 1
-        )
-    ).first()
-
-
 def check_submitter(
     session: Session, cycle: Cycle, department: Department, stage: str, by: str, name: str, what: str = "填报表"
 ) -> None:
@@ -913,26 +909,60 @@ def read_form(year: int, stage: str, file: Path) -> Any:
     return read_workbook(Path(file), STAGE_FORMS[stage][0], **import_limits(year).reader_limits())
 
 
-def _sender(session: Session, year: int, department_code: str) -> tuple[Cycle, Department]:
-    """The year's cycle, still taking forms, and the department sending one."""
-    cycle = get_cycle_for(session, year)
+@dataclass(frozen=True)
+class _Sending:
+    """Where a department's form of a stage would go: the year's cycle, still taking forms, the department,
+    the stage's window and the department's entry in it (None before the window opens), and the department's
+    targets gate of level 1 (a targets form's; None before the review)."""
+
+    cycle: Cycle
+    department: Department
+    window: CollectionWindow | None
+    entry: WindowEntry | None
+    gate: Approval | None
+
+
+def _sending(session: Session, year: int, department_code: str, stage: str) -> _Sending:
+    """`_Sending`, read in one query: every upload of the deadline hour reads it twice (checks, then write)."""
+    code = department_code.strip()
+    targets = STAGE_FORMS[stage][0] == "targets"
+    window_of = and_(col(CollectionWindow.cycle_id) == Cycle.id, col(CollectionWindow.stage) == stage)
+    entry_of = and_(col(WindowEntry.window_id) == CollectionWindow.id, col(WindowEntry.department_id) == Department.id)
+    gate_of = and_(
+        col(Approval.cycle_id) == Cycle.id,
+        col(Approval.gate) == "targets",
+        col(Approval.subject) == Department.code,
+        col(Approval.level) == 1,
+    )
+    query: Any = (
+        select(Cycle, Department, CollectionWindow, WindowEntry)
+        .select_from(Cycle)
+        .join(Department, col(Department.code) == code)
+        .outerjoin(CollectionWindow, window_of)
+        .outerjoin(WindowEntry, entry_of)
+    )
+    if targets:
+        query = query.add_columns(Approval).outerjoin(Approval, gate_of)
+    row = session.exec(query.where(col(Cycle.year) == year)).first() if code_problem(code) is None else None
+    if row is None or row[0].status == "historical":  # the lookups one by one say which is missing
+        get_cycle_for(session, year)
+        get_department(session, code)
+        raise WindowError(f"没有 {year} 年度的绩效管理周期")  # not reached: one of the two is missing
+    cycle, department, window, entry = row[:4]
+    gate = row[4] if targets else None
     if cycle.status != "open":
         raise WindowError(f"{year} 年度周期已结束，不再接收报送")
-    return cycle, get_department(session, department_code)
+    return _Sending(cycle, department, window, entry, gate)
 
 
 def check_submission(session: Session, *, year: int, stage: str, department_code: str, parsed: Any) -> None:
     """Everything `submit_form` checks that only reads: the form's rows and every cross-reference of the
     stage's import, and whether the department may still send it. The workbench runs it before taking the
     writers' turn, so that the turn is spent on writing alone (`submit_form(checked=True)`)."""
-    cycle, department = _sender(session, year, department_code)
-    assert cycle.id is not None and department.id is not None
-    read = _check_rows(session, parsed, cycle, department)
-    window = find_window(session, cycle.id, stage)
-    gate = _targets_gate(session, cycle, department.code) if window is not None and window.form == "targets" else None
-    if gate is None or gate.status != "returned":  # a return is taken in (`sync_returns`) by the write itself
-        entry = _entry(session, window, department.id) if window is not None else None
-        _still_open(session, cycle, department, stage, window, entry, parsed)
+    sending = _sending(session, year, department_code, stage)
+    read = _check_rows(session, parsed, sending.cycle, sending.department)
+    if sending.window is None or not _returned(sending.gate):  # the write itself takes a return in
+        _still_open(session, sending, stage, parsed)
     _dry_run(session, parsed, year, STAGE_FORMS[stage][1] or None, read)
 
 
@@ -967,17 +997,20 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
     return read
 
 
-def _still_open(
-    session: Session,
-    cycle: Cycle,
-    department: Department,
-    stage: str,
-    window: CollectionWindow | None,
-    entry: WindowEntry | None,
-    parsed: Any,
-) -> str:
+def _returned(gate: Approval | None) -> bool:
+    return gate is not None and gate.status == "returned"
+
+
+def _still_open(session: Session, sending: _Sending, stage: str, parsed: Any) -> str:
     """The form's title, once it is certain the department may still send it: the window is open, its targets
     are not under review or approved, and a version sent back is not sent again unchanged."""
+    cycle, department, window, entry, gate = (
+        sending.cycle,
+        sending.department,
+        sending.window,
+        sending.entry,
+        sending.gate,
+    )
     form, quarter = STAGE_FORMS[stage]
     title = f"{cycle.year}年{QUARTER_NAMES.get(quarter, '')}{FORM_NAMES[form]}"
     returned = entry is not None and entry.status == RETURNED
@@ -986,7 +1019,6 @@ def _still_open(
             f"{title}的收集已于 {in_shanghai(window.finished_at).date() if window.finished_at else window.due_on}"
             f" 截止（{CLOSE_REASONS.get(window.close_reason, window.close_reason)}），不再接收；如有特殊情况请联系财政局绩效科"
         )
-    gate = _targets_gate(session, cycle, department.code) if form == "targets" else None
     if gate is not None and gate.status in ("open", "approved") and not returned:
         state = "已审核通过" if gate.status == "approved" else f"正在审核（审批编号 {gate.id}）"
         raise WindowError(f"{department.name}的{title}{state}，不能再修改；如需修改请联系财政局绩效科退回")
@@ -1027,18 +1059,17 @@ def submit_form(
     file = Path(file)
     if not file.is_file():
         raise WindowError(f"找不到文件 {file}")
-    cycle, department = _sender(session, year, department_code)
+    sending = _sending(session, year, department_code, stage)
+    cycle, department, window, entry = sending.cycle, sending.department, sending.window, sending.entry
     assert cycle.id is not None and department.id is not None
     by = " ".join(by.split()) or department.contact
     check_submitter(session, cycle, department, stage, by, file.name)
     form, quarter = STAGE_FORMS[stage]
     parsed = parsed if parsed is not None else read_form(year, stage, file)
     read = _check_rows(session, parsed, cycle, department) if not checked else None
-    window = find_window(session, cycle.id, stage)
-    if window is not None:
+    if window is not None and _returned(sending.gate):  # sent back since it arrived: owed again from now on
         sync_returns(session, cycle, window)
-    entry = _entry(session, window, department.id) if window is not None else None
-    title = _still_open(session, cycle, department, stage, window, entry, parsed)
+    title = _still_open(session, sending, stage, parsed)
     if read is not None:
         _dry_run(session, parsed, year, quarter or None, read)
 
@@ -1069,7 +1100,20 @@ def submit_form(
     current = next((r for r in receipts if r.current), None)
     target = _form_file(root, window, department.code)
     if current is not None and current.sha256 == sha and entry.status != RETURNED and target.exists():
-        return Receipt(title, department.name, current.version, entry.status, entry.due_on, target, parsed.rows, True)
+        return Receipt(
+            title,
+            department.name,
+            current.version,
+            entry.status,
+            entry.due_on,
+            target,
+            parsed.rows,
+            True,
+            received_at=in_shanghai(current.received_at),
+            source_name=current.source_name,
+            sha256=current.sha256,
+            submitted_by=current.submitted_by,
+        )
 
     # File the new version: earlier files of the department go to its history folder first.
     history = _history_folder(root, window, department.code)
@@ -1158,6 +1202,10 @@ def submit_form(
         parsed.rows,
         replaces=receipt.replaces,
         replaced_status=replaced_status,
+        received_at=received,
+        source_name=receipt.source_name,
+        sha256=sha,
+        submitted_by=receipt.submitted_by,
     )
 
 

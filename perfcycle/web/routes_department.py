@@ -23,8 +23,9 @@ from starlette.datastructures import UploadFile
 
 from models import session_scope
 from perfcycle.accounts import Identity
-from perfcycle.collecting import STAGE_FORMS, WindowError, read_form
+from perfcycle.collecting import STAGE_FORMS, Receipt, WindowError, read_form
 from perfcycle.rules.access import DEPARTMENT
+from perfcycle.rules.deadlines import cell_label
 from perfcycle.web.app import render
 from perfcycle.web.security import Refused, check_form, of_this_loop, refuse, signed_in, writer_turn_held
 from perfcycle.worklist import department_work, document_for, latest_year
@@ -36,9 +37,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def year_of(request: Request) -> int | None:
     """The year asked for (?year=), else the newest cycle's."""
     asked = request.query_params.get("year", "")
+    if asked.isdigit() and len(asked) == 4:
+        return int(asked)
     with session_scope() as session:
-        latest = latest_year(session)
-    return int(asked) if asked.isdigit() and len(asked) == 4 else latest
+        return latest_year(session)
 
 
 def attachment(name: str) -> str:
@@ -209,13 +211,17 @@ async def upload(request: Request, stage: str) -> Response:
     )
     if status != 200:
         return await run_in_threadpool(department_page, request, identity, status, year, stage=stage, **shown)
-    return await run_in_threadpool(_continued, request, identity, year, receipt=shown["done"], stage=stage)
+    return await run_in_threadpool(_receipted, request, identity, year, shown["done"])
 
 
-def _continued(request: Request, identity: Identity, year: int, **result: Any) -> Response:
-    """The page after a submission, once the cycle was told to go on (`continue_on_server`)."""
+def _receipted(request: Request, identity: Identity, year: int, receipt: Receipt) -> Response:
+    """The receipt of a form just filed, a page to print and keep, once the cycle was told to go on; the
+    worklist is a link away (at the deadline hour every department waits for this page, not the whole list)."""
     continue_on_server(year)
-    return department_page(request, identity, year=year, **result)
+    state = cell_label(receipt.status, receipt.due_on)
+    return render(
+        request, "receipt.html", identity, result={"receipt": receipt}, receipt=receipt, state=state, year=year
+    )
 
 
 def continue_on_server(year: int) -> None:

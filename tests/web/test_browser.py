@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from models import Approval, Department
 from models.tables import WindowReceipt
+from perfcycle.collecting import file_sha256
 from perfcycle.demo import DemoFiles
 from tests.web.conftest import COORDINATOR, PASSWORD, activate, put_targets, run_targets, targets_file
 
@@ -105,6 +106,10 @@ def test_a_department_and_the_coordinator_work_a_return_in_the_browser(
     page.locator("#form-target_setting input[type=file]").set_input_files(str(right))
     page.locator("#form-target_setting").get_by_role("button", name="上传报送").click()
     assert "第 1 版" in page.locator("p.ok").inner_text()
+    receipt = page.locator("table.receipt").inner_text()
+    assert "第 1 版" in receipt and "101.xlsx" in receipt and file_sha256(right) in receipt
+    shot(page, "1-department-receipt")
+    page.get_by_role("link", name="返回工作台").click()
     assert page.locator("#form-target_setting td.state").inner_text() == "已提交"
     page.get_by_role("button", name="退出登录").click()
     page.wait_for_url(f"{server}/login?note=signed_out")
