@@ -75,6 +75,8 @@ def test_a_wrong_form_is_listed_by_sheet_row_column_and_reason_then_a_right_one_
     right = upload(browser, targets_file(web_demo, "101"), name="../../101.xlsx")
     assert right.status_code == 200 and "第 1 版" in right.text  # type: ignore[attr-defined]
     receipt = session.exec(select(WindowReceipt)).one()
+    shown = right.text  # type: ignore[attr-defined]
+    assert "报送回执" in shown and receipt.sha256 in shown and "<td>101.xlsx</td>" in shown and "返回工作台" in shown
     assert receipt.submitted_by == contact(session, "101") and receipt.source_name == "101.xlsx"
     assert (submissions / "targets" / "101.xlsx").read_bytes() == targets_file(web_demo, "101").read_bytes()
     entry = session.exec(select(WindowEntry).where(WindowEntry.department_id == receipt.department_id)).one()
