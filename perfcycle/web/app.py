@@ -69,12 +69,19 @@ def _body_limit(mb: int) -> int:
 def _load_upload_path() -> None:
     """Import and compile what an upload runs, as the worker starts: at the deadline hour every worker's first
     uploads would otherwise wait together for these imports (about a second)."""
+    import codecs
+    import importlib
+
     from prefect.settings import PREFECT_API_URL
 
     from perfcycle.workbooks.reader import import_dependencies
 
     import_dependencies()
-    _env.get_template("department.html")
+    for module in ("perfcycle.loaders", "perfcycle.orchestration"):  # the checks' dry run; the cycle's state
+        importlib.import_module(module)
+    codecs.lookup("cp437")  # zip member names not marked UTF-8 are decoded with it
+    for page in ("department.html", "receipt.html"):
+        _env.get_template(page)
     PREFECT_API_URL.value()  # read after each upload (is a Prefect server running the cycle?); 0.9 s the first time
 
 
