@@ -19,9 +19,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from models import Cycle, Department, Project, now
@@ -496,17 +499,23 @@ class Identity:
         return bool(given) and hmac.compare_digest(self.csrf.encode(), given.encode())
 
 
+@cache
+def _signed_in_query() -> Any:
+    """The session of a cookie with its account and department, built once: every request of the workbench asks."""
+    return (
+        select(WebSession, UserAccount, Department)
+        .join(UserAccount, col(UserAccount.id) == WebSession.account_id)
+        .join(Department, col(Department.id) == UserAccount.department_id, isouter=True)
+        .where(col(WebSession.token_hash) == bindparam("token_hash"))
+    )
+
+
 def identify(session: Session, token: str, settings: Settings | None = None) -> Identity | None:
     """The signed-in person of a session cookie, while the session lasts (it is kept alive by its use)."""
     settings = settings or get_settings()
     if not token or len(token) > 128:
         return None
-    found = session.exec(
-        select(WebSession, UserAccount, Department)
-        .join(UserAccount, col(UserAccount.id) == WebSession.account_id)
-        .join(Department, col(Department.id) == UserAccount.department_id, isouter=True)
-        .where(WebSession.token_hash == digest(token))
-    ).first()
+    found = session.exec(_signed_in_query(), params={"token_hash": digest(token)}).first()
     at = now()
     if found is None:
         return None

@@ -24,10 +24,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
@@ -922,28 +923,38 @@ class _Sending:
     gate: Approval | None
 
 
-def _sending(session: Session, year: int, department_code: str, stage: str) -> _Sending:
-    """`_Sending`, read in one query: every upload of the deadline hour reads it twice (checks, then write)."""
-    code = department_code.strip()
-    targets = STAGE_FORMS[stage][0] == "targets"
-    window_of = and_(col(CollectionWindow.cycle_id) == Cycle.id, col(CollectionWindow.stage) == stage)
+@cache
+def _sending_query(targets: bool) -> Any:
+    """The query of `_sending`, built once: it is run twice an upload, and building it cost more than running it."""
+    window_of = and_(col(CollectionWindow.cycle_id) == Cycle.id, col(CollectionWindow.stage) == bindparam("stage"))
     entry_of = and_(col(WindowEntry.window_id) == CollectionWindow.id, col(WindowEntry.department_id) == Department.id)
-    gate_of = and_(
-        col(Approval.cycle_id) == Cycle.id,
-        col(Approval.gate) == "targets",
-        col(Approval.subject) == Department.code,
-        col(Approval.level) == 1,
-    )
     query: Any = (
         select(Cycle, Department, CollectionWindow, WindowEntry)
         .select_from(Cycle)
-        .join(Department, col(Department.code) == code)
+        .join(Department, col(Department.code) == bindparam("code"))
         .outerjoin(CollectionWindow, window_of)
         .outerjoin(WindowEntry, entry_of)
     )
     if targets:
+        gate_of = and_(
+            col(Approval.cycle_id) == Cycle.id,
+            col(Approval.gate) == "targets",
+            col(Approval.subject) == Department.code,
+            col(Approval.level) == 1,
+        )
         query = query.add_columns(Approval).outerjoin(Approval, gate_of)
-    row = session.exec(query.where(col(Cycle.year) == year)).first() if code_problem(code) is None else None
+    return query.where(col(Cycle.year) == bindparam("year"))
+
+
+def _sending(session: Session, year: int, department_code: str, stage: str) -> _Sending:
+    """`_Sending`, read in one query: every upload of the deadline hour reads it twice (checks, then write)."""
+    code = department_code.strip()
+    targets = STAGE_FORMS[stage][0] == "targets"
+    row = (
+        session.exec(_sending_query(targets), params={"year": year, "code": code, "stage": stage}).first()
+        if code_problem(code) is None
+        else None
+    )
     if row is None or row[0].status == "historical":  # the lookups one by one say which is missing
         get_cycle_for(session, year)
         get_department(session, code)
