@@ -141,12 +141,9 @@ def _row_values(
     (the id only when the rows give it), a default where the rows give none, and the columns' own bind
     processing (dates, decimals, JSON) applied, as a Core INSERT would. Column by column, not cell by cell."""
     plan = _plan(model, dialect, "id" in rows[0])
-    fallback = list(plan.defaults)
-    for index, factory in plan.factories:
-        fallback[index] = factory()
-    default = dict(zip(plan.names, fallback, strict=True))
+    default = _fallback(plan)
     first = rows[0].keys()
-    even = all(row.keys() == first for row in rows)
+    even = all(map(first.__eq__, map(dict.keys, rows)))
     present = set(first) if even else {name for row in rows for name in row}
     unknown = [name for name in present if name not in default]
     if unknown:
@@ -180,13 +177,66 @@ def insert_rows(session: Session, model: type[SQLModel], rows: list[dict[str, An
         return
     connection = session.connection()
     dialect = connection.dialect
-    table: Any = model.__table__  # type: ignore[attr-defined]
     if dialect.name not in ("postgresql", "sqlite"):
+        table: Any = model.__table__  # type: ignore[attr-defined]
         defaults = _defaults(model)
         session.exec(insert(table), params=[{**defaults, **row} for row in rows])
         return
     session.flush()
     names, tuples = _row_values(model, rows, dialect)
+    _insert(connection, model, names, tuples)
+
+
+def insert_tuples(
+    session: Session, model: type[SQLModel], names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """`insert_rows` of rows given as tuples of the fields `names`, in that order (every field without a default
+    among them): no dict is made of a row, and the other fields take the model's defaults."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name not in ("postgresql", "sqlite"):
+        insert_rows(session, model, [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    session.flush()
+    plan = _plan(model, dialect, "id" in names)
+    default = _fallback(plan)
+    unknown = [name for name in names if name not in default]
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
+    absent = [name for name in plan.names if name not in names]
+    for name in absent:
+        if default[name] is _MISSING:
+            raise ValueError(f"{plan.table}: no value for {name}")
+    processed = [at for at, name in enumerate(names) if name in plan.processors]
+    if processed:
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for at in processed:
+            process = plan.processors[names[at]]
+            columns[at] = [None if value is None else process(value) for value in columns[at]]
+        rows = list(zip(*columns, strict=True))
+    if absent:  # the defaults, bound as a Core INSERT would bind them
+        tail: tuple[Any, ...] = ()
+        for name in absent:
+            value, process = default[name], plan.processors.get(name)
+            tail += (value if value is None or process is None else process(value),)
+        rows = [row + tail for row in rows]
+    _insert(connection, model, [*names, *absent], rows)
+
+
+def _fallback(plan: _Plan) -> dict[str, Any]:
+    """Each field's value when a row gives none (`_MISSING` for a required one)."""
+    fallback = list(plan.defaults)
+    for index, factory in plan.factories:
+        fallback[index] = factory()
+    return dict(zip(plan.names, fallback, strict=True))
+
+
+def _insert(connection: Any, model: type[SQLModel], names: list[str], tuples: Sequence[Sequence[Any]]) -> None:
+    """COPY on PostgreSQL, one executemany on SQLite, of rows already in the dialect's values."""
+    dialect = connection.dialect
+    table: Any = model.__table__  # type: ignore[attr-defined]
     quote = dialect.identifier_preparer
     target = f"{quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)})"
     raw: Any = connection.connection.dbapi_connection
@@ -207,38 +257,46 @@ def update_rows(session: Session, model: type[SQLModel], key: Sequence[str], row
     tuples per set of fields changed, with the columns' own bind processing (no per-row statement)."""
     if not rows:
         return
-    connection = session.connection()
-    dialect = connection.dialect
-    table: Any = model.__table__  # type: ignore[attr-defined]
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[tuple(name for name in row if name not in key)].append(row)
+    for changed, group in groups.items():
+        getter = itemgetter(*changed, *key)
+        values = list(map(getter, group)) if len(changed) + len(key) > 1 else [(getter(r),) for r in group]
+        update_tuples(session, model, changed, key, values)
+
+
+def update_tuples(
+    session: Session, model: type[SQLModel], changed: Sequence[str], key: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """`update_rows` of rows given as tuples: the `changed` fields' new values, then the `key` fields' values."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    table: Any = model.__table__  # type: ignore[attr-defined]
     quote = dialect.identifier_preparer
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     raw: Any = connection.connection.dbapi_connection
     session.flush()
-    for changed, group in groups.items():
-        order = [*changed, *key]
-        processors = [_plan(model, dialect, True).processors.get(name) for name in order]
-        statement = (
-            f"UPDATE {quote.format_table(table)} SET "
-            + ", ".join(f"{quote.quote(name)} = {marker}" for name in changed)
-            + " WHERE "
-            + " AND ".join(f"{quote.quote(name)} = {marker}" for name in key)
-        )
-        getter = itemgetter(*order)
-        values: list[Sequence[Any]] = list(map(getter, group)) if len(order) > 1 else [(getter(r),) for r in group]
-        if any(processors):  # column by column, as `_row_values` does
-            columns = [list(column) for column in zip(*values, strict=True)]
-            for at, process in enumerate(processors):
-                if process is not None:
-                    columns[at] = [None if value is None else process(value) for value in columns[at]]
-            values = list(zip(*columns, strict=True))
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(statement, values)
-        finally:
-            cursor.close()
+    processors = [_plan(model, dialect, True).processors.get(name) for name in (*changed, *key)]
+    statement = (
+        f"UPDATE {quote.format_table(table)} SET "
+        + ", ".join(f"{quote.quote(name)} = {marker}" for name in changed)
+        + " WHERE "
+        + " AND ".join(f"{quote.quote(name)} = {marker}" for name in key)
+    )
+    if any(processors):  # column by column, as `_row_values` does
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        for at, process in enumerate(processors):
+            if process is not None:
+                columns[at] = [None if value is None else process(value) for value in columns[at]]
+        rows = list(zip(*columns, strict=True))
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(statement, rows)
+    finally:
+        cursor.close()
 
 
 def update_by_id(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:

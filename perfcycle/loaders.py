@@ -47,7 +47,7 @@ from models import (
 )
 from models.audit_log import AuditEntry
 from models.db import refresh_statistics
-from models.rows import ProjectRef, insert_rows, project_refs, update_by_id, update_rows
+from models.rows import ProjectRef, insert_rows, insert_tuples, project_refs, update_by_id, update_rows, update_tuples
 from models.tables import SHANGHAI
 from perfcycle import audit
 from perfcycle.money import fmt_wan, wan_to_fen
@@ -153,15 +153,32 @@ class _Problems:
 def malformed_codes(parsed: ParsedWorkbook) -> Iterator[tuple[str, ParsedRow, str, str]]:
     """(sheet, row, field, reason) of each code cell of a workbook that is not a well-formed code."""
     spec = SPECS[parsed.kind]
-    for sheet_name, rows in parsed.sheets.items():
+    columns = parsed.as_columns
+    for sheet_name in columns if columns is not None else parsed.sheets:
         for column in spec.sheet(sheet_name).columns:
             if column.kind != "code" or column.reference:
                 continue
-            values = [row.values.get(column.field) for row in rows]
-            wrong = {value: reason for value in set(values) if value is not None and (reason := code_problem(value))}
-            for row, value in zip(rows, values, strict=True) if wrong else ():
+            values: Sequence[Any] | None
+            if columns is not None:  # the column as read: no row is made for a sheet whose codes are all fine
+                values = columns[sheet_name].column(column.field)
+            else:
+                values = [row.values.get(column.field) for row in parsed.sheets[sheet_name]]
+            wrong = {
+                value: reason for value in set(values or ()) if value is not None and (reason := _malformed(value))
+            }
+            if not wrong:
+                continue
+            rows = parsed.sheets[sheet_name]
+            for row in rows:
+                value = row.values.get(column.field)
                 if value in wrong:
                     yield sheet_name, row, column.field, wrong[value]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _malformed(code: str) -> str | None:
+    """`code_problem`, worked out once for a code that the files of an import name again and again."""
+    return code_problem(code)
 
 
 def code_problems(parsed: ParsedWorkbook) -> list[ImportProblem]:
@@ -897,7 +914,7 @@ def _check_targets(
     departments = _departments(session, cache)
     department_codes = _department_codes(cache)
     projects = _projects_by_code(session, year, (r.values["project_code"] for r in rows), cache)
-    planned: list[tuple[ProjectRef, dict[str, Any]]] = []
+    planned: list[tuple[Any, ...]] = []  # `_INDICATOR_FIELDS` of each indicator
     for row in rows:
         v = row.values
         _, project = _project_check(problems, sheet, row, year, departments, projects, department_codes)
@@ -911,48 +928,69 @@ def _check_targets(
             problems.text_fits(sheet, row, name, Indicator, attr)
         if project is None:
             continue
-        indicator = {
-            "cycle_id": cycle_id,
-            "project_id": project.id,
-            "level1": v["level1"],
-            "level2": v["level2"],
-            "name": v["name"],
-            "operator": v["operator"],
-            "target_value": target_value,
-            "target_text": target_text,
-            "unit": unit,
-            "weight": weight,
-        }
-        planned.append((project, indicator))
+        planned.append(
+            (
+                cycle_id,
+                project.id,
+                v["level1"],
+                v["level2"],
+                v["name"],
+                v["operator"],
+                target_value,
+                target_text,
+                unit,
+                weight,
+            )
+        )
 
     def write() -> list[str]:
-        project_ids = sorted({p.id for p, _ in planned})
+        project_ids = sorted({indicator[1] for indicator in planned})
         known = _indicator_keys(session, cache, cycle_id)
         table: Any = Indicator.__table__  # type: ignore[attr-defined]
         for batch in _chunks([i for i in project_ids if known.get(i)]):  # only projects with indicators to replace
             session.execute(delete(table).where(table.c.cycle_id == cycle_id, table.c.project_id.in_(batch)))
-        insert_rows(session, Indicator, [indicator for _, indicator in planned])
+        insert_tuples(session, Indicator, _INDICATOR_FIELDS, planned)
         for project_id in project_ids:
             known[project_id] = {}
-        for _, i in planned:
-            known[i["project_id"]][i["name"]] = i["operator"]
+        for _, project_id, _, _, name, operator, *_ in planned:
+            known[project_id][name] = operator
         if cycle_id not in cache.reviews:
             reviews: Any = TargetReview
             cache.reviews[cycle_id] = set(session.exec(select(reviews.project_id).where(reviews.cycle_id == cycle_id)))
         reviewed = cache.reviews[cycle_id]
         stamp = now()
-        changes = [
-            {"cycle_id": cycle_id, "project_id": i, "status": "submitted", "reasons": "", "reviewed_at": stamp}
-            for i in project_ids
-        ]
-        update_rows(
-            session, TargetReview, ("cycle_id", "project_id"), [c for c in changes if c["project_id"] in reviewed]
+        update_tuples(
+            session,
+            TargetReview,
+            ("status", "reasons", "reviewed_at"),
+            ("cycle_id", "project_id"),
+            [("submitted", "", stamp, cycle_id, i) for i in project_ids if i in reviewed],
         )
-        insert_rows(session, TargetReview, [c for c in changes if c["project_id"] not in reviewed])
+        insert_tuples(
+            session,
+            TargetReview,
+            ("cycle_id", "project_id", "status", "reasons", "reviewed_at"),
+            [(cycle_id, i, "submitted", "", stamp) for i in project_ids if i not in reviewed],
+        )
         reviewed.update(project_ids)
         return [f"{len(project_ids)} 个项目的绩效指标 {len(planned)} 条"]
 
     return write
+
+
+_INDICATOR_FIELDS = (
+    "cycle_id",
+    "project_id",
+    "level1",
+    "level2",
+    "name",
+    "operator",
+    "target_value",
+    "target_text",
+    "unit",
+    "weight",
+)
+_INDICATOR_KEY = ("cycle_id", "project_id", "name")
 
 
 def _target(problems: _Problems, sheet: str, row: ParsedRow) -> tuple[Decimal | None, str, str]:
@@ -1039,30 +1077,33 @@ def _check_monitoring(
         planned.append((project, row, spent))
 
     def write() -> list[str]:
-        changes: dict[int, dict[str, Any]] = {}
+        figures: dict[int, tuple[Any, ...]] = {}  # project id → `_MONITORING_FIGURES`, the last row's
         for project, row, spent in planned:
             v = row.values
-            changes[project.id] = {
-                "cycle_id": cycle_id,
-                "project_id": project.id,
-                "quarter": quarter,
-                "spent_fen": spent,
-                "target_progress": Decimal(v["target_progress"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP),
-                "likelihood": v["likelihood"],
-                "reason": v["reason"] or "",
-                "execution_progress": None,  # the monitoring stage computes the lights from the new figures
-                "execution_light": "",
-                "target_light": "",
-                "light": "",
-            }
-        rows = list(changes.values())
+            progress = Decimal(v["target_progress"]).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+            # the lights are the monitoring stage's to compute from the new figures
+            figures[project.id] = (spent, progress, v["likelihood"], v["reason"] or "", None, "", "", "")
         key = ("cycle_id", "project_id", "quarter")
-        update_rows(session, MonitoringRecord, key, [r for r in rows if (r["project_id"], quarter) in records])
-        insert_rows(session, MonitoringRecord, [r for r in rows if (r["project_id"], quarter) not in records])
-        records.update({(r["project_id"], quarter): r["spent_fen"] for r in rows})
+        stored = [(*f, cycle_id, p, quarter) for p, f in figures.items() if (p, quarter) in records]
+        update_tuples(session, MonitoringRecord, _MONITORING_FIGURES, key, stored)
+        added = [(cycle_id, p, quarter, *f) for p, f in figures.items() if (p, quarter) not in records]
+        insert_tuples(session, MonitoringRecord, (*key, *_MONITORING_FIGURES), added)
+        records.update({(p, quarter): f[0] for p, f in figures.items()})
         return [f"{quarter} 监控数据 {len(planned)} 个项目"]
 
     return write
+
+
+_MONITORING_FIGURES = (
+    "spent_fen",
+    "target_progress",
+    "likelihood",
+    "reason",
+    "execution_progress",
+    "execution_light",
+    "target_light",
+    "light",
+)
 
 
 def _check_self_evaluation(
@@ -1140,17 +1181,13 @@ def _check_self_evaluation(
             overall.append((department, claimed, evaluated, score, v["published_on"]))
 
     def write() -> list[str]:
-        filled: dict[tuple[int, str], dict[str, Any]] = {}
+        filled: dict[tuple[int, str], tuple[Any, ...]] = {}  # (actual, achievement) then the indicator's key
         for (project_id, name), row in actuals:
             actual = row.values["actual"]
-            filled[(project_id, name)] = {
-                "cycle_id": cycle_id,
-                "project_id": project_id,
-                "name": name,
-                "actual": None if actual is None else Decimal(actual).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP),
-                "achievement": row.values["achievement"] or "",
-            }
-        update_rows(session, Indicator, ("cycle_id", "project_id", "name"), list(filled.values()))
+            if actual is not None:
+                actual = Decimal(actual).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+            filled[(project_id, name)] = (actual, row.values["achievement"] or "", cycle_id, project_id, name)
+        update_tuples(session, Indicator, ("actual", "achievement"), _INDICATOR_KEY, list(filled.values()))
         existing = _evaluation_keys(session, cache, cycle_id)
         chosen = _chosen_projects(session, cache, cycle_id)
         changes: dict[tuple[str, str, str], dict[str, Any]] = {}

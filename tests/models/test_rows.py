@@ -10,7 +10,15 @@ import pytest
 from sqlmodel import Session, select
 
 from models import Cycle, Department, Indicator, Project, Submission, get_engine
-from models.rows import ProjectRef, insert_rows, project_refs, project_rows, update_rows
+from models.rows import (
+    ProjectRef,
+    insert_rows,
+    insert_tuples,
+    project_refs,
+    project_rows,
+    update_rows,
+    update_tuples,
+)
 
 AWKWARD = "tab\there, line\nbreak, back\\slash, 'quote' \"double\", \\N, 中文"
 
@@ -130,6 +138,47 @@ def test_bulk_updates_by_key_change_only_the_rows_and_fields_named(db_url: str) 
         (p2, "甲"): (None, "", Decimal("10")),
         (p2, "乙"): (None, "", Decimal("10")),
     }
+
+
+def test_rows_given_as_tuples_are_stored_as_the_same_rows_given_as_dicts(db_url: str) -> None:
+    received = datetime(2025, 3, 31, 23, 59, 59, 123456, tzinfo=timezone(timedelta(hours=8)))
+    submission = {"cycle_id": 0, "kind": "targets", "scope": "D01", "source_name": AWKWARD, "rows": 2}
+    with Session(get_engine(db_url)) as session:
+        cycle_id, (p1, p2) = a_cycle_and_projects(session, "P1", "P2")
+        names = ("cycle_id", "project_id", "level1", "level2", "name", "operator", "target_value", "weight")
+        given = [
+            (cycle_id, p1, "产出", "数量", AWKWARD, "≥", Decimal("1234567.8912"), Decimal("12.50")),
+            (cycle_id, p2, "效益", "满意度", "空值", "定性", None, None),
+        ]
+        insert_tuples(session, Indicator, names, given)
+        insert_rows(
+            session, Indicator, [dict(zip(names, row, strict=True)) | {"name": f"dict {row[4]}"} for row in given]
+        )
+        update_tuples(session, Indicator, ("actual", "achievement"), ("cycle_id", "project_id", "name"),
+                      [(Decimal("9.1234"), "达成\t'\\N", cycle_id, p1, AWKWARD)])  # fmt: skip
+        update_rows(session, Indicator, ("cycle_id", "project_id", "name"),
+                    [{"cycle_id": cycle_id, "project_id": p1, "name": f"dict {AWKWARD}", "actual": Decimal("9.1234"),
+                      "achievement": "达成\t'\\N"}])  # fmt: skip
+        keys = (*submission, "sha256", "received_at")  # `current` not given: its default, bound as Core binds it
+        insert_tuples(session, Submission, keys, [(cycle_id, *list(submission.values())[1:], "a" * 64, received)])
+        insert_rows(
+            session, Submission, [{**submission, "cycle_id": cycle_id, "sha256": "b" * 64, "received_at": received}]
+        )
+        with pytest.raises(ValueError, match="submission: no value for kind"):
+            insert_tuples(session, Submission, ("cycle_id", "scope"), [(cycle_id, "*")])
+        with pytest.raises(ValueError, match="Submission has no field sha512"):
+            insert_tuples(
+                session, Submission, (*keys, "sha512"), [(cycle_id, "t", "*", "x", 1, "c" * 64, received, "")]
+            )
+        session.commit()
+    with Session(get_engine(db_url)) as session:
+        stored = session.exec(select(Indicator).order_by(Indicator.id)).all()  # type: ignore[arg-type]
+        tuples, dicts = stored[:2], stored[2:]
+        assert [fields(i) | {"name": ""} for i in tuples] == [fields(i) | {"name": ""} for i in dicts]
+        assert tuples[0].actual == Decimal("9.1234") and tuples[1].unit == ""  # updated; a default
+        first, second = session.exec(select(Submission).order_by(Submission.id)).all()  # type: ignore[arg-type]
+        assert fields(first) | {"sha256": ""} == fields(second) | {"sha256": ""}
+        assert first.current is True and first.source_name == AWKWARD
 
 
 def test_project_refs_are_the_project_rows_fields_they_name(db_url: str) -> None:
