@@ -955,15 +955,14 @@ def _sending(session: Session, year: int, department_code: str, stage: str) -> _
         if code_problem(code) is None
         else None
     )
-    if row is None or row[0].status == "historical":  # the lookups one by one say which is missing
-        get_cycle_for(session, year)
-        get_department(session, code)
-        raise WindowError(f"没有 {year} 年度的绩效管理周期")  # not reached: one of the two is missing
-    cycle, department, window, entry = row[:4]
-    gate = row[4] if targets else None
+    cycle = row[0] if row is not None and row[0].status != "historical" else get_cycle_for(session, year)
     if cycle.status != "open":
         raise WindowError(f"{year} 年度周期已结束，不再接收报送")
-    return _Sending(cycle, department, window, entry, gate)
+    if row is None:  # the cycle is there: the department is not, and the lookup says why
+        get_department(session, code)
+        raise WindowError(f"没有编码为 {code} 的部门（请先在基础数据中登记）")  # not reached
+    department, window, entry = row[1:4]
+    return _Sending(cycle, department, window, entry, row[4] if targets else None)
 
 
 def check_submission(session: Session, *, year: int, stage: str, department_code: str, parsed: Any) -> None:

@@ -453,6 +453,29 @@ def test_submit_refuses_a_department_code_that_is_no_code_and_writes_nothing(
     assert session.exec(select(WindowReceipt)).all() == []
 
 
+def test_a_form_for_no_cycle_an_ended_cycle_or_no_department_is_refused_by_what_is_missing(
+    session: Session, cycle_id: int, demo: DemoFiles, root: Path
+) -> None:
+    """The year's cycle is looked at first, then the department: each refusal names the first thing wrong."""
+    form = targets_file(demo, "101")
+
+    def sent(year: int, department: str) -> str:
+        with pytest.raises(collecting.WindowError) as refused:
+            collecting.submit_form(session, year=year, stage=STAGE, department_code=department, file=form, root=root)
+        return str(refused.value)
+
+    assert "没有 2099 年度的绩效管理周期" in sent(2099, "D99")
+    assert "没有编码为 D99 的部门" in sent(YEAR, "D99")
+    cycle = session.get(Cycle, cycle_id)
+    assert cycle is not None
+    cycle.status = "closed"
+    session.add(cycle)
+    session.commit()
+    assert sent(YEAR, "D99") == f"{YEAR} 年度周期已结束，不再接收报送"
+    assert sent(YEAR, "101") == f"{YEAR} 年度周期已结束，不再接收报送"
+    assert session.exec(select(WindowReceipt)).all() == []
+
+
 def test_submit_names_an_invisible_character_in_a_forms_department_code(
     session: Session, cycle_id: int, demo: DemoFiles, root: Path, tmp_path: Path
 ) -> None:
