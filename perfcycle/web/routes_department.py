@@ -219,9 +219,7 @@ def _receipted(request: Request, identity: Identity, year: int, receipt: Receipt
     worklist is a link away (at the deadline hour every department waits for this page, not the whole list)."""
     continue_on_server(year)
     state = cell_label(receipt.status, receipt.due_on)
-    return render(
-        request, "receipt.html", identity, result={"receipt": receipt}, receipt=receipt, state=state, year=year
-    )
+    return render(request, "receipt.html", identity, result={"receipt": receipt}, state=state, year=year)
 
 
 def continue_on_server(year: int) -> None:

@@ -13,6 +13,7 @@ import fcntl
 import functools
 import secrets
 import tempfile
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -251,16 +252,16 @@ async def writer_turn() -> AsyncIterator[None]:
 
 
 T = TypeVar("T")
-_per_loop: dict[tuple[asyncio.AbstractEventLoop, str], Any] = {}
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def of_this_loop(name: str, make: Callable[[], T]) -> T:
     """The worker's `name` (a lock, semaphores), made once for the running event loop: an asyncio lock or
-    semaphore belongs to one loop, and the tests run the workbench on many."""
-    key = (asyncio.get_running_loop(), name)
-    if key not in _per_loop:
-        _per_loop[key] = make()
-    return cast(T, _per_loop[key])
+    semaphore belongs to one loop, and the tests run the workbench on many (a closed loop's go with it)."""
+    made = _per_loop.setdefault(asyncio.get_running_loop(), {})
+    if name not in made:
+        made[name] = make()
+    return cast(T, made[name])
 
 
 def _worker_turn() -> asyncio.Lock:
