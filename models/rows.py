@@ -22,11 +22,11 @@ def columns(model: type[SQLModel], *names: str) -> tuple[Any, ...]:
     return tuple(getattr(model, name) for name in names)
 
 
-def _plain(session: Session, query: Any) -> Any:
+def _plain(session: Session, query: Any, params: dict[str, Any] | None = None) -> Any:
     """A query's rows as tuples, through Core: no ORM result machinery per row (pending objects flushed first,
     as the ORM would)."""
     session.flush()
-    return session.connection().execute(query)
+    return session.connection().execute(query, params)
 
 
 class ProjectRow(NamedTuple):
@@ -64,6 +64,14 @@ def project_rows(session: Session, *where: Any) -> list[ProjectRow]:
 def project_refs(session: Session, *where: Any) -> list[ProjectRef]:
     """`project_rows` with only what checking a submission reads."""
     return _projects(ProjectRef._make, ProjectRef._fields, session, where)
+
+
+def project_refs_of(session: Session, query: Any, params: dict[str, Any]) -> list[ProjectRef]:
+    """`project_refs` of a query built once (`PROJECT_REF_COLUMNS` with bound parameters) and its parameters."""
+    return list(map(ProjectRef._make, _plain(session, query, params)))
+
+
+PROJECT_REF_COLUMNS = columns(Project, *ProjectRef._fields)
 
 
 def _projects(make: Callable[[Iterable[Any]], T], fields: Sequence[str], session: Session, where: Any) -> list[T]:

@@ -24,7 +24,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from models.audit_log import AuditEntry
-from models.rows import insert_rows
+from models.rows import insert_tuples
 from models.tables import SHANGHAI, Document, now
 
 GENESIS = ""  # prev_hash of the first entry
@@ -60,23 +60,9 @@ def _lock(session: Session) -> None:
 
 
 def append(session: Session, actor: str, action: str, subject: str, payload: Mapping[str, Any]) -> AuditEntry:
-    """Add one entry at the end of the chain, in the caller's transaction (flushed, not committed)."""
-    _lock(session)
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
-    entry = AuditEntry(
-        id=(last.id or 0) + 1 if last else 1,
-        at=now(),
-        actor=(actor or "?")[:100],
-        action=action[:60],
-        subject=subject[:200],
-        payload_json=canonical_json(dict(payload)),
-        prev_hash=last.hash if last else GENESIS,
-        hash="",
-    )
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    session.flush()
-    return entry
+    """Add one entry at the end of the chain, in the caller's transaction (written, not committed)."""
+    (row,) = _chain(session, [(actor, action, subject, payload)])
+    return AuditEntry(**dict(zip(_FIELDS, row, strict=True)))
 
 
 class _Entry(NamedTuple):
@@ -94,14 +80,23 @@ class _Entry(NamedTuple):
 def append_many(session: Session, entries: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[int]:
     """Add (actor, action, subject, payload) entries at the end of the chain with one query and one insert,
     numbered and linked exactly as the same `append` calls one after another would; their ids."""
-    if not entries:
-        return []
+    return [row[0] for row in _chain(session, entries)] if entries else []
+
+
+#: The chain's end; built once, as every submission and decision reads it.
+_LAST = select(AuditEntry.id, AuditEntry.hash).order_by(col(AuditEntry.id).desc()).limit(1)
+_FIELDS = ("id", "at", "actor", "action", "subject", "payload_json", "prev_hash", "hash")
+
+
+def _chain(session: Session, entries: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> list[tuple[Any, ...]]:
+    """The entries numbered and linked after the chain's last one and inserted, as rows of `_FIELDS`; the
+    caller's pending changes are written first, so that they precede their entries."""
     _lock(session)
     session.flush()
-    last = session.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(1)).first()
-    next_id = (last.id or 0) + 1 if last else 1
-    prev_hash = last.hash if last else GENESIS
-    rows: list[dict[str, Any]] = []
+    last = session.connection().execute(_LAST).first()
+    next_id = last[0] + 1 if last else 1
+    prev_hash = last[1] if last else GENESIS
+    rows: list[tuple[Any, ...]] = []
     for offset, (actor, action, subject, payload) in enumerate(entries):
         entry = _Entry(
             next_id + offset,
@@ -113,9 +108,9 @@ def append_many(session: Session, entries: Sequence[tuple[str, str, str, Mapping
             prev_hash,
         )
         prev_hash = entry_hash(entry)
-        rows.append({**entry._asdict(), "hash": prev_hash})
-    insert_rows(session, AuditEntry, rows)
-    return [row["id"] for row in rows]
+        rows.append((*entry, prev_hash))
+    insert_tuples(session, AuditEntry, _FIELDS, rows)
+    return rows
 
 
 def approval_subject(approval: Any) -> str:

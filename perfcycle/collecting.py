@@ -32,7 +32,7 @@ from sqlalchemy import and_, bindparam, or_
 from sqlmodel import Session, col, select
 
 from models import Approval, Cycle, Department, Project, Submission, WarningNotice, now
-from models.rows import ProjectRef, insert_rows, project_refs
+from models.rows import PROJECT_REF_COLUMNS, ProjectRef, insert_rows, project_refs_of
 from models.tables import CollectionWindow, WarningResponse, WindowEntry, WindowReceipt
 from perfcycle import audit
 from perfcycle.approvals import approvals_policy, in_shanghai
@@ -195,6 +195,26 @@ def ensure_window(
     return window
 
 
+#: Queries every upload runs, built once with their parameters bound at each run.
+_RECORDED_FOLDER = (
+    select(CollectionWindow.folder)
+    .where(col(CollectionWindow.cycle_id) == bindparam("cycle"), CollectionWindow.folder != "")
+    .order_by(col(CollectionWindow.id).desc())
+)
+_RECEIPTS = (
+    select(WindowReceipt)
+    .where(
+        col(WindowReceipt.window_id) == bindparam("window"), col(WindowReceipt.department_id) == bindparam("department")
+    )
+    .order_by(col(WindowReceipt.version))
+)
+_SOURCE_NAMES = select(Submission.source_name).where(
+    col(Submission.cycle_id) == bindparam("cycle"),
+    col(Submission.kind) == bindparam("kind"),
+    col(Submission.scope) == bindparam("scope"),
+)
+
+
 def submissions_root(session: Session, cycle_id: int, given: str | None) -> str | None:
     """Where the stage's forms are: the run's folder, else the cycle's, else the one an earlier stage recorded,
     else the setting."""
@@ -203,11 +223,7 @@ def submissions_root(session: Session, cycle_id: int, given: str | None) -> str 
     cycle = session.get(Cycle, cycle_id)
     if cycle is not None and cycle.submissions_dir:
         return cycle.submissions_dir
-    recorded = session.exec(
-        select(CollectionWindow.folder)
-        .where(CollectionWindow.cycle_id == cycle_id, CollectionWindow.folder != "")
-        .order_by(col(CollectionWindow.id).desc())
-    ).first()
+    recorded = session.exec(_RECORDED_FOLDER, params={"cycle": cycle_id}).first()
     if recorded:
         return recorded
     from perfcycle.settings import get_settings
@@ -862,12 +878,31 @@ def _named(parsed: Any, fields: tuple[str, ...]) -> set[str]:
     }
 
 
-def _projects_named(session: Session, parsed: Any, year: int, department: Department) -> dict[str, ProjectRef]:
-    """The department's projects of the year and any other the form names (the checks need no more)."""
-    named = _named(parsed, ("project_code", "evaluated_project_code"))
-    mine = col(Project.department_id) == department.id
-    wanted = or_(mine, col(Project.code).in_(sorted(named))) if named else mine
-    return {p.code: p for p in project_refs(session, Project.year == year, wanted)}
+def _projects_named(session: Session, named: set[str], year: int, department: Department) -> dict[str, ProjectRef]:
+    """The department's projects of the year and any other of the `named` codes (the checks need no more)."""
+    params: dict[str, Any] = {"year": year, "department": department.id}
+    if named:
+        params["named"] = sorted(named)
+    return {p.code: p for p in project_refs_of(session, _projects_named_query(bool(named)), params)}
+
+
+@cache
+def _projects_named_query(naming: bool) -> Any:
+    """The query of `_projects_named`, built once (every upload runs it)."""
+    mine = col(Project.department_id) == bindparam("department")
+    wanted = or_(mine, col(Project.code).in_(bindparam("named", expanding=True))) if naming else mine
+    return select(*PROJECT_REF_COLUMNS).where(col(Project.year) == bindparam("year"), wanted).order_by(Project.code)
+
+
+@cache
+def _departments_query() -> Any:
+    """The departments owning the projects a form names or named in it, built once (every upload runs it)."""
+    return select(Department).where(
+        or_(
+            col(Department.id).in_(bindparam("ids", expanding=True)),
+            col(Department.code).in_(bindparam("codes", expanding=True)),
+        )
+    )
 
 
 def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None, read: LoadCache) -> None:
@@ -985,7 +1020,8 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
     from perfcycle.workbooks.reader import ImportRejected
 
     year = cycle.year
-    projects = _projects_named(session, parsed, year, department)
+    named = _named(parsed, ("project_code", "evaluated_project_code"))
+    projects = _projects_named(session, named, year, department)
     if not any(p.department_id == department.id for p in projects.values()):
         raise WindowError(f"部门 {department.code}（{department.name}）在 {year} 年度没有项目，无需报送")
     owners = {p.department_id for p in projects.values()} | {department.id}
@@ -993,7 +1029,7 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
     departments = {
         d.id: d
         for d in session.exec(
-            select(Department).where(or_(col(Department.id).in_(owners), col(Department.code).in_(stated)))
+            _departments_query(), params={"ids": [i for i in owners if i is not None], "codes": stated}
         )
         if d.id is not None
     }
@@ -1002,7 +1038,6 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
         raise ImportRejected(problems)
     read = LoadCache(departments={d.code: DepartmentRef(i, d.code, d.name) for i, d in departments.items()})
     read.cycles[year] = cycle
-    named = _named(parsed, ("project_code", "evaluated_project_code"))
     read.projects_named[year] = {code: projects.get(code) for code in named | projects.keys()}
     return read
 
@@ -1100,13 +1135,7 @@ def submit_form(
     assert window.id is not None and entry is not None
     received = in_shanghai(at) if at else now()
     sha = parsed.sha256 if parsed.path == file else file_sha256(file)
-    receipts = list(
-        session.exec(
-            select(WindowReceipt)
-            .where(WindowReceipt.window_id == window.id, WindowReceipt.department_id == department.id)
-            .order_by(col(WindowReceipt.version))
-        )
-    )
+    receipts = list(session.exec(_RECEIPTS, params={"window": window.id, "department": department.id}))
     current = next((r for r in receipts if r.current), None)
     target = _form_file(root, window, department.code)
     if current is not None and current.sha256 == sha and entry.status != RETURNED and target.exists():
@@ -1126,26 +1155,19 @@ def submit_form(
         )
 
     # File the new version: earlier files of the department go to its history folder first.
-    history = _history_folder(root, window, department.code)
     stamp = received.strftime("%Y%m%d-%H%M%S")
     earlier_names = {target.name}
     earlier_names.update(
         Path(r.path).name for r in receipts if r.status == REFUSED and Path(r.path).parent == target.parent
     )
     earlier_names.update(
-        s.source_name
-        for s in session.exec(
-            select(Submission).where(
-                Submission.cycle_id == cycle.id,
-                Submission.kind == form,
-                Submission.scope == _scope(window, department.code),
-            )
-        )
+        session.exec(_SOURCE_NAMES, params={"cycle": cycle.id, "kind": form, "scope": _scope(window, department.code)})
     )
     moved: dict[str, Path] = {}
     for name in sorted(earlier_names):
         path = _inside(target.parent, name)
         if path.is_file() and path.suffix == ".xlsx":
+            history = _history_folder(root, window, department.code)
             history.mkdir(parents=True, exist_ok=True)
             kept = _inside(history, f"{stamp}-{name}")
             os.replace(path, kept)

@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlmodel import Session, SQLModel, col, select
 
 from models import (
@@ -573,13 +573,17 @@ def load_stage(
     return outcomes
 
 
+#: What `_submissions` reads, built once: every file of a stage, and every upload's checks, run it.
+_RECEIVED = select(Submission.scope, Submission.sha256, Submission.current).where(
+    col(Submission.cycle_id) == bindparam("cycle"), col(Submission.kind) == bindparam("kind")
+)
+
+
 def _submissions(session: Session, cache: LoadCache, cycle_id: int, kind: str) -> dict[str, list[_Received]]:
     """scope → the submissions of one kind received in the cycle, read once."""
     if (cycle_id, kind) not in cache.submissions:
         by_scope: dict[str, list[_Received]] = defaultdict(list)
-        table: Any = Submission
-        query = select(table.scope, table.sha256, table.current).where(table.cycle_id == cycle_id, table.kind == kind)
-        for scope, sha256, current in session.exec(query):
+        for scope, sha256, current in session.exec(_RECEIVED, params={"cycle": cycle_id, "kind": kind}):
             by_scope[scope].append(_Received(cycle_id, kind, scope, sha256, current, stored=True))
         cache.submissions[(cycle_id, kind)] = by_scope
     return cache.submissions[(cycle_id, kind)]

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import re
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -638,9 +639,31 @@ def import_limits(year: int, policy_dir: Path | None = None) -> ImportsPolicy:
     from perfcycle.settings import get_settings
 
     folder = policy_dir or get_settings().policy_dir
-    if not any(p.stem.isdigit() and int(p.stem) <= year for p in folder.glob("*.yaml")):
+    if not any(covered <= year for covered in _policy_years(folder)):
         return ImportsPolicy()
     return load_policy(year, folder).imports
+
+
+def _policy_years(folder: Path) -> tuple[int, ...]:
+    """The years the folder's policy files are named after. Every upload asks for its year's limits: the folder
+    is listed again only when its time says a file was added, renamed or removed (or it changed in the last two
+    seconds, finer than a file system's clock may tell two changes apart)."""
+    try:
+        stamp = folder.stat().st_mtime_ns
+    except OSError:
+        return ()
+    if time.time_ns() - stamp < 2_000_000_000:
+        return _listed_years(folder)
+    return _listed_years_at(folder, stamp)
+
+
+def _listed_years(folder: Path) -> tuple[int, ...]:
+    return tuple(int(p.stem) for p in folder.glob("*.yaml") if p.stem.isdigit())
+
+
+@functools.lru_cache(maxsize=8)
+def _listed_years_at(folder: Path, stamp: int) -> tuple[int, ...]:
+    return _listed_years(folder)
 
 
 def policy_from_json(text: str) -> Policy:
