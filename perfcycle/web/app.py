@@ -83,6 +83,26 @@ def _load_upload_path() -> None:
     for page in ("department.html", "receipt.html"):
         _env.get_template(page)
     PREFECT_API_URL.value()  # read after each upload (is a Prefect server running the cycle?); 0.9 s the first time
+    _rehearse_reading()
+
+
+def _rehearse_reading() -> None:
+    """Validate the policy files and read a blank targets form once, as the first uploads would: the reader's
+    patterns and the year's limits are then ready before the deadline hour's first upload, not during it."""
+    import contextlib
+    import tempfile
+
+    from perfcycle.policy import PolicyError, load_policy_file
+    from perfcycle.settings import get_settings
+    from perfcycle.workbooks.formats import spec_for
+    from perfcycle.workbooks.reader import ImportRejected, read_workbook
+    from perfcycle.workbooks.writer import write_template
+
+    for policy in sorted(get_settings().policy_dir.glob("*.yaml")):
+        with contextlib.suppress(PolicyError):  # a broken file is reported where it is used
+            load_policy_file(policy)
+    with tempfile.TemporaryDirectory() as folder, contextlib.suppress(ImportRejected):
+        read_workbook(write_template(Path(folder) / "form.xlsx", spec_for("targets")), "targets")
 
 
 #: Threads a worker runs the pages' and services' Python in: a few keep both cores busy; more only queue for

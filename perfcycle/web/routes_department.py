@@ -101,9 +101,12 @@ def template(request: Request, stage: str) -> Response:
     return Response(content, media_type=XLSX, headers={"content-disposition": attachment(name)})
 
 
+_FOLDER_SEPARATOR = re.compile(r"[\\/]")
+
+
 def upload_name(upload: UploadFile) -> str:
     """The file's own name, without any folder a browser may send, as the receipt records it."""
-    name = re.split(r"[\\/]", upload.filename or "")[-1].strip()
+    name = _FOLDER_SEPARATOR.split(upload.filename or "")[-1].strip()
     name = "".join(c for c in name if c.isprintable())[:200]
     return name if name not in ("", ".", "..") else "upload.xlsx"
 
