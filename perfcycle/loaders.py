@@ -486,8 +486,7 @@ def load(
         scope = f"{quarter}:{scope}"
     received = _submissions(session, cache, cycle.id, parsed.kind)
     previous = list(received[scope])
-    digest = parsed.content_digest
-    same = next((s for s in previous if s.sha256 == digest), None)
+    same = next((s for s in previous if s.sha256 == parsed.content_digest), None) if previous else None
     if same is not None and same.current and not problems.items:
         return LoadResult(
             parsed.kind,
@@ -502,6 +501,7 @@ def load(
     problems.raise_if_any()
     if check_only:
         return LoadResult(parsed.kind, parsed.rows, skipped=True, scope=scope, sha256=parsed.sha256)
+    digest = parsed.content_digest  # a dry run with nothing received before needs none
     for submission in previous:
         if submission.current and submission is not same:
             _change(cache, submission, current=False)
