@@ -108,3 +108,28 @@ def test_a_recorded_policy_this_version_cannot_read_is_a_policy_error() -> None:
     recorded["budget"]["grade_cut"] = "half"
     with pytest.raises(PolicyError, match=re.escape("周期记录的年度策略无法读取（字段 budget.grade_cut")):
         policy_from_json(json.dumps(recorded))
+
+
+def test_a_policy_file_added_after_the_folder_was_listed_gives_its_limits(tmp_path: Path) -> None:
+    """The year's limits are asked at every upload, so the folder's listing is kept while the folder is unchanged:
+    a file added, renamed or removed since is seen at once."""
+    import os
+    import time
+
+    from perfcycle.policy import ImportsPolicy, import_limits
+
+    text = POLICY_2024.read_text(encoding="utf-8").replace("max_file_mb: 50 ", "max_file_mb: 3 ")
+    (tmp_path / "2030.yaml").write_text(text.replace("year: 2024", "year: 2030"), encoding="utf-8")
+    an_hour_ago = time.time() - 3600
+    os.utime(tmp_path, (an_hour_ago, an_hour_ago))
+    assert import_limits(2024, tmp_path) == ImportsPolicy()  # no file for 2024 or before: the defaults
+    assert import_limits(2024, tmp_path) == ImportsPolicy()  # and again from the kept listing
+
+    (tmp_path / "2023.yaml").write_text(text.replace("year: 2024", "year: 2023"), encoding="utf-8")
+    assert import_limits(2024, tmp_path).max_file_mb == 3  # the folder changed: listed again
+    os.utime(tmp_path, (an_hour_ago + 60, an_hour_ago + 60))  # as it looks once the change is old
+    assert import_limits(2024, tmp_path).max_file_mb == 3
+
+    (tmp_path / "2023.yaml").unlink()
+    os.utime(tmp_path, (an_hour_ago + 120, an_hour_ago + 120))  # removed long ago, in the folder's own time
+    assert import_limits(2024, tmp_path) == ImportsPolicy()
