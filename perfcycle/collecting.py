@@ -898,15 +898,13 @@ def _projects_named_query(naming: bool) -> Any:
     return select(*PROJECT_REF_COLUMNS).where(col(Project.year) == bindparam("year"), wanted).order_by(Project.code)
 
 
-@cache
-def _departments_query() -> Any:
-    """The departments owning the projects a form names or named in it, built once (every upload runs it)."""
-    return select(Department).where(
-        or_(
-            col(Department.id).in_(bindparam("ids", expanding=True)),
-            col(Department.code).in_(bindparam("codes", expanding=True)),
-        )
+#: The departments owning the projects a form names, or named in it (every upload reads them).
+_DEPARTMENTS_NAMED = select(Department).where(
+    or_(
+        col(Department.id).in_(bindparam("ids", expanding=True)),
+        col(Department.code).in_(bindparam("codes", expanding=True)),
     )
+)
 
 
 def _dry_run(session: Session, parsed: Any, year: int, quarter: str | None, read: LoadCache) -> None:
@@ -1032,9 +1030,7 @@ def _check_rows(session: Session, parsed: Any, cycle: Cycle, department: Departm
     stated = sorted(_named(parsed, ("department_code", "object_code")))
     departments = {
         d.id: d
-        for d in session.exec(
-            _departments_query(), params={"ids": [i for i in owners if i is not None], "codes": stated}
-        )
+        for d in session.exec(_DEPARTMENTS_NAMED, params={"ids": [i for i in owners if i is not None], "codes": stated})
         if d.id is not None
     }
     problems = code_problems(parsed) + _check_department(parsed, department, projects, departments)
