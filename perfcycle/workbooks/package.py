@@ -278,11 +278,25 @@ class Package:
             self.kept[name] = b"".join(keep)
 
     def whole(self, name: str) -> bytes:
-        """A small XML part, whole (workbook, relationships, styles)."""
+        """A small XML part, whole (workbook, relationships, styles); one whose entry and packed bytes are those of
+        a part verified before is not inflated again (a stage's forms mostly share them)."""
         info = self.entries[name]
         if info.file_size > WHOLE_PART_LIMIT:
             raise Refused(f"工作簿的部件「{name}」解压后 {info.file_size / MB:,.0f} MB，不像是正常的工作簿；{RESAVE}")
-        return b"".join(self.pieces(name))
+        if info.compress_size > _SEEN_PART_BYTES:
+            return b"".join(self.pieces(name))
+        begin = self.starts[name]
+        key = (info.CRC, info.file_size, info.compress_type, self.data[begin : begin + info.compress_size])
+        content = _SEEN_PARTS.get(key)
+        if content is None:
+            content = _SEEN_PARTS[key] = b"".join(self.pieces(name))
+            if len(_SEEN_PARTS) > _SEEN_PART_COUNT:
+                del _SEEN_PARTS[next(iter(_SEEN_PARTS))]
+        else:
+            self.verified.add(name)
+            if sum(map(len, self.kept.values())) + len(content) <= KEPT:
+                self.kept[name] = content
+        return content
 
     def _tag_pieces(self, name: str) -> Iterator[bytes]:
         """`pieces` cut after a '>', so that no tag is split between two pieces."""
@@ -391,6 +405,13 @@ class Package:
         return name, packed, info.compress_type, info.CRC, info.file_size
 
 
+#: Small parts verified in this process (inflated to their declared size and CRC, UTF-8, no DTD), by their
+#: directory entry and packed bytes: the same bytes inflate to the same content.
+_SEEN_PARTS: dict[tuple[int, int, int, bytes], bytes] = {}
+_SEEN_PART_BYTES = 64 * 1024
+_SEEN_PART_COUNT = 64
+
+
 def _archive(entries: list[tuple[str, bytes | memoryview, int, int, int]]) -> bytes:
     """A plain zip of (name, data, method, crc, size) entries: no comments, extras, gaps or descriptors."""
     out: list[bytes | memoryview] = []
@@ -442,6 +463,7 @@ class _Styles:
         self.percent, self.dates = percent, dates
         ids = b"|".join(str(index).encode() for index in sorted(percent | dates))
         self.pattern = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*?\ss="(' + ids + rb')"') if ids else None
+        self.used = re.compile(rb's="(?:' + ids + rb')"') if ids else None  # whether a piece may have such cells
 
     @staticmethod
     @functools.lru_cache(maxsize=32)
@@ -472,13 +494,14 @@ class _Styles:
 # the scan reads, by counting and regular expressions over each piece: the places of its cells in one tight pass,
 # and one by one, knowing which are empty, only when that fails. A sheet written otherwise is refused.
 
-_REFS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
+_PLACES = re.compile(rb'<c(?: r="([A-Z]{1,3})([1-9][0-9]{0,6})"|(?=[\s/>]))')  # a cell without its place gives b""
 _CELLS = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"[^>]*?(/?)>|<(?:[!?]|c[\s/>])')  # others give ''
 _ODD = re.compile(rb'<(?:[!?]|c(?:[>/]|\s(?!r="[A-Z]{1,3}[1-9][0-9]{0,6}")))[^>]{0,60}')
 _PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row|v|f|is|sheetData)[\s/>]")
 _FORMULA = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*>\s*<f[\s/>]')
 _ERROR = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="e"[^>]*>\s*(?:<f[^>]*>[^<]*</f>\s*)?(?:<v>([^<]*)</v>)?')
 _SHARED = re.compile(rb'<c r="([A-Z]+)([0-9]+)"[^>]*\st="s"(?:[^>]*[^>/])?>\s*(?:<f[^>]*>[^<]*</f>\s*)?<v>([^<]*)</v>')
+_TYPED = re.compile(rb't="[es]"')  # an error value or a shared string
 _BAD_SHARED = re.compile(rb't="s"(?:[^>]*[^>/])?>(?!<v>[0-9]{1,9}</v>|</c>)')
 
 
@@ -535,20 +558,21 @@ class _Scanner:
         if not self._in_order(piece, start, end):
             self._walk(piece, start, end)
         layout = self.layout
-        if piece.find(b"<f", start, end) >= 0:
+        if has(b"<f"):
             for letters, digits in _FORMULA.findall(piece, start, end):
                 layout.formulas.add((int(digits), _column_number(letters)))
-        if piece.find(b't="e"', start, end) >= 0:
-            for letters, digits, text in _ERROR.findall(piece, start, end):
-                layout.errors[(int(digits), _column_number(letters))] = text.decode(errors="replace").strip()
-        if piece.find(b't="s"', start, end) >= 0 and (not self.shared or _BAD_SHARED.search(piece, start, end)):
-            for letters, digits, index in _SHARED.findall(piece, start, end):
-                if not index.isdigit() or len(index) > 9 or int(index) >= self.shared:
-                    shown = f"{letters.decode()}{int(digits)} 引用的共享字符串（编号 {_shown(index)}）"
-                    raise self._refuse(f"{DAMAGED}：单元格 {shown}不存在", int(digits))
-            raise self._refuse(f"{DAMAGED}：有单元格的共享字符串编号无法识别")
+        if _TYPED.search(piece, start, end) is not None:  # one pass where neither is (inline text, numbers)
+            if piece.find(b't="e"', start, end) >= 0:
+                for letters, digits, text in _ERROR.findall(piece, start, end):
+                    layout.errors[(int(digits), _column_number(letters))] = text.decode(errors="replace").strip()
+            if piece.find(b't="s"', start, end) >= 0 and (not self.shared or _BAD_SHARED.search(piece, start, end)):
+                for letters, digits, index in _SHARED.findall(piece, start, end):
+                    if not index.isdigit() or len(index) > 9 or int(index) >= self.shared:
+                        shown = f"{letters.decode()}{int(digits)} 引用的共享字符串（编号 {_shown(index)}）"
+                        raise self._refuse(f"{DAMAGED}：单元格 {shown}不存在", int(digits))
+                raise self._refuse(f"{DAMAGED}：有单元格的共享字符串编号无法识别")
         styles = self.styles
-        if styles.pattern is not None:
+        if styles.pattern is not None and styles.used is not None and styles.used.search(piece, start, end):
             for letters, digits, style in styles.pattern.findall(piece, start, end):
                 found = layout.percent if int(style) in styles.percent else layout.dates
                 found.add((int(digits), _column_number(letters)))
@@ -556,21 +580,21 @@ class _Scanner:
     def _in_order(self, piece: bytes, start: int, end: int) -> bool:
         """Whether every cell of the piece has its place, after the last and within the limits: the common case,
         checked at the least cost (a cell's row is compared as its digits until it changes)."""
-        places = _REFS.findall(piece, start, end)
-        if len(places) != piece.count(b"<c", start, end):  # <c without its place, or <color> in rich text
-            return False
         row, column, max_row, max_column = self.row, self.column, self.max_row, self.max_column
         row_digits = b"%d" % row
-        for letters, digits in places:
-            if digits != row_digits:  # a later row, never an earlier one or the same written otherwise
-                number = int(digits)
-                if number < row or number > max_row:
+        try:
+            for letters, digits in _PLACES.findall(piece, start, end):
+                if digits != row_digits:  # a later row, never an earlier one or the same written otherwise
+                    number = int(digits)  # a cell without its place has no digits: ValueError
+                    if number < row or number > max_row:
+                        return False
+                    row_digits, row, column = digits, number, 0
+                following = _COLUMNS.get(letters) or _COLUMNS.setdefault(letters, _column_number(letters))
+                if following <= column or following > max_column:
                     return False
-                row_digits, row, column = digits, number, 0
-            following = _COLUMNS.get(letters) or _COLUMNS.setdefault(letters, _column_number(letters))
-            if following <= column or following > max_column:
-                return False
-            column = following
+                column = following
+        except ValueError:
+            return False
         self.row, self.column = row, column
         return True
 

@@ -193,3 +193,31 @@ def test_an_xml_declaration_is_not_an_instruction(tmp_path: Path) -> None:
     sheets[0] = type(sheets[0])(sheets[0].name, '<?xml version="1.0" encoding="UTF-8"?>\n' + sheets[0].xml)
     path = write_parts(tmp_path / "declared.xlsx", raw_parts(sheets))
     assert [row.values["code"] for row in read_workbook(path, "base").sheets["部门"]] == ["D01", "D02"]
+
+
+def damaged_part(data: bytes, name: str) -> bytes:
+    """One byte of a part's packed data changed; its directory entry (size, CRC) left as it was."""
+    (info,) = [info for info in entries(data) if info.filename == name]
+    name_length, extra_length = struct.unpack("<2H", data[info.header_offset + 26 : info.header_offset + 30])
+    at = info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+@pytest.mark.parametrize("part", ["xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"])
+def test_a_part_verified_before_counts_only_for_the_same_packed_bytes(tmp_path: Path, part: str) -> None:
+    """The workbook's small parts are inflated once for the files that share them: a file whose part has the
+    same directory entry as one read before, but other packed bytes, is still inflated and refused."""
+    plain = tmp_path / "plain.xlsx"
+    plain.write_bytes(good())
+    expected = records(plain)
+    damaged = tmp_path / "damaged.xlsx"
+    damaged.write_bytes(damaged_part(good(), part))
+    assert entries(damaged.read_bytes())[0].CRC == entries(good())[0].CRC
+    if part == "[Content_Types].xml":  # not a part the cells are read from: never inflated, and harmless
+        assert records(damaged) == expected
+        return
+    with pytest.raises(ImportRejected) as refused:
+        read_workbook(damaged, "base")
+    (problem,) = refused.value.problems
+    assert problem.reason.startswith("文件已损坏：压缩包中的「" + part + "」"), problem.reason
+    assert records(plain) == expected  # and the part read before still reads as it did

@@ -517,6 +517,25 @@ def test_rich_text_reads_as_its_text(tmp_path: Path) -> None:
     assert read_workbook(path).sheets["项目监控"][0].values["reason"] == "进度偏慢，已督促"
 
 
+def test_coloured_rich_text_is_not_taken_for_a_cell(tmp_path: Path) -> None:
+    """A run's <color> inside a cell's inline text starts like a cell (<c): the cells around it read in place."""
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    def edit(ws: Any) -> None:
+        ws["G2"] = CellRichText(["进度", TextBlock(InlineFont(color="FFFF0000"), "偏慢")])
+
+    rows = [["D01", "P1", "Q2", 1, 50, "有可能", None], ["D01", "P2", "Q2", 2, 60, "确定能", "按期"]]
+    path = monitoring_workbook(tmp_path / "coloured.xlsx", rows, edit)
+    with zipfile.ZipFile(path) as archive:
+        assert b"<color" in archive.read("xl/worksheets/sheet1.xml")
+    read = read_workbook(path).sheets["项目监控"]
+    assert [(row.row, row.values["project_code"], row.values["reason"]) for row in read] == [
+        (2, "P1", "进度偏慢"),
+        (3, "P2", "按期"),
+    ]
+
+
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
