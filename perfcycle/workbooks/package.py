@@ -23,6 +23,7 @@ import functools
 import io
 import re
 import struct
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -283,15 +284,18 @@ class Package:
         info = self.entries[name]
         if info.file_size > WHOLE_PART_LIMIT:
             raise Refused(f"工作簿的部件「{name}」解压后 {info.file_size / MB:,.0f} MB，不像是正常的工作簿；{RESAVE}")
-        if info.compress_size > _SEEN_PART_BYTES:
+        if max(info.file_size, info.compress_size) > _SEEN_PART_BYTES:
             return b"".join(self.pieces(name))
         begin = self.starts[name]
         key = (info.CRC, info.file_size, info.compress_type, self.data[begin : begin + info.compress_size])
-        content = _SEEN_PARTS.get(key)
+        with _SEEN_LOCK:
+            content = _SEEN_PARTS.get(key)
         if content is None:
-            content = _SEEN_PARTS[key] = b"".join(self.pieces(name))
-            if len(_SEEN_PARTS) > _SEEN_PART_COUNT:
-                del _SEEN_PARTS[next(iter(_SEEN_PARTS))]
+            content = b"".join(self.pieces(name))
+            with _SEEN_LOCK:
+                _SEEN_PARTS[key] = content
+                if len(_SEEN_PARTS) > _SEEN_PART_COUNT:
+                    del _SEEN_PARTS[next(iter(_SEEN_PARTS))]
         else:
             self.verified.add(name)
             if sum(map(len, self.kept.values())) + len(content) <= KEPT:
@@ -406,10 +410,12 @@ class Package:
 
 
 #: Small parts verified in this process (inflated to their declared size and CRC, UTF-8, no DTD), by their
-#: directory entry and packed bytes: the same bytes inflate to the same content.
+#: directory entry and packed bytes: the same bytes inflate to the same content. At most 64 parts of 256 KB,
+#: packed and inflated: 32 MB (the workbench reads uploads in threads, hence the lock).
 _SEEN_PARTS: dict[tuple[int, int, int, bytes], bytes] = {}
-_SEEN_PART_BYTES = 64 * 1024
+_SEEN_PART_BYTES = 256 * 1024
 _SEEN_PART_COUNT = 64
+_SEEN_LOCK = threading.Lock()
 
 
 def _archive(entries: list[tuple[str, bytes | memoryview, int, int, int]]) -> bytes:
