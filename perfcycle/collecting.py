@@ -440,7 +440,7 @@ class FolderIntake:
         self.departments = {d.code: d for d in session.exec(select(Department))}
         self.receipts: dict[int, list[WindowReceipt | _Taken]] = defaultdict(list)
         self.taken: list[_Taken] = []  # written by `write`
-        self.folders: dict[Path, Path] = {}  # resolved, by `_resolved`
+        self.folders: dict[str, str] = {}  # resolved, with a trailing separator, by `_resolved`
         for receipt in session.exec(
             select(WindowReceipt).where(WindowReceipt.window_id == window.id).order_by(col(WindowReceipt.version))
         ):
@@ -450,11 +450,10 @@ class FolderIntake:
         """Whose form a file is: the department its rows name (`scope`), else the one it is named after
         (`<部门编码>.xlsx`, as `submit` files it); None when neither is a department that owes the form."""
         code = scope.rpartition(":")[2]  # a quarter's scope is "Q1:<code>"
-        for candidate in (code, Path(name).stem):
-            department = self.departments.get(candidate)
-            if department is not None and department.id in self.entries:
-                return department
-        return None
+        department = self.departments.get(code)
+        if department is None or department.id not in self.entries:
+            department = self.departments.get(Path(name).stem)
+        return department if department is not None and department.id in self.entries else None
 
     def _add(self, department: Department, receipt: WindowReceipt | _Taken) -> None:
         assert department.id is not None
@@ -486,7 +485,7 @@ class FolderIntake:
             "department_id": department.id,
             "version": version,
             "source_name": path.name[:500],
-            "path": str(self._resolved(path))[:1000],
+            "path": self._resolved(path)[:1000],
             "sha256": sha256,
             "rows": rows,
             "current": True,
@@ -495,15 +494,17 @@ class FolderIntake:
         }
         self._add(department, _Taken(receipt))
 
-    def _resolved(self, path: Path) -> Path:
-        """`path.resolve()`, with the stage's folder resolved once for all its files, not component by component
+    def _resolved(self, path: Path) -> str:
+        """`str(path.resolve())`, with the stage's folder resolved once for all its files, not component by component
         for each (a file that is itself a link is resolved on its own)."""
-        if path.is_symlink():
-            return path.resolve()
-        folder = self.folders.get(path.parent)
+        text = os.fspath(path)
+        if os.path.islink(text):
+            return str(path.resolve())
+        parent, name = os.path.split(text)
+        folder = self.folders.get(parent)
         if folder is None:
-            folder = self.folders[path.parent] = path.parent.resolve()
-        return folder / path.name
+            folder = self.folders[parent] = os.path.join(str(Path(parent or ".").resolve()), "")
+        return folder + name
 
     def write(self) -> None:
         """Write the receipts of the forms taken in (one statement for all of them, not an object each), and their

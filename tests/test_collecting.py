@@ -233,6 +233,32 @@ def test_the_stage_waits_for_missing_departments_then_the_deadline_closes_the_wi
     assert audit.count(session) == entries
 
 
+def test_a_stage_records_where_each_form_really_is_through_linked_folders_and_files(
+    session: Session, cycle_id: int, demo: DemoFiles, tmp_path: Path
+) -> None:
+    """The receipts name each form's real place: the folder reached through a link, and a form that is itself a
+    link to a file kept elsewhere."""
+    real = tmp_path / "real"
+    shutil.copytree(demo.submissions / "targets", real / "targets")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (real / "targets" / "101.xlsx").rename(elsewhere / "form-101.xlsx")
+    (real / "targets" / "101.xlsx").symlink_to(elsewhere / "form-101.xlsx")
+    linked = tmp_path / "linked"
+    linked.symlink_to(real)
+    run_stage(cycle_id, linked)
+    paths = dict(
+        session.exec(
+            select(Department.code, WindowReceipt.path).join(
+                Department, col(Department.id) == WindowReceipt.department_id
+            )
+        ).all()
+    )
+    assert paths["101"] == str((elsewhere / "form-101.xlsx").resolve())
+    assert paths["102"] == str((real / "targets" / "102.xlsx").resolve())
+    assert len(paths) == len(list((real / "targets").iterdir()))
+
+
 def test_the_coordinator_closes_a_window_early_and_anyone_else_is_refused(
     session: Session, cycle_id: int, demo: DemoFiles, root: Path
 ) -> None:
