@@ -40,11 +40,16 @@ def _wait_ms(dialect: str) -> int:
     return int(RUN_WAIT_SECONDS * 1000) if dialect == "sqlite" else 0
 
 
+#: Rows of each index SQLite's ANALYZE looks at (its documented advice is a few hundred to a thousand).
+ANALYSIS_LIMIT = 1000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")  # see `refresh_statistics`
     cursor.close()
     _set_wait(dbapi_connection, record, "sqlite")
 
@@ -118,16 +123,11 @@ def session_scope(url: str | None = None, *, writing: bool = False) -> Iterator[
             raise
 
 
-#: Rows of each index SQLite's ANALYZE looks at (its documented advice is a few hundred to a thousand).
-ANALYSIS_LIMIT = 1000
-
-
 def refresh_statistics(session: Session) -> None:
     """Let the query planner see the data after a bulk load: without statistics SQLite reads a year's
     10 000 projects to find one department's 20 (it cannot tell which index is the narrow one). On SQLite each
-    index is sampled (`analysis_limit`): its statistics need its shape, not a count of every row after every stage."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}"))
+    index is sampled (`ANALYSIS_LIMIT`, set on every connection): its statistics need its shape, not a count of every
+    row after every stage."""
     session.execute(text("ANALYZE"))
 
 

@@ -238,7 +238,7 @@ class Package:
         begin = self.starts[name]
         packed = memoryview(self.data)[begin : begin + info.compress_size]
         left, crc, tail = info.file_size, 0, b""
-        keep: list[bytes] | None = [] if sum(map(len, self.kept.values())) + left <= KEPT else None
+        keep: list[bytes] | None = [] if self._room_for(left) else None
         lying = f"{DAMAGED}：压缩包中的「{name}」解压后与声明的大小不符（{info.file_size:,} 字节），拒绝读取"
         inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
         pending: bytes | memoryview = packed
@@ -278,6 +278,10 @@ class Package:
         if keep is not None:
             self.kept[name] = b"".join(keep)
 
+    def _room_for(self, size: int) -> bool:
+        """Whether `size` more inflated bytes fit in what calamine is handed as it is (`KEPT`)."""
+        return sum(map(len, self.kept.values())) + size <= KEPT
+
     def whole(self, name: str) -> bytes:
         """A small XML part, whole (workbook, relationships, styles); one whose entry and packed bytes are those of
         a part verified before is not inflated again (a stage's forms mostly share them)."""
@@ -298,7 +302,7 @@ class Package:
                     del _SEEN_PARTS[next(iter(_SEEN_PARTS))]
         else:
             self.verified.add(name)
-            if sum(map(len, self.kept.values())) + len(content) <= KEPT:
+            if self._room_for(len(content)):
                 self.kept[name] = content
         return content
 
