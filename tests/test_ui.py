@@ -14,10 +14,16 @@ import httpx
 import pytest
 
 from perfcycle.documents.links import document_line, document_reference
-from tests.servers import free_port
+from tests.servers import free_ports
 
 ROOT = Path(__file__).parents[1]
 REPORT = "关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx"
+
+
+def _as_from_a_terminal() -> None:
+    """Ctrl+C reaches a command typed in a terminal, even when the tests run where SIGINT is ignored (a job started
+    in the background by a script)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -54,13 +60,18 @@ def test_perfcycle_ui_starts_prefect_without_telemetry_and_serves_the_documents(
     (out / "2024").mkdir(parents=True)
     report = out / "2024" / REPORT
     report.write_bytes(b"PK\x03\x04 the report")
-    port, files_port = free_port(), free_port()
+    port, files_port = free_ports(2)
     log_path = tmp_path / "ui.log"
     command = [sys.executable, "-m", "perfcycle", "ui", "--port", str(port)]
     command += ["--documents", str(out), "--documents-port", str(files_port)]
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=tmp_path, env=clean_env(tmp_path / "home"), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=tmp_path,
+            env=clean_env(tmp_path / "home"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_as_from_a_terminal,
         )
     api = f"http://127.0.0.1:{port}/api"
     try:
@@ -88,12 +99,15 @@ def test_perfcycle_ui_starts_prefect_without_telemetry_and_serves_the_documents(
         outside = httpx.get(f"http://127.0.0.1:{files_port}/%2e%2e/ui.log", timeout=10)
         assert outside.status_code == 404
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)  # Ctrl+C
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+            raise AssertionError("perfcycle ui did not stop on Ctrl+C") from None
+    with pytest.raises(httpx.TransportError):  # its Prefect server stopped with it
+        httpx.get(f"{api}/health", timeout=5)
     output = log_path.read_text(encoding="utf-8", errors="replace")
     assert "telemetry" not in output.lower(), output[-3000:]
     assert "Traceback" not in output, output[-3000:]

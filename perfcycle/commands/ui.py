@@ -49,12 +49,13 @@ def ui(
         )
     signal.signal(signal.SIGTERM, _interrupt)  # stopped as a service is: stop the server too
     process = subprocess.Popen(server_command(host, port), env=server_environment())
+    code = 0
     try:
         code = process.wait()
     except KeyboardInterrupt:
+        pass
+    finally:  # however this process ends, its server does not outlive it
         stop_process(process, grace=20)
-        code = 0
-    finally:
         if files is not None:
             files.shutdown()
             files.server_close()
