@@ -78,11 +78,27 @@ def budget_line(rec: BudgetRecommendation) -> BudgetLine:
     )
 
 
+_LINE = columns(  # a line's fields in `BudgetLine`'s order
+    BudgetRecommendation, "request_fen", "recommended_fen", "override_fen", "reason_kind", "reason", "ex_ante_cut_fen"
+)
+
+
+def _coded_lines(session: Session, cycle_id: int) -> list[tuple[str, BudgetLine]]:
+    """Each project's code and line in the cycle's table, by code; read as plain columns (a district has
+    thousands of lines, and the figures are asked for by several documents)."""
+    rows = session.exec(
+        select(Project.code, *_LINE)
+        .join(BudgetRecommendation, col(BudgetRecommendation.project_id) == Project.id)
+        .where(BudgetRecommendation.cycle_id == cycle_id)
+        .order_by(col(Project.code))
+    ).all()
+    return [(code, BudgetLine(*line)) for code, *line in rows]
+
+
 def budget_figures(session: Session, cycle_id: int, *, as_computed: bool = False) -> BudgetTotals:
     """Request, the amounts that stand, cuts, increases and the counts of the cycle's recommendation table;
     `as_computed`: as the rule computed it, before any approver's override (what the approvers decide on)."""
-    recs = session.exec(select(BudgetRecommendation).where(BudgetRecommendation.cycle_id == cycle_id)).all()
-    lines = (budget_line(rec) for rec in recs)
+    lines = (line for _, line in _coded_lines(session, cycle_id))
     return budget_totals(replace(line, override_fen=None) if as_computed else line for line in lines)
 
 
@@ -102,13 +118,11 @@ class BudgetCodes:
 
 def budget_codes(session: Session, cycle_id: int) -> BudgetCodes:
     """Each count's projects, by asking the totals of each line alone (so a count and its codes cannot differ)."""
-    rows = session.exec(
-        select(Project.code, BudgetRecommendation)
-        .join(BudgetRecommendation, col(BudgetRecommendation.project_id) == Project.id)
-        .where(BudgetRecommendation.cycle_id == cycle_id)
-        .order_by(col(Project.code))
-    ).all()
-    alone = [(code, budget_totals([budget_line(rec)])) for code, rec in rows]
+    return _budget_codes(_coded_lines(session, cycle_id))
+
+
+def _budget_codes(lines: list[tuple[str, BudgetLine]]) -> BudgetCodes:
+    alone = [(code, budget_totals([line])) for code, line in lines]
 
     def counted(count: str) -> Codes:
         return tuple(code for code, totals in alone if getattr(totals, count))
@@ -910,6 +924,7 @@ def cycle_figures(session: Session, cycle_id: int, on: date | None = None) -> Cy
     cycle = session.get(Cycle, cycle_id)
     if cycle is None:
         raise LookupError(f"没有编号为 {cycle_id} 的绩效管理周期")
+    lines = _coded_lines(session, cycle_id)
     return CycleFigures(
         year=cycle.year,
         budget_year=cycle.budget_year,
@@ -923,8 +938,8 @@ def cycle_figures(session: Session, cycle_id: int, on: date | None = None) -> Cy
         evaluations=evaluation_figures(session, cycle_id),
         sampling=sampling_figures(session, cycle_id),
         selection=selection_figures(session, cycle_id),
-        budget=budget_figures(session, cycle_id),
-        budget_codes=budget_codes(session, cycle_id),
+        budget=budget_totals(line for _, line in lines),
+        budget_codes=_budget_codes(lines),
         publications=publication_figures(session, cycle_id, on),
         cost_pilot=cost_pilot_figures(session, cycle_id),
         events=event_figures(session, cycle.year),
