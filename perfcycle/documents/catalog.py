@@ -349,16 +349,17 @@ def plan_documents(
     base = year_folder(out_dir, cycle.year)
     planned: list[tuple[DocumentKind, RenderJob]] = []
     numbering: Numbering | None = None
-    for kind in kinds:
-        folder = safe_path(base, kind.folder) if kind.folder else base
-        folder.mkdir(parents=True, exist_ok=True)
-        for job in kind.plan(session, cycle, folder):
-            context = job.context
-            if isinstance(context, contexts.Issued):
-                numbering = numbering or Numbering(session, cycle, cycle_policy(cycle))
-                frame = numbering.frame(kind.kind, job.subject, context.addressee, context.dated)
-                job = dataclasses.replace(job, context=context.model_copy(update={"frame": frame}))
-            planned.append((kind, job))
+    with contexts.report_figures_kept(session):
+        for kind in kinds:
+            folder = safe_path(base, kind.folder) if kind.folder else base
+            folder.mkdir(parents=True, exist_ok=True)
+            for job in kind.plan(session, cycle, folder):
+                context = job.context
+                if isinstance(context, contexts.Issued):
+                    numbering = numbering or Numbering(session, cycle, cycle_policy(cycle))
+                    frame = numbering.frame(kind.kind, job.subject, context.addressee, context.dated)
+                    job = dataclasses.replace(job, context=context.model_copy(update={"frame": frame}))
+                planned.append((kind, job))
     return planned
 
 

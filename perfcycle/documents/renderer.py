@@ -727,9 +727,16 @@ _WORD = 5  # a cell of this many characters or fewer is a word, never broken
 _SLACK = 0.4  # characters of room a column keeps beyond its text: bold headers and fonts a little wider
 
 
+@lru_cache(maxsize=4096)
+def _char_units(ch: str) -> float:
+    return 1.0 if text_units(ch) == 1 else _LATIN_WIDTHS.get(ch, _HALF_WIDTH)
+
+
+@lru_cache(maxsize=8192)
 def _cell_units(text: str) -> float:
-    """The width of a cell's text on one line, in characters of the table's size."""
-    return sum(1.0 if text_units(ch) == 1 else _LATIN_WIDTHS.get(ch, _HALF_WIDTH) for ch in text)
+    """The width of a cell's text on one line, in characters of the table's size (a table's texts repeat, and
+    each is measured for its column's least and wanted width: once is enough)."""
+    return sum(map(_char_units, text))
 
 
 def _least_units(text: str, header: bool) -> float:
