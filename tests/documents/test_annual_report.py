@@ -411,6 +411,21 @@ def test_the_figure_check_lists_every_figure_the_report_states(
     assert stated_numbers(text, names) <= listed  # and every figure the report states is listed
 
 
+def test_the_report_and_its_check_state_the_records_as_they_stand_at_each_writing(
+    session: Session, arranged: Arranged, tmp_path: Path
+) -> None:
+    """The two read one working out of the figures while they are planned, and never keep it past that."""
+    before, _ = write_both(session, arranged.cycle_id, tmp_path / "before")
+    a_department_misses_a_quarter(session)
+    session.flush()  # the same session, the change not yet committed
+    after, rows = write_both(session, arranged.cycle_id, tmp_path / "after")
+    stated = {row["数据项"]: row["报告表述"] for row in rows if str(row["章节"]).startswith("一（二）")}
+    assert before != after
+    assert all(str(text) in after for text in stated.values())
+    coverage = annual_report_context(session, arranged.cycle_id)
+    assert not coverage.monitoring_full_coverage
+
+
 def test_the_figure_check_names_the_records_a_figure_counts(
     session: Session, arranged: Arranged, tmp_path: Path
 ) -> None:
