@@ -19,8 +19,9 @@ def server_command(host: str, port: int) -> list[str]:
 
 
 def server_environment() -> dict[str, str]:
-    """This process's environment with telemetry off, whatever the user's shell says."""
-    return {**os.environ, **NO_TELEMETRY}
+    """This process's environment with telemetry off, whatever the user's shell says, and without Prefect's question
+    at a terminal about pointing the profile at this server: perfcycle's runs keep their own server unless told."""
+    return {**os.environ, **NO_TELEMETRY, "PREFECT_CLI_PROMPT": "false"}
 
 
 class _ReadOnlyFiles(SimpleHTTPRequestHandler):

@@ -4,6 +4,8 @@ served read-only so that the links in artifacts open in a browser on another mac
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -111,3 +113,56 @@ def test_perfcycle_ui_starts_prefect_without_telemetry_and_serves_the_documents(
     output = log_path.read_text(encoding="utf-8", errors="replace")
     assert "telemetry" not in output.lower(), output[-3000:]
     assert "Traceback" not in output, output[-3000:]
+
+
+@pytest.mark.server
+def test_perfcycle_ui_at_a_terminal_asks_nothing_about_prefect_profiles(tmp_path: Path) -> None:
+    """Typed at a terminal on a new machine, it starts the server and asks no question: Prefect's offer to point the
+    profile at this server would take perfcycle's runs off their own server."""
+    port = free_ports(1)[0]
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perfcycle", "ui", "--port", str(port)],
+        cwd=tmp_path,
+        env={**clean_env(tmp_path / "home"), "TERM": "xterm", "COLUMNS": "120"},
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        preexec_fn=_as_from_a_terminal,
+    )
+    os.close(terminal)
+    shown = bytearray()
+
+    def read_screen(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0 and select.select([controller], [], [], left)[0]:
+            try:
+                shown.extend(os.read(controller, 65536))
+            except OSError:  # the command is gone and its terminal closed
+                return
+
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            read_screen(0.5)
+            assert process.poll() is None, shown.decode(errors="replace")[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+        else:
+            raise AssertionError("perfcycle ui did not answer")
+        read_screen(3)  # what it prints once up, a question included
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        read_screen(1)
+        os.close(controller)
+    screen = shown.decode(errors="replace")
+    assert "Check out the dashboard" in screen, screen[-3000:]
+    assert "How would you like to proceed" not in screen and "PREFECT_API_URL` setting" not in screen, screen[-3000:]
