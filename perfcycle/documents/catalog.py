@@ -349,7 +349,7 @@ def plan_documents(
     base = year_folder(out_dir, cycle.year)
     planned: list[tuple[DocumentKind, RenderJob]] = []
     numbering: Numbering | None = None
-    with contexts.report_figures_kept(session):
+    with contexts.planning(session):
         for kind in kinds:
             folder = safe_path(base, kind.folder) if kind.folder else base
             folder.mkdir(parents=True, exist_ok=True)

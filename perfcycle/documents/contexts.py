@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
@@ -176,15 +177,40 @@ def _departments(session: Session) -> dict[int, Department]:
     return {d.id: d for d in rows if d.id is not None}
 
 
+_PLANNING = "perfcycle.planning"
+_T = TypeVar("_T")
+
+
+@contextmanager
+def planning(session: Session) -> Iterator[None]:
+    """Within, what several of the documents planned read (the year's projects; the cycle's figures, which the
+    annual report and its 数据核对表 both state) is read once. Planning writes no record these count."""
+    session.info[_PLANNING] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_PLANNING, None)
+
+
+def _planned_once(session: Session, key: tuple[Any, ...], read: Callable[[], _T]) -> _T:
+    """`read()`, once for `key` while documents are planned; every time otherwise."""
+    kept: dict[tuple[Any, ...], Any] | None = session.info.get(_PLANNING)
+    if kept is None:
+        return read()
+    if key not in kept:
+        kept[key] = read()
+    result: _T = kept[key]
+    return result
+
+
 def _projects(session: Session, year: int, extra_ids: Iterable[int] = ()) -> dict[int, ProjectRow]:
     """The projects of the cycle year, plus any other project a record of the cycle points at.
 
-    The year's projects are read once per session: a stage's documents are planned in one session, and
-    several of them list the same projects."""
-    cached = session.info.setdefault("perfcycle.projects", {})
-    if year not in cached:
-        cached[year] = {p.id: p for p in project_rows(session, Project.year == year)}
-    projects: dict[int, ProjectRow] = cached[year]
+    The year's projects are read once while documents are planned (`planning`): several of a stage's
+    documents list the same projects."""
+    projects: dict[int, ProjectRow] = _planned_once(
+        session, ("projects", year), lambda: {p.id: p for p in project_rows(session, Project.year == year)}
+    )
     missing = sorted({i for i in extra_ids if i not in projects})
     if missing:
         projects = {**projects, **{p.id: p for p in project_rows(session, col(Project.id).in_(missing))}}
@@ -430,27 +456,8 @@ def annual_report_context(session: Session, cycle_id: int) -> AnnualReportContex
 def _report_figures(session: Session, cycle: Cycle, policy: Policy) -> CycleFigures:
     """The cycle's figures as of the annual report's 成文日期: it states what had happened by the day it is dated."""
     assert cycle.id is not None
-    day = document_day(session, cycle, policy, ANNUAL_REPORT_KIND)
-    kept = session.info.get(_KEPT_FIGURES)
-    if kept is None:
-        return cycle_figures(session, cycle.id, on=day)
-    if (cycle.id, day) not in kept:
-        kept[(cycle.id, day)] = cycle_figures(session, cycle.id, on=day)
-    return kept[(cycle.id, day)]
-
-
-_KEPT_FIGURES = "perfcycle.report_figures"
-
-
-@contextmanager
-def report_figures_kept(session: Session) -> Iterator[None]:
-    """Within, the annual report and its 数据核对表 read the cycle's figures from one working out: the same figures
-    twice, at half the cost. Only for planning documents, which writes no record the figures count."""
-    session.info[_KEPT_FIGURES] = {}
-    try:
-        yield
-    finally:
-        session.info.pop(_KEPT_FIGURES, None)
+    cycle_id, day = cycle.id, document_day(session, cycle, policy, ANNUAL_REPORT_KIND)
+    return _planned_once(session, ("figures", cycle_id, day), lambda: cycle_figures(session, cycle_id, on=day))
 
 
 def _annual_report(session: Session, cycle: Cycle, policy: Policy, figures: CycleFigures) -> AnnualReportContext:
