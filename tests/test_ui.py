@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from perfcycle.documents.links import document_line, document_reference
-from tests.servers import free_ports
+from tests.servers import free_port, free_ports
 
 ROOT = Path(__file__).parents[1]
 REPORT = "关于烈山区2024年区级预算绩效管理工作开展情况的说明.docx"
@@ -26,6 +27,33 @@ def _as_from_a_terminal() -> None:
     """Ctrl+C reaches a command typed in a terminal, even when the tests run where SIGINT is ignored (a job started
     in the background by a script)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _wait_until_up(
+    process: subprocess.Popen[bytes], api: str, output: Callable[[], str], pause: Callable[[float], object]
+) -> None:
+    """Until `perfcycle ui`'s server answers at `api`; failing with the command's `output` when it ends first."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, output()[-3000:]
+        try:
+            if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        pause(0.5)
+    raise AssertionError("perfcycle ui did not answer")
+
+
+def _ctrl_c(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl+C, after which the command must end by itself."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError("perfcycle ui did not stop on Ctrl+C") from None
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -77,17 +105,7 @@ def test_perfcycle_ui_starts_prefect_without_telemetry_and_serves_the_documents(
         )
     api = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError("perfcycle ui did not answer")
+        _wait_until_up(process, api, lambda: log_path.read_text(encoding="utf-8", errors="replace"), time.sleep)
         settings = httpx.get(f"{api}/admin/settings", timeout=10).raise_for_status().json()
         assert settings["server"]["analytics_enabled"] is False
 
@@ -101,13 +119,7 @@ def test_perfcycle_ui_starts_prefect_without_telemetry_and_serves_the_documents(
         outside = httpx.get(f"http://127.0.0.1:{files_port}/%2e%2e/ui.log", timeout=10)
         assert outside.status_code == 404
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl+C
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise AssertionError("perfcycle ui did not stop on Ctrl+C") from None
+        _ctrl_c(process)
     with pytest.raises(httpx.TransportError):  # its Prefect server stopped with it
         httpx.get(f"{api}/health", timeout=5)
     output = log_path.read_text(encoding="utf-8", errors="replace")
@@ -119,7 +131,7 @@ def test_perfcycle_ui_starts_prefect_without_telemetry_and_serves_the_documents(
 def test_perfcycle_ui_at_a_terminal_asks_nothing_about_prefect_profiles(tmp_path: Path) -> None:
     """Typed at a terminal on a new machine, it starts the server and asks no question: Prefect's offer to point the
     profile at this server would take perfcycle's runs off their own server."""
-    port = free_ports(1)[0]
+    port = free_port()
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "perfcycle", "ui", "--port", str(port)],
@@ -142,27 +154,14 @@ def test_perfcycle_ui_at_a_terminal_asks_nothing_about_prefect_profiles(tmp_path
                 return
 
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            read_screen(0.5)
-            assert process.poll() is None, shown.decode(errors="replace")[-3000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-        else:
-            raise AssertionError("perfcycle ui did not answer")
+        _wait_until_up(process, f"http://127.0.0.1:{port}/api", lambda: shown.decode(errors="replace"), read_screen)
         read_screen(3)  # what it prints once up, a question included
     finally:
-        process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        read_screen(1)
-        os.close(controller)
+            _ctrl_c(process)
+        finally:
+            read_screen(1)
+            os.close(controller)
     screen = shown.decode(errors="replace")
     assert "Check out the dashboard" in screen, screen[-3000:]
     assert "How would you like to proceed" not in screen and "PREFECT_API_URL` setting" not in screen, screen[-3000:]
